@@ -1,0 +1,60 @@
+// Bundles every entry with esbuild. Flags: --tests (also test bundles), --production (minify), --watch.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+const root = new URL('..', import.meta.url).pathname;
+const dist = join(root, 'dist');
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+const builds = [
+  { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: dist, external: ['vscode'] },
+  { ...node, entryPoints: { worker: 'src/node/worker.ts' }, outdir: dist },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: dist, banner: { js: '#!/usr/bin/env node' } },
+  {
+    bundle: true,
+    platform: 'browser',
+    target: 'chrome120',
+    format: 'iife',
+    sourcemap: production ? false : 'linked',
+    minify: production,
+    logLevel: 'warning',
+    absWorkingDir: root,
+    entryPoints: { main: 'webview/main.ts' },
+    outdir: join(dist, 'webview'),
+  },
+];
+
+if (args.has('--tests')) {
+  const entries = {};
+  for (const dir of ['test/unit', 'test/fixtures', 'test/vscode']) {
+    for (const f of readdirSync(join(root, dir))) {
+      if (f.endsWith('.ts')) entries[join(dir, f.slice(0, -3))] = join(dir, f);
+    }
+  }
+  builds.push({ ...node, entryPoints: entries, outdir: dist, external: ['vscode', 'mocha', 'playwright-core'] });
+}
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(join(dist, 'webview'), { recursive: true });
+cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.css'), join(dist, 'webview/codicon.css'));
+cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.ttf'), join(dist, 'webview/codicon.ttf'));
+
+if (args.has('--watch')) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+  console.log('watching…');
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,27 @@
+import { invalid } from '../errors';
+import type { ExternalDataResolver, RandomAccessSource } from '../io/source';
+import type { Model } from '../model';
+import { readOnnx, sniffOnnx } from './onnx/reader';
+
+/** A format: `sniff` looks at bytes (and the name, for formats without a magic number). */
+interface FormatModule {
+  name: string;
+  sniff(source: RandomAccessSource, fileName: string): boolean;
+  read(source: RandomAccessSource, external?: ExternalDataResolver): Model;
+}
+
+/** Ordered: formats with a magic number first, protobuf (no magic) last. */
+const formats: FormatModule[] = [
+  {
+    name: 'onnx',
+    sniff: (source, fileName) => fileName.toLowerCase().endsWith('.onnx') || sniffOnnx(source),
+    read: readOnnx,
+  },
+];
+
+export function readModel(source: RandomAccessSource, fileName: string, external?: ExternalDataResolver): Model {
+  if (source.size() === 0) invalid('file is empty');
+  const format = formats.find((f) => f.sniff(source, fileName));
+  if (!format) invalid('not a recognised model format');
+  return format.read(source, external);
+}

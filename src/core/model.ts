@@ -1,0 +1,87 @@
+/**
+ * The format-neutral model: structure only. Tensor bytes stay in the file; a TensorRef says
+ * where, so statistics can stream them later. Everything here is plain data (structured-clone
+ * safe) so it crosses worker and webview boundaries unchanged.
+ */
+
+/** Where a tensor's elements live. Offsets are absolute in the model file unless `file` is set. */
+export type TensorStorage =
+  /**
+   * Inside a protobuf message [start, end) of the model file: every occurrence of `field`
+   * holds elements, packed or not, encoded as `wire` (ONNX typed fields, raw_data, attribute lists).
+   */
+  | { kind: 'proto'; start: number; end: number; field: number; wire: WireEncoding }
+  /** A byte range of a data file next to the model (ONNX external data), already vetted. */
+  | { kind: 'external'; file: string; offset: number; length: number }
+  /** Plain little-endian bytes of the model file itself (safetensors, GGUF, ...). */
+  | { kind: 'range'; offset: number; length: number }
+  /** Sparse: only `values` are stored; the rest of `count` elements are zeros. */
+  | { kind: 'sparse'; values: TensorStorage; valueCount: number }
+  /** No data (zero elements, or a type we list but cannot decode). */
+  | { kind: 'none'; reason?: string };
+
+/**
+ * How elements are encoded in a protobuf field. 'bytes': little-endian raw storage of the dtype
+ * (raw_data); 'f32'/'f64': fixed floats; 'varint': (u)int varints whose low bits carry the
+ * element (int32_data with fp16 bits, int64_data); 'fixed32'/'fixed64' unused by ONNX today.
+ */
+export type WireEncoding = 'bytes' | 'f32' | 'f64' | 'varint' | 'uvarint';
+
+export interface TensorRef {
+  /** The name the graph uses: initializer name or the Constant node's output name. */
+  name: string;
+  /** ONNX data type code (see dtypes.ts). */
+  dtype: number;
+  dims: number[];
+  count: number;
+  /** Bytes the elements take in storage (raw size of the dtype, as a file of them would hold). */
+  bytes: number;
+  /** Where it is declared: 'initializer', 'sparse_initializer', 'Constant', 'attribute'. */
+  origin: string;
+  /** Graph path: '' for the main graph, e.g. 'If_0/then_branch', 'function local:MyFn'. */
+  scope: string;
+  storage: TensorStorage;
+}
+
+export interface Layer {
+  /** Node name, or `<op>_<index>` when the node has none. */
+  name: string;
+  op: string;
+  domain: string;
+  scope: string;
+  /** Indices into Model.tensors. */
+  tensors: number[];
+}
+
+export interface ValueInfo {
+  name: string;
+  dtype: number;
+  /** Dimension sizes, or symbolic names, or null where unknown. */
+  shape: (number | string | null)[] | null;
+}
+
+export interface ModelMetadata {
+  irVersion?: number;
+  opsets: { domain: string; version: number }[];
+  producer?: string;
+  producerVersion?: string;
+  domain?: string;
+  modelVersion?: number;
+  graphName?: string;
+  docString?: string;
+  properties: { key: string; value: string }[];
+}
+
+export interface Model {
+  format: string;
+  fileBytes: number;
+  metadata: ModelMetadata;
+  nodeCount: number;
+  opCounts: Record<string, number>;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  tensors: TensorRef[];
+  layers: Layer[];
+  /** Non-fatal oddities found while reading (shown in the header). */
+  warnings: string[];
+}

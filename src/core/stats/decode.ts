@@ -1,0 +1,259 @@
+import { dtypeInfo } from '../dtypes';
+import { invalid } from '../errors';
+import type { RandomAccessSource } from '../io/source';
+import { WireReader } from '../io/wire';
+import type { TensorRef, TensorStorage } from '../model';
+import { bfloat16ToNumber, float16Table, smallFloatLookup } from './elements';
+
+/** Elements decoded per chunk: small enough to stay in cache, large enough to amortise calls. */
+export const CHUNK_ELEMENTS = 64 * 1024;
+
+export type ChunkSink = (values: Float64Array, n: number) => void;
+
+/** Opens data files a tensor names (external data); the format reader has already vetted them. */
+export type SourceOpener = (file: string) => RandomAccessSource;
+
+/**
+ * Streams a tensor's stored elements as float64 chunks. For sparse storage only the stored
+ * values are streamed; the caller accounts for the implicit zeros. Returns elements streamed.
+ */
+export function streamElements(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, sink: ChunkSink): number {
+  const storage = ref.storage.kind === 'sparse' ? ref.storage.values : ref.storage;
+  const expected = ref.storage.kind === 'sparse' ? ref.storage.valueCount : ref.count;
+  const n = streamStorage(source, storage, ref.dtype, expected, openFile, sink);
+  if (n !== expected) invalid(`tensor '${ref.name}' holds ${n} elements but its shape needs ${expected}`);
+  return n;
+}
+
+function streamStorage(
+  source: RandomAccessSource,
+  storage: TensorStorage,
+  dtype: number,
+  expected: number,
+  openFile: SourceOpener,
+  sink: ChunkSink,
+): number {
+  const out = new Float64Array(CHUNK_ELEMENTS);
+  switch (storage.kind) {
+    case 'none':
+      if (expected === 0) return 0;
+      invalid(storage.reason ?? 'tensor has no data');
+    // falls through (invalid throws)
+    case 'sparse':
+      invalid('nested sparse storage');
+    // falls through (invalid throws)
+    case 'range':
+      return streamRaw(source, storage.offset, storage.length, dtype, expected, out, sink);
+    case 'external':
+      return streamRaw(openFile(storage.file), storage.offset, storage.length, dtype, expected, out, sink);
+    case 'proto':
+      return streamProto(source, storage, dtype, expected, out, sink);
+  }
+}
+
+/** Element bytes for raw decoding; sub-byte types are handled per byte. */
+function rawElementBytes(dtype: number): number {
+  return Math.max(1, dtypeInfo(dtype).bits / 8);
+}
+
+function streamRaw(
+  source: RandomAccessSource,
+  offset: number,
+  length: number,
+  dtype: number,
+  expected: number,
+  out: Float64Array,
+  sink: ChunkSink,
+): number {
+  const eb = rawElementBytes(dtype);
+  const chunkBytes = Math.max(8, Math.floor((CHUNK_ELEMENTS * Math.max(1, dtypeInfo(dtype).bits)) / 8 / 8) * 8);
+  const buf = new Uint8Array(chunkBytes);
+  let done = 0;
+  let elements = 0;
+  while (done < length) {
+    const want = Math.min(chunkBytes, length - done);
+    let got = 0;
+    while (got < want) {
+      const n = source.read(offset + done + got, buf.subarray(got, want));
+      if (n <= 0) invalid(`unexpected end of ${source.name} at offset ${offset + done + got}`);
+      got += n;
+    }
+    if (got % eb) invalid(`tensor bytes are not a whole number of ${dtypeInfo(dtype).name} elements`);
+    const n = decodeRaw(dtype, buf, got, out, expected - elements);
+    sink(out, n);
+    elements += n;
+    done += got;
+  }
+  return elements;
+}
+
+/** Decodes `len` little-endian bytes of `dtype` from `buf` (offset 0) into `out`; at most `limit` elements. */
+export function decodeRaw(dtype: number, buf: Uint8Array, len: number, out: Float64Array, limit: number): number {
+  const bits = dtypeInfo(dtype).bits;
+  if (bits < 8) return decodePacked(dtype, buf, len, out, limit);
+  const count = Math.min(len / (bits / 8), limit);
+  const dv = new DataView(buf.buffer, buf.byteOffset, len);
+  switch (dtype) {
+    case 1: {
+      const a = new Float32Array(buf.buffer, buf.byteOffset, count);
+      for (let i = 0; i < count; i++) out[i] = a[i];
+      break;
+    }
+    case 11: {
+      const a = new Float64Array(buf.buffer, buf.byteOffset, count);
+      out.set(a);
+      break;
+    }
+    case 10: {
+      const t = float16Table();
+      const a = new Uint16Array(buf.buffer, buf.byteOffset, count);
+      for (let i = 0; i < count; i++) out[i] = t[a[i]];
+      break;
+    }
+    case 16: {
+      const a = new Uint16Array(buf.buffer, buf.byteOffset, count);
+      for (let i = 0; i < count; i++) out[i] = bfloat16ToNumber(a[i]);
+      break;
+    }
+    case 2:
+      for (let i = 0; i < count; i++) out[i] = buf[i];
+      break;
+    case 3:
+      for (let i = 0; i < count; i++) out[i] = (buf[i] << 24) >> 24;
+      break;
+    case 9:
+      for (let i = 0; i < count; i++) out[i] = buf[i] ? 1 : 0;
+      break;
+    case 4:
+      for (let i = 0; i < count; i++) out[i] = dv.getUint16(i * 2, true);
+      break;
+    case 5:
+      for (let i = 0; i < count; i++) out[i] = dv.getInt16(i * 2, true);
+      break;
+    case 6:
+      for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true);
+      break;
+    case 12:
+      for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true);
+      break;
+    case 7:
+      for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 8 + 4, true) * 0x100000000 + dv.getUint32(i * 8, true);
+      break;
+    case 13:
+      for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 8 + 4, true) * 0x100000000 + dv.getUint32(i * 8, true);
+      break;
+    default: {
+      const t = smallFloatLookup(dtype);
+      if (!t || bits !== 8) invalid(`cannot decode ${dtypeInfo(dtype).name} elements`);
+      for (let i = 0; i < count; i++) out[i] = t[buf[i]];
+    }
+  }
+  return count;
+}
+
+/** Sub-byte types: elements packed low bits first within each byte. */
+function decodePacked(dtype: number, buf: Uint8Array, len: number, out: Float64Array, limit: number): number {
+  const bits = dtypeInfo(dtype).bits;
+  const perByte = 8 / bits;
+  const mask = (1 << bits) - 1;
+  const signBit = 1 << (bits - 1);
+  const count = Math.min(len * perByte, limit);
+  const table = smallFloatLookup(dtype);
+  const signed = dtype === 22 || dtype === 26;
+  for (let i = 0; i < count; i++) {
+    const v = (buf[(i / perByte) | 0] >> ((i % perByte) * bits)) & mask;
+    out[i] = table ? table[v] : signed && v & signBit ? v - (1 << bits) : v;
+  }
+  return count;
+}
+
+/** Maps an integer from int32_data/int64_data/uint64_data to the element value for `dtype`. */
+function typedIntToValue(dtype: number, lo: number, hi: number): number {
+  switch (dtype) {
+    case 7:
+      return (hi | 0) * 0x100000000 + lo;
+    case 12:
+    case 13:
+      return hi * 0x100000000 + lo;
+    case 10:
+      return float16Table()[lo & 0xffff];
+    case 16:
+      return bfloat16ToNumber(lo);
+    case 9:
+      return lo ? 1 : 0;
+    case 2:
+    case 4:
+      return lo;
+    default: {
+      const t = smallFloatLookup(dtype);
+      return t ? t[lo & 0xff] : lo | 0;
+    }
+  }
+}
+
+function streamProto(
+  source: RandomAccessSource,
+  storage: Extract<TensorStorage, { kind: 'proto' }>,
+  dtype: number,
+  expected: number,
+  out: Float64Array,
+  sink: ChunkSink,
+): number {
+  const r = new WireReader(source, storage.start, storage.end);
+  const packedPerInt = dtypeInfo(dtype).bits < 8 ? 8 / dtypeInfo(dtype).bits : 1;
+  let elements = 0;
+  let n = 0;
+  const flush = () => {
+    if (n) sink(out, n);
+    elements += n;
+    n = 0;
+  };
+  const scalar = storage.wire === 'f32' ? 5 : storage.wire === 'f64' ? 1 : storage.wire === 'bytes' ? 2 : 0;
+  const pushInt = () => {
+    if (packedPerInt === 1) {
+      out[n++] = typedIntToValue(dtype, r.lo, r.hi);
+    } else {
+      // Sub-byte types keep one packed byte per integer (as onnx's helper writes them).
+      const one = new Uint8Array([r.lo & 0xff]);
+      const tmp = new Float64Array(packedPerInt);
+      const k = decodePacked(dtype, one, 1, tmp, expected - elements - n);
+      for (let i = 0; i < k; i++) out[n++] = tmp[i];
+    }
+    if (n + packedPerInt > out.length) flush();
+  };
+  while (r.pos < storage.end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field !== storage.field) {
+      r.skipField(wt, storage.end);
+      continue;
+    }
+    if (wt === 2) {
+      const len = r.length(storage.end);
+      const fEnd = r.pos + len;
+      if (storage.wire === 'varint' || storage.wire === 'uvarint') {
+        while (r.pos < fEnd) {
+          r.varint64();
+          pushInt();
+        }
+      } else {
+        flush();
+        const rawType = storage.wire === 'f32' ? 1 : storage.wire === 'f64' ? 11 : dtype;
+        elements += streamRaw(source, r.pos, len, rawType, expected - elements, out, sink);
+        r.pos = fEnd;
+      }
+    } else if (wt === scalar) {
+      if (storage.wire === 'f32') out[n++] = r.f32();
+      else if (storage.wire === 'f64') out[n++] = r.f64();
+      else {
+        r.varint64();
+        pushInt();
+        continue;
+      }
+      if (n === out.length) flush();
+    } else invalid(`tensor data field ${field} has unexpected wire type ${wt}`);
+  }
+  flush();
+  return elements;
+}

@@ -1,0 +1,217 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CancelledError } from '../core/errors';
+import type { Model } from '../core/model';
+import type { StatsResult } from '../core/stats/types';
+import type { ModelService } from '../node/modelService';
+import { parseFromWebview, toModelView, type FromWebview, type ToWebview } from '../shared/protocol';
+import { exportStatistics } from './exportStats';
+import { statsOptions } from './settings';
+import { inspectorHtml, makeNonce } from './webviewHtml';
+
+export const INSPECTOR_VIEW_TYPE = 'modelLens.inspector';
+
+/** Statistics reach the webview in batches at most this often, so many small tensors do not flood it. */
+const BATCH_MS = 100;
+/** A burst of file-change events (a writer appending) triggers one reload after this quiet period. */
+const RELOAD_DEBOUNCE_MS = 300;
+
+class ModelDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri) {}
+  dispose(): void {}
+}
+
+/** One open inspector panel: loads the model, streams statistics, answers the webview. */
+export class InspectorSession implements vscode.Disposable {
+  model: Model | undefined;
+  results: (StatsResult | undefined)[] = [];
+  statsComplete = false;
+  private loading: AbortController | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private reloadTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly uri: vscode.Uri,
+    readonly panel: vscode.WebviewPanel,
+    private readonly service: ModelService,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(panel.webview.onDidReceiveMessage((m) => this.onMessage(m)));
+    const watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(vscode.Uri.joinPath(uri, '..'), path.basename(uri.fsPath)),
+    );
+    this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('modelLens')) void this.load();
+      }),
+    );
+  }
+
+  private post(message: ToWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private onMessage(raw: unknown): void {
+    const message = parseFromWebview(raw);
+    if (!message) {
+      this.log.warn(`ignored a malformed message from the inspector webview: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    if (message.type === 'ready') {
+      void this.load();
+      return;
+    }
+    this.handleRequest(message).then(
+      (result) => this.post({ type: 'response', id: message.id, result }),
+      (err: unknown) => this.post({ type: 'response', id: message.id, error: err instanceof Error ? err.message : String(err) }),
+    );
+  }
+
+  private async handleRequest(message: Extract<FromWebview, { type: 'request' }>): Promise<unknown> {
+    switch (message.method) {
+      case 'exportStatistics':
+        return (await this.export(message.params.format))?.toString() ?? null;
+      case 'openAsText':
+        await vscode.commands.executeCommand('vscode.openWith', this.uri, 'default');
+        return null;
+      case 'recompute':
+        this.service.forget(this.uri.fsPath);
+        await this.load();
+        return null;
+    }
+  }
+
+  async export(format: 'json' | 'csv'): Promise<vscode.Uri | undefined> {
+    if (!this.model || !this.statsComplete) throw new Error('statistics are still being computed');
+    return exportStatistics(this.uri, this.model, this.results, format);
+  }
+
+  private scheduleReload(): void {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.post({ type: 'reloading' });
+      void this.load();
+    }, RELOAD_DEBOUNCE_MS);
+  }
+
+  /** Structure first, then statistics streamed in batches (or all at once from the cache). */
+  async load(): Promise<void> {
+    this.loading?.abort();
+    const controller = new AbortController();
+    this.loading = controller;
+    const file = this.uri.fsPath;
+    const name = path.basename(file);
+    const options = statsOptions();
+    const started = performance.now();
+    this.statsComplete = false;
+    try {
+      const model = await this.service.open(file);
+      if (controller.signal.aborted) return;
+      this.model = model;
+      this.results = new Array(model.tensors.length);
+      this.post({ type: 'model', fileName: name, model: toModelView(model), config: options });
+      const cached = this.service.cachedStats(file, options);
+      if (cached) {
+        this.results = cached;
+        this.post({ type: 'stats', results: cached.filter(Boolean) });
+      } else {
+        await this.streamStats(file, model, options, controller.signal);
+      }
+      if (controller.signal.aborted) return;
+      this.statsComplete = true;
+      this.post({ type: 'statsDone', elapsedMs: performance.now() - started, cached: Boolean(cached) });
+      this.log.info(`${name}: ${model.tensors.length} tensors in ${(performance.now() - started).toFixed(0)} ms${cached ? ' (cached)' : ''}`);
+    } catch (err) {
+      if (err instanceof CancelledError || controller.signal.aborted) return;
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.error(`${file}: ${reason}`);
+      this.post({ type: 'failed', message: `${name}: ${reason}` });
+    }
+  }
+
+  private async streamStats(file: string, model: Model, options: ReturnType<typeof statsOptions>, signal: AbortSignal): Promise<void> {
+    let batch: StatsResult[] = [];
+    let done = 0;
+    const total = model.tensors.length;
+    const flush = () => {
+      if (!batch.length || signal.aborted) return;
+      this.post({ type: 'stats', results: batch });
+      this.post({ type: 'progress', done, total });
+      batch = [];
+    };
+    const timer = setInterval(flush, BATCH_MS);
+    this.post({ type: 'progress', done: 0, total });
+    try {
+      await this.service.stats(
+        file,
+        model,
+        options,
+        (r) => {
+          this.results[r.index] = r;
+          batch.push(r);
+          done++;
+        },
+        signal,
+      );
+      flush();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  dispose(): void {
+    this.loading?.abort();
+    clearTimeout(this.reloadTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** The read-only custom editor for model files. */
+export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
+  private readonly sessions = new Set<InspectorSession>();
+
+  static register(context: vscode.ExtensionContext, service: ModelService, log: vscode.LogOutputChannel): { provider: InspectorProvider; disposable: vscode.Disposable } {
+    const provider = new InspectorProvider(context.extensionUri, service, log);
+    const disposable = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
+      supportsMultipleEditorsPerDocument: true,
+      webviewOptions: { retainContextWhenHidden: false },
+    });
+    return { provider, disposable };
+  }
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly service: ModelService,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** The session of the inspector tab that is active, if any. */
+  get active(): InspectorSession | undefined {
+    for (const s of this.sessions) if (s.panel.active) return s;
+    return undefined;
+  }
+
+  openCustomDocument(uri: vscode.Uri): ModelDocument {
+    return new ModelDocument(uri);
+  }
+
+  resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel): void {
+    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot, media] };
+    panel.webview.html = inspectorHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'main.js')).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'inspector.css')).toString(),
+      codiconUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css')).toString(),
+    });
+    const session = new InspectorSession(document.uri, panel, this.service, this.log);
+    this.sessions.add(session);
+    panel.onDidDispose(() => {
+      this.sessions.delete(session);
+      session.dispose();
+    });
+  }
+}

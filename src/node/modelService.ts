@@ -1,0 +1,118 @@
+import * as fs from 'node:fs';
+import { describeFsError } from './fileSource';
+import { CancelledError } from '../core/errors';
+import type { Model, TensorRef } from '../core/model';
+import type { StatsOptions, StatsResult } from '../core/stats/types';
+import type { WorkerPool } from './pool';
+
+/** Identifies a file version: a changed size or mtime invalidates cached results. */
+function fileKey(path: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (err) {
+    throw new Error(describeFsError(err));
+  }
+  return `${path}\0${st.size}\0${st.mtimeMs}`;
+}
+
+/**
+ * Splits tensors over the workers, largest first onto the least loaded (LPT): with two workers
+ * the total time is close to half the serial time even when sizes are uneven.
+ */
+export function partition(tensors: { index: number; ref: TensorRef }[], parts: number): { index: number; ref: TensorRef }[][] {
+  const buckets = Array.from({ length: parts }, () => ({ load: 0, items: [] as { index: number; ref: TensorRef }[] }));
+  const sorted = [...tensors].sort((a, b) => b.ref.bytes - a.ref.bytes);
+  for (const t of sorted) {
+    const b = buckets.reduce((x, y) => (y.load < x.load ? y : x));
+    b.items.push(t);
+    b.load += t.ref.bytes + 4096;
+  }
+  // Within a worker, go in file order: sequential reads.
+  return buckets.map((b) => b.items.sort((x, y) => x.index - y.index)).filter((b) => b.length);
+}
+
+/** Model versions kept in memory; older ones are recomputed on demand. */
+const CACHE_ENTRIES = 8;
+
+interface CacheEntry {
+  model: Model;
+  stats?: { options: string; results: StatsResult[] };
+}
+
+/** Opens models and computes their statistics in worker threads, caching per file version. */
+export class ModelService {
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(private readonly pool: WorkerPool) {}
+
+  async open(path: string): Promise<Model> {
+    const key = fileKey(path);
+    const hit = this.cache.get(key);
+    if (hit) return hit.model;
+    const model = await this.pool.request<Model>({ method: 'open', params: { path } });
+    this.remember(key, { model });
+    return model;
+  }
+
+  /** Cached statistics for this file version and options, if any. */
+  cachedStats(path: string, options: StatsOptions): StatsResult[] | undefined {
+    const entry = this.cache.get(fileKey(path));
+    return entry?.stats?.options === JSON.stringify(options) ? entry.stats.results : undefined;
+  }
+
+  /** Computes statistics for every tensor, reporting each as it arrives. */
+  async stats(
+    path: string,
+    model: Model,
+    options: StatsOptions,
+    onResult: (r: StatsResult) => void,
+    signal?: AbortSignal,
+  ): Promise<StatsResult[]> {
+    if (signal?.aborted) throw new CancelledError();
+    const key = fileKey(path);
+    const results: StatsResult[] = new Array(model.tensors.length);
+    const jobs = partition(
+      model.tensors.map((ref, index) => ({ index, ref })),
+      this.pool.size,
+    );
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await Promise.all(
+        jobs.map((tensors, slot) =>
+          this.pool.request<null>(
+            { method: 'stats', params: { path, tensors, options } },
+            (r: StatsResult) => {
+              results[r.index] = r;
+              onResult(r);
+            },
+            controller.signal,
+            slot,
+          ),
+        ),
+      );
+    } catch (err) {
+      controller.abort();
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    const entry = this.cache.get(key) ?? { model };
+    entry.stats = { options: JSON.stringify(options), results };
+    this.remember(key, entry);
+    return results;
+  }
+
+  private remember(key: string, entry: CacheEntry): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  /** Drops everything cached for a path (the file changed or the user asked to recompute). */
+  forget(path: string): void {
+    for (const key of this.cache.keys()) if (key.startsWith(path + '\0')) this.cache.delete(key);
+  }
+}

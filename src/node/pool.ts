@@ -1,0 +1,85 @@
+import { Worker } from 'node:worker_threads';
+import { CancelledError, InvalidModelError } from '../core/errors';
+import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  onEvent?: (data: never) => void;
+  slot: Slot;
+}
+
+interface Slot {
+  worker: Worker | null;
+  busy: number;
+}
+
+/** A fixed set of worker threads; each request goes to the least busy one and may stream events. */
+export class WorkerPool {
+  private readonly slots: Slot[];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private disposed = false;
+
+  constructor(
+    private readonly script: string,
+    readonly size: number,
+  ) {
+    this.slots = Array.from({ length: Math.max(1, size) }, () => ({ worker: null, busy: 0 }));
+  }
+
+  private spawn(slot: Slot): Worker {
+    const worker = new Worker(this.script);
+    worker.unref();
+    worker.on('message', (msg: FromWorker) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      if (msg.type === 'event') {
+        p.onEvent?.(msg.data as never);
+        return;
+      }
+      this.pending.delete(msg.id);
+      slot.busy--;
+      if (msg.error === undefined) p.resolve(msg.result);
+      else if (msg.cancelled) p.reject(new CancelledError());
+      else p.reject(msg.invalidModel ? new InvalidModelError(msg.error) : new Error(msg.error));
+    });
+    const fail = (err: Error) => {
+      slot.worker = null;
+      for (const [id, p] of this.pending) {
+        if (p.slot !== slot) continue;
+        this.pending.delete(id);
+        slot.busy--;
+        p.reject(err);
+      }
+    };
+    worker.on('error', (err) => fail(new Error(`worker failed: ${err.message}`)));
+    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+    slot.worker = worker;
+    return worker;
+  }
+
+  /** Sends a request; `onEvent` receives streamed events; aborting `signal` cancels it in the worker. */
+  request<T>(req: WorkerRequest, onEvent?: (data: never) => void, signal?: AbortSignal, slotIndex?: number): Promise<T> {
+    if (this.disposed) return Promise.reject(new Error('worker pool disposed'));
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    const slot = slotIndex !== undefined ? this.slots[slotIndex % this.slots.length] : this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const worker = slot.worker ?? this.spawn(slot);
+    const id = this.nextId++;
+    slot.busy++;
+    worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent, slot });
+      const onAbort = () => worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.postMessage({ type: 'request', id, ...req } as ToWorker);
+    }).finally(() => {
+      if (slot.busy === 0) slot.worker?.unref();
+    });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const slot of this.slots) void slot.worker?.terminate();
+  }
+}

@@ -1,0 +1,63 @@
+import * as path from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import { CancelledError, InvalidModelError } from '../core/errors';
+import { readModel } from '../core/formats';
+import { computeTensorStats } from '../core/stats/compute';
+import type { StatsResult } from '../core/stats/types';
+import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
+import { FileSource, FolderResolver } from './fileSource';
+
+/** Worker thread: parses models and computes statistics so the caller's thread never blocks. */
+const port = parentPort;
+if (!port) throw new Error('worker.js must run in a worker thread');
+
+const cancelled = new Set<number>();
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+/** Lets queued messages (cancel) in between tensors. */
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function handle(id: number, req: WorkerRequest): Promise<unknown> {
+  const file = new FileSource(req.params.path);
+  const resolver = new FolderResolver(req.params.path);
+  try {
+    if (req.method === 'open') return readModel(file, path.basename(req.params.path), resolver);
+    for (const { index, ref } of req.params.tensors) {
+      await yieldToEvents();
+      if (cancelled.has(id)) throw new CancelledError();
+      const result: StatsResult = { index };
+      try {
+        result.stats = computeTensorStats(file, ref, (f) => resolver.open(f), req.params.options);
+      } catch (err) {
+        if (!(err instanceof InvalidModelError)) throw err;
+        result.error = err.message;
+      }
+      post({ type: 'event', id, data: result }, result.stats ? [result.stats.histogram.counts.buffer as ArrayBuffer] : []);
+    }
+    return null;
+  } finally {
+    file.close();
+    resolver.close();
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'cancel') {
+    cancelled.add(msg.id);
+    return;
+  }
+  handle(msg.id, msg).then(
+    (result) => post({ type: 'response', id: msg.id, result }),
+    (err: unknown) =>
+      post({
+        type: 'response',
+        id: msg.id,
+        error: err instanceof Error ? err.message : String(err),
+        invalidModel: err instanceof InvalidModelError,
+        cancelled: err instanceof CancelledError,
+      }),
+  ).finally(() => cancelled.delete(msg.id));
+});

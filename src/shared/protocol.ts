@@ -1,0 +1,92 @@
+/**
+ * Every message that crosses a boundary: extension host <-> webview, and host/CLI <-> worker.
+ * Requests carry ids; a reply either resolves or (with `error`) rejects the pending promise.
+ */
+import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/model';
+import type { StatsOptions, StatsResult } from '../core/stats/types';
+
+/** A tensor as the webview sees it: no storage details. */
+export type TensorView = Omit<TensorRef, 'storage'>;
+
+export interface ModelView {
+  format: string;
+  fileBytes: number;
+  metadata: ModelMetadata;
+  nodeCount: number;
+  opCounts: Record<string, number>;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  tensors: TensorView[];
+  layers: Layer[];
+  warnings: string[];
+}
+
+export function toModelView(model: Model): ModelView {
+  return { ...model, tensors: model.tensors.map(({ storage: _storage, ...rest }) => rest) };
+}
+
+export type { StatsResult };
+
+export interface ViewConfig {
+  bins: number;
+  nearZero: number;
+}
+
+// ---- host -> webview ----
+export type ToWebview =
+  | { type: 'model'; fileName: string; model: ModelView; config: ViewConfig }
+  | { type: 'stats'; results: StatsResult[] }
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'statsDone'; elapsedMs: number; cached: boolean }
+  | { type: 'failed'; message: string }
+  | { type: 'reloading' }
+  | ResponseMessage;
+
+// ---- webview -> host ----
+export type WebviewRequest =
+  | { method: 'exportStatistics'; params: { format: 'json' | 'csv' } }
+  | { method: 'openAsText'; params: Record<string, never> }
+  | { method: 'recompute'; params: Record<string, never> };
+
+export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } & WebviewRequest);
+
+// ---- host/CLI -> worker ----
+export type WorkerRequest =
+  | { method: 'open'; params: { path: string } }
+  | { method: 'stats'; params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions } };
+
+export type ToWorker = ({ type: 'request'; id: number } & WorkerRequest) | { type: 'cancel'; id: number };
+
+/** Worker replies: 'event' streams partial results of a request before its response. */
+export type FromWorker = { type: 'event'; id: number; data: StatsResult } | ResponseMessage;
+
+export interface ResponseMessage {
+  type: 'response';
+  id: number;
+  result?: unknown;
+  error?: string;
+  /** The error was the file's fault (InvalidModelError), not a bug. */
+  invalidModel?: boolean;
+  /** The request was cancelled by its sender. */
+  cancelled?: boolean;
+}
+
+/** Validates a message from the webview before the host acts on it; returns null if malformed. */
+export function parseFromWebview(message: unknown): FromWebview | null {
+  if (typeof message !== 'object' || message === null) return null;
+  const m = message as Record<string, unknown>;
+  if (m.type === 'ready') return { type: 'ready' };
+  if (m.type !== 'request' || !Number.isSafeInteger(m.id)) return null;
+  const id = m.id as number;
+  const params = (typeof m.params === 'object' && m.params !== null ? m.params : {}) as Record<string, unknown>;
+  switch (m.method) {
+    case 'exportStatistics':
+      if (params.format !== 'json' && params.format !== 'csv') return null;
+      return { type: 'request', id, method: 'exportStatistics', params: { format: params.format } };
+    case 'openAsText':
+    case 'recompute':
+      return { type: 'request', id, method: m.method, params: {} };
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CancelledError, InvalidModelError } from '../../src/core/errors';
+import type { Model } from '../../src/core/model';
+import type { StatsResult } from '../../src/core/stats/types';
+import { ModelService, partition } from '../../src/node/modelService';
+import { WorkerPool } from '../../src/node/pool';
+import { parseFromWebview, toModelView } from '../../src/shared/protocol';
+import { distFile, fixturePath, openModel } from './helpers';
+
+describe('worker pool and model service', () => {
+  it('computes the same statistics in workers as in-process, and caches them', async () => {
+    const pool = new WorkerPool(distFile('worker.js'), 2);
+    try {
+      const service = new ModelService(pool);
+      const file = fixturePath('cnn.onnx');
+      const model = await service.open(file);
+      const streamed: StatsResult[] = [];
+      const results = await service.stats(file, model, { bins: 256, nearZero: 0 }, (r) => streamed.push(r));
+      assert.equal(streamed.length, model.tensors.length);
+      const local = openModel(file);
+      try {
+        for (const r of results) {
+          const expected = local.stats(model.tensors[r.index].name);
+          assert.deepEqual({ ...r.stats, histogram: Array.from(r.stats!.histogram.counts) }, { ...expected, histogram: Array.from(expected.histogram.counts) });
+        }
+      } finally {
+        local.close();
+      }
+      assert.equal(service.cachedStats(file, { bins: 256, nearZero: 0 }), results);
+      assert.equal(service.cachedStats(file, { bins: 128, nearZero: 0 }), undefined);
+      assert.equal(await service.open(file), model, 'second open is served from the cache');
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('turns bad files into InvalidModelError and honours cancellation', async () => {
+    const pool = new WorkerPool(distFile('worker.js'), 1);
+    try {
+      const service = new ModelService(pool);
+      await assert.rejects(service.open(fixturePath('missing.onnx')), /file not found/);
+      await assert.rejects(pool.request({ method: 'open', params: { path: fixturePath('external/model.onnx.data') } }), InvalidModelError);
+      const file = fixturePath('mlp.onnx');
+      const model: Model = await service.open(file);
+      const controller = new AbortController();
+      controller.abort();
+      await assert.rejects(service.stats(file, model, { bins: 256, nearZero: 0 }, () => undefined, controller.signal), CancelledError);
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('partitions tensors evenly by bytes and keeps file order within a worker', () => {
+    const refs = [100e6, 10e6, 60e6, 45e6, 5e6].map((bytes, index) => ({ index, ref: { bytes } as never }));
+    const parts = partition(refs, 2);
+    assert.deepEqual(parts.map((p) => p.map((t) => t.index)), [[0, 1], [2, 3, 4]]);
+    assert.deepEqual(partition(refs.slice(0, 1), 2).length, 1, 'no empty jobs');
+  });
+});
+
+describe('webview protocol', () => {
+  it('accepts well-formed messages and rejects anything else', () => {
+    assert.deepEqual(parseFromWebview({ type: 'ready' }), { type: 'ready' });
+    assert.deepEqual(parseFromWebview({ type: 'request', id: 3, method: 'exportStatistics', params: { format: 'csv' } }), {
+      type: 'request',
+      id: 3,
+      method: 'exportStatistics',
+      params: { format: 'csv' },
+    });
+    for (const bad of [null, 'ready', { type: 'request', id: 'x', method: 'recompute' }, { type: 'request', id: 1, method: 'exportStatistics', params: { format: 'exe' } }, { type: 'request', id: 1, method: 'deleteFile' }]) {
+      assert.equal(parseFromWebview(bad), null, JSON.stringify(bad));
+    }
+  });
+
+  it('strips storage details from what the webview sees', () => {
+    const m = openModel(fixturePath('mlp.onnx'));
+    try {
+      const view = toModelView(m.model);
+      assert.equal(view.tensors.length, m.model.tensors.length);
+      assert.ok(view.tensors.every((t) => !('storage' in t)));
+    } finally {
+      m.close();
+    }
+  });
+});
