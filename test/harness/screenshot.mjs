@@ -1,0 +1,248 @@
+// Dev harness: serves dist/webview + media over loopback with the real inspectorHtml() shell (same CSP),
+// feeds it from test/harness/stub.js, and takes Chromium screenshots in light, dark and high-contrast.
+// Usage: node test/harness/screenshot.mjs [outDir]   (after `node scripts/build.mjs`)
+import * as esbuild from 'esbuild';
+import { createServer } from 'node:http';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { extname, join, normalize } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = new URL('../..', import.meta.url).pathname;
+const out = process.argv[2] ?? join(root, 'test-artifacts/harness');
+mkdirSync(out, { recursive: true });
+if (!existsSync(join(root, 'dist/webview/main.js'))) throw new Error('dist/webview/main.js missing: run node scripts/build.mjs');
+
+const bundled = await esbuild.build({
+  entryPoints: [join(root, 'src/extension/webviewHtml.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  write: false,
+});
+const { inspectorHtml, makeNonce } = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+
+const types = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json', '.html': 'text/html' };
+const allowed = ['/dist/webview/', '/media/', '/test/harness/'];
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  if (url.pathname === '/') {
+    const origin = `http://${req.headers.host}`;
+    const nonce = makeNonce();
+    let html = inspectorHtml({
+      cspSource: origin,
+      nonce,
+      scriptUri: `${origin}/dist/webview/main.js`,
+      styleUri: `${origin}/media/inspector.css`,
+      codiconUri: `${origin}/dist/webview/codicon.css`,
+    });
+    // VS Code's default webview styles come before the extension's own; the fake host script before main.js.
+    html = html.replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${origin}/test/harness/vscode-defaults.css">\n<link rel="stylesheet"`);
+    html = html.replace(
+      `<script nonce="${nonce}"`,
+      `<script nonce="${nonce}" src="${origin}/test/harness/themes.js"></script>\n<script nonce="${nonce}" src="${origin}/test/harness/stub.js"></script>\n<script nonce="${nonce}"`,
+    );
+    res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    return;
+  }
+  if (url.pathname === '/favicon.ico') {
+    res.writeHead(204).end();
+    return;
+  }
+  const path = normalize(url.pathname);
+  if (!allowed.some((p) => path.startsWith(p)) || !existsSync(join(root, path))) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(join(root, path)));
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+const problems = [];
+
+async function open(query, { width = 1280, height = 860, scale = 1 } = {}) {
+  const page = await browser.newPage({ viewport: { width, height }, deviceScaleFactor: scale });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${query}: console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${query}: ${e.message}`));
+  await page.goto(`${base}?${query}`);
+  return page;
+}
+
+const statsDone = (page) => page.waitForFunction(() => document.querySelector('.status')?.textContent?.startsWith('Statistics for'), null, { timeout: 60_000 });
+const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+const shot = async (page, name) => {
+  await settle(page);
+  await page.screenshot({ path: join(out, `${name}.png`) });
+  console.log(`wrote ${name}.png`);
+};
+
+/** Pixels with any alpha on a canvas: a blank canvas has none. */
+const inkedPixels = (page, selector) =>
+  page.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  }, selector);
+
+for (const theme of ['light', 'dark', 'hc']) {
+  const page = await open(`theme=${theme}`);
+  await statsDone(page);
+  await page.focus('.grid');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await shot(page, `resnet-${theme}`);
+  const canvas = await page.$('#detail-histogram');
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.6);
+  await shot(page, `resnet-${theme}-hover`);
+  console.log(`${theme}: detail histogram inked pixels = ${await inkedPixels(page, '#detail-histogram')}, [data-row] = ${await page.locator('[data-row]').count()}`);
+  await page.close();
+}
+
+{
+  const page = await open('theme=dark&hold=60');
+  await page.waitForFunction(() => document.querySelector('.status')?.textContent?.includes('60 /'));
+  await page.focus('.grid');
+  await page.keyboard.press('End');
+  await shot(page, 'resnet-dark-streaming');
+  // Theme switch at runtime must redraw the canvases.
+  await page.evaluate(() => window.harness.applyTheme('light'));
+  await shot(page, 'resnet-streaming-switched-to-light');
+  await page.close();
+}
+
+{
+  const page = await open('theme=dark', { width: 1600, height: 900 });
+  await statsDone(page);
+  await page.click('[data-column="sparsity"]');
+  await page.click('[data-column="sparsity"]');
+  await page.fill('.filter >> input', 'layer3');
+  await page.waitForTimeout(300);
+  await shot(page, 'resnet-dark-wide-sorted-filtered');
+  // State survives the webview being torn down and recreated (tab hidden and shown again).
+  await page.reload();
+  await statsDone(page);
+  const restored = await page.evaluate(() => ({
+    filter: document.querySelector('.filter').value,
+    sort: document.querySelector('[aria-sort="descending"]')?.dataset.column,
+    selected: document.querySelector('.detail-title').textContent,
+  }));
+  console.log('restored after reload:', JSON.stringify(restored));
+  await page.close();
+}
+
+{
+  const page = await open('theme=light', { width: 900, height: 700, scale: 2 });
+  await statsDone(page);
+  await shot(page, 'resnet-light-narrow-hidpi');
+  await page.close();
+}
+
+{
+  const page = await open('theme=dark&exportError=1');
+  await statsDone(page);
+  await page.click('vscode-button[title="Export statistics as CSV"]');
+  await page.waitForSelector('.banner:not([hidden])');
+  await shot(page, 'export-error-dark');
+  await page.close();
+}
+
+for (const theme of ['dark', 'light']) {
+  const page = await open(`theme=${theme}&scenario=failed`);
+  await page.waitForSelector('.failure:not([hidden])');
+  await shot(page, `failed-${theme}`);
+  await page.close();
+}
+
+{
+  const page = await open('theme=dark&reload=hold');
+  await page.waitForFunction(() => document.body.classList.contains('reloading'), null, { timeout: 10_000 });
+  await shot(page, 'reloading-dark');
+  await page.close();
+}
+
+{
+  const page = await open('theme=dark&scenario=empty');
+  await page.waitForSelector('.inspector:not([hidden])');
+  await shot(page, 'empty-dark');
+  await page.close();
+}
+
+{
+  const page = await open('theme=dark&scenario=big', { width: 1400, height: 900 });
+  await statsDone(page);
+  const timings = await page.evaluate(async () => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const result = {};
+    const t0 = performance.now();
+    window.dispatchEvent(new MessageEvent('message', { data: window.harness.lastModel }));
+    result.loadModelSync = performance.now() - t0;
+    await frame();
+    result.loadModelToPaint = performance.now() - t0;
+    // Statistics are gone after a fresh model message: replay them so stats columns sort on real numbers.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const column of ['sparsity', 'tensor', 'mean', 'count']) {
+      const header = document.querySelector(`[data-column="${column}"]`);
+      const runs = [];
+      for (let i = 0; i < 4; i++) {
+        const s = performance.now();
+        header.click();
+        const sync = performance.now() - s;
+        await frame();
+        runs.push([sync, performance.now() - s]);
+      }
+      result[column] = runs.map(([a, b]) => `${a.toFixed(1)}/${b.toFixed(1)}`).join(' ');
+    }
+    // Time the grid's own frame callback: ours run just before and just after it in the same frame.
+    const grid = document.querySelector('.grid');
+    const renders = [];
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => {
+        let before = 0;
+        requestAnimationFrame(() => (before = performance.now()));
+        grid.scrollTop = ((i * 7919) % 50 / 50) * grid.scrollHeight;
+        grid.dispatchEvent(new Event('scroll'));
+        requestAnimationFrame(() => {
+          renders.push(performance.now() - before);
+          r();
+        });
+      });
+    }
+    renders.sort((a, b) => a - b);
+    result.scrollJumpRenderMs = { median: renders[25].toFixed(2), max: renders[49].toFixed(2) };
+    result.rowsInDom = document.querySelectorAll('[data-row]').length;
+    result.rowCount = document.querySelector('.grid').getAttribute('aria-rowcount');
+    return result;
+  });
+  console.log('20k timings (ms, sort+render sync / to next paint):', JSON.stringify(timings, null, 1));
+  await page.close();
+  const page2 = await open('theme=dark&scenario=big', { width: 1400, height: 900 });
+  await statsDone(page2);
+  await page2.click('[data-column="sparsity"]');
+  await page2.focus('.grid');
+  await page2.keyboard.press('Home');
+  await shot(page2, 'big-20k-dark-sorted-by-sparsity');
+  await page2.click('.actions .icon-button[aria-controls="model-summary"]');
+  await page2.keyboard.press('PageDown');
+  await page2.keyboard.press('PageDown');
+  await shot(page2, 'big-20k-dark-summary-collapsed');
+  await page2.close();
+}
+
+await browser.close();
+server.close();
+if (problems.length) {
+  console.log(`\n${problems.length} console problem(s):\n${[...new Set(problems)].join('\n')}`);
+  process.exitCode = 1;
+} else {
+  console.log('no console errors or CSP violations');
+}

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import {
+  formatBytes,
+  formatCompact,
+  formatDims,
+  formatDimsCompact,
+  formatDuration,
+  formatNumber,
+  formatOpset,
+  formatPercent,
+  formatValueInfo,
+} from '../../webview/format';
+import { overallSparsity, rankOps, summarizeTensors } from '../../webview/summary';
+import { RequestClient } from '../../webview/rpc';
+import type { FromWebview } from '../../src/shared/protocol';
+
+test('numbers, sizes and percentages read well', () => {
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(1023), '1023 B');
+  assert.equal(formatBytes(1536), '1.50 KiB');
+  assert.equal(formatBytes(102_760_448), '98.0 MiB');
+  assert.equal(formatCompact(25_557_032), '25.6 M');
+  assert.equal(formatCompact(9_999), '9,999');
+  assert.equal(formatNumber(0.123456), '0.1235');
+  assert.equal(formatNumber(-1.5e-5), '-1.5e-5');
+  assert.equal(formatNumber(123456), '1.235e5');
+  assert.equal(formatNumber(null), '—');
+  assert.equal(formatNumber(-Infinity), '-Inf');
+  assert.equal(formatPercent(0), '0%');
+  assert.equal(formatPercent(0.0004), '<0.1%');
+  assert.equal(formatPercent(0.5), '50%');
+  assert.equal(formatPercent(0.0123), '1.23%');
+  assert.equal(formatPercent(0.99999), '>99.9%');
+  assert.equal(formatDims([]), 'scalar');
+  assert.equal(formatDims([64, 3, 7, 7]), '[64, 3, 7, 7]');
+  assert.equal(formatDimsCompact([64, 3, 7, 7]), '64×3×7×7');
+  assert.equal(formatDimsCompact([]), 'scalar');
+  assert.equal(formatValueInfo({ name: 'x', dtype: 1, shape: ['N', 3, null] }), 'float32[N, 3, ?]');
+  assert.equal(formatOpset({ domain: '', version: 17 }), 'ai.onnx:17');
+  assert.equal(formatOpset({ domain: 'com.microsoft', version: 1 }), 'com.microsoft:1');
+  assert.equal(formatDuration(850), '850 ms');
+  assert.equal(formatDuration(1234), '1.23 s');
+  assert.equal(formatDuration(125_000), '2 min 5 s');
+});
+
+const t = (dtype: number, count: number, bytes: number) => ({
+  name: `t${dtype}`,
+  dtype,
+  dims: [count],
+  count,
+  bytes,
+  origin: 'initializer',
+  scope: '',
+});
+
+test('parameters count float tensors only; bytes group by dtype, largest first', () => {
+  const s = summarizeTensors([t(1, 100, 400), t(7, 4, 32), t(10, 50, 100), t(1, 10, 40), t(16, 3, 6)]);
+  assert.equal(s.parameters, 163);
+  assert.equal(s.totalBytes, 578);
+  assert.deepEqual(
+    s.bytesByDtype.map((d) => [d.name, d.bytes, d.tensors]),
+    [['float32', 440, 2], ['float16', 100, 1], ['int64', 32, 1], ['bfloat16', 6, 1]],
+  );
+});
+
+test('overall sparsity fills in over float tensors that have statistics', () => {
+  const tensors = [t(1, 100, 400), t(7, 10, 80), t(10, 100, 200)];
+  const st = (zeros: number, count: number) => ({ zeros, count }) as never;
+  assert.equal(overallSparsity(tensors, []).sparsity, null);
+  const partial = overallSparsity(tensors, [st(25, 100), st(10, 10)]);
+  assert.equal(partial.sparsity, 0.25);
+  assert.equal(partial.tensors, 1);
+  assert.equal(overallSparsity(tensors, [st(25, 100), st(10, 10), st(75, 100)]).sparsity, 0.5);
+});
+
+test('op types rank by count then name', () => {
+  assert.deepEqual(rankOps({ Relu: 3, Add: 3, Conv: 9 }), [['Conv', 9], ['Add', 3], ['Relu', 3]]);
+});
+
+test('request client resolves results, rejects errors and ignores unknown ids', async () => {
+  const sent: FromWebview[] = [];
+  const client = new RequestClient((m) => sent.push(m));
+  const a = client.request('exportStatistics', { format: 'csv' });
+  const b = client.request('recompute', {});
+  assert.deepEqual(sent, [
+    { type: 'request', id: 1, method: 'exportStatistics', params: { format: 'csv' } },
+    { type: 'request', id: 2, method: 'recompute', params: {} },
+  ]);
+  client.handleResponse({ type: 'response', id: 99, result: 'stale' });
+  client.handleResponse({ type: 'response', id: 2, error: 'disk full' });
+  client.handleResponse({ type: 'response', id: 1, result: { path: '/tmp/x.csv' } });
+  await assert.rejects(b, /disk full/);
+  assert.deepEqual(await a, { path: '/tmp/x.csv' });
+});
