@@ -1,6 +1,6 @@
 // Bundles every entry with esbuild. Flags: --tests (also test bundles), --production (minify), --watch.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = new Set(process.argv.slice(2));
@@ -47,7 +47,10 @@ if (args.has('--tests')) {
   builds.push({ ...node, entryPoints: entries, outdir: dist, external: ['vscode', 'mocha', 'playwright-core'] });
 }
 
-rmSync(dist, { recursive: true, force: true });
+// Stale bundles go; a packaged VSIX stays (packaging builds first, tests build after).
+for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
+  if (!entry.endsWith('.vsix')) rmSync(join(dist, entry), { recursive: true, force: true });
+}
 mkdirSync(join(dist, 'webview'), { recursive: true });
 cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.css'), join(dist, 'webview/codicon.css'));
 cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.ttf'), join(dist, 'webview/codicon.ttf'));

@@ -36,6 +36,12 @@ describe('stats engine', () => {
     assert.equal(s.histogram.counts.reduce((a, b) => a + b, 0), n);
   });
 
+  it('keeps small values next to huge ones in the mean (compensated summation)', () => {
+    const bytes = new Uint8Array(Float64Array.from([1e100, 1, -1e100, 2]).buffer);
+    const ref: TensorRef = { name: 'd', dtype: 11, dims: [4], count: 4, bytes: 32, origin: 'test', scope: '', storage: { kind: 'range', offset: 0, length: 32 } };
+    assert.equal(computeTensorStats(new MemorySource(bytes), ref, () => assert.fail(), { bins: 8, nearZero: 0 }).mean, 0.75);
+  });
+
   it('near-zero threshold counts small magnitudes as zeros', () => {
     const { source, ref } = rawTensor(Float32Array.from([0, 1e-4, -1e-4, 0.5, -0.5]));
     assert.equal(computeTensorStats(source, ref, () => assert.fail(), { bins: 8, nearZero: 1e-3 }).zeros, 3);

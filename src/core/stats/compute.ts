@@ -18,7 +18,9 @@ export class Moments {
   constructor(private readonly nearZero: number) {}
 
   add(v: Float64Array, n: number): void {
+    // Neumaier-compensated: a chunk mixing 1e100 with small values must not lose the small ones.
     let sum = 0;
+    let comp = 0;
     let k = 0;
     let min = this.min;
     let max = this.max;
@@ -32,7 +34,9 @@ export class Moments {
         continue;
       }
       k++;
-      sum += x;
+      const t = sum + x;
+      comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+      sum = t;
       if (x < min) min = x;
       if (x > max) max = x;
       if (x <= thr && x >= -thr) zeros++;
@@ -42,7 +46,7 @@ export class Moments {
     this.max = max;
     this.zeros += zeros;
     if (k === 0) return;
-    const mean = sum / k;
+    const mean = (sum + comp) / k;
     let m2 = 0;
     for (let i = 0; i < n; i++) {
       const x = v[i];
