@@ -1,0 +1,184 @@
+// Starts real VS Code (code-server) and headless Chromium for end-to-end tests; every process is killed on stop.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const codeServerEntry = join(repoRoot, '.vscode-test/code-server/node_modules/code-server/out/node/entry.js');
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const defaultSettings = {
+  'workbench.startupEditor': 'none',
+  'security.workspace.trust.enabled': false,
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'git.enabled': false,
+};
+
+/** Every child still alive; killed if the test process exits without calling stop(). */
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) killGroup(child, 'SIGKILL');
+});
+
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Resolves with a loopback port nobody listens on, trying `preferred` first. */
+export async function freePort(preferred = 0) {
+  const tryPort = (port) =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(null));
+      server.listen(port, '127.0.0.1', () => {
+        const { port: bound } = server.address();
+        server.close(() => resolve(bound));
+      });
+    });
+  for (let port = preferred; preferred && port < preferred + 100; port++) {
+    const got = await tryPort(port);
+    if (got) return got;
+  }
+  const got = await tryPort(0);
+  if (!got) throw new Error('no free loopback port');
+  return got;
+}
+
+function run(args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [codeServerEntry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`code-server ${args.join(' ')} exited ${code}:\n${out}`)),
+    );
+  });
+}
+
+async function waitForHttp(url, child, output, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}:\n${output()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`code-server did not answer at ${url} within ${timeoutMs} ms:\n${output()}`);
+}
+
+/**
+ * Starts code-server on a free loopback port with fresh user-data and extensions dirs.
+ * @param {{ folder: string, vsix?: string, settings?: object, env?: object, port?: number, quiet?: boolean }} options
+ */
+export async function startCodeServer({ folder, vsix, settings = {}, env = {}, port, quiet = true }) {
+  if (!existsSync(codeServerEntry)) {
+    throw new Error(`code-server is not installed: run scripts/install-code-server.sh (missing ${codeServerEntry})`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'model-lens-code-server-'));
+  const userDataDir = join(dir, 'user-data');
+  const extensionsDir = join(dir, 'extensions');
+  await mkdir(join(userDataDir, 'User'), { recursive: true });
+  await mkdir(extensionsDir, { recursive: true });
+  await writeFile(
+    join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ ...defaultSettings, ...settings }, null, 2),
+  );
+  const childEnv = { ...process.env, ...env };
+  // Inherited from a surrounding VS Code terminal, these would make code-server talk to that instance instead.
+  for (const key of Object.keys(childEnv)) if (key.startsWith('VSCODE_')) delete childEnv[key];
+  // No marketplace: the machine is offline and tests must not depend on one.
+  childEnv.EXTENSIONS_GALLERY ??= '{}';
+  const dirs = ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir];
+  if (vsix) await run([...dirs, '--install-extension', vsix], childEnv);
+
+  const chosen = await freePort(port);
+  const child = spawn(
+    process.execPath,
+    [
+      codeServerEntry,
+      '--auth', 'none',
+      '--bind-addr', `127.0.0.1:${chosen}`,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      // Keeps code-server from creating ~/.config/code-server/config.yaml.
+      '--config', join(dir, 'config.yaml'),
+      ...dirs,
+      folder,
+    ],
+    // Own process group, so stop() also reaches the extension hosts and file watchers it forks.
+    { env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  live.add(child);
+  let log = '';
+  const onData = (d) => {
+    log += d;
+    if (!quiet) process.stderr.write(d);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.once('exit', () => live.delete(child));
+
+  const url = `http://127.0.0.1:${chosen}`;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      killGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    // Helpers it forked may outlive the leader after SIGTERM; the group id still reaches them.
+    killGroup(child, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForHttp(`${url}/healthz`, child, () => log, 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, port: chosen, userDataDir, extensionsDir, log: () => log, stop, exited };
+}
+
+/** Launches Debian's Chromium headless; the flags keep it off the (closed) network. */
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
