@@ -39,8 +39,8 @@ export class DetailPane {
       'section',
       { class: 'detail', 'aria-label': 'Selected tensor' },
       h('div', { class: 'detail-head' }, h('div', { class: 'detail-names' }, this.title, this.subtitle), this.logToggle),
-      this.message,
-      this.chart.element,
+      // The message overlays the chart so the pane keeps its height and the table does not jump.
+      h('div', { class: 'detail-chart' }, this.chart.element, this.message),
       this.facts,
     );
     this.show(null);

@@ -26,12 +26,12 @@ interface Column {
 }
 
 export const COLUMNS: readonly Column[] = [
-  { id: 'layer', label: 'Layer', width: 'minmax(120px, 1.2fr)', minWidth: 120, numeric: false, title: 'Layer (node) name' },
+  { id: 'layer', label: 'Layer', width: 'minmax(116px, 1.2fr)', minWidth: 116, numeric: false, title: 'Layer (node) name' },
   { id: 'op', label: 'Op', width: '92px', minWidth: 92, numeric: false, title: 'Operator type' },
-  { id: 'tensor', label: 'Tensor', width: 'minmax(150px, 1.6fr)', minWidth: 150, numeric: false, title: 'Tensor name' },
+  { id: 'tensor', label: 'Tensor', width: 'minmax(140px, 1.6fr)', minWidth: 140, numeric: false, title: 'Tensor name' },
   { id: 'dtype', label: 'Type', width: '66px', minWidth: 66, numeric: false, title: 'Element type' },
-  { id: 'shape', label: 'Shape', width: '96px', minWidth: 96, numeric: false, title: 'Dimensions (sorts by element count)' },
-  { id: 'count', label: 'Count', width: '78px', minWidth: 78, numeric: true, title: 'Elements' },
+  { id: 'shape', label: 'Shape', width: '104px', minWidth: 104, numeric: false, title: 'Dimensions (sorts by element count)' },
+  { id: 'count', label: 'Count', width: '88px', minWidth: 88, numeric: true, title: 'Elements' },
   { id: 'bytes', label: 'Size', width: '74px', minWidth: 74, numeric: true, title: 'Bytes in storage' },
   { id: 'min', label: 'Min', width: '76px', minWidth: 76, numeric: true, title: 'Smallest finite value' },
   { id: 'max', label: 'Max', width: '76px', minWidth: 76, numeric: true, title: 'Largest finite value' },
@@ -139,6 +139,12 @@ export class VirtualGrid {
       this.callbacks.scrolled();
     });
     this.scroller.addEventListener('keydown', (e) => this.onKey(e));
+    // Arriving by keyboard with nothing selected selects the first row, so the focus is visible.
+    this.scroller.addEventListener('focus', () => {
+      if (this.selected === null && this.data.order.length > 0 && this.scroller.matches(':focus-visible')) {
+        this.callbacks.select(this.data.order[0]);
+      }
+    });
     this.body.addEventListener('click', (e) => {
       const rowEl = (e.target as Element).closest<HTMLElement>('.grid-row[data-index]');
       if (!rowEl) return;

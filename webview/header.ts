@@ -30,7 +30,7 @@ export class Header {
   private readonly sparsityValue: HTMLElement;
   private readonly sparsityNote: HTMLElement;
   private readonly chartNote: HTMLElement;
-  private readonly buttons: Button[];
+  private readonly exportButtons: Button[];
   private readonly summary: HTMLElement;
   private readonly collapse: HTMLButtonElement;
 
@@ -40,11 +40,12 @@ export class Header {
       b.addEventListener('click', onClick);
       return b;
     };
-    this.buttons = [
-      button('Export JSON', 'export', 'Export statistics as JSON', () => actions.exportStatistics('json')),
-      button('Export CSV', 'export', 'Export statistics as CSV', () => actions.exportStatistics('csv')),
-      button('Recompute', 'refresh', 'Recompute statistics, ignoring the cache', () => actions.recompute()),
-    ];
+    this.exportButtons = (['json', 'csv'] as const).map((format) => {
+      const b = button(`Export ${format.toUpperCase()}`, 'export', '', () => actions.exportStatistics(format));
+      b.dataset.format = format;
+      return b;
+    });
+    const recompute = button('Recompute', 'refresh', 'Recompute statistics, ignoring the cache', () => actions.recompute());
     const textButton = h(
       'button',
       { class: 'icon-button', title: 'Reopen with Text Editor', 'aria-label': 'Reopen with Text Editor' },
@@ -75,7 +76,7 @@ export class Header {
         { class: 'title-row' },
         icon('layers', 'title-icon'),
         h('div', { class: 'title-block' }, h('div', { class: 'title-line' }, this.name, this.tags), this.meta),
-        h('div', { class: 'actions' }, ...this.buttons, textButton, this.collapse),
+        h('div', { class: 'actions' }, ...this.exportButtons, recompute, textButton, this.collapse),
       ),
       this.warnings,
     );
@@ -93,8 +94,12 @@ export class Header {
     setChildren(this.collapse, icon(collapsed ? 'chevron-down' : 'chevron-up'));
   }
 
-  setEnabled(enabled: boolean): void {
-    for (const b of this.buttons) b.disabled = !enabled;
+  /** Export needs complete statistics (the host refuses before then). */
+  setExportEnabled(enabled: boolean): void {
+    for (const b of this.exportButtons) {
+      b.disabled = !enabled;
+      b.title = enabled ? `Export statistics as ${b.dataset.format?.toUpperCase()}` : 'Available once statistics are complete';
+    }
   }
 
   setModel(fileName: string, model: ModelView, config: ViewConfig): void {

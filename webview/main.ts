@@ -201,7 +201,7 @@ class Inspector {
     this.loading.hidden = true;
     this.failure.hidden = true;
     this.inspector.hidden = false;
-    this.header.setEnabled(true);
+    this.header.setExportEnabled(false);
     this.header.setModel(fileName, model, config);
     this.header.setSparsity(overallSparsity(model.tensors, this.stats), this.floatTensors);
     this.statsFinished = false;
@@ -279,6 +279,7 @@ class Inspector {
 
   private finishStats(elapsedMs: number, cached: boolean): void {
     this.statsFinished = true;
+    this.header.setExportEnabled(true);
     this.progress.hidden = true;
     const n = this.stats.reduce((k, s) => k + (s ? 1 : 0), 0);
     const total = this.stats.length;

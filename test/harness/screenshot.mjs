@@ -1,6 +1,7 @@
 // Dev harness: serves dist/webview + media over loopback with the real inspectorHtml() shell (same CSP),
 // feeds it from test/harness/stub.js, and takes Chromium screenshots in light, dark and high-contrast.
 // Usage: node test/harness/screenshot.mjs [outDir]   (after `node scripts/build.mjs`)
+//        node test/harness/screenshot.mjs --serve     (only serve, print the URL, for a browser of your own)
 import * as esbuild from 'esbuild';
 import { createServer } from 'node:http';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -8,7 +9,8 @@ import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const root = new URL('../..', import.meta.url).pathname;
-const out = process.argv[2] ?? join(root, 'test-artifacts/harness');
+const serveOnly = process.argv.includes('--serve');
+const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(root, 'test-artifacts/harness');
 mkdirSync(out, { recursive: true });
 if (!existsSync(join(root, 'dist/webview/main.js'))) throw new Error('dist/webview/main.js missing: run node scripts/build.mjs');
 
@@ -58,6 +60,10 @@ const server = createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}/`;
+if (serveOnly) {
+  console.log(`serving ${base}?scenario=resnet|big|failed|empty&theme=light|dark|hc`);
+  await new Promise(() => {});
+}
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -71,6 +77,9 @@ async function open(query, { width = 1280, height = 860, scale = 1 } = {}) {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${query}: console.${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`${query}: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`${query}: HTTP ${r.status()} ${r.url()}`);
+  });
   await page.goto(`${base}?${query}`);
   return page;
 }
@@ -121,22 +130,37 @@ for (const theme of ['light', 'dark', 'hc']) {
 }
 
 {
-  const page = await open('theme=dark', { width: 1600, height: 900 });
+  const page = await open('theme=dark', { width: 1800, height: 950 });
   await statsDone(page);
   await page.click('[data-column="sparsity"]');
   await page.click('[data-column="sparsity"]');
   await page.fill('.filter >> input', 'layer3');
   await page.waitForTimeout(300);
+  await page.focus('.grid');
+  for (const key of ['PageDown', 'PageDown', 'ArrowDown', 'ArrowDown']) await page.keyboard.press(key);
+  await page.click('.log-toggle');
   await shot(page, 'resnet-dark-wide-sorted-filtered');
   // State survives the webview being torn down and recreated (tab hidden and shown again).
+  const snapshot = () =>
+    page.evaluate(() => {
+      const sorted = document.querySelector('.grid-header-cell:not([aria-sort="none"])');
+      return {
+        filter: document.querySelector('.filter').value,
+        sort: `${sorted?.dataset.column} ${sorted?.getAttribute('aria-sort')}`,
+        selected: document.querySelector('.detail-title').textContent,
+        scrollTop: document.querySelector('.grid').scrollTop,
+        log: document.querySelector('.log-toggle').checked,
+      };
+    });
+  const before = await snapshot();
+  await page.waitForTimeout(300);
   await page.reload();
   await statsDone(page);
-  const restored = await page.evaluate(() => ({
-    filter: document.querySelector('.filter').value,
-    sort: document.querySelector('[aria-sort="descending"]')?.dataset.column,
-    selected: document.querySelector('.detail-title').textContent,
-  }));
-  console.log('restored after reload:', JSON.stringify(restored));
+  await settle(page);
+  const after = await snapshot();
+  console.log('state before reload:', JSON.stringify(before));
+  console.log('state after reload: ', JSON.stringify(after), JSON.stringify(before) === JSON.stringify(after) ? 'RESTORED' : 'MISMATCH');
+  if (JSON.stringify(before) !== JSON.stringify(after)) problems.push('state was not restored after reload');
   await page.close();
 }
 
@@ -150,7 +174,7 @@ for (const theme of ['light', 'dark', 'hc']) {
 {
   const page = await open('theme=dark&exportError=1');
   await statsDone(page);
-  await page.click('vscode-button[title="Export statistics as CSV"]');
+  await page.click('vscode-button[data-format="csv"]');
   await page.waitForSelector('.banner:not([hidden])');
   await shot(page, 'export-error-dark');
   await page.close();
