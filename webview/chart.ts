@@ -203,7 +203,10 @@ export class HistogramChart {
     const compact = this.opts.compact === true;
 
     // Horizontal grid lines with count labels.
-    const yTicks = this.log ? logTicks(max, compact ? 2 : 4) : niceTicks(0, max, compact ? 2 : 4).filter((t) => t > 0);
+    // Counts are whole numbers, so fractional ticks (0.5, 1.5 for tiny tensors) are dropped.
+    const yTicks = this.log
+      ? logTicks(max, compact ? 2 : 4)
+      : niceTicks(0, max, compact ? 2 : 4).filter((t) => t > 0 && Number.isInteger(t));
     ctx.fillStyle = c.grid;
     ctx.textAlign = 'right';
     for (const t of yTicks) {

@@ -28,7 +28,8 @@ export function formatCompact(n: number): string {
   const abs = Math.abs(n);
   const scaled = (d: number, s: string) => {
     const v = n / d;
-    return `${Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)} ${s}`;
+    const text = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+    return `${text.includes('.') ? text.replace(/\.?0+$/, '') : text} ${s}`;
   };
   if (abs >= 1e12) return scaled(1e12, 'T');
   if (abs >= 1e9) return scaled(1e9, 'B');

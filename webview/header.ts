@@ -125,7 +125,8 @@ export class Header {
     );
 
     const summary = summarizeTensors(model.tensors);
-    const dtypeLine = summary.bytesByDtype
+    const sized = summary.bytesByDtype.filter((d) => d.bytes > 0);
+    const dtypeLine = sized
       .slice(0, 3)
       .map((d) => `${d.name} ${formatBytes(d.bytes)}`)
       .join(' · ');
@@ -141,7 +142,7 @@ export class Header {
       metric(
         'Weights',
         formatBytes(summary.totalBytes),
-        summary.bytesByDtype.length > 3 ? `${dtypeLine} · …` : dtypeLine || 'no tensors',
+        sized.length > 3 ? `${dtypeLine} · …` : dtypeLine || 'no tensors',
         dtypeTitle,
       ),
       h(

@@ -214,7 +214,7 @@ class Inspector {
     const want = this.state.selected;
     const found = want ? this.rows.findIndex((r) => r.layer === want.layer && model.tensors[r.tensor].name === want.tensor) : -1;
     this.selectedRow = found >= 0 ? found : null;
-    this.applyView(false);
+    this.applyView();
     this.grid.setSelected(this.selectedRow, false);
     this.detail.element.hidden = this.rows.length === 0;
     if (!this.scrollRestored) {
@@ -255,7 +255,7 @@ class Inspector {
       const now = performance.now();
       if (sort && STATS_COLUMNS.has(sort.column) && now - this.lastResort > RESORT_INTERVAL_MS) {
         this.lastResort = now;
-        this.applyView(false);
+        this.applyView();
       } else {
         this.grid.invalidate();
       }
@@ -285,7 +285,7 @@ class Inspector {
     const total = this.stats.length;
     const which = n === total ? `${formatInt(n)} tensor${n === 1 ? '' : 's'}` : `${formatInt(n)} of ${formatInt(total)} tensors`;
     this.status.textContent = `Statistics for ${which} · ${formatDuration(elapsedMs)}${cached ? ' (cached)' : ''}`;
-    if (this.state.sort && STATS_COLUMNS.has(this.state.sort.column)) this.applyView(false);
+    if (this.state.sort && STATS_COLUMNS.has(this.state.sort.column)) this.applyView();
     clearTimeout(this.rebinTimer);
     this.rebinTimer = undefined;
     this.updateModelHistogram();
@@ -330,7 +330,7 @@ class Inspector {
     if (value === this.state.filter) return;
     this.state.filter = value;
     this.save();
-    this.applyView(false);
+    this.applyView();
     this.grid.scrollTop = 0;
   }
 
@@ -339,11 +339,12 @@ class Inspector {
     const numeric = COLUMNS.find((c) => c.id === column)?.numeric ?? false;
     this.state.sort = cur?.column === column ? { column, descending: !cur.descending } : { column, descending: numeric || column === 'hist' };
     this.save();
-    this.applyView(true);
+    this.applyView();
+    this.grid.scrollTop = 0;
   }
 
   /** Recomputes the visible order from filter and sort, and repaints the table. */
-  private applyView(revealSelection: boolean): void {
+  private applyView(): void {
     const model = this.model;
     if (!model) return;
     const order = filterRows(this.rows, this.state.filter);
@@ -352,7 +353,7 @@ class Inspector {
     this.grid.setSort(this.state.sort);
     const empty = this.rows.length === 0 ? 'This model has no tensors.' : `No layer, tensor or op matches “${this.state.filter.trim()}”.`;
     this.grid.setData({ rows: this.rows, order, tensors: model.tensors, stats: this.stats, errors: this.errors }, empty);
-    this.grid.setSelected(this.selectedRow, revealSelection);
+    this.grid.setSelected(this.selectedRow, false);
     const total = this.rows.length;
     this.matchCount.textContent =
       order.length === total ? `${formatInt(total)} row${total === 1 ? '' : 's'}` : `${formatInt(order.length)} of ${formatInt(total)} rows`;

@@ -165,6 +165,41 @@ for (const theme of ['light', 'dark', 'hc']) {
 }
 
 {
+  // Keyboard only: tab order, sorting from a header, reading histogram bins with arrow keys.
+  const page = await open('theme=dark');
+  await statsDone(page);
+  const order = [];
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press('Tab');
+    order.push(
+      await page.evaluate(() => {
+        const el = document.activeElement;
+        return el.id || el.dataset.column || el.getAttribute('aria-label') || el.className || el.tagName;
+      }),
+    );
+  }
+  console.log('tab order:', order.join(' → '));
+  await page.focus('[data-column="layer"]');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
+  const sorted = await page.evaluate(() => [
+    document.querySelector('[data-column="tensor"]').getAttribute('aria-sort'),
+    [...document.querySelectorAll('.grid-row[data-row] .col-tensor')].slice(0, 3).map((c) => c.textContent),
+  ]);
+  console.log('keyboard sort by tensor:', JSON.stringify(sorted));
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('PageDown');
+  await page.focus('#detail-histogram');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  console.log('histogram read-out:', await page.getAttribute('#detail-histogram', 'aria-valuetext'));
+  await shot(page, 'keyboard-dark');
+  await page.close();
+}
+
+{
   const page = await open('theme=light', { width: 900, height: 700, scale: 2 });
   await statsDone(page);
   await shot(page, 'resnet-light-narrow-hidpi');
@@ -207,13 +242,6 @@ for (const theme of ['dark', 'light']) {
   const timings = await page.evaluate(async () => {
     const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     const result = {};
-    const t0 = performance.now();
-    window.dispatchEvent(new MessageEvent('message', { data: window.harness.lastModel }));
-    result.loadModelSync = performance.now() - t0;
-    await frame();
-    result.loadModelToPaint = performance.now() - t0;
-    // Statistics are gone after a fresh model message: replay them so stats columns sort on real numbers.
-    await new Promise((r) => setTimeout(r, 50));
     for (const column of ['sparsity', 'tensor', 'mean', 'count']) {
       const header = document.querySelector(`[data-column="${column}"]`);
       const runs = [];
@@ -245,6 +273,12 @@ for (const theme of ['dark', 'light']) {
     result.scrollJumpRenderMs = { median: renders[25].toFixed(2), max: renders[49].toFixed(2) };
     result.rowsInDom = document.querySelectorAll('[data-row]').length;
     result.rowCount = document.querySelector('.grid').getAttribute('aria-rowcount');
+    // Last, as a fresh model message clears the statistics the sorts above used.
+    const t0 = performance.now();
+    window.dispatchEvent(new MessageEvent('message', { data: window.harness.lastModel }));
+    result.loadModelSync = performance.now() - t0;
+    await frame();
+    result.loadModelToPaint = performance.now() - t0;
     return result;
   });
   console.log('20k timings (ms, sort+render sync / to next paint):', JSON.stringify(timings, null, 1));
@@ -256,6 +290,7 @@ for (const theme of ['dark', 'light']) {
   await page2.keyboard.press('Home');
   await shot(page2, 'big-20k-dark-sorted-by-sparsity');
   await page2.click('.actions .icon-button[aria-controls="model-summary"]');
+  await page2.focus('.grid');
   await page2.keyboard.press('PageDown');
   await page2.keyboard.press('PageDown');
   await shot(page2, 'big-20k-dark-summary-collapsed');

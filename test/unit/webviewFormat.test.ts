@@ -22,6 +22,8 @@ test('numbers, sizes and percentages read well', () => {
   assert.equal(formatBytes(102_760_448), '98.0 MiB');
   assert.equal(formatCompact(25_557_032), '25.6 M');
   assert.equal(formatCompact(9_999), '9,999');
+  assert.equal(formatCompact(50_000), '50 k');
+  assert.equal(formatCompact(2_500_000), '2.5 M');
   assert.equal(formatNumber(0.123456), '0.1235');
   assert.equal(formatNumber(-1.5e-5), '-1.5e-5');
   assert.equal(formatNumber(123456), '1.235e5');
