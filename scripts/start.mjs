@@ -28,18 +28,10 @@ if (code.status === 0) {
   const { startCodeServer } = await import('../test/e2e/codeServer.mjs');
   console.log('\n> start code-server with Model Lens installed');
   const server = await startCodeServer({ folder: samples, vsix, port: 8080 });
-  console.log(`\nModel Lens is running in code-server: ${server.url}/?folder=${encodeURIComponent(samples)}`);
+  console.log(`\nModel Lens is running in code-server: ${server.url}/?folder=${encodeURIComponent(samples).replaceAll('%2F', '/')}`);
   console.log('Open a .onnx file in the explorer. Press Ctrl-C to stop.');
-  let stopping = false;
-  const shutdown = async () => {
-    stopping = true;
-    await server.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  // codeServer.mjs stops the server on Ctrl-C; an exit before that is a crash.
   server.exited.then((status) => {
-    if (stopping) return;
     console.error(`code-server stopped unexpectedly (${status}):\n${server.log()}`);
     process.exit(1);
   });

@@ -1,6 +1,6 @@
 // Starts real VS Code (code-server) and headless Chromium for end-to-end tests; every process is killed on stop.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,11 +23,8 @@ const defaultSettings = {
   'git.enabled': false,
 };
 
-/** Every child still alive; killed if the test process exits without calling stop(). */
-const live = new Set();
-process.on('exit', () => {
-  for (const child of live) killGroup(child, 'SIGKILL');
-});
+/** Servers still running, with their temp dirs: cleaned up even if the process exits without stop(). */
+const live = new Map();
 
 function killGroup(child, signal) {
   try {
@@ -35,6 +32,23 @@ function killGroup(child, signal) {
   } catch {
     // Already gone.
   }
+}
+
+function cleanUpNow() {
+  for (const [child, dir] of live) {
+    killGroup(child, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  live.clear();
+}
+
+process.on('exit', cleanUpNow);
+// code-server runs in its own process group, so Ctrl-C in a terminal does not reach it: forward the end.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    cleanUpNow();
+    process.kill(process.pid, signal);
+  });
 }
 
 /** Resolves with a loopback port nobody listens on, trying `preferred` first. */
@@ -129,7 +143,7 @@ export async function startCodeServer({ folder, vsix, settings = {}, env = {}, p
     // Own process group, so stop() also reaches the extension hosts and file watchers it forks.
     { env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  live.add(child);
+  live.set(child, dir);
   let log = '';
   const onData = (d) => {
     log += d;
@@ -138,7 +152,6 @@ export async function startCodeServer({ folder, vsix, settings = {}, env = {}, p
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.once('exit', () => live.delete(child));
 
   const url = `http://127.0.0.1:${chosen}`;
   let stopped = false;
@@ -153,6 +166,7 @@ export async function startCodeServer({ folder, vsix, settings = {}, env = {}, p
     }
     // Helpers it forked may outlive the leader after SIGTERM; the group id still reaches them.
     killGroup(child, 'SIGKILL');
+    live.delete(child);
     await rm(dir, { recursive: true, force: true });
   };
   try {

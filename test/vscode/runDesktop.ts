@@ -17,7 +17,8 @@ async function main(): Promise<void> {
       vscodeExecutablePath: process.env.VSCODE_EXECUTABLE_PATH,
       extensionDevelopmentPath: root,
       extensionTestsPath: join(root, 'dist/test/vscode/suite.js'),
-      launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes'],
+      // test-electron itself adds --disable-workspace-trust, --skip-welcome and --skip-release-notes.
+      launchArgs: [workspace, '--disable-extensions'],
     });
   } finally {
     rmSync(workspace, { recursive: true, force: true });
