@@ -41,6 +41,11 @@ export interface TensorRef {
   /** Graph path: '' for the main graph, e.g. 'If_0/then_branch', 'function local:MyFn'. */
   scope: string;
   storage: TensorStorage;
+  /**
+   * Byte range of the declaring message's content in the file: the TensorProto (initializer,
+   * attribute), SparseTensorProto, or the Constant NodeProto. Writers replace exactly this.
+   */
+  span?: [number, number];
 }
 
 export interface Layer {
@@ -51,6 +56,10 @@ export interface Layer {
   scope: string;
   /** Indices into Model.tensors. */
   tensors: number[];
+  /** For each entry of `tensors`, the node input position it feeds (-1: held in an attribute). */
+  slots: number[];
+  /** The node's integer attributes (e.g. Gemm transB, Conv group), where it has any. */
+  attributes?: Record<string, number>;
 }
 
 export interface ValueInfo {

@@ -14,7 +14,7 @@ const tensor = (name: string, count: number, dtype = 1): TensorView => ({
   origin: 'initializer',
   scope: '',
 });
-const layer = (name: string, op: string, tensors: number[]): Layer => ({ name, op, domain: '', scope: '', tensors });
+const layer = (name: string, op: string, tensors: number[]): Layer => ({ name, op, domain: '', scope: '', tensors, slots: tensors.map((_, i) => i) });
 const stats = (mean: number, sparsity: number): TensorStats => ({
   count: 10,
   min: mean - 1,

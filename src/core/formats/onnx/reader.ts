@@ -20,6 +20,7 @@ interface NodeInfo {
   inputs: string[];
   /** Tensors held in the node's own attributes (not Constant values). */
   attributeTensors: number[];
+  ints: Record<string, number>;
   scope: Scope;
 }
 
@@ -189,7 +190,8 @@ function addTensor(state: ParseState, t: TensorRef, scope: Scope | null): number
 function parseNode(state: ParseState, end: number, scope: Scope, depth: number): void {
   const r = state.r;
   if (state.nodes.length >= MAX_NODES) invalid(`more than ${MAX_NODES} nodes`);
-  const node: NodeInfo = { name: '', op: '', domain: '', inputs: [], attributeTensors: [], scope };
+  const node: NodeInfo = { name: '', op: '', domain: '', inputs: [], attributeTensors: [], ints: {}, scope };
+  const span: [number, number] = [r.pos, end];
   const outputs: string[] = [];
   const attributes: [number, number][] = [];
   while (r.pos < end) {
@@ -218,7 +220,7 @@ function parseNode(state: ParseState, end: number, scope: Scope, depth: number):
   const isConstant = node.op === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx');
   for (const [start, aEnd] of attributes) {
     r.pos = start;
-    parseAttribute(state, aEnd, node, isConstant ? outputs[0] ?? node.name : null, scope, depth);
+    parseAttribute(state, aEnd, node, isConstant ? outputs[0] ?? node.name : null, scope, depth, span);
   }
   r.pos = end;
 }
@@ -231,9 +233,11 @@ function parseAttribute(
   constantOutput: string | null,
   scope: Scope,
   depth: number,
+  nodeSpan: [number, number],
 ): void {
   const r = state.r;
   let name = '';
+  let intValue: number | undefined;
   const graphs: [number, number][] = [];
   const tensors: [number, number, boolean][] = [];
   let floats = 0;
@@ -278,11 +282,13 @@ function parseAttribute(
     } else if (field === 2) {
       hasF = true;
       r.skipField(wt, end);
-    } else if (field === 3) {
+    } else if (field === 3 && wt === 0) {
       hasI = true;
-      r.skipField(wt, end);
+      r.varint64();
+      intValue = r.int64;
     } else r.skipField(wt, end);
   }
+  if (intValue !== undefined && name && constantOutput === null) node.ints[name] = intValue;
   const proto = (field: number, wire: WireEncoding): TensorStorage => ({ kind: 'proto', start, end, field, wire });
   const label = constantOutput ?? `${node.name}.${name}`;
   const origin = constantOutput !== null ? 'Constant' : 'attribute';
@@ -291,6 +297,7 @@ function parseAttribute(
     r.pos = tStart;
     const t = sparse ? parseSparse(state, tEnd, origin, scope.path) : parseTensor(state, tEnd, origin, scope.path);
     t.name = tensors.length > 1 ? `${label}[${i}]` : label;
+    if (isValue) t.span = nodeSpan;
     const index = addTensor(state, t, isValue ? scope : null);
     if (!isValue) node.attributeTensors.push(index);
   });
@@ -298,12 +305,12 @@ function parseAttribute(
     const count = name === 'value_float' ? 1 : floats;
     const dims = name === 'value_float' ? [] : [count];
     const storage = proto(name === 'value_float' ? 2 : 7, 'f32');
-    addTensor(state, { name: label, dtype: 1, dims, count, bytes: count * 4, origin, scope: scope.path, storage }, scope);
+    addTensor(state, { name: label, dtype: 1, dims, count, bytes: count * 4, origin, scope: scope.path, storage, span: nodeSpan }, scope);
   } else if (isValue && (name === 'value_ints' || name === 'value_int') && (ints > 0 || hasI)) {
     const count = name === 'value_int' ? 1 : ints;
     const dims = name === 'value_int' ? [] : [count];
     const storage = proto(name === 'value_int' ? 3 : 8, 'varint');
-    addTensor(state, { name: label, dtype: 7, dims, count, bytes: count * 8, origin, scope: scope.path, storage }, scope);
+    addTensor(state, { name: label, dtype: 7, dims, count, bytes: count * 8, origin, scope: scope.path, storage, span: nodeSpan }, scope);
   }
   graphs.forEach(([gStart, gEnd], i) => {
     r.pos = gStart;
@@ -440,7 +447,7 @@ function parseTensor(state: ParseState, end: number, origin: string, scopePath: 
   const count = elementCount(dims, what);
   const info = dtypeInfo(dtype);
   const bytes = storageBytes(dtype, count);
-  const ref: TensorRef = { name, dtype, dims, count, bytes, origin, scope: scopePath, storage: { kind: 'none' } };
+  const ref: TensorRef = { name, dtype, dims, count, bytes, origin, scope: scopePath, storage: { kind: 'none' }, span: [start, end] };
   if (!info.numeric) {
     ref.storage = { kind: 'none', reason: `${info.name} elements have no numeric statistics` };
   } else if (externalLocation) {
@@ -486,6 +493,7 @@ function parseExtNumber(text: string, key: string, what: string): number {
 
 function parseSparse(state: ParseState, end: number, origin: string, scopePath: string): TensorRef {
   const r = state.r;
+  const start = r.pos;
   let values: TensorRef | null = null;
   let indices: TensorRef | null = null;
   const dims: number[] = [];
@@ -513,7 +521,7 @@ function parseSparse(state: ParseState, end: number, origin: string, scopePath: 
   const storage: TensorStorage =
     values.storage.kind === 'none' ? values.storage : { kind: 'sparse', values: values.storage, valueCount: values.count };
   const bytes = values.bytes + (indices?.bytes ?? 0);
-  return { name, dtype: values.dtype, dims, count, bytes, origin, scope: scopePath, storage };
+  return { name, dtype: values.dtype, dims, count, bytes, origin, scope: scopePath, storage, span: [start, end] };
 }
 
 /** One layer per node that consumes a tensor, resolving names through enclosing graph scopes. */
@@ -521,17 +529,24 @@ function linkLayers(state: ParseState): Layer[] {
   const layers: Layer[] = [];
   for (const node of state.nodes) {
     const found: number[] = [...node.attributeTensors];
-    for (const input of node.inputs) {
-      if (!input) continue;
+    const slots: number[] = found.map(() => -1);
+    node.inputs.forEach((input, slot) => {
+      if (!input) return;
       for (let s: Scope | null = node.scope; s; s = s.parent) {
         const index = s.names.get(input);
         if (index !== undefined) {
-          if (!found.includes(index)) found.push(index);
+          if (!found.includes(index)) {
+            found.push(index);
+            slots.push(slot);
+          }
           break;
         }
       }
-    }
-    if (found.length) layers.push({ name: node.name, op: node.op, domain: node.domain, scope: node.scope.path, tensors: found });
+    });
+    if (!found.length) continue;
+    const layer: Layer = { name: node.name, op: node.op, domain: node.domain, scope: node.scope.path, tensors: found, slots };
+    if (Object.keys(node.ints).length) layer.attributes = node.ints;
+    layers.push(layer);
   }
   return layers;
 }
