@@ -128,7 +128,7 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
   });
 
   test('opening a model from the explorer shows the inspector with layers and a histogram', async (t) => {
-    const { page } = await openWorkbench(t, await workspaceCopy('open'));
+    const { page, consoleLines } = await openWorkbench(t, await workspaceCopy('open'));
     await (await explorerRow(page, MODEL)).click();
     const frame = await frameWith(page, '[data-row]', 60_000);
     const rows = await frame.locator('[data-row]').count();
@@ -144,6 +144,8 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
       await page.waitForTimeout(250);
     }
     assert.ok(ink >= 50, `#detail-histogram has ${ink} non-background pixels`);
+    const blocked = consoleLines.filter((l) => /Content Security Policy|Refused to/i.test(l));
+    assert.deepEqual(blocked, [], 'the webview CSP blocked something it needs');
     t.diagnostic(`${rows} layer rows, ${ink} histogram pixels`);
   });
 
