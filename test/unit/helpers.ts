@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModel } from '../../src/core/formats';
@@ -13,8 +13,10 @@ let fixtureDir: string | undefined;
 /** Fixture models generated once per test process into a temp folder. */
 export function fixtures(): string {
   if (!fixtureDir) {
-    fixtureDir = mkdtempSync(join(tmpdir(), 'model-lens-fixtures-'));
-    writeFixtures(fixtureDir);
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-fixtures-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    writeFixtures(dir);
+    fixtureDir = dir;
   }
   return fixtureDir;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -178,7 +178,11 @@ describe('hostile files', () => {
     mkdirSync(join(dir, 'm'));
     setup?.(dir);
     writeFileSync(join(dir, 'm', 'model.onnx'), bytes);
-    assert.throws(() => openModel(join(dir, 'm', 'model.onnx')), (err: Error) => err instanceof InvalidModelError && pattern.test(err.message));
+    try {
+      assert.throws(() => openModel(join(dir, 'm', 'model.onnx')), (err: Error) => err instanceof InvalidModelError && pattern.test(err.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   };
 
   it('refuse external data outside the model folder', () => {
