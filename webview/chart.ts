@@ -46,7 +46,8 @@ export class HistogramChart {
       'aria-label': opts.label,
       'aria-valuemin': 0,
     });
-    this.tooltip = h('div', { class: 'chart-tooltip', role: 'status', hidden: true });
+    // Screen readers get the same read-out from the slider's aria-valuetext.
+    this.tooltip = h('div', { class: 'chart-tooltip', 'aria-hidden': 'true', hidden: true });
     this.element = h('div', { class: 'chart' }, this.canvas, this.tooltip);
     this.canvas.style.height = `${opts.height}px`;
     new ResizeObserver(() => this.resize()).observe(this.element);
@@ -294,7 +295,7 @@ export class HistogramChart {
 /** A row's inline histogram: bars only, drawn at device resolution. */
 export function drawSparkline(canvas: HTMLCanvasElement, counts: ArrayLike<number> | null, colors: ChartColors): void {
   const dpr = window.devicePixelRatio || 1;
-  const cssW = 80;
+  const cssW = 72;
   const cssH = 16;
   const W = Math.round(cssW * dpr);
   const H = Math.round(cssH * dpr);

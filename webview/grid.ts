@@ -17,36 +17,29 @@ const OVERSCAN = 6;
 interface Column {
   id: ColumnId;
   label: string;
-  /** CSS grid track. */
-  width: string;
-  /** Narrowest the track gets before the table scrolls sideways. */
-  minWidth: number;
+  /** Narrowest the column gets; below the sum of these the table scrolls sideways. */
+  min: number;
+  /** Width when there is room: pixels, or a share of what is left (names). */
+  max: number | { fr: number };
   numeric: boolean;
   title: string;
 }
 
 export const COLUMNS: readonly Column[] = [
-  { id: 'layer', label: 'Layer', width: 'minmax(116px, 1.2fr)', minWidth: 116, numeric: false, title: 'Layer (node) name' },
-  { id: 'op', label: 'Op', width: '92px', minWidth: 92, numeric: false, title: 'Operator type' },
-  { id: 'tensor', label: 'Tensor', width: 'minmax(140px, 1.6fr)', minWidth: 140, numeric: false, title: 'Tensor name' },
-  { id: 'dtype', label: 'Type', width: '66px', minWidth: 66, numeric: false, title: 'Element type' },
-  { id: 'shape', label: 'Shape', width: '104px', minWidth: 104, numeric: false, title: 'Dimensions (sorts by element count)' },
-  { id: 'count', label: 'Count', width: '88px', minWidth: 88, numeric: true, title: 'Elements' },
-  { id: 'bytes', label: 'Size', width: '74px', minWidth: 74, numeric: true, title: 'Bytes in storage' },
-  { id: 'min', label: 'Min', width: '76px', minWidth: 76, numeric: true, title: 'Smallest finite value' },
-  { id: 'max', label: 'Max', width: '76px', minWidth: 76, numeric: true, title: 'Largest finite value' },
-  { id: 'mean', label: 'Mean', width: '76px', minWidth: 76, numeric: true, title: 'Mean of finite values' },
-  { id: 'std', label: 'Std', width: '76px', minWidth: 76, numeric: true, title: 'Population standard deviation' },
-  { id: 'zeros', label: 'Zeros', width: '76px', minWidth: 76, numeric: true, title: 'Elements counted as zero' },
-  { id: 'sparsity', label: 'Sparsity', width: '86px', minWidth: 86, numeric: true, title: 'Zeros / count' },
-  {
-    id: 'hist',
-    label: 'Histogram',
-    width: '108px',
-    minWidth: 108,
-    numeric: false,
-    title: 'Value histogram (bar height ∝ √count); sorts by entropy',
-  },
+  { id: 'layer', label: 'Layer', min: 96, max: { fr: 1.2 }, numeric: false, title: 'Layer (node) name' },
+  { id: 'op', label: 'Op', min: 64, max: 92, numeric: false, title: 'Operator type' },
+  { id: 'tensor', label: 'Tensor', min: 120, max: { fr: 1.6 }, numeric: false, title: 'Tensor name' },
+  { id: 'dtype', label: 'Type', min: 58, max: 66, numeric: false, title: 'Element type' },
+  { id: 'shape', label: 'Shape', min: 76, max: 104, numeric: false, title: 'Dimensions (sorts by element count)' },
+  { id: 'count', label: 'Count', min: 70, max: 88, numeric: true, title: 'Elements' },
+  { id: 'bytes', label: 'Size', min: 66, max: 74, numeric: true, title: 'Bytes in storage' },
+  { id: 'min', label: 'Min', min: 62, max: 76, numeric: true, title: 'Smallest finite value' },
+  { id: 'max', label: 'Max', min: 62, max: 76, numeric: true, title: 'Largest finite value' },
+  { id: 'mean', label: 'Mean', min: 62, max: 76, numeric: true, title: 'Mean of finite values' },
+  { id: 'std', label: 'Std', min: 62, max: 76, numeric: true, title: 'Population standard deviation' },
+  { id: 'zeros', label: 'Zeros', min: 58, max: 76, numeric: true, title: 'Elements counted as zero' },
+  { id: 'sparsity', label: 'Sparsity', min: 74, max: 86, numeric: true, title: 'Zeros / count' },
+  { id: 'hist', label: 'Histogram', min: 100, max: 100, numeric: false, title: 'Value histogram (bar height ∝ √count); sorts by entropy' },
 ];
 
 const PENDING = '…';
@@ -109,7 +102,10 @@ export class VirtualGrid {
         h('span', { class: 'grid-header-label' }, col.label),
         h('span', { class: 'codicon sort-indicator', 'aria-hidden': 'true' }),
       );
-      cell.addEventListener('click', () => this.callbacks.sort(col.id));
+      cell.addEventListener('click', () => {
+        this.moveHeaderFocus(i, false);
+        this.callbacks.sort(col.id);
+      });
       cell.addEventListener('keydown', (e) => this.onHeaderKey(e, i));
       this.headerCells.push(cell);
       header.append(cell);
@@ -130,8 +126,9 @@ export class VirtualGrid {
       this.body,
       this.empty,
     );
-    const minWidth = COLUMNS.reduce((s, c) => s + c.minWidth, 0);
-    this.scroller.style.setProperty('--grid-columns', COLUMNS.map((c) => c.width).join(' '));
+    const minWidth = COLUMNS.reduce((s, c) => s + c.min, 0);
+    const track = (c: Column) => `minmax(${c.min}px, ${typeof c.max === 'number' ? `${c.max}px` : `${c.max.fr}fr`})`;
+    this.scroller.style.setProperty('--grid-columns', COLUMNS.map(track).join(' '));
     this.scroller.style.setProperty('--grid-min-width', `${minWidth}px`);
     this.element = this.scroller;
     this.scroller.addEventListener('scroll', () => {
@@ -160,6 +157,8 @@ export class VirtualGrid {
     this.emptyText = emptyText;
     this.scroller.setAttribute('aria-rowcount', String(data.order.length + 1));
     this.body.style.height = `${data.order.length * ROW_HEIGHT}px`;
+    // What the table would like to be tall: a short table leaves the detail pane right below it.
+    this.scroller.style.setProperty('--grid-height', `${(data.order.length + 1) * ROW_HEIGHT + 16}px`);
     this.invalidate();
   }
 
@@ -282,7 +281,8 @@ export class VirtualGrid {
     el.classList.toggle('unused', row.op === '');
     el.style.transform = `translateY(${pos * ROW_HEIGHT}px)`;
     const missing = s ? '—' : err ? '—' : PENDING;
-    const num = (v: number | null | undefined) => (s ? formatNumber(v) : missing);
+    // Three significant digits keep columns narrow; the cell's tooltip has the exact value.
+    const num = (v: number | null | undefined) => (s ? formatNumber(v, 3) : missing);
     const texts: string[] = [
       row.layer,
       row.op,
@@ -298,15 +298,28 @@ export class VirtualGrid {
       s ? formatInt(s.zeros) : missing,
       s ? formatPercent(s.sparsity) : missing,
     ];
+    const exact = (v: number | null | undefined) => (s && v !== null && v !== undefined ? String(v) : texts[7]);
+    const titles: string[] = [
+      row.layer,
+      row.op,
+      err ? `${t.name}\n${err}` : t.name,
+      texts[3],
+      formatDims(t.dims),
+      texts[5],
+      `${formatInt(t.bytes)} bytes`,
+      exact(s?.min),
+      exact(s?.max),
+      exact(s?.mean),
+      exact(s?.std),
+      texts[11],
+      s ? `${(s.sparsity * 100).toFixed(4)}%` : texts[12],
+    ];
     for (let i = 0; i < texts.length; i++) {
       const cell = r.cells[i];
       if (cell.textContent !== texts[i]) cell.textContent = texts[i];
+      cell.title = titles[i];
       cell.classList.toggle('pending', !s && i >= 7);
     }
-    r.cells[0].title = row.layer;
-    r.cells[1].title = row.op;
-    r.cells[2].title = err ? `${t.name}\n${err}` : t.name;
-    r.cells[4].title = formatDims(t.dims);
     r.cells[12].classList.toggle('sparse', !!s && s.sparsity >= 0.5);
     const histCell = r.cells[13];
     histCell.title = err ?? (s ? '' : 'Statistics pending');
@@ -379,8 +392,12 @@ export class VirtualGrid {
     }
     e.preventDefault();
     e.stopPropagation();
-    this.headerCells[i].tabIndex = -1;
-    this.headerCells[target].tabIndex = 0;
-    this.headerCells[target].focus();
+    this.moveHeaderFocus(target, true);
+  }
+
+  /** Roving tab stop: one header cell is in the tab order, the one last used. */
+  private moveHeaderFocus(target: number, focus: boolean): void {
+    this.headerCells.forEach((c, k) => (c.tabIndex = k === target ? 0 : -1));
+    if (focus) this.headerCells[target].focus();
   }
 }

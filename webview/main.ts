@@ -123,7 +123,8 @@ class Inspector {
       }
     });
     this.matchCount = h('span', { class: 'match-count', 'aria-live': 'polite' });
-    this.status = h('span', { class: 'status', role: 'status' });
+    // Not a live region: progress changes many times a second and would drown a screen reader.
+    this.status = h('span', { class: 'status' });
     this.progress = h('vscode-progress-bar', { class: 'progress', 'aria-label': 'Computing statistics' }) as ProgressBar;
     this.progress.hidden = true;
     this.banner = h('div', { class: 'banner', role: 'alert', hidden: true });
@@ -142,7 +143,7 @@ class Inspector {
         this.status,
         this.progress,
       ),
-      h('div', { class: 'main' }, h('div', { class: 'table-pane' }, this.grid.element), this.detail.element),
+      h('div', { class: 'main' }, this.grid.element, this.detail.element),
     );
     root.append(this.banner, this.loading, this.failure, this.inspector);
 
@@ -236,7 +237,10 @@ class Inspector {
       if (r.index === selTensor) selectedChanged = true;
     }
     if (this.selectedRow === null && this.order.length > 0) {
-      this.selectedRow = this.order[0];
+      // The first row, unless it can have no histogram (e.g. strings): then the first row that has one.
+      const first = this.order[0];
+      const usable = this.errors[this.rows[first].tensor] === undefined;
+      this.selectedRow = usable ? first : (this.order.find((r) => this.stats[this.rows[r].tensor]) ?? first);
       this.state.selected = this.selectionKey(this.selectedRow);
       this.save();
       this.grid.setSelected(this.selectedRow, false);

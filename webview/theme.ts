@@ -7,8 +7,6 @@ export interface ChartColors {
   text: string;
   zero: string;
   font: string;
-  /** High contrast themes outline bars instead of relying on fill colour alone. */
-  highContrast: boolean;
 }
 
 export function chartColors(): ChartColors {
@@ -24,7 +22,6 @@ export function chartColors(): ChartColors {
     text: v('--vscode-descriptionForeground', fg),
     zero: v('--vscode-charts-red', fg),
     font: `11px ${family}`,
-    highContrast: document.body.classList.contains('vscode-high-contrast'),
   };
 }
 
