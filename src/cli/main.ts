@@ -6,7 +6,14 @@ import { inspectReport, type InspectReport } from '../core/report';
 import { DEFAULT_STATS_OPTIONS, type StatsOptions } from '../core/stats/types';
 import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
-import { formatBytes, formatCount, formatNumber } from '../shared/format';
+import { formatBytes, formatCount, formatNumber } from '../core/units';
+import { formatCompressReport } from '../core/compress/format';
+import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, SpecError, type CompressSpec } from '../core/compress/spec';
+import type { MethodOptions } from '../core/compress/types';
+import { formatVerifyReport } from '../core/verify/report';
+import type { VerifySettings } from '../core/verify/verify';
+import { compressFile } from '../node/compress';
+import { runVerify } from '../node/verify';
 
 const VERSION = '0.1.0';
 
@@ -15,6 +22,18 @@ const USAGE = `Usage: model-lens <command> [options]
 Commands:
   inspect FILE [--json] [--bins N] [--near-zero T]
       Print every weight tensor's statistics (a table, or one JSON document with --json).
+
+  compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--verify]
+      Write a compressed variant next to FILE (FILE.<method>.onnx) and print its report card.
+      Methods: ${METHODS.map((m) => `\n        ${m.padEnd(8)} ${METHOD_DESCRIPTIONS[m]}`).join('')}
+      Chain with commas, prune first: --method prune,int8.
+      Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
+               --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
+               --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
+
+  verify ORIGINAL VARIANT [--samples N] [--seed N] [--inputs FILE[,FILE...]]
+         [--shape NAME=1x3x224x224] [--dim NAME=N] [--json]
+      Run both models with onnxruntime on the same inputs and compare every output.
 
 Options:
   -h, --help      Show this help.
@@ -98,6 +117,143 @@ async function inspect(args: InspectArgs): Promise<void> {
   }
 }
 
+/** Splits argv into positionals and --flags with values; `valued` names the flags that take one. */
+function parseArgs(args: string[], valued: Set<string>, booleans: Set<string>): { positional: string[]; flags: Map<string, string[]> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < args.length; i++) {
+    let a = args[i];
+    if (a === '-o') a = '--output';
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (booleans.has(name)) {
+      flags.set(name, ['true']);
+    } else if (valued.has(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : args[++i];
+      if (v === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, [...(flags.get(name) ?? []), v]);
+    } else throw new UsageError(`unknown option ${a}`);
+  }
+  return { positional, flags };
+}
+
+function numberFlag(flags: Map<string, string[]>, name: string): number | undefined {
+  const v = flags.get(name)?.at(-1);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
+  return n;
+}
+
+function compressArgs(args: string[]): { file: string; spec: CompressSpec; output?: string; force: boolean; json: boolean; verify: boolean } {
+  const { positional, flags } = parseArgs(
+    args,
+    new Set(['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'output']),
+    new Set(['asymmetric', 'random', 'force', 'json', 'verify']),
+  );
+  if (positional.length !== 1) throw new UsageError('compress takes one FILE');
+  const method = flags.get('method')?.at(-1);
+  if (!method) throw new UsageError('compress needs --method');
+  const last = (n: string) => flags.get(n)?.at(-1);
+  const options: MethodOptions = {};
+  const granularity = last('granularity');
+  if (granularity !== undefined) {
+    if (granularity !== 'channel' && granularity !== 'tensor') throw new UsageError('--granularity is channel or tensor');
+    options.granularity = granularity;
+  }
+  if (flags.has('asymmetric')) options.asymmetric = true;
+  if (flags.has('random')) options.random = true;
+  options.blockSize = numberFlag(flags, 'block-size');
+  options.bits = numberFlag(flags, 'bits');
+  options.sparsity = numberFlag(flags, 'sparsity');
+  options.seed = numberFlag(flags, 'seed');
+  options.clusters = numberFlag(flags, 'clusters');
+  const threshold = last('threshold');
+  if (threshold !== undefined) options.threshold = threshold === 'mean' ? 'mean' : Number(threshold);
+  const scope = last('scope');
+  if (scope !== undefined) {
+    if (scope !== 'layer' && scope !== 'global') throw new UsageError('--scope is layer or global');
+    options.scope = scope;
+  }
+  const storeOpt = last('store');
+  if (storeOpt !== undefined) {
+    if (storeOpt !== 'dense' && storeOpt !== 'sparse') throw new UsageError('--store is dense or sparse');
+    options.store = storeOpt;
+  }
+  const pattern = last('pattern');
+  if (pattern !== undefined) {
+    const m = /^(\d+):(\d+)$/.exec(pattern);
+    if (!m) throw new UsageError('--pattern is N:M, e.g. 2:4');
+    options.pattern = { n: Number(m[1]), m: Number(m[2]) };
+  }
+  for (const k of Object.keys(options) as (keyof MethodOptions)[]) if (options[k] === undefined) delete options[k];
+  let spec: CompressSpec;
+  try {
+    spec = normaliseSpec({ methods: parseMethods(method), options });
+  } catch (err) {
+    if (err instanceof SpecError) throw new UsageError(err.message);
+    throw err;
+  }
+  return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify') };
+}
+
+function verifyArgs(args: string[]): { original: string; variant: string; settings: VerifySettings; json: boolean } {
+  const { positional, flags } = parseArgs(args, new Set(['samples', 'seed', 'inputs', 'shape', 'dim', 'threads']), new Set(['json']));
+  if (positional.length !== 2) throw new UsageError('verify takes ORIGINAL and VARIANT');
+  const settings: VerifySettings = {};
+  const samples = numberFlag(flags, 'samples');
+  if (samples !== undefined) {
+    if (!Number.isInteger(samples) || samples < 1 || samples > 10000) throw new UsageError('--samples must be an integer from 1 to 10000');
+    settings.samples = samples;
+  }
+  const seed = numberFlag(flags, 'seed');
+  if (seed !== undefined) settings.seed = seed;
+  const threads = numberFlag(flags, 'threads');
+  if (threads !== undefined) settings.threads = threads;
+  const inputs = (flags.get('inputs') ?? []).flatMap((v) => v.split(',')).filter(Boolean);
+  if (inputs.length) settings.inputs = inputs;
+  for (const spec of flags.get('shape') ?? []) {
+    const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(spec);
+    if (!m) throw new UsageError(`--shape is NAME=DxDxD, got '${spec}'`);
+    (settings.shapes ??= {})[m[1]] = m[2].split('x').map(Number);
+  }
+  for (const spec of flags.get('dim') ?? []) {
+    const m = /^(.+)=(\d+)$/.exec(spec);
+    if (!m) throw new UsageError(`--dim is NAME=N, got '${spec}'`);
+    (settings.dims ??= {})[m[1]] = Number(m[2]);
+  }
+  return { original: positional[0], variant: positional[1], settings, json: flags.has('json') };
+}
+
+async function compressCommand(args: ReturnType<typeof compressArgs>): Promise<void> {
+  let lastTick = 0;
+  const progress = process.stderr.isTTY
+    ? (done: number, total: number, name: string) => {
+        if (Date.now() - lastTick < 200) return;
+        lastTick = Date.now();
+        process.stderr.write(`\r\x1b[K${done}/${total} ${name.slice(0, 60)}`);
+      }
+    : undefined;
+  const result = compressFile(args.file, args.spec, { output: args.output, force: args.force, progress });
+  if (progress) process.stderr.write('\r\x1b[K');
+  const verification = args.verify ? await runVerify(args.file, result.output, {}) : undefined;
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}) }) + '\n');
+    return;
+  }
+  process.stdout.write(formatCompressReport(result.report, result));
+  if (verification) process.stdout.write('\n' + formatVerifyReport(verification));
+}
+
+async function verifyCommand(args: ReturnType<typeof verifyArgs>): Promise<void> {
+  const report = await runVerify(args.original, args.variant, args.settings);
+  process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatVerifyReport(report));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -110,10 +266,19 @@ async function main(argv: string[]): Promise<number> {
   }
   let file = '';
   try {
-    if (command !== 'inspect') throw new UsageError(`unknown command '${command}'`);
-    const args = parseInspect(rest);
-    file = args.file;
-    await inspect(args);
+    if (command === 'inspect') {
+      const args = parseInspect(rest);
+      file = args.file;
+      await inspect(args);
+    } else if (command === 'compress') {
+      const args = compressArgs(rest);
+      file = args.file;
+      await compressCommand(args);
+    } else if (command === 'verify') {
+      const args = verifyArgs(rest);
+      file = args.variant;
+      await verifyCommand(args);
+    } else throw new UsageError(`unknown command '${command}'`);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

@@ -35,10 +35,22 @@ export interface NewNode {
   attributes?: NewAttribute[];
 }
 
+/** A sparse initializer: `nnz` values at linear (row-major) `indices` of a tensor of `dims`. */
+export interface NewSparseTensor {
+  name: string;
+  dtype: number;
+  dims: number[];
+  nnz: number;
+  values: Uint8Array;
+  /** int64 little-endian linear indices, ascending. */
+  indices: Uint8Array;
+}
+
 /** Replaces one tensor's declaration (initializer, sparse initializer or Constant node) in its own graph. */
 export interface TensorEdit {
   tensor: TensorRef;
   initializers: NewTensor[];
+  sparseInitializers?: NewSparseTensor[];
   /** Placed before the graph's first node; together they must produce `tensor.name` when it is removed. */
   nodes: NewNode[];
 }
@@ -109,6 +121,17 @@ function tensorMessage(field: number, t: NewTensor): Message {
   m.push(varintBytes(tag(9, 2)));
   m.push(varintBytes(t.data.length));
   m.push(t.data);
+  return m;
+}
+
+function sparseMessage(t: NewSparseTensor): Message {
+  const m = new Message(15);
+  m.push(tensorMessage(1, { name: t.name, dtype: t.dtype, dims: [t.nnz], data: t.values }));
+  m.push(tensorMessage(2, { name: `${t.name}::indices`, dtype: 7, dims: [t.nnz], data: t.indices }));
+  for (const d of t.dims) {
+    m.push(varintBytes(tag(3, 0)));
+    m.push(varintBytes(d));
+  }
   return m;
 }
 
@@ -247,6 +270,7 @@ class Rewriter {
     });
     if (!nodesPlaced) placeNodes();
     for (const e of edits) for (const t of e.initializers) m.push(tensorMessage(5, t));
+    for (const e of edits) for (const t of e.sparseInitializers ?? []) m.push(sparseMessage(t));
     return m;
   }
 

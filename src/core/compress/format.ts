@@ -1,0 +1,55 @@
+import { formatBytes as bytes } from '../units';
+import type { CompressReport } from './pipeline';
+
+function num(v: number): string {
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : v < 0 ? '-inf' : 'nan';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+}
+
+function cell(s: string, n: number, right = false): string {
+  if (s.length > n) s = s.slice(0, n - 1) + '…';
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+/** The report card as text: per tensor, then totals and the entropy estimate. */
+export function formatCompressReport(r: CompressReport, paths?: { input: string; output: string; elapsedMs: number }): string {
+  const t = r.totals;
+  const lines: string[] = [];
+  if (paths) lines.push(`${paths.input} -> ${paths.output}  (${r.methods.join(' + ')}, ${(paths.elapsedMs / 1000).toFixed(2)} s)`, '');
+  lines.push(
+    [cell('tensor', 34), cell('method', 30), cell('before', 10, true), cell('after', 10, true), cell('SQNR dB', 8, true), cell('cosine', 9, true), cell('max|err|', 9, true), cell('MSE', 9, true), cell('sparsity', 8, true)].join(' '),
+  );
+  for (const x of r.tensors) {
+    lines.push(
+      [
+        cell(x.name, 34),
+        cell(x.method, 30),
+        cell(bytes(x.bytesBefore), 10, true),
+        cell(bytes(x.bytesAfter), 10, true),
+        cell(num(x.sqnrDb), 8, true),
+        cell(x.cosine.toFixed(6), 9, true),
+        cell(num(x.maxAbs), 9, true),
+        cell(num(x.mse), 9, true),
+        cell(`${(x.sparsity * 100).toFixed(1)}%`, 8, true),
+      ].join(' ') + (x.note ? `  (${x.note})` : ''),
+    );
+  }
+  if (r.skipped.length) {
+    lines.push('', `skipped ${r.skipped.length} tensor${r.skipped.length === 1 ? '' : 's'}:`);
+    const reasons = new Map<string, string[]>();
+    for (const s of r.skipped) reasons.set(s.reason, [...(reasons.get(s.reason) ?? []), s.name]);
+    for (const [reason, names] of reasons) lines.push(`  ${reason}: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ` and ${names.length - 6} more` : ''}`);
+  }
+  lines.push(
+    '',
+    `file     ${bytes(t.fileBytesBefore)} -> ${bytes(t.fileBytesAfter)}  (${t.ratio.toFixed(2)}x smaller)`,
+    `weights  ${bytes(t.weightBytesBefore)} -> ${bytes(t.weightBytesAfter)} over ${t.parameters} parameters in ${r.tensors.length} tensors`,
+  );
+  if (r.entropy.huffmanBytes > 0) {
+    lines.push(`entropy  ${r.entropy.bitsPerWeight.toFixed(2)} bits/weight; Huffman-coded the variant would take ${bytes(r.entropy.huffmanFileBytes)}`);
+  }
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,94 @@
+import type { MethodName, MethodOptions } from './types';
+
+/** What to do: methods applied in order (prune first, one storage method last) with their options. */
+export interface CompressSpec {
+  methods: MethodName[];
+  options: MethodOptions;
+}
+
+export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster'];
+
+/** One-line explanations, shown by the CLI help and the VS Code wizard. */
+export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
+  int8: 'int8 weights with per-channel scales (QDQ); ~4x smaller, usually near-lossless',
+  int4: '4-bit blockwise weights; ~7x smaller, more error',
+  fp16: 'half-precision weights plus a Cast; 2x smaller, tiny error',
+  bf16: 'bfloat16 weights plus a Cast; 2x smaller, float32 range, coarser precision',
+  fixed: 'fixed-point integers round(w·2^f) with a per-tensor fraction length',
+  sign: 'ternary {-a, 0, +a} per output channel',
+  prune: 'zero the smallest-magnitude weights (target sparsity, threshold, or N:M)',
+  cluster: 'k-means weight sharing: a small codebook plus uint8 indices',
+};
+
+/** Methods that decide how weights are stored; at most one, and it comes last. */
+const STORAGE: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'cluster'];
+
+export class SpecError extends Error {}
+
+export function parseMethods(text: string): MethodName[] {
+  const methods = text.split(',').map((m) => m.trim().toLowerCase()).filter(Boolean) as MethodName[];
+  if (!methods.length) throw new SpecError('--method needs at least one method');
+  for (const m of methods) if (!METHODS.includes(m)) throw new SpecError(`unknown method '${m}' (one of ${METHODS.join(', ')})`);
+  if (new Set(methods).size !== methods.length) throw new SpecError('a method appears twice');
+  const storage = methods.filter((m) => STORAGE.includes(m));
+  if (storage.length > 1) throw new SpecError(`choose one of ${storage.join(' and ')}: both decide how weights are stored`);
+  if (methods.includes('prune') && methods[0] !== 'prune') throw new SpecError('prune comes first (prune, then share or quantize)');
+  return methods;
+}
+
+/** Checks option ranges and fills defaults for the chosen methods. */
+export function normaliseSpec(spec: CompressSpec): CompressSpec {
+  const o: MethodOptions = { ...spec.options };
+  const has = (m: MethodName) => spec.methods.includes(m);
+  if (has('int8')) o.granularity ??= 'channel';
+  if (has('int4')) {
+    o.blockSize ??= 32;
+    if (!Number.isInteger(o.blockSize) || o.blockSize < 2 || o.blockSize > 4096) throw new SpecError('--block-size must be an integer from 2 to 4096');
+  }
+  if (has('fixed')) {
+    o.bits ??= 8;
+    if (!Number.isInteger(o.bits) || o.bits < 2 || o.bits > 16) throw new SpecError('--bits must be an integer from 2 to 16');
+  }
+  if (has('cluster')) {
+    o.clusters ??= 16;
+    if (!Number.isInteger(o.clusters) || o.clusters < 2 || o.clusters > 256) throw new SpecError('--clusters must be an integer from 2 to 256');
+  }
+  if (has('prune')) {
+    const ways = [o.sparsity !== undefined, o.threshold !== undefined, o.pattern !== undefined].filter(Boolean).length;
+    if (ways === 0) o.sparsity = 0.5;
+    if (ways > 1) throw new SpecError('prune takes one of --sparsity, --threshold or --pattern');
+    if (o.sparsity !== undefined && !(o.sparsity >= 0 && o.sparsity < 1)) throw new SpecError('--sparsity must be in [0, 1)');
+    if (typeof o.threshold === 'number' && !(o.threshold >= 0)) throw new SpecError('--threshold must be >= 0 or "mean"');
+    if (o.pattern && !(o.pattern.n >= 1 && o.pattern.n < o.pattern.m && o.pattern.m <= 64)) throw new SpecError('--pattern N:M needs 1 <= N < M <= 64');
+    if (o.random && o.sparsity === undefined) throw new SpecError('--random needs --sparsity');
+    o.scope ??= 'layer';
+    o.seed ??= 0;
+    o.store ??= 'dense';
+  }
+  if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10)) throw new SpecError('--threshold for sign must be in [0, 10)');
+  return { methods: spec.methods, options: o };
+}
+
+/** The part of the variant's file name after the stem: model.onnx → model.<suffix>.onnx. */
+export function variantSuffix(spec: CompressSpec): string {
+  const o = spec.options;
+  return spec.methods
+    .map((m) => {
+      switch (m) {
+        case 'prune':
+          if (o.pattern) return `prune${o.pattern.n}of${o.pattern.m}`;
+          if (o.threshold === 'mean') return 'prunemean';
+          if (typeof o.threshold === 'number') return `prunet${o.threshold}`;
+          return `${o.random ? 'prunerand' : 'prune'}${Math.round((o.sparsity ?? 0.5) * 100)}`;
+        case 'fixed':
+          return `fixed${o.bits ?? 8}`;
+        case 'cluster':
+          return `cluster${o.clusters ?? 16}`;
+        case 'int8':
+          return o.asymmetric ? 'uint8' : 'int8';
+        default:
+          return m;
+      }
+    })
+    .join('.');
+}

@@ -1,0 +1,55 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readModel } from '../core/formats';
+import { compressModel, type CompressHooks, type CompressReport } from '../core/compress/pipeline';
+import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
+import { variantPath, writeAtomically } from './atomicWrite';
+import { FileSource, FolderResolver } from './fileSource';
+
+export interface CompressFileOptions extends CompressHooks {
+  /** Output path; default `<stem>.<suffix>.onnx` next to the input. */
+  output?: string;
+  /** Overwrite an existing output. */
+  force?: boolean;
+}
+
+export interface CompressFileResult {
+  input: string;
+  output: string;
+  elapsedMs: number;
+  report: CompressReport;
+}
+
+/**
+ * Compresses a model file into a new file. The input is only read; the output appears whole
+ * under its name or not at all, and an existing file is never replaced unless `force`.
+ */
+export function compressFile(input: string, spec: CompressSpec, options: CompressFileOptions = {}): CompressFileResult {
+  const started = performance.now();
+  const normalised = normaliseSpec(spec);
+  const output = path.resolve(options.output ?? variantPath(input, variantSuffix(normalised)));
+  if (path.resolve(input) === output) throw new Error('the output would overwrite the original');
+  const before = fs.statSync(input);
+  const source = new FileSource(input);
+  const resolver = new FolderResolver(input);
+  try {
+    const model = readModel(source, path.basename(input), resolver);
+    if (model.tensors.some((t) => t.storage.kind === 'external') && path.dirname(output) !== path.dirname(path.resolve(input))) {
+      throw new Error('models with external data are written next to the original (their data file is shared)');
+    }
+    let report: CompressReport | undefined;
+    writeAtomically(output, { force: options.force ?? false, cancelled: options.cancelled }, (sink) => {
+      report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, options);
+    });
+    const after = fs.statSync(input);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+      // A writer raced us: the variant may mix old and new bytes, so it must not stay.
+      fs.rmSync(output, { force: true });
+      throw new Error('the model changed on disk while it was being compressed; nothing was written');
+    }
+    return { input, output, elapsedMs: performance.now() - started, report: report! };
+  } finally {
+    source.close();
+    resolver.close();
+  }
+}
