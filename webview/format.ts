@@ -56,7 +56,9 @@ export function formatPercent(fraction: number | null | undefined): string {
   if (pct === 0) return '0%';
   if (pct < 0.1) return '<0.1%';
   if (pct > 99.9 && pct < 100) return '>99.9%';
-  return `${pct.toFixed(pct >= 10 ? 1 : 2).replace(/\.?0+$/, '')}%`;
+  if (pct === 100) return '100%';
+  // Fixed decimals keep a column of percentages aligned: 2.00%, 10.2%.
+  return `${pct.toFixed(pct >= 10 ? 1 : 2)}%`;
 }
 
 export function formatDims(dims: readonly number[]): string {

@@ -31,7 +31,9 @@ test('numbers, sizes and percentages read well', () => {
   assert.equal(formatNumber(-Infinity), '-Inf');
   assert.equal(formatPercent(0), '0%');
   assert.equal(formatPercent(0.0004), '<0.1%');
-  assert.equal(formatPercent(0.5), '50%');
+  assert.equal(formatPercent(0.5), '50.0%');
+  assert.equal(formatPercent(0.02), '2.00%');
+  assert.equal(formatPercent(1), '100%');
   assert.equal(formatPercent(0.0123), '1.23%');
   assert.equal(formatPercent(0.99999), '>99.9%');
   assert.equal(formatDims([]), 'scalar');
