@@ -21,7 +21,7 @@ export interface ChartOptions {
   label: string;
 }
 
-const MARGIN = { left: 46, right: 10, top: 8, bottom: 20 };
+const MARGIN = { left: 46, right: 10, top: 18, bottom: 20 };
 const COMPACT_MARGIN = { left: 4, right: 4, top: 4, bottom: 16 };
 
 export class HistogramChart {
@@ -218,6 +218,14 @@ export class HistogramChart {
         ctx.fillStyle = c.text;
         ctx.fillText(formatCompact(t), left - Math.round(6 * dpr), y);
       }
+    }
+
+    if (!compact) {
+      ctx.fillStyle = c.text;
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'top';
+      ctx.fillText(this.log ? 'count (log scale)' : 'count', 0, 0);
+      ctx.textBaseline = 'middle';
     }
 
     // Hover band behind the bars.

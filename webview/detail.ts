@@ -28,7 +28,7 @@ export class DetailPane {
   private log = false;
 
   constructor(onLogChange: (log: boolean) => void) {
-    this.chart = new HistogramChart({ id: 'detail-histogram', height: 156, label: 'Histogram' });
+    this.chart = new HistogramChart({ id: 'detail-histogram', height: 166, label: 'Histogram' });
     this.title = h('h2', { class: 'detail-title' });
     this.subtitle = h('div', { class: 'detail-subtitle' });
     this.logToggle = h('vscode-checkbox', { label: 'Log scale', class: 'log-toggle' }) as HTMLElement & { checked: boolean };
