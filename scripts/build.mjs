@@ -54,6 +54,11 @@ for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
 mkdirSync(join(dist, 'webview'), { recursive: true });
 cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.css'), join(dist, 'webview/codicon.css'));
 cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.ttf'), join(dist, 'webview/codicon.ttf'));
+// onnxruntime-web's Node entry loads its WebAssembly at run time from here (src/node/verify/ortWeb.ts).
+mkdirSync(join(dist, 'ort'), { recursive: true });
+for (const f of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) {
+  cpSync(join(root, 'node_modules/onnxruntime-web/dist', f), join(dist, 'ort', f));
+}
 
 if (args.has('--watch')) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -6,12 +6,15 @@ import { computeTensorStats } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
 import { FileSource, FolderResolver } from './fileSource';
+import { runVerify } from './verify';
 
 /** Worker thread: parses models and computes statistics so the caller's thread never blocks. */
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
 
 const cancelled = new Set<number>();
+/** Verify runs cancel through an AbortSignal, checked between inference runs. */
+const aborts = new Map<number, AbortController>();
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
@@ -21,6 +24,15 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function handle(id: number, req: WorkerRequest): Promise<unknown> {
+  if (req.method === 'verify') {
+    const abort = new AbortController();
+    aborts.set(id, abort);
+    try {
+      return await runVerify(req.params.original, req.params.variant, { ...req.params.options, signal: abort.signal });
+    } finally {
+      aborts.delete(id);
+    }
+  }
   const file = new FileSource(req.params.path);
   const resolver = new FolderResolver(req.params.path);
   try {
@@ -47,6 +59,7 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'cancel') {
     cancelled.add(msg.id);
+    aborts.get(msg.id)?.abort();
     return;
   }
   handle(msg.id, msg).then(

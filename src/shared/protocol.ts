@@ -4,6 +4,7 @@
  */
 import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
+import type { VerifySettings } from '../core/verify/verify';
 
 /** A tensor as the webview sees it: no storage details. */
 export type TensorView = Omit<TensorRef, 'storage'>;
@@ -53,7 +54,9 @@ export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } &
 // ---- host/CLI -> worker ----
 export type WorkerRequest =
   | { method: 'open'; params: { path: string } }
-  | { method: 'stats'; params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions } };
+  | { method: 'stats'; params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions } }
+  /** Runs both models and compares outputs; resolves to a VerifyReport (core/verify/report.ts). */
+  | { method: 'verify'; params: { original: string; variant: string; options: VerifySettings } };
 
 export type ToWorker = ({ type: 'request'; id: number } & WorkerRequest) | { type: 'cancel'; id: number };
 
