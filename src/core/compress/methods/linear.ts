@@ -1,0 +1,210 @@
+/**
+ * Linear (affine) quantization with ONNX QuantizeLinear/DequantizeLinear semantics:
+ * q = saturate(round_half_even(x / scale) + zeroPoint), y = (q - zeroPoint) · scale.
+ * Divisions and products are rounded to float32 exactly as onnxruntime's float kernels round them,
+ * so codes match what QuantizeLinear would produce for the same scale.
+ */
+
+import type { LinearQuantized, WeightLayout } from '../types';
+import { FLOAT32_MIN_SUBNORMAL, checkInt, checkLayout, roundHalfEven, splitAt, type AxisSplit } from './layout';
+
+const fround = Math.fround;
+
+export interface LinearOptions {
+  /** Bits per code, 2..8 (default 8). */
+  bits?: number;
+  /** Signed codes in ±(2^(bits-1) - 1) with no zero point (default), or unsigned codes with a zero point. */
+  symmetric?: boolean;
+  /** One scale per output channel along layout.outputAxis (default), or one for the whole tensor. */
+  perChannel?: boolean;
+}
+
+export interface BlockwiseOptions {
+  /** Bits per code, 2..8 (default 4). */
+  bits?: number;
+  /** Consecutive elements along layout.inputAxis sharing one scale (default 32). */
+  blockSize?: number;
+}
+
+/**
+ * Scale for a symmetric range ±maxAbs over ±qmax. An all-zero group gets scale 1 so it dequantizes to
+ * exact zeros (never 0/0); a range so small that maxAbs/qmax underflows float32 gets the smallest subnormal.
+ */
+function symmetricScale(maxAbs: number, qmax: number): number {
+  const s = fround(maxAbs / qmax);
+  return s > 0 ? s : maxAbs > 0 ? FLOAT32_MIN_SUBNORMAL : 1;
+}
+
+/**
+ * Quantizes to `bits`-bit codes, per output channel or per tensor.
+ * Symmetric: scale = max|w| / (2^(bits-1) - 1) and codes are clamped to ±(2^(bits-1) - 1) (int8: -127..127,
+ * never -128) so the grid is symmetric and zero is exactly representable.
+ * Asymmetric (uint codes, as onnxruntime's quantizer does): the range is widened to include 0
+ * (rmin = min(min, 0), rmax = max(max, 0)), scale = (rmax - rmin) / (2^bits - 1),
+ * zeroPoint = clamp(round(-rmin / scale)), so 0 maps exactly to the zero point.
+ * Non-finite values do not widen the range; ±Inf saturate and NaN maps to the code of 0.
+ */
+export function quantizeLinear(values: Float32Array, layout: WeightLayout, options: LinearOptions = {}): LinearQuantized {
+  const bits = checkInt('bits', options.bits ?? 8, 2, 8);
+  const symmetric = options.symmetric ?? true;
+  const perChannel = options.perChannel ?? true;
+  const n = values.length;
+  let split: AxisSplit;
+  if (perChannel) split = splitAt(layout, layout.outputAxis, n);
+  else {
+    checkLayout(layout, n);
+    split = { outer: 1, size: 1, inner: n };
+  }
+  const { outer, size, inner } = split;
+
+  // Range per group; starting at 0 widens every range to include 0, which both schemes need.
+  const lo = new Float64Array(size);
+  const hi = new Float64Array(size);
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < size; c++) {
+      let l = lo[c];
+      let h = hi[c];
+      for (let end = i + inner; i < end; i++) {
+        const v = values[i];
+        if (v < l) {
+          if (v !== -Infinity) l = v;
+        } else if (v > h) {
+          if (v !== Infinity) h = v;
+        }
+      }
+      lo[c] = l;
+      hi[c] = h;
+    }
+  }
+
+  const scale = new Float32Array(size);
+  const axis = perChannel ? layout.outputAxis : null;
+  if (symmetric) {
+    const qmax = 2 ** (bits - 1) - 1;
+    for (let c = 0; c < size; c++) scale[c] = symmetricScale(Math.max(-lo[c], hi[c]), qmax);
+    const q = new Int8Array(n);
+    i = 0;
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < size; c++) {
+        const s = scale[c];
+        for (let end = i + inner; i < end; i++) {
+          const r = roundHalfEven(fround(values[i] / s));
+          // NaN falls through both tests and is stored as 0 by the Int8Array.
+          q[i] = r > qmax ? qmax : r < -qmax ? -qmax : r;
+        }
+      }
+    }
+    return { q, signed: true, bits, scale, axis };
+  }
+
+  const qmax = 2 ** bits - 1;
+  const zeroPoint = new Uint8Array(size);
+  for (let c = 0; c < size; c++) {
+    const s = fround(fround(hi[c] - lo[c]) / qmax);
+    scale[c] = s > 0 ? s : hi[c] > lo[c] ? FLOAT32_MIN_SUBNORMAL : 1;
+    const z = roundHalfEven(fround(-lo[c] / scale[c]));
+    zeroPoint[c] = z > qmax ? qmax : z < 0 ? 0 : z;
+  }
+  const q = new Uint8Array(n);
+  i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < size; c++) {
+      const s = scale[c];
+      const z = zeroPoint[c];
+      for (let end = i + inner; i < end; i++) {
+        const v = values[i];
+        const r = roundHalfEven(fround(v / s)) + z;
+        q[i] = r > qmax ? qmax : r < 0 ? 0 : v !== v ? z : r;
+      }
+    }
+  }
+  return { q, signed: false, bits, scale, zeroPoint, axis };
+}
+
+/** Shape of the scale tensor of a blockwise quantization: `dims` with the block axis divided by blockSize, rounded up. */
+export function blockwiseScaleDims(dims: readonly number[], axis: number, blockSize: number): number[] {
+  return dims.map((d, a) => (a === axis ? Math.ceil(d / blockSize) : d));
+}
+
+/**
+ * Symmetric blockwise quantization (int4 by default): every `blockSize` consecutive elements along
+ * layout.inputAxis, within one output position, share scale = max|w| / (2^(bits-1) - 1).
+ * Codes are clamped to ±(2^(bits-1) - 1) (int4: -7..7; -8 is never used) so the grid is symmetric.
+ * The last block along the axis may be shorter. Scales are laid out row-major in blockwiseScaleDims order,
+ * which is what DequantizeLinear's blocked mode (axis, block_size) expects.
+ */
+export function quantizeBlockwise(values: Float32Array, layout: WeightLayout, options: BlockwiseOptions = {}): LinearQuantized {
+  const bits = checkInt('bits', options.bits ?? 4, 2, 8);
+  const blockSize = checkInt('blockSize', options.blockSize ?? 32, 1, 2 ** 30);
+  const n = values.length;
+  const { outer, size, inner } = splitAt(layout, layout.inputAxis, n);
+  const blocks = Math.ceil(size / blockSize);
+  const maxAbs = new Float64Array(outer * blocks * inner);
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let b = 0; b < blocks; b++) {
+      const base = (o * blocks + b) * inner;
+      for (let c = b * blockSize, cEnd = Math.min(size, c + blockSize); c < cEnd; c++) {
+        for (let r = 0; r < inner; r++, i++) {
+          const v = values[i];
+          const a = v < 0 ? -v : v;
+          if (a > maxAbs[base + r] && a !== Infinity) maxAbs[base + r] = a;
+        }
+      }
+    }
+  }
+  const qmax = 2 ** (bits - 1) - 1;
+  const scale = new Float32Array(maxAbs.length);
+  for (let s = 0; s < scale.length; s++) scale[s] = symmetricScale(maxAbs[s], qmax);
+  const q = new Int8Array(n);
+  i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let b = 0; b < blocks; b++) {
+      const base = (o * blocks + b) * inner;
+      for (let c = b * blockSize, cEnd = Math.min(size, c + blockSize); c < cEnd; c++) {
+        for (let r = 0; r < inner; r++, i++) {
+          const x = roundHalfEven(fround(values[i] / scale[base + r]));
+          q[i] = x > qmax ? qmax : x < -qmax ? -qmax : x;
+        }
+      }
+    }
+  }
+  return { q, signed: true, bits, scale, axis: layout.inputAxis, blockSize };
+}
+
+/**
+ * DequantizeLinear: y = float32((q - zeroPoint) · scale) for per-tensor (axis null), per-axis,
+ * and blocked (blockSize set) results alike. Only layout.dims is read; the axis comes from the result.
+ */
+export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout): Float32Array {
+  const { q, scale, zeroPoint, axis, blockSize } = result;
+  const n = q.length;
+  const out = new Float32Array(n);
+  if (axis === null) {
+    checkLayout(layout, n);
+    if (scale.length !== 1) throw new RangeError(`per-tensor result has ${scale.length} scales`);
+    const s = scale[0];
+    const z = zeroPoint ? zeroPoint[0] : 0;
+    for (let i = 0; i < n; i++) out[i] = fround((q[i] - z) * s);
+    return out;
+  }
+  const { outer, size, inner } = splitAt(layout, axis, n);
+  const blocks = blockSize === undefined ? 0 : Math.ceil(size / blockSize);
+  const expected = blockSize === undefined ? size : outer * blocks * inner;
+  if (scale.length !== expected) throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < size; c++) {
+      if (blockSize === undefined) {
+        const s = scale[c];
+        const z = zeroPoint ? zeroPoint[c] : 0;
+        for (let end = i + inner; i < end; i++) out[i] = fround((q[i] - z) * s);
+      } else {
+        const base = (o * blocks + Math.floor(c / blockSize)) * inner;
+        for (let r = 0; r < inner; r++, i++) out[i] = fround((q[i] - (zeroPoint ? zeroPoint[base + r] : 0)) * scale[base + r]);
+      }
+    }
+  }
+  return out;
+}
