@@ -10,6 +10,7 @@ import { formatBytes, formatCount, formatNumber } from '../core/units';
 import { formatCompressReport } from '../core/compress/format';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
+import { parseShapeSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile } from '../node/compress';
@@ -25,7 +26,7 @@ Commands:
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--verify]
       Write a compressed variant next to FILE (FILE.<method>.onnx) and print its report card.
-      Methods: ${METHODS.map((m) => `\n        ${m.padEnd(8)} ${METHOD_DESCRIPTIONS[m]}`).join('')}
+      Methods:${METHODS.map((m) => `\n        ${m.padEnd(8)} ${METHOD_DESCRIPTIONS[m]}`).join('')}
       Chain with commas, prune first: --method prune,int8.
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
                --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
@@ -201,6 +202,15 @@ function compressArgs(args: string[]): { file: string; spec: CompressSpec; outpu
   return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify') };
 }
 
+/** NAME=DxD… as a usage error rather than a verify failure. */
+function shapeSpec(text: string): { name: string; dims: number[] } {
+  try {
+    return parseShapeSpec(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 function verifyArgs(args: string[]): { original: string; variant: string; settings: VerifySettings; json: boolean } {
   const { positional, flags } = parseArgs(args, new Set(['samples', 'seed', 'inputs', 'shape', 'dim', 'threads']), new Set(['json']));
   if (positional.length !== 2) throw new UsageError('verify takes ORIGINAL and VARIANT');
@@ -217,14 +227,13 @@ function verifyArgs(args: string[]): { original: string; variant: string; settin
   const inputs = (flags.get('inputs') ?? []).flatMap((v) => v.split(',')).filter(Boolean);
   if (inputs.length) settings.inputs = inputs;
   for (const spec of flags.get('shape') ?? []) {
-    const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(spec);
-    if (!m) throw new UsageError(`--shape is NAME=DxDxD, got '${spec}'`);
-    (settings.shapes ??= {})[m[1]] = m[2].split('x').map(Number);
+    const { name, dims } = shapeSpec(spec);
+    (settings.shapes ??= {})[name] = dims;
   }
   for (const spec of flags.get('dim') ?? []) {
-    const m = /^(.+)=(\d+)$/.exec(spec);
-    if (!m) throw new UsageError(`--dim is NAME=N, got '${spec}'`);
-    (settings.dims ??= {})[m[1]] = Number(m[2]);
+    const { name, dims } = shapeSpec(spec);
+    if (dims.length !== 1) throw new UsageError(`--dim is NAME=N, got '${spec}'`);
+    (settings.dims ??= {})[name] = dims[0];
   }
   return { original: positional[0], variant: positional[1], settings, json: flags.has('json') };
 }
@@ -282,7 +291,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`model-lens: ${err.message}\n${USAGE}`);
+      process.stderr.write(`model-lens: ${err.message}\nRun 'model-lens --help' for usage.\n`);
       return 2;
     }
     const reason = err instanceof InvalidModelError || err instanceof Error ? err.message : String(err);

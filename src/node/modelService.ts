@@ -3,6 +3,11 @@ import { describeFsError } from './fileSource';
 import { CancelledError } from '../core/errors';
 import type { Model, TensorRef } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
+import type { CompressSpec } from '../core/compress/spec';
+import type { CompressProgress } from '../shared/protocol';
+import type { CompressFileResult } from './compress';
+import type { VerifyReport } from '../core/verify/report';
+import type { VerifySettings } from '../core/verify/verify';
 import type { WorkerPool } from './pool';
 
 /** Identifies a file version: a changed size or mtime invalidates cached results. */
@@ -109,6 +114,31 @@ export class ModelService {
     this.cache.delete(key);
     this.cache.set(key, entry);
     while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  /**
+   * Writes a compressed variant in a worker. Cancelling sets a shared flag the worker's
+   * synchronous loops read, so a long write stops promptly and leaves nothing behind.
+   */
+  compress(
+    input: string,
+    spec: CompressSpec,
+    options: { output?: string; force?: boolean },
+    onProgress: (p: CompressProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<CompressFileResult> {
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    signal?.addEventListener('abort', () => Atomics.store(cancelFlag, 0, 1), { once: true });
+    return this.pool.request<CompressFileResult>({ method: 'compress', params: { input, spec, ...options, cancelFlag } }, onProgress, signal);
+  }
+
+  /**
+   * Runs original and variant with onnxruntime in a worker and compares their outputs.
+   * Aborting stops it between inference runs.
+   */
+  verify(original: string, variant: string, settings: VerifySettings, signal?: AbortSignal): Promise<VerifyReport> {
+    return this.pool.request<VerifyReport>({ method: 'verify', params: { original, variant, options: settings } }, undefined, signal);
   }
 
   /** Drops everything cached for a path (the file changed or the user asked to recompute). */

@@ -5,6 +5,7 @@ import { readModel } from '../core/formats';
 import { computeTensorStats } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
+import { compressFile } from './compress';
 import { FileSource, FolderResolver } from './fileSource';
 import { runVerify } from './verify';
 
@@ -23,7 +24,24 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 /** Lets queued messages (cancel) in between tensors. */
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Progress events at most this often: enough for a smooth bar, few enough not to flood the host. */
+const PROGRESS_MS = 100;
+
 async function handle(id: number, req: WorkerRequest): Promise<unknown> {
+  if (req.method === 'compress') {
+    const flag = req.params.cancelFlag;
+    let last = 0;
+    return compressFile(req.params.input, req.params.spec, {
+      output: req.params.output,
+      force: req.params.force,
+      cancelled: () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id),
+      progress: (done, total, tensor) => {
+        if (Date.now() - last < PROGRESS_MS) return;
+        last = Date.now();
+        post({ type: 'event', id, data: { done, total, tensor } });
+      },
+    });
+  }
   if (req.method === 'verify') {
     const abort = new AbortController();
     aborts.set(id, abort);

@@ -4,6 +4,7 @@
  */
 import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
+import type { CompressSpec } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
 
 /** A tensor as the webview sees it: no storage details. */
@@ -56,12 +57,23 @@ export type WorkerRequest =
   | { method: 'open'; params: { path: string } }
   | { method: 'stats'; params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions } }
   /** Runs both models and compares outputs; resolves to a VerifyReport (core/verify/report.ts). */
-  | { method: 'verify'; params: { original: string; variant: string; options: VerifySettings } };
+  | { method: 'verify'; params: { original: string; variant: string; options: VerifySettings } }
+  /**
+   * Writes a compressed variant; resolves to a CompressFileResult (node/compress.ts) and streams
+   * CompressProgress events. `cancelFlag` (shared memory) is set to 1 to stop the synchronous work.
+   */
+  | { method: 'compress'; params: { input: string; spec: CompressSpec; output?: string; force?: boolean; cancelFlag?: Int32Array } };
+
+export interface CompressProgress {
+  done: number;
+  total: number;
+  tensor: string;
+}
 
 export type ToWorker = ({ type: 'request'; id: number } & WorkerRequest) | { type: 'cancel'; id: number };
 
 /** Worker replies: 'event' streams partial results of a request before its response. */
-export type FromWorker = { type: 'event'; id: number; data: StatsResult } | ResponseMessage;
+export type FromWorker = { type: 'event'; id: number; data: StatsResult | CompressProgress } | ResponseMessage;
 
 export interface ResponseMessage {
   type: 'response';

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CancelledError, InvalidModelError } from '../../src/core/errors';
 import type { Model } from '../../src/core/model';
@@ -48,6 +51,28 @@ describe('worker pool and model service', () => {
       await assert.rejects(service.stats(file, model, { bins: 256, nearZero: 0 }, () => undefined, controller.signal), CancelledError);
     } finally {
       pool.dispose();
+    }
+  });
+
+  it('compresses in a worker, streaming progress, and refuses to overwrite', async () => {
+    const pool = new WorkerPool(distFile('worker.js'), 1);
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-compress-'));
+    try {
+      const service = new ModelService(pool);
+      const input = join(dir, 'cnn.onnx');
+      copyFileSync(fixturePath('cnn.onnx'), input);
+      const result = await service.compress(input, { methods: ['int8'], options: {} }, {}, () => undefined);
+      assert.equal(result.output, join(dir, 'cnn.int8.onnx'));
+      assert.equal(statSync(result.output).size, result.report.totals.fileBytesAfter);
+      assert.ok(result.report.tensors.length > 0);
+      await assert.rejects(service.compress(input, { methods: ['int8'], options: {} }, {}, () => undefined), /already exists/);
+      const controller = new AbortController();
+      controller.abort();
+      await assert.rejects(service.compress(input, { methods: ['fp16'], options: {} }, {}, () => undefined, controller.signal), CancelledError);
+      assert.deepEqual(readdirSync(dir).sort(), ['cnn.int8.onnx', 'cnn.onnx']);
+    } finally {
+      pool.dispose();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,6 +2,7 @@ import { CancelledError, invalid } from '../errors';
 import { writeOnnx, type ByteSink, type TensorEdit } from '../formats/onnx/writer';
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef } from '../model';
+import { HistogramBuilder } from '../stats/compute';
 import { streamElements, type SourceOpener } from '../stats/decode';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import { entropyEstimate } from './metrics';
@@ -41,6 +42,33 @@ export interface TensorResult extends ErrorMetrics {
   bytesBefore: number;
   bytesAfter: number;
   note?: string;
+  /** Histograms of the original and reconstructed values over the same bins (for overlays). */
+  histograms: { min: number; max: number; original: number[]; compressed: number[] };
+}
+
+/** Bins of the before/after histograms in the report: enough to see quantization levels. */
+const REPORT_BINS = 128;
+
+function pairedHistograms(original: Float32Array, reconstructed: Float32Array): TensorResult['histograms'] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < original.length; i++) {
+    const x = original[i];
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  if (!(min <= max)) min = max = 0;
+  const a = new HistogramBuilder(min, max, REPORT_BINS);
+  const b = new HistogramBuilder(min, max, REPORT_BINS);
+  const chunk = new Float64Array(4096);
+  for (const [values, h] of [[original, a], [reconstructed, b]] as const) {
+    for (let at = 0; at < values.length; at += chunk.length) {
+      const n = Math.min(chunk.length, values.length - at);
+      for (let i = 0; i < n; i++) chunk[i] = values[at + i];
+      h.add(chunk, n);
+    }
+  }
+  return { min: a.first, max: a.last, original: Array.from(a.counts), compressed: Array.from(b.counts) };
 }
 
 export interface CompressReport {
@@ -254,6 +282,7 @@ export function compressModel(
       bytesBefore: c.tensor.bytes,
       bytesAfter: out.bytesAfter,
       ...errorMetrics(originals[i], out.reconstructed),
+      histograms: pairedHistograms(originals[i], out.reconstructed),
       ...(out.note ? { note: out.note } : {}),
     });
     if (out.symbols) {
