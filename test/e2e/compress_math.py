@@ -235,7 +235,9 @@ def entropy(case, errors):
         a, b = heapq.heappop(heap), heapq.heappop(heap)
         bits += a + b
         heapq.heappush(heap, a + b)
-    total = -(-bits // 8) + case["alphabet"]
+    used = int(np.count_nonzero(freq))
+    symbol_bytes = -(-max(1, int(np.ceil(np.log2(max(2, case["alphabet"]))))) // 8)
+    total = -(-bits // 8) + min(case["alphabet"], used * (symbol_bytes + 1))
     if total != case["huffmanBytes"]:
         errors.append(f"huffmanBytes: ours {case['huffmanBytes']} numpy {total}")
 

@@ -78,7 +78,9 @@ describe('entropyEstimate and Huffman', () => {
     let i = 0;
     [45, 13, 12, 16, 9, 5].forEach((count, s) => symbols.fill(s, i, (i += count)));
     const e = entropyEstimate(symbols, 6);
-    assert.equal(e.huffmanBytes, 224 / 8 + huffmanCodebookBytes(6));
+    assert.equal(e.huffmanBytes, 224 / 8 + huffmanCodebookBytes(6, 6));
+    // Few distinct 16-bit symbols pay for (symbol, length) pairs, not a 65,536-entry table.
+    assert.equal(entropyEstimate(Uint16Array.from([7, 7, 9, 65535]), 65536).huffmanBytes, Math.ceil(6 / 8) + 3 * 3);
     const p = [0.45, 0.13, 0.12, 0.16, 0.09, 0.05];
     close(e.bitsPerWeight, -p.reduce((s, x) => s + x * Math.log2(x), 0), 'entropy');
   });
@@ -87,7 +89,8 @@ describe('entropyEstimate and Huffman', () => {
     const s = new Uint8Array(1024).map((_, i) => i % 16);
     const e = entropyEstimate(s, 256);
     close(e.bitsPerWeight, 4, 'entropy');
-    assert.equal(e.huffmanBytes, 512 + 256);
+    // 16 used symbols as (symbol, length) pairs: 32 bytes beat a 256-byte length table.
+    assert.equal(e.huffmanBytes, 512 + 16 * 2);
   });
 
   it('signed symbols are centred on the alphabet: ternary codes with 3, int4 with 16', () => {
@@ -102,11 +105,11 @@ describe('entropyEstimate and Huffman', () => {
     assert.throws(() => entropyEstimate(Uint8Array.from([16]), 16), RangeError);
   });
 
-  it('one symbol costs one bit each; no symbols cost only the codebook', () => {
+  it('one symbol costs one bit each plus its header entry; no symbols cost nothing', () => {
     const e = entropyEstimate(new Uint8Array(17), 4);
     assert.equal(e.bitsPerWeight, 0);
-    assert.equal(e.huffmanBytes, 3 + 4);
-    assert.deepEqual(entropyEstimate(new Uint16Array(0), 2), { bitsPerWeight: 0, huffmanBytes: 2 });
+    assert.equal(e.huffmanBytes, 3 + 2);
+    assert.deepEqual(entropyEstimate(new Uint16Array(0), 2), { bitsPerWeight: 0, huffmanBytes: 0 });
   });
 
   it('Huffman average length lies within [entropy, entropy + 1) and the code is complete (Kraft sum 1)', () => {
@@ -140,6 +143,6 @@ describe('entropyEstimate and Huffman', () => {
     const s = Uint16Array.from([0x3c00, 0x3c00, 0xbc00, 0]);
     const e = entropyEstimate(s, 65536);
     close(e.bitsPerWeight, 1.5, 'entropy');
-    assert.equal(e.huffmanBytes, 1 + 65536);
+    assert.equal(e.huffmanBytes, 1 + 3 * 3);
   });
 });

@@ -37,9 +37,14 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
   return { mse: n > 0 ? noise / n : 0, sqnrDb, maxAbs, cosine, sparsity: n > 0 ? zeros / n : 0 };
 }
 
-/** Bytes of the codebook overhead counted in huffmanBytes: one code-length byte per alphabet symbol (canonical Huffman). */
-export function huffmanCodebookBytes(alphabetSize: number): number {
-  return alphabetSize;
+/**
+ * Bytes of the canonical-Huffman header counted in huffmanBytes: the smaller of one code-length
+ * byte per alphabet symbol and (symbol, length) pairs for the symbols used — so a 16-bit alphabet
+ * with few distinct values is not charged 64 KiB.
+ */
+export function huffmanCodebookBytes(alphabetSize: number, used = alphabetSize): number {
+  const symbolBytes = Math.ceil(Math.log2(Math.max(2, alphabetSize)) / 8);
+  return Math.min(alphabetSize, used * (symbolBytes + 1));
 }
 
 /**
@@ -108,7 +113,7 @@ export function huffmanCodeLengths(freq: Float64Array): Uint8Array {
 /**
  * Deep Compression's entropy-coding estimate for stored symbols. Signed symbols are centred on the
  * alphabet: symbol s counts as s + floor(alphabetSize / 2) (int8 codes with 256, int4 with 16, ternary with 3).
- * huffmanBytes = ceil(Σ freq·codeLength / 8) + huffmanCodebookBytes(alphabetSize).
+ * huffmanBytes = ceil(Σ freq·codeLength / 8) + huffmanCodebookBytes(alphabetSize, symbols used).
  */
 export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, alphabetSize: number): EntropyEstimate {
   if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > 65536) throw new RangeError(`alphabetSize must be 1..65536, got ${alphabetSize}`);
@@ -129,6 +134,10 @@ export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, a
   }
   const lengths = huffmanCodeLengths(freq);
   let bits = 0;
-  for (let s = 0; s < alphabetSize; s++) bits += freq[s] * lengths[s];
-  return { bitsPerWeight: entropy, huffmanBytes: Math.ceil(bits / 8) + huffmanCodebookBytes(alphabetSize) };
+  let used = 0;
+  for (let s = 0; s < alphabetSize; s++) {
+    bits += freq[s] * lengths[s];
+    if (freq[s] > 0) used++;
+  }
+  return { bitsPerWeight: entropy, huffmanBytes: Math.ceil(bits / 8) + huffmanCodebookBytes(alphabetSize, used) };
 }
