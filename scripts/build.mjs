@@ -1,4 +1,4 @@
-// Bundles every entry with esbuild. Flags: --tests (also test bundles), --production (minify), --watch.
+// Bundles every entry with esbuild. Flags: --tests (also test bundles), --production (minify), --clean, --watch.
 import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,9 +47,12 @@ if (args.has('--tests')) {
   builds.push({ ...node, entryPoints: entries, outdir: dist, external: ['vscode', 'mocha', 'playwright-core'] });
 }
 
-// Stale bundles go; a packaged VSIX stays (packaging builds first, tests build after).
-for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
-  if (!entry.endsWith('.vsix')) rmSync(join(dist, entry), { recursive: true, force: true });
+// Only --clean empties dist/: several builds (tests, packaging, a watcher) may share it at once,
+// and esbuild overwrites what it writes anyway.
+if (args.has('--clean')) {
+  for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
+    if (!entry.endsWith('.vsix')) rmSync(join(dist, entry), { recursive: true, force: true });
+  }
 }
 mkdirSync(join(dist, 'webview'), { recursive: true });
 cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.css'), join(dist, 'webview/codicon.css'));
