@@ -21,8 +21,9 @@ const VERSION = '0.1.0';
 const USAGE = `Usage: model-lens <command> [options]
 
 Commands:
-  inspect FILE [--json] [--bins N] [--near-zero T]
-      Print every weight tensor's statistics (a table, or one JSON document with --json).
+  inspect FILE [--json] [--bins N] [--near-zero T] [--no-stats]
+      Print every weight tensor's statistics (a table, or one JSON document with --json);
+      --no-stats prints the structure alone.
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--verify]
       Write a compressed variant next to FILE (FILE.<method>.onnx) and print its report card.
@@ -46,11 +47,13 @@ class UsageError extends Error {}
 interface InspectArgs {
   file: string;
   json: boolean;
+  /** Structure only: names, shapes, sizes, no statistics (instant on any size). */
+  noStats: boolean;
   options: StatsOptions;
 }
 
 function parseInspect(args: string[]): InspectArgs {
-  const out: InspectArgs = { file: '', json: false, options: { ...DEFAULT_STATS_OPTIONS } };
+  const out: InspectArgs = { file: '', json: false, noStats: false, options: { ...DEFAULT_STATS_OPTIONS } };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = () => {
@@ -58,6 +61,7 @@ function parseInspect(args: string[]): InspectArgs {
       return args[++i];
     };
     if (a === '--json') out.json = true;
+    else if (a === '--no-stats') out.noStats = true;
     else if (a === '--bins') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1 || n > MAX_HISTOGRAM_BINS) throw new UsageError(`--bins must be an integer from 1 to ${MAX_HISTOGRAM_BINS}`);
@@ -109,7 +113,7 @@ async function inspect(args: InspectArgs): Promise<void> {
   try {
     const service = new ModelService(pool);
     const model = await service.open(args.file);
-    const results = await service.stats(args.file, model, args.options, () => undefined);
+    const results = args.noStats ? model.tensors.map((_, index) => ({ index, error: 'not computed (--no-stats)' })) : await service.stats(args.file, model, args.options, () => undefined);
     const report = inspectReport(model, results);
     if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
     else printTable(report, args.file);

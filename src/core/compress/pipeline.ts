@@ -68,7 +68,8 @@ function pairedHistograms(original: Float32Array, reconstructed: Float32Array): 
       h.add(chunk, n);
     }
   }
-  return { min: a.first, max: a.last, original: Array.from(a.counts), compressed: Array.from(b.counts) };
+  const ha = a.histogram();
+  return { min: ha.min, max: ha.max, original: Array.from(ha.counts), compressed: Array.from(b.histogram().counts) };
 }
 
 export interface CompressReport {

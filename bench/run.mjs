@@ -1,0 +1,117 @@
+// `npm run bench`: Model Lens against baselines measured in the same run, on this machine.
+// Generates the models it needs into .cache/bench (deterministic, reused), runs each measure
+// several times, prints medians of wall time and peak RSS and the ratios, and writes
+// bench/results.json. Flags: --reps N (3), --mb N (size of the ONNX model, 500),
+// --huge (also the 5 GB external-data model: slow, needs ~6 GB of disk), --inspector (real VS Code timing).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const reps = Number(opt('reps', '3'));
+const mb = Number(opt('mb', '500'));
+const cache = join(root, '.cache/bench');
+const python = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
+const cli = join(root, 'dist/cli.js');
+mkdirSync(cache, { recursive: true });
+
+/** Runs a command under GNU time; returns wall seconds and peak RSS in MiB. */
+function measure(command, argv) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...argv], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`${command} ${argv.join(' ')} failed: ${r.stderr.slice(-2000)}`);
+  const [wall, rssKb] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
+  return { seconds: wall, rssMiB: rssKb / 1024 };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function repeat(label, command, argv, before) {
+  const runs = [];
+  for (let i = 0; i < reps; i++) {
+    before?.();
+    runs.push(measure(command, argv));
+  }
+  const result = { label, seconds: median(runs.map((r) => r.seconds)), rssMiB: median(runs.map((r) => r.rssMiB)), runs };
+  console.log(`  ${label.padEnd(44)} ${result.seconds.toFixed(2).padStart(7)} s  ${result.rssMiB.toFixed(0).padStart(6)} MiB`);
+  return result;
+}
+
+function ensureModel(dir, sizeMb) {
+  const file = join(dir, 'big.onnx');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync(process.execPath, [join(root, 'dist/test/fixtures/generate.js'), dir, '--large', String(sizeMb)], { stdio: 'ignore' });
+  }
+  return file;
+}
+
+if (!existsSync(cli) || !existsSync(join(root, 'dist/test/fixtures/generate.js'))) {
+  execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--tests'], { stdio: 'inherit' });
+}
+
+const results = {
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  date: new Date().toISOString(),
+  reps,
+  measures: {},
+};
+
+console.log(`Model Lens benchmark: ${results.machine.cpus} cores (${results.machine.cpu}), ${results.machine.memoryGiB} GiB, node ${process.version}, ${reps} reps, medians`);
+
+const onnxModel = ensureModel(join(cache, `onnx-${mb}`), mb);
+const onnxBytes = statSync(onnxModel).size;
+console.log(`\ninspect --json, ONNX ${(onnxBytes / 2 ** 20).toFixed(0)} MiB:`);
+const ours = repeat('model-lens inspect --json', process.execPath, [cli, 'inspect', onnxModel, '--json']);
+const baseline = repeat('python onnx.load + numpy (baseline)', python, [join(root, 'bench/baseline_inspect.py'), onnxModel]);
+results.measures.inspectOnnx = {
+  fileBytes: onnxBytes,
+  ours,
+  baseline,
+  speedup: baseline.seconds / ours.seconds,
+  memoryFraction: ours.rssMiB / baseline.rssMiB,
+};
+
+console.log(`\nstructure only (inspect --no-stats), same model:`);
+results.measures.structureOnnx = { ours: repeat('model-lens inspect --no-stats', process.execPath, [cli, 'inspect', onnxModel, '--no-stats', '--json']) };
+
+console.log(`\ncompress --method int8, same model:`);
+const out = join(cache, 'out.onnx');
+const clean = () => rmSync(out, { force: true });
+const compress = repeat('model-lens compress --method int8', process.execPath, [cli, 'compress', onnxModel, '--method', 'int8', '-o', out, '--force', '--json'], clean);
+const copy = repeat('read + write the same bytes (baseline)', process.execPath, [join(root, 'bench/copy.mjs'), onnxModel, out], clean);
+clean();
+results.measures.compressInt8 = { ours: compress, baseline: copy, ratio: compress.seconds / copy.seconds };
+
+if (args.includes('--huge')) {
+  const dir = join(cache, 'onnx-5000');
+  const huge = ensureModel(dir, 5000);
+  console.log(`\ninspect --json, ONNX ${(statSync(huge).size / 2 ** 30).toFixed(1)} GiB:`);
+  results.measures.inspectHuge = { fileBytes: statSync(huge).size, ours: repeat('model-lens inspect --json', process.execPath, [cli, 'inspect', huge, '--json']) };
+}
+
+if (args.includes('--inspector')) {
+  console.log('\ninspector in code-server (100 MB model):');
+  const r = spawnSync(process.execPath, [join(root, 'bench/inspector-timing.mjs'), '--mb', '100'], { encoding: 'utf8' });
+  if (r.status === 0) {
+    results.measures.inspector = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    console.log(`  first paint ${results.measures.inspector.firstPaintMs} ms, statistics complete ${results.measures.inspector.statsCompleteMs} ms`);
+  } else console.log(`  skipped: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+}
+
+const m = results.measures;
+console.log('\nsummary:');
+console.log(`  inspect: ${m.inspectOnnx.speedup.toFixed(2)}x faster than onnx+numpy, ${(m.inspectOnnx.memoryFraction * 100).toFixed(0)}% of its peak memory`);
+console.log(`  structure visible in ${m.structureOnnx.ours.seconds.toFixed(2)} s (whole CLI process)`);
+console.log(`  compress int8: ${m.compressInt8.ratio.toFixed(2)}x the time of a plain read + write`);
+writeFileSync(join(root, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
+console.log(`\nwrote bench/results.json`);
