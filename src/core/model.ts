@@ -17,6 +17,11 @@ export type TensorStorage =
   | { kind: 'range'; offset: number; length: number }
   /** Sparse: only `values` are stored; the rest of `count` elements are zeros. */
   | { kind: 'sparse'; values: TensorStorage; valueCount: number }
+  /**
+   * Integer codes times one scale per row (safetensors int8 weight-only): element i is
+   * values[i] * scales[floor(i / rowLength)]; each part is raw storage of its own dtype.
+   */
+  | { kind: 'scaled'; values: TensorStorage; valueType: number; scales: TensorStorage; scaleType: number; rowLength: number }
   /** No data (zero elements, or a type we list but cannot decode). */
   | { kind: 'none'; reason?: string };
 
@@ -41,6 +46,8 @@ export interface TensorRef {
   /** Graph path: '' for the main graph, e.g. 'If_0/then_branch', 'function local:MyFn'. */
   scope: string;
   storage: TensorStorage;
+  /** The file holding it when a model spans several (a safetensors shard); unset for one-file models. */
+  file?: string;
   /**
    * Byte range of the declaring message's content in the file: the TensorProto (initializer,
    * attribute), SparseTensorProto, or the Constant NodeProto. Writers replace exactly this.

@@ -27,6 +27,8 @@ export interface TensorReport {
   bytes: number;
   origin: string;
   scope: string;
+  /** The shard holding it, for models that span several files. */
+  file?: string;
   min?: number | null;
   max?: number | null;
   mean?: number | null;
@@ -60,6 +62,7 @@ export function inspectReport(model: Model, results: readonly (StatsResult | und
       bytes: t.bytes,
       origin: t.origin,
       scope: t.scope,
+      ...(t.file !== undefined ? { file: t.file } : {}),
     };
     const r = results[i];
     if (!r?.stats) return { ...base, error: r?.error ?? 'statistics not computed' };

@@ -1,8 +1,8 @@
+import { dtypeInfo } from '../dtypes';
 import { CancelledError, invalid } from '../errors';
 import { writeOnnx, type ByteSink, type TensorEdit } from '../formats/onnx/writer';
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef } from '../model';
-import { HistogramBuilder } from '../stats/compute';
 import { streamElements, type SourceOpener } from '../stats/decode';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import { entropyEstimate } from './metrics';
@@ -49,27 +49,35 @@ export interface TensorResult extends ErrorMetrics {
 /** Bins of the before/after histograms in the report: enough to see quantization levels. */
 const REPORT_BINS = 128;
 
+/**
+ * Before/after histograms over the original's range, for the Compare overlay. Plain linear
+ * binning (no numpy edge rules: these are pictures, not the inspector's statistics).
+ */
 function pairedHistograms(original: Float32Array, reconstructed: Float32Array): TensorResult['histograms'] {
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < original.length; i++) {
     const x = original[i];
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
-  if (!(min <= max)) min = max = 0;
-  const a = new HistogramBuilder(min, max, REPORT_BINS);
-  const b = new HistogramBuilder(min, max, REPORT_BINS);
-  const chunk = new Float64Array(4096);
-  for (const [values, h] of [[original, a], [reconstructed, b]] as const) {
-    for (let at = 0; at < values.length; at += chunk.length) {
-      const n = Math.min(chunk.length, values.length - at);
-      for (let i = 0; i < n; i++) chunk[i] = values[at + i];
-      h.add(chunk, n);
+    if (x - x === 0) {
+      min = Math.min(min, x);
+      max = Math.max(max, x);
     }
   }
-  const ha = a.histogram();
-  return { min: ha.min, max: ha.max, original: Array.from(ha.counts), compressed: Array.from(b.histogram().counts) };
+  if (!(min < max)) {
+    min = (min <= max ? min : 0) - 0.5;
+    max = min + 1;
+  }
+  const a = new Uint32Array(REPORT_BINS);
+  const b = new Uint32Array(REPORT_BINS);
+  const norm = REPORT_BINS / (max - min);
+  const top = REPORT_BINS - 1;
+  for (let i = 0; i < original.length; i++) {
+    const x = original[i];
+    const y = reconstructed[i];
+    if (x >= min && x <= max) a[Math.min(top, ((x - min) * norm) | 0)]++;
+    if (y >= min && y <= max) b[Math.min(top, ((y - min) * norm) | 0)]++;
+  }
+  return { min, max, original: Array.from(a), compressed: Array.from(b) };
 }
 
 export interface CompressReport {
@@ -102,15 +110,53 @@ function defaultOpset(model: Model): number {
   return model.metadata.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
 }
 
-/** Reads a tensor's values as float32 (the precision every method works in). */
-export function readFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): Float32Array {
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Reads a tensor's values as float32, the precision every method works in. float64 values past
+ * float32's range are clipped to ±max (and counted) rather than silently becoming ±Inf.
+ */
+export function readWeights(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): { values: Float32Array; clipped: number } {
   const out = new Float32Array(ref.count);
+  let at = 0;
+  let clipped = 0;
+  streamElements(source, ref, openFile, (v, n) => {
+    for (let i = 0; i < n; i++) {
+      const x = v[i];
+      if (x > FLOAT32_MAX && x !== Infinity) {
+        out[at + i] = FLOAT32_MAX;
+        clipped++;
+      } else if (x < -FLOAT32_MAX && x !== -Infinity) {
+        out[at + i] = -FLOAT32_MAX;
+        clipped++;
+      } else out[at + i] = x;
+    }
+    at += n;
+  });
+  return { values: out, clipped };
+}
+
+/** A tensor's values as float32 (see readWeights). */
+export function readFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): Float32Array {
+  return readWeights(source, ref, openFile).values;
+}
+
+function readFloat64(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): Float64Array {
+  const out = new Float64Array(ref.count);
   let at = 0;
   streamElements(source, ref, openFile, (v, n) => {
     out.set(v.subarray(0, n), at);
     at += n;
   });
   return out;
+}
+
+/** Bytes the stored tensors of an edit take: what the variant really spends on this weight. */
+function editBytes(edit: TensorEdit): number {
+  let n = 0;
+  for (const t of edit.initializers) n += t.data.length;
+  for (const t of edit.sparseInitializers ?? []) n += t.values.length + t.indices.length;
+  return n;
 }
 
 /** Values re-encoded in the tensor's own float dtype (for pruned weights kept dense). */
@@ -120,8 +166,6 @@ function encodeAs(dtype: number, values: Float32Array): Uint8Array {
       return bytesOf(toFloat16(values).bits);
     case 16:
       return bytesOf(toBfloat16(values).bits);
-    case 11:
-      return bytesOf(Float64Array.from(values));
     default:
       return bytesOf(values);
   }
@@ -131,27 +175,31 @@ interface Transformed {
   edit: TensorEdit;
   reconstructed: Float32Array;
   method: string;
-  bytesAfter: number;
   symbols?: { data: Uint8Array | Int8Array | Uint16Array; alphabet: number };
   note?: string;
 }
 
-/** Prune masks for every candidate (global scope and random selection need all tensors at once). */
-function pruneAll(values: Float32Array[], candidates: WeightCandidate[], spec: CompressSpec): Float32Array[] {
+/** Global pruning ranks all tensors together, so it needs every tensor's values at once. */
+function isGlobalPrune(spec: CompressSpec): boolean {
+  return spec.methods[0] === 'prune' && spec.options.sparsity !== undefined && spec.options.scope === 'global';
+}
+
+function pruneGlobal(values: Float32Array[], spec: CompressSpec): Float32Array[] {
   const o = spec.options;
-  if (o.sparsity !== undefined && o.scope === 'global') {
-    const masks = o.random ? pruneGlobalRandom(values, o.sparsity, o.seed ?? 0) : pruneGlobalMagnitude(values, o.sparsity);
-    return values.map((v, i) => applyMask(v, masks[i]));
-  }
-  return values.map((v, i) => {
-    let mask: Uint8Array;
-    if (o.pattern) mask = pruneNM(v, candidates[i].layout, o.pattern);
-    else if (o.threshold === 'mean') mask = pruneMean(v);
-    else if (typeof o.threshold === 'number') mask = pruneThreshold(v, o.threshold);
-    else if (o.random) mask = pruneRandom(v, o.sparsity ?? 0.5, (o.seed ?? 0) + i);
-    else mask = pruneMagnitude(v, o.sparsity ?? 0.5);
-    return applyMask(v, mask);
-  });
+  const masks = o.random ? pruneGlobalRandom(values, o.sparsity!, o.seed ?? 0) : pruneGlobalMagnitude(values, o.sparsity!);
+  return values.map((v, i) => applyMask(v, masks[i]));
+}
+
+/** Per-tensor pruning (every criterion but global ranking); `i` varies the seed per tensor. */
+function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec, i: number): Float32Array {
+  const o = spec.options;
+  let mask: Uint8Array;
+  if (o.pattern) mask = pruneNM(v, c.layout, o.pattern);
+  else if (o.threshold === 'mean') mask = pruneMean(v);
+  else if (typeof o.threshold === 'number') mask = pruneThreshold(v, o.threshold);
+  else if (o.random) mask = pruneRandom(v, o.sparsity ?? 0.5, (o.seed ?? 0) + i);
+  else mask = pruneMagnitude(v, o.sparsity ?? 0.5);
+  return applyMask(v, mask);
 }
 
 function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number): Transformed {
@@ -166,8 +214,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       if (t.dims.length === 0) perChannel = false;
       const q = quantizeLinear(values, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
       const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
-      const bytesAfter = q.q.length + q.scale.length * 4 + (q.zeroPoint?.length ?? 0);
-      return { edit, reconstructed: dequantizeLinear(q, c.layout), method: `${q.signed ? 'int8' : 'uint8'} (${axisNote(q.axis)})`, bytesAfter, symbols: { data: q.q, alphabet: 256 }, note };
+      return { edit, reconstructed: dequantizeLinear(q, c.layout), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note };
     }
     case 'int4': {
       const bs = o.blockSize ?? 32;
@@ -175,7 +222,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       const edit = int4Edit(t, q.q as Int8Array, q.scale, c.layout.inputAxis, bs, opset);
       const reconstructed = dequantizeLinear(q, c.layout);
       if (edit) {
-        return { edit, reconstructed, method: `int4 (blocks of ${bs} along axis ${c.layout.inputAxis})`, bytesAfter: Math.ceil(q.q.length / 2) + q.scale.length * 4, symbols: { data: q.q, alphabet: 16 } };
+        return { edit, reconstructed, method: `int4 (blocks of ${bs} along axis ${c.layout.inputAxis})`, symbols: { data: q.q, alphabet: 16 } };
       }
       // No 4-bit encoding fits (odd count, partial blocks, or opset < 10): the codes go in int8 per channel.
       const q8 = quantizeLinear(values, c.layout, { bits: 4, symmetric: true, perChannel: t.dims.length > 0 });
@@ -183,7 +230,6 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
         edit: linearEdit(t, { q: q8.q, qDtype: 3, scale: q8.scale, axis: q8.axis }, opset),
         reconstructed: dequantizeLinear(q8, c.layout),
         method: `int4 codes in int8 (${axisNote(q8.axis)})`,
-        bytesAfter: q8.q.length + q8.scale.length * 4,
         symbols: { data: q8.q, alphabet: 16 },
         note: `no packed 4-bit encoding fits (dims ${JSON.stringify(t.dims)}, block ${bs}, opset ${opset})`,
       };
@@ -193,19 +239,19 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       const h = storage === 'fp16' ? toFloat16(values) : toBfloat16(values);
       const reconstructed = storage === 'fp16' ? fromFloat16(h.bits) : fromBfloat16(h.bits);
       const notes = [h.clipped ? `${h.clipped} values beyond the ${storage} range clipped` : '', h.flushedToZero ? `${h.flushedToZero} tiny values flushed to 0` : ''].filter(Boolean);
-      return { edit: castEdit(t, h.bits, storage === 'fp16' ? 10 : 16), reconstructed, method: storage, bytesAfter: h.bits.length * 2, symbols: { data: h.bits, alphabet: 65536 }, note: notes.join('; ') || undefined };
+      return { edit: castEdit(t, h.bits, storage === 'fp16' ? 10 : 16), reconstructed, method: storage, symbols: { data: h.bits, alphabet: 65536 }, note: notes.join('; ') || undefined };
     }
     case 'fixed': {
       const f = quantizeFixed(values, { bits: o.bits ?? 8 });
       const qDtype = f.q instanceof Int8Array ? 3 : 5;
       const edit = linearEdit(t, { q: f.q, qDtype, scale: Float32Array.of(f.scale), axis: null }, opset);
       const symbols = f.q instanceof Int8Array ? { data: f.q, alphabet: 256 } : { data: new Uint16Array(f.q.buffer, f.q.byteOffset, f.q.length), alphabet: 65536 };
-      return { edit, reconstructed: dequantizeFixed(f), method: `fixed Q${f.bits - 1 - f.fractionBits}.${f.fractionBits} (${f.bits} bits)`, bytesAfter: f.q.byteLength + 4, symbols };
+      return { edit, reconstructed: dequantizeFixed(f), method: `fixed Q${f.bits - 1 - f.fractionBits}.${f.fractionBits} (${f.bits} bits)`, symbols };
     }
     case 'sign': {
       const q = quantizeTernary(values, c.layout, { threshold: typeof o.threshold === 'number' ? o.threshold : undefined });
       const edit = linearEdit(t, { q: q.q, qDtype: 3, scale: q.scale, axis: q.axis }, opset);
-      return { edit, reconstructed: dequantizeLinear(q, c.layout), method: `ternary (${axisNote(q.axis)})`, bytesAfter: q.q.length + q.scale.length * 4, symbols: { data: q.q, alphabet: 3 } };
+      return { edit, reconstructed: dequantizeLinear(q, c.layout), method: `ternary (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 3 } };
     }
     case 'cluster': {
       const k = kmeans1d(values, { clusters: o.clusters ?? 16 });
@@ -214,7 +260,6 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
         edit: codebookEdit(t, k.indices, k.centroids),
         reconstructed: dequantizeClusters(k),
         method: `cluster K=${k.centroids.length} (${k.iterations} iterations)`,
-        bytesAfter: k.indices.length + k.centroids.length * 4,
         symbols: { data: k.indices, alphabet: 256 },
         note,
       };
@@ -224,14 +269,21 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       let nnz = 0;
       for (let i = 0; i < values.length; i++) if (values[i] !== 0) nnz++;
       if (o.store === 'sparse' && t.dtype === 1 && sparseBytes(nnz) < t.bytes) {
-        return { edit: sparseEdit(t, values), reconstructed: values, method: 'prune (sparse initializer)', bytesAfter: sparseBytes(nnz) };
+        return { edit: sparseEdit(t, values), reconstructed: values, method: 'prune (sparse initializer)' };
       }
       const note = o.store === 'sparse' ? 'sparse storage would not be smaller: kept dense' : undefined;
       const data = encodeAs(t.dtype, values);
       const reconstructed = t.dtype === 10 ? fromFloat16(new Uint16Array(data.buffer, data.byteOffset, values.length)) : t.dtype === 16 ? fromBfloat16(new Uint16Array(data.buffer, data.byteOffset, values.length)) : values;
-      return { edit: denseEdit(t, data), reconstructed, method: 'prune (dense)', bytesAfter: data.length, note };
+      return { edit: denseEdit(t, data), reconstructed, method: 'prune (dense)', note };
     }
   }
+}
+
+/** Pruned float64 weights keep their float64 values: the mask found on float32 copies is applied to the originals. */
+function pruneFloat64(c: WeightCandidate, original32: Float32Array, pruned32: Float32Array, source: RandomAccessSource, openFile: SourceOpener): Transformed {
+  const values = readFloat64(source, c.tensor, openFile);
+  for (let i = 0; i < values.length; i++) if (pruned32[i] === 0 && original32[i] !== 0) values[i] = 0;
+  return { edit: denseEdit(c.tensor, bytesOf(values)), reconstructed: Float32Array.from(values), method: 'prune (dense)' };
 }
 
 /** Compresses every candidate weight and streams the rewritten model to `sink`. */
@@ -248,10 +300,12 @@ export function compressModel(
   const opset = defaultOpset(model);
   if (opset < 7) invalid(`opset ${opset} is older than the oldest this writer supports (7)`);
   const storage = s.methods.find((m) => m !== 'prune');
-  const { weights: candidates, skipped } = storage === 'fp16' || storage === 'bf16' ? findFloatTensors(model) : findWeights(model);
+  if (storage === 'bf16' && opset < 13) invalid(`bf16 storage needs opset 13 for its Cast from bfloat16 (this model has opset ${opset}); fp16 works at any opset`);
+  const half = storage === 'fp16' || storage === 'bf16';
+  const { weights: candidates, skipped } = half ? findFloatTensors(model) : findWeights(model);
   const kept = candidates.filter((c) => {
-    if ((storage === 'fp16' && c.tensor.dtype === 10) || (storage === 'bf16' && c.tensor.dtype === 16)) {
-      skipped.push({ index: c.index, name: c.tensor.name, reason: `already ${storage}` });
+    if (half && (c.tensor.dtype === 10 || c.tensor.dtype === 16)) {
+      skipped.push({ index: c.index, name: c.tensor.name, reason: `already 16-bit (${dtypeInfo(c.tensor.dtype).name})` });
       return false;
     }
     return true;
@@ -260,20 +314,27 @@ export function compressModel(
   const check = () => {
     if (cancelled()) throw new CancelledError();
   };
-  let originals = kept.map((c, i) => {
-    check();
-    hooks.progress?.(i, kept.length * 2, c.tensor.name);
-    return readFloat32(source, c.tensor, openFile);
-  });
-  const inputs = s.methods[0] === 'prune' ? pruneAll(originals, kept, s) : originals;
+  // Tensor by tensor, so memory holds one float copy at a time (all of them only for global pruning).
+  const clippedBy = new Map<number, number>();
+  const read = (c: WeightCandidate) => {
+    const r = readWeights(source, c.tensor, openFile);
+    if (r.clipped) clippedBy.set(c.index, r.clipped);
+    return r.values;
+  };
+  const globalOriginals = isGlobalPrune(s) ? kept.map(read) : undefined;
+  const globalPruned = globalOriginals ? pruneGlobal(globalOriginals, s) : undefined;
   const edits: TensorEdit[] = [];
   const tensors: TensorResult[] = [];
   const symbolEstimates: { bits: number; bytes: number; count: number }[] = [];
   kept.forEach((c, i) => {
     check();
-    hooks.progress?.(kept.length + i, kept.length * 2, c.tensor.name);
-    const out = store(storage, c, inputs[i], s, opset);
+    hooks.progress?.(i, kept.length, c.tensor.name);
+    const original = globalOriginals?.[i] ?? read(c);
+    const input = globalPruned?.[i] ?? (s.methods[0] === 'prune' ? pruneOne(original, c, s, i) : original);
+    const out = storage === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(storage, c, input, s, opset);
     edits.push(out.edit);
+    const clipped = clippedBy.get(c.index);
+    const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
     const prefix = s.methods[0] === 'prune' && storage ? 'prune + ' : '';
     tensors.push({
       name: c.tensor.name,
@@ -281,17 +342,17 @@ export function compressModel(
       op: c.op,
       method: prefix + out.method,
       bytesBefore: c.tensor.bytes,
-      bytesAfter: out.bytesAfter,
-      ...errorMetrics(originals[i], out.reconstructed),
-      histograms: pairedHistograms(originals[i], out.reconstructed),
-      ...(out.note ? { note: out.note } : {}),
+      bytesAfter: editBytes(out.edit),
+      ...errorMetrics(original, out.reconstructed),
+      histograms: pairedHistograms(original, out.reconstructed),
+      ...(notes.length ? { note: notes.join('; ') } : {}),
     });
     if (out.symbols) {
       const e = entropyEstimate(out.symbols.data, out.symbols.alphabet);
-      symbolEstimates.push({ bits: e.bitsPerWeight * c.tensor.count, bytes: e.huffmanBytes + (out.bytesAfter - out.symbols.data.byteLength), count: c.tensor.count });
+      symbolEstimates.push({ bits: e.bitsPerWeight * c.tensor.count, bytes: e.huffmanBytes + (editBytes(out.edit) - out.symbols.data.byteLength), count: c.tensor.count });
     }
+    if (globalOriginals) globalOriginals[i] = globalPruned![i] = new Float32Array(0);
   });
-  originals = [];
   check();
   const fileBytesAfter = writeOnnx(source, { edits }, {
     write(b) {

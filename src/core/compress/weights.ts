@@ -91,8 +91,9 @@ export function findWeights(model: Model): { weights: WeightCandidate[]; skipped
 }
 
 /**
- * Float tensors for half-precision storage: every float32/float64 initializer or Constant a node
- * consumes (biases and norms too; fp16 keeps them close enough), above the size where it pays off.
+ * Float tensors for half-precision storage: every float initializer or Constant a node consumes
+ * (biases and norms too; fp16 keeps them close enough), above the size where it pays off. Those
+ * already 16-bit are returned too, for the caller to report as skipped.
  */
 export function findFloatTensors(model: Model): { weights: WeightCandidate[]; skipped: SkippedTensor[] } {
   const consumed = new Map<number, Layer>();
@@ -101,7 +102,7 @@ export function findFloatTensors(model: Model): { weights: WeightCandidate[]; sk
   const skipped: SkippedTensor[] = [];
   for (const [index, layer] of consumed) {
     const t = model.tensors[index];
-    if (t.dtype !== 1 && t.dtype !== 11) continue;
+    if (!FLOAT_WEIGHT_TYPES.includes(t.dtype)) continue;
     const skip = (reason: string) => skipped.push({ index, name: t.name, reason });
     if (t.scope.startsWith('function ')) skip('inside a model-local function (no initializers there)');
     else if (t.origin !== 'initializer' && t.origin !== 'Constant') skip(`declared as ${t.origin}`);

@@ -2,16 +2,18 @@ import { invalid } from '../errors';
 import type { ExternalDataResolver, RandomAccessSource } from '../io/source';
 import type { Model } from '../model';
 import { readOnnx, sniffOnnx } from './onnx/reader';
+import { readSafetensors, sniffSafetensorsFile } from './safetensors/reader';
 
 /** A format: `sniff` looks at bytes (and the name, for formats without a magic number). */
 interface FormatModule {
   name: string;
   sniff(source: RandomAccessSource, fileName: string): boolean;
-  read(source: RandomAccessSource, external?: ExternalDataResolver): Model;
+  read(source: RandomAccessSource, external?: ExternalDataResolver, fileName?: string): Model;
 }
 
 /** Ordered: formats with a magic number first, protobuf (no magic) last. */
 const formats: FormatModule[] = [
+  { name: 'safetensors', sniff: sniffSafetensorsFile, read: readSafetensors },
   {
     name: 'onnx',
     sniff: (source, fileName) => fileName.toLowerCase().endsWith('.onnx') || sniffOnnx(source),
@@ -23,5 +25,5 @@ export function readModel(source: RandomAccessSource, fileName: string, external
   if (source.size() === 0) invalid('file is empty');
   const format = formats.find((f) => f.sniff(source, fileName));
   if (!format) invalid('not a recognised model format');
-  return format.read(source, external);
+  return format.read(source, external, fileName);
 }

@@ -48,7 +48,41 @@ function streamStorage(
       return streamRaw(openFile(storage.file), storage.offset, storage.length, dtype, expected, out, sink);
     case 'proto':
       return streamProto(source, storage, dtype, expected, out, sink);
+    case 'scaled':
+      return streamScaled(source, storage, expected, openFile, sink);
   }
+}
+
+/** Codes times their row's scale: the scales (one per row, few) are read first, then codes stream. */
+function streamScaled(
+  source: RandomAccessSource,
+  storage: Extract<TensorStorage, { kind: 'scaled' }>,
+  expected: number,
+  openFile: SourceOpener,
+  sink: ChunkSink,
+): number {
+  const rowLength = storage.rowLength;
+  if (!(rowLength > 0) || expected % rowLength) invalid(`${expected} elements do not split into rows of ${rowLength}`);
+  const rows = expected / rowLength;
+  const scales = new Float64Array(rows);
+  let got = 0;
+  streamStorage(source, storage.scales, storage.scaleType, rows, openFile, (v, n) => {
+    scales.set(v.subarray(0, n), got);
+    got += n;
+  });
+  if (got !== rows) invalid(`${got} scales stored for ${rows} rows`);
+  let row = 0;
+  let left = rowLength;
+  return streamStorage(source, storage.values, storage.valueType, expected, openFile, (v, n) => {
+    for (let i = 0; i < n; i++) {
+      v[i] *= scales[row];
+      if (--left === 0) {
+        row++;
+        left = rowLength;
+      }
+    }
+    sink(v, n);
+  });
 }
 
 /** Element bytes for raw decoding; sub-byte types are handled per byte. */
