@@ -22,6 +22,8 @@ export type TensorStorage =
    * values[i] * scales[floor(i / rowLength)]; each part is raw storage of its own dtype.
    */
   | { kind: 'scaled'; values: TensorStorage; valueType: number; scales: TensorStorage; scaleType: number; rowLength: number }
+  /** ggml block-quantized data of the model file (GGUF Q4_0, Q4_K, ...): `ggmlType` is the ggml type id. */
+  | { kind: 'ggml'; offset: number; length: number; ggmlType: number }
   /** No data (zero elements, or a type we list but cannot decode). */
   | { kind: 'none'; reason?: string };
 
@@ -46,6 +48,10 @@ export interface TensorRef {
   /** Graph path: '' for the main graph, e.g. 'If_0/then_branch', 'function local:MyFn'. */
   scope: string;
   storage: TensorStorage;
+  /** The format's own storage type when it says more than `dtype` (GGUF 'Q4_K': dtype is what it decodes to). */
+  storageType?: string;
+  /** Stored bits per element, for block formats whose scales make it fractional (Q4_0: 4.5). */
+  bitsPerWeight?: number;
   /** The file holding it when a model spans several (a safetensors shard); unset for one-file models. */
   file?: string;
   /**

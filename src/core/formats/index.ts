@@ -1,6 +1,7 @@
 import { invalid } from '../errors';
 import type { ExternalDataResolver, RandomAccessSource } from '../io/source';
 import type { Model } from '../model';
+import { readGguf, sniffGguf } from './gguf/reader';
 import { readOnnx, sniffOnnx } from './onnx/reader';
 import { readSafetensors, sniffSafetensorsFile } from './safetensors/reader';
 
@@ -13,6 +14,7 @@ interface FormatModule {
 
 /** Ordered: formats with a magic number first, protobuf (no magic) last. */
 const formats: FormatModule[] = [
+  { name: 'gguf', sniff: (source) => sniffGguf(source), read: readGguf },
   { name: 'safetensors', sniff: sniffSafetensorsFile, read: readSafetensors },
   {
     name: 'onnx',

@@ -3,6 +3,7 @@ import { invalid } from '../errors';
 import type { RandomAccessSource } from '../io/source';
 import { WireReader } from '../io/wire';
 import type { TensorRef, TensorStorage } from '../model';
+import { streamGgml } from '../formats/gguf/dequant';
 import { bfloat16ToNumber, float16Table, smallFloatLookup } from './elements';
 
 /** Elements decoded per chunk: small enough to stay in cache, large enough to amortise calls. */
@@ -48,6 +49,8 @@ function streamStorage(
       return streamRaw(openFile(storage.file), storage.offset, storage.length, dtype, expected, out, sink);
     case 'proto':
       return streamProto(source, storage, dtype, expected, out, sink);
+    case 'ggml':
+      return streamGgml(source, storage, expected, out, sink);
     case 'scaled':
       return streamScaled(source, storage, expected, openFile, sink);
   }
