@@ -23,6 +23,7 @@ from numpy_stats import stats  # noqa: E402
 try:
     from gguf.quants import dequantize as gguf_py_dequantize
     from gguf.constants import GGMLQuantizationType
+    from gguf.gguf_reader import GGUFReader
 except ImportError:  # gguf-py is optional: the numpy formulas below are the oracle
     gguf_py_dequantize = None
 
@@ -336,7 +337,14 @@ def check_quantized(orig_path, var_path):
             problems.append("%s: unexpected type %s" % (t["name"], TYPES[t["type"]][0]))
         elif not np.array_equal(ref(np.asarray(values, F32)), t["raw"]):
             problems.append("%s: %s bytes differ from the reference quantizer" % (t["name"], TYPES[t["type"]][0]))
-    return {"problems": problems, "checked": len(b["tensors"])}
+    gguf_py_read = None
+    if gguf_py_dequantize is not None:
+        # llama.cpp's own reader must accept the variant and see the same tensor types.
+        theirs = {t.name: int(t.tensor_type) for t in GGUFReader(var_path).tensors}
+        gguf_py_read = theirs == {t["name"]: t["type"] for t in b["tensors"]}
+        if not gguf_py_read:
+            problems.append("gguf-py's GGUFReader sees other tensor types: %s" % theirs)
+    return {"problems": problems, "checked": len(b["tensors"]), "ggufPyRead": gguf_py_read}
 
 
 def main(argv):

@@ -1,5 +1,6 @@
 import { dtypeInfo } from '../dtypes';
 import { CancelledError, invalid } from '../errors';
+import { compressGguf } from '../formats/gguf/writer';
 import { writeOnnx, type ByteSink, type TensorEdit } from '../formats/onnx/writer';
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef } from '../model';
@@ -295,6 +296,7 @@ export function compressModel(
   sink: ByteSink,
   hooks: CompressHooks = {},
 ): CompressReport {
+  if (model.format === 'gguf') return compressGguf(source, model, normaliseSpec(spec), sink, hooks, pairedHistograms);
   if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
   const s = normaliseSpec(spec);
   const opset = defaultOpset(model);
