@@ -10,7 +10,8 @@ const TEMP_SUFFIX = '.tmp';
 
 /** `<dir>/<stem>.<suffix><ext>` next to the input: model.onnx + int8 → model.int8.onnx. */
 export function variantPath(input: string, suffix: string): string {
-  const ext = path.extname(input);
+  // A sharded safetensors index keeps its double extension: model.safetensors.index.json → model.int8.safetensors.index.json.
+  const ext = /\.safetensors\.index\.json$/i.exec(input)?.[0] ?? path.extname(input);
   return path.join(path.dirname(input), `${path.basename(input, ext)}.${suffix}${ext}`);
 }
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { readModel } from '../core/formats';
 import { compressModel, type CompressHooks, type CompressReport } from '../core/compress/pipeline';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
+import type { ByteSink } from '../core/formats/onnx/writer';
 import { variantPath, writeAtomically } from './atomicWrite';
 import { FileSource, FolderResolver } from './fileSource';
 
@@ -34,18 +35,35 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
   const resolver = new FolderResolver(input);
   try {
     const model = readModel(source, path.basename(input), resolver);
-    if (model.tensors.some((t) => t.storage.kind === 'external') && path.dirname(output) !== path.dirname(path.resolve(input))) {
+    if (model.format === 'onnx' && model.tensors.some((t) => t.storage.kind === 'external') && path.dirname(output) !== path.dirname(path.resolve(input))) {
       throw new Error('models with external data are written next to the original (their data file is shared)');
     }
     let report: CompressReport | undefined;
-    writeAtomically(output, { force: options.force ?? false, cancelled: options.cancelled }, (sink) => {
-      report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, options);
-    });
-    const after = fs.statSync(input);
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-      // A writer raced us: the variant may mix old and new bytes, so it must not stay.
-      fs.rmSync(output, { force: true });
-      throw new Error('the model changed on disk while it was being compressed; nothing was written');
+    const atomic = { force: options.force ?? false, cancelled: options.cancelled };
+    // Shards of a sharded variant: each written whole before the index that names them; all removed if anything fails.
+    const shards: string[] = [];
+    const shardWriter = {
+      mainName: path.basename(output),
+      write(name: string, produce: (sink: ByteSink) => void): number {
+        const target = path.join(path.dirname(output), name);
+        const n = writeAtomically(target, atomic, produce);
+        shards.push(target);
+        return n;
+      },
+    };
+    try {
+      writeAtomically(output, atomic, (sink) => {
+        report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, { ...options, shards: shardWriter });
+      });
+      const after = fs.statSync(input);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+        // A writer raced us: the variant may mix old and new bytes, so it must not stay.
+        fs.rmSync(output, { force: true });
+        throw new Error('the model changed on disk while it was being compressed; nothing was written');
+      }
+    } catch (err) {
+      for (const s of shards) fs.rmSync(s, { force: true });
+      throw err;
     }
     return { input, output, elapsedMs: performance.now() - started, report: report! };
   } finally {

@@ -2,6 +2,7 @@ import { dtypeInfo } from '../dtypes';
 import { CancelledError, invalid } from '../errors';
 import { compressGguf } from '../formats/gguf/writer';
 import { writeOnnx, type ByteSink, type TensorEdit } from '../formats/onnx/writer';
+import { compressSafetensors, type ShardWriter } from '../formats/safetensors/compress';
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef } from '../model';
 import { streamElements, type SourceOpener } from '../stats/decode';
@@ -54,7 +55,7 @@ const REPORT_BINS = 128;
  * Before/after histograms over the original's range, for the Compare overlay. Plain linear
  * binning (no numpy edge rules: these are pictures, not the inspector's statistics).
  */
-function pairedHistograms(original: Float32Array, reconstructed: Float32Array): TensorResult['histograms'] {
+export function pairedHistograms(original: Float32Array, reconstructed: Float32Array): TensorResult['histograms'] {
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < original.length; i++) {
@@ -105,6 +106,8 @@ export interface CompressReport {
 export interface CompressHooks {
   cancelled?: () => boolean;
   progress?: (done: number, total: number, tensor: string) => void;
+  /** Where a sharded variant (safetensors) writes its shards; the main sink gets its index. */
+  shards?: ShardWriter;
 }
 
 function defaultOpset(model: Model): number {
@@ -181,18 +184,18 @@ interface Transformed {
 }
 
 /** Global pruning ranks all tensors together, so it needs every tensor's values at once. */
-function isGlobalPrune(spec: CompressSpec): boolean {
+export function isGlobalPrune(spec: CompressSpec): boolean {
   return spec.methods[0] === 'prune' && spec.options.sparsity !== undefined && spec.options.scope === 'global';
 }
 
-function pruneGlobal(values: Float32Array[], spec: CompressSpec): Float32Array[] {
+export function pruneGlobal(values: Float32Array[], spec: CompressSpec): Float32Array[] {
   const o = spec.options;
   const masks = o.random ? pruneGlobalRandom(values, o.sparsity!, o.seed ?? 0) : pruneGlobalMagnitude(values, o.sparsity!);
   return values.map((v, i) => applyMask(v, masks[i]));
 }
 
 /** Per-tensor pruning (every criterion but global ranking); `i` varies the seed per tensor. */
-function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec, i: number): Float32Array {
+export function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec, i: number): Float32Array {
   const o = spec.options;
   let mask: Uint8Array;
   if (o.pattern) mask = pruneNM(v, c.layout, o.pattern);
@@ -297,6 +300,7 @@ export function compressModel(
   hooks: CompressHooks = {},
 ): CompressReport {
   if (model.format === 'gguf') return compressGguf(source, model, normaliseSpec(spec), sink, hooks, pairedHistograms);
+  if (model.format === 'safetensors') return compressSafetensors(source, model, spec, openFile, sink, hooks);
   if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
   const s = normaliseSpec(spec);
   const opset = defaultOpset(model);

@@ -127,7 +127,7 @@ export function readSafetensors(source: RandomAccessSource, external?: ExternalD
   return model(source.size(), metadata, tensors, warnings);
 }
 
-function readIndexJson(source: RandomAccessSource, what: string): { weightMap: Map<string, string>; metadata: [string, unknown][] } {
+export function readIndexJson(source: RandomAccessSource, what: string): { weightMap: Map<string, string>; metadata: [string, unknown][] } {
   const size = source.size();
   if (size > MAX_SAFETENSORS_INDEX_BYTES) invalid(`${what} is ${size} bytes, over the ${MAX_SAFETENSORS_INDEX_BYTES}-byte limit for an index`);
   const json = parseJson(readExactly(source, 0, size), what);
