@@ -19,3 +19,5 @@ export const MAX_NODES = 5_000_000;
 export const MAX_TENSORS = 2_000_000;
 /** Histogram bin count accepted from settings or the CLI: bounds per-tensor memory. */
 export const MAX_HISTOGRAM_BINS = 4096;
+/** Bytes of a scattered (e.g. transposed) tensor view read into memory at once to gather its elements. */
+export const MAX_STRIDED_SPAN_BYTES = 256 * 1024 * 1024;

@@ -24,6 +24,12 @@ export type TensorStorage =
   | { kind: 'scaled'; values: TensorStorage; valueType: number; scales: TensorStorage; scaleType: number; rowLength: number }
   /** ggml block-quantized data of the model file (GGUF Q4_0, Q4_K, ...): `ggmlType` is the ggml type id. */
   | { kind: 'ggml'; offset: number; length: number; ggmlType: number }
+  /**
+   * A non-row-major view onto plain little-endian bytes of the model file (PyTorch tensors): the
+   * element at index (i0, i1, ...) lies at offset + (i0*strides[0] + i1*strides[1] + ...) * elementBytes,
+   * inside `length` bytes; elements stream in row-major order of `dims`.
+   */
+  | { kind: 'strided'; offset: number; length: number; dims: number[]; strides: number[] }
   /** No data (zero elements, or a type we list but cannot decode). */
   | { kind: 'none'; reason?: string };
 

@@ -8,7 +8,7 @@ import { exportStatistics, pickExportFormat } from './exportStats';
 import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 import { statsOptions } from './settings';
 
-const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf'], 'Sharded safetensors index': ['json'] };
+const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Model Lens', { log: true });

@@ -3,6 +3,7 @@ import type { ExternalDataResolver, RandomAccessSource } from '../io/source';
 import type { Model } from '../model';
 import { readGguf, sniffGguf } from './gguf/reader';
 import { readOnnx, sniffOnnx } from './onnx/reader';
+import { readPytorch, sniffPytorch } from './pytorch/reader';
 import { readSafetensors, sniffSafetensorsFile } from './safetensors/reader';
 
 /** A format: `sniff` looks at bytes (and the name, for formats without a magic number). */
@@ -16,6 +17,7 @@ interface FormatModule {
 const formats: FormatModule[] = [
   { name: 'gguf', sniff: (source) => sniffGguf(source), read: readGguf },
   { name: 'safetensors', sniff: sniffSafetensorsFile, read: readSafetensors },
+  { name: 'pytorch', sniff: sniffPytorch, read: readPytorch },
   {
     name: 'onnx',
     sniff: (source, fileName) => fileName.toLowerCase().endsWith('.onnx') || sniffOnnx(source),

@@ -4,6 +4,7 @@ import type { RandomAccessSource } from '../io/source';
 import { WireReader } from '../io/wire';
 import type { TensorRef, TensorStorage } from '../model';
 import { streamGgml } from '../formats/gguf/dequant';
+import { gatherStrided } from '../formats/pytorch/strided';
 import { bfloat16ToNumber, float16Table, smallFloatLookup } from './elements';
 
 /** Elements decoded per chunk: small enough to stay in cache, large enough to amortise calls. */
@@ -49,6 +50,8 @@ function streamStorage(
       return streamRaw(openFile(storage.file), storage.offset, storage.length, dtype, expected, out, sink);
     case 'proto':
       return streamProto(source, storage, dtype, expected, out, sink);
+    case 'strided':
+      return gatherStrided(source, storage, dtypeInfo(dtype).bits / 8, CHUNK_ELEMENTS, (bytes, len) => sink(out, decodeRaw(dtype, bytes, len, out, CHUNK_ELEMENTS)));
     case 'ggml':
       return streamGgml(source, storage, expected, out, sink);
     case 'scaled':
