@@ -5,7 +5,7 @@ import { dtypeInfo } from '../src/core/dtypes';
 import { HistogramChart } from './chart';
 import { h, icon, setChildren } from './dom';
 import { formatBytes, formatDims, formatInt, formatNumber, formatPercent } from './format';
-import type { Row } from './rows';
+import { UNUSED_LAYER, type Row } from './rows';
 
 export interface DetailInput {
   row: Row;
@@ -71,12 +71,12 @@ export class DetailPane {
     const { row, tensor: t, stats: s, error } = input;
     this.title.textContent = t.name;
     this.title.title = t.name;
-    const where = row.op ? `${row.layer} · ${row.op}` : 'Not used by any layer';
+    const where = row.op ? `${row.layer} · ${row.op}` : row.layer && row.layer !== UNUSED_LAYER ? row.layer : 'Not used by any layer';
     setChildren(
       this.subtitle,
       h('span', {}, where),
       h('span', { class: 'sep' }, '·'),
-      h('span', {}, `${dtypeInfo(t.dtype).name} ${formatDims(t.dims)}`),
+      h('span', {}, `${t.storageType ?? dtypeInfo(t.dtype).name} ${formatDims(t.dims)}`),
       h('span', { class: 'sep' }, '·'),
       h('span', {}, formatBytes(t.bytes)),
       t.scope ? h('span', { class: 'sep' }, '·') : null,

@@ -287,7 +287,7 @@ export class VirtualGrid {
       row.layer,
       row.op,
       t.name,
-      dtypeInfo(t.dtype).name,
+      t.storageType ?? dtypeInfo(t.dtype).name,
       formatDimsCompact(t.dims),
       formatInt(t.count),
       formatBytes(t.bytes),

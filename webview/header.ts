@@ -124,6 +124,7 @@ export class Header {
       ]),
     );
 
+    const hasGraph = model.format === 'onnx';
     const summary = summarizeTensors(model.tensors);
     const sized = summary.bytesByDtype.filter((d) => d.bytes > 0);
     const dtypeLine = sized
@@ -152,7 +153,8 @@ export class Header {
         this.sparsityValue,
         this.sparsityNote,
       ),
-      metric('Nodes', formatInt(model.nodeCount), `${Object.keys(model.opCounts).length} op types`),
+      // Weight-only formats (safetensors, GGUF, checkpoints) have no graph: no nodes, ops or inputs to show.
+      hasGraph ? metric('Nodes', formatInt(model.nodeCount), `${Object.keys(model.opCounts).length} op types`) : null,
       metric('Tensors', formatInt(model.tensors.length), `${formatInt(model.layers.length)} layers with weights`),
       h(
         'div',
@@ -170,8 +172,8 @@ export class Header {
       h('span', { class: 'chip', role: 'listitem' }, op, h('vscode-badge', { variant: 'counter' }, String(n)));
     setChildren(
       this.structure,
-      section('Ops', expandable(ops.map(opChip), TOP_OPS, 'op types'), ops.length === 0 ? 'No nodes' : null),
-      h(
+      hasGraph ? section('Ops', expandable(ops.map(opChip), TOP_OPS, 'op types'), ops.length === 0 ? 'No nodes' : null) : null,
+      !hasGraph ? null : h(
         'div',
         { class: 'structure-row' },
         h('div', { class: 'structure-label' }, 'Inputs'),

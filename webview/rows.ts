@@ -80,7 +80,7 @@ function textOf(column: ColumnId, tensors: readonly TensorView[]): ((r: Row) => 
     case 'tensor':
       return (r) => tensors[r.tensor].name;
     case 'dtype':
-      return (r) => dtypeInfo(tensors[r.tensor].dtype).name;
+      return (r) => tensors[r.tensor].storageType ?? dtypeInfo(tensors[r.tensor].dtype).name;
     default:
       return null;
   }

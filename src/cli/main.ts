@@ -94,7 +94,7 @@ function printTable(report: InspectReport, file: string): void {
   const head = [pad('tensor', 40), pad('dtype', 9), pad('shape', 18), pad('count', 10, true), pad('min', 10, true), pad('max', 10, true), pad('mean', 10, true), pad('std', 10, true), pad('sparsity', 9, true)];
   lines.push(head.join(' '));
   for (const t of report.tensors) {
-    const cells = [pad(t.name, 40), pad(t.dtype, 9), pad(`[${t.shape.join(',')}]`, 18), pad(formatCount(t.count), 10, true)];
+    const cells = [pad(t.name, 40), pad(t.storageType ?? t.dtype, 9), pad(`[${t.shape.join(',')}]`, 18), pad(formatCount(t.count), 10, true)];
     if (t.error) cells.push(`  (${t.error})`);
     else {
       cells.push(
