@@ -29,6 +29,9 @@ export interface TensorReport {
   scope: string;
   /** The shard holding it, for models that span several files. */
   file?: string;
+  /** How the file stores it when that differs from `dtype` (e.g. GGUF 'Q4_K', decoded to float32). */
+  storageType?: string;
+  bitsPerWeight?: number;
   min?: number | null;
   max?: number | null;
   mean?: number | null;
@@ -63,6 +66,8 @@ export function inspectReport(model: Model, results: readonly (StatsResult | und
       origin: t.origin,
       scope: t.scope,
       ...(t.file !== undefined ? { file: t.file } : {}),
+      ...(t.storageType !== undefined ? { storageType: t.storageType } : {}),
+      ...(t.bitsPerWeight !== undefined ? { bitsPerWeight: t.bitsPerWeight } : {}),
     };
     const r = results[i];
     if (!r?.stats) return { ...base, error: r?.error ?? 'statistics not computed' };
