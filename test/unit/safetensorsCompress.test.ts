@@ -7,7 +7,7 @@ import type { CompressSpec } from '../../src/core/compress/spec';
 import { CancelledError } from '../../src/core/errors';
 import { compressFile } from '../../src/node/compress';
 import { variantPath } from '../../src/node/atomicWrite';
-import { bf16Values, serializeSafetensors, singleModel, writeSafetensorsFixtures, type StTensor } from '../fixtures/safetensors';
+import { bf16Values, rawSafetensors, serializeSafetensors, singleModel, writeSafetensorsFixtures, type StTensor } from '../fixtures/safetensors';
 import { mulberry32, weights } from '../fixtures/onnxBuilder';
 import { openModel } from './helpers';
 
@@ -222,6 +222,18 @@ describe('safetensors compression: single files', () => {
       { name: 'd.weight', dtype: 'U8', shape: [5], data: Uint8Array.of(1, 2, 3, 4, 5) },
     ]));
     for (const methods of [['int8'], ['fp16'], ['prune']] as const) checkLayout(compress(input, { methods: [...methods], options: {} }).output);
+  });
+
+  it('writes tensors named like object internals as ordinary keys', () => {
+    const dir = join(root, `proto-${counter++}`);
+    mkdirSync(dir);
+    const input = join(dir, 'p.safetensors');
+    const rng = mulberry32(9);
+    const text = JSON.stringify({ __proto__x: 0 }).replace('__proto__x', '__proto__').replace('0', '{"dtype": "F32", "shape": [16, 16], "data_offsets": [0, 1024]}');
+    writeFileSync(input, rawSafetensors(text, [new Uint8Array(weights(rng, 256, 1).buffer)]));
+    const r = compress(input, { methods: ['int8'], options: {} });
+    assert.deepEqual([...rawFile(r.output).tensors.keys()].sort(), ['__proto__', '__proto__.scale']);
+    checkLayout(r.output);
   });
 
   it('float64 weights keep float64 values when pruned', () => {

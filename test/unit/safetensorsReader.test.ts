@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -221,6 +221,8 @@ describe('safetensors reader: sharded models', () => {
       attempt({ weight_map: {} }, /lists no tensors/);
       attempt({ weight_map: { a: 'missing.safetensors' } }, /not found next to the model/);
       attempt('[1, 2', /index is not valid JSON/);
+      truncateSync(idx, 64 * 1024 * 1024 + 1);
+      assert.throws(() => open(idx), /index is 67108865 bytes, over the 67108864-byte limit/);
       writeFileSync(idx, JSON.stringify({ weight_map: { a: 's1.safetensors', ghost: 's1.safetensors' } }));
       const model = open(idx);
       assert.match(model.warnings[0], /index lists 1 tensor where no shard holds them, e\.g\. 'ghost' in 's1\.safetensors'/);

@@ -279,7 +279,7 @@ export function compressSafetensors(
     fileBytesAfter = writeSafetensors(outTensors(files[0]), metadataOf(files[0].metadata), guarded);
   } else {
     const shards = hooks.shards!;
-    const weightMap: Record<string, string> = {};
+    const weightMap: Record<string, string> = Object.create(null);
     let totalSize = 0;
     fileBytesAfter = 0;
     files.forEach((f, i) => {

@@ -54,7 +54,8 @@ export function layoutOrder(tensors: OutTensor[]): OutTensor[] {
 
 /** The 8-byte length and the JSON header (space-padded to a multiple of 8) for tensors in this order. */
 export function headerBytes(tensors: OutTensor[], metadata: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" must become a key, not replace the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
