@@ -26,7 +26,9 @@ Commands:
       --no-stats prints the structure alone.
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--verify]
-      Write a compressed variant next to FILE (FILE.<method>.onnx) and print its report card.
+      Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
+      report card. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
+      GGUF: int8 (Q8_0), int4 (Q4_0), fp16, bf16.
       Methods:${METHODS.map((m) => `\n        ${m.padEnd(8)} ${METHOD_DESCRIPTIONS[m]}`).join('')}
       Chain with commas, prune first: --method prune,int8.
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
@@ -253,7 +255,10 @@ async function compressCommand(args: ReturnType<typeof compressArgs>): Promise<v
     : undefined;
   const result = compressFile(args.file, args.spec, { output: args.output, force: args.force, progress });
   if (progress) process.stderr.write('\r\x1b[K');
-  const verification = args.verify ? await runVerify(args.file, result.output, {}) : undefined;
+  // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
+  const verifiable = path.extname(args.file).toLowerCase() === '.onnx';
+  const verification = args.verify && verifiable ? await runVerify(args.file, result.output, {}) : undefined;
+  if (args.verify && !verifiable) process.stderr.write(`model-lens: --verify skipped: only ONNX models can be run\n`);
   if (args.json) {
     process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}) }) + '\n');
     return;

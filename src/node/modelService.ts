@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describeFsError } from './fileSource';
 import { CancelledError } from '../core/errors';
-import type { Model, TensorRef } from '../core/model';
+import type { Model, TensorRef, TensorStorage } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import type { CompressSpec } from '../core/compress/spec';
 import type { CompressProgress } from '../shared/protocol';
@@ -42,7 +43,24 @@ const CACHE_ENTRIES = 8;
 
 interface CacheEntry {
   model: Model;
+  /** Versions of the files the model's tensors live in besides the model itself (shards, external data). */
+  depsKey: string;
   stats?: { options: string; results: StatsResult[] };
+}
+
+/** Other files a model reads tensors from, as absolute paths. */
+function dependencies(modelPath: string, model: Model): string[] {
+  const files = new Set<string>();
+  const visit = (s: TensorStorage) => {
+    if (s.kind === 'external') files.add(s.file);
+    else if (s.kind === 'sparse') visit(s.values);
+  };
+  for (const t of model.tensors) visit(t.storage);
+  return [...files].sort().map((f) => path.join(path.dirname(modelPath), f));
+}
+
+function depsKey(modelPath: string, model: Model): string {
+  return dependencies(modelPath, model).map(fileKey).join('\n');
 }
 
 /** Opens models and computes their statistics in worker threads, caching per file version. */
@@ -51,18 +69,32 @@ export class ModelService {
 
   constructor(private readonly pool: WorkerPool) {}
 
-  async open(path: string): Promise<Model> {
-    const key = fileKey(path);
-    const hit = this.cache.get(key);
+  /** The cache entry for the current version of a file and of every file its tensors live in. */
+  private lookup(file: string): CacheEntry | undefined {
+    const key = fileKey(file);
+    const entry = this.cache.get(key);
+    if (!entry) return undefined;
+    try {
+      if (depsKey(file, entry.model) === entry.depsKey) return entry;
+    } catch {
+      // A shard vanished: recompute, which reports it properly.
+    }
+    this.cache.delete(key);
+    return undefined;
+  }
+
+  async open(file: string): Promise<Model> {
+    const hit = this.lookup(file);
     if (hit) return hit.model;
-    const model = await this.pool.request<Model>({ method: 'open', params: { path } });
-    this.remember(key, { model });
+    const key = fileKey(file);
+    const model = await this.pool.request<Model>({ method: 'open', params: { path: file } });
+    this.remember(key, { model, depsKey: depsKey(file, model) });
     return model;
   }
 
   /** Cached statistics for this file version and options, if any. */
-  cachedStats(path: string, options: StatsOptions): StatsResult[] | undefined {
-    const entry = this.cache.get(fileKey(path));
+  cachedStats(file: string, options: StatsOptions): StatsResult[] | undefined {
+    const entry = this.lookup(file);
     return entry?.stats?.options === JSON.stringify(options) ? entry.stats.results : undefined;
   }
 
@@ -104,7 +136,7 @@ export class ModelService {
     } finally {
       signal?.removeEventListener('abort', abort);
     }
-    const entry = this.cache.get(key) ?? { model };
+    const entry = this.cache.get(key) ?? { model, depsKey: depsKey(path, model) };
     entry.stats = { options: JSON.stringify(options), results };
     this.remember(key, entry);
     return results;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests (`npm run test:e2e`): real VS Code via code-server, plus every test/e2e/*.test.mjs.
+# End-to-end tests (`npm run test:e2e`): real VS Code via code-server, plus every test/e2e/*.test.mjs and *vscode.e2e.mjs.
 # Installs what it needs itself: Debian packages (when root), code-server, the packaged VSIX and sample models.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -35,4 +35,4 @@ export MODEL_LENS_VSIX="$PWD/dist/model-lens.vsix" MODEL_LENS_SAMPLES="$WORK/sam
 mkdir -p test-artifacts
 shopt -s nullglob
 # One file at a time: code-server and Chromium each want most of this 2-core machine.
-node --test --test-reporter=spec --test-concurrency=1 test/e2e/*.test.mjs test/e2e/vscode.e2e.mjs
+node --test --test-reporter=spec --test-concurrency=1 test/e2e/*.test.mjs test/e2e/*vscode.e2e.mjs

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -35,6 +35,24 @@ describe('worker pool and model service', () => {
       assert.equal(await service.open(file), model, 'second open is served from the cache');
     } finally {
       pool.dispose();
+    }
+  });
+
+  it('invalidates the cache when a data file the model reads from changes', async () => {
+    const pool = new WorkerPool(distFile('worker.js'), 1);
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-deps-'));
+    try {
+      const service = new ModelService(pool);
+      cpSync(fixturePath('external'), dir, { recursive: true });
+      const file = join(dir, 'model.onnx');
+      const options = { bins: 256, nearZero: 0 };
+      await service.stats(file, await service.open(file), options, () => undefined);
+      assert.ok(service.cachedStats(file, options), 'cached after the first run');
+      utimesSync(join(dir, 'model.onnx.data'), new Date(), new Date(Date.now() + 5000));
+      assert.equal(service.cachedStats(file, options), undefined, 'a changed data file is a new version');
+    } finally {
+      pool.dispose();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
