@@ -307,6 +307,24 @@ describe('PyTorch reader: the pickle machine', () => {
     assert.equal(prop(model, 'opaque globals'), undefined, 'builtins.set and torch.device are on the allow-list');
   });
 
+  it('interprets _rebuild_tensor_v3 on an untyped storage, tensor subclasses and meta tensors', () => {
+    const bytes = storage('0', 'UntypedStorage', DT.FLOAT, [1.5, -2, 0, 8]);
+    const untyped = { ...bytes, numel: bytes.data.length };
+    const pid = { persistent: untyped };
+    const v3: Spec = { call: ['torch._utils', '_rebuild_tensor_v3'], args: [pid, 1, { tuple: [3] }, { tuple: [1] }, false, ordered([]), { global: ['torch', 'float32'] }] };
+    const v2: Spec = { call: ['torch._utils', '_rebuild_tensor_v2'], args: [pid, 0, { tuple: [2, 2] }, { tuple: [1, 2] }, false, ordered([])] };
+    const sub: Spec = { call: ['torch._tensor', '_rebuild_from_type_v2'], args: [{ global: ['torch._utils', '_rebuild_tensor_v3'] }, { global: ['torch.nn.parameter', 'Parameter'] }, { tuple: (v3 as { args: Spec[] }).args }, { dict: [] }] };
+    const meta: Spec = { call: ['torch._utils', '_rebuild_meta_tensor_no_storage'], args: [{ global: ['torch', 'half'] }, { tuple: [2, 3] }, { tuple: [3, 1] }, false] };
+    const { model, source } = open(torchSave(ordered([['v3', v3], ['bytes', v2], ['sub', sub], ['meta', meta]])));
+    assert.deepEqual(values(source, tensor(model, 'v3')), [-2, 0, 8]);
+    assert.equal(tensor(model, 'bytes').dtype, DT.UINT8, 'an untyped storage holds bytes');
+    assert.deepEqual(values(source, tensor(model, 'bytes')), [0, 0xc0, 0, 0x3f], 'bytes of 1.5 (00 00 c0 3f), transposed');
+    assert.deepEqual(values(source, tensor(model, 'sub')), [-2, 0, 8]);
+    const m = tensor(model, 'meta');
+    assert.deepEqual([m.dtype, m.dims, m.storage], [DT.FLOAT16, [2, 3], { kind: 'none', reason: 'meta tensor: saved without data' }]);
+    assert.deepEqual(model.warnings, []);
+  });
+
   it('refuses tensors with malformed rebuild arguments', () => {
     const st = storage('0', 'FloatStorage', DT.FLOAT, [1, 2]);
     refuses(torchSave(ordered([['x', tensorOf(st, new Array(65).fill(1))]])), /65 dimensions, more than 64/);
