@@ -265,8 +265,13 @@ describe('PyTorch reader: the pickle machine', () => {
     refuses(withPickle([0x97]), /out-of-band buffers/);
   });
 
-  it('refuses a stack that grows past its limit', () => {
+  it('refuses a stack that grows past its limit, and appends half a million items to an opaque object', () => {
     refuses(withPickle(new Array(MAX_PICKLE_STACK + 1).fill(0x4e)), new RegExp(`stack exceeds ${MAX_PICKLE_STACK} entries`));
+    const n = 500_000;
+    // GLOBAL x.Y, EMPTY_TUPLE, REDUCE (an opaque object), then MARK, n x NONE, APPENDS; same for a set with ADDITEMS.
+    const opaque = [0x63, ...new TextEncoder().encode('x\nY\n'), 0x29, 0x52, 0x28, ...new Array(n).fill(0x4e), 0x65];
+    assert.equal(open(withPickle(opaque)).model.tensors.length, 0);
+    assert.equal(open(withPickle([0x8f, 0x28, ...new Array(n).fill(0x4e), 0x90])).model.tensors.length, 0);
   });
 
   it('reads 200000 nested lists and tuples without exhausting the stack, and a list holding itself', () => {

@@ -232,10 +232,10 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
       else invalid(`pickle sets items on a ${typeName(target)} ${where()}`);
     }
   };
+  // Loops, not push(...items): a million spread arguments would overflow the JS stack.
   const append = (target: PyValue, items: PyValue[]) => {
-    if (Array.isArray(target)) for (const v of items) target.push(v);
-    else if (target instanceof PyObject) target.items.push(...items);
-    else invalid(`pickle appends to a ${typeName(target)} ${where()}`);
+    const into = Array.isArray(target) ? target : target instanceof PyObject ? target.items : invalid(`pickle appends to a ${typeName(target)} ${where()}`);
+    for (const v of items) into.push(v);
   };
 
   for (;;) {
@@ -416,9 +416,8 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
         // ADDITEMS
         const items = popMark();
         const s = top();
-        if (s instanceof PySet) s.items.push(...items);
-        else if (s instanceof PyObject) s.items.push(...items);
-        else invalid(`pickle adds items to a ${typeName(s)} ${where()}`);
+        if (!(s instanceof PySet) && !(s instanceof PyObject)) invalid(`pickle adds items to a ${typeName(s)} ${where()}`);
+        for (const v of items) s.items.push(v);
         break;
       }
       case 0x91: // FROZENSET
