@@ -71,7 +71,7 @@ export class DetailPane {
     const { row, tensor: t, stats: s, error } = input;
     this.title.textContent = t.name;
     this.title.title = t.name;
-    const where = row.op ? `${row.layer} · ${row.op}` : row.layer && row.layer !== UNUSED_LAYER ? row.layer : 'Not used by any layer';
+    const where = row.layer === UNUSED_LAYER ? 'Not used by any layer' : row.op ? `${row.layer} · ${row.op}` : row.layer;
     setChildren(
       this.subtitle,
       h('span', {}, where),

@@ -82,6 +82,14 @@ export class VirtualGrid {
   private frame = 0;
   private emptyText = '';
 
+  /** Renames a column's header (the second column is 'Op' for graphs, 'Shard' for sharded weights). */
+  setColumnLabel(id: ColumnId, label: string): void {
+    const i = COLUMNS.findIndex((c) => c.id === id);
+    const cell = this.headerCells[i];
+    const span = cell?.querySelector('.grid-header-label');
+    if (span) span.textContent = label;
+  }
+
   constructor(
     private readonly callbacks: GridCallbacks,
     colors: ChartColors,

@@ -1,4 +1,5 @@
 /** The model summary above the table: identity, totals, structure, whole-model histogram. */
+import { SHARD_OF_PROPERTY } from '../src/core/model';
 import type { ModelView, ViewConfig } from '../src/shared/protocol';
 import { HistogramChart } from './chart';
 import { h, icon, setChildren, type Child } from './dom';
@@ -10,6 +11,7 @@ export interface HeaderActions {
   exportStatistics(format: 'json' | 'csv'): void;
   recompute(): void;
   openAsText(): void;
+  openWholeModel(): void;
   summaryToggled(collapsed: boolean): void;
 }
 
@@ -34,7 +36,7 @@ export class Header {
   private readonly summary: HTMLElement;
   private readonly collapse: HTMLButtonElement;
 
-  constructor(actions: HeaderActions) {
+  constructor(private readonly actions: HeaderActions) {
     const button = (label: string, iconName: string, title: string, onClick: () => void) => {
       const b = h('vscode-button', { icon: iconName, title, secondary: true }, label) as Button;
       b.addEventListener('click', onClick);
@@ -193,9 +195,16 @@ export class Header {
         ? section('Metadata', expandable(md.properties.map((p) => ioChip(p.key, p.value)), TOP_IO, 'entries'), null)
         : null,
     );
-    this.warnings.hidden = model.warnings.length === 0;
+    // A lone shard names its index in the metadata: offer the whole model next to the warning.
+    const index = md.properties.find((p) => p.key === SHARD_OF_PROPERTY);
+    const openWhole = index
+      ? h('vscode-button', { secondary: true, title: `Open ${index.value}` }, 'Open whole model')
+      : null;
+    openWhole?.addEventListener('click', () => this.actions.openWholeModel());
+    this.warnings.hidden = model.warnings.length === 0 && !openWhole;
     this.warnings.replaceChildren(
       ...model.warnings.map((w) => h('div', { class: 'warning', role: 'listitem' }, icon('warning'), h('span', {}, w))),
+      ...(openWhole ? [h('div', { class: 'warning', role: 'listitem' }, openWhole)] : []),
     );
   }
 

@@ -14,7 +14,7 @@ import { formatDuration, formatInt } from './format';
 import { COLUMNS, VirtualGrid } from './grid';
 import { Header } from './header';
 import { combineHistograms, type RebinSource } from './rebin';
-import { buildRows, filterRows, sortRows, type ColumnId, type Row } from './rows';
+import { buildRows, filterRows, secondColumnLabel, sortRows, type ColumnId, type Row } from './rows';
 import { RequestClient } from './rpc';
 import { parseState, type SavedState } from './state';
 import { overallSparsity } from './summary';
@@ -75,6 +75,7 @@ class Inspector {
       exportStatistics: (format) => this.run(this.client.request('exportStatistics', { format }), 'Export'),
       recompute: () => this.recompute(),
       openAsText: () => this.run(this.client.request('openAsText', {}), 'Reopen with Text Editor'),
+      openWholeModel: () => this.run(this.client.request('openWholeModel', {}), 'Open whole model'),
       summaryToggled: (collapsed) => {
         this.state.summaryCollapsed = collapsed;
         this.save();
@@ -199,6 +200,7 @@ class Inspector {
     this.errors = new Array(model.tensors.length);
     this.floatTensors = model.tensors.filter((t) => dtypeInfo(t.dtype).float).length;
     this.rows = buildRows(model.layers, model.tensors);
+    this.grid.setColumnLabel('op', secondColumnLabel(model.format, model.tensors));
     this.loading.hidden = true;
     this.failure.hidden = true;
     this.inspector.hidden = false;

@@ -39,7 +39,10 @@ export interface SortSpec {
   descending: boolean;
 }
 
-/** One row per (layer, tensor) pair in model order, then tensors no layer uses. */
+/**
+ * One row per (layer, tensor) pair in model order, then tensors no layer uses. Weight-only
+ * formats have no ops; for a sharded model the second column names each tensor's shard instead.
+ */
 export function buildRows(layers: readonly Layer[], tensors: readonly TensorView[]): Row[] {
   const rows: Row[] = [];
   const used = new Uint8Array(tensors.length);
@@ -51,11 +54,16 @@ export function buildRows(layers: readonly Layer[], tensors: readonly TensorView
     for (const t of layer.tensors) {
       if (t < 0 || t >= tensors.length) continue;
       used[t] = 1;
-      push(t, layer.name, layer.op);
+      push(t, layer.name, layer.op || (tensors[t].file ?? ''));
     }
   }
-  for (let t = 0; t < tensors.length; t++) if (!used[t]) push(t, UNUSED_LAYER, '');
+  for (let t = 0; t < tensors.length; t++) if (!used[t]) push(t, UNUSED_LAYER, tensors[t].file ?? '');
   return rows;
+}
+
+/** What the second column holds: operator types for graphs, shard files for sharded weight files. */
+export function secondColumnLabel(format: string, tensors: readonly TensorView[]): 'Op' | 'Shard' {
+  return format !== 'onnx' && tensors.some((t) => t.file !== undefined) ? 'Shard' : 'Op';
 }
 
 /** Indices of rows whose layer, tensor name or op contains `query` (case-insensitive). */

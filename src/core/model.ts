@@ -113,3 +113,6 @@ export interface Model {
   /** Non-fatal oddities found while reading (shown in the header). */
   warnings: string[];
 }
+
+/** Metadata property a lone shard of a sharded model carries: the file name of the model's index. */
+export const SHARD_OF_PROPERTY = 'shard of';

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/errors';
-import type { Model } from '../core/model';
+import { SHARD_OF_PROPERTY, type Model } from '../core/model';
 import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
 import { parseFromWebview, toModelView, type FromWebview, type ToWebview } from '../shared/protocol';
@@ -79,6 +79,13 @@ export class InspectorSession implements vscode.Disposable {
         this.service.forget(this.uri.fsPath);
         await this.load();
         return null;
+      case 'openWholeModel': {
+        // The index name comes from the model as read, never from the webview, and must sit beside it.
+        const index = this.model?.metadata.properties.find((p) => p.key === SHARD_OF_PROPERTY)?.value;
+        if (!index || index !== path.basename(index)) throw new Error('this file is not a shard of a sharded model');
+        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.joinPath(this.uri, '..', index), INSPECTOR_VIEW_TYPE);
+        return null;
+      }
     }
   }
 

@@ -48,7 +48,9 @@ export type ToWebview =
 export type WebviewRequest =
   | { method: 'exportStatistics'; params: { format: 'json' | 'csv' } }
   | { method: 'openAsText'; params: Record<string, never> }
-  | { method: 'recompute'; params: Record<string, never> };
+  | { method: 'recompute'; params: Record<string, never> }
+  /** A lone shard of a sharded model: open the model's index instead (the host finds it). */
+  | { method: 'openWholeModel'; params: Record<string, never> };
 
 export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } & WebviewRequest);
 
@@ -100,6 +102,7 @@ export function parseFromWebview(message: unknown): FromWebview | null {
       return { type: 'request', id, method: 'exportStatistics', params: { format: params.format } };
     case 'openAsText':
     case 'recompute':
+    case 'openWholeModel':
       return { type: 'request', id, method: m.method, params: {} };
     default:
       return null;

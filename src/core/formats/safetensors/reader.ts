@@ -2,7 +2,9 @@ import { dtypeInfo } from '../../dtypes';
 import { InvalidModelError, invalid } from '../../errors';
 import { readExactly, type ExternalDataResolver, type RandomAccessSource } from '../../io/source';
 import { MAX_TENSORS } from '../../limits';
-import type { Layer, Model, ModelMetadata, TensorRef, TensorStorage } from '../../model';
+import { SHARD_OF_PROPERTY, type Layer, type Model, type ModelMetadata, type TensorRef, type TensorStorage } from '../../model';
+
+export { SHARD_OF_PROPERTY };
 import { isObject, parseHeader, parseJson, sniffSafetensors, type HeaderEntry, type ParsedHeader } from './header';
 
 /** Index JSON size cap: real indexes are a few MB even for the largest models; stops a length bomb. */
@@ -18,7 +20,6 @@ export const INT8_PER_ROW = 'int8-per-row';
 /** Suffix of the scale tensor that goes with each int8 weight. */
 export const SCALE_SUFFIX = '.scale';
 /** Property naming the index of the sharded model an opened shard belongs to (the editor offers to open it). */
-export const SHARD_OF_PROPERTY = 'shard of';
 
 const INDEX_SUFFIX = '.safetensors.index.json';
 const SHARD_NAME = /^(.*)-\d+-of-\d+\.safetensors$/i;

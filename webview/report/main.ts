@@ -1,0 +1,310 @@
+/** Compression report webview: totals, fidelity per output, per-tensor table, skipped tensors. */
+import '../../media/report.css';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-icon/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import {
+  describeRatio,
+  formatCosine,
+  fromWire,
+  type FromReport,
+  type ReportAction,
+  type ReportTensorView,
+  type ReportView,
+  type ToReport,
+  type VerifyView,
+} from '../../src/extension/reportProtocol';
+import { h, icon, setChildren } from '../dom';
+import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
+import { formatDb, metricCell } from './metrics';
+import { Table, type SortState } from './table';
+
+interface VsCodeApi {
+  postMessage(message: FromReport): void;
+  getState(): unknown;
+  setState(state: SavedState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+interface SavedState {
+  sort: SortState | null;
+  filter: string;
+}
+
+function parseState(raw: unknown): SavedState {
+  const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const sort = s.sort as Record<string, unknown> | null | undefined;
+  return {
+    sort: sort && typeof sort.column === 'string' && typeof sort.descending === 'boolean' ? { column: sort.column, descending: sort.descending } : null,
+    filter: typeof s.filter === 'string' ? s.filter : '',
+  };
+}
+
+type TextField = HTMLElement & { value: string };
+
+const TENSOR_COLUMNS = [
+  {
+    id: 'name',
+    label: 'Tensor',
+    value: (t: ReportTensorView) => t.name,
+    render: (t: ReportTensorView) => h('div', { class: 'name-cell' }, h('span', { class: 'name', title: t.name }, t.name), h('span', { class: 'where' }, [t.layer, t.op].filter(Boolean).join(' · '))),
+    className: 'col-name',
+  },
+  { id: 'method', label: 'Method', value: (t: ReportTensorView) => t.method, render: (t: ReportTensorView) => t.method, className: 'col-method' },
+  { id: 'before', label: 'Before', numeric: true, title: 'Bytes stored before', value: (t: ReportTensorView) => t.bytesBefore, render: (t: ReportTensorView) => formatBytes(t.bytesBefore) },
+  { id: 'after', label: 'After', numeric: true, title: 'Bytes stored after (codes, scales, zero points, codebooks)', value: (t: ReportTensorView) => t.bytesAfter, render: (t: ReportTensorView) => formatBytes(t.bytesAfter) },
+  { id: 'ratio', label: 'Ratio', numeric: true, title: 'Before / after', value: (t: ReportTensorView) => t.bytesBefore / Math.max(1, t.bytesAfter), render: (t: ReportTensorView) => `${(t.bytesBefore / Math.max(1, t.bytesAfter)).toFixed(2)}×` },
+  { id: 'mse', label: 'MSE', numeric: true, title: 'Mean squared error of the reconstructed weights', value: (t: ReportTensorView) => fromWire(t.mse), render: (t: ReportTensorView) => formatNumber(fromWire(t.mse), 3) },
+  {
+    id: 'sqnr',
+    label: 'SQNR',
+    numeric: true,
+    title: 'Signal-to-quantization-noise ratio, dB: higher is better; ∞ means exact',
+    value: (t: ReportTensorView) => fromWire(t.sqnrDb),
+    render: (t: ReportTensorView) => metricCell(formatDb(fromWire(t.sqnrDb)), fromWire(t.sqnrDb) < 20 ? 'poor' : undefined),
+  },
+  { id: 'maxabs', label: 'Max |err|', numeric: true, title: 'Largest absolute error of any weight', value: (t: ReportTensorView) => fromWire(t.maxAbs), render: (t: ReportTensorView) => formatNumber(fromWire(t.maxAbs), 3) },
+  {
+    id: 'cosine',
+    label: 'Cosine',
+    numeric: true,
+    title: 'Cosine similarity of original and reconstructed weights',
+    value: (t: ReportTensorView) => fromWire(t.cosine),
+    render: (t: ReportTensorView) => metricCell(formatCosine(fromWire(t.cosine)), fromWire(t.cosine) < 0.99 ? 'poor' : undefined),
+  },
+  { id: 'sparsity', label: 'Sparsity', numeric: true, title: 'Share of exact zeros after compression', value: (t: ReportTensorView) => fromWire(t.sparsity), render: (t: ReportTensorView) => formatPercent(fromWire(t.sparsity)) },
+  { id: 'note', label: 'Notes', value: (t: ReportTensorView) => t.note ?? '', render: (t: ReportTensorView) => h('span', { class: 'note', title: t.note }, t.note ?? ''), className: 'col-note' },
+];
+
+function card(label: string, value: Node | string, sub: Node | string, cls = ''): HTMLElement {
+  return h('div', { class: `card ${cls}`.trim() }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value), h('div', { class: 'card-sub' }, sub));
+}
+
+function fidelityCard(v: VerifyView): HTMLElement {
+  switch (v.state) {
+    case 'done': {
+      if (!v.outputs.length) return card('Output fidelity', '—', 'no outputs compared');
+      const worst = v.outputs.reduce((a, o) => (fromWire(o.cosine) < fromWire(a.cosine) ? o : a));
+      const c = fromWire(worst.cosine);
+      return card(
+        'Output fidelity',
+        `cosine ${formatCosine(c)}`,
+        `${v.outputs.length > 1 ? `worst of ${v.outputs.length} outputs (${worst.name})` : worst.name} · ${v.samples} sample${v.samples === 1 ? '' : 's'}`,
+        c < 0.99 ? 'warn' : '',
+      );
+    }
+    case 'off':
+      return card('Output fidelity', 'not checked', 'verification is off (setting modelLens.compress.verify)');
+    case 'cancelled':
+      return card('Output fidelity', 'cancelled', 'the variant was kept; run model-lens verify to check it', 'warn');
+    case 'skipped':
+      return card('Output fidelity', 'skipped', v.reason, 'warn');
+    case 'failed':
+      return card('Output fidelity', 'failed', v.reason, 'bad');
+  }
+}
+
+function verifySection(v: VerifyView): HTMLElement | null {
+  if (v.state !== 'done') {
+    if (v.state !== 'failed' && v.state !== 'skipped') return null;
+    return h(
+      'section',
+      { class: 'section' },
+      h('h2', {}, 'Output fidelity'),
+      h('div', { class: `callout ${v.state === 'failed' ? 'bad' : 'warn'}`, role: 'status' }, icon(v.state === 'failed' ? 'error' : 'info'), h('span', {}, `Verification ${v.state}: ${v.reason}`)),
+    );
+  }
+  const rows = v.outputs.map((o) =>
+    h(
+      'tr',
+      {},
+      h('td', { class: 'col-name' }, h('span', { class: 'name', title: o.name }, o.name)),
+      h('td', { class: 'num' }, metricCell(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) < 0.99 ? 'poor' : undefined)),
+      h('td', { class: 'num' }, formatCosine(fromWire(o.cosineMin))),
+      h('td', { class: 'num' }, formatNumber(fromWire(o.relL2), 3)),
+      h('td', { class: 'num' }, formatNumber(fromWire(o.relL2Max), 3)),
+      h('td', { class: 'num' }, formatNumber(fromWire(o.maxAbs), 3)),
+      h('td', { class: 'num' }, o.top1 === undefined ? '—' : `${formatPercent(o.top1)} of ${formatInt(o.top1Rows ?? 0)}`),
+    ),
+  );
+  const th = (label: string, title: string, num = true) => h('th', { scope: 'col', class: num ? 'num' : '', title }, label);
+  const inputs = v.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join('×')}]${i.source === 'random' ? '' : ` from ${i.source}`}`).join(', ');
+  return h(
+    'section',
+    { class: 'section' },
+    h('h2', {}, 'Output fidelity'),
+    h(
+      'p',
+      { class: 'section-note' },
+      `Both models ran ${v.samples} time${v.samples === 1 ? '' : 's'} on the same ${v.inputs.every((i) => i.source === 'random') ? `random inputs (seed ${v.seed})` : 'inputs'} with ${v.runtime} in ${formatDuration(v.elapsedMs)}. Inputs: ${inputs}.`,
+    ),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'data', 'aria-label': 'Output fidelity per output' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            th('Output', 'Model output', false),
+            th('Cosine', 'Mean cosine similarity over samples'),
+            th('Worst', 'Lowest cosine of any sample'),
+            th('Rel L2', 'Mean ‖variant − original‖ / ‖original‖'),
+            th('Worst', 'Largest relative L2 of any sample'),
+            th('Max |Δ|', 'Largest absolute difference of any element'),
+            th('Top-1', 'Rows whose argmax agrees (classifier-shaped outputs)'),
+          ),
+        ),
+        h('tbody', {}, ...rows),
+      ),
+    ),
+    ...v.warnings.map((w) => h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w))),
+  );
+}
+
+function skippedSection(skipped: ReportView['skipped']): HTMLElement | null {
+  if (!skipped.length) return null;
+  const reasons = new Map<string, string[]>();
+  for (const s of skipped) reasons.set(s.reason, [...(reasons.get(s.reason) ?? []), s.name]);
+  return h(
+    'section',
+    { class: 'section' },
+    h('h2', {}, `Skipped tensors (${formatInt(skipped.length)})`),
+    h(
+      'ul',
+      { class: 'skipped' },
+      ...[...reasons].map(([reason, names]) =>
+        h(
+          'li',
+          {},
+          h('details', {}, h('summary', {}, h('span', { class: 'reason' }, reason), h('span', { class: 'count' }, ` — ${formatInt(names.length)} tensor${names.length === 1 ? '' : 's'}`)), h('div', { class: 'names' }, names.join(', '))),
+        ),
+      ),
+    ),
+  );
+}
+
+class ReportApp {
+  private readonly vscode = acquireVsCodeApi();
+  private readonly state = parseState(this.vscode.getState());
+  private readonly root: HTMLElement;
+  private table: Table<ReportTensorView> | null = null;
+
+  constructor(root: HTMLElement) {
+    this.root = root;
+    setChildren(root, h('div', { class: 'loading' }, icon('loading', 'codicon-modifier-spin'), h('span', {}, 'Loading report…')));
+    window.addEventListener('message', (e: MessageEvent) => this.onMessage(e.data));
+    this.vscode.postMessage({ type: 'ready' });
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data !== 'object' || data === null) return;
+    const msg = data as ToReport;
+    if (msg.type === 'report') this.render(msg.report);
+  }
+
+  private act(action: ReportAction): void {
+    this.vscode.postMessage({ type: 'action', action });
+  }
+
+  private button(label: string, codicon: string, action: ReportAction, secondary = true): HTMLElement {
+    const b = h('vscode-button', { icon: codicon, secondary });
+    b.textContent = label;
+    b.addEventListener('click', () => this.act(action));
+    return b;
+  }
+
+  private render(r: ReportView): void {
+    document.title = `Report: ${r.outputName}`;
+    const t = r.totals;
+    const header = h(
+      'header',
+      { class: 'head' },
+      h(
+        'div',
+        { class: 'titles' },
+        h('h1', { title: `${r.folder}/${r.outputName}` }, r.outputName),
+        h('div', { class: 'subtitle' }, h('span', {}, `from ${r.inputName}`), h('span', { class: 'sep' }, '·'), h('span', {}, r.summary), h('span', { class: 'sep' }, '·'), h('span', { title: r.folder }, r.folder)),
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        this.button('Open', 'go-to-file', 'open'),
+        this.button('Compare', 'diff', 'compare'),
+        this.button('Reveal in Explorer', 'folder-opened', 'reveal'),
+        this.button('Save Report…', 'save', 'save', false),
+      ),
+    );
+    const cards = h(
+      'section',
+      { class: 'cards', 'aria-label': 'Totals' },
+      card('File size', h('span', {}, `${formatBytes(t.fileBytesBefore)} → ${formatBytes(t.fileBytesAfter)}`), describeRatio(t.ratio), t.ratio < 1 ? 'warn' : ''),
+      card(
+        'Compressed weights',
+        `${formatBytes(t.weightBytesBefore)} → ${formatBytes(t.weightBytesAfter)}`,
+        `${formatInt(t.parameters)} parameters in ${formatInt(r.tensors.length)} tensor${r.tensors.length === 1 ? '' : 's'}`,
+      ),
+      card(
+        'Entropy estimate',
+        r.entropy.huffmanBytes > 0 ? `${r.entropy.bitsPerWeight.toFixed(2)} bits/weight` : '—',
+        r.entropy.huffmanBytes > 0 ? `Huffman-coded, the file would take ${formatBytes(r.entropy.huffmanFileBytes)}` : 'no coded symbols',
+      ),
+      fidelityCard(r.verify),
+      card('Time', formatDuration(r.elapsedMs), r.methods.join(' + ')),
+    );
+
+    const filter = h('vscode-textfield', { class: 'filter', type: 'search', placeholder: 'Filter by tensor, layer, op or method', 'aria-label': 'Filter tensors' }) as TextField;
+    filter.append(h('vscode-icon', { slot: 'content-before', name: 'filter' }));
+    filter.value = this.state.filter;
+    const count = h('span', { class: 'match-count', 'aria-live': 'polite' });
+    this.table = new Table<ReportTensorView>({
+      columns: TENSOR_COLUMNS,
+      label: 'Compressed tensors',
+      sort: this.state.sort,
+      onSort: (sort) => {
+        this.state.sort = sort;
+        this.vscode.setState(this.state);
+      },
+      filterText: (x) => `${x.name} ${x.layer} ${x.op} ${x.method}`,
+      rowClass: (x) => (fromWire(x.cosine) < 0.99 ? 'row-poor' : undefined),
+      empty: r.tensors.length ? 'No tensor matches the filter.' : 'No tensor was compressed.',
+    });
+    const table = this.table;
+    table.setRows(r.tensors);
+    const updateCount = () => {
+      const n = r.tensors.length;
+      count.textContent = table.visible === n ? `${formatInt(n)} tensor${n === 1 ? '' : 's'}` : `${formatInt(table.visible)} of ${formatInt(n)} tensors`;
+    };
+    filter.addEventListener('input', () => {
+      this.state.filter = filter.value;
+      this.vscode.setState(this.state);
+      table.setFilter(filter.value);
+      updateCount();
+    });
+    table.setFilter(this.state.filter);
+    updateCount();
+
+    setChildren(
+      this.root,
+      header,
+      h('div', { class: 'body' },
+        ...r.warnings.map((w) => h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w))),
+        cards,
+        verifySection(r.verify),
+        h(
+          'section',
+          { class: 'section' },
+          h('div', { class: 'section-head' }, h('h2', {}, 'Compressed tensors'), filter, count),
+          table.element,
+        ),
+        skippedSection(r.skipped),
+      ),
+    );
+  }
+}
+
+new ReportApp(document.getElementById('app') ?? document.body);
