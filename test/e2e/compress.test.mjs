@@ -33,17 +33,6 @@ const CONCURRENCY = 2;
 const zoo = require(join(DIST, 'test/unit/compressZoo.test.js'));
 const ort = zoo.loadOrt();
 
-/**
- * Engine bugs these checks expose (reported with a patch); their cases run as `todo` so the failure shows
- * without failing the suite. Delete an entry when its fix lands.
- */
-const IR3 = 'bug: IR < 4 needs every initializer listed as a graph input; the writer adds none and drops the replaced one (formats/onnx/writer.ts graph())';
-const OPSET6 = 'bug: the corpus models are opset 6, which compressModel refuses outright (pipeline.ts: "older than ... 7")';
-const KNOWN_BUGS = {
-  ...Object.fromEntries(zoo.METHOD_CASES.map((c) => [`conv_opset6.onnx ${c.id}`, OPSET6])),
-  ...Object.fromEntries(zoo.METHOD_CASES.filter((c) => c.id !== 'bf16').map((c) => [`ir3.onnx ${c.id}`, IR3])),
-};
-
 const safeName = (id) => id.replace(/[^\w.-]/g, '_');
 
 /** Runs `jobs` (functions returning promises) two at a time. */
@@ -129,7 +118,7 @@ describe('every variant of the compression test models passes onnx.checker', () 
   for (const m of zoo.ZOO) {
     describe(m.file, () => {
       for (const c of zoo.METHOD_CASES) {
-        it(c.id, { todo: KNOWN_BUGS[`${m.file} ${c.id}`] }, () => {
+        it(c.id, () => {
           const k = cases.find((x) => x.m === m && x.c === c);
           if (c.spec.methods.includes('bf16') && m.opset < 13) {
             // Cast from bfloat16 arrived in opset 13: the CLI refuses, in one line, and writes nothing.
@@ -267,7 +256,7 @@ describe('ONNX backend-test corpus models through the main methods', () => {
 
   for (const model of models) {
     for (const method of CORPUS_METHODS) {
-      it(`${model.group}/${model.name} ${method.id}`, { todo: defaultOpset(model.file) < 7 ? OPSET6 : undefined }, () => {
+      it(`${model.group}/${model.name} ${method.id}`, () => {
         const k = cases.find((x) => x.model === model && x.method === method);
         assert.ok(k.result.report, `compress failed: ${k.result.error}`);
         const r = k.result.report;

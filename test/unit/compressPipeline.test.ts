@@ -44,11 +44,8 @@ import { openModel } from './helpers';
  * Engine bugs found by these tests, reported to the engine's owner with a patch. Their cases run as
  * `todo`: the failure shows in the output without failing the suite. Delete an entry when its fix lands.
  */
-const OPSET6 = 'bug: opset-6 models (the corpus) are refused outright though a Conv-only model means the same at opset 7 (pipeline.ts compressModel)';
 const KNOWN_BUGS: Record<string, string> = {
-  ...Object.fromEntries(METHOD_CASES.map((c) => [`conv_opset6.onnx ${c.id}`, OPSET6])),
   'external data': 'spec gap: issue 3 asks for <out>.data; new tensors go inline and the variant keeps reading the original .data (pipeline.ts, node/compress.ts)',
-  huffman: 'bug: the entropy estimate charges a 65536-byte code table per fp16/bf16 tensor (pipeline.ts symbolEstimates, metrics.ts huffmanCodebookBytes)',
 };
 
 const ort = loadOrt();
@@ -994,7 +991,7 @@ describe('external data and the entropy estimate', () => {
     });
   });
 
-  it('never estimates a Huffman-coded variant larger than the variant itself', { todo: KNOWN_BUGS.huffman }, () => {
+  it('never estimates a Huffman-coded variant larger than the variant itself', () => {
     const dir = join(root, 'huffman');
     writeZoo(dir);
     for (const methods of [['int8'], ['int4'], ['fp16'], ['bf16'], ['cluster']] as CompressSpec['methods'][]) {

@@ -110,6 +110,14 @@ export interface CompressHooks {
   shards?: ShardWriter;
 }
 
+/** Default-domain ops whose opset-6 definition still holds at opset 7 (none lost an attribute or changed meaning). */
+const SAME_AT_OPSET_7 = new Set([
+  'Abs', 'AveragePool', 'Cast', 'Ceil', 'Concat', 'Constant', 'Conv', 'ConvTranspose', 'DepthToSpace', 'Elu', 'Exp', 'Flatten', 'Floor',
+  'Gather', 'GlobalAveragePool', 'GlobalLpPool', 'GlobalMaxPool', 'HardSigmoid', 'Identity', 'InstanceNormalization', 'LRN', 'LeakyRelu',
+  'Log', 'LogSoftmax', 'LpNormalization', 'LpPool', 'MaxPool', 'Neg', 'Pad', 'Reciprocal', 'Relu', 'Reshape', 'Selu', 'Shape', 'Sigmoid',
+  'Size', 'Slice', 'Softmax', 'Softplus', 'Softsign', 'SpaceToDepth', 'Split', 'Sqrt', 'Squeeze', 'Tanh', 'Tile', 'Transpose', 'Unsqueeze',
+]);
+
 function defaultOpset(model: Model): number {
   return model.metadata.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
 }
@@ -303,8 +311,15 @@ export function compressModel(
   if (model.format === 'safetensors') return compressSafetensors(source, model, spec, openFile, sink, hooks);
   if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
   const s = normaliseSpec(spec);
-  const opset = defaultOpset(model);
-  if (opset < 7) invalid(`opset ${opset} is older than the oldest this writer supports (7)`);
+  let opset = defaultOpset(model);
+  // The encodings need opset 7 (numpy-broadcasting Mul/Sub; onnxruntime has no older kernels for them).
+  // An older model is raised to 7 when every op it uses means the same there.
+  const raise = opset < 7;
+  if (raise) {
+    const changed = [...new Set(model.layers.filter((l) => (l.domain === '' || l.domain === 'ai.onnx') && !SAME_AT_OPSET_7.has(l.op)).map((l) => l.op))];
+    if (opset < 6 || changed.length) invalid(`opset ${opset} is older than the encodings need (7), and ${changed.length ? changed.join(', ') : 'Cast'} changed meaning since, so it cannot be raised`);
+    opset = 7;
+  }
   const storage = s.methods.find((m) => m !== 'prune');
   if (storage === 'bf16' && opset < 13) invalid(`bf16 storage needs opset 13 for its Cast from bfloat16 (this model has opset ${opset}); fp16 works at any opset`);
   const half = storage === 'fp16' || storage === 'bf16';
@@ -355,12 +370,18 @@ export function compressModel(
     });
     if (out.symbols) {
       const e = entropyEstimate(out.symbols.data, out.symbols.alphabet);
-      symbolEstimates.push({ bits: e.bitsPerWeight * c.tensor.count, bytes: e.huffmanBytes + (editBytes(out.edit) - out.symbols.data.byteLength), count: c.tensor.count });
+      symbolEstimates.push({ bits: e.bitsPerWeight * c.tensor.count, bytes: Math.min(e.huffmanBytes, out.symbols.data.byteLength) + (editBytes(out.edit) - out.symbols.data.byteLength), count: c.tensor.count });
     }
     if (globalOriginals) globalOriginals[i] = globalPruned![i] = new Float32Array(0);
   });
   check();
-  const fileBytesAfter = writeOnnx(source, { edits }, {
+  const plan = {
+    edits,
+    opsets: raise && edits.length ? [{ domain: '', version: 7 }] : undefined,
+    // IR 3 requires every initializer to be a graph input; IR 4 lets the new ones (and the replaced ones' names) stand alone.
+    irVersion: edits.length && (model.metadata.irVersion ?? 0) < 4 ? 4 : undefined,
+  };
+  const fileBytesAfter = writeOnnx(source, plan, {
     write(b) {
       check();
       sink.write(b);

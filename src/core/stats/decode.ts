@@ -35,7 +35,9 @@ function streamStorage(
   openFile: SourceOpener,
   sink: ChunkSink,
 ): number {
-  const out = new Float64Array(CHUNK_ELEMENTS);
+  // Sized to the tensor: checkpoints hold tens of thousands of tiny tensors, and a 512 KiB buffer
+  // each would spend the time in the allocator. 256 covers the largest ggml block.
+  const out = new Float64Array(Math.min(CHUNK_ELEMENTS, Math.max(256, expected)));
   switch (storage.kind) {
     case 'none':
       if (expected === 0) return 0;
@@ -51,7 +53,7 @@ function streamStorage(
     case 'proto':
       return streamProto(source, storage, dtype, expected, out, sink);
     case 'strided':
-      return gatherStrided(source, storage, dtypeInfo(dtype).bits / 8, CHUNK_ELEMENTS, (bytes, len) => sink(out, decodeRaw(dtype, bytes, len, out, CHUNK_ELEMENTS)));
+      return gatherStrided(source, storage, dtypeInfo(dtype).bits / 8, out.length, (bytes, len) => sink(out, decodeRaw(dtype, bytes, len, out, out.length)));
     case 'ggml':
       return streamGgml(source, storage, expected, out, sink);
     case 'scaled':
@@ -106,7 +108,7 @@ function streamRaw(
   sink: ChunkSink,
 ): number {
   const eb = rawElementBytes(dtype);
-  const chunkBytes = Math.max(8, Math.floor((CHUNK_ELEMENTS * Math.max(1, dtypeInfo(dtype).bits)) / 8 / 8) * 8);
+  const chunkBytes = Math.min(Math.max(8, Math.floor((out.length * Math.max(1, dtypeInfo(dtype).bits)) / 8 / 8) * 8), Math.ceil(length / 8) * 8 || 8);
   const buf = new Uint8Array(chunkBytes);
   let done = 0;
   let elements = 0;

@@ -59,6 +59,8 @@ export interface RewritePlan {
   edits: TensorEdit[];
   /** Default and custom-domain opsets to set (raised or added). */
   opsets?: { domain: string; version: number }[];
+  /** Raise ModelProto.ir_version to at least this (IR < 4 requires every initializer to be a graph input). */
+  irVersion?: number;
 }
 
 export interface ByteSink {
@@ -216,6 +218,12 @@ class Rewriter {
     const opsets = new Map((this.plan.opsets ?? []).map((o) => [o.domain, o.version]));
     for (const f of fields) {
       if (f.field === 7 && f.wt === 2 && this.hasEdit(f.start, f.end)) root.push(this.graph(7, f));
+      else if (f.field === 1 && f.wt === 0 && this.plan.irVersion !== undefined) {
+        this.r.pos = f.start;
+        this.r.varint();
+        const current = this.r.varint();
+        root.push(Uint8Array.from([...varintBytes(tag(1, 0)), ...varintBytes(Math.max(current, this.plan.irVersion))]));
+      }
       else if (f.field === 8 && f.wt === 2 && opsets.size) {
         const current = this.opset(f);
         const wanted = opsets.get(current.domain);
