@@ -89,8 +89,16 @@ function printTable(report: InspectReport, file: string): void {
   const m = report.metadata;
   const lines = [
     `${path.basename(file)}  ${report.format.toUpperCase()}  ${formatBytes(report.fileBytes)}`,
-    `  IR ${m.irVersion ?? '?'}  opsets ${m.opsets.map((o) => `${o.domain || 'ai.onnx'}:${o.version}`).join(', ') || '-'}  producer ${[m.producer, m.producerVersion].filter(Boolean).join(' ') || '-'}`,
-    `  graph ${m.graphName || '-'}  nodes ${report.nodeCount}  tensors ${report.tensors.length}  parameters ${formatCount(report.parameters)}`,
+    ...(report.format === 'onnx'
+      ? [
+          `  IR ${m.irVersion ?? '?'}  opsets ${m.opsets.map((o) => `${o.domain || 'ai.onnx'}:${o.version}`).join(', ') || '-'}  producer ${[m.producer, m.producerVersion].filter(Boolean).join(' ') || '-'}`,
+          `  graph ${m.graphName || '-'}  nodes ${report.nodeCount}  tensors ${report.tensors.length}  parameters ${formatCount(report.parameters)}`,
+        ]
+      : [
+          ...m.properties.slice(0, 8).map((p) => `  ${p.key}: ${p.value.length > 100 ? p.value.slice(0, 99) + '…' : p.value}`),
+          ...(m.properties.length > 8 ? [`  … ${m.properties.length - 8} more metadata entries (--json has them all)`] : []),
+          `  tensors ${report.tensors.length}  parameters ${formatCount(report.parameters)}`,
+        ]),
     '',
   ];
   const head = [pad('tensor', 40), pad('dtype', 9), pad('shape', 18), pad('count', 10, true), pad('min', 10, true), pad('max', 10, true), pad('mean', 10, true), pad('std', 10, true), pad('sparsity', 9, true)];
