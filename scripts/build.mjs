@@ -32,7 +32,8 @@ const builds = [
     minify: production,
     logLevel: 'warning',
     absWorkingDir: root,
-    entryPoints: { main: 'webview/main.ts' },
+    // report and compare import their stylesheets from media/, so esbuild ships them as dist/webview/*.css.
+    entryPoints: { main: 'webview/main.ts', report: 'webview/report/main.ts', compare: 'webview/compare/main.ts' },
     outdir: join(dist, 'webview'),
   },
 ];

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../core/errors';
 import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
+import { registerCompressCommands } from './compressCommands';
 import { exportStatistics, pickExportFormat } from './exportStats';
 import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 import { statsOptions } from './settings';
@@ -25,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): void {
   }
 
   context.subscriptions.push(
+    ...registerCompressCommands({ extensionUri: context.extensionUri, service, log, targetUri, activeModel: () => provider.active?.uri }),
     log,
     { dispose: () => pool.dispose() },
     disposable,

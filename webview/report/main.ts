@@ -101,6 +101,8 @@ function fidelityCard(v: VerifyView): HTMLElement {
       return card('Output fidelity', 'skipped', v.reason, 'warn');
     case 'failed':
       return card('Output fidelity', 'failed', v.reason, 'bad');
+    case 'unavailable':
+      return card('Output fidelity', 'not applicable', v.reason);
   }
 }
 

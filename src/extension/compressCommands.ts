@@ -1,0 +1,369 @@
+/** Compression commands: pick the model, ask what to do, run in a worker with progress, then report. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { formatCompressReport } from '../core/compress/format';
+import { normaliseSpec, parseMethods, variantSuffix, type CompressSpec } from '../core/compress/spec';
+import type { MethodName, MethodOptions } from '../core/compress/types';
+import { CancelledError } from '../core/errors';
+import { formatBytes } from '../core/units';
+import { formatVerifyReport, type VerifyReport } from '../core/verify/report';
+import { variantPath } from '../node/atomicWrite';
+import type { CompressFileResult } from '../node/compress';
+import type { ModelService } from '../node/modelService';
+import { ComparePanel } from './comparePanel';
+import { compressDefaults } from './compressSettings';
+import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern } from './compressWizard';
+import { INSPECTOR_VIEW_TYPE } from './inspector';
+import { ReportPanel } from './reportPanel';
+import { describeRatio, formatCosine } from './reportProtocol';
+
+const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
+
+/** What became of the fidelity check after the variant was written. */
+export type VerifyOutcome =
+  | { state: 'done'; report: VerifyReport }
+  | { state: 'off' | 'cancelled' }
+  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string };
+
+export interface CompressOutcome {
+  result: CompressFileResult;
+  spec: CompressSpec;
+  verify: VerifyOutcome;
+}
+
+/** Options a caller (another extension, a test) may pass as the second argument instead of answering prompts. */
+export interface RunOptions {
+  /** Replace an existing output without asking. */
+  force?: boolean;
+  /** Override the modelLens.compress.verify setting. */
+  verify?: boolean;
+  /** Absolute path of the variant (default: next to the model). */
+  output?: string;
+}
+
+export interface CompressDeps {
+  extensionUri: vscode.Uri;
+  service: ModelService;
+  log: vscode.LogOutputChannel;
+  /** The model a command acts on: its Uri argument, else the active inspector, else ask. */
+  targetUri(arg: unknown): Promise<vscode.Uri | undefined>;
+  /** The file of the active inspector, if any. */
+  activeModel(): vscode.Uri | undefined;
+}
+
+/** Outcomes of this session's runs, by variant path: the Compare view and report panel read them. */
+const outcomes = new Map<string, { outcome: CompressOutcome; size: number; mtimeMs: number }>();
+
+function remember(outcome: CompressOutcome): void {
+  try {
+    const st = fs.statSync(outcome.result.output);
+    outcomes.set(outcome.result.output, { outcome, size: st.size, mtimeMs: st.mtimeMs });
+  } catch {
+    // The variant vanished already: nothing to pair it with later.
+  }
+}
+
+/** This session's outcome for the pair, if the variant is still the file that run wrote. */
+export function outcomeFor(original: string, variant: string): CompressOutcome | undefined {
+  const hit = outcomes.get(variant);
+  if (!hit || path.resolve(hit.outcome.result.input) !== path.resolve(original)) return undefined;
+  try {
+    const st = fs.statSync(variant);
+    return st.size === hit.size && st.mtimeMs === hit.mtimeMs ? hit.outcome : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof vscode.Uri);
+}
+
+/** Reads the optional options argument; anything malformed is ignored field by field. */
+function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: CompressSpec } {
+  const o = isPlainObject(arg) ? arg : {};
+  const method: MethodOptions = {};
+  if (typeof o.sparsity === 'number') method.sparsity = o.sparsity;
+  if (typeof o.pattern === 'string') {
+    const p = parsePattern(o.pattern);
+    if (typeof p !== 'string') method.pattern = p;
+  }
+  if (typeof o.clusters === 'number') method.clusters = o.clusters;
+  if (typeof o.blockSize === 'number') method.blockSize = o.blockSize;
+  if (o.granularity === 'channel' || o.granularity === 'tensor') method.granularity = o.granularity;
+  const spec = isPlainObject(o.spec) && Array.isArray(o.spec.methods) ? { methods: o.spec.methods as MethodName[], options: isPlainObject(o.spec.options) ? (o.spec.options as MethodOptions) : {} } : undefined;
+  return {
+    force: o.force === true,
+    verify: typeof o.verify === 'boolean' ? o.verify : undefined,
+    // Relative to what? The extension host's working directory is no place the user chose.
+    output: typeof o.output === 'string' && path.isAbsolute(o.output) ? o.output : undefined,
+    method,
+    spec,
+  };
+}
+
+/** Explorer multi-selection arrives as (clicked, selected[]); each selected model gets compressed. */
+async function targets(deps: CompressDeps, arg: unknown, second: unknown): Promise<vscode.Uri[]> {
+  if (Array.isArray(second) && second.length > 1 && second.every((u) => u instanceof vscode.Uri)) {
+    return (second as vscode.Uri[]).filter((u) => fs.statSync(u.fsPath, { throwIfNoEntry: false })?.isFile());
+  }
+  const one = await deps.targetUri(arg);
+  return one ? [one] : [];
+}
+
+function verifySummary(v: VerifyOutcome): string {
+  switch (v.state) {
+    case 'done': {
+      const outs = v.report.outputs;
+      if (!outs.length) return 'no outputs compared';
+      const worst = Math.min(...outs.map((o) => o.cosine));
+      return `${outs.length > 1 ? 'worst output' : 'output'} cosine ${formatCosine(worst)}`;
+    }
+    case 'skipped':
+      return 'not verified (over the size limit)';
+    case 'failed':
+      return 'verification failed (see the report)';
+    case 'cancelled':
+      return 'verification cancelled';
+    case 'off':
+    case 'unavailable':
+      return '';
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+/** Opens a model in the inspector. */
+function openInInspector(uri: vscode.Uri): Thenable<unknown> {
+  return vscode.commands.executeCommand('vscode.openWith', uri, INSPECTOR_VIEW_TYPE);
+}
+
+export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[] {
+  const reportDeps = {
+    extensionUri: deps.extensionUri,
+    log: deps.log,
+    open: (o: CompressOutcome) => openInInspector(vscode.Uri.file(o.result.output)),
+    compare: (o: CompressOutcome) => showCompare(vscode.Uri.file(o.result.input), vscode.Uri.file(o.result.output)),
+    reveal: (o: CompressOutcome) => vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(o.result.output)),
+  };
+  const compareDeps = {
+    extensionUri: deps.extensionUri,
+    service: deps.service,
+    log: deps.log,
+    outcomeFor,
+    openModel: openInInspector,
+    showReport: (o: CompressOutcome) => ReportPanel.show(reportDeps, o),
+  };
+
+  function showCompare(original: vscode.Uri, variant: vscode.Uri): void {
+    ComparePanel.show(compareDeps, original, variant);
+  }
+
+  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<VerifyOutcome> {
+    if (!wanted) return { state: 'off' };
+    // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
+    if (path.extname(outcomeResult.input).toLowerCase() !== '.onnx') {
+      return { state: 'unavailable', reason: `${path.basename(outcomeResult.input)} holds weights only: there is no graph for onnxruntime to run` };
+    }
+    const d = compressDefaults();
+    const totals = outcomeResult.report.totals;
+    // External data counts: weights can be far larger than the .onnx file that points at them.
+    const size = Math.max(totals.fileBytesBefore, totals.weightBytesBefore);
+    if (size > d.verifyLimitBytes) {
+      return { state: 'skipped', reason: `${formatBytes(size)} is over the verification limit of ${formatBytes(d.verifyLimitBytes)} (setting modelLens.compress.verifySizeLimitMB)` };
+    }
+    progress.report({ message: `verifying: running both models on ${d.verifySamples} random inputs… (Cancel keeps ${path.basename(outcomeResult.output)})` });
+    try {
+      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples }, signal) };
+    } catch (err) {
+      if (err instanceof CancelledError || signal.aborted) return { state: 'cancelled' };
+      deps.log.error(`verify ${outcomeResult.input} vs ${outcomeResult.output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      return { state: 'failed', reason: firstLine(err) };
+    }
+  }
+
+  /** Writes the variant, verifies it, opens the report; resolves to undefined when declined, cancelled or failed. */
+  async function compress(uri: vscode.Uri, spec: CompressSpec, options: RunOptions): Promise<CompressOutcome | undefined> {
+    const input = uri.fsPath;
+    const name = path.basename(input);
+    let normalised: CompressSpec;
+    let output: string;
+    try {
+      // Specs from command arguments are untrusted: method names go through the CLI's parser.
+      normalised = normaliseSpec({ methods: parseMethods(spec.methods.join(',')), options: spec.options });
+      output = path.resolve(options.output ?? variantPath(input, variantSuffix(normalised)));
+      if (output === path.resolve(input)) throw new Error('the output would overwrite the original');
+    } catch (err) {
+      deps.log.error(`${input}: ${firstLine(err)}`);
+      void vscode.window.showErrorMessage(`Model Lens: cannot compress ${name}: ${firstLine(err)}`);
+      return undefined;
+    }
+    const outName = path.basename(output);
+    let force = options.force ?? false;
+    if (!force && fs.existsSync(output)) {
+      const choice = await vscode.window.showWarningMessage(
+        `${outName} already exists. Overwrite it?`,
+        { modal: true, detail: `Compressing ${name} (${describeSpec(normalised)}) writes ${outName}. ${name} itself is not modified.` },
+        'Overwrite',
+      );
+      if (choice !== 'Overwrite') return undefined;
+      force = true;
+    }
+    const verifyWanted = options.verify ?? compressDefaults().verify;
+    deps.log.info(`compressing ${input} → ${output} (${describeSpec(normalised)})`);
+    let outcome: CompressOutcome;
+    try {
+      outcome = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Model Lens: ${name} → ${outName}`, cancellable: true },
+        async (progress, token) => {
+          const controller = new AbortController();
+          const cancel = token.onCancellationRequested(() => controller.abort());
+          try {
+            // The bar covers compression; verification's share is left for it so the bar never sits full while work goes on.
+            const share = verifyWanted ? 80 : 100;
+            let shown = 0;
+            progress.report({ message: 'reading weights…' });
+            const result = await deps.service.compress(
+              input,
+              normalised,
+              { output, force },
+              (p) => {
+                const pct = p.total ? (p.done / p.total) * share : 0;
+                progress.report({ increment: pct - shown, message: `compressing ${p.done + 1}/${p.total}: ${p.tensor}` });
+                shown = pct;
+              },
+              controller.signal,
+            );
+            progress.report({ increment: share - shown, message: `wrote ${outName}` });
+            const verify = await runVerify(result, verifyWanted, progress, controller.signal);
+            return { result, spec: normalised, verify };
+          } finally {
+            cancel.dispose();
+          }
+        },
+      );
+    } catch (err) {
+      if (err instanceof CancelledError) {
+        deps.log.info(`${input}: compression cancelled; nothing was written`);
+        vscode.window.setStatusBarMessage(`Model Lens: compression of ${name} cancelled — nothing was written`, 6000);
+        return undefined;
+      }
+      deps.log.error(`${input}: compression (${describeSpec(normalised)}) failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      void vscode.window.showErrorMessage(`Model Lens: cannot compress ${name}: ${firstLine(err)}`, 'Show Details').then((c) => {
+        if (c === 'Show Details') deps.log.show(true);
+      });
+      return undefined;
+    }
+
+    const { result, verify } = outcome;
+    remember(outcome);
+    deps.log.info('\n' + formatCompressReport(result.report, result));
+    if (verify.state === 'done') deps.log.info('\n' + formatVerifyReport(verify.report));
+    else if (verify.state === 'skipped' || verify.state === 'failed' || verify.state === 'unavailable') deps.log.warn(`verification ${verify.state}: ${verify.reason}`);
+    ReportPanel.show(reportDeps, outcome);
+    const parts = [describeRatio(result.report.totals.ratio), verifySummary(verify)].filter(Boolean);
+    void vscode.window.showInformationMessage(`Wrote ${outName} — ${parts.join(', ')}`, 'Open', 'Compare', 'Reveal in Explorer').then((choice) => {
+      if (choice === 'Open') void reportDeps.open(outcome);
+      else if (choice === 'Compare') reportDeps.compare(outcome);
+      else if (choice === 'Reveal in Explorer') void reportDeps.reveal(outcome);
+    });
+    return outcome;
+  }
+
+  /** A command that works out the spec (possibly by asking) and compresses each target with it. */
+  function command(id: string, specFor: (opts: ReturnType<typeof runOptions>, files: vscode.Uri[]) => Promise<CompressSpec | undefined>): vscode.Disposable {
+    return vscode.commands.registerCommand(id, async (arg?: unknown, second?: unknown) => {
+      const opts = runOptions(second);
+      const files = await targets(deps, arg, second);
+      if (!files.length) return undefined;
+      const spec = opts.spec ?? (await specFor(opts, files));
+      if (!spec) return undefined;
+      let last: CompressOutcome | undefined;
+      for (const file of files) last = (await compress(file, spec, opts)) ?? last;
+      return last;
+    });
+  }
+
+  const fixed = (methods: MethodName[], options: (d: ReturnType<typeof compressDefaults>) => MethodOptions) => async (o: ReturnType<typeof runOptions>) => ({
+    methods,
+    options: { ...options(compressDefaults()), ...o.method },
+  });
+
+  return [
+    command('modelLens.compress', async (_o, files) => {
+      const label = files.length > 1 ? `${files.length} models` : path.basename(files[0].fsPath);
+      return compressWizard(label, compressDefaults(), (spec) => {
+        const outputs = files.map((f) => variantPath(f.fsPath, variantSuffix(spec)));
+        const name = files.length > 1 ? `<model>.${variantSuffix(spec)}${path.extname(files[0].fsPath)} for each` : path.basename(outputs[0]);
+        return { name, exists: outputs.some((o) => fs.existsSync(o)) };
+      });
+    }),
+    command('modelLens.quantizeInt8', fixed(['int8'], (d) => ({ granularity: d.granularity }))),
+    command('modelLens.quantizeInt4', fixed(['int4'], (d) => ({ blockSize: d.blockSize }))),
+    command('modelLens.convertFp16', fixed(['fp16'], () => ({}))),
+    command('modelLens.prune', async (o) => {
+      const given = o.method.sparsity !== undefined || o.method.pattern !== undefined;
+      const options = given ? o.method : await askPruneOptions(compressDefaults());
+      return options ? { methods: ['prune'], options } : undefined;
+    }),
+    command('modelLens.cluster', async (o) => {
+      const k = o.method.clusters ?? (await askClusters(compressDefaults()));
+      return k === undefined ? undefined : { methods: ['cluster'], options: { clusters: k } };
+    }),
+    vscode.commands.registerCommand('modelLens.compare', async (arg?: unknown, second?: unknown) => {
+      const pair = await comparePair(deps, arg, second);
+      if (pair) showCompare(pair[0], pair[1]);
+      return pair?.map((u) => u.fsPath);
+    }),
+  ];
+}
+
+/** `b` is named like a variant of `a`: a.onnx → a.<suffix>.onnx. */
+function looksLikeVariantOf(a: string, b: string): boolean {
+  const stem = path.basename(a, path.extname(a));
+  return path.dirname(a) === path.dirname(b) && path.basename(b).startsWith(stem + '.') && path.basename(b) !== path.basename(a);
+}
+
+function ordered(a: vscode.Uri, b: vscode.Uri): [vscode.Uri, vscode.Uri] {
+  if (outcomeFor(b.fsPath, a.fsPath) || (looksLikeVariantOf(b.fsPath, a.fsPath) && !looksLikeVariantOf(a.fsPath, b.fsPath))) return [b, a];
+  return [a, b];
+}
+
+/**
+ * Which two models to compare: two given or selected, else one (selection, inspector or asked)
+ * and its original or variant — from this session's runs, from the file names, or asked.
+ */
+async function comparePair(deps: CompressDeps, arg: unknown, second: unknown): Promise<[vscode.Uri, vscode.Uri] | undefined> {
+  if (arg instanceof vscode.Uri && second instanceof vscode.Uri) return [arg, second];
+  if (Array.isArray(second) && second.length === 2 && second.every((u) => u instanceof vscode.Uri)) return ordered(second[0], second[1]);
+  const first = arg instanceof vscode.Uri ? arg : (deps.activeModel() ?? (await deps.targetUri(undefined)));
+  if (!first) return undefined;
+  const file = first.fsPath;
+  for (const { outcome } of outcomes.values()) {
+    if (outcome.result.output === file && outcomeFor(outcome.result.input, file)) return [vscode.Uri.file(outcome.result.input), first];
+  }
+  const latest = [...outcomes.values()].reverse().find(({ outcome }) => outcome.result.input === file && outcomeFor(file, outcome.result.output));
+  if (latest) return [first, vscode.Uri.file(latest.outcome.result.output)];
+  const ext = path.extname(file).toLowerCase();
+  const siblings = fs
+    .readdirSync(path.dirname(file))
+    .filter((n) => path.extname(n).toLowerCase() === ext && n !== path.basename(file))
+    .map((n) => path.join(path.dirname(file), n));
+  const original = siblings.find((s) => looksLikeVariantOf(s, file));
+  const items: (vscode.QuickPickItem & { file?: string })[] = siblings
+    .sort((a, b) => Number(looksLikeVariantOf(file, b) || b === original) - Number(looksLikeVariantOf(file, a) || a === original))
+    .map((s) => ({
+      label: path.basename(s),
+      description: s === original ? 'original of this file' : looksLikeVariantOf(file, s) ? 'variant of this file' : undefined,
+      file: s,
+    }));
+  items.push({ label: '$(folder-opened) Browse…' });
+  const chosen = await vscode.window.showQuickPick(items, { title: `Compare ${path.basename(file)} with…`, placeHolder: 'Choose the other model' });
+  if (!chosen) return undefined;
+  let other: vscode.Uri | undefined = chosen.file ? vscode.Uri.file(chosen.file) : undefined;
+  if (!other) other = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: MODEL_FILTERS, title: `Compare ${path.basename(file)} with…` }))?.[0];
+  return other ? ordered(first, other) : undefined;
+}

@@ -1,0 +1,185 @@
+/** The compression report panel: totals, fidelity, per-tensor table; writes a file only on "Save Report…". */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { CompressOutcome } from './compressCommands';
+import { describeSpec } from './compressWizard';
+import { parseFromReport, toWire, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
+import { inspectorHtml, makeNonce } from './webviewHtml';
+
+export const REPORT_VIEW_TYPE = 'modelLens.report';
+
+export interface ReportDeps {
+  extensionUri: vscode.Uri;
+  log: vscode.LogOutputChannel;
+  open(outcome: CompressOutcome): Thenable<unknown>;
+  compare(outcome: CompressOutcome): void;
+  reveal(outcome: CompressOutcome): Thenable<unknown>;
+}
+
+function verifyView(outcome: CompressOutcome): VerifyView {
+  const v = outcome.verify;
+  if (v.state !== 'done') return v;
+  const r = v.report;
+  return {
+    state: 'done',
+    samples: r.samples,
+    seed: r.seed,
+    runtime: r.runtime,
+    elapsedMs: r.elapsedMs,
+    inputs: r.inputs,
+    outputs: r.outputs.map((o) => ({
+      name: o.name,
+      cosine: toWire(o.cosine),
+      cosineMin: toWire(o.cosineMin),
+      relL2: toWire(o.relL2),
+      relL2Max: toWire(o.relL2Max),
+      maxAbs: toWire(o.maxAbs),
+      top1: o.top1,
+      top1Rows: o.top1Rows,
+      nonFinite: o.nonFinite,
+    })),
+    warnings: r.warnings,
+  };
+}
+
+/** The report as the webview shows it: no histograms (the Compare view has them), non-finite numbers tagged. */
+export function reportView(outcome: CompressOutcome): ReportView {
+  const { result } = outcome;
+  const r = result.report;
+  return {
+    inputName: path.basename(result.input),
+    outputName: path.basename(result.output),
+    folder: path.dirname(result.output),
+    methods: r.methods,
+    summary: describeSpec(outcome.spec),
+    elapsedMs: result.elapsedMs,
+    totals: r.totals,
+    entropy: r.entropy,
+    tensors: r.tensors.map((t) => ({
+      name: t.name,
+      layer: t.layer,
+      op: t.op,
+      method: t.method,
+      bytesBefore: t.bytesBefore,
+      bytesAfter: t.bytesAfter,
+      mse: toWire(t.mse),
+      sqnrDb: toWire(t.sqnrDb),
+      maxAbs: toWire(t.maxAbs),
+      cosine: toWire(t.cosine),
+      sparsity: toWire(t.sparsity),
+      ...(t.note ? { note: t.note } : {}),
+    })),
+    skipped: r.skipped.map((s) => ({ name: s.name, reason: s.reason })),
+    warnings: r.warnings,
+    verify: verifyView(outcome),
+  };
+}
+
+/** The same JSON as `model-lens compress --json [--verify]`, so saved reports and CLI output compare directly. */
+export function reportJson(outcome: CompressOutcome): string {
+  const { result, verify } = outcome;
+  const body = { input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verify.state === 'done' ? { verify: verify.report } : {}) };
+  return JSON.stringify(body, null, 1) + '\n';
+}
+
+/** Asks where to save (default: next to the variant) and writes the report; returns the file written. */
+export async function saveReport(outcome: CompressOutcome): Promise<vscode.Uri | undefined> {
+  const output = outcome.result.output;
+  const stem = path.basename(output, path.extname(output));
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(path.join(path.dirname(output), `${stem}.report.json`)),
+    filters: { JSON: ['json'] },
+    title: 'Save Compression Report',
+  });
+  if (!target) return undefined;
+  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(reportJson(outcome)));
+  void vscode.window.showInformationMessage(`Model Lens: report saved to ${path.basename(target.fsPath)}.`, 'Open').then((c) => {
+    if (c === 'Open') void vscode.window.showTextDocument(target);
+  });
+  return target;
+}
+
+/** One panel per variant: running the same compression again refreshes it. */
+export class ReportPanel {
+  private static readonly panels = new Map<string, ReportPanel>();
+
+  static show(deps: ReportDeps, outcome: CompressOutcome): ReportPanel {
+    const key = outcome.result.output;
+    const existing = ReportPanel.panels.get(key);
+    if (existing) {
+      existing.outcome = outcome;
+      existing.post();
+      existing.panel.reveal();
+      return existing;
+    }
+    const panel = new ReportPanel(deps, outcome);
+    ReportPanel.panels.set(key, panel);
+    return panel;
+  }
+
+  readonly panel: vscode.WebviewPanel;
+
+  private constructor(
+    private readonly deps: ReportDeps,
+    private outcome: CompressOutcome,
+  ) {
+    const webviewRoot = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
+    this.panel = vscode.window.createWebviewPanel(
+      REPORT_VIEW_TYPE,
+      `Report: ${path.basename(outcome.result.output)}`,
+      { viewColumn: vscode.ViewColumn.Active },
+      { enableScripts: true, localResourceRoots: [webviewRoot] },
+    );
+    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'icon.png');
+    const w = this.panel.webview;
+    w.html = inspectorHtml({
+      cspSource: w.cspSource,
+      nonce: makeNonce(),
+      scriptUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'report.js')).toString(),
+      styleUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'report.css')).toString(),
+      codiconUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css')).toString(),
+    });
+    const sub = w.onDidReceiveMessage((m) => this.onMessage(m));
+    this.panel.onDidDispose(() => {
+      sub.dispose();
+      if (ReportPanel.panels.get(outcome.result.output) === this) ReportPanel.panels.delete(outcome.result.output);
+    });
+  }
+
+  private post(): void {
+    void this.panel.webview.postMessage({ type: 'report', report: reportView(this.outcome) } satisfies ToReport);
+  }
+
+  private onMessage(raw: unknown): void {
+    const message = parseFromReport(raw);
+    if (!message) {
+      this.deps.log.warn(`ignored a malformed message from the report webview: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    if (message.type === 'ready') this.post();
+    else void this.act(message.action);
+  }
+
+  private async act(action: ReportAction): Promise<void> {
+    try {
+      switch (action) {
+        case 'save':
+          await saveReport(this.outcome);
+          break;
+        case 'open':
+          await this.deps.open(this.outcome);
+          break;
+        case 'compare':
+          this.deps.compare(this.outcome);
+          break;
+        case 'reveal':
+          await this.deps.reveal(this.outcome);
+          break;
+      }
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.deps.log.error(`report ${action} for ${this.outcome.result.output}: ${reason}`);
+      void vscode.window.showErrorMessage(`Model Lens: ${path.basename(this.outcome.result.output)}: ${reason.split('\n')[0]}`);
+    }
+  }
+}
