@@ -14,6 +14,7 @@ import { parseShapeSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile } from '../node/compress';
+import { removeStaleTemps } from '../node/atomicWrite';
 import { runVerify } from '../node/verify';
 
 const VERSION = '0.1.0';
@@ -261,6 +262,8 @@ async function compressCommand(args: ReturnType<typeof compressArgs>): Promise<v
         process.stderr.write(`\r\x1b[K${done}/${total} ${name.slice(0, 60)}`);
       }
     : undefined;
+  // Temp files of an earlier, killed run in the target folder go first (compressFile's temps are named for this).
+  removeStaleTemps(path.dirname(path.resolve(args.output ?? args.file)));
   const result = compressFile(args.file, args.spec, { output: args.output, force: args.force, progress });
   if (progress) process.stderr.write('\r\x1b[K');
   // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/errors';
+import { removeStaleTemps, TEMP_PREFIX } from '../node/atomicWrite';
 import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
 import { registerCompressCommands } from './compressCommands';
@@ -16,6 +17,18 @@ export function activate(context: vscode.ExtensionContext): void {
   const pool = new WorkerPool(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, Math.max(1, Math.min(os.availableParallelism(), 8)));
   const service = new ModelService(pool);
   const { provider, disposable } = InspectorProvider.register(context, service, log);
+  // Temp files a killed compression left next to models; only in trusted workspaces, since removing is a write.
+  if (vscode.workspace.isTrusted) {
+    void vscode.workspace.findFiles(`**/${TEMP_PREFIX}*.tmp`, undefined, 1000).then((uris) => {
+      for (const dir of new Set(uris.map((u) => path.dirname(u.fsPath)))) {
+        try {
+          for (const f of removeStaleTemps(dir)) log.info(`removed a stale temp file: ${f}`);
+        } catch (err) {
+          log.warn(`could not clean temp files in ${dir}: ${(err as Error).message}`);
+        }
+      }
+    });
+  }
 
   /** The model a command acts on: the explorer selection, else the active inspector, else ask. */
   async function targetUri(arg: unknown): Promise<vscode.Uri | undefined> {

@@ -5,6 +5,7 @@ import { readModel } from '../core/formats';
 import { computeTensorStats } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
+import { removeStaleTemps } from './atomicWrite';
 import { compressFile } from './compress';
 import { FileSource, FolderResolver } from './fileSource';
 import { runVerify } from './verify';
@@ -31,6 +32,8 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
   if (req.method === 'compress') {
     const flag = req.params.cancelFlag;
     let last = 0;
+    // Temp files of an earlier, killed run in the target folder go first.
+    removeStaleTemps(path.dirname(path.resolve(req.params.output ?? req.params.input)));
     return compressFile(req.params.input, req.params.spec, {
       output: req.params.output,
       force: req.params.force,
