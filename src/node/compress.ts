@@ -35,12 +35,9 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
   const resolver = new FolderResolver(input);
   try {
     const model = readModel(source, path.basename(input), resolver);
-    if (model.format === 'onnx' && model.tensors.some((t) => t.storage.kind === 'external') && path.dirname(output) !== path.dirname(path.resolve(input))) {
-      throw new Error('models with external data are written next to the original (their data file is shared)');
-    }
     let report: CompressReport | undefined;
     const atomic = { force: options.force ?? false, cancelled: options.cancelled };
-    // Shards of a sharded variant: each written whole before the index that names them; all removed if anything fails.
+    // Sibling files (safetensors shards, ONNX external data): each written whole before the file that names them; all removed if anything fails.
     const shards: string[] = [];
     const shardWriter = {
       mainName: path.basename(output),

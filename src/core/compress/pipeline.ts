@@ -1,10 +1,10 @@
 import { dtypeInfo } from '../dtypes';
 import { CancelledError, invalid } from '../errors';
 import { compressGguf } from '../formats/gguf/writer';
-import { writeOnnx, type ByteSink, type TensorEdit } from '../formats/onnx/writer';
+import { writeOnnx, type ByteSink, type ExternalPlacement, type TensorEdit } from '../formats/onnx/writer';
 import { compressSafetensors, type ShardWriter } from '../formats/safetensors/compress';
 import type { RandomAccessSource } from '../io/source';
-import type { Model, TensorRef } from '../model';
+import type { Model, TensorRef, TensorStorage } from '../model';
 import { streamElements, type SourceOpener } from '../stats/decode';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import { entropyEstimate } from './metrics';
@@ -298,6 +298,71 @@ function pruneFloat64(c: WeightCandidate, original32: Float32Array, pruned32: Fl
   return { edit: denseEdit(c.tensor, bytesOf(values)), reconstructed: Float32Array.from(values), method: 'prune (dense)' };
 }
 
+/** Offsets in the variant's data file are aligned so runtimes can map tensors directly. */
+const EXTERNAL_ALIGNMENT = 64;
+
+/**
+ * A model that keeps weights in external data gets its own `<output>.data`: untouched external
+ * initializers are copied there (so the variant never depends on the original's data file) and
+ * new initializers are stored there too (shapes excepted), keeping the model file far below
+ * protobuf's 2 GiB.
+ * Written before the model that names it. Returns undefined for models without external data.
+ */
+function writeExternalData(
+  model: Model,
+  edits: TensorEdit[],
+  openFile: SourceOpener,
+  hooks: CompressHooks,
+  check: () => void,
+): { relocations: Map<number, ExternalPlacement>; bytesBefore: number; bytesAfter: number } | undefined {
+  const externals = model.tensors.filter((t) => t.storage.kind === 'external');
+  if (!externals.length) return undefined;
+  if (!hooks.shards) invalid('a model with external data must be compressed to a file: its data goes to <output>.data');
+  const location = `${hooks.shards.mainName}.data`;
+  const edited = new Set(edits.map((e) => e.tensor.span?.[0]));
+  const pieces: { at: number; length: number; write: (sink: ByteSink) => void }[] = [];
+  let end = 0;
+  const place = (length: number, write: (sink: ByteSink) => void): ExternalPlacement => {
+    const at = Math.ceil(end / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+    pieces.push({ at, length, write });
+    end = at + length;
+    return { location, offset: at, length };
+  };
+  const relocations = new Map<number, ExternalPlacement>();
+  const files = new Set<string>();
+  for (const t of externals) {
+    const st = t.storage as Extract<TensorStorage, { kind: 'external' }>;
+    files.add(st.file);
+    if (t.span && edited.has(t.span[0])) continue;
+    if (t.origin !== 'initializer' || !t.span) invalid(`external data of ${t.origin} '${t.name}' cannot be moved into the variant's data file`);
+    relocations.set(t.span[0], place(st.length, (sink) => copyRange(openFile(st.file), st.offset, st.length, sink, check)));
+  }
+  // int64 tensors are shapes for Reshape and the like: runtimes want those inline to infer shapes.
+  for (const e of edits) for (const nt of e.initializers) if (nt.dtype !== 7) nt.external = place(nt.data.length, (sink) => sink.write(nt.data));
+  const bytesAfter = hooks.shards.write(location, (sink) => {
+    let pos = 0;
+    for (const p of pieces) {
+      if (p.at > pos) sink.write(new Uint8Array(p.at - pos));
+      p.write(sink);
+      pos = p.at + p.length;
+    }
+  });
+  let bytesBefore = 0;
+  for (const f of files) bytesBefore += openFile(f).size();
+  return { relocations, bytesBefore, bytesAfter };
+}
+
+function copyRange(from: RandomAccessSource, offset: number, length: number, sink: ByteSink, check: () => void): void {
+  const buf = new Uint8Array(Math.min(length, 1 << 20));
+  for (let done = 0; done < length; ) {
+    check();
+    const n = from.read(offset + done, buf.subarray(0, Math.min(buf.length, length - done)));
+    if (n <= 0) invalid(`unexpected end of ${from.name} at ${offset + done}`);
+    sink.write(buf.slice(0, n));
+    done += n;
+  }
+}
+
 /** Compresses every candidate weight and streams the rewritten model to `sink`. */
 export function compressModel(
   source: RandomAccessSource,
@@ -375,18 +440,22 @@ export function compressModel(
     if (globalOriginals) globalOriginals[i] = globalPruned![i] = new Float32Array(0);
   });
   check();
+  const data = writeExternalData(model, edits, openFile, hooks, check);
   const plan = {
     edits,
     opsets: raise && edits.length ? [{ domain: '', version: 7 }] : undefined,
     // IR 3 requires every initializer to be a graph input; IR 4 lets the new ones (and the replaced ones' names) stand alone.
     irVersion: edits.length && (model.metadata.irVersion ?? 0) < 4 ? 4 : undefined,
+    relocations: data?.relocations,
   };
-  const fileBytesAfter = writeOnnx(source, plan, {
+  const modelBytesAfter = writeOnnx(source, plan, {
     write(b) {
       check();
       sink.write(b);
     },
   });
+  const fileBytesBefore = source.size() + (data?.bytesBefore ?? 0);
+  const fileBytesAfter = modelBytesAfter + (data?.bytesAfter ?? 0);
   const weightBytesBefore = tensors.reduce((a, t) => a + t.bytesBefore, 0);
   const weightBytesAfter = tensors.reduce((a, t) => a + t.bytesAfter, 0);
   const symbolCount = symbolEstimates.reduce((a, e) => a + e.count, 0);
@@ -399,9 +468,9 @@ export function compressModel(
     tensors,
     skipped,
     totals: {
-      fileBytesBefore: source.size(),
+      fileBytesBefore,
       fileBytesAfter,
-      ratio: source.size() / fileBytesAfter,
+      ratio: fileBytesBefore / fileBytesAfter,
       weightBytesBefore,
       weightBytesAfter,
       parameters: kept.reduce((a, c) => a + c.tensor.count, 0),

@@ -16,6 +16,15 @@ export interface NewTensor {
   dtype: number;
   dims: number[];
   data: Uint8Array;
+  /** Where `data` was written in the variant's external data file, when it lives there instead of inline. */
+  external?: ExternalPlacement;
+}
+
+/** A byte range of the variant's own external data file. */
+export interface ExternalPlacement {
+  location: string;
+  offset: number;
+  length: number;
 }
 
 export interface NewAttribute {
@@ -61,6 +70,11 @@ export interface RewritePlan {
   opsets?: { domain: string; version: number }[];
   /** Raise ModelProto.ir_version to at least this (IR < 4 requires every initializer to be a graph input). */
   irVersion?: number;
+  /**
+   * Untouched external-data initializers, by the start of their TensorProto span, and where their
+   * bytes now are: the variant gets its own data file instead of sharing the original's.
+   */
+  relocations?: Map<number, ExternalPlacement>;
 }
 
 export interface ByteSink {
@@ -117,9 +131,23 @@ function lengthDelimited(field: number, payload: Uint8Array): Uint8Array {
 }
 
 /** A new TensorProto as a message: small header fields via onnx-proto, elements appended as raw_data. */
+/** external_data entries (field 13) and data_location = EXTERNAL (field 14) for a placement. */
+function externalFields(p: ExternalPlacement): Uint8Array {
+  const entries = [
+    ['location', p.location],
+    ['offset', String(p.offset)],
+    ['length', String(p.length)],
+  ].map(([key, value]) => lengthDelimited(13, onnx.StringStringEntryProto.encode({ key, value }).finish()));
+  return Uint8Array.from([...entries.flatMap((e) => [...e]), ...varintBytes(tag(14, 0)), 1]);
+}
+
 function tensorMessage(field: number, t: NewTensor): Message {
   const m = new Message(field);
   m.push(onnx.TensorProto.encode({ name: t.name, dataType: t.dtype, dims: t.dims }).finish());
+  if (t.external) {
+    m.push(externalFields(t.external));
+    return m;
+  }
   m.push(varintBytes(tag(9, 2)));
   m.push(varintBytes(t.data.length));
   m.push(t.data);
@@ -192,7 +220,15 @@ class Rewriter {
       if (!e.tensor.span) invalid(`tensor '${e.tensor.name}' has no declaration to replace`);
       this.bySpan.set(e.tensor.span[0], e);
     }
-    this.starts = [...this.bySpan.keys()].sort((a, b) => a - b);
+    this.starts = [...new Set([...this.bySpan.keys(), ...(plan.relocations?.keys() ?? [])])].sort((a, b) => a - b);
+  }
+
+  /** An external-data TensorProto pointed at its new place: every field but the old location kept. */
+  private relocated(field: number, f: Field, to: ExternalPlacement): Message {
+    const m = new Message(field);
+    for (const g of readFields(this.r, f.start, f.end)) if (g.field !== 13 && g.field !== 14) m.push({ copy: [g.at, g.end] });
+    m.push(externalFields(to));
+    return m;
   }
 
   /** True when some edit's declaration lies inside [start, end). */
@@ -273,7 +309,9 @@ class Rewriter {
       if (owned[i]) return;
       // An initializer listed as a graph input (IR < 4) would become a required input once removed.
       if (f.field === 11 && f.wt === 2 && removed.size && removed.has(this.valueInfoName(f))) return;
-      if (f.field === 1 && f.wt === 2 && this.hasEdit(f.start, f.end)) m.push(this.node(f));
+      const moved = f.field === 5 && f.wt === 2 ? this.plan.relocations?.get(f.start) : undefined;
+      if (moved) m.push(this.relocated(5, f, moved));
+      else if (f.field === 1 && f.wt === 2 && this.hasEdit(f.start, f.end)) m.push(this.node(f));
       else m.push({ copy: [f.at, f.end] });
     });
     if (!nodesPlaced) placeNodes();
