@@ -43,7 +43,8 @@ export class InspectorSession implements vscode.Disposable {
     this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('modelLens')) void this.load();
+        // Only the statistics settings change what the panel shows; compression defaults do not.
+        if (e.affectsConfiguration('modelLens.histogramBins') || e.affectsConfiguration('modelLens.nearZeroThreshold')) void this.load();
       }),
     );
   }
