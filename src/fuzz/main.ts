@@ -118,6 +118,7 @@ async function main(): Promise<number> {
     invalid += r.invalid;
     if (r.hung) hangs++;
     next = r.next;
+    if (next < args.cases) console.log(`… ${next} cases, ${failures} failures, ${(next / ((performance.now() - started) / 1000)).toFixed(0)} cases/s`);
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(
