@@ -195,6 +195,8 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
     );
     const result = JSON.parse(await readFile(resultFile, 'utf8'));
     for (const r of result.tests) t.diagnostic(`${r.state}: ${r.title}${r.error ? `\n${r.error}` : ''}`);
+    for (const [k, v] of Object.entries(result.measures ?? {})) t.diagnostic(`measure ${k}: ${v.toFixed(1)}`);
+    if (result.measures) await writeFile(join(artifacts, 'extension-host-measures.json'), JSON.stringify(result.measures, null, 2) + '\n');
     assert.equal(result.failed, 0, `${result.failed} extension-host tests failed`);
     assert.ok(result.passed >= 4, `only ${result.passed} extension-host tests ran`);
   });
