@@ -1,7 +1,7 @@
 // `npm run bench`: Model Lens against baselines measured in the same run, on this machine.
 // Generates the models it needs into .cache/bench (deterministic, reused), runs each measure
 // several times, prints medians of wall time and peak RSS and the ratios, and writes
-// bench/results.json. Flags: --reps N (3), --mb N (size of the ONNX model, 500),
+// bench/results.json. Flags: --reps N (3), --mb N (size of the ONNX model, 500), --st-mb N (safetensors, 1000),
 // --huge (also the 5 GB external-data model: slow, needs ~6 GB of disk), --inspector (real VS Code timing).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -81,6 +81,14 @@ results.measures.inspectOnnx = {
   memoryFraction: ours.rssMiB / baseline.rssMiB,
 };
 
+const stMb = Number(opt('st-mb', '1000'));
+const stFile = join(cache, `weights-${stMb}.safetensors`);
+if (!existsSync(stFile)) execFileSync(process.execPath, [join(root, 'bench/make-safetensors.mjs'), stFile, String(stMb)]);
+console.log(`\ninspect --json, safetensors ${(statSync(stFile).size / 2 ** 20).toFixed(0)} MiB:`);
+const stOurs = repeat('model-lens inspect --json', process.execPath, [cli, 'inspect', stFile, '--json']);
+const stBase = repeat('numpy over np.frombuffer (baseline)', python, [join(root, 'bench/baseline_safetensors.py'), stFile]);
+results.measures.inspectSafetensors = { fileBytes: statSync(stFile).size, ours: stOurs, baseline: stBase, speedup: stBase.seconds / stOurs.seconds, memoryFraction: stOurs.rssMiB / stBase.rssMiB };
+
 console.log(`\nstructure only (inspect --no-stats), same model:`);
 results.measures.structureOnnx = { ours: repeat('model-lens inspect --no-stats', process.execPath, [cli, 'inspect', onnxModel, '--no-stats', '--json']) };
 
@@ -111,6 +119,7 @@ if (args.includes('--inspector')) {
 const m = results.measures;
 console.log('\nsummary:');
 console.log(`  inspect: ${m.inspectOnnx.speedup.toFixed(2)}x faster than onnx+numpy, ${(m.inspectOnnx.memoryFraction * 100).toFixed(0)}% of its peak memory`);
+console.log(`  inspect safetensors: ${m.inspectSafetensors.speedup.toFixed(2)}x faster than numpy, ${(m.inspectSafetensors.memoryFraction * 100).toFixed(0)}% of its peak memory`);
 console.log(`  structure visible in ${m.structureOnnx.ours.seconds.toFixed(2)} s (whole CLI process)`);
 console.log(`  compress int8: ${m.compressInt8.ratio.toFixed(2)}x the time of a plain read + write`);
 writeFileSync(join(root, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
