@@ -2,6 +2,7 @@
 // Needs dist/model-lens.vsix (`npm run package`), dist/test/vscode/suite.js (`node scripts/build.mjs --tests`)
 // and a samples folder (`node dist/test/fixtures/generate.js DIR`); test/e2e/run.sh makes all three.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -147,6 +148,32 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
     const blocked = consoleLines.filter((l) => /Content Security Policy|Refused to/i.test(l));
     assert.deepEqual(blocked, [], 'the webview CSP blocked something it needs');
     t.diagnostic(`${rows} layer rows, ${ink} histogram pixels`);
+  });
+
+  test('a GGUF model opens from the explorer with its ggml storage types', async (t) => {
+    const { page, consoleLines } = await openWorkbench(t, await workspaceCopy('gguf'));
+    await (await explorerRow(page, 'tiny-llama.gguf')).click();
+    const frame = await frameWith(page, '[data-row]', 60_000);
+    assert.ok((await frame.locator('[data-row]').count()) > 0, 'the layer table has no rows');
+    // Quantized tensors show how the file stores them, decoded statistics beside them.
+    await frame.locator('[data-row]', { hasText: 'Q8_0' }).first().waitFor({ timeout: 30_000 });
+    await frame.getByText(/^Statistics for/).waitFor({ timeout: 60_000 });
+    const blocked = consoleLines.filter((l) => /Content Security Policy|Refused to/i.test(l));
+    assert.deepEqual(blocked, [], 'the webview CSP blocked something it needs');
+  });
+
+  test('a file that is not a model shows the same one-line reason as the CLI', async (t) => {
+    const folder = await workspaceCopy('broken');
+    await writeFile(join(folder, 'broken.onnx'), 'hello, this is not a model\n');
+    const cli = spawnSync(process.execPath, [join(repoRoot, 'dist/cli.js'), 'inspect', join(folder, 'broken.onnx')], { encoding: 'utf8' });
+    const reason = cli.stderr.trim().replace(/^model-lens: .*?broken\.onnx: /, '');
+    assert.equal(cli.status, 1);
+    assert.ok(reason.length > 0 && !reason.includes('\n'), `CLI reason: ${cli.stderr}`);
+    const { page } = await openWorkbench(t, folder);
+    await (await explorerRow(page, 'broken.onnx')).click();
+    const frame = await frameWith(page, '.failure-text', 60_000);
+    const shown = await frame.locator('.failure-text').textContent();
+    assert.equal(shown, `broken.onnx: ${reason}`);
   });
 
   test('the explorer context menu has a Model Lens submenu with Inspect Model', async (t) => {
