@@ -16,6 +16,9 @@ import { writeGgufFixtures } from '../../test/fixtures/gguf';
 import { writeFixtures } from '../../test/fixtures/models';
 import { writePytorchFixtures } from '../../test/fixtures/pytorch';
 import { writeSafetensorsFixtures } from '../../test/fixtures/safetensors';
+import { mulberry32 as rng } from '../core/random';
+
+export { rng };
 
 export const FORMATS = ['onnx', 'safetensors', 'gguf', 'pytorch'] as const;
 export type FuzzFormat = (typeof FORMATS)[number];
@@ -142,18 +145,6 @@ export function loadSeeds(format: FuzzFormat): Seed[] {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rand = () => number;

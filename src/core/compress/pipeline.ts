@@ -7,7 +7,6 @@ import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef, TensorStorage } from '../model';
 import { streamElements, type SourceOpener } from '../stats/decode';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
-import { entropyEstimate } from './metrics';
 import {
   applyMask,
   dequantizeClusters,
@@ -32,6 +31,7 @@ import {
 } from './methods';
 import { errorMetrics } from './metrics';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
+import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
 import type { ErrorMetrics, MethodName } from './types';
 import { findFloatTensors, findWeights, type SkippedTensor, type WeightCandidate } from './weights';
 
@@ -411,7 +411,7 @@ export function compressModel(
   const globalPruned = globalOriginals ? pruneGlobal(globalOriginals, s) : undefined;
   const edits: TensorEdit[] = [];
   const tensors: TensorResult[] = [];
-  const symbolEstimates: { bits: number; bytes: number; count: number }[] = [];
+  const symbolEstimates: SymbolEstimate[] = [];
   kept.forEach((c, i) => {
     check();
     hooks.progress?.(i, kept.length, c.tensor.name);
@@ -433,10 +433,7 @@ export function compressModel(
       histograms: pairedHistograms(original, out.reconstructed),
       ...(notes.length ? { note: notes.join('; ') } : {}),
     });
-    if (out.symbols) {
-      const e = entropyEstimate(out.symbols.data, out.symbols.alphabet);
-      symbolEstimates.push({ bits: e.bitsPerWeight * c.tensor.count, bytes: Math.min(e.huffmanBytes, out.symbols.data.byteLength) + (editBytes(out.edit) - out.symbols.data.byteLength), count: c.tensor.count });
-    }
+    if (out.symbols) symbolEstimates.push(symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, editBytes(out.edit) - out.symbols.data.byteLength));
     if (globalOriginals) globalOriginals[i] = globalPruned![i] = new Float32Array(0);
   });
   check();
@@ -456,30 +453,13 @@ export function compressModel(
   });
   const fileBytesBefore = source.size() + (data?.bytesBefore ?? 0);
   const fileBytesAfter = modelBytesAfter + (data?.bytesAfter ?? 0);
-  const weightBytesBefore = tensors.reduce((a, t) => a + t.bytesBefore, 0);
-  const weightBytesAfter = tensors.reduce((a, t) => a + t.bytesAfter, 0);
-  const symbolCount = symbolEstimates.reduce((a, e) => a + e.count, 0);
-  const huffmanBytes = symbolEstimates.reduce((a, e) => a + e.bytes, 0);
-  const codedBytesAfter = symbolEstimates.length ? tensors.reduce((a, t) => a + t.bytesAfter, 0) : 0;
   return {
     methods: s.methods,
     suffix: variantSuffix(s),
     options: s.options,
     tensors,
     skipped,
-    totals: {
-      fileBytesBefore,
-      fileBytesAfter,
-      ratio: fileBytesBefore / fileBytesAfter,
-      weightBytesBefore,
-      weightBytesAfter,
-      parameters: kept.reduce((a, c) => a + c.tensor.count, 0),
-    },
-    entropy: {
-      bitsPerWeight: symbolCount ? symbolEstimates.reduce((a, e) => a + e.bits, 0) / symbolCount : 0,
-      huffmanBytes,
-      huffmanFileBytes: fileBytesAfter - codedBytesAfter + huffmanBytes,
-    },
+    ...summarise(fileBytesBefore, fileBytesAfter, tensors, symbolEstimates, kept.reduce((a, c) => a + c.tensor.count, 0)),
     warnings: kept.length ? [] : ['no weights to compress were found'],
   };
 }

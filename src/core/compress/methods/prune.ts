@@ -7,6 +7,7 @@
 
 import type { WeightLayout } from '../types';
 import { bitsOf, checkFraction, checkInt, splitAt } from './layout';
+import { mulberry32 } from '../../random';
 
 /** Number of weights a sparsity target prunes out of `total`: round(sparsity · total), halves up. */
 export function pruneCount(total: number, sparsity: number): number {
@@ -138,18 +139,6 @@ export function pruneNM(values: Float32Array, layout: WeightLayout, pattern: { n
     }
   }
   return mask;
-}
-
-/** mulberry32: a small seeded PRNG with a 32-bit state, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

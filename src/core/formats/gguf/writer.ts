@@ -1,6 +1,7 @@
 import type { CompressHooks, CompressReport, TensorResult } from '../../compress/pipeline';
 import { variantSuffix, type CompressSpec } from '../../compress/spec';
-import { entropyEstimate, errorMetrics } from '../../compress/metrics';
+import { errorMetrics } from '../../compress/metrics';
+import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import type { SkippedTensor } from '../../compress/weights';
 import { CancelledError, invalid } from '../../errors';
 import type { RandomAccessSource } from '../../io/source';
@@ -216,7 +217,7 @@ export function compressGguf(
   write(new Uint8Array(pad(written, header.alignment) - written));
 
   const tensors: TensorResult[] = [];
-  const estimates: { bits: number; bytes: number; count: number }[] = [];
+  const estimates: SymbolEstimate[] = [];
   const toConvert = convertIt.filter(Boolean).length;
   let done = 0;
   header.tensors.forEach((t, i) => {
@@ -242,37 +243,20 @@ export function compressGguf(
         ...errorMetrics(values, c.reconstructed),
         histograms: histograms(values, c.reconstructed),
       });
-      const e = entropyEstimate(c.symbols.data, c.symbols.alphabet);
-      estimates.push({ bits: e.bitsPerWeight * t.count, bytes: e.huffmanBytes + c.overhead, count: t.count });
+      estimates.push(symbolEstimate(c.symbols.data, c.symbols.alphabet, t.count, c.overhead));
     } else {
       for (let at = 0; at < t.bytes; at += COPY_CHUNK) write(readRange(source, from + at, Math.min(COPY_CHUNK, t.bytes - at)));
     }
     write(new Uint8Array(pad(newBytes[i], header.alignment) - newBytes[i]));
   });
 
-  const weightBytesBefore = tensors.reduce((a, t) => a + t.bytesBefore, 0);
-  const weightBytesAfter = tensors.reduce((a, t) => a + t.bytesAfter, 0);
-  const symbolCount = estimates.reduce((a, e) => a + e.count, 0);
-  const huffmanBytes = estimates.reduce((a, e) => a + e.bytes, 0);
   return {
     methods: spec.methods,
     suffix: variantSuffix(spec),
     options: spec.options,
     tensors,
     skipped,
-    totals: {
-      fileBytesBefore: source.size(),
-      fileBytesAfter: written,
-      ratio: source.size() / written,
-      weightBytesBefore,
-      weightBytesAfter,
-      parameters: symbolCount,
-    },
-    entropy: {
-      bitsPerWeight: symbolCount ? estimates.reduce((a, e) => a + e.bits, 0) / symbolCount : 0,
-      huffmanBytes,
-      huffmanFileBytes: written - weightBytesAfter + huffmanBytes,
-    },
+    ...summarise(source.size(), written, tensors, estimates, estimates.reduce((a, e) => a + e.count, 0)),
     warnings: tensors.length ? warnings : [...warnings, 'no float tensors to compress were found'],
   };
 }

@@ -4,7 +4,8 @@ import type { RandomAccessSource } from '../../io/source';
 import type { Model, TensorRef } from '../../model';
 import { streamElements, type SourceOpener } from '../../stats/decode';
 import { bytesOf } from '../../compress/encode';
-import { entropyEstimate, errorMetrics } from '../../compress/metrics';
+import { errorMetrics } from '../../compress/metrics';
+import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import { dequantizeClusters, dequantizeLinear, fromBfloat16, fromFloat16, kmeans1d, quantizeLinear, toBfloat16, toFloat16 } from '../../compress/methods';
 import { isGlobalPrune, pairedHistograms, pruneGlobal, pruneOne, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../../compress/spec';
@@ -206,7 +207,7 @@ export function compressSafetensors(
   };
 
   const tensors: TensorResult[] = [];
-  const symbolEstimates: { bits: number; bytes: number; count: number }[] = [];
+  const symbolEstimates: SymbolEstimate[] = [];
   let done = 0;
   const reported = new Set<string>();
   let last: { name: string; result: Result } | null = null;
@@ -232,10 +233,7 @@ export function compressSafetensors(
       histograms: pairedHistograms(r.original, r.reconstructed),
       ...(r.notes.length ? { note: r.notes.join('; ') } : {}),
     });
-    if (r.symbols) {
-      const e = entropyEstimate(r.symbols.data, r.symbols.alphabet);
-      symbolEstimates.push({ bits: e.bitsPerWeight * c.tensor.count, bytes: e.huffmanBytes + (bytesAfter - r.symbols.data.byteLength), count: c.tensor.count });
-    }
+    if (r.symbols) symbolEstimates.push(symbolEstimate(r.symbols.data, r.symbols.alphabet, c.tensor.count, bytesAfter - r.symbols.data.byteLength));
     if (globalOriginals) {
       const k = position.get(c.tensor.name)!;
       if (storage !== 'int8') globalOriginals[k] = globalPruned![k] = new Float32Array(0);
@@ -306,30 +304,13 @@ export function compressSafetensors(
     fileBytesAfter += index.length;
   }
 
-  const weightBytesBefore = tensors.reduce((a, t) => a + t.bytesBefore, 0);
-  const weightBytesAfter = tensors.reduce((a, t) => a + t.bytesAfter, 0);
-  const symbolCount = symbolEstimates.reduce((a, e) => a + e.count, 0);
-  const huffmanBytes = symbolEstimates.reduce((a, e) => a + e.bytes, 0);
-  const codedBytesAfter = symbolEstimates.length ? weightBytesAfter : 0;
   return {
     methods: s.methods,
     suffix: variantSuffix(s),
     options: s.options,
     tensors: tensors.sort((a, b) => byName.get(a.name)!.i - byName.get(b.name)!.i),
     skipped,
-    totals: {
-      fileBytesBefore: model.fileBytes,
-      fileBytesAfter,
-      ratio: model.fileBytes / fileBytesAfter,
-      weightBytesBefore,
-      weightBytesAfter,
-      parameters: candidates.reduce((a, c) => a + c.tensor.count, 0),
-    },
-    entropy: {
-      bitsPerWeight: symbolCount ? symbolEstimates.reduce((a, e) => a + e.bits, 0) / symbolCount : 0,
-      huffmanBytes,
-      huffmanFileBytes: fileBytesAfter - codedBytesAfter + huffmanBytes,
-    },
+    ...summarise(model.fileBytes, fileBytesAfter, tensors, symbolEstimates, candidates.reduce((a, c) => a + c.tensor.count, 0)),
     warnings: candidates.length ? [] : ['no weights to compress were found'],
   };
 }
