@@ -58,6 +58,24 @@ describe('stats engine', () => {
     assert.deepEqual(Array.from(binEdges(0, 1, 4)), [0, 0.25, 0.5, 0.75, 1]);
   });
 
+  it('bins far-from-zero ranges and values on edges exactly as the edge table says', () => {
+    const rng = mulberry32(3);
+    for (const [lo, hi] of [[1e6, 1e6 + 1e-3], [-1, 1], [0.1, 0.10000001], [-3e38, 3e38]]) {
+      const h = new HistogramBuilder(lo, hi, 256);
+      const edges = binEdges(lo, hi, 256);
+      const values = Float64Array.from({ length: 20000 }, (_, i) => (i % 4 === 0 ? edges[i % 257] : lo + rng() * (hi - lo)));
+      h.add(values, values.length);
+      // Reference: numpy's rule straight from the edges (the last bin is closed).
+      const expected = new Uint32Array(256);
+      for (const x of values) {
+        let b = 0;
+        while (b < 255 && x >= edges[b + 1]) b++;
+        expected[b]++;
+      }
+      assert.deepEqual(Array.from(h.histogram().counts), Array.from(expected), `range [${lo}, ${hi}]`);
+    }
+  });
+
   it('entropy is log2 of the bins for a uniform histogram and 0 for one bin', () => {
     assert.equal(histogramEntropy(Uint32Array.from([5, 5, 5, 5])), 2);
     assert.equal(histogramEntropy(Uint32Array.from([0, 9, 0])), 0);

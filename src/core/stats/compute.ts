@@ -1,6 +1,6 @@
 import type { RandomAccessSource } from '../io/source';
 import type { TensorRef } from '../model';
-import { streamElements, type SourceOpener } from './decode';
+import { streamElements, type Elements, type SourceOpener } from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
 
 /** Running moments merged chunk by chunk (Chan et al.), each chunk in two passes: float64 throughout. */
@@ -17,7 +17,7 @@ export class Moments {
 
   constructor(private readonly nearZero: number) {}
 
-  add(v: Float64Array, n: number): void {
+  add(v: Elements, n: number): void {
     // Fast path: one plain pass. It is exact enough unless the chunk holds non-finite values or
     // magnitudes so uneven that naive summation's error bound could reach the mean's tolerance.
     let sum = 0;
@@ -57,7 +57,7 @@ export class Moments {
   }
 
   /** The slow path: counts NaN/Inf apart and sums with Neumaier compensation (1e100 next to 1 keeps the 1). */
-  private addCareful(v: Float64Array, n: number): void {
+  private addCareful(v: Elements, n: number): void {
     let sum = 0;
     let comp = 0;
     let k = 0;
@@ -130,6 +130,7 @@ export class HistogramBuilder {
   readonly last: number;
   private readonly edges: Float64Array;
   private readonly norm: number;
+  private readonly margin: number;
 
   constructor(min: number, max: number, bins: number) {
     // numpy widens an empty range by 0.5 on each side.
@@ -139,13 +140,20 @@ export class HistogramBuilder {
     this.top = bins - 1;
     this.edges = binEdges(this.first, this.last, bins);
     this.norm = bins / (this.last - this.first);
+    // How far (in bins) rounding can move a value or an edge: a few ulps of the largest magnitude.
+    this.margin = 8 * Number.EPSILON * Math.max(Math.abs(this.first), Math.abs(this.last)) * this.norm + 1e-12;
   }
 
   /** The bin of x, or -1 when x is outside the range (or NaN). */
   binOf(x: number): number {
     if (!(x >= this.first && x <= this.last)) return -1;
     const top = this.top;
-    let b = ((x - this.first) * this.norm) | 0;
+    const f = (x - this.first) * this.norm;
+    let b = f | 0;
+    // Rounding can only move a value across an edge it sits within a few ulps of: well inside a
+    // bin, truncation already agrees with numpy and the edge table need not be consulted.
+    const frac = f - b;
+    if (frac > this.margin && frac < 1 - this.margin && b < top) return b;
     if (b > top) b = top;
     if (x < this.edges[b]) b--;
     else if (b !== top && x >= this.edges[b + 1]) b++;
@@ -156,7 +164,7 @@ export class HistogramBuilder {
    * Four interleaved lanes of counts: consecutive weights tend to fall in the same bin, and
    * incrementing one counter back to back stalls on the previous store.
    */
-  add(v: Float64Array, n: number): void {
+  add(v: Elements, n: number): void {
     const [c0, c1, c2, c3] = this.lanes;
     let i = 0;
     for (; i + 3 < n; i += 4) {
