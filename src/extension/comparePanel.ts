@@ -14,7 +14,7 @@ import type { CompressOutcome } from './compressCommands';
 import { describeSpec } from './compressWizard';
 import { parseFromCompare, type CompareAction, type ToCompare } from './reportProtocol';
 import { statsOptions } from './settings';
-import { inspectorHtml, makeNonce } from './webviewHtml';
+import { createToolPanel } from './toolPanel';
 
 export const COMPARE_VIEW_TYPE = 'modelLens.compare';
 /** Statistics reach the webview in batches at most this often. */
@@ -54,22 +54,8 @@ export class ComparePanel {
     readonly original: vscode.Uri,
     readonly variant: vscode.Uri,
   ) {
-    const webviewRoot = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
-    this.panel = vscode.window.createWebviewPanel(
-      COMPARE_VIEW_TYPE,
-      `${path.basename(original.fsPath)} ↔ ${path.basename(variant.fsPath)}`,
-      { viewColumn: vscode.ViewColumn.Active },
-      { enableScripts: true, localResourceRoots: [webviewRoot] },
-    );
-    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'icon.png');
+    this.panel = createToolPanel(deps.extensionUri, COMPARE_VIEW_TYPE, `${path.basename(original.fsPath)} ↔ ${path.basename(variant.fsPath)}`, 'compare');
     const w = this.panel.webview;
-    w.html = inspectorHtml({
-      cspSource: w.cspSource,
-      nonce: makeNonce(),
-      scriptUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'compare.js')).toString(),
-      styleUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'compare.css')).toString(),
-      codiconUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css')).toString(),
-    });
     const sub = w.onDidReceiveMessage((m) => this.onMessage(m));
     this.panel.onDidDispose(() => {
       sub.dispose();

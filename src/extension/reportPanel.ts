@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { CompressOutcome } from './compressCommands';
 import { describeSpec } from './compressWizard';
 import { parseFromReport, toWire, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
-import { inspectorHtml, makeNonce } from './webviewHtml';
+import { createToolPanel } from './toolPanel';
 
 export const REPORT_VIEW_TYPE = 'modelLens.report';
 
@@ -123,22 +123,8 @@ export class ReportPanel {
     private readonly deps: ReportDeps,
     private outcome: CompressOutcome,
   ) {
-    const webviewRoot = vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview');
-    this.panel = vscode.window.createWebviewPanel(
-      REPORT_VIEW_TYPE,
-      `Report: ${path.basename(outcome.result.output)}`,
-      { viewColumn: vscode.ViewColumn.Active },
-      { enableScripts: true, localResourceRoots: [webviewRoot] },
-    );
-    this.panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'icon.png');
+    this.panel = createToolPanel(deps.extensionUri, REPORT_VIEW_TYPE, `Report: ${path.basename(outcome.result.output)}`, 'report');
     const w = this.panel.webview;
-    w.html = inspectorHtml({
-      cspSource: w.cspSource,
-      nonce: makeNonce(),
-      scriptUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'report.js')).toString(),
-      styleUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'report.css')).toString(),
-      codiconUri: w.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css')).toString(),
-    });
     const sub = w.onDidReceiveMessage((m) => this.onMessage(m));
     this.panel.onDidDispose(() => {
       sub.dispose();

@@ -60,7 +60,8 @@ describe('webview HTML', () => {
         assert.match(src, /(webviewRoot|media) = vscode\.Uri\.joinPath\((this\.)?(deps\.)?extensionUri, '(dist|media)'/);
       }
     }
-    assert.ok(panels >= 3, `found ${panels} panels`);
+    // The inspector, and the one factory the report and Compare panels share.
+    assert.ok(panels >= 2, `found ${panels} panels`);
   });
 
   it('every webview message handler validates before acting', () => {
