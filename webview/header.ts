@@ -1,5 +1,6 @@
 /** The model summary above the table: identity, totals, structure, whole-model histogram. */
 import { SHARD_OF_PROPERTY } from '../src/core/model';
+import { buildPrefixTree, filterFor, type PrefixNode } from './prefixTree';
 import type { ModelView, ViewConfig } from '../src/shared/protocol';
 import { HistogramChart } from './chart';
 import { h, icon, setChildren, type Child } from './dom';
@@ -12,6 +13,8 @@ export interface HeaderActions {
   recompute(): void;
   openAsText(): void;
   openWholeModel(): void;
+  /** Show only the rows matching a layer prefix (from the layer tree). */
+  filterLayers(filter: string): void;
   summaryToggled(collapsed: boolean): void;
 }
 
@@ -191,6 +194,7 @@ export class Header {
             : h('div', { class: 'structure-empty' }, 'None'),
         ),
       ),
+      hasGraph ? null : layerTree(model.layers.map((l) => l.name), (filter) => this.actions.filterLayers(filter)),
       md.properties.length
         ? section('Metadata', expandable(md.properties.map((p) => ioChip(p.key, p.value)), TOP_IO, 'entries'), null)
         : null,
@@ -263,6 +267,26 @@ function metric(label: string, value: string, note: string, title?: string): HTM
 
 function ioChip(name: string, type: string): HTMLElement {
   return h('span', { class: 'chip io', role: 'listitem', title: `${name}: ${type}` }, h('span', { class: 'io-name' }, name), h('span', { class: 'io-type' }, type));
+}
+
+/** Weight-only formats: the layers as a collapsible tree by dotted prefix; picking a node filters the table. */
+function layerTree(names: string[], pick: (filter: string) => void): HTMLElement | null {
+  const nodes = buildPrefixTree(names);
+  if (!nodes.some((n) => n.children.length)) return null;
+  const items = (list: PrefixNode[]): HTMLElement[] =>
+    list.map((n) => {
+      const item = h('vscode-tree-item', { title: `${n.prefix} · ${n.layers} layer${n.layers === 1 ? '' : 's'}` }, n.label, ...items(n.children));
+      item.dataset.filter = filterFor(n);
+      return item;
+    });
+  const tree = h('vscode-tree', { class: 'layer-tree', 'aria-label': 'Layers by name', 'indent-guides': 'onHover' }, ...items(nodes));
+  tree.addEventListener('vsc-tree-select', (e) => {
+    // The element's typings say { selectedItems }, its code sends the array itself: accept both.
+    const detail = (e as CustomEvent<HTMLElement[] | { selectedItems?: HTMLElement[] }>).detail;
+    const item = (Array.isArray(detail) ? detail : (detail?.selectedItems ?? []))[0];
+    if (item?.dataset.filter !== undefined) pick(item.dataset.filter);
+  });
+  return section('Layers', tree, null);
 }
 
 function section(label: string, content: HTMLElement, emptyText: string | null): HTMLElement {

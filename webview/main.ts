@@ -5,6 +5,8 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-icon/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '@vscode-elements/elements/dist/vscode-tree/index.js';
+import '@vscode-elements/elements/dist/vscode-tree-item/index.js';
 import type { TensorStats } from '../src/core/stats/types';
 import type { FromWebview, ModelView, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
@@ -76,6 +78,10 @@ class Inspector {
       recompute: () => this.recompute(),
       openAsText: () => this.run(this.client.request('openAsText', {}), 'Reopen with Text Editor'),
       openWholeModel: () => this.run(this.client.request('openWholeModel', {}), 'Open whole model'),
+      filterLayers: (filter) => {
+        this.filter.value = filter;
+        this.setFilter(filter);
+      },
       summaryToggled: (collapsed) => {
         this.state.summaryCollapsed = collapsed;
         this.save();

@@ -80,6 +80,14 @@ describe('safetensors in code-server', { timeout: 600_000 }, () => {
     const text = await frame.locator('body').innerText();
     for (const name of ['model.layers.0.mlp.up_proj', 'model.layers.10.mlp.down_proj', 'lm_head']) assert.ok(text.includes(name), `no ${name} in the inspector`);
     t.diagnostic(`${await frame.locator('[data-row]').count()} rows`);
+    // The layer tree by dotted prefix: opening model, then picking layers, filters the table to them.
+    await frame.locator('vscode-tree-item[data-filter="model."]').click({ position: { x: 40, y: 10 } });
+    const layersNode = frame.locator('vscode-tree-item[data-filter="model.layers."]');
+    await layersNode.waitFor({ state: 'visible', timeout: 10_000 });
+    await layersNode.click({ position: { x: 60, y: 10 } });
+    await frame.waitForFunction(() => document.querySelector('.filter')?.value === 'model.layers.', null, { timeout: 10_000 });
+    const rows = await frame.locator('[data-row]').allInnerTexts();
+    assert.ok(rows.length > 0 && rows.every((r) => r.includes('model.layers.')), `filtered rows: ${rows.join(' | ')}`);
   });
 
   test('the index of a sharded model shows the whole model', async (t) => {
