@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, repoRoot, startCodeServer } from '../test/e2e/codeServer.mjs';
+import { frameWith, launchBrowser, repoRoot, startCodeServer } from '../test/e2e/codeServer.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -19,17 +19,6 @@ const mb = Number(opt('mb', '100'));
 const jsonOut = opt('json', '');
 
 const dir = mkdtempSync(join(tmpdir(), 'model-lens-timing-'));
-
-async function frameWith(page, selector, deadline) {
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if (frame === page.mainFrame()) continue;
-      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no frame with ${selector}`);
-}
 
 try {
   execFileSync(process.execPath, [join(repoRoot, 'dist/test/fixtures/generate.js'), dir, '--large', String(mb)], { stdio: 'ignore' });
@@ -46,7 +35,7 @@ try {
     await page.waitForTimeout(4000);
     const t0 = Date.now();
     await row.click();
-    const frame = await frameWith(page, '[data-row]', t0 + 120_000);
+    const frame = await frameWith(page, '[data-row]', 120_000);
     const firstPaintMs = Date.now() - t0;
     await frame.getByText(/^Statistics for/).waitFor({ timeout: 600_000 });
     result = { modelMB: mb, firstPaintMs, statsCompleteMs: Date.now() - t0 };

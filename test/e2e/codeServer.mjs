@@ -196,3 +196,27 @@ export async function launchBrowser() {
     ],
   });
 }
+
+/** Extension host start-up: the custom editor must be registered before a model is opened (DESIGN.md). */
+export const EXTENSION_HOST_SETTLE_MS = 5000;
+
+/** The explorer row of `name`, once the extension host has had time to start. */
+export async function explorerRow(page, name) {
+  const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
+  await row.waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(EXTENSION_HOST_SETTLE_MS);
+  return row;
+}
+
+/** The (nested) frame whose document matches `selector`: webview content lives in child frames of the page. */
+export async function frameWith(page, selector, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (frame === page.mainFrame()) continue;
+      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no frame with ${selector} after ${timeoutMs} ms`);
+}

@@ -7,30 +7,15 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, repoRoot, startCodeServer } from './codeServer.mjs';
+import { EXTENSION_HOST_SETTLE_MS, frameWith, launchBrowser, repoRoot, startCodeServer } from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const samples = join(process.env.MODEL_LENS_SAMPLES ?? join(repoRoot, 'samples'), 'safetensors');
 const artifacts = join(repoRoot, 'test-artifacts');
-/** Extension host start-up: the custom editor must be registered before a model is opened (DESIGN.md). */
-const EXTENSION_HOST_SETTLE_MS = 5000;
 
 let tmp;
 let server;
 let browser;
-
-/** The (nested) frame whose document matches `selector`: webview content lives in child frames of the page. */
-async function frameWith(page, selector, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if (frame === page.mainFrame()) continue;
-      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no frame with ${selector} after ${timeoutMs} ms`);
-}
 
 /** Opens `file` of a fresh copy of `folder` from the explorer; returns the inspector's frame. */
 async function openFromExplorer(t, folder, file) {

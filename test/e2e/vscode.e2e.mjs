@@ -8,7 +8,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, repoRoot, startCodeServer } from './codeServer.mjs';
+import { explorerRow, frameWith, launchBrowser, repoRoot, startCodeServer } from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const samples = process.env.MODEL_LENS_SAMPLES ?? join(repoRoot, 'samples');
@@ -16,8 +16,6 @@ const suiteJs = join(repoRoot, 'dist/test/vscode/suite.js');
 const artifacts = join(repoRoot, 'test-artifacts');
 const MODEL = 'cnn.onnx';
 
-/** Extension host start-up: the custom editor must be registered before a model is opened (DESIGN.md). */
-const EXTENSION_HOST_SETTLE_MS = 5000;
 
 let tmp;
 let server;
@@ -47,27 +45,6 @@ async function openWorkbench(t, folder, payload) {
   await page.goto(url);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   return { page, consoleLines };
-}
-
-async function explorerRow(page, name) {
-  const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
-  await row.waitFor({ timeout: 30_000 });
-  await page.waitForTimeout(EXTENSION_HOST_SETTLE_MS);
-  return row;
-}
-
-/** The (nested) frame whose document matches `selector`: webview content lives in child frames of the page. */
-async function frameWith(page, selector, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if (frame === page.mainFrame()) continue;
-      const count = await frame.locator(selector).count().catch(() => 0);
-      if (count > 0) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no frame with ${selector} after ${timeoutMs} ms`);
 }
 
 /** Pixels of the canvas that differ from its most common colour (the background). */
