@@ -108,6 +108,11 @@ export interface CompressHooks {
   progress?: (done: number, total: number, tensor: string) => void;
   /** Where a sharded variant (safetensors) writes its shards; the main sink gets its index. */
   shards?: ShardWriter;
+  /**
+   * Prunes one weight from outside the pure core (Hessian criterion: needs calibration runs).
+   * Returns the pruned values, or undefined to fall back to the spec's own criterion.
+   */
+  prune?: (candidate: WeightCandidate, values: Float32Array) => Float32Array | undefined;
 }
 
 /** Default-domain ops whose opset-6 definition still holds at opset 7 (none lost an attribute or changed meaning). */
@@ -372,6 +377,10 @@ export function compressModel(
   sink: ByteSink,
   hooks: CompressHooks = {},
 ): CompressReport {
+  if (model.format !== 'onnx' && (spec.overrides || spec.only || spec.options.criterion === 'hessian')) {
+    invalid(`per-layer choices and the Hessian criterion need an ONNX model (onnxruntime runs it); this is ${model.format}`);
+  }
+  if (spec.options.criterion === 'hessian' && !hooks.prune) invalid('the Hessian criterion needs calibration activations, which the CLI and the extension collect');
   if (model.format === 'gguf') return compressGguf(source, model, normaliseSpec(spec), sink, hooks, pairedHistograms);
   if (model.format === 'safetensors') return compressSafetensors(source, model, spec, openFile, sink, hooks);
   if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
@@ -386,16 +395,36 @@ export function compressModel(
     opset = 7;
   }
   const storage = s.methods.find((m) => m !== 'prune');
-  if (storage === 'bf16' && opset < 13) invalid(`bf16 storage needs opset 13 for its Cast from bfloat16 (this model has opset ${opset}); fp16 works at any opset`);
+  const overrides = s.overrides ?? {};
+  const storageOf = (c: WeightCandidate): MethodName | undefined => {
+    const choice = overrides[c.tensor.name];
+    return choice === undefined || choice === 'float' ? storage : choice;
+  };
+  const choices = new Set<MethodName | undefined>([storage, ...Object.values(overrides).filter((v) => v !== 'float')]);
+  if (choices.has('bf16') && opset < 13) invalid(`bf16 storage needs opset 13 for its Cast from bfloat16 (this model has opset ${opset}); fp16 works at any opset`);
   const half = storage === 'fp16' || storage === 'bf16';
   const { weights: candidates, skipped } = half ? findFloatTensors(model) : findWeights(model);
+  const only = s.only ? new Set(s.only) : undefined;
   const kept = candidates.filter((c) => {
-    if (half && (c.tensor.dtype === 10 || c.tensor.dtype === 16)) {
+    if (overrides[c.tensor.name] === 'float' || (only && !only.has(c.tensor.name))) return false;
+    const m = storageOf(c);
+    if ((m === 'fp16' || m === 'bf16') && (c.tensor.dtype === 10 || c.tensor.dtype === 16)) {
       skipped.push({ index: c.index, name: c.tensor.name, reason: `already 16-bit (${dtypeInfo(c.tensor.dtype).name})` });
       return false;
     }
     return true;
   });
+  if (half && [...choices].some((m) => m !== undefined && m !== 'fp16' && m !== 'bf16')) {
+    // A half-precision run lists every float tensor with a placeholder layout; channel-wise overrides need the consumer's.
+    const layouts = new Map(findWeights(model).weights.map((w) => [w.index, w.layout]));
+    for (const c of kept) {
+      const m = storageOf(c);
+      if (m === 'fp16' || m === 'bf16') continue;
+      const layout = layouts.get(c.index);
+      if (!layout) invalid(`tensor '${c.tensor.name}' feeds no op with a channel layout, so it cannot be stored as ${m}`);
+      c.layout = layout;
+    }
+  }
   const cancelled = hooks.cancelled ?? (() => false);
   const check = () => {
     if (cancelled()) throw new CancelledError();
@@ -416,12 +445,13 @@ export function compressModel(
     check();
     hooks.progress?.(i, kept.length, c.tensor.name);
     const original = globalOriginals?.[i] ?? read(c);
-    const input = globalPruned?.[i] ?? (s.methods[0] === 'prune' ? pruneOne(original, c, s, i) : original);
-    const out = storage === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(storage, c, input, s, opset);
+    const method = storageOf(c);
+    const input = globalPruned?.[i] ?? (s.methods[0] === 'prune' ? hooks.prune?.(c, original) ?? pruneOne(original, c, s, i) : original);
+    const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, opset);
     edits.push(out.edit);
     const clipped = clippedBy.get(c.index);
     const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
-    const prefix = s.methods[0] === 'prune' && storage ? 'prune + ' : '';
+    const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';
     tensors.push({
       name: c.tensor.name,
       layer: c.layer,

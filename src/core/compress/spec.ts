@@ -4,7 +4,17 @@ import type { MethodName, MethodOptions } from './types';
 export interface CompressSpec {
   methods: MethodName[];
   options: MethodOptions;
+  /**
+   * Per-tensor storage by tensor name, overriding the spec's storage method: another method
+   * (int8 for an int4 run, fp16, ...) or 'float' to leave the tensor exactly as it is.
+   */
+  overrides?: Record<string, LayerChoice>;
+  /** When set, only these tensors (by name) are compressed: sensitivity analysis compresses one at a time. */
+  only?: string[];
 }
+
+/** What one tensor gets in a mixed-precision plan: a storage method, or 'float' for untouched. */
+export type LayerChoice = Exclude<MethodName, 'prune'> | 'float';
 
 export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster'];
 
@@ -24,6 +34,8 @@ export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
 const STORAGE: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'cluster'];
 
 export class SpecError extends Error {}
+
+export const LAYER_CHOICES: readonly LayerChoice[] = ['float', 'fp16', 'bf16', 'int8', 'int4', 'fixed', 'sign', 'cluster'];
 
 export function parseMethods(text: string): MethodName[] {
   const methods = text.split(',').map((m) => m.trim().toLowerCase()).filter(Boolean) as MethodName[];
@@ -61,12 +73,24 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
     if (typeof o.threshold === 'number' && !(o.threshold >= 0)) throw new SpecError('--threshold must be >= 0 or "mean"');
     if (o.pattern && !(o.pattern.n >= 1 && o.pattern.n < o.pattern.m && o.pattern.m <= 64)) throw new SpecError('--pattern N:M needs 1 <= N < M <= 64');
     if (o.random && o.sparsity === undefined) throw new SpecError('--random needs --sparsity');
+    if (o.criterion === 'hessian' && (o.sparsity === undefined || o.random || o.scope === 'global')) throw new SpecError('--criterion hessian takes --sparsity per layer (not --threshold, --pattern, --random or --scope global)');
     o.scope ??= 'layer';
     o.seed ??= 0;
     o.store ??= 'dense';
   }
   if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10)) throw new SpecError('--threshold for sign must be in [0, 10)');
-  return { methods: spec.methods, options: o };
+  if (spec.overrides) {
+    for (const [name, choice] of Object.entries(spec.overrides)) {
+      if (!LAYER_CHOICES.includes(choice)) throw new SpecError(`tensor '${name}': unknown choice '${choice}' (one of ${LAYER_CHOICES.join(', ')})`);
+    }
+  }
+  // Methods an override brings in need their defaults too.
+  const brought = new Set(Object.values(spec.overrides ?? {}));
+  if (brought.has('int4')) o.blockSize ??= 32;
+  if (brought.has('int8')) o.granularity ??= 'channel';
+  if (brought.has('fixed')) o.bits ??= 8;
+  if (brought.has('cluster')) o.clusters ??= 16;
+  return { ...spec, methods: spec.methods, options: o };
 }
 
 /** The part of the variant's file name after the stem: model.onnx → model.<suffix>.onnx. */
@@ -79,7 +103,7 @@ export function variantSuffix(spec: CompressSpec): string {
           if (o.pattern) return `prune${o.pattern.n}of${o.pattern.m}`;
           if (o.threshold === 'mean') return 'prunemean';
           if (typeof o.threshold === 'number') return `prunet${o.threshold}`;
-          return `${o.random ? 'prunerand' : 'prune'}${Math.round((o.sparsity ?? 0.5) * 100)}`;
+          return `${o.random ? 'prunerand' : o.criterion === 'hessian' ? 'prunehess' : 'prune'}${Math.round((o.sparsity ?? 0.5) * 100)}`;
         case 'fixed':
           return `fixed${o.bits ?? 8}`;
         case 'cluster':
@@ -90,5 +114,6 @@ export function variantSuffix(spec: CompressSpec): string {
           return m;
       }
     })
+    .concat(spec.overrides && Object.keys(spec.overrides).length ? ['mixed'] : [])
     .join('.');
 }

@@ -24,6 +24,11 @@ export interface MethodOptions {
   pattern?: { n: number; m: number };
   /** prune: seeded random selection instead of magnitude (a baseline for comparison). */
   random?: boolean;
+  /**
+   * prune: rank by |w| ('magnitude', default) or by second-order saliency w²/[H⁻¹]ᵢᵢ from
+   * calibration activations ('hessian'; the caller supplies it through CompressHooks.prune).
+   */
+  criterion?: 'magnitude' | 'hessian';
   seed?: number;
   /** prune: write sparse initializers when smaller than dense. */
   store?: 'dense' | 'sparse';
