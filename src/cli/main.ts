@@ -16,6 +16,8 @@ import type { VerifySettings } from '../core/verify/verify';
 import { compressFile } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
 import { runVerify } from '../node/verify';
+import { analyseSensitivity, compressForFidelity, DEFAULT_FULL_RUNS, type CalibrationOptions, type FidelityGoal, type SensitivityOptions } from '../node/calibrate';
+import { formatSensitivity } from '../core/compress/sensitivity';
 
 const VERSION = '0.1.0';
 
@@ -35,6 +37,18 @@ Commands:
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
                --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
                --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
+
+      Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
+      precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
+      --size-budget BYTES (e.g. 25MB) gets the best cosine within that size. Calibration inputs:
+      --inputs, --samples (8), --seed, --shape, --dim as for verify; the result is also measured
+      on held-out inputs (--heldout-inputs FILE..., or random samples the search did not use).
+
+  sensitivity FILE --method M [method options] [--runs N] [input options] [--json]
+      Compress each layer alone, run the model with onnxruntime on calibration inputs and list
+      the layers worst first: output cosine and relative L2, weight SQNR, outlier ratio
+      (max|w|/σ), kurtosis and range. Full runs for the N layers worst by weight SQNR
+      (default ${DEFAULT_FULL_RUNS}); input options as for verify.
 
   verify ORIGINAL VARIANT [--samples N] [--seed N] [--inputs FILE[,FILE...]]
          [--shape NAME=1x3x224x224] [--dim NAME=N] [--json]
@@ -165,15 +179,15 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
   return n;
 }
 
-function compressArgs(args: string[]): { file: string; spec: CompressSpec; output?: string; force: boolean; json: boolean; verify: boolean } {
-  const { positional, flags } = parseArgs(
-    args,
-    new Set(['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'output']),
-    new Set(['asymmetric', 'random', 'force', 'json', 'verify']),
-  );
-  if (positional.length !== 1) throw new UsageError('compress takes one FILE');
+/** Flags that pick a method and its options (compress and sensitivity). */
+const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters'];
+const METHOD_SWITCHES = ['asymmetric', 'random'];
+/** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
+const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'threads'];
+
+function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec {
   const method = flags.get('method')?.at(-1);
-  if (!method) throw new UsageError('compress needs --method');
+  if (!method) throw new UsageError(`${command} needs --method`);
   const last = (n: string) => flags.get(n)?.at(-1);
   const options: MethodOptions = {};
   const granularity = last('granularity');
@@ -207,14 +221,65 @@ function compressArgs(args: string[]): { file: string; spec: CompressSpec; outpu
     options.pattern = { n: Number(m[1]), m: Number(m[2]) };
   }
   for (const k of Object.keys(options) as (keyof MethodOptions)[]) if (options[k] === undefined) delete options[k];
-  let spec: CompressSpec;
   try {
-    spec = normaliseSpec({ methods: parseMethods(method), options });
+    return normaliseSpec({ methods: parseMethods(method), options });
   } catch (err) {
     if (err instanceof SpecError) throw new UsageError(err.message);
     throw err;
   }
-  return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify') };
+}
+
+/** A size in bytes: 1234, 12KB, 3.5MB, 2GB (powers of 1000) or 12KiB, 3MiB, 2GiB (powers of 1024). */
+export function parseByteSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`'${text}' is not a size (e.g. 25MB, 3.5MiB, 1200000)`);
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const scale: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+  const n = Math.floor(Number(m[1]) * scale[unit]);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`'${text}' is not a positive size`);
+  return n;
+}
+
+interface CompressArgs {
+  file: string;
+  spec: CompressSpec;
+  output?: string;
+  force: boolean;
+  json: boolean;
+  verify: boolean;
+  goal?: FidelityGoal;
+  calibration: CalibrationOptions;
+}
+
+function compressArgs(args: string[]): CompressArgs {
+  const { positional, flags } = parseArgs(
+    args,
+    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'output', 'target-cosine', 'size-budget', 'heldout-inputs']),
+    new Set([...METHOD_SWITCHES, 'force', 'json', 'verify']),
+  );
+  if (positional.length !== 1) throw new UsageError('compress takes one FILE');
+  const spec = methodSpec(flags, 'compress');
+  const targetCosine = numberFlag(flags, 'target-cosine');
+  const budget = flags.get('size-budget')?.at(-1);
+  if (targetCosine !== undefined && budget !== undefined) throw new UsageError('give --target-cosine or --size-budget, not both');
+  if (targetCosine !== undefined && !(targetCosine > -1 && targetCosine <= 1)) throw new UsageError('--target-cosine must be in (-1, 1], e.g. 0.999');
+  const goal = targetCosine !== undefined ? { targetCosine } : budget !== undefined ? { sizeBudget: parseByteSize(budget) } : undefined;
+  const calibration = calibrationSettings(flags);
+  if (!goal && [...CALIBRATION_FLAGS, 'heldout-inputs'].some((f) => f !== 'seed' && flags.has(f))) throw new UsageError('input options (--inputs, --samples, ...) go with --target-cosine or --size-budget');
+  const last = (n: string) => flags.get(n)?.at(-1);
+  return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify'), goal, calibration };
+}
+
+function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; calibration: SensitivityOptions; json: boolean } {
+  const { positional, flags } = parseArgs(args, new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'runs']), new Set([...METHOD_SWITCHES, 'json']));
+  if (positional.length !== 1) throw new UsageError('sensitivity takes one FILE');
+  const calibration: SensitivityOptions = calibrationSettings(flags);
+  const runs = numberFlag(flags, 'runs');
+  if (runs !== undefined) {
+    if (!Number.isInteger(runs) || runs < 0) throw new UsageError('--runs must be a whole number');
+    calibration.fullRuns = runs;
+  }
+  return { file: positional[0], spec: methodSpec(flags, 'sensitivity'), calibration, json: flags.has('json') };
 }
 
 /** NAME=DxD… as a usage error rather than a verify failure. */
@@ -226,10 +291,9 @@ function shapeSpec(text: string): { name: string; dims: number[] } {
   }
 }
 
-function verifyArgs(args: string[]): { original: string; variant: string; settings: VerifySettings; json: boolean } {
-  const { positional, flags } = parseArgs(args, new Set(['samples', 'seed', 'inputs', 'shape', 'dim', 'threads']), new Set(['json']));
-  if (positional.length !== 2) throw new UsageError('verify takes ORIGINAL and VARIANT');
-  const settings: VerifySettings = {};
+/** --samples, --seed, --inputs, --shape, --dim, --threads (and --heldout-inputs where allowed). */
+function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
+  const settings: CalibrationOptions = {};
   const samples = numberFlag(flags, 'samples');
   if (samples !== undefined) {
     if (!Number.isInteger(samples) || samples < 1 || samples > 10000) throw new UsageError('--samples must be an integer from 1 to 10000');
@@ -239,8 +303,9 @@ function verifyArgs(args: string[]): { original: string; variant: string; settin
   if (seed !== undefined) settings.seed = seed;
   const threads = numberFlag(flags, 'threads');
   if (threads !== undefined) settings.threads = threads;
-  const inputs = (flags.get('inputs') ?? []).flatMap((v) => v.split(',')).filter(Boolean);
-  if (inputs.length) settings.inputs = inputs;
+  const files = (name: string) => (flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
+  if (files('inputs').length) settings.inputs = files('inputs');
+  if (files('heldout-inputs').length) settings.heldOutInputs = files('heldout-inputs');
   for (const spec of flags.get('shape') ?? []) {
     const { name, dims } = shapeSpec(spec);
     (settings.shapes ??= {})[name] = dims;
@@ -250,21 +315,33 @@ function verifyArgs(args: string[]): { original: string; variant: string; settin
     if (dims.length !== 1) throw new UsageError(`--dim is NAME=N, got '${spec}'`);
     (settings.dims ??= {})[name] = dims[0];
   }
-  return { original: positional[0], variant: positional[1], settings, json: flags.has('json') };
+  return settings;
 }
 
-async function compressCommand(args: ReturnType<typeof compressArgs>): Promise<void> {
+function verifyArgs(args: string[]): { original: string; variant: string; settings: VerifySettings; json: boolean } {
+  const { positional, flags } = parseArgs(args, new Set(CALIBRATION_FLAGS), new Set(['json']));
+  if (positional.length !== 2) throw new UsageError('verify takes ORIGINAL and VARIANT');
+  return { original: positional[0], variant: positional[1], settings: calibrationSettings(flags), json: flags.has('json') };
+}
+
+/** Progress on stderr when it is a terminal: `done/total what`, redrawn in place at most 5 times a second. */
+function terminalProgress(): ((done: number, total: number, what: string) => void) | undefined {
   let lastTick = 0;
-  const progress = process.stderr.isTTY
-    ? (done: number, total: number, name: string) => {
+  return process.stderr.isTTY
+    ? (done, total, what) => {
         if (Date.now() - lastTick < 200) return;
         lastTick = Date.now();
-        process.stderr.write(`\r\x1b[K${done}/${total} ${name.slice(0, 60)}`);
+        process.stderr.write(`\r\x1b[K${done}/${total} ${what.slice(0, 60)}`);
       }
     : undefined;
+}
+
+async function compressCommand(args: CompressArgs): Promise<void> {
+  const progress = terminalProgress();
   // Temp files of an earlier, killed run in the target folder go first (compressFile's temps are named for this).
   removeStaleTemps(path.dirname(path.resolve(args.output ?? args.file)));
-  const result = compressFile(args.file, args.spec, { output: args.output, force: args.force, progress });
+  const fileOptions = { output: args.output, force: args.force, progress };
+  const result = args.goal ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions }) : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
   // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
   const verifiable = path.extname(args.file).toLowerCase() === '.onnx';
@@ -276,6 +353,13 @@ async function compressCommand(args: ReturnType<typeof compressArgs>): Promise<v
   }
   process.stdout.write(formatCompressReport(result.report, result));
   if (verification) process.stdout.write('\n' + formatVerifyReport(verification));
+}
+
+async function sensitivityCommand(args: ReturnType<typeof sensitivityArgs>): Promise<void> {
+  const progress = terminalProgress();
+  const report = await analyseSensitivity(args.file, args.spec, { ...args.calibration, progress });
+  if (progress) process.stderr.write('\r\x1b[K');
+  process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatSensitivity(report));
 }
 
 async function verifyCommand(args: ReturnType<typeof verifyArgs>): Promise<void> {
@@ -303,6 +387,10 @@ async function main(argv: string[]): Promise<number> {
       const args = compressArgs(rest);
       file = args.file;
       await compressCommand(args);
+    } else if (command === 'sensitivity') {
+      const args = sensitivityArgs(rest);
+      file = args.file;
+      await sensitivityCommand(args);
     } else if (command === 'verify') {
       const args = verifyArgs(rest);
       file = args.variant;

@@ -5,7 +5,8 @@ import { CancelledError } from '../core/errors';
 import type { Model, TensorRef, TensorStorage } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import type { CompressSpec } from '../core/compress/spec';
-import type { CompressProgress } from '../shared/protocol';
+import type { CalibrationSettings, CompressProgress, FidelityGoal } from '../shared/protocol';
+import type { SensitivityReport } from '../core/compress/sensitivity';
 import type { CompressFileResult } from './compress';
 import type { VerifyReport } from '../core/verify/report';
 import type { VerifySettings } from '../core/verify/verify';
@@ -66,6 +67,7 @@ function depsKey(modelPath: string, model: Model): string {
 /** Opens models and computes their statistics in worker threads, caching per file version. */
 export class ModelService {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly sensitivityCache = new Map<string, SensitivityReport>();
 
   constructor(private readonly pool: WorkerPool) {}
 
@@ -155,7 +157,7 @@ export class ModelService {
   compress(
     input: string,
     spec: CompressSpec,
-    options: { output?: string; force?: boolean },
+    options: { output?: string; force?: boolean; goal?: FidelityGoal; calibration?: CalibrationSettings },
     onProgress: (p: CompressProgress) => void,
     signal?: AbortSignal,
   ): Promise<CompressFileResult> {
@@ -163,6 +165,26 @@ export class ModelService {
     const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
     signal?.addEventListener('abort', () => Atomics.store(cancelFlag, 0, 1), { once: true });
     return this.pool.request<CompressFileResult>({ method: 'compress', params: { input, spec, ...options, cancelFlag } }, onProgress, signal);
+  }
+
+  /**
+   * Each layer compressed alone and run on calibration inputs, in a worker. Cached per file
+   * version, method and inputs: reopening the tab or re-ranking does not rerun the models.
+   */
+  async sensitivity(
+    file: string,
+    spec: CompressSpec,
+    calibration: CalibrationSettings & { fullRuns?: number },
+    onProgress: (p: CompressProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<SensitivityReport> {
+    const key = `${fileKey(file)}\0${JSON.stringify([spec.methods, spec.options, calibration])}`;
+    const hit = this.sensitivityCache.get(key);
+    if (hit) return hit;
+    const report = await this.pool.request<SensitivityReport>({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
+    this.sensitivityCache.set(key, report);
+    while (this.sensitivityCache.size > CACHE_ENTRIES) this.sensitivityCache.delete(this.sensitivityCache.keys().next().value as string);
+    return report;
   }
 
   /**
@@ -176,5 +198,6 @@ export class ModelService {
   /** Drops everything cached for a path (the file changed or the user asked to recompute). */
   forget(path: string): void {
     for (const key of this.cache.keys()) if (key.startsWith(path + '\0')) this.cache.delete(key);
+    for (const key of this.sensitivityCache.keys()) if (key.startsWith(path + '\0')) this.sensitivityCache.delete(key);
   }
 }

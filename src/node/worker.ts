@@ -8,6 +8,7 @@ import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
 import { removeStaleTemps } from './atomicWrite';
 import { compressFile } from './compress';
 import { FileSource, FolderResolver } from './fileSource';
+import { analyseSensitivity, compressForFidelity } from './calibrate';
 import { runVerify } from './verify';
 
 /** Worker thread: parses models and computes statistics so the caller's thread never blocks. */
@@ -28,31 +29,47 @@ const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve)
 /** Progress events at most this often: enough for a smooth bar, few enough not to flood the host. */
 const PROGRESS_MS = 100;
 
+/** Progress events for request `id`, at most one per PROGRESS_MS. */
+function throttledProgress(id: number): (done: number, total: number, tensor: string) => void {
+  let last = 0;
+  return (done, total, tensor) => {
+    if (Date.now() - last < PROGRESS_MS) return;
+    last = Date.now();
+    post({ type: 'event', id, data: { done, total, tensor } });
+  };
+}
+
+/** Runs an asynchronous job that a cancel message for `id` aborts. */
+async function withAbort<T>(id: number, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  aborts.set(id, abort);
+  try {
+    return await job(abort.signal);
+  } finally {
+    aborts.delete(id);
+  }
+}
+
 async function handle(id: number, req: WorkerRequest): Promise<unknown> {
   if (req.method === 'compress') {
     const flag = req.params.cancelFlag;
-    let last = 0;
     // Temp files of an earlier, killed run in the target folder go first.
     removeStaleTemps(path.dirname(path.resolve(req.params.output ?? req.params.input)));
-    return compressFile(req.params.input, req.params.spec, {
-      output: req.params.output,
-      force: req.params.force,
-      cancelled: () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id),
-      progress: (done, total, tensor) => {
-        if (Date.now() - last < PROGRESS_MS) return;
-        last = Date.now();
-        post({ type: 'event', id, data: { done, total, tensor } });
-      },
+    const isCancelled = () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id);
+    const options = { output: req.params.output, force: req.params.force, cancelled: isCancelled, progress: throttledProgress(id) };
+    if (!req.params.goal) return compressFile(req.params.input, req.params.spec, options);
+    return withAbort(id, (signal) => {
+      // The search is asynchronous (onnxruntime runs); the shared flag also reaches it through the signal.
+      const poll = setInterval(() => isCancelled() && aborts.get(id)?.abort(), 50);
+      return compressForFidelity(req.params.input, req.params.spec, req.params.goal!, { ...req.params.calibration, ...options, signal }).finally(() => clearInterval(poll));
     });
   }
+  if (req.method === 'sensitivity') {
+    return withAbort(id, (signal) => analyseSensitivity(req.params.path, req.params.spec, { ...req.params.calibration, signal, progress: throttledProgress(id) }));
+  }
   if (req.method === 'verify') {
-    const abort = new AbortController();
-    aborts.set(id, abort);
-    try {
-      return await runVerify(req.params.original, req.params.variant, { ...req.params.options, signal: abort.signal });
-    } finally {
-      aborts.delete(id);
-    }
+    const params = req.params;
+    return withAbort(id, (signal) => runVerify(params.original, params.variant, { ...params.options, signal }));
   }
   const file = new FileSource(req.params.path);
   const resolver = new FolderResolver(req.params.path);

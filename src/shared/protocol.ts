@@ -64,7 +64,26 @@ export type WorkerRequest =
    * Writes a compressed variant; resolves to a CompressFileResult (node/compress.ts) and streams
    * CompressProgress events. `cancelFlag` (shared memory) is set to 1 to stop the synchronous work.
    */
-  | { method: 'compress'; params: { input: string; spec: CompressSpec; output?: string; force?: boolean; cancelFlag?: Int32Array } };
+  | {
+      method: 'compress';
+      params: { input: string; spec: CompressSpec; output?: string; force?: boolean; cancelFlag?: Int32Array; goal?: FidelityGoal; calibration?: CalibrationSettings };
+    }
+  /**
+   * Compresses each layer alone and runs the model on calibration inputs; resolves to a
+   * SensitivityReport (core/compress/sensitivity.ts) and streams CompressProgress events.
+   */
+  | { method: 'sensitivity'; params: { path: string; spec: CompressSpec; calibration: CalibrationSettings & { fullRuns?: number } } };
+
+/** Calibration inputs of a fidelity-aware run: plain data, so it crosses to a worker. */
+export interface CalibrationSettings extends VerifySettings {
+  heldOutInputs?: string[];
+}
+
+/** What compression with a fidelity goal aims at: a cosine to reach, or a size in bytes not to pass. */
+export interface FidelityGoal {
+  targetCosine?: number;
+  sizeBudget?: number;
+}
 
 export interface CompressProgress {
   done: number;

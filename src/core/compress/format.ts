@@ -1,5 +1,6 @@
 import { formatBytes as bytes } from '../units';
 import type { CompressReport } from './pipeline';
+import type { FidelityResult } from './sensitivity';
 
 function num(v: number): string {
   if (!Number.isFinite(v)) return v > 0 ? 'inf' : v < 0 ? '-inf' : 'nan';
@@ -50,6 +51,20 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
   if (r.entropy.huffmanBytes > 0) {
     lines.push(`entropy  ${r.entropy.bitsPerWeight.toFixed(2)} bits/weight; Huffman-coded the variant would take ${bytes(r.entropy.huffmanFileBytes)}`);
   }
+  if (r.fidelity) lines.push(...formatFidelity(r.fidelity));
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
+}
+
+/** What a fidelity goal chose and what it measured, for the report card. */
+export function formatFidelity(f: FidelityResult): string[] {
+  const goal = f.goal.targetCosine !== undefined ? `output cosine >= ${f.goal.targetCosine}` : `file within ${bytes(f.goal.sizeBudget!)}`;
+  const line = (label: string, x: { cosine: number; relL2: number; source: string }) => `  ${label.padEnd(11)} cosine ${x.cosine.toFixed(6)}  rel L2 ${num(x.relL2)}  (${x.source})`;
+  const groups = new Map<string, string[]>();
+  for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), c.tensor]);
+  const lines = ['', `fidelity goal: ${goal} (${f.met ? 'met' : 'NOT met'}; ${f.runs} model runs)`, line('calibration', f.calibration)];
+  lines.push(f.heldOut ? line('held-out', f.heldOut) : '  held-out    not measured');
+  for (const [choice, names] of groups) lines.push(`  ${choice.padEnd(11)} ${names.length}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ` and ${names.length - 8} more` : ''}`);
+  for (const w of f.warnings) lines.push(`  warning: ${w}`);
+  return lines;
 }

@@ -30,6 +30,7 @@ import {
   toFloat16,
 } from './methods';
 import { errorMetrics } from './metrics';
+import type { FidelityResult } from './sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
 import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
 import type { ErrorMetrics, MethodName } from './types';
@@ -101,6 +102,8 @@ export interface CompressReport {
   /** Deep Compression's entropy-coding estimate over the compressed tensors' stored symbols. */
   entropy: { bitsPerWeight: number; huffmanBytes: number; huffmanFileBytes: number };
   warnings: string[];
+  /** Set when a fidelity goal chose the precision of each layer (node/calibrate.ts). */
+  fidelity?: FidelityResult;
 }
 
 export interface CompressHooks {

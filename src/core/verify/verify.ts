@@ -64,38 +64,14 @@ export async function verifyModels(
 ): Promise<VerifyReport> {
   const start = performance.now();
   const warnings: string[] = [];
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed)) verifyError(`seed ${seed} is not an integer`);
-  const requested = options.samples ?? DEFAULT_SAMPLES;
-  if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES) verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
-
-  const inputs = realInputs(original.model);
-  const fetch = checkSameInterface(original, variant, inputs, warnings);
-  const supplied = loadSupplied();
-  const given = assignInputs(inputs, supplied, warnings);
-  const shapes = resolveShapes(inputs, given, options);
+  const fetch = checkSameInterface(original, variant, realInputs(original.model), warnings);
+  const plan = planInputs(original.model, loadSupplied, options, warnings);
+  const { inputs, given, shapes, samples, feeds } = plan;
   const variantInputs = realInputs(variant.model);
   for (const i of inputs) {
     const dims = given.get(i.name)?.tensor.dims ?? shapes.get(i.name)!;
     checkShape(variantInputs.find((v) => v.name === i.name)!, dims, `input '${i.name}'`, variant.label);
   }
-  const intRange = options.intRange ?? DEFAULT_INT_RANGE;
-  checkIntRange(inputs.filter((i) => !given.has(i.name)), intRange);
-  const allGiven = inputs.every((i) => given.has(i.name));
-  const samples = allGiven ? 1 : requested;
-  if (allGiven && supplied.length > 0 && requested !== 1 && options.samples !== undefined) warnings.push(`every input comes from a file, so the models run once, not ${requested} times`);
-
-  const feeds = (sample: number, names: readonly string[]): Map<string, HostTensor> => {
-    const rng = new Rng(seed, sample);
-    const out = new Map<string, HostTensor>();
-    // Synthesise in declaration order so a sample's inputs do not depend on which ones the runtime asks for.
-    for (const spec of inputs) {
-      const g = given.get(spec.name);
-      const t = g ? g.tensor : synthesize(spec, shapes.get(spec.name)!, rng, intRange);
-      if (names.includes(spec.name)) out.set(spec.name, t);
-    }
-    return out;
-  };
 
   const total = 2 * samples;
   let done = 0;
@@ -125,17 +101,12 @@ export async function verifyModels(
     step();
   });
 
-  const inputReports: InputReport[] = inputs
-    .filter((i) => fed.includes(i.name))
-    .map((i) => {
-      const g = given.get(i.name);
-      return { name: i.name, dtype: dtypeInfo(i.dtype).name, shape: g ? g.tensor.dims : shapes.get(i.name)!, source: g ? g.source : 'random' };
-    });
+  const inputReports = plan.reports(fed);
   return {
     original: original.label,
     variant: variant.label,
     samples,
-    seed,
+    seed: plan.seed,
     inputs: inputReports,
     outputs: comparisons.map((c) => c.report()),
     timing: { original: timingA, variant: timingB },
@@ -145,15 +116,67 @@ export async function verifyModels(
   };
 }
 
-interface RunPlan {
+/** The inputs of a run: which tensors come from files, the shapes of the synthesised ones, and how to make each sample's feeds. */
+export interface InputPlan {
+  inputs: ValueInfo[];
+  given: Map<string, SuppliedTensor>;
+  shapes: Map<string, number[]>;
+  /** Runs per model; 1 when every input comes from files. */
+  samples: number;
+  seed: number;
+  /** Sample `s` (synthesised inputs use stream `s` of the seed), restricted to the names the runtime takes. */
+  feeds: (sample: number, names: readonly string[]) => Map<string, HostTensor>;
+  reports: (fed: readonly string[]) => InputReport[];
+}
+
+/**
+ * Matches supplied tensors to the model's inputs and fixes the shapes and seed of the rest.
+ * `sampleOffset` shifts the random streams: held-out samples use streams nobody calibrated on.
+ */
+export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], options: VerifySettings, warnings: string[], sampleOffset = 0): InputPlan {
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) verifyError(`seed ${seed} is not an integer`);
+  const requested = options.samples ?? DEFAULT_SAMPLES;
+  if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES) verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
+  const inputs = realInputs(model);
+  const supplied = loadSupplied();
+  const given = assignInputs(inputs, supplied, warnings);
+  const shapes = resolveShapes(inputs, given, options);
+  const intRange = options.intRange ?? DEFAULT_INT_RANGE;
+  checkIntRange(inputs.filter((i) => !given.has(i.name)), intRange);
+  const allGiven = inputs.every((i) => given.has(i.name));
+  const samples = allGiven ? 1 : requested;
+  if (allGiven && supplied.length > 0 && requested !== 1 && options.samples !== undefined) warnings.push(`every input comes from a file, so the models run once, not ${requested} times`);
+  const feeds = (sample: number, names: readonly string[]): Map<string, HostTensor> => {
+    const rng = new Rng(seed, sample + sampleOffset);
+    const out = new Map<string, HostTensor>();
+    // Synthesise in declaration order so a sample's inputs do not depend on which ones the runtime asks for.
+    for (const spec of inputs) {
+      const g = given.get(spec.name);
+      const t = g ? g.tensor : synthesize(spec, shapes.get(spec.name)!, rng, intRange);
+      if (names.includes(spec.name)) out.set(spec.name, t);
+    }
+    return out;
+  };
+  const reports = (fed: readonly string[]): InputReport[] =>
+    inputs
+      .filter((i) => fed.includes(i.name))
+      .map((i) => {
+        const g = given.get(i.name);
+        return { name: i.name, dtype: dtypeInfo(i.dtype).name, shape: g ? g.tensor.dims : shapes.get(i.name)!, source: g ? g.source : 'random' };
+      });
+  return { inputs, given, shapes, samples, seed, feeds, reports };
+}
+
+export interface RunPlan {
   samples: number;
   feeds: (sample: number, names: readonly string[]) => Map<string, HostTensor>;
   fetch: readonly string[];
   inputs: ValueInfo[];
 }
 
-async function runAll(
-  m: ModelUnderTest,
+export async function runAll(
+  m: Pick<ModelUnderTest, 'label' | 'open'>,
   plan: RunPlan,
   check: (session: RuntimeSession) => void,
   onOutputs: (sample: number, outputs: Map<string, HostTensor>) => void,

@@ -27,7 +27,7 @@ function externalFiles(storage: TensorStorage, into: Set<string>): void {
 }
 
 /** Opens a model file (and its folder, for external data) for the duration of `fn`; file problems become VerifyErrors naming it. */
-function withModelFile<T>(file: string, fn: (source: FileSource, resolver: FolderResolver) => T): T {
+export function withModelFile<T>(file: string, fn: (source: FileSource, resolver: FolderResolver) => T): T {
   let source: FileSource;
   try {
     source = new FileSource(file);
@@ -63,26 +63,33 @@ function modelBytes(file: string, model: Model): { bytes: Uint8Array; externalDa
   });
 }
 
+/** Loads onnxruntime-web for this process (see loadOrtWeb), checking the thread count first. */
+export function ortFor(options: RunVerifyOptions): ReturnType<typeof loadOrtWeb> {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) verifyError(`threads must be an integer from 1 to 64`);
+  return loadOrtWeb(options.wasmDir ?? path.join(__dirname, 'ort'), threads);
+}
+
+/** A model file ready to be loaded into onnxruntime-web; its bytes are read only when the session opens. */
+export function modelUnderTest(ort: ReturnType<typeof loadOrtWeb>['ort'], file: string): ModelUnderTest {
+  const model = withModelFile(file, (source, resolver) => readModel(source, path.basename(file), resolver));
+  return {
+    label: file,
+    model,
+    // Bytes are read when the session opens, so only one model's bytes are alive at a time.
+    open: () => {
+      const { bytes, externalData } = modelBytes(file, model);
+      return openOrtWebSession(ort, file, bytes, externalData);
+    },
+  };
+}
+
 /**
  * Runs ORIGINAL and VARIANT with onnxruntime-web on the same inputs (seeded random ones shaped
  * from the model's declared inputs, or tensors from `options.inputs` files) and compares every
  * output. Throws VerifyError with a one-line reason when the run cannot be done.
  */
 export async function runVerify(original: string, variant: string, options: RunVerifyOptions = {}): Promise<VerifyReport> {
-  const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) verifyError(`threads must be an integer from 1 to 64`);
-  const { ort, version } = loadOrtWeb(options.wasmDir ?? path.join(__dirname, 'ort'), threads);
-  const under = (file: string): ModelUnderTest => {
-    const model = withModelFile(file, (source, resolver) => readModel(source, path.basename(file), resolver));
-    return {
-      label: file,
-      model,
-      // Bytes are read when the session opens, so only one model's bytes are alive at a time.
-      open: () => {
-        const { bytes, externalData } = modelBytes(file, model);
-        return openOrtWebSession(ort, file, bytes, externalData);
-      },
-    };
-  };
-  return verifyModels(under(original), under(variant), () => loadInputFiles(options.inputs ?? []), options, version);
+  const { ort, version } = ortFor(options);
+  return verifyModels(modelUnderTest(ort, original), modelUnderTest(ort, variant), () => loadInputFiles(options.inputs ?? []), options, version);
 }

@@ -1,0 +1,237 @@
+import type { Fidelity } from '../verify/calibration';
+import type { LayerChoice } from './spec';
+import type { MethodName } from './types';
+
+/** The shape of a weight's distribution: what makes a layer fragile under quantization. */
+export interface WeightShape {
+  min: number;
+  max: number;
+  std: number;
+  /** max |w| / σ: a few large weights stretch a linear grid and starve the rest of levels. */
+  outlierRatio: number;
+  /** Excess kurtosis (0 for a Gaussian): heavy tails mean outliers. */
+  kurtosis: number;
+}
+
+export function weightShape(values: Float32Array): WeightShape {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (x - x !== 0) continue;
+    if (x < min) min = x;
+    if (x > max) max = x;
+    sum += x;
+    n++;
+  }
+  const mean = n ? sum / n : 0;
+  let m2 = 0;
+  let m4 = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (x - x !== 0) continue;
+    const d = (x - mean) * (x - mean);
+    m2 += d;
+    m4 += d * d;
+  }
+  const variance = n ? m2 / n : 0;
+  const std = Math.sqrt(variance);
+  const absMax = n ? Math.max(Math.abs(min), Math.abs(max)) : 0;
+  return {
+    min: n ? min : 0,
+    max: n ? max : 0,
+    std,
+    outlierRatio: std > 0 ? absMax / std : 0,
+    kurtosis: variance > 0 ? m4 / n / (variance * variance) - 3 : 0,
+  };
+}
+
+/** One compressible weight, compressed alone, and what it did to the model. */
+export interface LayerSensitivity {
+  tensor: string;
+  /** The node that consumes it, and its op. */
+  layer: string;
+  op: string;
+  count: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  /** What the method did to the weight itself: the cheap proxy. */
+  weight: { sqnrDb: number; mse: number; cosine: number };
+  shape: WeightShape;
+  /** Model outputs with only this weight compressed; absent when the full run was not made. */
+  output?: { cosine: number; relL2: number };
+}
+
+export interface SensitivityReport {
+  file: string;
+  /** Methods as given, e.g. ['int4'] or ['prune', 'int8']. */
+  methods: MethodName[];
+  suffix: string;
+  samples: number;
+  seed: number;
+  inputs: { name: string; dtype: string; shape: number[]; source: string }[];
+  /** Worst first: by output cosine where measured, then by weight SQNR. */
+  layers: LayerSensitivity[];
+  /** Every layer compressed together, for scale. */
+  all?: { cosine: number; relL2: number; fileBytesAfter: number };
+  fileBytesBefore: number;
+  /** Layers given a full model run (the rest, least damaged by the proxy, were not run). */
+  fullRuns: number;
+  elapsedMs: number;
+  runtime: string;
+  warnings: string[];
+}
+
+/** Worst first: measured output damage ranks above the proxy; unmeasured layers follow by proxy. */
+export function rankLayers(layers: LayerSensitivity[]): LayerSensitivity[] {
+  return [...layers].sort((a, b) => {
+    if (a.output && b.output) return a.output.cosine - b.output.cosine || a.weight.sqnrDb - b.weight.sqnrDb;
+    if (a.output || b.output) return a.output ? -1 : 1;
+    return a.weight.sqnrDb - b.weight.sqnrDb;
+  });
+}
+
+/** Layers to give a full model run: the `limit` worst by the weight proxy (lowest SQNR first). */
+export function pickForFullRuns(layers: LayerSensitivity[], limit: number): Set<string> {
+  return new Set([...layers].sort((a, b) => a.weight.sqnrDb - b.weight.sqnrDb).slice(0, limit).map((l) => l.tensor));
+}
+
+/**
+ * The precisions a layer can be raised to above the method's own, ending at untouched float:
+ * int4 → int8 → fp16 → float, and so on. Each keeps more of the weight than the one before.
+ */
+export function upgradesFor(storage: MethodName | undefined): LayerChoice[] {
+  switch (storage) {
+    case 'int4':
+    case 'sign':
+    case 'cluster':
+    case 'fixed':
+      return ['int8', 'fp16', 'float'];
+    case 'int8':
+      return ['fp16', 'float'];
+    default:
+      // fp16/bf16, or prune alone: the layer keeps the method or is left as it is.
+      return ['float'];
+  }
+}
+
+/** One rung of a layer's ladder: its stored bytes and predicted damage (1 − output cosine) there. */
+export interface Rung {
+  /** null: the spec's own method (rung 0); otherwise the override. */
+  choice: LayerChoice | null;
+  bytes: number;
+  damage: number;
+}
+
+export interface LayerLadder {
+  tensor: string;
+  rungs: Rung[];
+}
+
+/**
+ * The best upgrade across layers: the one that removes the most predicted damage per byte it
+ * adds. Any higher rung counts, not only the next, so a rung that buys little is jumped over.
+ */
+function bestUpgrade(ladders: LayerLadder[], at: number[], fits: (extraBytes: number) => boolean): { layer: number; rung: number } | undefined {
+  let best: { layer: number; rung: number; gain: number } | undefined;
+  ladders.forEach((l, i) => {
+    const cur = l.rungs[at[i]];
+    for (let j = at[i] + 1; j < l.rungs.length; j++) {
+      const r = l.rungs[j];
+      const extra = r.bytes - cur.bytes;
+      const saved = cur.damage - r.damage;
+      if (saved <= 0 || !fits(extra)) continue;
+      const gain = saved / Math.max(extra, 1);
+      if (!best || gain > best.gain) best = { layer: i, rung: j, gain };
+    }
+  });
+  return best;
+}
+
+export function predictedDamage(ladders: LayerLadder[], at: number[]): number {
+  return ladders.reduce((s, l, i) => s + l.rungs[at[i]].damage, 0);
+}
+
+/**
+ * Raises layers, best damage-per-byte first, until the predicted damage (the per-layer damages
+ * summed: small output errors add up roughly independently) is at most `allowed`. Starts from
+ * `at` (the caller's current rungs) and returns the new rungs; at least one layer moves if any can.
+ */
+export function raiseForTarget(ladders: LayerLadder[], at: number[], allowed: number): number[] {
+  const next = [...at];
+  let moved = false;
+  while (!moved || predictedDamage(ladders, next) > allowed) {
+    const up = bestUpgrade(ladders, next, () => true) ?? forcedUpgrade(ladders, next);
+    if (!up) break;
+    next[up.layer] = up.rung;
+    moved = true;
+  }
+  return next;
+}
+
+/** When every remaining upgrade is predicted to save nothing, the measurement disagrees: raise the cheapest layer still compressed. */
+function forcedUpgrade(ladders: LayerLadder[], at: number[]): { layer: number; rung: number } | undefined {
+  let best: { layer: number; rung: number; extra: number } | undefined;
+  ladders.forEach((l, i) => {
+    if (at[i] + 1 >= l.rungs.length) return;
+    const extra = l.rungs[at[i] + 1].bytes - l.rungs[at[i]].bytes;
+    if (!best || extra < best.extra) best = { layer: i, rung: at[i] + 1, extra };
+  });
+  return best;
+}
+
+/** Raises layers, best damage-per-byte first, while the total stays within `budgetExtra` bytes above the all-compressed size. */
+export function raiseWithinBudget(ladders: LayerLadder[], budgetExtra: number): number[] {
+  const at = ladders.map(() => 0);
+  let used = 0;
+  for (;;) {
+    const up = bestUpgrade(ladders, at, (extra) => used + extra <= budgetExtra);
+    if (!up) return at;
+    used += ladders[up.layer].rungs[up.rung].bytes - ladders[up.layer].rungs[at[up.layer]].bytes;
+    at[up.layer] = up.rung;
+  }
+}
+
+/** What a fidelity-driven run decided and measured: goes into the report card. */
+export interface FidelityResult {
+  goal: { targetCosine?: number; sizeBudget?: number };
+  /** Fidelity on the inputs the choices were tuned on. */
+  calibration: Fidelity & { source: string };
+  /** Fidelity on inputs the search never saw (absent when none were available). */
+  heldOut?: Fidelity & { source: string };
+  /** Per-tensor choice for every compressible tensor: the method's suffix (e.g. 'int4') or the override. */
+  choices: { tensor: string; choice: string }[];
+  /** Full model runs the search took (sensitivity scan plus checks). */
+  runs: number;
+  /** Whether the goal was reached on the calibration inputs. */
+  met: boolean;
+  warnings: string[];
+}
+
+function pad(s: string, n: number, right = false): string {
+  if (s.length > n) return s.slice(0, n - 1) + '…';
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+const fmtCos = (c: number) => (c === 1 ? '1' : c.toFixed(6));
+
+/** The sensitivity report as a table for the CLI. */
+export function formatSensitivity(r: SensitivityReport): string {
+  const lines = [
+    `${r.file}: ${r.methods.join('+')} one layer at a time, ${r.samples} sample${r.samples === 1 ? '' : 's'} (${r.inputs.map((i) => `${i.name} ${i.source === 'random' ? `random, seed ${r.seed}` : i.source}`).join('; ')}), ${r.runtime}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
+  ];
+  if (r.all) lines.push(`all layers together: output cosine ${fmtCos(r.all.cosine)}, rel L2 ${r.all.relL2.toExponential(2)}, ${r.fileBytesBefore} → ${r.all.fileBytesAfter} bytes`);
+  if (r.fullRuns < r.layers.length) lines.push(`full model runs for the ${r.fullRuns} layers worst by weight SQNR; the other ${r.layers.length - r.fullRuns} show the proxy only`);
+  lines.push('');
+  const w = Math.min(36, Math.max(6, ...r.layers.map((l) => l.tensor.length)));
+  lines.push(`${pad('tensor', w)}  ${pad('op', 8)}  ${pad('out cosine', 10, true)}  ${pad('out relL2', 9, true)}  ${pad('w SQNR dB', 9, true)}  ${pad('max/σ', 7, true)}  ${pad('kurt', 7, true)}  range`);
+  for (const l of r.layers) {
+    lines.push(
+      `${pad(l.tensor, w)}  ${pad(l.op, 8)}  ${pad(l.output ? fmtCos(l.output.cosine) : '-', 10, true)}  ${pad(l.output ? l.output.relL2.toExponential(2) : '-', 9, true)}  ${pad(Number.isFinite(l.weight.sqnrDb) ? l.weight.sqnrDb.toFixed(1) : 'exact', 9, true)}  ${pad(l.shape.outlierRatio.toFixed(1), 7, true)}  ${pad(l.shape.kurtosis.toFixed(1), 7, true)}  [${l.shape.min.toPrecision(3)}, ${l.shape.max.toPrecision(3)}]`,
+    );
+  }
+  for (const x of r.warnings) lines.push(`warning: ${x}`);
+  return lines.join('\n') + '\n';
+}

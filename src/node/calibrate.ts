@@ -1,0 +1,383 @@
+import * as path from 'node:path';
+import { compressModel, readWeights, type CompressHooks, type CompressReport } from '../core/compress/pipeline';
+import {
+  pickForFullRuns,
+  predictedDamage,
+  raiseForTarget,
+  raiseWithinBudget,
+  rankLayers,
+  upgradesFor,
+  weightShape,
+  type FidelityResult,
+  type LayerLadder,
+  type LayerSensitivity,
+  type Rung,
+  type SensitivityReport,
+} from '../core/compress/sensitivity';
+import { normaliseSpec, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import { CancelledError, invalid } from '../core/errors';
+import { readModel } from '../core/formats';
+import type { ByteSink } from '../core/formats/onnx/writer';
+import type { Model } from '../core/model';
+import { Calibration, type Fidelity } from '../core/verify/calibration';
+import { verifyError } from '../core/verify/tensor';
+import { planInputs, type ModelUnderTest } from '../core/verify/verify';
+import type { CalibrationSettings, FidelityGoal } from '../shared/protocol';
+
+export type { FidelityGoal };
+import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
+import { FileSource, FolderResolver } from './fileSource';
+import { modelUnderTest, ortFor } from './verify';
+import { loadInputFiles } from './verify/inputFiles';
+import { openOrtWebSession } from './verify/ortWeb';
+
+/** Full model runs a sensitivity scan makes by default: the layers worst by the weight proxy. */
+export const DEFAULT_FULL_RUNS = 100;
+
+export interface CalibrationOptions extends CalibrationSettings {
+  wasmDir?: string;
+  signal?: AbortSignal;
+  /** Called as the scan or search advances; `what` names the step. */
+  progress?: (done: number, total: number, what: string) => void;
+}
+
+export interface SensitivityOptions extends CalibrationOptions {
+  /** Layers given a full model run (the worst by weight SQNR); the rest show the proxy only. */
+  fullRuns?: number;
+}
+
+/** An open model file for the duration of a scan: compressed variants are built from it in memory. */
+interface OpenModel {
+  file: string;
+  source: FileSource;
+  resolver: FolderResolver;
+  model: Model;
+}
+
+async function withOpenModel<T>(file: string, fn: (m: OpenModel) => Promise<T>): Promise<T> {
+  const source = new FileSource(file);
+  const resolver = new FolderResolver(file);
+  try {
+    return await fn({ file, source, resolver, model: readModel(source, path.basename(file), resolver) });
+  } finally {
+    source.close();
+    resolver.close();
+  }
+}
+
+interface InMemoryVariant {
+  bytes: Uint8Array;
+  externalData: { path: string; data: Uint8Array }[];
+  report: CompressReport;
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** A sink that keeps copies of what it is given (writers reuse their buffers). */
+function memorySink(): ByteSink & { bytes(): Uint8Array; length: number } {
+  const chunks: Uint8Array[] = [];
+  const sink = {
+    length: 0,
+    write(b: Uint8Array) {
+      chunks.push(b.slice());
+      sink.length += b.length;
+    },
+    bytes: () => concat(chunks, sink.length),
+  };
+  return sink;
+}
+
+/** The variant's bytes (and its external data, for models that have some), never touching the disk. */
+function compressInMemory(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
+  const main = memorySink();
+  const externalData: InMemoryVariant['externalData'] = [];
+  const shards = {
+    mainName: 'variant.onnx',
+    write(name: string, produce: (sink: ByteSink) => void): number {
+      const s = memorySink();
+      produce(s);
+      externalData.push({ path: name, data: s.bytes() });
+      return s.length;
+    },
+  };
+  const report = compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), main, { ...hooks, shards });
+  return { bytes: main.bytes(), externalData, report };
+}
+
+/** Only the report: the bytes go nowhere (sizes and weight errors of a whole-model setting). */
+function compressReportOnly(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): CompressReport {
+  let n = 0;
+  const count: ByteSink = { write: (b) => void (n += b.length) };
+  const shards = { mainName: 'variant.onnx', write: (_name: string, produce: (sink: ByteSink) => void) => ((n = 0), produce(count), n) };
+  return compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), count, { ...hooks, shards });
+}
+
+function variantUnderTest(ort: ReturnType<typeof ortFor>['ort'], label: string, v: InMemoryVariant): Pick<ModelUnderTest, 'label' | 'open'> {
+  return { label, open: () => openOrtWebSession(ort, label, v.bytes, v.externalData) };
+}
+
+function cancelHooks(signal: AbortSignal | undefined): CompressHooks {
+  return { cancelled: () => signal?.aborted ?? false };
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError();
+}
+
+function inputSource(plan: { inputs: { source: string }[] } | undefined, seed: number, from: number, samples: number): string {
+  const files = [...new Set(plan?.inputs.filter((i) => i.source !== 'random').map((i) => i.source) ?? [])];
+  const random = plan?.inputs.some((i) => i.source === 'random') ?? true;
+  const parts = [...files];
+  if (random) parts.push(`random samples ${from}–${from + samples - 1} of seed ${seed}`);
+  return parts.join(', ');
+}
+
+/** Calibration on the given inputs, plus the scan state shared by sensitivity and the fidelity search. */
+async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: string[]) {
+  const rt = ortFor(options);
+  const original = modelUnderTest(rt.ort, m.file);
+  const plan = planInputs(m.model, () => loadInputFiles(options.inputs ?? []), options, warnings);
+  const calibration = await Calibration.create(original, plan, options.signal);
+  return { rt, original, plan, calibration };
+}
+
+/**
+ * Compresses each weight alone and measures what it does to the model's outputs on calibration
+ * inputs. The weight error of every layer comes first (one pass); full model runs go to the
+ * `fullRuns` layers the proxy says are worst. Sorted worst first.
+ */
+export async function analyseSensitivity(file: string, spec: CompressSpec, options: SensitivityOptions = {}): Promise<SensitivityReport> {
+  const started = performance.now();
+  const s = normaliseSpec(spec);
+  const limit = options.fullRuns ?? DEFAULT_FULL_RUNS;
+  if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) verifyError('the number of full runs must be a whole number');
+  return withOpenModel(file, async (m) => {
+    if (m.model.format !== 'onnx') invalid(`sensitivity analysis runs the model in onnxruntime, so it needs ONNX; this is ${m.model.format}`);
+    const warnings: string[] = [];
+    const hooks = cancelHooks(options.signal);
+    const all = compressInMemory(m, s, hooks);
+    const tensors = all.report.tensors;
+    if (!tensors.length) invalid(`no weights to compress with ${s.methods.join('+')} were found`);
+    const byName = new Map(m.model.tensors.map((t) => [t.name, t] as const));
+    const layers: LayerSensitivity[] = tensors.map((t) => {
+      checkAborted(options.signal);
+      const ref = byName.get(t.name)!;
+      return {
+        tensor: t.name,
+        layer: t.layer,
+        op: t.op,
+        count: ref.count,
+        bytesBefore: t.bytesBefore,
+        bytesAfter: t.bytesAfter,
+        weight: { sqnrDb: t.sqnrDb, mse: t.mse, cosine: t.cosine },
+        shape: weightShape(readWeights(m.source, ref, (f) => m.resolver.open(f)).values),
+      };
+    });
+    const { rt, plan, calibration } = await calibrate(m, options, warnings);
+    const chosen = pickForFullRuns(layers, limit);
+    const total = chosen.size + 1;
+    let done = 0;
+    options.progress?.(done, total, 'all layers');
+    const allFidelity = await calibration.measure(variantUnderTest(rt.ort, `${file} (all layers)`, all));
+    options.progress?.(++done, total, 'all layers');
+    for (const layer of layers) {
+      if (!chosen.has(layer.tensor)) continue;
+      checkAborted(options.signal);
+      const v = compressInMemory(m, { ...s, only: [layer.tensor] }, hooks);
+      const f = await calibration.measure(variantUnderTest(rt.ort, `${file} (${layer.tensor} only)`, v));
+      layer.output = { cosine: f.cosine, relL2: f.relL2 };
+      options.progress?.(++done, total, layer.tensor);
+    }
+    const inputs = calibration.inputReports();
+    return {
+      file,
+      methods: s.methods,
+      suffix: variantSuffix(s),
+      samples: plan.samples,
+      seed: plan.seed,
+      inputs,
+      layers: rankLayers(layers),
+      all: { cosine: allFidelity.cosine, relL2: allFidelity.relL2, fileBytesAfter: all.report.totals.fileBytesAfter },
+      fileBytesBefore: all.report.totals.fileBytesBefore,
+      fullRuns: chosen.size,
+      elapsedMs: performance.now() - started,
+      runtime: rt.version,
+      warnings,
+    };
+  });
+}
+
+/** 1 − cosine, the damage a layer does; never negative (a cosine of 1.0000001 is rounding). */
+const damageOf = (cosine: number) => Math.max(0, 1 - cosine);
+
+/**
+ * Each layer's ladder of choices with its bytes and predicted damage. The damage at the
+ * method's own rung is measured (a full run with that layer alone compressed); higher rungs
+ * scale it by their weight error: damage grows with the noise a layer puts in, to first order.
+ * Layers without a full run borrow the median damage-per-noise of the measured ones.
+ */
+function buildLadders(m: OpenModel, s: CompressSpec, sens: SensitivityReport, hooks: CompressHooks): LayerLadder[] {
+  const storage = s.methods.find((x) => x !== 'prune');
+  const ups = upgradesFor(storage);
+  const levels = new Map<LayerChoice, Map<string, { bytes: number; mse: number }>>();
+  for (const choice of ups) {
+    if (choice === 'float') continue;
+    const overrides = Object.fromEntries(sens.layers.map((l) => [l.tensor, choice]));
+    const r = compressReportOnly(m, { ...s, overrides }, hooks);
+    levels.set(choice, new Map(r.tensors.map((t) => [t.name, { bytes: t.bytesAfter, mse: t.mse }])));
+  }
+  const perNoise = sens.layers.filter((l) => l.output && l.weight.mse > 0).map((l) => damageOf(l.output!.cosine) / l.weight.mse).sort((a, b) => a - b);
+  const typical = perNoise.length ? perNoise[Math.floor(perNoise.length / 2)] : 0;
+  return sens.layers.map((l) => {
+    const base = l.output ? damageOf(l.output.cosine) : typical * l.weight.mse;
+    const rungs: Rung[] = [{ choice: null, bytes: l.bytesAfter, damage: base }];
+    for (const choice of ups) {
+      if (choice === 'float') {
+        rungs.push({ choice, bytes: l.bytesBefore, damage: 0 });
+        continue;
+      }
+      const at = levels.get(choice)!.get(l.tensor);
+      // A tensor the override left alone (already 16-bit for fp16, say) has no such rung.
+      if (!at) continue;
+      rungs.push({ choice, bytes: at.bytes, damage: l.weight.mse > 0 ? (base * at.mse) / l.weight.mse : 0 });
+    }
+    return { tensor: l.tensor, rungs };
+  });
+}
+
+function overridesAt(ladders: LayerLadder[], at: number[]): Record<string, LayerChoice> {
+  const o: Record<string, LayerChoice> = {};
+  ladders.forEach((l, i) => {
+    const c = l.rungs[at[i]].choice;
+    if (c !== null) o[l.tensor] = c;
+  });
+  return o;
+}
+
+/** Searches stop after this many checking runs; each run raises at least one layer, so it only binds on huge models. */
+const MAX_SEARCH_RUNS = 24;
+
+/**
+ * Compresses with a per-layer choice of precision that reaches `goal.targetCosine` on the
+ * calibration inputs with the fewest bytes (greedy by damage saved per byte), or the best
+ * cosine within `goal.sizeBudget` bytes. Writes the variant like compressFile and adds what the
+ * search chose and measured, on calibration and held-out inputs, to its report.
+ */
+export async function compressForFidelity(
+  input: string,
+  spec: CompressSpec,
+  goal: FidelityGoal,
+  options: CompressFileOptions & CalibrationOptions & { sensitivity?: SensitivityReport },
+): Promise<CompressFileResult> {
+  const started = performance.now();
+  const s = normaliseSpec(spec);
+  const { targetCosine, sizeBudget } = goal;
+  if ((targetCosine === undefined) === (sizeBudget === undefined)) invalid('give one goal: a target cosine or a size budget');
+  if (targetCosine !== undefined && !(targetCosine > -1 && targetCosine <= 1)) invalid('the target cosine must be in (-1, 1]');
+  if (sizeBudget !== undefined && !(Number.isSafeInteger(sizeBudget) && sizeBudget > 0)) invalid('the size budget must be a positive whole number of bytes');
+  const signal = options.signal;
+  const hooks = cancelHooks(signal);
+  const progress = options.progress;
+  const sens =
+    options.sensitivity ??
+    (await analyseSensitivity(input, s, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }));
+  const warnings = [...sens.warnings];
+  let runs = sens.fullRuns + 1;
+  const chosen = await withOpenModel(input, async (m) => {
+    const ladders = buildLadders(m, s, sens, hooks);
+    const { rt, plan, calibration } = await calibrate(m, options, []);
+    runs++;
+    const baseBytes = sens.all!.fileBytesAfter;
+    const measureAt = async (at: number[]): Promise<{ fidelity: Fidelity; bytes: number }> => {
+      checkAborted(signal);
+      const v = compressInMemory(m, { ...s, overrides: overridesAt(ladders, at) }, hooks);
+      runs++;
+      const fidelity = await calibration.measure(variantUnderTest(rt.ort, `${input} (mixed)`, v));
+      return { fidelity, bytes: v.report.totals.fileBytesAfter };
+    };
+    let at = ladders.map(() => 0);
+    let current = await measureAt(at);
+    if (targetCosine !== undefined) {
+      // Measured damage over predicted: the per-layer sum misjudges interactions, so the plan is rescaled by what the model really did.
+      let scale = 1;
+      for (let round = 1; current.fidelity.cosine < targetCosine && round <= MAX_SEARCH_RUNS; round++) {
+        progress?.(round, MAX_SEARCH_RUNS, `raising layers: cosine ${current.fidelity.cosine.toFixed(6)} of ${targetCosine}`);
+        const predicted = predictedDamage(ladders, at);
+        if (predicted > 0) scale = Math.max(scale, damageOf(current.fidelity.cosine) / predicted);
+        const next = raiseForTarget(ladders, at, damageOf(targetCosine) / scale);
+        if (next.every((r, i) => r === at[i])) break;
+        at = next;
+        current = await measureAt(at);
+      }
+      if (current.fidelity.cosine < targetCosine) warnings.push(`cosine ${current.fidelity.cosine.toFixed(6)} is below the target ${targetCosine} even after ${runs} runs`);
+    } else {
+      const budget = sizeBudget!;
+      if (budget < baseBytes) invalid(`the size budget ${budget} bytes is below the smallest variant with ${s.methods.join('+')} (${baseBytes} bytes)`);
+      // Stored weight bytes are known exactly; node and scale overhead are not, so an overshoot shrinks the budget and the plan is redone.
+      let extra = budget - baseBytes;
+      for (let round = 0; round < 4; round++) {
+        const next = raiseWithinBudget(ladders, extra);
+        if (next.every((r, i) => r === at[i]) && current.bytes <= budget) break;
+        const trial = await measureAt(next);
+        if (trial.bytes <= budget) {
+          at = next;
+          current = trial;
+          break;
+        }
+        extra -= trial.bytes - budget + 1;
+        if (extra < 0) break;
+      }
+    }
+    return { ladders, at, current, rt, plan, model: m.model };
+  });
+  const overrides = overridesAt(chosen.ladders, chosen.at);
+  const result = compressFile(input, { ...s, overrides }, options);
+  const held = await heldOutFidelity(input, result.output, chosen.model, options, chosen.plan.samples, warnings);
+  runs += held ? 2 : 0;
+  const base = variantSuffix({ methods: s.methods, options: s.options });
+  const fidelity: FidelityResult = {
+    goal,
+    calibration: { ...chosen.current.fidelity, source: inputSource({ inputs: chosen.plan.reports(chosen.plan.inputs.map((i) => i.name)) }, chosen.plan.seed, 0, chosen.plan.samples) },
+    heldOut: held,
+    choices: chosen.ladders.map((l) => ({ tensor: l.tensor, choice: overrides[l.tensor] ?? base })),
+    runs,
+    met: targetCosine !== undefined ? chosen.current.fidelity.cosine >= targetCosine : result.report.totals.fileBytesAfter <= sizeBudget!,
+    warnings,
+  };
+  result.report.fidelity = fidelity;
+  return { ...result, elapsedMs: performance.now() - started };
+}
+
+/**
+ * The variant on inputs the search did not tune on: the held-out files when given, otherwise
+ * random samples after the calibration ones. Undefined (with a warning) when every calibration
+ * input came from a file and no held-out files were given.
+ */
+async function heldOutFidelity(
+  original: string,
+  variant: string,
+  model: Model,
+  options: CalibrationOptions,
+  calibrationSamples: number,
+  warnings: string[],
+): Promise<(Fidelity & { source: string }) | undefined> {
+  const rt = ortFor(options);
+  const files = options.heldOutInputs ?? [];
+  const offset = files.length ? 0 : calibrationSamples;
+  const plan = planInputs(model, () => loadInputFiles(files.length ? files : options.inputs ?? []), options, warnings, offset);
+  if (!files.length && plan.inputs.every((i) => plan.given.has(i.name))) {
+    warnings.push('not checked on held-out inputs: every calibration input came from a file; give held-out files to check');
+    return undefined;
+  }
+  const calibration = await Calibration.create(modelUnderTest(rt.ort, original), plan, options.signal);
+  const f = await calibration.measure(modelUnderTest(rt.ort, variant));
+  return { ...f, source: inputSource({ inputs: plan.reports(plan.inputs.map((i) => i.name)) }, plan.seed, offset, plan.samples) };
+}
