@@ -21,7 +21,8 @@ import type { ByteSink } from '../core/formats/onnx/writer';
 import type { Model } from '../core/model';
 import { Calibration, type Fidelity } from '../core/verify/calibration';
 import { verifyError } from '../core/verify/tensor';
-import { planInputs, type ModelUnderTest } from '../core/verify/verify';
+import { realInputs, type SuppliedTensor } from '../core/verify/inputs';
+import { DEFAULT_SAMPLES, planInputs, type InputPlan, type ModelUnderTest } from '../core/verify/verify';
 import type { CalibrationSettings, FidelityGoal } from '../shared/protocol';
 
 export type { FidelityGoal };
@@ -132,21 +133,63 @@ function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
 }
 
-function inputSource(plan: { inputs: { source: string }[] } | undefined, seed: number, from: number, samples: number): string {
-  const files = [...new Set(plan?.inputs.filter((i) => i.source !== 'random').map((i) => i.source) ?? [])];
-  const random = plan?.inputs.some((i) => i.source === 'random') ?? true;
-  const parts = [...files];
-  if (random) parts.push(`random samples ${from}–${from + samples - 1} of seed ${seed}`);
+/** Where a run's inputs came from, for the report: files and rows, or which random samples. */
+function describeInputs(plan: InputPlan, offset: number): string {
+  const reports = plan.reports(plan.inputs.map((i) => i.name));
+  const parts = [...new Set(reports.filter((i) => i.source !== 'random').map((i) => i.source))];
+  if (reports.some((i) => i.source === 'random')) parts.push(`random samples ${offset}–${offset + plan.samples - 1} of seed ${plan.seed}`);
   return parts.join(', ');
 }
 
-/** Calibration on the given inputs, plus the scan state shared by sensitivity and the fidelity search. */
-async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: string[]) {
+/** Loads the tensors a run feeds from files. */
+type InputLoader = () => SuppliedTensor[];
+
+/** Rows [from, to) of a tensor along its first axis (a view: no copy). */
+function rows(t: SuppliedTensor, from: number, to: number): SuppliedTensor {
+  const per = t.tensor.dims.slice(1).reduce((a, b) => a * b, 1);
+  return {
+    name: t.name,
+    source: `${t.source} rows ${from}–${to - 1}`,
+    tensor: { dtype: t.tensor.dtype, dims: [to - from, ...t.tensor.dims.slice(1)], data: t.tensor.data.subarray(from * per, to * per) },
+  };
+}
+
+/**
+ * The inputs a fidelity search tunes on and those it is checked on. Held-out files when given;
+ * else, when files supply every input with one batch of N ≥ 2 rows and the model's batch axis is
+ * free, the first half of the rows calibrate and the rest check; else held-out samples are random
+ * streams after the calibration ones (files, if any, feed both).
+ */
+function splitInputs(model: Model, options: CalibrationOptions): { calibration: InputLoader; heldOut: InputLoader; heldOutOffset: number; split: boolean } {
+  const load = () => loadInputFiles(options.inputs ?? []);
+  if (options.heldOutInputs?.length) return { calibration: load, heldOut: () => loadInputFiles(options.heldOutInputs!), heldOutOffset: 0, split: false };
+  const inputs = realInputs(model);
+  const supplied = options.inputs?.length ? load() : [];
+  const batch = supplied[0]?.tensor.dims[0] ?? 0;
+  const splittable =
+    supplied.length >= inputs.length &&
+    batch >= 2 &&
+    supplied.every((t) => t.tensor.dims.length > 0 && t.tensor.dims[0] === batch) &&
+    inputs.every((i) => typeof i.shape?.[0] !== 'number' || (i.shape[0] as number) < 0);
+  if (!splittable) return { calibration: load, heldOut: load, heldOutOffset: options.samples ?? DEFAULT_SAMPLES, split: false };
+  const half = Math.ceil(batch / 2);
+  return { calibration: () => supplied.map((t) => rows(t, 0, half)), heldOut: () => supplied.map((t) => rows(t, half, batch)), heldOutOffset: 0, split: true };
+}
+
+/** The original's outputs on the calibration inputs, with the runtime that made them. */
+interface Calibrated {
+  rt: ReturnType<typeof ortFor>;
+  plan: InputPlan;
+  calibration: Calibration;
+}
+
+async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: string[], load: InputLoader): Promise<Calibrated> {
+  if (m.model.format !== 'onnx') invalid(`fidelity runs use onnxruntime, so they need an ONNX model; this is ${m.model.format}`);
   const rt = ortFor(options);
   const original = modelUnderTest(rt.ort, m.file);
-  const plan = planInputs(m.model, () => loadInputFiles(options.inputs ?? []), options, warnings);
+  const plan = planInputs(m.model, load, options, warnings);
   const calibration = await Calibration.create(original, plan, options.signal);
-  return { rt, original, plan, calibration };
+  return { rt, plan, calibration };
 }
 
 /**
@@ -157,62 +200,67 @@ async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: st
 export async function analyseSensitivity(file: string, spec: CompressSpec, options: SensitivityOptions = {}): Promise<SensitivityReport> {
   const started = performance.now();
   const s = normaliseSpec(spec);
+  return withOpenModel(file, async (m) => {
+    const warnings: string[] = [];
+    const cal = await calibrate(m, options, warnings, () => loadInputFiles(options.inputs ?? []));
+    const report = await scan(m, s, options, cal);
+    return { ...report, warnings: [...warnings, ...report.warnings], elapsedMs: performance.now() - started };
+  });
+}
+
+async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, cal: Calibrated): Promise<SensitivityReport> {
+  const started = performance.now();
   const limit = options.fullRuns ?? DEFAULT_FULL_RUNS;
   if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) verifyError('the number of full runs must be a whole number');
-  return withOpenModel(file, async (m) => {
-    if (m.model.format !== 'onnx') invalid(`sensitivity analysis runs the model in onnxruntime, so it needs ONNX; this is ${m.model.format}`);
-    const warnings: string[] = [];
-    const hooks = cancelHooks(options.signal);
-    const all = compressInMemory(m, s, hooks);
-    const tensors = all.report.tensors;
-    if (!tensors.length) invalid(`no weights to compress with ${s.methods.join('+')} were found`);
-    const byName = new Map(m.model.tensors.map((t) => [t.name, t] as const));
-    const layers: LayerSensitivity[] = tensors.map((t) => {
-      checkAborted(options.signal);
-      const ref = byName.get(t.name)!;
-      return {
-        tensor: t.name,
-        layer: t.layer,
-        op: t.op,
-        count: ref.count,
-        bytesBefore: t.bytesBefore,
-        bytesAfter: t.bytesAfter,
-        weight: { sqnrDb: t.sqnrDb, mse: t.mse, cosine: t.cosine },
-        shape: weightShape(readWeights(m.source, ref, (f) => m.resolver.open(f)).values),
-      };
-    });
-    const { rt, plan, calibration } = await calibrate(m, options, warnings);
-    const chosen = pickForFullRuns(layers, limit);
-    const total = chosen.size + 1;
-    let done = 0;
-    options.progress?.(done, total, 'all layers');
-    const allFidelity = await calibration.measure(variantUnderTest(rt.ort, `${file} (all layers)`, all));
-    options.progress?.(++done, total, 'all layers');
-    for (const layer of layers) {
-      if (!chosen.has(layer.tensor)) continue;
-      checkAborted(options.signal);
-      const v = compressInMemory(m, { ...s, only: [layer.tensor] }, hooks);
-      const f = await calibration.measure(variantUnderTest(rt.ort, `${file} (${layer.tensor} only)`, v));
-      layer.output = { cosine: f.cosine, relL2: f.relL2 };
-      options.progress?.(++done, total, layer.tensor);
-    }
-    const inputs = calibration.inputReports();
+  const hooks = cancelHooks(options.signal);
+  const all = compressInMemory(m, s, hooks);
+  const tensors = all.report.tensors;
+  if (!tensors.length) invalid(`no weights to compress with ${s.methods.join('+')} were found`);
+  const byName = new Map(m.model.tensors.map((t) => [t.name, t] as const));
+  const layers: LayerSensitivity[] = tensors.map((t) => {
+    checkAborted(options.signal);
+    const ref = byName.get(t.name)!;
     return {
-      file,
-      methods: s.methods,
-      suffix: variantSuffix(s),
-      samples: plan.samples,
-      seed: plan.seed,
-      inputs,
-      layers: rankLayers(layers),
-      all: { cosine: allFidelity.cosine, relL2: allFidelity.relL2, fileBytesAfter: all.report.totals.fileBytesAfter },
-      fileBytesBefore: all.report.totals.fileBytesBefore,
-      fullRuns: chosen.size,
-      elapsedMs: performance.now() - started,
-      runtime: rt.version,
-      warnings,
+      tensor: t.name,
+      layer: t.layer,
+      op: t.op,
+      count: ref.count,
+      bytesBefore: t.bytesBefore,
+      bytesAfter: t.bytesAfter,
+      weight: { sqnrDb: t.sqnrDb, mse: t.mse, cosine: t.cosine },
+      shape: weightShape(readWeights(m.source, ref, (f) => m.resolver.open(f)).values),
     };
   });
+  const { rt, plan, calibration } = cal;
+  const chosen = pickForFullRuns(layers, limit);
+  const total = chosen.size + 1;
+  let done = 0;
+  options.progress?.(done, total, 'all layers');
+  const allFidelity = await calibration.measure(variantUnderTest(rt.ort, `${m.file} (all layers)`, all));
+  options.progress?.(++done, total, 'all layers');
+  for (const layer of layers) {
+    if (!chosen.has(layer.tensor)) continue;
+    checkAborted(options.signal);
+    const v = compressInMemory(m, { ...s, only: [layer.tensor] }, hooks);
+    const f = await calibration.measure(variantUnderTest(rt.ort, `${m.file} (${layer.tensor} only)`, v));
+    layer.output = { cosine: f.cosine, relL2: f.relL2 };
+    options.progress?.(++done, total, layer.tensor);
+  }
+  return {
+    file: m.file,
+    methods: s.methods,
+    suffix: variantSuffix(s),
+    samples: plan.samples,
+    seed: plan.seed,
+    inputs: calibration.inputReports(),
+    layers: rankLayers(layers),
+    all: { cosine: allFidelity.cosine, relL2: allFidelity.relL2, fileBytesAfter: all.report.totals.fileBytesAfter },
+    fileBytesBefore: all.report.totals.fileBytesBefore,
+    fullRuns: chosen.size,
+    elapsedMs: performance.now() - started,
+    runtime: rt.version,
+    warnings: [],
+  };
 }
 
 /** 1 − cosine, the damage a layer does; never negative (a cosine of 1.0000001 is rounding). */
@@ -286,46 +334,49 @@ export async function compressForFidelity(
   const signal = options.signal;
   const hooks = cancelHooks(signal);
   const progress = options.progress;
-  const sens =
-    options.sensitivity ??
-    (await analyseSensitivity(input, s, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }));
-  const warnings = [...sens.warnings];
-  let runs = sens.fullRuns + 1;
+  const warnings: string[] = [];
+  let runs = 0;
   const chosen = await withOpenModel(input, async (m) => {
+    const split = splitInputs(m.model, options);
+    const cal = await calibrate(m, options, warnings, split.calibration);
+    const sens = options.sensitivity ?? (await scan(m, s, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }, cal));
+    warnings.push(...sens.warnings);
+    runs = 1 + sens.fullRuns + 1;
     const ladders = buildLadders(m, s, sens, hooks);
-    const { rt, plan, calibration } = await calibrate(m, options, []);
-    runs++;
     const baseBytes = sens.all!.fileBytesAfter;
     const measureAt = async (at: number[]): Promise<{ fidelity: Fidelity; bytes: number }> => {
       checkAborted(signal);
       const v = compressInMemory(m, { ...s, overrides: overridesAt(ladders, at) }, hooks);
       runs++;
-      const fidelity = await calibration.measure(variantUnderTest(rt.ort, `${input} (mixed)`, v));
+      const fidelity = await cal.calibration.measure(variantUnderTest(cal.rt.ort, `${input} (mixed)`, v));
       return { fidelity, bytes: v.report.totals.fileBytesAfter };
     };
     let at = ladders.map(() => 0);
-    let current = await measureAt(at);
+    // The scan measured every layer compressed at once: the search starts from that cosine without another run.
+    let cosine = sens.all!.cosine;
+    let current: { fidelity: Fidelity; bytes: number } | undefined;
     if (targetCosine !== undefined) {
       // Measured damage over predicted: the per-layer sum misjudges interactions, so the plan is rescaled by what the model really did.
       let scale = 1;
-      for (let round = 1; current.fidelity.cosine < targetCosine && round <= MAX_SEARCH_RUNS; round++) {
-        progress?.(round, MAX_SEARCH_RUNS, `raising layers: cosine ${current.fidelity.cosine.toFixed(6)} of ${targetCosine}`);
+      for (let round = 1; cosine < targetCosine && round <= MAX_SEARCH_RUNS; round++) {
+        progress?.(round, MAX_SEARCH_RUNS, `raising layers: cosine ${cosine.toFixed(6)} of ${targetCosine}`);
         const predicted = predictedDamage(ladders, at);
-        if (predicted > 0) scale = Math.max(scale, damageOf(current.fidelity.cosine) / predicted);
+        if (predicted > 0) scale = Math.max(scale, damageOf(cosine) / predicted);
         const next = raiseForTarget(ladders, at, damageOf(targetCosine) / scale);
         if (next.every((r, i) => r === at[i])) break;
         at = next;
         current = await measureAt(at);
+        cosine = current.fidelity.cosine;
       }
-      if (current.fidelity.cosine < targetCosine) warnings.push(`cosine ${current.fidelity.cosine.toFixed(6)} is below the target ${targetCosine} even after ${runs} runs`);
+      if (cosine < targetCosine) warnings.push(`cosine ${cosine.toFixed(6)} is below the target ${targetCosine} even after ${runs} runs`);
     } else {
       const budget = sizeBudget!;
       if (budget < baseBytes) invalid(`the size budget ${budget} bytes is below the smallest variant with ${s.methods.join('+')} (${baseBytes} bytes)`);
       // Stored weight bytes are known exactly; node and scale overhead are not, so an overshoot shrinks the budget and the plan is redone.
       let extra = budget - baseBytes;
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 4 && extra >= 0; round++) {
         const next = raiseWithinBudget(ladders, extra);
-        if (next.every((r, i) => r === at[i]) && current.bytes <= budget) break;
+        if (next.every((r) => r === 0)) break;
         const trial = await measureAt(next);
         if (trial.bytes <= budget) {
           at = next;
@@ -333,19 +384,20 @@ export async function compressForFidelity(
           break;
         }
         extra -= trial.bytes - budget + 1;
-        if (extra < 0) break;
       }
     }
-    return { ladders, at, current, rt, plan, model: m.model };
+    // The report needs per-output figures of the final choice: one run when the search made none.
+    current ??= await measureAt(at);
+    return { ladders, at, current, plan: cal.plan, model: m.model, split };
   });
   const overrides = overridesAt(chosen.ladders, chosen.at);
   const result = compressFile(input, { ...s, overrides }, options);
-  const held = await heldOutFidelity(input, result.output, chosen.model, options, chosen.plan.samples, warnings);
+  const held = await heldOutFidelity(input, result.output, chosen.model, options, chosen.split, warnings);
   runs += held ? 2 : 0;
   const base = variantSuffix({ methods: s.methods, options: s.options });
   const fidelity: FidelityResult = {
     goal,
-    calibration: { ...chosen.current.fidelity, source: inputSource({ inputs: chosen.plan.reports(chosen.plan.inputs.map((i) => i.name)) }, chosen.plan.seed, 0, chosen.plan.samples) },
+    calibration: { ...chosen.current.fidelity, source: describeInputs(chosen.plan, 0) },
     heldOut: held,
     choices: chosen.ladders.map((l) => ({ tensor: l.tensor, choice: overrides[l.tensor] ?? base })),
     runs,
@@ -356,28 +408,22 @@ export async function compressForFidelity(
   return { ...result, elapsedMs: performance.now() - started };
 }
 
-/**
- * The variant on inputs the search did not tune on: the held-out files when given, otherwise
- * random samples after the calibration ones. Undefined (with a warning) when every calibration
- * input came from a file and no held-out files were given.
- */
+/** The variant on the held-out inputs of `split`; undefined (with a warning) when there are none. */
 async function heldOutFidelity(
   original: string,
   variant: string,
   model: Model,
   options: CalibrationOptions,
-  calibrationSamples: number,
+  split: ReturnType<typeof splitInputs>,
   warnings: string[],
 ): Promise<(Fidelity & { source: string }) | undefined> {
   const rt = ortFor(options);
-  const files = options.heldOutInputs ?? [];
-  const offset = files.length ? 0 : calibrationSamples;
-  const plan = planInputs(model, () => loadInputFiles(files.length ? files : options.inputs ?? []), options, warnings, offset);
-  if (!files.length && plan.inputs.every((i) => plan.given.has(i.name))) {
-    warnings.push('not checked on held-out inputs: every calibration input came from a file; give held-out files to check');
+  const plan = planInputs(model, split.heldOut, options, warnings, split.heldOutOffset);
+  if (split.heldOutOffset > 0 && plan.inputs.every((i) => plan.given.has(i.name))) {
+    warnings.push('not checked on held-out inputs: every input came from files with no batch to split; give --heldout-inputs');
     return undefined;
   }
   const calibration = await Calibration.create(modelUnderTest(rt.ort, original), plan, options.signal);
   const f = await calibration.measure(modelUnderTest(rt.ort, variant));
-  return { ...f, source: inputSource({ inputs: plan.reports(plan.inputs.map((i) => i.name)) }, plan.seed, offset, plan.samples) };
+  return { ...f, source: describeInputs(plan, split.heldOutOffset) };
 }
