@@ -290,3 +290,43 @@ describe('ONNX backend-test corpus models through the main methods', () => {
     t.diagnostic(`${cases.length} corpus variants compressed, checked and run in ${seconds.toFixed(1)} s`);
   });
 });
+
+describe('fidelity goals on ONNX backend-test corpus models', () => {
+  const TARGET = 0.999;
+  const models = corpusModels();
+  const cases = [];
+
+  before(async () => {
+    for (const model of models) {
+      for (const method of ['int4', 'sign']) {
+        const dir = join(work, 'fidelity', model.group, model.name);
+        execFileSync('mkdir', ['-p', dir]);
+        cases.push({ model, method, output: join(dir, `model.${method}.mixed.onnx`) });
+      }
+    }
+    const results = await pool(cases.map((k) => () => compress(k.model.file, k.output, ['--method', k.method, '--target-cosine', String(TARGET)])));
+    results.forEach((r, i) => (cases[i].result = r));
+    for (const k of cases) {
+      if (!k.result.report) continue;
+      const setDir = join(dirname(k.model.file), 'test_data_set_0');
+      const [original, variant] = [await runCorpus(k.model.file, setDir), await runCorpus(k.output, setDir)];
+      k.corpus = original.map((o, i) => compare(o, variant[i]).cosine);
+    }
+  });
+
+  for (const model of models) {
+    for (const method of ['int4', 'sign']) {
+      it(`${model.group}/${model.name} ${method} to cosine ${TARGET}`, (t) => {
+        const k = cases.find((x) => x.model === model && x.method === method);
+        assert.ok(k.result.report, `compress failed: ${k.result.error}`);
+        const f = k.result.report.fidelity;
+        assert.ok(f.met && f.calibration.cosine >= TARGET, `calibration cosine ${f.calibration.cosine}`);
+        assert.ok(f.heldOut.cosine >= TARGET, `held-out cosine ${f.heldOut.cosine} (${f.heldOut.source})`);
+        // The corpus's own inputs, run by onnxruntime-node: neither the search nor its held-out check saw them.
+        for (const c of k.corpus) assert.ok(c >= TARGET, `cosine on the corpus inputs ${c}`);
+        assert.ok(k.result.report.totals.ratio > 1.5, `only ${k.result.report.totals.ratio}x smaller`);
+        t.diagnostic(`${f.choices.map((c) => c.choice).join(',')}; held-out ${f.heldOut.cosine.toFixed(6)}, corpus inputs ${Math.min(...k.corpus).toFixed(6)}, ${k.result.report.totals.ratio.toFixed(2)}x smaller, ${f.runs} runs`);
+      });
+    }
+  }
+});
