@@ -1,0 +1,84 @@
+import { onnx } from 'onnx-proto';
+import { invalid } from '../../errors';
+import type { RandomAccessSource } from '../../io/source';
+import { WireReader } from '../../io/wire';
+
+/** A main-graph node with what its consumers of activations need: input names and plain attributes. */
+export interface GraphNode {
+  name: string;
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  ints: Record<string, number>;
+  lists: Record<string, number[]>;
+  strings: Record<string, string>;
+}
+
+/**
+ * The main graph's default-domain nodes whose op is in `ops`, decoded whole (those ops carry no
+ * tensors or subgraphs, so their messages are small); every other node is skipped unread.
+ */
+export function readGraphNodes(source: RandomAccessSource, ops: ReadonlySet<string>): GraphNode[] {
+  const r = new WireReader(source);
+  const end = source.size();
+  const nodes: GraphNode[] = [];
+  while (r.pos < end) {
+    const tag = r.varint();
+    if (tag >>> 3 !== 7 || (tag & 7) !== 2) {
+      r.skipField(tag & 7, end);
+      continue;
+    }
+    const gEnd = r.fieldEnd(end);
+    while (r.pos < gEnd) {
+      const t = r.varint();
+      if (t >>> 3 !== 1 || (t & 7) !== 2) {
+        r.skipField(t & 7, gEnd);
+        continue;
+      }
+      const nEnd = r.fieldEnd(gEnd);
+      const start = r.pos;
+      if (wanted(r, nEnd, ops)) {
+        r.pos = start;
+        nodes.push(decodeNode(r.bytes(nEnd - start)));
+      }
+      r.pos = nEnd;
+    }
+  }
+  return nodes;
+}
+
+/** True when the node message at r.pos has a default-domain op in `ops`. */
+function wanted(r: WireReader, end: number, ops: ReadonlySet<string>): boolean {
+  let op = '';
+  let domain = '';
+  while (r.pos < end) {
+    const t = r.varint();
+    const field = t >>> 3;
+    if ((field === 4 || field === 7) && (t & 7) === 2) {
+      const s = r.string(r.length(end));
+      if (field === 4) op = s;
+      else domain = s;
+    } else r.skipField(t & 7, end);
+  }
+  return ops.has(op) && (domain === '' || domain === 'ai.onnx');
+}
+
+function decodeNode(bytes: Uint8Array): GraphNode {
+  let n: onnx.NodeProto;
+  try {
+    n = onnx.NodeProto.decode(bytes);
+  } catch (err) {
+    invalid(`malformed node: ${(err as Error).message}`);
+  }
+  const node: GraphNode = { name: n.name ?? '', op: n.opType ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], ints: {}, lists: {}, strings: {} };
+  const A = onnx.AttributeProto.AttributeType;
+  for (const a of n.attribute ?? []) {
+    const name = a.name ?? '';
+    // Old exporters leave `type` unset; the populated field says what the attribute is.
+    const type = a.type || (a.ints?.length ? A.INTS : a.s?.length ? A.STRING : A.INT);
+    if (type === A.INT) node.ints[name] = Number(a.i ?? 0);
+    else if (type === A.INTS) node.lists[name] = (a.ints ?? []).map(Number);
+    else if (type === A.STRING) node.strings[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0));
+  }
+  return node;
+}

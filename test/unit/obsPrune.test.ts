@@ -1,0 +1,253 @@
+/**
+ * Second-order pruning math: Gram accumulation, the factor of H⁻¹, OBS saliency and SparseGPT
+ * compensation against direct computations; im2col against onnxruntime-node running the same
+ * Conv with one-hot weights (each output channel then is one im2col column).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { applyMask, pruneCount, pruneMagnitude } from '../../src/core/compress/methods';
+import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, weightRows } from '../../src/core/compress/methods/obs';
+import type { WeightLayout } from '../../src/core/compress/types';
+import { readGraphNodes } from '../../src/core/formats/onnx/nodes';
+import { MemorySource } from '../../src/core/io/source';
+import { CONV_CASES, convModel, correlatedMlp } from '../fixtures/hessian';
+import { mulberry32, weights } from '../fixtures/onnxBuilder';
+import { loadOrt } from './compressZoo.test';
+
+/** Rows of `latent`-dimensional noise spread over n features by a fixed mixing matrix, plus a little independent noise. */
+function correlatedRows(rows: number, n: number, latent: number, seed: number): Float64Array {
+  const rng = mulberry32(seed);
+  const mix = weights(rng, latent * n, 1, 0);
+  const z = weights(rng, rows * latent, 1, 0);
+  const noise = weights(rng, rows * n, 0.05, 0);
+  const x = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) {
+    let s = noise[r * n + j];
+    for (let k = 0; k < latent; k++) s += z[r * latent + k] * mix[k * n + j];
+    x[r * n + j] = s;
+  }
+  return x;
+}
+
+function gramOf(x: Float64Array, n: number): Gram {
+  const g = new Gram(n);
+  accumulateRows(g, x, [x.length / n, n], 1);
+  return g;
+}
+
+/** ‖X(W − W')‖_F / ‖XW‖_F computed directly, W of layout [n, out] (MatMul X·W). */
+function directError(x: Float64Array, n: number, w: Float32Array, pruned: Float32Array, out: number): number {
+  let noise = 0;
+  let signal = 0;
+  for (let r = 0; r < x.length / n; r++) {
+    for (let o = 0; o < out; o++) {
+      let y = 0;
+      let d = 0;
+      for (let i = 0; i < n; i++) {
+        y += x[r * n + i] * w[i * out + o];
+        d += x[r * n + i] * (w[i * out + o] - pruned[i * out + o]);
+      }
+      signal += y * y;
+      noise += d * d;
+    }
+  }
+  return Math.sqrt(noise / signal);
+}
+
+describe('Gram and factor', () => {
+  it('accumulates XᵀX from rows along any feature axis', () => {
+    const x = correlatedRows(5, 4, 2, 1);
+    const g = gramOf(x, 4);
+    const h = g.matrix();
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+      let s = 0;
+      for (let r = 0; r < 5; r++) s += x[r * 4 + i] * x[r * 4 + j];
+      assert.ok(Math.abs(h[i * 4 + j] - s) < 1e-12, `H[${i},${j}] = ${h[i * 4 + j]}, expected ${s}`);
+    }
+    // The same rows as the columns of W·X (feature axis second to last) give the same H.
+    const t = new Float64Array(20);
+    for (let r = 0; r < 5; r++) for (let i = 0; i < 4; i++) t[i * 5 + r] = x[r * 4 + i];
+    const g2 = new Gram(4);
+    accumulateRows(g2, t, [4, 5], 0);
+    assert.deepEqual(Array.from(g2.matrix()), Array.from(h));
+    assert.equal(g2.rows, 5);
+  });
+
+  it('U is the upper Cholesky factor of the damped H⁻¹ and its column norms are diag H⁻¹', () => {
+    const n = 7;
+    const g = gramOf(correlatedRows(4, n, 3, 2), n);
+    const f = factorHessian(g)!;
+    const h = g.matrix();
+    const u = f.u!;
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assert.equal(u[i * n + j], 0, 'U is upper triangular');
+    // (H + λI)·UᵀU = I
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) {
+          let inv = 0;
+          for (let m = 0; m < n; m++) inv += u[m * n + k] * u[m * n + j];
+          s += (h[i * n + k] + (i === k ? f.damping : 0)) * inv;
+        }
+        assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-8, `(H+λI)H⁻¹ [${i},${j}] = ${s}`);
+      }
+      let d = 0;
+      for (let m = 0; m < n; m++) d += u[m * n + i] ** 2;
+      assert.ok(Math.abs(d - f.inverseDiagonal[i]) < 1e-12 * d);
+    }
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += h[i * n + i] / n;
+    assert.ok(Math.abs(f.damping - 0.01 * mean) < 1e-12 * mean, 'λ = 0.01·mean(diag H)');
+  });
+
+  it('dead inputs are uncoupled and their weights pruned first', () => {
+    const n = 6;
+    const x = correlatedRows(20, n, 3, 3);
+    for (let r = 0; r < 20; r++) x[r * n + 2] = 0;
+    const f = factorHessian(gramOf(x, n))!;
+    assert.equal(f.dead, 1);
+    assert.equal(f.inverseDiagonal[2], Infinity);
+    for (let j = 3; j < n; j++) assert.equal(Math.abs(f.u![2 * n + j]), 0);
+    // The largest weight sits on the dead input: it goes first.
+    const w = Float32Array.from([0.1, 0.2, 9, 0.3, 0.4, 0.5]);
+    const pruned = obsPrune(w, weightRows({ dims: [1, n], outputAxis: 0, inputAxis: 1 }), [f], 1 / 6, false);
+    assert.deepEqual(Array.from(pruned), [0.1, 0.2, 0, 0.3, 0.4, 0.5].map(Math.fround));
+  });
+
+  it('refuses non-finite activations', () => {
+    const g = new Gram(2);
+    g.addRow([Infinity, 1]);
+    assert.equal(factorHessian(g), undefined);
+  });
+});
+
+describe('OBS pruning', () => {
+  const n = 24;
+  const out = 10;
+  const layouts: WeightLayout[] = [
+    { dims: [n, out], outputAxis: 1, inputAxis: 0 },
+    { dims: [out, n], outputAxis: 0, inputAxis: 1 },
+  ];
+
+  it('with H = I picks exactly the magnitude mask, compensated or not', () => {
+    const g = new Gram(n);
+    const e = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      e.fill(0);
+      e[i] = 1;
+      g.addRow(e);
+    }
+    const f = factorHessian(g)!;
+    const w = weights(mulberry32(4), n * out, 1, 0.05);
+    for (const layout of layouts) {
+      for (const s of [0.3, 0.5, 0.9]) {
+        const expected = applyMask(w, pruneMagnitude(w, s));
+        for (const compensate of [false, true]) {
+          assert.deepEqual(Array.from(obsPrune(w, weightRows(layout), [f], s, compensate)), Array.from(expected), `layout ${layout.dims}, sparsity ${s}, compensate ${compensate}`);
+        }
+      }
+    }
+  });
+
+  it('prunes exactly round(s·count) weights and compensation lowers ‖XΔW‖ below the mask alone and magnitude', () => {
+    const x = correlatedRows(200, n, 5, 5);
+    const g = gramOf(x, n);
+    const f = factorHessian(g)!;
+    const w = weights(mulberry32(6), n * out, 1, 0);
+    const view = weightRows(layouts[0]);
+    for (const s of [0.5, 0.7]) {
+      const masked = obsPrune(w, view, [f], s, false);
+      const compensated = obsPrune(w, view, [f], s, true);
+      const magnitude = applyMask(w, pruneMagnitude(w, s));
+      for (const p of [masked, compensated]) assert.equal(p.filter((v) => v === 0).length, pruneCount(w.length, s));
+      const [em, ec, eg] = outputErrors(w, [masked, compensated, magnitude], view, [g]);
+      // outputErrors from H agrees with ‖XΔW‖/‖XW‖ computed from X.
+      for (const [e, p] of [[em, masked], [ec, compensated], [eg, magnitude]] as const) {
+        const d = directError(x, n, w, p, out);
+        assert.ok(Math.abs(e - d) < 1e-9 * d, `from H ${e}, from X ${d}`);
+      }
+      assert.ok(ec < em && em < eg, `sparsity ${s}: compensated ${ec}, OBS mask ${em}, magnitude ${eg}`);
+    }
+  });
+
+  it('keeps NaN weights and counts exact zeros first', () => {
+    const g = gramOf(correlatedRows(50, 4, 2, 7), 4);
+    const w = Float32Array.from([NaN, 0, 3, 0.5, 0, 2, 1, 4]);
+    const p = obsPrune(w, weightRows({ dims: [2, 4], outputAxis: 0, inputAxis: 1 }), [factorHessian(g)!], 0.25, true);
+    assert.ok(Number.isNaN(p[0]));
+    assert.equal(p[1], 0);
+    assert.equal(p[4], 0);
+    assert.equal(p.filter((v) => v === 0).length, 2);
+  });
+
+  it('uses each Conv group its own Hessian', () => {
+    // Group 0 sees only input 0, group 1 only input 1: each prunes the weight on its dead input.
+    const g0 = new Gram(2);
+    const g1 = new Gram(2);
+    g0.addRow([1, 0]);
+    g1.addRow([0, 1]);
+    const w = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const p = obsPrune(w, weightRows({ dims: [4, 2, 1, 1], outputAxis: 0, inputAxis: 1 }, 2), [factorHessian(g0)!, factorHessian(g1)!], 0.5, false);
+    assert.deepEqual(Array.from(p), [1, 0, 3, 0, 0, 6, 0, 8]);
+  });
+});
+
+describe('im2col', () => {
+  const ort = loadOrt();
+
+  for (const c of CONV_CASES) {
+    it(`matches onnxruntime's Conv (${c.name})`, async () => {
+      const groups = c.attrs.group ?? 1;
+      const cg = c.weight[1];
+      const k = c.weight.slice(2).reduce((a, b) => a * b, 1);
+      const n = cg * k;
+      // One-hot weights: output channel g·n + j is column j of group g's im2col matrix.
+      const dims = [groups * n, cg, ...c.weight.slice(2)];
+      const onehot = new Float32Array(groups * n * n);
+      for (let g = 0; g < groups; g++) for (let j = 0; j < n; j++) onehot[(g * n + j) * n + j] = 1;
+      const { bytes } = convModel({ ...c, weight: dims }, onehot);
+      const x = weights(mulberry32(9), c.input.reduce((a, b) => a * b, 1), 1, 0.1);
+      const session = await ort.InferenceSession.create(bytes);
+      const y = (await session.run({ x: new ort.Tensor('float32', x, c.input) })).y;
+      await session.release();
+      const geo = convGeometry(c.attrs, c.input, c.weight);
+      assert.deepEqual(geo.out, y.dims.slice(2), 'output size');
+      const grams = Array.from({ length: groups }, () => new Gram(n));
+      accumulateConv(grams, x, c.input, geo);
+      const yd = y.data as Float32Array;
+      const positions = geo.out.reduce((a, b) => a * b, 1);
+      for (let g = 0; g < groups; g++) {
+        const h = grams[g].matrix();
+        assert.equal(grams[g].rows, c.input[0] * positions);
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let b = 0; b < c.input[0]; b++) for (let p = 0; p < positions; p++) s += yd[(b * groups * n + g * n + i) * positions + p] * yd[(b * groups * n + g * n + j) * positions + p];
+          assert.ok(Math.abs(h[i * n + j] - s) <= 1e-4 * (1 + Math.abs(s)), `group ${g} H[${i},${j}] = ${h[i * n + j]}, onnxruntime's columns give ${s}`);
+        }
+      }
+    });
+  }
+
+  it('refuses inconsistent geometry', () => {
+    assert.throws(() => convGeometry({ group: 2 }, [1, 3, 5, 5], [4, 3, 3, 3]), /inconsistent/);
+    assert.throws(() => convGeometry({ kernel_shape: [2, 2] }, [1, 3, 5, 5], [4, 3, 3, 3]), /kernel_shape/);
+  });
+});
+
+describe('main-graph nodes', () => {
+  it('reads the MatMul/Gemm/Conv nodes with their inputs and attributes', () => {
+    const mlp = readGraphNodes(new MemorySource(correlatedMlp()), new Set(['MatMul', 'Gemm']));
+    assert.deepEqual(mlp.map((x) => [x.op, x.name, x.inputs.join(',')]), [
+      ['MatMul', 'mix', 'input,mix.weight'],
+      ['MatMul', 'fc1', 'mixed,fc1.weight'],
+      ['Gemm', 'fc2', 'h1,fc2.weight,fc2.bias'],
+      ['MatMul', 'fc3', 'h2,fc3.weight'],
+    ]);
+    const conv = CONV_CASES.find((c) => c.name === 'padded strided')!;
+    const [node] = readGraphNodes(new MemorySource(convModel(conv).bytes), new Set(['Conv']));
+    assert.deepEqual(node.lists, { strides: [2, 3], pads: [1, 0, 2, 1] });
+    const same = readGraphNodes(new MemorySource(convModel(CONV_CASES.find((c) => c.name === 'grouped')!).bytes), new Set(['Conv']))[0];
+    assert.deepEqual([same.ints, same.lists], [{ group: 2 }, { pads: [1, 1, 1, 1] }]);
+    assert.deepEqual(readGraphNodes(new MemorySource(convModel(CONV_CASES[3]).bytes), new Set(['Conv']))[0].strings, { auto_pad: 'SAME_UPPER' });
+  });
+});
