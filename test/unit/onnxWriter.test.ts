@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { readFloat32 } from '../../src/core/compress/pipeline';
 import { readModel } from '../../src/core/formats';
 import { writeOnnx, type NewTensor, type RewritePlan } from '../../src/core/formats/onnx/writer';
 import { MemorySource, type ExternalDataResolver } from '../../src/core/io/source';
 import type { Model } from '../../src/core/model';
 import { FolderResolver } from '../../src/node/fileSource';
 import { FIXTURE_FILES } from '../fixtures/models';
+import { loadOrt } from './compressZoo.test';
 import { fixturePath } from './helpers';
 
 function rewrite(bytes: Uint8Array, plan: (m: Model) => RewritePlan, external?: ExternalDataResolver): { model: Model; out: Uint8Array } {
@@ -28,9 +30,41 @@ describe('ONNX wire-level writer', () => {
       const resolver = new FolderResolver(fixturePath(file));
       try {
         assert.ok(Buffer.from(rewrite(bytes, () => ({ edits: [] }), resolver).out).equals(bytes), file);
+        assert.ok(Buffer.from(rewrite(bytes, () => ({ edits: [], outputs: [] }), resolver).out).equals(bytes), `${file} with no extra outputs`);
       } finally {
         resolver.close();
       }
+    }
+  });
+
+  it('adds intermediate values as graph outputs that onnxruntime returns', async () => {
+    const bytes = readFileSync(fixturePath('mlp.onnx'));
+    const { model, out } = rewrite(bytes, () => ({ edits: [], outputs: [{ name: 'relu1', dtype: 1 }, { name: 'fc2.mm', dtype: 1 }] }));
+    const after = readModel(new MemorySource(out), 'out.onnx');
+    assert.deepEqual(after.outputs, [...model.outputs, { name: 'relu1', dtype: 1, shape: null }, { name: 'fc2.mm', dtype: 1, shape: null }]);
+    assert.deepEqual(after.tensors.map((t) => t.name), model.tensors.map((t) => t.name));
+    const ort = loadOrt();
+    const x = Float32Array.from({ length: 2 * 64 }, (_, i) => Math.sin(i));
+    const run = async (b: Uint8Array, fetch: string[]) => {
+      const s = await ort.InferenceSession.create(b);
+      try {
+        return await s.run({ input: new ort.Tensor('float32', x, [2, 64]) }, fetch);
+      } finally {
+        await s.release();
+      }
+    };
+    const tapped = await run(out, ['logits', 'relu1', 'fc2.mm']);
+    assert.deepEqual(tapped.relu1.dims, [2, 128]);
+    assert.deepEqual(tapped['fc2.mm'].dims, [2, 64]);
+    assert.deepEqual(Array.from(tapped.logits.data as Float32Array), Array.from((await run(bytes, ['logits'])).logits.data as Float32Array));
+    // relu1 is what fc2 multiplies: relu1 · fc2.weight reproduces fc2.mm.
+    const w = readFloat32(new MemorySource(out), after.tensors.find((t) => t.name === 'fc2.weight')!, () => assert.fail('no external data'));
+    const h = tapped.relu1.data as Float32Array;
+    const mm = tapped['fc2.mm'].data as Float32Array;
+    for (let r = 0; r < 2; r++) for (let o = 0; o < 64; o++) {
+      let s = 0;
+      for (let i = 0; i < 128; i++) s += h[r * 128 + i] * w[i * 64 + o];
+      assert.ok(Math.abs(s - mm[r * 64 + o]) < 1e-4, `fc2.mm[${r},${o}] = ${mm[r * 64 + o]}, relu1 · fc2.weight = ${s}`);
     }
   });
 

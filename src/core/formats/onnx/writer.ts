@@ -75,6 +75,8 @@ export interface RewritePlan {
    * bytes now are: the variant gets its own data file instead of sharing the original's.
    */
   relocations?: Map<number, ExternalPlacement>;
+  /** Values to add as main-graph outputs (intermediate activations to read back), with their element type. */
+  outputs?: { name: string; dtype: number }[];
 }
 
 export interface ByteSink {
@@ -253,7 +255,7 @@ class Rewriter {
     const fields = readFields(this.r, 0, this.source.size());
     const opsets = new Map((this.plan.opsets ?? []).map((o) => [o.domain, o.version]));
     for (const f of fields) {
-      if (f.field === 7 && f.wt === 2 && this.hasEdit(f.start, f.end)) root.push(this.graph(7, f));
+      if (f.field === 7 && f.wt === 2 && (this.hasEdit(f.start, f.end) || this.plan.outputs?.length)) root.push(this.graph(7, f, this.plan.outputs));
       else if (f.field === 1 && f.wt === 0 && this.plan.irVersion !== undefined) {
         this.r.pos = f.start;
         this.r.varint();
@@ -293,7 +295,7 @@ class Rewriter {
     return this.r.string(f.end - f.start);
   }
 
-  private graph(field: number, g: Field): Message {
+  private graph(field: number, g: Field, outputs: RewritePlan['outputs'] = []): Message {
     const m = new Message(field);
     const fields = readFields(this.r, g.start, g.end);
     const owned = fields.map((f) => ((f.field === 1 || f.field === 5 || f.field === 15) && f.wt === 2 ? this.ownEdit(f) : undefined));
@@ -317,6 +319,7 @@ class Rewriter {
     if (!nodesPlaced) placeNodes();
     for (const e of edits) for (const t of e.initializers) m.push(tensorMessage(5, t));
     for (const e of edits) for (const t of e.sparseInitializers ?? []) m.push(sparseMessage(t));
+    for (const o of outputs) m.push(lengthDelimited(12, onnx.ValueInfoProto.encode({ name: o.name, type: { tensorType: { elemType: o.dtype } } }).finish()));
     return m;
   }
 
