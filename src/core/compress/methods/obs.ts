@@ -1,7 +1,7 @@
 /**
  * Second-order (Optimal Brain Surgeon) pruning from calibration activations, as in SparseGPT:
- * H = XᵀX over a layer's input rows, saliency w²/[H⁻¹]ᵢᵢ, and optional compensation of the
- * surviving weights of each row through the upper Cholesky factor of H⁻¹. All in Float64.
+ * H = XᵀX over a layer's input rows, saliency w²/[H⁻¹]ᵢᵢ, and compensation of the surviving
+ * weights of each row through the upper Cholesky factor of H⁻¹. All in Float64.
  */
 
 import type { WeightLayout } from '../types';
@@ -212,14 +212,14 @@ export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inp
 }
 
 /**
- * What pruning needs from a Hessian: [H⁻¹]ᵢᵢ for the saliencies and, for compensation, the
- * upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU), row-major n×n. `u` is absent in the diagonal
- * approximation, where [H⁻¹]ᵢᵢ ≈ 1 / (Hᵢᵢ + λ).
+ * What pruning needs from a Hessian: its diagonal (the cost wᵢ²Hᵢᵢ of zeroing one weight while
+ * the rest stay) and, for compensation, the upper Cholesky factor U of the damped H⁻¹
+ * (H⁻¹ = UᵀU), row-major n×n; absent when only the diagonal was accumulated.
  */
 export interface HessianFactor {
   n: number;
-  /** Infinity for dead inputs: their weights never reach the output, so pruning them costs nothing. */
-  inverseDiagonal: Float64Array;
+  /** diag H, undamped: 0 marks a dead input (zero on every calibration row). */
+  diagonal: Float64Array;
   u?: Float64Array;
   /** λ added to the diagonal (after any retries). */
   damping: number;
@@ -235,31 +235,22 @@ export interface HessianFactor {
  */
 export function factorHessian(gram: Gram): HessianFactor | undefined {
   const n = gram.n;
-  const diag = gram.diagonal();
+  const diagonal = gram.diagonal();
   let dead = 0;
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(diag[i])) return undefined;
-    if (diag[i] === 0) dead++;
-    sum += diag[i] === 0 ? 1 : diag[i];
+    if (!Number.isFinite(diagonal[i])) return undefined;
+    if (diagonal[i] === 0) dead++;
+    sum += diagonal[i] === 0 ? 1 : diagonal[i];
   }
   let damping = n ? (DAMP * sum) / n : 0;
-  if (gram.diagonalOnly) {
-    const inverseDiagonal = new Float64Array(n);
-    for (let i = 0; i < n; i++) inverseDiagonal[i] = diag[i] === 0 ? Infinity : 1 / (diag[i] + damping);
-    return { n, inverseDiagonal, damping, dead };
-  }
+  if (gram.diagonalOnly) return { n, diagonal, damping, dead };
   const h = gram.matrix();
   const a = new Float64Array(n * n);
   for (let attempt = 0; attempt < 6; attempt++, damping *= 10) {
     for (let i = 0; i < n * n; i++) a[i] = h[i];
-    for (let i = 0; i < n; i++) a[i * n + i] = (diag[i] === 0 ? 1 : diag[i]) + damping;
-    if (choleskyUpperLower(a, n) && invertUpper(a, n)) {
-      const inverseDiagonal = new Float64Array(n);
-      for (let k = 0; k < n; k++) for (let i = k; i < n; i++) inverseDiagonal[i] += a[k * n + i] * a[k * n + i];
-      for (let i = 0; i < n; i++) if (diag[i] === 0) inverseDiagonal[i] = Infinity;
-      return { n, inverseDiagonal, u: a, damping, dead };
-    }
+    for (let i = 0; i < n; i++) a[i * n + i] = (diagonal[i] === 0 ? 1 : diagonal[i]) + damping;
+    if (choleskyUpperLower(a, n) && invertUpper(a, n)) return { n, diagonal, u: a, damping, dead };
   }
   return undefined;
 }
@@ -333,13 +324,19 @@ export function weightRows(layout: WeightLayout, groups = 1): WeightRows {
   return { rows, n, rowStride: n, colStride: 1, rowsPerGroup: rows / groups };
 }
 
+/** Columns per mask decision in compensated pruning (SparseGPT's default block size). */
+export const MASK_BLOCK = 128;
+
 /**
- * OBS pruning of one weight to `sparsity`: the saliency w²/[H⁻¹]ᵢᵢ of every weight (its row's group
- * Hessian) is ranked over the whole tensor and the round(sparsity·count) smallest are pruned (exact
- * zeros first, ties in tensor order, NaN never), the same count magnitude pruning takes. With
- * `compensate`, each row is then processed column by column as SparseGPT does: pruning wᵢ adds
- * −(wᵢ/Uᵢᵢ)·U[i, i+1..] to the later weights of the row, which minimises the row's output error
- * ‖XΔw‖² given the columns already fixed. Needs full factors (with `u`) to compensate.
+ * Prunes one weight to `sparsity` from its Hessians (one per row group): exactly round(sparsity·count)
+ * weights, the count magnitude pruning takes, plus any further exact zeros; NaN is never chosen.
+ *
+ * Without `compensate` the others stay as they are, so zeroing wᵢ costs wᵢ²Hᵢᵢ in ‖XΔw‖², and the
+ * smallest such costs over the whole tensor go. With `compensate` (SparseGPT): columns are taken in
+ * blocks of MASK_BLOCK; for each block the OBS saliency w²/[H_F⁻¹]ᵢᵢ = w²/Uᵢᵢ² (F: the columns not yet
+ * fixed) of the current weights picks the block's share jointly over all rows; then each pruned wᵢ,
+ * column by column, adds −(wᵢ/Uᵢᵢ)·U[i, i+1..] to the later weights of its row, the update that
+ * minimises the row's output error with the earlier columns fixed. Needs full factors (with `u`).
  */
 export function obsPrune(values: Float32Array, view: WeightRows, factors: readonly HessianFactor[], sparsity: number, compensate: boolean): Float32Array {
   checkFraction('sparsity', sparsity);
@@ -347,36 +344,55 @@ export function obsPrune(values: Float32Array, view: WeightRows, factors: readon
   if (rows * n !== values.length) throw new RangeError(`${rows}×${n} rows for ${values.length} values`);
   if (factors.length * rowsPerGroup !== rows || factors.some((f) => f.n !== n)) throw new RangeError(`${factors.length} Hessians do not cover ${rows} rows of ${n}`);
   if (compensate && factors.some((f) => !f.u)) throw new RangeError('compensation needs full Hessian factors');
-  const saliency = new Float64Array(values.length);
-  for (let o = 0; o < rows; o++) {
-    const d = factors[Math.floor(o / rowsPerGroup)].inverseDiagonal;
-    for (let i = 0; i < n; i++) {
-      const at = o * rowStride + i * colStride;
-      const w = values[at];
-      saliency[at] = (w * w) / d[i];
-    }
-  }
-  const prune = smallest(saliency, pruneCount(values.length, sparsity));
-  for (let i = 0; i < values.length; i++) if (values[i] === 0) prune[i] = 1;
+  const k = pruneCount(values.length, sparsity);
   const out = new Float32Array(values.length);
+  const factorOf = (o: number) => factors[Math.floor(o / rowsPerGroup)];
   if (!compensate) {
-    for (let i = 0; i < values.length; i++) out[i] = prune[i] ? 0 : values[i];
+    const cost = new Float64Array(values.length);
+    for (let o = 0; o < rows; o++) {
+      const d = factorOf(o).diagonal;
+      for (let i = 0; i < n; i++) {
+        const at = o * rowStride + i * colStride;
+        cost[at] = values[at] * values[at] * d[i];
+      }
+    }
+    const prune = smallest(cost, k);
+    for (let i = 0; i < values.length; i++) out[i] = prune[i] || values[i] === 0 ? 0 : values[i];
     return out;
   }
-  const w = new Float64Array(n);
-  for (let o = 0; o < rows; o++) {
-    const u = factors[Math.floor(o / rowsPerGroup)].u!;
-    const base = o * rowStride;
-    for (let i = 0; i < n; i++) w[i] = values[base + i * colStride];
-    for (let i = 0; i < n; i++) {
-      if (!prune[base + i * colStride]) continue;
-      const e = w[i] / u[i * n + i];
-      w[i] = 0;
-      if (e === 0) continue;
-      for (let j = i + 1; j < n; j++) w[j] -= e * u[i * n + j];
+  // Row-major working copy [row][input] in float64: updates accumulate over many columns.
+  const w = new Float64Array(rows * n);
+  for (let o = 0; o < rows; o++) for (let i = 0; i < n; i++) w[o * n + i] = values[o * rowStride + i * colStride];
+  const pruned = new Uint8Array(rows * n);
+  for (let b0 = 0; b0 < n; b0 += MASK_BLOCK) {
+    const b1 = Math.min(n, b0 + MASK_BLOCK);
+    const width = b1 - b0;
+    // Each block's share rounds cumulatively, so the shares add up to exactly k.
+    const share = Math.round((k * b1) / n) - Math.round((k * b0) / n);
+    const saliency = new Float64Array(rows * width);
+    for (let o = 0; o < rows; o++) {
+      const f = factorOf(o);
+      for (let i = b0; i < b1; i++) {
+        const x = w[o * n + i];
+        const uii = f.u![i * n + i];
+        saliency[o * width + i - b0] = f.diagonal[i] === 0 ? 0 : (x * x) / (uii * uii);
+      }
     }
-    for (let i = 0; i < n; i++) out[base + i * colStride] = prune[base + i * colStride] ? 0 : w[i];
+    const chosen = smallest(saliency, share);
+    for (let o = 0; o < rows; o++) {
+      const u = factorOf(o).u!;
+      const row = o * n;
+      for (let i = b0; i < b1; i++) {
+        if (!chosen[o * width + i - b0] && w[row + i] !== 0) continue;
+        pruned[row + i] = 1;
+        const e = w[row + i] / u[i * n + i];
+        w[row + i] = 0;
+        if (e === 0) continue;
+        for (let j = i + 1; j < n; j++) w[row + j] -= e * u[i * n + j];
+      }
+    }
   }
+  for (let o = 0; o < rows; o++) for (let i = 0; i < n; i++) out[o * rowStride + i * colStride] = pruned[o * n + i] ? 0 : w[o * n + i];
   return out;
 }
 
