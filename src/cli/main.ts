@@ -15,6 +15,7 @@ import { formatVerifyReport } from '../core/verify/report';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
+import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
 import { analyseSensitivity, compressForFidelity, DEFAULT_FULL_RUNS, type CalibrationOptions, type FidelityGoal, type SensitivityOptions } from '../node/calibrate';
 import { formatSensitivity } from '../core/compress/sensitivity';
@@ -37,6 +38,11 @@ Commands:
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
                --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
                --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
+      Hessian pruning (ONNX): --criterion hessian ranks weights by w²/[H⁻¹]ᵢᵢ with H = XᵀX from
+               each MatMul/Gemm/Conv's inputs on calibration runs (onnxruntime), and updates the
+               surviving weights to make up for the pruned ones (--no-compensate: mask only);
+               the report compares it with magnitude pruning at the same sparsity. Calibration
+               inputs: --inputs, --samples (32), --seed, --shape, --dim as for verify.
 
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
@@ -180,8 +186,8 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 }
 
 /** Flags that pick a method and its options (compress and sensitivity). */
-const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters'];
-const METHOD_SWITCHES = ['asymmetric', 'random'];
+const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion'];
+const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
 const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'threads'];
 
@@ -220,6 +226,13 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
     if (!m) throw new UsageError('--pattern is N:M, e.g. 2:4');
     options.pattern = { n: Number(m[1]), m: Number(m[2]) };
   }
+  const criterion = last('criterion');
+  if (criterion !== undefined) {
+    if (criterion !== 'magnitude' && criterion !== 'hessian') throw new UsageError('--criterion is magnitude or hessian');
+    options.criterion = criterion;
+  }
+  if (flags.has('compensate') && flags.has('no-compensate')) throw new UsageError('--compensate and --no-compensate contradict each other');
+  if (flags.has('compensate') || flags.has('no-compensate')) options.compensate = flags.has('compensate');
   for (const k of Object.keys(options) as (keyof MethodOptions)[]) if (options[k] === undefined) delete options[k];
   try {
     return normaliseSpec({ methods: parseMethods(method), options });
@@ -265,7 +278,11 @@ function compressArgs(args: string[]): CompressArgs {
   if (targetCosine !== undefined && !(targetCosine > -1 && targetCosine <= 1)) throw new UsageError('--target-cosine must be in (-1, 1], e.g. 0.999');
   const goal = targetCosine !== undefined ? { targetCosine } : budget !== undefined ? { sizeBudget: parseByteSize(budget) } : undefined;
   const calibration = calibrationSettings(flags);
-  if (!goal && [...CALIBRATION_FLAGS, 'heldout-inputs'].some((f) => f !== 'seed' && flags.has(f))) throw new UsageError('input options (--inputs, --samples, ...) go with --target-cosine or --size-budget');
+  const hessian = spec.options.criterion === 'hessian';
+  if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
+  if (!goal && [...(hessian ? [] : CALIBRATION_FLAGS), 'heldout-inputs'].some((f) => f !== 'seed' && flags.has(f))) {
+    throw new UsageError(`input options (--inputs, --samples, ...) go with --target-cosine, --size-budget${hessian ? '' : ' or --criterion hessian'}`);
+  }
   const last = (n: string) => flags.get(n)?.at(-1);
   return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify'), goal, calibration };
 }
@@ -341,7 +358,11 @@ async function compressCommand(args: CompressArgs): Promise<void> {
   // Temp files of an earlier, killed run in the target folder go first (compressFile's temps are named for this).
   removeStaleTemps(path.dirname(path.resolve(args.output ?? args.file)));
   const fileOptions = { output: args.output, force: args.force, progress };
-  const result = args.goal ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions }) : compressFile(args.file, args.spec, fileOptions);
+  const result = args.goal
+    ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions })
+    : args.spec.options.criterion === 'hessian'
+      ? await compressFileHessian(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
+      : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
   // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
   const verifiable = path.extname(args.file).toLowerCase() === '.onnx';

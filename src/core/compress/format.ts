@@ -1,4 +1,5 @@
 import { formatBytes as bytes } from '../units';
+import type { HessianComparison } from './hessianPlan';
 import type { CompressReport } from './pipeline';
 import type { FidelityResult } from './sensitivity';
 
@@ -52,6 +53,7 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
     lines.push(`entropy  ${r.entropy.bitsPerWeight.toFixed(2)} bits/weight; Huffman-coded the variant would take ${bytes(r.entropy.huffmanFileBytes)}`);
   }
   if (r.fidelity) lines.push(...formatFidelity(r.fidelity));
+  if (r.hessian) lines.push('', ...formatHessian(r.hessian));
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
 }
@@ -66,5 +68,26 @@ export function formatFidelity(f: FidelityResult): string[] {
   lines.push(f.heldOut ? line('held-out', f.heldOut) : '  held-out    not measured');
   for (const [choice, names] of groups) lines.push(`  ${choice.padEnd(11)} ${names.length}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ` and ${names.length - 8} more` : ''}`);
   for (const w of f.warnings) lines.push(`  warning: ${w}`);
+  return lines;
+}
+
+function pct(v: number | undefined): string {
+  return v === undefined ? '-' : Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : num(v);
+}
+
+/** Hessian pruning against magnitude pruning at the same sparsity: per layer, then the model's outputs. */
+function formatHessian(h: HessianComparison): string[] {
+  const lines = [
+    `Hessian vs magnitude pruning at ${(h.sparsity * 100).toFixed(0)}% (${h.compensate ? 'with' : 'without'} compensation; ${h.samples} calibration run${h.samples === 1 ? '' : 's'} on ${h.inputs === 'files' ? 'the given inputs' : 'random inputs'})`,
+    `  layer output error ‖XΔW‖/‖XW‖ on the calibration inputs:`,
+    '  ' + [cell('tensor', 34), cell('H', 9), cell('hessian', 10, true), cell('magnitude', 10, true)].join(' '),
+  ];
+  for (const t of h.tensors) {
+    lines.push('  ' + [cell(t.name, 34), cell(t.hessian, 9), cell(pct(t.outputError), 10, true), cell(pct(t.magnitudeOutputError), 10, true)].join(' ') + (t.note ? `  (${t.note})` : ''));
+  }
+  lines.push(`  model outputs on ${h.evaluation === 'held-out' ? 'held-out random inputs' : 'the calibration inputs'}:`);
+  for (const o of h.outputs) {
+    lines.push(`  ${cell(o.name, 34)} hessian cosine ${o.cosine.toFixed(6)} rel L2 ${num(o.relL2)}   magnitude cosine ${o.magnitudeCosine.toFixed(6)} rel L2 ${num(o.magnitudeRelL2)}`);
+  }
   return lines;
 }

@@ -29,6 +29,7 @@ import {
   toBfloat16,
   toFloat16,
 } from './methods';
+import type { HessianComparison } from './hessianPlan';
 import { errorMetrics } from './metrics';
 import type { FidelityResult } from './sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
@@ -104,6 +105,8 @@ export interface CompressReport {
   warnings: string[];
   /** Set when a fidelity goal chose the precision of each layer (node/calibrate.ts). */
   fidelity?: FidelityResult;
+  /** Hessian pruning's comparison with magnitude pruning at the same sparsity (set by the caller that calibrated). */
+  hessian?: HessianComparison;
 }
 
 export interface CompressHooks {

@@ -74,6 +74,8 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
     if (o.pattern && !(o.pattern.n >= 1 && o.pattern.n < o.pattern.m && o.pattern.m <= 64)) throw new SpecError('--pattern N:M needs 1 <= N < M <= 64');
     if (o.random && o.sparsity === undefined) throw new SpecError('--random needs --sparsity');
     if (o.criterion === 'hessian' && (o.sparsity === undefined || o.random || o.scope === 'global')) throw new SpecError('--criterion hessian takes --sparsity per layer (not --threshold, --pattern, --random or --scope global)');
+    if (o.compensate !== undefined && o.criterion !== 'hessian') throw new SpecError('--compensate and --no-compensate go with --criterion hessian');
+    if (o.criterion === 'hessian') o.compensate ??= true;
     o.scope ??= 'layer';
     o.seed ??= 0;
     o.store ??= 'dense';

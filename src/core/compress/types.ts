@@ -29,6 +29,8 @@ export interface MethodOptions {
    * calibration activations ('hessian'; the caller supplies it through CompressHooks.prune).
    */
   criterion?: 'magnitude' | 'hessian';
+  /** prune, Hessian criterion: update each row's surviving weights to make up for the pruned ones (SparseGPT; default true). */
+  compensate?: boolean;
   seed?: number;
   /** prune: write sparse initializers when smaller than dense. */
   store?: 'dense' | 'sparse';

@@ -47,7 +47,7 @@ export function withModelFile<T>(file: string, fn: (source: FileSource, resolver
 }
 
 /** The bytes onnxruntime needs: the model file and its external data files, keyed by the location the model names. */
-function modelBytes(file: string, model: Model): { bytes: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
+export function modelBytes(file: string, model: Model): { bytes: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
   return withModelFile(file, (source, resolver) => {
     const locations = new Set<string>();
     for (const t of model.tensors) externalFiles(t.storage, locations);

@@ -1,0 +1,273 @@
+import * as path from 'node:path';
+import { HESSIAN_OPS, planHessian, type HessianComparison, type HessianTensorComparison, type WeightPlan } from '../core/compress/hessianPlan';
+import { applyMask, pruneMagnitude } from '../core/compress/methods';
+import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, weightRows, type HessianFactor } from '../core/compress/methods/obs';
+import { compressModel } from '../core/compress/pipeline';
+import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
+import type { WeightCandidate } from '../core/compress/weights';
+import { CancelledError } from '../core/errors';
+import { readModel } from '../core/formats';
+import { readGraphNodes } from '../core/formats/onnx/nodes';
+import { writeOnnx } from '../core/formats/onnx/writer';
+import { MemorySource } from '../core/io/source';
+import type { Model } from '../core/model';
+import { realInputs } from '../core/verify/inputs';
+import { OutputComparison } from '../core/verify/metrics';
+import { isSupportedDtype, numericValues, type HostTensor } from '../core/verify/tensor';
+import { planInputs, type InputPlan, type RuntimeSession, type VerifySettings } from '../core/verify/verify';
+import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
+import { modelBytes, withModelFile } from './verify';
+import { loadInputFiles } from './verify/inputFiles';
+import { loadOrtWeb, openOrtWebSession } from './verify/ortWeb';
+
+/** Calibration runs when the inputs are synthesised: enough rows to see the layers' input correlations. */
+export const DEFAULT_CALIBRATION_SAMPLES = 32;
+
+export interface HessianCompressOptions extends CompressFileOptions {
+  /** Calibration inputs: files, samples (default 32), seed, shapes; the same settings verify takes. */
+  calibration?: VerifySettings;
+  /** Folder holding onnxruntime-web's .wasm/.mjs (default: `ort` next to the running bundle). */
+  wasmDir?: string;
+}
+
+type ModelBytes = ReturnType<typeof modelBytes>;
+
+
+/**
+ * Compresses with `--criterion hessian`: runs the model with onnxruntime-web on calibration inputs,
+ * reading each MatMul/Gemm/Conv weight's input activations as extra graph outputs and folding them
+ * into H = XᵀX as they arrive; prunes by OBS saliency (compensating the survivors unless told not
+ * to); then measures the variant and a magnitude-pruned one at the same sparsity against the original.
+ */
+export async function compressFileHessian(input: string, spec: CompressSpec, options: HessianCompressOptions = {}): Promise<CompressFileResult> {
+  const started = performance.now();
+  const s = normaliseSpec(spec);
+  const sparsity = s.options.sparsity!;
+  const compensate = s.options.compensate ?? true;
+  const settings: VerifySettings = { ...options.calibration, samples: options.calibration?.samples ?? DEFAULT_CALIBRATION_SAMPLES, seed: options.calibration?.seed ?? s.options.seed };
+  const { ort } = loadOrtWeb(options.wasmDir ?? path.join(__dirname, 'ort'), settings.threads ?? 1);
+  const check = () => {
+    if (options.cancelled?.()) throw new CancelledError();
+  };
+  const { model, plans, original } = withModelFile(input, (source, resolver) => {
+    const model = readModel(source, path.basename(input), resolver);
+    if (model.format !== 'onnx') throw new Error(`the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`);
+    return { model, plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)), original: modelBytes(input, model) };
+  });
+  const warnings: string[] = [];
+  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings);
+  const allGiven = feeds.inputs.every((i) => feeds.given.has(i.name));
+  const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
+  const evalSamples = allGiven ? 1 : feeds.samples;
+  const runs = feeds.samples + (allGiven ? 0 : evalSamples) + 2 * evalSamples;
+  let done = 0;
+  const step = (what: string) => {
+    check();
+    options.progress?.(done++, runs, what);
+  };
+
+  const grams = await calibrate(ort, input, model, plans, original, feeds, fetch, (i) => step(`calibration run ${i + 1}/${feeds.samples}`));
+  const reference: Map<string, HostTensor>[] = [];
+  if (!allGiven) {
+    await runSamples(ort, input, original, feeds, fetch, evalSamples, feeds.samples, (i, out) => {
+      step(`held-out run ${i + 1}/${evalSamples}`);
+      reference.push(out);
+    });
+  } else reference.push(grams.outputs);
+
+  const outcomes = new Map<string, HessianTensorComparison>();
+  const hook = (c: WeightCandidate, values: Float32Array): Float32Array | undefined => {
+    const plan = plans.get(c.index);
+    if (!plan) return undefined;
+    // Pruned alone, float64 weights keep their own values under the mask (pipeline's pruneFloat64): no compensation reaches them.
+    const maskOnly = plan.dtype === 11 && s.methods.length === 1;
+    const { comparison, values: pruned } = pruneWeight(plan, grams.byWeight.get(c.index), c, values, sparsity, compensate && !maskOnly);
+    if (compensate && maskOnly && pruned) comparison.note = [comparison.note, 'float64 weights keep their values: mask only'].filter(Boolean).join('; ');
+    grams.byWeight.delete(c.index);
+    outcomes.set(plan.name, comparison);
+    return pruned;
+  };
+  const result = compressFile(input, s, { ...options, prune: hook });
+  for (const t of result.report.tensors) {
+    const o = outcomes.get(t.name);
+    if (!o) continue;
+    if (o.hessian !== 'magnitude') t.method = t.method.replace(/^prune/, compensate && o.hessian === 'full' ? 'hessian prune, compensated' : 'hessian prune');
+    if (o.note) t.note = t.note ? `${o.note}; ${t.note}` : o.note;
+  }
+
+  const magnitude = magnitudeVariant(input, model, s);
+  const variantModel = withModelFile(result.output, (source, resolver) => readModel(source, path.basename(result.output), resolver));
+  const variants = [
+    { label: result.output, bytes: modelBytes(result.output, variantModel) },
+    { label: `${input} (magnitude-pruned)`, bytes: magnitude },
+  ];
+  const comparisons = variants.map(() => new Map(fetch.map((n) => [n, new OutputComparison(n)])));
+  for (const [k, v] of variants.entries()) {
+    await runSamples(ort, v.label, v.bytes, feeds, fetch, evalSamples, allGiven ? 0 : feeds.samples, (i, out) => {
+      step(`${k === 0 ? 'variant' : 'magnitude variant'} run ${i + 1}/${evalSamples}`);
+      for (const [name, c] of comparisons[k]) c.add(reference[i].get(name)!, out.get(name)!);
+    });
+  }
+  const hessian: HessianComparison = {
+    sparsity,
+    compensate,
+    samples: feeds.samples,
+    inputs: allGiven ? 'files' : 'random',
+    tensors: [...outcomes.values()],
+    evaluation: allGiven ? 'calibration' : 'held-out',
+    outputs: fetch.map((name) => {
+      const [h, m] = comparisons.map((c) => c.get(name)!.report());
+      return { name, cosine: h.cosine, relL2: h.relL2, magnitudeCosine: m.cosine, magnitudeRelL2: m.relL2 };
+    }),
+    elapsedMs: performance.now() - started,
+  };
+  result.report.hessian = hessian;
+  result.report.warnings.push(...warnings);
+  result.elapsedMs = performance.now() - started;
+  return result;
+}
+
+/** Hessians (one Gram per Conv group) per weight index, and the original's outputs of the last run. */
+interface Calibration {
+  byWeight: Map<number, Gram[]>;
+  outputs: Map<string, HostTensor>;
+}
+
+/**
+ * Runs the original with every needed activation added as a graph output and streams each into the
+ * Grams of the weights it feeds; a weight whose activation does not fit its Hessian falls back.
+ */
+async function calibrate(
+  ort: ReturnType<typeof loadOrtWeb>['ort'],
+  label: string,
+  model: Model,
+  plans: Map<number, WeightPlan>,
+  original: ModelBytes,
+  feeds: InputPlan,
+  fetch: string[],
+  step: (sample: number) => void,
+): Promise<Calibration> {
+  const inputs = new Set(realInputs(model).map((i) => i.name));
+  const outputs = new Set(model.outputs.map((o) => o.name));
+  const active = [...plans.values()].filter((p) => !p.fallback);
+  const extra = new Map<string, number>();
+  for (const p of active) for (const t of p.taps) if (!inputs.has(t.activation) && !outputs.has(t.activation)) extra.set(t.activation, p.dtype);
+  const chunks: Uint8Array[] = [];
+  writeOnnx(new MemorySource(original.bytes, label), { edits: [], outputs: [...extra].map(([name, dtype]) => ({ name, dtype })) }, { write: (b) => chunks.push(b) });
+  const tapped = { bytes: concat(chunks), externalData: original.externalData };
+  const byWeight = new Map<number, Gram[]>();
+  const wanted = [...new Set([...fetch, ...extra.keys(), ...active.flatMap((p) => p.taps.map((t) => t.activation)).filter((a) => outputs.has(a))])];
+  let last = new Map<string, HostTensor>();
+  await runSamples(ort, label, tapped, feeds, wanted, feeds.samples, 0, (i, out, fed) => {
+    step(i);
+    for (const p of active) {
+      if (p.fallback) continue;
+      try {
+        for (const t of p.taps) {
+          const a = out.get(t.activation) ?? fed.get(t.activation)!;
+          const values = numericValues(a);
+          let grams = byWeight.get(p.index);
+          if (!grams) byWeight.set(p.index, (grams = Array.from({ length: p.groups }, () => new Gram(p.n, p.diagonal))));
+          if (t.conv) accumulateConv(grams, values, a.dims, convGeometry(t.conv, a.dims, p.layout.dims));
+          else accumulateRows(grams[0], values, a.dims, t.axis! < 0 ? Math.max(0, a.dims.length + t.axis!) : t.axis!);
+        }
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        p.fallback = `its activations do not fit a Hessian: ${err.message}`;
+        byWeight.delete(p.index);
+      }
+    }
+    last = out;
+  });
+  return { byWeight, outputs: last };
+}
+
+/** Opens `bytes` in onnxruntime-web and runs samples [first, first + count), one at a time; `each` gets the outputs and the feeds. */
+async function runSamples(
+  ort: ReturnType<typeof loadOrtWeb>['ort'],
+  label: string,
+  bytes: ModelBytes,
+  feeds: InputPlan,
+  fetch: string[],
+  count: number,
+  first: number,
+  each: (i: number, out: Map<string, HostTensor>, fed: Map<string, HostTensor>) => void,
+): Promise<void> {
+  const session: RuntimeSession = await openOrtWebSession(ort, label, bytes.bytes, bytes.externalData);
+  try {
+    for (let i = 0; i < count; i++) {
+      const fed = feeds.feeds(first + i, session.inputNames);
+      each(i, await session.run(fed, fetch), fed);
+    }
+  } finally {
+    await session.release();
+  }
+}
+
+/** The same compression with the magnitude criterion, in memory: the baseline the report compares against. */
+function magnitudeVariant(input: string, model: Model, spec: CompressSpec): ModelBytes {
+  return withModelFile(input, (source, resolver) => {
+    const chunks: Uint8Array[] = [];
+    const externalData: ModelBytes['externalData'] = [];
+    const shards = {
+      mainName: 'magnitude.onnx',
+      write(name: string, produce: (sink: { write(b: Uint8Array): void }) => void): number {
+        const parts: Uint8Array[] = [];
+        produce({ write: (b) => parts.push(b) });
+        const data = concat(parts);
+        externalData.push({ path: name, data });
+        return data.length;
+      },
+    };
+    const { compensate: _, ...options } = spec.options;
+    compressModel(source, model, { ...spec, options: { ...options, criterion: 'magnitude' } }, (f) => resolver.open(f), { write: (b) => chunks.push(b) }, { shards });
+    return { bytes: concat(chunks), externalData };
+  });
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Prunes one weight by its Hessian (or says why magnitude is used) and measures both against each other. */
+function pruneWeight(
+  plan: WeightPlan,
+  grams: Gram[] | undefined,
+  c: WeightCandidate,
+  values: Float32Array,
+  sparsity: number,
+  compensate: boolean,
+): { comparison: HessianTensorComparison; values?: Float32Array } {
+  const comparison: HessianTensorComparison = { name: plan.name, layer: c.layer, hessian: 'magnitude' };
+  if (plan.fallback || !grams) {
+    comparison.note = `magnitude: ${plan.fallback ?? 'no activations reached it'}`;
+    return { comparison };
+  }
+  const factors: HessianFactor[] = [];
+  for (const g of grams) {
+    const f = factorHessian(g);
+    if (!f) {
+      comparison.note = 'magnitude: its activations are not finite';
+      return { comparison };
+    }
+    factors.push(f);
+  }
+  const view = weightRows(plan.layout, plan.groups);
+  const pruned = obsPrune(values, view, factors, sparsity, compensate && !plan.diagonal);
+  const magnitude = applyMask(values, pruneMagnitude(values, sparsity));
+  const [hessianError, magnitudeError] = outputErrors(values, [pruned, magnitude], view, grams);
+  const dead = factors.reduce((n, f) => n + f.dead, 0);
+  const notes = [plan.note, dead ? `${dead} input${dead > 1 ? 's' : ''} never active on the calibration inputs` : ''];
+  comparison.hessian = plan.diagonal ? 'diagonal' : 'full';
+  comparison.outputError = hessianError;
+  comparison.magnitudeOutputError = magnitudeError;
+  const note = notes.filter(Boolean).join('; ');
+  if (note) comparison.note = note;
+  return { comparison, values: pruned };
+}
