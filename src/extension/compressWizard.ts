@@ -126,7 +126,7 @@ export function describeSpec(spec: CompressSpec): string {
               ? '|w| < mean|w|'
               : typeof o.threshold === 'number'
                 ? `|w| < ${o.threshold}`
-                : `${percent(o.sparsity ?? 0.5)}${o.random ? ' random' : ''} (${o.scope === 'global' ? 'global' : 'per layer'})`;
+                : `${percent(o.sparsity ?? 0.5)}${o.random ? ' random' : o.criterion === 'hessian' ? ' by Hessian' : ''} (${o.scope === 'global' ? 'global' : 'per layer'})`;
           return `prune ${how}${o.store === 'sparse' ? ', sparse storage' : ''}`;
         }
         default:
@@ -139,7 +139,7 @@ export function describeSpec(spec: CompressSpec): string {
 interface WizardState {
   methods: MethodName[];
   options: MethodOptions;
-  pruneMode?: 'sparsity' | 'pattern' | 'mean' | 'threshold' | 'random';
+  pruneMode?: 'sparsity' | 'hessian' | 'pattern' | 'mean' | 'threshold' | 'random';
 }
 
 interface Step {
@@ -193,6 +193,11 @@ function steps(defaults: CompressDefaults, fileName: string): Step[] {
             'Which weights become zero?',
             [
               { label: 'Smallest magnitudes, target sparsity', description: 'a fraction of each tensor (or of all weights)', value: 'sparsity' as const },
+              {
+                label: 'Least output error (Hessian), target sparsity',
+                description: 'ONNX: calibration runs in onnxruntime, then SparseGPT-style second-order pruning; the report compares it with magnitude',
+                value: 'hessian' as const,
+              },
               { label: 'N:M structured', description: 'keep N largest of every M along the input: hardware-friendly (2:4)', value: 'pattern' as const },
               { label: 'Below the mean magnitude', description: '|w| < mean |w| of each tensor', value: 'mean' as const },
               { label: 'Below a magnitude threshold', description: '|w| < T, the same T for every tensor', value: 'threshold' as const },
@@ -206,12 +211,13 @@ function steps(defaults: CompressDefaults, fileName: string): Step[] {
             delete s.options.pattern;
             delete s.options.threshold;
             s.options.random = mode === 'random' || undefined;
+            s.options.criterion = mode === 'hessian' ? 'hessian' : undefined;
             if (mode === 'mean') s.options.threshold = 'mean';
           },
         ),
     },
     {
-      applies: (s) => has(s, 'prune') && (s.pruneMode === 'sparsity' || s.pruneMode === 'random'),
+      applies: (s) => has(s, 'prune') && (s.pruneMode === 'sparsity' || s.pruneMode === 'hessian' || s.pruneMode === 'random'),
       run: (s, pos) =>
         into(ask(pos, 'Sparsity: the share of weights set to zero (e.g. 50%)', percent(s.options.sparsity ?? defaults.sparsity), parseSparsity), (v) => (s.options.sparsity = v)),
     },

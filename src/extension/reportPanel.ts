@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CompressOutcome } from './compressCommands';
 import { describeSpec } from './compressWizard';
-import { parseFromReport, toWire, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
+import type { HessianComparison } from '../core/compress/hessianPlan';
+import { parseFromReport, toWire, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
 import { createToolPanel } from './toolPanel';
 
 export const REPORT_VIEW_TYPE = 'modelLens.report';
@@ -72,6 +73,16 @@ export function reportView(outcome: CompressOutcome): ReportView {
     skipped: r.skipped.map((s) => ({ name: s.name, reason: s.reason })),
     warnings: r.warnings,
     verify: verifyView(outcome),
+    ...(r.hessian ? { hessian: hessianView(r.hessian) } : {}),
+  };
+}
+
+function hessianView(h: HessianComparison): HessianView {
+  const wire = (x: number | undefined) => (x === undefined ? undefined : toWire(x));
+  return {
+    ...h,
+    tensors: h.tensors.map((t) => ({ name: t.name, hessian: t.hessian, outputError: wire(t.outputError), magnitudeOutputError: wire(t.magnitudeOutputError), ...(t.note ? { note: t.note } : {}) })),
+    outputs: h.outputs.map((o) => ({ name: o.name, cosine: toWire(o.cosine), relL2: toWire(o.relL2), magnitudeCosine: toWire(o.magnitudeCosine), magnitudeRelL2: toWire(o.magnitudeRelL2) })),
   };
 }
 

@@ -82,6 +82,17 @@ export type VerifyView =
   | { state: 'off' | 'cancelled' }
   | { state: 'skipped' | 'failed' | 'unavailable'; reason: string };
 
+/** Hessian pruning against magnitude pruning at the same sparsity (errors are relative: ‖Δ‖ / ‖original‖). */
+export interface HessianView {
+  sparsity: number;
+  compensate: boolean;
+  samples: number;
+  inputs: 'random' | 'files';
+  evaluation: 'held-out' | 'calibration';
+  tensors: { name: string; hessian: string; outputError?: WireNumber; magnitudeOutputError?: WireNumber; note?: string }[];
+  outputs: { name: string; cosine: WireNumber; relL2: WireNumber; magnitudeCosine: WireNumber; magnitudeRelL2: WireNumber }[];
+}
+
 export interface ReportView {
   inputName: string;
   outputName: string;
@@ -104,6 +115,7 @@ export interface ReportView {
   skipped: { name: string; reason: string }[];
   warnings: string[];
   verify: VerifyView;
+  hessian?: HessianView;
 }
 
 export type ToReport = { type: 'report'; report: ReportView };

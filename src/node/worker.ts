@@ -7,6 +7,7 @@ import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
 import { removeStaleTemps } from './atomicWrite';
 import { compressFile } from './compress';
+import { compressFileHessian } from './hessianPrune';
 import { FileSource, FolderResolver } from './fileSource';
 import { analyseSensitivity, compressForFidelity } from './calibrate';
 import { runVerify } from './verify';
@@ -57,6 +58,8 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
     removeStaleTemps(path.dirname(path.resolve(req.params.output ?? req.params.input)));
     const isCancelled = () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id);
     const options = { output: req.params.output, force: req.params.force, cancelled: isCancelled, progress: throttledProgress(id) };
+    // The Hessian criterion calibrates in onnxruntime first (the request's inputs, else seeded random ones).
+    if (req.params.spec.options.criterion === 'hessian') return compressFileHessian(req.params.input, req.params.spec, { ...options, calibration: req.params.calibration });
     if (!req.params.goal) return compressFile(req.params.input, req.params.spec, options);
     return withAbort(id, (signal) => {
       // The search is asynchronous (onnxruntime runs); the shared flag also reaches it through the signal.

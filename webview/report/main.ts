@@ -8,11 +8,13 @@ import {
   formatCosine,
   fromWire,
   type FromReport,
+  type HessianView,
   type ReportAction,
   type ReportTensorView,
   type ReportView,
   type ToReport,
   type VerifyView,
+  type WireNumber,
 } from '../../src/extension/reportProtocol';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
@@ -168,6 +170,51 @@ function verifySection(v: VerifyView): HTMLElement | null {
   );
 }
 
+/** Hessian vs magnitude pruning: layer output errors from H, then the model outputs of both variants. */
+function hessianSection(v: HessianView | undefined): HTMLElement | null {
+  if (!v) return null;
+  const th = (label: string, title: string, num = true) => h('th', { scope: 'col', class: num ? 'num' : '', title }, label);
+  const pct = (x: WireNumber | undefined) => (x === undefined ? '—' : formatPercent(fromWire(x)));
+  // The Hessian number in bold where it beats magnitude's.
+  const mark = (text: string, wins: boolean) => (wins ? h('strong', { title: 'better than magnitude pruning' }, text) : text);
+  const lower = (a: WireNumber | undefined, b: WireNumber | undefined) => a !== undefined && b !== undefined && fromWire(a) < fromWire(b);
+  const layers = v.tensors.map((t) =>
+    h(
+      'tr',
+      {},
+      h('td', { class: 'col-name' }, h('span', { class: 'name', title: t.note ?? t.name }, t.name)),
+      h('td', {}, t.hessian),
+      h('td', { class: 'num' }, mark(pct(t.outputError), lower(t.outputError, t.magnitudeOutputError))),
+      h('td', { class: 'num' }, pct(t.magnitudeOutputError)),
+      h('td', {}, t.note ?? ''),
+    ),
+  );
+  const outputs = v.outputs.map((o) =>
+    h(
+      'tr',
+      {},
+      h('td', { class: 'col-name' }, h('span', { class: 'name', title: o.name }, o.name)),
+      h('td', { class: 'num' }, mark(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) > fromWire(o.magnitudeCosine))),
+      h('td', { class: 'num' }, formatCosine(fromWire(o.magnitudeCosine))),
+      h('td', { class: 'num' }, mark(formatNumber(fromWire(o.relL2), 3), lower(o.relL2, o.magnitudeRelL2))),
+      h('td', { class: 'num' }, formatNumber(fromWire(o.magnitudeRelL2), 3)),
+    ),
+  );
+  const table = (label: string, head: HTMLElement, rows: HTMLElement[]) => h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': label }, h('thead', {}, head), h('tbody', {}, ...rows)));
+  return h(
+    'section',
+    { class: 'section' },
+    h('h2', {}, 'Hessian vs magnitude pruning'),
+    h(
+      'p',
+      { class: 'section-note' },
+      `Both at ${formatPercent(v.sparsity)} sparsity per tensor; Hessian ${v.compensate ? 'with' : 'without'} compensation, from ${v.samples} calibration run${v.samples === 1 ? '' : 's'} on ${v.inputs === 'files' ? 'the given inputs' : 'random inputs'}. Layer error ‖XΔW‖ / ‖XW‖ is on the calibration inputs; model outputs on ${v.evaluation === 'held-out' ? 'held-out random inputs' : 'the calibration inputs'}.`,
+    ),
+    table('Layer output error', h('tr', {}, th('Tensor', 'Weight', false), th('H', 'full Hessian, its diagonal, or magnitude (fallback)', false), th('Hessian', 'Relative layer output error of the Hessian-pruned weight'), th('Magnitude', 'Relative layer output error of the magnitude-pruned weight'), th('Note', '', false)), layers),
+    table('Model outputs', h('tr', {}, th('Output', 'Model output', false), th('Cosine', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant'), th('Rel L2', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant')), outputs),
+  );
+}
+
 function skippedSection(skipped: ReportView['skipped']): HTMLElement | null {
   if (!skipped.length) return null;
   const reasons = new Map<string, string[]>();
@@ -297,6 +344,7 @@ class ReportApp {
         ...r.warnings.map((w) => h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w))),
         cards,
         verifySection(r.verify),
+        hessianSection(r.hessian),
         h(
           'section',
           { class: 'section' },
