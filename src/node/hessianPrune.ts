@@ -261,9 +261,14 @@ function pruneWeight(
   const view = weightRows(plan.layout, plan.groups);
   const pruned = obsPrune(values, view, factors, sparsity, compensate && !plan.diagonal);
   const magnitude = applyMask(values, pruneMagnitude(values, sparsity));
-  const [hessianError, magnitudeError] = outputErrors(values, [pruned, magnitude], view, grams);
+  const { errors, rows } = outputErrors(values, [pruned, magnitude], view, grams);
+  const [hessianError, magnitudeError] = errors;
   const dead = factors.reduce((n, f) => n + f.dead, 0);
-  const notes = [plan.note, dead ? `${dead} input${dead > 1 ? 's' : ''} never active on the calibration inputs` : ''];
+  const notes = [
+    plan.note,
+    dead ? `${dead} input${dead > 1 ? 's' : ''} never active on the calibration inputs` : '',
+    rows < view.rows ? `layer error measured on ${rows} of ${view.rows} output rows` : '',
+  ];
   comparison.hessian = plan.diagonal ? 'diagonal' : 'full';
   comparison.outputError = hessianError;
   comparison.magnitudeOutputError = magnitudeError;

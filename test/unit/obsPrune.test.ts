@@ -159,7 +159,7 @@ describe('OBS pruning', () => {
       const compensated = obsPrune(w, view, [f], s, true);
       const magnitude = applyMask(w, pruneMagnitude(w, s));
       for (const p of [masked, compensated]) assert.equal(p.filter((v) => v === 0).length, pruneCount(w.length, s));
-      const [em, ec, eg] = outputErrors(w, [masked, compensated, magnitude], view, [g]);
+      const [em, ec, eg] = outputErrors(w, [masked, compensated, magnitude], view, [g]).errors;
       // outputErrors from H agrees with ‖XΔW‖/‖XW‖ computed from X.
       for (const [e, p] of [[em, masked], [ec, compensated], [eg, magnitude]] as const) {
         const d = directError(x, n, w, p, out);
@@ -177,7 +177,7 @@ describe('OBS pruning', () => {
     const view = weightRows({ dims: [3, wide], outputAxis: 0, inputAxis: 1 });
     const p = obsPrune(w, view, [factorHessian(g)!], 0.6, true);
     assert.equal(p.filter((v) => v === 0).length, pruneCount(w.length, 0.6));
-    const [ec, eg] = outputErrors(w, [p, applyMask(w, pruneMagnitude(w, 0.6))], view, [g]);
+    const [ec, eg] = outputErrors(w, [p, applyMask(w, pruneMagnitude(w, 0.6))], view, [g]).errors;
     assert.ok(ec < eg / 2, `compensated ${ec}, magnitude ${eg}`);
   });
 

@@ -414,21 +414,39 @@ function smallest(values: Float64Array, k: number): Uint8Array {
   return mask;
 }
 
+/** Multiply-adds per version that outputErrors spends at most: past it, it measures an even sample of the rows. */
+export const ERROR_BUDGET = 2 ** 28;
+
 /**
  * How much pruning moves a layer's output on the calibration rows, ‖XΔW‖_F / ‖XW‖_F =
- * √(Σ_rows ΔwᵀHΔw / Σ_rows wᵀHw), for several pruned versions at once (one pass over H per row).
- * With a diagonal-only Gram the cross terms are missing: an estimate.
+ * √(Σ_rows ΔwᵀHΔw / Σ_rows wᵀHw), for several pruned versions at once (one pass over H's upper
+ * triangle per row). Wide layers are measured on evenly spaced rows within ERROR_BUDGET; `rows`
+ * says how many. With a diagonal-only Gram the cross terms are missing: an estimate.
  */
-export function outputErrors(original: Float32Array, pruned: readonly Float32Array[], view: WeightRows, grams: readonly Gram[]): number[] {
+export function outputErrors(original: Float32Array, pruned: readonly Float32Array[], view: WeightRows, grams: readonly Gram[]): { errors: number[]; rows: number } {
   const { rows, n, rowStride, colStride, rowsPerGroup } = view;
   const k = pruned.length;
+  const measured = Math.min(rows, Math.max(16, Math.floor(ERROR_BUDGET / (n * n))));
   const w = new Float64Array(n);
   const deltas = pruned.map(() => new Float64Array(n));
   let signal = 0;
   const noise = new Float64Array(k);
-  for (let o = 0; o < rows; o++) {
+  // Σᵢ vᵢ(Hᵢᵢvᵢ + 2Σ_{j>i} Hᵢⱼvⱼ) = vᵀHv from the upper triangle alone.
+  const quadratic = (h: Float64Array, v: Float64Array) => {
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      const vi = v[i];
+      if (vi === 0) continue;
+      const hi = i * n;
+      let s = 0;
+      for (let j = i + 1; j < n; j++) s += h[hi + j] * v[j];
+      q += vi * (h[hi + i] * vi + 2 * s);
+    }
+    return q;
+  };
+  for (let r = 0; r < measured; r++) {
+    const o = Math.floor((r * rows) / measured);
     const gram = grams[Math.floor(o / rowsPerGroup)];
-    const h = gram.diagonalOnly ? gram.h : gram.matrix();
     const base = o * rowStride;
     for (let i = 0; i < n; i++) {
       const at = base + i * colStride;
@@ -436,25 +454,16 @@ export function outputErrors(original: Float32Array, pruned: readonly Float32Arr
       for (let p = 0; p < k; p++) deltas[p][i] = original[at] - pruned[p][at];
     }
     if (gram.diagonalOnly) {
+      const h = gram.h;
       for (let i = 0; i < n; i++) {
         signal += h[i] * w[i] * w[i];
         for (let p = 0; p < k; p++) noise[p] += h[i] * deltas[p][i] * deltas[p][i];
       }
       continue;
     }
-    for (let i = 0; i < n; i++) {
-      const hi = i * n;
-      let sw = 0;
-      for (let j = 0; j < n; j++) sw += h[hi + j] * w[j];
-      signal += w[i] * sw;
-      for (let p = 0; p < k; p++) {
-        const d = deltas[p];
-        if (d[i] === 0) continue;
-        let s = 0;
-        for (let j = 0; j < n; j++) s += h[hi + j] * d[j];
-        noise[p] += d[i] * s;
-      }
-    }
+    const h = gram.matrix();
+    signal += quadratic(h, w);
+    for (let p = 0; p < k; p++) noise[p] += quadratic(h, deltas[p]);
   }
-  return Array.from(noise, (e) => (signal > 0 ? Math.sqrt(Math.max(0, e) / signal) : e > 0 ? Infinity : 0));
+  return { errors: Array.from(noise, (e) => (signal > 0 ? Math.sqrt(Math.max(0, e) / signal) : e > 0 ? Infinity : 0)), rows: measured };
 }
