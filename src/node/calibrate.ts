@@ -48,7 +48,7 @@ export interface SensitivityOptions extends CalibrationOptions {
 }
 
 /** An open model file for the duration of a scan: compressed variants are built from it in memory. */
-interface OpenModel {
+export interface OpenModel {
   file: string;
   source: FileSource;
   resolver: FolderResolver;
@@ -83,7 +83,7 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 }
 
 /** A sink that keeps copies of what it is given (writers reuse their buffers). */
-function memorySink(): ByteSink & { bytes(): Uint8Array; length: number } {
+export function memorySink(): ByteSink & { bytes(): Uint8Array; length: number } {
   const chunks: Uint8Array[] = [];
   const sink = {
     length: 0,
@@ -97,7 +97,7 @@ function memorySink(): ByteSink & { bytes(): Uint8Array; length: number } {
 }
 
 /** The variant's bytes (and its external data, for models that have some), never touching the disk. */
-function compressInMemory(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
+export function compressInMemory(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
   const main = memorySink();
   const externalData: InMemoryVariant['externalData'] = [];
   const shards = {

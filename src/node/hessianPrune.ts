@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import { HESSIAN_OPS, planHessian, type HessianComparison, type HessianTensorComparison, type WeightPlan } from '../core/compress/hessianPlan';
 import { applyMask, pruneMagnitude } from '../core/compress/methods';
 import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, weightRows, type HessianFactor } from '../core/compress/methods/obs';
-import { compressModel } from '../core/compress/pipeline';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { WeightCandidate } from '../core/compress/weights';
 import { CancelledError } from '../core/errors';
@@ -15,6 +14,7 @@ import { realInputs } from '../core/verify/inputs';
 import { OutputComparison } from '../core/verify/metrics';
 import { isSupportedDtype, numericValues, type HostTensor } from '../core/verify/tensor';
 import { planInputs, type InputPlan, type RuntimeSession, type VerifySettings } from '../core/verify/verify';
+import { compressInMemory, memorySink } from './calibrate';
 import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
 import { modelBytes, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
@@ -152,9 +152,9 @@ async function calibrate(
   const active = [...plans.values()].filter((p) => !p.fallback);
   const extra = new Map<string, number>();
   for (const p of active) for (const t of p.taps) if (!inputs.has(t.activation) && !outputs.has(t.activation)) extra.set(t.activation, p.dtype);
-  const chunks: Uint8Array[] = [];
-  writeOnnx(new MemorySource(original.bytes, label), { edits: [], outputs: [...extra].map(([name, dtype]) => ({ name, dtype })) }, { write: (b) => chunks.push(b) });
-  const tapped = { bytes: concat(chunks), externalData: original.externalData };
+  const sink = memorySink();
+  writeOnnx(new MemorySource(original.bytes, label), { edits: [], outputs: [...extra].map(([name, dtype]) => ({ name, dtype })) }, sink);
+  const tapped = { bytes: sink.bytes(), externalData: original.externalData };
   const byWeight = new Map<number, Gram[]>();
   const wanted = [...new Set([...fetch, ...extra.keys(), ...active.flatMap((p) => p.taps.map((t) => t.activation)).filter((a) => outputs.has(a))])];
   let last = new Map<string, HostTensor>();
@@ -206,33 +206,8 @@ async function runSamples(
 
 /** The same compression with the magnitude criterion, in memory: the baseline the report compares against. */
 function magnitudeVariant(input: string, model: Model, spec: CompressSpec): ModelBytes {
-  return withModelFile(input, (source, resolver) => {
-    const chunks: Uint8Array[] = [];
-    const externalData: ModelBytes['externalData'] = [];
-    const shards = {
-      mainName: 'magnitude.onnx',
-      write(name: string, produce: (sink: { write(b: Uint8Array): void }) => void): number {
-        const parts: Uint8Array[] = [];
-        produce({ write: (b) => parts.push(b) });
-        const data = concat(parts);
-        externalData.push({ path: name, data });
-        return data.length;
-      },
-    };
-    const { compensate: _, ...options } = spec.options;
-    compressModel(source, model, { ...spec, options: { ...options, criterion: 'magnitude' } }, (f) => resolver.open(f), { write: (b) => chunks.push(b) }, { shards });
-    return { bytes: concat(chunks), externalData };
-  });
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const { compensate: _, ...options } = spec.options;
+  return withModelFile(input, (source, resolver) => compressInMemory({ file: input, source, resolver, model }, { ...spec, options: { ...options, criterion: 'magnitude' } }, {}));
 }
 
 /** Prunes one weight by its Hessian (or says why magnitude is used) and measures both against each other. */
