@@ -1,7 +1,7 @@
-import * as path from 'node:path';
-import { compressModel, readWeights, type CompressHooks, type CompressReport } from '../core/compress/pipeline';
+import { readWeights, type CompressHooks } from '../core/compress/pipeline';
 import {
   pickForFullRuns,
+  proxyNoise,
   predictedDamage,
   raiseForTarget,
   raiseWithinBudget,
@@ -16,19 +16,21 @@ import {
 } from '../core/compress/sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import { CancelledError, invalid } from '../core/errors';
-import { readModel } from '../core/formats';
-import type { ByteSink } from '../core/formats/onnx/writer';
 import type { Model } from '../core/model';
 import { Calibration, type Fidelity } from '../core/verify/calibration';
-import { verifyError } from '../core/verify/tensor';
+import { isSupportedDtype, verifyError } from '../core/verify/tensor';
+import { HESSIAN_OPS, planHessian } from '../core/compress/hessianPlan';
+import { outputErrors, weightRows, type Gram, type WeightRows } from '../core/compress/methods/obs';
+import { readGraphNodes } from '../core/formats/onnx/nodes';
 import { realInputs, type SuppliedTensor } from '../core/verify/inputs';
 import { DEFAULT_SAMPLES, planInputs, type InputPlan, type ModelUnderTest } from '../core/verify/verify';
 import type { CalibrationSettings, FidelityGoal } from '../shared/protocol';
 
 export type { FidelityGoal };
 import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
-import { FileSource, FolderResolver } from './fileSource';
-import { modelUnderTest, ortFor } from './verify';
+import { collectHessians } from './activations';
+import { compressInMemory, compressReportOnly, withOpenModel, type InMemoryVariant, type OpenModel } from './inMemory';
+import { modelBytes, modelUnderTest, ortFor } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 import { openOrtWebSession } from './verify/ortWeb';
 
@@ -45,80 +47,6 @@ export interface CalibrationOptions extends CalibrationSettings {
 export interface SensitivityOptions extends CalibrationOptions {
   /** Layers given a full model run (the worst by weight SQNR); the rest show the proxy only. */
   fullRuns?: number;
-}
-
-/** An open model file for the duration of a scan: compressed variants are built from it in memory. */
-export interface OpenModel {
-  file: string;
-  source: FileSource;
-  resolver: FolderResolver;
-  model: Model;
-}
-
-async function withOpenModel<T>(file: string, fn: (m: OpenModel) => Promise<T>): Promise<T> {
-  const source = new FileSource(file);
-  const resolver = new FolderResolver(file);
-  try {
-    return await fn({ file, source, resolver, model: readModel(source, path.basename(file), resolver) });
-  } finally {
-    source.close();
-    resolver.close();
-  }
-}
-
-interface InMemoryVariant {
-  bytes: Uint8Array;
-  externalData: { path: string; data: Uint8Array }[];
-  report: CompressReport;
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** A sink that keeps copies of what it is given (writers reuse their buffers). */
-export function memorySink(): ByteSink & { bytes(): Uint8Array; length: number } {
-  const chunks: Uint8Array[] = [];
-  const sink = {
-    length: 0,
-    write(b: Uint8Array) {
-      chunks.push(b.slice());
-      sink.length += b.length;
-    },
-    bytes: () => concat(chunks, sink.length),
-  };
-  return sink;
-}
-
-/** The variant's bytes (and its external data, for models that have some), never touching the disk. */
-export function compressInMemory(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
-  const main = memorySink();
-  const externalData: InMemoryVariant['externalData'] = [];
-  const shards = {
-    mainName: 'variant.onnx',
-    write(name: string, produce: (sink: ByteSink) => void): number {
-      const s = memorySink();
-      produce(s);
-      externalData.push({ path: name, data: s.bytes() });
-      return s.length;
-    },
-  };
-  const report = compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), main, { ...hooks, shards });
-  return { bytes: main.bytes(), externalData, report };
-}
-
-/** Only the report: the bytes go nowhere (sizes and weight errors of a whole-model setting). */
-function compressReportOnly(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): CompressReport {
-  let n = 0;
-  const count: ByteSink = { write: (b) => void (n += b.length) };
-  const shards = { mainName: 'variant.onnx', write: (_name: string, produce: (sink: ByteSink) => void) => ((n = 0), produce(count), n) };
-  return compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), count, { ...hooks, shards });
 }
 
 function variantUnderTest(ort: ReturnType<typeof ortFor>['ort'], label: string, v: InMemoryVariant): Pick<ModelUnderTest, 'label' | 'open'> {
@@ -208,12 +136,36 @@ export async function analyseSensitivity(file: string, spec: CompressSpec, optio
   });
 }
 
+/**
+ * H = XᵀX of every MatMul/Gemm/Conv weight's input activations on the calibration samples (one
+ * run each, the activations read back as extra outputs), keyed by tensor index.
+ */
+async function layerHessians(m: OpenModel, cal: Calibrated): Promise<Map<number, { view: WeightRows; grams: Gram[] }>> {
+  const plans = planHessian(m.model, readGraphNodes(m.source, HESSIAN_OPS));
+  const fetch = m.model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
+  const h = await collectHessians(cal.rt.ort, m.file, m.model, plans, modelBytes(m.file, m.model), cal.plan, fetch, () => {});
+  const out = new Map<number, { view: WeightRows; grams: Gram[] }>();
+  for (const [index, grams] of h.byWeight) {
+    const plan = plans.get(index)!;
+    out.set(index, { view: weightRows(plan.layout, plan.groups), grams });
+  }
+  return out;
+}
+
 async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, cal: Calibrated): Promise<SensitivityReport> {
   const started = performance.now();
   const limit = options.fullRuns ?? DEFAULT_FULL_RUNS;
   if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) verifyError('the number of full runs must be a whole number');
   const hooks = cancelHooks(options.signal);
-  const all = compressInMemory(m, s, hooks);
+  const hessians = await layerHessians(m, cal);
+  const activationError = new Map<string, number>();
+  const all = compressInMemory(m, s, {
+    ...hooks,
+    inspect: (c, original, reconstructed) => {
+      const h = hessians.get(c.index);
+      if (h) activationError.set(c.tensor.name, outputErrors(original, [reconstructed], h.view, h.grams).errors[0]);
+    },
+  });
   const tensors = all.report.tensors;
   if (!tensors.length) invalid(`no weights to compress with ${s.methods.join('+')} were found`);
   const byName = new Map(m.model.tensors.map((t) => [t.name, t] as const));
@@ -227,7 +179,7 @@ async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, 
       count: ref.count,
       bytesBefore: t.bytesBefore,
       bytesAfter: t.bytesAfter,
-      weight: { sqnrDb: t.sqnrDb, mse: t.mse, cosine: t.cosine },
+      weight: { sqnrDb: t.sqnrDb, mse: t.mse, cosine: t.cosine, ...(activationError.has(t.name) ? { activationError: activationError.get(t.name) } : {}) },
       shape: weightShape(readWeights(m.source, ref, (f) => m.resolver.open(f)).values),
     };
   });
@@ -282,10 +234,10 @@ function buildLadders(m: OpenModel, s: CompressSpec, sens: SensitivityReport, ho
     const r = compressReportOnly(m, { ...s, overrides }, hooks);
     levels.set(choice, new Map(r.tensors.map((t) => [t.name, { bytes: t.bytesAfter, mse: t.mse }])));
   }
-  const perNoise = sens.layers.filter((l) => l.output && l.weight.mse > 0).map((l) => damageOf(l.output!.cosine) / l.weight.mse).sort((a, b) => a - b);
+  const perNoise = sens.layers.filter((l) => l.output && proxyNoise(l) > 0).map((l) => damageOf(l.output!.cosine) / proxyNoise(l)).sort((a, b) => a - b);
   const typical = perNoise.length ? perNoise[Math.floor(perNoise.length / 2)] : 0;
   return sens.layers.map((l) => {
-    const base = l.output ? damageOf(l.output.cosine) : typical * l.weight.mse;
+    const base = l.output ? damageOf(l.output.cosine) : typical * proxyNoise(l);
     const rungs: Rung[] = [{ choice: null, bytes: l.bytesAfter, damage: base }];
     for (const choice of ups) {
       if (choice === 'float') {

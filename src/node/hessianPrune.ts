@@ -1,24 +1,22 @@
 import * as path from 'node:path';
 import { HESSIAN_OPS, planHessian, type HessianComparison, type HessianTensorComparison, type WeightPlan } from '../core/compress/hessianPlan';
 import { applyMask, pruneMagnitude } from '../core/compress/methods';
-import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, weightRows, type HessianFactor } from '../core/compress/methods/obs';
+import { factorHessian, Gram, obsPrune, outputErrors, weightRows, type HessianFactor } from '../core/compress/methods/obs';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { WeightCandidate } from '../core/compress/weights';
 import { CancelledError } from '../core/errors';
 import { readModel } from '../core/formats';
 import { readGraphNodes } from '../core/formats/onnx/nodes';
-import { writeOnnx } from '../core/formats/onnx/writer';
-import { MemorySource } from '../core/io/source';
 import type { Model } from '../core/model';
-import { realInputs } from '../core/verify/inputs';
 import { OutputComparison } from '../core/verify/metrics';
-import { isSupportedDtype, numericValues, type HostTensor } from '../core/verify/tensor';
-import { planInputs, type InputPlan, type RuntimeSession, type VerifySettings } from '../core/verify/verify';
-import { compressInMemory, memorySink } from './calibrate';
+import { isSupportedDtype, type HostTensor } from '../core/verify/tensor';
+import { planInputs, type VerifySettings } from '../core/verify/verify';
+import { collectHessians, runSamples, type ModelBytes } from './activations';
+import { compressInMemory } from './inMemory';
 import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
 import { modelBytes, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
-import { loadOrtWeb, openOrtWebSession } from './verify/ortWeb';
+import { loadOrtWeb } from './verify/ortWeb';
 
 /** Calibration runs when the inputs are synthesised: enough rows to see the layers' input correlations. */
 export const DEFAULT_CALIBRATION_SAMPLES = 32;
@@ -29,8 +27,6 @@ export interface HessianCompressOptions extends CompressFileOptions {
   /** Folder holding onnxruntime-web's .wasm/.mjs (default: `ort` next to the running bundle). */
   wasmDir?: string;
 }
-
-type ModelBytes = ReturnType<typeof modelBytes>;
 
 
 /**
@@ -66,7 +62,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     options.progress?.(done++, runs, what);
   };
 
-  const grams = await calibrate(ort, input, model, plans, original, feeds, fetch, (i) => step(`calibration run ${i + 1}/${feeds.samples}`));
+  const grams = await collectHessians(ort, input, model, plans, original, feeds, fetch, (i) => step(`calibration run ${i + 1}/${feeds.samples}`));
   const reference: Map<string, HostTensor>[] = [];
   if (!allGiven) {
     await runSamples(ort, input, original, feeds, fetch, evalSamples, feeds.samples, (i, out) => {
@@ -125,83 +121,6 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   result.report.warnings.push(...warnings);
   result.elapsedMs = performance.now() - started;
   return result;
-}
-
-/** Hessians (one Gram per Conv group) per weight index, and the original's outputs of the last run. */
-interface Calibration {
-  byWeight: Map<number, Gram[]>;
-  outputs: Map<string, HostTensor>;
-}
-
-/**
- * Runs the original with every needed activation added as a graph output and streams each into the
- * Grams of the weights it feeds; a weight whose activation does not fit its Hessian falls back.
- */
-async function calibrate(
-  ort: ReturnType<typeof loadOrtWeb>['ort'],
-  label: string,
-  model: Model,
-  plans: Map<number, WeightPlan>,
-  original: ModelBytes,
-  feeds: InputPlan,
-  fetch: string[],
-  step: (sample: number) => void,
-): Promise<Calibration> {
-  const inputs = new Set(realInputs(model).map((i) => i.name));
-  const outputs = new Set(model.outputs.map((o) => o.name));
-  const active = [...plans.values()].filter((p) => !p.fallback);
-  const extra = new Map<string, number>();
-  for (const p of active) for (const t of p.taps) if (!inputs.has(t.activation) && !outputs.has(t.activation)) extra.set(t.activation, p.dtype);
-  const sink = memorySink();
-  writeOnnx(new MemorySource(original.bytes, label), { edits: [], outputs: [...extra].map(([name, dtype]) => ({ name, dtype })) }, sink);
-  const tapped = { bytes: sink.bytes(), externalData: original.externalData };
-  const byWeight = new Map<number, Gram[]>();
-  const wanted = [...new Set([...fetch, ...extra.keys(), ...active.flatMap((p) => p.taps.map((t) => t.activation)).filter((a) => outputs.has(a))])];
-  let last = new Map<string, HostTensor>();
-  await runSamples(ort, label, tapped, feeds, wanted, feeds.samples, 0, (i, out, fed) => {
-    step(i);
-    for (const p of active) {
-      if (p.fallback) continue;
-      try {
-        for (const t of p.taps) {
-          const a = out.get(t.activation) ?? fed.get(t.activation)!;
-          const values = numericValues(a);
-          let grams = byWeight.get(p.index);
-          if (!grams) byWeight.set(p.index, (grams = Array.from({ length: p.groups }, () => new Gram(p.n, p.diagonal))));
-          if (t.conv) accumulateConv(grams, values, a.dims, convGeometry(t.conv, a.dims, p.layout.dims));
-          else accumulateRows(grams[0], values, a.dims, t.axis! < 0 ? Math.max(0, a.dims.length + t.axis!) : t.axis!);
-        }
-      } catch (err) {
-        if (!(err instanceof RangeError)) throw err;
-        p.fallback = `its activations do not fit a Hessian: ${err.message}`;
-        byWeight.delete(p.index);
-      }
-    }
-    last = out;
-  });
-  return { byWeight, outputs: last };
-}
-
-/** Opens `bytes` in onnxruntime-web and runs samples [first, first + count), one at a time; `each` gets the outputs and the feeds. */
-async function runSamples(
-  ort: ReturnType<typeof loadOrtWeb>['ort'],
-  label: string,
-  bytes: ModelBytes,
-  feeds: InputPlan,
-  fetch: string[],
-  count: number,
-  first: number,
-  each: (i: number, out: Map<string, HostTensor>, fed: Map<string, HostTensor>) => void,
-): Promise<void> {
-  const session: RuntimeSession = await openOrtWebSession(ort, label, bytes.bytes, bytes.externalData);
-  try {
-    for (let i = 0; i < count; i++) {
-      const fed = feeds.feeds(first + i, session.inputNames);
-      each(i, await session.run(fed, fetch), fed);
-    }
-  } finally {
-    await session.release();
-  }
 }
 
 /** The same compression with the magnitude criterion, in memory: the baseline the report compares against. */

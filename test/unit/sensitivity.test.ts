@@ -134,9 +134,12 @@ describe('sensitivity and fidelity goals on a model with one fragile layer', () 
     assert.ok(others.every((l) => l.weight.sqnrDb < fragile.weight.sqnrDb), 'the proxy alone would miss it');
     assert.ok(fragile.shape.outlierRatio > 3 * Math.max(...others.map((l) => l.shape.outlierRatio)));
     assert.ok(r.all!.cosine <= fragile.output!.cosine + 0.01);
-    // Only the proxy's worst layer gets a run when asked for one.
+    // The activation-weighted proxy ‖XΔW‖/‖XW‖ sees what the weight SQNR misses.
+    const act = (l: LayerSensitivity) => l.weight.activationError!;
+    assert.ok(act(fragile) > 5 * Math.max(...others.map(act)), `fragile ${act(fragile)}, others ${others.map(act)}`);
+    // So with one full run allowed, the proxy spends it on the fragile layer.
     const one = await analyseSensitivity(model, { methods: ['int4'], options: {} }, { ...settings, fullRuns: 1 });
-    assert.equal(one.layers.filter((l) => l.output).length, 1);
+    assert.deepEqual(one.layers.filter((l) => l.output).map((l) => l.tensor), [SENSITIVE_LAYER]);
     assert.equal(one.fullRuns, 1);
   });
 

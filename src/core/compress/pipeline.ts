@@ -119,6 +119,8 @@ export interface CompressHooks {
    * Returns the pruned values, or undefined to fall back to the spec's own criterion.
    */
   prune?: (candidate: WeightCandidate, values: Float32Array) => Float32Array | undefined;
+  /** Sees each weight before and after compression (sensitivity's activation-weighted error). */
+  inspect?: (candidate: WeightCandidate, original: Float32Array, reconstructed: Float32Array) => void;
 }
 
 /** Default-domain ops whose opset-6 definition still holds at opset 7 (none lost an attribute or changed meaning). */
@@ -455,6 +457,7 @@ export function compressModel(
     const input = globalPruned?.[i] ?? (s.methods[0] === 'prune' ? hooks.prune?.(c, original) ?? pruneOne(original, c, s, i) : original);
     const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, opset);
     edits.push(out.edit);
+    hooks.inspect?.(c, original, out.reconstructed);
     const clipped = clippedBy.get(c.index);
     const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
     const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';

@@ -57,8 +57,11 @@ export interface LayerSensitivity {
   count: number;
   bytesBefore: number;
   bytesAfter: number;
-  /** What the method did to the weight itself: the cheap proxy. */
-  weight: { sqnrDb: number; mse: number; cosine: number };
+  /**
+   * What the method did to the weight itself: the cheap proxies. `activationError` is
+   * ‖XΔW‖/‖XW‖ on the calibration activations X (from H = XᵀX), for MatMul/Gemm/Conv weights.
+   */
+  weight: { sqnrDb: number; mse: number; cosine: number; activationError?: number };
   shape: WeightShape;
   /** Model outputs with only this weight compressed; absent when the full run was not made. */
   output?: { cosine: number; relL2: number };
@@ -89,13 +92,22 @@ export function rankLayers(layers: LayerSensitivity[]): LayerSensitivity[] {
   return [...layers].sort((a, b) => {
     if (a.output && b.output) return a.output.cosine - b.output.cosine || a.weight.sqnrDb - b.weight.sqnrDb;
     if (a.output || b.output) return a.output ? -1 : 1;
-    return a.weight.sqnrDb - b.weight.sqnrDb;
+    return proxyNoise(b) - proxyNoise(a);
   });
 }
 
-/** Layers to give a full model run: the `limit` worst by the weight proxy (lowest SQNR first). */
+/**
+ * The relative noise a layer puts in by the cheapest measure it has: ‖XΔW‖²/‖XW‖² where the
+ * activations are known, else the weight's own 1/SQNR.
+ */
+export function proxyNoise(l: LayerSensitivity): number {
+  const a = l.weight.activationError;
+  return a !== undefined && Number.isFinite(a) ? a * a : 10 ** (-l.weight.sqnrDb / 10);
+}
+
+/** Layers to give a full model run: the `limit` worst by the proxy. */
 export function pickForFullRuns(layers: LayerSensitivity[], limit: number): Set<string> {
-  return new Set([...layers].sort((a, b) => a.weight.sqnrDb - b.weight.sqnrDb).slice(0, limit).map((l) => l.tensor));
+  return new Set([...layers].sort((a, b) => proxyNoise(b) - proxyNoise(a)).slice(0, limit).map((l) => l.tensor));
 }
 
 /**
@@ -223,13 +235,13 @@ export function formatSensitivity(r: SensitivityReport): string {
     `${r.file}: ${r.methods.join('+')} one layer at a time, ${r.samples} sample${r.samples === 1 ? '' : 's'} (${r.inputs.map((i) => `${i.name} ${i.source === 'random' ? `random, seed ${r.seed}` : i.source}`).join('; ')}), ${r.runtime}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
   ];
   if (r.all) lines.push(`all layers together: output cosine ${fmtCos(r.all.cosine)}, rel L2 ${r.all.relL2.toExponential(2)}, ${r.fileBytesBefore} → ${r.all.fileBytesAfter} bytes`);
-  if (r.fullRuns < r.layers.length) lines.push(`full model runs for the ${r.fullRuns} layers worst by weight SQNR; the other ${r.layers.length - r.fullRuns} show the proxy only`);
+  if (r.fullRuns < r.layers.length) lines.push(`full model runs for the ${r.fullRuns} layers worst by the proxy; the other ${r.layers.length - r.fullRuns} show the proxy only`);
   lines.push('');
   const w = Math.min(36, Math.max(6, ...r.layers.map((l) => l.tensor.length)));
-  lines.push(`${pad('tensor', w)}  ${pad('op', 8)}  ${pad('out cosine', 10, true)}  ${pad('out relL2', 9, true)}  ${pad('w SQNR dB', 9, true)}  ${pad('max/σ', 7, true)}  ${pad('kurt', 7, true)}  range`);
+  lines.push(`${pad('tensor', w)}  ${pad('op', 8)}  ${pad('out cosine', 10, true)}  ${pad('out relL2', 9, true)}  ${pad('‖XΔW‖/‖XW‖', 10, true)}  ${pad('w SQNR dB', 9, true)}  ${pad('max/σ', 7, true)}  ${pad('kurt', 7, true)}  range`);
   for (const l of r.layers) {
     lines.push(
-      `${pad(l.tensor, w)}  ${pad(l.op, 8)}  ${pad(l.output ? fmtCos(l.output.cosine) : '-', 10, true)}  ${pad(l.output ? l.output.relL2.toExponential(2) : '-', 9, true)}  ${pad(Number.isFinite(l.weight.sqnrDb) ? l.weight.sqnrDb.toFixed(1) : 'exact', 9, true)}  ${pad(l.shape.outlierRatio.toFixed(1), 7, true)}  ${pad(l.shape.kurtosis.toFixed(1), 7, true)}  [${l.shape.min.toPrecision(3)}, ${l.shape.max.toPrecision(3)}]`,
+      `${pad(l.tensor, w)}  ${pad(l.op, 8)}  ${pad(l.output ? fmtCos(l.output.cosine) : '-', 10, true)}  ${pad(l.output ? l.output.relL2.toExponential(2) : '-', 9, true)}  ${pad(l.weight.activationError !== undefined ? l.weight.activationError.toExponential(2) : '-', 10, true)}  ${pad(Number.isFinite(l.weight.sqnrDb) ? l.weight.sqnrDb.toFixed(1) : 'exact', 9, true)}  ${pad(l.shape.outlierRatio.toFixed(1), 7, true)}  ${pad(l.shape.kurtosis.toFixed(1), 7, true)}  [${l.shape.min.toPrecision(3)}, ${l.shape.max.toPrecision(3)}]`,
     );
   }
   for (const x of r.warnings) lines.push(`warning: ${x}`);
