@@ -296,7 +296,9 @@ function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; ca
     if (!Number.isInteger(runs) || runs < 0) throw new UsageError('--runs must be a whole number');
     calibration.fullRuns = runs;
   }
-  return { file: positional[0], spec: methodSpec(flags, 'sensitivity'), calibration, json: flags.has('json') };
+  const spec = methodSpec(flags, 'sensitivity');
+  if (spec.options.criterion === 'hessian') throw new UsageError('sensitivity ranks layers one at a time; --criterion hessian is for compress');
+  return { file: positional[0], spec, calibration, json: flags.has('json') };
 }
 
 /** NAME=DxD… as a usage error rather than a verify failure. */
