@@ -346,6 +346,9 @@ export async function compressForFidelity(
   const result = compressFile(input, { ...s, overrides }, options);
   const held = await heldOutFidelity(input, result.output, chosen.model, options, chosen.split, warnings);
   runs += held ? 2 : 0;
+  if (held && targetCosine !== undefined && held.cosine < targetCosine) {
+    warnings.push(`the held-out cosine ${held.cosine.toFixed(6)} is below the target: the calibration inputs do not represent them well; use more samples or representative inputs`);
+  }
   const base = variantSuffix({ methods: s.methods, options: s.options });
   const fidelity: FidelityResult = {
     goal,
