@@ -1,6 +1,7 @@
 import { readWeights, type CompressHooks } from '../core/compress/pipeline';
 import {
   pickForFullRuns,
+  pinLadders,
   proxyNoise,
   predictedDamage,
   raiseForTarget,
@@ -223,33 +224,42 @@ const damageOf = (cosine: number) => Math.max(0, 1 - cosine);
  * method's own rung is measured (a full run with that layer alone compressed); higher rungs
  * scale it by their weight error: damage grows with the noise a layer puts in, to first order.
  * Layers without a full run borrow the median damage-per-noise of the measured ones.
+ * Pinned layers get a single rung, their pinned choice.
  */
-function buildLadders(m: OpenModel, s: CompressSpec, sens: SensitivityReport, hooks: CompressHooks): LayerLadder[] {
+function buildLadders(m: OpenModel, s: CompressSpec, sens: SensitivityReport, hooks: CompressHooks, pinned: Record<string, LayerChoice>): LayerLadder[] {
   const storage = s.methods.find((x) => x !== 'prune');
   const ups = upgradesFor(storage);
   const levels = new Map<LayerChoice, Map<string, { bytes: number; mse: number }>>();
-  for (const choice of ups) {
-    if (choice === 'float') continue;
+  // A pin may name a choice no ladder climbs to (int4 in an int8 run, bf16): it is measured too.
+  for (const choice of new Set([...ups, ...Object.values(pinned)])) {
+    if (choice === 'float' || choice === storage) continue;
     const overrides = Object.fromEntries(sens.layers.map((l) => [l.tensor, choice]));
     const r = compressReportOnly(m, { ...s, overrides }, hooks);
     levels.set(choice, new Map(r.tensors.map((t) => [t.name, { bytes: t.bytesAfter, mse: t.mse }])));
   }
   const perNoise = sens.layers.filter((l) => l.output && proxyNoise(l) > 0).map((l) => damageOf(l.output!.cosine) / proxyNoise(l)).sort((a, b) => a - b);
   const typical = perNoise.length ? perNoise[Math.floor(perNoise.length / 2)] : 0;
-  return sens.layers.map((l) => {
-    const base = l.output ? damageOf(l.output.cosine) : typical * proxyNoise(l);
-    const rungs: Rung[] = [{ choice: null, bytes: l.bytesAfter, damage: base }];
+  const baseDamage = (l: LayerSensitivity) => (l.output ? damageOf(l.output.cosine) : typical * proxyNoise(l));
+  const rungAt = (l: LayerSensitivity, choice: LayerChoice): Rung | undefined => {
+    if (choice === 'float') return { choice, bytes: l.bytesBefore, damage: 0 };
+    const at = levels.get(choice)?.get(l.tensor);
+    // A tensor the override left alone (already 16-bit for fp16, say) has no such rung.
+    if (!at) return undefined;
+    return { choice, bytes: at.bytes, damage: l.weight.mse > 0 ? (baseDamage(l) * at.mse) / l.weight.mse : 0 };
+  };
+  const ladders = sens.layers.map((l) => {
+    const rungs: Rung[] = [{ choice: null, bytes: l.bytesAfter, damage: baseDamage(l) }];
     for (const choice of ups) {
-      if (choice === 'float') {
-        rungs.push({ choice, bytes: l.bytesBefore, damage: 0 });
-        continue;
-      }
-      const at = levels.get(choice)!.get(l.tensor);
-      // A tensor the override left alone (already 16-bit for fp16, say) has no such rung.
-      if (!at) continue;
-      rungs.push({ choice, bytes: at.bytes, damage: l.weight.mse > 0 ? (base * at.mse) / l.weight.mse : 0 });
+      const r = rungAt(l, choice);
+      if (r) rungs.push(r);
     }
     return { tensor: l.tensor, rungs };
+  });
+  const byName = new Map(sens.layers.map((l) => [l.tensor, l] as const));
+  // A pinned choice that leaves the tensor as it is (fp16 on fp16 weights) costs its full bytes and no damage.
+  return pinLadders(ladders, pinned, storage, (tensor, choice) => {
+    const l = byName.get(tensor)!;
+    return rungAt(l, choice) ?? { choice, bytes: l.bytesBefore, damage: 0 };
   });
 }
 
@@ -268,8 +278,9 @@ const MAX_SEARCH_RUNS = 24;
 /**
  * Compresses with a per-layer choice of precision that reaches `goal.targetCosine` on the
  * calibration inputs with the fewest bytes (greedy by damage saved per byte), or the best
- * cosine within `goal.sizeBudget` bytes. Writes the variant like compressFile and adds what the
- * search chose and measured, on calibration and held-out inputs, to its report.
+ * cosine within `goal.sizeBudget` bytes. The spec's overrides are pins: those layers keep their
+ * choice and the search chooses for the rest. Writes the variant like compressFile and adds what
+ * the search chose and measured, on calibration and held-out inputs, to its report.
  */
 export async function compressForFidelity(
   input: string,
@@ -288,14 +299,17 @@ export async function compressForFidelity(
   const progress = options.progress;
   const warnings: string[] = [];
   let runs = 0;
+  const pinned = s.overrides ?? {};
+  const unpinned: CompressSpec = { methods: s.methods, options: s.options };
   const chosen = await withOpenModel(input, async (m) => {
     const split = splitInputs(m.model, options);
     const cal = await calibrate(m, options, warnings, split.calibration);
-    const sens = options.sensitivity ?? (await scan(m, s, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }, cal));
+    const sens = options.sensitivity ?? (await scan(m, unpinned, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }, cal));
     warnings.push(...sens.warnings);
+    const compressible = new Set(sens.layers.map((l) => l.tensor));
+    for (const name of Object.keys(pinned)) if (!compressible.has(name)) warnings.push(`pin on '${name}' ignored: ${s.methods.join('+')} does not compress it`);
     runs = 1 + sens.fullRuns + 1;
-    const ladders = buildLadders(m, s, sens, hooks);
-    const baseBytes = sens.all!.fileBytesAfter;
+    const ladders = buildLadders(m, unpinned, sens, hooks, pinned);
     const measureAt = async (at: number[]): Promise<{ fidelity: Fidelity; bytes: number }> => {
       checkAborted(signal);
       const v = compressInMemory(m, { ...s, overrides: overridesAt(ladders, at) }, hooks);
@@ -304,9 +318,11 @@ export async function compressForFidelity(
       return { fidelity, bytes: v.report.totals.fileBytesAfter };
     };
     let at = ladders.map(() => 0);
-    // The scan measured every layer compressed at once: the search starts from that cosine without another run.
-    let cosine = sens.all!.cosine;
-    let current: { fidelity: Fidelity; bytes: number } | undefined;
+    // The scan measured every layer compressed at once: without pins the search starts from that cosine without another run.
+    let current: { fidelity: Fidelity; bytes: number } | undefined = Object.keys(pinned).length ? await measureAt(at) : undefined;
+    let cosine = current ? current.fidelity.cosine : sens.all!.cosine;
+    // The smallest variant: every free layer at the method, pinned layers at their pins.
+    const baseBytes = current ? current.bytes : sens.all!.fileBytesAfter;
     if (targetCosine !== undefined) {
       // Measured damage over predicted: the per-layer sum misjudges interactions, so the plan is rescaled by what the model really did.
       let scale = 1;
@@ -323,7 +339,7 @@ export async function compressForFidelity(
       if (cosine < targetCosine) warnings.push(`cosine ${cosine.toFixed(6)} is below the target ${targetCosine} even after ${runs} runs`);
     } else {
       const budget = sizeBudget!;
-      if (budget < baseBytes) invalid(`the size budget ${budget} bytes is below the smallest variant with ${s.methods.join('+')} (${baseBytes} bytes)`);
+      if (budget < baseBytes) invalid(`the size budget ${budget} bytes is below the smallest variant with ${s.methods.join('+')}${Object.keys(pinned).length ? ' and the pinned layers' : ''} (${baseBytes} bytes)`);
       // Stored weight bytes are known exactly; node and scale overhead are not, so an overshoot shrinks the budget and the plan is redone.
       let extra = budget - baseBytes;
       for (let round = 0; round < 4 && extra >= 0; round++) {
@@ -355,6 +371,7 @@ export async function compressForFidelity(
     calibration: { ...chosen.current.fidelity, source: describeInputs(chosen.plan, 0) },
     heldOut: held,
     choices: chosen.ladders.map((l) => ({ tensor: l.tensor, choice: overrides[l.tensor] ?? base })),
+    ...(Object.keys(pinned).length ? { pinned: chosen.ladders.filter((l) => pinned[l.tensor] !== undefined).map((l) => l.tensor) } : {}),
     runs,
     met: targetCosine !== undefined ? chosen.current.fidelity.cosine >= targetCosine : result.report.totals.fileBytesAfter <= sizeBudget!,
     warnings,

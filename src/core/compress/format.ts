@@ -63,7 +63,8 @@ export function formatFidelity(f: FidelityResult): string[] {
   const goal = f.goal.targetCosine !== undefined ? `output cosine >= ${f.goal.targetCosine}` : `file within ${bytes(f.goal.sizeBudget!)}`;
   const line = (label: string, x: { cosine: number; relL2: number; source: string }) => `  ${label.padEnd(11)} cosine ${x.cosine.toFixed(6)}  rel L2 ${num(x.relL2)}  (${x.source})`;
   const groups = new Map<string, string[]>();
-  for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), c.tensor]);
+  const pinned = new Set(f.pinned ?? []);
+  for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), pinned.has(c.tensor) ? `${c.tensor} (pinned)` : c.tensor]);
   const lines = ['', `fidelity goal: ${goal} (${f.met ? 'met' : 'NOT met'}; ${f.runs} model runs)`, line('calibration', f.calibration)];
   lines.push(f.heldOut ? line('held-out', f.heldOut) : '  held-out    not measured');
   for (const [choice, names] of groups) lines.push(`  ${choice.padEnd(11)} ${names.length}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ` and ${names.length - 8} more` : ''}`);

@@ -143,6 +143,19 @@ export interface LayerLadder {
 }
 
 /**
+ * Ladders with the user's pins applied: a pinned layer keeps only the rung of its pinned choice
+ * (`pinnedRung` supplies it when the ladder has none), so no search can move it.
+ */
+export function pinLadders(ladders: LayerLadder[], pinned: Record<string, LayerChoice>, storage: MethodName | undefined, pinnedRung: (tensor: string, choice: LayerChoice) => Rung): LayerLadder[] {
+  return ladders.map((l) => {
+    const want = pinned[l.tensor];
+    if (want === undefined) return l;
+    const choice = want === storage ? null : want;
+    return { tensor: l.tensor, rungs: [l.rungs.find((r) => r.choice === choice) ?? pinnedRung(l.tensor, want)] };
+  });
+}
+
+/**
  * The best upgrade across layers: the one that removes the most predicted damage per byte it
  * adds. Any higher rung counts, not only the next, so a rung that buys little is jumped over.
  */
@@ -215,6 +228,8 @@ export interface FidelityResult {
   heldOut?: Fidelity & { source: string };
   /** Per-tensor choice for every compressible tensor: the method's suffix (e.g. 'int4') or the override. */
   choices: { tensor: string; choice: string }[];
+  /** Tensors the user fixed (the spec's overrides): the search kept their choice. */
+  pinned?: string[];
   /** Full model runs the search took (sensitivity scan plus checks). */
   runs: number;
   /** Whether the goal was reached on the calibration inputs. */
