@@ -6,7 +6,7 @@ import { inspectReport, type InspectReport } from '../core/report';
 import { DEFAULT_STATS_OPTIONS, type StatsOptions } from '../core/stats/types';
 import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
-import { formatBytes, formatCount, formatNumber } from '../core/units';
+import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/units';
 import { formatCompressReport } from '../core/compress/format';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
@@ -242,14 +242,10 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
 }
 
-/** A size in bytes: 1234, 12KB, 3.5MB, 2GB (powers of 1000) or 12KiB, 3MiB, 2GiB (powers of 1024). */
-export function parseByteSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`'${text}' is not a size (e.g. 25MB, 3.5MiB, 1200000)`);
-  const unit = (m[2] ?? 'B').toLowerCase();
-  const scale: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
-  const n = Math.floor(Number(m[1]) * scale[unit]);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`'${text}' is not a positive size`);
+/** A size in bytes (see parseByteSize), as a usage error when it is not one. */
+export function byteSizeFlag(text: string): number {
+  const n = parseByteSize(text);
+  if (n === undefined) throw new UsageError(`'${text}' is not a positive size (e.g. 25MB, 3.5MiB, 1200000)`);
   return n;
 }
 
@@ -276,7 +272,7 @@ function compressArgs(args: string[]): CompressArgs {
   const budget = flags.get('size-budget')?.at(-1);
   if (targetCosine !== undefined && budget !== undefined) throw new UsageError('give --target-cosine or --size-budget, not both');
   if (targetCosine !== undefined && !(targetCosine > -1 && targetCosine <= 1)) throw new UsageError('--target-cosine must be in (-1, 1], e.g. 0.999');
-  const goal = targetCosine !== undefined ? { targetCosine } : budget !== undefined ? { sizeBudget: parseByteSize(budget) } : undefined;
+  const goal = targetCosine !== undefined ? { targetCosine } : budget !== undefined ? { sizeBudget: byteSizeFlag(budget) } : undefined;
   const calibration = calibrationSettings(flags);
   const hessian = spec.options.criterion === 'hessian';
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');

@@ -26,3 +26,13 @@ export function formatNumber(v: number | null): string {
   if (a >= 1e5 || a < 1e-3) return v.toExponential(3);
   return Number(v.toPrecision(4)).toString();
 }
+
+/** A size in bytes: 1234, 12KB, 3.5MB, 2GB (powers of 1000) or 12KiB, 3MiB, 2GiB (powers of 1024); undefined if not one. */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const scale: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+  const n = Math.floor(Number(m[1]) * scale[unit]);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}

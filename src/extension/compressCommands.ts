@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatCompressReport } from '../core/compress/format';
-import { normaliseSpec, parseMethods, variantSuffix, type CompressSpec } from '../core/compress/spec';
+import { LAYER_CHOICES, normaliseSpec, parseMethods, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
 import { formatBytes } from '../core/units';
@@ -11,9 +11,10 @@ import { formatVerifyReport, type VerifyReport } from '../core/verify/report';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
 import type { ModelService } from '../node/modelService';
+import { MAX_SCAN_SAMPLES, parseGoal, type FidelityGoal } from '../shared/protocol';
 import { ComparePanel } from './comparePanel';
 import { compressDefaults } from './compressSettings';
-import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern } from './compressWizard';
+import { askClusters, askPruneOptions, compressWizard, describeGoal, describeSpec, parsePattern, type WizardResult } from './compressWizard';
 import { INSPECTOR_VIEW_TYPE } from './inspector';
 import { ReportPanel } from './reportPanel';
 import { describeRatio, formatCosine } from './reportProtocol';
@@ -40,6 +41,10 @@ export interface RunOptions {
   verify?: boolean;
   /** Absolute path of the variant (default: next to the model). */
   output?: string;
+  /** ONNX only: choose per-layer precision for a target cosine or a size; the spec's overrides are pins. */
+  goal?: FidelityGoal;
+  /** Calibration inputs of a goal run (seeded random samples). */
+  calibration?: { samples?: number; seed?: number };
 }
 
 export interface CompressDeps {
@@ -92,8 +97,15 @@ function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: 
   if (typeof o.clusters === 'number') method.clusters = o.clusters;
   if (typeof o.blockSize === 'number') method.blockSize = o.blockSize;
   if (o.granularity === 'channel' || o.granularity === 'tensor') method.granularity = o.granularity;
-  const spec = isPlainObject(o.spec) && Array.isArray(o.spec.methods) ? { methods: o.spec.methods as MethodName[], options: isPlainObject(o.spec.options) ? (o.spec.options as MethodOptions) : {} } : undefined;
+  const spec = isPlainObject(o.spec) && Array.isArray(o.spec.methods) ? { methods: o.spec.methods as MethodName[], options: isPlainObject(o.spec.options) ? (o.spec.options as MethodOptions) : {}, overrides: overridesArg(o.spec.overrides) } : undefined;
+  const cal = isPlainObject(o.calibration) ? o.calibration : {};
+  const calibration = {
+    ...(Number.isInteger(cal.samples) && (cal.samples as number) >= 1 && (cal.samples as number) <= MAX_SCAN_SAMPLES ? { samples: cal.samples as number } : {}),
+    ...(Number.isSafeInteger(cal.seed) && (cal.seed as number) >= 0 ? { seed: cal.seed as number } : {}),
+  };
   return {
+    goal: parseGoal(o.goal),
+    calibration,
     force: o.force === true,
     verify: typeof o.verify === 'boolean' ? o.verify : undefined,
     // Relative to what? The extension host's working directory is no place the user chose.
@@ -101,6 +113,14 @@ function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: 
     method,
     spec,
   };
+}
+
+/** Per-tensor choices from a command argument: entries with an unknown choice are dropped. */
+function overridesArg(raw: unknown): Record<string, LayerChoice> | undefined {
+  if (!isPlainObject(raw)) return undefined;
+  const out: Record<string, LayerChoice> = Object.create(null) as Record<string, LayerChoice>;
+  for (const [name, choice] of Object.entries(raw)) if (LAYER_CHOICES.includes(choice as LayerChoice)) out[name] = choice as LayerChoice;
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** Explorer multi-selection arrives as (clicked, selected[]); each selected model gets compressed. */
@@ -193,8 +213,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     let output: string;
     try {
       // Specs from command arguments are untrusted: method names go through the CLI's parser.
-      normalised = normaliseSpec({ methods: parseMethods(spec.methods.join(',')), options: spec.options });
-      output = path.resolve(options.output ?? variantPath(input, variantSuffix(normalised)));
+      normalised = normaliseSpec({ methods: parseMethods(spec.methods.join(',')), options: spec.options, ...(spec.overrides ? { overrides: spec.overrides } : {}) });
+      if (options.goal && path.extname(input).toLowerCase() !== '.onnx') throw new Error('a fidelity goal runs the model in onnxruntime, so it needs ONNX');
+      // A goal picks per-layer precisions, so its variant is named like the CLI names a mixed one.
+      const suffix = variantSuffix(normalised) + (options.goal && !Object.keys(normalised.overrides ?? {}).length ? '.mixed' : '');
+      output = path.resolve(options.output ?? variantPath(input, suffix));
       if (output === path.resolve(input)) throw new Error('the output would overwrite the original');
     } catch (err) {
       deps.log.error(`${input}: ${firstLine(err)}`);
@@ -213,7 +236,8 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       force = true;
     }
     const verifyWanted = options.verify ?? compressDefaults().verify;
-    deps.log.info(`compressing ${input} → ${output} (${describeSpec(normalised)})`);
+    const goalText = options.goal ? `, ${describeGoal(options.goal)}` : '';
+    deps.log.info(`compressing ${input} → ${output} (${describeSpec(normalised)}${goalText})`);
     let outcome: CompressOutcome;
     try {
       outcome = await vscode.window.withProgress(
@@ -226,11 +250,14 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             const share = verifyWanted ? 80 : 100;
             let shown = 0;
             progress.report({ message: 'reading weights…' });
+            const goal = options.goal;
             const result = await deps.service.compress(
               input,
               normalised,
-              { output, force },
+              goal ? { output, force, goal, calibration: options.calibration ?? {} } : { output, force },
               (p) => {
+                // A goal run has phases (scan, search, write) whose counts restart: the message says where it is.
+                if (goal) return progress.report({ message: `${p.tensor} (${p.done}/${p.total})` });
                 const pct = p.total ? (p.done / p.total) * share : 0;
                 progress.report({ increment: pct - shown, message: `compressing ${p.done + 1}/${p.total}: ${p.tensor}` });
                 shown = pct;
@@ -273,31 +300,32 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     return outcome;
   }
 
-  /** A command that works out the spec (possibly by asking) and compresses each target with it. */
-  function command(id: string, specFor: (opts: ReturnType<typeof runOptions>, files: vscode.Uri[]) => Promise<CompressSpec | undefined>): vscode.Disposable {
+  /** A command that works out the spec and goal (possibly by asking) and compresses each target with them. */
+  function command(id: string, jobFor: (opts: ReturnType<typeof runOptions>, files: vscode.Uri[]) => Promise<WizardResult | undefined>): vscode.Disposable {
     return vscode.commands.registerCommand(id, async (arg?: unknown, second?: unknown) => {
       const opts = runOptions(second);
       const files = await targets(deps, arg, second);
       if (!files.length) return undefined;
-      const spec = opts.spec ?? (await specFor(opts, files));
-      if (!spec) return undefined;
+      const job = opts.spec ? { spec: opts.spec, goal: opts.goal } : await jobFor(opts, files);
+      if (!job) return undefined;
       let last: CompressOutcome | undefined;
-      for (const file of files) last = (await compress(file, spec, opts)) ?? last;
+      for (const file of files) last = (await compress(file, job.spec, { ...opts, goal: job.goal ?? opts.goal })) ?? last;
       return last;
     });
   }
 
   const fixed = (methods: MethodName[], options: (d: ReturnType<typeof compressDefaults>) => MethodOptions) => async (o: ReturnType<typeof runOptions>) => ({
-    methods,
-    options: { ...options(compressDefaults()), ...o.method },
+    spec: { methods, options: { ...options(compressDefaults()), ...o.method } },
   });
 
   return [
     command('modelLens.compress', async (_o, files) => {
       const label = files.length > 1 ? `${files.length} models` : path.basename(files[0].fsPath);
-      return compressWizard(label, compressDefaults(), (spec) => {
-        const outputs = files.map((f) => variantPath(f.fsPath, variantSuffix(spec)));
-        const name = files.length > 1 ? `<model>.${variantSuffix(spec)}${path.extname(files[0].fsPath)} for each` : path.basename(outputs[0]);
+      const onnx = files.every((f) => path.extname(f.fsPath).toLowerCase() === '.onnx');
+      return compressWizard(label, compressDefaults(), onnx, (spec, goal) => {
+        const suffix = variantSuffix(spec) + (goal ? '.mixed' : '');
+        const outputs = files.map((f) => variantPath(f.fsPath, suffix));
+        const name = files.length > 1 ? `<model>.${suffix}${path.extname(files[0].fsPath)} for each` : path.basename(outputs[0]);
         return { name, exists: outputs.some((o) => fs.existsSync(o)) };
       });
     }),
@@ -307,11 +335,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     command('modelLens.prune', async (o) => {
       const given = o.method.sparsity !== undefined || o.method.pattern !== undefined;
       const options = given ? o.method : await askPruneOptions(compressDefaults());
-      return options ? { methods: ['prune'], options } : undefined;
+      return options ? { spec: { methods: ['prune'], options } } : undefined;
     }),
     command('modelLens.cluster', async (o) => {
       const k = o.method.clusters ?? (await askClusters(compressDefaults()));
-      return k === undefined ? undefined : { methods: ['cluster'], options: { clusters: k } };
+      return k === undefined ? undefined : { spec: { methods: ['cluster'], options: { clusters: k } } };
     }),
     vscode.commands.registerCommand('modelLens.compare', async (arg?: unknown, second?: unknown) => {
       const pair = await comparePair(deps, arg, second);

@@ -2,6 +2,8 @@
 import * as vscode from 'vscode';
 import { METHOD_DESCRIPTIONS, normaliseSpec, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodName, MethodOptions } from '../core/compress/types';
+import { formatBytes, parseByteSize } from '../core/units';
+import type { FidelityGoal } from '../shared/protocol';
 import type { CompressDefaults } from './compressSettings';
 
 const BACK = Symbol('back');
@@ -101,6 +103,25 @@ function nonNegative(what: string): (text: string) => number | string {
   };
 }
 
+/** A target output cosine: above 0, at most 1. */
+export function parseTargetCosine(text: string): number | string {
+  const t = text.trim();
+  const v = Number(t);
+  if (t === '' || !Number.isFinite(v)) return 'Enter a cosine such as 0.999';
+  if (!(v > 0 && v <= 1)) return 'The target cosine must be above 0 and at most 1 (e.g. 0.999)';
+  return v;
+}
+
+/** A file size for the variant: 80KB, 3.5MiB or plain bytes. */
+export function parseSizeBudget(text: string): number | string {
+  return parseByteSize(text) ?? 'Enter a size such as 25MB, 3.5MiB or 1200000 (bytes)';
+}
+
+/** The goal in a few words, e.g. "output cosine ≥ 0.999". */
+export function describeGoal(goal: FidelityGoal): string {
+  return goal.targetCosine !== undefined ? `output cosine ≥ ${goal.targetCosine}` : `file within ${formatBytes(goal.sizeBudget ?? 0)}`;
+}
+
 const percent = (f: number) => `${Number((f * 100).toFixed(2))}%`;
 
 /** The chosen methods and options in a few words, e.g. "prune 50% (per layer) → int8 per channel". */
@@ -133,13 +154,38 @@ export function describeSpec(spec: CompressSpec): string {
           return m;
       }
     })
-    .join(' → ');
+    .join(' → ')
+    .concat(describeOverrides(spec.overrides));
+}
+
+/** ", 2 layers set by hand (fc3.weight → float, …)": overrides as pins or a hand-made mix. */
+function describeOverrides(overrides: CompressSpec['overrides']): string {
+  const entries = Object.entries(overrides ?? {});
+  if (!entries.length) return '';
+  const shown = entries.slice(0, 3).map(([name, choice]) => `${name} → ${choice}`).join(', ');
+  return `, ${entries.length} layer${entries.length === 1 ? '' : 's'} set by hand (${shown}${entries.length > 3 ? ', …' : ''})`;
 }
 
 interface WizardState {
   methods: MethodName[];
   options: MethodOptions;
   pruneMode?: 'sparsity' | 'hessian' | 'pattern' | 'mean' | 'threshold' | 'random';
+  /** ONNX only: one precision for all layers, or per-layer precision chosen for a goal. */
+  precision: 'uniform' | 'cosine' | 'size';
+  targetCosine: number;
+  sizeBudget?: number;
+}
+
+/** What the wizard decided: the spec and, for a per-layer search, its goal. */
+export interface WizardResult {
+  spec: CompressSpec;
+  goal?: FidelityGoal;
+}
+
+function goalOf(s: WizardState): FidelityGoal | undefined {
+  if (s.precision === 'cosine') return { targetCosine: s.targetCosine };
+  if (s.precision === 'size' && s.sizeBudget !== undefined) return { sizeBudget: s.sizeBudget };
+  return undefined;
 }
 
 interface Step {
@@ -173,7 +219,10 @@ function methodItems(): Choice<MethodName[]>[] {
   ];
 }
 
-function steps(defaults: CompressDefaults, fileName: string): Step[] {
+/** A per-layer search needs a storage method to raise layers from; prune alone has none. */
+const searchable = (s: WizardState) => s.methods.some((m) => m !== 'prune');
+
+function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Step[] {
   return [
     {
       applies: () => true,
@@ -337,6 +386,33 @@ function steps(defaults: CompressDefaults, fileName: string): Step[] {
       run: (s, pos) =>
         into(ask(pos, 'Clusters K (2–256): shared values per tensor; 16 means 4-bit indices', String(s.options.clusters ?? defaults.clusters), integerIn(2, 256, 'K')), (v) => (s.options.clusters = v)),
     },
+    {
+      applies: (s) => onnx && searchable(s),
+      run: (s, pos) =>
+        into(
+          pick(
+            pos,
+            'Precision per layer',
+            [
+              { label: 'Same for every layer', description: `every weight gets ${s.methods.filter((m) => m !== 'prune').join('')}`, value: 'uniform' as const },
+              { label: 'Target fidelity…', description: 'keep fragile layers at higher precision until the outputs reach a cosine; smallest file that does', value: 'cosine' as const },
+              { label: 'Size budget…', description: 'the best output cosine within a file size', value: 'size' as const },
+            ],
+            s.precision,
+          ),
+          (v) => (s.precision = v),
+        ),
+    },
+    {
+      applies: (s) => onnx && searchable(s) && s.precision === 'cosine',
+      run: (s, pos) =>
+        into(ask(pos, 'Target output cosine on calibration inputs (1 = identical outputs); checked again on held-out inputs', String(s.targetCosine), parseTargetCosine), (v) => (s.targetCosine = v)),
+    },
+    {
+      applies: (s) => onnx && searchable(s) && s.precision === 'size',
+      run: (s, pos) =>
+        into(ask(pos, 'Largest file size for the variant (e.g. 25MB, 3.5MiB or bytes)', s.sizeBudget !== undefined ? String(s.sizeBudget) : '', parseSizeBudget), (v) => (s.sizeBudget = v)),
+    },
   ];
 }
 
@@ -347,22 +423,25 @@ function steps(defaults: CompressDefaults, fileName: string): Step[] {
 export async function compressWizard(
   fileName: string,
   defaults: CompressDefaults,
-  output: (spec: CompressSpec) => { name: string; exists: boolean },
-): Promise<CompressSpec | undefined> {
+  onnx: boolean,
+  output: (spec: CompressSpec, goal: FidelityGoal | undefined) => { name: string; exists: boolean },
+): Promise<WizardResult | undefined> {
   const title = `Compress ${fileName}`;
-  const all = steps(defaults, fileName);
+  const all = steps(defaults, fileName, onnx);
   // Sparsity is the first prune mode offered: assuming it keeps the page count steady while answering.
-  const state: WizardState = { methods: [], options: {}, pruneMode: 'sparsity' };
+  const state: WizardState = { methods: [], options: {}, pruneMode: 'sparsity', precision: 'uniform', targetCosine: 0.999 };
   const confirm: Step = {
     applies: () => true,
     run: async (s, pos) => {
       const spec = normaliseSpec({ methods: s.methods, options: { ...s.options } });
-      const out = output(spec);
-      const a = await pick(pos, describeSpec(spec), [
+      const goal = onnx && searchable(s) ? goalOf(s) : undefined;
+      const out = output(spec, goal);
+      const what = goal ? `${describeSpec(spec)}, per-layer precision for ${describeGoal(goal)}` : describeSpec(spec);
+      const a = await pick(pos, what, [
         {
           label: `$(play) Compress to ${out.name}`,
           description: out.exists ? 'exists: you will be asked before it is replaced' : undefined,
-          detail: `${describeSpec(spec)}. ${fileName} itself is not modified.`,
+          detail: `${what}. ${fileName} itself is not modified.`,
           value: true as const,
         },
       ]);
@@ -390,7 +469,10 @@ export async function compressWizard(
       i = Math.max(0, i);
       continue;
     }
-    if (pages[i] === confirm) return normaliseSpec({ methods: state.methods, options: state.options });
+    if (pages[i] === confirm) {
+      const goal = onnx && searchable(state) ? goalOf(state) : undefined;
+      return { spec: normaliseSpec({ methods: state.methods, options: state.options }), ...(goal ? { goal } : {}) };
+    }
     do i++;
     while (i < pages.length && !pages[i].applies(state));
   }

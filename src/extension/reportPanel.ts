@@ -4,7 +4,8 @@ import * as vscode from 'vscode';
 import type { CompressOutcome } from './compressCommands';
 import { describeSpec } from './compressWizard';
 import type { HessianComparison } from '../core/compress/hessianPlan';
-import { parseFromReport, toWire, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
+import type { FidelityResult } from '../core/compress/sensitivity';
+import { parseFromReport, toWire, type FidelityView, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
 import { createToolPanel } from './toolPanel';
 
 export const REPORT_VIEW_TYPE = 'modelLens.report';
@@ -74,6 +75,7 @@ export function reportView(outcome: CompressOutcome): ReportView {
     warnings: r.warnings,
     verify: verifyView(outcome),
     ...(r.hessian ? { hessian: hessianView(r.hessian) } : {}),
+    ...(r.fidelity ? { fidelity: fidelityView(r.fidelity) } : {}),
   };
 }
 
@@ -83,6 +85,20 @@ function hessianView(h: HessianComparison): HessianView {
     ...h,
     tensors: h.tensors.map((t) => ({ name: t.name, hessian: t.hessian, outputError: wire(t.outputError), magnitudeOutputError: wire(t.magnitudeOutputError), ...(t.note ? { note: t.note } : {}) })),
     outputs: h.outputs.map((o) => ({ name: o.name, cosine: toWire(o.cosine), relL2: toWire(o.relL2), magnitudeCosine: toWire(o.magnitudeCosine), magnitudeRelL2: toWire(o.magnitudeRelL2) })),
+  };
+}
+
+function fidelityView(f: FidelityResult): FidelityView {
+  const measured = (x: { cosine: number; relL2: number; source: string }) => ({ cosine: toWire(x.cosine), relL2: toWire(x.relL2), source: x.source });
+  const pinned = new Set(f.pinned ?? []);
+  return {
+    goal: f.goal,
+    met: f.met,
+    runs: f.runs,
+    calibration: measured(f.calibration),
+    ...(f.heldOut ? { heldOut: measured(f.heldOut) } : {}),
+    choices: f.choices.map((c) => ({ ...c, pinned: pinned.has(c.tensor) })),
+    warnings: f.warnings,
   };
 }
 

@@ -93,6 +93,17 @@ export interface HessianView {
   outputs: { name: string; cosine: WireNumber; relL2: WireNumber; magnitudeCosine: WireNumber; magnitudeRelL2: WireNumber }[];
 }
 
+/** A fidelity goal's choices and measurements (the spec's overrides were pins). */
+export interface FidelityView {
+  goal: { targetCosine?: number; sizeBudget?: number };
+  met: boolean;
+  runs: number;
+  calibration: { cosine: WireNumber; relL2: WireNumber; source: string };
+  heldOut?: { cosine: WireNumber; relL2: WireNumber; source: string };
+  choices: { tensor: string; choice: string; pinned: boolean }[];
+  warnings: string[];
+}
+
 export interface ReportView {
   inputName: string;
   outputName: string;
@@ -116,6 +127,7 @@ export interface ReportView {
   warnings: string[];
   verify: VerifyView;
   hessian?: HessianView;
+  fidelity?: FidelityView;
 }
 
 export type ToReport = { type: 'report'; report: ReportView };

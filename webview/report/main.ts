@@ -11,6 +11,7 @@ import {
   type HessianView,
   type ReportAction,
   type ReportTensorView,
+  type FidelityView,
   type ReportView,
   type ToReport,
   type VerifyView,
@@ -215,6 +216,70 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
   );
 }
 
+function goalText(f: FidelityView): string {
+  return f.goal.targetCosine !== undefined ? `cosine ≥ ${f.goal.targetCosine}` : `within ${formatBytes(f.goal.sizeBudget ?? 0)}`;
+}
+
+function goalCard(f: FidelityView): HTMLElement {
+  const held = f.heldOut ? ` · held-out ${formatCosine(fromWire(f.heldOut.cosine))}` : '';
+  return card('Fidelity goal', `${goalText(f)} ${f.met ? 'met' : 'not met'}`, `calibration ${formatCosine(fromWire(f.calibration.cosine))}${held}`, f.met ? '' : 'warn');
+}
+
+/** The goal, both measurements and the precision each layer got: what the per-layer search decided. */
+function fidelitySection(f: FidelityView): HTMLElement {
+  const row = (label: string, m: FidelityView['calibration'] | undefined) =>
+    h(
+      'tr',
+      {},
+      h('th', { scope: 'row', class: 'col-name' }, label),
+      h('td', { class: 'num' }, m ? formatCosine(fromWire(m.cosine)) : '—'),
+      h('td', { class: 'num' }, m ? formatNumber(fromWire(m.relL2), 3) : '—'),
+      h('td', { class: 'col-note' }, m ? m.source : 'not measured'),
+    );
+  const groups = new Map<string, FidelityView['choices']>();
+  for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), c]);
+  return h(
+    'section',
+    { class: 'section fidelity-goal', 'aria-label': 'Fidelity goal' },
+    h('h2', {}, 'Fidelity goal'),
+    h(
+      'div',
+      { class: `callout ${f.met ? 'good' : 'warn'}`, role: 'status' },
+      icon(f.met ? 'pass' : 'warning'),
+      h('span', {}, `Goal ${goalText(f)}: ${f.met ? 'met' : 'not met'} on the calibration inputs, after ${formatInt(f.runs)} model run${f.runs === 1 ? '' : 's'}.`),
+    ),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'data', 'aria-label': 'Fidelity on calibration and held-out inputs' },
+        h(
+          'thead',
+          {},
+          h('tr', {}, h('th', { scope: 'col' }, 'Inputs'), h('th', { scope: 'col', class: 'num', title: 'Cosine of the outputs, original vs variant' }, 'Cosine'), h('th', { scope: 'col', class: 'num', title: '‖variant − original‖ / ‖original‖' }, 'Rel L2'), h('th', { scope: 'col' }, 'Source')),
+        ),
+        h('tbody', {}, row('Calibration', f.calibration), row('Held-out', f.heldOut)),
+      ),
+    ),
+    h('h3', {}, 'Precision per layer'),
+    h(
+      'ul',
+      { class: 'choices' },
+      ...[...groups].map(([choice, items]) =>
+        h(
+          'li',
+          {},
+          h('span', { class: 'choice' }, choice),
+          h('span', { class: 'count' }, ` ${formatInt(items.length)} tensor${items.length === 1 ? '' : 's'}: `),
+          h('span', { class: 'names' }, items.map((c) => (c.pinned ? `${c.tensor} (pinned)` : c.tensor)).join(', ')),
+        ),
+      ),
+    ),
+    ...f.warnings.map((w) => h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w))),
+  );
+}
+
 function skippedSection(skipped: ReportView['skipped']): HTMLElement | null {
   if (!skipped.length) return null;
   const reasons = new Map<string, string[]>();
@@ -302,6 +367,7 @@ class ReportApp {
         r.entropy.huffmanBytes > 0 ? `${r.entropy.bitsPerWeight.toFixed(2)} bits/weight` : '—',
         r.entropy.huffmanBytes > 0 ? `Huffman-coded, the file would take ${formatBytes(r.entropy.huffmanFileBytes)}` : 'no coded symbols',
       ),
+      r.fidelity ? goalCard(r.fidelity) : null,
       fidelityCard(r.verify),
       card('Time', formatDuration(r.elapsedMs), r.methods.join(' + ')),
     );
@@ -343,6 +409,7 @@ class ReportApp {
       h('div', { class: 'body' },
         ...r.warnings.map((w) => h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w))),
         cards,
+        r.fidelity ? fidelitySection(r.fidelity) : null,
         verifySection(r.verify),
         hessianSection(r.hessian),
         h(
