@@ -3,12 +3,18 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-icon/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
+import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-tree/index.js';
 import '@vscode-elements/elements/dist/vscode-tree-item/index.js';
 import type { TensorStats } from '../src/core/stats/types';
-import type { FromWebview, ModelView, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
+import type { MixedResultView, SensitivityView } from '../src/extension/sensitivityView';
+import type { FromWebview, ModelView, ScanSettings, SensitivityAvailability, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
 import { DetailPane } from './detail';
 import { h, icon, setChildren } from './dom';
@@ -18,6 +24,7 @@ import { Header } from './header';
 import { combineHistograms, type RebinSource } from './rebin';
 import { buildRows, filterRows, secondColumnLabel, sortRows, type ColumnId, type Row } from './rows';
 import { RequestClient } from './rpc';
+import { SensitivityPane } from './sensitivity';
 import { parseState, type SavedState } from './state';
 import { overallSparsity } from './summary';
 import { chartColors, onPixelRatioChange, onThemeChange } from './theme';
@@ -55,6 +62,7 @@ class Inspector {
   private scrollRestored = false;
 
   private readonly header: Header;
+  private readonly sensitivity: SensitivityPane;
   private readonly grid: VirtualGrid;
   private readonly detail: DetailPane;
   private readonly filter: TextField;
@@ -137,21 +145,56 @@ class Inspector {
     this.banner = h('div', { class: 'banner', role: 'alert', hidden: true });
     this.failure = h('div', { class: 'failure', hidden: true });
     this.loading = h('div', { class: 'loading' }, icon('loading', 'codicon-modifier-spin'), h('span', {}, 'Reading model…'));
-    this.inspector = h(
-      'div',
-      { class: 'inspector', hidden: true },
-      this.header.element,
-      h(
-        'div',
-        { class: 'toolbar' },
-        this.filter,
-        this.matchCount,
-        h('span', { class: 'toolbar-spacer' }),
-        this.status,
-        this.progress,
-      ),
-      h('div', { class: 'main' }, this.grid.element, this.detail.element),
+    this.sensitivity = new SensitivityPane(
+      {
+        run: (settings) => this.scan(settings),
+        cancel: () => this.run(this.client.request('cancelScan', {}), 'Cancel'),
+        rerun: (settings, overrides, goal) => {
+          this.sensitivity.setBusy('write', goal ? 'Choosing the precision of each layer… (progress in the notification)' : 'Writing the variant…');
+          (this.client.request('compressMixed', { ...settings, overrides, goal }) as Promise<MixedResultView | null>)
+            .then(
+              (r) => {
+                this.sensitivity.setBusy(false);
+                // A written variant also arrives as 'rerunResult'; only "nothing written" needs saying here.
+                if (!r) this.sensitivity.showResult(null);
+              },
+              (e: unknown) => {
+                this.sensitivity.setBusy(false);
+                this.sensitivity.showResult(null, e instanceof Error ? e.message : String(e));
+              },
+            );
+        },
+        // At once, not debounced: Re-run opens the report over this tab, which disposes the webview.
+        changed: () => this.vscode.setState(this.state),
+      },
+      this.state,
     );
+    const tabs = h(
+      'vscode-tabs',
+      { class: 'views', 'selected-index': this.state.tab === 'sensitivity' ? 1 : 0 },
+      h('vscode-tab-header', { slot: 'header', 'data-view': 'layers' }, 'Layers'),
+      h(
+        'vscode-tab-panel',
+        { class: 'view-panel' },
+        h(
+          'div',
+          { class: 'toolbar' },
+          this.filter,
+          this.matchCount,
+          h('span', { class: 'toolbar-spacer' }),
+          this.status,
+          this.progress,
+        ),
+        h('div', { class: 'main' }, this.grid.element, this.detail.element),
+      ),
+      h('vscode-tab-header', { slot: 'header', 'data-view': 'sensitivity' }, 'Sensitivity'),
+      h('vscode-tab-panel', { class: 'view-panel' }, this.sensitivity.element),
+    );
+    tabs.addEventListener('vsc-tabs-select', (e) => {
+      this.state.tab = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex === 1 ? 'sensitivity' : 'layers';
+      this.save();
+    });
+    this.inspector = h('div', { class: 'inspector', hidden: true }, this.header.element, tabs);
     root.append(this.banner, this.loading, this.failure, this.inspector);
 
     const retheme = () => {
@@ -172,6 +215,13 @@ class Inspector {
     switch (msg.type) {
       case 'model':
         this.loadModel(msg.fileName, msg.model, msg.config);
+        this.loadSensitivity(msg.sensitivity);
+        break;
+      case 'rerunResult':
+        this.sensitivity.showResult(msg.result);
+        break;
+      case 'scanProgress':
+        this.sensitivity.showProgress(msg.done, msg.total, msg.what);
         break;
       case 'stats':
         this.addStats(msg.results);
@@ -231,6 +281,38 @@ class Inspector {
       this.grid.scrollTop = this.state.scrollTop;
     }
     this.showDetail();
+  }
+
+  /** The tab's controls for this model, and the last scan's result at once when the host still has it. */
+  private loadSensitivity(a: SensitivityAvailability): void {
+    if (!a.available) {
+      this.sensitivity.setModel(a);
+      return;
+    }
+    const last = this.state.scan ?? a.last;
+    this.sensitivity.setModel({ available: true, settings: last ?? { method: 'int8', samples: a.samples, seed: 0 } });
+    if (!last) return;
+    (this.client.request('sensitivity', { ...last, cachedOnly: true }) as Promise<SensitivityView | null>).then(
+      (view) => view && this.sensitivity.setReport(view, last, true),
+      () => undefined,
+    );
+  }
+
+  private scan(settings: ScanSettings): void {
+    this.sensitivity.setBusy('scan', 'Starting the scan…');
+    (this.client.request('sensitivity', { ...settings, cachedOnly: false }) as Promise<SensitivityView | null>).then(
+      (view) => {
+        this.sensitivity.setBusy(false, view ? '' : 'Scan cancelled');
+        if (!view) return;
+        this.state.scan = settings;
+        this.save();
+        this.sensitivity.setReport(view, settings, false);
+      },
+      (e: unknown) => {
+        this.sensitivity.setBusy(false, 'Scan failed');
+        this.showBanner(`Sensitivity failed: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
   }
 
   private addStats(results: StatsResult[]): void {

@@ -1,6 +1,15 @@
 /** What survives the panel being hidden: VS Code keeps it via getState/setState. */
+import { LAYER_CHOICES, type LayerChoice } from '../src/core/compress/spec';
+import { SCAN_METHODS, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
 import type { ColumnId, SortSpec } from './rows';
 import { COLUMN_IDS } from './rows';
+
+/** The Sensitivity tab's Re-run goal as typed (validated when used). */
+export interface GoalState {
+  mode: 'none' | 'cosine' | 'size';
+  cosine: string;
+  size: string;
+}
 
 export interface SavedState {
   sort: SortSpec | null;
@@ -10,15 +19,48 @@ export interface SavedState {
   log: boolean;
   scrollTop: number;
   summaryCollapsed: boolean;
+  tab: 'layers' | 'sensitivity';
+  /** Settings of the last sensitivity scan: reopening shows its cached result. */
+  scan: ScanSettings | null;
+  pins: Record<string, LayerChoice>;
+  /** Per-tensor precision the last fidelity search chose. */
+  searched: Record<string, string>;
+  goal: GoalState;
 }
 
-export const INITIAL_STATE: SavedState = { sort: null, filter: '', selected: null, log: false, scrollTop: 0, summaryCollapsed: false };
+export const INITIAL_STATE: SavedState = {
+  sort: null,
+  filter: '',
+  selected: null,
+  log: false,
+  scrollTop: 0,
+  summaryCollapsed: false,
+  tab: 'layers',
+  scan: null,
+  pins: {},
+  searched: {},
+  goal: { mode: 'none', cosine: '0.999', size: '' },
+};
+
+function stringMap<T extends string>(raw: unknown, ok: (v: unknown) => v is T): Record<string, T> {
+  const out: Record<string, T> = {};
+  if (typeof raw !== 'object' || raw === null) return out;
+  for (const [k, v] of Object.entries(raw)) if (ok(v)) out[k] = v;
+  return out;
+}
+
+function parseScan(raw: unknown): ScanSettings | null {
+  const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (!SCAN_METHODS.includes(s.method as ScanMethod) || !Number.isInteger(s.samples) || (s.samples as number) < 1 || !Number.isSafeInteger(s.seed) || (s.seed as number) < 0) return null;
+  return { method: s.method as ScanMethod, samples: s.samples as number, seed: s.seed as number };
+}
 
 /** Accepts only a well-formed saved state; anything else falls back to the defaults field by field. */
 export function parseState(raw: unknown): SavedState {
   const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const sort = s.sort as Record<string, unknown> | null | undefined;
   const selected = s.selected as Record<string, unknown> | null | undefined;
+  const goal = (typeof s.goal === 'object' && s.goal !== null ? s.goal : {}) as Record<string, unknown>;
   return {
     sort:
       sort && COLUMN_IDS.includes(sort.column as ColumnId) && typeof sort.descending === 'boolean'
@@ -32,5 +74,14 @@ export function parseState(raw: unknown): SavedState {
     log: s.log === true,
     scrollTop: typeof s.scrollTop === 'number' && Number.isFinite(s.scrollTop) && s.scrollTop >= 0 ? s.scrollTop : 0,
     summaryCollapsed: s.summaryCollapsed === true,
+    tab: s.tab === 'sensitivity' ? 'sensitivity' : 'layers',
+    scan: parseScan(s.scan),
+    pins: stringMap(s.pins, (v): v is LayerChoice => LAYER_CHOICES.includes(v as LayerChoice)),
+    searched: stringMap(s.searched, (v): v is string => typeof v === 'string'),
+    goal: {
+      mode: goal.mode === 'cosine' || goal.mode === 'size' ? goal.mode : 'none',
+      cosine: typeof goal.cosine === 'string' ? goal.cosine : '0.999',
+      size: typeof goal.size === 'string' ? goal.size : '',
+    },
   };
 }

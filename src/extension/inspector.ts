@@ -4,8 +4,13 @@ import { CancelledError } from '../core/errors';
 import { SHARD_OF_PROPERTY, type Model } from '../core/model';
 import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
-import { parseFromWebview, toModelView, type FromWebview, type ToWebview } from '../shared/protocol';
+import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
+import type { MethodOptions } from '../core/compress/types';
+import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, type SensitivityAvailability, type ToWebview } from '../shared/protocol';
+import type { CompressOutcome } from './compressCommands';
+import { compressDefaults } from './compressSettings';
 import { exportStatistics } from './exportStats';
+import { toMixedResult, toSensitivityView, type MixedResultView, type SensitivityView } from './sensitivityView';
 import { statsOptions } from './settings';
 import { inspectorHtml, makeNonce } from './webviewHtml';
 
@@ -15,6 +20,9 @@ export const INSPECTOR_VIEW_TYPE = 'modelLens.inspector';
 const BATCH_MS = 100;
 /** A burst of file-change events (a writer appending) triggers one reload after this quiet period. */
 const RELOAD_DEBOUNCE_MS = 300;
+
+/** Settings of each file's last scan: a reopened editor (no saved webview state) shows that scan's cached result. */
+const lastScans = new Map<string, ScanSettings>();
 
 class ModelDocument implements vscode.CustomDocument {
   constructor(readonly uri: vscode.Uri) {}
@@ -27,6 +35,9 @@ export class InspectorSession implements vscode.Disposable {
   results: (StatsResult | undefined)[] = [];
   statsComplete = false;
   private loading: AbortController | undefined;
+  private scan: AbortController | undefined;
+  /** The last Re-run's outcome: the report panel usually covers this tab, so its webview is re-created and asks again. */
+  private lastRerun: MixedResultView | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
 
@@ -80,6 +91,13 @@ export class InspectorSession implements vscode.Disposable {
         this.service.forget(this.uri.fsPath);
         await this.load();
         return null;
+      case 'sensitivity':
+        return this.sensitivity(message.params, message.params.cachedOnly);
+      case 'cancelScan':
+        this.scan?.abort();
+        return null;
+      case 'compressMixed':
+        return this.compressMixed(message.params);
       case 'openWholeModel': {
         // The index name comes from the model as read, never from the webview, and must sit beside it.
         const index = this.model?.metadata.properties.find((p) => p.key === SHARD_OF_PROPERTY)?.value;
@@ -88,6 +106,52 @@ export class InspectorSession implements vscode.Disposable {
         return null;
       }
     }
+  }
+
+  /** The scan's spec: one storage method with the compression settings' options, as the Compress commands use them. */
+  private scanSpec(method: ScanSettings['method']): CompressSpec {
+    const d = compressDefaults();
+    const options: MethodOptions = method === 'int8' ? { granularity: d.granularity } : method === 'int4' ? { blockSize: d.blockSize } : method === 'cluster' ? { clusters: d.clusters } : {};
+    return normaliseSpec({ methods: [method], options });
+  }
+
+  private async sensitivity(settings: ScanSettings, cachedOnly: boolean): Promise<SensitivityView | null> {
+    if (this.model?.format !== 'onnx') throw new Error('sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file');
+    const file = this.uri.fsPath;
+    const spec = this.scanSpec(settings.method);
+    const calibration = { samples: settings.samples, seed: settings.seed };
+    if (cachedOnly) {
+      const hit = this.service.cachedSensitivity(file, spec, calibration);
+      return hit ? toSensitivityView(hit) : null;
+    }
+    this.scan?.abort();
+    const controller = new AbortController();
+    this.scan = controller;
+    const started = performance.now();
+    try {
+      const report = await this.service.sensitivity(file, spec, calibration, (p) => this.post({ type: 'scanProgress', done: p.done, total: p.total, what: p.tensor }), controller.signal);
+      lastScans.set(file, { method: settings.method, samples: settings.samples, seed: settings.seed });
+      this.log.info(`${path.basename(file)}: sensitivity to ${settings.method} over ${report.layers.length} layers in ${(performance.now() - started).toFixed(0)} ms`);
+      return toSensitivityView(report);
+    } catch (err) {
+      if (err instanceof CancelledError || controller.signal.aborted) return null;
+      throw err;
+    } finally {
+      if (this.scan === controller) this.scan = undefined;
+    }
+  }
+
+  /** Writes a variant through the Compress command: same overwrite question, progress, report panel and output name. */
+  private async compressMixed(p: ScanSettings & { overrides: CompressSpec['overrides']; goal: { targetCosine?: number; sizeBudget?: number } | null }): Promise<MixedResultView | null> {
+    const spec = { ...this.scanSpec(p.method), overrides: p.overrides };
+    const outcome = await vscode.commands.executeCommand<CompressOutcome | undefined>('modelLens.compress', this.uri, {
+      spec,
+      ...(p.goal ? { goal: p.goal, calibration: { samples: p.samples, seed: p.seed } } : {}),
+    });
+    if (!outcome) return null;
+    this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined);
+    this.post({ type: 'rerunResult', result: this.lastRerun });
+    return this.lastRerun;
   }
 
   async export(format: 'json' | 'csv'): Promise<vscode.Uri | undefined> {
@@ -118,7 +182,8 @@ export class InspectorSession implements vscode.Disposable {
       if (controller.signal.aborted) return;
       this.model = model;
       this.results = new Array(model.tensors.length);
-      this.post({ type: 'model', fileName: name, model: toModelView(model), config: options });
+      this.post({ type: 'model', fileName: name, model: toModelView(model), config: options, sensitivity: sensitivityAvailability(model, file) });
+      if (this.lastRerun) this.post({ type: 'rerunResult', result: this.lastRerun });
       const cached = this.service.cachedStats(file, options);
       if (cached) {
         this.results = cached;
@@ -170,9 +235,15 @@ export class InspectorSession implements vscode.Disposable {
 
   dispose(): void {
     this.loading?.abort();
+    this.scan?.abort();
     clearTimeout(this.reloadTimer);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+function sensitivityAvailability(model: Model, file: string): SensitivityAvailability {
+  if (model.format === 'onnx') return { available: true, samples: compressDefaults().verifySamples, last: lastScans.get(file) ?? null };
+  return { available: false, reason: `Sensitivity analysis runs the model in onnxruntime and compares its outputs, so it needs an ONNX graph. This ${model.format} file holds weights only.` };
 }
 
 /** The read-only custom editor for model files. */

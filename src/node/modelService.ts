@@ -64,6 +64,10 @@ function depsKey(modelPath: string, model: Model): string {
   return dependencies(modelPath, model).map(fileKey).join('\n');
 }
 
+function sensitivityKey(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): string {
+  return `${fileKey(file)}\0${JSON.stringify([spec.methods, spec.options, calibration])}`;
+}
+
 /** Opens models and computes their statistics in worker threads, caching per file version. */
 export class ModelService {
   private readonly cache = new Map<string, CacheEntry>();
@@ -178,7 +182,7 @@ export class ModelService {
     onProgress: (p: CompressProgress) => void,
     signal?: AbortSignal,
   ): Promise<SensitivityReport> {
-    const key = `${fileKey(file)}\0${JSON.stringify([spec.methods, spec.options, calibration])}`;
+    const key = sensitivityKey(file, spec, calibration);
     const hit = this.sensitivityCache.get(key);
     if (hit) return hit;
     const report = await this.pool.request<SensitivityReport>({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
@@ -193,6 +197,11 @@ export class ModelService {
    */
   verify(original: string, variant: string, settings: VerifySettings, signal?: AbortSignal): Promise<VerifyReport> {
     return this.pool.request<VerifyReport>({ method: 'verify', params: { original, variant, options: settings } }, undefined, signal);
+  }
+
+  /** A scan already made for this file version and settings, without starting one. */
+  cachedSensitivity(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): SensitivityReport | undefined {
+    return this.sensitivityCache.get(sensitivityKey(file, spec, calibration));
   }
 
   /** Drops everything cached for a path (the file changed or the user asked to recompute). */

@@ -4,8 +4,9 @@
  */
 import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
-import type { CompressSpec } from '../core/compress/spec';
+import { LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
+import type { MixedResultView } from '../extension/sensitivityView';
 
 /** A tensor as the webview sees it: no storage details. */
 export type TensorView = Omit<TensorRef, 'storage'>;
@@ -34,14 +35,40 @@ export interface ViewConfig {
   nearZero: number;
 }
 
+/** Whether the Sensitivity tab can run for this model, and its defaults. */
+export type SensitivityAvailability =
+  /** `last`: the settings of this file's last scan in this window, whose result the host may still hold. */
+  | { available: true; samples: number; last: ScanSettings | null }
+  | { available: false; reason: string };
+
+/** Storage methods a sensitivity scan compresses each layer with: every layer choice but 'float'. */
+export type ScanMethod = Exclude<LayerChoice, 'float'>;
+export const SCAN_METHODS = LAYER_CHOICES.filter((c): c is ScanMethod => c !== 'float');
+
+/** What the Sensitivity tab runs on: one method, seeded random calibration inputs. */
+export interface ScanSettings {
+  method: ScanMethod;
+  samples: number;
+  seed: number;
+}
+
+/** Bounds on what the webview may ask for: a hostile page must not start a million runs or pin a million names. */
+export const MAX_SCAN_SAMPLES = 1000;
+export const MAX_PINS = 100_000;
+const MAX_TENSOR_NAME = 4096;
+
 // ---- host -> webview ----
 export type ToWebview =
-  | { type: 'model'; fileName: string; model: ModelView; config: ViewConfig }
+  | { type: 'model'; fileName: string; model: ModelView; config: ViewConfig; sensitivity: SensitivityAvailability }
   | { type: 'stats'; results: StatsResult[] }
   | { type: 'progress'; done: number; total: number }
   | { type: 'statsDone'; elapsedMs: number; cached: boolean }
   | { type: 'failed'; message: string }
   | { type: 'reloading' }
+  /** A sensitivity scan or a mixed-precision run advanced; `what` names the step. */
+  | { type: 'scanProgress'; done: number; total: number; what: string }
+  /** The last Re-run's outcome, sent again after the webview was re-created (the report panel hid it meanwhile). */
+  | { type: 'rerunResult'; result: MixedResultView }
   | ResponseMessage;
 
 // ---- webview -> host ----
@@ -50,7 +77,16 @@ export type WebviewRequest =
   | { method: 'openAsText'; params: Record<string, never> }
   | { method: 'recompute'; params: Record<string, never> }
   /** A lone shard of a sharded model: open the model's index instead (the host finds it). */
-  | { method: 'openWholeModel'; params: Record<string, never> };
+  | { method: 'openWholeModel'; params: Record<string, never> }
+  /** Resolves to a SensitivityView (extension/sensitivityView.ts), or null when cancelled or, with cachedOnly, not cached. */
+  | { method: 'sensitivity'; params: ScanSettings & { cachedOnly: boolean } }
+  | { method: 'cancelScan'; params: Record<string, never> }
+  /**
+   * Writes a variant with per-tensor overrides, next to the model like the compress commands; with
+   * a goal, the overrides are pins and the fidelity search chooses the rest. Resolves to a
+   * MixedResultView, or null when declined or cancelled.
+   */
+  | { method: 'compressMixed'; params: ScanSettings & { overrides: Record<string, LayerChoice>; goal: FidelityGoal | null } };
 
 export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } & WebviewRequest);
 
@@ -122,8 +158,53 @@ export function parseFromWebview(message: unknown): FromWebview | null {
     case 'openAsText':
     case 'recompute':
     case 'openWholeModel':
+    case 'cancelScan':
       return { type: 'request', id, method: m.method, params: {} };
+    case 'sensitivity': {
+      const settings = parseScanSettings(params);
+      if (!settings || typeof params.cachedOnly !== 'boolean') return null;
+      return { type: 'request', id, method: 'sensitivity', params: { ...settings, cachedOnly: params.cachedOnly } };
+    }
+    case 'compressMixed': {
+      const settings = parseScanSettings(params);
+      const overrides = parseOverrides(params.overrides);
+      const goal = params.goal === null ? null : parseGoal(params.goal);
+      if (!settings || !overrides || goal === undefined) return null;
+      return { type: 'request', id, method: 'compressMixed', params: { ...settings, overrides, goal } };
+    }
     default:
       return null;
   }
+}
+
+function parseScanSettings(p: Record<string, unknown>): ScanSettings | null {
+  const { method, samples, seed } = p;
+  if (!SCAN_METHODS.includes(method as ScanMethod)) return null;
+  if (!Number.isInteger(samples) || (samples as number) < 1 || (samples as number) > MAX_SCAN_SAMPLES) return null;
+  if (!Number.isSafeInteger(seed) || (seed as number) < 0) return null;
+  return { method: method as ScanMethod, samples: samples as number, seed: seed as number };
+}
+
+/** Tensor name → choice; names are checked against the model by the compressor, choices here. */
+function parseOverrides(raw: unknown): Record<string, LayerChoice> | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_PINS) return null;
+  const out: Record<string, LayerChoice> = Object.create(null) as Record<string, LayerChoice>;
+  for (const [name, choice] of entries) {
+    if (!name || name.length > MAX_TENSOR_NAME || !LAYER_CHOICES.includes(choice as LayerChoice)) return null;
+    out[name] = choice as LayerChoice;
+  }
+  return out;
+}
+
+/** One goal: a target cosine in (-1, 1] or a positive whole size in bytes; undefined when malformed. */
+export function parseGoal(raw: unknown): FidelityGoal | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const g = raw as Record<string, unknown>;
+  const keys = Object.keys(g);
+  if (keys.length !== 1) return undefined;
+  if (typeof g.targetCosine === 'number' && g.targetCosine > -1 && g.targetCosine <= 1) return { targetCosine: g.targetCosine };
+  if (Number.isSafeInteger(g.sizeBudget) && (g.sizeBudget as number) > 0) return { sizeBudget: g.sizeBudget as number };
+  return undefined;
 }

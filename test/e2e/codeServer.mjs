@@ -1,7 +1,8 @@
 // Starts real VS Code (code-server) and headless Chromium for end-to-end tests; every process is killed on stop.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,4 +220,34 @@ export async function frameWith(page, selector, timeoutMs) {
     await page.waitForTimeout(250);
   }
   throw new Error(`no frame with ${selector} after ${timeoutMs} ms`);
+}
+
+export const THEMES = { dark: 'Default Dark Modern', light: 'Default Light Modern', hc: 'Default High Contrast' };
+
+export const sha256 = async (file) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+/** Switches the colour theme through the workspace settings file, which the workbench watches. */
+export async function setTheme(page, folder, theme) {
+  await mkdir(join(folder, '.vscode'), { recursive: true });
+  await writeFile(join(folder, '.vscode/settings.json'), JSON.stringify({ 'workbench.colorTheme': THEMES[theme] }));
+  const kind = { dark: 'vs-dark', light: 'vs', hc: 'hc-black' }[theme];
+  await page.locator(`.monaco-workbench.${kind}`).waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(800);
+}
+
+/** Runs a command by its palette title. */
+export async function runPaletteCommand(page, title) {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`);
+  await row.first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+export async function waitForFile(file, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return existsSync(file);
 }

@@ -3,13 +3,12 @@
 // and the Compare view's histograms. Same prerequisites as vscode.e2e.mjs (test/e2e/run.sh makes them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { explorerRow, frameWith, launchBrowser, repoRoot, startCodeServer } from './codeServer.mjs';
+import { explorerRow, frameWith, launchBrowser, repoRoot, runPaletteCommand, setTheme, sha256, startCodeServer, waitForFile } from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const samples = process.env.MODEL_LENS_SAMPLES ?? join(repoRoot, 'samples');
@@ -19,13 +18,10 @@ const MODEL = 'cnn.onnx';
 const VARIANT = 'cnn.int8.onnx';
 /** Entries the explorer's Model Lens submenu must offer. */
 const MENU_ENTRIES = ['Inspect Model', 'Export Statistics…', 'Compress…', 'Quantize to INT8', 'Quantize to INT4', 'Convert to FP16', 'Prune Weights…', 'Cluster Weights…', 'Compare Models…'];
-const THEMES = { dark: 'Default Dark Modern', light: 'Default Light Modern', hc: 'Default High Contrast' };
 
 let tmp;
 let server;
 let browser;
-
-const sha256 = async (file) => createHash('sha256').update(await readFile(file)).digest('hex');
 
 async function workspaceCopy(name) {
   const dir = join(tmp, name);
@@ -83,33 +79,8 @@ function canvasInk(frame, selector) {
   }, selector);
 }
 
-async function runPaletteCommand(page, title) {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  const row = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`);
-  await row.first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
-
-async function waitForFile(file, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  return existsSync(file);
-}
-
 function toast(page, text) {
   return page.locator('.notifications-toasts .notification-toast', { hasText: text });
-}
-
-/** Switches the colour theme through the workspace settings file, which the workbench watches. */
-async function setTheme(page, folder, theme) {
-  await mkdir(join(folder, '.vscode'), { recursive: true });
-  await writeFile(join(folder, '.vscode/settings.json'), JSON.stringify({ 'workbench.colorTheme': THEMES[theme] }));
-  const kind = { dark: 'vs-dark', light: 'vs', hc: 'hc-black' }[theme];
-  await page.locator(`.monaco-workbench.${kind}`).waitFor({ timeout: 15_000 });
-  await page.waitForTimeout(800);
 }
 
 /** Structure check by the independent reader (Debian python3-onnx), where its opset allows. */

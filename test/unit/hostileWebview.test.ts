@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { inspectorHtml, makeNonce } from '../../src/extension/webviewHtml';
 import { COMPARE_ACTIONS, parseFromCompare, parseFromReport, REPORT_ACTIONS } from '../../src/extension/reportProtocol';
 import { rng } from '../../src/fuzz/harness';
-import { parseFromWebview } from '../../src/shared/protocol';
+import { LAYER_CHOICES } from '../../src/core/compress/spec';
+import { MAX_PINS, parseFromWebview, SCAN_METHODS } from '../../src/shared/protocol';
 import { distFile } from './helpers';
 
 const repo = join(distFile(''), '..');
@@ -85,6 +86,22 @@ describe('webview HTML', () => {
   });
 });
 
+const SCAN_REQUESTS = ['sensitivity', 'cancelScan', 'compressMixed'];
+
+/** Parameters of the Sensitivity tab's requests, valid and not, field by field. */
+function scanParams(r: () => number, pick: <T>(xs: T[]) => T): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    method: pick([...SCAN_METHODS, 'prune', 'float', 'toString', 3]),
+    samples: pick([1, 8, 1000, 0, 1001, 2.5, '8', NaN]),
+    seed: pick([0, 7, 2 ** 53, -1, 0.5, '0']),
+    cachedOnly: pick([true, false, 'yes', undefined]),
+    overrides: pick([{}, { 'fc1.weight': 'float', 'fc3.weight': 'int8' }, { a: 'int3' }, { '': 'fp16' }, ['float'], null, JSON.parse('{"__proto__":"float"}'), { ['x'.repeat(5000)]: 'int4' }]),
+    goal: pick([null, { targetCosine: 0.999 }, { sizeBudget: 80_000 }, { targetCosine: 1.5 }, { targetCosine: -1 }, { sizeBudget: 0.5 }, { targetCosine: 0.9, sizeBudget: 5 }, {}, undefined, 'x']),
+  };
+  for (const k of Object.keys(o)) if (r() < 0.1) delete o[k];
+  return o;
+}
+
 /** Random JSON-like values, biased toward the shapes the parsers look at. */
 function randomValue(r: () => number, depth = 0): unknown {
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
@@ -108,10 +125,35 @@ function randomValue(r: () => number, depth = 0): unknown {
       const o: Record<string, unknown> = {};
       for (const key of ['type', 'id', 'method', 'params', 'action', 'format', '__proto__', 'constructor']) if (r() < 0.5) o[key] = randomValue(r, depth + 1);
       if (r() < 0.3) o.type = pick(['ready', 'request', 'action']);
-      if (r() < 0.3) o.method = pick(['exportStatistics', 'openAsText', 'recompute', 'openWholeModel', 'toString', 'hasOwnProperty']);
+      if (r() < 0.3) o.method = pick(['exportStatistics', 'openAsText', 'recompute', 'openWholeModel', 'toString', 'hasOwnProperty', ...SCAN_REQUESTS]);
+      if (r() < 0.3) o.params = scanParams(r, pick);
       return o;
     }
   }
+}
+
+/** What the host may rely on in an accepted scan or Re-run request. */
+function wellFormedScan(method: string, params: Record<string, unknown>): void {
+  assert.ok((SCAN_METHODS as readonly unknown[]).includes(params.method), String(params.method));
+  assert.ok(Number.isInteger(params.samples) && (params.samples as number) >= 1 && (params.samples as number) <= 1000);
+  assert.ok(Number.isSafeInteger(params.seed) && (params.seed as number) >= 0);
+  if (method === 'sensitivity') {
+    assert.deepEqual(Object.keys(params).sort(), ['cachedOnly', 'method', 'samples', 'seed']);
+    assert.equal(typeof params.cachedOnly, 'boolean');
+    return;
+  }
+  assert.deepEqual(Object.keys(params).sort(), ['goal', 'method', 'overrides', 'samples', 'seed']);
+  const overrides = params.overrides as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(overrides), null, 'overrides come back without a prototype to pollute');
+  for (const [name, choice] of Object.entries(overrides)) {
+    assert.ok(name.length > 0 && name.length <= 4096);
+    assert.ok((LAYER_CHOICES as readonly unknown[]).includes(choice));
+  }
+  const goal = params.goal as Record<string, unknown> | null;
+  if (goal === null) return;
+  assert.equal(Object.keys(goal).length, 1);
+  if ('targetCosine' in goal) assert.ok((goal.targetCosine as number) > -1 && (goal.targetCosine as number) <= 1);
+  else assert.ok(Number.isSafeInteger(goal.sizeBudget) && (goal.sizeBudget as number) > 0);
 }
 
 describe('webview messages', () => {
@@ -132,9 +174,10 @@ describe('webview messages', () => {
           assert.deepEqual(Object.keys(p), ['type']);
         } else if (p.type === 'request') {
           assert.ok(Number.isSafeInteger(p.id));
-          assert.ok(['exportStatistics', 'openAsText', 'recompute', 'openWholeModel'].includes(p.method as string));
+          assert.ok(['exportStatistics', 'openAsText', 'recompute', 'openWholeModel', ...SCAN_REQUESTS].includes(p.method as string));
           const params = p.params as Record<string, unknown>;
           if (p.method === 'exportStatistics') assert.ok(params.format === 'json' || params.format === 'csv');
+          else if (p.method === 'sensitivity' || p.method === 'compressMixed') wellFormedScan(p.method, params);
           else assert.deepEqual(params, {});
         } else {
           assert.equal(p.type, 'action');
@@ -154,6 +197,20 @@ describe('webview messages', () => {
     assert.equal(parseFromWebview({ type: 'request', id: 1.5, method: 'recompute' }), null);
     assert.equal(parseFromReport({ type: 'action', action: 'toString' }), null);
     assert.equal(parseFromCompare({ type: 'action', action: 'constructor' }), null);
+  });
+
+  it('the Sensitivity tab\'s requests: bounded, typed, and a "__proto__" pin stays a plain key', () => {
+    const base = { type: 'request', id: 3, method: 'compressMixed', params: { method: 'int4', samples: 8, seed: 0, goal: { targetCosine: 0.999 } } };
+    const evil = parseFromWebview({ ...base, params: { ...base.params, overrides: JSON.parse('{"__proto__":"float","fc3.weight":"fp16"}') } });
+    assert.ok(evil && evil.type === 'request' && evil.method === 'compressMixed');
+    assert.deepEqual(Object.entries(evil.params.overrides), [['__proto__', 'float'], ['fc3.weight', 'fp16']]);
+    assert.equal(({} as Record<string, unknown>).fc3, undefined);
+    const many = Object.fromEntries(Array.from({ length: MAX_PINS + 1 }, (_, i) => [`t${i}`, 'float']));
+    assert.equal(parseFromWebview({ ...base, params: { ...base.params, overrides: many } }), null, 'more pins than MAX_PINS');
+    assert.equal(parseFromWebview({ ...base, params: { ...base.params, overrides: { 'fc1.weight': 'prune' } } }), null, 'prune is no storage choice');
+    assert.equal(parseFromWebview({ ...base, params: { ...base.params, overrides: {}, goal: { targetCosine: 0.999, sizeBudget: 10 } } }), null, 'two goals');
+    assert.equal(parseFromWebview({ type: 'request', id: 4, method: 'sensitivity', params: { method: 'float', samples: 8, seed: 0, cachedOnly: false } }), null, 'float is no scan method');
+    assert.equal(parseFromWebview({ type: 'request', id: 4, method: 'sensitivity', params: { method: 'int8', samples: 1_000_000, seed: 0, cachedOnly: false } }), null, 'a million samples');
   });
 });
 
