@@ -361,6 +361,14 @@ export class SensitivityPane {
         render: (r: Row) => (r.outCosine === undefined ? h('span', { class: 'muted', title: 'No full model run for this layer' }, '—') : flagged(formatCosine(cosine(r.outCosine)), cosine(r.outCosine) < FRAGILE_COSINE, 'This layer alone moves the outputs by more than a thousandth')),
       },
       { id: 'relL2', label: 'Rel L2', numeric: true, title: '‖outputs − original‖ / ‖original‖ with only this layer compressed', value: (r: Row) => (r.outRelL2 === undefined ? NaN : num(r.outRelL2)), render: (r: Row) => (r.outRelL2 === undefined ? '—' : formatNumber(num(r.outRelL2), 3)) },
+      {
+        id: 'actError',
+        label: 'Act. error',
+        numeric: true,
+        title: '‖XΔW‖ / ‖XW‖: the layer\'s own output error on the calibration activations, the second cheap proxy (MatMul, Gemm, Conv)',
+        value: (r: Row) => (r.actError === undefined ? NaN : num(r.actError)),
+        render: (r: Row) => (r.actError === undefined ? '—' : formatNumber(num(r.actError), 3)),
+      },
       { id: 'sqnr', label: 'W SQNR', numeric: true, title: 'Signal-to-noise of the compressed weights, dB: the cheap proxy (higher is better)', value: (r: Row) => num(r.sqnrDb), render: (r: Row) => formatDb(num(r.sqnrDb)) },
       {
         id: 'outlier',

@@ -18,6 +18,8 @@ export interface SensitivityRowView {
   outCosine?: WireNumber;
   outRelL2?: WireNumber;
   sqnrDb: WireNumber;
+  /** ‖XΔW‖/‖XW‖ on the calibration activations, where the op allows it. */
+  actError?: WireNumber;
   min: WireNumber;
   max: WireNumber;
   std: WireNumber;
@@ -60,6 +62,7 @@ export function toSensitivityView(r: SensitivityReport): SensitivityView {
       bytesAfter: l.bytesAfter,
       ...(l.output ? { outCosine: toWire(l.output.cosine), outRelL2: toWire(l.output.relL2) } : {}),
       sqnrDb: toWire(l.weight.sqnrDb),
+      ...(l.weight.activationError !== undefined ? { actError: toWire(l.weight.activationError) } : {}),
       min: toWire(l.shape.min),
       max: toWire(l.shape.max),
       std: toWire(l.shape.std),
