@@ -45,6 +45,7 @@ test('saved state is taken field by field; malformed fields fall back to default
       summaryCollapsed: true,
     }),
     {
+      ...INITIAL_STATE,
       sort: { column: 'sparsity', descending: true },
       filter: 'conv',
       selected: { layer: 'conv1', tensor: 'conv1.weight' },
