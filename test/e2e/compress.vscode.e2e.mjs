@@ -252,12 +252,12 @@ describe('Model Lens compression in code-server', { timeout: 900_000 }, () => {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'prune → int8' }).waitFor({ timeout: 10_000 });
     await input.fill('prune → int8');
     await page.keyboard.press('Enter');
-    // Defaults all the way: which weights, sparsity, scope, granularity, range, then the final page.
+    // Defaults all the way: which weights, sparsity, scope, granularity, range, precision per layer (same for all), then the final page.
     const pages = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 7; i++) {
       await page.waitForTimeout(400);
       pages.push((await page.locator('.quick-input-widget .quick-input-title').textContent()) + ' | ' + ((await input.getAttribute('placeholder')) ?? (await page.locator('.quick-input-message').textContent())));
-      if (i === 5) await page.screenshot({ path: join(artifacts, 'compress-wizard-last-page.png') });
+      if (i === 6) await page.screenshot({ path: join(artifacts, 'compress-wizard-last-page.png') });
       await page.keyboard.press('Enter');
     }
     const out = join(folder, 'cnn.prune50.int8.onnx');
