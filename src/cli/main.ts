@@ -142,6 +142,7 @@ function printTable(report: InspectReport, file: string): void {
 async function inspect(args: InspectArgs): Promise<void> {
   const pool = new WorkerPool(path.join(__dirname, 'worker.js'), Math.max(1, Math.min(os.availableParallelism(), 8)));
   try {
+    if (!args.noStats) pool.warm();
     const service = new ModelService(pool);
     const model = await service.open(args.file);
     const results = args.noStats ? model.tensors.map((_, index) => ({ index, error: 'not computed (--no-stats)' })) : await service.stats(args.file, model, args.options, () => undefined);

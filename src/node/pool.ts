@@ -59,6 +59,11 @@ export class WorkerPool {
     return worker;
   }
 
+  /** Starts every worker now, so their start-up overlaps the caller's first request instead of following it. */
+  warm(): void {
+    for (const slot of this.slots) if (!slot.worker) this.spawn(slot);
+  }
+
   /** Sends a request; `onEvent` receives streamed events; aborting `signal` cancels it in the worker. */
   request<T>(req: WorkerRequest, onEvent?: (data: never) => void, signal?: AbortSignal, slotIndex?: number): Promise<T> {
     if (this.disposed) return Promise.reject(new Error('worker pool disposed'));

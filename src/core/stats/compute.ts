@@ -20,22 +20,46 @@ export class Moments {
   add(v: Elements, n: number): void {
     // Fast path: one plain pass. It is exact enough unless the chunk holds non-finite values or
     // magnitudes so uneven that naive summation's error bound could reach the mean's tolerance.
-    let sum = 0;
-    let absSum = 0;
-    let min = this.min;
-    let max = this.max;
+    // Four independent accumulators: one add chain per element would wait on the previous add.
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    let lo0 = this.min, lo1 = lo0, hi0 = this.max, hi1 = hi0;
     let zeros = 0;
     const thr = this.nearZero;
-    // Branch-free where the data is unpredictable (signs): a mispredicted branch costs more than the loop body.
-    for (let i = 0; i < n; i++) {
-      const x = v[i];
-      const a = Math.abs(x);
-      sum += x;
-      absSum += a;
-      min = Math.min(min, x);
-      max = Math.max(max, x);
-      if (a <= thr) zeros++;
+    let i = 0;
+    for (; i + 3 < n; i += 4) {
+      const x0 = v[i], x1 = v[i + 1], x2 = v[i + 2], x3 = v[i + 3];
+      s0 += x0; s1 += x1; s2 += x2; s3 += x3;
+      q0 += x0 * x0; q1 += x1 * x1; q2 += x2 * x2; q3 += x3 * x3;
+      const b0 = Math.abs(x0), b1 = Math.abs(x1), b2 = Math.abs(x2), b3 = Math.abs(x3);
+      a0 += b0; a1 += b1; a2 += b2; a3 += b3;
+      // New extremes are rare after the first few values, so these branches predict well; NaN takes the careful path below.
+      if (x0 < lo0) lo0 = x0;
+      if (x1 < lo1) lo1 = x1;
+      if (x2 < lo0) lo0 = x2;
+      if (x3 < lo1) lo1 = x3;
+      if (x0 > hi0) hi0 = x0;
+      if (x1 > hi1) hi1 = x1;
+      if (x2 > hi0) hi0 = x2;
+      if (x3 > hi1) hi1 = x3;
+      if (b0 <= thr) zeros++;
+      if (b1 <= thr) zeros++;
+      if (b2 <= thr) zeros++;
+      if (b3 <= thr) zeros++;
     }
+    for (; i < n; i++) {
+      const x = v[i];
+      const b = Math.abs(x);
+      s0 += x;
+      q0 += x * x;
+      a0 += b;
+      if (x < lo0) lo0 = x;
+      if (x > hi0) hi0 = x;
+      if (b <= thr) zeros++;
+    }
+    const sum = s0 + s1 + (s2 + s3);
+    const absSum = a0 + a1 + (a2 + a3);
     // Naive summation errs by at most n·eps·Σ|x|; accept when that is far inside 1e-7 of the mean (or 1e-13 absolute).
     const bound = n * 2.3e-16 * absSum;
     if (!(absSum < Infinity) || bound > Math.max(1e-7 * Math.abs(sum), 1e-13 * n)) {
@@ -43,15 +67,27 @@ export class Moments {
       return;
     }
     this.count += n;
-    this.min = min;
-    this.max = max;
+    this.min = lo0 < lo1 ? lo0 : lo1;
+    this.max = hi0 > hi1 ? hi0 : hi1;
     this.zeros += zeros;
     if (n === 0) return;
     const mean = sum / n;
-    let m2 = 0;
-    for (let i = 0; i < n; i++) {
-      const d = v[i] - mean;
-      m2 += d * d;
+    // Σx² − n·mean² loses at most a factor 2 of its n·eps relative accuracy while n·mean² ≤ Σx²/2
+    // (weights centred near zero); past that, cancellation would eat digits, so a second pass sums (x − mean)².
+    const sq = q0 + q1 + (q2 + q3);
+    let m2 = sq - sum * mean;
+    if (!(sum * mean <= 0.5 * sq)) {
+      let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+      i = 0;
+      for (; i + 3 < n; i += 4) {
+        const e0 = v[i] - mean, e1 = v[i + 1] - mean, e2 = v[i + 2] - mean, e3 = v[i + 3] - mean;
+        d0 += e0 * e0; d1 += e1 * e1; d2 += e2 * e2; d3 += e3 * e3;
+      }
+      for (; i < n; i++) {
+        const e = v[i] - mean;
+        d0 += e * e;
+      }
+      m2 = d0 + d1 + (d2 + d3);
     }
     this.merge(n, mean, m2);
   }
@@ -124,7 +160,8 @@ export function binEdges(first: number, last: number, bins: number): Float64Arra
 
 /** numpy.histogram(values, bins, range=(min, max)) semantics, including its edge corrections. */
 export class HistogramBuilder {
-  private readonly lanes: Uint32Array[];
+  /** Two lanes of bins + 1 counters: the extra one collects values outside the range (and NaN). */
+  private readonly lanes: [Uint32Array, Uint32Array];
   private readonly top: number;
   readonly first: number;
   readonly last: number;
@@ -136,7 +173,7 @@ export class HistogramBuilder {
     // numpy widens an empty range by 0.5 on each side.
     this.first = min === max ? min - 0.5 : min;
     this.last = min === max ? max + 0.5 : max;
-    this.lanes = [0, 1, 2, 3].map(() => new Uint32Array(bins));
+    this.lanes = [new Uint32Array(bins + 1), new Uint32Array(bins + 1)];
     this.top = bins - 1;
     this.edges = binEdges(this.first, this.last, bins);
     this.norm = bins / (this.last - this.first);
@@ -147,40 +184,21 @@ export class HistogramBuilder {
   /** The bin of x, or -1 when x is outside the range (or NaN). */
   binOf(x: number): number {
     if (!(x >= this.first && x <= this.last)) return -1;
-    const top = this.top;
     const f = (x - this.first) * this.norm;
-    let b = f | 0;
+    const b = f | 0;
     // Rounding can only move a value across an edge it sits within a few ulps of: well inside a
     // bin, truncation already agrees with numpy and the edge table need not be consulted.
     const frac = f - b;
-    if (frac > this.margin && frac < 1 - this.margin && b < top) return b;
-    if (b > top) b = top;
-    if (x < this.edges[b]) b--;
-    else if (b !== top && x >= this.edges[b + 1]) b++;
-    return b;
+    if (frac > this.margin && frac < 1 - this.margin && b < this.top) return b;
+    return edgeBin(x, b, this.top, this.edges);
   }
 
   /**
-   * Four interleaved lanes of counts: consecutive weights tend to fall in the same bin, and
+   * Two interleaved lanes of counts: consecutive weights tend to fall in the same bin, and
    * incrementing one counter back to back stalls on the previous store.
    */
   add(v: Elements, n: number): void {
-    const [c0, c1, c2, c3] = this.lanes;
-    let i = 0;
-    for (; i + 3 < n; i += 4) {
-      const b0 = this.binOf(v[i]);
-      const b1 = this.binOf(v[i + 1]);
-      const b2 = this.binOf(v[i + 2]);
-      const b3 = this.binOf(v[i + 3]);
-      if (b0 >= 0) c0[b0]++;
-      if (b1 >= 0) c1[b1]++;
-      if (b2 >= 0) c2[b2]++;
-      if (b3 >= 0) c3[b3]++;
-    }
-    for (; i < n; i++) {
-      const b = this.binOf(v[i]);
-      if (b >= 0) c0[b]++;
-    }
+    addToBins(this.lanes[0], this.lanes[1], v, n, this.first, this.last, this.norm, this.margin, this.top, this.edges);
   }
 
   addZeros(k: number): void {
@@ -190,12 +208,79 @@ export class HistogramBuilder {
 
   /** The counts (lanes summed); call once, after the last add. */
   histogram(): Histogram {
-    const [c0, c1, c2, c3] = this.lanes;
-    const counts = new Uint32Array(c0.length);
-    for (let b = 0; b < counts.length; b++) counts[b] = c0[b] + c1[b] + c2[b] + c3[b];
+    const [c0, c1] = this.lanes;
+    const counts = new Uint32Array(this.top + 1);
+    for (let b = 0; b < counts.length; b++) counts[b] = c0[b] + c1[b];
     return { min: this.first, max: this.last, counts };
   }
 }
+
+/** The bin of x in [first, last] by numpy's edge corrections, from its truncated estimate `b`. */
+function edgeBin(x: number, b: number, top: number, edges: Float64Array): number {
+  if (b > top) b = top;
+  if (x < edges[b]) b--;
+  else if (b !== top && x >= edges[b + 1]) b++;
+  return b;
+}
+
+/** The hot loop of HistogramBuilder.add, on locals: values outside [first, last] land in counter `top + 1`. */
+function addToBins(
+  c0: Uint32Array,
+  c1: Uint32Array,
+  v: Elements,
+  n: number,
+  first: number,
+  last: number,
+  norm: number,
+  margin: number,
+  top: number,
+  edges: Float64Array,
+): void {
+  const upper = 1 - margin;
+  const outside = top + 1;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const x0 = v[i];
+    const x1 = v[i + 1];
+    const f0 = (x0 - first) * norm;
+    const f1 = (x1 - first) * norm;
+    let b0 = f0 | 0;
+    let b1 = f1 | 0;
+    const r0 = f0 - b0;
+    const r1 = f1 - b1;
+    if (!(r0 > margin && r0 < upper && b0 < top)) b0 = x0 >= first && x0 <= last ? edgeBin(x0, b0, top, edges) : outside;
+    if (!(r1 > margin && r1 < upper && b1 < top)) b1 = x1 >= first && x1 <= last ? edgeBin(x1, b1, top, edges) : outside;
+    c0[b0]++;
+    c1[b1]++;
+  }
+  if (i < n) {
+    const x = v[i];
+    const f = (x - first) * norm;
+    let b = f | 0;
+    const r = f - b;
+    if (!(r > margin && r < upper && b < top)) b = x >= first && x <= last ? edgeBin(x, b, top, edges) : outside;
+    c0[b]++;
+  }
+}
+
+/**
+ * Runs the chunk kernels once on values that take every branch, both element types. V8 would
+ * otherwise optimize them before a rare branch (an edge, a new extreme) ever ran, and optimized
+ * code that meets a branch without feedback bails out to the interpreter on every chunk that takes it.
+ */
+function warmUp(): void {
+  const spread = [0, 1, -1, 2, -2, 0.5, 3, -3, 0.25, 1.5, -0.5, 0];
+  const offset = spread.map((x) => 1000 + x);
+  const odd = [...spread, NaN, Infinity, -Infinity, 1e300, -1e300];
+  for (const make of [(a: number[]) => Float32Array.from(a), (a: number[]) => Float64Array.from(a)]) {
+    for (const values of [spread, offset, odd]) {
+      const v = make(values);
+      for (const nearZero of [0, 0.1]) new Moments(nearZero).add(v, v.length);
+      for (const [lo, hi] of [[-3, 3], [-1, 2], [1000, 1001]]) new HistogramBuilder(lo, hi, 4).add(v, v.length);
+    }
+  }
+}
+warmUp();
 
 /** Percentile q (0..1) interpolated inside the histogram bin where the cumulative count crosses it. */
 export function histogramPercentile(h: Histogram, total: number, q: number): number | null {
