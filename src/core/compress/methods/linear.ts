@@ -60,66 +60,106 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   // Range per group; starting at 0 widens every range to include 0, which both schemes need.
   const lo = new Float64Array(size);
   const hi = new Float64Array(size);
-  let i = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < size; c++) {
-      let l = lo[c];
-      let h = hi[c];
-      for (let end = i + inner; i < end; i++) {
-        const v = values[i];
-        if (v < l) {
-          if (v !== -Infinity) l = v;
-        } else if (v > h) {
-          if (v !== Infinity) h = v;
-        }
-      }
-      lo[c] = l;
-      hi[c] = h;
-    }
-  }
+  forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? rangeRows(values, from, to, lo, hi) : rangeRun(values, from, to, lo, hi, c)));
 
   const scale = new Float32Array(size);
   const axis = perChannel ? layout.outputAxis : null;
-  if (symmetric) {
-    const qmax = 2 ** (bits - 1) - 1;
-    for (let c = 0; c < size; c++) scale[c] = symmetricScale(Math.max(-lo[c], hi[c]), qmax);
-    const q = new Int8Array(n);
-    i = 0;
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < size; c++) {
-        const s = scale[c];
-        for (let end = i + inner; i < end; i++) {
-          const r = roundHalfEven(fround(values[i] / s));
-          // NaN falls through both tests and is stored as 0 by the Int8Array.
-          q[i] = r > qmax ? qmax : r < -qmax ? -qmax : r;
-        }
-      }
-    }
-    return { q, signed: true, bits, scale, axis };
-  }
-
-  const qmax = 2 ** bits - 1;
+  // Symmetric codes are ±qmax around a zero point of 0; asymmetric ones 0..qmax around their zero point.
+  const qmax = symmetric ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
   const zeroPoint = new Uint8Array(size);
   for (let c = 0; c < size; c++) {
-    const s = fround(fround(hi[c] - lo[c]) / qmax);
-    scale[c] = s > 0 ? s : hi[c] > lo[c] ? FLOAT32_MIN_SUBNORMAL : 1;
+    if (symmetric) {
+      scale[c] = symmetricScale(Math.max(-lo[c], hi[c]), qmax);
+      continue;
+    }
+    const sc = fround(fround(hi[c] - lo[c]) / qmax);
+    scale[c] = sc > 0 ? sc : hi[c] > lo[c] ? FLOAT32_MIN_SUBNORMAL : 1;
     const z = roundHalfEven(fround(-lo[c] / scale[c]));
     zeroPoint[c] = z > qmax ? qmax : z < 0 ? 0 : z;
   }
-  const q = new Uint8Array(n);
-  i = 0;
+  const q = symmetric ? new Int8Array(n) : new Uint8Array(n);
+  const qmin = symmetric ? -qmax : 0;
+  forEachRun(outer, size, inner, (from, to, c) =>
+    c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, qmin, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], qmin, qmax),
+  );
+  return symmetric ? { q, signed: true, bits, scale, axis } : { q, signed: false, bits, scale, zeroPoint, axis };
+}
+
+/** Elements per kernel call: often enough for V8 to optimize the kernels whole, long enough to amortise the call. */
+const CHUNK = 1 << 16;
+
+/**
+ * Walks a row-major (outer, size, inner) tensor in cache-sized runs. inner > 1: runs of one
+ * channel `c` (contiguous). inner = 1 (channels last, as MatMul weights are): runs of whole rows,
+ * reported with c = -1, so a kernel walks every channel in turn instead of one element per call.
+ */
+function forEachRun(outer: number, size: number, inner: number, run: (from: number, to: number, c: number) => void): void {
+  if (inner === 1) {
+    const rows = Math.max(1, Math.floor(CHUNK / Math.max(1, size)));
+    const n = outer * size;
+    for (let from = 0; from < n; from += rows * size) run(from, Math.min(n, from + rows * size), -1);
+    return;
+  }
+  let i = 0;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < size; c++) {
-      const s = scale[c];
-      const z = zeroPoint[c];
-      for (let end = i + inner; i < end; i++) {
-        const v = values[i];
-        const r = roundHalfEven(fround(v / s)) + z;
-        q[i] = r > qmax ? qmax : r < 0 ? 0 : v !== v ? z : r;
+      for (let end = i + inner; i < end; i += CHUNK) run(i, Math.min(end, i + CHUNK), c);
+      i = (o * size + c + 1) * inner;
+    }
+  }
+}
+
+/** Widens lo/hi of channel c by the finite values of one contiguous run. */
+function rangeRun(values: Float32Array, from: number, to: number, lo: Float64Array, hi: Float64Array, c: number): void {
+  let l = lo[c];
+  let h = hi[c];
+  for (let i = from; i < to; i++) {
+    const v = values[i];
+    if (v < l) {
+      if (v !== -Infinity) l = v;
+    } else if (v > h) {
+      if (v !== Infinity) h = v;
+    }
+  }
+  lo[c] = l;
+  hi[c] = h;
+}
+
+/** Widens lo/hi of every channel by whole rows (channels last). */
+function rangeRows(values: Float32Array, from: number, to: number, lo: Float64Array, hi: Float64Array): void {
+  const size = lo.length;
+  for (let row = from; row < to; row += size) {
+    for (let c = 0; c < size; c++) {
+      const v = values[row + c];
+      if (v < lo[c]) {
+        if (v !== -Infinity) lo[c] = v;
+      } else if (v > hi[c]) {
+        if (v !== Infinity) hi[c] = v;
       }
     }
   }
-  return { q, signed: false, bits, scale, zeroPoint, axis };
+}
+
+/** Codes of one contiguous run with one scale and zero point; NaN takes the zero point. */
+function quantizeRun(values: Float32Array, q: Int8Array | Uint8Array, from: number, to: number, s: number, z: number, qmin: number, qmax: number): void {
+  for (let i = from; i < to; i++) {
+    const v = values[i];
+    const r = roundHalfEven(fround(v / s)) + z;
+    q[i] = r > qmax ? qmax : r < qmin ? qmin : v !== v ? z : r;
+  }
+}
+
+/** Codes of whole rows, channel c with scale[c] and zeroPoint[c] (channels last). */
+function quantizeRows(values: Float32Array, q: Int8Array | Uint8Array, from: number, to: number, scale: Float32Array, zeroPoint: Uint8Array, qmin: number, qmax: number): void {
+  const size = scale.length;
+  for (let row = from; row < to; row += size) {
+    for (let c = 0; c < size; c++) {
+      const v = values[row + c];
+      const z = zeroPoint[c];
+      const r = roundHalfEven(fround(v / scale[c])) + z;
+      q[row + c] = r > qmax ? qmax : r < qmin ? qmin : v !== v ? z : r;
+    }
+  }
 }
 
 /** Shape of the scale tensor of a blockwise quantization: `dims` with the block axis divided by blockSize, rounded up. */
@@ -176,35 +216,61 @@ export function quantizeBlockwise(values: Float32Array, layout: WeightLayout, op
 /**
  * DequantizeLinear: y = float32((q - zeroPoint) · scale) for per-tensor (axis null), per-axis,
  * and blocked (blockSize set) results alike. Only layout.dims is read; the axis comes from the result.
+ * Writes into `into` when given (a reused buffer), else into a new array.
  */
-export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout): Float32Array {
+export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout, into?: Float32Array): Float32Array {
   const { q, scale, zeroPoint, axis, blockSize } = result;
   const n = q.length;
-  const out = new Float32Array(n);
+  if (into && into.length !== n) throw new RangeError(`output holds ${into.length} values, the codes ${n}`);
+  const out = into ?? new Float32Array(n);
   if (axis === null) {
     checkLayout(layout, n);
     if (scale.length !== 1) throw new RangeError(`per-tensor result has ${scale.length} scales`);
-    const s = scale[0];
-    const z = zeroPoint ? zeroPoint[0] : 0;
-    for (let i = 0; i < n; i++) out[i] = fround((q[i] - z) * s);
+    forEachRun(1, 1, n, (from, to) => dequantizeRun(q, out, from, to, scale[0], zeroPoint ? zeroPoint[0] : 0));
     return out;
   }
   const { outer, size, inner } = splitAt(layout, axis, n);
   const blocks = blockSize === undefined ? 0 : Math.ceil(size / blockSize);
   const expected = blockSize === undefined ? size : outer * blocks * inner;
   if (scale.length !== expected) throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
+  if (blockSize === undefined) {
+    const zp = zeroPoint ?? new Uint8Array(size);
+    forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? dequantizeRows(q, out, from, to, scale, zp) : dequantizeRun(q, out, from, to, scale[c], zp[c])));
+    return out;
+  }
   let i = 0;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < size; c++) {
-      if (blockSize === undefined) {
-        const s = scale[c];
-        const z = zeroPoint ? zeroPoint[c] : 0;
-        for (let end = i + inner; i < end; i++) out[i] = fround((q[i] - z) * s);
-      } else {
-        const base = (o * blocks + Math.floor(c / blockSize)) * inner;
-        for (let r = 0; r < inner; r++, i++) out[i] = fround((q[i] - (zeroPoint ? zeroPoint[base + r] : 0)) * scale[base + r]);
-      }
+      const base = (o * blocks + Math.floor(c / blockSize)) * inner;
+      for (let r = 0; r < inner; r++, i++) out[i] = fround((q[i] - (zeroPoint ? zeroPoint[base + r] : 0)) * scale[base + r]);
     }
   }
   return out;
 }
+
+/** y = float32((q - z) · s) over one contiguous run. */
+function dequantizeRun(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, s: number, z: number): void {
+  for (let i = from; i < to; i++) out[i] = fround((q[i] - z) * s);
+}
+
+/** y = float32((q - z[c]) · s[c]) over whole rows (channels last). */
+function dequantizeRows(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, scale: Float32Array, zeroPoint: Int8Array | Uint8Array): void {
+  const size = scale.length;
+  for (let row = from; row < to; row += size) for (let c = 0; c < size; c++) out[row + c] = fround((q[row + c] - zeroPoint[c]) * scale[c]);
+}
+
+/**
+ * Runs the kernels once on a small tensor that takes every branch, both layouts and both code
+ * types: V8 would otherwise compile a kernel's loop on its first long call, before its rare
+ * branches ran, and bail out of that code again on every later call that reaches one.
+ */
+function warmUp(): void {
+  const values = Float32Array.of(0, 1, -1, NaN, Infinity, -Infinity, 0.5, -0.25, 2, 3e-39, -7, 4);
+  for (const outputAxis of [0, 1]) {
+    const layout = { dims: [3, 4], outputAxis, inputAxis: 1 - outputAxis };
+    for (const symmetric of [true, false]) {
+      for (const perChannel of [true, false]) dequantizeLinear(quantizeLinear(values, layout, { symmetric, perChannel }), layout);
+    }
+  }
+}
+warmUp();
