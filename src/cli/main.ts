@@ -356,7 +356,8 @@ async function compressCommand(args: CompressArgs): Promise<void> {
   const progress = terminalProgress();
   // Temp files of an earlier, killed run in the target folder go first (compressFile's temps are named for this).
   removeStaleTemps(path.dirname(path.resolve(args.output ?? args.file)));
-  const fileOptions = { output: args.output, force: args.force, progress };
+  const tensorThreads = { script: path.join(__dirname, 'worker.js'), count: os.availableParallelism() };
+  const fileOptions = { output: args.output, force: args.force, progress, tensorThreads };
   const result = args.goal
     ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions })
     : args.spec.options.criterion === 'hessian'

@@ -6,13 +6,19 @@ import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compres
 import type { ByteSink } from '../core/formats/onnx/writer';
 import { variantPath, writeAtomically } from './atomicWrite';
 import { FileSource, FolderResolver } from './fileSource';
+import { tensorThreads } from './tensorThreads';
 
 export interface CompressFileOptions extends CompressHooks {
   /** Output path; default `<stem>.<suffix>.onnx` next to the input. */
   output?: string;
   /** Overwrite an existing output. */
   force?: boolean;
+  /** Compress tensors in this many helper threads running `script` (worker.js); default: on the calling thread. */
+  tensorThreads?: { script: string; count: number };
 }
+
+/** Below this much weight data, starting helper threads costs more than it saves. */
+const THREADED_BYTES = 16 * 2 ** 20;
 
 export interface CompressFileResult {
   input: string;
@@ -35,6 +41,8 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
   const resolver = new FolderResolver(input);
   try {
     const model = readModel(source, path.basename(input), resolver);
+    const threaded = options.tensorThreads && options.tensorThreads.count > 1 && model.tensors.reduce((n, t) => n + t.bytes, 0) >= THREADED_BYTES && fs.existsSync(options.tensorThreads.script);
+    const parallel = threaded ? tensorThreads(options.tensorThreads!.script, input, options.tensorThreads!.count) : undefined;
     let report: CompressReport | undefined;
     const atomic = { force: options.force ?? false, cancelled: options.cancelled };
     // Sibling files (safetensors shards, ONNX external data): each written whole before the file that names them; all removed if anything fails.
@@ -50,7 +58,7 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
     };
     try {
       writeAtomically(output, atomic, (sink) => {
-        report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, { ...options, shards: shardWriter });
+        report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, { ...options, shards: shardWriter, parallel });
       });
       const after = fs.statSync(input);
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { parentPort } from 'node:worker_threads';
+import * as os from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { readModel } from '../core/formats';
 import { computeTensorStats } from '../core/stats/compute';
@@ -10,11 +11,13 @@ import { compressFile } from './compress';
 import { compressFileHessian } from './hessianPrune';
 import { FileSource, FolderResolver } from './fileSource';
 import { analyseSensitivity, compressForFidelity } from './calibrate';
+import { serveTensorJobs, type TensorHelperData } from './tensorThreads';
 import { runVerify } from './verify';
 
 /** Worker thread: parses models and computes statistics so the caller's thread never blocks. */
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
+const helper = (workerData as TensorHelperData | undefined)?.role === 'compress-tensors' ? (workerData as TensorHelperData) : undefined;
 
 const cancelled = new Set<number>();
 /** Verify runs cancel through an AbortSignal, checked between inference runs. */
@@ -57,7 +60,8 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
     // Temp files of an earlier, killed run in the target folder go first.
     removeStaleTemps(path.dirname(path.resolve(req.params.output ?? req.params.input)));
     const isCancelled = () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id);
-    const options = { output: req.params.output, force: req.params.force, cancelled: isCancelled, progress: throttledProgress(id) };
+    const tensorThreads = { script: __filename, count: os.availableParallelism() };
+    const options = { output: req.params.output, force: req.params.force, cancelled: isCancelled, progress: throttledProgress(id), tensorThreads };
     // The Hessian criterion calibrates in onnxruntime first (the request's inputs, else seeded random ones).
     if (req.params.spec.options.criterion === 'hessian') return compressFileHessian(req.params.input, req.params.spec, { ...options, calibration: req.params.calibration });
     if (!req.params.goal) return compressFile(req.params.input, req.params.spec, options);
@@ -97,7 +101,9 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
   }
 }
 
-port.on('message', (msg: ToWorker) => {
+// A compression helper serves tensor jobs of one compressFile call instead of pool requests.
+if (helper) serveTensorJobs(helper, port);
+else port.on('message', (msg: ToWorker) => {
   if (msg.type === 'cancel') {
     cancelled.add(msg.id);
     aborts.get(msg.id)?.abort();

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CancelledError, InvalidModelError } from '../../src/core/errors';
 import type { Model } from '../../src/core/model';
 import type { StatsResult } from '../../src/core/stats/types';
+import { compressFile } from '../../src/node/compress';
 import { ModelService, partition } from '../../src/node/modelService';
 import { WorkerPool } from '../../src/node/pool';
 import { parseFromWebview, toModelView } from '../../src/shared/protocol';
+import { writeFixtures } from '../fixtures/models';
 import { distFile, fixturePath, openModel } from './helpers';
 
 describe('worker pool and model service', () => {
@@ -90,6 +92,48 @@ describe('worker pool and model service', () => {
       assert.deepEqual(readdirSync(dir).sort(), ['cnn.int8.onnx', 'cnn.onnx']);
     } finally {
       pool.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('compresses in helper threads to the same bytes and report as on one thread, external data too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-threads-'));
+    try {
+      for (const external of [false, true]) {
+        const sub = join(dir, external ? 'external' : 'single');
+        mkdirSync(sub);
+        writeFixtures(sub, { largeMB: 20, external });
+        const input = join(sub, 'big.onnx');
+        // Same output name in two folders: an external-data variant names its data file inside the model.
+        const [one, many] = ['one', 'many'].map((d) => join(sub, d, 'variant.onnx'));
+        for (const d of ['one', 'many']) mkdirSync(join(sub, d));
+        for (const methods of [['int8'], ['prune', 'int8'], ['fp16']] as const) {
+          const spec = { methods: [...methods], options: { sparsity: 0.5 } };
+          const a = compressFile(input, spec, { output: one, force: true });
+          const b = compressFile(input, spec, { output: many, force: true, tensorThreads: { script: distFile('worker.js'), count: 2 } });
+          const label = `${methods.join('+')}${external ? ' (external data)' : ''}`;
+          assert.deepEqual(b.report, a.report, label);
+          assert.ok(readFileSync(many).equals(readFileSync(one)), `${label}: same model bytes`);
+          if (external) assert.ok(readFileSync(`${many}.data`).equals(readFileSync(`${one}.data`)), `${label}: same data bytes`);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops helper threads when a threaded compression is cancelled, leaving nothing behind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-threads-'));
+    try {
+      writeFixtures(dir, { largeMB: 20 });
+      const before = readdirSync(dir).sort();
+      let calls = 0;
+      assert.throws(
+        () => compressFile(join(dir, 'big.onnx'), { methods: ['int8'], options: {} }, { tensorThreads: { script: distFile('worker.js'), count: 2 }, cancelled: () => ++calls > 3 }),
+        CancelledError,
+      );
+      assert.deepEqual(readdirSync(dir).sort(), before);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -30,7 +30,7 @@ import {
   toFloat16,
 } from './methods';
 import type { HessianComparison } from './hessianPlan';
-import { errorMetrics } from './metrics';
+import { compareReconstruction, type PairedHistograms } from './metrics';
 import type { FidelityResult } from './sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
 import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
@@ -47,41 +47,7 @@ export interface TensorResult extends ErrorMetrics {
   bytesAfter: number;
   note?: string;
   /** Histograms of the original and reconstructed values over the same bins (for overlays). */
-  histograms: { min: number; max: number; original: number[]; compressed: number[] };
-}
-
-/** Bins of the before/after histograms in the report: enough to see quantization levels. */
-const REPORT_BINS = 128;
-
-/**
- * Before/after histograms over the original's range, for the Compare overlay. Plain linear
- * binning (no numpy edge rules: these are pictures, not the inspector's statistics).
- */
-export function pairedHistograms(original: Float32Array, reconstructed: Float32Array): TensorResult['histograms'] {
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < original.length; i++) {
-    const x = original[i];
-    if (x - x === 0) {
-      min = Math.min(min, x);
-      max = Math.max(max, x);
-    }
-  }
-  if (!(min < max)) {
-    min = (min <= max ? min : 0) - 0.5;
-    max = min + 1;
-  }
-  const a = new Uint32Array(REPORT_BINS);
-  const b = new Uint32Array(REPORT_BINS);
-  const norm = REPORT_BINS / (max - min);
-  const top = REPORT_BINS - 1;
-  for (let i = 0; i < original.length; i++) {
-    const x = original[i];
-    const y = reconstructed[i];
-    if (x >= min && x <= max) a[Math.min(top, ((x - min) * norm) | 0)]++;
-    if (y >= min && y <= max) b[Math.min(top, ((y - min) * norm) | 0)]++;
-  }
-  return { min, max, original: Array.from(a), compressed: Array.from(b) };
+  histograms: PairedHistograms;
 }
 
 export interface CompressReport {
@@ -121,6 +87,29 @@ export interface CompressHooks {
   prune?: (candidate: WeightCandidate, values: Float32Array) => Float32Array | undefined;
   /** Sees each weight before and after compression (sensitivity's activation-weighted error). */
   inspect?: (candidate: WeightCandidate, original: Float32Array, reconstructed: Float32Array) => void;
+  /**
+   * Runs tensor jobs elsewhere (worker threads, each with its own reader of the model) and yields
+   * their outcomes in job order. Not used for global pruning (it needs every tensor at once) nor
+   * when `prune` or `inspect` is set (a function cannot cross to another thread).
+   */
+  parallel?: (jobs: TensorJob[], cancelled: () => boolean) => Iterable<TensorOutcome>;
+}
+
+/** One weight to compress: everything a thread needs besides a reader of the model. */
+export interface TensorJob {
+  candidate: WeightCandidate;
+  /** Position among the weights compressed (varies the seed of random pruning). */
+  position: number;
+  storage: MethodName | undefined;
+  spec: CompressSpec;
+  opset: number;
+}
+
+/** What compressing one weight yields: its edit, its report row and its share of the entropy estimate. */
+export interface TensorOutcome {
+  edit: TensorEdit;
+  result: TensorResult;
+  estimate?: SymbolEstimate;
 }
 
 /** Default-domain ops whose opset-6 definition still holds at opset 7 (none lost an attribute or changed meaning). */
@@ -141,11 +130,17 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * Reads a tensor's values as float32, the precision every method works in. float64 values past
  * float32's range are clipped to ±max (and counted) rather than silently becoming ±Inf.
  */
-export function readWeights(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): { values: Float32Array; clipped: number } {
-  const out = new Float32Array(ref.count);
+export function readWeights(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into?: Float32Array): { values: Float32Array; clipped: number } {
+  const out = into ?? new Float32Array(ref.count);
   let at = 0;
   let clipped = 0;
   streamElements(source, ref, openFile, (v, n) => {
+    if (v instanceof Float32Array) {
+      // Already float32: nothing to clip, and a block copy instead of a loop.
+      out.set(v.subarray(0, n), at);
+      at += n;
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const x = v[i];
       if (x > FLOAT32_MAX && x !== Infinity) {
@@ -227,7 +222,7 @@ export function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec
   return applyMask(v, mask);
 }
 
-function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number): Transformed {
+function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number, scratch: FloatScratch): Transformed {
   const t = c.tensor;
   const o = spec.options;
   const axisNote = (axis: number | null) => (axis === null ? 'per-tensor' : `per-channel, axis ${axis}`);
@@ -239,7 +234,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       if (t.dims.length === 0) perChannel = false;
       const q = quantizeLinear(values, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
       const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
-      return { edit, reconstructed: dequantizeLinear(q, c.layout), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note };
+      return { edit, reconstructed: dequantizeLinear(q, c.layout, scratch.get(1, q.q.length)), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note };
     }
     case 'int4': {
       const bs = o.blockSize ?? 32;
@@ -309,6 +304,57 @@ function pruneFloat64(c: WeightCandidate, original32: Float32Array, pruned32: Fl
   const values = readFloat64(source, c.tensor, openFile);
   for (let i = 0; i < values.length; i++) if (pruned32[i] === 0 && original32[i] !== 0) values[i] = 0;
   return { edit: denseEdit(c.tensor, bytesOf(values)), reconstructed: Float32Array.from(values), method: 'prune (dense)' };
+}
+
+/**
+ * Float buffers one thread reuses from tensor to tensor. A fresh 64 MiB array costs tens of
+ * milliseconds of page faults before the first value lands in it; a reused one costs nothing.
+ */
+export class FloatScratch {
+  private readonly buffers: Float32Array[] = [];
+
+  /** `n` floats in buffer `slot`, valid until the next call for that slot. */
+  get(slot: number, n: number): Float32Array {
+    if (!(this.buffers[slot]?.length >= n)) this.buffers[slot] = new Float32Array(n);
+    return this.buffers[slot].subarray(0, n);
+  }
+}
+
+/**
+ * Compresses one weight: reads it (unless given, as global pruning does), prunes, stores and
+ * measures the reconstruction. Needs nothing but a reader of the model, so it runs in any thread.
+ */
+export function compressTensor(
+  source: RandomAccessSource,
+  openFile: SourceOpener,
+  job: TensorJob,
+  scratch: FloatScratch,
+  { prune, inspect }: Pick<CompressHooks, 'prune' | 'inspect'> = {},
+  given?: { read: { values: Float32Array; clipped: number }; pruned: Float32Array },
+): TensorOutcome {
+  const { candidate: c, storage: method, spec: s } = job;
+  // Storage methods keep codes, never the float values, so the values can live in reused buffers; pruned-only weights keep theirs.
+  const { values: original, clipped } = given?.read ?? readWeights(source, c.tensor, openFile, method ? scratch.get(0, c.tensor.count) : undefined);
+  const input = given?.pruned ?? (s.methods[0] === 'prune' ? prune?.(c, original) ?? pruneOne(original, c, s, job.position) : original);
+  const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, job.opset, scratch);
+  inspect?.(c, original, out.reconstructed);
+  const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
+  const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';
+  const bytesAfter = editBytes(out.edit);
+  return {
+    edit: out.edit,
+    result: {
+      name: c.tensor.name,
+      layer: c.layer,
+      op: c.op,
+      method: prefix + out.method,
+      bytesBefore: c.tensor.bytes,
+      bytesAfter,
+      ...compareReconstruction(original, out.reconstructed),
+      ...(notes.length ? { note: notes.join('; ') } : {}),
+    },
+    estimate: out.symbols ? symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, bytesAfter - out.symbols.data.byteLength) : undefined,
+  };
 }
 
 /** Offsets in the variant's data file are aligned so runtimes can map tensors directly. */
@@ -389,7 +435,7 @@ export function compressModel(
     invalid(`per-layer choices and the Hessian criterion need an ONNX model (onnxruntime runs it); this is ${model.format}`);
   }
   if (spec.options.criterion === 'hessian' && !hooks.prune) invalid('the Hessian criterion needs calibration activations, which the CLI and the extension collect');
-  if (model.format === 'gguf') return compressGguf(source, model, normaliseSpec(spec), sink, hooks, pairedHistograms);
+  if (model.format === 'gguf') return compressGguf(source, model, normaliseSpec(spec), sink, hooks);
   if (model.format === 'safetensors') return compressSafetensors(source, model, spec, openFile, sink, hooks);
   if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
   const s = normaliseSpec(spec);
@@ -438,43 +484,38 @@ export function compressModel(
     if (cancelled()) throw new CancelledError();
   };
   // Tensor by tensor, so memory holds one float copy at a time (all of them only for global pruning).
-  const clippedBy = new Map<number, number>();
-  const read = (c: WeightCandidate) => {
-    const r = readWeights(source, c.tensor, openFile);
-    if (r.clipped) clippedBy.set(c.index, r.clipped);
-    return r.values;
-  };
-  const globalOriginals = isGlobalPrune(s) ? kept.map(read) : undefined;
-  const globalPruned = globalOriginals ? pruneGlobal(globalOriginals, s) : undefined;
+  const globalOriginals = isGlobalPrune(s) ? kept.map((c) => readWeights(source, c.tensor, openFile)) : undefined;
+  const globalPruned = globalOriginals ? pruneGlobal(globalOriginals.map((r) => r.values), s) : undefined;
+  const jobs: TensorJob[] = kept.map((c, i) => ({ candidate: c, position: i, storage: storageOf(c), spec: s, opset }));
+  const prune = s.methods[0] === 'prune' ? hooks.prune : undefined;
+  const scratch = new FloatScratch();
+  function* onThisThread(): Generator<TensorOutcome> {
+    for (const job of jobs) {
+      const i = job.position;
+      yield compressTensor(source, openFile, job, scratch, { prune, inspect: hooks.inspect }, globalOriginals ? { read: globalOriginals[i], pruned: globalPruned![i] } : undefined);
+      if (globalOriginals) globalOriginals[i] = { values: new Float32Array(0), clipped: 0 };
+      if (globalPruned) globalPruned[i] = new Float32Array(0);
+    }
+  }
+  const outcomes = hooks.parallel && !globalOriginals && !prune && !hooks.inspect ? hooks.parallel(jobs, cancelled) : onThisThread();
   const edits: TensorEdit[] = [];
   const tensors: TensorResult[] = [];
   const symbolEstimates: SymbolEstimate[] = [];
-  kept.forEach((c, i) => {
-    check();
-    hooks.progress?.(i, kept.length, c.tensor.name);
-    const original = globalOriginals?.[i] ?? read(c);
-    const method = storageOf(c);
-    const input = globalPruned?.[i] ?? (s.methods[0] === 'prune' ? hooks.prune?.(c, original) ?? pruneOne(original, c, s, i) : original);
-    const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, opset);
-    edits.push(out.edit);
-    hooks.inspect?.(c, original, out.reconstructed);
-    const clipped = clippedBy.get(c.index);
-    const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
-    const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';
-    tensors.push({
-      name: c.tensor.name,
-      layer: c.layer,
-      op: c.op,
-      method: prefix + out.method,
-      bytesBefore: c.tensor.bytes,
-      bytesAfter: editBytes(out.edit),
-      ...errorMetrics(original, out.reconstructed),
-      histograms: pairedHistograms(original, out.reconstructed),
-      ...(notes.length ? { note: notes.join('; ') } : {}),
-    });
-    if (out.symbols) symbolEstimates.push(symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, editBytes(out.edit) - out.symbols.data.byteLength));
-    if (globalOriginals) globalOriginals[i] = globalPruned![i] = new Float32Array(0);
-  });
+  const iterator = outcomes[Symbol.iterator]();
+  try {
+    for (const job of jobs) {
+      check();
+      hooks.progress?.(job.position, kept.length, job.candidate.tensor.name);
+      const next = iterator.next();
+      if (next.done) throw new Error('a compression thread stopped before its last tensor');
+      edits.push(next.value.edit);
+      tensors.push(next.value.result);
+      if (next.value.estimate) symbolEstimates.push(next.value.estimate);
+    }
+  } finally {
+    // Ends the runner, whose threads stop with it, on success, error or cancel alike.
+    iterator.return?.();
+  }
   check();
   const data = writeExternalData(model, edits, openFile, hooks, check);
   const plan = {

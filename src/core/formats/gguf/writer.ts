@@ -1,6 +1,6 @@
 import type { CompressHooks, CompressReport, TensorResult } from '../../compress/pipeline';
 import { variantSuffix, type CompressSpec } from '../../compress/spec';
-import { errorMetrics } from '../../compress/metrics';
+import { compareReconstruction } from '../../compress/metrics';
 import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import type { SkippedTensor } from '../../compress/weights';
 import { CancelledError, invalid } from '../../errors';
@@ -161,17 +161,13 @@ function convert(values: Float32Array, target: Target): Converted {
 
 const pad = (n: number, a: number) => Math.ceil(n / a) * a;
 
-/**
- * Writes the compressed variant of a GGUF model to `sink` and reports what changed.
- * `histograms` pairs original and reconstructed values for the report (the pipeline's).
- */
+/** Writes the compressed variant of a GGUF model to `sink` and reports what changed. */
 export function compressGguf(
   source: RandomAccessSource,
   model: Model,
   spec: CompressSpec,
   sink: ByteSink,
   hooks: CompressHooks,
-  histograms: (original: Float32Array, reconstructed: Float32Array) => TensorResult['histograms'],
 ): CompressReport {
   const target = targetFor(spec);
   const header: GgufHeader = parseGgufHeader(source);
@@ -240,8 +236,7 @@ export function compressGguf(
         method: `${ggmlType(t.type)!.name} → ${target.label}`,
         bytesBefore: t.bytes,
         bytesAfter: c.data.length,
-        ...errorMetrics(values, c.reconstructed),
-        histograms: histograms(values, c.reconstructed),
+        ...compareReconstruction(values, c.reconstructed),
       });
       estimates.push(symbolEstimate(c.symbols.data, c.symbols.alphabet, t.count, c.overhead));
     } else {

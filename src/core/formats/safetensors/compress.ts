@@ -4,10 +4,10 @@ import type { RandomAccessSource } from '../../io/source';
 import type { Model, TensorRef } from '../../model';
 import { streamElements, type SourceOpener } from '../../stats/decode';
 import { bytesOf } from '../../compress/encode';
-import { errorMetrics } from '../../compress/metrics';
+import { compareReconstruction } from '../../compress/metrics';
 import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import { dequantizeClusters, dequantizeLinear, fromBfloat16, fromFloat16, kmeans1d, quantizeLinear, toBfloat16, toFloat16 } from '../../compress/methods';
-import { isGlobalPrune, pairedHistograms, pruneGlobal, pruneOne, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
+import { isGlobalPrune, pruneGlobal, pruneOne, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../../compress/spec';
 import type { WeightLayout } from '../../compress/types';
 import { MIN_COMPRESSIBLE_ELEMENTS, type SkippedTensor, type WeightCandidate } from '../../compress/weights';
@@ -229,8 +229,7 @@ export function compressSafetensors(
       method: prefix + r.method,
       bytesBefore: c.tensor.bytes,
       bytesAfter,
-      ...errorMetrics(r.original, r.reconstructed),
-      histograms: pairedHistograms(r.original, r.reconstructed),
+      ...compareReconstruction(r.original, r.reconstructed),
       ...(r.notes.length ? { note: r.notes.join('; ') } : {}),
     });
     if (r.symbols) symbolEstimates.push(symbolEstimate(r.symbols.data, r.symbols.alphabet, c.tensor.count, bytesAfter - r.symbols.data.byteLength));
