@@ -361,54 +361,57 @@ export function compressTensor(
 const EXTERNAL_ALIGNMENT = 64;
 
 /**
- * A model that keeps weights in external data gets its own `<output>.data`: untouched external
- * initializers are copied there (so the variant never depends on the original's data file) and
- * new initializers are stored there too (shapes excepted), keeping the model file far below
- * protobuf's 2 GiB.
- * Written before the model that names it. Returns undefined for models without external data.
+ * A model that keeps weights in external data gets its own `<output>.data`: new initializers are
+ * stored there (shapes excepted), keeping the model file far below protobuf's 2 GiB, and untouched
+ * external initializers are copied after them (so the variant never depends on the original's data
+ * file). `compress` runs the tensor loop while the data file is open and hands each edit over as
+ * it is made; its codes are written at once and dropped, so memory holds only the tensors in
+ * flight, not the whole compressed model. Written before the model that names it. Returns
+ * undefined for models without external data.
  */
-function writeExternalData(
+function withExternalData(
   model: Model,
-  edits: TensorEdit[],
+  edited: Set<number | undefined>,
   openFile: SourceOpener,
   hooks: CompressHooks,
   check: () => void,
-): { relocations: Map<number, ExternalPlacement>; bytesBefore: number; bytesAfter: number } | undefined {
+  compress: (placeEdit: (edit: TensorEdit) => void) => TensorEdit[],
+): { edits: TensorEdit[]; data?: { relocations: Map<number, ExternalPlacement>; bytesBefore: number; bytesAfter: number } } {
   const externals = model.tensors.filter((t) => t.storage.kind === 'external');
-  if (!externals.length) return undefined;
+  if (!externals.length) return { edits: compress(() => undefined) };
   if (!hooks.shards) invalid('a model with external data must be compressed to a file: its data goes to <output>.data');
+  // Checked before any tensor is compressed: each weight edited gets an edit, every other external tensor is copied.
+  const untouched = externals.filter((t) => !(t.span && edited.has(t.span[0])));
+  for (const t of untouched) if (t.origin !== 'initializer' || !t.span) invalid(`external data of ${t.origin} '${t.name}' cannot be moved into the variant's data file`);
   const location = `${hooks.shards.mainName}.data`;
-  const edited = new Set(edits.map((e) => e.tensor.span?.[0]));
-  const pieces: { at: number; length: number; write: (sink: ByteSink) => void }[] = [];
-  let end = 0;
-  const place = (length: number, write: (sink: ByteSink) => void): ExternalPlacement => {
-    const at = Math.ceil(end / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-    pieces.push({ at, length, write });
-    end = at + length;
-    return { location, offset: at, length };
-  };
   const relocations = new Map<number, ExternalPlacement>();
-  const files = new Set<string>();
-  for (const t of externals) {
-    const st = t.storage as Extract<TensorStorage, { kind: 'external' }>;
-    files.add(st.file);
-    if (t.span && edited.has(t.span[0])) continue;
-    if (t.origin !== 'initializer' || !t.span) invalid(`external data of ${t.origin} '${t.name}' cannot be moved into the variant's data file`);
-    relocations.set(t.span[0], place(st.length, (sink) => copyRange(openFile(st.file), st.offset, st.length, sink, check)));
-  }
-  // int64 tensors are shapes for Reshape and the like: runtimes want those inline to infer shapes.
-  for (const e of edits) for (const nt of e.initializers) if (nt.dtype !== 7) nt.external = place(nt.data.length, (sink) => sink.write(nt.data));
+  let edits: TensorEdit[] = [];
   const bytesAfter = hooks.shards.write(location, (sink) => {
-    let pos = 0;
-    for (const p of pieces) {
-      if (p.at > pos) sink.write(new Uint8Array(p.at - pos));
-      p.write(sink);
-      pos = p.at + p.length;
+    let end = 0;
+    const place = (length: number, write: () => void): ExternalPlacement => {
+      const at = Math.ceil(end / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+      if (at > end) sink.write(new Uint8Array(at - end));
+      write();
+      end = at + length;
+      return { location, offset: at, length };
+    };
+    edits = compress((edit) => {
+      // int64 tensors are shapes for Reshape and the like: runtimes want those inline to infer shapes.
+      for (const nt of edit.initializers) {
+        if (nt.dtype === 7) continue;
+        const bytes = nt.data;
+        nt.external = place(bytes.length, () => sink.write(bytes));
+        nt.data = new Uint8Array(0);
+      }
+    });
+    for (const t of untouched) {
+      const st = t.storage as Extract<TensorStorage, { kind: 'external' }>;
+      relocations.set(t.span![0], place(st.length, () => copyRange(openFile(st.file), st.offset, st.length, sink, check)));
     }
   });
   let bytesBefore = 0;
-  for (const f of files) bytesBefore += openFile(f).size();
-  return { relocations, bytesBefore, bytesAfter };
+  for (const f of new Set(externals.map((t) => (t.storage as Extract<TensorStorage, { kind: 'external' }>).file))) bytesBefore += openFile(f).size();
+  return { edits, data: { relocations, bytesBefore, bytesAfter } };
 }
 
 function copyRange(from: RandomAccessSource, offset: number, length: number, sink: ByteSink, check: () => void): void {
@@ -498,26 +501,29 @@ export function compressModel(
     }
   }
   const outcomes = hooks.parallel && !globalOriginals && !prune && !hooks.inspect ? hooks.parallel(jobs, cancelled) : onThisThread();
-  const edits: TensorEdit[] = [];
   const tensors: TensorResult[] = [];
   const symbolEstimates: SymbolEstimate[] = [];
-  const iterator = outcomes[Symbol.iterator]();
-  try {
-    for (const job of jobs) {
-      check();
-      hooks.progress?.(job.position, kept.length, job.candidate.tensor.name);
-      const next = iterator.next();
-      if (next.done) throw new Error('a compression thread stopped before its last tensor');
-      edits.push(next.value.edit);
-      tensors.push(next.value.result);
-      if (next.value.estimate) symbolEstimates.push(next.value.estimate);
+  const { edits, data } = withExternalData(model, new Set(kept.map((c) => c.tensor.span?.[0])), openFile, hooks, check, (placeEdit) => {
+    const made: TensorEdit[] = [];
+    const iterator = outcomes[Symbol.iterator]();
+    try {
+      for (const job of jobs) {
+        check();
+        hooks.progress?.(job.position, kept.length, job.candidate.tensor.name);
+        const next = iterator.next();
+        if (next.done) throw new Error('a compression thread stopped before its last tensor');
+        placeEdit(next.value.edit);
+        made.push(next.value.edit);
+        tensors.push(next.value.result);
+        if (next.value.estimate) symbolEstimates.push(next.value.estimate);
+      }
+    } finally {
+      // Ends the runner, whose threads stop with it, on success, error or cancel alike.
+      iterator.return?.();
     }
-  } finally {
-    // Ends the runner, whose threads stop with it, on success, error or cancel alike.
-    iterator.return?.();
-  }
-  check();
-  const data = writeExternalData(model, edits, openFile, hooks, check);
+    check();
+    return made;
+  });
   const plan = {
     edits,
     opsets: raise && edits.length ? [{ domain: '', version: 7 }] : undefined,
