@@ -1,6 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
-import { compressTensor, FloatScratch, type CompressHooks, type TensorJob, type TensorOutcome } from '../core/compress/pipeline';
+import { compressTensor, type CompressHooks, type TensorJob, type TensorOutcome } from '../core/compress/pipeline';
+import { FloatScratch } from '../core/scratch';
 import { FileSource, FolderResolver } from './fileSource';
 
 /** What a compression helper thread is started with (its workerData). */

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { readModel } from '../core/formats';
+import { FloatScratch } from '../core/scratch';
 import { computeTensorStats } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
@@ -29,6 +30,9 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 /** Lets queued messages (cancel) in between tensors. */
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Largest tensor whose values a stats request keeps between its two passes (one such buffer per worker). */
+const HELD_BYTES = 32 * 2 ** 20;
 
 /** Progress events at most this often: enough for a smooth bar, few enough not to flood the host. */
 const PROGRESS_MS = 100;
@@ -82,12 +86,14 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
   const resolver = new FolderResolver(req.params.path);
   try {
     if (req.method === 'open') return readModel(file, path.basename(req.params.path), resolver);
+    // Tensors up to this size are read once for both statistics passes; the buffer lives as long as the request.
+    const held = { scratch: new FloatScratch(), limit: HELD_BYTES };
     for (const { index, ref } of req.params.tensors) {
       await yieldToEvents();
       if (cancelled.has(id)) throw new CancelledError();
       const result: StatsResult = { index };
       try {
-        result.stats = computeTensorStats(file, ref, (f) => resolver.open(f), req.params.options);
+        result.stats = computeTensorStats(file, ref, (f) => resolver.open(f), req.params.options, held);
       } catch (err) {
         if (!(err instanceof InvalidModelError)) throw err;
         result.error = err.message;

@@ -5,6 +5,7 @@ import type { TensorRef } from '../../src/core/model';
 import { HistogramBuilder, binEdges, computeTensorStats, histogramEntropy } from '../../src/core/stats/compute';
 import { CHUNK_ELEMENTS } from '../../src/core/stats/decode';
 import { float16Table, smallFloatLookup } from '../../src/core/stats/elements';
+import { FloatScratch } from '../../src/core/scratch';
 import { mulberry32 } from '../fixtures/onnxBuilder';
 
 function rawTensor(values: Float32Array): { source: MemorySource; ref: TensorRef } {
@@ -34,6 +35,23 @@ describe('stats engine', () => {
     assert.equal(s.min, 0);
     assert.equal(s.zeros, 1);
     assert.equal(s.histogram.counts.reduce((a, b) => a + b, 0), n);
+  });
+
+  it('gives the same statistics when a thread keeps the values between passes, within its limit or not', () => {
+    const rng = mulberry32(4);
+    const v = Float32Array.from({ length: CHUNK_ELEMENTS * 2 + 77 }, () => (rng() - 0.5) * 0.1);
+    v[5] = NaN;
+    v[9] = Infinity;
+    const { source, ref } = rawTensor(v);
+    const options = { bins: 256, nearZero: 0 };
+    const streamed = computeTensorStats(source, ref, () => assert.fail(), options);
+    let reads = 0;
+    const counting = { name: 'counting', size: () => source.size(), read: (offset: number, into: Uint8Array) => (reads++, source.read(offset, into)) };
+    const scratch = new FloatScratch();
+    assert.deepEqual(computeTensorStats(counting, ref, () => assert.fail(), options, { scratch, limit: ref.bytes }), streamed);
+    const once = reads;
+    assert.deepEqual(computeTensorStats(counting, ref, () => assert.fail(), options, { scratch, limit: ref.bytes - 4 }), streamed);
+    assert.equal(reads - once, 2 * once, 'past the limit the second pass reads the tensor again');
   });
 
   it('keeps small values next to huge ones in the mean (compensated summation)', () => {

@@ -5,6 +5,7 @@ import { writeOnnx, type ByteSink, type ExternalPlacement, type TensorEdit } fro
 import { compressSafetensors, type ShardWriter } from '../formats/safetensors/compress';
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef, TensorStorage } from '../model';
+import { FloatScratch } from '../scratch';
 import { streamElements, type SourceOpener } from '../stats/decode';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
@@ -304,20 +305,6 @@ function pruneFloat64(c: WeightCandidate, original32: Float32Array, pruned32: Fl
   const values = readFloat64(source, c.tensor, openFile);
   for (let i = 0; i < values.length; i++) if (pruned32[i] === 0 && original32[i] !== 0) values[i] = 0;
   return { edit: denseEdit(c.tensor, bytesOf(values)), reconstructed: Float32Array.from(values), method: 'prune (dense)' };
-}
-
-/**
- * Float buffers one thread reuses from tensor to tensor. A fresh 64 MiB array costs tens of
- * milliseconds of page faults before the first value lands in it; a reused one costs nothing.
- */
-export class FloatScratch {
-  private readonly buffers: Float32Array[] = [];
-
-  /** `n` floats in buffer `slot`, valid until the next call for that slot. */
-  get(slot: number, n: number): Float32Array {
-    if (!(this.buffers[slot]?.length >= n)) this.buffers[slot] = new Float32Array(n);
-    return this.buffers[slot].subarray(0, n);
-  }
 }
 
 /**
