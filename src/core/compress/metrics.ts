@@ -23,7 +23,8 @@ const CHUNK = 1 << 16;
  * count as exact and leave the sums alone; any other non-finite pair makes the sums non-finite, as it should.
  */
 export function errorMetrics(original: Float32Array, reconstructed: Float32Array): ErrorMetrics {
-  return compare(original, reconstructed, false).metrics;
+  const { histograms: _, ...metrics } = compareReconstruction(original, reconstructed);
+  return metrics;
 }
 
 /**
@@ -32,46 +33,35 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
  * not the inspector's statistics).
  */
 export function compareReconstruction(original: Float32Array, reconstructed: Float32Array): ErrorMetrics & { histograms: PairedHistograms } {
-  const { metrics, histograms } = compare(original, reconstructed, true);
-  return { ...metrics, histograms: histograms! };
-}
-
-function compare(original: Float32Array, reconstructed: Float32Array, binned: boolean): { metrics: ErrorMetrics; histograms?: PairedHistograms } {
   const n = original.length;
   if (reconstructed.length !== n) throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
   const range = [Infinity, -Infinity];
-  if (binned) for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
+  for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
   let [min, max] = range;
   if (!(min < max)) {
     min = (min <= max ? min : 0) - 0.5;
     max = min + 1;
   }
   // Counters past the last bin collect what falls outside (and NaN), so the loop never branches on it.
-  const a = new Uint32Array(binned ? REPORT_BINS + 1 : 1);
-  const b = new Uint32Array(binned ? REPORT_BINS + 1 : 1);
+  const a = new Uint32Array(REPORT_BINS + 1);
+  const b = new Uint32Array(REPORT_BINS + 1);
   const sums = new Float64Array(SUMS);
-  for (let at = 0; at < n; at += CHUNK) compareChunk(original, reconstructed, at, Math.min(n, at + CHUNK), sums, a, b, min, max, binned ? REPORT_BINS / (max - min) : 0);
-  const noise = sums[NOISE] + sums[NOISE + 1];
-  const signal = sums[SIGNAL] + sums[SIGNAL + 1];
-  const power = sums[POWER] + sums[POWER + 1];
-  const dot = sums[DOT] + sums[DOT + 1];
-  const maxAbs = sums[MAX_ABS];
-  const zeros = sums[ZEROS];
+  for (let at = 0; at < n; at += CHUNK) compareChunk(original, reconstructed, at, Math.min(n, at + CHUNK), sums, a, b, min, max);
+  const [noise, signal, power, dot, maxAbs, zeros] = sums;
   const sqnrDb = noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
   const cosine = signal === 0 && power === 0 ? 1 : signal === 0 || power === 0 ? 0 : dot / Math.sqrt(signal * power);
-  const metrics = { mse: n > 0 ? noise / n : 0, sqnrDb, maxAbs, cosine, sparsity: n > 0 ? zeros / n : 0 };
-  if (!binned) return { metrics };
-  return { metrics, histograms: { min, max, original: Array.from(a.subarray(0, REPORT_BINS)), compressed: Array.from(b.subarray(0, REPORT_BINS)) } };
+  return {
+    mse: n > 0 ? noise / n : 0,
+    sqnrDb,
+    maxAbs,
+    cosine,
+    sparsity: n > 0 ? zeros / n : 0,
+    histograms: { min, max, original: Array.from(a.subarray(0, REPORT_BINS)), compressed: Array.from(b.subarray(0, REPORT_BINS)) },
+  };
 }
 
-/** Slots of compareChunk's running sums: two lanes each for the four sums (independent add chains), then max |w-ŵ| and zeros. */
-const NOISE = 0;
-const SIGNAL = 2;
-const POWER = 4;
-const DOT = 6;
-const MAX_ABS = 8;
-const ZEROS = 9;
-const SUMS = 10;
+/** compareChunk's running sums, in this order: Σ(w-ŵ)², Σw², Σŵ², Σwŵ, max |w-ŵ|, zeros of ŵ. */
+const SUMS = 6;
 
 /** Min and max of the finite values in v[from, to), folded into range. */
 function finiteRange(v: Float32Array, from: number, to: number, range: number[]): void {
@@ -87,63 +77,38 @@ function finiteRange(v: Float32Array, from: number, to: number, range: number[])
   range[1] = hi;
 }
 
-/** Folds w[from, to) against r[from, to) into the running sums and, when norm is set, the two histograms. */
-function compareChunk(
-  w: Float32Array,
-  r: Float32Array,
-  from: number,
-  to: number,
-  sums: Float64Array,
-  a: Uint32Array,
-  b: Uint32Array,
-  min: number,
-  max: number,
-  norm: number,
-): void {
-  let noise0 = sums[NOISE], noise1 = sums[NOISE + 1];
-  let signal0 = sums[SIGNAL], signal1 = sums[SIGNAL + 1];
-  let power0 = sums[POWER], power1 = sums[POWER + 1];
-  let dot0 = sums[DOT], dot1 = sums[DOT + 1];
-  let maxAbs = sums[MAX_ABS];
-  let zeros = sums[ZEROS];
-  const outside = a.length - 1;
+/** Folds w[from, to) against r[from, to) into the running sums and the two histograms over [min, max]. */
+function compareChunk(w: Float32Array, r: Float32Array, from: number, to: number, sums: Float64Array, a: Uint32Array, b: Uint32Array, min: number, max: number): void {
+  let noise = sums[0];
+  let signal = sums[1];
+  let power = sums[2];
+  let dot = sums[3];
+  let maxAbs = sums[4];
+  let zeros = sums[5];
+  const outside = REPORT_BINS;
   const top = REPORT_BINS - 1;
+  const norm = REPORT_BINS / (max - min);
   for (let i = from; i < to; i++) {
     const x = w[i];
     const y = r[i];
     if (y === 0) zeros++;
-    if (x === y || (x !== x && y !== y)) {
-      if (x - x !== 0) continue;
-    } else {
-      const d = Math.abs(x - y);
-      if (i & 1) noise1 += d * d;
-      else noise0 += d * d;
-      if (d > maxAbs || d !== d) maxAbs = d;
-    }
-    if (i & 1) {
-      signal1 += x * x;
-      power1 += y * y;
-      dot1 += x * y;
-    } else {
-      signal0 += x * x;
-      power0 += y * y;
-      dot0 += x * y;
-    }
-    if (norm) {
-      a[x >= min && x <= max ? Math.min(top, ((x - min) * norm) | 0) : outside]++;
-      b[y >= min && y <= max ? Math.min(top, ((y - min) * norm) | 0) : outside]++;
-    }
+    const d = Math.abs(x - y);
+    // Only a pair with a non-finite value makes d non-finite; the same Inf or NaN on both sides counts as exact and adds nothing.
+    if (!(d < Infinity) && (x === y || (x !== x && y !== y))) continue;
+    noise += d * d;
+    if (d > maxAbs || d !== d) maxAbs = d;
+    signal += x * x;
+    power += y * y;
+    dot += x * y;
+    a[x >= min && x <= max ? Math.min(top, ((x - min) * norm) | 0) : outside]++;
+    b[y >= min && y <= max ? Math.min(top, ((y - min) * norm) | 0) : outside]++;
   }
-  sums[NOISE] = noise0;
-  sums[NOISE + 1] = noise1;
-  sums[SIGNAL] = signal0;
-  sums[SIGNAL + 1] = signal1;
-  sums[POWER] = power0;
-  sums[POWER + 1] = power1;
-  sums[DOT] = dot0;
-  sums[DOT + 1] = dot1;
-  sums[MAX_ABS] = maxAbs;
-  sums[ZEROS] = zeros;
+  sums[0] = noise;
+  sums[1] = signal;
+  sums[2] = power;
+  sums[3] = dot;
+  sums[4] = maxAbs;
+  sums[5] = zeros;
 }
 
 /**
@@ -155,9 +120,8 @@ function warmUp(): void {
   const w = Float32Array.of(0, 1, -1, 2, NaN, Infinity, -Infinity, 0.5, 3, -2);
   const r = Float32Array.of(0, 1, -0.5, 2.5, NaN, Infinity, 1, 0, 3, -2);
   for (let k = 0; k < 2; k++) {
-    compare(w, r, true);
-    compare(w, r, false);
-    compare(r, w, true);
+    compareReconstruction(w, r);
+    compareReconstruction(r, w);
   }
 }
 warmUp();
