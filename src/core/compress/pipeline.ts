@@ -6,7 +6,7 @@ import { compressSafetensors, type ShardWriter } from '../formats/safetensors/co
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef, TensorStorage } from '../model';
 import { FloatScratch } from '../scratch';
-import { streamElements, type SourceOpener } from '../stats/decode';
+import { readRawFloat32, streamElements, type SourceOpener } from '../stats/decode';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
   applyMask,
@@ -133,6 +133,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  */
 export function readWeights(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into?: Float32Array): { values: Float32Array; clipped: number } {
   const out = into ?? new Float32Array(ref.count);
+  if (readRawFloat32(source, ref, openFile, out)) return { values: out, clipped: 0 };
   let at = 0;
   let clipped = 0;
   streamElements(source, ref, openFile, (v, n) => {

@@ -1,7 +1,7 @@
 import type { RandomAccessSource } from '../io/source';
 import type { TensorRef } from '../model';
 import type { FloatScratch } from '../scratch';
-import { CHUNK_ELEMENTS, streamElements, type Elements, type SourceOpener } from './decode';
+import { CHUNK_ELEMENTS, readRawFloat32, streamElements, type Elements, type SourceOpener } from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
 
 /** Running moments merged chunk by chunk (Chan et al.), each chunk in two passes: float64 throughout. */
@@ -307,6 +307,11 @@ export function histogramEntropy(counts: Uint32Array): number {
   return h;
 }
 
+/** The first `n` values of `v` in cache-sized chunks. */
+function forChunks(v: Float32Array, n: number, sink: (chunk: Float32Array, n: number) => void): void {
+  for (let at = 0; at < n; at += CHUNK_ELEMENTS) sink(v.subarray(at, Math.min(n, at + CHUNK_ELEMENTS)), Math.min(CHUNK_ELEMENTS, n - at));
+}
+
 /**
  * Two passes over a tensor's elements: moments, then the histogram over [min, max]. With `held`
  * (a thread's reusable buffers), float32 values of up to `held.limit` bytes are kept from the
@@ -323,20 +328,25 @@ export function computeTensorStats(
   const m = new Moments(options.nearZero);
   const keep = held && ref.count * 4 <= held.limit ? held.scratch.get(0, ref.count) : undefined;
   let kept = 0;
-  streamElements(source, ref, openFile, (v, n) => {
-    m.add(v, n);
-    // Only float32 chunks are kept (others were decoded to float64): one of those and the second pass reads again.
-    if (keep && kept >= 0 && v instanceof Float32Array && kept + n <= keep.length) {
-      keep.set(v.subarray(0, n), kept);
-      kept += n;
-    } else kept = -1;
-  });
+  if (keep && readRawFloat32(source, ref, openFile, keep)) {
+    kept = ref.count;
+    forChunks(keep, kept, (v, n) => m.add(v, n));
+  } else {
+    streamElements(source, ref, openFile, (v, n) => {
+      m.add(v, n);
+      // Only float32 chunks are kept (others were decoded to float64): one of those and the second pass reads again.
+      if (keep && kept >= 0 && v instanceof Float32Array && kept + n <= keep.length) {
+        keep.set(v.subarray(0, n), kept);
+        kept += n;
+      } else kept = -1;
+    });
+  }
   m.addZeros(implicitZeros);
   const hasFinite = m.finite > 0;
   const hb = new HistogramBuilder(hasFinite ? m.min : 0, hasFinite ? m.max : 0, options.bins);
   if (hasFinite) {
     if (keep && kept >= 0) {
-      for (let at = 0; at < kept; at += CHUNK_ELEMENTS) hb.add(keep.subarray(at, Math.min(kept, at + CHUNK_ELEMENTS)), Math.min(CHUNK_ELEMENTS, kept - at));
+      forChunks(keep, kept, (v, n) => hb.add(v, n));
     } else streamElements(source, ref, openFile, (v, n) => hb.add(v, n));
     hb.addZeros(implicitZeros);
   }

@@ -30,6 +30,24 @@ export function streamElements(source: RandomAccessSource, ref: TensorRef, openF
   return n;
 }
 
+/**
+ * Reads a float32 tensor whose bytes lie plainly in a file straight into `into` (its `count`
+ * floats): no chunk buffer and no copy. False for any other type, storage or a byte length that
+ * does not match the shape, which streamElements then decodes or reports.
+ */
+export function readRawFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into: Float32Array): boolean {
+  const st = ref.storage;
+  if (ref.dtype !== 1 || (st.kind !== 'range' && st.kind !== 'external') || st.length !== ref.count * 4 || into.length !== ref.count) return false;
+  const from = st.kind === 'external' ? openFile(st.file) : source;
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, st.length);
+  for (let done = 0; done < st.length; ) {
+    const n = from.read(st.offset + done, bytes.subarray(done));
+    if (n <= 0) invalid(`unexpected end of ${from.name} at offset ${st.offset + done}`);
+    done += n;
+  }
+  return true;
+}
+
 function streamStorage(
   source: RandomAccessSource,
   storage: TensorStorage,
