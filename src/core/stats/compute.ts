@@ -24,7 +24,6 @@ export class Moments {
     // Four independent accumulators: one add chain per element would wait on the previous add.
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     let lo0 = this.min, lo1 = lo0, hi0 = this.max, hi1 = hi0;
     let zeros = 0;
     const thr = this.nearZero;
@@ -33,8 +32,6 @@ export class Moments {
       const x0 = v[i], x1 = v[i + 1], x2 = v[i + 2], x3 = v[i + 3];
       s0 += x0; s1 += x1; s2 += x2; s3 += x3;
       q0 += x0 * x0; q1 += x1 * x1; q2 += x2 * x2; q3 += x3 * x3;
-      const b0 = Math.abs(x0), b1 = Math.abs(x1), b2 = Math.abs(x2), b3 = Math.abs(x3);
-      a0 += b0; a1 += b1; a2 += b2; a3 += b3;
       // New extremes are rare after the first few values, so these branches predict well; NaN takes the careful path below.
       if (x0 < lo0) lo0 = x0;
       if (x1 < lo1) lo1 = x1;
@@ -44,26 +41,25 @@ export class Moments {
       if (x1 > hi1) hi1 = x1;
       if (x2 > hi0) hi0 = x2;
       if (x3 > hi1) hi1 = x3;
-      if (b0 <= thr) zeros++;
-      if (b1 <= thr) zeros++;
-      if (b2 <= thr) zeros++;
-      if (b3 <= thr) zeros++;
+      if (Math.abs(x0) <= thr) zeros++;
+      if (Math.abs(x1) <= thr) zeros++;
+      if (Math.abs(x2) <= thr) zeros++;
+      if (Math.abs(x3) <= thr) zeros++;
     }
     for (; i < n; i++) {
       const x = v[i];
-      const b = Math.abs(x);
       s0 += x;
       q0 += x * x;
-      a0 += b;
       if (x < lo0) lo0 = x;
       if (x > hi0) hi0 = x;
-      if (b <= thr) zeros++;
+      if (Math.abs(x) <= thr) zeros++;
     }
     const sum = s0 + s1 + (s2 + s3);
-    const absSum = a0 + a1 + (a2 + a3);
-    // Naive summation errs by at most n·eps·Σ|x|; accept when that is far inside 1e-7 of the mean (or 1e-13 absolute).
-    const bound = n * 2.3e-16 * absSum;
-    if (!(absSum < Infinity) || bound > Math.max(1e-7 * Math.abs(sum), 1e-13 * n)) {
+    const sq = q0 + q1 + (q2 + q3);
+    // Naive summation errs by at most n·eps·Σ|x| ≤ n·eps·√(n·Σx²) (Cauchy–Schwarz); accept when that is far
+    // inside 1e-7 of the mean (or 1e-13 absolute). A non-finite value (or x² past float64) makes sq non-finite.
+    const bound = n * 2.3e-16 * Math.sqrt(n * sq);
+    if (!(sq < Infinity) || bound > Math.max(1e-7 * Math.abs(sum), 1e-13 * n)) {
       this.addCareful(v, n);
       return;
     }
@@ -75,7 +71,6 @@ export class Moments {
     const mean = sum / n;
     // Σx² − n·mean² loses at most a factor 2 of its n·eps relative accuracy while n·mean² ≤ Σx²/2
     // (weights centred near zero); past that, cancellation would eat digits, so a second pass sums (x − mean)².
-    const sq = q0 + q1 + (q2 + q3);
     let m2 = sq - sum * mean;
     if (!(sum * mean <= 0.5 * sq)) {
       let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
