@@ -57,32 +57,35 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   }
   const { outer, size, inner } = split;
 
-  // Range per group; starting at 0 widens every range to include 0, which both schemes need.
+  const scale = new Float32Array(size);
+  const axis = perChannel ? layout.outputAxis : null;
+  if (symmetric) {
+    // Symmetric codes need only max |w| per group and have no zero point: kernels of their own, one load and no NaN test fewer per value.
+    const qmax = 2 ** (bits - 1) - 1;
+    const maxAbs = new Float64Array(size);
+    forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? maxAbsRows(values, from, to, maxAbs) : maxAbsRun(values, from, to, maxAbs, c)));
+    for (let c = 0; c < size; c++) scale[c] = symmetricScale(maxAbs[c], qmax);
+    const q = new Int8Array(n);
+    forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? quantizeRowsSymmetric(values, q, from, to, scale, qmax) : quantizeRunSymmetric(values, q, from, to, scale[c], qmax)));
+    return { q, signed: true, bits, scale, axis };
+  }
+  // Range per group; starting at 0 widens every range to include 0, as the zero point needs.
   const lo = new Float64Array(size);
   const hi = new Float64Array(size);
   forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? rangeRows(values, from, to, lo, hi) : rangeRun(values, from, to, lo, hi, c)));
-
-  const scale = new Float32Array(size);
-  const axis = perChannel ? layout.outputAxis : null;
-  // Symmetric codes are ±qmax around a zero point of 0; asymmetric ones 0..qmax around their zero point.
-  const qmax = symmetric ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  const qmax = 2 ** bits - 1;
   const zeroPoint = new Uint8Array(size);
   for (let c = 0; c < size; c++) {
-    if (symmetric) {
-      scale[c] = symmetricScale(Math.max(-lo[c], hi[c]), qmax);
-      continue;
-    }
     const sc = fround(fround(hi[c] - lo[c]) / qmax);
     scale[c] = sc > 0 ? sc : hi[c] > lo[c] ? FLOAT32_MIN_SUBNORMAL : 1;
     const z = roundHalfEven(fround(-lo[c] / scale[c]));
     zeroPoint[c] = z > qmax ? qmax : z < 0 ? 0 : z;
   }
-  const q = symmetric ? new Int8Array(n) : new Uint8Array(n);
-  const qmin = symmetric ? -qmax : 0;
+  const q = new Uint8Array(n);
   forEachRun(outer, size, inner, (from, to, c) =>
-    c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, qmin, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], qmin, qmax),
+    c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], qmax),
   );
-  return symmetric ? { q, signed: true, bits, scale, axis } : { q, signed: false, bits, scale, zeroPoint, axis };
+  return { q, signed: false, bits, scale, zeroPoint, axis };
 }
 
 /** Elements per kernel call: often enough for V8 to optimize the kernels whole, long enough to amortise the call. */
@@ -140,24 +143,65 @@ function rangeRows(values: Float32Array, from: number, to: number, lo: Float64Ar
   }
 }
 
-/** Codes of one contiguous run with one scale and zero point; NaN takes the zero point. */
-function quantizeRun(values: Float32Array, q: Int8Array | Uint8Array, from: number, to: number, s: number, z: number, qmin: number, qmax: number): void {
+/** Unsigned codes of one contiguous run with one scale and zero point; NaN takes the zero point. */
+function quantizeRun(values: Float32Array, q: Uint8Array, from: number, to: number, s: number, z: number, qmax: number): void {
   for (let i = from; i < to; i++) {
     const v = values[i];
     const r = roundHalfEven(fround(v / s)) + z;
-    q[i] = r > qmax ? qmax : r < qmin ? qmin : v !== v ? z : r;
+    q[i] = r > qmax ? qmax : r < 0 ? 0 : v !== v ? z : r;
   }
 }
 
-/** Codes of whole rows, channel c with scale[c] and zeroPoint[c] (channels last). */
-function quantizeRows(values: Float32Array, q: Int8Array | Uint8Array, from: number, to: number, scale: Float32Array, zeroPoint: Uint8Array, qmin: number, qmax: number): void {
+/** Unsigned codes of whole rows, channel c with scale[c] and zeroPoint[c] (channels last). */
+function quantizeRows(values: Float32Array, q: Uint8Array, from: number, to: number, scale: Float32Array, zeroPoint: Uint8Array, qmax: number): void {
   const size = scale.length;
   for (let row = from; row < to; row += size) {
     for (let c = 0; c < size; c++) {
       const v = values[row + c];
       const z = zeroPoint[c];
       const r = roundHalfEven(fround(v / scale[c])) + z;
-      q[row + c] = r > qmax ? qmax : r < qmin ? qmin : v !== v ? z : r;
+      q[row + c] = r > qmax ? qmax : r < 0 ? 0 : v !== v ? z : r;
+    }
+  }
+}
+
+/** Raises maxAbs[c] to the largest finite |w| of one contiguous run of channel c. */
+function maxAbsRun(values: Float32Array, from: number, to: number, maxAbs: Float64Array, c: number): void {
+  let m = maxAbs[c];
+  for (let i = from; i < to; i++) {
+    const a = Math.abs(values[i]);
+    // NaN fails the comparison; Inf passes it and is tested apart (rarely taken).
+    if (a > m && a !== Infinity) m = a;
+  }
+  maxAbs[c] = m;
+}
+
+/** Raises maxAbs of every channel by whole rows (channels last). */
+function maxAbsRows(values: Float32Array, from: number, to: number, maxAbs: Float64Array): void {
+  const size = maxAbs.length;
+  for (let row = from; row < to; row += size) {
+    for (let c = 0; c < size; c++) {
+      const a = Math.abs(values[row + c]);
+      if (a > maxAbs[c] && a !== Infinity) maxAbs[c] = a;
+    }
+  }
+}
+
+/** Signed codes in ±qmax of one contiguous run with one scale; NaN becomes 0 as the Int8Array stores it. */
+function quantizeRunSymmetric(values: Float32Array, q: Int8Array, from: number, to: number, s: number, qmax: number): void {
+  for (let i = from; i < to; i++) {
+    const r = roundHalfEven(fround(values[i] / s));
+    q[i] = r > qmax ? qmax : r < -qmax ? -qmax : r;
+  }
+}
+
+/** Signed codes of whole rows, channel c with scale[c] (channels last). */
+function quantizeRowsSymmetric(values: Float32Array, q: Int8Array, from: number, to: number, scale: Float32Array, qmax: number): void {
+  const size = scale.length;
+  for (let row = from; row < to; row += size) {
+    for (let c = 0; c < size; c++) {
+      const r = roundHalfEven(fround(values[row + c] / scale[c]));
+      q[row + c] = r > qmax ? qmax : r < -qmax ? -qmax : r;
     }
   }
 }
