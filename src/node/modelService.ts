@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeFsError } from './fileSource';
-import { CancelledError } from '../core/errors';
+import { CancelledError, InvalidModelError } from '../core/errors';
+import { finishStats, HistogramBuilder, histogramRange, Moments, tensorSlice, type MomentsState } from '../core/stats/compute';
 import type { Model, TensorRef, TensorStorage } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import type { CompressSpec } from '../core/compress/spec';
@@ -39,6 +40,9 @@ export function partition(tensors: { index: number; ref: TensorRef }[], parts: n
   return buckets.map((b) => b.items.sort((x, y) => x.index - y.index)).filter((b) => b.length);
 }
 
+/** Tensors from this size up may be shared by all workers when one alone would hold the others up. */
+const SPLIT_BYTES = 32 * 2 ** 20;
+
 /** Model versions kept in memory; older ones are recomputed on demand. */
 const CACHE_ENTRIES = 8;
 
@@ -73,7 +77,11 @@ export class ModelService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly sensitivityCache = new Map<string, SensitivityReport>();
 
-  constructor(private readonly pool: WorkerPool) {}
+  /** `splitBytes`: the smallest tensor the workers may share (see stats); tests lower it. */
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly splitBytes = SPLIT_BYTES,
+  ) {}
 
   /** The cache entry for the current version of a file and of every file its tensors live in. */
   private lookup(file: string): CacheEntry | undefined {
@@ -115,14 +123,22 @@ export class ModelService {
     if (signal?.aborted) throw new CancelledError();
     const key = fileKey(path);
     const results: StatsResult[] = new Array(model.tensors.length);
+    const tensors = model.tensors.map((ref, index) => ({ index, ref }));
+    // A tensor bigger than half a worker's share would keep one worker busy after the others finish: all of them share it.
+    const total = model.tensors.reduce((n, t) => n + t.bytes, 0);
+    const shared = this.pool.size > 1 ? tensors.filter((t) => t.ref.bytes >= this.splitBytes && t.ref.bytes > total / this.pool.size / 2 && tensorSlice(t.ref, 0, 1)) : [];
     const jobs = partition(
-      model.tensors.map((ref, index) => ({ index, ref })),
+      tensors.filter((t) => !shared.includes(t)),
       this.pool.size,
     );
     const controller = new AbortController();
     const abort = () => controller.abort();
     signal?.addEventListener('abort', abort, { once: true });
     try {
+      for (const t of shared) {
+        results[t.index] = await this.sharedStats(path, t, options, controller.signal);
+        onResult(results[t.index]);
+      }
       await Promise.all(
         jobs.map((tensors, slot) =>
           this.pool.request<null>(
@@ -146,6 +162,26 @@ export class ModelService {
     entry.stats = { options: JSON.stringify(options), results };
     this.remember(key, entry);
     return results;
+  }
+
+  /** One tensor's statistics with every worker streaming a slice: moments first, then, over their merged range, histograms. */
+  private async sharedStats(path: string, t: { index: number; ref: TensorRef }, options: StatsOptions, signal: AbortSignal): Promise<StatsResult> {
+    const n = t.ref.count;
+    const parts = this.pool.size;
+    const slices = Array.from({ length: parts }, (_, i) => tensorSlice(t.ref, Math.floor((n * i) / parts), Math.floor((n * (i + 1)) / parts))!);
+    const pass = <T>(range?: [number, number]) =>
+      Promise.all(slices.map((slice, i) => this.pool.request<T>({ method: 'statsSlice', params: { path, slice, options, range } }, undefined, signal, i)));
+    try {
+      const m = new Moments(options.nearZero);
+      for (const part of await pass<MomentsState>()) m.absorb(part);
+      const range = histogramRange(m);
+      const hb = new HistogramBuilder(...range, options.bins);
+      if (m.finite > 0) for (const counts of await pass<Uint32Array>(range)) hb.addCounts(counts);
+      return { index: t.index, stats: finishStats(m, hb.histogram()) };
+    } catch (err) {
+      if (!(err instanceof InvalidModelError)) throw err;
+      return { index: t.index, error: err.message };
+    }
   }
 
   private remember(key: string, entry: CacheEntry): void {

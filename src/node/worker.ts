@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { readModel } from '../core/formats';
 import { FloatScratch } from '../core/scratch';
-import { computeTensorStats } from '../core/stats/compute';
+import { computeTensorStats, sliceHistogram, sliceMoments } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
 import { removeStaleTemps } from './atomicWrite';
@@ -86,6 +86,10 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
   const resolver = new FolderResolver(req.params.path);
   try {
     if (req.method === 'open') return readModel(file, path.basename(req.params.path), resolver);
+    if (req.method === 'statsSlice') {
+      const { slice, options, range } = req.params;
+      return range ? sliceHistogram(file, slice, (f) => resolver.open(f), options, range) : sliceMoments(file, slice, (f) => resolver.open(f), options);
+    }
     // Tensors up to this size are read once for both statistics passes; the buffer lives as long as the request.
     const held = { scratch: new FloatScratch(), limit: HELD_BYTES };
     for (const { index, ref } of req.params.tensors) {

@@ -94,6 +94,11 @@ export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } &
 export type WorkerRequest =
   | { method: 'open'; params: { path: string } }
   | { method: 'stats'; params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions } }
+  /**
+   * One pass over a slice of a huge tensor (core/stats/compute.ts tensorSlice): without `range`,
+   * resolves to its MomentsState; with the merged range, to its histogram counts.
+   */
+  | { method: 'statsSlice'; params: { path: string; slice: TensorRef; options: StatsOptions; range?: [number, number] } }
   /** Runs both models and compares outputs; resolves to a VerifyReport (core/verify/report.ts). */
   | { method: 'verify'; params: { original: string; variant: string; options: VerifySettings } }
   /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { ModelService, partition } from '../../src/node/modelService';
 import { WorkerPool } from '../../src/node/pool';
 import { parseFromWebview, toModelView } from '../../src/shared/protocol';
 import { writeFixtures } from '../fixtures/models';
+import { mulberry32 } from '../fixtures/onnxBuilder';
 import { distFile, fixturePath, openModel } from './helpers';
 
 describe('worker pool and model service', () => {
@@ -134,6 +135,49 @@ describe('worker pool and model service', () => {
       );
       assert.deepEqual(readdirSync(dir).sort(), before);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shares a tensor too big for one worker between all of them, with the statistics of one pass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-shared-'));
+    const pool = new WorkerPool(distFile('worker.js'), 2);
+    try {
+      const rng = mulberry32(3);
+      const big = Float32Array.from({ length: (1 << 20) + 3 }, (_, i) => (i % 97 === 0 ? 0 : (rng() - 0.4) * 0.2));
+      big[12345] = NaN;
+      big[777777] = -Infinity;
+      const small = Float32Array.from({ length: 1000 }, () => rng());
+      const header = JSON.stringify({
+        big: { dtype: 'F32', shape: [big.length], data_offsets: [0, big.byteLength] },
+        small: { dtype: 'F32', shape: [small.length], data_offsets: [big.byteLength, big.byteLength + small.byteLength] },
+      });
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
+      const file = join(dir, 'one-big.safetensors');
+      writeFileSync(file, Buffer.concat([length, Buffer.from(header), Buffer.from(big.buffer), Buffer.from(small.buffer)]));
+      const service = new ModelService(pool, 1 << 20);
+      const model = await service.open(file);
+      const methods: string[] = [];
+      const request = pool.request.bind(pool);
+      pool.request = (req, ...rest) => (methods.push(req.method), request(req, ...rest));
+      const results = await service.stats(file, model, { bins: 256, nearZero: 0 }, () => undefined);
+      assert.deepEqual(methods.sort(), ['stats', 'statsSlice', 'statsSlice', 'statsSlice', 'statsSlice'], 'each worker streams a slice in both passes; the small tensor goes whole');
+      const local = openModel(file);
+      try {
+        for (const r of results) {
+          const { mean, std, ...exact } = r.stats!;
+          const { mean: expectedMean, std: expectedStd, ...expected } = local.stats(model.tensors[r.index].name);
+          assert.deepEqual({ ...exact, histogram: Array.from(exact.histogram.counts) }, { ...expected, histogram: Array.from(expected.histogram.counts) });
+          // Merged moments add in another order: the last bits of mean and std may differ.
+          assert.ok(Math.abs(mean! - expectedMean!) <= 1e-12 * Math.abs(expectedMean!), `mean ${mean} vs ${expectedMean}`);
+          assert.ok(Math.abs(std! - expectedStd!) <= 1e-12 * expectedStd!, `std ${std} vs ${expectedStd}`);
+        }
+      } finally {
+        local.close();
+      }
+    } finally {
+      pool.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

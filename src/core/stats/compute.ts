@@ -1,8 +1,12 @@
 import type { RandomAccessSource } from '../io/source';
+import { dtypeInfo } from '../dtypes';
 import type { TensorRef } from '../model';
 import type { FloatScratch } from '../scratch';
 import { CHUNK_ELEMENTS, readRawFloat32, streamElements, type Elements, type SourceOpener } from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
+
+/** What a Moments holds, as it crosses between threads. */
+export type MomentsState = Pick<Moments, 'count' | 'finite' | 'nan' | 'inf' | 'zeros' | 'min' | 'max' | 'mean' | 'm2'>;
 
 /** Running moments merged chunk by chunk (Chan et al.), each chunk in two passes: float64 throughout. */
 export class Moments {
@@ -126,6 +130,17 @@ export class Moments {
     this.merge(k, mean, m2);
   }
 
+  /** Folds in the moments of another part of the same tensor (a slice another thread streamed). */
+  absorb(other: MomentsState): void {
+    this.count += other.count;
+    this.nan += other.nan;
+    this.inf += other.inf;
+    this.zeros += other.zeros;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+    if (other.finite > 0) this.merge(other.finite, other.mean, other.m2);
+  }
+
   /** Adds `k` zeros (the implicit elements of a sparse tensor). */
   addZeros(k: number): void {
     if (k <= 0) return;
@@ -195,6 +210,12 @@ export class HistogramBuilder {
    */
   add(v: Elements, n: number): void {
     addToBins(this.lanes[0], this.lanes[1], v, n, this.first, this.last, this.norm, this.margin, this.top, this.edges);
+  }
+
+  /** Adds the counts of a slice of the same tensor, binned by a builder over the same range. */
+  addCounts(counts: Uint32Array): void {
+    const lane = this.lanes[0];
+    for (let b = 0; b <= this.top; b++) lane[b] += counts[b];
   }
 
   addZeros(k: number): void {
@@ -337,15 +358,24 @@ export function computeTensorStats(
     });
   }
   m.addZeros(implicitZeros);
-  const hasFinite = m.finite > 0;
-  const hb = new HistogramBuilder(hasFinite ? m.min : 0, hasFinite ? m.max : 0, options.bins);
-  if (hasFinite) {
+  const hb = new HistogramBuilder(...histogramRange(m), options.bins);
+  if (m.finite > 0) {
     if (keep && kept >= 0) {
       forChunks(keep, kept, (v, n) => hb.add(v, n));
     } else streamElements(source, ref, openFile, (v, n) => hb.add(v, n));
     hb.addZeros(implicitZeros);
   }
-  const histogram = hb.histogram();
+  return finishStats(m, hb.histogram());
+}
+
+/** The histogram's range: the finite values' [min, max], or numpy's [-0.5, 0.5] around 0 when there are none. */
+export function histogramRange(m: MomentsState): [number, number] {
+  return m.finite > 0 ? [m.min, m.max] : [0, 0];
+}
+
+/** A tensor's statistics from its moments and its histogram over histogramRange. */
+export function finishStats(m: MomentsState, histogram: Histogram): TensorStats {
+  const hasFinite = m.finite > 0;
   return {
     count: m.count,
     min: hasFinite ? m.min : null,
@@ -362,4 +392,32 @@ export function computeTensorStats(
     p99: histogramPercentile(histogram, m.finite, 0.99),
     entropy: histogramEntropy(histogram.counts),
   };
+}
+
+/**
+ * Elements [from, to) of a tensor whose whole-byte elements lie plainly in a file, as a tensor of
+ * their own, so threads can share one huge tensor's passes; undefined for any other storage (or a
+ * byte length that does not match the shape, which the whole tensor's pass reports).
+ */
+export function tensorSlice(ref: TensorRef, from: number, to: number): TensorRef | undefined {
+  const st = ref.storage;
+  const bits = dtypeInfo(ref.dtype).bits;
+  if ((st.kind !== 'range' && st.kind !== 'external') || !(bits >= 8) || bits % 8 || st.length !== (ref.count * bits) / 8) return undefined;
+  const eb = bits / 8;
+  return { ...ref, dims: [to - from], count: to - from, bytes: (to - from) * eb, storage: { ...st, offset: st.offset + from * eb, length: (to - from) * eb } };
+}
+
+/** The first pass over a slice: its moments, for the caller to absorb into the tensor's. */
+export function sliceMoments(source: RandomAccessSource, slice: TensorRef, openFile: SourceOpener, options: StatsOptions): MomentsState {
+  const m = new Moments(options.nearZero);
+  streamElements(source, slice, openFile, (v, n) => m.add(v, n));
+  const { count, finite, nan, inf, zeros, min, max, mean, m2 } = m;
+  return { count, finite, nan, inf, zeros, min, max, mean, m2 };
+}
+
+/** The second pass over a slice: its histogram counts over the whole tensor's range, for the caller to add up. */
+export function sliceHistogram(source: RandomAccessSource, slice: TensorRef, openFile: SourceOpener, options: StatsOptions, range: [number, number]): Uint32Array {
+  const hb = new HistogramBuilder(range[0], range[1], options.bins);
+  streamElements(source, slice, openFile, (v, n) => hb.add(v, n));
+  return hb.histogram().counts;
 }
