@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { entropyEstimate, errorMetrics, huffmanCodebookBytes, huffmanCodeLengths } from '../../src/core/compress/metrics';
+import { compareReconstruction, entropyEstimate, errorMetrics, huffmanCodebookBytes, huffmanCodeLengths } from '../../src/core/compress/metrics';
+import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear } from '../../src/core/compress/methods';
 import { mulberry32 } from '../fixtures/onnxBuilder';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
@@ -66,6 +67,32 @@ describe('errorMetrics', () => {
 
   it('rejects arrays of different lengths', () => {
     assert.throws(() => errorMetrics(new Float32Array(2), new Float32Array(3)), RangeError);
+  });
+});
+
+describe('compareReconstruction', () => {
+  it('gives the same report from run-by-run dequantization as from the whole array, for every layout', () => {
+    const rng = mulberry32(21);
+    const w = Float32Array.from({ length: 70000 * 3 }, () => (rng() - 0.5) * 0.2);
+    w[5] = NaN;
+    w[99] = Infinity;
+    for (const [dims, outputAxis] of [[[3, 70000], 0], [[3, 70000], 1], [[70000, 3], 1], [[600, 350], 1], [[210000], 0]] as const) {
+      const layout = { dims: [...dims], outputAxis, inputAxis: dims.length > 1 ? 1 - outputAxis : 0 };
+      for (const options of [{}, { symmetric: false }, { perChannel: false }]) {
+        const q = quantizeLinear(w, layout, options);
+        const whole = dequantizeLinear(q, layout);
+        const gathered = new Float32Array(w.length);
+        dequantizeLinearRuns(q, layout)((from, chunk) => gathered.set(chunk, from));
+        assert.deepEqual(gathered, whole, `${JSON.stringify(dims)} ${JSON.stringify(options)}: same values`);
+        assert.deepEqual(compareReconstruction(w, dequantizeLinearRuns(q, layout)), compareReconstruction(w, whole));
+      }
+    }
+  });
+
+  it('rejects runs that do not cover the original exactly once', () => {
+    const w = Float32Array.of(1, 2, 3);
+    assert.throws(() => compareReconstruction(w, (visit) => visit(0, Float32Array.of(1, 2))), RangeError);
+    assert.throws(() => compareReconstruction(w, (visit) => (visit(1, Float32Array.of(2, 3)), visit(0, Float32Array.of(1)))), RangeError);
   });
 });
 

@@ -1,6 +1,6 @@
 /** Error and entropy measures for the compression report (float64 accumulation throughout). */
 
-import type { EntropyEstimate, ErrorMetrics } from './types';
+import type { EntropyEstimate, ErrorMetrics, Reconstruction } from './types';
 
 /** Before/after histograms over the original's range, for the Compare overlay. */
 export interface PairedHistograms {
@@ -32,9 +32,10 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
  * plain linear binning over the original's finite range (no numpy edge rules: these are pictures,
  * not the inspector's statistics).
  */
-export function compareReconstruction(original: Float32Array, reconstructed: Float32Array): ErrorMetrics & { histograms: PairedHistograms } {
+export function compareReconstruction(original: Float32Array, reconstructed: Float32Array | Reconstruction): ErrorMetrics & { histograms: PairedHistograms } {
   const n = original.length;
-  if (reconstructed.length !== n) throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
+  if (reconstructed instanceof Float32Array && reconstructed.length !== n) throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
+  const runs: Reconstruction = reconstructed instanceof Float32Array ? (visit) => inChunks(reconstructed, visit) : reconstructed;
   const range = [Infinity, -Infinity];
   for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
   let [min, max] = range;
@@ -46,7 +47,13 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
   const a = new Uint32Array(REPORT_BINS + 1);
   const b = new Uint32Array(REPORT_BINS + 1);
   const sums = new Float64Array(SUMS);
-  for (let at = 0; at < n; at += CHUNK) compareChunk(original, reconstructed, at, Math.min(n, at + CHUNK), sums, a, b, min, max);
+  let covered = 0;
+  runs((from, chunk) => {
+    if (from !== covered || from + chunk.length > n) throw new RangeError(`reconstruction runs past ${n} values or out of order (at ${from})`);
+    compareChunk(original, from, chunk, sums, a, b, min, max);
+    covered += chunk.length;
+  });
+  if (covered !== n) throw new RangeError(`lengths differ: ${n} vs ${covered}`);
   const [noise, signal, power, dot, maxAbs, zeros] = sums;
   const sqnrDb = noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
   const cosine = signal === 0 && power === 0 ? 1 : signal === 0 || power === 0 ? 0 : dot / Math.sqrt(signal * power);
@@ -77,8 +84,13 @@ function finiteRange(v: Float32Array, from: number, to: number, range: number[])
   range[1] = hi;
 }
 
-/** Folds w[from, to) against r[from, to) into the running sums and the two histograms over [min, max]. */
-function compareChunk(w: Float32Array, r: Float32Array, from: number, to: number, sums: Float64Array, a: Uint32Array, b: Uint32Array, min: number, max: number): void {
+/** An array as a Reconstruction: cache-sized views in order. */
+function inChunks(values: Float32Array, visit: (from: number, chunk: Float32Array) => void): void {
+  for (let at = 0; at < values.length; at += CHUNK) visit(at, values.subarray(at, Math.min(values.length, at + CHUNK)));
+}
+
+/** Folds w[from, from + r.length) against r into the running sums and the two histograms over [min, max]. */
+function compareChunk(w: Float32Array, from: number, r: Float32Array, sums: Float64Array, a: Uint32Array, b: Uint32Array, min: number, max: number): void {
   let noise = sums[0];
   let signal = sums[1];
   let power = sums[2];
@@ -88,9 +100,9 @@ function compareChunk(w: Float32Array, r: Float32Array, from: number, to: number
   const outside = REPORT_BINS;
   const top = REPORT_BINS - 1;
   const norm = REPORT_BINS / (max - min);
-  for (let i = from; i < to; i++) {
-    const x = w[i];
-    const y = r[i];
+  for (let k = 0; k < r.length; k++) {
+    const x = w[from + k];
+    const y = r[k];
     if (y === 0) zeros++;
     const d = Math.abs(x - y);
     // Only a pair with a non-finite value makes d non-finite; the same Inf or NaN on both sides counts as exact and adds nothing.

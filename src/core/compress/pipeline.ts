@@ -13,6 +13,7 @@ import {
   dequantizeClusters,
   dequantizeFixed,
   dequantizeLinear,
+  dequantizeLinearRuns,
   fromBfloat16,
   fromFloat16,
   kmeans1d,
@@ -35,7 +36,7 @@ import { compareReconstruction, type PairedHistograms } from './metrics';
 import type { FidelityResult } from './sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
 import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
-import type { ErrorMetrics, MethodName } from './types';
+import type { ErrorMetrics, MethodName, Reconstruction } from './types';
 import { findFloatTensors, findWeights, type SkippedTensor, type WeightCandidate } from './weights';
 
 export interface TensorResult extends ErrorMetrics {
@@ -195,7 +196,8 @@ function encodeAs(dtype: number, values: Float32Array): Uint8Array {
 
 interface Transformed {
   edit: TensorEdit;
-  reconstructed: Float32Array;
+  /** The values the stored form decodes to: an array, or run by run when no array of them is needed. */
+  reconstructed: Float32Array | Reconstruction;
   method: string;
   symbols?: { data: Uint8Array | Int8Array | Uint16Array; alphabet: number };
   note?: string;
@@ -224,7 +226,7 @@ export function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec
   return applyMask(v, mask);
 }
 
-function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number, scratch: FloatScratch): Transformed {
+function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number): Transformed {
   const t = c.tensor;
   const o = spec.options;
   const axisNote = (axis: number | null) => (axis === null ? 'per-tensor' : `per-channel, axis ${axis}`);
@@ -236,7 +238,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       if (t.dims.length === 0) perChannel = false;
       const q = quantizeLinear(values, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
       const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
-      return { edit, reconstructed: dequantizeLinear(q, c.layout, scratch.get(1, q.q.length)), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note };
+      return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note };
     }
     case 'int4': {
       const bs = o.blockSize ?? 32;
@@ -250,7 +252,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       const q8 = quantizeLinear(values, c.layout, { bits: 4, symmetric: true, perChannel: t.dims.length > 0 });
       return {
         edit: linearEdit(t, { q: q8.q, qDtype: 3, scale: q8.scale, axis: q8.axis }, opset),
-        reconstructed: dequantizeLinear(q8, c.layout),
+        reconstructed: dequantizeLinearRuns(q8, c.layout),
         method: `int4 codes in int8 (${axisNote(q8.axis)})`,
         symbols: { data: q8.q, alphabet: 16 },
         note: `no packed 4-bit encoding fits (dims ${JSON.stringify(t.dims)}, block ${bs}, opset ${opset})`,
@@ -273,7 +275,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
     case 'sign': {
       const q = quantizeTernary(values, c.layout, { threshold: typeof o.threshold === 'number' ? o.threshold : undefined });
       const edit = linearEdit(t, { q: q.q, qDtype: 3, scale: q.scale, axis: q.axis }, opset);
-      return { edit, reconstructed: dequantizeLinear(q, c.layout), method: `ternary (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 3 } };
+      return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `ternary (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 3 } };
     }
     case 'cluster': {
       const k = kmeans1d(values, { clusters: o.clusters ?? 16 });
@@ -308,6 +310,14 @@ function pruneFloat64(c: WeightCandidate, original32: Float32Array, pruned32: Fl
   return { edit: denseEdit(c.tensor, bytesOf(values)), reconstructed: Float32Array.from(values), method: 'prune (dense)' };
 }
 
+/** Reconstructed values as one array (for hooks that look at all of them at once). */
+function wholeArray(values: Float32Array | Reconstruction, n: number): Float32Array {
+  if (values instanceof Float32Array) return values;
+  const out = new Float32Array(n);
+  values((from, chunk) => out.set(chunk, from));
+  return out;
+}
+
 /**
  * Compresses one weight: reads it (unless given, as global pruning does), prunes, stores and
  * measures the reconstruction. Needs nothing but a reader of the model, so it runs in any thread.
@@ -324,8 +334,13 @@ export function compressTensor(
   // Storage methods keep codes, never the float values, so the values can live in reused buffers; pruned-only weights keep theirs.
   const { values: original, clipped } = given?.read ?? readWeights(source, c.tensor, openFile, method ? scratch.get(0, c.tensor.count) : undefined);
   const input = given?.pruned ?? (s.methods[0] === 'prune' ? prune?.(c, original) ?? pruneOne(original, c, s, job.position) : original);
-  const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, job.opset, scratch);
-  inspect?.(c, original, out.reconstructed);
+  const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, job.opset);
+  let reconstructed = out.reconstructed;
+  if (inspect) {
+    const all = wholeArray(reconstructed, original.length);
+    inspect(c, original, all);
+    reconstructed = all;
+  }
   const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
   const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';
   const bytesAfter = editBytes(out.edit);
@@ -338,7 +353,7 @@ export function compressTensor(
       method: prefix + out.method,
       bytesBefore: c.tensor.bytes,
       bytesAfter,
-      ...compareReconstruction(original, out.reconstructed),
+      ...compareReconstruction(original, reconstructed),
       ...(notes.length ? { note: notes.join('; ') } : {}),
     },
     estimate: out.symbols ? symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, bytesAfter - out.symbols.data.byteLength) : undefined,

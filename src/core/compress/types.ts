@@ -79,3 +79,9 @@ export interface EntropyEstimate {
   /** Size of a Huffman code of the symbols, bytes (code lengths from the actual frequencies). */
   huffmanBytes: number;
 }
+
+/**
+ * Reconstructed values delivered run by run: `visit(from, chunk)` receives positions
+ * [from, from + chunk.length) in order, covering the tensor once; a chunk is valid only during its visit.
+ */
+export type Reconstruction = (visit: (from: number, chunk: Float32Array) => void) => void;

@@ -5,7 +5,7 @@
  * so codes match what QuantizeLinear would produce for the same scale.
  */
 
-import type { LinearQuantized, WeightLayout } from '../types';
+import type { LinearQuantized, Reconstruction, WeightLayout } from '../types';
 import { FLOAT32_MIN_SUBNORMAL, checkInt, checkLayout, roundHalfEven, splitAt, type AxisSplit } from './layout';
 
 const fround = Math.fround;
@@ -260,47 +260,80 @@ export function quantizeBlockwise(values: Float32Array, layout: WeightLayout, op
 /**
  * DequantizeLinear: y = float32((q - zeroPoint) · scale) for per-tensor (axis null), per-axis,
  * and blocked (blockSize set) results alike. Only layout.dims is read; the axis comes from the result.
- * Writes into `into` when given (a reused buffer), else into a new array.
  */
-export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout, into?: Float32Array): Float32Array {
-  const { q, scale, zeroPoint, axis, blockSize } = result;
+export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout): Float32Array {
+  const { q, scale, zeroPoint, blockSize } = result;
   const n = q.length;
-  if (into && into.length !== n) throw new RangeError(`output holds ${into.length} values, the codes ${n}`);
-  const out = into ?? new Float32Array(n);
-  if (axis === null) {
-    checkLayout(layout, n);
-    if (scale.length !== 1) throw new RangeError(`per-tensor result has ${scale.length} scales`);
-    forEachRun(1, 1, n, (from, to) => dequantizeRun(q, out, from, to, scale[0], zeroPoint ? zeroPoint[0] : 0));
+  const out = new Float32Array(n);
+  const runs = scaleRuns(result, layout);
+  if (runs) {
+    runs.walk((from, to, c) => (c < 0 ? dequantizeRows(q, out, from, to, runs.scale, runs.zeroPoint, 0) : dequantizeRun(q, out, from, to, runs.scale[c], runs.zeroPoint[c], 0)));
     return out;
   }
-  const { outer, size, inner } = splitAt(layout, axis, n);
-  const blocks = blockSize === undefined ? 0 : Math.ceil(size / blockSize);
-  const expected = blockSize === undefined ? size : outer * blocks * inner;
-  if (scale.length !== expected) throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
-  if (blockSize === undefined) {
-    const zp = zeroPoint ?? new Uint8Array(size);
-    forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? dequantizeRows(q, out, from, to, scale, zp) : dequantizeRun(q, out, from, to, scale[c], zp[c])));
-    return out;
-  }
+  const { outer, size, inner } = splitAt(layout, result.axis!, n);
+  const blocks = Math.ceil(size / blockSize!);
   let i = 0;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < size; c++) {
-      const base = (o * blocks + Math.floor(c / blockSize)) * inner;
+      const base = (o * blocks + Math.floor(c / blockSize!)) * inner;
       for (let r = 0; r < inner; r++, i++) out[i] = fround((q[i] - (zeroPoint ? zeroPoint[base + r] : 0)) * scale[base + r]);
     }
   }
   return out;
 }
 
-/** y = float32((q - z) · s) over one contiguous run. */
-function dequantizeRun(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, s: number, z: number): void {
-  for (let i = from; i < to; i++) out[i] = fround((q[i] - z) * s);
+/**
+ * dequantizeLinear run by run into one cache-sized buffer, for a reader that needs each value
+ * once (the report's error metrics): no array of the whole tensor, which for a large weight costs
+ * more in page faults and memory traffic than the arithmetic.
+ */
+export function dequantizeLinearRuns(result: LinearQuantized, layout: WeightLayout): Reconstruction {
+  const runs = scaleRuns(result, layout);
+  if (!runs) {
+    const all = dequantizeLinear(result, layout);
+    return (visit) => visit(0, all);
+  }
+  const { q } = result;
+  return (visit) => {
+    const buffer = new Float32Array(Math.min(q.length, Math.max(CHUNK, runs.scale.length)));
+    runs.walk((from, to, c) => {
+      if (c < 0) dequantizeRows(q, buffer, from, to, runs.scale, runs.zeroPoint, from);
+      else dequantizeRun(q, buffer, from, to, runs.scale[c], runs.zeroPoint[c], from);
+      visit(from, buffer.subarray(0, to - from));
+    });
+  };
 }
 
-/** y = float32((q - z[c]) · s[c]) over whole rows (channels last). */
-function dequantizeRows(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, scale: Float32Array, zeroPoint: Int8Array | Uint8Array): void {
+/**
+ * A per-tensor or per-axis result's values as runs sharing scale[c] and zeroPoint[c] (c = -1:
+ * whole rows, channels last; see forEachRun), after checking its scales fit the layout.
+ * Undefined for blocked results, whose scale changes along a run.
+ */
+function scaleRuns(result: LinearQuantized, layout: WeightLayout): { walk: (run: (from: number, to: number, c: number) => void) => void; scale: Float32Array; zeroPoint: Int8Array | Uint8Array } | undefined {
+  const { q, scale, zeroPoint, axis, blockSize } = result;
+  const n = q.length;
+  if (axis === null) {
+    checkLayout(layout, n);
+    if (scale.length !== 1) throw new RangeError(`per-tensor result has ${scale.length} scales`);
+    return { walk: (run) => forEachRun(1, 1, n, (from, to) => run(from, to, 0)), scale, zeroPoint: zeroPoint ?? new Uint8Array(1) };
+  }
+  const { outer, size, inner } = splitAt(layout, axis, n);
+  const blocks = blockSize === undefined ? 0 : Math.ceil(size / blockSize);
+  const expected = blockSize === undefined ? size : outer * blocks * inner;
+  if (scale.length !== expected) throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
+  if (blockSize !== undefined) return undefined;
+  return { walk: (run) => forEachRun(outer, size, inner, run), scale, zeroPoint: zeroPoint ?? new Uint8Array(size) };
+}
+
+/** y = float32((q - z) · s) over one contiguous run, written at out[i - shift]. */
+function dequantizeRun(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, s: number, z: number, shift: number): void {
+  for (let i = from; i < to; i++) out[i - shift] = fround((q[i] - z) * s);
+}
+
+/** y = float32((q - z[c]) · s[c]) over whole rows (channels last), written at out[i - shift]. */
+function dequantizeRows(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, scale: Float32Array, zeroPoint: Int8Array | Uint8Array, shift: number): void {
   const size = scale.length;
-  for (let row = from; row < to; row += size) for (let c = 0; c < size; c++) out[row + c] = fround((q[row + c] - zeroPoint[c]) * scale[c]);
+  for (let row = from; row < to; row += size) for (let c = 0; c < size; c++) out[row + c - shift] = fround((q[row + c] - zeroPoint[c]) * scale[c]);
 }
 
 /**
@@ -313,7 +346,11 @@ function warmUp(): void {
   for (const outputAxis of [0, 1]) {
     const layout = { dims: [3, 4], outputAxis, inputAxis: 1 - outputAxis };
     for (const symmetric of [true, false]) {
-      for (const perChannel of [true, false]) dequantizeLinear(quantizeLinear(values, layout, { symmetric, perChannel }), layout);
+      for (const perChannel of [true, false]) {
+        const q = quantizeLinear(values, layout, { symmetric, perChannel });
+        dequantizeLinear(q, layout);
+        dequantizeLinearRuns(q, layout)(() => undefined);
+      }
     }
   }
 }
