@@ -99,8 +99,8 @@ export function tensorThreads(script: string, input: string, threads: number): N
 
 /** The helper side: compresses each job it is sent with its own reader of the model. */
 export function serveTensorJobs(data: TensorHelperData, jobs: { on(event: 'message', listener: (job: TensorJob) => void): void }): void {
-  const source = new FileSource(data.input);
-  const resolver = new FolderResolver(data.input);
+  // Opened with the first job, so a failure to open is that job's error rather than a thread that never answers.
+  let reader: { source: FileSource; resolver: FolderResolver } | undefined;
   const scratch = new FloatScratch();
   const post = (reply: Reply, transfer: ArrayBuffer[] = []) => {
     data.port.postMessage(reply, transfer);
@@ -112,7 +112,9 @@ export function serveTensorJobs(data: TensorHelperData, jobs: { on(event: 'messa
     let reply: Reply;
     const transfer = new Set<ArrayBuffer>();
     try {
-      const outcome = compressTensor(source, (f) => resolver.open(f), job, scratch);
+      reader ??= { source: new FileSource(data.input), resolver: new FolderResolver(data.input) };
+      const { resolver } = reader;
+      const outcome = compressTensor(reader.source, (f) => resolver.open(f), job, scratch);
       // The codes are fresh arrays nothing else holds: move them instead of copying.
       for (const t of outcome.edit.initializers) transfer.add(t.data.buffer as ArrayBuffer);
       for (const t of outcome.edit.sparseInitializers ?? []) transfer.add(t.values.buffer as ArrayBuffer).add(t.indices.buffer as ArrayBuffer);

@@ -8,6 +8,7 @@ import type { Model } from '../../src/core/model';
 import type { StatsResult } from '../../src/core/stats/types';
 import { compressFile } from '../../src/node/compress';
 import { ModelService, partition } from '../../src/node/modelService';
+import { tensorThreads } from '../../src/node/tensorThreads';
 import { WorkerPool } from '../../src/node/pool';
 import { parseFromWebview, toModelView } from '../../src/shared/protocol';
 import { writeFixtures } from '../fixtures/models';
@@ -137,6 +138,13 @@ describe('worker pool and model service', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reports a helper thread that cannot open the model instead of waiting for it', () => {
+    const ref = { name: 'w', dtype: 1, dims: [16, 16], count: 256, bytes: 1024, origin: 'initializer', scope: '', storage: { kind: 'range' as const, offset: 0, length: 1024 } };
+    const job = { candidate: { index: 0, tensor: ref, op: 'MatMul', layer: 'mm', layout: { dims: [16, 16], outputAxis: 1, inputAxis: 0 } }, position: 0, storage: 'int8' as const, spec: { methods: ['int8' as const], options: {} }, opset: 13 };
+    const run = tensorThreads(distFile('worker.js'), join(tmpdir(), 'model-lens-no-such-model.onnx'), 2);
+    assert.throws(() => [...run([job, { ...job, position: 1 }], () => false)], /file not found/);
   });
 
   it('shares a tensor too big for one worker between all of them, with the statistics of one pass', async () => {
