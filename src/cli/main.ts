@@ -38,9 +38,10 @@ Commands:
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
                --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
                --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
-      Hessian pruning (ONNX): --criterion hessian ranks weights by w²/[H⁻¹]ᵢᵢ with H = XᵀX from
-               each MatMul/Gemm/Conv's inputs on calibration runs (onnxruntime), and updates the
-               surviving weights to make up for the pruned ones (--no-compensate: mask only);
+      Hessian pruning (ONNX): --criterion hessian ranks weights by OBS saliency w²/[H⁻¹]ᵢᵢ with
+               H = XᵀX from each MatMul/Gemm/Conv's inputs on calibration runs (onnxruntime),
+               per block of 128 inputs as SparseGPT does, and updates the surviving weights to make
+               up for the pruned ones (--no-compensate: keep them, rank by w²·Hᵢᵢ);
                the report compares it with magnitude pruning at the same sparsity. Calibration
                inputs: --inputs, --samples (32), --seed, --shape, --dim as for verify.
 
@@ -52,9 +53,10 @@ Commands:
 
   sensitivity FILE --method M [method options] [--runs N] [input options] [--json]
       Compress each layer alone, run the model with onnxruntime on calibration inputs and list
-      the layers worst first: output cosine and relative L2, weight SQNR, outlier ratio
-      (max|w|/σ), kurtosis and range. Full runs for the N layers worst by weight SQNR
-      (default ${DEFAULT_FULL_RUNS}); input options as for verify.
+      the layers worst first: output cosine and relative L2, the cheap proxies (weight SQNR and
+      the activation-weighted error ‖XΔW‖/‖XW‖), outlier ratio (max|w|/σ), kurtosis and range.
+      Full runs for the N layers the proxies rate worst (default ${DEFAULT_FULL_RUNS}); input
+      options as for verify.
 
   verify ORIGINAL VARIANT [--samples N] [--seed N] [--inputs FILE[,FILE...]]
          [--shape NAME=1x3x224x224] [--dim NAME=N] [--json]
