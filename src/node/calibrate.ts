@@ -1,4 +1,4 @@
-import { readWeights, type CompressHooks } from '../core/compress/pipeline';
+import type { CompressHooks } from '../core/compress/pipeline';
 import {
   pickForFullRuns,
   pinLadders,
@@ -14,6 +14,7 @@ import {
   type LayerSensitivity,
   type Rung,
   type SensitivityReport,
+  type WeightShape,
 } from '../core/compress/sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import { CancelledError, invalid } from '../core/errors';
@@ -28,7 +29,7 @@ import { DEFAULT_SAMPLES, planInputs, type InputPlan, type ModelUnderTest } from
 import type { CalibrationSettings, FidelityGoal } from '../shared/protocol';
 
 export type { FidelityGoal };
-import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
+import { afterWrite, compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
 import { collectHessians } from './activations';
 import { compressInMemory, compressReportOnly, withOpenModel, type InMemoryVariant, type OpenModel } from './inMemory';
 import { modelBytes, modelUnderTest, ortFor } from './verify';
@@ -40,6 +41,8 @@ export const DEFAULT_FULL_RUNS = 100;
 
 export interface CalibrationOptions extends CalibrationSettings {
   wasmDir?: string;
+  /** A synchronous cancel check (the worker's shared flag), polled inside in-memory compressions. */
+  cancelled?: () => boolean;
   signal?: AbortSignal;
   /** Called as the scan or search advances; `what` names the step. */
   progress?: (done: number, total: number, what: string) => void;
@@ -54,8 +57,9 @@ function variantUnderTest(ort: ReturnType<typeof ortFor>['ort'], label: string, 
   return { label, open: () => openOrtWebSession(ort, label, v.bytes, v.externalData) };
 }
 
-function cancelHooks(signal: AbortSignal | undefined): CompressHooks {
-  return { cancelled: () => signal?.aborted ?? false };
+/** In-memory compressions are synchronous: they poll the caller's shared flag as well as the signal. */
+function cancelHooks(signal: AbortSignal | undefined, cancelled?: () => boolean): CompressHooks {
+  return { cancelled: () => (signal?.aborted ?? false) || (cancelled?.() ?? false) };
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -141,10 +145,13 @@ export async function analyseSensitivity(file: string, spec: CompressSpec, optio
  * H = XᵀX of every MatMul/Gemm/Conv weight's input activations on the calibration samples (one
  * run each, the activations read back as extra outputs), keyed by tensor index.
  */
-async function layerHessians(m: OpenModel, cal: Calibrated): Promise<Map<number, { view: WeightRows; grams: Gram[] }>> {
+async function layerHessians(m: OpenModel, cal: Calibrated, options: SensitivityOptions): Promise<Map<number, { view: WeightRows; grams: Gram[] }>> {
   const plans = planHessian(m.model, readGraphNodes(m.source, HESSIAN_OPS));
   const fetch = m.model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
-  const h = await collectHessians(cal.rt.ort, m.file, m.model, plans, modelBytes(m.file, m.model), cal.plan, fetch, () => {});
+  const h = await collectHessians(cal.rt.ort, m.file, m.model, plans, modelBytes(m.file, m.model), cal.plan, fetch, (i) => {
+    checkAborted(options.signal);
+    options.progress?.(i, cal.plan.samples, 'activations');
+  });
   const out = new Map<number, { view: WeightRows; grams: Gram[] }>();
   for (const [index, grams] of h.byWeight) {
     const plan = plans.get(index)!;
@@ -157,12 +164,14 @@ async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, 
   const started = performance.now();
   const limit = options.fullRuns ?? DEFAULT_FULL_RUNS;
   if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) verifyError('the number of full runs must be a whole number');
-  const hooks = cancelHooks(options.signal);
-  const hessians = await layerHessians(m, cal);
+  const hooks = cancelHooks(options.signal, options.cancelled);
+  const hessians = await layerHessians(m, cal, options);
   const activationError = new Map<string, number>();
+  const shapes = new Map<string, WeightShape>();
   const all = compressInMemory(m, s, {
     ...hooks,
     inspect: (c, original, reconstructed) => {
+      shapes.set(c.tensor.name, weightShape(original));
       const h = hessians.get(c.index);
       if (h) activationError.set(c.tensor.name, outputErrors(original, [reconstructed], h.view, h.grams).errors[0]);
     },
@@ -181,7 +190,7 @@ async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, 
       bytesBefore: t.bytesBefore,
       bytesAfter: t.bytesAfter,
       weight: { sqnrDb: t.sqnrDb, mse: t.mse, cosine: t.cosine, ...(activationError.has(t.name) ? { activationError: activationError.get(t.name) } : {}) },
-      shape: weightShape(readWeights(m.source, ref, (f) => m.resolver.open(f)).values),
+      shape: shapes.get(t.name)!,
     };
   });
   const { rt, plan, calibration } = cal;
@@ -286,7 +295,7 @@ export async function compressForFidelity(
   input: string,
   spec: CompressSpec,
   goal: FidelityGoal,
-  options: CompressFileOptions & CalibrationOptions & { sensitivity?: SensitivityReport },
+  options: CompressFileOptions & CalibrationOptions,
 ): Promise<CompressFileResult> {
   const started = performance.now();
   const s = normaliseSpec(spec);
@@ -295,7 +304,7 @@ export async function compressForFidelity(
   if (targetCosine !== undefined && !(targetCosine > -1 && targetCosine <= 1)) invalid('the target cosine must be in (-1, 1]');
   if (sizeBudget !== undefined && !(Number.isSafeInteger(sizeBudget) && sizeBudget > 0)) invalid('the size budget must be a positive whole number of bytes');
   const signal = options.signal;
-  const hooks = cancelHooks(signal);
+  const hooks = cancelHooks(signal, options.cancelled);
   const progress = options.progress;
   const warnings: string[] = [];
   let runs = 0;
@@ -304,7 +313,7 @@ export async function compressForFidelity(
   const chosen = await withOpenModel(input, async (m) => {
     const split = splitInputs(m.model, options);
     const cal = await calibrate(m, options, warnings, split.calibration);
-    const sens = options.sensitivity ?? (await scan(m, unpinned, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }, cal));
+    const sens = await scan(m, unpinned, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }, cal);
     warnings.push(...sens.warnings);
     const compressible = new Set(sens.layers.map((l) => l.tensor));
     for (const name of Object.keys(pinned)) if (!compressible.has(name)) warnings.push(`pin on '${name}' ignored: ${s.methods.join('+')} does not compress it`);
@@ -360,7 +369,7 @@ export async function compressForFidelity(
   });
   const overrides = overridesAt(chosen.ladders, chosen.at);
   const result = compressFile(input, { ...s, overrides }, options);
-  const held = await heldOutFidelity(input, result.output, chosen.model, options, chosen.split, warnings);
+  const held = await afterWrite(result.output, () => heldOutFidelity(input, result.output, chosen.model, options, chosen.split, warnings));
   runs += held ? 2 : 0;
   if (held && targetCosine !== undefined && held.cosine < targetCosine) {
     warnings.push(`the held-out cosine ${held.cosine.toFixed(6)} is below the target: the calibration inputs do not represent them well; use more samples or representative inputs`);

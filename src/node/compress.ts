@@ -76,3 +76,16 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
     resolver.close();
   }
 }
+
+/**
+ * Runs the checks that follow a write (held-out runs, comparisons). If they fail or are
+ * cancelled, the variant and its external data go too: a cancelled command leaves nothing.
+ */
+export async function afterWrite<T>(output: string, checks: () => Promise<T>): Promise<T> {
+  try {
+    return await checks();
+  } catch (err) {
+    for (const f of [output, `${output}.data`]) fs.rmSync(f, { force: true });
+    throw err;
+  }
+}

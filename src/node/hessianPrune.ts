@@ -4,7 +4,7 @@ import { applyMask, pruneMagnitude } from '../core/compress/methods';
 import { factorHessian, Gram, obsPrune, outputErrors, weightRows, type HessianFactor } from '../core/compress/methods/obs';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { WeightCandidate } from '../core/compress/weights';
-import { CancelledError } from '../core/errors';
+import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
 import { readGraphNodes } from '../core/formats/onnx/nodes';
 import type { Model } from '../core/model';
@@ -13,7 +13,7 @@ import { isSupportedDtype, type HostTensor } from '../core/verify/tensor';
 import { planInputs, type VerifySettings } from '../core/verify/verify';
 import { collectHessians, runSamples, type ModelBytes } from './activations';
 import { compressInMemory } from './inMemory';
-import { compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
+import { afterWrite, compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
 import { modelBytes, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 import { loadOrtWeb } from './verify/ortWeb';
@@ -47,7 +47,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   };
   const { model, plans, original } = withModelFile(input, (source, resolver) => {
     const model = readModel(source, path.basename(input), resolver);
-    if (model.format !== 'onnx') throw new Error(`the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`);
+    if (model.format !== 'onnx') invalid(`the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`);
     return { model, plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)), original: modelBytes(input, model) };
   });
   const warnings: string[] = [];
@@ -91,36 +91,38 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     if (o.note) t.note = t.note ? `${o.note}; ${t.note}` : o.note;
   }
 
-  const magnitude = magnitudeVariant(input, model, s);
-  const variantModel = withModelFile(result.output, (source, resolver) => readModel(source, path.basename(result.output), resolver));
-  const variants = [
-    { label: result.output, bytes: modelBytes(result.output, variantModel) },
-    { label: `${input} (magnitude-pruned)`, bytes: magnitude },
-  ];
-  const comparisons = variants.map(() => new Map(fetch.map((n) => [n, new OutputComparison(n)])));
-  for (const [k, v] of variants.entries()) {
-    await runSamples(ort, v.label, v.bytes, feeds, fetch, evalSamples, allGiven ? 0 : feeds.samples, (i, out) => {
-      step(`${k === 0 ? 'variant' : 'magnitude variant'} run ${i + 1}/${evalSamples}`);
-      for (const [name, c] of comparisons[k]) c.add(reference[i].get(name)!, out.get(name)!);
-    });
-  }
-  const hessian: HessianComparison = {
-    sparsity,
-    compensate,
-    samples: feeds.samples,
-    inputs: allGiven ? 'files' : 'random',
-    tensors: [...outcomes.values()],
-    evaluation: allGiven ? 'calibration' : 'held-out',
-    outputs: fetch.map((name) => {
-      const [h, m] = comparisons.map((c) => c.get(name)!.report());
-      return { name, cosine: h.cosine, relL2: h.relL2, magnitudeCosine: m.cosine, magnitudeRelL2: m.relL2 };
-    }),
-    elapsedMs: performance.now() - started,
-  };
-  result.report.hessian = hessian;
-  result.report.warnings.push(...warnings);
-  result.elapsedMs = performance.now() - started;
-  return result;
+  return afterWrite(result.output, async () => {
+    const magnitude = magnitudeVariant(input, model, s);
+    const variantModel = withModelFile(result.output, (source, resolver) => readModel(source, path.basename(result.output), resolver));
+    const variants = [
+      { label: result.output, bytes: modelBytes(result.output, variantModel) },
+      { label: `${input} (magnitude-pruned)`, bytes: magnitude },
+    ];
+    const comparisons = variants.map(() => new Map(fetch.map((n) => [n, new OutputComparison(n)])));
+    for (const [k, v] of variants.entries()) {
+      await runSamples(ort, v.label, v.bytes, feeds, fetch, evalSamples, allGiven ? 0 : feeds.samples, (i, out) => {
+        step(`${k === 0 ? 'variant' : 'magnitude variant'} run ${i + 1}/${evalSamples}`);
+        for (const [name, c] of comparisons[k]) c.add(reference[i].get(name)!, out.get(name)!);
+      });
+    }
+    const hessian: HessianComparison = {
+      sparsity,
+      compensate,
+      samples: feeds.samples,
+      inputs: allGiven ? 'files' : 'random',
+      tensors: [...outcomes.values()],
+      evaluation: allGiven ? 'calibration' : 'held-out',
+      outputs: fetch.map((name) => {
+        const [h, m] = comparisons.map((c) => c.get(name)!.report());
+        return { name, cosine: h.cosine, relL2: h.relL2, magnitudeCosine: m.cosine, magnitudeRelL2: m.relL2 };
+      }),
+      elapsedMs: performance.now() - started,
+    };
+    result.report.hessian = hessian;
+    result.report.warnings.push(...warnings);
+    result.elapsedMs = performance.now() - started;
+    return result;
+  });
 }
 
 /** The same compression with the magnitude criterion, in memory: the baseline the report compares against. */

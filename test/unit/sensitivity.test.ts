@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,8 @@ import type * as Ort from 'onnxruntime-node';
 import { raiseForTarget, raiseWithinBudget, rankLayers, weightShape, type LayerLadder, type LayerSensitivity } from '../../src/core/compress/sensitivity';
 import { normaliseSpec, SpecError, variantSuffix } from '../../src/core/compress/spec';
 import { analyseSensitivity, compressForFidelity } from '../../src/node/calibrate';
-import { compressFile } from '../../src/node/compress';
+import { afterWrite, compressFile } from '../../src/node/compress';
+import { CancelledError } from '../../src/core/errors';
 import { SENSITIVE_LAYER, sensitiveMlp } from '../fixtures/accuracy';
 import { mulberry32 } from '../fixtures/onnxBuilder';
 import { loadOrt } from './compressZoo.test';
@@ -175,6 +176,16 @@ describe('sensitivity and fidelity goals on a model with one fragile layer', () 
     const allInt4 = await analyseSensitivity(model, { methods: ['int4'], options: {} }, { ...settings, fullRuns: 0 });
     assert.ok(f.calibration.cosine > allInt4.all!.cosine + 0.1, `${f.calibration.cosine} vs all-int4 ${allInt4.all!.cosine}`);
     await assert.rejects(compressForFidelity(model, { methods: ['int4'], options: {} }, { sizeBudget: 1000 }, { ...settings, output: join(dir, 'x.onnx') }), /below the smallest variant/);
+  });
+
+  it('removes a written variant and its data file when the checks after the write are cancelled', async () => {
+    const out = join(dir, 'cancelled.onnx');
+    compressFile(model, { methods: ['int8'], options: {} }, { output: out });
+    writeFileSync(`${out}.data`, 'x');
+    await assert.rejects(afterWrite(out, async () => { throw new CancelledError(); }), CancelledError);
+    assert.ok(!existsSync(out) && !existsSync(`${out}.data`));
+    assert.equal(await afterWrite(model, async () => 7), 7);
+    assert.ok(existsSync(model));
   });
 
   it('splits a batch of user rows into calibration and held-out halves', async () => {
