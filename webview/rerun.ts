@@ -1,5 +1,5 @@
 /** What the Sensitivity tab's Re-run sends: the goal as typed, and the per-layer overrides. Pure, so unit tests reach it. */
-import { LAYER_CHOICES, type LayerChoice } from '../src/core/compress/spec';
+import { LAYER_CHOICES, parseTargetCosine, type LayerChoice } from '../src/core/compress/spec';
 import { parseByteSize } from '../src/core/units';
 import type { FidelityGoal } from '../src/shared/protocol';
 import type { GoalState } from './state';
@@ -8,8 +8,8 @@ import type { GoalState } from './state';
 export function goalFrom(g: GoalState): FidelityGoal | null | string {
   if (g.mode === 'none') return null;
   if (g.mode === 'cosine') {
-    const v = Number(g.cosine.trim());
-    return g.cosine.trim() !== '' && v > 0 && v <= 1 ? { targetCosine: v } : 'The target cosine must be above 0 and at most 1 (e.g. 0.999)';
+    const v = parseTargetCosine(g.cosine);
+    return typeof v === 'number' ? { targetCosine: v } : v;
   }
   const n = parseByteSize(g.size);
   return n === undefined ? 'Enter a size such as 80KB, 3.5MiB or bytes' : { sizeBudget: n };

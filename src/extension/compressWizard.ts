@@ -1,6 +1,6 @@
 /** QuickPick questions for compression: the Compress… wizard and the prompts of the direct commands. */
 import * as vscode from 'vscode';
-import { METHOD_DESCRIPTIONS, normaliseSpec, SpecError, type CompressSpec } from '../core/compress/spec';
+import { METHOD_DESCRIPTIONS, normaliseSpec, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { formatBytes, parseByteSize } from '../core/units';
 import type { FidelityGoal } from '../shared/protocol';
@@ -101,15 +101,6 @@ function nonNegative(what: string): (text: string) => number | string {
     const v = Number(text.trim());
     return text.trim() !== '' && Number.isFinite(v) && v >= 0 ? v : `${what} must be a number ≥ 0`;
   };
-}
-
-/** A target output cosine: above 0, at most 1. */
-export function parseTargetCosine(text: string): number | string {
-  const t = text.trim();
-  const v = Number(t);
-  if (t === '' || !Number.isFinite(v)) return 'Enter a cosine such as 0.999';
-  if (!(v > 0 && v <= 1)) return 'The target cosine must be above 0 and at most 1 (e.g. 0.999)';
-  return v;
 }
 
 /** A file size for the variant: 80KB, 3.5MiB or plain bytes. */

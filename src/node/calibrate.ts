@@ -16,7 +16,7 @@ import {
   type SensitivityReport,
   type WeightShape,
 } from '../core/compress/sensitivity';
-import { normaliseSpec, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import { isTargetCosine, normaliseSpec, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import { CancelledError, invalid } from '../core/errors';
 import type { Model } from '../core/model';
 import { Calibration, type Fidelity } from '../core/verify/calibration';
@@ -301,7 +301,7 @@ export async function compressForFidelity(
   const s = normaliseSpec(spec);
   const { targetCosine, sizeBudget } = goal;
   if ((targetCosine === undefined) === (sizeBudget === undefined)) invalid('give one goal: a target cosine or a size budget');
-  if (targetCosine !== undefined && !(targetCosine > -1 && targetCosine <= 1)) invalid('the target cosine must be in (-1, 1]');
+  if (targetCosine !== undefined && !isTargetCosine(targetCosine)) invalid('the target cosine must be above 0 and at most 1');
   if (sizeBudget !== undefined && !(Number.isSafeInteger(sizeBudget) && sizeBudget > 0)) invalid('the size budget must be a positive whole number of bytes');
   const signal = options.signal;
   const hooks = cancelHooks(signal, options.cancelled);

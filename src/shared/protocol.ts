@@ -4,7 +4,7 @@
  */
 import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
-import { LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import { isTargetCosine, LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
 import type { MixedResultView } from '../extension/sensitivityView';
 
@@ -203,13 +203,13 @@ function parseOverrides(raw: unknown): Record<string, LayerChoice> | null {
   return out;
 }
 
-/** One goal: a target cosine in (-1, 1] or a positive whole size in bytes; undefined when malformed. */
+/** One goal: a target cosine in (0, 1] or a positive whole size in bytes; undefined when malformed. */
 export function parseGoal(raw: unknown): FidelityGoal | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const g = raw as Record<string, unknown>;
   const keys = Object.keys(g);
   if (keys.length !== 1) return undefined;
-  if (typeof g.targetCosine === 'number' && g.targetCosine > -1 && g.targetCosine <= 1) return { targetCosine: g.targetCosine };
+  if (typeof g.targetCosine === 'number' && isTargetCosine(g.targetCosine)) return { targetCosine: g.targetCosine };
   if (Number.isSafeInteger(g.sizeBudget) && (g.sizeBudget as number) > 0) return { sizeBudget: g.sizeBudget as number };
   return undefined;
 }

@@ -35,6 +35,19 @@ const STORAGE: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed',
 
 export class SpecError extends Error {}
 
+/** A fidelity target: above 0 (a negative cosine means outputs pointing away) and at most 1 (identical). */
+export function isTargetCosine(v: number): boolean {
+  return v > 0 && v <= 1;
+}
+
+/** A typed target cosine, or what is wrong with it (CLI, wizard, Re-run). */
+export function parseTargetCosine(text: string): number | string {
+  const t = text.trim();
+  const v = Number(t);
+  if (t === '' || !Number.isFinite(v)) return 'Enter a cosine such as 0.999';
+  return isTargetCosine(v) ? v : 'The target cosine must be above 0 and at most 1 (e.g. 0.999)';
+}
+
 export const LAYER_CHOICES: readonly LayerChoice[] = ['float', 'fp16', 'bf16', 'int8', 'int4', 'fixed', 'sign', 'cluster'];
 
 export function parseMethods(text: string): MethodName[] {
