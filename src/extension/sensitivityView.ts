@@ -2,18 +2,12 @@
  * The Sensitivity tab's data as it crosses to the webview. Pure (no vscode, no DOM): the webview
  * bundle imports the types. Numbers that may be non-finite (the SQNR of an exact layer) travel as tags.
  */
-import type { SensitivityReport } from '../core/compress/sensitivity';
+import type { LayerSensitivity, SensitivityReport } from '../core/compress/sensitivity';
 import type { CompressReport } from '../core/compress/pipeline';
 import type { VerifyReport } from '../core/verify/report';
 import { toWire, type WireNumber } from './reportProtocol';
 
-export interface SensitivityRowView {
-  tensor: string;
-  layer: string;
-  op: string;
-  count: number;
-  bytesBefore: number;
-  bytesAfter: number;
+export interface SensitivityRowView extends Pick<LayerSensitivity, 'tensor' | 'layer' | 'op' | 'count' | 'bytesBefore' | 'bytesAfter'> {
   /** Output damage with only this layer compressed; absent when the layer got no full run. */
   outCosine?: WireNumber;
   outRelL2?: WireNumber;
