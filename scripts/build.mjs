@@ -2,6 +2,7 @@
 import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { watPlugin } from './wat.mjs';
 
 const args = new Set(process.argv.slice(2));
 const production = args.has('--production');
@@ -17,6 +18,7 @@ const node = {
   minify: production,
   logLevel: 'warning',
   absWorkingDir: root,
+  plugins: [watPlugin],
 };
 
 const builds = [

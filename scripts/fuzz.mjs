@@ -2,6 +2,7 @@
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { watPlugin } from './wat.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'dist', 'fuzz.js');
@@ -15,6 +16,7 @@ await esbuild.build({
   absWorkingDir: root,
   entryPoints: ['src/fuzz/main.ts'],
   outfile: out,
+  plugins: [watPlugin],
 });
 const run = spawnSync(process.execPath, ['--enable-source-maps', out, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(run.status ?? 2);

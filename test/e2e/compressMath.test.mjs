@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { watPlugin } from '../../scripts/wat.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ORACLE = join(ROOT, 'test/e2e/compress_math.py');
@@ -56,6 +57,7 @@ async function runCases(dir) {
       format: 'cjs',
       outfile: bundle,
       logLevel: 'warning',
+      plugins: [watPlugin],
     });
     const m = createRequire(import.meta.url)(bundle);
 

@@ -4,6 +4,7 @@ import type { TensorRef } from '../model';
 import type { FloatScratch } from '../scratch';
 import { CHUNK_ELEMENTS, readRawFloat32, streamElements, type Elements, type SourceOpener } from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
+import { wasmKernels, type MomentLanes } from '../wasm/kernels';
 
 /** What a Moments holds, as it crosses between threads. */
 export type MomentsState = Pick<Moments, 'count' | 'finite' | 'nan' | 'inf' | 'zeros' | 'min' | 'max' | 'mean' | 'm2'>;
@@ -25,41 +26,7 @@ export class Moments {
   add(v: Elements, n: number): void {
     // Fast path: one plain pass. It is exact enough unless the chunk holds non-finite values or
     // magnitudes so uneven that naive summation's error bound could reach the mean's tolerance.
-    // Four independent accumulators: one add chain per element would wait on the previous add.
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-    let lo0 = this.min, lo1 = lo0, hi0 = this.max, hi1 = hi0;
-    let zeros = 0;
-    const thr = this.nearZero;
-    let i = 0;
-    for (; i + 3 < n; i += 4) {
-      const x0 = v[i], x1 = v[i + 1], x2 = v[i + 2], x3 = v[i + 3];
-      s0 += x0; s1 += x1; s2 += x2; s3 += x3;
-      q0 += x0 * x0; q1 += x1 * x1; q2 += x2 * x2; q3 += x3 * x3;
-      // New extremes are rare after the first few values, so these branches predict well; NaN takes the careful path below.
-      if (x0 < lo0) lo0 = x0;
-      if (x1 < lo1) lo1 = x1;
-      if (x2 < lo0) lo0 = x2;
-      if (x3 < lo1) lo1 = x3;
-      if (x0 > hi0) hi0 = x0;
-      if (x1 > hi1) hi1 = x1;
-      if (x2 > hi0) hi0 = x2;
-      if (x3 > hi1) hi1 = x3;
-      if (Math.abs(x0) <= thr) zeros++;
-      if (Math.abs(x1) <= thr) zeros++;
-      if (Math.abs(x2) <= thr) zeros++;
-      if (Math.abs(x3) <= thr) zeros++;
-    }
-    for (; i < n; i++) {
-      const x = v[i];
-      s0 += x;
-      q0 += x * x;
-      if (x < lo0) lo0 = x;
-      if (x > hi0) hi0 = x;
-      if (Math.abs(x) <= thr) zeros++;
-    }
-    const sum = s0 + s1 + (s2 + s3);
-    const sq = q0 + q1 + (q2 + q3);
+    const { sum, sq, lo, hi, zeros } = fastPass(v, n, this.min, this.max, this.nearZero);
     // Naive summation errs by at most n·eps·Σ|x| ≤ n·eps·√(n·Σx²) (Cauchy–Schwarz); accept when that is far
     // inside 1e-7 of the mean (or 1e-13 absolute). A non-finite value (or x² past float64) makes sq non-finite.
     const bound = n * 2.3e-16 * Math.sqrt(n * sq);
@@ -68,8 +35,8 @@ export class Moments {
       return;
     }
     this.count += n;
-    this.min = lo0 < lo1 ? lo0 : lo1;
-    this.max = hi0 > hi1 ? hi0 : hi1;
+    this.min = lo;
+    this.max = hi;
     this.zeros += zeros;
     if (n === 0) return;
     const mean = sum / n;
@@ -78,7 +45,7 @@ export class Moments {
     let m2 = sq - sum * mean;
     if (!(sum * mean <= 0.5 * sq)) {
       let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-      i = 0;
+      let i = 0;
       for (; i + 3 < n; i += 4) {
         const e0 = v[i] - mean, e1 = v[i + 1] - mean, e2 = v[i + 2] - mean, e3 = v[i + 3] - mean;
         d0 += e0 * e0; d1 += e1 * e1; d2 += e2 * e2; d3 += e3 * e3;
@@ -160,6 +127,76 @@ export class Moments {
   }
 }
 
+/** What fastPass found in one chunk. */
+const pass = { sum: 0, sq: 0, lo: 0, hi: 0, zeros: 0 };
+/** The WebAssembly kernel's accumulators, reused chunk to chunk. */
+const lanes: MomentLanes = { sum: new Float64Array(4), squares: new Float64Array(4), min: new Float32Array(4), max: new Float32Array(4), zeros: new Int32Array(4) };
+/** Chunks shorter than this stay in JavaScript: staging them would cost more than it saves. */
+const WASM_MIN = 1024;
+
+/**
+ * Σx, Σx², extremes (continuing lo and hi) and |x| <= nearZero counts of one chunk, in four lanes
+ * (element i in lane i mod 4, the tail in lane 0) summed as (s0 + s1) + (s2 + s3): the
+ * WebAssembly kernel and the loop below give the same bits.
+ */
+function fastPass(v: Elements, n: number, lo: number, hi: number, nearZero: number): typeof pass {
+  const wasm = n >= WASM_MIN && v instanceof Float32Array && Math.fround(lo) === lo && Math.fround(hi) === hi ? wasmKernels() : undefined;
+  if (wasm) {
+    lanes.sum.fill(0);
+    lanes.squares.fill(0);
+    lanes.min.fill(lo);
+    lanes.max.fill(hi);
+    lanes.zeros.fill(0);
+    wasm.moments(v as Float32Array, n, nearZero, lanes);
+    const { sum: s, squares: q, min, max, zeros: z } = lanes;
+    pass.sum = s[0] + s[1] + (s[2] + s[3]);
+    pass.sq = q[0] + q[1] + (q[2] + q[3]);
+    pass.lo = Math.min(min[0], min[1], min[2], min[3]);
+    pass.hi = Math.max(max[0], max[1], max[2], max[3]);
+    pass.zeros = z[0] + z[1] + z[2] + z[3];
+    return pass;
+  }
+  // Four independent accumulators: one add chain per element would wait on the previous add.
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+  let lo0 = lo, lo1 = lo, hi0 = hi, hi1 = hi;
+  let zeros = 0;
+  const thr = nearZero;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const x0 = v[i], x1 = v[i + 1], x2 = v[i + 2], x3 = v[i + 3];
+    s0 += x0; s1 += x1; s2 += x2; s3 += x3;
+    q0 += x0 * x0; q1 += x1 * x1; q2 += x2 * x2; q3 += x3 * x3;
+    // New extremes are rare after the first few values, so these branches predict well; NaN takes the careful path.
+    if (x0 < lo0) lo0 = x0;
+    if (x1 < lo1) lo1 = x1;
+    if (x2 < lo0) lo0 = x2;
+    if (x3 < lo1) lo1 = x3;
+    if (x0 > hi0) hi0 = x0;
+    if (x1 > hi1) hi1 = x1;
+    if (x2 > hi0) hi0 = x2;
+    if (x3 > hi1) hi1 = x3;
+    if (Math.abs(x0) <= thr) zeros++;
+    if (Math.abs(x1) <= thr) zeros++;
+    if (Math.abs(x2) <= thr) zeros++;
+    if (Math.abs(x3) <= thr) zeros++;
+  }
+  for (; i < n; i++) {
+    const x = v[i];
+    s0 += x;
+    q0 += x * x;
+    if (x < lo0) lo0 = x;
+    if (x > hi0) hi0 = x;
+    if (Math.abs(x) <= thr) zeros++;
+  }
+  pass.sum = s0 + s1 + (s2 + s3);
+  pass.sq = q0 + q1 + (q2 + q3);
+  pass.lo = lo0 < lo1 ? lo0 : lo1;
+  pass.hi = hi0 > hi1 ? hi0 : hi1;
+  pass.zeros = zeros;
+  return pass;
+}
+
 /** Bin edges exactly as numpy.linspace(first, last, bins + 1) computes them. */
 export function binEdges(first: number, last: number, bins: number): Float64Array {
   const edges = new Float64Array(bins + 1);
@@ -205,11 +242,14 @@ export class HistogramBuilder {
   }
 
   /**
-   * Two interleaved lanes of counts: consecutive weights tend to fall in the same bin, and
-   * incrementing one counter back to back stalls on the previous store.
+   * Float32 chunks go to the WebAssembly kernel; others to addToBins. Both keep interleaved lanes of
+   * counts: consecutive weights tend to fall in the same bin, and incrementing one counter back to
+   * back stalls on the previous store.
    */
   add(v: Elements, n: number): void {
-    addToBins(this.lanes[0], this.lanes[1], v, n, this.first, this.last, this.norm, this.margin, this.top, this.edges);
+    const wasm = n >= WASM_MIN && v instanceof Float32Array ? wasmKernels() : undefined;
+    if (wasm) wasm.histogram(v as Float32Array, n, this.first, this.last, this.norm, this.margin, this.edges, this.lanes[0]);
+    else addToBins(this.lanes[0], this.lanes[1], v, n, this.first, this.last, this.norm, this.margin, this.top, this.edges);
   }
 
   /** Adds the counts of a slice of the same tensor, binned by a builder over the same range. */
