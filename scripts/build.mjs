@@ -34,6 +34,7 @@ const builds = [
     minify: production,
     logLevel: 'warning',
     absWorkingDir: root,
+    plugins: [watPlugin],
     // report and compare import their stylesheets from media/, so esbuild ships them as dist/webview/*.css.
     entryPoints: { main: 'webview/main.ts', report: 'webview/report/main.ts', compare: 'webview/compare/main.ts' },
     outdir: join(dist, 'webview'),

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { compareReconstruction, entropyEstimate } from '../../src/core/compress/metrics';
+import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear } from '../../src/core/compress/methods/linear';
+import type { WeightLayout } from '../../src/core/compress/types';
 import { HistogramBuilder, Moments } from '../../src/core/stats/compute';
 import { float32AtMost, setWasmKernels, wasmKernels } from '../../src/core/wasm/kernels';
 import { mulberry32 } from '../fixtures/onnxBuilder';
@@ -86,5 +89,74 @@ describe('WebAssembly SIMD kernels', () => {
     assert.ok(next[0] > t, 'no float32 lies between');
     assert.equal(float32AtMost(1e300), 3.4028234663852886e38);
     assert.equal(float32AtMost(Infinity), Infinity);
+  });
+
+  /** Weight tensors in both layouts, with odd channel counts (segments that end mid-group) and special values. */
+  function weights(): { name: string; values: Float32Array; layout: WeightLayout }[] {
+    const rng = mulberry32(5);
+    const make = (dims: number[], outputAxis: number) => {
+      const count = dims.reduce((a, b) => a * b, 1);
+      const values = Float32Array.from({ length: count }, () => (rng() - 0.5) * (rng() < 0.01 ? 10 : 0.1));
+      return { values, layout: { dims, outputAxis, inputAxis: 1 - outputAxis } };
+    };
+    const out: { name: string; values: Float32Array; layout: WeightLayout }[] = [];
+    for (const [dims, axis] of [[[300, 257], 1], [[257, 300], 0], [[64, 4096], 1], [[3, 70001], 1], [[70001, 3], 0], [[1030, 1], 1]] as [number[], number][]) {
+      const w = make(dims, axis);
+      out.push({ name: `[${dims}] output axis ${axis}`, ...w });
+    }
+    const odd = make([129, 67], 1);
+    odd.values[5] = NaN;
+    odd.values[77] = Infinity;
+    odd.values[300] = -Infinity;
+    odd.values[1000] = -0;
+    odd.values[1001] = 3e-39;
+    for (let i = 2000; i < 2100; i++) odd.values[i] = 0;
+    out.push({ name: 'NaN, ±Inf, zeros, denormals', ...odd });
+    return out;
+  }
+
+  it('quantize and dequantize exactly as the JavaScript loops', () => {
+    for (const { name, values, layout } of weights()) {
+      for (const options of [{ bits: 8 }, { bits: 4 }, { bits: 8, perChannel: false }, { bits: 8, symmetric: false }, { bits: 3, symmetric: false, perChannel: false }]) {
+        const { wasm, js } = bothPaths(() => {
+          const q = quantizeLinear(values, layout, options);
+          const runs: Float32Array[] = [];
+          dequantizeLinearRuns(q, layout)((from, chunk) => runs.push(Float32Array.of(from, ...chunk)));
+          return { q, all: dequantizeLinear(q, layout), runs };
+        });
+        assert.deepEqual(wasm, js, `${name} ${JSON.stringify(options)}`);
+      }
+    }
+  });
+
+  it('measure the same error, histograms and entropy as the JavaScript loops', () => {
+    for (const { name, values, layout } of weights()) {
+      const q = quantizeLinear(values, layout, { bits: 4 });
+      const reconstructed = dequantizeLinear(q, layout);
+      reconstructed[9] = NaN; // NaN against a finite original: max |w-ŵ| becomes NaN in both
+      const { wasm, js } = bothPaths(() => ({
+        fromArray: compareReconstruction(values, reconstructed),
+        fromRuns: compareReconstruction(values, dequantizeLinearRuns(q, layout)),
+        entropy: entropyEstimate(q.q, 256),
+      }));
+      for (const k of ['fromArray', 'fromRuns'] as const) {
+        const [a, b] = [wasm[k], js[k]];
+        // Sums in four lanes against one running sum: the same to float64 rounding, not bit for bit.
+        for (const m of ['mse', 'sqnrDb', 'cosine'] as const) assert.ok(Math.abs(a[m] - b[m]) <= 1e-12 * Math.abs(b[m]) || Object.is(a[m], b[m]), `${name} ${k} ${m}: ${a[m]} vs ${b[m]}`);
+        assert.deepEqual({ ...a, mse: 0, sqnrDb: 0, cosine: 0 }, { ...b, mse: 0, sqnrDb: 0, cosine: 0 }, `${name} ${k}`);
+      }
+      assert.ok(Number.isNaN(wasm.fromArray.maxAbs));
+      assert.deepEqual(wasm.entropy, js.entropy, name);
+    }
+    // Same non-finite values on both sides count as exact; a symbol outside the alphabet is refused either way.
+    const w = new Float32Array(4096).fill(0.5);
+    w[3] = Infinity;
+    w[6] = NaN;
+    const { wasm, js } = bothPaths(() => compareReconstruction(w, w));
+    assert.deepEqual(wasm, js);
+    assert.equal(wasm.mse, 0);
+    const bad = new Int8Array(2048).fill(1);
+    bad[100] = 9;
+    bothPaths(() => assert.throws(() => entropyEstimate(bad, 16), /symbol 9 outside an alphabet of 16/));
   });
 });

@@ -1,5 +1,6 @@
 /** Error and entropy measures for the compression report (float64 accumulation throughout). */
 
+import { WASM_MIN, wasmKernels } from '../wasm/kernels';
 import type { EntropyEstimate, ErrorMetrics, Reconstruction } from './types';
 
 /** Before/after histograms over the original's range, for the Compare overlay. */
@@ -37,7 +38,9 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
   if (reconstructed instanceof Float32Array && reconstructed.length !== n) throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
   const runs: Reconstruction = reconstructed instanceof Float32Array ? (visit) => inChunks(reconstructed, visit) : reconstructed;
   const range = [Infinity, -Infinity];
-  for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
+  const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
+  if (wasm) wasm.finiteRange(original, 0, n, range);
+  else for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
   let [min, max] = range;
   if (!(min < max)) {
     min = (min <= max ? min : 0) - 0.5;
@@ -48,11 +51,26 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
   const b = new Uint32Array(REPORT_BINS + 1);
   const sums = new Float64Array(SUMS);
   let covered = 0;
-  runs((from, chunk) => {
+  const inOrder = (from: number, chunk: Float32Array) => {
     if (from !== covered || from + chunk.length > n) throw new RangeError(`reconstruction runs past ${n} values or out of order (at ${from})`);
-    compareChunk(original, from, chunk, sums, a, b, min, max);
     covered += chunk.length;
-  });
+  };
+  if (wasm) {
+    // Whole groups of four in the kernel's lanes, a chunk's last few values here.
+    wasm.compare(REPORT_BINS, min, max, sums, a, b, (add) =>
+      runs((from, chunk) => {
+        inOrder(from, chunk);
+        const whole = chunk.length & ~3;
+        add(original, from, chunk, whole);
+        if (whole < chunk.length) compareChunk(original, from + whole, chunk.subarray(whole), sums, a, b, min, max);
+      }),
+    );
+  } else {
+    runs((from, chunk) => {
+      inOrder(from, chunk);
+      compareChunk(original, from, chunk, sums, a, b, min, max);
+    });
+  }
   if (covered !== n) throw new RangeError(`lengths differ: ${n} vs ${covered}`);
   const [noise, signal, power, dot, maxAbs, zeros] = sums;
   const sqnrDb = noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
@@ -220,10 +238,22 @@ export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, a
   if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > 65536) throw new RangeError(`alphabetSize must be 1..65536, got ${alphabetSize}`);
   const offset = symbols instanceof Int8Array ? Math.floor(alphabetSize / 2) : 0;
   const freq = new Float64Array(alphabetSize);
-  for (let i = 0; i < symbols.length; i++) {
-    const s = symbols[i] + offset;
-    if (!(s >= 0 && s < alphabetSize)) throw new RangeError(`symbol ${symbols[i]} outside an alphabet of ${alphabetSize}`);
-    freq[s]++;
+  const wasm = symbols.length >= WASM_MIN ? wasmKernels() : undefined;
+  if (wasm && !(symbols instanceof Uint16Array)) {
+    const bytes = new Float64Array(256);
+    wasm.countBytes(symbols, bytes);
+    for (let byte = 0; byte < 256; byte++) {
+      if (bytes[byte] === 0) continue;
+      const symbol = symbols instanceof Int8Array ? (byte << 24) >> 24 : byte;
+      if (!(symbol + offset >= 0 && symbol + offset < alphabetSize)) throw new RangeError(`symbol ${symbol} outside an alphabet of ${alphabetSize}`);
+      freq[symbol + offset] += bytes[byte];
+    }
+  } else {
+    for (let i = 0; i < symbols.length; i++) {
+      const s = symbols[i] + offset;
+      if (!(s >= 0 && s < alphabetSize)) throw new RangeError(`symbol ${symbols[i]} outside an alphabet of ${alphabetSize}`);
+      freq[s]++;
+    }
   }
   const n = symbols.length;
   let entropy = 0;

@@ -4,7 +4,7 @@ import type { TensorRef } from '../model';
 import type { FloatScratch } from '../scratch';
 import { CHUNK_ELEMENTS, readRawFloat32, streamElements, type Elements, type SourceOpener } from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
-import { wasmKernels, type MomentLanes } from '../wasm/kernels';
+import { WASM_MIN, wasmKernels, type MomentLanes } from '../wasm/kernels';
 
 /** What a Moments holds, as it crosses between threads. */
 export type MomentsState = Pick<Moments, 'count' | 'finite' | 'nan' | 'inf' | 'zeros' | 'min' | 'max' | 'mean' | 'm2'>;
@@ -131,8 +131,6 @@ export class Moments {
 const pass = { sum: 0, sq: 0, lo: 0, hi: 0, zeros: 0 };
 /** The WebAssembly kernel's accumulators, reused chunk to chunk. */
 const lanes: MomentLanes = { sum: new Float64Array(4), squares: new Float64Array(4), min: new Float32Array(4), max: new Float32Array(4), zeros: new Int32Array(4) };
-/** Chunks shorter than this stay in JavaScript: staging them would cost more than it saves. */
-const WASM_MIN = 1024;
 
 /**
  * Σx, Σx², extremes (continuing lo and hi) and |x| <= nearZero counts of one chunk, in four lanes

@@ -15,14 +15,25 @@ interface Exports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   moments(ptr: number, n: number, thr: number, acc: number): void;
   histogram(ptr: number, n: number, first: number, last: number, norm: number, margin: number, top: number, c: number, stride: number, edges: number): void;
+  maxAbs(ptr: number, n: number, size: number, c: number, table: number): void;
+  quantizeSymmetric(ptr: number, n: number, size: number, c: number, table: number, qmax: number, out: number): void;
+  dequantize(ptr: number, n: number, size: number, c: number, scale: number, zero: number, signed: number, out: number): void;
+  finiteRange(ptr: number, n: number, acc: number): void;
+  compare(w: number, r: number, n: number, acc: number, ha: number, hb: number, stride: number, min: number, max: number, norm: number, top: number, finite: number): void;
+  allFinite(ptr: number, n: number): number;
+  countBytes(ptr: number, n: number, c: number): void;
 }
+
+/** Arrays shorter than this stay in JavaScript: staging them would cost more than the kernel saves. */
+export const WASM_MIN = 1024;
 
 /** Elements staged per kernel call (a multiple of 4, so lanes continue across calls). */
 export const STAGE = 1 << 16;
-/** Byte offsets in the module's memory: accumulators, then one staging area, then tables. */
-const ACC = 0;
-const STAGE_A = 256;
-const TABLES = STAGE_A + STAGE * 4;
+/** Byte offsets in the module's memory: two float32 staging areas and one of bytes, then a stack for tables. */
+const STAGE_A = 0;
+const STAGE_B = STAGE_A + STAGE * 4;
+const STAGE_Q = STAGE_B + STAGE * 4;
+const STACK = STAGE_Q + STAGE;
 
 /** Moments.add's fast-pass accumulators (lane k holds elements k mod 4): float64 sums, float32 extremes, zero counts. */
 export interface MomentLanes {
@@ -33,10 +44,16 @@ export interface MomentLanes {
   zeros: Int32Array;
 }
 
+/** compareChunk's running sums as compareReconstruction keeps them: Σ(w-ŵ)², Σw², Σŵ², Σwŵ, max |w-ŵ|, zeros of ŵ. */
+export type CompareSums = Float64Array;
+
 export class WasmKernels {
   private f32!: Float32Array;
   private f64!: Float64Array;
   private u32!: Uint32Array;
+  private u8!: Uint8Array;
+  /** Top of the tables stack (bytes). */
+  private top = STACK;
 
   constructor(private readonly exports: Exports) {
     this.views();
@@ -47,40 +64,55 @@ export class WasmKernels {
     this.f32 = new Float32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.u32 = new Uint32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
   }
 
-  /** Makes the tables area at least `bytes` long. */
-  private tables(bytes: number): number {
+  /**
+   * `bytes` of zeroed table space (16-byte aligned) for the length of `body`; nested calls stack
+   * (a walk's tables stay put while the visitor it feeds stages its own).
+   */
+  private withTable<T>(bytes: number, body: (at: number) => T): T {
+    const at = this.top;
+    const end = at + ((bytes + 15) & ~15);
     const memory = this.exports.memory;
-    const need = TABLES + bytes - memory.buffer.byteLength;
-    if (need > 0) {
-      memory.grow(Math.ceil(need / 65536));
+    if (end > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
       this.views();
     }
-    return TABLES;
+    this.u8.fill(0, at, end);
+    this.top = end;
+    try {
+      return body(at);
+    } finally {
+      this.top = at;
+    }
   }
 
   /** Moments.add's fast pass over the first n values of v, continuing `lanes` (see kernels.wat `moments`). */
   moments(v: Float32Array, n: number, nearZero: number, lanes: MomentLanes): void {
-    const f64 = this.f64;
-    const f32 = this.f32;
-    const base = ACC / 8;
-    f64.set(lanes.sum, base);
-    f64.set(lanes.squares, base + 4);
-    f32.set(lanes.min, ACC / 4 + 16);
-    f32.set(lanes.max, ACC / 4 + 20);
-    this.u32.set(lanes.zeros, ACC / 4 + 24);
-    const thr = float32AtMost(nearZero);
-    for (let at = 0; at < n; at += STAGE) {
-      const k = Math.min(STAGE, n - at);
-      f32.set(v.subarray(at, at + k), STAGE_A / 4);
-      this.exports.moments(STAGE_A, k, thr, ACC);
+    this.withTable(112, (acc) => {
+      this.f64.set(lanes.sum, acc / 8);
+      this.f64.set(lanes.squares, acc / 8 + 4);
+      this.f32.set(lanes.min, acc / 4 + 16);
+      this.f32.set(lanes.max, acc / 4 + 20);
+      this.u32.set(lanes.zeros, acc / 4 + 24);
+      const thr = float32AtMost(nearZero);
+      this.pieces(v, 0, n, (_, k) => this.exports.moments(STAGE_A, k, thr, acc));
+      lanes.sum.set(this.f64.subarray(acc / 8, acc / 8 + 4));
+      lanes.squares.set(this.f64.subarray(acc / 8 + 4, acc / 8 + 8));
+      lanes.min.set(this.f32.subarray(acc / 4 + 16, acc / 4 + 20));
+      lanes.max.set(this.f32.subarray(acc / 4 + 20, acc / 4 + 24));
+      lanes.zeros.set(this.u32.subarray(acc / 4 + 24, acc / 4 + 28));
+    });
+  }
+
+  /** Stages v[from, to) into area A piece by piece, calling `kernel(offset of the piece from `from`, length)` for each. */
+  private pieces(v: Float32Array, from: number, to: number, kernel: (at: number, k: number) => void): void {
+    for (let at = from; at < to; at += STAGE) {
+      const k = Math.min(STAGE, to - at);
+      this.f32.set(v.subarray(at, at + k), STAGE_A / 4);
+      kernel(at - from, k);
     }
-    lanes.sum.set(f64.subarray(base, base + 4));
-    lanes.squares.set(f64.subarray(base + 4, base + 8));
-    lanes.min.set(f32.subarray(ACC / 4 + 16, ACC / 4 + 20));
-    lanes.max.set(f32.subarray(ACC / 4 + 20, ACC / 4 + 24));
-    lanes.zeros.set(this.u32.subarray(ACC / 4 + 24, ACC / 4 + 28));
   }
 
   /**
@@ -90,19 +122,130 @@ export class WasmKernels {
   histogram(v: Float32Array, n: number, first: number, last: number, norm: number, margin: number, edges: Float64Array, counts: Uint32Array): void {
     const lane = counts.length;
     const stride = lane * 4;
-    const at0 = this.tables(4 * stride + edges.length * 8);
-    const edgesAt = at0 + 4 * stride;
-    const u32 = this.u32;
-    u32.fill(0, at0 / 4, at0 / 4 + 4 * lane);
-    this.f64.set(edges, edgesAt / 8);
-    for (let at = 0; at < n; at += STAGE) {
-      const k = Math.min(STAGE, n - at);
-      this.f32.set(v.subarray(at, at + k), STAGE_A / 4);
-      this.exports.histogram(STAGE_A, k, first, last, norm, margin, lane - 2, at0, stride, edgesAt);
-    }
-    const c = at0 / 4;
-    for (let b = 0; b < lane; b++) counts[b] += u32[c + b] + u32[c + lane + b] + u32[c + 2 * lane + b] + u32[c + 3 * lane + b];
+    this.withTable(4 * stride + edges.length * 8, (c) => {
+      const edgesAt = c + 4 * stride;
+      this.f64.set(edges, edgesAt / 8);
+      this.pieces(v, 0, n, (_, k) => this.exports.histogram(STAGE_A, k, first, last, norm, margin, lane - 2, c, stride, edgesAt));
+      addLanes(this.u32, c / 4, lane, lane, counts);
+    });
   }
+
+  /**
+   * Runs `walk` with float32 tables staged (their offsets passed in order), then copies each back.
+   * A walk calls the per-channel kernels below with these offsets.
+   */
+  withTables(tables: Float32Array[], walk: (at: number[]) => void): void {
+    const bytes = tables.map((t) => (t.length * 4 + 15) & ~15);
+    this.withTable(bytes.reduce((a, b) => a + b, 0), (base) => {
+      const at: number[] = [];
+      let next = base;
+      tables.forEach((t, i) => {
+        at.push(next);
+        this.f32.set(t, next / 4);
+        next += bytes[i];
+      });
+      walk(at);
+      tables.forEach((t, i) => t.set(this.f32.subarray(at[i] / 4, at[i] / 4 + t.length)));
+    });
+  }
+
+  /** Raises table[c] (staged) to the largest finite |w| of channel c over values[from, to), whose first is channel 0 of `size`. */
+  maxAbs(values: Float32Array, from: number, to: number, size: number, table: number): void {
+    this.pieces(values, from, to, (at, k) => this.exports.maxAbs(STAGE_A, k, size, at % size, table));
+  }
+
+  /** Symmetric codes of values[from, to) into q at the same positions (channel 0 of `size` first; scales staged at `table`). */
+  quantizeSymmetric(values: Float32Array, from: number, to: number, size: number, table: number, qmax: number, q: Int8Array): void {
+    this.pieces(values, from, to, (at, k) => {
+      this.exports.quantizeSymmetric(STAGE_A, k, size, at % size, table, qmax, STAGE_Q);
+      q.set(new Int8Array(this.u8.buffer, STAGE_Q, k), from + at);
+    });
+  }
+
+  /** y = float32((q - zero[c]) · scale[c]) for q[from, to) (channel 0 of `size` first), written at out[i - shift]. */
+  dequantize(q: Int8Array | Uint8Array, from: number, to: number, size: number, scale: number, zero: number, out: Float32Array, shift: number): void {
+    const signed = q instanceof Int8Array ? 1 : 0;
+    const bytes = new Uint8Array(q.buffer, q.byteOffset, q.length);
+    for (let at = from; at < to; at += STAGE) {
+      const k = Math.min(STAGE, to - at);
+      this.u8.set(bytes.subarray(at, at + k), STAGE_Q);
+      this.exports.dequantize(STAGE_Q, k, size, (at - from) % size, scale, zero, signed, STAGE_B);
+      out.set(this.f32.subarray(STAGE_B / 4, STAGE_B / 4 + k), at - shift);
+    }
+  }
+
+  /** Folds the finite min and max of v[from, to) into range = [lo, hi] (float32 values or ±Infinity). */
+  finiteRange(v: Float32Array, from: number, to: number, range: number[]): void {
+    this.withTable(32, (acc) => {
+      this.f32.fill(range[0], acc / 4, acc / 4 + 4);
+      this.f32.fill(range[1], acc / 4 + 4, acc / 4 + 8);
+      this.pieces(v, from, to, (_, k) => this.exports.finiteRange(STAGE_A, k, acc));
+      const f = this.f32;
+      const i = acc / 4;
+      range[0] = Math.min(f[i], f[i + 1], f[i + 2], f[i + 3]);
+      range[1] = Math.max(f[i + 4], f[i + 5], f[i + 6], f[i + 7]);
+    });
+  }
+
+  /**
+   * compareChunk's sums and histograms (`bins` counters and one for outside, over [min, max]) of
+   * the pairs `feed` adds (w[from + k] against r[k] for k < n, n a multiple of 4), folded into
+   * sums, a and b when it returns (sums: what they held, the tail the caller added, plus the pieces').
+   */
+  compare(bins: number, min: number, max: number, sums: CompareSums, a: Uint32Array, b: Uint32Array, feed: (add: (w: Float32Array, from: number, r: Float32Array, n: number) => void) => void): void {
+    const lane = bins + 2; // bins, outside, and the counter of pairs left out
+    const stride = lane * 4;
+    const norm = bins / (max - min);
+    this.withTable(176 + 8 * stride, (acc) => {
+      const ha = acc + 176;
+      const hb = ha + 4 * stride;
+      const f = this.f64;
+      const i = acc / 8;
+      // Each piece's four sums start from zero in the lanes and are added to `total` after it: two
+      // levels of summation, so rounding error grows with the pieces, not with every value.
+      const total = new Float64Array(4);
+      feed((w, from, r, n) => {
+        for (let at = 0; at < n; at += STAGE) {
+          const k = Math.min(STAGE, n - at);
+          this.f32.set(w.subarray(from + at, from + at + k), STAGE_A / 4);
+          this.f32.set(r.subarray(at, at + k), STAGE_B / 4);
+          const finite = this.exports.allFinite(STAGE_A, k) & this.exports.allFinite(STAGE_B, k);
+          f.fill(0, i, i + 16);
+          this.exports.compare(STAGE_A, STAGE_B, k, acc, ha, hb, stride, min, max, norm, bins - 1, finite);
+          // Lane k of sum s sits at f[i + 4s + k].
+          for (let s = 0; s < 4; s++) total[s] += f[i + 4 * s] + f[i + 4 * s + 1] + (f[i + 4 * s + 2] + f[i + 4 * s + 3]);
+        }
+      });
+      for (let s = 0; s < 4; s++) sums[s] += total[s];
+      for (let k = 0; k < 4; k++) {
+        const d = f[i + 16 + k];
+        if (d > sums[4] || d !== d) sums[4] = d;
+      }
+      const z = (acc + 160) / 4;
+      sums[5] += this.u32[z] + this.u32[z + 1] + this.u32[z + 2] + this.u32[z + 3];
+      addLanes(this.u32, ha / 4, lane, bins + 1, a);
+      addLanes(this.u32, hb / 4, lane, bins + 1, b);
+    });
+  }
+
+  /** Frequencies of the bytes of `symbols` (Uint8Array or Int8Array, by unsigned byte value), added to freq[0..255]. */
+  countBytes(symbols: Uint8Array | Int8Array, freq: Float64Array): void {
+    const bytes = new Uint8Array(symbols.buffer, symbols.byteOffset, symbols.length);
+    this.withTable(4096, (c) => {
+      for (let at = 0; at < bytes.length; at += STAGE) {
+        const k = Math.min(STAGE, bytes.length - at);
+        this.u8.set(bytes.subarray(at, at + k), STAGE_Q);
+        this.exports.countBytes(STAGE_Q, k, c);
+      }
+      const u = this.u32;
+      for (let s = 0; s < 256; s++) freq[s] += u[c / 4 + s] + u[c / 4 + 256 + s] + u[c / 4 + 512 + s] + u[c / 4 + 768 + s];
+    });
+  }
+}
+
+/** Adds four lanes of counters (lane k at u32[at + k·lane]) into counts[0, n). */
+function addLanes(u32: Uint32Array, at: number, lane: number, n: number, counts: Uint32Array): void {
+  for (let b = 0; b < n; b++) counts[b] += u32[at + b] + u32[at + lane + b] + u32[at + 2 * lane + b] + u32[at + 3 * lane + b];
 }
 
 /** The largest float32 not above t (t ≥ 0): for a float32 x, |x| <= t exactly when |x| <= this. */

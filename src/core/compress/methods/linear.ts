@@ -6,6 +6,7 @@
  */
 
 import type { LinearQuantized, Reconstruction, WeightLayout } from '../types';
+import { WASM_MIN, wasmKernels } from '../../wasm/kernels';
 import { FLOAT32_MIN_SUBNORMAL, checkInt, checkLayout, roundHalfEven, splitAt, type AxisSplit } from './layout';
 
 const fround = Math.fround;
@@ -63,10 +64,19 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
     // Symmetric codes need only max |w| per group and have no zero point: kernels of their own, one load and no NaN test fewer per value.
     const qmax = 2 ** (bits - 1) - 1;
     const maxAbs = new Float64Array(size);
-    forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? maxAbsRows(values, from, to, maxAbs) : maxAbsRun(values, from, to, maxAbs, c)));
-    for (let c = 0; c < size; c++) scale[c] = symmetricScale(maxAbs[c], qmax);
     const q = new Int8Array(n);
-    forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? quantizeRowsSymmetric(values, q, from, to, scale, qmax) : quantizeRunSymmetric(values, q, from, to, scale[c], qmax)));
+    const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
+    if (wasm) {
+      const table = new Float32Array(size * channelLanes(inner));
+      wasm.withTables([table], ([at]) => forEachRun(outer, size, inner, (from, to, c) => wasm.maxAbs(values, from, to, ...channelTable(size, c, at))));
+      for (let c = 0; c < size; c++) maxAbs[c] = inner === 1 ? table[c] : Math.max(table[4 * c], table[4 * c + 1], table[4 * c + 2], table[4 * c + 3]);
+    } else forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? maxAbsRows(values, from, to, maxAbs) : maxAbsRun(values, from, to, maxAbs, c)));
+    for (let c = 0; c < size; c++) scale[c] = symmetricScale(maxAbs[c], qmax);
+    if (wasm) {
+      wasm.withTables([spreadLanes(scale, inner)], ([at]) =>
+        forEachRun(outer, size, inner, (from, to, c) => wasm.quantizeSymmetric(values, from, to, ...channelTable(size, c, at), qmax, q)),
+      );
+    } else forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? quantizeRowsSymmetric(values, q, from, to, scale, qmax) : quantizeRunSymmetric(values, q, from, to, scale[c], qmax)));
     return { q, signed: true, bits, scale, axis };
   }
   // Range per group; starting at 0 widens every range to include 0, as the zero point needs.
@@ -110,6 +120,27 @@ function forEachRun(outer: number, size: number, inner: number, run: (from: numb
       i = (o * size + c + 1) * inner;
     }
   }
+}
+
+/**
+ * The WebAssembly channel kernels walk channels-last rows with one table entry per channel; a run
+ * of one channel (inner > 1) is walked as rows of four lanes, over four entries of that channel.
+ */
+function channelLanes(inner: number): number {
+  return inner === 1 ? 1 : 4;
+}
+
+/** Each entry of a per-channel table repeated for its lanes (see channelLanes). */
+function spreadLanes(table: Float32Array | Uint8Array | Int8Array, inner: number): Float32Array {
+  const lanes = channelLanes(inner);
+  const out = new Float32Array(table.length * lanes);
+  for (let i = 0; i < out.length; i++) out[i] = table[Math.floor(i / lanes)];
+  return out;
+}
+
+/** The (size, table offset) a channel kernel takes for forEachRun's run of channel c (c < 0: whole rows). */
+function channelTable(size: number, c: number, at: number): [number, number] {
+  return c < 0 ? [size, at] : [4, at + 16 * c];
 }
 
 /** Widens lo/hi of channel c by the finite values of one contiguous run. */
@@ -267,7 +298,7 @@ export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout):
   const out = new Float32Array(n);
   const runs = scaleRuns(result, layout);
   if (runs) {
-    runs.walk((from, to, c) => (c < 0 ? dequantizeRows(q, out, from, to, runs.scale, runs.zeroPoint, 0) : dequantizeRun(q, out, from, to, runs.scale[c], runs.zeroPoint[c], 0)));
+    walkDequantized(runs, q, out, () => 0, () => undefined);
     return out;
   }
   const { outer, size, inner } = splitAt(layout, result.axis!, n);
@@ -296,12 +327,40 @@ export function dequantizeLinearRuns(result: LinearQuantized, layout: WeightLayo
   const { q } = result;
   return (visit) => {
     const buffer = new Float32Array(Math.min(q.length, Math.max(CHUNK, runs.scale.length)));
-    runs.walk((from, to, c) => {
-      if (c < 0) dequantizeRows(q, buffer, from, to, runs.scale, runs.zeroPoint, from);
-      else dequantizeRun(q, buffer, from, to, runs.scale[c], runs.zeroPoint[c], from);
-      visit(from, buffer.subarray(0, to - from));
-    });
+    walkDequantized(runs, q, buffer, (from) => from, (from, to) => visit(from, buffer.subarray(0, to - from)));
   };
+}
+
+/**
+ * Dequantizes run by run into `out` (run [from, to) at out[from - shift(from)]), calling `done`
+ * after each: the WebAssembly kernel for byte codes of a large enough tensor, the loops otherwise.
+ */
+function walkDequantized(runs: ScaleRuns, q: Int8Array | Uint8Array, out: Float32Array, shift: (from: number) => number, done: (from: number, to: number) => void): void {
+  const wasm = q.length >= WASM_MIN ? wasmKernels() : undefined;
+  if (wasm) {
+    wasm.withTables([spreadLanes(runs.scale, runs.inner), spreadLanes(runs.zeroPoint, runs.inner)], ([s, z]) =>
+      runs.walk((from, to, c) => {
+        const [size, sAt] = channelTable(runs.scale.length, c, s);
+        wasm.dequantize(q, from, to, size, sAt, channelTable(runs.scale.length, c, z)[1], out, shift(from));
+        done(from, to);
+      }),
+    );
+    return;
+  }
+  runs.walk((from, to, c) => {
+    if (c < 0) dequantizeRows(q, out, from, to, runs.scale, runs.zeroPoint, shift(from));
+    else dequantizeRun(q, out, from, to, runs.scale[c], runs.zeroPoint[c], shift(from));
+    done(from, to);
+  });
+}
+
+/** A result's values as runs sharing one scale and zero point (scaleRuns). */
+interface ScaleRuns {
+  walk: (run: (from: number, to: number, c: number) => void) => void;
+  scale: Float32Array;
+  zeroPoint: Int8Array | Uint8Array;
+  /** Elements per run of one channel (1: runs are whole rows, channels last). */
+  inner: number;
 }
 
 /**
@@ -309,20 +368,21 @@ export function dequantizeLinearRuns(result: LinearQuantized, layout: WeightLayo
  * whole rows, channels last; see forEachRun), after checking its scales fit the layout.
  * Undefined for blocked results, whose scale changes along a run.
  */
-function scaleRuns(result: LinearQuantized, layout: WeightLayout): { walk: (run: (from: number, to: number, c: number) => void) => void; scale: Float32Array; zeroPoint: Int8Array | Uint8Array } | undefined {
+function scaleRuns(result: LinearQuantized, layout: WeightLayout): ScaleRuns | undefined {
   const { q, scale, zeroPoint, axis, blockSize } = result;
   const n = q.length;
   if (axis === null) {
     checkLayout(layout, n);
     if (scale.length !== 1) throw new RangeError(`per-tensor result has ${scale.length} scales`);
-    return { walk: (run) => forEachRun(1, 1, n, (from, to) => run(from, to, 0)), scale, zeroPoint: zeroPoint ?? new Uint8Array(1) };
+    // One channel: runs of it (inner > 1) even when n is 1.
+    return { walk: (run) => forEachRun(1, 1, n, (from, to) => run(from, to, 0)), scale, zeroPoint: zeroPoint ?? new Uint8Array(1), inner: Math.max(2, n) };
   }
   const { outer, size, inner } = splitAt(layout, axis, n);
   const blocks = blockSize === undefined ? 0 : Math.ceil(size / blockSize);
   const expected = blockSize === undefined ? size : outer * blocks * inner;
   if (scale.length !== expected) throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
   if (blockSize !== undefined) return undefined;
-  return { walk: (run) => forEachRun(outer, size, inner, run), scale, zeroPoint: zeroPoint ?? new Uint8Array(size) };
+  return { walk: (run) => forEachRun(outer, size, inner, run), scale, zeroPoint: zeroPoint ?? new Uint8Array(size), inner };
 }
 
 /** y = float32((q - z) · s) over one contiguous run, written at out[i - shift]. */
