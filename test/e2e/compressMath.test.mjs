@@ -18,16 +18,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ORACLE = join(ROOT, 'test/e2e/compress_math.py');
 const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** src/core/random.ts's generator, taken from the bundle runCases builds (all callers run after it). */
+let mulberry32;
 
 /** Weight-like values: normal(0, std) with some exact zeros and, optionally, values snapped to a grid (ties). */
 function weights(seed, n, std, { zeros = 0.02, grid = 0 } = {}) {
@@ -48,7 +40,8 @@ async function runCases(dir) {
     const bundle = join(dir, 'methods.cjs');
     await esbuild.build({
       stdin: {
-        contents: "export * from './src/core/compress/methods/index.ts'; export * from './src/core/compress/metrics.ts';",
+        contents:
+          "export * from './src/core/compress/methods/index.ts'; export * from './src/core/compress/metrics.ts'; export { mulberry32 } from './src/core/random.ts';",
         resolveDir: ROOT,
         loader: 'ts',
       },
@@ -60,6 +53,7 @@ async function runCases(dir) {
       plugins: [watPlugin],
     });
     const m = createRequire(import.meta.url)(bundle);
+    ({ mulberry32 } = m);
 
     let files = 0;
     const save = (array, shape) => {
