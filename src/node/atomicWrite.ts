@@ -15,7 +15,11 @@ export function variantPath(input: string, suffix: string): string {
   return path.join(path.dirname(input), `${path.basename(input, ext)}.${suffix}${ext}`);
 }
 
-/** Buffers small writes into large positional writes. */
+/**
+ * Every write goes through one reused 1 MiB buffer, large ones included: on this machine a single
+ * write(2) of a 16 MiB array fresh from a helper thread sometimes ran at 0.5 GB/s (35 ms), while
+ * the same bytes copied through the warm buffer in 1 MiB pieces take 4-5 ms every time.
+ */
 class FileSink implements ByteSink {
   private readonly buf = Buffer.allocUnsafe(1 << 20);
   private used = 0;
@@ -26,17 +30,18 @@ class FileSink implements ByteSink {
   ) {}
   write(bytes: Uint8Array): void {
     if (this.cancelled()) throw new CancelledError();
-    if (this.used + bytes.length > this.buf.length) this.flush();
-    if (bytes.length >= this.buf.length) {
-      fs.writeSync(this.fd, bytes);
-    } else {
-      this.buf.set(bytes, this.used);
-      this.used += bytes.length;
+    for (let at = 0; at < bytes.length; ) {
+      if (this.used === this.buf.length) this.flush();
+      const n = Math.min(bytes.length - at, this.buf.length - this.used);
+      this.buf.set(bytes.subarray(at, at + n), this.used);
+      this.used += n;
+      at += n;
     }
     this.written += bytes.length;
   }
   flush(): void {
-    if (this.used) fs.writeSync(this.fd, this.buf.subarray(0, this.used));
+    // A regular file takes the whole buffer at once, but write(2) may legally take less.
+    for (let done = 0; done < this.used; ) done += fs.writeSync(this.fd, this.buf, done, this.used - done);
     this.used = 0;
   }
 }
