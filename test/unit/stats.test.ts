@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { MemorySource } from '../../src/core/io/source';
 import type { TensorRef } from '../../src/core/model';
 import { HistogramBuilder, binEdges, computeTensorStats, histogramEntropy } from '../../src/core/stats/compute';
-import { CHUNK_ELEMENTS } from '../../src/core/stats/decode';
+import { onnx } from 'onnx-proto';
+import { CHUNK_ELEMENTS, readRawFloat32, streamElements } from '../../src/core/stats/decode';
 import { float16Table, smallFloatLookup } from '../../src/core/stats/elements';
 import { FloatScratch } from '../../src/core/scratch';
 import { mulberry32 } from '../fixtures/onnxBuilder';
@@ -16,7 +17,55 @@ function rawTensor(values: Float32Array): { source: MemorySource; ref: TensorRef
   };
 }
 
+/** A float32 TensorProto holding `values` as `field` (9 raw_data, 4 float_data), `pieces` occurrences of it, packed or not. */
+function protoTensor(values: Float32Array, field: 4 | 9, pieces = 1, packed = true): { source: MemorySource; ref: TensorRef } {
+  const parts: Uint8Array[] = [onnx.TensorProto.encode({ name: 't', dataType: 1, dims: [values.length] }).finish()];
+  const per = Math.ceil(values.length / pieces);
+  for (let at = 0; at < values.length; at += per) {
+    const v = values.subarray(at, at + per);
+    if (!packed) {
+      for (const x of v) parts.push(Uint8Array.of((field << 3) | 5), new Uint8Array(Float32Array.of(x).buffer));
+      continue;
+    }
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    const length: number[] = [];
+    for (let n = bytes.length; ; n >>>= 7) {
+      length.push(n >= 0x80 ? (n & 0x7f) | 0x80 : n);
+      if (n < 0x80) break;
+    }
+    parts.push(Uint8Array.of((field << 3) | 2, ...length), bytes);
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  const storage = { kind: 'proto' as const, start: 0, end: all.length, field, wire: field === 9 ? ('bytes' as const) : ('f32' as const) };
+  return { source: new MemorySource(all), ref: { name: 't', dtype: 1, dims: [values.length], count: values.length, bytes: values.length * 4, origin: 'test', scope: '', storage } };
+}
+
 describe('stats engine', () => {
+  it('reads one raw_data or packed float_data field of a TensorProto straight into the array, and declines other layouts', () => {
+    const rng = mulberry32(12);
+    const v = Float32Array.from({ length: 3000 }, () => rng() - 0.5);
+    v[7] = NaN;
+    const layouts: [string, ReturnType<typeof protoTensor>, boolean][] = [
+      ['raw_data', protoTensor(v, 9), true],
+      ['packed float_data', protoTensor(v, 4), true],
+      ['raw_data split over two fields', protoTensor(v, 9, 2), false],
+      ['unpacked float_data', protoTensor(v, 4, 1, false), false],
+    ];
+    for (const [label, { source, ref }, direct] of layouts) {
+      const into = new Float32Array(v.length);
+      assert.equal(readRawFloat32(source, ref, () => assert.fail(), into), direct, label);
+      if (direct) assert.deepEqual(into, v, label);
+      const streamed = new Float32Array(v.length);
+      let at = 0;
+      streamElements(source, ref, () => assert.fail(), (chunk, n) => {
+        for (let i = 0; i < n; i++) streamed[at++] = chunk[i];
+      });
+      assert.deepEqual(streamed, v, `${label}: streamed`);
+    }
+  });
+
+
   it('matches a naive float64 two-pass computation across many chunks', () => {
     const rng = mulberry32(9);
     const n = CHUNK_ELEMENTS * 3 + 1234;

@@ -32,20 +32,43 @@ export function streamElements(source: RandomAccessSource, ref: TensorRef, openF
 
 /**
  * Reads a float32 tensor whose bytes lie plainly in a file straight into `into` (its `count`
- * floats): no chunk buffer and no copy. False for any other type, storage or a byte length that
- * does not match the shape, which streamElements then decodes or reports.
+ * floats): no chunk buffer and no copy. That includes an ONNX TensorProto whose elements are one
+ * raw_data (or packed float_data) field, little-endian as stored. False for any other type,
+ * storage or a byte length that does not match the shape, which streamElements then decodes or reports.
  */
 export function readRawFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into: Float32Array): boolean {
-  const st = ref.storage;
-  if (ref.dtype !== 1 || (st.kind !== 'range' && st.kind !== 'external') || st.length !== ref.count * 4 || into.length !== ref.count) return false;
-  const from = st.kind === 'external' ? openFile(st.file) : source;
-  const bytes = new Uint8Array(into.buffer, into.byteOffset, st.length);
-  for (let done = 0; done < st.length; ) {
-    const n = from.read(st.offset + done, bytes.subarray(done));
-    if (n <= 0) invalid(`unexpected end of ${from.name} at offset ${st.offset + done}`);
+  if (ref.dtype !== 1 || into.length !== ref.count) return false;
+  const place = plainBytes(source, ref.storage, openFile);
+  if (!place || place.length !== ref.count * 4) return false;
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, place.length);
+  for (let done = 0; done < place.length; ) {
+    const n = place.from.read(place.offset + done, bytes.subarray(done));
+    if (n <= 0) invalid(`unexpected end of ${place.from.name} at offset ${place.offset + done}`);
     done += n;
   }
   return true;
+}
+
+/** Where a tensor's float32 bytes lie as one plain range, if they do (see readRawFloat32). */
+function plainBytes(source: RandomAccessSource, st: TensorStorage, openFile: SourceOpener): { from: RandomAccessSource; offset: number; length: number } | undefined {
+  if (st.kind === 'range') return { from: source, offset: st.offset, length: st.length };
+  if (st.kind === 'external') return { from: openFile(st.file), offset: st.offset, length: st.length };
+  if (st.kind !== 'proto' || (st.wire !== 'bytes' && st.wire !== 'f32')) return undefined;
+  // Only the message's one data field: several would be concatenated by streamProto, unpacked floats decoded one by one.
+  const r = new WireReader(source, st.start, st.end);
+  let found: { offset: number; length: number } | undefined;
+  while (r.pos < st.end) {
+    const tag = r.varint();
+    if (tag >>> 3 !== st.field) {
+      r.skipField(tag & 7, st.end);
+      continue;
+    }
+    if ((tag & 7) !== 2 || found) return undefined;
+    const length = r.length(st.end);
+    found = { offset: r.pos, length };
+    r.skip(length);
+  }
+  return found && { from: source, ...found };
 }
 
 function streamStorage(
