@@ -11,6 +11,8 @@ export interface PairedHistograms {
   compressed: number[];
 }
 
+const fround = Math.fround;
+
 /** Bins of the before/after histograms in the report: enough to see quantization levels. */
 const REPORT_BINS = 128;
 
@@ -30,8 +32,8 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
 
 /**
  * errorMetrics and the before/after histograms in one pass over both arrays. The histograms use
- * plain linear binning over the original's finite range (no numpy edge rules: these are pictures,
- * not the inspector's statistics).
+ * plain linear binning over the original's finite range, in float32 arithmetic (no numpy edge
+ * rules: these are pictures, not the inspector's statistics).
  */
 export function compareReconstruction(original: Float32Array, reconstructed: Float32Array | Reconstruction): ErrorMetrics & { histograms: PairedHistograms } {
   const n = original.length;
@@ -117,7 +119,10 @@ function compareChunk(w: Float32Array, from: number, r: Float32Array, sums: Floa
   let zeros = sums[5];
   const outside = REPORT_BINS;
   const top = REPORT_BINS - 1;
-  const norm = REPORT_BINS / (max - min);
+  // Bins in float32 arithmetic, as the WebAssembly kernel computes them four at a time.
+  const lo = fround(min);
+  const hi = fround(max);
+  const norm = fround(REPORT_BINS / (max - min));
   for (let k = 0; k < r.length; k++) {
     const x = w[from + k];
     const y = r[k];
@@ -130,8 +135,8 @@ function compareChunk(w: Float32Array, from: number, r: Float32Array, sums: Floa
     signal += x * x;
     power += y * y;
     dot += x * y;
-    a[x >= min && x <= max ? Math.min(top, ((x - min) * norm) | 0) : outside]++;
-    b[y >= min && y <= max ? Math.min(top, ((y - min) * norm) | 0) : outside]++;
+    a[x >= lo && x <= hi ? Math.min(top, fround(fround(x - lo) * norm) | 0) : outside]++;
+    b[y >= lo && y <= hi ? Math.min(top, fround(fround(y - lo) * norm) | 0) : outside]++;
   }
   sums[0] = noise;
   sums[1] = signal;

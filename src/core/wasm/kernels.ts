@@ -19,6 +19,7 @@ interface Exports {
   quantizeSymmetric(ptr: number, n: number, size: number, c: number, table: number, qmax: number, out: number): void;
   dequantize(ptr: number, n: number, size: number, c: number, scale: number, zero: number, signed: number, out: number): void;
   finiteRange(ptr: number, n: number, acc: number): void;
+  /** min, max and norm are float32 parameters: the call rounds them as Math.fround does. */
   compare(w: number, r: number, n: number, acc: number, ha: number, hb: number, stride: number, min: number, max: number, norm: number, top: number, finite: number): void;
   allFinite(ptr: number, n: number): number;
   countBytes(ptr: number, n: number, c: number): void;
@@ -188,9 +189,11 @@ export class WasmKernels {
   }
 
   /**
-   * compareChunk's sums and histograms (`bins` counters and one for outside, over [min, max]) of
-   * the pairs `feed` adds (w[from + k] against r[k] for k < n, n a multiple of 4), folded into
-   * sums, a and b when it returns (sums: what they held, the tail the caller added, plus the pieces').
+   * compareChunk's sums and histograms (`bins` counters and one for outside, over [min, max],
+   * binned in float32) of the pairs `feed` adds (w[from + k] against r[k] for k < n, n a multiple
+   * of 4), folded into sums, a and b when it returns (sums: what they held, the tail the caller
+   * added, plus the pieces'). [min, max] must be the finite range of every w fed, as
+   * compareReconstruction takes it: the kernel's all-finite loop does not test w against it.
    */
   compare(bins: number, min: number, max: number, sums: CompareSums, a: Uint32Array, b: Uint32Array, feed: (add: (w: Float32Array, from: number, r: Float32Array, n: number) => void) => void): void {
     const lane = bins + 2; // bins, outside, and the counter of pairs left out

@@ -304,30 +304,34 @@
         (local.set $ptr (i32.add (local.get $ptr) (i32.const 4)))
         (br $tail))))
 
-  ;; compareChunk over n pairs (w at $w, reconstruction at $r): at $acc, float64 lanes (two per
-  ;; vector, lane k for pairs k mod 4) of Σ(w-ŵ)², Σw², Σŵ², Σwŵ, max |w-ŵ|, then int32 zeros of ŵ
-  ;; (offsets 0, 32, 64, 96, 128, 160); two histograms of four lanes (top + 3 counters each, lane k
-  ;; at + k·$stride bytes) at $ha and $hb, over [min, max] as compareChunk bins: min(top,
-  ;; trunc((x - min)·norm)) inside, top + 1 outside (and NaN), top + 2 for pairs left out.
-  ;; $finite: the caller has checked every value of both is finite (allFinite), so no pair is left out. A pair holding the same non-finite value on both sides
-  ;; adds nothing; NaN in max |w-ŵ| stays.
+  ;; compareChunk over n pairs (w at $w, reconstruction at $r, n a multiple of 4): at $acc, float64
+  ;; lanes (two per vector, lane k for pairs k mod 4) of Σ(w-ŵ)², Σw², Σŵ², Σwŵ, max |w-ŵ|, then
+  ;; int32 zeros of ŵ (offsets 0, 32, 64, 96, 128, 160); two histograms of four lanes (top + 3
+  ;; counters each, lane k at + k·$stride bytes) at $ha and $hb, over [min, max] as compareChunk bins
+  ;; in float32: min(top, floor((x - min)·norm)) inside, top + 1 outside (and NaN), top + 2 for pairs
+  ;; left out. The floor's integer is read from the bits of floor(t) + 2^23 (t is in [0, 2^23) inside).
+  ;; $finite: the caller has checked every value of both is finite (allFinite), so a loop without
+  ;; masks runs: no pair is left out, every w lies in [min, max] (the range is w's own), and max
+  ;; needs no NaN test. Otherwise a pair holding the same non-finite value on both sides adds
+  ;; nothing, and NaN in max |w-ŵ| stays.
   (func (export "compare") (param $w i32) (param $r i32) (param $n i32) (param $acc i32) (param $ha i32) (param $hb i32) (param $stride i32)
-        (param $min f64) (param $max f64) (param $norm f64) (param $top i32) (param $finite i32)
-    (local $i i32) (local $x v128) (local $y v128) (local $xa v128) (local $xb v128) (local $ya v128) (local $yb v128)
+        (param $min f32) (param $max f32) (param $norm f32) (param $top i32) (param $finite i32)
+    (local $end i32) (local $x v128) (local $y v128) (local $xa v128) (local $xb v128) (local $ya v128) (local $yb v128)
     (local $da v128) (local $db v128) (local $ka v128) (local $kb v128) (local $skip v128) (local $bins v128)
     (local $nA v128) (local $nB v128) (local $sA v128) (local $sB v128) (local $pA v128) (local $pB v128)
     (local $dA v128) (local $dB v128) (local $mA v128) (local $mB v128) (local $zeros v128)
-    (local $inf v128) (local $min2 v128) (local $max2 v128) (local $norm2 v128) (local $top4 v128) (local $p i32)
-    (local $in v128) (local $outside4 v128) (local $trash4 v128) (local $laneA v128) (local $laneB v128)
+    (local $inf v128) (local $min4 v128) (local $max4 v128) (local $norm4 v128) (local $top4 v128) (local $p i32)
+    (local $in v128) (local $outside4 v128) (local $trash4 v128) (local $laneA v128) (local $laneB v128) (local $magic v128)
     (local.set $inf (f64x2.splat (f64.const inf)))
+    (local.set $magic (f32x4.splat (f32.const 0x1p23)))
     (local.set $outside4 (i32x4.splat (i32.add (local.get $top) (i32.const 1))))
     (local.set $trash4 (i32x4.splat (i32.add (local.get $top) (i32.const 2))))
     ;; Byte address of lane k's counter array, per lane: ha + k·stride (and hb).
     (local.set $laneA (i32x4.add (i32x4.splat (local.get $ha)) (i32x4.mul (i32x4.splat (local.get $stride)) (v128.const i32x4 0 1 2 3))))
     (local.set $laneB (i32x4.add (i32x4.splat (local.get $hb)) (i32x4.mul (i32x4.splat (local.get $stride)) (v128.const i32x4 0 1 2 3))))
-    (local.set $min2 (f64x2.splat (local.get $min)))
-    (local.set $max2 (f64x2.splat (local.get $max)))
-    (local.set $norm2 (f64x2.splat (local.get $norm)))
+    (local.set $min4 (f32x4.splat (local.get $min)))
+    (local.set $max4 (f32x4.splat (local.get $max)))
+    (local.set $norm4 (f32x4.splat (local.get $norm)))
     (local.set $top4 (i32x4.splat (local.get $top)))
     (local.set $nA (v128.load (local.get $acc)))
     (local.set $nB (v128.load offset=16 (local.get $acc)))
@@ -340,9 +344,57 @@
     (local.set $mA (v128.load offset=128 (local.get $acc)))
     (local.set $mB (v128.load offset=144 (local.get $acc)))
     (local.set $zeros (v128.load offset=160 (local.get $acc)))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+    (if (local.get $finite)
+      (then
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $x (v128.load (local.get $w)))
+        (local.set $y (v128.load (local.get $r)))
+        (local.set $xa (f64x2.promote_low_f32x4 (local.get $x)))
+        (local.set $xb (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+        (local.set $ya (f64x2.promote_low_f32x4 (local.get $y)))
+        (local.set $yb (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $y) (local.get $y))))
+        (local.set $da (f64x2.abs (f64x2.sub (local.get $xa) (local.get $ya))))
+        (local.set $db (f64x2.abs (f64x2.sub (local.get $xb) (local.get $yb))))
+        (local.set $nA (f64x2.add (local.get $nA) (f64x2.mul (local.get $da) (local.get $da))))
+        (local.set $nB (f64x2.add (local.get $nB) (f64x2.mul (local.get $db) (local.get $db))))
+        (local.set $sA (f64x2.add (local.get $sA) (f64x2.mul (local.get $xa) (local.get $xa))))
+        (local.set $sB (f64x2.add (local.get $sB) (f64x2.mul (local.get $xb) (local.get $xb))))
+        (local.set $pA (f64x2.add (local.get $pA) (f64x2.mul (local.get $ya) (local.get $ya))))
+        (local.set $pB (f64x2.add (local.get $pB) (f64x2.mul (local.get $yb) (local.get $yb))))
+        (local.set $dA (f64x2.add (local.get $dA) (f64x2.mul (local.get $xa) (local.get $ya))))
+        (local.set $dB (f64x2.add (local.get $dB) (f64x2.mul (local.get $xb) (local.get $yb))))
+        (local.set $mA (f64x2.pmax (local.get $mA) (local.get $da)))
+        (local.set $mB (f64x2.pmax (local.get $mB) (local.get $db)))
+        (local.set $zeros (i32x4.sub (local.get $zeros) (f32x4.eq (local.get $y) (f32x4.splat (f32.const 0)))))
+        (local.set $bins (i32x4.add (i32x4.shl (i32x4.min_s (i32x4.sub (f32x4.add (f32x4.floor (f32x4.mul (f32x4.sub (local.get $x) (local.get $min4)) (local.get $norm4))) (local.get $magic)) (local.get $magic)) (local.get $top4)) (i32.const 2)) (local.get $laneA)))
+        (local.set $p (i32x4.extract_lane 0 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $p (i32x4.extract_lane 1 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $p (i32x4.extract_lane 2 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $p (i32x4.extract_lane 3 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $bins (v128.bitselect (i32x4.min_s (i32x4.sub (f32x4.add (f32x4.floor (f32x4.mul (f32x4.sub (local.get $y) (local.get $min4)) (local.get $norm4))) (local.get $magic)) (local.get $magic)) (local.get $top4)) (local.get $outside4) (v128.and (f32x4.ge (local.get $y) (local.get $min4)) (f32x4.le (local.get $y) (local.get $max4)))))
+        (local.set $bins (i32x4.add (i32x4.shl (local.get $bins) (i32.const 2)) (local.get $laneB)))
+        (local.set $p (i32x4.extract_lane 0 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $p (i32x4.extract_lane 1 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $p (i32x4.extract_lane 2 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $p (i32x4.extract_lane 3 (local.get $bins)))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $r (i32.add (local.get $r) (i32.const 16)))
+            (br $next))))
+      (else
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
         (local.set $x (v128.load (local.get $w)))
         (local.set $y (v128.load (local.get $r)))
         (local.set $xa (f64x2.promote_low_f32x4 (local.get $x)))
@@ -352,18 +404,12 @@
         (local.set $da (f64x2.abs (f64x2.sub (local.get $xa) (local.get $ya))))
         (local.set $db (f64x2.abs (f64x2.sub (local.get $xb) (local.get $yb))))
         ;; Kept lanes: d finite, or not the same non-finite value on both sides (x = y, or both NaN).
-        ;; A piece the caller found all finite keeps every lane without asking.
-        (if (local.get $finite)
-          (then
-            (local.set $ka (v128.const i32x4 -1 -1 -1 -1))
-            (local.set $kb (v128.const i32x4 -1 -1 -1 -1)))
-          (else
-            (local.set $ka (v128.or (f64x2.lt (local.get $da) (local.get $inf))
-              (v128.not (v128.or (f64x2.eq (local.get $xa) (local.get $ya))
-                (v128.and (f64x2.ne (local.get $xa) (local.get $xa)) (f64x2.ne (local.get $ya) (local.get $ya)))))))
-            (local.set $kb (v128.or (f64x2.lt (local.get $db) (local.get $inf))
-              (v128.not (v128.or (f64x2.eq (local.get $xb) (local.get $yb))
-                (v128.and (f64x2.ne (local.get $xb) (local.get $xb)) (f64x2.ne (local.get $yb) (local.get $yb)))))))))
+        (local.set $ka (v128.or (f64x2.lt (local.get $da) (local.get $inf))
+          (v128.not (v128.or (f64x2.eq (local.get $xa) (local.get $ya))
+            (v128.and (f64x2.ne (local.get $xa) (local.get $xa)) (f64x2.ne (local.get $ya) (local.get $ya)))))))
+        (local.set $kb (v128.or (f64x2.lt (local.get $db) (local.get $inf))
+          (v128.not (v128.or (f64x2.eq (local.get $xb) (local.get $yb))
+            (v128.and (f64x2.ne (local.get $xb) (local.get $xb)) (f64x2.ne (local.get $yb) (local.get $yb)))))))
         (local.set $nA (f64x2.add (local.get $nA) (v128.and (f64x2.mul (local.get $da) (local.get $da)) (local.get $ka))))
         (local.set $nB (f64x2.add (local.get $nB) (v128.and (f64x2.mul (local.get $db) (local.get $db)) (local.get $kb))))
         (local.set $sA (f64x2.add (local.get $sA) (v128.and (f64x2.mul (local.get $xa) (local.get $xa)) (local.get $ka))))
@@ -379,13 +425,8 @@
           (v128.or (f64x2.gt (local.get $db) (local.get $mB)) (f64x2.ne (local.get $db) (local.get $db))))))
         (local.set $zeros (i32x4.sub (local.get $zeros) (f32x4.eq (local.get $y) (f32x4.splat (f32.const 0)))))
         (local.set $skip (v128.not (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $ka) (local.get $kb))))
-        (local.set $bins (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (i32x4.trunc_sat_f64x2_s_zero (f64x2.mul (f64x2.sub (local.get $xa) (local.get $min2)) (local.get $norm2)))
-          (i32x4.trunc_sat_f64x2_s_zero (f64x2.mul (f64x2.sub (local.get $xb) (local.get $min2)) (local.get $norm2)))))
-        (local.set $in (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-          (v128.and (f64x2.ge (local.get $xa) (local.get $min2)) (f64x2.le (local.get $xa) (local.get $max2)))
-          (v128.and (f64x2.ge (local.get $xb) (local.get $min2)) (f64x2.le (local.get $xb) (local.get $max2)))))
-        (local.set $bins (v128.bitselect (i32x4.min_s (local.get $bins) (local.get $top4)) (local.get $outside4) (local.get $in)))
+        ;; Outside [min, max] (±Inf, NaN) the bin is garbage and replaced; inside, t < 2^23.
+        (local.set $bins (v128.bitselect (i32x4.min_s (i32x4.sub (f32x4.add (f32x4.floor (f32x4.mul (f32x4.sub (local.get $x) (local.get $min4)) (local.get $norm4))) (local.get $magic)) (local.get $magic)) (local.get $top4)) (local.get $outside4) (v128.and (f32x4.ge (local.get $x) (local.get $min4)) (f32x4.le (local.get $x) (local.get $max4)))))
         (local.set $bins (i32x4.add (i32x4.shl (v128.bitselect (local.get $trash4) (local.get $bins) (local.get $skip)) (i32.const 2)) (local.get $laneA)))
         (local.set $p (i32x4.extract_lane 0 (local.get $bins)))
         (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
@@ -395,13 +436,7 @@
         (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
         (local.set $p (i32x4.extract_lane 3 (local.get $bins)))
         (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
-        (local.set $bins (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (i32x4.trunc_sat_f64x2_s_zero (f64x2.mul (f64x2.sub (local.get $ya) (local.get $min2)) (local.get $norm2)))
-          (i32x4.trunc_sat_f64x2_s_zero (f64x2.mul (f64x2.sub (local.get $yb) (local.get $min2)) (local.get $norm2)))))
-        (local.set $in (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-          (v128.and (f64x2.ge (local.get $ya) (local.get $min2)) (f64x2.le (local.get $ya) (local.get $max2)))
-          (v128.and (f64x2.ge (local.get $yb) (local.get $min2)) (f64x2.le (local.get $yb) (local.get $max2)))))
-        (local.set $bins (v128.bitselect (i32x4.min_s (local.get $bins) (local.get $top4)) (local.get $outside4) (local.get $in)))
+        (local.set $bins (v128.bitselect (i32x4.min_s (i32x4.sub (f32x4.add (f32x4.floor (f32x4.mul (f32x4.sub (local.get $y) (local.get $min4)) (local.get $norm4))) (local.get $magic)) (local.get $magic)) (local.get $top4)) (local.get $outside4) (v128.and (f32x4.ge (local.get $y) (local.get $min4)) (f32x4.le (local.get $y) (local.get $max4)))))
         (local.set $bins (i32x4.add (i32x4.shl (v128.bitselect (local.get $trash4) (local.get $bins) (local.get $skip)) (i32.const 2)) (local.get $laneB)))
         (local.set $p (i32x4.extract_lane 0 (local.get $bins)))
         (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
@@ -413,8 +448,7 @@
         (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 1)))
         (local.set $w (i32.add (local.get $w) (i32.const 16)))
         (local.set $r (i32.add (local.get $r) (i32.const 16)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $next)))
+            (br $next)))))
     (v128.store (local.get $acc) (local.get $nA))
     (v128.store offset=16 (local.get $acc) (local.get $nB))
     (v128.store offset=32 (local.get $acc) (local.get $sA))
