@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compareReconstruction, entropyEstimate } from '../../src/core/compress/metrics';
-import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear } from '../../src/core/compress/methods/linear';
+import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear, quantizeSymmetricMeasured } from '../../src/core/compress/methods/linear';
 import type { WeightLayout } from '../../src/core/compress/types';
 import { HistogramBuilder, Moments } from '../../src/core/stats/compute';
 import { float32AtMost, setWasmKernels, wasmKernels } from '../../src/core/wasm/kernels';
@@ -126,6 +126,31 @@ describe('WebAssembly SIMD kernels', () => {
         });
         assert.deepEqual(wasm, js, `${name} ${JSON.stringify(options)}`);
       }
+    }
+  });
+
+  it('quantize and measure in two fused passes exactly as the separate calls', () => {
+    const extremes = Float32Array.from({ length: 2051 }, (_, i) => (i % 3 ? 3.4028234663852886e38 : -3.4e38) * (i % 5 ? 1 : 0.25));
+    const all = [...weights(), { name: 'float32 extremes (dequantized values may overflow)', values: extremes, layout: { dims: [2051], outputAxis: 0, inputAxis: 0 } }];
+    for (const { name, values, layout } of all) {
+      for (const options of [{ bits: 8 }, { bits: 8, perChannel: false }, { bits: 4 }]) {
+        const label = `${name} ${JSON.stringify(options)}`;
+        const measured = quantizeSymmetricMeasured(values, layout, options);
+        assert.ok(measured, label);
+        const q = quantizeLinear(values, layout, { ...options, symmetric: true });
+        assert.deepEqual(measured.quantized, q, label);
+        // The pieces are the runs compareReconstruction gets, so even the float64 sums agree bit for bit.
+        assert.deepEqual(measured.comparison, compareReconstruction(values, dequantizeLinearRuns(q, layout)), label);
+        const counts = new Float64Array(256);
+        for (const code of q.q) counts[code & 255]++;
+        assert.deepEqual(measured.byteCounts, counts, label);
+      }
+    }
+    setWasmKernels(false);
+    try {
+      assert.equal(quantizeSymmetricMeasured(extremes, { dims: [2051], outputAxis: 0, inputAxis: 0 }), undefined, 'no kernels: the caller makes the separate calls');
+    } finally {
+      setWasmKernels(true);
     }
   });
 

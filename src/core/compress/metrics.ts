@@ -35,7 +35,7 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
  * plain linear binning over the original's finite range, in float32 arithmetic (no numpy edge
  * rules: these are pictures, not the inspector's statistics).
  */
-export function compareReconstruction(original: Float32Array, reconstructed: Float32Array | Reconstruction): ErrorMetrics & { histograms: PairedHistograms } {
+export function compareReconstruction(original: Float32Array, reconstructed: Float32Array | Reconstruction): ReportComparison {
   const n = original.length;
   if (reconstructed instanceof Float32Array && reconstructed.length !== n) throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
   const runs: Reconstruction = reconstructed instanceof Float32Array ? (visit) => inChunks(reconstructed, visit) : reconstructed;
@@ -43,15 +43,7 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
   const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
   if (wasm) wasm.finiteRange(original, 0, n, range);
   else for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
-  let [min, max] = range;
-  if (!(min < max)) {
-    min = (min <= max ? min : 0) - 0.5;
-    max = min + 1;
-  }
-  // Counters past the last bin collect what falls outside (and NaN), so the loop never branches on it.
-  const a = new Uint32Array(REPORT_BINS + 1);
-  const b = new Uint32Array(REPORT_BINS + 1);
-  const sums = new Float64Array(SUMS);
+  const c = startComparison(original, range);
   let covered = 0;
   const inOrder = (from: number, chunk: Float32Array) => {
     if (from !== covered || from + chunk.length > n) throw new RangeError(`reconstruction runs past ${n} values or out of order (at ${from})`);
@@ -59,22 +51,60 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
   };
   if (wasm) {
     // Whole groups of four in the kernel's lanes, a chunk's last few values here.
-    wasm.compare(REPORT_BINS, min, max, sums, a, b, (add) =>
+    wasm.compare(c, (add) =>
       runs((from, chunk) => {
         inOrder(from, chunk);
         const whole = chunk.length & ~3;
         add(original, from, chunk, whole);
-        if (whole < chunk.length) compareChunk(original, from + whole, chunk.subarray(whole), sums, a, b, min, max);
+        if (whole < chunk.length) compareTail(c, from + whole, chunk.subarray(whole));
       }),
     );
   } else {
     runs((from, chunk) => {
       inOrder(from, chunk);
-      compareChunk(original, from, chunk, sums, a, b, min, max);
+      compareTail(c, from, chunk);
     });
   }
   if (covered !== n) throw new RangeError(`lengths differ: ${n} vs ${covered}`);
-  const [noise, signal, power, dot, maxAbs, zeros] = sums;
+  return finishComparison(c);
+}
+
+/** What compareReconstruction reports. */
+export type ReportComparison = ErrorMetrics & { histograms: PairedHistograms };
+
+/**
+ * compareReconstruction's running state: the histograms' range (the original's finite range,
+ * widened to a unit around a single value), the sums compareChunk keeps and both histograms'
+ * counters (one past the last bin collects what falls outside, and NaN, so no loop branches on it).
+ */
+export interface Comparison {
+  original: Float32Array;
+  min: number;
+  max: number;
+  sums: Float64Array;
+  a: Uint32Array;
+  b: Uint32Array;
+}
+
+/** A comparison of `original` with a reconstruction still to be fed; `range` is the original's finite [min, max] (±Infinity when none). */
+export function startComparison(original: Float32Array, range: readonly number[]): Comparison {
+  let [min, max] = range;
+  if (!(min < max)) {
+    min = (min <= max ? min : 0) - 0.5;
+    max = min + 1;
+  }
+  return { original, min, max, sums: new Float64Array(SUMS), a: new Uint32Array(REPORT_BINS + 1), b: new Uint32Array(REPORT_BINS + 1) };
+}
+
+/** Folds original[from, from + r.length) against r into the comparison with the JavaScript loop (small arrays, kernels' tails, no WebAssembly). */
+export function compareTail(c: Comparison, from: number, r: Float32Array): void {
+  compareChunk(c.original, from, r, c.sums, c.a, c.b, c.min, c.max);
+}
+
+/** The metrics and histograms of a comparison fed every value. */
+export function finishComparison(c: Comparison): ReportComparison {
+  const n = c.original.length;
+  const [noise, signal, power, dot, maxAbs, zeros] = c.sums;
   const sqnrDb = noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
   const cosine = signal === 0 && power === 0 ? 1 : signal === 0 || power === 0 ? 0 : dot / Math.sqrt(signal * power);
   return {
@@ -83,7 +113,7 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
     maxAbs,
     cosine,
     sparsity: n > 0 ? zeros / n : 0,
-    histograms: { min, max, original: Array.from(a.subarray(0, REPORT_BINS)), compressed: Array.from(b.subarray(0, REPORT_BINS)) },
+    histograms: { min: c.min, max: c.max, original: Array.from(c.a.subarray(0, REPORT_BINS)), compressed: Array.from(c.b.subarray(0, REPORT_BINS)) },
   };
 }
 
@@ -238,15 +268,16 @@ export function huffmanCodeLengths(freq: Float64Array): Uint8Array {
  * Deep Compression's entropy-coding estimate for stored symbols. Signed symbols are centred on the
  * alphabet: symbol s counts as s + floor(alphabetSize / 2) (int8 codes with 256, int4 with 16, ternary with 3).
  * huffmanBytes = ceil(Σ freq·codeLength / 8) + huffmanCodebookBytes(alphabetSize, symbols used).
+ * `byteCounts`: how often each byte value occurs in `symbols` (byte symbols only), when already counted.
  */
-export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, alphabetSize: number): EntropyEstimate {
+export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, alphabetSize: number, byteCounts?: Float64Array): EntropyEstimate {
   if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > 65536) throw new RangeError(`alphabetSize must be 1..65536, got ${alphabetSize}`);
   const offset = symbols instanceof Int8Array ? Math.floor(alphabetSize / 2) : 0;
   const freq = new Float64Array(alphabetSize);
-  const wasm = symbols.length >= WASM_MIN ? wasmKernels() : undefined;
-  if (wasm && !(symbols instanceof Uint16Array)) {
-    const bytes = new Float64Array(256);
-    wasm.countBytes(symbols, bytes);
+  const wasm = !byteCounts && symbols.length >= WASM_MIN ? wasmKernels() : undefined;
+  if ((byteCounts || wasm) && !(symbols instanceof Uint16Array)) {
+    let bytes = byteCounts;
+    if (!bytes) wasm!.countBytes(symbols, (bytes = new Float64Array(256)));
     for (let byte = 0; byte < 256; byte++) {
       if (bytes[byte] === 0) continue;
       const symbol = symbols instanceof Int8Array ? (byte << 24) >> 24 : byte;

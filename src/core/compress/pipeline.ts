@@ -27,12 +27,13 @@ import {
   quantizeBlockwise,
   quantizeFixed,
   quantizeLinear,
+  quantizeSymmetricMeasured,
   quantizeTernary,
   toBfloat16,
   toFloat16,
 } from './methods';
 import type { HessianComparison } from './hessianPlan';
-import { compareReconstruction, type PairedHistograms } from './metrics';
+import { compareReconstruction, type PairedHistograms, type ReportComparison } from './metrics';
 import type { FidelityResult } from './sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
 import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
@@ -201,6 +202,8 @@ interface Transformed {
   method: string;
   symbols?: { data: Uint8Array | Int8Array | Uint16Array; alphabet: number };
   note?: string;
+  /** compareReconstruction of the stored values against `reconstructed`, and the symbols' byte counts, when made with the codes. */
+  measured?: { comparison: ReportComparison; byteCounts: Float64Array };
 }
 
 /** Global pruning ranks all tensors together, so it needs every tensor's values at once. */
@@ -226,7 +229,8 @@ export function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec
   return applyMask(v, mask);
 }
 
-function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number): Transformed {
+/** Stores one weight's values; `measure`: the caller will compare the reconstruction with `values` themselves, which int8 can do while making the codes. */
+function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number, measure: boolean): Transformed {
   const t = c.tensor;
   const o = spec.options;
   const axisNote = (axis: number | null) => (axis === null ? 'per-tensor' : `per-channel, axis ${axis}`);
@@ -236,9 +240,10 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       let note: string | undefined;
       if (perChannel && opset < 13 && opset >= 10 && t.dtype === 1) note = `opset ${opset} has only per-tensor DequantizeLinear; per-channel uses Cast/Mul`;
       if (t.dims.length === 0) perChannel = false;
-      const q = quantizeLinear(values, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
+      const measured = measure && !o.asymmetric ? quantizeSymmetricMeasured(values, c.layout, { bits: 8, perChannel }) : undefined;
+      const q = measured?.quantized ?? quantizeLinear(values, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
       const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
-      return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note };
+      return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note, measured };
     }
     case 'int4': {
       const bs = o.blockSize ?? 32;
@@ -334,7 +339,9 @@ export function compressTensor(
   // Storage methods keep codes, never the float values, so the values can live in reused buffers; pruned-only weights keep theirs.
   const { values: original, clipped } = given?.read ?? readWeights(source, c.tensor, openFile, method ? scratch.get(0, c.tensor.count) : undefined);
   const input = given?.pruned ?? (s.methods[0] === 'prune' ? prune?.(c, original) ?? pruneOne(original, c, s, job.position) : original);
-  const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, job.opset);
+  // The report compares with the original values; int8 can measure while quantizing when it quantizes exactly those.
+  const measure = !inspect && input === original;
+  const out = method === undefined && c.tensor.dtype === 11 ? pruneFloat64(c, original, input, source, openFile) : store(method, c, input, s, job.opset, measure);
   let reconstructed = out.reconstructed;
   if (inspect) {
     const all = wholeArray(reconstructed, original.length);
@@ -353,10 +360,10 @@ export function compressTensor(
       method: prefix + out.method,
       bytesBefore: c.tensor.bytes,
       bytesAfter,
-      ...compareReconstruction(original, reconstructed),
+      ...(out.measured?.comparison ?? compareReconstruction(original, reconstructed)),
       ...(notes.length ? { note: notes.join('; ') } : {}),
     },
-    estimate: out.symbols ? symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, bytesAfter - out.symbols.data.byteLength) : undefined,
+    estimate: out.symbols ? symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, bytesAfter - out.symbols.data.byteLength, out.measured?.byteCounts) : undefined,
   };
 }
 

@@ -12,10 +12,10 @@ export interface SymbolEstimate {
 
 /**
  * Estimate for a tensor stored as `symbols` plus `otherBytes` of side data. Huffman never pays
- * more than the raw symbols: an encoder would store them uncoded.
+ * more than the raw symbols: an encoder would store them uncoded. `byteCounts` as entropyEstimate takes them.
  */
-export function symbolEstimate(symbols: Uint8Array | Int8Array | Uint16Array, alphabet: number, count: number, otherBytes: number): SymbolEstimate {
-  const e = entropyEstimate(symbols, alphabet);
+export function symbolEstimate(symbols: Uint8Array | Int8Array | Uint16Array, alphabet: number, count: number, otherBytes: number, byteCounts?: Float64Array): SymbolEstimate {
+  const e = entropyEstimate(symbols, alphabet, byteCounts);
   return { bits: e.bitsPerWeight * count, bytes: Math.min(e.huffmanBytes, symbols.byteLength) + otherBytes, count };
 }
 

@@ -45,8 +45,17 @@ export interface MomentLanes {
   zeros: Int32Array;
 }
 
-/** compareChunk's running sums as compareReconstruction keeps them: Σ(w-ŵ)², Σw², Σŵ², Σwŵ, max |w-ŵ|, zeros of ŵ. */
-export type CompareSums = Float64Array;
+/**
+ * compareReconstruction's state as the compare kernels fold into it: the histograms' range, the
+ * running sums Σ(w-ŵ)², Σw², Σŵ², Σwŵ, max |w-ŵ|, zeros of ŵ, and both histograms' counters.
+ */
+export interface CompareState {
+  min: number;
+  max: number;
+  sums: Float64Array;
+  a: Uint32Array;
+  b: Uint32Array;
+}
 
 export class WasmKernels {
   private f32!: Float32Array;
@@ -189,13 +198,34 @@ export class WasmKernels {
   }
 
   /**
-   * compareChunk's sums and histograms (`bins` counters and one for outside, over [min, max],
-   * binned in float32) of the pairs `feed` adds (w[from + k] against r[k] for k < n, n a multiple
-   * of 4), folded into sums, a and b when it returns (sums: what they held, the tail the caller
-   * added, plus the pieces'). [min, max] must be the finite range of every w fed, as
-   * compareReconstruction takes it: the kernel's all-finite loop does not test w against it.
+   * compareChunk's sums and histograms of the pairs `feed` adds (w[from + k] against r[k] for
+   * k < n, n a multiple of 4), folded into the state's sums, a and b when it returns (sums: what
+   * they held, the tail the caller added, plus the pieces'). The histograms have a.length - 1 bins
+   * and a counter for outside, over [min, max], binned in float32. [min, max] must be the finite
+   * range of every w fed, as compareReconstruction takes it: the kernel's all-finite loop does not
+   * test w against it.
    */
-  compare(bins: number, min: number, max: number, sums: CompareSums, a: Uint32Array, b: Uint32Array, feed: (add: (w: Float32Array, from: number, r: Float32Array, n: number) => void) => void): void {
+  compare(state: CompareState, feed: (add: (w: Float32Array, from: number, r: Float32Array, n: number) => void) => void): void {
+    this.comparing(state, (addStaged) =>
+      feed((w, from, r, n) => {
+        for (let at = 0; at < n; at += STAGE) {
+          const k = Math.min(STAGE, n - at);
+          this.f32.set(w.subarray(from + at, from + at + k), STAGE_A / 4);
+          this.f32.set(r.subarray(at, at + k), STAGE_B / 4);
+          addStaged(k, this.exports.allFinite(STAGE_A, k) & this.exports.allFinite(STAGE_B, k));
+        }
+      }),
+    );
+  }
+
+  /**
+   * compare's tables for the length of `body`, which calls addStaged(k, finite) for each piece
+   * staged in A (values) and B (reconstruction): k a multiple of 4, finite 1 when both are known
+   * to hold only finite values.
+   */
+  private comparing(state: CompareState, body: (addStaged: (k: number, finite: number) => void) => void): void {
+    const { min, max, sums, a, b } = state;
+    const bins = a.length - 1;
     const lane = bins + 2; // bins, outside, and the counter of pairs left out
     const stride = lane * 4;
     const norm = bins / (max - min);
@@ -207,17 +237,11 @@ export class WasmKernels {
       // Each piece's four sums start from zero in the lanes and are added to `total` after it: two
       // levels of summation, so rounding error grows with the pieces, not with every value.
       const total = new Float64Array(4);
-      feed((w, from, r, n) => {
-        for (let at = 0; at < n; at += STAGE) {
-          const k = Math.min(STAGE, n - at);
-          this.f32.set(w.subarray(from + at, from + at + k), STAGE_A / 4);
-          this.f32.set(r.subarray(at, at + k), STAGE_B / 4);
-          const finite = this.exports.allFinite(STAGE_A, k) & this.exports.allFinite(STAGE_B, k);
-          f.fill(0, i, i + 16);
-          this.exports.compare(STAGE_A, STAGE_B, k, acc, ha, hb, stride, min, max, norm, bins - 1, finite);
-          // Lane k of sum s sits at f[i + 4s + k].
-          for (let s = 0; s < 4; s++) total[s] += f[i + 4 * s] + f[i + 4 * s + 1] + (f[i + 4 * s + 2] + f[i + 4 * s + 3]);
-        }
+      body((k, finite) => {
+        f.fill(0, i, i + 16);
+        this.exports.compare(STAGE_A, STAGE_B, k, acc, ha, hb, stride, min, max, norm, bins - 1, finite);
+        // Lane k of sum s sits at f[i + 4s + k].
+        for (let s = 0; s < 4; s++) total[s] += f[i + 4 * s] + f[i + 4 * s + 1] + (f[i + 4 * s + 2] + f[i + 4 * s + 3]);
       });
       for (let s = 0; s < 4; s++) sums[s] += total[s];
       for (let k = 0; k < 4; k++) {
@@ -231,6 +255,67 @@ export class WasmKernels {
     });
   }
 
+  /**
+   * maxAbs over values[from, to) and, on the same staging, the finite range folded into the
+   * lanes at `range` (finiteRange's lo[4] hi[4]): symmetric quantization's first pass with what
+   * the report needs. False when some value is NaN or infinite.
+   */
+  maxAbsRange(values: Float32Array, from: number, to: number, size: number, table: number, range: number): boolean {
+    let finite = true;
+    this.pieces(values, from, to, (at, k) => {
+      this.exports.maxAbs(STAGE_A, k, size, at % size, table);
+      this.exports.finiteRange(STAGE_A, k, range);
+      const whole = k & ~3;
+      if (!this.exports.allFinite(STAGE_A, whole)) finite = false;
+      for (let j = whole; j < k; j++) if (!Number.isFinite(this.f32[STAGE_A / 4 + j])) finite = false;
+    });
+    return finite;
+  }
+
+  /**
+   * Symmetric quantization's second pass with the report's measures, on one staging of each
+   * piece: codes of values[from, to) into q (quantizeSymmetric), their byte frequencies added to
+   * freq[0..255] (countBytes), and the values compared with their dequantization as compare()
+   * compares them, into `state`. `runs` walks the tensor: run(from, to, size, offset) for each run,
+   * with the channel kernels' size and the byte offset of its first channel's entry in `scale`
+   * (spread over lanes). `finite`: the values and every code times its scale are known finite.
+   * `tail(from, r)` gets the reconstruction of each piece's last (k mod 4) values.
+   */
+  quantizeMeasured(
+    values: Float32Array,
+    runs: (run: (from: number, to: number, size: number, offset: number) => void) => void,
+    scale: Float32Array,
+    qmax: number,
+    q: Int8Array,
+    freq: Float64Array,
+    state: CompareState,
+    finite: boolean,
+    tail: (from: number, r: Float32Array) => void,
+  ): void {
+    const x = this.exports;
+    this.comparing(state, (addStaged) =>
+      this.withTables([scale, new Float32Array(scale.length)], ([s, z]) =>
+        this.withTable(4096, (counts) => {
+          runs((from, to, size, offset) => {
+            for (let at = from; at < to; at += STAGE) {
+              const k = Math.min(STAGE, to - at);
+              const c = (at - from) % size;
+              this.f32.set(values.subarray(at, at + k), STAGE_A / 4);
+              x.quantizeSymmetric(STAGE_A, k, size, c, s + offset, qmax, STAGE_Q);
+              q.set(new Int8Array(this.u8.buffer, STAGE_Q, k), at);
+              x.countBytes(STAGE_Q, k, counts);
+              x.dequantize(STAGE_Q, k, size, c, s + offset, z + offset, 1, STAGE_B);
+              const whole = k & ~3;
+              addStaged(whole, finite ? 1 : x.allFinite(STAGE_A, whole) & x.allFinite(STAGE_B, whole));
+              if (whole < k) tail(at + whole, this.f32.slice(STAGE_B / 4 + whole, STAGE_B / 4 + k));
+            }
+          });
+          this.addCounts(counts, freq);
+        }),
+      ),
+    );
+  }
+
   /** Frequencies of the bytes of `symbols` (Uint8Array or Int8Array, by unsigned byte value), added to freq[0..255]. */
   countBytes(symbols: Uint8Array | Int8Array, freq: Float64Array): void {
     const bytes = new Uint8Array(symbols.buffer, symbols.byteOffset, symbols.length);
@@ -240,9 +325,15 @@ export class WasmKernels {
         this.u8.set(bytes.subarray(at, at + k), STAGE_Q);
         this.exports.countBytes(STAGE_Q, k, c);
       }
-      const u = this.u32;
-      for (let s = 0; s < 256; s++) freq[s] += u[c / 4 + s] + u[c / 4 + 256 + s] + u[c / 4 + 512 + s] + u[c / 4 + 768 + s];
+      this.addCounts(c, freq);
     });
+  }
+
+  /** Adds countBytes' four lanes of counters at `counts` into freq[0..255]. */
+  private addCounts(counts: number, freq: Float64Array): void {
+    const u = this.u32;
+    const c = counts / 4;
+    for (let s = 0; s < 256; s++) freq[s] += u[c + s] + u[c + 256 + s] + u[c + 512 + s] + u[c + 768 + s];
   }
 }
 

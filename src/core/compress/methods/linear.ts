@@ -6,7 +6,8 @@
  */
 
 import type { LinearQuantized, Reconstruction, WeightLayout } from '../types';
-import { WASM_MIN, wasmKernels } from '../../wasm/kernels';
+import { WASM_MIN, wasmKernels, type WasmKernels } from '../../wasm/kernels';
+import { compareTail, finishComparison, startComparison, type ReportComparison } from '../metrics';
 import { FLOAT32_MIN_SUBNORMAL, checkInt, checkLayout, roundHalfEven, splitAt, type AxisSplit } from './layout';
 
 const fround = Math.fround;
@@ -36,6 +37,13 @@ function symmetricScale(maxAbs: number, qmax: number): number {
   return s > 0 ? s : maxAbs > 0 ? FLOAT32_MIN_SUBNORMAL : 1;
 }
 
+/** The tensor around its output axis (per channel), or as one channel of all n values. */
+function channelSplit(layout: WeightLayout, n: number, perChannel: boolean): AxisSplit {
+  if (perChannel) return splitAt(layout, layout.outputAxis, n);
+  checkLayout(layout, n);
+  return { outer: 1, size: 1, inner: n };
+}
+
 /**
  * Quantizes to `bits`-bit codes, per output channel or per tensor.
  * Symmetric: scale = max|w| / (2^(bits-1) - 1) and codes are clamped to ±(2^(bits-1) - 1) (int8: -127..127,
@@ -50,12 +58,7 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   const symmetric = options.symmetric ?? true;
   const perChannel = options.perChannel ?? true;
   const n = values.length;
-  let split: AxisSplit;
-  if (perChannel) split = splitAt(layout, layout.outputAxis, n);
-  else {
-    checkLayout(layout, n);
-    split = { outer: 1, size: 1, inner: n };
-  }
+  const split = channelSplit(layout, n, perChannel);
   const { outer, size, inner } = split;
 
   const scale = new Float32Array(size);
@@ -63,15 +66,14 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   if (symmetric) {
     // Symmetric codes need only max |w| per group and have no zero point: kernels of their own, one load and no NaN test fewer per value.
     const qmax = 2 ** (bits - 1) - 1;
-    const maxAbs = new Float64Array(size);
     const q = new Int8Array(n);
     const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
-    if (wasm) {
-      const table = new Float32Array(size * channelLanes(inner));
-      wasm.withTables([table], ([at]) => forEachRun(outer, size, inner, (from, to, c) => wasm.maxAbs(values, from, to, ...channelTable(size, c, at))));
-      for (let c = 0; c < size; c++) maxAbs[c] = inner === 1 ? table[c] : Math.max(table[4 * c], table[4 * c + 1], table[4 * c + 2], table[4 * c + 3]);
-    } else forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? maxAbsRows(values, from, to, maxAbs) : maxAbsRun(values, from, to, maxAbs, c)));
-    for (let c = 0; c < size; c++) scale[c] = symmetricScale(maxAbs[c], qmax);
+    if (wasm) scale.set(symmetricScalesWasm(wasm, values, split, qmax).scale);
+    else {
+      const maxAbs = new Float64Array(size);
+      forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? maxAbsRows(values, from, to, maxAbs) : maxAbsRun(values, from, to, maxAbs, c)));
+      for (let c = 0; c < size; c++) scale[c] = symmetricScale(maxAbs[c], qmax);
+    }
     if (wasm) {
       wasm.withTables([spreadLanes(scale, inner)], ([at]) =>
         forEachRun(outer, size, inner, (from, to, c) => wasm.quantizeSymmetric(values, from, to, ...channelTable(size, c, at), qmax, q)),
@@ -96,6 +98,76 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
     c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], qmax),
   );
   return { q, signed: false, bits, scale, zeroPoint, axis };
+}
+
+/**
+ * Symmetric scales in WebAssembly: max |w| per channel of the split, then symmetricScale. With
+ * `range` (finite [min, max], folded into) it also tracks the values' finite range on the same
+ * staging, and `finite` tells whether every value was finite (only then; otherwise it is false).
+ */
+function symmetricScalesWasm(wasm: WasmKernels, values: Float32Array, { outer, size, inner }: AxisSplit, qmax: number, range?: number[]): { scale: Float32Array; finite: boolean } {
+  const table = new Float32Array(size * channelLanes(inner));
+  const lanes = Float32Array.of(Infinity, Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity, -Infinity);
+  let finite = range !== undefined;
+  wasm.withTables([table, lanes], ([at, acc]) =>
+    forEachRun(outer, size, inner, (from, to, c) => {
+      if (!range) wasm.maxAbs(values, from, to, ...channelTable(size, c, at));
+      else if (!wasm.maxAbsRange(values, from, to, ...channelTable(size, c, at), acc)) finite = false;
+    }),
+  );
+  if (range) {
+    range[0] = Math.min(range[0], ...lanes.subarray(0, 4));
+    range[1] = Math.max(range[1], ...lanes.subarray(4));
+  }
+  const scale = new Float32Array(size);
+  for (let c = 0; c < size; c++) scale[c] = symmetricScale(inner === 1 ? table[c] : Math.max(table[4 * c], table[4 * c + 1], table[4 * c + 2], table[4 * c + 3]), qmax);
+  return { scale, finite };
+}
+
+/** A symmetric quantization together with what compareReconstruction and entropyEstimate would report of it. */
+export interface MeasuredQuantization {
+  quantized: LinearQuantized;
+  comparison: ReportComparison;
+  /** How often each byte value occurs among the codes (entropyEstimate's byteCounts). */
+  byteCounts: Float64Array;
+}
+
+/**
+ * quantizeLinear (symmetric), compareReconstruction of `values` against the dequantized codes and
+ * the codes' byte counts, in two passes with WebAssembly instead of five: the first finds the
+ * scales and the finite range, the second stages each piece once for codes, counts, dequantization
+ * and comparison. The same codes, scales, byte counts, histograms and sums as the separate calls
+ * (the pieces are the runs they use). Undefined for tensors too small for the kernels or where
+ * WebAssembly SIMD is unavailable: then the caller makes the separate calls.
+ */
+export function quantizeSymmetricMeasured(values: Float32Array, layout: WeightLayout, options: Omit<LinearOptions, 'symmetric'> = {}): MeasuredQuantization | undefined {
+  const bits = checkInt('bits', options.bits ?? 8, 2, 8);
+  const perChannel = options.perChannel ?? true;
+  const n = values.length;
+  const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
+  if (!wasm) return undefined;
+  const split = channelSplit(layout, n, perChannel);
+  const { outer, size, inner } = split;
+  const qmax = 2 ** (bits - 1) - 1;
+  const range = [Infinity, -Infinity];
+  const { scale, finite } = symmetricScalesWasm(wasm, values, split, qmax, range);
+  const comparison = startComparison(values, range);
+  // |code · scale| <= fround(qmax · scale): when that is finite for every scale, so is every dequantized value.
+  const reconstructedFinite = finite && scale.every((sc) => Number.isFinite(fround(qmax * sc)));
+  const q = new Int8Array(n);
+  const byteCounts = new Float64Array(256);
+  wasm.quantizeMeasured(
+    values,
+    (run) => forEachRun(outer, size, inner, (from, to, c) => run(from, to, ...channelTable(size, c, 0))),
+    spreadLanes(scale, inner),
+    qmax,
+    q,
+    byteCounts,
+    comparison,
+    reconstructedFinite,
+    (from, r) => compareTail(comparison, from, r),
+  );
+  return { quantized: { q, signed: true, bits, scale, axis: perChannel ? layout.outputAxis : null }, comparison: finishComparison(comparison), byteCounts };
 }
 
 /** Elements per kernel call: often enough for V8 to optimize the kernels whole, long enough to amortise the call. */
