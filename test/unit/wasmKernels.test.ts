@@ -3,6 +3,11 @@ import { describe, it } from 'node:test';
 import { compareReconstruction, entropyEstimate } from '../../src/core/compress/metrics';
 import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear, quantizeSymmetricMeasured } from '../../src/core/compress/methods/linear';
 import type { WeightLayout } from '../../src/core/compress/types';
+import { compressTensor, type TensorJob } from '../../src/core/compress/pipeline';
+import { normaliseSpec } from '../../src/core/compress/spec';
+import { MemorySource } from '../../src/core/io/source';
+import type { TensorRef } from '../../src/core/model';
+import { FloatScratch } from '../../src/core/scratch';
 import { HistogramBuilder, Moments } from '../../src/core/stats/compute';
 import { float32AtMost, setWasmKernels, wasmKernels } from '../../src/core/wasm/kernels';
 import { mulberry32 } from '../fixtures/onnxBuilder';
@@ -151,6 +156,36 @@ describe('WebAssembly SIMD kernels', () => {
       assert.equal(quantizeSymmetricMeasured(extremes, { dims: [2051], outputAxis: 0, inputAxis: 0 }), undefined, 'no kernels: the caller makes the separate calls');
     } finally {
       setWasmKernels(true);
+    }
+  });
+
+  it('int8 of a weight read piece by piece from its file gives what the whole array gives, and what the JavaScript loops give', () => {
+    for (const { name, values, layout } of weights()) {
+      for (const granularity of ['channel', 'tensor'] as const) {
+        const bytes = new Uint8Array(values.buffer.slice(0));
+        const source = new MemorySource(bytes);
+        const tensor: TensorRef = { name, dtype: 1, dims: layout.dims, count: values.length, bytes: bytes.length, origin: 'initializer', scope: '', storage: { kind: 'range', offset: 0, length: bytes.length } };
+        const job: TensorJob = { candidate: { index: 0, tensor, op: 'MatMul', layer: 'l', layout }, position: 0, storage: 'int8', spec: normaliseSpec({ methods: ['int8'], options: { granularity } }), opset: 13 };
+        const label = `${name}, per ${granularity}`;
+        const noArray = { get: () => assert.fail(`${label}: an array of the whole weight was made`) } as unknown as FloatScratch;
+        const streamed = compressTensor(source, () => assert.fail(), job, noArray);
+        const fromArray = compressTensor(source, () => assert.fail(), job, new FloatScratch(), {}, { read: { values, clipped: 0 }, pruned: values });
+        assert.deepEqual(streamed, fromArray, label);
+        setWasmKernels(false);
+        let js: ReturnType<typeof compressTensor>;
+        try {
+          js = compressTensor(source, () => assert.fail(), job, new FloatScratch());
+        } finally {
+          setWasmKernels(true);
+        }
+        assert.deepEqual(streamed.edit, js.edit, label);
+        assert.deepEqual(streamed.estimate, js.estimate, label);
+        const [a, b] = [streamed.result, js.result];
+        // The loops keep one running float64 sum per measure: relative error up to n·2^-53 (2.9e-11 for 2^18 values).
+        const tolerance = values.length * 2 ** -53;
+        for (const m of ['mse', 'sqnrDb', 'cosine'] as const) assert.ok(Math.abs(a[m] - b[m]) <= tolerance * Math.abs(b[m]) || Object.is(a[m], b[m]), `${label} ${m}: ${a[m]} vs ${b[m]}`);
+        assert.deepEqual({ ...a, mse: 0, sqnrDb: 0, cosine: 0 }, { ...b, mse: 0, sqnrDb: 0, cosine: 0 }, label);
+      }
     }
   });
 

@@ -43,7 +43,7 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
   const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
   if (wasm) wasm.finiteRange(original, 0, n, range);
   else for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
-  const c = startComparison(original, range);
+  const c = startComparison(n, range);
   let covered = 0;
   const inOrder = (from: number, chunk: Float32Array) => {
     if (from !== covered || from + chunk.length > n) throw new RangeError(`reconstruction runs past ${n} values or out of order (at ${from})`);
@@ -56,13 +56,13 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
         inOrder(from, chunk);
         const whole = chunk.length & ~3;
         add(original, from, chunk, whole);
-        if (whole < chunk.length) compareTail(c, from + whole, chunk.subarray(whole));
+        if (whole < chunk.length) compareTail(c, original, from + whole, chunk.subarray(whole));
       }),
     );
   } else {
     runs((from, chunk) => {
       inOrder(from, chunk);
-      compareTail(c, from, chunk);
+      compareTail(c, original, from, chunk);
     });
   }
   if (covered !== n) throw new RangeError(`lengths differ: ${n} vs ${covered}`);
@@ -78,7 +78,8 @@ export type ReportComparison = ErrorMetrics & { histograms: PairedHistograms };
  * counters (one past the last bin collects what falls outside, and NaN, so no loop branches on it).
  */
 export interface Comparison {
-  original: Float32Array;
+  /** Values compared. */
+  n: number;
   min: number;
   max: number;
   sums: Float64Array;
@@ -86,24 +87,24 @@ export interface Comparison {
   b: Uint32Array;
 }
 
-/** A comparison of `original` with a reconstruction still to be fed; `range` is the original's finite [min, max] (±Infinity when none). */
-export function startComparison(original: Float32Array, range: readonly number[]): Comparison {
+/** A comparison of n original values with a reconstruction still to be fed; `range` is the originals' finite [min, max] (±Infinity when none). */
+export function startComparison(n: number, range: readonly number[]): Comparison {
   let [min, max] = range;
   if (!(min < max)) {
     min = (min <= max ? min : 0) - 0.5;
     max = min + 1;
   }
-  return { original, min, max, sums: new Float64Array(SUMS), a: new Uint32Array(REPORT_BINS + 1), b: new Uint32Array(REPORT_BINS + 1) };
+  return { n, min, max, sums: new Float64Array(SUMS), a: new Uint32Array(REPORT_BINS + 1), b: new Uint32Array(REPORT_BINS + 1) };
 }
 
-/** Folds original[from, from + r.length) against r into the comparison with the JavaScript loop (small arrays, kernels' tails, no WebAssembly). */
-export function compareTail(c: Comparison, from: number, r: Float32Array): void {
-  compareChunk(c.original, from, r, c.sums, c.a, c.b, c.min, c.max);
+/** Folds w[from, from + r.length) against r into the comparison with the JavaScript loop (small arrays, kernels' tails, no WebAssembly). */
+export function compareTail(c: Comparison, w: Float32Array, from: number, r: Float32Array): void {
+  compareChunk(w, from, r, c.sums, c.a, c.b, c.min, c.max);
 }
 
 /** The metrics and histograms of a comparison fed every value. */
 export function finishComparison(c: Comparison): ReportComparison {
-  const n = c.original.length;
+  const n = c.n;
   const [noise, signal, power, dot, maxAbs, zeros] = c.sums;
   const sqnrDb = noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
   const cosine = signal === 0 && power === 0 ? 1 : signal === 0 || power === 0 ? 0 : dot / Math.sqrt(signal * power);

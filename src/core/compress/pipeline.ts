@@ -6,7 +6,8 @@ import { compressSafetensors, type ShardWriter } from '../formats/safetensors/co
 import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef, TensorStorage } from '../model';
 import { FloatScratch } from '../scratch';
-import { readRawFloat32, streamElements, type SourceOpener } from '../stats/decode';
+import { float32Reader, readRawFloat32, streamElements, type SourceOpener } from '../stats/decode';
+import { WASM_MIN, wasmKernels, type Values } from '../wasm/kernels';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
   applyMask,
@@ -235,16 +236,8 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
   const o = spec.options;
   const axisNote = (axis: number | null) => (axis === null ? 'per-tensor' : `per-channel, axis ${axis}`);
   switch (storage) {
-    case 'int8': {
-      let perChannel = o.granularity !== 'tensor';
-      let note: string | undefined;
-      if (perChannel && opset < 13 && opset >= 10 && t.dtype === 1) note = `opset ${opset} has only per-tensor DequantizeLinear; per-channel uses Cast/Mul`;
-      if (t.dims.length === 0) perChannel = false;
-      const measured = measure && !o.asymmetric ? quantizeSymmetricMeasured(values, c.layout, { bits: 8, perChannel }) : undefined;
-      const q = measured?.quantized ?? quantizeLinear(values, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
-      const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
-      return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8' } (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note, measured };
-    }
+    case 'int8':
+      return storeInt8(c, values, spec, opset, measure);
     case 'int4': {
       const bs = o.blockSize ?? 32;
       const q = quantizeBlockwise(values, c.layout, { bits: 4, blockSize: bs });
@@ -308,6 +301,34 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
   }
 }
 
+/** int8 storage (store); `values` may be a reader of the weight when it can be measured while quantizing (see streamedValues). */
+function storeInt8(c: WeightCandidate, values: Values, spec: CompressSpec, opset: number, measure: boolean): Transformed {
+  const t = c.tensor;
+  const o = spec.options;
+  let perChannel = o.granularity !== 'tensor';
+  let note: string | undefined;
+  if (perChannel && opset < 13 && opset >= 10 && t.dtype === 1) note = `opset ${opset} has only per-tensor DequantizeLinear; per-channel uses Cast/Mul`;
+  if (t.dims.length === 0) perChannel = false;
+  const measured = measure && !o.asymmetric ? quantizeSymmetricMeasured(values, c.layout, { bits: 8, perChannel }) : undefined;
+  if (!measured && !(values instanceof Float32Array)) throw new Error(`int8 of '${t.name}' could not run on the weight piece by piece`);
+  const q = measured?.quantized ?? quantizeLinear(values as Float32Array, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
+  const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
+  return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8'} (${q.axis === null ? 'per-tensor' : `per-channel, axis ${q.axis}`})`, symbols: { data: q.q, alphabet: 256 }, note, measured };
+}
+
+/**
+ * The weight as a reader of its file, for int8 that measures while it quantizes: each pass reads
+ * the weight piece by piece, so no array of it is made (memory stays flat however large it is).
+ * Undefined when anything else happens to the values (pruning, an inspect hook, values given) or
+ * they are not plain float32 bytes the kernels can take.
+ */
+function streamedValues(source: RandomAccessSource, openFile: SourceOpener, job: TensorJob, hooks: Pick<CompressHooks, 'inspect'>, given: unknown): Values | undefined {
+  const { candidate: c, storage, spec } = job;
+  if (given || hooks.inspect || spec.methods[0] === 'prune' || storage !== 'int8' || spec.options.asymmetric) return undefined;
+  if (c.tensor.count < WASM_MIN || !wasmKernels()) return undefined;
+  return float32Reader(source, c.tensor, openFile);
+}
+
 /** Pruned float64 weights keep their float64 values: the mask found on float32 copies is applied to the originals. */
 function pruneFloat64(c: WeightCandidate, original32: Float32Array, pruned32: Float32Array, source: RandomAccessSource, openFile: SourceOpener): Transformed {
   const values = readFloat64(source, c.tensor, openFile);
@@ -336,6 +357,8 @@ export function compressTensor(
   given?: { read: { values: Float32Array; clipped: number }; pruned: Float32Array },
 ): TensorOutcome {
   const { candidate: c, storage: method, spec: s } = job;
+  const streamed = streamedValues(source, openFile, job, { inspect }, given);
+  if (streamed) return outcome(job, storeInt8(c, streamed, s, job.opset, true), 0, () => invalid(`'${c.tensor.name}' was not measured`));
   // Storage methods keep codes, never the float values, so the values can live in reused buffers; pruned-only weights keep theirs.
   const { values: original, clipped } = given?.read ?? readWeights(source, c.tensor, openFile, method ? scratch.get(0, c.tensor.count) : undefined);
   const input = given?.pruned ?? (s.methods[0] === 'prune' ? prune?.(c, original) ?? pruneOne(original, c, s, job.position) : original);
@@ -348,6 +371,12 @@ export function compressTensor(
     inspect(c, original, all);
     reconstructed = all;
   }
+  return outcome(job, out, clipped, () => compareReconstruction(original, reconstructed));
+}
+
+/** A stored weight's edit, report row and share of the entropy estimate; `compare` measures it when the store did not. */
+function outcome(job: TensorJob, out: Transformed, clipped: number, compare: () => ReportComparison): TensorOutcome {
+  const { candidate: c, storage: method, spec: s } = job;
   const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
   const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';
   const bytesAfter = editBytes(out.edit);
@@ -360,7 +389,7 @@ export function compressTensor(
       method: prefix + out.method,
       bytesBefore: c.tensor.bytes,
       bytesAfter,
-      ...(out.measured?.comparison ?? compareReconstruction(original, reconstructed)),
+      ...(out.measured?.comparison ?? compare()),
       ...(notes.length ? { note: notes.join('; ') } : {}),
     },
     estimate: out.symbols ? symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, bytesAfter - out.symbols.data.byteLength, out.measured?.byteCounts) : undefined,

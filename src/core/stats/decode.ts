@@ -37,16 +37,33 @@ export function streamElements(source: RandomAccessSource, ref: TensorRef, openF
  * storage or a byte length that does not match the shape, which streamElements then decodes or reports.
  */
 export function readRawFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into: Float32Array): boolean {
-  if (ref.dtype !== 1 || into.length !== ref.count) return false;
+  const reader = into.length === ref.count ? float32Reader(source, ref, openFile) : undefined;
+  reader?.read(0, into);
+  return reader !== undefined;
+}
+
+/**
+ * A float32 tensor stored as plain bytes (as readRawFloat32 reads them), as a reader of any run of
+ * its values: read(from, into) fills `into` with values [from, from + into.length). Undefined
+ * for any other type or storage.
+ */
+export function float32Reader(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): { length: number; read(from: number, into: Float32Array): void } | undefined {
+  if (ref.dtype !== 1) return undefined;
   const place = plainBytes(source, ref.storage, openFile);
-  if (!place || place.length !== ref.count * 4) return false;
-  const bytes = new Uint8Array(into.buffer, into.byteOffset, place.length);
-  for (let done = 0; done < place.length; ) {
-    const n = place.from.read(place.offset + done, bytes.subarray(done));
-    if (n <= 0) invalid(`unexpected end of ${place.from.name} at offset ${place.offset + done}`);
-    done += n;
-  }
-  return true;
+  if (!place || place.length !== ref.count * 4) return undefined;
+  return {
+    length: ref.count,
+    read(from: number, into: Float32Array): void {
+      if (from < 0 || from + into.length > ref.count) throw new RangeError(`values ${from}..${from + into.length} outside ${ref.count}`);
+      const bytes = new Uint8Array(into.buffer, into.byteOffset, into.length * 4);
+      const offset = place.offset + from * 4;
+      for (let done = 0; done < bytes.length; ) {
+        const n = place.from.read(offset + done, bytes.subarray(done));
+        if (n <= 0) invalid(`unexpected end of ${place.from.name} at offset ${offset + done}`);
+        done += n;
+      }
+    },
+  };
 }
 
 /** Where a tensor's float32 bytes lie as one plain range, if they do (see readRawFloat32). */

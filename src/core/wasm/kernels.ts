@@ -25,6 +25,12 @@ interface Exports {
   countBytes(ptr: number, n: number, c: number): void;
 }
 
+/**
+ * Float32 values for the kernels to stage: an array, or a reader that copies values
+ * [from, from + into.length) into `into` (a weight read piece by piece from its file).
+ */
+export type Values = Float32Array | { readonly length: number; read(from: number, into: Float32Array): void };
+
 /** Arrays shorter than this stay in JavaScript: staging them would cost more than the kernel saves. */
 export const WASM_MIN = 1024;
 
@@ -117,12 +123,18 @@ export class WasmKernels {
   }
 
   /** Stages v[from, to) into area A piece by piece, calling `kernel(offset of the piece from `from`, length)` for each. */
-  private pieces(v: Float32Array, from: number, to: number, kernel: (at: number, k: number) => void): void {
+  private pieces(v: Values, from: number, to: number, kernel: (at: number, k: number) => void): void {
     for (let at = from; at < to; at += STAGE) {
       const k = Math.min(STAGE, to - at);
-      this.f32.set(v.subarray(at, at + k), STAGE_A / 4);
+      this.stage(v, at, k);
       kernel(at - from, k);
     }
+  }
+
+  /** Copies v[at, at + k) into area A. */
+  private stage(v: Values, at: number, k: number): void {
+    if (v instanceof Float32Array) this.f32.set(v.subarray(at, at + k), STAGE_A / 4);
+    else v.read(at, this.f32.subarray(STAGE_A / 4, STAGE_A / 4 + k));
   }
 
   /**
@@ -160,7 +172,7 @@ export class WasmKernels {
   }
 
   /** Raises table[c] (staged) to the largest finite |w| of channel c over values[from, to), whose first is channel 0 of `size`. */
-  maxAbs(values: Float32Array, from: number, to: number, size: number, table: number): void {
+  maxAbs(values: Values, from: number, to: number, size: number, table: number): void {
     this.pieces(values, from, to, (at, k) => this.exports.maxAbs(STAGE_A, k, size, at % size, table));
   }
 
@@ -260,7 +272,7 @@ export class WasmKernels {
    * lanes at `range` (finiteRange's lo[4] hi[4]): symmetric quantization's first pass with what
    * the report needs. False when some value is NaN or infinite.
    */
-  maxAbsRange(values: Float32Array, from: number, to: number, size: number, table: number, range: number): boolean {
+  maxAbsRange(values: Values, from: number, to: number, size: number, table: number, range: number): boolean {
     let finite = true;
     this.pieces(values, from, to, (at, k) => {
       this.exports.maxAbs(STAGE_A, k, size, at % size, table);
@@ -279,10 +291,10 @@ export class WasmKernels {
    * compares them, into `state`. `runs` walks the tensor: run(from, to, size, offset) for each run,
    * with the channel kernels' size and the byte offset of its first channel's entry in `scale`
    * (spread over lanes). `finite`: the values and every code times its scale are known finite.
-   * `tail(from, r)` gets the reconstruction of each piece's last (k mod 4) values.
+   * `tail(from, w, r)` gets each piece's last (k mod 4) values and their reconstruction.
    */
   quantizeMeasured(
-    values: Float32Array,
+    values: Values,
     runs: (run: (from: number, to: number, size: number, offset: number) => void) => void,
     scale: Float32Array,
     qmax: number,
@@ -290,7 +302,7 @@ export class WasmKernels {
     freq: Float64Array,
     state: CompareState,
     finite: boolean,
-    tail: (from: number, r: Float32Array) => void,
+    tail: (from: number, w: Float32Array, r: Float32Array) => void,
   ): void {
     const x = this.exports;
     this.comparing(state, (addStaged) =>
@@ -300,14 +312,14 @@ export class WasmKernels {
             for (let at = from; at < to; at += STAGE) {
               const k = Math.min(STAGE, to - at);
               const c = (at - from) % size;
-              this.f32.set(values.subarray(at, at + k), STAGE_A / 4);
+              this.stage(values, at, k);
               x.quantizeSymmetric(STAGE_A, k, size, c, s + offset, qmax, STAGE_Q);
               q.set(new Int8Array(this.u8.buffer, STAGE_Q, k), at);
               x.countBytes(STAGE_Q, k, counts);
               x.dequantize(STAGE_Q, k, size, c, s + offset, z + offset, 1, STAGE_B);
               const whole = k & ~3;
               addStaged(whole, finite ? 1 : x.allFinite(STAGE_A, whole) & x.allFinite(STAGE_B, whole));
-              if (whole < k) tail(at + whole, this.f32.slice(STAGE_B / 4 + whole, STAGE_B / 4 + k));
+              if (whole < k) tail(at + whole, this.f32.slice(STAGE_A / 4 + whole, STAGE_A / 4 + k), this.f32.slice(STAGE_B / 4 + whole, STAGE_B / 4 + k));
             }
           });
           this.addCounts(counts, freq);

@@ -6,7 +6,7 @@
  */
 
 import type { LinearQuantized, Reconstruction, WeightLayout } from '../types';
-import { WASM_MIN, wasmKernels, type WasmKernels } from '../../wasm/kernels';
+import { WASM_MIN, wasmKernels, type Values, type WasmKernels } from '../../wasm/kernels';
 import { compareTail, finishComparison, startComparison, type ReportComparison } from '../metrics';
 import { FLOAT32_MIN_SUBNORMAL, checkInt, checkLayout, roundHalfEven, splitAt, type AxisSplit } from './layout';
 
@@ -105,7 +105,7 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
  * `range` (finite [min, max], folded into) it also tracks the values' finite range on the same
  * staging, and `finite` tells whether every value was finite (only then; otherwise it is false).
  */
-function symmetricScalesWasm(wasm: WasmKernels, values: Float32Array, { outer, size, inner }: AxisSplit, qmax: number, range?: number[]): { scale: Float32Array; finite: boolean } {
+function symmetricScalesWasm(wasm: WasmKernels, values: Values, { outer, size, inner }: AxisSplit, qmax: number, range?: number[]): { scale: Float32Array; finite: boolean } {
   const table = new Float32Array(size * channelLanes(inner));
   const lanes = Float32Array.of(Infinity, Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity, -Infinity);
   let finite = range !== undefined;
@@ -137,10 +137,12 @@ export interface MeasuredQuantization {
  * the codes' byte counts, in two passes with WebAssembly instead of five: the first finds the
  * scales and the finite range, the second stages each piece once for codes, counts, dequantization
  * and comparison. The same codes, scales, byte counts, histograms and sums as the separate calls
- * (the pieces are the runs they use). Undefined for tensors too small for the kernels or where
- * WebAssembly SIMD is unavailable: then the caller makes the separate calls.
+ * (the pieces are the runs they use). `values` may be a reader instead of an array: each pass then
+ * reads the weight from its file piece by piece and no array of it is ever made. Undefined for
+ * tensors too small for the kernels or where WebAssembly SIMD is unavailable: then the caller
+ * makes the separate calls (with an array).
  */
-export function quantizeSymmetricMeasured(values: Float32Array, layout: WeightLayout, options: Omit<LinearOptions, 'symmetric'> = {}): MeasuredQuantization | undefined {
+export function quantizeSymmetricMeasured(values: Values, layout: WeightLayout, options: Omit<LinearOptions, 'symmetric'> = {}): MeasuredQuantization | undefined {
   const bits = checkInt('bits', options.bits ?? 8, 2, 8);
   const perChannel = options.perChannel ?? true;
   const n = values.length;
@@ -151,7 +153,7 @@ export function quantizeSymmetricMeasured(values: Float32Array, layout: WeightLa
   const qmax = 2 ** (bits - 1) - 1;
   const range = [Infinity, -Infinity];
   const { scale, finite } = symmetricScalesWasm(wasm, values, split, qmax, range);
-  const comparison = startComparison(values, range);
+  const comparison = startComparison(n, range);
   // |code · scale| <= fround(qmax · scale): when that is finite for every scale, so is every dequantized value.
   const reconstructedFinite = finite && scale.every((sc) => Number.isFinite(fround(qmax * sc)));
   const q = new Int8Array(n);
@@ -165,7 +167,7 @@ export function quantizeSymmetricMeasured(values: Float32Array, layout: WeightLa
     byteCounts,
     comparison,
     reconstructedFinite,
-    (from, r) => compareTail(comparison, from, r),
+    (_, w, r) => compareTail(comparison, w, 0, r),
   );
   return { quantized: { q, signed: true, bits, scale, axis: perChannel ? layout.outputAxis : null }, comparison: finishComparison(comparison), byteCounts };
 }
