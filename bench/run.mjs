@@ -42,9 +42,29 @@ function repeat(label, command, argv, before, times = reps) {
     before?.();
     runs.push(measure(command, argv));
   }
+  return summary(label, runs);
+}
+
+/** Medians of a measure's runs, printed. */
+function summary(label, runs) {
   const result = { label, seconds: median(runs.map((r) => r.seconds)), rssMiB: median(runs.map((r) => r.rssMiB)), runs };
   console.log(`  ${label.padEnd(44)} ${result.seconds.toFixed(2).padStart(7)} s  ${result.rssMiB.toFixed(0).padStart(6)} MiB`);
   return result;
+}
+
+/**
+ * Two measures run in turns (a, b, a, b, ...) rather than one after the other: on this VM the
+ * speed of writing new pages drifts between runs by up to 3x, and taking turns gives both the same drift.
+ */
+function alternate(a, b, before) {
+  const runs = [[], []];
+  for (let i = 0; i < reps; i++) {
+    [a, b].forEach(([, command, argv], k) => {
+      before?.();
+      runs[k].push(measure(command, argv));
+    });
+  }
+  return [summary(a[0], runs[0]), summary(b[0], runs[1])];
 }
 
 /** The generated model of about sizeMb MiB in dir (made once); `external`: weights in big.onnx.data. */
@@ -101,8 +121,11 @@ results.measures.structureOnnx = { ours: repeat('model-lens inspect --no-stats',
 console.log(`\ncompress --method int8, same model:`);
 const out = join(cache, 'out.onnx');
 const clean = () => rmSync(out, { force: true });
-const compress = repeat('model-lens compress --method int8', process.execPath, [cli, 'compress', onnxModel, '--method', 'int8', '-o', out, '--force', '--json'], clean);
-const copy = repeat('read + write the same bytes (baseline)', process.execPath, [join(root, 'bench/copy.mjs'), onnxModel, out], clean);
+const [compress, copy] = alternate(
+  ['model-lens compress --method int8', process.execPath, [cli, 'compress', onnxModel, '--method', 'int8', '-o', out, '--force', '--json']],
+  ['read + write the same bytes (baseline)', process.execPath, [join(root, 'bench/copy.mjs'), onnxModel, out]],
+  clean,
+);
 clean();
 results.measures.compressInt8 = { ours: compress, baseline: copy, ratio: compress.seconds / copy.seconds };
 
