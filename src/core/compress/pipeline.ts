@@ -230,11 +230,15 @@ export function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec
   return applyMask(v, mask);
 }
 
+/** How a linear result's scales are laid out, for the report's method column. */
+function axisNote(axis: number | null): string {
+  return axis === null ? 'per-tensor' : `per-channel, axis ${axis}`;
+}
+
 /** Stores one weight's values; `measure`: the caller will compare the reconstruction with `values` themselves, which int8 can do while making the codes. */
 function store(storage: MethodName | undefined, c: WeightCandidate, values: Float32Array, spec: CompressSpec, opset: number, measure: boolean): Transformed {
   const t = c.tensor;
   const o = spec.options;
-  const axisNote = (axis: number | null) => (axis === null ? 'per-tensor' : `per-channel, axis ${axis}`);
   switch (storage) {
     case 'int8':
       return storeInt8(c, values, spec, opset, measure);
@@ -313,7 +317,7 @@ function storeInt8(c: WeightCandidate, values: Values, spec: CompressSpec, opset
   if (!measured && !(values instanceof Float32Array)) throw new Error(`int8 of '${t.name}' could not run on the weight piece by piece`);
   const q = measured?.quantized ?? quantizeLinear(values as Float32Array, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
   const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
-  return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8'} (${q.axis === null ? 'per-tensor' : `per-channel, axis ${q.axis}`})`, symbols: { data: q.q, alphabet: 256 }, note, measured };
+  return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8'} (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note, measured };
 }
 
 /**
