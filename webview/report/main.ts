@@ -109,6 +109,16 @@ function fidelityCard(v: VerifyView): HTMLElement {
   }
 }
 
+/** A column header with its explanation as a tooltip (numeric columns right-aligned). */
+function th(label: string, title: string, num = true): HTMLElement {
+  return h('th', { scope: 'col', class: num ? 'num' : undefined, title: title || undefined }, label);
+}
+
+/** A scrollable data table with a header row and body rows. */
+function table(label: string, head: HTMLElement, rows: HTMLElement[]): HTMLElement {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': label }, h('thead', {}, head), h('tbody', {}, ...rows)));
+}
+
 function verifySection(v: VerifyView): HTMLElement | null {
   if (v.state !== 'done') {
     if (v.state !== 'failed' && v.state !== 'skipped') return null;
@@ -132,7 +142,6 @@ function verifySection(v: VerifyView): HTMLElement | null {
       h('td', { class: 'num' }, o.top1 === undefined ? '—' : `${formatPercent(o.top1)} of ${formatInt(o.top1Rows ?? 0)}`),
     ),
   );
-  const th = (label: string, title: string, num = true) => h('th', { scope: 'col', class: num ? 'num' : '', title }, label);
   const inputs = v.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join('×')}]${i.source === 'random' ? '' : ` from ${i.source}`}`).join(', ');
   return h(
     'section',
@@ -143,29 +152,20 @@ function verifySection(v: VerifyView): HTMLElement | null {
       { class: 'section-note' },
       `Both models ran ${v.samples} time${v.samples === 1 ? '' : 's'} on the same ${v.inputs.every((i) => i.source === 'random') ? `random inputs (seed ${v.seed})` : 'inputs'} with ${v.runtime} in ${formatDuration(v.elapsedMs)}. Inputs: ${inputs}.`,
     ),
-    h(
-      'div',
-      { class: 'table-wrap' },
+    table(
+      'Output fidelity per output',
       h(
-        'table',
-        { class: 'data', 'aria-label': 'Output fidelity per output' },
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            th('Output', 'Model output', false),
-            th('Cosine', 'Mean cosine similarity over samples'),
-            th('Worst', 'Lowest cosine of any sample'),
-            th('Rel L2', 'Mean ‖variant − original‖ / ‖original‖'),
-            th('Worst', 'Largest relative L2 of any sample'),
-            th('Max |Δ|', 'Largest absolute difference of any element'),
-            th('Top-1', 'Rows whose argmax agrees (classifier-shaped outputs)'),
-          ),
-        ),
-        h('tbody', {}, ...rows),
+        'tr',
+        {},
+        th('Output', 'Model output', false),
+        th('Cosine', 'Mean cosine similarity over samples'),
+        th('Worst', 'Lowest cosine of any sample'),
+        th('Rel L2', 'Mean ‖variant − original‖ / ‖original‖'),
+        th('Worst', 'Largest relative L2 of any sample'),
+        th('Max |Δ|', 'Largest absolute difference of any element'),
+        th('Top-1', 'Rows whose argmax agrees (classifier-shaped outputs)'),
       ),
+      rows,
     ),
     ...v.warnings.map((w) => h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w))),
   );
@@ -174,7 +174,6 @@ function verifySection(v: VerifyView): HTMLElement | null {
 /** Hessian vs magnitude pruning: layer output errors from H, then the model outputs of both variants. */
 function hessianSection(v: HessianView | undefined): HTMLElement | null {
   if (!v) return null;
-  const th = (label: string, title: string, num = true) => h('th', { scope: 'col', class: num ? 'num' : '', title }, label);
   const pct = (x: WireNumber | undefined) => (x === undefined ? '—' : formatPercent(fromWire(x)));
   // The Hessian number in bold where it beats magnitude's.
   const mark = (text: string, wins: boolean) => (wins ? h('strong', { title: 'better than magnitude pruning' }, text) : text);
@@ -201,7 +200,6 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
       h('td', { class: 'num' }, formatNumber(fromWire(o.magnitudeRelL2), 3)),
     ),
   );
-  const table = (label: string, head: HTMLElement, rows: HTMLElement[]) => h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': label }, h('thead', {}, head), h('tbody', {}, ...rows)));
   return h(
     'section',
     { class: 'section' },
@@ -248,19 +246,10 @@ function fidelitySection(f: FidelityView): HTMLElement {
       icon(f.met ? 'pass' : 'warning'),
       h('span', {}, `Goal ${goalText(f)}: ${f.met ? 'met' : 'not met'} on the calibration inputs, after ${formatInt(f.runs)} model run${f.runs === 1 ? '' : 's'}.`),
     ),
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'data', 'aria-label': 'Fidelity on calibration and held-out inputs' },
-        h(
-          'thead',
-          {},
-          h('tr', {}, h('th', { scope: 'col' }, 'Inputs'), h('th', { scope: 'col', class: 'num', title: 'Cosine of the outputs, original vs variant' }, 'Cosine'), h('th', { scope: 'col', class: 'num', title: '‖variant − original‖ / ‖original‖' }, 'Rel L2'), h('th', { scope: 'col' }, 'Source')),
-        ),
-        h('tbody', {}, row('Calibration', f.calibration), row('Held-out', f.heldOut)),
-      ),
+    table(
+      'Fidelity on calibration and held-out inputs',
+      h('tr', {}, th('Inputs', '', false), th('Cosine', 'Cosine of the outputs, original vs variant'), th('Rel L2', '‖variant − original‖ / ‖original‖'), th('Source', '', false)),
+      [row('Calibration', f.calibration), row('Held-out', f.heldOut)],
     ),
     h('h3', {}, 'Precision per layer'),
     h(
