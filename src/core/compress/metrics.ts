@@ -1,6 +1,6 @@
 /** Error and entropy measures for the compression report (float64 accumulation throughout). */
 
-import { WASM_MIN, wasmKernels } from '../wasm/kernels';
+import { WASM_MIN, wasmKernels, type CompareState } from '../wasm/kernels';
 import type { EntropyEstimate, ErrorMetrics, Reconstruction } from './types';
 
 /** Before/after histograms over the original's range, for the Compare overlay. */
@@ -73,18 +73,13 @@ export function compareReconstruction(original: Float32Array, reconstructed: Flo
 export type ReportComparison = ErrorMetrics & { histograms: PairedHistograms };
 
 /**
- * compareReconstruction's running state: the histograms' range (the original's finite range,
- * widened to a unit around a single value), the sums compareChunk keeps and both histograms'
- * counters (one past the last bin collects what falls outside, and NaN, so no loop branches on it).
+ * compareReconstruction's running state (CompareState, as the kernels fold into it): the
+ * histograms' range is the original's finite range, widened to a unit around a single value, and
+ * each histogram has a counter past its last bin for what falls outside (and NaN), so no loop branches on it.
  */
-export interface Comparison {
+export interface Comparison extends CompareState {
   /** Values compared. */
   n: number;
-  min: number;
-  max: number;
-  sums: Float64Array;
-  a: Uint32Array;
-  b: Uint32Array;
 }
 
 /** A comparison of n original values with a reconstruction still to be fed; `range` is the originals' finite [min, max] (±Infinity when none). */

@@ -7,7 +7,7 @@ import type { RandomAccessSource } from '../io/source';
 import type { Model, TensorRef, TensorStorage } from '../model';
 import { FloatScratch } from '../scratch';
 import { float32Reader, readRawFloat32, streamElements, type SourceOpener } from '../stats/decode';
-import { WASM_MIN, wasmKernels, type Values } from '../wasm/kernels';
+import type { Values } from '../wasm/kernels';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
   applyMask,
@@ -241,7 +241,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
   const o = spec.options;
   switch (storage) {
     case 'int8':
-      return storeInt8(c, values, spec, opset, measure);
+      return storeInt8(c, values, spec, opset, measure)!; // an array always quantizes
     case 'int4': {
       const bs = o.blockSize ?? 32;
       const q = quantizeBlockwise(values, c.layout, { bits: 4, blockSize: bs });
@@ -305,8 +305,12 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
   }
 }
 
-/** int8 storage (store); `values` may be a reader of the weight when it can be measured while quantizing (see streamedValues). */
-function storeInt8(c: WeightCandidate, values: Values, spec: CompressSpec, opset: number, measure: boolean): Transformed {
+/**
+ * int8 storage (store). `values`: the weight, or a reader of it from its file; with `measure`
+ * (the report compares with exactly these values) symmetric int8 is measured while it quantizes.
+ * Undefined only for a reader the measured quantizer cannot take (then the caller reads an array).
+ */
+function storeInt8(c: WeightCandidate, values: Values, spec: CompressSpec, opset: number, measure: boolean): Transformed | undefined {
   const t = c.tensor;
   const o = spec.options;
   let perChannel = o.granularity !== 'tensor';
@@ -314,23 +318,22 @@ function storeInt8(c: WeightCandidate, values: Values, spec: CompressSpec, opset
   if (perChannel && opset < 13 && opset >= 10 && t.dtype === 1) note = `opset ${opset} has only per-tensor DequantizeLinear; per-channel uses Cast/Mul`;
   if (t.dims.length === 0) perChannel = false;
   const measured = measure && !o.asymmetric ? quantizeSymmetricMeasured(values, c.layout, { bits: 8, perChannel }) : undefined;
-  if (!measured && !(values instanceof Float32Array)) throw new Error(`int8 of '${t.name}' could not run on the weight piece by piece`);
+  if (!measured && !(values instanceof Float32Array)) return undefined;
   const q = measured?.quantized ?? quantizeLinear(values as Float32Array, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
   const edit = linearEdit(t, { q: q.q, qDtype: q.signed ? 3 : 2, scale: q.scale, zeroPoint: q.zeroPoint, axis: q.axis }, opset);
   return { edit, reconstructed: dequantizeLinearRuns(q, c.layout), method: `${q.signed ? 'int8' : 'uint8'} (${axisNote(q.axis)})`, symbols: { data: q.q, alphabet: 256 }, note, measured };
 }
 
 /**
- * The weight as a reader of its file, for int8 that measures while it quantizes: each pass reads
- * the weight piece by piece, so no array of it is made (memory stays flat however large it is).
- * Undefined when anything else happens to the values (pruning, an inspect hook, values given) or
- * they are not plain float32 bytes the kernels can take.
+ * int8 straight from the file: when nothing else touches the values (no pruning, no inspect hook,
+ * none given) and they are plain float32 bytes, both passes of the measured quantizer read the
+ * weight piece by piece, so no array of it is made (memory stays flat however large it is).
  */
-function streamedValues(source: RandomAccessSource, openFile: SourceOpener, job: TensorJob, hooks: Pick<CompressHooks, 'inspect'>, given: unknown): Values | undefined {
+function streamedInt8(source: RandomAccessSource, openFile: SourceOpener, job: TensorJob, hooks: Pick<CompressHooks, 'inspect'>, given: unknown): Transformed | undefined {
   const { candidate: c, storage, spec } = job;
-  if (given || hooks.inspect || spec.methods[0] === 'prune' || storage !== 'int8' || spec.options.asymmetric) return undefined;
-  if (c.tensor.count < WASM_MIN || !wasmKernels()) return undefined;
-  return float32Reader(source, c.tensor, openFile);
+  if (given || hooks.inspect || spec.methods[0] === 'prune' || storage !== 'int8') return undefined;
+  const reader = float32Reader(source, c.tensor, openFile);
+  return reader && storeInt8(c, reader, spec, job.opset, true);
 }
 
 /** Pruned float64 weights keep their float64 values: the mask found on float32 copies is applied to the originals. */
@@ -361,8 +364,8 @@ export function compressTensor(
   given?: { read: { values: Float32Array; clipped: number }; pruned: Float32Array },
 ): TensorOutcome {
   const { candidate: c, storage: method, spec: s } = job;
-  const streamed = streamedValues(source, openFile, job, { inspect }, given);
-  if (streamed) return outcome(job, storeInt8(c, streamed, s, job.opset, true), 0, () => invalid(`'${c.tensor.name}' was not measured`));
+  const streamed = streamedInt8(source, openFile, job, { inspect }, given);
+  if (streamed?.measured) return outcome(job, streamed, 0, streamed.measured.comparison);
   // Storage methods keep codes, never the float values, so the values can live in reused buffers; pruned-only weights keep theirs.
   const { values: original, clipped } = given?.read ?? readWeights(source, c.tensor, openFile, method ? scratch.get(0, c.tensor.count) : undefined);
   const input = given?.pruned ?? (s.methods[0] === 'prune' ? prune?.(c, original) ?? pruneOne(original, c, s, job.position) : original);
@@ -375,11 +378,11 @@ export function compressTensor(
     inspect(c, original, all);
     reconstructed = all;
   }
-  return outcome(job, out, clipped, () => compareReconstruction(original, reconstructed));
+  return outcome(job, out, clipped, out.measured?.comparison ?? compareReconstruction(original, reconstructed));
 }
 
-/** A stored weight's edit, report row and share of the entropy estimate; `compare` measures it when the store did not. */
-function outcome(job: TensorJob, out: Transformed, clipped: number, compare: () => ReportComparison): TensorOutcome {
+/** A stored weight's edit, report row (with its comparison) and share of the entropy estimate. */
+function outcome(job: TensorJob, out: Transformed, clipped: number, comparison: ReportComparison): TensorOutcome {
   const { candidate: c, storage: method, spec: s } = job;
   const notes = [clipped ? `${clipped} float64 values beyond float32 range clipped to ±3.4e38` : '', out.note ?? ''].filter(Boolean);
   const prefix = s.methods[0] === 'prune' && method ? 'prune + ' : '';
@@ -393,7 +396,7 @@ function outcome(job: TensorJob, out: Transformed, clipped: number, compare: () 
       method: prefix + out.method,
       bytesBefore: c.tensor.bytes,
       bytesAfter,
-      ...(out.measured?.comparison ?? compare()),
+      ...comparison,
       ...(notes.length ? { note: notes.join('; ') } : {}),
     },
     estimate: out.symbols ? symbolEstimate(out.symbols.data, out.symbols.alphabet, c.tensor.count, bytesAfter - out.symbols.data.byteLength, out.measured?.byteCounts) : undefined,

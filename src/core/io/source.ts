@@ -19,13 +19,17 @@ export function readExactly(source: RandomAccessSource, offset: number, length: 
     invalid(`range ${offset}+${length} is outside ${source.name} (${source.size()} bytes)`);
   }
   const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = source.read(offset + done, out.subarray(done));
+  readInto(source, offset, out);
+  return out;
+}
+
+/** Fills all of `into` from `offset`; a file that ends first is an invalid model. */
+export function readInto(source: RandomAccessSource, offset: number, into: Uint8Array): void {
+  for (let done = 0; done < into.length; ) {
+    const n = source.read(offset + done, into.subarray(done));
     if (n <= 0) invalid(`unexpected end of ${source.name} at ${offset + done}`);
     done += n;
   }
-  return out;
 }
 
 /** An in-memory source; keeps tests hermetic and serves small buffers. */

@@ -1,6 +1,6 @@
 import { dtypeInfo } from '../dtypes';
 import { invalid } from '../errors';
-import type { RandomAccessSource } from '../io/source';
+import { readInto, type RandomAccessSource } from '../io/source';
 import { WireReader } from '../io/wire';
 import type { TensorRef, TensorStorage } from '../model';
 import { streamGgml } from '../formats/gguf/dequant';
@@ -55,13 +55,7 @@ export function float32Reader(source: RandomAccessSource, ref: TensorRef, openFi
     length: ref.count,
     read(from: number, into: Float32Array): void {
       if (from < 0 || from + into.length > ref.count) throw new RangeError(`values ${from}..${from + into.length} outside ${ref.count}`);
-      const bytes = new Uint8Array(into.buffer, into.byteOffset, into.length * 4);
-      const offset = place.offset + from * 4;
-      for (let done = 0; done < bytes.length; ) {
-        const n = place.from.read(offset + done, bytes.subarray(done));
-        if (n <= 0) invalid(`unexpected end of ${place.from.name} at offset ${offset + done}`);
-        done += n;
-      }
+      readInto(place.from, place.offset + from * 4, new Uint8Array(into.buffer, into.byteOffset, into.length * 4));
     },
   };
 }

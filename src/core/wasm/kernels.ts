@@ -35,7 +35,7 @@ export type Values = Float32Array | { readonly length: number; read(from: number
 export const WASM_MIN = 1024;
 
 /** Elements staged per kernel call (a multiple of 4, so lanes continue across calls). */
-export const STAGE = 1 << 16;
+const STAGE = 1 << 16;
 /** Byte offsets in the module's memory: two float32 staging areas and one of bytes, then a stack for tables. */
 const STAGE_A = 0;
 const STAGE_B = STAGE_A + STAGE * 4;
