@@ -7,7 +7,7 @@ import { DEFAULT_STATS_OPTIONS, type StatsOptions } from '../core/stats/types';
 import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
 import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/units';
-import { formatCompressReport } from '../core/compress/format';
+import { formatCompressReport, formatSensitivity } from '../core/compress/format';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
 import { parseShapeSpec } from '../core/verify/inputs';
@@ -18,7 +18,6 @@ import { removeStaleTemps } from '../node/atomicWrite';
 import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
 import { analyseSensitivity, compressForFidelity, DEFAULT_FULL_RUNS, type CalibrationOptions, type FidelityGoal, type SensitivityOptions } from '../node/calibrate';
-import { formatSensitivity } from '../core/compress/sensitivity';
 
 const VERSION = '0.1.0';
 
@@ -246,7 +245,7 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
 }
 
 /** A size in bytes (see parseByteSize), as a usage error when it is not one. */
-export function byteSizeFlag(text: string): number {
+function byteSizeFlag(text: string): number {
   const n = parseByteSize(text);
   if (n === undefined) throw new UsageError(`'${text}' is not a positive size (e.g. 25MB, 3.5MiB, 1200000)`);
   return n;

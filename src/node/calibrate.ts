@@ -374,7 +374,8 @@ export async function compressForFidelity(
   if (held && targetCosine !== undefined && held.cosine < targetCosine) {
     warnings.push(`the held-out cosine ${held.cosine.toFixed(6)} is below the target: the calibration inputs do not represent them well; use more samples or representative inputs`);
   }
-  const base = variantSuffix({ methods: s.methods, options: s.options });
+  // Layers left at the method get its storage choice (what a pin or the Sensitivity tab's select names), not the variant suffix.
+  const base = s.methods.find((x) => x !== 'prune') ?? variantSuffix({ methods: s.methods, options: s.options });
   const fidelity: FidelityResult = {
     goal,
     calibration: { ...chosen.current.fidelity, source: describeInputs(chosen.plan, 0) },

@@ -1,7 +1,7 @@
 import { formatBytes as bytes } from '../units';
 import type { HessianComparison } from './hessianPlan';
 import type { CompressReport } from './pipeline';
-import type { FidelityResult } from './sensitivity';
+import type { FidelityResult, SensitivityReport } from './sensitivity';
 
 function num(v: number): string {
   if (!Number.isFinite(v)) return v > 0 ? 'inf' : v < 0 ? '-inf' : 'nan';
@@ -91,4 +91,25 @@ function formatHessian(h: HessianComparison): string[] {
     lines.push(`  ${cell(o.name, 34)} hessian cosine ${o.cosine.toFixed(6)} rel L2 ${num(o.relL2)}   magnitude cosine ${o.magnitudeCosine.toFixed(6)} rel L2 ${num(o.magnitudeRelL2)}`);
   }
   return lines;
+}
+
+const fmtCos = (c: number) => (c === 1 ? '1' : c.toFixed(6));
+
+/** The sensitivity report as a table for the CLI. */
+export function formatSensitivity(r: SensitivityReport): string {
+  const lines = [
+    `${r.file}: ${r.methods.join('+')} one layer at a time, ${r.samples} sample${r.samples === 1 ? '' : 's'} (${r.inputs.map((i) => `${i.name} ${i.source === 'random' ? `random, seed ${r.seed}` : i.source}`).join('; ')}), ${r.runtime}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
+  ];
+  if (r.all) lines.push(`all layers together: output cosine ${fmtCos(r.all.cosine)}, rel L2 ${r.all.relL2.toExponential(2)}, ${r.fileBytesBefore} → ${r.all.fileBytesAfter} bytes`);
+  if (r.fullRuns < r.layers.length) lines.push(`full model runs for the ${r.fullRuns} layers worst by the proxy; the other ${r.layers.length - r.fullRuns} show the proxy only`);
+  lines.push('');
+  const w = Math.min(36, Math.max(6, ...r.layers.map((l) => l.tensor.length)));
+  lines.push(`${cell('tensor', w)}  ${cell('op', 8)}  ${cell('out cosine', 10, true)}  ${cell('out relL2', 9, true)}  ${cell('‖XΔW‖/‖XW‖', 10, true)}  ${cell('w SQNR dB', 9, true)}  ${cell('max/σ', 7, true)}  ${cell('kurt', 7, true)}  range`);
+  for (const l of r.layers) {
+    lines.push(
+      `${cell(l.tensor, w)}  ${cell(l.op, 8)}  ${cell(l.output ? fmtCos(l.output.cosine) : '-', 10, true)}  ${cell(l.output ? l.output.relL2.toExponential(2) : '-', 9, true)}  ${cell(l.weight.activationError !== undefined ? l.weight.activationError.toExponential(2) : '-', 10, true)}  ${cell(Number.isFinite(l.weight.sqnrDb) ? l.weight.sqnrDb.toFixed(1) : 'exact', 9, true)}  ${cell(l.shape.outlierRatio.toFixed(1), 7, true)}  ${cell(l.shape.kurtosis.toFixed(1), 7, true)}  [${l.shape.min.toPrecision(3)}, ${l.shape.max.toPrecision(3)}]`,
+    );
+  }
+  for (const x of r.warnings) lines.push(`warning: ${x}`);
+  return lines.join('\n') + '\n';
 }

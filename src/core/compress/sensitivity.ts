@@ -226,7 +226,7 @@ export interface FidelityResult {
   calibration: Fidelity & { source: string };
   /** Fidelity on inputs the search never saw (absent when none were available). */
   heldOut?: Fidelity & { source: string };
-  /** Per-tensor choice for every compressible tensor: the method's suffix (e.g. 'int4') or the override. */
+  /** Per-tensor choice for every compressible tensor: the override, or the method's storage (e.g. 'cluster'; the variant suffix when it only prunes). */
   choices: { tensor: string; choice: string }[];
   /** Tensors the user fixed (the spec's overrides): the search kept their choice. */
   pinned?: string[];
@@ -235,30 +235,4 @@ export interface FidelityResult {
   /** Whether the goal was reached on the calibration inputs. */
   met: boolean;
   warnings: string[];
-}
-
-function pad(s: string, n: number, right = false): string {
-  if (s.length > n) return s.slice(0, n - 1) + '…';
-  return right ? s.padStart(n) : s.padEnd(n);
-}
-
-const fmtCos = (c: number) => (c === 1 ? '1' : c.toFixed(6));
-
-/** The sensitivity report as a table for the CLI. */
-export function formatSensitivity(r: SensitivityReport): string {
-  const lines = [
-    `${r.file}: ${r.methods.join('+')} one layer at a time, ${r.samples} sample${r.samples === 1 ? '' : 's'} (${r.inputs.map((i) => `${i.name} ${i.source === 'random' ? `random, seed ${r.seed}` : i.source}`).join('; ')}), ${r.runtime}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
-  ];
-  if (r.all) lines.push(`all layers together: output cosine ${fmtCos(r.all.cosine)}, rel L2 ${r.all.relL2.toExponential(2)}, ${r.fileBytesBefore} → ${r.all.fileBytesAfter} bytes`);
-  if (r.fullRuns < r.layers.length) lines.push(`full model runs for the ${r.fullRuns} layers worst by the proxy; the other ${r.layers.length - r.fullRuns} show the proxy only`);
-  lines.push('');
-  const w = Math.min(36, Math.max(6, ...r.layers.map((l) => l.tensor.length)));
-  lines.push(`${pad('tensor', w)}  ${pad('op', 8)}  ${pad('out cosine', 10, true)}  ${pad('out relL2', 9, true)}  ${pad('‖XΔW‖/‖XW‖', 10, true)}  ${pad('w SQNR dB', 9, true)}  ${pad('max/σ', 7, true)}  ${pad('kurt', 7, true)}  range`);
-  for (const l of r.layers) {
-    lines.push(
-      `${pad(l.tensor, w)}  ${pad(l.op, 8)}  ${pad(l.output ? fmtCos(l.output.cosine) : '-', 10, true)}  ${pad(l.output ? l.output.relL2.toExponential(2) : '-', 9, true)}  ${pad(l.weight.activationError !== undefined ? l.weight.activationError.toExponential(2) : '-', 10, true)}  ${pad(Number.isFinite(l.weight.sqnrDb) ? l.weight.sqnrDb.toFixed(1) : 'exact', 9, true)}  ${pad(l.shape.outlierRatio.toFixed(1), 7, true)}  ${pad(l.shape.kurtosis.toFixed(1), 7, true)}  [${l.shape.min.toPrecision(3)}, ${l.shape.max.toPrecision(3)}]`,
-    );
-  }
-  for (const x of r.warnings) lines.push(`warning: ${x}`);
-  return lines.join('\n') + '\n';
 }
