@@ -69,11 +69,9 @@ async function handle(id: number, req: WorkerRequest): Promise<unknown> {
     // The Hessian criterion calibrates in onnxruntime first (the request's inputs, else seeded random ones).
     if (req.params.spec.options.criterion === 'hessian') return compressFileHessian(req.params.input, req.params.spec, { ...options, calibration: req.params.calibration });
     if (!req.params.goal) return compressFile(req.params.input, req.params.spec, options);
-    return withAbort(id, (signal) => {
-      // The search is asynchronous (onnxruntime runs); the shared flag also reaches it through the signal.
-      const poll = setInterval(() => isCancelled() && aborts.get(id)?.abort(), 50);
-      return compressForFidelity(req.params.input, req.params.spec, req.params.goal!, { ...req.params.calibration, ...options, signal }).finally(() => clearInterval(poll));
-    });
+    // The search's onnxruntime runs hear the cancel message through the signal, its synchronous compressions the shared flag.
+    const goal = req.params.goal;
+    return withAbort(id, (signal) => compressForFidelity(req.params.input, req.params.spec, goal, { ...req.params.calibration, ...options, signal }));
   }
   if (req.method === 'sensitivity') {
     return withAbort(id, (signal) => analyseSensitivity(req.params.path, req.params.spec, { ...req.params.calibration, signal, progress: throttledProgress(id) }));
