@@ -3,9 +3,9 @@
  * statistics that explain it; a precision per layer the user can pin, and Re-run to write the variant.
  */
 import type { LayerChoice } from '../src/core/compress/spec';
-import { formatCosine, fromWire } from '../src/extension/reportProtocol';
+import { describeRatio, formatCosine, fromWire } from '../src/extension/reportProtocol';
 import type { MixedResultView, SensitivityRowView, SensitivityView } from '../src/extension/sensitivityView';
-import { SCAN_METHODS, type FidelityGoal, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
+import { MAX_SCAN_SAMPLES, SCAN_METHODS, type FidelityGoal, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
 import { h, icon, setChildren } from './dom';
 import { formatBytes, formatDuration, formatInt, formatNumber } from './format';
 import { formatDb } from './report/metrics';
@@ -85,7 +85,7 @@ export class SensitivityPane {
       { class: 'scan-method', 'aria-label': 'Method each layer is compressed with' },
       ...SCAN_METHODS.map((m) => h('vscode-option', { value: m }, m)),
     ) as Field;
-    this.samples = h('vscode-textfield', { class: 'scan-number', type: 'number', min: 1, max: 1000, 'aria-label': 'Calibration samples' }) as Field;
+    this.samples = h('vscode-textfield', { class: 'scan-number', type: 'number', min: 1, max: MAX_SCAN_SAMPLES, 'aria-label': 'Calibration samples' }) as Field;
     this.seed = h('vscode-textfield', { class: 'scan-number', type: 'number', min: 0, 'aria-label': 'Random seed of the calibration inputs' }) as Field;
     this.runButton = h('vscode-button', { icon: 'play', class: 'scan-run' }, 'Run') as Button;
     this.runButton.addEventListener('click', () => this.run());
@@ -197,10 +197,10 @@ export class SensitivityPane {
   private readSettings(): ScanSettings | null {
     const samples = Number(this.samples.value);
     const seed = Number(this.seed.value);
-    this.samples.invalid = !(Number.isInteger(samples) && samples >= 1 && samples <= 1000);
+    this.samples.invalid = !(Number.isInteger(samples) && samples >= 1 && samples <= MAX_SCAN_SAMPLES);
     this.seed.invalid = !(Number.isSafeInteger(seed) && seed >= 0);
     if (this.samples.invalid || this.seed.invalid || !SCAN_METHODS.includes(this.method.value as ScanMethod)) {
-      this.status.textContent = this.samples.invalid ? 'Samples must be a whole number from 1 to 1000' : 'The seed must be a whole number ≥ 0';
+      this.status.textContent = this.samples.invalid ? `Samples must be a whole number from 1 to ${MAX_SCAN_SAMPLES}` : 'The seed must be a whole number ≥ 0';
       return null;
     }
     return { method: this.method.value as ScanMethod, samples, seed };
@@ -274,7 +274,7 @@ export class SensitivityPane {
     setChildren(
       this.result,
       icon(r.met === false ? 'warning' : 'pass'),
-      h('span', {}, `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${(r.ratio).toFixed(2)}× smaller)${cos}${held}${goal}.`),
+      h('span', {}, `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`),
     );
     this.actions.changed();
   }

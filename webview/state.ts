@@ -1,6 +1,6 @@
 /** What survives the panel being hidden: VS Code keeps it via getState/setState. */
 import { LAYER_CHOICES, type LayerChoice } from '../src/core/compress/spec';
-import { SCAN_METHODS, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
+import { parseScanSettings, type ScanSettings } from '../src/shared/protocol';
 import type { ColumnId, SortSpec } from './rows';
 import { COLUMN_IDS } from './rows';
 
@@ -49,11 +49,6 @@ function stringMap<T extends string>(raw: unknown, ok: (v: unknown) => v is T): 
   return out;
 }
 
-function parseScan(raw: unknown): ScanSettings | null {
-  const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  if (!SCAN_METHODS.includes(s.method as ScanMethod) || !Number.isInteger(s.samples) || (s.samples as number) < 1 || !Number.isSafeInteger(s.seed) || (s.seed as number) < 0) return null;
-  return { method: s.method as ScanMethod, samples: s.samples as number, seed: s.seed as number };
-}
 
 /** Accepts only a well-formed saved state; anything else falls back to the defaults field by field. */
 export function parseState(raw: unknown): SavedState {
@@ -75,7 +70,7 @@ export function parseState(raw: unknown): SavedState {
     scrollTop: typeof s.scrollTop === 'number' && Number.isFinite(s.scrollTop) && s.scrollTop >= 0 ? s.scrollTop : 0,
     summaryCollapsed: s.summaryCollapsed === true,
     tab: s.tab === 'sensitivity' ? 'sensitivity' : 'layers',
-    scan: parseScan(s.scan),
+    scan: typeof s.scan === 'object' && s.scan !== null ? parseScanSettings(s.scan as Record<string, unknown>) : null,
     pins: stringMap(s.pins, (v): v is LayerChoice => LAYER_CHOICES.includes(v as LayerChoice)),
     searched: stringMap(s.searched, (v): v is string => typeof v === 'string'),
     goal: {

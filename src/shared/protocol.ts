@@ -182,7 +182,8 @@ export function parseFromWebview(message: unknown): FromWebview | null {
   }
 }
 
-function parseScanSettings(p: Record<string, unknown>): ScanSettings | null {
+/** A scan's method, samples (1..MAX_SCAN_SAMPLES) and seed, or null: requests and the webview's saved state alike. */
+export function parseScanSettings(p: Record<string, unknown>): ScanSettings | null {
   const { method, samples, seed } = p;
   if (!SCAN_METHODS.includes(method as ScanMethod)) return null;
   if (!Number.isInteger(samples) || (samples as number) < 1 || (samples as number) > MAX_SCAN_SAMPLES) return null;

@@ -42,6 +42,7 @@ describe('Sensitivity tab', () => {
     assert.deepEqual(s.goal, { mode: 'size', cosine: '0.999', size: '80KB' });
     assert.equal(parseState({ scan: { method: 'prune', samples: 8, seed: 0 } }).scan, null);
     assert.equal(parseState({ scan: { method: 'int8', samples: 0, seed: 0 } }).scan, null);
+    assert.equal(parseState({ scan: { method: 'int8', samples: 5000, seed: 0 } }).scan, null, 'more samples than a request may ask for');
     assert.equal(parseState({ tab: 'other' }).tab, 'layers');
   });
 
