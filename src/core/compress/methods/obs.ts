@@ -5,7 +5,7 @@
  */
 
 import type { WeightLayout } from '../types';
-import { checkFraction, checkLayout } from './layout';
+import { checkFraction, checkLayout, splitAt } from './layout';
 import { pruneCount } from './prune';
 
 /** Dampening λ = DAMP · mean(diag H), SparseGPT's default: keeps the factorisation stable when X is rank-deficient. */
@@ -44,15 +44,6 @@ export class Gram {
     }
   }
 
-  /** Adds another accumulator of the same size (a weight read by several nodes). */
-  add(other: Gram): void {
-    if (other.n !== this.n || other.diagonalOnly !== this.diagonalOnly) throw new RangeError(`cannot add a ${other.n}-input Hessian to a ${this.n}-input one`);
-    const a = other.matrix();
-    const h = this.matrix();
-    for (let i = 0; i < h.length; i++) h[i] += a[i];
-    this.rows += other.rows;
-  }
-
   /** The full symmetric matrix (or the diagonal). */
   matrix(): Float64Array {
     if (!this.symmetric) {
@@ -76,12 +67,8 @@ export class Gram {
  * second to last for W·X): every position of the other axes is one row of length dims[axis].
  */
 export function accumulateRows(gram: Gram, x: ArrayLike<number>, dims: readonly number[], axis: number): void {
-  checkLayout({ dims: [...dims], outputAxis: 0, inputAxis: 0 }, x.length);
-  if (dims[axis] !== gram.n) throw new RangeError(`activation has ${dims[axis]} features along axis ${axis}, the weight takes ${gram.n}`);
-  let outer = 1;
-  for (let a = 0; a < axis; a++) outer *= dims[a];
-  let inner = 1;
-  for (let a = axis + 1; a < dims.length; a++) inner *= dims[a];
+  const { outer, size, inner } = splitAt({ dims: [...dims], outputAxis: axis, inputAxis: axis }, axis, x.length);
+  if (size !== gram.n) throw new RangeError(`activation has ${size} features along axis ${axis}, the weight takes ${gram.n}`);
   const n = gram.n;
   if (inner === 1) {
     for (let o = 0; o < outer; o++) gram.addRow(x, o * n);
