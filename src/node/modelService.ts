@@ -51,6 +51,8 @@ interface CacheEntry {
   /** Versions of the files the model's tensors live in besides the model itself (shards, external data). */
   depsKey: string;
   stats?: { options: string; results: StatsResult[] };
+  /** Sensitivity scans of this version, by settings (see scanKey). */
+  scans?: Map<string, SensitivityReport>;
 }
 
 /** Other files a model reads tensors from, as absolute paths. */
@@ -68,14 +70,13 @@ function depsKey(modelPath: string, model: Model): string {
   return dependencies(modelPath, model).map(fileKey).join('\n');
 }
 
-function sensitivityKey(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): string {
-  return `${fileKey(file)}\0${JSON.stringify([spec.methods, spec.options, calibration])}`;
+function scanKey(spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): string {
+  return JSON.stringify([spec.methods, spec.options, calibration]);
 }
 
 /** Opens models and computes their statistics in worker threads, caching per file version. */
 export class ModelService {
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly sensitivityCache = new Map<string, SensitivityReport>();
 
   /** `splitBytes`: the smallest tensor the workers may share (see stats); tests lower it. */
   constructor(
@@ -208,8 +209,9 @@ export class ModelService {
   }
 
   /**
-   * Each layer compressed alone and run on calibration inputs, in a worker. Cached per file
-   * version, method and inputs: reopening the tab or re-ranking does not rerun the models.
+   * Each layer compressed alone and run on calibration inputs, in a worker. Cached with the
+   * opened model's version (its external data included), per method and inputs: reopening the
+   * tab or re-ranking does not rerun the models.
    */
   async sensitivity(
     file: string,
@@ -218,12 +220,17 @@ export class ModelService {
     onProgress: (p: CompressProgress) => void,
     signal?: AbortSignal,
   ): Promise<SensitivityReport> {
-    const key = sensitivityKey(file, spec, calibration);
-    const hit = this.sensitivityCache.get(key);
+    const hit = this.cachedSensitivity(file, spec, calibration);
     if (hit) return hit;
+    const version = fileKey(file);
     const report = await this.pool.request<SensitivityReport>({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
-    this.sensitivityCache.set(key, report);
-    while (this.sensitivityCache.size > CACHE_ENTRIES) this.sensitivityCache.delete(this.sensitivityCache.keys().next().value as string);
+    // Kept with the model's entry (the inspector opened it), and only if the file did not change while the scan ran.
+    const entry = this.lookup(file);
+    if (entry && fileKey(file) === version) {
+      const scans = (entry.scans ??= new Map());
+      scans.set(scanKey(spec, calibration), report);
+      while (scans.size > CACHE_ENTRIES) scans.delete(scans.keys().next().value as string);
+    }
     return report;
   }
 
@@ -237,12 +244,11 @@ export class ModelService {
 
   /** A scan already made for this file version and settings, without starting one. */
   cachedSensitivity(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): SensitivityReport | undefined {
-    return this.sensitivityCache.get(sensitivityKey(file, spec, calibration));
+    return this.lookup(file)?.scans?.get(scanKey(spec, calibration));
   }
 
   /** Drops everything cached for a path (the file changed or the user asked to recompute). */
   forget(path: string): void {
     for (const key of this.cache.keys()) if (key.startsWith(path + '\0')) this.cache.delete(key);
-    for (const key of this.sensitivityCache.keys()) if (key.startsWith(path + '\0')) this.sensitivityCache.delete(key);
   }
 }
