@@ -14,9 +14,8 @@ import { planInputs, type VerifySettings } from '../core/verify/verify';
 import { collectHessians, runSamples, type ModelBytes } from './activations';
 import { compressInMemory } from './inMemory';
 import { afterWrite, compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
-import { modelBytes, withModelFile } from './verify';
+import { modelBytes, ortFor, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
-import { loadOrtWeb } from './verify/ortWeb';
 
 /** Calibration runs when the inputs are synthesised: enough rows to see the layers' input correlations. */
 export const DEFAULT_CALIBRATION_SAMPLES = 32;
@@ -41,7 +40,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   const sparsity = s.options.sparsity!;
   const compensate = s.options.compensate ?? true;
   const settings: VerifySettings = { ...options.calibration, samples: options.calibration?.samples ?? DEFAULT_CALIBRATION_SAMPLES, seed: options.calibration?.seed ?? s.options.seed };
-  const { ort } = loadOrtWeb(options.wasmDir ?? path.join(__dirname, 'ort'), settings.threads ?? 1);
+  const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
   const check = () => {
     if (options.cancelled?.()) throw new CancelledError();
   };
