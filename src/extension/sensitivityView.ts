@@ -7,7 +7,7 @@ import type { CompressReport } from '../core/compress/pipeline';
 import type { VerifyReport } from '../core/verify/report';
 import { toWire, type WireNumber } from './reportProtocol';
 
-export interface SensitivityRowView extends Pick<LayerSensitivity, 'tensor' | 'layer' | 'op' | 'count' | 'bytesBefore' | 'bytesAfter'> {
+export interface SensitivityRowView extends Pick<LayerSensitivity, 'tensor' | 'layer' | 'op' | 'bytesBefore' | 'bytesAfter'> {
   /** Output damage with only this layer compressed; absent when the layer got no full run. */
   outCosine?: WireNumber;
   outRelL2?: WireNumber;
@@ -16,7 +16,6 @@ export interface SensitivityRowView extends Pick<LayerSensitivity, 'tensor' | 'l
   actError?: WireNumber;
   min: WireNumber;
   max: WireNumber;
-  std: WireNumber;
   outlierRatio: WireNumber;
   kurtosis: WireNumber;
 }
@@ -51,7 +50,6 @@ export function toSensitivityView(r: SensitivityReport): SensitivityView {
       tensor: l.tensor,
       layer: l.layer,
       op: l.op,
-      count: l.count,
       bytesBefore: l.bytesBefore,
       bytesAfter: l.bytesAfter,
       ...(l.output ? { outCosine: toWire(l.output.cosine), outRelL2: toWire(l.output.relL2) } : {}),
@@ -59,7 +57,6 @@ export function toSensitivityView(r: SensitivityReport): SensitivityView {
       ...(l.weight.activationError !== undefined ? { actError: toWire(l.weight.activationError) } : {}),
       min: toWire(l.shape.min),
       max: toWire(l.shape.max),
-      std: toWire(l.shape.std),
       outlierRatio: toWire(l.shape.outlierRatio),
       kurtosis: toWire(l.shape.kurtosis),
     })),
