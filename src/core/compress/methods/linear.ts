@@ -64,27 +64,24 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   const scale = new Float32Array(size);
   const axis = perChannel ? layout.outputAxis : null;
   if (symmetric) {
-    // Symmetric codes need only max |w| per group and have no zero point: kernels of their own, one load and no NaN test fewer per value.
     const qmax = 2 ** (bits - 1) - 1;
     const q = new Int8Array(n);
     const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
-    if (wasm) scale.set(symmetricScalesWasm(wasm, values, split, qmax).scale);
-    else {
-      const maxAbs = new Float64Array(size);
-      forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? maxAbsRows(values, from, to, maxAbs) : maxAbsRun(values, from, to, maxAbs, c)));
-      for (let c = 0; c < size; c++) scale[c] = symmetricScale(maxAbs[c], qmax);
-    }
     if (wasm) {
+      scale.set(symmetricScalesWasm(wasm, values, split, qmax).scale);
       wasm.withTables([spreadLanes(scale, inner)], ([at]) =>
         forEachRun(outer, size, inner, (from, to, c) => wasm.quantizeSymmetric(values, from, to, ...channelTable(size, c, at), qmax, q)),
       );
-    } else forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? quantizeRowsSymmetric(values, q, from, to, scale, qmax) : quantizeRunSymmetric(values, q, from, to, scale[c], qmax)));
+    } else {
+      // The ranges include 0, so max(-lo, hi) is the largest finite |w|; codes are the unsigned loops' with zero point 0.
+      const { lo, hi } = ranges(values, split);
+      for (let c = 0; c < size; c++) scale[c] = symmetricScale(Math.max(-lo[c], hi[c]), qmax);
+      const zero = new Uint8Array(size);
+      forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? quantizeRows(values, q, from, to, scale, zero, -qmax, qmax) : quantizeRun(values, q, from, to, scale[c], 0, -qmax, qmax)));
+    }
     return { q, signed: true, bits, scale, axis };
   }
-  // Range per group; starting at 0 widens every range to include 0, as the zero point needs.
-  const lo = new Float64Array(size);
-  const hi = new Float64Array(size);
-  forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? rangeRows(values, from, to, lo, hi) : rangeRun(values, from, to, lo, hi, c)));
+  const { lo, hi } = ranges(values, split);
   const qmax = 2 ** bits - 1;
   const zeroPoint = new Uint8Array(size);
   for (let c = 0; c < size; c++) {
@@ -95,7 +92,7 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   }
   const q = new Uint8Array(n);
   forEachRun(outer, size, inner, (from, to, c) =>
-    c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], qmax),
+    c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, 0, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], 0, qmax),
   );
   return { q, signed: false, bits, scale, zeroPoint, axis };
 }
@@ -217,6 +214,14 @@ function channelTable(size: number, c: number, at: number): [number, number] {
   return c < 0 ? [size, at] : [4, at + 16 * c];
 }
 
+/** Each channel's finite range, widened to include 0 (the zero point, and symmetric max |w|, need it). */
+function ranges(values: Float32Array, { outer, size, inner }: AxisSplit): { lo: Float64Array; hi: Float64Array } {
+  const lo = new Float64Array(size);
+  const hi = new Float64Array(size);
+  forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? rangeRows(values, from, to, lo, hi) : rangeRun(values, from, to, lo, hi, c)));
+  return { lo, hi };
+}
+
 /** Widens lo/hi of channel c by the finite values of one contiguous run. */
 function rangeRun(values: Float32Array, from: number, to: number, lo: Float64Array, hi: Float64Array, c: number): void {
   let l = lo[c];
@@ -248,65 +253,24 @@ function rangeRows(values: Float32Array, from: number, to: number, lo: Float64Ar
   }
 }
 
-/** Unsigned codes of one contiguous run with one scale and zero point; NaN takes the zero point. */
-function quantizeRun(values: Float32Array, q: Uint8Array, from: number, to: number, s: number, z: number, qmax: number): void {
+/** Codes in [qmin, qmax] of one contiguous run with one scale and zero point; NaN takes the zero point. */
+function quantizeRun(values: Float32Array, q: Uint8Array | Int8Array, from: number, to: number, s: number, z: number, qmin: number, qmax: number): void {
   for (let i = from; i < to; i++) {
     const v = values[i];
     const r = roundHalfEven(fround(v / s)) + z;
-    q[i] = r > qmax ? qmax : r < 0 ? 0 : v !== v ? z : r;
+    q[i] = r > qmax ? qmax : r < qmin ? qmin : v !== v ? z : r;
   }
 }
 
-/** Unsigned codes of whole rows, channel c with scale[c] and zeroPoint[c] (channels last). */
-function quantizeRows(values: Float32Array, q: Uint8Array, from: number, to: number, scale: Float32Array, zeroPoint: Uint8Array, qmax: number): void {
+/** Codes of whole rows, channel c with scale[c] and zeroPoint[c] (channels last). */
+function quantizeRows(values: Float32Array, q: Uint8Array | Int8Array, from: number, to: number, scale: Float32Array, zeroPoint: Uint8Array, qmin: number, qmax: number): void {
   const size = scale.length;
   for (let row = from; row < to; row += size) {
     for (let c = 0; c < size; c++) {
       const v = values[row + c];
       const z = zeroPoint[c];
       const r = roundHalfEven(fround(v / scale[c])) + z;
-      q[row + c] = r > qmax ? qmax : r < 0 ? 0 : v !== v ? z : r;
-    }
-  }
-}
-
-/** Raises maxAbs[c] to the largest finite |w| of one contiguous run of channel c. */
-function maxAbsRun(values: Float32Array, from: number, to: number, maxAbs: Float64Array, c: number): void {
-  let m = maxAbs[c];
-  for (let i = from; i < to; i++) {
-    const a = Math.abs(values[i]);
-    // NaN fails the comparison; Inf passes it and is tested apart (rarely taken).
-    if (a > m && a !== Infinity) m = a;
-  }
-  maxAbs[c] = m;
-}
-
-/** Raises maxAbs of every channel by whole rows (channels last). */
-function maxAbsRows(values: Float32Array, from: number, to: number, maxAbs: Float64Array): void {
-  const size = maxAbs.length;
-  for (let row = from; row < to; row += size) {
-    for (let c = 0; c < size; c++) {
-      const a = Math.abs(values[row + c]);
-      if (a > maxAbs[c] && a !== Infinity) maxAbs[c] = a;
-    }
-  }
-}
-
-/** Signed codes in ±qmax of one contiguous run with one scale; NaN becomes 0 as the Int8Array stores it. */
-function quantizeRunSymmetric(values: Float32Array, q: Int8Array, from: number, to: number, s: number, qmax: number): void {
-  for (let i = from; i < to; i++) {
-    const r = roundHalfEven(fround(values[i] / s));
-    q[i] = r > qmax ? qmax : r < -qmax ? -qmax : r;
-  }
-}
-
-/** Signed codes of whole rows, channel c with scale[c] (channels last). */
-function quantizeRowsSymmetric(values: Float32Array, q: Int8Array, from: number, to: number, scale: Float32Array, qmax: number): void {
-  const size = scale.length;
-  for (let row = from; row < to; row += size) {
-    for (let c = 0; c < size; c++) {
-      const r = roundHalfEven(fround(values[row + c] / scale[c]));
-      q[row + c] = r > qmax ? qmax : r < -qmax ? -qmax : r;
+      q[row + c] = r > qmax ? qmax : r < qmin ? qmin : v !== v ? z : r;
     }
   }
 }
