@@ -146,7 +146,7 @@ export class SensitivityPane {
       this.updatePinCount();
       this.actions.changed();
     });
-    this.result = h('div', { class: 'scan-result', role: 'status', hidden: true });
+    this.result = h('div', { class: 'scan-result callout', role: 'status', hidden: true });
     this.rerunBar = h(
       'div',
       { class: 'scan-rerun-bar', hidden: true },
@@ -261,7 +261,7 @@ export class SensitivityPane {
   showResult(r: MixedResultView | null, error?: string): void {
     this.result.hidden = false;
     if (error || !r) {
-      this.result.className = `scan-result ${error ? 'bad' : ''}`;
+      this.result.className = `scan-result callout ${error ? 'bad' : ''}`;
       setChildren(this.result, icon(error ? 'error' : 'info'), h('span', {}, error ?? 'Nothing was written.'));
       return;
     }
@@ -270,7 +270,7 @@ export class SensitivityPane {
     const cos = r.cosine === undefined ? '' : `, output cosine ${formatCosine(fromWire(r.cosine))}`;
     const held = r.heldOutCosine === undefined ? '' : ` (held-out ${formatCosine(fromWire(r.heldOutCosine))})`;
     const goal = r.met === undefined ? '' : r.met ? ' — goal met' : ' — goal not met';
-    this.result.className = `scan-result ${r.met === false ? 'warn' : 'good'}`;
+    this.result.className = `scan-result callout ${r.met === false ? 'warn' : 'good'}`;
     setChildren(
       this.result,
       icon(r.met === false ? 'warning' : 'pass'),
