@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatCompressReport } from '../core/compress/format';
-import { LAYER_CHOICES, normaliseSpec, parseMethods, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import { describeGoal, LAYER_CHOICES, normaliseSpec, parseMethods, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
 import { formatBytes } from '../core/units';
@@ -14,12 +14,17 @@ import type { ModelService } from '../node/modelService';
 import { MAX_SCAN_SAMPLES, parseGoal, type FidelityGoal } from '../shared/protocol';
 import { ComparePanel } from './comparePanel';
 import { compressDefaults } from './compressSettings';
-import { askClusters, askPruneOptions, compressWizard, describeGoal, describeSpec, parsePattern, type WizardResult } from './compressWizard';
+import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern, type WizardResult } from './compressWizard';
 import { INSPECTOR_VIEW_TYPE } from './inspector';
 import { ReportPanel } from './reportPanel';
 import { describeRatio, formatCosine } from './reportProtocol';
 
 const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
+
+/** A variant's name suffix; a goal picks per-layer precisions, so its variant is named like the CLI names a mixed one. */
+function outputSuffix(spec: CompressSpec, goal: FidelityGoal | null | undefined): string {
+  return variantSuffix(spec) + (goal && !Object.keys(spec.overrides ?? {}).length ? '.mixed' : '');
+}
 
 /** What became of the fidelity check after the variant was written. */
 export type VerifyOutcome =
@@ -215,9 +220,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       // Specs from command arguments are untrusted: method names go through the CLI's parser.
       normalised = normaliseSpec({ methods: parseMethods(spec.methods.join(',')), options: spec.options, ...(spec.overrides ? { overrides: spec.overrides } : {}) });
       if (options.goal && path.extname(input).toLowerCase() !== '.onnx') throw new Error('a fidelity goal runs the model in onnxruntime, so it needs ONNX');
-      // A goal picks per-layer precisions, so its variant is named like the CLI names a mixed one.
-      const suffix = variantSuffix(normalised) + (options.goal && !Object.keys(normalised.overrides ?? {}).length ? '.mixed' : '');
-      output = path.resolve(options.output ?? variantPath(input, suffix));
+      output = path.resolve(options.output ?? variantPath(input, outputSuffix(normalised, options.goal)));
       if (output === path.resolve(input)) throw new Error('the output would overwrite the original');
     } catch (err) {
       deps.log.error(`${input}: ${firstLine(err)}`);
@@ -323,7 +326,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       const label = files.length > 1 ? `${files.length} models` : path.basename(files[0].fsPath);
       const onnx = files.every((f) => path.extname(f.fsPath).toLowerCase() === '.onnx');
       return compressWizard(label, compressDefaults(), onnx, (spec, goal) => {
-        const suffix = variantSuffix(spec) + (goal ? '.mixed' : '');
+        const suffix = outputSuffix(spec, goal);
         const outputs = files.map((f) => variantPath(f.fsPath, suffix));
         const name = files.length > 1 ? `<model>.${suffix}${path.extname(files[0].fsPath)} for each` : path.basename(outputs[0]);
         return { name, exists: outputs.some((o) => fs.existsSync(o)) };

@@ -1,8 +1,8 @@
 /** QuickPick questions for compression: the Compress… wizard and the prompts of the direct commands. */
 import * as vscode from 'vscode';
-import { METHOD_DESCRIPTIONS, normaliseSpec, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
+import { describeGoal, METHOD_DESCRIPTIONS, normaliseSpec, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodName, MethodOptions } from '../core/compress/types';
-import { formatBytes, parseByteSize } from '../core/units';
+import { parseByteSize } from '../core/units';
 import type { FidelityGoal } from '../shared/protocol';
 import type { CompressDefaults } from './compressSettings';
 
@@ -106,11 +106,6 @@ function nonNegative(what: string): (text: string) => number | string {
 /** A file size for the variant: 80KB, 3.5MiB or plain bytes. */
 export function parseSizeBudget(text: string): number | string {
   return parseByteSize(text) ?? 'Enter a size such as 25MB, 3.5MiB or 1200000 (bytes)';
-}
-
-/** The goal in a few words, e.g. "output cosine ≥ 0.999". */
-export function describeGoal(goal: FidelityGoal): string {
-  return goal.targetCosine !== undefined ? `output cosine ≥ ${goal.targetCosine}` : `file within ${formatBytes(goal.sizeBudget ?? 0)}`;
 }
 
 const percent = (f: number) => `${Number((f * 100).toFixed(2))}%`;

@@ -17,6 +17,7 @@ import {
   type VerifyView,
   type WireNumber,
 } from '../../src/extension/reportProtocol';
+import { describeGoal } from '../../src/core/compress/spec';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
@@ -214,13 +215,9 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
   );
 }
 
-function goalText(f: FidelityView): string {
-  return f.goal.targetCosine !== undefined ? `cosine ≥ ${f.goal.targetCosine}` : `within ${formatBytes(f.goal.sizeBudget ?? 0)}`;
-}
-
 function goalCard(f: FidelityView): HTMLElement {
   const held = f.heldOut ? ` · held-out ${formatCosine(fromWire(f.heldOut.cosine))}` : '';
-  return card('Fidelity goal', `${goalText(f)} ${f.met ? 'met' : 'not met'}`, `calibration ${formatCosine(fromWire(f.calibration.cosine))}${held}`, f.met ? '' : 'warn');
+  return card('Fidelity goal', `${describeGoal(f.goal)} ${f.met ? 'met' : 'not met'}`, `calibration ${formatCosine(fromWire(f.calibration.cosine))}${held}`, f.met ? '' : 'warn');
 }
 
 /** The goal, both measurements and the precision each layer got: what the per-layer search decided. */
@@ -244,7 +241,7 @@ function fidelitySection(f: FidelityView): HTMLElement {
       'div',
       { class: `callout ${f.met ? 'good' : 'warn'}`, role: 'status' },
       icon(f.met ? 'pass' : 'warning'),
-      h('span', {}, `Goal ${goalText(f)}: ${f.met ? 'met' : 'not met'} on the calibration inputs, after ${formatInt(f.runs)} model run${f.runs === 1 ? '' : 's'}.`),
+      h('span', {}, `Goal ${describeGoal(f.goal)}: ${f.met ? 'met' : 'not met'} on the calibration inputs, after ${formatInt(f.runs)} model run${f.runs === 1 ? '' : 's'}.`),
     ),
     table(
       'Fidelity on calibration and held-out inputs',

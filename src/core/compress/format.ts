@@ -1,4 +1,5 @@
 import { formatBytes as bytes } from '../units';
+import { describeGoal } from './spec';
 import type { HessianComparison } from './hessianPlan';
 import type { CompressReport } from './pipeline';
 import type { FidelityResult, SensitivityReport } from './sensitivity';
@@ -60,12 +61,11 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
 
 /** What a fidelity goal chose and what it measured, for the report card. */
 export function formatFidelity(f: FidelityResult): string[] {
-  const goal = f.goal.targetCosine !== undefined ? `output cosine >= ${f.goal.targetCosine}` : `file within ${bytes(f.goal.sizeBudget!)}`;
   const line = (label: string, x: { cosine: number; relL2: number; source: string }) => `  ${label.padEnd(11)} cosine ${x.cosine.toFixed(6)}  rel L2 ${num(x.relL2)}  (${x.source})`;
   const groups = new Map<string, string[]>();
   const pinned = new Set(f.pinned ?? []);
   for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), pinned.has(c.tensor) ? `${c.tensor} (pinned)` : c.tensor]);
-  const lines = ['', `fidelity goal: ${goal} (${f.met ? 'met' : 'NOT met'}; ${f.runs} model runs)`, line('calibration', f.calibration)];
+  const lines = ['', `fidelity goal: ${describeGoal(f.goal)} (${f.met ? 'met' : 'NOT met'}; ${f.runs} model runs)`, line('calibration', f.calibration)];
   lines.push(f.heldOut ? line('held-out', f.heldOut) : '  held-out    not measured');
   for (const [choice, names] of groups) lines.push(`  ${choice.padEnd(11)} ${names.length}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ` and ${names.length - 8} more` : ''}`);
   for (const w of f.warnings) lines.push(`  warning: ${w}`);

@@ -1,3 +1,4 @@
+import { formatBytes } from '../units';
 import type { MethodName, MethodOptions } from './types';
 
 /** What to do: methods applied in order (prune first, one storage method last) with their options. */
@@ -131,4 +132,9 @@ export function variantSuffix(spec: CompressSpec): string {
     })
     .concat(spec.overrides && Object.keys(spec.overrides).length ? ['mixed'] : [])
     .join('.');
+}
+
+/** A fidelity goal in a few words, e.g. "output cosine ≥ 0.999" or "file within 80 KiB": the wizard, the CLI and the report say it alike. */
+export function describeGoal(goal: { targetCosine?: number; sizeBudget?: number }): string {
+  return goal.targetCosine !== undefined ? `output cosine ≥ ${goal.targetCosine}` : `file within ${formatBytes(goal.sizeBudget ?? 0)}`;
 }
