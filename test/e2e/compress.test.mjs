@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { pool } from './pool.mjs';
 
 const require = createRequire(import.meta.url);
 const { onnx } = require('onnx-proto');
@@ -28,27 +29,11 @@ const CLI = join(DIST, 'cli.js');
 const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
 const CHECK = join(ROOT, 'test/e2e/compress_check.py');
 const CORPUS = '/usr/share/libonnx-testdata/data';
-const CONCURRENCY = 2;
 
 const zoo = require(join(DIST, 'test/unit/compressZoo.test.js'));
 const ort = zoo.loadOrt();
 
 const safeName = (id) => id.replace(/[^\w.-]/g, '_');
-
-/** Runs `jobs` (functions returning promises) two at a time. */
-async function pool(jobs) {
-  const results = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await jobs[i]();
-      }
-    }),
-  );
-  return results;
-}
 
 /** One `model-lens compress --json` run: the parsed report, or the CLI's error. */
 async function compress(input, output, flags) {

