@@ -14,6 +14,7 @@ const SETTINGS = [
   ...[16, 32, 64, 128].map((b) => ({ id: `int4 block ${b}`, flags: ['--method', 'int4', '--block-size', String(b)], sim: `int4:block=${b}` })),
 ];
 
+const started = performance.now();
 const work = mkdtempSync(join(tmpdir(), 'model-lens-zoo-sweep-'));
 const lines = ['| model | setting | size ÷ original | cosine (CLI) | cosine (simulation) |', '|---|---|---|---|---|'];
 try {
@@ -41,3 +42,4 @@ try {
 }
 mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
 writeFileSync(join(ROOT, 'test-artifacts/zoo-sweep.md'), lines.join('\n') + '\n');
+console.log(`zoo sweep: ${((performance.now() - started) / 1000).toFixed(0)} s`);
