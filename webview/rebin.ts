@@ -1,4 +1,5 @@
-/** Combines per-tensor histograms into one over the global range. Pure: unit-tested without a DOM. */
+/** Combines per-tensor histograms into one, over the global range or a robust one. Pure: unit-tested without a DOM. */
+import { binEdges } from '../src/core/stats/edges';
 import type { Histogram } from '../src/core/stats/types';
 
 export interface RebinSource {
@@ -6,6 +7,8 @@ export interface RebinSource {
   /** Smallest and largest finite value in the tensor: no mass lies outside, whatever the bin edges. */
   min: number;
   max: number;
+  /** The caller's name for the tensor (its index), reported back with its outliers. */
+  id?: number;
 }
 
 export interface CombinedHistogram {
@@ -16,21 +19,25 @@ export interface CombinedHistogram {
   total: number;
 }
 
+const usable = (s: RebinSource) => Number.isFinite(s.min) && Number.isFinite(s.max) && s.min <= s.max;
+
 /**
- * Re-bins every source into `bins` equal bins over [min of mins, max of maxes], spreading each
- * source bin's count over the target bins it overlaps in proportion to the overlap. A source bin
- * is first clipped to its tensor's [min, max]; a bin that clips to a point adds its count to the
- * one target bin holding that point. Returns null when no source has a finite range.
+ * Re-bins every source into `bins` equal bins over [min of mins, max of maxes] (or over `range`),
+ * spreading each source bin's count over the target bins it overlaps in proportion to the overlap.
+ * A source bin is first clipped to its tensor's [min, max] (and to the half-open `range`, dropping
+ * the share outside); a bin that clips to a point adds its count to the one target bin holding that point.
+ * Returns null when no source has a finite range.
  */
-export function combineHistograms(sources: readonly RebinSource[], bins: number): CombinedHistogram | null {
+export function combineHistograms(sources: readonly RebinSource[], bins: number, range?: { lo: number; hi: number }): CombinedHistogram | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of sources) {
-    if (!Number.isFinite(s.min) || !Number.isFinite(s.max) || s.min > s.max) continue;
+    if (!usable(s)) continue;
     lo = Math.min(lo, s.min);
     hi = Math.max(hi, s.max);
   }
   if (lo > hi) return null;
+  if (range) ({ lo, hi } = range);
   // One value everywhere: widen like numpy does, so the single bin has a width.
   if (lo === hi) {
     lo -= 0.5;
@@ -41,16 +48,24 @@ export function combineHistograms(sources: readonly RebinSource[], bins: number)
   const binOf = (x: number) => Math.min(bins - 1, Math.max(0, Math.floor((x - lo) / width)));
   let total = 0;
   for (const s of sources) {
-    if (!Number.isFinite(s.min) || !Number.isFinite(s.max) || s.min > s.max) continue;
+    if (!usable(s)) continue;
     const h = s.histogram;
     const n = h.counts.length;
     const srcWidth = (h.max - h.min) / n;
     for (let i = 0; i < n; i++) {
-      const c = h.counts[i];
+      let c = h.counts[i];
       if (c === 0) continue;
+      let a = Math.max(s.min, Math.min(s.max, h.min + i * srcWidth));
+      let b = Math.max(s.min, Math.min(s.max, h.min + (i + 1) * srcWidth));
+      if (range) {
+        if (b < lo || a >= hi) continue;
+        // Keep the share of the count that lies inside the range.
+        const keep = b > a ? (Math.min(b, hi) - Math.max(a, lo)) / (b - a) : 1;
+        c *= keep;
+        a = Math.max(a, lo);
+        b = Math.min(b, hi);
+      }
       total += c;
-      const a = Math.max(s.min, Math.min(s.max, h.min + i * srcWidth));
-      const b = Math.max(s.min, Math.min(s.max, h.min + (i + 1) * srcWidth));
       if (!(b > a)) {
         counts[binOf(a)] += c;
         continue;
@@ -70,4 +85,197 @@ export function combineHistograms(sources: readonly RebinSource[], bins: number)
     }
   }
   return { min: lo, max: hi, counts, total };
+}
+
+/** Quantiles that bound the bulk of the weights, and how far past them (in multiples of their distance) a value must lie to be clipped. */
+export const ROBUST_QUANTILES = { low: 0.001, high: 0.999 } as const;
+export const FENCE_SPANS = 1;
+/** How far (in the same spans) a bound may move out to the edge of a source bin it would split. */
+export const MAX_SPANS = 2;
+/** Clip only when it widens the drawn bulk at least this much: clipping a hair off the full range helps no one. */
+export const MIN_GAIN = 2;
+
+/**
+ * The quantiles `qs` (0..1) of all sources together, each source bin's count spread evenly over its
+ * extent clipped to the tensor's [min, max]: exact to within one source bin. Null without mass.
+ */
+export function mixtureQuantiles(sources: readonly RebinSource[], qs: readonly number[]): number[] | null {
+  const parts = sources.filter(usable).map((s) => {
+    const c = s.histogram.counts;
+    const prefix = new Float64Array(c.length + 1);
+    for (let i = 0; i < c.length; i++) prefix[i + 1] = prefix[i] + c[i];
+    return { s, prefix };
+  });
+  let total = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const { s, prefix } of parts) {
+    total += prefix[prefix.length - 1];
+    lo = Math.min(lo, s.min);
+    hi = Math.max(hi, s.max);
+  }
+  if (!(total > 0)) return null;
+  /** Mass at or below x. */
+  const below = (x: number): number => {
+    let m = 0;
+    for (const { s, prefix } of parts) {
+      const n = prefix.length - 1;
+      if (x >= s.max) m += prefix[n];
+      else if (x >= s.min) {
+        const h = s.histogram;
+        const width = (h.max - h.min) / n;
+        const j = Math.min(n - 1, Math.max(0, Math.floor((x - h.min) / width)));
+        const a = Math.max(s.min, h.min + j * width);
+        const b = Math.min(s.max, h.min + (j + 1) * width);
+        m += prefix[j] + (b > a ? h.counts[j] * Math.min(1, Math.max(0, (x - a) / (b - a))) : h.counts[j]);
+      }
+    }
+    return m;
+  };
+  return qs.map((q) => {
+    const target = q * total;
+    let [a, b] = [lo, hi];
+    // Bisection on the value (the mass below is monotone in x): 64 halvings take any range below a double's precision.
+    for (let k = 0; k < 64; k++) {
+      const mid = a + (b - a) / 2;
+      if (mid <= a || mid >= b) break;
+      if (below(mid) >= target) b = mid;
+      else a = mid;
+    }
+    return b;
+  });
+}
+
+/** A source's values beyond a robust range, counted exactly from its histogram. */
+export interface SourceOutliers {
+  id: number | undefined;
+  below: number;
+  above: number;
+  /** All its values, when the source is left out whole: a bin of it spans a bound and is too wide to move the bound to its edge. */
+  aside: number;
+}
+
+export interface RobustRange {
+  /** Values in [lo, hi) are drawn; the rest are counted as outliers. */
+  lo: number;
+  hi: number;
+  /** The quantiles the range was widened from. */
+  qLow: number;
+  qHigh: number;
+  /** Values below lo and at or above hi, over the drawn sources; values of sources left out whole. */
+  below: number;
+  above: number;
+  aside: number;
+  /** Sources holding outliers (or left out), most values first. */
+  sources: SourceOutliers[];
+  /** The sources to draw: every usable one but those left out whole. */
+  drawn: RebinSource[];
+}
+
+/** The largest double after x (x finite). */
+export function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const f = new Float64Array([x]);
+  const bits = new BigInt64Array(f.buffer);
+  bits[0] += x > 0 ? 1n : -1n;
+  return f[0];
+}
+
+/**
+ * Where a half-open range's bound falls in one source. 'split' means some non-empty source bin
+ * holds values on both sides, so counting by bins could not be exact; `to` is then the nearest
+ * bound further out at which that bin lies wholly inside.
+ */
+function boundIn(s: RebinSource, x: number, side: 'low' | 'high', edges: Float64Array): { beyond: number; to?: number } {
+  const c = s.histogram.counts;
+  const last = c.length - 1;
+  let beyond = 0;
+  for (let i = 0; i <= last; i++) {
+    if (c[i] === 0) continue;
+    // The bin holds values in [a, edges[i + 1]) (the last bin: [a, max]), never past the tensor's extremes.
+    const a = Math.max(edges[i], s.min);
+    const closedTop = i === last || edges[i + 1] > s.max;
+    if (side === 'high') {
+      if (a >= x) beyond += c[i];
+      else if (closedTop ? s.max >= x : edges[i + 1] > x) return { beyond, to: closedTop ? nextUp(s.max) : edges[i + 1] };
+    } else if (closedTop ? s.max < x : edges[i + 1] <= x) beyond += c[i];
+    else if (a < x) return { beyond, to: a };
+  }
+  return { beyond };
+}
+
+/**
+ * A range for the whole-model histogram that a few extreme values cannot squash: the quantiles
+ * ROBUST_QUANTILES widened by FENCE_SPANS times their distance on each side, then moved outwards
+ * (up to MAX_SPANS) until no non-empty source bin straddles a bound, so the outliers beyond it are
+ * counted exactly; a source whose straddling bin lies further out is left out of the chart whole.
+ * Null when nothing lies past the widened quantiles or clipping gains less than MIN_GAIN.
+ */
+export function robustRange(sources: readonly RebinSource[]): RobustRange | null {
+  const ok = sources.filter(usable);
+  const q = mixtureQuantiles(ok, [ROBUST_QUANTILES.low, ROBUST_QUANTILES.high]);
+  if (!q) return null;
+  const [qLow, qHigh] = q;
+  if (!(qHigh > qLow)) return null;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of ok) {
+    min = Math.min(min, s.min);
+    max = Math.max(max, s.max);
+  }
+  const span = qHigh - qLow;
+  let lo = Math.max(min, qLow - FENCE_SPANS * span);
+  let hi = Math.min(nextUp(max), qHigh + FENCE_SPANS * span);
+  if (lo <= min && hi > max) return null;
+  const [loLimit, hiLimit] = [qLow - MAX_SPANS * span, qHigh + MAX_SPANS * span];
+  // Edges only of the few sources a bound passes through.
+  const cache = new Map<RebinSource, Float64Array>();
+  const edgesOf = (s: RebinSource) => {
+    let e = cache.get(s);
+    if (!e) cache.set(s, (e = binEdges(s.histogram.min, s.histogram.max, s.histogram.counts.length)));
+    return e;
+  };
+  const aside = new Set<RebinSource>();
+  // Each move only widens the range, past at least one more bin edge, so this ends.
+  for (let moved = true; moved; ) {
+    moved = false;
+    for (const s of ok) {
+      if (aside.has(s)) continue;
+      const down = s.min < lo && s.max >= lo ? boundIn(s, lo, 'low', edgesOf(s)).to : undefined;
+      const up = s.min < hi && s.max >= hi ? boundIn(s, hi, 'high', edgesOf(s)).to : undefined;
+      if ((down !== undefined && down < loLimit) || (up !== undefined && up > hiLimit)) aside.add(s);
+      else if (down !== undefined || up !== undefined) {
+        [lo, hi, moved] = [down ?? lo, up ?? hi, true];
+      }
+    }
+  }
+  const drawn = ok.filter((s) => !aside.has(s));
+  if (max - min < MIN_GAIN * (hi - lo)) return null;
+  const out: SourceOutliers[] = [];
+  let below = 0;
+  let above = 0;
+  let apart = 0;
+  for (const s of ok) {
+    if (aside.has(s)) {
+      const n = total(s);
+      apart += n;
+      out.push({ id: s.id, below: 0, above: 0, aside: n });
+      continue;
+    }
+    const b = s.max < lo ? total(s) : s.min < lo ? boundIn(s, lo, 'low', edgesOf(s)).beyond : 0;
+    const a = s.min >= hi ? total(s) : s.max >= hi ? boundIn(s, hi, 'high', edgesOf(s)).beyond : 0;
+    if (a + b === 0) continue;
+    below += b;
+    above += a;
+    out.push({ id: s.id, below: b, above: a, aside: 0 });
+  }
+  const n = (o: SourceOutliers) => o.below + o.above + o.aside;
+  out.sort((x, y) => n(y) - n(x));
+  return { lo, hi, qLow, qHigh, below, above, aside: apart, sources: out, drawn };
+}
+
+function total(s: RebinSource): number {
+  let n = 0;
+  for (const c of s.histogram.counts) n += c;
+  return n;
 }
