@@ -97,53 +97,78 @@ export const MIN_GAIN = 2;
 
 /**
  * The quantiles `qs` (0..1) of all sources together, each source bin's count spread evenly over its
- * extent clipped to the tensor's [min, max]: exact to within one source bin. Null without mass.
+ * extent clipped to the tensor's [min, max]: exact to within one source bin (and a 1e-5 share of
+ * the mass, where the search stops). Null without mass.
  */
 export function mixtureQuantiles(sources: readonly RebinSource[], qs: readonly number[]): number[] | null {
-  const parts = sources.filter(usable).map((s) => {
-    const c = s.histogram.counts;
-    const prefix = new Float64Array(c.length + 1);
-    for (let i = 0; i < c.length; i++) prefix[i + 1] = prefix[i] + c[i];
-    return { s, prefix };
-  });
-  let total = 0;
+  // Sorted by max: the sources wholly below x are a prefix, summed at once; only the rest are walked.
+  const ok = sources.filter(usable).sort((x, y) => x.max - y.max);
+  const k = ok.length;
+  // Flat arrays: the bisection below walks the sources some 60 times, and 20,000 of them must stay fast.
+  const min = new Float64Array(k);
+  const max = new Float64Array(k);
+  const first = new Float64Array(k);
+  const width = new Float64Array(k);
+  const wholes = new Float64Array(k + 1);
+  const prefixes = ok.map((s) => prefixOf(s.histogram.counts));
   let lo = Infinity;
-  let hi = -Infinity;
-  for (const { s, prefix } of parts) {
-    total += prefix[prefix.length - 1];
+  ok.forEach((s, i) => {
+    const h = s.histogram;
+    [min[i], max[i], first[i], width[i]] = [s.min, s.max, h.min, (h.max - h.min) / h.counts.length];
+    wholes[i + 1] = wholes[i] + prefixes[i][h.counts.length];
     lo = Math.min(lo, s.min);
-    hi = Math.max(hi, s.max);
-  }
+  });
+  const total = wholes[k];
   if (!(total > 0)) return null;
+  const hi = max[k - 1];
   /** Mass at or below x. */
   const below = (x: number): number => {
-    let m = 0;
-    for (const { s, prefix } of parts) {
+    // The first source whose max exceeds x.
+    let [l, r] = [0, k];
+    while (l < r) {
+      const m = (l + r) >> 1;
+      if (max[m] <= x) l = m + 1;
+      else r = m;
+    }
+    let m = wholes[l];
+    for (let i = l; i < k; i++) {
+      if (x < min[i]) continue;
+      const prefix = prefixes[i];
       const n = prefix.length - 1;
-      if (x >= s.max) m += prefix[n];
-      else if (x >= s.min) {
-        const h = s.histogram;
-        const width = (h.max - h.min) / n;
-        const j = Math.min(n - 1, Math.max(0, Math.floor((x - h.min) / width)));
-        const a = Math.max(s.min, h.min + j * width);
-        const b = Math.min(s.max, h.min + (j + 1) * width);
-        m += prefix[j] + (b > a ? h.counts[j] * Math.min(1, Math.max(0, (x - a) / (b - a))) : h.counts[j]);
-      }
+      const j = Math.min(n - 1, Math.max(0, Math.floor((x - first[i]) / width[i])));
+      const a = Math.max(min[i], first[i] + j * width[i]);
+      const b = Math.min(max[i], first[i] + (j + 1) * width[i]);
+      const c = prefix[j + 1] - prefix[j];
+      m += prefix[j] + (b > a ? c * Math.min(1, Math.max(0, (x - a) / (b - a))) : c);
     }
     return m;
   };
   return qs.map((q) => {
     const target = q * total;
     let [a, b] = [lo, hi];
-    // Bisection on the value (the mass below is monotone in x): 64 halvings take any range below a double's precision.
-    for (let k = 0; k < 64; k++) {
+    let [ma, mb] = [0, total];
+    // Bisection on the value (the mass below is monotone in x), until a 1e-5 share of the mass or a double's precision separates the ends.
+    for (let step = 0; step < 64 && mb - ma > 1e-5 * total; step++) {
       const mid = a + (b - a) / 2;
       if (mid <= a || mid >= b) break;
-      if (below(mid) >= target) b = mid;
-      else a = mid;
+      const m = below(mid);
+      if (m >= target) [b, mb] = [mid, m];
+      else [a, ma] = [mid, m];
     }
     return b;
   });
+}
+
+/** Cumulative counts of a histogram, kept while its statistics live: the chart asks again on every batch that streams in. */
+const prefixCache = new WeakMap<Uint32Array, Float64Array>();
+function prefixOf(counts: Uint32Array): Float64Array {
+  let p = prefixCache.get(counts);
+  if (!p) {
+    p = new Float64Array(counts.length + 1);
+    for (let i = 0; i < counts.length; i++) p[i + 1] = p[i] + counts[i];
+    prefixCache.set(counts, p);
+  }
+  return p;
 }
 
 /** A source's values beyond a robust range, counted exactly from its histogram. */

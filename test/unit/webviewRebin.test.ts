@@ -87,7 +87,8 @@ test('a range keeps only the share of each source bin inside it', () => {
 test('mixture quantiles spread each bin evenly over its extent', () => {
   const q = mixtureQuantiles([src(0, 10, [5, 5])], [0.25, 0.5, 0.9]);
   assert.ok(q);
-  q.forEach((v, i) => assert.ok(Math.abs(v - [2.5, 5, 9][i]) < 1e-9, `${v}`));
+  // The bisection stops once a 1e-5 share of the mass separates its ends: 1e-4 here.
+  q.forEach((v, i) => assert.ok(Math.abs(v - [2.5, 5, 9][i]) <= 1e-4, `${v}`));
   assert.equal(mixtureQuantiles([], [0.5]), null);
 });
 
