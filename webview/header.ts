@@ -263,7 +263,16 @@ export class Header {
     this.chartNote.textContent = combined ? (clip && !clip.full ? '(re-binned, clipped)' : '(re-binned)') : '';
     const text = clip ? describeClip(clip.range, clip.full) : null;
     this.chart.set(
-      combined ? { min: combined.min, max: combined.max, counts: combined.counts, approximate: true } : null,
+      combined
+        ? {
+            min: combined.min,
+            max: combined.max,
+            counts: combined.counts,
+            approximate: true,
+            clippedLow: clip !== null && !clip.full && clip.range.below > 0,
+            clippedHigh: clip !== null && !clip.full && clip.range.above > 0,
+          }
+        : null,
       log,
       `Whole-model weight histogram, re-binned from per-tensor histograms.${text ? ` ${text.headline}. ${text.how}` : ''} Arrow keys read bins.`,
       emptyText,
