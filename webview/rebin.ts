@@ -87,8 +87,9 @@ export function combineHistograms(sources: readonly RebinSource[], bins: number,
   return { min: lo, max: hi, counts, total };
 }
 
-/** Quantiles that bound the bulk of the weights, and how far past them (in multiples of their distance) a value must lie to be clipped. */
+/** Quantiles that bound the bulk of the weights. */
 export const ROBUST_QUANTILES = { low: 0.001, high: 0.999 } as const;
+/** How far past them, in multiples of their distance (a span), a value must lie to be clipped: a Tukey fence. */
 export const FENCE_SPANS = 1;
 /** How far (in the same spans) a bound may move out to the edge of a source bin it would split. */
 export const MAX_SPANS = 2;
@@ -197,7 +198,7 @@ export interface RobustRange {
   drawn: RebinSource[];
 }
 
-/** The largest double after x (x finite). */
+/** The smallest double greater than x (x finite). */
 export function nextUp(x: number): number {
   if (x === 0) return Number.MIN_VALUE;
   const f = new Float64Array([x]);
