@@ -10,6 +10,9 @@ export interface ChartData {
   counts: ArrayLike<number>;
   /** Counts are fractional estimates (re-binned), so the read-out says "≈". */
   approximate?: boolean;
+  /** Values lie beyond this end of the range (a clipped chart): an arrowhead marks the end. */
+  clippedLow?: boolean;
+  clippedHigh?: boolean;
 }
 
 export interface ChartOptions {
@@ -262,6 +265,17 @@ export class HistogramChart {
     // Baseline and x labels.
     ctx.fillStyle = c.axis;
     ctx.fillRect(left, bottom, pw, Math.max(1, Math.round(dpr)));
+    // An arrowhead past each clipped end, pointing out: there is more beyond.
+    const tip = 4 * dpr;
+    for (const [clipped, x, dir] of [[d.clippedLow, left, -1], [d.clippedHigh, right, 1]] as const) {
+      if (!clipped) continue;
+      ctx.beginPath();
+      ctx.moveTo(x + dir * tip, bottom);
+      ctx.lineTo(x, bottom - tip);
+      ctx.lineTo(x, bottom + tip);
+      ctx.closePath();
+      ctx.fill();
+    }
     ctx.fillStyle = c.text;
     ctx.textBaseline = 'top';
     const labelY = bottom + Math.round(4 * dpr);

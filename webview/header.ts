@@ -5,8 +5,8 @@ import type { ModelView, ViewConfig } from '../src/shared/protocol';
 import { HistogramChart } from './chart';
 import { h, icon, setChildren, type Child } from './dom';
 import { formatBytes, formatCompact, formatInt, formatNumber, formatOpset, formatPercent, formatValueInfo } from './format';
-import type { CombinedHistogram } from './rebin';
-import { rankOps, summarizeTensors, type SparsitySummary } from './summary';
+import type { CombinedHistogram, RobustRange } from './rebin';
+import { describeClip, rankOps, summarizeTensors, type SparsitySummary } from './summary';
 
 export interface HeaderActions {
   exportStatistics(format: 'json' | 'csv'): void;
@@ -16,7 +16,20 @@ export interface HeaderActions {
   /** Show only the rows matching a layer prefix (from the layer tree). */
   filterLayers(filter: string): void;
   summaryToggled(collapsed: boolean): void;
+  /** Select a tensor's first row (from the chart's outlier list). */
+  selectTensor(index: number): void;
+  fullRangeToggled(full: boolean): void;
 }
+
+/** The whole-model chart's robust range, and whether the user asked for the full range instead. */
+export interface ClipView {
+  range: RobustRange;
+  full: boolean;
+  /** A source id (tensor index) as the user knows it. */
+  name(id: number): string;
+}
+
+const TOP_OUTLIER_TENSORS = 3;
 
 const TOP_OPS = 8;
 const TOP_IO = 4;
@@ -35,6 +48,11 @@ export class Header {
   private readonly sparsityValue: HTMLElement;
   private readonly sparsityNote: HTMLElement;
   private readonly chartNote: HTMLElement;
+  private readonly clip: HTMLElement;
+  private readonly clipHeadline: HTMLElement;
+  private readonly clipTensors: HTMLElement;
+  private readonly clipToggle: HTMLButtonElement;
+  private clipFull = false;
   private readonly exportButtons: Button[];
   private readonly summary: HTMLElement;
   private readonly collapse: HTMLButtonElement;
@@ -70,6 +88,11 @@ export class Header {
     this.sparsityNote = h('div', { class: 'metric-note' });
     this.chartNote = h('span', { class: 'metric-note' });
     this.chart = new HistogramChart({ height: 64, compact: true, label: 'Whole-model weight histogram' });
+    this.clipHeadline = h('span', { class: 'clip-headline' });
+    this.clipTensors = h('div', { class: 'clip-tensors' });
+    this.clipToggle = h('button', { class: 'link-button clip-toggle' });
+    this.clipToggle.addEventListener('click', () => actions.fullRangeToggled(!this.clipFull));
+    this.clip = h('div', { class: 'chart-clip', hidden: true }, this.clipHeadline, this.clipTensors, this.clipToggle);
     this.metrics = h('div', { class: 'metrics' });
     this.structure = h('div', { class: 'structure' });
     this.warnings = h('div', { class: 'warnings', role: 'list', hidden: true });
@@ -169,6 +192,7 @@ export class Header {
         },
         h('div', { class: 'metric-label' }, 'All float weights ', this.chartNote),
         this.chart.element,
+        this.clip,
       ),
     );
 
@@ -182,16 +206,25 @@ export class Header {
         'div',
         { class: 'structure-row' },
         h('div', { class: 'structure-label' }, 'Inputs'),
+        // Each group wraps as a unit, so the Outputs label always stands before its own chips.
         h(
           'div',
           { class: 'io-groups' },
-          model.inputs.length
-            ? expandable(model.inputs.map((v) => ioChip(v.name, formatValueInfo(v))), TOP_IO, 'inputs')
-            : h('div', { class: 'structure-empty' }, 'None'),
-          h('div', { class: 'structure-label' }, 'Outputs'),
-          model.outputs.length
-            ? expandable(model.outputs.map((v) => ioChip(v.name, formatValueInfo(v))), TOP_IO, 'outputs')
-            : h('div', { class: 'structure-empty' }, 'None'),
+          h(
+            'div',
+            { class: 'io-group' },
+            model.inputs.length
+              ? expandable(model.inputs.map((v) => ioChip(v.name, formatValueInfo(v))), TOP_IO, 'inputs')
+              : h('div', { class: 'structure-empty' }, 'None'),
+          ),
+          h(
+            'div',
+            { class: 'io-group' },
+            h('div', { class: 'structure-label' }, 'Outputs'),
+            model.outputs.length
+              ? expandable(model.outputs.map((v) => ioChip(v.name, formatValueInfo(v))), TOP_IO, 'outputs')
+              : h('div', { class: 'structure-empty' }, 'None'),
+          ),
         ),
       ),
       hasGraph ? null : layerTree(model.layers.map((l) => l.name), (filter) => this.actions.filterLayers(filter)),
@@ -225,15 +258,47 @@ export class Header {
         : `${formatCompact(s.zeros)} zeros of ${formatCompact(s.count)}`;
   }
 
-  /** `emptyText` says why there is no histogram yet (or at all). */
-  setModelHistogram(combined: CombinedHistogram | null, log: boolean, emptyText: string): void {
-    this.chartNote.textContent = combined ? '(re-binned)' : '';
+  /** `emptyText` says why there is no histogram yet (or at all); `clip` when a robust range exists. */
+  setModelHistogram(combined: CombinedHistogram | null, log: boolean, emptyText: string, clip: ClipView | null): void {
+    this.chartNote.textContent = combined ? (clip && !clip.full ? '(re-binned, clipped)' : '(re-binned)') : '';
+    const text = clip ? describeClip(clip.range, clip.full) : null;
     this.chart.set(
-      combined ? { min: combined.min, max: combined.max, counts: combined.counts, approximate: true } : null,
+      combined
+        ? {
+            min: combined.min,
+            max: combined.max,
+            counts: combined.counts,
+            approximate: true,
+            clippedLow: clip !== null && !clip.full && clip.range.below > 0,
+            clippedHigh: clip !== null && !clip.full && clip.range.above > 0,
+          }
+        : null,
       log,
-      'Whole-model weight histogram, re-binned from per-tensor histograms. Arrow keys read bins.',
+      `Whole-model weight histogram, re-binned from per-tensor histograms.${text ? ` ${text.headline}. ${text.how}` : ''} Arrow keys read bins.`,
       emptyText,
     );
+    this.clip.hidden = !clip;
+    if (!clip || !text) return;
+    this.clipFull = clip.full;
+    this.clipHeadline.textContent = text.headline;
+    this.clipHeadline.title = text.how;
+    this.clipToggle.textContent = clip.full ? 'Clip outliers' : 'Show full range';
+    this.clipToggle.setAttribute('aria-pressed', String(clip.full));
+    const chips = clip.range.sources.map((o) => {
+      const name = clip.name(o.id ?? -1);
+      const parts = [o.below ? `${formatInt(o.below)} below` : '', o.above ? `${formatInt(o.above)} above` : '', o.aside ? `all ${formatInt(o.aside)} left out` : ''];
+      const b = h(
+        'button',
+        { class: 'chip clip-tensor', title: `${name}: ${parts.filter(Boolean).join(', ')} — select its row` },
+        h('span', { class: 'clip-name' }, name),
+        h('vscode-badge', { variant: 'counter' }, formatInt(o.below + o.above + o.aside)),
+      );
+      b.addEventListener('click', () => {
+        if (o.id !== undefined) this.actions.selectTensor(o.id);
+      });
+      return h('span', { role: 'listitem' }, b);
+    });
+    setChildren(this.clipTensors, expandable(chips, TOP_OUTLIER_TENSORS, 'tensors'));
   }
 }
 

@@ -21,7 +21,7 @@ import { h, icon, setChildren } from './dom';
 import { formatDuration, formatInt } from './format';
 import { COLUMNS, VirtualGrid } from './grid';
 import { Header } from './header';
-import { combineHistograms, type RebinSource } from './rebin';
+import { combineHistograms, robustRange, type RebinSource } from './rebin';
 import { buildRows, filterRows, secondColumnLabel, sortRows, type ColumnId, type Row } from './rows';
 import { RequestClient } from './rpc';
 import { SensitivityPane } from './sensitivity';
@@ -93,6 +93,12 @@ class Inspector {
       summaryToggled: (collapsed) => {
         this.state.summaryCollapsed = collapsed;
         this.save();
+      },
+      selectTensor: (index) => this.selectTensor(index),
+      fullRangeToggled: (full) => {
+        this.state.fullRange = full;
+        this.save();
+        this.updateModelHistogram();
       },
     });
     this.header.setCollapsed(this.state.summaryCollapsed);
@@ -462,6 +468,18 @@ class Inspector {
     this.showDetail();
   }
 
+  /** Selects a tensor's first row and scrolls to it, clearing a filter that hides it. */
+  private selectTensor(index: number): void {
+    const row = this.rows.findIndex((r) => r.tensor === index);
+    if (row < 0) return;
+    if (!this.order.includes(row)) {
+      this.filter.value = '';
+      this.setFilter('');
+    }
+    this.select(row, true);
+    this.grid.setSelected(row, true);
+  }
+
   private selectionKey(row: number): SavedState['selected'] {
     const r = this.rows[row];
     return this.model ? { layer: r.layer, tensor: this.model.tensors[r.tensor].name } : null;
@@ -490,10 +508,17 @@ class Inspector {
     for (let i = 0; i < model.tensors.length; i++) {
       const s = this.stats[i];
       if (!s || s.min === null || s.max === null || !dtypeInfo(model.tensors[i].dtype).float) continue;
-      sources.push({ histogram: s.histogram, min: s.min, max: s.max });
+      sources.push({ histogram: s.histogram, min: s.min, max: s.max, id: i });
     }
     const empty = this.floatTensors === 0 ? 'No float weights' : this.statsFinished ? 'No finite values' : 'Waiting for statistics…';
-    this.header.setModelHistogram(combineHistograms(sources, this.config.bins), this.state.log, empty);
+    const range = robustRange(sources);
+    const full = this.state.fullRange;
+    this.header.setModelHistogram(
+      range && !full ? combineHistograms(range.drawn, this.config.bins, range) : combineHistograms(sources, this.config.bins),
+      this.state.log,
+      empty,
+      range && { range, full, name: (id) => model.tensors[id]?.name ?? '' },
+    );
   }
 
   private save(): void {

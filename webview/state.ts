@@ -17,6 +17,8 @@ export interface SavedState {
   /** Identified by names, so a reloaded file keeps the selection when the tensor is still there. */
   selected: { layer: string; tensor: string } | null;
   log: boolean;
+  /** The whole-model chart shows every value instead of its robust range. */
+  fullRange: boolean;
   scrollTop: number;
   summaryCollapsed: boolean;
   tab: 'layers' | 'sensitivity';
@@ -33,6 +35,7 @@ export const INITIAL_STATE: SavedState = {
   filter: '',
   selected: null,
   log: false,
+  fullRange: false,
   scrollTop: 0,
   summaryCollapsed: false,
   tab: 'layers',
@@ -67,6 +70,7 @@ export function parseState(raw: unknown): SavedState {
         ? { layer: selected.layer, tensor: selected.tensor }
         : null,
     log: s.log === true,
+    fullRange: s.fullRange === true,
     scrollTop: typeof s.scrollTop === 'number' && Number.isFinite(s.scrollTop) && s.scrollTop >= 0 ? s.scrollTop : 0,
     summaryCollapsed: s.summaryCollapsed === true,
     tab: s.tab === 'sensitivity' ? 'sensitivity' : 'layers',

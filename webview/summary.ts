@@ -2,6 +2,8 @@
 import type { TensorStats } from '../src/core/stats/types';
 import type { TensorView } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
+import { formatInt, formatNumber } from './format';
+import { FENCE_SPANS, ROBUST_QUANTILES, type RobustRange } from './rebin';
 
 export interface DtypeBytes {
   name: string;
@@ -64,4 +66,26 @@ export function overallSparsity(
 /** Op types by count, most frequent first (ties by name). */
 export function rankOps(opCounts: Record<string, number>): [string, number][] {
   return Object.entries(opCounts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+/** What the whole-model chart says about a robust range: a headline, and how the range was found. */
+export function describeClip(r: RobustRange, full: boolean): { headline: string; how: string } {
+  const beyond = r.below + r.above;
+  const pct = (q: number) => `p${Number((q * 100).toPrecision(3))}`;
+  const quantiles = `${pct(ROBUST_QUANTILES.low)}–${pct(ROBUST_QUANTILES.high)}`;
+  const widened = FENCE_SPANS === 1 ? 'its width' : `${FENCE_SPANS}× its width`;
+  const tensors = r.sources.length;
+  const counted = [
+    beyond ? `${formatInt(beyond)} value${beyond === 1 ? '' : 's'} beyond` : '',
+    r.aside ? `${formatInt(r.aside)} left out with ${r.sources.filter((o) => o.aside).length === 1 ? 'its tensor' : 'their tensors'}` : '',
+  ].filter(Boolean).join(', ');
+  const range = `${quantiles} ± ${widened}, [${formatNumber(r.lo)}, ${formatNumber(r.hi)})`;
+  const where = `in ${formatInt(tensors)} tensor${tensors === 1 ? '' : 's'}`;
+  return {
+    headline: full ? `Full range; the range ${range} would set apart ${counted}, ${where}` : `Range ${range}: ${counted}, ${where}`,
+    how:
+      `${quantiles} of all float weights is ${formatNumber(r.qLow)} … ${formatNumber(r.qHigh)}; widened by ${widened} on each side ` +
+      'and moved out to the nearest per-tensor bin edges, so the values beyond are counted exactly (from the per-tensor histograms).' +
+      (r.aside ? ' A tensor whose histogram bin spans the range and far beyond it cannot be split there: it is left out whole.' : ''),
+  };
 }

@@ -2,11 +2,15 @@
 // feeds it from test/harness/stub.js, and takes Chromium screenshots in light, dark and high-contrast.
 // Usage: node test/harness/screenshot.mjs [outDir]   (after `node scripts/build.mjs`)
 //        node test/harness/screenshot.mjs --serve     (only serve, print the URL, for a browser of your own)
+//        node test/harness/screenshot.mjs --real      (only the real models: zoo files read by the real core)
+// Real models come from MODEL_LENS_ZOO_DIR (default .cache/zoo/models); a missing one is skipped.
 import * as esbuild from 'esbuild';
 import { createServer } from 'node:http';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { extname, join, normalize } from 'node:path';
+import { createRequire } from 'node:module';
+import { extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { watPlugin } from '../../scripts/wat.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
 const serveOnly = process.argv.includes('--serve');
@@ -22,6 +26,21 @@ const bundled = await esbuild.build({
   write: false,
 });
 const { inspectorHtml, makeNonce } = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+
+const zoo = process.env.MODEL_LENS_ZOO_DIR ?? join(root, '.cache/zoo/models');
+const realBundle = resolve(out, 'realModel.cjs');
+await esbuild.build({ entryPoints: [join(root, 'test/harness/realModel.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: realBundle, plugins: [watPlugin], logLevel: 'warning' });
+const { realModelMessages } = createRequire(import.meta.url)(realBundle);
+const realCache = new Map();
+/** The model and its statistics as a script defining window.HARNESS_REAL (typed arrays as plain arrays). */
+function realModelScript(name) {
+  if (!realCache.has(name)) {
+    const m = realModelMessages(join(zoo, name));
+    const results = m.results.map((r) => (r.stats ? { ...r, stats: { ...r.stats, histogram: { ...r.stats.histogram, counts: Array.from(r.stats.histogram.counts) } } } : r));
+    realCache.set(name, `window.HARNESS_REAL = ${JSON.stringify({ ...m, results })};`);
+  }
+  return realCache.get(name);
+}
 
 const types = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json', '.html': 'text/html' };
 const allowed = ['/dist/webview/', '/media/', '/test/harness/'];
@@ -40,11 +59,23 @@ const server = createServer((req, res) => {
     });
     // VS Code's default webview styles come before the extension's own; the fake host script before main.js.
     html = html.replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${origin}/test/harness/vscode-defaults.css">\n<link rel="stylesheet"`);
+    const model = url.searchParams.get('model');
+    const real = model ? `<script nonce="${nonce}" src="${origin}/real-model.js?model=${encodeURIComponent(model)}"></script>\n` : '';
     html = html.replace(
       `<script nonce="${nonce}"`,
-      `<script nonce="${nonce}" src="${origin}/test/harness/themes.js"></script>\n<script nonce="${nonce}" src="${origin}/test/harness/stub.js"></script>\n<script nonce="${nonce}"`,
+      `<script nonce="${nonce}" src="${origin}/test/harness/themes.js"></script>\n${real}<script nonce="${nonce}" src="${origin}/test/harness/stub.js"></script>\n<script nonce="${nonce}"`,
     );
     res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    return;
+  }
+  if (url.pathname === '/real-model.js') {
+    const name = url.searchParams.get('model') ?? '';
+    // Only a plain file name inside the zoo folder.
+    if (!/^[\w.-]+$/.test(name) || !existsSync(join(zoo, name))) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/javascript' }).end(realModelScript(name));
     return;
   }
   if (url.pathname === '/favicon.ico') {
@@ -61,7 +92,7 @@ const server = createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}/`;
 if (serveOnly) {
-  console.log(`serving ${base}?scenario=resnet|big|failed|empty&theme=light|dark|hc`);
+  console.log(`serving ${base}?scenario=resnet|big|failed|empty&theme=light|dark|hc (or ?model=FILE from ${zoo})`);
   await new Promise(() => {});
 }
 
@@ -101,6 +132,84 @@ const inkedPixels = (page, selector) =>
     for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     return n;
   }, selector);
+
+async function finish() {
+  await browser.close();
+  server.close();
+  if (problems.length) {
+    console.log(`\n${problems.length} console problem(s):\n${[...new Set(problems)].join('\n')}`);
+    process.exitCode = 1;
+  } else {
+    console.log('no console errors or CSP violations');
+  }
+}
+
+/** Header elements that overlap one another or stick out of their row: long shapes must wrap instead. */
+const headerOverlaps = (page) =>
+  page.evaluate(() => {
+    const boxes = [...document.querySelectorAll('.structure .chip, .structure .structure-label, .structure .link-button')].map((el) => [el, el.getBoundingClientRect()]);
+    const out = [];
+    for (const el of document.querySelectorAll('.structure .chip, .io-name, .io-type')) {
+      if (el.scrollWidth > el.clientWidth + 1) out.push(`${el.textContent} is cut off (${el.scrollWidth} > ${el.clientWidth} px)`);
+    }
+    for (let i = 0; i < boxes.length; i++) {
+      const [a, ra] = boxes[i];
+      const row = a.closest('.structure').getBoundingClientRect();
+      if (ra.right > row.right + 0.5) out.push(`${a.textContent} sticks out by ${Math.round(ra.right - row.right)} px`);
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [b, rb] = boxes[j];
+        if (ra.left < rb.right - 0.5 && rb.left < ra.right - 0.5 && ra.top < rb.bottom - 0.5 && rb.top < ra.bottom - 0.5) out.push(`${a.textContent} overlaps ${b.textContent}`);
+      }
+    }
+    return out;
+  });
+
+// Real models (PP-OCRv4 det and rec, silero VAD v5): the whole-model chart's clipped range and its outlier list, and the header's long shapes.
+const REAL = ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'silero_vad_v5.onnx'];
+for (const file of REAL) {
+  if (!existsSync(join(zoo, file))) {
+    console.log(`skipped ${file}: not in ${zoo}`);
+    continue;
+  }
+  const slug = file.replace(/\.onnx$/, '').replace(/[^\w]+/g, '-');
+  for (const [theme, width] of [['light', 1280], ['dark', 1280], ['hc', 1280], ['dark', 760]]) {
+    const page = await open(`theme=${theme}&scenario=real&model=${file}`, { width, height: 860 });
+    await statsDone(page);
+    const name = `real-${slug}-${theme}${width < 1280 ? '-narrow' : ''}`;
+    await shot(page, name);
+    const overlaps = await headerOverlaps(page);
+    if (overlaps.length) problems.push(`${name}: ${overlaps.join('; ')}`);
+    const clipped = await page.isVisible('.chart-clip');
+    console.log(`${name}: ${clipped ? await page.textContent('.clip-headline') : 'full range, no clipping'}; header ${overlaps.length ? overlaps.join('; ') : 'without overlaps'}`);
+    await page.close();
+  }
+  // Keyboard: the first outlier tensor selects its row; the toggle shows the full range and back.
+  const page = await open(`theme=dark&scenario=real&model=${file}`);
+  await statsDone(page);
+  if (await page.isVisible('.chart-clip')) {
+    await page.focus('.clip-tensor');
+    const wanted = await page.textContent('.clip-tensor .clip-name');
+    await page.keyboard.press('Enter');
+    await settle(page);
+    const selected = await page.textContent('.detail-title');
+    console.log(`${file}: Enter on the first outlier tensor selects ${selected}`);
+    if (!selected.includes(wanted)) problems.push(`${file}: Enter on ${wanted} selected ${selected}`);
+    await page.focus('.clip-toggle');
+    await page.keyboard.press('Enter');
+    await settle(page);
+    const full = await page.textContent('.clip-headline');
+    if (!full.startsWith('Full range')) problems.push(`${file}: the toggle did not show the full range: ${full}`);
+    await shot(page, `real-${slug}-dark-full-range`);
+    await page.keyboard.press('Enter');
+    await settle(page);
+    if (!(await page.textContent('.clip-headline')).startsWith('Range')) problems.push(`${file}: the toggle did not clip again`);
+  }
+  await page.close();
+}
+if (process.argv.includes('--real')) {
+  await finish();
+  process.exit();
+}
 
 for (const theme of ['light', 'dark', 'hc']) {
   const page = await open(`theme=${theme}`);
@@ -297,11 +406,4 @@ for (const theme of ['dark', 'light']) {
   await page2.close();
 }
 
-await browser.close();
-server.close();
-if (problems.length) {
-  console.log(`\n${problems.length} console problem(s):\n${[...new Set(problems)].join('\n')}`);
-  process.exitCode = 1;
-} else {
-  console.log('no console errors or CSP violations');
-}
+await finish();

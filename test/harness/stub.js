@@ -1,6 +1,6 @@
 // Harness only: stands in for the extension host. Defines acquireVsCodeApi and plays a realistic
 // ModelView / StatsResult stream, chosen by the page's query string:
-//   scenario=resnet (default) | big (20,000 tensors) | failed | empty
+//   scenario=resnet (default) | big (20,000 tensors) | failed | empty | real (window.HARNESS_REAL, a zoo model)
 //   theme=light | dark | hc   hold=N (stop streaming after N tensors)   reload=1   exportError=1
 (() => {
   const params = new URLSearchParams(location.search);
@@ -191,6 +191,8 @@
   }
 
   // ---- the fake host ----
+  // The harness has no onnxruntime: the Sensitivity tab says so.
+  const HARNESS_SENSITIVITY = { available: false, reason: 'the screenshot harness runs no models' };
   const post = (msg) => window.postMessage(msg, '*');
   let generation = 0;
 
@@ -198,6 +200,10 @@
     const gen = ++generation;
     if (scenario === 'failed') {
       post({ type: 'failed', message: 'broken.onnx: not an ONNX model (protobuf field 7 has wire type 3 at byte 1,284; the file may be truncated)' });
+      return;
+    }
+    if (scenario === 'real') {
+      playReal(gen, cached);
       return;
     }
     const m = scenario === 'big' ? big() : scenario === 'empty' ? { ...resnet(), tensors: [], layers: [], kinds: [] } : resnet();
@@ -214,7 +220,7 @@
       layers: m.layers,
       warnings: m.warnings,
     };
-    window.harness.lastModel = { type: 'model', fileName: m.fileName, model, config: { bins: 256, nearZero: 0 } };
+    window.harness.lastModel = { type: 'model', fileName: m.fileName, model, config: { bins: 256, nearZero: 0 }, sensitivity: HARNESS_SENSITIVITY };
     post(window.harness.lastModel);
     const total = tensors.length;
     const batch = scenario === 'big' ? 1000 : 12;
@@ -231,6 +237,30 @@
       done += slice.length;
       post({ type: 'progress', done, total });
       setTimeout(step, cached ? 0 : 25);
+    };
+    post({ type: 'progress', done: 0, total });
+    setTimeout(step, 30);
+  }
+
+  /** A real model's messages (computed by the harness server with the real core), streamed like the host does. */
+  function playReal(gen, cached) {
+    const r = window.HARNESS_REAL;
+    window.harness.lastModel = { type: 'model', fileName: r.fileName, model: r.model, config: { bins: 256, nearZero: 0 }, sensitivity: HARNESS_SENSITIVITY };
+    post(window.harness.lastModel);
+    const results = r.results.map((x) => (x.stats ? { ...x, stats: { ...x.stats, histogram: { ...x.stats.histogram, counts: Uint32Array.from(x.stats.histogram.counts) } } } : x));
+    const total = results.length;
+    let done = 0;
+    const step = () => {
+      if (gen !== generation) return;
+      if (done >= Math.min(total, hold)) {
+        if (done >= total) post({ type: 'statsDone', elapsedMs: 640, cached });
+        return;
+      }
+      const slice = results.slice(done, Math.min(done + 48, total, hold));
+      post({ type: 'stats', results: slice });
+      done += slice.length;
+      post({ type: 'progress', done, total });
+      setTimeout(step, cached ? 0 : 10);
     };
     post({ type: 'progress', done: 0, total });
     setTimeout(step, 30);

@@ -11,7 +11,7 @@ import {
   formatPercent,
   formatValueInfo,
 } from '../../webview/format';
-import { overallSparsity, rankOps, summarizeTensors } from '../../webview/summary';
+import { describeClip, overallSparsity, rankOps, summarizeTensors } from '../../webview/summary';
 import { RequestClient } from '../../webview/rpc';
 import type { FromWebview } from '../../src/shared/protocol';
 
@@ -96,4 +96,25 @@ test('request client resolves results, rejects errors and ignores unknown ids', 
   client.handleResponse({ type: 'response', id: 1, result: { path: '/tmp/x.csv' } });
   await assert.rejects(b, /disk full/);
   assert.deepEqual(await a, { path: '/tmp/x.csv' });
+});
+
+test('the clipped chart says what it did, with the counts it was given', () => {
+  const range = {
+    lo: -6.344,
+    hi: 8.634,
+    qLow: -1.644,
+    qHigh: 2.433,
+    below: 86,
+    above: 92,
+    aside: 0,
+    sources: [{ id: 3, below: 0, above: 24, aside: 0 }, { id: 5, below: 86, above: 68, aside: 0 }],
+    drawn: [],
+  };
+  const clipped = describeClip(range, false);
+  assert.equal(clipped.headline, 'Range p0.1–p99.9 ± its width, [-6.344, 8.634): 178 values beyond, in 2 tensors');
+  assert.match(clipped.how, /^p0\.1–p99\.9 of all float weights is -1\.644 … 2\.433; widened by its width/);
+  assert.equal(describeClip(range, true).headline, 'Full range; the range p0.1–p99.9 ± its width, [-6.344, 8.634) would set apart 178 values beyond, in 2 tensors');
+  const aside = describeClip({ ...range, below: 0, above: 1, aside: 64, sources: [{ id: 1, below: 0, above: 0, aside: 64 }, { id: 2, below: 0, above: 1, aside: 0 }] }, false);
+  assert.equal(aside.headline, 'Range p0.1–p99.9 ± its width, [-6.344, 8.634): 1 value beyond, 64 left out with its tensor, in 2 tensors');
+  assert.match(aside.how, /left out whole/);
 });

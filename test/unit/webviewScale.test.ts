@@ -41,6 +41,7 @@ test('saved state is taken field by field; malformed fields fall back to default
       filter: 'conv',
       selected: { layer: 'conv1', tensor: 'conv1.weight' },
       log: true,
+      fullRange: true,
       scrollTop: 480,
       summaryCollapsed: true,
     }),
@@ -50,12 +51,13 @@ test('saved state is taken field by field; malformed fields fall back to default
       filter: 'conv',
       selected: { layer: 'conv1', tensor: 'conv1.weight' },
       log: true,
+      fullRange: true,
       scrollTop: 480,
       summaryCollapsed: true,
     },
   );
   assert.deepEqual(
-    parseState({ sort: { column: 'nope', descending: true }, filter: 3, selected: { layer: 1 }, scrollTop: -5 }),
+    parseState({ sort: { column: 'nope', descending: true }, filter: 3, selected: { layer: 1 }, scrollTop: -5, fullRange: 'yes' }),
     INITIAL_STATE,
   );
 });

@@ -4,7 +4,10 @@ import type { TensorRef } from '../model';
 import type { FloatScratch } from '../scratch';
 import { CHUNK_ELEMENTS, readRawFloat32, streamElements, type Elements, type SourceOpener } from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
+import { binEdges } from './edges';
 import { WASM_MIN, wasmKernels, type MomentLanes } from '../wasm/kernels';
+
+export { binEdges };
 
 /** What a Moments holds, as it crosses between threads. */
 export type MomentsState = Pick<Moments, 'count' | 'finite' | 'nan' | 'inf' | 'zeros' | 'min' | 'max' | 'mean' | 'm2'>;
@@ -193,15 +196,6 @@ function fastPass(v: Elements, n: number, lo: number, hi: number, nearZero: numb
   pass.hi = hi0 > hi1 ? hi0 : hi1;
   pass.zeros = zeros;
   return pass;
-}
-
-/** Bin edges exactly as numpy.linspace(first, last, bins + 1) computes them. */
-export function binEdges(first: number, last: number, bins: number): Float64Array {
-  const edges = new Float64Array(bins + 1);
-  const step = (last - first) / bins;
-  for (let i = 0; i < bins; i++) edges[i] = i * step + first;
-  edges[bins] = last;
-  return edges;
 }
 
 /** numpy.histogram(values, bins, range=(min, max)) semantics, including its edge corrections. */
