@@ -9,6 +9,7 @@ import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
 import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/units';
 import { formatCompressReport, formatSensitivity } from '../core/compress/format';
+import type { SensitivityReport } from '../core/compress/sensitivity';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
 import { parseShapeSpec } from '../core/verify/inputs';
@@ -393,6 +394,23 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
   }
 }
 
+/**
+ * A poor variant's layers compressed one at a time on the same inputs, so the verdict can name the
+ * tensors that measurably hurt; undefined where a scan does not apply (goal, Hessian, global scope) or fails.
+ */
+async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
+  // A lone tensor under a global threshold is not pruned as the variant pruned it, so the scan would measure something else.
+  if (args.goal || args.spec.options.criterion === 'hessian' || args.spec.options.scope === 'global') return undefined;
+  const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
+  try {
+    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
+  } catch {
+    return undefined;
+  } finally {
+    if (progress) process.stderr.write('\r\x1b[K');
+  }
+}
+
 /** Exit code 1 when the user's --min-cosine rejected the variant (which is then removed). */
 async function compressCommand(args: CompressArgs): Promise<number> {
   const progress = terminalProgress();
@@ -407,7 +425,8 @@ async function compressCommand(args: CompressArgs): Promise<number> {
       : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
   const outcome = await verifyVariant(args, result);
-  const verdict = judgeVariant(result.report, outcome, args.minCosine, args.file);
+  let verdict = judgeVariant(result.report, outcome, args.minCosine, args.file);
+  if (verdict.state === 'poor') verdict = judgeVariant(result.report, outcome, args.minCosine, args.file, await scanLayers(args, progress));
   // A variant the user's own threshold rejects (or that could not be checked against it) must not stay behind looking usable.
   const rejected = args.minCosineGiven && verdict.state !== 'ok';
   if (rejected && path.resolve(result.output) !== path.resolve(args.file)) fs.rmSync(result.output, { force: true });

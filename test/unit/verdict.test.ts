@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CompressReport, TensorResult } from '../../src/core/compress/pipeline';
-import { formatVerdict, headlineFidelity, judgeVariant, suspectTensors, verdictHeadline, verifySizeSkipReason, type VerifyOutcome } from '../../src/core/compress/verdict';
+import type { LayerSensitivity, SensitivityReport } from '../../src/core/compress/sensitivity';
+import { formatVerdict, headlineFidelity, judgeVariant, proxySuspects, verdictHeadline, verifySizeSkipReason, type VerifyOutcome } from '../../src/core/compress/verdict';
 import { describeMeasuredOn, type OutputReport, type VerifyReport } from '../../src/core/verify/report';
 import { distFile, fixturePath } from './helpers';
 
@@ -67,13 +68,42 @@ describe('verdict', () => {
     assert.match(verdictHeadline(poor), /^the variant changes the model's outputs substantially: output cosine 0\.9899 \(y\), below 0\.99; measured on 8 random samples/);
   });
 
-  it('ranks suspects by lowest SQNR, leaves exact tensors out and converts SQNR to relative error', () => {
+  it('without a scan, ranks suspects by lowest SQNR, says it is a proxy, leaves exact tensors out and converts SQNR to relative error', () => {
     const r = report(['prune'], { sparsity: 0.5, scope: 'layer' }, [tensor('a', 30), tensor('exact', Infinity), tensor('b', 6.0206), tensor('c', 20), tensor('d', 20, 4000), tensor('e', 25)]);
-    const s = suspectTensors(r);
+    const { ranking, suspects: s } = proxySuspects(r);
+    assert.match(ranking, /a proxy/);
     assert.deepEqual(s.map((x) => x.name), ['b', 'd', 'c']);
     // 20 dB is a tenth of the weight's norm; 6.02 dB about a half.
     assert.ok(Math.abs(s[1].relError - 0.1) < 1e-12);
     assert.ok(Math.abs(s[0].relError - 0.5) < 1e-4);
+  });
+
+  it('with a scan, names the tensors whose lone compression hurt the outputs most, and says it measured them', () => {
+    const layer = (tensor: string, sqnrDb: number, cosine?: number): LayerSensitivity => ({
+      tensor,
+      layer: tensor,
+      op: 'Conv',
+      count: 100,
+      bytesBefore: 400,
+      bytesAfter: 400,
+      weight: { sqnrDb, mse: 0, cosine: 1 },
+      shape: undefined as never,
+      ...(cosine === undefined ? {} : { output: { cosine, relL2: 0 } }),
+    });
+    // The SQNR proxy would blame 'fc' (5 dB); the runs say the depthwise convs matter.
+    const scan = { samples: 8, layers: [layer('fc', 5, 0.998), layer('dw12', 10.7, 0.9615), layer('dw18', 12.4, 0.9636), layer('pw', 11, 0.999), layer('unrun', 3)] } as SensitivityReport;
+    const r = report(['prune'], { sparsity: 0.5, scope: 'layer' }, [tensor('fc', 5), tensor('dw12', 10.7), tensor('dw18', 12.4)]);
+    const v = judgeVariant(r, verified([output('y', 0.96)]), 0.99, 'm.onnx', scan);
+    assert.equal(v.state, 'poor');
+    if (v.state !== 'poor') return;
+    assert.deepEqual(v.suspects.map((x) => [x.name, x.aloneCosine]), [['dw12', 0.9615], ['dw18', 0.9636], ['fc', 0.998]]);
+    assert.equal(v.ranking, "measured: the model's output cosine with only that tensor compressed, lowest first (8 samples, 4 of 5 tensors run)");
+    assert.match(formatVerdict(v).join('\n'), /\n {4}dw12 \(alone: output cosine 0\.962; weight SQNR 10\.7 dB\)\n/);
+    assert.doesNotMatch(v.suggestions.join('\n'), /model-lens sensitivity/);
+    assert.equal(v.spread, undefined);
+    // The same lone effects against a far larger drop: no tensor explains it.
+    const spread = judgeVariant(r, verified([output('y', 0.75)]), 0.99, 'm.onnx', scan);
+    assert.equal(spread.state === 'poor' && spread.spread, 'no single tensor explains it: compressed alone, the worst keeps output cosine 0.962; the error builds up across layers');
   });
 
   it('suggests what fits the method and options', () => {

@@ -18,7 +18,7 @@ import {
   type WireNumber,
 } from '../../src/extension/reportProtocol';
 import { describeGoal } from '../../src/core/compress/spec';
-import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, SUSPECT_RANKING, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';
+import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
@@ -120,8 +120,9 @@ function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
       {},
       h('strong', {}, "The variant changes the model's outputs substantially."),
       h('p', {}, `${describeFidelity(d.fidelity, d.minCosine)}, below ${d.minCosine}; measured on ${d.fidelity.measuredOn}.`),
-      h('p', {}, `Most likely responsible (${SUSPECT_RANKING}):`),
-      h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, h('span', { class: 'name' }, s.name), ` — SQNR ${s.sqnrDb.toFixed(1)} dB, relative error ${formatPercent(s.relError)}${s.note ? `; ${s.note}` : ''}`))),
+      h('p', {}, `Most likely responsible (${d.ranking}):`),
+      h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s)))),
+      d.spread ? h('p', {}, `${d.spread[0].toUpperCase()}${d.spread.slice(1)}.`) : null,
       h('p', {}, 'Try:'),
       h('ul', { class: 'suggestions' }, ...d.suggestions.map((s) => h('li', {}, s))),
     ),

@@ -5,6 +5,7 @@
  */
 import type { VerifyReport } from '../verify/report';
 import type { CompressReport } from './pipeline';
+import type { SensitivityReport } from './sensitivity';
 import { formatBytes } from '../units';
 
 /** Output cosine below which a variant "changes the model's outputs substantially" unless the user says otherwise. */
@@ -33,25 +34,42 @@ export interface HeadlineFidelity {
   measuredOn: string;
 }
 
-/** A tensor whose own reconstruction error makes it a likely cause of a poor output. */
+/** A tensor likely to cause a poor output: measured (the model run with only it compressed) or by its own error. */
 export interface Suspect {
   name: string;
   sqnrDb: number;
   /** ‖ΔW‖ / ‖W‖ = 10^(−SQNR/20). */
   relError: number;
+  /** The model's worst output cosine with only this tensor compressed, when measured. */
+  aloneCosine?: number;
   note?: string;
+}
+
+/** The suspects and how they were ranked (said wherever they are listed). */
+export interface Attribution {
+  ranking: string;
+  suspects: Suspect[];
 }
 
 export type Verdict =
   | { state: 'ok'; fidelity: HeadlineFidelity; minCosine: number }
-  | { state: 'poor'; fidelity: HeadlineFidelity; minCosine: number; suspects: Suspect[]; suggestions: string[] }
+  | {
+      state: 'poor';
+      fidelity: HeadlineFidelity;
+      minCosine: number;
+      ranking: string;
+      suspects: Suspect[];
+      /** Set when the suspects were measured and none explains the drop: the error builds up across layers. */
+      spread?: string;
+      suggestions: string[];
+    }
   /** Verification was attempted and could not finish: the variant is unchecked and must not look checked. */
   | { state: 'failed'; reason: string }
   /** Verification did not run (off, over the size limit, cancelled, weights-only format). */
   | { state: 'unchecked'; reason: string };
 
-/** How suspects are ranked, said wherever they are listed. */
-export const SUSPECT_RANKING = 'lowest weight SQNR first, i.e. the largest relative error ‖ΔW‖/‖W‖ each adds to its layer';
+/** The fallback ranking, when no layer-by-layer run was possible: a proxy, and said to be one. */
+const PROXY_RANKING = "by weight SQNR, lowest first: the tensors the method changed most (a proxy; model-lens sensitivity measures each layer's effect)";
 
 /** The worst output's mean cosine, plus the worst top-1 agreement where the verifier computed one. */
 export function headlineFidelity(r: VerifyReport): HeadlineFidelity | undefined {
@@ -73,22 +91,39 @@ export function verifySizeSkipReason(totals: CompressReport['totals'], limitByte
   return size > limitBytes ? `${formatBytes(size)} is over the verification limit of ${formatBytes(limitBytes)} (${setting})` : undefined;
 }
 
-/** Tensors ranked by SQNR (see SUSPECT_RANKING); exact ones cannot be to blame. */
-export function suspectTensors(report: CompressReport, count = MAX_SUSPECTS): Suspect[] {
-  return report.tensors
+function suspect(name: string, sqnrDb: number, note?: string): Suspect {
+  return { name, sqnrDb, relError: 10 ** (-sqnrDb / 20), ...(note ? { note } : {}) };
+}
+
+/** Tensors ranked by SQNR (PROXY_RANKING); exact ones cannot be to blame. */
+export function proxySuspects(report: CompressReport, count = MAX_SUSPECTS): Attribution {
+  const suspects = report.tensors
     .filter((t) => Number.isFinite(t.sqnrDb))
     .sort((a, b) => a.sqnrDb - b.sqnrDb || b.bytesBefore - a.bytesBefore)
     .slice(0, count)
-    .map((t) => ({ name: t.name, sqnrDb: t.sqnrDb, relError: 10 ** (-t.sqnrDb / 20), ...(t.note ? { note: t.note } : {}) }));
+    .map((t) => suspect(t.name, t.sqnrDb, t.note));
+  return { ranking: PROXY_RANKING, suspects };
 }
 
-/** What to try instead, from the methods and options that made this variant. */
-export function suggestions(report: CompressReport, file: string, minCosine: number): string[] {
+/**
+ * Tensors ranked by the model's output cosine with only that tensor compressed (a sensitivity
+ * scan of the same method on the same inputs): what each one does to the outputs, measured.
+ * Undefined when the scan measured no layer.
+ */
+export function measuredSuspects(scan: SensitivityReport, count = MAX_SUSPECTS): Attribution | undefined {
+  const measured = scan.layers.filter((l) => l.output).sort((a, b) => a.output!.cosine - b.output!.cosine);
+  if (!measured.length) return undefined;
+  const ranking = `measured: the model's output cosine with only that tensor compressed, lowest first (${scan.samples} sample${scan.samples === 1 ? '' : 's'}, ${measured.length} of ${scan.layers.length} tensors run)`;
+  return { ranking, suspects: measured.slice(0, count).map((l) => ({ ...suspect(l.tensor, l.weight.sqnrDb), aloneCosine: l.output!.cosine })) };
+}
+
+/** What to try instead, from the methods and options that made this variant; `measured` when the suspects came from runs. */
+export function suggestions(report: CompressReport, file: string, minCosine: number, measured = false): string[] {
   const o = report.options;
   const has = (m: string) => report.methods.includes(m as CompressReport['methods'][number]);
   const out: string[] = [];
   if (has('prune')) {
-    if (o.scope !== 'global' && !o.pattern && o.criterion !== 'hessian') out.push('prune with one threshold for the whole model (--scope global), which spares layers whose weights are all small');
+    if (o.scope !== 'global' && !o.pattern && o.criterion !== 'hessian') out.push('compare one threshold for the whole model (--scope global), which spares layers whose weights are all small');
     if (o.sparsity !== undefined && o.sparsity > 0.1) out.push(`prune less (--sparsity ${Math.max(0.1, Math.round((o.sparsity - 0.2) * 10) / 10)})`);
   }
   if (has('int4')) {
@@ -106,18 +141,30 @@ export function suggestions(report: CompressReport, file: string, minCosine: num
   if (has('cluster') && (o.clusters ?? 16) < 256) out.push(`use more clusters (--clusters ${Math.min(256, (o.clusters ?? 16) * 4)})`);
   if (has('sign')) out.push('sign keeps one bit per weight; int4 or int8 keep far more of the model');
   const method = report.methods.join(',');
-  out.push(`find the layers that matter with \`model-lens sensitivity ${file} --method ${method}\`, then keep them at higher precision with --target-cosine ${minCosine}`);
+  if (measured) out.push(`keep the layers that matter at higher precision: --target-cosine ${minCosine} chooses per layer`);
+  else out.push(`find the layers that matter with \`model-lens sensitivity ${file} --method ${method}\`, then keep them at higher precision with --target-cosine ${minCosine}`);
   return out;
 }
 
-/** The verdict on a written variant. `file` is the original as the user named it (for suggested commands). */
-export function judgeVariant(report: CompressReport, verify: VerifyOutcome, minCosine: number, file: string): Verdict {
+/**
+ * The verdict on a written variant. `file` is the original as the user named it (for suggested
+ * commands); `scan`, a sensitivity scan of the same method, turns the suspects from a proxy into measurements.
+ */
+export function judgeVariant(report: CompressReport, verify: VerifyOutcome, minCosine: number, file: string, scan?: SensitivityReport): Verdict {
   switch (verify.state) {
     case 'done': {
       const fidelity = headlineFidelity(verify.report);
       if (!fidelity) return { state: 'failed', reason: 'no output could be compared' };
       if (!(fidelity.cosine < minCosine)) return { state: 'ok', fidelity, minCosine };
-      return { state: 'poor', fidelity, minCosine, suspects: suspectTensors(report), suggestions: suggestions(report, file, minCosine) };
+      const measured = scan && measuredSuspects(scan);
+      const { ranking, suspects } = measured ?? proxySuspects(report);
+      const worstAlone = suspects[0]?.aloneCosine;
+      // A lone tensor that accounts for under a quarter of the drop does not explain it.
+      const spread =
+        worstAlone !== undefined && 1 - worstAlone < 0.25 * (1 - fidelity.cosine)
+          ? `no single tensor explains it: compressed alone, the worst keeps output cosine ${formatCosine(worstAlone)}; the error builds up across layers`
+          : undefined;
+      return { state: 'poor', fidelity, minCosine, ranking, suspects, ...(spread ? { spread } : {}), suggestions: suggestions(report, file, minCosine, measured !== undefined) };
     }
     case 'failed':
       return { state: 'failed', reason: verify.reason };
@@ -166,15 +213,19 @@ export function verdictHeadline(v: Verdict): string {
   }
 }
 
-function describeSuspect(s: Suspect): string {
-  return `${s.name} (SQNR ${s.sqnrDb.toFixed(1)} dB, relative error ${(s.relError * 100).toFixed(1)}%${s.note ? `; ${s.note}` : ''})`;
+/** "conv2d_12.w_0 (alone: output cosine 0.9615; weight SQNR 10.7 dB)" or, unmeasured, its SQNR and relative error. */
+export function describeSuspect(s: Suspect): string {
+  const own = `SQNR ${Number.isFinite(s.sqnrDb) ? `${s.sqnrDb.toFixed(1)} dB` : 'exact'}`;
+  const what = s.aloneCosine !== undefined ? `alone: output cosine ${formatCosine(s.aloneCosine)}; weight ${own}` : `${own}, relative error ${(s.relError * 100).toFixed(1)}%`;
+  return `${s.name} (${what}${s.note ? `; ${s.note}` : ''})`;
 }
 
 /** The verdict as text lines: headline, then for a poor variant the suspects and what to try. */
 export function formatVerdict(v: Verdict): string[] {
   const lines = [`fidelity ${verdictHeadline(v)}`];
   if (v.state === 'poor') {
-    lines.push(`  most likely responsible (${SUSPECT_RANKING}):`, ...v.suspects.map((s) => `    ${describeSuspect(s)}`));
+    lines.push(`  most likely responsible (${v.ranking}):`, ...v.suspects.map((s) => `    ${describeSuspect(s)}`));
+    if (v.spread) lines.push(`  ${v.spread}`);
     lines.push('  try:', ...v.suggestions.map((s) => `    ${s}`));
   }
   return lines;
