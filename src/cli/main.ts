@@ -14,7 +14,7 @@ import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetC
 import type { MethodOptions } from '../core/compress/types';
 import { parseShapeSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
-import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeVariant, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
@@ -396,11 +396,10 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
 
 /**
  * A poor variant's layers compressed one at a time on the same inputs, so the verdict can name the
- * tensors that measurably hurt; undefined where a scan does not apply (goal, Hessian, global scope) or fails.
+ * tensors that measurably hurt; undefined where a scan does not apply or fails.
  */
 async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
-  // A lone tensor under a global threshold is not pruned as the variant pruned it, so the scan would measure something else.
-  if (args.goal || args.spec.options.criterion === 'hessian' || args.spec.options.scope === 'global') return undefined;
+  if (!layerScanApplies(args.spec.options, args.goal !== undefined)) return undefined;
   const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
   try {
     return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });

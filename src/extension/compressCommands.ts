@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatCompressReport } from '../core/compress/format';
 import { describeGoal, LAYER_CHOICES, normaliseSpec, parseMethods, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import type { SensitivityReport } from '../core/compress/sensitivity';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
 import { formatVerifyReport } from '../core/verify/report';
-import { judgeVariant, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import { judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
 import type { ModelService } from '../node/modelService';
@@ -198,11 +199,22 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       else if (choice === 'Reveal in Explorer') void reportDeps.reveal(outcome);
     };
     if (verdict.state === 'poor' || verdict.state === 'failed') {
-      const detail = verdict.state === 'poor' ? ` Most likely: ${verdict.suspects.map((s) => s.name).join(', ')}; try ${verdict.suggestions[0]}.` : '';
+      const blame = verdict.state === 'poor' && (verdict.spread ? ' No single tensor explains it.' : ` Most likely: ${verdict.suspects.map((s) => s.name).join(', ')}.`);
+      const detail = verdict.state === 'poor' ? `${blame} Try: ${verdict.suggestions[0]}.` : '';
       void vscode.window.showWarningMessage(`Wrote ${outName} (${ratio}), but ${verdictHeadline(verdict)}.${detail}`, 'Open Report', 'Compare', 'Reveal in Explorer').then(act);
       return;
     }
     void vscode.window.showInformationMessage(`Wrote ${outName} — ${ratio}, ${verdictHeadline(verdict)}`, 'Open', 'Compare', 'Reveal in Explorer').then(act);
+  }
+
+  /** Each layer compressed alone on the verification inputs, to name what hurt a poor variant; undefined if cancelled or failed. */
+  async function scanLayers(input: string, spec: CompressSpec, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<SensitivityReport | undefined> {
+    try {
+      return await deps.service.sensitivity(input, spec, { samples: compressDefaults().verifySamples }, (p) => progress.report({ message: `finding the layers responsible: ${p.done}/${p.total} ${p.tensor}` }), signal);
+    } catch (err) {
+      if (!signal.aborted) deps.log.warn(`layer scan of ${input}: ${firstLine(err)}`);
+      return undefined;
+    }
   }
 
   /** Writes the variant, verifies it, opens the report; resolves to undefined when declined, cancelled or failed. */
@@ -264,7 +276,12 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             );
             progress.report({ increment: share - shown, message: `wrote ${outName}` });
             const verify = await runVerify(result, verifyWanted, progress, controller.signal);
-            return { result, spec: normalised, verify, verdict: judgeVariant(result.report, verify, compressDefaults().minCosine, result.input) };
+            const minCosine = compressDefaults().minCosine;
+            let verdict = judgeVariant(result.report, verify, minCosine, result.input);
+            if (verdict.state === 'poor' && layerScanApplies(normalised.options, goal !== undefined)) {
+              verdict = judgeVariant(result.report, verify, minCosine, result.input, await scanLayers(input, normalised, progress, controller.signal));
+            }
+            return { result, spec: normalised, verify, verdict };
           } finally {
             cancel.dispose();
           }

@@ -6,6 +6,7 @@
 import type { VerifyReport } from '../verify/report';
 import type { CompressReport } from './pipeline';
 import type { SensitivityReport } from './sensitivity';
+import type { MethodOptions } from './types';
 import { formatBytes } from '../units';
 
 /** Output cosine below which a variant "changes the model's outputs substantially" unless the user says otherwise. */
@@ -103,6 +104,15 @@ export function proxySuspects(report: CompressReport, count = MAX_SUSPECTS): Att
     .slice(0, count)
     .map((t) => suspect(t.name, t.sqnrDb, t.note));
   return { ranking: PROXY_RANKING, suspects };
+}
+
+/**
+ * Whether compressing each tensor alone reproduces what the variant did to it. Not for a fidelity
+ * goal (per-layer choices), Hessian pruning (compensation couples rows to calibration) or a global
+ * prune threshold (a lone tensor would get its own).
+ */
+export function layerScanApplies(options: MethodOptions, goal: boolean): boolean {
+  return !goal && options.criterion !== 'hessian' && options.scope !== 'global';
 }
 
 /**
