@@ -399,7 +399,7 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
  * tensors that measurably hurt; undefined where a scan does not apply or fails.
  */
 async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
-  if (!layerScanApplies(args.spec.options, args.goal !== undefined)) return undefined;
+  if (!layerScanApplies(args.spec, args.goal !== undefined)) return undefined;
   const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
   try {
     return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });

@@ -278,7 +278,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             const verify = await runVerify(result, verifyWanted, progress, controller.signal);
             const minCosine = compressDefaults().minCosine;
             let verdict = judgeVariant(result.report, verify, minCosine, result.input);
-            if (verdict.state === 'poor' && layerScanApplies(normalised.options, goal !== undefined)) {
+            if (verdict.state === 'poor' && layerScanApplies(normalised, goal !== undefined)) {
               verdict = judgeVariant(result.report, verify, minCosine, result.input, await scanLayers(input, normalised, progress, controller.signal));
             }
             return { result, spec: normalised, verify, verdict };

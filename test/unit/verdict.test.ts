@@ -92,12 +92,14 @@ describe('verdict', () => {
     });
     // The SQNR proxy would blame 'fc' (5 dB); the runs say the depthwise convs matter.
     const scan = { samples: 8, layers: [layer('fc', 5, 0.998), layer('dw12', 10.7, 0.9615), layer('dw18', 12.4, 0.9636), layer('pw', 11, 0.999), layer('unrun', 3)] } as SensitivityReport;
-    const r = report(['prune'], { sparsity: 0.5, scope: 'layer' }, [tensor('fc', 5), tensor('dw12', 10.7), tensor('dw18', 12.4)]);
+    // 'skipped' would hurt most, but the variant left it alone (say, too small to pay off): it cannot be to blame.
+    scan.layers.push(layer('skipped', 20, 0.5));
+    const r = report(['prune'], { sparsity: 0.5, scope: 'layer' }, [tensor('fc', 5), tensor('dw12', 10.7), tensor('dw18', 12.4), tensor('pw', 11)]);
     const v = judgeVariant(r, verified([output('y', 0.96)]), 0.99, 'm.onnx', scan);
     assert.equal(v.state, 'poor');
     if (v.state !== 'poor') return;
     assert.deepEqual(v.suspects.map((x) => [x.name, x.aloneCosine]), [['dw12', 0.9615], ['dw18', 0.9636], ['fc', 0.998]]);
-    assert.equal(v.ranking, "measured: the model's output cosine with only that tensor compressed, lowest first (8 samples, 4 of 5 tensors run)");
+    assert.equal(v.ranking, "measured: the model's output cosine with only that tensor compressed, lowest first (8 samples, 5 of 6 tensors run)");
     assert.match(formatVerdict(v).join('\n'), /\n {4}dw12 \(alone: output cosine 0\.962; weight SQNR 10\.7 dB\)\n/);
     assert.doesNotMatch(v.suggestions.join('\n'), /model-lens sensitivity/);
     assert.equal(v.spread, undefined);

@@ -6,7 +6,7 @@
 import type { VerifyReport } from '../verify/report';
 import type { CompressReport } from './pipeline';
 import type { SensitivityReport } from './sensitivity';
-import type { MethodOptions } from './types';
+import type { CompressSpec } from './spec';
 import { formatBytes } from '../units';
 
 /** Output cosine below which a variant "changes the model's outputs substantially" unless the user says otherwise. */
@@ -108,11 +108,11 @@ export function proxySuspects(report: CompressReport, count = MAX_SUSPECTS): Att
 
 /**
  * Whether compressing each tensor alone reproduces what the variant did to it. Not for a fidelity
- * goal (per-layer choices), Hessian pruning (compensation couples rows to calibration) or a global
- * prune threshold (a lone tensor would get its own).
+ * goal or per-tensor overrides (choices differ by layer), Hessian pruning (compensation couples rows
+ * to calibration) or a global prune threshold (a lone tensor would get its own).
  */
-export function layerScanApplies(options: MethodOptions, goal: boolean): boolean {
-  return !goal && options.criterion !== 'hessian' && options.scope !== 'global';
+export function layerScanApplies(spec: CompressSpec, goal: boolean): boolean {
+  return !goal && !Object.keys(spec.overrides ?? {}).length && spec.options.criterion !== 'hessian' && spec.options.scope !== 'global';
 }
 
 /**
@@ -120,10 +120,12 @@ export function layerScanApplies(options: MethodOptions, goal: boolean): boolean
  * scan of the same method on the same inputs): what each one does to the outputs, measured.
  * Undefined when the scan measured no layer.
  */
-export function measuredSuspects(scan: SensitivityReport, count = MAX_SUSPECTS): Attribution | undefined {
-  const measured = scan.layers.filter((l) => l.output).sort((a, b) => a.output!.cosine - b.output!.cosine);
+export function measuredSuspects(scan: SensitivityReport, report: CompressReport, count = MAX_SUSPECTS): Attribution | undefined {
+  // Only tensors the variant compressed can be to blame.
+  const compressed = new Set(report.tensors.map((t) => t.name));
+  const measured = scan.layers.filter((l) => l.output && compressed.has(l.tensor)).sort((a, b) => a.output!.cosine - b.output!.cosine);
   if (!measured.length) return undefined;
-  const ranking = `measured: the model's output cosine with only that tensor compressed, lowest first (${scan.samples} sample${scan.samples === 1 ? '' : 's'}, ${measured.length} of ${scan.layers.length} tensors run)`;
+  const ranking = `measured: the model's output cosine with only that tensor compressed, lowest first (${scan.samples} sample${scan.samples === 1 ? '' : 's'}, ${scan.layers.filter((l) => l.output).length} of ${scan.layers.length} tensors run)`;
   return { ranking, suspects: measured.slice(0, count).map((l) => ({ ...suspect(l.tensor, l.weight.sqnrDb), aloneCosine: l.output!.cosine })) };
 }
 
@@ -166,7 +168,7 @@ export function judgeVariant(report: CompressReport, verify: VerifyOutcome, minC
       const fidelity = headlineFidelity(verify.report);
       if (!fidelity) return { state: 'failed', reason: 'no output could be compared' };
       if (!(fidelity.cosine < minCosine)) return { state: 'ok', fidelity, minCosine };
-      const measured = scan && measuredSuspects(scan);
+      const measured = scan && measuredSuspects(scan, report);
       const { ranking, suspects } = measured ?? proxySuspects(report);
       const worstAlone = suspects[0]?.aloneCosine;
       // A lone tensor that accounts for under a quarter of the drop does not explain it.
