@@ -441,14 +441,14 @@ async function compressCommand(args: CompressArgs): Promise<number> {
     process.stderr.write(`model-lens: ${args.file}: ${verdictHeadline(verdict)}; --min-cosine ${args.minCosine} rejects it, so ${name} was removed\n`);
     return 1;
   }
-  warnVerdict(name, verdict);
+  warnVerdict(name, verdict, outcome);
   return 0;
 }
 
-/** One loud stderr line for a variant that is poor or unchecked for a reason the user did not choose. */
-function warnVerdict(name: string, verdict: Verdict): void {
+/** One loud stderr line for a variant that is poor, or unchecked where it could have been (failed, too big). */
+function warnVerdict(name: string, verdict: Verdict, outcome: VerifyOutcome): void {
   if (verdict.state === 'poor') process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)} (kept; --min-cosine ${verdict.minCosine} would reject it)\n`);
-  else if (verdict.state === 'failed' || (verdict.state === 'unchecked' && !verdict.reason.includes('--no-verify'))) process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)}\n`);
+  else if (outcome.state === 'failed' || outcome.state === 'skipped' || verdict.state === 'failed') process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)}\n`);
 }
 
 async function sensitivityCommand(args: ReturnType<typeof sensitivityArgs>): Promise<void> {
