@@ -93,7 +93,8 @@ function fidelityCard(d: Verdict, v: VerifyView): HTMLElement {
       const f = d.fidelity;
       const top1 = f.top1 ? ` · top-1 ${formatPercent(f.top1.agreement)} of ${formatInt(f.top1.rows)}` : '';
       const which = f.outputs > 1 ? `worst of ${f.outputs} outputs (${f.output})` : f.output;
-      const sub = d.state === 'poor' ? `below ${d.minCosine}: the outputs change substantially · ${which}${top1}` : `${which}${top1}`;
+      // A poor verdict's callout says what it was measured on; a good one says it here.
+      const sub = d.state === 'poor' ? `below ${d.minCosine}: the outputs change substantially · ${which}${top1}` : `${which}${top1} · on ${f.measuredOn}`;
       return card('Output fidelity', `cosine ${d.state === 'poor' ? cosineBelow(f.cosine, d.minCosine) : formatCosine(f.cosine)}`, h('span', { title: `measured on ${f.measuredOn}` }, sub), d.state === 'poor' ? 'bad' : '');
     }
     case 'failed':
