@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidModelError } from '../core/errors';
@@ -16,7 +15,7 @@ import { parseShapeSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
 import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import type { VerifySettings } from '../core/verify/verify';
-import { compressFile } from '../node/compress';
+import { compressFile, removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
 import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
@@ -428,7 +427,7 @@ async function compressCommand(args: CompressArgs): Promise<number> {
   if (verdict.state === 'poor') verdict = judgeVariant(result.report, outcome, args.minCosine, args.file, await scanLayers(args, progress));
   // A variant the user's own threshold rejects (or that could not be checked against it) must not stay behind looking usable.
   const rejected = args.minCosineGiven && verdict.state !== 'ok';
-  if (rejected && path.resolve(result.output) !== path.resolve(args.file)) fs.rmSync(result.output, { force: true });
+  if (rejected && path.resolve(result.output) !== path.resolve(args.file)) removeVariant(result.output);
   const verification = outcome.state === 'done' ? outcome.report : undefined;
   if (args.json) {
     process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}), verdict, ...(rejected ? { removed: true } : {}) }) + '\n');
