@@ -122,7 +122,7 @@ console.log(`\ncompress --method int8, same model:`);
 const out = join(cache, 'out.onnx');
 const clean = () => rmSync(out, { force: true });
 const [compress, copy] = alternate(
-  ['model-lens compress --method int8', process.execPath, [cli, 'compress', onnxModel, '--method', 'int8', '-o', out, '--force', '--json']],
+  ['model-lens compress --method int8', process.execPath, [cli, 'compress', onnxModel, '--method', 'int8', '-o', out, '--force', '--json', '--no-verify']],
   ['read + write the same bytes (baseline)', process.execPath, [join(root, 'bench/copy.mjs'), onnxModel, out]],
   clean,
 );
@@ -140,7 +140,7 @@ if (args.includes('--huge')) {
   const inspectHuge = repeat('model-lens inspect --json', process.execPath, [cli, 'inspect', huge, '--json'], undefined, 1);
   const hugeOut = join(dir, 'out.onnx');
   const cleanHuge = () => ['', '.data'].forEach((x) => rmSync(hugeOut + x, { force: true }));
-  const compressHuge = repeat('model-lens compress --method int8', process.execPath, [cli, 'compress', huge, '--method', 'int8', '-o', hugeOut, '--force', '--json'], cleanHuge, 1);
+  const compressHuge = repeat('model-lens compress --method int8', process.execPath, [cli, 'compress', huge, '--method', 'int8', '-o', hugeOut, '--force', '--json', '--no-verify'], cleanHuge, 1);
   cleanHuge();
   results.measures.hugeExternal = { fileBytes: bytes, inspect: inspectHuge, compressInt8: compressHuge };
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });

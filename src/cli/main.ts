@@ -8,12 +8,14 @@ import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
 import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/units';
 import { formatCompressReport, formatSensitivity } from '../core/compress/format';
+import type { SensitivityReport } from '../core/compress/sensitivity';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
 import { parseShapeSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
+import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import type { VerifySettings } from '../core/verify/verify';
-import { compressFile } from '../node/compress';
+import { compressFile, removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
 import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
@@ -28,10 +30,16 @@ Commands:
       Print every weight tensor's statistics (a table, or one JSON document with --json);
       --no-stats prints the structure alone.
 
-  compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--verify]
+  compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--no-verify]
       Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
       report card. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
       GGUF: int8 (Q8_0), int4 (Q4_0), fp16, bf16.
+      ONNX variants are then run against the original in onnxruntime (input options as for
+      verify) and the summary leads with the worst output's cosine; below --min-cosine C
+      (default ${DEFAULT_MIN_COSINE}) it says so loudly, names the likely tensors and what to try. Given
+      explicitly, --min-cosine makes such a variant an error: exit 1, variant removed.
+      Models over ${DEFAULT_VERIFY_SIZE_LIMIT_MB} MB are not run unless --min-cosine is given; --no-verify skips it
+      (--verify is accepted and changes nothing).
       Methods:${METHODS.map((m) => `\n        ${m.padEnd(8)} ${METHOD_DESCRIPTIONS[m]}`).join('')}
       Chain with commas, prune first: --method prune,int8.
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
@@ -258,15 +266,25 @@ interface CompressArgs {
   force: boolean;
   json: boolean;
   verify: boolean;
+  /** The cosine below which the variant is judged poor, and whether the user chose it (then poor is an error). */
+  minCosine: number;
+  minCosineGiven: boolean;
   goal?: FidelityGoal;
   calibration: CalibrationOptions;
+}
+
+/** --min-cosine's value: a cosine in (0, 1]. */
+function minCosineFlag(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--min-cosine must be a number above 0 and at most 1, got '${text}'`);
+  return v;
 }
 
 function compressArgs(args: string[]): CompressArgs {
   const { positional, flags } = parseArgs(
     args,
-    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'output', 'target-cosine', 'size-budget', 'heldout-inputs']),
-    new Set([...METHOD_SWITCHES, 'force', 'json', 'verify']),
+    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'output', 'target-cosine', 'size-budget', 'heldout-inputs', 'min-cosine']),
+    new Set([...METHOD_SWITCHES, 'force', 'json', 'verify', 'no-verify']),
   );
   if (positional.length !== 1) throw new UsageError('compress takes one FILE');
   const spec = methodSpec(flags, 'compress');
@@ -279,11 +297,17 @@ function compressArgs(args: string[]): CompressArgs {
   const calibration = calibrationSettings(flags);
   const hessian = spec.options.criterion === 'hessian';
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
-  if (!goal && [...(hessian ? [] : CALIBRATION_FLAGS), 'heldout-inputs'].some((f) => f !== 'seed' && flags.has(f))) {
-    throw new UsageError(`input options (--inputs, --samples, ...) go with --target-cosine, --size-budget${hessian ? '' : ' or --criterion hessian'}`);
+  const verify = !flags.has('no-verify');
+  if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
+  if (!goal && !hessian && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
+    throw new UsageError('input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify');
   }
   const last = (n: string) => flags.get(n)?.at(-1);
-  return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify'), goal, calibration };
+  const minText = last('min-cosine');
+  if (minText !== undefined && !verify) throw new UsageError('--min-cosine needs verification; it does not go with --no-verify');
+  if (minText !== undefined && path.extname(positional[0]).toLowerCase() !== '.onnx') throw new UsageError('--min-cosine needs an ONNX model: only a graph can be run to measure its outputs');
+  const minCosine = minText === undefined ? DEFAULT_MIN_COSINE : minCosineFlag(minText);
+  return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify, minCosine, minCosineGiven: minText !== undefined, goal, calibration };
 }
 
 function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; calibration: SensitivityOptions; json: boolean } {
@@ -354,7 +378,39 @@ function terminalProgress(): ((done: number, total: number, what: string) => voi
     : undefined;
 }
 
-async function compressCommand(args: CompressArgs): Promise<void> {
+/** Runs the variant against the original unless verification is off, impossible or (without --min-cosine) too big. */
+async function verifyVariant(args: CompressArgs, result: { output: string; report: { totals: Parameters<typeof verifySizeSkipReason>[0] } }): Promise<VerifyOutcome> {
+  if (!args.verify) return { state: 'off', reason: 'verification is off (--no-verify)' };
+  // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
+  if (path.extname(args.file).toLowerCase() !== '.onnx') return { state: 'unavailable', reason: `${path.basename(args.file)} holds weights only: there is no graph for onnxruntime to run` };
+  const tooBig = verifySizeSkipReason(result.report.totals, DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20, "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway");
+  if (tooBig && !args.minCosineGiven) return { state: 'skipped', reason: tooBig };
+  const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
+  try {
+    return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, shapes, dims, threads }) };
+  } catch (err) {
+    return { state: 'failed', reason: (err instanceof Error ? err.message : String(err)).split('\n')[0] };
+  }
+}
+
+/**
+ * A poor variant's layers compressed one at a time on the same inputs, so the verdict can name the
+ * tensors that measurably hurt; undefined where a scan does not apply or fails.
+ */
+async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
+  if (!layerScanApplies(args.spec, args.goal !== undefined)) return undefined;
+  const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
+  try {
+    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
+  } catch {
+    return undefined;
+  } finally {
+    if (progress) process.stderr.write('\r\x1b[K');
+  }
+}
+
+/** Exit code 1 when the user's --min-cosine rejected the variant (which is then removed). */
+async function compressCommand(args: CompressArgs): Promise<number> {
   const progress = terminalProgress();
   // Temp files of an earlier, killed run in the target folder go first (compressFile's temps are named for this).
   removeStaleTemps(path.dirname(path.resolve(args.output ?? args.file)));
@@ -366,16 +422,32 @@ async function compressCommand(args: CompressArgs): Promise<void> {
       ? await compressFileHessian(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
       : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
-  // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
-  const verifiable = path.extname(args.file).toLowerCase() === '.onnx';
-  const verification = args.verify && verifiable ? await runVerify(args.file, result.output, {}) : undefined;
-  if (args.verify && !verifiable) process.stderr.write(`model-lens: --verify skipped: only ONNX models can be run\n`);
+  const outcome = await verifyVariant(args, result);
+  let verdict = judgeVariant(result.report, outcome, args.minCosine, args.file);
+  if (verdict.state === 'poor') verdict = judgeVariant(result.report, outcome, args.minCosine, args.file, await scanLayers(args, progress));
+  // A variant the user's own threshold rejects (or that could not be checked against it) must not stay behind looking usable.
+  const rejected = args.minCosineGiven && verdict.state !== 'ok';
+  if (rejected && path.resolve(result.output) !== path.resolve(args.file)) removeVariant(result.output);
+  const verification = outcome.state === 'done' ? outcome.report : undefined;
   if (args.json) {
-    process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}) }) + '\n');
-    return;
+    process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}), verdict, ...(rejected ? { removed: true } : {}) }) + '\n');
+  } else {
+    process.stdout.write(formatCompressReport(result.report, result, verdict));
+    if (verification) process.stdout.write('\n' + formatVerifyReport(verification));
   }
-  process.stdout.write(formatCompressReport(result.report, result));
-  if (verification) process.stdout.write('\n' + formatVerifyReport(verification));
+  const name = path.basename(result.output);
+  if (rejected) {
+    process.stderr.write(`model-lens: ${args.file}: ${verdictHeadline(verdict)}; --min-cosine ${args.minCosine} rejects it, so ${name} was removed\n`);
+    return 1;
+  }
+  warnVerdict(name, verdict, outcome);
+  return 0;
+}
+
+/** One loud stderr line for a variant that is poor, or unchecked where it could have been (failed, too big). */
+function warnVerdict(name: string, verdict: Verdict, outcome: VerifyOutcome): void {
+  if (verdict.state === 'poor') process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)} (kept; --min-cosine ${verdict.minCosine} would reject it)\n`);
+  else if (outcome.state === 'failed' || outcome.state === 'skipped' || verdict.state === 'failed') process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)}\n`);
 }
 
 async function sensitivityCommand(args: ReturnType<typeof sensitivityArgs>): Promise<void> {
@@ -409,7 +481,7 @@ async function main(argv: string[]): Promise<number> {
     } else if (command === 'compress') {
       const args = compressArgs(rest);
       file = args.file;
-      await compressCommand(args);
+      return await compressCommand(args);
     } else if (command === 'sensitivity') {
       const args = sensitivityArgs(rest);
       file = args.file;

@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatCompressReport } from '../core/compress/format';
 import { describeGoal, LAYER_CHOICES, normaliseSpec, parseMethods, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import type { SensitivityReport } from '../core/compress/sensitivity';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
-import { formatBytes } from '../core/units';
-import { formatVerifyReport, type VerifyReport } from '../core/verify/report';
+import { formatVerifyReport } from '../core/verify/report';
+import { judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
 import type { ModelService } from '../node/modelService';
@@ -17,7 +18,7 @@ import { compressDefaults } from './compressSettings';
 import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern, type WizardResult } from './compressWizard';
 import { INSPECTOR_VIEW_TYPE } from './inspector';
 import { ReportPanel } from './reportPanel';
-import { describeRatio, formatCosine } from './reportProtocol';
+import { describeRatio } from './reportProtocol';
 
 const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
 
@@ -26,16 +27,14 @@ function outputSuffix(spec: CompressSpec, goal: FidelityGoal | null | undefined)
   return variantSuffix(spec) + (goal && !Object.keys(spec.overrides ?? {}).length ? '.mixed' : '');
 }
 
-/** What became of the fidelity check after the variant was written. */
-export type VerifyOutcome =
-  | { state: 'done'; report: VerifyReport }
-  | { state: 'off' | 'cancelled' }
-  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string };
+export type { VerifyOutcome };
 
 export interface CompressOutcome {
   result: CompressFileResult;
   spec: CompressSpec;
   verify: VerifyOutcome;
+  /** The verdict every surface shows (report card, notification, log). */
+  verdict: Verdict;
 }
 
 /** Options a caller (another extension, a test) may pass as the second argument instead of answering prompts. */
@@ -137,26 +136,6 @@ async function targets(deps: CompressDeps, arg: unknown, second: unknown): Promi
   return one ? [one] : [];
 }
 
-function verifySummary(v: VerifyOutcome): string {
-  switch (v.state) {
-    case 'done': {
-      const outs = v.report.outputs;
-      if (!outs.length) return 'no outputs compared';
-      const worst = Math.min(...outs.map((o) => o.cosine));
-      return `${outs.length > 1 ? 'worst output' : 'output'} cosine ${formatCosine(worst)}`;
-    }
-    case 'skipped':
-      return 'not verified (over the size limit)';
-    case 'failed':
-      return 'verification failed (see the report)';
-    case 'cancelled':
-      return 'verification cancelled';
-    case 'off':
-    case 'unavailable':
-      return '';
-  }
-}
-
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0];
 }
@@ -188,18 +167,14 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
   }
 
   async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<VerifyOutcome> {
-    if (!wanted) return { state: 'off' };
+    if (!wanted) return { state: 'off', reason: 'verification is off (setting modelLens.compress.verify)' };
     // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
     if (path.extname(outcomeResult.input).toLowerCase() !== '.onnx') {
       return { state: 'unavailable', reason: `${path.basename(outcomeResult.input)} holds weights only: there is no graph for onnxruntime to run` };
     }
     const d = compressDefaults();
-    const totals = outcomeResult.report.totals;
-    // External data counts: weights can be far larger than the .onnx file that points at them.
-    const size = Math.max(totals.fileBytesBefore, totals.weightBytesBefore);
-    if (size > d.verifyLimitBytes) {
-      return { state: 'skipped', reason: `${formatBytes(size)} is over the verification limit of ${formatBytes(d.verifyLimitBytes)} (setting modelLens.compress.verifySizeLimitMB)` };
-    }
+    const tooBig = verifySizeSkipReason(outcomeResult.report.totals, d.verifyLimitBytes, 'setting modelLens.compress.verifySizeLimitMB');
+    if (tooBig) return { state: 'skipped', reason: tooBig };
     progress.report({ message: `verifying: running both models on ${d.verifySamples} random inputs… (Cancel keeps ${path.basename(outcomeResult.output)})` });
     try {
       return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples }, signal) };
@@ -207,6 +182,38 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       if (err instanceof CancelledError || signal.aborted) return { state: 'cancelled' };
       deps.log.error(`verify ${outcomeResult.input} vs ${outcomeResult.output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return { state: 'failed', reason: firstLine(err) };
+    }
+  }
+
+  /**
+   * The message after a run: information for a good or deliberately unchecked variant, a warning
+   * that leads with the verdict when the outputs moved too far or the check failed.
+   */
+  function notify(outcome: CompressOutcome, outName: string, panel: ReportPanel): void {
+    const { result, verdict } = outcome;
+    const ratio = describeRatio(result.report.totals.ratio);
+    const act = (choice: string | undefined) => {
+      if (choice === 'Open Report') panel.panel.reveal();
+      else if (choice === 'Open') void reportDeps.open(outcome);
+      else if (choice === 'Compare') reportDeps.compare(outcome);
+      else if (choice === 'Reveal in Explorer') void reportDeps.reveal(outcome);
+    };
+    if (verdict.state === 'poor' || verdict.state === 'failed') {
+      const blame = verdict.state === 'poor' && (verdict.spread ? ' No single tensor explains it.' : ` Most likely: ${verdict.suspects.map((s) => s.name).join(', ')}.`);
+      const detail = verdict.state === 'poor' ? `${blame} Try: ${verdict.suggestions[0]}.` : '';
+      void vscode.window.showWarningMessage(`Wrote ${outName} (${ratio}), but ${verdictHeadline(verdict)}.${detail}`, 'Open Report', 'Compare', 'Reveal in Explorer').then(act);
+      return;
+    }
+    void vscode.window.showInformationMessage(`Wrote ${outName} — ${ratio}, ${verdictHeadline(verdict)}`, 'Open', 'Compare', 'Reveal in Explorer').then(act);
+  }
+
+  /** Each layer compressed alone on the verification inputs, to name what hurt a poor variant; undefined if cancelled or failed. */
+  async function scanLayers(input: string, spec: CompressSpec, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<SensitivityReport | undefined> {
+    try {
+      return await deps.service.sensitivity(input, spec, { samples: compressDefaults().verifySamples }, (p) => progress.report({ message: `finding the layers responsible: ${p.done}/${p.total} ${p.tensor}` }), signal);
+    } catch (err) {
+      if (!signal.aborted) deps.log.warn(`layer scan of ${input}: ${firstLine(err)}`);
+      return undefined;
     }
   }
 
@@ -269,7 +276,12 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             );
             progress.report({ increment: share - shown, message: `wrote ${outName}` });
             const verify = await runVerify(result, verifyWanted, progress, controller.signal);
-            return { result, spec: normalised, verify };
+            const minCosine = compressDefaults().minCosine;
+            let verdict = judgeVariant(result.report, verify, minCosine, result.input);
+            if (verdict.state === 'poor' && layerScanApplies(normalised, goal !== undefined)) {
+              verdict = judgeVariant(result.report, verify, minCosine, result.input, await scanLayers(input, normalised, progress, controller.signal));
+            }
+            return { result, spec: normalised, verify, verdict };
           } finally {
             cancel.dispose();
           }
@@ -288,18 +300,13 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       return undefined;
     }
 
-    const { result, verify } = outcome;
+    const { result, verify, verdict } = outcome;
     remember(outcome);
-    deps.log.info('\n' + formatCompressReport(result.report, result));
+    deps.log.info('\n' + formatCompressReport(result.report, result, verdict));
     if (verify.state === 'done') deps.log.info('\n' + formatVerifyReport(verify.report));
-    else if (verify.state === 'skipped' || verify.state === 'failed' || verify.state === 'unavailable') deps.log.warn(`verification ${verify.state}: ${verify.reason}`);
-    ReportPanel.show(reportDeps, outcome);
-    const parts = [describeRatio(result.report.totals.ratio), verifySummary(verify)].filter(Boolean);
-    void vscode.window.showInformationMessage(`Wrote ${outName} — ${parts.join(', ')}`, 'Open', 'Compare', 'Reveal in Explorer').then((choice) => {
-      if (choice === 'Open') void reportDeps.open(outcome);
-      else if (choice === 'Compare') reportDeps.compare(outcome);
-      else if (choice === 'Reveal in Explorer') void reportDeps.reveal(outcome);
-    });
+    if (verdict.state === 'poor' || verdict.state === 'failed') deps.log.warn(`${outName}: ${verdictHeadline(verdict)}`);
+    const panel = ReportPanel.show(reportDeps, outcome);
+    notify(outcome, outName, panel);
     return outcome;
   }
 

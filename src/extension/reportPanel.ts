@@ -29,6 +29,7 @@ function verifyView(outcome: CompressOutcome): VerifyView {
     runtime: r.runtime,
     elapsedMs: r.elapsedMs,
     inputs: r.inputs,
+    measuredOn: r.measuredOn,
     outputs: r.outputs.map((o) => ({
       name: o.name,
       cosine: toWire(o.cosine),
@@ -74,6 +75,7 @@ export function reportView(outcome: CompressOutcome): ReportView {
     skipped: r.skipped.map((s) => ({ name: s.name, reason: s.reason })),
     warnings: r.warnings,
     verify: verifyView(outcome),
+    verdict: outcome.verdict,
     ...(r.hessian ? { hessian: hessianView(r.hessian) } : {}),
     ...(r.fidelity ? { fidelity: fidelityView(r.fidelity) } : {}),
   };
@@ -102,10 +104,10 @@ function fidelityView(f: FidelityResult): FidelityView {
   };
 }
 
-/** The same JSON as `model-lens compress --json [--verify]`, so saved reports and CLI output compare directly. */
+/** The same JSON as `model-lens compress --json`, so saved reports and CLI output compare directly. */
 export function reportJson(outcome: CompressOutcome): string {
-  const { result, verify } = outcome;
-  const body = { input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verify.state === 'done' ? { verify: verify.report } : {}) };
+  const { result, verify, verdict } = outcome;
+  const body = { input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verify.state === 'done' ? { verify: verify.report } : {}), verdict };
   return JSON.stringify(body, null, 1) + '\n';
 }
 

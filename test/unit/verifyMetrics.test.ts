@@ -170,6 +170,7 @@ describe('verify: running two models', () => {
     const m = model([{ name: 'x', dtype: 1, shape: [1, 3] }], [{ name: 'y', dtype: 1, shape: [1, 3] }, { name: 'seq', dtype: 0, shape: null }]);
     const r = await verifyModels(scaler('a', 1, [], m), scaler('b', 1, [], m), () => [], { samples: 1 }, 'rt');
     assert.deepEqual(r.outputs.map((o) => o.name), ['y']);
+    assert.equal(r.measuredOn, '1 random sample (seed 0): x float32[1,3]');
     assert.deepEqual(r.warnings, ["output 'seq' is not a tensor (a sequence, map or optional) and is not compared"]);
     const none = model([{ name: 'x', dtype: 1, shape: [1, 3] }], [{ name: 'words', dtype: 8, shape: [1] }]);
     await assert.rejects(verifyModels(scaler('a', 1, [], none), scaler('b', 1, [], none), () => [], {}, 'rt'), err(/no output can be compared: 'words' is a string tensor/));
@@ -194,6 +195,7 @@ describe('verify: report text', () => {
       elapsedMs: 4600,
       runtime: 'onnxruntime-web 1.30.0',
       warnings: ['something to know'],
+      measuredOn: '8 random samples (seed 0): input float32[1,3,224,224]',
     };
     const text = formatVerifyReport(r);
     assert.match(text, /^net\.onnx vs net\.int8\.onnx: 8 samples, onnxruntime-web 1\.30\.0, 4\.60 s\n/);

@@ -18,6 +18,7 @@ import {
   type WireNumber,
 } from '../../src/extension/reportProtocol';
 import { describeGoal } from '../../src/core/compress/spec';
+import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
@@ -84,30 +85,49 @@ function card(label: string, value: Node | string, sub: Node | string, cls = '')
   return h('div', { class: `card ${cls}`.trim() }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value), h('div', { class: 'card-sub' }, sub));
 }
 
-function fidelityCard(v: VerifyView): HTMLElement {
-  switch (v.state) {
-    case 'done': {
-      if (!v.outputs.length) return card('Output fidelity', '—', 'no outputs compared');
-      const worst = v.outputs.reduce((a, o) => (fromWire(o.cosine) < fromWire(a.cosine) ? o : a));
-      const c = fromWire(worst.cosine);
-      return card(
-        'Output fidelity',
-        `cosine ${formatCosine(c)}`,
-        `${v.outputs.length > 1 ? `worst of ${v.outputs.length} outputs (${worst.name})` : worst.name} · ${v.samples} sample${v.samples === 1 ? '' : 's'}`,
-        c < 0.99 ? 'warn' : '',
-      );
+/** The headline fidelity from the verdict; the tone from how verification went. */
+function fidelityCard(d: Verdict, v: VerifyView): HTMLElement {
+  switch (d.state) {
+    case 'ok':
+    case 'poor': {
+      const f = d.fidelity;
+      const top1 = f.top1 ? ` · top-1 ${formatPercent(f.top1.agreement)} of ${formatInt(f.top1.rows)}` : '';
+      const which = f.outputs > 1 ? `worst of ${f.outputs} outputs (${f.output})` : f.output;
+      // A poor verdict's callout says what it was measured on; a good one says it here.
+      const sub = d.state === 'poor' ? `below ${d.minCosine}: the outputs change substantially · ${which}${top1}` : `${which}${top1} · on ${f.measuredOn}`;
+      return card('Output fidelity', `cosine ${d.state === 'poor' ? cosineBelow(f.cosine, d.minCosine) : formatCosine(f.cosine)}`, h('span', { title: `measured on ${f.measuredOn}` }, sub), d.state === 'poor' ? 'bad' : '');
     }
-    case 'off':
-      return card('Output fidelity', 'not checked', 'verification is off (setting modelLens.compress.verify)');
-    case 'cancelled':
-      return card('Output fidelity', 'cancelled', 'the variant was kept; run model-lens verify to check it', 'warn');
-    case 'skipped':
-      return card('Output fidelity', 'skipped', v.reason, 'warn');
     case 'failed':
-      return card('Output fidelity', 'failed', v.reason, 'bad');
-    case 'unavailable':
-      return card('Output fidelity', 'not applicable', v.reason);
+      return card('Output fidelity', 'not verified', d.reason, 'bad');
+    case 'unchecked':
+      return card('Output fidelity', 'not verified', d.reason, v.state === 'skipped' || v.state === 'cancelled' ? 'warn' : '');
   }
+}
+
+/** Says plainly when the variant cannot be trusted: what moved, the likely tensors, what to try. */
+function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
+  if (d.state === 'ok' || (d.state === 'unchecked' && v.state !== 'skipped' && v.state !== 'cancelled')) return null;
+  if (d.state !== 'poor') {
+    const bad = d.state === 'failed';
+    const hint = v.state === 'cancelled' ? '; the variant was kept, run model-lens verify to check it' : '';
+    return h('div', { class: `callout verdict ${bad ? 'bad' : 'warn'}`, role: bad ? 'alert' : 'status' }, icon(bad ? 'error' : 'warning'), h('span', {}, `${verdictHeadline(d)}${hint}`));
+  }
+  return h(
+    'section',
+    { class: 'callout verdict bad', role: 'alert', 'aria-label': 'Verdict' },
+    icon('error'),
+    h(
+      'div',
+      {},
+      h('strong', {}, "The variant changes the model's outputs substantially."),
+      h('p', {}, `${describeFidelity(d.fidelity, d.minCosine)}, below ${d.minCosine}; measured on ${d.fidelity.measuredOn}.`),
+      h('p', {}, `Most likely responsible (${d.ranking}):`),
+      h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s)))),
+      d.spread ? h('p', {}, `${d.spread[0].toUpperCase()}${d.spread.slice(1)}.`) : null,
+      h('p', {}, 'Try:'),
+      h('ul', { class: 'suggestions' }, ...d.suggestions.map((s) => h('li', {}, s))),
+    ),
+  );
 }
 
 /** A column header with its explanation as a tooltip (numeric columns right-aligned). */
@@ -120,22 +140,14 @@ function table(label: string, head: HTMLElement, rows: HTMLElement[]): HTMLEleme
   return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': label }, h('thead', {}, head), h('tbody', {}, ...rows)));
 }
 
-function verifySection(v: VerifyView): HTMLElement | null {
-  if (v.state !== 'done') {
-    if (v.state !== 'failed' && v.state !== 'skipped') return null;
-    return h(
-      'section',
-      { class: 'section' },
-      h('h2', {}, 'Output fidelity'),
-      h('div', { class: `callout ${v.state === 'failed' ? 'bad' : 'warn'}`, role: 'status' }, icon(v.state === 'failed' ? 'error' : 'info'), h('span', {}, `Verification ${v.state}: ${v.reason}`)),
-    );
-  }
+function verifySection(v: VerifyView, minCosine: number): HTMLElement | null {
+  if (v.state !== 'done') return null;
   const rows = v.outputs.map((o) =>
     h(
       'tr',
       {},
       h('td', { class: 'col-name' }, h('span', { class: 'name', title: o.name }, o.name)),
-      h('td', { class: 'num' }, metricCell(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) < 0.99 ? 'poor' : undefined)),
+      h('td', { class: 'num' }, metricCell(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) < minCosine ? 'poor' : undefined)),
       h('td', { class: 'num' }, formatCosine(fromWire(o.cosineMin))),
       h('td', { class: 'num' }, formatNumber(fromWire(o.relL2), 3)),
       h('td', { class: 'num' }, formatNumber(fromWire(o.relL2Max), 3)),
@@ -143,7 +155,6 @@ function verifySection(v: VerifyView): HTMLElement | null {
       h('td', { class: 'num' }, o.top1 === undefined ? '—' : `${formatPercent(o.top1)} of ${formatInt(o.top1Rows ?? 0)}`),
     ),
   );
-  const inputs = v.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join('×')}]${i.source === 'random' ? '' : ` from ${i.source}`}`).join(', ');
   return h(
     'section',
     { class: 'section' },
@@ -151,7 +162,7 @@ function verifySection(v: VerifyView): HTMLElement | null {
     h(
       'p',
       { class: 'section-note' },
-      `Both models ran ${v.samples} time${v.samples === 1 ? '' : 's'} on the same ${v.inputs.every((i) => i.source === 'random') ? `random inputs (seed ${v.seed})` : 'inputs'} with ${v.runtime} in ${formatDuration(v.elapsedMs)}. Inputs: ${inputs}.`,
+      `Both models ran with ${v.runtime} in ${formatDuration(v.elapsedMs)}, measured on ${v.measuredOn}.`,
     ),
     table(
       'Output fidelity per output',
@@ -354,7 +365,7 @@ class ReportApp {
         r.entropy.huffmanBytes > 0 ? `Huffman-coded, the file would take ${formatBytes(r.entropy.huffmanFileBytes)}` : 'no coded symbols',
       ),
       r.fidelity ? goalCard(r.fidelity) : null,
-      fidelityCard(r.verify),
+      fidelityCard(r.verdict, r.verify),
       card('Time', formatDuration(r.elapsedMs), r.methods.join(' + ')),
     );
 
@@ -393,10 +404,11 @@ class ReportApp {
       this.root,
       header,
       h('div', { class: 'body' },
+        verdictSection(r.verdict, r.verify),
         ...r.warnings.map((w) => h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w))),
         cards,
         r.fidelity ? fidelitySection(r.fidelity) : null,
-        verifySection(r.verify),
+        verifySection(r.verify, r.verdict.state === 'ok' || r.verdict.state === 'poor' ? r.verdict.minCosine : DEFAULT_MIN_COSINE),
         hessianSection(r.hessian),
         h(
           'section',

@@ -3,6 +3,7 @@ import { describeGoal } from './spec';
 import type { HessianComparison } from './hessianPlan';
 import type { CompressReport } from './pipeline';
 import type { FidelityResult, SensitivityReport } from './sensitivity';
+import { formatVerdict, type Verdict } from './verdict';
 
 function num(v: number): string {
   if (!Number.isFinite(v)) return v > 0 ? 'inf' : v < 0 ? '-inf' : 'nan';
@@ -17,7 +18,7 @@ function cell(s: string, n: number, right = false): string {
 }
 
 /** The report card as text: per tensor, then totals and the entropy estimate. */
-export function formatCompressReport(r: CompressReport, paths?: { input: string; output: string; elapsedMs: number }): string {
+export function formatCompressReport(r: CompressReport, paths?: { input: string; output: string; elapsedMs: number }, verdict?: Verdict): string {
   const t = r.totals;
   const lines: string[] = [];
   if (paths) lines.push(`${paths.input} -> ${paths.output}  (${r.methods.join(' + ')}, ${(paths.elapsedMs / 1000).toFixed(2)} s)`, '');
@@ -53,6 +54,7 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
   if (r.entropy.huffmanBytes > 0) {
     lines.push(`entropy  ${r.entropy.bitsPerWeight.toFixed(2)} bits/weight; Huffman-coded the variant would take ${bytes(r.entropy.huffmanFileBytes)}`);
   }
+  if (verdict) lines.push(...formatVerdict(verdict));
   if (r.fidelity) lines.push(...formatFidelity(r.fidelity));
   if (r.hessian) lines.push('', ...formatHessian(r.hessian));
   for (const w of r.warnings) lines.push(`warning: ${w}`);

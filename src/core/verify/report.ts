@@ -32,6 +32,16 @@ export interface VerifyReport {
   /** e.g. 'onnxruntime-web 1.30.0'. */
   runtime: string;
   warnings: string[];
+  /** What the fidelity numbers were measured on, in one line (inputs, shapes, sample count). */
+  measuredOn: string;
+}
+
+/** e.g. "8 random samples (seed 0): x float32[1,3,48,192]"; inputs from files name their file. */
+export function describeMeasuredOn(samples: number, seed: number, inputs: InputReport[]): string {
+  const random = inputs.some((i) => i.source === 'random');
+  const runs = `${samples}${random ? ' random' : ''} sample${samples === 1 ? '' : 's'}${random ? ` (seed ${seed})` : ''}`;
+  const list = inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]${i.source === 'random' ? '' : ` from ${base(i.source)}`}`);
+  return `${runs}: ${list.join('; ') || 'no inputs'}`;
 }
 
 /** Cosine with six decimals; an exact 1 prints as '1' so it cannot be confused with a rounded one. */

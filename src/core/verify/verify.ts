@@ -4,7 +4,7 @@ import type { Model, ValueInfo } from '../model';
 import { assignInputs, checkIntRange, checkShape, DEFAULT_INT_RANGE, realInputs, resolveShapes, synthesize, type InputOptions, type SuppliedTensor } from './inputs';
 import { OutputComparison } from './metrics';
 import { Rng } from './random';
-import type { InputReport, ModelTiming, VerifyReport } from './report';
+import { describeMeasuredOn, type InputReport, type ModelTiming, type VerifyReport } from './report';
 import { isSupportedDtype, verifyError, type HostTensor } from './tensor';
 
 export const DEFAULT_SAMPLES = 8;
@@ -113,6 +113,7 @@ export async function verifyModels(
     elapsedMs: performance.now() - start,
     runtime,
     warnings,
+    measuredOn: describeMeasuredOn(samples, plan.seed, inputReports),
   };
 }
 
