@@ -17,6 +17,7 @@ import { compressFile } from '../../src/node/compress';
 import { FileSource } from '../../src/node/fileSource';
 import { loadOrtWeb } from '../../src/node/verify/ortWeb';
 import { DT, encodeModel, type AttrValue, graph, mulberry32, node, tensor, valueInfo, weights } from '../fixtures/onnxBuilder';
+import { serializeSafetensors } from '../fixtures/safetensors';
 import { distFile, openModel } from './helpers';
 import { loadOrt } from './compressZoo.test';
 
@@ -214,6 +215,28 @@ describe('the range rule: nothing is clipped unless asked', () => {
     assert.match(r.skipped.find((s) => s.name === 'W')!.reason, /exceed bf16's ±3.39e38; kept float32/);
     const fine = run(convBnModel(root, 13, { peak: 3.3e38 }), { methods: ['bf16'], options: {} }, 'range-bf16-fine.onnx').report;
     assert.ok(fine.tensors.some((t) => t.name === 'W'));
+  });
+});
+
+describe('the range rule in safetensors', () => {
+  it('fp16 keeps a tensor with values beyond ±65504 as F32 and converts the rest', () => {
+    const big = weights(mulberry32(9), 64 * 32, 0.1);
+    big[10] = -7e4;
+    const file = join(root, 'range.safetensors');
+    const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    writeFileSync(file, serializeSafetensors([
+      { name: 'big.weight', dtype: 'F32', shape: [64, 32], data: f32(big) },
+      { name: 'fine.weight', dtype: 'F32', shape: [64, 32], data: f32(weights(mulberry32(10), 64 * 32, 0.1)) },
+    ]));
+    const r = run(file, { methods: ['fp16'], options: {} }, 'range.fp16.safetensors');
+    assert.deepEqual(r.report.tensors.map((t) => t.name), ['fine.weight']);
+    assert.equal(r.report.skipped.find((x) => x.name === 'big.weight')!.reason, "values up to 7.00e+4 exceed fp16's ±65504; kept float32 (--allow-clip to clip)");
+    const o = openModel(r.output);
+    try {
+      assert.deepEqual(o.model.tensors.map((t) => [t.name, t.dtype]), [['big.weight', DT.FLOAT], ['fine.weight', DT.FLOAT16]]);
+    } finally {
+      o.close();
+    }
   });
 });
 
