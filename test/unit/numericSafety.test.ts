@@ -17,6 +17,8 @@ import { compressFile } from '../../src/node/compress';
 import { FileSource } from '../../src/node/fileSource';
 import { loadOrtWeb } from '../../src/node/verify/ortWeb';
 import { DT, encodeModel, type AttrValue, graph, mulberry32, node, tensor, valueInfo, weights } from '../fixtures/onnxBuilder';
+import { GGML } from '../fixtures/gguf';
+import { buildGguf, encode } from '../fixtures/ggufBuilder';
 import { serializeSafetensors } from '../fixtures/safetensors';
 import { distFile, openModel } from './helpers';
 import { loadOrt } from './compressZoo.test';
@@ -237,6 +239,28 @@ describe('the range rule in safetensors', () => {
     } finally {
       o.close();
     }
+  });
+});
+
+describe('the range rule in GGUF', () => {
+  it('F16 keeps an F32 tensor whose values overflow it, converts the others', () => {
+    const big = weights(mulberry32(12), 64 * 8, 0.2);
+    big[3] = 1e6;
+    const file = join(root, 'range.gguf');
+    writeFileSync(
+      file,
+      buildGguf({
+        version: 3,
+        kvs: [['general.architecture', { t: 'string', v: 'llama' }]],
+        tensors: [
+          { name: 'big.weight', dims: [64, 8], type: GGML.F32, data: encode(GGML.F32, big).data },
+          { name: 'fine.weight', dims: [64, 8], type: GGML.F32, data: encode(GGML.F32, weights(mulberry32(13), 64 * 8, 0.2)).data },
+        ],
+      }),
+    );
+    const r = run(file, { methods: ['fp16'], options: {} }, 'range.f16.gguf');
+    assert.deepEqual(r.report.tensors.map((t) => t.name), ['fine.weight']);
+    assert.equal(r.report.skipped.find((x) => x.name === 'big.weight')!.reason, "values up to 1.00e+6 exceed fp16's ±65504; kept float32 (--allow-clip to clip)");
   });
 });
 

@@ -41,6 +41,7 @@ import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
 import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
 import type { ErrorMetrics, MethodName, Reconstruction } from './types';
 import { blockersOfOpset21, blockersOfOpset7 } from './opsets';
+import { rangeObstacle } from './range';
 import { findWeights, selectWeights, type SkippedTensor, type WeightCandidate } from './weights';
 
 export interface TensorResult extends ErrorMetrics {
@@ -153,37 +154,6 @@ export function readWeights(source: RandomAccessSource, ref: TensorRef, openFile
     at += n;
   });
   return { values: out, clipped };
-}
-
-/** Largest finite |value| of a tensor, read piece by piece (the range rule checks it before anything is stored). */
-function peakAbs(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): number {
-  let peak = 0;
-  streamElements(source, ref, openFile, (v, n) => {
-    for (let i = 0; i < n; i++) {
-      const a = Math.abs(v[i]);
-      if (a > peak && a !== Infinity) peak = a;
-    }
-  });
-  return peak;
-}
-
-/** Magnitudes from which a value overflows the stored type (round-to-nearest-even's threshold), and its range as said. */
-const STORED_RANGE = {
-  fp16: { overflow: 65520, range: "fp16's ±65504" },
-  bf16: { overflow: 3.39617752923046e38, range: "bf16's ±3.39e38" },
-  float32: { overflow: 2 ** 128 - 2 ** 103, range: "float32's ±3.4e38" },
-};
-
-/**
- * The range rule: why a tensor must stay as it is because the type it would be stored in (or
- * float32, which every method computes in) cannot hold its values, or undefined when it can.
- */
-export function rangeObstacle(source: RandomAccessSource, c: WeightCandidate, storage: MethodName | undefined, openFile: SourceOpener): string | undefined {
-  const limits = [...(c.tensor.dtype === 11 ? [STORED_RANGE.float32] : []), ...(storage === 'fp16' || storage === 'bf16' ? [STORED_RANGE[storage]] : [])];
-  if (!limits.length) return undefined;
-  const peak = peakAbs(source, c.tensor, openFile);
-  const over = limits.find((l) => peak >= l.overflow);
-  return over && `values up to ${peak.toPrecision(3)} exceed ${over.range}; kept ${dtypeInfo(c.tensor.dtype).name} (--allow-clip to clip)`;
 }
 
 /** A tensor's values as float32 (see readWeights). */
@@ -538,7 +508,7 @@ export function compressModel(
       skip(`already 16-bit (${dtypeInfo(c.tensor.dtype).name})`);
       return false;
     }
-    const obstacle = s.options.allowClip ? undefined : rangeObstacle(source, c, m, openFile);
+    const obstacle = s.options.allowClip ? undefined : rangeObstacle(source, c.tensor, m, openFile);
     if (obstacle) skip(obstacle);
     return !obstacle;
   });

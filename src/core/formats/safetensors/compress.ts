@@ -7,7 +7,8 @@ import { bytesOf } from '../../compress/encode';
 import { compareReconstruction } from '../../compress/metrics';
 import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import { dequantizeClusters, dequantizeLinear, fromBfloat16, fromFloat16, kmeans1d, quantizeLinear, toBfloat16, toFloat16 } from '../../compress/methods';
-import { isGlobalPrune, pruneGlobal, pruneOne, rangeObstacle, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
+import { isGlobalPrune, pruneGlobal, pruneOne, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
+import { rangeObstacle } from '../../compress/range';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../../compress/spec';
 import type { WeightLayout } from '../../compress/types';
 import { MIN_COMPRESSIBLE_ELEMENTS, type SkippedTensor, type WeightCandidate } from '../../compress/weights';
@@ -145,7 +146,7 @@ export function compressSafetensors(
       else {
         const layout: WeightLayout = { dims: t.dims, outputAxis: 0, inputAxis: Math.min(1, t.dims.length - 1) };
         const c: WeightCandidate = { index: i, tensor: t, op: '', layer: layerName(t.name), layout };
-        const obstacle = s.options.allowClip ? undefined : rangeObstacle(source, c, storage, openFile);
+        const obstacle = s.options.allowClip ? undefined : rangeObstacle(source, t, storage, openFile);
         if (obstacle) skip(obstacle);
         else candidates.push(c);
       }
