@@ -5,7 +5,7 @@
  * dequantization of the same codes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -77,6 +77,8 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
     ['odd', [33, 3], { outputAxis: 1, inputAxis: 0 }],
     ['gemm', [6, 64], { outputAxis: 0, inputAxis: 1 }],
     ['lstm', [1, 16, 40], { outputAxis: 1, inputAxis: 2 }],
+    ['convtranspose', [40, 3, 2, 2], { outputAxis: 1, inputAxis: 0 }],
+    ['gather', [50, 12], { outputAxis: 0, inputAxis: 1 }],
   ];
   for (const opset of [7, 9, 10, 11, 13, 21]) {
     it(`decodes in onnxruntime-node and -web exactly as dequantizeLinear does, opset ${opset}`, async () => {
@@ -100,6 +102,59 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
       }
     });
   }
+
+  it('blocks of 512 and 1024 decode in both runtimes at opset 21 (onnxruntime once gave zeros for 512)', async () => {
+    for (const [blockSize, dims, axes] of [
+      [512, [4, 1100], { outputAxis: 0, inputAxis: 1 }],
+      [512, [1100, 3], { outputAxis: 1, inputAxis: 0 }],
+      [1024, [2, 2048], { outputAxis: 0, inputAxis: 1 }],
+    ] as const) {
+      const count = dims[0] * dims[1];
+      const values = weights(mulberry32(count), count, 0.5);
+      const file = join(root, `big-block-${blockSize}-${dims.join('x')}.onnx`);
+      writeFileSync(file, identityModel([...dims], values, 21));
+      const { bytes, expected } = withInt4(file, values, { dims: [...dims], ...axes }, blockSize, 21);
+      const got = await runBoth(bytes);
+      assert.deepEqual(Array.from(got.node), Array.from(expected), `block ${blockSize} [${dims}]: onnxruntime-node`);
+      assert.deepEqual(Array.from(got.web), Array.from(expected), `block ${blockSize} [${dims}]: onnxruntime-web`);
+    }
+  });
+
+  it('DequantizeLinear(axis 0) → MatMul, which onnxruntime fuses into MatMulNBits, computes x·W of the decoded weights', async () => {
+    for (const [k, n, blockSize] of [
+      [64, 16, 32],
+      [1100, 8, 512],
+    ]) {
+      const values = weights(mulberry32(k + n), k * n, 0.3);
+      const file = join(root, `matmul-${k}x${n}.onnx`);
+      writeFileSync(
+        file,
+        encodeModel({
+          irVersion: 8,
+          opsets: { '': 13 },
+          graph: graph({ name: 'mm', nodes: [node('MatMul', ['x', 'W'], ['y'])], inputs: [valueInfo('x', DT.FLOAT, [2, k])], outputs: [valueInfo('y', DT.FLOAT, [2, n])], initializers: [tensor('W', DT.FLOAT, [k, n], values)] }),
+        }),
+      );
+      const out = run(file, { methods: ['int4'], options: { blockSize } }, `matmul-${k}x${n}.int4.onnx`).output;
+      const decoded = dequantizeLinear(quantizeBlockwise(values, { dims: [k, n], outputAxis: 1, inputAxis: 0 }, { bits: 4, blockSize }), { dims: [k, n], outputAxis: 1, inputAxis: 0 });
+      const x = Float32Array.from({ length: 2 * k }, (_, i) => Math.sin(i * 0.37));
+      const want = Array.from({ length: 2 * n }, (_, i) => {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += x[Math.floor(i / n) * k + j] * decoded[j * n + (i % n)];
+        return acc;
+      });
+      const scale = Math.max(...want.map(Math.abs));
+      // MatMulNBits quantizes activations to int8 by default (accuracy level 4); level 1 keeps them float32.
+      const faithful = { extra: { session: { qdq_matmulnbits_accuracy_level: '1' } } };
+      for (const [label, rt] of [['node', ortNode], ['web', ortWeb]] as const) {
+        const session = await (rt as typeof ortNode).InferenceSession.create(readFileSync(out), faithful);
+        const y = (await session.run({ x: new (rt as typeof ortNode).Tensor('float32', x, [2, k]) })).y.data as Float32Array;
+        await session.release();
+        const worst = want.reduce((a, v, i) => Math.max(a, Math.abs(v - y[i])), 0);
+        assert.ok(worst <= 1e-5 * scale * Math.sqrt(k), `${label}, [${k}, ${n}] block ${blockSize}: |Δy| up to ${worst} of ${scale}`);
+      }
+    }
+  });
 
   it('groups short rows and flattens Conv filters; leaves MatMul columns as they are', () => {
     assert.deepEqual(blockLayout({ dims: [12, 1, 3, 3], outputAxis: 0, inputAxis: 1 }, 32).dims, [4, 27]);
