@@ -241,11 +241,11 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       const bs = o.blockSize ?? 32;
       const view = blockLayout(c.layout, bs);
       const q = quantizeBlockwise(values, view, { bits: 4, blockSize: bs });
-      const along = view === c.layout ? `axis ${view.inputAxis}` : `rows of ${view.dims[1]} (${t.dims.slice(1).join('·')} inputs per output)`;
+      const along = view === c.layout ? `along axis ${view.inputAxis}` : `in rows of ${view.dims[1]}`;
       return {
         edit: int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, bs, opset),
         reconstructed: dequantizeLinear(q, view),
-        method: `int4 (blocks of ${bs} along ${along})`,
+        method: `int4 (blocks of ${bs} ${along})`,
         symbols: { data: q.q, alphabet: 16 },
       };
     }
