@@ -226,6 +226,8 @@ describe('the scope rule: by default only compute ops’ weights', () => {
     assert.deepEqual(byOp.tensors.map((t) => t.name).sort(), ['B', 'W', 'beta', 'gamma', 'mean', 'var']);
     const byName = run(file, { methods: ['fp16'], options: { include: ['k'] } }, 'scope-name.onnx').report;
     assert.deepEqual(byName.tensors.map((t) => t.name).sort(), ['B', 'W', 'k']);
+    const typo = run(file, { methods: ['fp16'], options: { include: ['BatchNorm'] } }, 'scope-typo.onnx').report;
+    assert.deepEqual(typo.warnings, ['--include BatchNorm matches no tensor and no op that reads one']);
     const all = run(file, { methods: ['fp16'], options: { include: ['all'] } }, 'scope-all.onnx').report;
     assert.equal(all.tensors.length, 7);
     assert.equal(all.skipped.filter((s) => s.left).length, 0);

@@ -589,6 +589,10 @@ export function compressModel(
     tensors,
     skipped,
     ...summarise(fileBytesBefore, fileBytesAfter, tensors, symbolEstimates, kept.reduce((a, c) => a + c.tensor.count, 0)),
-    warnings: kept.length ? [] : ['no weights to compress were found'],
+    warnings: [
+      ...(kept.length ? [] : ['no weights to compress were found']),
+      // A misspelt --include would otherwise look like a tensor that was considered and left.
+      ...(s.options.include ?? []).filter((x) => x !== 'all' && !model.tensors.some((t) => t.name === x) && !model.layers.some((l) => l.op === x)).map((x) => `--include ${x} matches no tensor and no op that reads one`),
+    ],
   };
 }
