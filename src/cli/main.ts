@@ -45,6 +45,11 @@ Commands:
       Options: --granularity channel|tensor  --asymmetric  --block-size N (int4, 32)
                --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
                --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
+      Scope: every method touches only the weights of Conv, ConvTranspose, Gemm, MatMul,
+               LSTM/GRU/RNN and embedding Gather (fp16/bf16: and their biases); the report lists
+               what it left and why. --include all|OP|NAME[,...] converts more (e.g.
+               --include BatchNormalization). A tensor whose values the stored type cannot hold
+               (beyond fp16's ±65504, say) is kept as it is unless --allow-clip.
       Hessian pruning (ONNX): --criterion hessian ranks weights by OBS saliency w²/[H⁻¹]ᵢᵢ with
                H = XᵀX from each MatMul/Gemm/Conv's inputs on calibration runs (onnxruntime),
                per block of 128 inputs as SparseGPT does, and updates the surviving weights to make
@@ -196,8 +201,8 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 }
 
 /** Flags that pick a method and its options (compress and sensitivity). */
-const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion'];
-const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate'];
+const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
+const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
 const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'threads'];
 
@@ -213,6 +218,9 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   if (flags.has('asymmetric')) options.asymmetric = true;
   if (flags.has('random')) options.random = true;
+  if (flags.has('allow-clip')) options.allowClip = true;
+  const include = flags.get('include')?.flatMap((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+  if (include?.length) options.include = include;
   options.blockSize = numberFlag(flags, 'block-size');
   options.bits = numberFlag(flags, 'bits');
   options.sparsity = numberFlag(flags, 'sparsity');

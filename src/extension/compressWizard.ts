@@ -373,6 +373,38 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
         into(ask(pos, 'Clusters K (2–256): shared values per tensor; 16 means 4-bit indices', String(s.options.clusters ?? defaults.clusters), integerIn(2, 256, 'K')), (v) => (s.options.clusters = v)),
     },
     {
+      applies: (s) => has(s, 'fp16') || has(s, 'bf16'),
+      run: (s, pos) =>
+        into(
+          pick(
+            pos,
+            'Tensors with values the half-precision type cannot hold',
+            [
+              { label: 'Keep them as they are', description: 'listed in the report with their range (default)', value: false },
+              { label: 'Clip them to the largest value', description: 'smaller, but a clipped BatchNormalization variance can change every output', value: true },
+            ],
+            s.options.allowClip ?? false,
+          ),
+          (v) => (s.options.allowClip = v || undefined),
+        ),
+    },
+    {
+      applies: () => onnx,
+      run: (s, pos) =>
+        into(
+          pick(
+            pos,
+            'Tensors to compress',
+            [
+              { label: 'Weights of compute ops', description: 'Conv, Gemm, MatMul, RNN, embedding Gather; normalisation statistics and constants stay as they are (default)', value: false },
+              { label: 'Every float tensor', description: 'normalisation statistics, scales and other constants too (--include all)', value: true },
+            ],
+            s.options.include?.includes('all') ?? false,
+          ),
+          (v) => (s.options.include = v ? ['all'] : undefined),
+        ),
+    },
+    {
       applies: (s) => onnx && searchable(s),
       run: (s, pos) =>
         into(

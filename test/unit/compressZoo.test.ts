@@ -40,8 +40,12 @@ export interface ZooModel {
   feeds: Feeds[];
   /** Weights the quantizing methods must compress: [outputAxis, inputAxis] as the consuming op defines them. */
   weights: Record<string, [number, number]>;
-  /** Every float tensor fp16/bf16 must convert: consumed float32/float64 initializers and Constants of ≥ 16 elements. */
+  /** Every float tensor fp16/bf16 with --include all must convert: consumed float32/float64 initializers and Constants of ≥ 16 elements. */
   floats: string[];
+  /** Those of `floats` the default scope leaves (consumed by no compute op's weight or bias input: biases added by Add, constants). */
+  leftByScope?: string[];
+  /** Tensors with values float32 cannot hold (every method keeps them), or fp16 cannot (fp16 keeps them): the range rule. */
+  beyond?: { float32?: string[]; fp16?: string[] };
   /** Tensors declared inside a subgraph: they cannot be made graph outputs, so only the model outputs see them. */
   nested: string[];
 }
@@ -63,6 +67,7 @@ export const METHOD_CASES: MethodCase[] = [
   mc('int4-b16', ['int4'], { blockSize: 16 }, ['--block-size', '16']),
   mc('fp16', ['fp16'], {}, []),
   mc('bf16', ['bf16'], {}, []),
+  mc('fp16-all', ['fp16'], { include: ['all'] }, ['--include', 'all']),
   mc('fixed8', ['fixed'], { bits: 8 }, ['--bits', '8']),
   mc('fixed12', ['fixed'], { bits: 12 }, ['--bits', '12']),
   mc('sign', ['sign'], {}, []),
@@ -370,6 +375,7 @@ export const ZOO: ZooModel[] = [
     feeds: [{ input: f32Feed(1, [4, 64]) }],
     weights: { 'fc1.weight': [1, 0], 'fc2.weight': [1, 0], 'fc_known.weight': [1, 0] },
     floats: ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc_known.weight'],
+    leftByScope: ['fc1.bias', 'fc2.bias'],
     nested: [],
   },
   {
@@ -388,6 +394,7 @@ export const ZOO: ZooModel[] = [
     feeds: [{ x: f32Feed(3, [4, 32]) }],
     weights: { 'linear_0.w_0': [1, 0] },
     floats: ['linear_0.w_0', 'linear_0.b_0', 'linear_1.w_0'],
+    leftByScope: ['linear_0.b_0'],
     nested: [],
   },
   {
@@ -406,6 +413,7 @@ export const ZOO: ZooModel[] = [
     feeds: [{ x: f32Feed(5, [1, 16]) }],
     weights: { 'ext.fc1.weight': [1, 0], 'ext.fc2.weight': [1, 0] },
     floats: ['ext.fc1.weight', 'ext.fc1.bias', 'ext.fc2.weight'],
+    leftByScope: ['ext.fc1.bias'],
     nested: [],
   },
   { file: 'function.onnx', opset: 17, runnable: true, feeds: [{ x: f32Feed(6, [1, 4]) }], weights: {}, floats: [], nested: [] },
@@ -417,6 +425,8 @@ export const ZOO: ZooModel[] = [
     feeds: [],
     weights: {},
     floats: ['float32_raw', 'float32_typed', 'float32_fill', 'float64_raw', 'float64_typed'],
+    leftByScope: ['float32_raw', 'float32_typed', 'float32_fill', 'float64_raw', 'float64_typed'],
+    beyond: { float32: ['float64_raw', 'float64_typed'] },
     nested: [],
   },
   {
@@ -494,6 +504,7 @@ export const ZOO: ZooModel[] = [
     feeds: [{ x: f32Feed(52, [64, 32]), x16: f32Feed(53, [64, 16]) }],
     weights: { 'zeros.w': [1, 0], 'same.w': [1, 0], 'tiny.w': [1, 0], 'outlier.w': [1, 0], 'agree.w': [1, 0] },
     floats: ['zeros.w', 'same.w', 'tiny.w', 'outlier.w', 'agree.w', 'disagree.w'],
+    beyond: { fp16: ['outlier.w'] },
     nested: [],
   },
   {

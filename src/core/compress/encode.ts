@@ -1,5 +1,6 @@
 import type { NewNode, NewTensor, TensorEdit } from '../formats/onnx/writer';
 import type { TensorRef } from '../model';
+import { blockwiseScaleDims } from './methods/linear';
 
 /**
  * ONNX encodings of compressed weights: each edit removes the original declaration and adds
@@ -114,55 +115,107 @@ function int64Bytes(values: number[]): Uint8Array {
 }
 
 /**
- * Blockwise 4-bit storage. Opset 21+: DequantizeLinear on INT4 with block_size. Older opsets:
- * offset-binary nibbles in uint8, unpacked by Cast/Mod/Div/Concat/Reshape (opset 10+) and scaled
- * per block by a broadcast Mul; this needs an even element count and whole blocks. Returns null
- * when neither encoding fits, so the caller can store the codes another way.
+ * Blockwise 4-bit storage of `codes` laid out as `dims` (the weight's own shape, or a flattened
+ * view of it: Conv blocks run over Cin·kh·kw), blocks of `blockSize` along `axis`, the last one
+ * possibly short. Opset 21+ (float32): packed INT4 and DequantizeLinear(block_size). Older opsets
+ * (7+): offset-binary nibbles in uint8, unpacked by Cast/Div/Mul/Sub/Concat (no Mod, which needs
+ * opset 10), padded by Pad to whole blocks where a row has several, scaled per block by a broadcast
+ * Mul and sliced back.
  */
-export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, axis: number, blockSize: number, opset: number): TensorEdit | null {
-  const nb = Math.ceil(t.dims[axis] / blockSize);
-  if (opset >= 21 && t.dtype === 1) {
-    const qName = derived(t, 'q4');
-    const scaleName = derived(t, 'scale');
-    return {
-      tensor: t,
-      initializers: [
-        { name: qName, dtype: 22, dims: t.dims, data: packNibbles(codes, 0) },
-        { name: scaleName, dtype: 1, dims: t.dims.map((d, i) => (i === axis ? nb : d)), data: bytesOf(scale) },
-      ],
-      nodes: [{ name: derived(t, 'dequantize'), op: 'DequantizeLinear', inputs: [qName, scaleName], outputs: [t.name], attributes: [{ name: 'axis', i: axis }, { name: 'block_size', i: blockSize }] }],
-    };
-  }
-  if (opset < 10 || codes.length % 2 !== 0 || t.dims[axis] % blockSize !== 0) return null;
-  const half = codes.length / 2;
-  const split = [...t.dims.slice(0, axis), nb, blockSize, ...t.dims.slice(axis + 1)];
-  const scaleDims = [...t.dims.slice(0, axis), nb, 1, ...t.dims.slice(axis + 1)];
+export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, dims: readonly number[], axis: number, blockSize: number, opset: number): TensorEdit {
   const n = (s: string) => derived(t, s);
-  const initializers: NewTensor[] = [
-    { name: n('q4_packed'), dtype: 2, dims: [half], data: packNibbles(codes, 8) },
+  const size = dims[axis];
+  const nb = Math.ceil(size / blockSize);
+  const outer = dims.slice(0, axis).reduce((a, d) => a * d, 1);
+  const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const initializers: NewTensor[] = [];
+  const nodes: NewNode[] = [];
+  const shape = (name: string, values: readonly number[]) => initializers.push({ name: n(name), dtype: 7, dims: [values.length], data: int64Bytes([...values]) });
+  if (opset >= 21 && t.dtype === 1) {
+    const reshaped = dims.length !== t.dims.length || dims.some((d, i) => d !== t.dims[i]);
+    const dequantized = reshaped ? n('dequantized') : t.name;
+    initializers.push(
+      { name: n('q4'), dtype: 22, dims: [...dims], data: packNibbles(codes, 0) },
+      { name: n('scale'), dtype: 1, dims: blockwiseScaleDims(dims, axis, blockSize), data: bytesOf(scale) },
+    );
+    nodes.push({ name: n('dequantize'), op: 'DequantizeLinear', inputs: [n('q4'), n('scale')], outputs: [dequantized], attributes: [{ name: 'axis', i: axis }, { name: 'block_size', i: blockSize }] });
+    if (reshaped) {
+      shape('shape', t.dims);
+      nodes.push({ name: n('to_shape'), op: 'Reshape', inputs: [dequantized, n('shape')], outputs: [t.name] });
+    }
+    return { tensor: t, initializers, nodes };
+  }
+  // Stored unpadded, planar (byte j holds code j low and code j + half high, so one Concat unpacks them);
+  // the graph pads a short last block with zeros. Intermediate values get short names: this runs per weight.
+  const v = (s: string) => `int4@${t.span?.[0] ?? t.name}:${s}`;
+  // Unnamed nodes (names are optional in ONNX): a dozen per weight, and their names would cost as much as the ops.
+  const node = (op: string, inputs: string[], output: string, attributes?: NewNode['attributes']) => nodes.push({ name: '', op, inputs, outputs: [output], ...(attributes ? { attributes } : {}) });
+  const count = codes.length;
+  const half = Math.ceil(count / 2);
+  const padded = nb * blockSize;
+  const planar = new Int8Array(2 * half);
+  for (let j = 0; j < half; j++) {
+    planar[2 * j] = codes[j];
+    planar[2 * j + 1] = j + half < count ? codes[j + half] : 0;
+  }
+  initializers.push(
+    { name: n('q4_packed'), dtype: 2, dims: [half], data: packNibbles(planar, 8) },
     { name: n('sixteen'), dtype: 6, dims: [], data: bytesOf(Int32Array.of(16)) },
     { name: n('eight'), dtype: 1, dims: [], data: bytesOf(Float32Array.of(8)) },
-    { name: n('pairs_shape'), dtype: 7, dims: [2], data: int64Bytes([half, 1]) },
-    { name: n('blocks_shape'), dtype: 7, dims: [split.length], data: int64Bytes(split) },
-    { name: n('shape'), dtype: 7, dims: [t.dims.length], data: int64Bytes(t.dims) },
-    { name: n('scale'), dtype: 1, dims: scaleDims, data: bytesOf(scale) },
-  ];
-  const out = t.dtype === 1 ? t.name : n('dequantized');
-  const nodes: NewNode[] = [
-    { name: n('widen'), op: 'Cast', inputs: [n('q4_packed')], outputs: [n('bytes')], attributes: [{ name: 'to', i: 6 }] },
-    { name: n('low'), op: 'Mod', inputs: [n('bytes'), n('sixteen')], outputs: [n('lo')] },
-    { name: n('high'), op: 'Div', inputs: [n('bytes'), n('sixteen')], outputs: [n('hi')] },
-    { name: n('low_column'), op: 'Reshape', inputs: [n('lo'), n('pairs_shape')], outputs: [n('lo2')] },
-    { name: n('high_column'), op: 'Reshape', inputs: [n('hi'), n('pairs_shape')], outputs: [n('hi2')] },
-    { name: n('interleave'), op: 'Concat', inputs: [n('lo2'), n('hi2')], outputs: [n('pairs')], attributes: [{ name: 'axis', i: 1 }] },
-    { name: n('to_blocks'), op: 'Reshape', inputs: [n('pairs'), n('blocks_shape')], outputs: [n('codes')] },
-    { name: n('to_float'), op: 'Cast', inputs: [n('codes')], outputs: [n('codes_f')], attributes: [{ name: 'to', i: 1 }] },
-    { name: n('centre'), op: 'Sub', inputs: [n('codes_f'), n('eight')], outputs: [n('centred')] },
-    { name: n('mul_scale'), op: 'Mul', inputs: [n('centred'), n('scale')], outputs: [n('scaled')] },
-    { name: n('to_shape'), op: 'Reshape', inputs: [n('scaled'), n('shape')], outputs: [out] },
-  ];
-  if (out !== t.name) nodes.push({ name: n('cast_back'), op: 'Cast', inputs: [out], outputs: [t.name], attributes: [{ name: 'to', i: t.dtype }] });
+    { name: n('scale'), dtype: 1, dims: [outer, nb, 1, inner], data: bytesOf(scale) },
+  );
+  node('Cast', [n('q4_packed')], v('b'), [{ name: 'to', i: 6 }]);
+  node('Div', [v('b'), n('sixteen')], v('hi'));
+  node('Mul', [v('hi'), n('sixteen')], v('hi16'));
+  node('Sub', [v('b'), v('hi16')], v('lo'));
+  node('Concat', [v('lo'), v('hi')], v('c'), [{ name: 'axis', i: 0 }]);
+  let at = v('c');
+  if (count !== 2 * half) {
+    slice(at, v('c1'), 0, count);
+    at = v('c1');
+  }
+  // A single block per row needs no padding: its scale broadcasts over the whole row.
+  const whole = padded === size || nb === 1;
+  shape('rows_shape', whole ? [outer, nb, size / nb, inner] : [outer, size, inner]);
+  node('Reshape', [at, n('rows_shape')], v('r'));
+  node('Cast', [v('r')], v('f'), [{ name: 'to', i: 1 }]);
+  node('Sub', [v('f'), n('eight')], v('s'));
+  at = v('s');
+  if (!whole) {
+    const pads = [0, 0, 0, 0, padded - size, 0];
+    if (opset < 11) node('Pad', [at], v('p'), [{ name: 'pads', ints: pads }]);
+    else {
+      shape('pads', pads);
+      node('Pad', [at, n('pads')], v('p'));
+    }
+    shape('blocks_shape', [outer, nb, blockSize, inner]);
+    node('Reshape', [v('p'), n('blocks_shape')], v('k'));
+    at = v('k');
+  }
+  node('Mul', [at, n('scale')], v('m'));
+  at = v('m');
+  if (!whole) {
+    shape('padded_shape', [outer, padded, inner]);
+    node('Reshape', [at, n('padded_shape')], v('pr'));
+    slice(v('pr'), v('u'), 1, size);
+    at = v('u');
+  }
+  const out = t.dtype === 1 ? t.name : v('d');
+  shape('shape', t.dims);
+  node('Reshape', [at, n('shape')], out);
+  if (out !== t.name) node('Cast', [out], t.name, [{ name: 'to', i: t.dtype }]);
   return { tensor: t, initializers, nodes };
+
+  /** Elements [0, end) along `at`: Slice's attributes before opset 10, its inputs from 10. */
+  function slice(input: string, output: string, at: number, end: number): void {
+    const tag = output.slice(output.lastIndexOf(':') + 1);
+    if (opset < 10) {
+      node('Slice', [input], output, [{ name: 'starts', ints: [0] }, { name: 'ends', ints: [end] }, { name: 'axes', ints: [at] }]);
+      return;
+    }
+    for (const [k, value] of [['starts', 0], ['ends', end], ['axes', at]] as const) shape(`${tag}_${k}`, [value]);
+    node('Slice', [input, n(`${tag}_starts`), n(`${tag}_ends`), n(`${tag}_axes`)], output);
+  }
 }
 
 /** Pruned weights as a sparse initializer (values + int64 linear indices) under the original name. */

@@ -40,11 +40,14 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
       ].join(' ') + (x.note ? `  (${x.note})` : ''),
     );
   }
-  if (r.skipped.length) {
-    lines.push('', `skipped ${r.skipped.length} tensor${r.skipped.length === 1 ? '' : 's'}:`);
+  const skipped = r.skipped.filter((s) => !s.left);
+  const left = r.skipped.filter((s) => s.left);
+  for (const [list, head, counted] of [[skipped, 'skipped', false], [left, 'left as they are (outside the default scope)', true]] as const) {
+    if (!list.length) continue;
+    lines.push('', `${head}: ${list.length} tensor${list.length === 1 ? '' : 's'}`);
     const reasons = new Map<string, string[]>();
-    for (const s of r.skipped) reasons.set(s.reason, [...(reasons.get(s.reason) ?? []), s.name]);
-    for (const [reason, names] of reasons) lines.push(`  ${reason}: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ` and ${names.length - 6} more` : ''}`);
+    for (const s of list) reasons.set(s.reason, [...(reasons.get(s.reason) ?? []), s.name]);
+    for (const [reason, names] of reasons) lines.push(`  ${counted ? `${names.length} ` : ''}${reason}: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ` and ${names.length - 6} more` : ''}`);
   }
   lines.push(
     '',

@@ -11,6 +11,7 @@ import type { Values } from '../wasm/kernels';
 import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
   applyMask,
+  blockLayout,
   dequantizeClusters,
   dequantizeFixed,
   dequantizeLinear,
@@ -39,7 +40,9 @@ import type { FidelityResult } from './sensitivity';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
 import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
 import type { ErrorMetrics, MethodName, Reconstruction } from './types';
-import { findFloatTensors, findWeights, type SkippedTensor, type WeightCandidate } from './weights';
+import { blockersOfOpset21, blockersOfOpset7 } from './opsets';
+import { rangeObstacle } from './range';
+import { findWeights, selectWeights, type SkippedTensor, type WeightCandidate } from './weights';
 
 export interface TensorResult extends ErrorMetrics {
   name: string;
@@ -115,14 +118,6 @@ export interface TensorOutcome {
   result: TensorResult;
   estimate?: SymbolEstimate;
 }
-
-/** Default-domain ops whose opset-6 definition still holds at opset 7 (none lost an attribute or changed meaning). */
-const SAME_AT_OPSET_7 = new Set([
-  'Abs', 'AveragePool', 'Cast', 'Ceil', 'Concat', 'Constant', 'Conv', 'ConvTranspose', 'DepthToSpace', 'Elu', 'Exp', 'Flatten', 'Floor',
-  'Gather', 'GlobalAveragePool', 'GlobalLpPool', 'GlobalMaxPool', 'HardSigmoid', 'Identity', 'InstanceNormalization', 'LRN', 'LeakyRelu',
-  'Log', 'LogSoftmax', 'LpNormalization', 'LpPool', 'MaxPool', 'Neg', 'Pad', 'Reciprocal', 'Relu', 'Reshape', 'Selu', 'Shape', 'Sigmoid',
-  'Size', 'Slice', 'Softmax', 'Softplus', 'Softsign', 'SpaceToDepth', 'Split', 'Sqrt', 'Squeeze', 'Tanh', 'Tile', 'Transpose', 'Unsqueeze',
-]);
 
 function defaultOpset(model: Model): number {
   return model.metadata.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
@@ -244,27 +239,21 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       return storeInt8(c, values, spec, opset, measure)!; // an array always quantizes
     case 'int4': {
       const bs = o.blockSize ?? 32;
-      const q = quantizeBlockwise(values, c.layout, { bits: 4, blockSize: bs });
-      const edit = int4Edit(t, q.q as Int8Array, q.scale, c.layout.inputAxis, bs, opset);
-      const reconstructed = dequantizeLinear(q, c.layout);
-      if (edit) {
-        return { edit, reconstructed, method: `int4 (blocks of ${bs} along axis ${c.layout.inputAxis})`, symbols: { data: q.q, alphabet: 16 } };
-      }
-      // No 4-bit encoding fits (odd count, partial blocks, or opset < 10): the codes go in int8 per channel.
-      const q8 = quantizeLinear(values, c.layout, { bits: 4, symmetric: true, perChannel: t.dims.length > 0 });
+      const view = blockLayout(c.layout, bs);
+      const q = quantizeBlockwise(values, view, { bits: 4, blockSize: bs });
+      const along = view === c.layout ? `along axis ${view.inputAxis}` : `in rows of ${view.dims[1]}`;
       return {
-        edit: linearEdit(t, { q: q8.q, qDtype: 3, scale: q8.scale, axis: q8.axis }, opset),
-        reconstructed: dequantizeLinearRuns(q8, c.layout),
-        method: `int4 codes in int8 (${axisNote(q8.axis)})`,
-        symbols: { data: q8.q, alphabet: 16 },
-        note: `no packed 4-bit encoding fits (dims ${JSON.stringify(t.dims)}, block ${bs}, opset ${opset})`,
+        edit: int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, bs, opset),
+        reconstructed: dequantizeLinear(q, view),
+        method: `int4 (blocks of ${bs} ${along})`,
+        symbols: { data: q.q, alphabet: 16 },
       };
     }
     case 'fp16':
     case 'bf16': {
       const h = storage === 'fp16' ? toFloat16(values) : toBfloat16(values);
       const reconstructed = storage === 'fp16' ? fromFloat16(h.bits) : fromBfloat16(h.bits);
-      const notes = [h.clipped ? `${h.clipped} values beyond the ${storage} range clipped` : '', h.flushedToZero ? `${h.flushedToZero} tiny values flushed to 0` : ''].filter(Boolean);
+      const notes = [h.clipped ? `${h.clipped} values beyond the ${storage} range clipped (--allow-clip)` : '', h.flushedToZero ? `${h.flushedToZero} tiny values flushed to 0` : ''].filter(Boolean);
       return { edit: castEdit(t, h.bits, storage === 'fp16' ? 10 : 16), reconstructed, method: storage, symbols: { data: h.bits, alphabet: 65536 }, note: notes.join('; ') || undefined };
     }
     case 'fixed': {
@@ -316,7 +305,7 @@ function storeInt8(c: WeightCandidate, values: Values, spec: CompressSpec, opset
   let perChannel = o.granularity !== 'tensor';
   let note: string | undefined;
   if (perChannel && opset < 13 && opset >= 10 && t.dtype === 1) note = `opset ${opset} has only per-tensor DequantizeLinear; per-channel uses Cast/Mul`;
-  if (t.dims.length === 0) perChannel = false;
+  if (t.dims.length === 0 || c.placeholder) perChannel = false;
   const measured = measure && !o.asymmetric ? quantizeSymmetricMeasured(values, c.layout, { bits: 8, perChannel }) : undefined;
   if (!measured && !(values instanceof Float32Array)) return undefined;
   const q = measured?.quantized ?? quantizeLinear(values as Float32Array, c.layout, { bits: 8, symmetric: !o.asymmetric, perChannel });
@@ -488,12 +477,12 @@ export function compressModel(
   if (model.format === 'safetensors') return compressSafetensors(source, model, spec, openFile, sink, hooks);
   if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
   const s = normaliseSpec(spec);
-  let opset = defaultOpset(model);
+  const modelOpset = defaultOpset(model);
+  let opset = modelOpset;
   // The encodings need opset 7 (numpy-broadcasting Mul/Sub; onnxruntime has no older kernels for them).
   // An older model is raised to 7 when every op it uses means the same there.
-  const raise = opset < 7;
-  if (raise) {
-    const changed = [...new Set(model.layers.filter((l) => (l.domain === '' || l.domain === 'ai.onnx') && !SAME_AT_OPSET_7.has(l.op)).map((l) => l.op))];
+  if (opset < 7) {
+    const changed = blockersOfOpset7(model);
     if (opset < 6 || changed.length) invalid(`opset ${opset} is older than the encodings need (7), and ${changed.length ? changed.join(', ') : 'Cast'} changed meaning since, so it cannot be raised`);
     opset = 7;
   }
@@ -505,18 +494,25 @@ export function compressModel(
   };
   const choices = new Set<MethodName | undefined>([storage, ...Object.values(overrides).filter((v) => v !== 'float')]);
   if (choices.has('bf16') && opset < 13) invalid(`bf16 storage needs opset 13 for its Cast from bfloat16 (this model has opset ${opset}); fp16 works at any opset`);
+  // int4 is one DequantizeLinear from opset 21; a model whose ops all mean the same there is raised to it.
+  const raised21 = choices.has('int4') && opset < 21 && !blockersOfOpset21(model, opset).length;
+  if (raised21) opset = 21;
   const half = storage === 'fp16' || storage === 'bf16';
-  const { weights: candidates, skipped } = half ? findFloatTensors(model) : findWeights(model);
+  const { weights: candidates, skipped } = selectWeights(model, { half, include: s.options.include });
   const only = s.only ? new Set(s.only) : undefined;
   const kept = candidates.filter((c) => {
     if (overrides[c.tensor.name] === 'float' || (only && !only.has(c.tensor.name))) return false;
     const m = storageOf(c);
+    const skip = (reason: string) => skipped.push({ index: c.index, name: c.tensor.name, reason });
     if ((m === 'fp16' || m === 'bf16') && (c.tensor.dtype === 10 || c.tensor.dtype === 16)) {
-      skipped.push({ index: c.index, name: c.tensor.name, reason: `already 16-bit (${dtypeInfo(c.tensor.dtype).name})` });
+      skip(`already 16-bit (${dtypeInfo(c.tensor.dtype).name})`);
       return false;
     }
-    return true;
+    const obstacle = s.options.allowClip ? undefined : rangeObstacle(source, c.tensor, m, openFile);
+    if (obstacle) skip(obstacle);
+    return !obstacle;
   });
+  skipped.sort((a, b) => a.index - b.index);
   if (half && [...choices].some((m) => m !== undefined && m !== 'fp16' && m !== 'bf16')) {
     // A half-precision run lists every float tensor with a placeholder layout; channel-wise overrides need the consumer's.
     const layouts = new Map(findWeights(model).weights.map((w) => [w.index, w.layout]));
@@ -526,6 +522,7 @@ export function compressModel(
       const layout = layouts.get(c.index);
       if (!layout) invalid(`tensor '${c.tensor.name}' feeds no op with a channel layout, so it cannot be stored as ${m}`);
       c.layout = layout;
+      delete c.placeholder;
     }
   }
   const cancelled = hooks.cancelled ?? (() => false);
@@ -572,9 +569,9 @@ export function compressModel(
   });
   const plan = {
     edits,
-    opsets: raise && edits.length ? [{ domain: '', version: 7 }] : undefined,
-    // IR 3 requires every initializer to be a graph input; IR 4 lets the new ones (and the replaced ones' names) stand alone.
-    irVersion: edits.length && (model.metadata.irVersion ?? 0) < 4 ? 4 : undefined,
+    opsets: opset !== modelOpset && edits.length ? [{ domain: '', version: opset }] : undefined,
+    // IR 3 requires every initializer to be a graph input; IR 4 lets the new ones (and the replaced ones' names) stand alone; INT4 needs IR 10.
+    irVersion: edits.length ? Math.max(model.metadata.irVersion ?? 0, raised21 ? 10 : 4) : undefined,
     relocations: data?.relocations,
   };
   const modelBytesAfter = writeOnnx(source, plan, {
@@ -592,6 +589,10 @@ export function compressModel(
     tensors,
     skipped,
     ...summarise(fileBytesBefore, fileBytesAfter, tensors, symbolEstimates, kept.reduce((a, c) => a + c.tensor.count, 0)),
-    warnings: kept.length ? [] : ['no weights to compress were found'],
+    warnings: [
+      ...(kept.length ? [] : ['no weights to compress were found']),
+      // A misspelt --include would otherwise look like a tensor that was considered and left.
+      ...(s.options.include ?? []).filter((x) => x !== 'all' && !model.tensors.some((t) => t.name === x) && !model.layers.some((l) => l.op === x)).map((x) => `--include ${x} matches no tensor and no op that reads one`),
+    ],
   };
 }

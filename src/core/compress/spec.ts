@@ -22,7 +22,7 @@ export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', '
 /** One-line explanations, shown by the CLI help and the VS Code wizard. */
 export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
   int8: 'int8 weights with per-channel scales (QDQ); ~4x smaller, usually near-lossless',
-  int4: '4-bit blockwise weights; ~7x smaller, more error',
+  int4: '4-bit weights with a float32 scale per block of 32; ~6x smaller, more error',
   fp16: 'half-precision weights plus a Cast; 2x smaller, tiny error',
   bf16: 'bfloat16 weights plus a Cast; 2x smaller, float32 range, coarser precision',
   fixed: 'fixed-point integers round(w·2^f) with a per-tensor fraction length',

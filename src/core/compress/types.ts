@@ -36,6 +36,13 @@ export interface MethodOptions {
   store?: 'dense' | 'sparse';
   /** cluster: codebook size K (2..256, default 16). */
   clusters?: number;
+  /**
+   * Every method: tensors to compress beyond the compute ops' weights (the default scope): 'all',
+   * op types (e.g. BatchNormalization) or tensor names.
+   */
+  include?: string[];
+  /** fp16/bf16 (and float64 weights read as float32): clip values the target type cannot hold instead of leaving the tensor as it is. */
+  allowClip?: boolean;
 }
 
 /** How a weight is laid out for its consumer: which axis holds output channels, which holds inputs. */

@@ -1,6 +1,6 @@
 /** The numeric compression methods: pure functions on float32 values and their weight layout. */
 
-export { blockwiseScaleDims, dequantizeLinear, dequantizeLinearRuns, quantizeBlockwise, quantizeLinear, quantizeSymmetricMeasured, type BlockwiseOptions, type LinearOptions, type MeasuredQuantization } from './linear';
+export { blockLayout, blockwiseScaleDims, dequantizeLinear, dequantizeLinearRuns, quantizeBlockwise, quantizeLinear, quantizeSymmetricMeasured, type BlockwiseOptions, type LinearOptions, type MeasuredQuantization } from './linear';
 export { fromBfloat16, fromFloat16, toBfloat16, toFloat16, type HalfResult } from './half';
 export { dequantizeFixed, quantizeFixed, type FixedOptions, type FixedQuantized } from './fixed';
 export { quantizeTernary, type TernaryOptions } from './ternary';

@@ -281,6 +281,24 @@ export function blockwiseScaleDims(dims: readonly number[], axis: number, blockS
 }
 
 /**
+ * The layout blocks of `blockSize` run in. A Conv-like weight [O, I, k…] (outputs on axis 0, inputs
+ * on 1) is seen as [O, I·k…], the same elements in the same order, so a block is a contiguous run of
+ * one filter's inputs. Rows shorter than a block (depthwise filters: I·k = 9) are grouped, g whole
+ * rows per block with g the largest divisor of O that fits, so scales are not paid per short row.
+ */
+export function blockLayout(layout: WeightLayout, blockSize: number): WeightLayout {
+  const { dims, outputAxis, inputAxis } = layout;
+  const flat = dims.length > 2 && outputAxis === 0 && inputAxis === 1 ? { dims: [dims[0], dims.slice(1).reduce((a, d) => a * d, 1)], outputAxis: 0, inputAxis: 1 } : layout;
+  // Only rows along the last axis are contiguous, so only they can be grouped.
+  if (flat.dims.length < 2 || flat.inputAxis !== flat.dims.length - 1) return flat;
+  const rows = flat.dims.slice(0, -1).reduce((a, d) => a * d, 1);
+  const row = flat.dims[flat.dims.length - 1];
+  let g = Math.min(rows, Math.floor(blockSize / Math.max(1, row)));
+  while (g > 1 && rows % g !== 0) g--;
+  return g > 1 ? { dims: [rows / g, g * row], outputAxis: 0, inputAxis: 1 } : flat;
+}
+
+/**
  * Symmetric blockwise quantization (int4 by default): every `blockSize` consecutive elements along
  * layout.inputAxis, within one output position, share scale = max|w| / (2^(bits-1) - 1).
  * Codes are clamped to ±(2^(bits-1) - 1) (int4: -7..7; -8 is never used) so the grid is symmetric.

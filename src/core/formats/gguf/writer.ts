@@ -1,6 +1,7 @@
 import type { CompressHooks, CompressReport, TensorResult } from '../../compress/pipeline';
 import { variantSuffix, type CompressSpec } from '../../compress/spec';
 import { compareReconstruction } from '../../compress/metrics';
+import { rangeObstacle } from '../../compress/range';
 import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import type { SkippedTensor } from '../../compress/weights';
 import { CancelledError, invalid } from '../../errors';
@@ -176,8 +177,11 @@ export function compressGguf(
     if (hooks.cancelled?.()) throw new CancelledError();
   };
   const skipped: SkippedTensor[] = [];
+  const storage = spec.methods.find((m) => m !== 'prune');
+  // A GGUF model is one file: nothing to open beside it.
+  const noOtherFiles = (name: string): never => invalid(`a GGUF tensor refers to another file (${name})`);
   const convertIt = header.tensors.map((t, i) => {
-    const reason = keepReason(t.dims, t.type, target);
+    const reason = keepReason(t.dims, t.type, target) ?? (spec.options.allowClip ? null : rangeObstacle(source, model.tensors[i], storage, noOtherFiles) ?? null);
     if (reason) skipped.push({ index: i, name: t.name, reason });
     return reason === null;
   });

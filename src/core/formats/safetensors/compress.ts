@@ -8,6 +8,7 @@ import { compareReconstruction } from '../../compress/metrics';
 import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
 import { dequantizeClusters, dequantizeLinear, fromBfloat16, fromFloat16, kmeans1d, quantizeLinear, toBfloat16, toFloat16 } from '../../compress/methods';
 import { isGlobalPrune, pruneGlobal, pruneOne, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
+import { rangeObstacle } from '../../compress/range';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../../compress/spec';
 import type { WeightLayout } from '../../compress/types';
 import { MIN_COMPRESSIBLE_ELEMENTS, type SkippedTensor, type WeightCandidate } from '../../compress/weights';
@@ -144,7 +145,10 @@ export function compressSafetensors(
       else if (storage === 'int8' && allNames.has(t.name + SCALE_SUFFIX)) skip(`a tensor named '${t.name}${SCALE_SUFFIX}' already exists`);
       else {
         const layout: WeightLayout = { dims: t.dims, outputAxis: 0, inputAxis: Math.min(1, t.dims.length - 1) };
-        candidates.push({ index: i, tensor: t, op: '', layer: layerName(t.name), layout });
+        const c: WeightCandidate = { index: i, tensor: t, op: '', layer: layerName(t.name), layout };
+        const obstacle = s.options.allowClip ? undefined : rangeObstacle(source, t, storage, openFile);
+        if (obstacle) skip(obstacle);
+        else candidates.push(c);
       }
     }
   }
@@ -172,7 +176,7 @@ export function compressSafetensors(
       case 'fp16':
       case 'bf16': {
         const h = storage === 'fp16' ? toFloat16(values) : toBfloat16(values);
-        if (h.clipped) notes.push(`${h.clipped} values beyond the ${storage} range clipped`);
+        if (h.clipped) notes.push(`${h.clipped} values beyond the ${storage} range clipped (--allow-clip)`);
         if (h.flushedToZero) notes.push(`${h.flushedToZero} tiny values flushed to 0`);
         const reconstructed = storage === 'fp16' ? fromFloat16(h.bits) : fromBfloat16(h.bits);
         return { data: bytesOf(h.bits), dtype: storage === 'fp16' ? 10 : 16, original, reconstructed, method: storage, notes, symbols: { data: h.bits, alphabet: 65536 } };
