@@ -79,6 +79,42 @@ export function castEdit(t: TensorRef, bits: Uint16Array, dtype: 10 | 16): Tenso
   };
 }
 
+/**
+ * bfloat16 storage. Opset 13+: a bfloat16 initializer and a Cast. Older opsets have no bfloat16
+ * type: the same bit patterns are stored as uint16 and decoded with ops every opset from 7 has
+ * (Cast, Div, Floor, Ceil, Sub, Mul, Add, Pow). With v the pattern as a float, sign s, exponent e
+ * and mantissa m: value = (−1)^s · 2^(max(e,1) − 127) · (min(e,1) + m/128), exact for every
+ * finite pattern (zeros and subnormals included); onnxruntime folds it to float32 at load.
+ */
+export function bf16Edit(t: TensorRef, bits: Uint16Array, opset: number): TensorEdit {
+  if (opset >= 13) return castEdit(t, bits, 16);
+  const { initializers, nodes, n, v, node, scalar } = unpackGraph(t, 'bf16');
+  initializers.push({ name: n('bits'), dtype: 4, dims: t.dims, data: bytesOf(bits) });
+  for (const [name, value] of [['minus1', -1], ['c2', 2], ['c126', 126], ['c128', 128], ['c256', 256]] as const) scalar(name, value);
+  node('Cast', [n('bits')], v('v'), [{ name: 'to', i: 1 }]);
+  node('Div', [v('v'), n('c128')], v('t'));
+  node('Floor', [v('t')], v('q'));
+  node('Sub', [v('t'), v('q')], v('f')); // m/128
+  node('Div', [v('q'), n('c256')], v('a'));
+  node('Floor', [v('a')], v('s'));
+  node('Sub', [v('a'), v('s')], v('r')); // e/256
+  // min(e, 1) for an integer e in [0, 254]; Min and Max broadcast only from opset 8.
+  node('Ceil', [v('r')], v('d'));
+  node('Mul', [v('r'), n('c256')], v('e'));
+  // max(e, 1) − 127 = e − min(e, 1) − 126
+  node('Sub', [v('e'), v('d')], v('ed'));
+  node('Sub', [v('ed'), n('c126')], v('k'));
+  node('Pow', [n('c2'), v('k')], v('p'));
+  node('Add', [v('f'), v('d')], v('g'));
+  node('Mul', [v('g'), v('p')], v('mag'));
+  node('Pow', [n('minus1'), v('s')], v('sign'));
+  // A multiplication keeps the sign of zero: 0x8000 decodes to −0.
+  const out = t.dtype === 1 ? t.name : v('x');
+  node('Mul', [v('mag'), v('sign')], out);
+  if (out !== t.name) node('Cast', [out], t.name, [{ name: 'to', i: t.dtype }]);
+  return { tensor: t, initializers, nodes };
+}
+
 /** The same tensor with new values in its own dtype (pruned weights stored densely). */
 export function denseEdit(t: TensorRef, data: Uint8Array): TensorEdit {
   return { tensor: t, initializers: [{ name: t.name, dtype: t.dtype, dims: t.dims, data }], nodes: [] };
@@ -115,6 +151,27 @@ function int64Bytes(values: number[]): Uint8Array {
 }
 
 /**
+ * The parts an edit that decodes its weight with ops is built from: stored tensors named after the
+ * weight (`n`), and for the per-weight graph short value names (`v`, tagged by the method and the
+ * declaration's offset) and unnamed nodes (names are optional in ONNX: a dozen or more per weight,
+ * and their names would cost as much as the ops).
+ */
+function unpackGraph(t: TensorRef, tag: string) {
+  const initializers: NewTensor[] = [];
+  const nodes: NewNode[] = [];
+  const n = (s: string) => derived(t, s);
+  return {
+    initializers,
+    nodes,
+    n,
+    v: (s: string) => `${tag}@${t.span?.[0] ?? t.name}:${s}`,
+    node: (op: string, inputs: string[], output: string, attributes?: NewNode['attributes']) => nodes.push({ name: '', op, inputs, outputs: [output], ...(attributes ? { attributes } : {}) }),
+    shape: (name: string, values: readonly number[]) => initializers.push({ name: n(name), dtype: 7, dims: [values.length], data: int64Bytes([...values]) }),
+    scalar: (name: string, value: number) => initializers.push({ name: n(name), dtype: 1, dims: [], data: bytesOf(Float32Array.of(value)) }),
+  };
+}
+
+/**
  * Blockwise 4-bit storage of `codes` laid out as `dims` (the weight's own shape, or a flattened
  * view of it: Conv blocks run over Cin·kh·kw), blocks of `blockSize` along `axis`, the last one
  * possibly short. Opset 21+ (float32): packed INT4 and DequantizeLinear(block_size). Older opsets
@@ -123,14 +180,11 @@ function int64Bytes(values: number[]): Uint8Array {
  * Mul and sliced back.
  */
 export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, dims: readonly number[], axis: number, blockSize: number, opset: number): TensorEdit {
-  const n = (s: string) => derived(t, s);
+  const { initializers, nodes, n, v, node, shape } = unpackGraph(t, 'int4');
   const size = dims[axis];
   const nb = Math.ceil(size / blockSize);
   const outer = dims.slice(0, axis).reduce((a, d) => a * d, 1);
   const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
-  const initializers: NewTensor[] = [];
-  const nodes: NewNode[] = [];
-  const shape = (name: string, values: readonly number[]) => initializers.push({ name: n(name), dtype: 7, dims: [values.length], data: int64Bytes([...values]) });
   if (opset >= 21 && t.dtype === 1) {
     const reshaped = dims.length !== t.dims.length || dims.some((d, i) => d !== t.dims[i]);
     const dequantized = reshaped ? n('dequantized') : t.name;
@@ -146,10 +200,7 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
     return { tensor: t, initializers, nodes };
   }
   // Stored unpadded, planar (byte j holds code j low and code j + half high, so one Concat unpacks them);
-  // the graph pads a short last block with zeros. Intermediate values get short names: this runs per weight.
-  const v = (s: string) => `int4@${t.span?.[0] ?? t.name}:${s}`;
-  // Unnamed nodes (names are optional in ONNX): a dozen per weight, and their names would cost as much as the ops.
-  const node = (op: string, inputs: string[], output: string, attributes?: NewNode['attributes']) => nodes.push({ name: '', op, inputs, outputs: [output], ...(attributes ? { attributes } : {}) });
+  // the graph pads a short last block with zeros.
   const count = codes.length;
   const half = Math.ceil(count / 2);
   const padded = nb * blockSize;

@@ -8,7 +8,7 @@ import type { Model, TensorRef, TensorStorage } from '../model';
 import { FloatScratch } from '../scratch';
 import { float32Reader, readRawFloat32, streamElements, type SourceOpener } from '../stats/decode';
 import type { Values } from '../wasm/kernels';
-import { bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
+import { bf16Edit, bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
   applyMask,
   blockLayout,
@@ -254,7 +254,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       const h = storage === 'fp16' ? toFloat16(values) : toBfloat16(values);
       const reconstructed = storage === 'fp16' ? fromFloat16(h.bits) : fromBfloat16(h.bits);
       const notes = [h.clipped ? `${h.clipped} values beyond the ${storage} range clipped (--allow-clip)` : '', h.flushedToZero ? `${h.flushedToZero} tiny values flushed to 0` : ''].filter(Boolean);
-      return { edit: castEdit(t, h.bits, storage === 'fp16' ? 10 : 16), reconstructed, method: storage, symbols: { data: h.bits, alphabet: 65536 }, note: notes.join('; ') || undefined };
+      return { edit: storage === 'fp16' ? castEdit(t, h.bits, 10) : bf16Edit(t, h.bits, opset), reconstructed, method: storage, symbols: { data: h.bits, alphabet: 65536 }, note: notes.join('; ') || undefined };
     }
     case 'fixed': {
       const f = quantizeFixed(values, { bits: o.bits ?? 8 });
@@ -493,7 +493,6 @@ export function compressModel(
     return choice === undefined || choice === 'float' ? storage : choice;
   };
   const choices = new Set<MethodName | undefined>([storage, ...Object.values(overrides).filter((v) => v !== 'float')]);
-  if (choices.has('bf16') && opset < 13) invalid(`bf16 storage needs opset 13 for its Cast from bfloat16 (this model has opset ${opset}); fp16 works at any opset`);
   // int4 is one DequantizeLinear from opset 21; a model whose ops all mean the same there is raised to it.
   const raised21 = choices.has('int4') && opset < 21 && !blockersOfOpset21(model, opset).length;
   if (raised21) opset = 21;

@@ -24,7 +24,7 @@ export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
   int8: 'int8 weights with per-channel scales (QDQ); ~4x smaller, usually near-lossless',
   int4: '4-bit weights with a float32 scale per block of 32; ~6x smaller, more error',
   fp16: 'half-precision weights plus a Cast; 2x smaller, tiny error',
-  bf16: 'bfloat16 weights plus a Cast; 2x smaller, float32 range, coarser precision',
+  bf16: 'bfloat16 weights plus a Cast (arithmetic below opset 13); 2x smaller, float32 range, coarser precision',
   fixed: 'fixed-point integers round(w·2^f) with a per-tensor fraction length',
   sign: 'ternary {-a, 0, +a} per output channel',
   prune: 'zero the smallest-magnitude weights (target sparsity, threshold, or N:M)',
