@@ -250,7 +250,7 @@ export class SensitivityPane {
           ? `All ${formatInt(view.rows.length)} layers at ${view.method} together: output cosine ${formatCosine(fromWire(all.cosine))}, rel L2 ${formatNumber(fromWire(all.relL2), 3)}, ${formatBytes(view.fileBytesBefore)} → ${formatBytes(all.fileBytesAfter)}.`
           : `${formatInt(view.rows.length)} layers at ${view.method}.`,
       ),
-      h('span', { class: 'scan-meta' }, ` ${view.samples} sample${view.samples === 1 ? '' : 's'} (${view.inputs}, seed ${view.seed}), ${view.runtime}, ${formatDuration(view.elapsedMs)}${cached ? ' (cached)' : ''}.${partial}`),
+      h('span', { class: 'scan-meta' }, ` Measured on ${view.measuredOn}; ${view.runtime}, ${formatDuration(view.elapsedMs)}${cached ? ' (cached)' : ''}.${partial}`),
       ...view.warnings.map((w) => h('div', { class: 'warning' }, icon('warning'), h('span', {}, w))),
     );
     this.summary.hidden = false;
@@ -275,6 +275,7 @@ export class SensitivityPane {
       this.result,
       icon(r.met === false ? 'warning' : 'pass'),
       h('span', {}, `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`),
+      ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
     );
     this.actions.changed();
   }

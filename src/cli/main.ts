@@ -10,8 +10,9 @@ import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/u
 import { formatCompressReport, formatSensitivity } from '../core/compress/format';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
-import { parseShapeSpec } from '../core/verify/inputs';
+import { AUDIO_CHUNK, IMAGE_SIDE, parseShapeSpec, parseValueSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
+import { InputsRejectedError } from '../core/verify/tensor';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
@@ -30,7 +31,7 @@ Commands:
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--verify]
       Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
-      report card. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
+      report card; --verify compares it with FILE on inputs chosen as for verify. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
       GGUF: int8 (Q8_0), int4 (Q4_0), fp16, bf16.
       Methods:${METHODS.map((m) => `\n        ${m.padEnd(8)} ${METHOD_DESCRIPTIONS[m]}`).join('')}
       Chain with commas, prune first: --method prune,int8.
@@ -42,12 +43,12 @@ Commands:
                per block of 128 inputs as SparseGPT does, and updates the surviving weights to make
                up for the pruned ones (--no-compensate: keep them, rank by w²·Hᵢᵢ);
                the report compares it with magnitude pruning at the same sparsity. Calibration
-               inputs: --inputs, --samples (32), --seed, --shape, --dim as for verify.
+               inputs: --inputs, --samples (32), --seed, --shape, --dim, --value as for verify.
 
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
       --size-budget BYTES (e.g. 25MB) gets the best cosine within that size. Calibration inputs:
-      --inputs, --samples (8), --seed, --shape, --dim as for verify; the result is also measured
+      --inputs, --samples (8), --seed, --shape, --dim, --value as for verify; the result is also measured
       on held-out inputs (--heldout-inputs FILE..., or random samples the search did not use).
 
   sensitivity FILE --method M [method options] [--runs N] [input options] [--json]
@@ -58,8 +59,13 @@ Commands:
       options as for verify.
 
   verify ORIGINAL VARIANT [--samples N] [--seed N] [--inputs FILE[,FILE...]]
-         [--shape NAME=1x3x224x224] [--dim NAME=N] [--json]
+         [--shape NAME=1x3x224x224] [--dim NAME=N] [--value NAME=V] [--json]
       Run both models with onnxruntime on the same inputs and compare every output.
+      Inputs not from files (.npy, .npz, TensorProto .pb) are seeded random: floats normal,
+      integers 0-9. Sizes the model leaves open: --shape, --dim, else batch 1, an image's
+      H and W ${IMAGE_SIDE} (rank-4 float with 1, 3 or 4 channels), an audio chunk of ${AUDIO_CHUNK}
+      samples (float [batch, samples]), anything else 1; the report says which it chose.
+      --value NAME=V fills input NAME with V (--value sr=16000, --value state=0); repeatable.
 
 Options:
   -h, --help      Show this help.
@@ -191,7 +197,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion'];
 const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
-const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'threads'];
+const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'value', 'threads'];
 
 function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec {
   const method = flags.get('method')?.at(-1);
@@ -279,8 +285,9 @@ function compressArgs(args: string[]): CompressArgs {
   const calibration = calibrationSettings(flags);
   const hessian = spec.options.criterion === 'hessian';
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
-  if (!goal && [...(hessian ? [] : CALIBRATION_FLAGS), 'heldout-inputs'].some((f) => f !== 'seed' && flags.has(f))) {
-    throw new UsageError(`input options (--inputs, --samples, ...) go with --target-cosine, --size-budget${hessian ? '' : ' or --criterion hessian'}`);
+  const measures = hessian || flags.has('verify');
+  if (!goal && [...(measures ? [] : CALIBRATION_FLAGS), 'heldout-inputs'].some((f) => f !== 'seed' && flags.has(f))) {
+    throw new UsageError(`input options (--inputs, --samples, ...) go with --verify, --target-cosine, --size-budget${hessian ? '' : ' or --criterion hessian'}`);
   }
   const last = (n: string) => flags.get(n)?.at(-1);
   return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify: flags.has('verify'), goal, calibration };
@@ -300,16 +307,16 @@ function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; ca
   return { file: positional[0], spec, calibration, json: flags.has('json') };
 }
 
-/** NAME=DxD… as a usage error rather than a verify failure. */
-function shapeSpec(text: string): { name: string; dims: number[] } {
+/** A NAME=… spec parsed by core/verify, its refusal as a usage error rather than a verify failure. */
+function spec<T>(parse: (text: string) => T, text: string): T {
   try {
-    return parseShapeSpec(text);
+    return parse(text);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
-/** --samples, --seed, --inputs, --shape, --dim, --threads (and --heldout-inputs where allowed). */
+/** --samples, --seed, --inputs, --shape, --dim, --value, --threads (and --heldout-inputs where allowed). */
 function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   const settings: CalibrationOptions = {};
   const samples = numberFlag(flags, 'samples');
@@ -324,14 +331,18 @@ function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   const files = (name: string) => (flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
   if (files('inputs').length) settings.inputs = files('inputs');
   if (files('heldout-inputs').length) settings.heldOutInputs = files('heldout-inputs');
-  for (const spec of flags.get('shape') ?? []) {
-    const { name, dims } = shapeSpec(spec);
+  for (const text of flags.get('shape') ?? []) {
+    const { name, dims } = spec(parseShapeSpec, text);
     (settings.shapes ??= {})[name] = dims;
   }
-  for (const spec of flags.get('dim') ?? []) {
-    const { name, dims } = shapeSpec(spec);
-    if (dims.length !== 1) throw new UsageError(`--dim is NAME=N, got '${spec}'`);
+  for (const text of flags.get('dim') ?? []) {
+    const { name, dims } = spec(parseShapeSpec, text);
+    if (dims.length !== 1) throw new UsageError(`--dim is NAME=N, got '${text}'`);
     (settings.dims ??= {})[name] = dims[0];
+  }
+  for (const text of flags.get('value') ?? []) {
+    const { name, value } = spec(parseValueSpec, text);
+    (settings.values ??= {})[name] = value;
   }
   return settings;
 }
@@ -368,7 +379,7 @@ async function compressCommand(args: CompressArgs): Promise<void> {
   if (progress) process.stderr.write('\r\x1b[K');
   // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
   const verifiable = path.extname(args.file).toLowerCase() === '.onnx';
-  const verification = args.verify && verifiable ? await runVerify(args.file, result.output, {}) : undefined;
+  const verification = args.verify && verifiable ? await runVerify(args.file, result.output, args.calibration) : undefined;
   if (args.verify && !verifiable) process.stderr.write(`model-lens: --verify skipped: only ONNX models can be run\n`);
   if (args.json) {
     process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}) }) + '\n');
@@ -426,6 +437,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const reason = err instanceof InvalidModelError || err instanceof Error ? err.message : String(err);
+    // The original refused its inputs: name it, not the variant verify was given second.
+    if (err instanceof InputsRejectedError && err.file) file = err.file;
     process.stderr.write(`model-lens: ${file}: ${reason.split('\n')[0]}\n`);
     return 1;
   }

@@ -29,6 +29,7 @@ function verifyView(outcome: CompressOutcome): VerifyView {
     runtime: r.runtime,
     elapsedMs: r.elapsedMs,
     inputs: r.inputs,
+    measuredOn: r.measuredOn,
     outputs: r.outputs.map((o) => ({
       name: o.name,
       cosine: toWire(o.cosine),
@@ -89,7 +90,7 @@ function hessianView(h: HessianComparison): HessianView {
 }
 
 function fidelityView(f: FidelityResult): FidelityView {
-  const measured = (x: { cosine: number; relL2: number; source: string }) => ({ cosine: toWire(x.cosine), relL2: toWire(x.relL2), source: x.source });
+  const measured = (x: { cosine: number; relL2: number; measuredOn: string }) => ({ cosine: toWire(x.cosine), relL2: toWire(x.relL2), measuredOn: x.measuredOn });
   const pinned = new Set(f.pinned ?? []);
   return {
     goal: f.goal,

@@ -76,6 +76,8 @@ export type VerifyView =
       runtime: string;
       elapsedMs: number;
       inputs: { name: string; dtype: string; shape: number[]; source: string }[];
+      /** What the outputs were compared on, in one line (VerifyReport.measuredOn). */
+      measuredOn: string;
       outputs: VerifyOutputView[];
       warnings: string[];
     }
@@ -98,8 +100,8 @@ export interface FidelityView {
   goal: { targetCosine?: number; sizeBudget?: number };
   met: boolean;
   runs: number;
-  calibration: { cosine: WireNumber; relL2: WireNumber; source: string };
-  heldOut?: { cosine: WireNumber; relL2: WireNumber; source: string };
+  calibration: { cosine: WireNumber; relL2: WireNumber; measuredOn: string };
+  heldOut?: { cosine: WireNumber; relL2: WireNumber; measuredOn: string };
   choices: { tensor: string; choice: string; pinned: boolean }[];
   warnings: string[];
 }

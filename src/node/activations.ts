@@ -67,7 +67,7 @@ export async function collectHessians(
   return { byWeight, outputs: last };
 }
 
-/** Opens `bytes` in onnxruntime-web and runs samples [first, first + count), one at a time; `each` gets the outputs and the feeds. */
+/** Opens the original's `bytes` in onnxruntime-web and runs samples [first, first + count), one at a time; `each` gets the outputs and the feeds. */
 export async function runSamples(
   ort: ReturnType<typeof loadOrtWeb>['ort'],
   label: string,
@@ -82,7 +82,10 @@ export async function runSamples(
   try {
     for (let i = 0; i < count; i++) {
       const fed = feeds.feeds(first + i, session.inputNames);
-      each(i, await session.run(fed, fetch), fed);
+      const out = await session.run(fed, fetch).catch((err: unknown) => {
+        throw feeds.rejected(label, session.inputNames, err);
+      });
+      each(i, out, fed);
     }
   } finally {
     await session.release();

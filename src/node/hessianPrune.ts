@@ -51,7 +51,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   });
   const warnings: string[] = [];
   const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings);
-  const allGiven = feeds.inputs.every((i) => feeds.given.has(i.name));
+  const allGiven = feeds.allGiven;
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const evalSamples = allGiven ? 1 : feeds.samples;
   const runs = feeds.samples + (allGiven ? 0 : evalSamples) + 2 * evalSamples;

@@ -144,6 +144,8 @@ export interface ResponseMessage {
   error?: string;
   /** The error was the file's fault (InvalidModelError), not a bug. */
   invalidModel?: boolean;
+  /** The model could not run on the inputs chosen for it (InputsRejectedError): other inputs are needed. */
+  inputsRejected?: boolean;
   /** The request was cancelled by its sender. */
   cancelled?: boolean;
 }

@@ -143,7 +143,6 @@ function verifySection(v: VerifyView): HTMLElement | null {
       h('td', { class: 'num' }, o.top1 === undefined ? '—' : `${formatPercent(o.top1)} of ${formatInt(o.top1Rows ?? 0)}`),
     ),
   );
-  const inputs = v.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join('×')}]${i.source === 'random' ? '' : ` from ${i.source}`}`).join(', ');
   return h(
     'section',
     { class: 'section' },
@@ -151,7 +150,8 @@ function verifySection(v: VerifyView): HTMLElement | null {
     h(
       'p',
       { class: 'section-note' },
-      `Both models ran ${v.samples} time${v.samples === 1 ? '' : 's'} on the same ${v.inputs.every((i) => i.source === 'random') ? `random inputs (seed ${v.seed})` : 'inputs'} with ${v.runtime} in ${formatDuration(v.elapsedMs)}. Inputs: ${inputs}.`,
+      `Both models ran on the same inputs with ${v.runtime} in ${formatDuration(v.elapsedMs)}. `,
+      h('span', { class: 'measured-on' }, `Measured on ${v.measuredOn}.`),
     ),
     table(
       'Output fidelity per output',
@@ -229,7 +229,7 @@ function fidelitySection(f: FidelityView): HTMLElement {
       h('th', { scope: 'row', class: 'col-name' }, label),
       h('td', { class: 'num' }, m ? formatCosine(fromWire(m.cosine)) : '—'),
       h('td', { class: 'num' }, m ? formatNumber(fromWire(m.relL2), 3) : '—'),
-      h('td', { class: 'col-note' }, m ? m.source : 'not measured'),
+      h('td', { class: 'col-note' }, m ? m.measuredOn : 'not measured'),
     );
   const groups = new Map<string, FidelityView['choices']>();
   for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), c]);
