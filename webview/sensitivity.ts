@@ -206,7 +206,8 @@ export class SensitivityPane {
     return { method: this.method.value as ScanMethod, samples, seed };
   }
 
-  private run(): void {
+  /** Runs a scan with the settings in the toolbar, unless one is running. */
+  run(): void {
     if (this.busy) return;
     const s = this.readSettings();
     if (s) this.actions.run(s);

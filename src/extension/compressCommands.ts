@@ -8,6 +8,7 @@ import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
 import { formatBytes } from '../core/units';
 import { formatVerifyReport, type VerifyReport } from '../core/verify/report';
+import { InputsRejectedError } from '../core/verify/tensor';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
 import type { ModelService } from '../node/modelService';
@@ -16,6 +17,7 @@ import { ComparePanel } from './comparePanel';
 import { compressDefaults } from './compressSettings';
 import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern, type WizardResult } from './compressWizard';
 import { INSPECTOR_VIEW_TYPE } from './inspector';
+import { offerInputFiles } from './inputFilesPrompt';
 import { ReportPanel } from './reportPanel';
 import { describeRatio, formatCosine } from './reportProtocol';
 
@@ -30,7 +32,7 @@ function outputSuffix(spec: CompressSpec, goal: FidelityGoal | null | undefined)
 export type VerifyOutcome =
   | { state: 'done'; report: VerifyReport }
   | { state: 'off' | 'cancelled' }
-  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string };
+  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string; /** The original could not run on the chosen inputs: input files may help. */ inputsRejected?: boolean };
 
 export interface CompressOutcome {
   result: CompressFileResult;
@@ -206,7 +208,32 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     } catch (err) {
       if (err instanceof CancelledError || signal.aborted) return { state: 'cancelled' };
       deps.log.error(`verify ${outcomeResult.input} vs ${outcomeResult.output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      return { state: 'failed', reason: firstLine(err) };
+      return { state: 'failed', reason: firstLine(err), ...(err instanceof InputsRejectedError ? { inputsRejected: true } : {}) };
+    }
+  }
+
+  /** Checks a written variant again on the user's input files and shows the report with the result. */
+  async function reverify(outcome: CompressOutcome, files: string[]): Promise<void> {
+    const { input, output } = outcome.result;
+    const name = path.basename(input);
+    try {
+      const report = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Model Lens: verifying ${path.basename(output)} on ${files.map((f) => path.basename(f)).join(', ')}`, cancellable: true },
+        (_progress, token) => {
+          const controller = new AbortController();
+          token.onCancellationRequested(() => controller.abort());
+          return deps.service.verify(input, output, { inputs: files }, controller.signal);
+        },
+      );
+      outcome.verify = { state: 'done', report };
+      remember(outcome);
+      deps.log.info('\n' + formatVerifyReport(report));
+      ReportPanel.show(reportDeps, outcome);
+    } catch (err) {
+      if (err instanceof CancelledError) return;
+      if (err instanceof InputsRejectedError) return offerInputFiles(name, err.message, (again) => void reverify(outcome, again));
+      deps.log.error(`verify ${input} vs ${output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      void vscode.window.showErrorMessage(`Model Lens: cannot verify ${path.basename(output)}: ${firstLine(err)}`);
     }
   }
 
@@ -294,6 +321,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     if (verify.state === 'done') deps.log.info('\n' + formatVerifyReport(verify.report));
     else if (verify.state === 'skipped' || verify.state === 'failed' || verify.state === 'unavailable') deps.log.warn(`verification ${verify.state}: ${verify.reason}`);
     ReportPanel.show(reportDeps, outcome);
+    if (verify.state === 'failed' && verify.inputsRejected) offerInputFiles(name, verify.reason, (files) => void reverify(outcome, files));
     const parts = [describeRatio(result.report.totals.ratio), verifySummary(verify)].filter(Boolean);
     void vscode.window.showInformationMessage(`Wrote ${outName} — ${parts.join(', ')}`, 'Open', 'Compare', 'Reveal in Explorer').then((choice) => {
       if (choice === 'Open') void reportDeps.open(outcome);

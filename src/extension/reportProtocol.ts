@@ -91,6 +91,8 @@ export interface HessianView {
   samples: number;
   inputs: 'random' | 'files';
   evaluation: 'held-out' | 'calibration';
+  /** What the model outputs were measured on, in one line. */
+  measuredOn: string;
   tensors: { name: string; hessian: string; outputError?: WireNumber; magnitudeOutputError?: WireNumber; note?: string }[];
   outputs: { name: string; cosine: WireNumber; relL2: WireNumber; magnitudeCosine: WireNumber; magnitudeRelL2: WireNumber }[];
 }

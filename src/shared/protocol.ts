@@ -69,6 +69,8 @@ export type ToWebview =
   | { type: 'scanProgress'; done: number; total: number; what: string }
   /** The last Re-run's outcome, sent again after the webview was re-created (the report panel hid it meanwhile). */
   | { type: 'rerunResult'; result: MixedResultView }
+  /** The user chose input files after a scan could not run on random inputs: scan again (the host feeds them). */
+  | { type: 'rescan' }
   | ResponseMessage;
 
 // ---- webview -> host ----

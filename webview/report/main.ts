@@ -208,7 +208,7 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
     h(
       'p',
       { class: 'section-note' },
-      `Both at ${formatPercent(v.sparsity)} sparsity per tensor; Hessian ${v.compensate ? 'with' : 'without'} compensation, from ${v.samples} calibration run${v.samples === 1 ? '' : 's'} on ${v.inputs === 'files' ? 'the given inputs' : 'random inputs'}. Layer error ‖XΔW‖ / ‖XW‖ is on the calibration inputs; model outputs on ${v.evaluation === 'held-out' ? 'held-out random inputs' : 'the calibration inputs'}.`,
+      `Both at ${formatPercent(v.sparsity)} sparsity per tensor; Hessian ${v.compensate ? 'with' : 'without'} compensation, from ${v.samples} calibration run${v.samples === 1 ? '' : 's'} on ${v.inputs === 'files' ? 'the given inputs' : 'random inputs'}. Layer error ‖XΔW‖ / ‖XW‖ is on the calibration inputs; model outputs on ${v.evaluation === 'held-out' ? 'held-out inputs' : 'the calibration inputs'}: ${v.measuredOn}.`,
     ),
     table('Layer output error', h('tr', {}, th('Tensor', 'Weight', false), th('H', 'full Hessian, its diagonal, or magnitude (fallback)', false), th('Hessian', 'Relative layer output error of the Hessian-pruned weight'), th('Magnitude', 'Relative layer output error of the magnitude-pruned weight'), th('Note', '', false)), layers),
     table('Model outputs', h('tr', {}, th('Output', 'Model output', false), th('Cosine', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant'), th('Rel L2', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant')), outputs),

@@ -86,7 +86,7 @@ function formatHessian(h: HessianComparison): string[] {
   for (const t of h.tensors) {
     lines.push('  ' + [cell(t.name, 34), cell(t.hessian, 9), cell(pct(t.outputError), 10, true), cell(pct(t.magnitudeOutputError), 10, true)].join(' ') + (t.note ? `  (${t.note})` : ''));
   }
-  lines.push(`  model outputs on ${h.evaluation === 'held-out' ? 'held-out random inputs' : 'the calibration inputs'}:`);
+  lines.push(`  model outputs on ${h.evaluation === 'held-out' ? 'held-out inputs' : 'the calibration inputs'}, ${h.measuredOn}:`);
   for (const o of h.outputs) {
     lines.push(`  ${cell(o.name, 34)} hessian cosine ${o.cosine.toFixed(6)} rel L2 ${num(o.relL2)}   magnitude cosine ${o.magnitudeCosine.toFixed(6)} rel L2 ${num(o.magnitudeRelL2)}`);
   }
