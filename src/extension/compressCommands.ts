@@ -50,8 +50,8 @@ export interface RunOptions {
   output?: string;
   /** ONNX only: choose per-layer precision for a target cosine or a size; the spec's overrides are pins. */
   goal?: FidelityGoal;
-  /** Calibration inputs of a goal run (seeded random samples). */
-  calibration?: { samples?: number; seed?: number };
+  /** Inputs of a goal run's calibration (seeded random samples, or tensor files) and of verification. */
+  calibration?: { samples?: number; seed?: number; inputs?: string[] };
 }
 
 export interface CompressDeps {
@@ -109,6 +109,8 @@ function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: 
   const calibration = {
     ...(Number.isInteger(cal.samples) && (cal.samples as number) >= 1 && (cal.samples as number) <= MAX_SCAN_SAMPLES ? { samples: cal.samples as number } : {}),
     ...(Number.isSafeInteger(cal.seed) && (cal.seed as number) >= 0 ? { seed: cal.seed as number } : {}),
+    // Relative paths would resolve against the extension host's working directory, which nobody chose.
+    ...(Array.isArray(cal.inputs) && cal.inputs.length && cal.inputs.every((f) => typeof f === 'string' && path.isAbsolute(f)) ? { inputs: cal.inputs as string[] } : {}),
   };
   return {
     goal: parseGoal(o.goal),
@@ -189,7 +191,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     ComparePanel.show(compareDeps, original, variant);
   }
 
-  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<VerifyOutcome> {
+  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, inputs?: string[]): Promise<VerifyOutcome> {
     if (!wanted) return { state: 'off' };
     // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
     if (path.extname(outcomeResult.input).toLowerCase() !== '.onnx') {
@@ -202,9 +204,10 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     if (size > d.verifyLimitBytes) {
       return { state: 'skipped', reason: `${formatBytes(size)} is over the verification limit of ${formatBytes(d.verifyLimitBytes)} (setting modelLens.compress.verifySizeLimitMB)` };
     }
-    progress.report({ message: `verifying: running both models on ${d.verifySamples} random inputs… (Cancel keeps ${path.basename(outcomeResult.output)})` });
+    const on = inputs ? inputs.map((f) => path.basename(f)).join(', ') : `${d.verifySamples} random inputs`;
+    progress.report({ message: `verifying: running both models on ${on}… (Cancel keeps ${path.basename(outcomeResult.output)})` });
     try {
-      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples }, signal) };
+      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples, ...(inputs ? { inputs } : {}) }, signal) };
     } catch (err) {
       if (err instanceof CancelledError || signal.aborted) return { state: 'cancelled' };
       deps.log.error(`verify ${outcomeResult.input} vs ${outcomeResult.output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -295,7 +298,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
               controller.signal,
             );
             progress.report({ increment: share - shown, message: `wrote ${outName}` });
-            const verify = await runVerify(result, verifyWanted, progress, controller.signal);
+            const verify = await runVerify(result, verifyWanted, progress, controller.signal, options.calibration?.inputs);
             return { result, spec: normalised, verify };
           } finally {
             cancel.dispose();

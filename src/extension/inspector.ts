@@ -156,7 +156,8 @@ export class InspectorSession implements vscode.Disposable {
     const spec = { ...this.scanSpec(p.method), overrides: p.overrides };
     const outcome = await vscode.commands.executeCommand<CompressOutcome | undefined>('modelLens.compress', this.uri, {
       spec,
-      ...(p.goal ? { goal: p.goal, calibration: { samples: p.samples, seed: p.seed } } : {}),
+      ...(p.goal ? { goal: p.goal } : {}),
+      calibration: { samples: p.samples, seed: p.seed, ...(this.inputFiles ? { inputs: this.inputFiles } : {}) },
     });
     if (!outcome) return null;
     this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined);
