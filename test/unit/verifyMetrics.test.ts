@@ -7,6 +7,7 @@ import { OutputComparison, rowArgmax, sampleMetrics } from '../../src/core/verif
 import { formatVerifyReport, type VerifyReport } from '../../src/core/verify/report';
 import { InferenceError, InputsRejectedError, VerifyError, type HostTensor } from '../../src/core/verify/tensor';
 import { verifyModels, type ModelUnderTest, type RuntimeSession } from '../../src/core/verify/verify';
+import { ortMessage } from '../../src/node/verify/ortWeb';
 
 const f32 = (dims: number[], values: number[]): HostTensor => ({ dtype: 1, dims, data: Float32Array.from(values) });
 const err = (re: RegExp) => (e: unknown) => e instanceof VerifyError && re.test(e.message);
@@ -227,5 +228,15 @@ describe('verify: report text', () => {
     assert.match(text, /\naux +1 +1 +0 +0 +0 +-\n/);
     assert.match(text, /warning: 3 positions of 'aux' disagree on NaN\/Inf/);
     assert.match(text, /warning: something to know\n$/);
+  });
+});
+
+describe('verify: onnxruntime messages', () => {
+  it('keeps the first line, and of nested subgraph failures the innermost node and status', () => {
+    const nested =
+      "failed to call OrtRun(). ERROR_CODE: 2, ERROR_MESSAGE: Non-zero status code returned while running If node. Name:'If_0' Status Message: Non-zero status code returned while running Pad node. Name:'stft/Pad' Status Message: Pad reflect requires axis length >= 2 after slicing. Input shape:{1,1}\nsecond line";
+    assert.equal(ortMessage(new Error(nested)), "Pad node 'stft/Pad': Pad reflect requires axis length >= 2 after slicing. Input shape:{1,1}");
+    assert.equal(ortMessage(new Error("Can't create a session. ERROR_CODE: 1, ERROR_MESSAGE: Load model failed\nmore")), 'Load model failed');
+    assert.equal(ortMessage('plain'), 'plain');
   });
 });
