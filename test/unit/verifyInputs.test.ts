@@ -104,10 +104,10 @@ describe('verify: --value', () => {
     assert.throws(() => valueTensors(inputs, fromFile, shapes, { sr: 8000 }), err(/input 'sr' is given both a value and a file \(sr\.npy\)/));
     const reports = [
       { name: 'input', dtype: 'float32', shape: [1, 512], source: 'random', chosen: 'samples not fixed by the model: 512 chosen' },
-      { name: 'state', dtype: 'float32', shape: [2, 1, 128], source: 'value', value: 0 },
+      { name: 'state', dtype: 'float32', shape: [2, 1, 128], source: 'value', value: 0, chosen: 'dim 1 not fixed by the model: 1 chosen' },
       { name: 'sr', dtype: 'int64', shape: [], source: 'value', value: 16000 },
     ];
-    assert.equal(measuredOn(8, 0, reports), '8 random samples (seed 0): input float32[1,512] (samples not fixed by the model: 512 chosen); state float32[2,1,128] = 0; sr = 16000');
+    assert.equal(measuredOn(8, 0, reports), '8 random samples (seed 0): input float32[1,512] (samples not fixed by the model: 512 chosen); state float32[2,1,128] = 0 (dim 1 not fixed by the model: 1 chosen); sr = 16000');
     assert.equal(describeInputs([reports[0], { name: 'sr', dtype: 'int64', shape: [], source: 'random' }], true), 'input [1,512], sr = random int64');
     assert.equal(measuredOn(1, 0, [{ name: 'x', dtype: 'float32', shape: [4, 3], source: 'a.npy' }]), '1 sample: x float32[4,3] from a.npy');
     assert.equal(measuredOn(4, 7, [{ name: 'x', dtype: 'float32', shape: [1, 3], source: 'random' }], 8), '4 random samples (seed 7, streams 8–11): x float32[1,3]');

@@ -40,7 +40,7 @@ export interface SuppliedTensor {
   tensor: HostTensor;
 }
 
-/** NAME=VALUE split at the last '=' (names may contain '='), or undefined when either side is empty. */
+/** NAME=VALUE split at the last '=' (names may contain '='), or undefined when the name is empty or `valid` refuses the value. */
 function splitSpec(text: string, valid: RegExp): { name: string; value: string } | undefined {
   const at = text.lastIndexOf('=');
   const value = text.slice(at + 1);
@@ -171,7 +171,7 @@ const CHANNELS = new Set([1, 3, 4]);
  * side is IMAGE_SIDE, or the other side when that is fixed and larger; a rank-2 float [batch,
  * samples] is audio with AUDIO_CHUNK samples. Everything else open is DEFAULT_DIM (axis 0: the batch).
  */
-export function layoutSizes(spec: ValueInfo): { size: number; label?: string }[] {
+function layoutSizes(spec: ValueInfo): { size: number; label?: string }[] {
   const shape = spec.shape ?? [];
   const float = isFloatDtype(spec.dtype);
   const fixed = (k: number) => (isOpen(shape[k]) ? undefined : (shape[k] as number));

@@ -45,11 +45,12 @@ export interface VerifyReport {
 function describeInput(i: InputReport, brief: boolean): string {
   const shape = `[${i.shape.join(',')}]`;
   const typed = brief ? `${i.name} ${shape}` : `${i.name} ${i.dtype}${shape}`;
-  if (i.source === 'value') return i.shape.length ? `${typed} = ${i.value}` : `${i.name} = ${i.value}`;
+  const why = i.chosen && !brief ? ` (${i.chosen})` : '';
+  if (i.source === 'value') return i.shape.length ? `${typed} = ${i.value}${why}` : `${i.name} = ${i.value}`;
   if (i.source !== 'random') return `${typed} from ${i.source}`;
   // A random integer scalar is a mode or a rate (silero's sr) more often than data: say so plainly.
   if (!i.shape.length && !i.dtype.startsWith('float') && i.dtype !== 'bool') return `${i.name} = random ${i.dtype}`;
-  return i.chosen && !brief ? `${typed} (${i.chosen})` : typed;
+  return typed + why;
 }
 
 /** The inputs of a run, one clause each: `brief` for an error line, else with dtypes and the reasons for chosen sizes. */

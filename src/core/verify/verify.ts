@@ -173,8 +173,8 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
         const g = given.get(i.name);
         if (g) return { name: i.name, dtype, shape: g.tensor.dims, source: g.source };
         const { dims, chosen } = shapes.get(i.name)!;
-        if (constants.has(i.name)) return { name: i.name, dtype, shape: dims, source: 'value', value: options.values![i.name] };
-        return { name: i.name, dtype, shape: dims, source: 'random', ...(chosen ? { chosen } : {}) };
+        const source = constants.has(i.name) ? { source: 'value', value: options.values![i.name] } : { source: 'random' };
+        return { name: i.name, dtype, shape: dims, ...source, ...(chosen ? { chosen } : {}) };
       });
   return {
     inputs,
