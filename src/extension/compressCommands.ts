@@ -312,6 +312,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
         return undefined;
       }
       deps.log.error(`${input}: compression (${describeSpec(normalised)}) failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      // A goal's calibration could not run the model: the same run on files the user picks may.
+      if (err instanceof InputsRejectedError) {
+        offerInputFiles(name, err.message, (inputs) => void compress(uri, spec, { ...options, force, calibration: { ...options.calibration, inputs } }));
+        return undefined;
+      }
       void vscode.window.showErrorMessage(`Model Lens: cannot compress ${name}: ${firstLine(err)}`, 'Show Details').then((c) => {
         if (c === 'Show Details') deps.log.show(true);
       });
