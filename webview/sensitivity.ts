@@ -275,8 +275,12 @@ export class SensitivityPane {
     setChildren(
       this.result,
       icon(r.met === false ? 'warning' : 'pass'),
-      h('span', {}, `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`),
-      ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+      h(
+        'span',
+        {},
+        `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`,
+        ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+      ),
     );
     this.actions.changed();
   }
