@@ -226,6 +226,9 @@ class Inspector {
       case 'rerunResult':
         this.sensitivity.showResult(msg.result);
         break;
+      case 'rescan':
+        this.sensitivity.run();
+        break;
       case 'scanProgress':
         this.sensitivity.showProgress(msg.done, msg.total, msg.what);
         break;

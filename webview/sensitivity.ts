@@ -206,7 +206,8 @@ export class SensitivityPane {
     return { method: this.method.value as ScanMethod, samples, seed };
   }
 
-  private run(): void {
+  /** Runs a scan with the settings in the toolbar, unless one is running. */
+  run(): void {
     if (this.busy) return;
     const s = this.readSettings();
     if (s) this.actions.run(s);
@@ -250,7 +251,7 @@ export class SensitivityPane {
           ? `All ${formatInt(view.rows.length)} layers at ${view.method} together: output cosine ${formatCosine(fromWire(all.cosine))}, rel L2 ${formatNumber(fromWire(all.relL2), 3)}, ${formatBytes(view.fileBytesBefore)} → ${formatBytes(all.fileBytesAfter)}.`
           : `${formatInt(view.rows.length)} layers at ${view.method}.`,
       ),
-      h('span', { class: 'scan-meta' }, ` ${view.samples} sample${view.samples === 1 ? '' : 's'} (${view.inputs}, seed ${view.seed}), ${view.runtime}, ${formatDuration(view.elapsedMs)}${cached ? ' (cached)' : ''}.${partial}`),
+      h('span', { class: 'scan-meta' }, ` Measured on ${view.measuredOn}; ${view.runtime}, ${formatDuration(view.elapsedMs)}${cached ? ' (cached)' : ''}.${partial}`),
       ...view.warnings.map((w) => h('div', { class: 'warning' }, icon('warning'), h('span', {}, w))),
     );
     this.summary.hidden = false;
@@ -274,7 +275,12 @@ export class SensitivityPane {
     setChildren(
       this.result,
       icon(r.met === false ? 'warning' : 'pass'),
-      h('span', {}, `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`),
+      h(
+        'span',
+        {},
+        `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`,
+        ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+      ),
     );
     this.actions.changed();
   }

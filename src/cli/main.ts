@@ -11,9 +11,10 @@ import { formatCompressReport, formatSensitivity } from '../core/compress/format
 import type { SensitivityReport } from '../core/compress/sensitivity';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
-import { parseShapeSpec } from '../core/verify/inputs';
+import { AUDIO_CHUNK, IMAGE_SIDE, parseShapeSpec, parseValueSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
 import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import { InputsRejectedError } from '../core/verify/tensor';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile, removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
@@ -32,7 +33,7 @@ Commands:
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--no-verify]
       Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
-      report card. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
+      report card; --verify compares it with FILE on inputs chosen as for verify. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
       GGUF: int8 (Q8_0), int4 (Q4_0), fp16, bf16.
       ONNX variants are then run against the original in onnxruntime (input options as for
       verify) and the summary leads with the worst output's cosine; below --min-cosine C
@@ -55,12 +56,12 @@ Commands:
                per block of 128 inputs as SparseGPT does, and updates the surviving weights to make
                up for the pruned ones (--no-compensate: keep them, rank by w²·Hᵢᵢ);
                the report compares it with magnitude pruning at the same sparsity. Calibration
-               inputs: --inputs, --samples (32), --seed, --shape, --dim as for verify.
+               inputs: --inputs, --samples (32), --seed, --shape, --dim, --value as for verify.
 
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
       --size-budget BYTES (e.g. 25MB) gets the best cosine within that size. Calibration inputs:
-      --inputs, --samples (8), --seed, --shape, --dim as for verify; the result is also measured
+      --inputs, --samples (8), --seed, --shape, --dim, --value as for verify; the result is also measured
       on held-out inputs (--heldout-inputs FILE..., or random samples the search did not use).
 
   sensitivity FILE --method M [method options] [--runs N] [input options] [--json]
@@ -71,8 +72,13 @@ Commands:
       options as for verify.
 
   verify ORIGINAL VARIANT [--samples N] [--seed N] [--inputs FILE[,FILE...]]
-         [--shape NAME=1x3x224x224] [--dim NAME=N] [--json]
+         [--shape NAME=1x3x224x224] [--dim NAME=N] [--value NAME=V] [--json]
       Run both models with onnxruntime on the same inputs and compare every output.
+      Inputs not from files (.npy, .npz, TensorProto .pb) are seeded random: floats normal,
+      integers 0-9. Sizes the model leaves open: --shape, --dim, else batch 1, an image's
+      H and W ${IMAGE_SIDE} (rank-4 float with 1, 3 or 4 channels), an audio chunk of ${AUDIO_CHUNK}
+      samples (float [batch, samples]), anything else 1; the report says which it chose.
+      --value NAME=V fills input NAME with V (--value sr=16000, --value state=0); repeatable.
 
 Options:
   -h, --help      Show this help.
@@ -204,7 +210,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
 const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
-const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'threads'];
+const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'value', 'threads'];
 
 function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec {
   const method = flags.get('method')?.at(-1);
@@ -332,16 +338,16 @@ function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; ca
   return { file: positional[0], spec, calibration, json: flags.has('json') };
 }
 
-/** NAME=DxD… as a usage error rather than a verify failure. */
-function shapeSpec(text: string): { name: string; dims: number[] } {
+/** A NAME=… spec parsed by core/verify, its refusal as a usage error rather than a verify failure. */
+function spec<T>(parse: (text: string) => T, text: string): T {
   try {
-    return parseShapeSpec(text);
+    return parse(text);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
-/** --samples, --seed, --inputs, --shape, --dim, --threads (and --heldout-inputs where allowed). */
+/** --samples, --seed, --inputs, --shape, --dim, --value, --threads (and --heldout-inputs where allowed). */
 function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   const settings: CalibrationOptions = {};
   const samples = numberFlag(flags, 'samples');
@@ -356,14 +362,18 @@ function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   const files = (name: string) => (flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
   if (files('inputs').length) settings.inputs = files('inputs');
   if (files('heldout-inputs').length) settings.heldOutInputs = files('heldout-inputs');
-  for (const spec of flags.get('shape') ?? []) {
-    const { name, dims } = shapeSpec(spec);
+  for (const text of flags.get('shape') ?? []) {
+    const { name, dims } = spec(parseShapeSpec, text);
     (settings.shapes ??= {})[name] = dims;
   }
-  for (const spec of flags.get('dim') ?? []) {
-    const { name, dims } = shapeSpec(spec);
-    if (dims.length !== 1) throw new UsageError(`--dim is NAME=N, got '${spec}'`);
+  for (const text of flags.get('dim') ?? []) {
+    const { name, dims } = spec(parseShapeSpec, text);
+    if (dims.length !== 1) throw new UsageError(`--dim is NAME=N, got '${text}'`);
     (settings.dims ??= {})[name] = dims[0];
+  }
+  for (const text of flags.get('value') ?? []) {
+    const { name, value } = spec(parseValueSpec, text);
+    (settings.values ??= {})[name] = value;
   }
   return settings;
 }
@@ -393,9 +403,9 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
   if (path.extname(args.file).toLowerCase() !== '.onnx') return { state: 'unavailable', reason: `${path.basename(args.file)} holds weights only: there is no graph for onnxruntime to run` };
   const tooBig = verifySizeSkipReason(result.report.totals, DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20, "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway");
   if (tooBig && !args.minCosineGiven) return { state: 'skipped', reason: tooBig };
-  const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
+  const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
   try {
-    return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, shapes, dims, threads }) };
+    return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, shapes, dims, values, threads }) };
   } catch (err) {
     return { state: 'failed', reason: (err instanceof Error ? err.message : String(err)).split('\n')[0] };
   }
@@ -407,9 +417,9 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
  */
 async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
   if (!layerScanApplies(args.spec, args.goal !== undefined)) return undefined;
-  const { samples, seed, inputs, shapes, dims, threads } = args.calibration;
+  const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
   try {
-    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
+    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, values, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
   } catch {
     return undefined;
   } finally {
@@ -506,6 +516,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const reason = err instanceof InvalidModelError || err instanceof Error ? err.message : String(err);
+    // The original refused its inputs: name it, not the variant verify was given second.
+    if (err instanceof InputsRejectedError && err.file) file = err.file;
     process.stderr.write(`model-lens: ${file}: ${reason.split('\n')[0]}\n`);
     return 1;
   }

@@ -8,6 +8,7 @@ import type { SensitivityReport } from '../core/compress/sensitivity';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
 import { formatVerifyReport } from '../core/verify/report';
+import { InputsRejectedError } from '../core/verify/tensor';
 import { judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
@@ -17,6 +18,7 @@ import { ComparePanel } from './comparePanel';
 import { compressDefaults } from './compressSettings';
 import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern, type WizardResult } from './compressWizard';
 import { INSPECTOR_VIEW_TYPE } from './inspector';
+import { offerInputFiles } from './inputFilesPrompt';
 import { ReportPanel } from './reportPanel';
 import { describeRatio } from './reportProtocol';
 
@@ -47,8 +49,8 @@ export interface RunOptions {
   output?: string;
   /** ONNX only: choose per-layer precision for a target cosine or a size; the spec's overrides are pins. */
   goal?: FidelityGoal;
-  /** Calibration inputs of a goal run (seeded random samples). */
-  calibration?: { samples?: number; seed?: number };
+  /** Inputs of a goal run's calibration (seeded random samples, or tensor files) and of verification. */
+  calibration?: { samples?: number; seed?: number; inputs?: string[] };
 }
 
 export interface CompressDeps {
@@ -106,6 +108,8 @@ function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: 
   const calibration = {
     ...(Number.isInteger(cal.samples) && (cal.samples as number) >= 1 && (cal.samples as number) <= MAX_SCAN_SAMPLES ? { samples: cal.samples as number } : {}),
     ...(Number.isSafeInteger(cal.seed) && (cal.seed as number) >= 0 ? { seed: cal.seed as number } : {}),
+    // Relative paths would resolve against the extension host's working directory, which nobody chose.
+    ...(Array.isArray(cal.inputs) && cal.inputs.length && cal.inputs.every((f) => typeof f === 'string' && path.isAbsolute(f)) ? { inputs: cal.inputs as string[] } : {}),
   };
   return {
     goal: parseGoal(o.goal),
@@ -166,7 +170,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     ComparePanel.show(compareDeps, original, variant);
   }
 
-  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<VerifyOutcome> {
+  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, inputs?: string[]): Promise<VerifyOutcome> {
     if (!wanted) return { state: 'off', reason: 'verification is off (setting modelLens.compress.verify)' };
     // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
     if (path.extname(outcomeResult.input).toLowerCase() !== '.onnx') {
@@ -175,13 +179,40 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     const d = compressDefaults();
     const tooBig = verifySizeSkipReason(outcomeResult.report.totals, d.verifyLimitBytes, 'setting modelLens.compress.verifySizeLimitMB');
     if (tooBig) return { state: 'skipped', reason: tooBig };
-    progress.report({ message: `verifying: running both models on ${d.verifySamples} random inputs… (Cancel keeps ${path.basename(outcomeResult.output)})` });
+    const on = inputs ? inputs.map((f) => path.basename(f)).join(', ') : `${d.verifySamples} random inputs`;
+    progress.report({ message: `verifying: running both models on ${on}… (Cancel keeps ${path.basename(outcomeResult.output)})` });
     try {
-      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples }, signal) };
+      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples, ...(inputs ? { inputs } : {}) }, signal) };
     } catch (err) {
       if (err instanceof CancelledError || signal.aborted) return { state: 'cancelled' };
       deps.log.error(`verify ${outcomeResult.input} vs ${outcomeResult.output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      return { state: 'failed', reason: firstLine(err) };
+      return { state: 'failed', reason: firstLine(err), ...(err instanceof InputsRejectedError ? { inputsRejected: true } : {}) };
+    }
+  }
+
+  /** Checks a written variant again on the user's input files and shows the report with the result. */
+  async function reverify(outcome: CompressOutcome, files: string[]): Promise<void> {
+    const { input, output } = outcome.result;
+    const name = path.basename(input);
+    try {
+      const report = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Model Lens: verifying ${path.basename(output)} on ${files.map((f) => path.basename(f)).join(', ')}`, cancellable: true },
+        (_progress, token) => {
+          const controller = new AbortController();
+          token.onCancellationRequested(() => controller.abort());
+          return deps.service.verify(input, output, { inputs: files }, controller.signal);
+        },
+      );
+      outcome.verify = { state: 'done', report };
+      outcome.verdict = judgeVariant(outcome.result.report, outcome.verify, compressDefaults().minCosine, input);
+      remember(outcome);
+      deps.log.info('\n' + formatVerifyReport(report));
+      ReportPanel.show(reportDeps, outcome);
+    } catch (err) {
+      if (err instanceof CancelledError) return;
+      if (err instanceof InputsRejectedError) return offerInputFiles(name, err.message, (again) => void reverify(outcome, again));
+      deps.log.error(`verify ${input} vs ${output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      void vscode.window.showErrorMessage(`Model Lens: cannot verify ${path.basename(output)}: ${firstLine(err)}`);
     }
   }
 
@@ -208,9 +239,9 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
   }
 
   /** Each layer compressed alone on the verification inputs, to name what hurt a poor variant; undefined if cancelled or failed. */
-  async function scanLayers(input: string, spec: CompressSpec, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal): Promise<SensitivityReport | undefined> {
+  async function scanLayers(input: string, spec: CompressSpec, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, inputs?: string[]): Promise<SensitivityReport | undefined> {
     try {
-      return await deps.service.sensitivity(input, spec, { samples: compressDefaults().verifySamples }, (p) => progress.report({ message: `finding the layers responsible: ${p.done}/${p.total} ${p.tensor}` }), signal);
+      return await deps.service.sensitivity(input, spec, { samples: compressDefaults().verifySamples, ...(inputs ? { inputs } : {}) }, (p) => progress.report({ message: `finding the layers responsible: ${p.done}/${p.total} ${p.tensor}` }), signal);
     } catch (err) {
       if (!signal.aborted) deps.log.warn(`layer scan of ${input}: ${firstLine(err)}`);
       return undefined;
@@ -275,11 +306,12 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
               controller.signal,
             );
             progress.report({ increment: share - shown, message: `wrote ${outName}` });
-            const verify = await runVerify(result, verifyWanted, progress, controller.signal);
+            const inputs = options.calibration?.inputs;
+            const verify = await runVerify(result, verifyWanted, progress, controller.signal, inputs);
             const minCosine = compressDefaults().minCosine;
             let verdict = judgeVariant(result.report, verify, minCosine, result.input);
             if (verdict.state === 'poor' && layerScanApplies(normalised, goal !== undefined)) {
-              verdict = judgeVariant(result.report, verify, minCosine, result.input, await scanLayers(input, normalised, progress, controller.signal));
+              verdict = judgeVariant(result.report, verify, minCosine, result.input, await scanLayers(input, normalised, progress, controller.signal, inputs));
             }
             return { result, spec: normalised, verify, verdict };
           } finally {
@@ -294,6 +326,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
         return undefined;
       }
       deps.log.error(`${input}: compression (${describeSpec(normalised)}) failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      // A goal's calibration could not run the model: the same run on files the user picks may.
+      if (err instanceof InputsRejectedError) {
+        offerInputFiles(name, err.message, (inputs) => void compress(uri, spec, { ...options, force, calibration: { ...options.calibration, inputs } }));
+        return undefined;
+      }
       void vscode.window.showErrorMessage(`Model Lens: cannot compress ${name}: ${firstLine(err)}`, 'Show Details').then((c) => {
         if (c === 'Show Details') deps.log.show(true);
       });
@@ -306,7 +343,8 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     if (verify.state === 'done') deps.log.info('\n' + formatVerifyReport(verify.report));
     if (verdict.state === 'poor' || verdict.state === 'failed') deps.log.warn(`${outName}: ${verdictHeadline(verdict)}`);
     const panel = ReportPanel.show(reportDeps, outcome);
-    notify(outcome, outName, panel);
+    if (verify.state === 'failed' && verify.inputsRejected) offerInputFiles(name, verify.reason, (files) => void reverify(outcome, files));
+    else notify(outcome, outName, panel);
     return outcome;
   }
 

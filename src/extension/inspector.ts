@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/errors';
+import { InputsRejectedError } from '../core/verify/tensor';
 import { SHARD_OF_PROPERTY, type Model } from '../core/model';
 import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
@@ -10,6 +11,7 @@ import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, typ
 import type { CompressOutcome } from './compressCommands';
 import { compressDefaults } from './compressSettings';
 import { exportStatistics } from './exportStats';
+import { offerInputFiles } from './inputFilesPrompt';
 import { toMixedResult, toSensitivityView, type MixedResultView, type SensitivityView } from './sensitivityView';
 import { statsOptions } from './settings';
 import { inspectorHtml, makeNonce } from './webviewHtml';
@@ -38,6 +40,8 @@ export class InspectorSession implements vscode.Disposable {
   private scan: AbortController | undefined;
   /** The last Re-run's outcome: the report panel usually covers this tab, so its webview is re-created and asks again. */
   private lastRerun: MixedResultView | undefined;
+  /** Input files the user chose after a scan could not run on random inputs; later scans of this panel use them. */
+  private inputFiles: string[] | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
 
@@ -119,7 +123,7 @@ export class InspectorSession implements vscode.Disposable {
     if (this.model?.format !== 'onnx') throw new Error('sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file');
     const file = this.uri.fsPath;
     const spec = this.scanSpec(settings.method);
-    const calibration = { samples: settings.samples, seed: settings.seed };
+    const calibration = { samples: settings.samples, seed: settings.seed, ...(this.inputFiles ? { inputs: this.inputFiles } : {}) };
     if (cachedOnly) {
       const hit = this.service.cachedSensitivity(file, spec, calibration);
       return hit ? toSensitivityView(hit) : null;
@@ -135,6 +139,12 @@ export class InspectorSession implements vscode.Disposable {
       return toSensitivityView(report);
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) return null;
+      if (err instanceof InputsRejectedError) {
+        offerInputFiles(path.basename(file), err.message, (files) => {
+          this.inputFiles = files;
+          this.post({ type: 'rescan' });
+        });
+      }
       throw err;
     } finally {
       if (this.scan === controller) this.scan = undefined;
@@ -146,7 +156,8 @@ export class InspectorSession implements vscode.Disposable {
     const spec = { ...this.scanSpec(p.method), overrides: p.overrides };
     const outcome = await vscode.commands.executeCommand<CompressOutcome | undefined>('modelLens.compress', this.uri, {
       spec,
-      ...(p.goal ? { goal: p.goal, calibration: { samples: p.samples, seed: p.seed } } : {}),
+      ...(p.goal ? { goal: p.goal } : {}),
+      calibration: { samples: p.samples, seed: p.seed, ...(this.inputFiles ? { inputs: this.inputFiles } : {}) },
     });
     if (!outcome) return null;
     this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined);

@@ -91,7 +91,7 @@ function hessianView(h: HessianComparison): HessianView {
 }
 
 function fidelityView(f: FidelityResult): FidelityView {
-  const measured = (x: { cosine: number; relL2: number; source: string }) => ({ cosine: toWire(x.cosine), relL2: toWire(x.relL2), source: x.source });
+  const measured = (x: { cosine: number; relL2: number; measuredOn: string }) => ({ cosine: toWire(x.cosine), relL2: toWire(x.relL2), measuredOn: x.measuredOn });
   const pinned = new Set(f.pinned ?? []);
   return {
     goal: f.goal,

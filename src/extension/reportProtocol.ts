@@ -71,6 +71,7 @@ export type VerifyView =
       runtime: string;
       elapsedMs: number;
       inputs: { name: string; dtype: string; shape: number[]; source: string }[];
+      /** What the outputs were compared on, in one line (VerifyReport.measuredOn). */
       measuredOn: string;
       outputs: VerifyOutputView[];
       warnings: string[];
@@ -84,6 +85,8 @@ export interface HessianView {
   samples: number;
   inputs: 'random' | 'files';
   evaluation: 'held-out' | 'calibration';
+  /** What the model outputs were measured on, in one line. */
+  measuredOn: string;
   tensors: { name: string; hessian: string; outputError?: WireNumber; magnitudeOutputError?: WireNumber; note?: string }[];
   outputs: { name: string; cosine: WireNumber; relL2: WireNumber; magnitudeCosine: WireNumber; magnitudeRelL2: WireNumber }[];
 }
@@ -93,8 +96,8 @@ export interface FidelityView {
   goal: { targetCosine?: number; sizeBudget?: number };
   met: boolean;
   runs: number;
-  calibration: { cosine: WireNumber; relL2: WireNumber; source: string };
-  heldOut?: { cosine: WireNumber; relL2: WireNumber; source: string };
+  calibration: { cosine: WireNumber; relL2: WireNumber; measuredOn: string };
+  heldOut?: { cosine: WireNumber; relL2: WireNumber; measuredOn: string };
   choices: { tensor: string; choice: string; pinned: boolean }[];
   warnings: string[];
 }

@@ -24,7 +24,8 @@ export interface SensitivityView {
   method: string;
   samples: number;
   seed: number;
-  inputs: string;
+  /** What the output figures were measured on, in one line (SensitivityReport.measuredOn). */
+  measuredOn: string;
   runtime: string;
   elapsedMs: number;
   fullRuns: number;
@@ -40,7 +41,7 @@ export function toSensitivityView(r: SensitivityReport): SensitivityView {
     method: r.suffix,
     samples: r.samples,
     seed: r.seed,
-    inputs: r.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join('×')}]${i.source === 'random' ? '' : ` from ${i.source}`}`).join(', '),
+    measuredOn: r.measuredOn,
     runtime: r.runtime,
     elapsedMs: r.elapsedMs,
     fullRuns: r.fullRuns,
@@ -74,6 +75,8 @@ export interface MixedResultView {
   cosine?: WireNumber;
   relL2?: WireNumber;
   heldOutCosine?: WireNumber;
+  /** What `cosine` was measured on (the search's calibration inputs, or verification's). */
+  measuredOn?: string;
   met?: boolean;
   /** With a goal, the precision the search gave every compressed tensor; without one, the tab's choices stand. */
   choices: { tensor: string; choice: string }[];
@@ -83,6 +86,7 @@ export function toMixedResult(outputName: string, report: CompressReport, verify
   const f = report.fidelity;
   const worst = verify?.outputs.length ? verify.outputs.reduce((a, o) => (o.cosine < a.cosine ? o : a)) : undefined;
   const measured = f ? f.calibration : worst;
+  const on = f ? f.calibration.measuredOn : verify?.measuredOn;
   return {
     outputName,
     fileBytesBefore: report.totals.fileBytesBefore,
@@ -90,6 +94,7 @@ export function toMixedResult(outputName: string, report: CompressReport, verify
     ratio: report.totals.ratio,
     ...(measured ? { cosine: toWire(measured.cosine), relL2: toWire(measured.relL2) } : {}),
     ...(f?.heldOut ? { heldOutCosine: toWire(f.heldOut.cosine) } : {}),
+    ...(measured && on ? { measuredOn: on } : {}),
     ...(f ? { met: f.met } : {}),
     choices: f ? f.choices : [],
   };

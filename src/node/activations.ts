@@ -63,11 +63,14 @@ export async function collectHessians(
       }
     }
     last = out;
-  });
+  }, true);
   return { byWeight, outputs: last };
 }
 
-/** Opens `bytes` in onnxruntime-web and runs samples [first, first + count), one at a time; `each` gets the outputs and the feeds. */
+/**
+ * Opens `bytes` in onnxruntime-web and runs samples [first, first + count), one at a time; `each` gets
+ * the outputs and the feeds. `original`: a failed run blames the inputs (InputPlan.rejected), not the model.
+ */
 export async function runSamples(
   ort: ReturnType<typeof loadOrtWeb>['ort'],
   label: string,
@@ -77,12 +80,16 @@ export async function runSamples(
   count: number,
   first: number,
   each: (i: number, out: Map<string, HostTensor>, fed: Map<string, HostTensor>) => void,
+  original = false,
 ): Promise<void> {
   const session: RuntimeSession = await openOrtWebSession(ort, label, bytes.bytes, bytes.externalData);
   try {
     for (let i = 0; i < count; i++) {
       const fed = feeds.feeds(first + i, session.inputNames);
-      each(i, await session.run(fed, fetch), fed);
+      const out = await session.run(fed, fetch).catch((err: unknown) => {
+        throw original ? feeds.rejected(label, session.inputNames, err) : err;
+      });
+      each(i, out, fed);
     }
   } finally {
     await session.release();

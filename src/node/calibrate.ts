@@ -66,14 +66,6 @@ function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
 }
 
-/** Where a run's inputs came from, for the report: files and rows, or which random samples. */
-function describeInputs(plan: InputPlan, offset: number): string {
-  const reports = plan.reports(plan.inputs.map((i) => i.name));
-  const parts = [...new Set(reports.filter((i) => i.source !== 'random').map((i) => i.source))];
-  if (reports.some((i) => i.source === 'random')) parts.push(`random samples ${offset}–${offset + plan.samples - 1} of seed ${plan.seed}`);
-  return parts.join(', ');
-}
-
 /** Loads the tensors a run feeds from files. */
 type InputLoader = () => SuppliedTensor[];
 
@@ -215,6 +207,7 @@ async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, 
     samples: plan.samples,
     seed: plan.seed,
     inputs: calibration.inputReports(),
+    measuredOn: calibration.measuredOn(),
     layers: rankLayers(layers),
     all: { cosine: allFidelity.cosine, relL2: allFidelity.relL2, fileBytesAfter: all.report.totals.fileBytesAfter },
     fileBytesBefore: all.report.totals.fileBytesBefore,
@@ -365,7 +358,7 @@ export async function compressForFidelity(
     }
     // The report needs per-output figures of the final choice: one run when the search made none.
     current ??= await measureAt(at);
-    return { ladders, at, current, plan: cal.plan, model: m.model, split };
+    return { ladders, at, current, measuredOn: cal.calibration.measuredOn(), model: m.model, split };
   });
   const overrides = overridesAt(chosen.ladders, chosen.at);
   const result = compressFile(input, { ...s, overrides }, options);
@@ -378,7 +371,7 @@ export async function compressForFidelity(
   const base = s.methods.find((x) => x !== 'prune') ?? variantSuffix({ methods: s.methods, options: s.options });
   const fidelity: FidelityResult = {
     goal,
-    calibration: { ...chosen.current.fidelity, source: describeInputs(chosen.plan, 0) },
+    calibration: { ...chosen.current.fidelity, measuredOn: chosen.measuredOn },
     heldOut: held,
     choices: chosen.ladders.map((l) => ({ tensor: l.tensor, choice: overrides[l.tensor] ?? base })),
     ...(Object.keys(pinned).length ? { pinned: chosen.ladders.filter((l) => pinned[l.tensor] !== undefined).map((l) => l.tensor) } : {}),
@@ -398,14 +391,14 @@ async function heldOutFidelity(
   options: CalibrationOptions,
   split: ReturnType<typeof splitInputs>,
   warnings: string[],
-): Promise<(Fidelity & { source: string }) | undefined> {
+): Promise<(Fidelity & { measuredOn: string }) | undefined> {
   const rt = ortFor(options);
   const plan = planInputs(model, split.heldOut, options, warnings, split.heldOutOffset);
-  if (split.heldOutOffset > 0 && plan.inputs.every((i) => plan.given.has(i.name))) {
+  if (split.heldOutOffset > 0 && plan.allGiven) {
     warnings.push('not checked on held-out inputs: every input came from files with no batch to split; give --heldout-inputs');
     return undefined;
   }
   const calibration = await Calibration.create(modelUnderTest(rt.ort, original), plan, options.signal);
   const f = await calibration.measure(modelUnderTest(rt.ort, variant));
-  return { ...f, source: describeInputs(plan, split.heldOutOffset) };
+  return { ...f, measuredOn: calibration.measuredOn() };
 }

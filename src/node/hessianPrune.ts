@@ -10,6 +10,7 @@ import { readGraphNodes } from '../core/formats/onnx/nodes';
 import type { Model } from '../core/model';
 import { OutputComparison } from '../core/verify/metrics';
 import { isSupportedDtype, type HostTensor } from '../core/verify/tensor';
+import { measuredOn } from '../core/verify/report';
 import { planInputs, type VerifySettings } from '../core/verify/verify';
 import { collectHessians, runSamples, type ModelBytes } from './activations';
 import { compressInMemory } from './inMemory';
@@ -51,7 +52,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   });
   const warnings: string[] = [];
   const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings);
-  const allGiven = feeds.inputs.every((i) => feeds.given.has(i.name));
+  const allGiven = feeds.allGiven;
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const evalSamples = allGiven ? 1 : feeds.samples;
   const runs = feeds.samples + (allGiven ? 0 : evalSamples) + 2 * evalSamples;
@@ -67,7 +68,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     await runSamples(ort, input, original, feeds, fetch, evalSamples, feeds.samples, (i, out) => {
       step(`held-out run ${i + 1}/${evalSamples}`);
       reference.push(out);
-    });
+    }, true);
   } else reference.push(grams.outputs);
 
   const outcomes = new Map<string, HessianTensorComparison>();
@@ -109,6 +110,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
       compensate,
       samples: feeds.samples,
       inputs: allGiven ? 'files' : 'random',
+      measuredOn: measuredOn(evalSamples, feeds.seed, feeds.reports(feeds.inputs.map((i) => i.name)), allGiven ? 0 : feeds.samples),
       tensors: [...outcomes.values()],
       evaluation: allGiven ? 'calibration' : 'held-out',
       outputs: fetch.map((name) => {

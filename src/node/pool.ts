@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
+import { InputsRejectedError } from '../core/verify/tensor';
 import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
 
 interface Pending {
@@ -42,7 +43,7 @@ export class WorkerPool {
       slot.busy--;
       if (msg.error === undefined) p.resolve(msg.result);
       else if (msg.cancelled) p.reject(new CancelledError());
-      else p.reject(msg.invalidModel ? new InvalidModelError(msg.error) : new Error(msg.error));
+      else p.reject(msg.invalidModel ? new InvalidModelError(msg.error) : msg.inputsRejected ? new InputsRejectedError(msg.error ?? '') : new Error(msg.error));
     });
     const fail = (err: Error) => {
       slot.worker = null;

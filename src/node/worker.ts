@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
+import { InputsRejectedError } from '../core/verify/tensor';
 import { readModel } from '../core/formats';
 import { FloatScratch } from '../core/scratch';
 import { computeTensorStats, sliceHistogram, sliceMoments } from '../core/stats/compute';
@@ -125,6 +126,7 @@ else port.on('message', (msg: ToWorker) => {
         id: msg.id,
         error: err instanceof Error ? err.message : String(err),
         invalidModel: err instanceof InvalidModelError,
+        inputsRejected: err instanceof InputsRejectedError,
         cancelled: err instanceof CancelledError,
       }),
   ).finally(() => cancelled.delete(msg.id));

@@ -69,6 +69,8 @@ export type ToWebview =
   | { type: 'scanProgress'; done: number; total: number; what: string }
   /** The last Re-run's outcome, sent again after the webview was re-created (the report panel hid it meanwhile). */
   | { type: 'rerunResult'; result: MixedResultView }
+  /** The user chose input files after a scan could not run on random inputs: scan again (the host feeds them). */
+  | { type: 'rescan' }
   | ResponseMessage;
 
 // ---- webview -> host ----
@@ -144,6 +146,8 @@ export interface ResponseMessage {
   error?: string;
   /** The error was the file's fault (InvalidModelError), not a bug. */
   invalidModel?: boolean;
+  /** The model could not run on the inputs chosen for it (InputsRejectedError): other inputs are needed. */
+  inputsRejected?: boolean;
   /** The request was cancelled by its sender. */
   cancelled?: boolean;
 }

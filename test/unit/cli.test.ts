@@ -50,4 +50,23 @@ describe('model-lens CLI', () => {
     assert.equal(cli('frobnicate').code, 2);
     assert.equal(cli('--help').code, 0);
   });
+
+  it('takes --value wherever input options go, as a usage error when malformed', () => {
+    const mlp = fixturePath('mlp.onnx');
+    for (const bad of ['sr', 'sr=', 'sr=fast']) {
+      const r = cli('verify', mlp, mlp, '--value', bad);
+      assert.equal(r.code, 2, bad);
+      assert.match(r.stderr, new RegExp(`^model-lens: '${bad}' is not NAME=NUMBER \\(e\\.g\\. sr=16000, state=0\\)\n`), bad);
+    }
+    const notInput = cli('verify', mlp, mlp, '--value', 'sr=16000');
+    assert.equal(notInput.code, 1);
+    assert.match(notInput.stderr, /^model-lens: .*mlp\.onnx: a value is given for 'sr', which is not an input \(inputs: input\)\n$/);
+    // A constant for the only input: nothing is random, so the models run once on it.
+    const r = cli('verify', mlp, mlp, '--value', 'input=0.5', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.samples, 1);
+    assert.equal(report.measuredOn, '1 sample: input float32[1,64] = 0.5');
+    assert.equal(cli('compress', mlp, '--method', 'int8', '--value', 'input=1', '--no-verify').code, 2, '--value with --no-verify');
+  });
 });

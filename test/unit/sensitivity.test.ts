@@ -152,7 +152,7 @@ describe('sensitivity and fidelity goals on a model with one fragile layer', () 
       const f = result.report.fidelity!;
       assert.ok(f.met && f.calibration.cosine >= target, `calibration ${f.calibration.cosine}`);
       assert.ok(f.heldOut && f.heldOut.cosine >= target, `held-out ${f.heldOut?.cosine}`);
-      assert.match(f.heldOut.source, /random samples 8–15 of seed 0/);
+      assert.match(f.heldOut.measuredOn, /^8 random samples \(seed 0, streams 8–15\): input float32\[/);
       assert.notEqual(f.choices.find((c) => c.tensor === SENSITIVE_LAYER)!.choice, 'int4');
       const independent = await nodeCosine(model, out, 512, 99);
       assert.ok(independent >= target, `onnxruntime-node on 512 fresh rows: ${independent}`);
@@ -197,8 +197,8 @@ describe('sensitivity and fidelity goals on a model with one fragile layer', () 
     writeFileSync(npy, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, 118, 0]), Buffer.from(header), Buffer.from(x.buffer)]));
     const result = await compressForFidelity(model, { methods: ['int8'], options: {} }, { targetCosine: 0.999 }, { ...settings, inputs: [npy], output: join(dir, 'rows.onnx') });
     const f = result.report.fidelity!;
-    assert.equal(f.calibration.source, 'rows.npy rows 0–31');
-    assert.equal(f.heldOut!.source, 'rows.npy rows 32–63');
+    assert.equal(f.calibration.measuredOn, '1 sample: input float32[32,64] from rows.npy rows 0–31');
+    assert.equal(f.heldOut!.measuredOn, '1 sample: input float32[32,64] from rows.npy rows 32–63');
     assert.ok(f.heldOut!.cosine >= 0.999, `${f.heldOut!.cosine}`);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Model, TensorRef, ValueInfo } from '../../src/core/model';
-import { assignInputs, checkIntRange, parseShapeSpec, realInputs, resolveShapes, synthesize, type SuppliedTensor } from '../../src/core/verify/inputs';
+import { assignInputs, AUDIO_CHUNK, checkIntRange, IMAGE_SIDE, parseShapeSpec, parseValueSpec, realInputs, resolveShapes, synthesize, valueTensors, type SuppliedTensor } from '../../src/core/verify/inputs';
+import { describeInputs, measuredOn } from '../../src/core/verify/report';
 import { Rng } from '../../src/core/verify/random';
 import { float16ToNumber, numberToFloat16, VerifyError, type HostTensor } from '../../src/core/verify/tensor';
 
@@ -26,22 +27,46 @@ describe('verify: which inputs to feed', () => {
 describe('verify: input shapes', () => {
   const inputs = [vi('ids', 7, ['batch', 'seq']), vi('mask', 7, ['batch', 'seq']), vi('pixels', 1, [null, 3, 8, 8])];
 
-  it('gives symbolic and unknown dimensions 1 by default', () => {
+  it('gives the batch and dimensions of no known layout 1, and says so for all but the batch', () => {
     const s = resolveShapes(inputs, new Map(), {});
-    assert.deepEqual(s.get('ids'), [1, 1]);
-    assert.deepEqual(s.get('pixels'), [1, 3, 8, 8]);
+    assert.deepEqual(s.get('ids'), { dims: [1, 1], chosen: 'seq not fixed by the model: 1 chosen' });
+    assert.deepEqual(s.get('pixels'), { dims: [1, 3, 8, 8] }, 'fixed sizes are never changed, the batch stays 1');
+  });
+
+  it('sizes open image sides and audio chunks realistically, keeping fixed dimensions', () => {
+    const rule = [
+      vi('det', 1, ['n', 3, 'h', 'w']),
+      vi('rec', 1, [null, 3, 48, null]),
+      vi('tall', 1, [null, 1, 640, null]),
+      vi('nhwc', 1, [null, null, null, 4]),
+      vi('audio', 1, [null, null]),
+      vi('state', 1, [2, null, 128]),
+      vi('ints', 7, [null, null, null, null]),
+      vi('fiveChannels', 1, [null, 5, null, null]),
+    ];
+    const s = resolveShapes(rule, new Map(), {});
+    assert.deepEqual(s.get('det'), { dims: [1, 3, IMAGE_SIDE, IMAGE_SIDE], chosen: `H, W not fixed by the model: ${IMAGE_SIDE} chosen` });
+    assert.deepEqual(s.get('rec'), { dims: [1, 3, 48, 320], chosen: 'W not fixed by the model: 320 chosen' });
+    assert.deepEqual(s.get('tall'), { dims: [1, 1, 640, 640], chosen: 'W not fixed by the model: 640 chosen' }, 'an open side is at least the fixed one');
+    assert.deepEqual(s.get('nhwc'), { dims: [1, 320, 320, 4], chosen: 'H, W not fixed by the model: 320 chosen' });
+    assert.deepEqual(s.get('audio'), { dims: [1, AUDIO_CHUNK], chosen: `samples not fixed by the model: ${AUDIO_CHUNK} chosen` });
+    assert.deepEqual(s.get('state'), { dims: [2, 1, 128], chosen: 'dim 1 not fixed by the model: 1 chosen' });
+    assert.deepEqual(s.get('ints')!.dims, [1, 1, 1, 1], 'integer tensors are not images');
+    assert.deepEqual(s.get('fiveChannels')!.dims, [1, 5, 1, 1], 'five channels is not an image layout');
+    const given = resolveShapes(rule, new Map(), { dims: { h: 64, w: 96 } });
+    assert.deepEqual(given.get('det'), { dims: [1, 3, 64, 96] }, '--dim wins and leaves nothing chosen');
   });
 
   it('gives one symbol one value across inputs, from --dim, a --shape or a supplied tensor', () => {
     const byDim = resolveShapes(inputs, new Map(), { dims: { seq: 128, batch: 2 } });
-    assert.deepEqual(byDim.get('ids'), [2, 128]);
-    assert.deepEqual(byDim.get('mask'), [2, 128]);
+    assert.deepEqual(byDim.get('ids')!.dims, [2, 128]);
+    assert.deepEqual(byDim.get('mask')!.dims, [2, 128]);
     const byShape = resolveShapes(inputs, new Map(), { shapes: { ids: [4, 16] } });
-    assert.deepEqual(byShape.get('mask'), [4, 16]);
+    assert.deepEqual(byShape.get('mask')!.dims, [4, 16]);
     const given = new Map([['ids', supplied('ids', { dtype: 7, dims: [3, 5], data: new BigInt64Array(15) })]]);
     const bySupplied = resolveShapes(inputs, given, {});
     assert.equal(bySupplied.has('ids'), false, 'supplied inputs are not synthesised');
-    assert.deepEqual(bySupplied.get('mask'), [3, 5]);
+    assert.deepEqual(bySupplied.get('mask')!.dims, [3, 5]);
   });
 
   it('refuses shapes that contradict the declaration, and inputs without a shape', () => {
@@ -51,6 +76,41 @@ describe('verify: input shapes', () => {
     assert.throws(() => resolveShapes([vi('x', 1, null)], new Map(), {}), err(/input 'x' declares no shape; give one \(e\.g\. --shape x=1x3x224x224\)/));
     assert.throws(() => resolveShapes(inputs, new Map(), { dims: { batch: -1 } }), err(/'batch' = -1 is not a size/));
     assert.throws(() => resolveShapes(inputs, new Map(), { shapes: { pixels: [2 ** 22, 3, 8, 8] } }), err(/more than the verifier's limit/));
+  });
+});
+
+describe('verify: --value', () => {
+  it('parses NAME=NUMBER, splitting at the last =', () => {
+    assert.deepEqual(parseValueSpec('sr=16000'), { name: 'sr', value: 16000 });
+    assert.deepEqual(parseValueSpec('state=0'), { name: 'state', value: 0 });
+    assert.deepEqual(parseValueSpec('t=-0.5'), { name: 't', value: -0.5 });
+    assert.deepEqual(parseValueSpec('a=b=1e-3'), { name: 'a=b', value: 0.001 });
+    for (const bad of ['sr', '=1', 'sr=', 'sr=abc', 'sr=1x2', 'sr=0x10', 'sr=Infinity', 'sr=1e999']) assert.throws(() => parseValueSpec(bad), err(/is not NAME=NUMBER/), bad);
+  });
+
+  it('fills the whole input, checked against its type, and is named in the report line', () => {
+    const inputs = [vi('input', 1, [null, null]), vi('state', 1, [2, null, 128]), vi('sr', 7, []), vi('flag', 9, [])];
+    const shapes = resolveShapes(inputs, new Map(), {});
+    const t = valueTensors(inputs, new Map(), shapes, { sr: 16000, state: 0.25 });
+    assert.deepEqual(t.get('sr'), { dtype: 7, dims: [], data: BigInt64Array.from([16000n]) });
+    const state = t.get('state')!;
+    assert.deepEqual(state.dims, [2, 1, 128]);
+    assert.ok((state.data as Float32Array).every((v) => v === 0.25));
+    assert.equal(t.has('input'), false);
+    assert.throws(() => valueTensors(inputs, new Map(), shapes, { sr: 16000.5 }), err(/input 'sr' is int64: 16000\.5 is not an integer it can hold/));
+    assert.throws(() => valueTensors(inputs, new Map(), shapes, { flag: 2 }), err(/input 'flag' is bool: its value must be 0 or 1, not 2/));
+    assert.throws(() => valueTensors(inputs, new Map(), shapes, { rate: 1 }), err(/a value is given for 'rate', which is not an input \(inputs: input, state, sr, flag\)/));
+    const fromFile = new Map([['sr', supplied('sr', { dtype: 7, dims: [], data: new BigInt64Array(1) })]]);
+    assert.throws(() => valueTensors(inputs, fromFile, shapes, { sr: 8000 }), err(/input 'sr' is given both a value and a file \(sr\.npy\)/));
+    const reports = [
+      { name: 'input', dtype: 'float32', shape: [1, 512], source: 'random', chosen: 'samples not fixed by the model: 512 chosen' },
+      { name: 'state', dtype: 'float32', shape: [2, 1, 128], source: 'value', value: 0, chosen: 'dim 1 not fixed by the model: 1 chosen' },
+      { name: 'sr', dtype: 'int64', shape: [], source: 'value', value: 16000 },
+    ];
+    assert.equal(measuredOn(8, 0, reports), '8 random samples (seed 0): input float32[1,512] (samples not fixed by the model: 512 chosen); state float32[2,1,128] = 0 (dim 1 not fixed by the model: 1 chosen); sr = 16000');
+    assert.equal(describeInputs([reports[0], { name: 'sr', dtype: 'int64', shape: [], source: 'random' }], true), 'input [1,512], sr = random int64');
+    assert.equal(measuredOn(1, 0, [{ name: 'x', dtype: 'float32', shape: [4, 3], source: 'a.npy' }]), '1 sample: x float32[4,3] from a.npy');
+    assert.equal(measuredOn(4, 7, [{ name: 'x', dtype: 'float32', shape: [1, 3], source: 'random' }], 8), '4 random samples (seed 7, streams 8–11): x float32[1,3]');
   });
 });
 

@@ -5,8 +5,9 @@ import type { Model, ValueInfo } from '../../src/core/model';
 import type { SuppliedTensor } from '../../src/core/verify/inputs';
 import { OutputComparison, rowArgmax, sampleMetrics } from '../../src/core/verify/metrics';
 import { formatVerifyReport, type VerifyReport } from '../../src/core/verify/report';
-import { VerifyError, type HostTensor } from '../../src/core/verify/tensor';
+import { InferenceError, InputsRejectedError, VerifyError, type HostTensor } from '../../src/core/verify/tensor';
 import { verifyModels, type ModelUnderTest, type RuntimeSession } from '../../src/core/verify/verify';
+import { ortMessage } from '../../src/node/verify/ortWeb';
 
 const f32 = (dims: number[], values: number[]): HostTensor => ({ dtype: 1, dims, data: Float32Array.from(values) });
 const err = (re: RegExp) => (e: unknown) => e instanceof VerifyError && re.test(e.message);
@@ -134,13 +135,36 @@ describe('verify: running two models', () => {
     assert.equal(r.original, 'a.onnx');
   });
 
+  it('blames the inputs when the original cannot run on them, the variant when only it fails', async () => {
+    const refusing = (label: string): ModelUnderTest => {
+      const m = scaler(label, 1, []);
+      return {
+        ...m,
+        open: async () => ({
+          ...(await m.open()),
+          run: () => Promise.reject(new InferenceError(label, "Pad node 'p': reflect needs 2 samples")),
+        }),
+      };
+    };
+    const rejected = await verifyModels(refusing('a.onnx'), scaler('b.onnx', 1, []), () => [], { samples: 2 }, 'rt').catch((e: unknown) => e);
+    assert.ok(rejected instanceof InputsRejectedError);
+    assert.equal(rejected.file, 'a.onnx');
+    assert.equal(rejected.message, "cannot run the model on random inputs (x [1,3]): Pad node 'p': reflect needs 2 samples; give --shape/--value/--inputs");
+    const given: SuppliedTensor[] = [{ name: 'x', source: 'x.npy', tensor: f32([1, 3], [1, 2, 3]) }];
+    await assert.rejects(verifyModels(refusing('a.onnx'), scaler('b.onnx', 1, []), () => given, {}, 'rt'), err(/^cannot run the model on the given inputs \(x \[1,3\] from x\.npy\): /));
+    const variantFails = await verifyModels(scaler('a.onnx', 1, []), refusing('b.onnx'), () => [], { samples: 2 }, 'rt').catch((e: unknown) => e);
+    assert.ok(variantFails instanceof InferenceError && !(variantFails instanceof InputsRejectedError));
+    assert.match(variantFails.message, /^b\.onnx: inference failed: /);
+  });
+
   it('runs once on supplied inputs, and says --samples was not used', async () => {
     const given: SuppliedTensor[] = [{ name: 'x', source: 'x.npy', tensor: f32([1, 3], [1, 2, 3]) }];
     const r = await verifyModels(scaler('a', 1, []), scaler('b', 0.5, []), () => given, { samples: 8 }, 'rt');
     assert.equal(r.samples, 1);
     assert.equal(r.inputs[0].source, 'x.npy');
     assert.equal(r.outputs[0].maxAbs, 1.5);
-    assert.deepEqual(r.warnings, ['every input comes from a file, so the models run once, not 8 times']);
+    assert.deepEqual(r.warnings, ['no input is random (all come from files or --value), so the models run once, not 8 times']);
+    assert.equal(r.measuredOn, '1 sample: x float32[1,3] from x.npy');
   });
 
   it('stops at the next run when cancelled, releasing the session', async () => {
@@ -187,6 +211,7 @@ describe('verify: report text', () => {
       samples: 8,
       seed: 0,
       inputs: [{ name: 'input', dtype: 'float32', shape: [1, 3, 224, 224], source: 'random' }],
+      measuredOn: '8 random samples (seed 0): input float32[1,3,224,224]',
       outputs: [
         { name: 'logits', dtype: 'float32', shape: [1, 1000], cosine: 0.9998766, cosineMin: 0.99971, relL2: 0.01234, relL2Max: 0.0234, maxAbs: 0.5, top1: 0.875, top1Rows: 8, nonFinite: 0 },
         { name: 'aux', dtype: 'float32', shape: [1, 4, 4], cosine: 1, cosineMin: 1, relL2: 0, relL2Max: 0, maxAbs: 0, nonFinite: 3 },
@@ -195,15 +220,24 @@ describe('verify: report text', () => {
       elapsedMs: 4600,
       runtime: 'onnxruntime-web 1.30.0',
       warnings: ['something to know'],
-      measuredOn: '8 random samples (seed 0): input float32[1,3,224,224]',
     };
     const text = formatVerifyReport(r);
-    assert.match(text, /^net\.onnx vs net\.int8\.onnx: 8 samples, onnxruntime-web 1\.30\.0, 4\.60 s\n/);
+    assert.match(text, /^net\.onnx vs net\.int8\.onnx: onnxruntime-web 1\.30\.0, 4\.60 s\n/);
     assert.match(text, /load 120 ms \/ 80 ms, inference 2\.40 s \/ 1\.90 s \(original \/ variant\)/);
-    assert.match(text, /input {2}float32 \[1,3,224,224\] {2}random \(seed 0\)/);
+    assert.match(text, /\n {2}measured on 8 random samples \(seed 0\): input float32\[1,3,224,224\]\n/);
     assert.match(text, /\nlogits +0\.999877 +0\.999710 +1\.23e-2 +2\.34e-2 +5\.00e-1 +87\.5% of 8\n/);
     assert.match(text, /\naux +1 +1 +0 +0 +0 +-\n/);
     assert.match(text, /warning: 3 positions of 'aux' disagree on NaN\/Inf/);
     assert.match(text, /warning: something to know\n$/);
+  });
+});
+
+describe('verify: onnxruntime messages', () => {
+  it('keeps the first line, and of nested subgraph failures the innermost node and status', () => {
+    const nested =
+      "failed to call OrtRun(). ERROR_CODE: 2, ERROR_MESSAGE: Non-zero status code returned while running If node. Name:'If_0' Status Message: Non-zero status code returned while running Pad node. Name:'stft/Pad' Status Message: Pad reflect requires axis length >= 2 after slicing. Input shape:{1,1}\nsecond line";
+    assert.equal(ortMessage(new Error(nested)), "Pad node 'stft/Pad': Pad reflect requires axis length >= 2 after slicing. Input shape:{1,1}");
+    assert.equal(ortMessage(new Error("Can't create a session. ERROR_CODE: 1, ERROR_MESSAGE: Load model failed\nmore")), 'Load model failed');
+    assert.equal(ortMessage('plain'), 'plain');
   });
 });

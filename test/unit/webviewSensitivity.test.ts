@@ -65,6 +65,7 @@ describe('Sensitivity tab', () => {
       samples: 8,
       seed: 0,
       inputs: [{ name: 'input', dtype: 'float32', shape: [1, 4], source: 'random' }],
+      measuredOn: '8 random samples (seed 0): input float32[1,4]',
       layers: [layer('b', 0.9, 30), layer('a', undefined, Infinity)],
       all: { cosine: 0.9, relL2: 0.2, fileBytesAfter: 100 },
       fileBytesBefore: 200,
@@ -78,7 +79,7 @@ describe('Sensitivity tab', () => {
     assert.equal(fromWire(view.rows[1].sqnrDb), Infinity);
     assert.equal(view.rows[1].outCosine, undefined);
     assert.equal(view.rows[0].outCosine, 0.9);
-    assert.equal(view.inputs, 'input float32[1×4]');
+    assert.equal(view.measuredOn, '8 random samples (seed 0): input float32[1,4]');
   });
 
   it('parses byte sizes as the CLI does', () => {

@@ -162,7 +162,8 @@ function verifySection(v: VerifyView, minCosine: number): HTMLElement | null {
     h(
       'p',
       { class: 'section-note' },
-      `Both models ran with ${v.runtime} in ${formatDuration(v.elapsedMs)}, measured on ${v.measuredOn}.`,
+      `Both models ran on the same inputs with ${v.runtime} in ${formatDuration(v.elapsedMs)}. `,
+      h('span', { class: 'measured-on' }, `Measured on ${v.measuredOn}.`),
     ),
     table(
       'Output fidelity per output',
@@ -219,7 +220,7 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
     h(
       'p',
       { class: 'section-note' },
-      `Both at ${formatPercent(v.sparsity)} sparsity per tensor; Hessian ${v.compensate ? 'with' : 'without'} compensation, from ${v.samples} calibration run${v.samples === 1 ? '' : 's'} on ${v.inputs === 'files' ? 'the given inputs' : 'random inputs'}. Layer error ‖XΔW‖ / ‖XW‖ is on the calibration inputs; model outputs on ${v.evaluation === 'held-out' ? 'held-out random inputs' : 'the calibration inputs'}.`,
+      `Both at ${formatPercent(v.sparsity)} sparsity per tensor; Hessian ${v.compensate ? 'with' : 'without'} compensation, from ${v.samples} calibration run${v.samples === 1 ? '' : 's'} on ${v.inputs === 'files' ? 'the given inputs' : 'random inputs'}. Layer error ‖XΔW‖ / ‖XW‖ is on the calibration inputs; model outputs on ${v.evaluation === 'held-out' ? 'held-out inputs' : 'the calibration inputs'}: ${v.measuredOn}.`,
     ),
     table('Layer output error', h('tr', {}, th('Tensor', 'Weight', false), th('H', 'full Hessian, its diagonal, or magnitude (fallback)', false), th('Hessian', 'Relative layer output error of the Hessian-pruned weight'), th('Magnitude', 'Relative layer output error of the magnitude-pruned weight'), th('Note', '', false)), layers),
     table('Model outputs', h('tr', {}, th('Output', 'Model output', false), th('Cosine', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant'), th('Rel L2', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant')), outputs),
@@ -240,7 +241,7 @@ function fidelitySection(f: FidelityView): HTMLElement {
       h('th', { scope: 'row', class: 'col-name' }, label),
       h('td', { class: 'num' }, m ? formatCosine(fromWire(m.cosine)) : '—'),
       h('td', { class: 'num' }, m ? formatNumber(fromWire(m.relL2), 3) : '—'),
-      h('td', { class: 'col-note' }, m ? m.source : 'not measured'),
+      h('td', { class: 'col-note' }, m ? m.measuredOn : 'not measured'),
     );
   const groups = new Map<string, FidelityView['choices']>();
   for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), c]);

@@ -66,7 +66,7 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
 
 /** What a fidelity goal chose and what it measured, for the report card. */
 export function formatFidelity(f: FidelityResult): string[] {
-  const line = (label: string, x: { cosine: number; relL2: number; source: string }) => `  ${label.padEnd(11)} cosine ${x.cosine.toFixed(6)}  rel L2 ${num(x.relL2)}  (${x.source})`;
+  const line = (label: string, x: { cosine: number; relL2: number; measuredOn: string }) => `  ${label.padEnd(11)} cosine ${x.cosine.toFixed(6)}  rel L2 ${num(x.relL2)}  on ${x.measuredOn}`;
   const groups = new Map<string, string[]>();
   const pinned = new Set(f.pinned ?? []);
   for (const c of f.choices) groups.set(c.choice, [...(groups.get(c.choice) ?? []), pinned.has(c.tensor) ? `${c.tensor} (pinned)` : c.tensor]);
@@ -91,7 +91,7 @@ function formatHessian(h: HessianComparison): string[] {
   for (const t of h.tensors) {
     lines.push('  ' + [cell(t.name, 34), cell(t.hessian, 9), cell(pct(t.outputError), 10, true), cell(pct(t.magnitudeOutputError), 10, true)].join(' ') + (t.note ? `  (${t.note})` : ''));
   }
-  lines.push(`  model outputs on ${h.evaluation === 'held-out' ? 'held-out random inputs' : 'the calibration inputs'}:`);
+  lines.push(`  model outputs on ${h.evaluation === 'held-out' ? 'held-out inputs' : 'the calibration inputs'}, ${h.measuredOn}:`);
   for (const o of h.outputs) {
     lines.push(`  ${cell(o.name, 34)} hessian cosine ${o.cosine.toFixed(6)} rel L2 ${num(o.relL2)}   magnitude cosine ${o.magnitudeCosine.toFixed(6)} rel L2 ${num(o.magnitudeRelL2)}`);
   }
@@ -103,7 +103,8 @@ const fmtCos = (c: number) => (c === 1 ? '1' : c.toFixed(6));
 /** The sensitivity report as a table for the CLI. */
 export function formatSensitivity(r: SensitivityReport): string {
   const lines = [
-    `${r.file}: ${r.methods.join('+')} one layer at a time, ${r.samples} sample${r.samples === 1 ? '' : 's'} (${r.inputs.map((i) => `${i.name} ${i.source === 'random' ? `random, seed ${r.seed}` : i.source}`).join('; ')}), ${r.runtime}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `${r.file}: ${r.methods.join('+')} one layer at a time, ${r.runtime}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `measured on ${r.measuredOn}`,
   ];
   if (r.all) lines.push(`all layers together: output cosine ${fmtCos(r.all.cosine)}, rel L2 ${r.all.relL2.toExponential(2)}, ${r.fileBytesBefore} → ${r.all.fileBytesAfter} bytes`);
   if (r.fullRuns < r.layers.length) lines.push(`full model runs for the ${r.fullRuns} layers worst by the proxy; the other ${r.layers.length - r.fullRuns} show the proxy only`);

@@ -145,6 +145,8 @@ export interface HessianComparison {
   /** Calibration runs, and the activation rows they gave the largest Hessian. */
   samples: number;
   inputs: 'random' | 'files';
+  /** What the model outputs below were measured on, in one line (core/verify/report.ts measuredOn). */
+  measuredOn: string;
   tensors: HessianTensorComparison[];
   /** Model outputs on inputs the calibration did not see ('held-out'), or on the calibration inputs when every input comes from files. */
   evaluation: 'held-out' | 'calibration';

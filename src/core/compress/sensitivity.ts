@@ -1,4 +1,5 @@
 import type { Fidelity } from '../verify/calibration';
+import type { InputReport } from '../verify/report';
 import type { LayerChoice } from './spec';
 import type { MethodName } from './types';
 
@@ -74,7 +75,9 @@ export interface SensitivityReport {
   suffix: string;
   samples: number;
   seed: number;
-  inputs: { name: string; dtype: string; shape: number[]; source: string }[];
+  inputs: InputReport[];
+  /** What the output figures were measured on, in one line (core/verify/report.ts measuredOn). */
+  measuredOn: string;
   /** Worst first: by output cosine where measured, then by weight SQNR. */
   layers: LayerSensitivity[];
   /** Every layer compressed together, for scale. */
@@ -223,9 +226,9 @@ export function raiseWithinBudget(ladders: LayerLadder[], budgetExtra: number): 
 export interface FidelityResult {
   goal: { targetCosine?: number; sizeBudget?: number };
   /** Fidelity on the inputs the choices were tuned on. */
-  calibration: Fidelity & { source: string };
+  calibration: Fidelity & { measuredOn: string };
   /** Fidelity on inputs the search never saw (absent when none were available). */
-  heldOut?: Fidelity & { source: string };
+  heldOut?: Fidelity & { measuredOn: string };
   /** Per-tensor choice for every compressible tensor: the override, or the method's storage (e.g. 'cluster'; the variant suffix when it only prunes). */
   choices: { tensor: string; choice: string }[];
   /** Tensors the user fixed (the spec's overrides): the search kept their choice. */

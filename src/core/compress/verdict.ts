@@ -21,7 +21,7 @@ export type VerifyOutcome =
   | { state: 'done'; report: VerifyReport }
   | { state: 'off'; reason: string }
   | { state: 'cancelled' }
-  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string };
+  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string; /** The original could not run on the chosen inputs: input files may help. */ inputsRejected?: boolean };
 
 /** The one fidelity number every surface leads with. */
 export interface HeadlineFidelity {

@@ -48,7 +48,7 @@ export class Calibration {
     }, (s, out) => {
       if (signal?.aborted) throw new CancelledError();
       reference[s] = out;
-    });
+    }, (err) => plan.rejected(original.label, fed, err));
     return new Calibration(plan, fed, fetch, reference, signal);
   }
 
@@ -59,6 +59,11 @@ export class Calibration {
   /** Inputs as the runtime took them, for reports. */
   inputReports() {
     return this.plan.reports(this.fed);
+  }
+
+  /** What every measurement of this calibration is made on, in one line (see measuredOn). */
+  measuredOn(): string {
+    return this.plan.measuredOn(this.fed);
   }
 
   /** Runs `variant` on the same samples and compares each output with the original's. */

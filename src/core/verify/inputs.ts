@@ -21,10 +21,16 @@ export interface InputOptions {
   dims?: Record<string, number>;
   /** Integer inputs are drawn uniformly from [lo, hi). */
   intRange?: [number, number];
+  /** A constant per input name, filling the whole tensor (e.g. sr: 16000, state: 0). */
+  values?: Record<string, number>;
 }
 
-/** Unknown and symbolic dimensions not otherwise given: a batch of one. */
+/** Open dimensions no rule below sizes: a batch of one. */
 export const DEFAULT_DIM = 1;
+/** An open height or width of an image input: PP-OCR's detector side and a typical text-line crop width, a multiple of 32 for strided nets. */
+export const IMAGE_SIDE = 320;
+/** Open sample count of a [batch, samples] audio input: 32 ms at 16 kHz, silero VAD's chunk. */
+export const AUDIO_CHUNK = 512;
 export const DEFAULT_INT_RANGE: [number, number] = [0, 10];
 
 /** A tensor the user supplied; `name` is a hint (array name, tensor name or file stem). */
@@ -34,18 +40,31 @@ export interface SuppliedTensor {
   tensor: HostTensor;
 }
 
+/** NAME=VALUE split at the last '=' (names may contain '='), or undefined when the name is empty or `valid` refuses the value. */
+function splitSpec(text: string, valid: RegExp): { name: string; value: string } | undefined {
+  const at = text.lastIndexOf('=');
+  const value = text.slice(at + 1);
+  return at > 0 && valid.test(value) ? { name: text.slice(0, at), value } : undefined;
+}
+
 /**
  * Parses a command-line size spec: 'NAME=1x3x224x224' for --shape (an input's full shape) or
- * 'SYMBOL=4' for --dim. The last '=' splits, so names may contain '='.
+ * 'SYMBOL=4' for --dim.
  */
 export function parseShapeSpec(text: string): { name: string; dims: number[] } {
-  const at = text.lastIndexOf('=');
-  const name = text.slice(0, at);
-  const value = text.slice(at + 1);
-  if (at <= 0 || !/^\d+(x\d+)*$/.test(value)) verifyError(`'${text}' is not NAME=DIMS (e.g. input=1x3x224x224, batch=4)`);
+  const spec = splitSpec(text, /^\d+(x\d+)*$/);
+  if (!spec) verifyError(`'${text}' is not NAME=DIMS (e.g. input=1x3x224x224, batch=4)`);
+  const { name, value } = spec;
   const dims = value.split('x').map(Number);
   if (dims.some((d) => !Number.isSafeInteger(d))) verifyError(`'${text}': dimension too large`);
   return { name, dims };
+}
+
+/** Parses a --value spec: 'NAME=16000' or 'NAME=-0.5' sets every element of input NAME to that number. */
+export function parseValueSpec(text: string): { name: string; value: number } {
+  const spec = splitSpec(text, /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i);
+  if (!spec || !Number.isFinite(Number(spec.value))) verifyError(`'${text}' is not NAME=NUMBER (e.g. sr=16000, state=0)`);
+  return { name: spec.name, value: Number(spec.value) };
 }
 
 /** The inputs a caller must feed: graph inputs that are not also initializers (IR < 4 lists weights as inputs). */
@@ -136,19 +155,58 @@ export function checkShape(spec: ValueInfo, dims: readonly number[], what: strin
   if (!fits) verifyError(`${what} is ${formatShape(dims)}, but ${declarer} declares ${formatShape(spec.shape)}`);
 }
 
+/** A synthesised input's shape, and which of its sizes Model Lens chose where the model left them open. */
+export interface ResolvedShape {
+  dims: number[];
+  /** e.g. 'H, W not fixed by the model: 320 chosen'; absent when the model, --shape or --dim fixed every size. */
+  chosen?: string;
+}
+
+const isOpen = (d: number | string | null): boolean => typeof d !== 'number' || d < 0;
+const CHANNELS = new Set([1, 3, 4]);
+
 /**
- * Concrete shapes for the inputs to synthesise. A symbolic dimension takes, in order: its value in
- * `options.dims`, the size it has in a supplied tensor or an explicit per-input shape, then DEFAULT_DIM;
- * one symbol gets one value across all inputs, so [batch, seq] inputs stay consistent.
+ * The size and label of each open dimension that a realistic input needs, by layout: a rank-4
+ * float tensor with 1, 3 or 4 channels fixed at axis 1 (NCHW) or 3 (NHWC) is an image whose open
+ * side is IMAGE_SIDE, or the other side when that is fixed and larger; a rank-2 float [batch,
+ * samples] is audio with AUDIO_CHUNK samples. Everything else open is DEFAULT_DIM (axis 0: the batch).
  */
-export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, SuppliedTensor>, options: InputOptions): Map<string, number[]> {
+function layoutSizes(spec: ValueInfo): { size: number; label?: string }[] {
+  const shape = spec.shape ?? [];
+  const float = isFloatDtype(spec.dtype);
+  const fixed = (k: number) => (isOpen(shape[k]) ? undefined : (shape[k] as number));
+  const channelAxis = !float || shape.length !== 4 ? -1 : CHANNELS.has(fixed(1) ?? -1) ? 1 : CHANNELS.has(fixed(3) ?? -1) ? 3 : -1;
+  const spatial = channelAxis === 1 ? [2, 3] : channelAxis === 3 ? [1, 2] : [];
+  return shape.map((d, k) => {
+    if (k === 0 && shape.length > 1) return { size: DEFAULT_DIM };
+    const side = spatial.indexOf(k);
+    if (side >= 0) return { size: Math.max(IMAGE_SIDE, fixed(spatial[1 - side]) ?? 0), label: side === 0 ? 'H' : 'W' };
+    if (float && shape.length === 2 && k === 1) return { size: AUDIO_CHUNK, label: 'samples' };
+    return { size: DEFAULT_DIM, label: typeof d === 'string' ? d : `dim ${k}` };
+  });
+}
+
+/** 'H, W not fixed by the model: 320 chosen', grouping labels by the size they got. */
+function describeChosen(chosen: { label: string; size: number }[]): string | undefined {
+  const bySize = new Map<number, string[]>();
+  for (const c of chosen) bySize.set(c.size, [...(bySize.get(c.size) ?? []), c.label]);
+  return bySize.size ? [...bySize].map(([size, labels]) => `${labels.join(', ')} not fixed by the model: ${size} chosen`).join('; ') : undefined;
+}
+
+/**
+ * Concrete shapes for the inputs to synthesise. An open dimension takes, in order: its symbol's
+ * value in `options.dims`, the size its symbol has in a supplied tensor or an explicit per-input
+ * shape, then the layout rule (layoutSizes); one symbol gets one value across all inputs, so
+ * [batch, seq] inputs stay consistent.
+ */
+export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, SuppliedTensor>, options: InputOptions): Map<string, ResolvedShape> {
   const symbols = new Map<string, number>(Object.entries(options.dims ?? {}));
   for (const [sym, v] of symbols) if (!Number.isSafeInteger(v) || v < 0) verifyError(`dimension '${sym}' = ${v} is not a size`);
   const bind = (spec: ValueInfo, dims: readonly number[]) =>
     spec.shape?.forEach((d, k) => {
       if (typeof d === 'string' && !symbols.has(d)) symbols.set(d, dims[k]);
     });
-  const shapes = new Map<string, number[]>();
+  const shapes = new Map<string, ResolvedShape>();
   for (const spec of inputs) {
     const given = supplied.get(spec.name);
     if (given) bind(spec, given.tensor.dims);
@@ -156,7 +214,7 @@ export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, Supplie
     if (explicit && !given) {
       checkShape(spec, explicit, `the shape given for input '${spec.name}'`);
       elementCount(explicit, `shape given for input '${spec.name}'`);
-      shapes.set(spec.name, [...explicit]);
+      shapes.set(spec.name, { dims: [...explicit] });
       bind(spec, explicit);
     }
   }
@@ -166,11 +224,49 @@ export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, Supplie
   for (const spec of inputs) {
     if (supplied.has(spec.name) || shapes.has(spec.name)) continue;
     if (!spec.shape) verifyError(`input '${spec.name}' declares no shape; give one (e.g. --shape ${spec.name}=1x3x224x224)`);
-    const dims = spec.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? symbols.get(d) ?? DEFAULT_DIM : DEFAULT_DIM));
+    const rule = layoutSizes(spec);
+    const chosen: { label: string; size: number }[] = [];
+    const dims = spec.shape.map((d, k) => {
+      if (!isOpen(d)) return d as number;
+      const bound = typeof d === 'string' ? symbols.get(d) : undefined;
+      if (bound !== undefined) return bound;
+      const { size, label } = rule[k];
+      if (typeof d === 'string') symbols.set(d, size);
+      if (label) chosen.push({ label, size });
+      return size;
+    });
     elementCount(dims, `input '${spec.name}' ${formatShape(dims)}`);
-    shapes.set(spec.name, dims);
+    const note = describeChosen(chosen);
+    shapes.set(spec.name, note ? { dims, chosen: note } : { dims });
   }
   return shapes;
+}
+
+/**
+ * The constant tensors --value asks for: each names an input not fed from a file, and its value
+ * fits the input's type (integers for integer inputs, 0 or 1 for bool).
+ */
+export function valueTensors(inputs: ValueInfo[], supplied: Map<string, SuppliedTensor>, shapes: Map<string, ResolvedShape>, values: Record<string, number>): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const [name, value] of Object.entries(values)) {
+    const spec = inputs.find((i) => i.name === name);
+    if (!spec) verifyError(`a value is given for '${name}', which is not an input (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
+    if (supplied.has(name)) verifyError(`input '${name}' is given both a value and a file (${supplied.get(name)!.source})`);
+    const type = dtypeInfo(spec.dtype).name;
+    if (!isSupportedDtype(spec.dtype)) verifyError(`input '${name}' is ${type}, which the verifier cannot feed`);
+    if (!Number.isFinite(value)) verifyError(`the value of input '${name}' must be a finite number`);
+    if (spec.dtype === 9 && value !== 0 && value !== 1) verifyError(`input '${name}' is bool: its value must be 0 or 1, not ${value}`);
+    if (isIntDtype(spec.dtype)) {
+      const [lo, hi] = intBounds(spec.dtype);
+      if (!Number.isSafeInteger(value) || value < lo || value > hi) verifyError(`input '${name}' is ${type}: ${value} is not an integer it can hold`);
+    }
+    const dims = shapes.get(name)!.dims;
+    const data = new (arrayTypeFor(spec.dtype))(elementCount(dims, `input '${name}'`));
+    if (data instanceof BigInt64Array || data instanceof BigUint64Array) data.fill(BigInt(value));
+    else (data as Exclude<typeof data, BigInt64Array | BigUint64Array>).fill(spec.dtype === 10 ? numberToFloat16(value) : value);
+    out.set(name, { dtype: spec.dtype, dims, data });
+  }
+  return out;
 }
 
 /** Checks that an integer range is usable for every integer input, once, before any run. */

@@ -1,4 +1,5 @@
 import type { OutputReport } from './metrics';
+import { InputsRejectedError } from './tensor';
 
 export type { OutputReport };
 
@@ -6,8 +7,12 @@ export interface InputReport {
   name: string;
   dtype: string;
   shape: number[];
-  /** 'random' (seeded synthesis) or the file the tensor came from. */
+  /** 'random' (seeded synthesis), 'value' (a constant given with --value) or the file the tensor came from. */
   source: string;
+  /** The constant every element holds, when source is 'value'. */
+  value?: number;
+  /** Sizes chosen where the model leaves dimensions open (see resolveShapes), e.g. 'H, W not fixed by the model: 320 chosen'. */
+  chosen?: string;
 }
 
 export interface ModelTiming {
@@ -26,22 +31,52 @@ export interface VerifyReport {
   /** Seed of the random inputs (sample s uses stream s of this seed). */
   seed: number;
   inputs: InputReport[];
+  /** What the numbers were measured on, in one line (see measuredOn). */
+  measuredOn: string;
   outputs: OutputReport[];
   timing: { original: ModelTiming; variant: ModelTiming };
   elapsedMs: number;
   /** e.g. 'onnxruntime-web 1.30.0'. */
   runtime: string;
   warnings: string[];
-  /** What the fidelity numbers were measured on, in one line (inputs, shapes, sample count). */
-  measuredOn: string;
 }
 
-/** e.g. "8 random samples (seed 0): x float32[1,3,48,192]"; inputs from files name their file. */
-export function describeMeasuredOn(samples: number, seed: number, inputs: InputReport[]): string {
+/** One input as a report names it: 'x float32[1,3,320,320] (H, W not fixed by the model: 320 chosen)', 'sr = 16000'; `brief` drops dtypes and reasons. */
+function describeInput(i: InputReport, brief: boolean): string {
+  const shape = `[${i.shape.join(',')}]`;
+  const typed = brief ? `${i.name} ${shape}` : `${i.name} ${i.dtype}${shape}`;
+  const why = i.chosen && !brief ? ` (${i.chosen})` : '';
+  if (i.source === 'value') return i.shape.length ? `${typed} = ${i.value}${why}` : `${i.name} = ${i.value}`;
+  if (i.source !== 'random') return `${typed} from ${i.source}`;
+  // A random integer scalar is a mode or a rate (silero's sr) more often than data: say so plainly.
+  if (!i.shape.length && !i.dtype.startsWith('float') && i.dtype !== 'bool') return `${i.name} = random ${i.dtype}`;
+  return typed + why;
+}
+
+/** The inputs of a run, one clause each: `brief` for an error line, else with dtypes and the reasons for chosen sizes. */
+export function describeInputs(inputs: readonly InputReport[], brief = false): string {
+  return inputs.map((i) => describeInput(i, brief)).join(brief ? ', ' : '; ');
+}
+
+/**
+ * What a fidelity number was measured on, in one line: '8 random samples (seed 0): x float32[1,3,320,320]
+ * (H, W not fixed by the model: 320 chosen); sr = 16000' or '1 sample: x float32[1,3,48,320] from a.npy'.
+ * `firstStream` > 0 names held-out samples (random streams after the calibration ones).
+ */
+export function measuredOn(samples: number, seed: number, inputs: readonly InputReport[], firstStream = 0): string {
   const random = inputs.some((i) => i.source === 'random');
-  const runs = `${samples}${random ? ' random' : ''} sample${samples === 1 ? '' : 's'}${random ? ` (seed ${seed})` : ''}`;
-  const list = inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]${i.source === 'random' ? '' : ` from ${base(i.source)}`}`);
-  return `${runs}: ${list.join('; ') || 'no inputs'}`;
+  const streams = firstStream > 0 ? `, streams ${firstStream}–${firstStream + samples - 1}` : '';
+  const head = `${samples} ${random ? 'random ' : ''}sample${samples === 1 ? '' : 's'}${random ? ` (seed ${seed}${streams})` : ''}`;
+  return inputs.length ? `${head}: ${describeInputs(inputs)}` : head;
+}
+
+/**
+ * The one-line error for an original model that onnxruntime cannot run on the inputs it was given:
+ * the inputs are what must change, so it names them and the options that change them.
+ */
+export function inputsRejected(file: string, inputs: readonly InputReport[], reason: string): InputsRejectedError {
+  const kind = inputs.some((i) => i.source === 'random') ? 'random inputs' : 'the given inputs';
+  return new InputsRejectedError(`cannot run the model on ${kind} (${describeInputs(inputs, true)}): ${reason}; give --shape/--value/--inputs`, file);
 }
 
 /** Cosine with six decimals; an exact 1 prints as '1' so it cannot be confused with a rounded one. */
@@ -65,11 +100,9 @@ function base(path: string): string {
 /** The report as a human-readable table for the CLI and the output channel. */
 export function formatVerifyReport(r: VerifyReport): string {
   const lines = [
-    `${base(r.original)} vs ${base(r.variant)}: ${r.samples} sample${r.samples === 1 ? '' : 's'}, ${r.runtime}, ${ms(r.elapsedMs)}`,
+    `${base(r.original)} vs ${base(r.variant)}: ${r.runtime}, ${ms(r.elapsedMs)}`,
     `  load ${ms(r.timing.original.loadMs)} / ${ms(r.timing.variant.loadMs)}, inference ${ms(r.timing.original.runMs)} / ${ms(r.timing.variant.runMs)} (original / variant)`,
-    '',
-    'inputs:',
-    ...r.inputs.map((i) => `  ${i.name}  ${i.dtype} [${i.shape.join(',')}]  ${i.source === 'random' ? `random (seed ${r.seed})` : i.source}`),
+    `  measured on ${r.measuredOn}`,
     '',
   ];
   const nameWidth = Math.min(40, Math.max(6, ...r.outputs.map((o) => o.name.length)));

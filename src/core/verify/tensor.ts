@@ -29,6 +29,27 @@ export class VerifyError extends Error {
   override readonly name = 'VerifyError';
 }
 
+/** onnxruntime failed while running a model; `reason` is the first line of its message. */
+export class InferenceError extends VerifyError {
+  constructor(
+    readonly label: string,
+    readonly reason: string,
+  ) {
+    super(`${label}: inference failed: ${reason}`);
+  }
+}
+
+/** The original model cannot run on the inputs chosen for it: other shapes, values or input files are needed, not another variant. */
+export class InputsRejectedError extends VerifyError {
+  constructor(
+    message: string,
+    /** The model that refused them, when known (a worker passes the message alone). */
+    readonly file?: string,
+  ) {
+    super(message);
+  }
+}
+
 export function verifyError(message: string): never {
   throw new VerifyError(message);
 }

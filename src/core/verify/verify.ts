@@ -1,11 +1,11 @@
 import { dtypeInfo } from '../dtypes';
 import { CancelledError } from '../errors';
 import type { Model, ValueInfo } from '../model';
-import { assignInputs, checkIntRange, checkShape, DEFAULT_INT_RANGE, realInputs, resolveShapes, synthesize, type InputOptions, type SuppliedTensor } from './inputs';
+import { assignInputs, checkIntRange, checkShape, DEFAULT_INT_RANGE, realInputs, resolveShapes, synthesize, valueTensors, type InputOptions, type ResolvedShape, type SuppliedTensor } from './inputs';
 import { OutputComparison } from './metrics';
 import { Rng } from './random';
-import { describeMeasuredOn, type InputReport, type ModelTiming, type VerifyReport } from './report';
-import { isSupportedDtype, verifyError, type HostTensor } from './tensor';
+import { inputsRejected, measuredOn, type InputReport, type ModelTiming, type VerifyReport } from './report';
+import { InferenceError, isSupportedDtype, verifyError, type HostTensor } from './tensor';
 
 export const DEFAULT_SAMPLES = 8;
 /** Runs per model: bounds the time a mistyped --samples can take. */
@@ -69,7 +69,7 @@ export async function verifyModels(
   const { inputs, given, shapes, samples, feeds } = plan;
   const variantInputs = realInputs(variant.model);
   for (const i of inputs) {
-    const dims = given.get(i.name)?.tensor.dims ?? shapes.get(i.name)!;
+    const dims = given.get(i.name)?.tensor.dims ?? shapes.get(i.name)!.dims;
     checkShape(variantInputs.find((v) => v.name === i.name)!, dims, `input '${i.name}'`, variant.label);
   }
 
@@ -89,7 +89,7 @@ export async function verifyModels(
   }, (s, out) => {
     outputsA[s] = out;
     step();
-  });
+  }, (err) => plan.rejected(original.label, fed, err));
   const comparisons = fetch.map((n) => new OutputComparison(n));
   const timingB = await runAll(variant, run, (session) => {
     if (session.inputNames.some((n) => !fed.includes(n)) || fed.some((n) => !session.inputNames.includes(n))) {
@@ -108,26 +108,32 @@ export async function verifyModels(
     samples,
     seed: plan.seed,
     inputs: inputReports,
+    measuredOn: plan.measuredOn(fed),
     outputs: comparisons.map((c) => c.report()),
     timing: { original: timingA, variant: timingB },
     elapsedMs: performance.now() - start,
     runtime,
     warnings,
-    measuredOn: describeMeasuredOn(samples, plan.seed, inputReports),
   };
 }
 
-/** The inputs of a run: which tensors come from files, the shapes of the synthesised ones, and how to make each sample's feeds. */
+/** The inputs of a run: which tensors come from files or --value, the shapes of the synthesised ones, and how to make each sample's feeds. */
 export interface InputPlan {
   inputs: ValueInfo[];
   given: Map<string, SuppliedTensor>;
-  shapes: Map<string, number[]>;
-  /** Runs per model; 1 when every input comes from files. */
+  shapes: Map<string, ResolvedShape>;
+  /** No input is random: every sample would be the same, so there is one. */
+  allGiven: boolean;
+  /** Runs per model; 1 when no input is random. */
   samples: number;
   seed: number;
   /** Sample `s` (synthesised inputs use stream `s` of the seed), restricted to the names the runtime takes. */
   feeds: (sample: number, names: readonly string[]) => Map<string, HostTensor>;
   reports: (fed: readonly string[]) => InputReport[];
+  /** The one-line account of these inputs for a report (see measuredOn). */
+  measuredOn: (fed: readonly string[]) => string;
+  /** The error to throw when the original model `label` fails on sample feeds: an InferenceError becomes InputsRejectedError. */
+  rejected: (label: string, fed: readonly string[], err: unknown) => unknown;
 }
 
 /**
@@ -143,18 +149,18 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
   const supplied = loadSupplied();
   const given = assignInputs(inputs, supplied, warnings);
   const shapes = resolveShapes(inputs, given, options);
+  const constants = valueTensors(inputs, given, shapes, options.values ?? {});
   const intRange = options.intRange ?? DEFAULT_INT_RANGE;
-  checkIntRange(inputs.filter((i) => !given.has(i.name)), intRange);
-  const allGiven = inputs.every((i) => given.has(i.name));
+  checkIntRange(inputs.filter((i) => !given.has(i.name) && !constants.has(i.name)), intRange);
+  const allGiven = inputs.every((i) => given.has(i.name) || constants.has(i.name));
   const samples = allGiven ? 1 : requested;
-  if (allGiven && supplied.length > 0 && requested !== 1 && options.samples !== undefined) warnings.push(`every input comes from a file, so the models run once, not ${requested} times`);
+  if (allGiven && requested !== 1 && options.samples !== undefined) warnings.push(`no input is random (all come from files or --value), so the models run once, not ${requested} times`);
   const feeds = (sample: number, names: readonly string[]): Map<string, HostTensor> => {
     const rng = new Rng(seed, sample + sampleOffset);
     const out = new Map<string, HostTensor>();
     // Synthesise in declaration order so a sample's inputs do not depend on which ones the runtime asks for.
     for (const spec of inputs) {
-      const g = given.get(spec.name);
-      const t = g ? g.tensor : synthesize(spec, shapes.get(spec.name)!, rng, intRange);
+      const t = given.get(spec.name)?.tensor ?? constants.get(spec.name) ?? synthesize(spec, shapes.get(spec.name)!.dims, rng, intRange);
       if (names.includes(spec.name)) out.set(spec.name, t);
     }
     return out;
@@ -162,11 +168,26 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
   const reports = (fed: readonly string[]): InputReport[] =>
     inputs
       .filter((i) => fed.includes(i.name))
-      .map((i) => {
+      .map((i): InputReport => {
+        const dtype = dtypeInfo(i.dtype).name;
         const g = given.get(i.name);
-        return { name: i.name, dtype: dtypeInfo(i.dtype).name, shape: g ? g.tensor.dims : shapes.get(i.name)!, source: g ? g.source : 'random' };
+        if (g) return { name: i.name, dtype, shape: g.tensor.dims, source: g.source };
+        const { dims, chosen } = shapes.get(i.name)!;
+        const source = constants.has(i.name) ? { source: 'value', value: options.values![i.name] } : { source: 'random' };
+        return { name: i.name, dtype, shape: dims, ...source, ...(chosen ? { chosen } : {}) };
       });
-  return { inputs, given, shapes, samples, seed, feeds, reports };
+  return {
+    inputs,
+    given,
+    shapes,
+    allGiven,
+    samples,
+    seed,
+    feeds,
+    reports,
+    measuredOn: (fed) => measuredOn(samples, seed, reports(fed), sampleOffset),
+    rejected: (label, fed, err) => (err instanceof InferenceError ? inputsRejected(label, reports(fed), err.reason) : err),
+  };
 }
 
 export interface RunPlan {
@@ -176,11 +197,13 @@ export interface RunPlan {
   inputs: ValueInfo[];
 }
 
+/** Opens `m` and runs every sample of `plan`; `runFailed` maps a run's error to the one to throw (the original's failures blame the inputs). */
 export async function runAll(
   m: Pick<ModelUnderTest, 'label' | 'open'>,
   plan: RunPlan,
   check: (session: RuntimeSession) => void,
   onOutputs: (sample: number, outputs: Map<string, HostTensor>) => void,
+  runFailed: (err: unknown) => unknown = (err) => err,
 ): Promise<ModelTiming> {
   const t0 = performance.now();
   const session = await m.open();
@@ -196,7 +219,9 @@ export async function runAll(
     for (let s = 0; s < plan.samples; s++) {
       const f = plan.feeds(s, session.inputNames);
       const t = performance.now();
-      const out = await session.run(f, plan.fetch);
+      const out = await session.run(f, plan.fetch).catch((err: unknown) => {
+        throw runFailed(err);
+      });
       runMs += performance.now() - t;
       onOutputs(s, out);
     }

@@ -16,6 +16,9 @@ function inflateRaw(data: Uint8Array, expectedBytes: number): Uint8Array {
   }
 }
 
+/** File types `loadInputFiles` reads, without the dot: the extension's file picker offers these. */
+export const INPUT_FILE_TYPES = ['npy', 'npz', 'pb'] as const;
+
 /**
  * Reads user-supplied input tensors: `.npy` (one tensor, hinted by the file name), `.npz` (one per
  * array name) and ONNX TensorProto `.pb` (hinted by the tensor's name, else the file name).

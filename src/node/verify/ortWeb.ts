@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Ort from 'onnxruntime-web';
-import { verifyError, type HostTensor, type TensorData } from '../../core/verify/tensor';
+import { InferenceError, verifyError, type HostTensor, type TensorData } from '../../core/verify/tensor';
 import type { RuntimeSession } from '../../core/verify/verify';
 
 type OrtModule = typeof Ort;
@@ -43,24 +43,33 @@ export function loadOrtWeb(wasmDir: string, threads: number): { ort: OrtModule; 
     const ort = require('onnxruntime-web') as OrtModule;
     ort.env.wasm.wasmPaths = pathToFileURL(wasmDir + path.sep).href;
     ort.env.wasm.numThreads = threads;
-    // Its warnings (old opsets, skipped optimisers) are about the model, not the comparison, and would flood stderr.
-    ort.env.logLevel = 'error';
+    // Its own logging (warnings about old opsets, multi-line errors) floods stderr; failures reach the user as one line from us.
+    ort.env.logLevel = 'fatal';
     loaded = { ort, wasmDir, threads };
   }
   return { ort: loaded.ort, version: `onnxruntime-web ${loaded.ort.env.versions.web ?? loaded.ort.env.versions.common}` };
 }
 
-/** onnxruntime's message without its boilerplate, first line only. */
+/** Logging threshold of sessions and runs: fatal only (4), so onnxruntime prints nothing of its own. */
+const SILENT = 4;
+
+/** A failure inside nested subgraphs (If, Loop) repeats the status of each enclosing node: the innermost node and status say what broke. */
+const NESTED_STATUS = /^(?:Non-zero status code returned while running \w+ node\. Name:'[^']*' Status Message: )+/;
+const INNER_NODE = /running (\w+) node\. Name:'([^']*)' Status Message: $/;
+
+/** onnxruntime's message without its boilerplate, first line only; of nested node failures, the innermost. */
 export function ortMessage(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return (
+  const line =
     text
       .replace(/^Can't create a session\.\s*/, '')
       .replace(/^failed to call OrtRun\(\)\.\s*/, '')
       .replace(/^ERROR_CODE: \d+, ERROR_MESSAGE:\s*/, '')
       .split('\n')[0]
-      .trim() || text
-  );
+      .trim() || text;
+  const chain = NESTED_STATUS.exec(line)?.[0];
+  const inner = chain && INNER_NODE.exec(chain);
+  return inner ? `${inner[1]} node '${inner[2]}': ${line.slice(chain.length)}` : line;
 }
 
 function toOrt(ort: OrtModule, t: HostTensor): Ort.Tensor {
@@ -89,7 +98,7 @@ export async function openOrtWebSession(
   try {
     session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['wasm'],
-      logSeverityLevel: 3,
+      logSeverityLevel: SILENT,
       externalData,
     });
   } catch (err) {
@@ -105,9 +114,9 @@ export async function openOrtWebSession(
       for (const [name, t] of feeds) ortFeeds[name] = toOrt(ort, t);
       let results: Ort.InferenceSession.ReturnType;
       try {
-        results = await session.run(ortFeeds, fetch);
+        results = await session.run(ortFeeds, fetch, { logSeverityLevel: SILENT });
       } catch (err) {
-        verifyError(`${label}: inference failed: ${ortMessage(err)}`);
+        throw new InferenceError(label, ortMessage(err));
       }
       const out = new Map<string, HostTensor>();
       for (const name of fetch) out.set(name, fromOrt(name, results[name]));
