@@ -7,8 +7,7 @@ and prints JSON {tensor: cosine of reconstruction vs original} on stdout.
 The geometry, stated here from the README rather than taken from Model Lens's code: symmetric codes
 round_half_even(w / s) clamped to -7..7 with s = max|w| / 7 per block (an all-zero block gets s = 1);
 blocks of BLOCK (default 32) consecutive weights along the input dimension, the last one shorter.
-A Conv weight [O, I, kh, kw] is read as O rows of I*kh*kw; rows along the last axis that are shorter
-than a block go g to a block (g the largest divisor of the row count with g * row <= BLOCK). MatMul
+A Conv weight [O, I, kh, kw] is read as O rows of I*kh*kw, each row its own blocks. MatMul
 [K, N] and ConvTranspose [I, O, k...] blocks run down the input axis 0, one column at a time.
 """
 
@@ -35,21 +34,12 @@ def blockwise_rows(m, bs):
     return out
 
 
-def grouped(m, bs):
-    """Rows shorter than a block, g to a block."""
-    rows, row = m.shape
-    g = min(rows, bs // max(1, row))
-    while g > 1 and rows % g:
-        g -= 1
-    return m.reshape(rows // g, g * row) if g > 1 else m
-
-
 def simulate(w, op, attrs, bs):
     if op == "Conv":
-        m = grouped(w.reshape(w.shape[0], -1), bs)
+        m = w.reshape(w.shape[0], -1)
         return blockwise_rows(m, bs).reshape(w.shape)
     if op == "Gemm" and attrs.get("transB", 0) == 1:
-        return blockwise_rows(grouped(w, bs), bs).reshape(w.shape)
+        return blockwise_rows(w, bs).reshape(w.shape)
     # Input axis 0 (MatMul [K, N], Gemm without transB, ConvTranspose [I, O, k...]): columns of the rest.
     cols = w.reshape(w.shape[0], -1).T
     return blockwise_rows(np.ascontiguousarray(cols), bs).T.reshape(w.shape)

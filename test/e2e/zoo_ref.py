@@ -278,7 +278,8 @@ def simulate(model_path, outdir, specs):
             float_bytes += w.size * 4
         path = os.path.join(outdir, f'{name}.onnx')
         onnx.save(model, path)
-        report[name] = {'path': path, 'tensors': touched, 'floatBytes': float_bytes, 'kept': kept}
+        opset = max([o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')] or [0])
+        report[name] = {'path': path, 'tensors': touched, 'floatBytes': float_bytes, 'kept': kept, 'opset': opset}
     return report
 
 # ---------------------------------------------------------------- checker

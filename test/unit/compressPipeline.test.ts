@@ -213,22 +213,13 @@ function int8Expect(w: Weight, perChannel: boolean, asymmetric: boolean, opset: 
 
 /**
  * int4 blocks, written out independently of the engine: a Conv-like weight [O, I, k…] is read as
- * rows of I·k…; rows (along a last input axis) shorter than a block go g to a block, g the largest
- * divisor of the row count with g·row ≤ blockSize. Codes take half a byte each, scales 4 bytes.
+ * rows of I·k…, each row its own blocks (a short row is one block). Codes take half a byte each, scales 4 bytes.
  */
 function int4Expect(w: Weight, blockSize: number): Expectation {
   const n = w.orig.length;
   let dims = w.dims;
   let axis = w.layout[1];
   if (dims.length > 2 && w.layout[0] === 0 && axis === 1) dims = [dims[0], n / dims[0]];
-  if (axis === dims.length - 1 && dims.length >= 2) {
-    const row = dims[dims.length - 1];
-    const rows = n / row;
-    let g = Math.min(rows, Math.floor(blockSize / row));
-    while (g > 1 && rows % g) g--;
-    if (g > 1) dims = [rows / g, g * row];
-    axis = dims.length - 1;
-  }
   const g = blockOf(dims, axis, blockSize);
   const peak = groupMax(w.orig, g.of, g.count, Math.abs);
   const bound = linearBound(w, g.of, (j) => peak[j] / 7);

@@ -239,7 +239,7 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
       return storeInt8(c, values, spec, opset, measure)!; // an array always quantizes
     case 'int4': {
       const bs = o.blockSize ?? 32;
-      const view = blockLayout(c.layout, bs);
+      const view = blockLayout(c.layout);
       const q = quantizeBlockwise(values, view, { bits: 4, blockSize: bs });
       const along = view === c.layout ? `along axis ${view.inputAxis}` : `in rows of ${view.dims[1]}`;
       return {
