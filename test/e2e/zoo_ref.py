@@ -197,9 +197,14 @@ def to_bf16(w):
 
 
 def kmeans_1d(values, k):
-    """Lloyd's k-means on a 1-D tensor, linear initialisation over [min, max], until assignments settle."""
+    """Lloyd's k-means on a 1-D tensor, linear initialisation over [min, max], until assignments settle.
+    As the README says, a tensor with exact zeros keeps one centroid at exactly 0 (the initial one
+    nearest 0), so zeros stay zeros."""
     v = np.sort(values.ravel().astype(np.float64))
     centers = np.linspace(v[0], v[-1], k)
+    fixed = int(np.argmin(np.abs(centers))) if np.any(v == 0) else None
+    if fixed is not None:
+        centers[fixed] = 0.0
     csum = np.concatenate([[0.0], np.cumsum(v)])
     prev = None
     for _ in range(10000):
@@ -211,6 +216,8 @@ def kmeans_1d(values, k):
         counts = np.diff(edges)
         sums = csum[edges[1:]] - csum[edges[:-1]]
         centers = np.where(counts > 0, sums / np.maximum(counts, 1), centers)
+        if fixed is not None:
+            centers[fixed] = 0.0
     mids = (centers[1:] + centers[:-1]) / 2
     return centers[np.searchsorted(mids, values)]
 
