@@ -3,7 +3,7 @@
 // Usage: node test/harness/screenshot.mjs [outDir]   (after `node scripts/build.mjs`)
 //        node test/harness/screenshot.mjs --serve     (only serve, print the URL, for a browser of your own)
 //        node test/harness/screenshot.mjs --real      (only the real models: zoo files read by the real core)
-// Real models come from MODEL_LENS_ZOO_DIR (default .cache/zoo/models); a missing one is skipped.
+// Real models come from MODEL_LENS_ZOO_DIR (default .cache/zoo/models); a missing one is an error.
 import * as esbuild from 'esbuild';
 import { createServer } from 'node:http';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -167,10 +167,7 @@ const headerOverlaps = (page) =>
 // Real models (PP-OCRv4 det and rec, silero VAD v5): the whole-model chart's clipped range and its outlier list, and the header's long shapes.
 const REAL = ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'silero_vad_v5.onnx'];
 for (const file of REAL) {
-  if (!existsSync(join(zoo, file))) {
-    console.log(`skipped ${file}: not in ${zoo}`);
-    continue;
-  }
+  if (!existsSync(join(zoo, file))) throw new Error(`${file} missing from ${zoo}: run node scripts/zoo-fetch.mjs`);
   const slug = file.replace(/\.onnx$/, '').replace(/[^\w]+/g, '-');
   for (const [theme, width] of [['light', 1280], ['dark', 1280], ['hc', 1280], ['dark', 760]]) {
     const page = await open(`theme=${theme}&scenario=real&model=${file}`, { width, height: 860 });
