@@ -83,7 +83,7 @@ describe('fp16 on PP-OCRv4 det: nothing clipped, normalisation statistics left f
   it('the default scope keeps output cosine ≥ 0.999 on a 320×320 page, in onnxruntime-node and -web', async (t) => {
     const src = model('ch_PP-OCRv4_det_infer.onnx');
     const out = join(work, 'det.fp16.onnx');
-    const r = await cli('compress', src, '--method', 'fp16', '-o', out, '--force', '--json');
+    const r = await cli('compress', src, '--method', 'fp16', '-o', out, '--force', '--json', '--no-verify');
     const left = r.skipped.filter((s) => s.left);
     assert.ok(left.some((s) => /^BatchNormalization statistics: normalisation statistics change every output/.test(s.reason)), 'BatchNormalization statistics listed as left');
     assert.ok(r.tensors.every((x) => !/clipped/.test(x.note ?? '')), 'no tensor clipped');
@@ -99,14 +99,14 @@ describe('fp16 on PP-OCRv4 det: nothing clipped, normalisation statistics left f
   it('--include all keeps the 9.79e7 variance float32 with the reason; --allow-clip clips it and the output is destroyed', async (t) => {
     const src = model('ch_PP-OCRv4_det_infer.onnx');
     const all = join(work, 'det.fp16.all.onnx');
-    const r = await cli('compress', src, '--method', 'fp16', '--include', 'all', '-o', all, '--force', '--json');
+    const r = await cli('compress', src, '--method', 'fp16', '--include', 'all', '-o', all, '--force', '--json', '--no-verify');
     const kept = r.skipped.filter((s) => /exceed fp16's ±65504; kept float32/.test(s.reason));
     assert.ok(kept.length >= 1 && kept.some((s) => /^values up to 9\.79e\+7 /.test(s.reason)), JSON.stringify(kept));
     assert.ok(r.tensors.some((x) => x.op === 'BatchNormalization'), 'the other BatchNormalization statistics were converted');
     const c = await cosine(src, all, feeds);
     assert.ok(c >= 0.999, `cosine ${c}`);
     const clip = join(work, 'det.fp16.clip.onnx');
-    await cli('compress', src, '--method', 'fp16', '--include', 'all', '--allow-clip', '-o', clip, '--force', '--json');
+    await cli('compress', src, '--method', 'fp16', '--include', 'all', '--allow-clip', '-o', clip, '--force', '--json', '--no-verify');
     const clipped = await cosine(src, clip, feeds);
     assert.ok(clipped < 0.9, `clipping should visibly change the output, cosine ${clipped}`);
     t.diagnostic(`--include all: cosine ${c.toFixed(6)}, ${kept.length} kept float32; --allow-clip: cosine ${clipped.toFixed(4)}`);
@@ -116,8 +116,8 @@ describe('fp16 on PP-OCRv4 det: nothing clipped, normalisation statistics left f
 describe('int4 packs nibbles at every opset', () => {
   it('the PaddleOCR classifier (opset 9): int4 weights well under int8’s, blockwise, and the file smaller', async (t) => {
     const src = model('ch_ppocr_mobile_v2.0_cls_infer.onnx');
-    const r8 = await cli('compress', src, '--method', 'int8', '-o', join(work, 'cls.int8.onnx'), '--force', '--json');
-    const r4 = await cli('compress', src, '--method', 'int4', '-o', join(work, 'cls.int4.onnx'), '--force', '--json');
+    const r8 = await cli('compress', src, '--method', 'int8', '-o', join(work, 'cls.int8.onnx'), '--force', '--json', '--no-verify');
+    const r4 = await cli('compress', src, '--method', 'int4', '-o', join(work, 'cls.int4.onnx'), '--force', '--json', '--no-verify');
     assert.ok(r4.tensors.every((x) => /^int4 \(blocks of 32 /.test(x.method)), 'every weight packed blockwise');
     const weights = r4.totals.weightBytesAfter / r8.totals.weightBytesAfter;
     // 4 bits plus a float32 scale per 32 weights (5 bits) against 8 bits plus a scale per output channel.
@@ -137,7 +137,7 @@ describe('int4 packs nibbles at every opset', () => {
     const src = model('embedding_model.onnx');
     const out = join(work, 'emb.int4.onnx');
     const sim = join(work, 'emb.sim.onnx');
-    const r = await cli('compress', src, '--method', 'int4', '-o', out, '--force', '--json');
+    const r = await cli('compress', src, '--method', 'int4', '-o', out, '--force', '--json', '--no-verify');
     const { stdout } = await run(PYTHON, [SIM, src, sim, '32'], { maxBuffer: 1 << 26 });
     const simTensors = JSON.parse(stdout);
     // The same weights, the same per-tensor fidelity (float32 arithmetic on both sides: agreement to rounding).
