@@ -253,19 +253,12 @@ export function decisionKept(model, reference, variant) {
 
 // ---------------------------------------------------------------- the product and the reference
 
-/** Whether this CLI verifies by default (then the zoo, which measures on its own inputs, passes --no-verify). */
-let verifiesByDefault;
-async function noVerifyFlag() {
-  verifiesByDefault ??= (await run(process.execPath, [CLI, '--help'])).stdout.includes('--no-verify');
-  return verifiesByDefault ? ['--no-verify'] : [];
-}
-
-/** `model-lens compress` on a scratch copy of the original: { ok, error, bytes, seconds, sameOriginal }. */
+/** `model-lens compress` on a scratch copy of the original: { ok, error, bytes, seconds, sameOriginal }. The zoo measures on its own inputs, so the CLI's verification is off. */
 export async function compress(original, output, flags) {
   const before = sha256(original);
   const started = performance.now();
   try {
-    await run(process.execPath, [CLI, 'compress', original, ...flags, ...(await noVerifyFlag()), '-o', output, '--force', '--json'], { maxBuffer: 1 << 26 });
+    await run(process.execPath, [CLI, 'compress', original, ...flags, '--no-verify', '-o', output, '--force', '--json'], { maxBuffer: 1 << 26 });
   } catch (e) {
     return { ok: false, error: (e.stderr || e.message).trim().split('\n').slice(-1)[0], sameOriginal: sha256(original) === before };
   }
