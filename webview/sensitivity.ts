@@ -271,15 +271,17 @@ export class SensitivityPane {
     const cos = r.cosine === undefined ? '' : `, output cosine ${formatCosine(fromWire(r.cosine))}`;
     const held = r.heldOutCosine === undefined ? '' : ` (held-out ${formatCosine(fromWire(r.heldOutCosine))})`;
     const goal = r.met === undefined ? '' : r.met ? ' — goal met' : ' — goal not met';
-    this.result.className = `scan-result callout ${r.met === false ? 'warn' : 'good'}`;
+    // A verdict below the threshold outranks a met goal: the outputs moved too far either way.
+    const tone = r.problem ? 'bad' : r.met === false ? 'warn' : 'good';
+    this.result.className = `scan-result callout ${tone}`;
     setChildren(
       this.result,
-      icon(r.met === false ? 'warning' : 'pass'),
+      icon(tone === 'good' ? 'pass' : tone === 'bad' ? 'error' : 'warning'),
       h(
         'span',
         {},
         `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`,
-        ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+        ...(r.problem ? [h('strong', {}, ` But ${r.problem}.`)] : r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
       ),
     );
     this.actions.changed();

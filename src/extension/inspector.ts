@@ -160,7 +160,7 @@ export class InspectorSession implements vscode.Disposable {
       calibration: { samples: p.samples, seed: p.seed, ...(this.inputFiles ? { inputs: this.inputFiles } : {}) },
     });
     if (!outcome) return null;
-    this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined);
+    this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined, outcome.verdict);
     this.post({ type: 'rerunResult', result: this.lastRerun });
     return this.lastRerun;
   }

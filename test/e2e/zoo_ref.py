@@ -249,7 +249,7 @@ def simulate(model_path, outdir, specs):
                         biases.setdefault(node.input[slot], node.op_type)
         # Embedding Gather only: a 2-D float table indexed by ids (Gather of shapes and scalars is not a weight).
         weights = {k: v for k, v in weights.items() if v[0] != 'Gather' or len(table[k].dims) == 2}
-        touched, kept, float_bytes = 0, [], 0
+        touched, kept, float_bytes, cosines = 0, [], 0, {}
         if method == 'prune' and opt.get('scope') == 'global':
             allw = np.concatenate([np.abs(numpy_helper.to_array(table[k])).ravel() for k in weights if np.prod(table[k].dims) >= MIN_WEIGHT_ELEMENTS])
             cut = np.sort(allw)[int(np.floor(float(opt.get('sparsity', 0.5)) * allw.size)) - 1]
@@ -280,13 +280,16 @@ def simulate(model_path, outdir, specs):
                 else:
                     raise SystemExit(f'unknown method {method}')
                 new = back(rows)
-            t.CopyFrom(numpy_helper.from_array(np.asarray(new, np.float32), t.name))
+            new = np.asarray(new, np.float32)
+            a, b = w.ravel(), new.astype(np.float64).ravel()
+            cosines[key] = float(a @ b / np.sqrt((a @ a) * (b @ b)))
+            t.CopyFrom(numpy_helper.from_array(new, t.name))
             touched += 1
             float_bytes += w.size * 4
         path = os.path.join(outdir, f'{name}.onnx')
         onnx.save(model, path)
         opset = max([o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')] or [0])
-        report[name] = {'path': path, 'tensors': touched, 'floatBytes': float_bytes, 'kept': kept, 'opset': opset}
+        report[name] = {'path': path, 'tensors': touched, 'floatBytes': float_bytes, 'kept': kept, 'opset': opset, 'cosines': cosines}
     return report
 
 # ---------------------------------------------------------------- checker

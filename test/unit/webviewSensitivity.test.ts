@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import type { SensitivityReport } from '../../src/core/compress/sensitivity';
 import { parseByteSize } from '../../src/core/units';
 import { fromWire } from '../../src/extension/reportProtocol';
-import { toSensitivityView } from '../../src/extension/sensitivityView';
+import type { CompressReport } from '../../src/core/compress/pipeline';
+import type { Verdict } from '../../src/core/compress/verdict';
+import { toMixedResult, toSensitivityView } from '../../src/extension/sensitivityView';
 import { goalFrom, rerunOverrides } from '../../webview/rerun';
 import { INITIAL_STATE, parseState } from '../../webview/state';
 
@@ -87,5 +89,14 @@ describe('Sensitivity tab', () => {
     assert.equal(parseByteSize('25MB'), 25_000_000);
     assert.equal(parseByteSize('3.5MiB'), 3_670_016);
     for (const bad of ['', 'MB', '-1', '0', '1e3', '2TB']) assert.equal(parseByteSize(bad), undefined, bad);
+  });
+
+  it('a Re-run result carries the verdict when the outputs moved past the threshold or could not be checked', () => {
+    const report = { totals: { fileBytesBefore: 100, fileBytesAfter: 30, ratio: 100 / 30 } } as CompressReport;
+    const fidelity = { cosine: 0.72, output: 'y', outputs: 1, measuredOn: '8 random samples (seed 0): x float32[1,3,48,192]' };
+    const poor = { state: 'poor', fidelity, minCosine: 0.99, suspects: [], ranking: '', spread: true, suggestions: [] } as unknown as Verdict;
+    assert.match(toMixedResult('m.mixed.onnx', report, undefined, poor).problem ?? '', /changes the model's outputs substantially: .*0\.72.*below 0\.99; measured on 8 random samples/);
+    assert.equal(toMixedResult('m.mixed.onnx', report, undefined, { state: 'failed', reason: 'cannot run' }).problem, 'not verified: cannot run');
+    assert.equal(toMixedResult('m.mixed.onnx', report, undefined, { state: 'ok', fidelity: { ...fidelity, cosine: 0.999 }, minCosine: 0.99 } as Verdict).problem, undefined);
   });
 });
