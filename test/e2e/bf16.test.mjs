@@ -108,10 +108,10 @@ describe('bf16 below opset 13 on PaddleOCR models', () => {
       assert.ok(extra > 0 && extra < 1200, `${extra} B a tensor more than fp16`);
       assert.deepEqual(checker(`${stem}.bf16.onnx`), { path: `${stem}.bf16.onnx`, status: 'ok', detail: '' });
 
-      const { bf16: sim } = await simulate(src, work, { bf16: 'bf16' });
-      assert.equal(sim.tensors, r.tensors.length, 'the simulation rounds the tensors we convert');
+      const { bf16: simulated } = await simulate(src, work, { bf16: 'bf16' });
+      assert.equal(simulated.tensors, r.tensors.length, 'the simulation rounds the tensors we convert');
       const x = new ort.Tensor('float32', normal(11, m.dims.reduce((a, d) => a * d, 1)), m.dims);
-      const [orig, ours, sim] = [await output(src, x), await output(`${stem}.bf16.onnx`, x), await output(sim.path, x)];
+      const [orig, ours, sim] = [await output(src, x), await output(`${stem}.bf16.onnx`, x), await output(simulated.path, x)];
       const agree = cosine(ours, sim);
       const [cOurs, cSim] = [cosine(orig, ours), cosine(orig, sim)];
       assert.ok(agree >= 0.999, `ours against the numpy simulation: cosine ${agree}`);

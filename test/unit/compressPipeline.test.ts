@@ -218,7 +218,7 @@ function int8Expect(w: Weight, perChannel: boolean, asymmetric: boolean, opset: 
 function int4Expect(w: Weight, blockSize: number): Expectation {
   const n = w.orig.length;
   let dims = w.dims;
-  let axis = w.layout[1];
+  const axis = w.layout[1];
   if (dims.length > 2 && w.layout[0] === 0 && axis === 1) dims = [dims[0], n / dims[0]];
   const g = blockOf(dims, axis, blockSize);
   const peak = groupMax(w.orig, g.of, g.count, Math.abs);
