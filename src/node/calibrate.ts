@@ -2,6 +2,7 @@ import type { CompressHooks } from '../core/compress/pipeline';
 import {
   pickForFullRuns,
   pinLadders,
+  PROXY_ROWS,
   proxyNoise,
   predictedDamage,
   raiseForTarget,
@@ -133,18 +134,31 @@ export async function analyseSensitivity(file: string, spec: CompressSpec, optio
   });
 }
 
+type LayerHessians = Map<number, { view: WeightRows; grams: Gram[] }>;
+
 /**
  * H = XᵀX of every MatMul/Gemm/Conv weight's input activations on the calibration samples (one
- * run each, the activations read back as extra outputs), keyed by tensor index.
+ * run each, the activations read back as extra outputs), keyed by tensor index; estimated from
+ * PROXY_ROWS seeded rows per activation per sample.
  */
-async function layerHessians(m: OpenModel, cal: Calibrated, options: SensitivityOptions): Promise<Map<number, { view: WeightRows; grams: Gram[] }>> {
+async function layerHessians(m: OpenModel, cal: Calibrated, options: SensitivityOptions): Promise<LayerHessians> {
   const plans = planHessian(m.model, readGraphNodes(m.source, HESSIAN_OPS));
   const fetch = m.model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
-  const h = await collectHessians(cal.rt.ort, m.file, m.model, plans, modelBytes(m.file, m.model), cal.plan, fetch, (i) => {
-    checkAborted(options.signal);
-    options.progress?.(i, cal.plan.samples, 'activations');
-  });
-  const out = new Map<number, { view: WeightRows; grams: Gram[] }>();
+  const h = await collectHessians(
+    cal.rt.ort,
+    m.file,
+    m.model,
+    plans,
+    modelBytes(m.file, m.model),
+    cal.plan,
+    fetch,
+    (i) => {
+      checkAborted(options.signal);
+      options.progress?.(i, cal.plan.samples, 'activations');
+    },
+    { budget: PROXY_ROWS, seed: cal.plan.seed },
+  );
+  const out: LayerHessians = new Map();
   for (const [index, grams] of h.byWeight) {
     const plan = plans.get(index)!;
     out.set(index, { view: weightRows(plan.layout, plan.groups), grams });
