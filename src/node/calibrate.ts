@@ -52,6 +52,11 @@ export interface CalibrationOptions extends CalibrationSettings {
 export interface SensitivityOptions extends CalibrationOptions {
   /** Layers given a full model run (the worst by weight SQNR); the rest show the proxy only. */
   fullRuns?: number;
+  /**
+   * Only what ranking by full runs needs (a verdict's suspects): the activation-weighted proxy is
+   * computed only when there are more layers than full runs and it must choose which get one.
+   */
+  measuredOnly?: boolean;
 }
 
 function variantUnderTest(ort: ReturnType<typeof ortFor>['ort'], label: string, v: InMemoryVariant): Pick<ModelUnderTest, 'label' | 'open'> {
@@ -171,19 +176,24 @@ async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, 
   const limit = options.fullRuns ?? DEFAULT_FULL_RUNS;
   if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) verifyError('the number of full runs must be a whole number');
   const hooks = cancelHooks(options.signal, options.cancelled);
-  const hessians = await layerHessians(m, cal, options);
   const activationError = new Map<string, number>();
+  const proxy = (hessians: LayerHessians): NonNullable<CompressHooks['inspect']> => (c, original, reconstructed) => {
+    const h = hessians.get(c.index);
+    if (h) activationError.set(c.tensor.name, outputErrors(original, [reconstructed], h.view, h.grams).errors[0]);
+  };
+  const measureProxy = options.measuredOnly ? undefined : proxy(await layerHessians(m, cal, options));
   const shapes = new Map<string, WeightShape>();
   const all = compressInMemory(m, s, {
     ...hooks,
     inspect: (c, original, reconstructed) => {
       shapes.set(c.tensor.name, weightShape(original));
-      const h = hessians.get(c.index);
-      if (h) activationError.set(c.tensor.name, outputErrors(original, [reconstructed], h.view, h.grams).errors[0]);
+      measureProxy?.(c, original, reconstructed);
     },
   });
   const tensors = all.report.tensors;
   if (!tensors.length) invalid(`no weights to compress with ${s.methods.join('+')} were found`);
+  // More layers than full runs: the proxy picks them after all, from a second pass over the weights.
+  if (!measureProxy && tensors.length > limit) compressReportOnly(m, s, { ...hooks, inspect: proxy(await layerHessians(m, cal, options)) });
   const byName = new Map(m.model.tensors.map((t) => [t.name, t] as const));
   const layers: LayerSensitivity[] = tensors.map((t) => {
     checkAborted(options.signal);
