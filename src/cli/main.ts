@@ -419,7 +419,7 @@ async function scanLayers(args: CompressArgs, progress: ReturnType<typeof termin
   if (!layerScanApplies(args.spec, args.goal !== undefined)) return undefined;
   const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
   try {
-    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, values, threads, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
+    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, values, threads, measuredOnly: true, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
   } catch {
     return undefined;
   } finally {

@@ -3,6 +3,7 @@ import { accumulateConv, accumulateRows, convGeometry, Gram } from '../core/comp
 import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource } from '../core/io/source';
 import type { Model } from '../core/model';
+import { Rng } from '../core/verify/random';
 import { realInputs } from '../core/verify/inputs';
 import { numericValues, type HostTensor } from '../core/verify/tensor';
 import type { InputPlan, RuntimeSession } from '../core/verify/verify';
@@ -18,9 +19,16 @@ export interface Hessians {
   outputs: Map<string, HostTensor>;
 }
 
+/** How collectHessians samples rows: at most `budget` per activation tensor per run, drawn from `seed`. */
+export interface HessianSampling {
+  budget: number;
+  seed: number;
+}
+
 /**
  * Runs the original with every needed activation added as a graph output and streams each into the
  * Grams of the weights it feeds; a weight whose activation does not fit its Hessian falls back.
+ * Without `sampling` every row counts (exact H); with it, a seeded unbiased estimate (sampleRows).
  */
 export async function collectHessians(
   ort: ReturnType<typeof loadOrtWeb>['ort'],
@@ -31,6 +39,7 @@ export async function collectHessians(
   feeds: InputPlan,
   fetch: string[],
   step: (sample: number) => void,
+  sampling?: HessianSampling,
 ): Promise<Hessians> {
   const inputs = new Set(realInputs(model).map((i) => i.name));
   const outputs = new Set(model.outputs.map((o) => o.name));
@@ -48,14 +57,16 @@ export async function collectHessians(
     for (const p of active) {
       if (p.fallback) continue;
       try {
-        for (const t of p.taps) {
+        p.taps.forEach((t, tap) => {
           const a = out.get(t.activation) ?? fed.get(t.activation)!;
           const values = numericValues(a);
           let grams = byWeight.get(p.index);
           if (!grams) byWeight.set(p.index, (grams = Array.from({ length: p.groups }, () => new Gram(p.n, p.diagonal))));
-          if (t.conv) accumulateConv(grams, values, a.dims, convGeometry(t.conv, a.dims, p.layout.dims));
-          else accumulateRows(grams[0], values, a.dims, t.axis! < 0 ? Math.max(0, a.dims.length + t.axis!) : t.axis!);
-        }
+          // One stream per (run, weight, tap): the draw does not depend on which other weights were collected.
+          const rows = sampling && { budget: sampling.budget, rng: new Rng(sampling.seed, (Math.imul(i, 0x9e3779b1) ^ Math.imul(p.index, 0x85ebca77) ^ tap) >>> 0) };
+          if (t.conv) accumulateConv(grams, values, a.dims, convGeometry(t.conv, a.dims, p.layout.dims), rows);
+          else accumulateRows(grams[0], values, a.dims, t.axis! < 0 ? Math.max(0, a.dims.length + t.axis!) : t.axis!, rows);
+        });
       } catch (err) {
         if (!(err instanceof RangeError)) throw err;
         p.fallback = `its activations do not fit a Hessian: ${err.message}`;

@@ -2,6 +2,7 @@ import type { CompressHooks } from '../core/compress/pipeline';
 import {
   pickForFullRuns,
   pinLadders,
+  PROXY_ROWS,
   proxyNoise,
   predictedDamage,
   raiseForTarget,
@@ -51,6 +52,11 @@ export interface CalibrationOptions extends CalibrationSettings {
 export interface SensitivityOptions extends CalibrationOptions {
   /** Layers given a full model run (the worst by weight SQNR); the rest show the proxy only. */
   fullRuns?: number;
+  /**
+   * Only what ranking by full runs needs (a verdict's suspects): the activation-weighted proxy is
+   * computed only when there are more layers than full runs and it must choose which get one.
+   */
+  measuredOnly?: boolean;
 }
 
 function variantUnderTest(ort: ReturnType<typeof ortFor>['ort'], label: string, v: InMemoryVariant): Pick<ModelUnderTest, 'label' | 'open'> {
@@ -133,18 +139,31 @@ export async function analyseSensitivity(file: string, spec: CompressSpec, optio
   });
 }
 
+type LayerHessians = Map<number, { view: WeightRows; grams: Gram[] }>;
+
 /**
  * H = XᵀX of every MatMul/Gemm/Conv weight's input activations on the calibration samples (one
- * run each, the activations read back as extra outputs), keyed by tensor index.
+ * run each, the activations read back as extra outputs), keyed by tensor index; estimated from
+ * PROXY_ROWS seeded rows per activation per sample.
  */
-async function layerHessians(m: OpenModel, cal: Calibrated, options: SensitivityOptions): Promise<Map<number, { view: WeightRows; grams: Gram[] }>> {
+async function layerHessians(m: OpenModel, cal: Calibrated, options: SensitivityOptions): Promise<LayerHessians> {
   const plans = planHessian(m.model, readGraphNodes(m.source, HESSIAN_OPS));
   const fetch = m.model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
-  const h = await collectHessians(cal.rt.ort, m.file, m.model, plans, modelBytes(m.file, m.model), cal.plan, fetch, (i) => {
-    checkAborted(options.signal);
-    options.progress?.(i, cal.plan.samples, 'activations');
-  });
-  const out = new Map<number, { view: WeightRows; grams: Gram[] }>();
+  const h = await collectHessians(
+    cal.rt.ort,
+    m.file,
+    m.model,
+    plans,
+    modelBytes(m.file, m.model),
+    cal.plan,
+    fetch,
+    (i) => {
+      checkAborted(options.signal);
+      options.progress?.(i, cal.plan.samples, 'activations');
+    },
+    { budget: PROXY_ROWS, seed: cal.plan.seed },
+  );
+  const out: LayerHessians = new Map();
   for (const [index, grams] of h.byWeight) {
     const plan = plans.get(index)!;
     out.set(index, { view: weightRows(plan.layout, plan.groups), grams });
@@ -157,19 +176,24 @@ async function scan(m: OpenModel, s: CompressSpec, options: SensitivityOptions, 
   const limit = options.fullRuns ?? DEFAULT_FULL_RUNS;
   if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 0) verifyError('the number of full runs must be a whole number');
   const hooks = cancelHooks(options.signal, options.cancelled);
-  const hessians = await layerHessians(m, cal, options);
   const activationError = new Map<string, number>();
+  const proxy = (hessians: LayerHessians): NonNullable<CompressHooks['inspect']> => (c, original, reconstructed) => {
+    const h = hessians.get(c.index);
+    if (h) activationError.set(c.tensor.name, outputErrors(original, [reconstructed], h.view, h.grams).errors[0]);
+  };
+  const measureProxy = options.measuredOnly ? undefined : proxy(await layerHessians(m, cal, options));
   const shapes = new Map<string, WeightShape>();
   const all = compressInMemory(m, s, {
     ...hooks,
     inspect: (c, original, reconstructed) => {
       shapes.set(c.tensor.name, weightShape(original));
-      const h = hessians.get(c.index);
-      if (h) activationError.set(c.tensor.name, outputErrors(original, [reconstructed], h.view, h.grams).errors[0]);
+      measureProxy?.(c, original, reconstructed);
     },
   });
   const tensors = all.report.tensors;
   if (!tensors.length) invalid(`no weights to compress with ${s.methods.join('+')} were found`);
+  // More layers than full runs: the proxy picks them after all, from a second pass over the weights.
+  if (!measureProxy && tensors.length > limit) compressReportOnly(m, s, { ...hooks, inspect: proxy(await layerHessians(m, cal, options)) });
   const byName = new Map(m.model.tensors.map((t) => [t.name, t] as const));
   const layers: LayerSensitivity[] = tensors.map((t) => {
     checkAborted(options.signal);

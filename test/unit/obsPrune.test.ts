@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyMask, pruneCount, pruneMagnitude } from '../../src/core/compress/methods';
-import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, weightRows } from '../../src/core/compress/methods/obs';
+import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, sampleRows, weightRows, type RowSampling } from '../../src/core/compress/methods/obs';
 import type { WeightLayout } from '../../src/core/compress/types';
 import { readGraphNodes } from '../../src/core/formats/onnx/nodes';
 import { MemorySource } from '../../src/core/io/source';
+import { Rng } from '../../src/core/verify/random';
 import { CONV_CASES, convModel, correlatedMlp } from '../fixtures/hessian';
 import { mulberry32, weights } from '../fixtures/onnxBuilder';
 import { loadOrt } from './compressZoo.test';
@@ -260,5 +261,142 @@ describe('main-graph nodes', () => {
     const same = readGraphNodes(new MemorySource(convModel(CONV_CASES.find((c) => c.name === 'grouped')!).bytes), new Set(['Conv']))[0];
     assert.deepEqual([same.ints, same.lists], [{ group: 2 }, { pads: [1, 1, 1, 1] }]);
     assert.deepEqual(readGraphNodes(new MemorySource(convModel(CONV_CASES[3]).bytes), new Set(['Conv']))[0].strings, { auto_pad: 'SAME_UPPER' });
+  });
+});
+
+/**
+ * An image-like activation [batch, c, size, size]: per channel a mix of a few smooth spatial waves shared
+ * by all channels plus a little noise, through ReLU (sparse, correlated in space and across channels).
+ */
+function featureMap(batch: number, c: number, size: number, seed: number): Float32Array {
+  const rng = mulberry32(seed);
+  const waves = 6;
+  const x = new Float32Array(batch * c * size * size);
+  for (let b = 0; b < batch; b++) {
+    const freq = Array.from({ length: waves }, () => [rng() * 0.5, rng() * 0.5, rng() * 6.3]);
+    const mix = weights(rng, c * waves, 1, 0);
+    for (let ch = 0; ch < c; ch++) for (let y = 0; y < size; y++) for (let xx = 0; xx < size; xx++) {
+      let v = 0.1 * (rng() - 0.5);
+      for (let k = 0; k < waves; k++) v += mix[ch * waves + k] * Math.sin(freq[k][0] * y + freq[k][1] * xx + freq[k][2]);
+      x[((b * c + ch) * size + y) * size + xx] = Math.max(0, v);
+    }
+  }
+  return x;
+}
+
+/** Each output row rounded to 16 levels of max|w|/7 (a plain symmetric int4 grid), the error the proxy exists to weigh. */
+function int4Rows(w: Float32Array, rows: number): Float32Array {
+  const n = w.length / rows;
+  const out = new Float32Array(w.length);
+  for (let o = 0; o < rows; o++) {
+    let max = 0;
+    for (let i = 0; i < n; i++) max = Math.max(max, Math.abs(w[o * n + i]));
+    const scale = max / 7 || 1;
+    for (let i = 0; i < n; i++) out[o * n + i] = Math.max(-8, Math.min(7, Math.round(w[o * n + i] / scale))) * scale;
+  }
+  return out;
+}
+
+describe('row sampling', () => {
+  const sampling = (budget: number, seed: number, stream = 0): RowSampling => ({ budget, rng: new Rng(seed, stream) });
+
+  it('draws `budget` distinct rows, ascending, the same ones for the same seed', () => {
+    const a = sampleRows(1000, sampling(100, 5));
+    assert.equal(a.rows!.length, 100);
+    assert.equal(a.weight, 10);
+    for (let i = 1; i < 100; i++) assert.ok(a.rows![i] > a.rows![i - 1], 'strictly ascending, so distinct');
+    assert.ok(a.rows![0] >= 0 && a.rows![99] < 1000);
+    assert.deepEqual(Array.from(sampleRows(1000, sampling(100, 5)).rows!), Array.from(a.rows!));
+    assert.notDeepEqual(Array.from(sampleRows(1000, sampling(100, 6)).rows!), Array.from(a.rows!));
+    assert.notDeepEqual(Array.from(sampleRows(1000, sampling(100, 5, 1)).rows!), Array.from(a.rows!));
+    assert.deepEqual(sampleRows(100, sampling(100, 5)), { rows: undefined, weight: 1 });
+    assert.throws(() => sampleRows(10, sampling(0, 5)), /budget/);
+  });
+
+  it('draws every row equally often', () => {
+    // 4000 draws of 5 rows in 20: each row's count is Binomial(4000, 1/4), σ ≈ 27.
+    const counts = new Array<number>(20).fill(0);
+    const rng = new Rng(3);
+    for (let t = 0; t < 4000; t++) for (const r of sampleRows(20, { budget: 5, rng }).rows!) counts[r]++;
+    for (const c of counts) assert.ok(Math.abs(c - 1000) < 5 * 27, `row drawn ${c} times, expected 1000`);
+  });
+
+  it('equals the full accumulation when the budget covers every row', () => {
+    for (const c of CONV_CASES) {
+      const x = weights(mulberry32(4), c.input.reduce((a, b) => a * b, 1), 1, 0.1);
+      const geo = convGeometry(c.attrs, c.input, c.weight);
+      const rows = c.input[0] * geo.out.reduce((a, b) => a * b, 1);
+      const n = c.weight.slice(1).reduce((a, b) => a * b, 1);
+      const full = Array.from({ length: geo.group }, () => new Gram(n));
+      const covered = Array.from({ length: geo.group }, () => new Gram(n));
+      accumulateConv(full, x, c.input, geo);
+      accumulateConv(covered, x, c.input, geo, sampling(rows, 1));
+      for (let g = 0; g < geo.group; g++) assert.deepEqual(Array.from(covered[g].matrix()), Array.from(full[g].matrix()), `${c.name} group ${g}`);
+    }
+    const t = Float64Array.from(correlatedRows(5, 4, 2, 1));
+    const full = new Gram(4);
+    const covered = new Gram(4);
+    accumulateRows(full, t, [4, 5], 0);
+    accumulateRows(covered, t, [4, 5], 0, sampling(5, 1));
+    assert.deepEqual(Array.from(covered.matrix()), Array.from(full.matrix()));
+  });
+
+  it('is an unbiased estimate of XᵀX, on rows and through im2col', () => {
+    const x = correlatedRows(60, 5, 2, 8);
+    const full = gramOf(x, 5).matrix();
+    const mean = new Float64Array(25);
+    const rng = new Rng(2);
+    const draws = 3000;
+    for (let t = 0; t < draws; t++) {
+      const g = new Gram(5);
+      accumulateRows(g, x, [60, 5], 1, { budget: 6, rng });
+      const h = g.matrix();
+      for (let i = 0; i < 25; i++) mean[i] += h[i] / draws;
+    }
+    let scale = 0;
+    for (let i = 0; i < 5; i++) scale += full[i * 5 + i] / 5;
+    for (let i = 0; i < 25; i++) assert.ok(Math.abs(mean[i] - full[i]) < 0.03 * scale, `mean H[${i}] = ${mean[i]}, full ${full[i]}`);
+    const c = CONV_CASES.find((k) => k.name === 'grouped')!;
+    const xc = weights(mulberry32(6), c.input.reduce((a, b) => a * b, 1), 1, 0.1);
+    const geo = convGeometry(c.attrs, c.input, c.weight);
+    const n = c.weight.slice(1).reduce((a, b) => a * b, 1);
+    const exact = Array.from({ length: 2 }, () => new Gram(n));
+    accumulateConv(exact, xc, c.input, geo);
+    const sums = Array.from({ length: 2 }, () => new Float64Array(n * n));
+    for (let t = 0; t < draws; t++) {
+      const grams = Array.from({ length: 2 }, () => new Gram(n));
+      accumulateConv(grams, xc, c.input, geo, { budget: 10, rng });
+      grams.forEach((g, k) => g.matrix().forEach((v, i) => (sums[k][i] += v / draws)));
+    }
+    for (let k = 0; k < 2; k++) {
+      const h = exact[k].matrix();
+      let trace = 0;
+      for (let i = 0; i < n; i++) trace += h[i * n + i] / n;
+      for (let i = 0; i < n * n; i++) assert.ok(Math.abs(sums[k][i] - h[i]) < 0.05 * trace, `group ${k} mean H[${i}] = ${sums[k][i]}, full ${h[i]}`);
+    }
+  });
+
+  it('estimates the int4 error ratio ‖XΔW‖/‖XW‖ of a Conv on image-like activations within 5% from 1/16 of the positions', () => {
+    // 4 images of 16 channels, 48×48, into a 3×3 Conv with 24 outputs: 2304 positions each, 144 sampled.
+    const input = [4, 16, 48, 48];
+    const x = featureMap(input[0], input[1], input[2], 12);
+    const dims = [24, 16, 3, 3];
+    const w = weights(mulberry32(13), dims.reduce((a, b) => a * b, 1), 0.2, 0);
+    const q = int4Rows(w, dims[0]);
+    const geo = convGeometry({ pads: [1, 1, 1, 1] }, input, dims);
+    const view = weightRows({ dims, outputAxis: 0, inputAxis: 1 });
+    const full = [new Gram(view.n)];
+    accumulateConv(full, x, input, geo);
+    const exact = outputErrors(w, [q], view, full).errors[0];
+    for (let seed = 0; seed < 8; seed++) {
+      const sampled = [new Gram(view.n)];
+      // One draw per image, as collectHessians makes one per calibration run.
+      for (let b = 0; b < input[0]; b++) {
+        const one = x.subarray(b * 16 * 48 * 48, (b + 1) * 16 * 48 * 48);
+        accumulateConv(sampled, one, [1, 16, 48, 48], geo, sampling(144, seed, b));
+      }
+      const estimate = outputErrors(w, [q], view, sampled).errors[0];
+      assert.ok(Math.abs(estimate / exact - 1) < 0.05, `seed ${seed}: ${estimate} against ${exact} from every position`);
+    }
   });
 });

@@ -144,6 +144,20 @@ describe('sensitivity and fidelity goals on a model with one fragile layer', () 
     assert.equal(one.fullRuns, 1);
   });
 
+  it('skips the activation proxy for a ranking by full runs unless it must choose which layers get one', async () => {
+    const full = await analyseSensitivity(model, { methods: ['int4'], options: {} }, settings);
+    const measured = await analyseSensitivity(model, { methods: ['int4'], options: {} }, { ...settings, measuredOnly: true });
+    assert.ok(measured.layers.every((l) => l.weight.activationError === undefined));
+    assert.deepEqual(
+      measured.layers.map((l) => [l.tensor, l.output]),
+      full.layers.map((l) => [l.tensor, l.output]),
+    );
+    // One run for five layers: the proxy is computed after all, and spends it on the fragile layer.
+    const one = await analyseSensitivity(model, { methods: ['int4'], options: {} }, { ...settings, fullRuns: 1, measuredOnly: true });
+    assert.deepEqual(one.layers.filter((l) => l.output).map((l) => l.tensor), [SENSITIVE_LAYER]);
+    assert.ok(one.layers.every((l) => l.weight.activationError !== undefined));
+  });
+
   for (const target of [0.99, 0.999]) {
     it(`reaches cosine ${target} on held-out inputs, smaller than all-fp16 (and than the hand fix where int4 can stay)`, async () => {
       const before = sha(model);

@@ -49,6 +49,12 @@ export function weightShape(values: Float32Array): WeightShape {
   };
 }
 
+/**
+ * Rows of each activation per calibration sample that the activation-weighted proxy's H = XᵀX is
+ * estimated from (a seeded subset, each row weighted so H stays unbiased; all rows when fewer).
+ */
+export const PROXY_ROWS = 512;
+
 /** One compressible weight, compressed alone, and what it did to the model. */
 export interface LayerSensitivity {
   tensor: string;
@@ -60,7 +66,8 @@ export interface LayerSensitivity {
   bytesAfter: number;
   /**
    * What the method did to the weight itself: the cheap proxies. `activationError` is
-   * ‖XΔW‖/‖XW‖ on the calibration activations X (from H = XᵀX), for MatMul/Gemm/Conv weights.
+   * ‖XΔW‖/‖XW‖ on the calibration activations X (from H = XᵀX, estimated on PROXY_ROWS sampled
+   * rows per activation per sample), for MatMul/Gemm/Conv weights.
    */
   weight: { sqnrDb: number; mse: number; cosine: number; activationError?: number };
   shape: WeightShape;

@@ -4,6 +4,7 @@
  * weights of each row through the upper Cholesky factor of H⁻¹. All in Float64.
  */
 
+import type { Rng } from '../../verify/random';
 import type { WeightLayout } from '../types';
 import { checkFraction, checkLayout, splitAt } from './layout';
 import { pruneCount } from './prune';
@@ -11,12 +12,19 @@ import { pruneCount } from './prune';
 /** Dampening λ = DAMP · mean(diag H), SparseGPT's default: keeps the factorisation stable when X is rank-deficient. */
 export const DAMP = 0.01;
 
+/** Rows a Gram buffers before folding them into H: one pass over H per block instead of per row is what makes it fast. */
+const GRAM_BLOCK = 128;
+
 /** Σ xxᵀ over activation rows: the full n×n matrix, or only its diagonal when n is too large for one. */
 export class Gram {
-  readonly h: Float64Array;
+  private readonly h: Float64Array;
   /** Rows accumulated so far. */
   rows = 0;
   private symmetric = true;
+  /** Rows not yet in h (row-major), their weights, and how many; allocated while rows arrive, dropped by flush(). */
+  private block?: Float64Array;
+  private blockWeights?: Float64Array;
+  private pending = 0;
 
   constructor(
     readonly n: number,
@@ -25,27 +33,69 @@ export class Gram {
     this.h = new Float64Array(diagonalOnly ? n : n * n);
   }
 
-  /** Adds the row x[off .. off+n). Only the upper triangle is updated; `matrix()` mirrors it. */
-  addRow(x: ArrayLike<number>, off = 0): void {
+  /** Adds weight·xxᵀ for the row x[off .. off+n). Only the upper triangle is updated; `matrix()` mirrors it. */
+  addRow(x: ArrayLike<number>, off = 0, weight = 1): void {
     const n = this.n;
-    const h = this.h;
     this.rows++;
     if (this.diagonalOnly) {
-      for (let i = 0; i < n; i++) h[i] += x[off + i] * x[off + i];
+      for (let i = 0; i < n; i++) this.h[i] += weight * x[off + i] * x[off + i];
       return;
     }
     this.symmetric = false;
+    this.block ??= new Float64Array(GRAM_BLOCK * n);
+    this.blockWeights ??= new Float64Array(GRAM_BLOCK);
+    const at = this.pending * n;
+    for (let i = 0; i < n; i++) this.block[at + i] = x[off + i];
+    this.blockWeights[this.pending++] = weight;
+    if (this.pending === GRAM_BLOCK) this.fold();
+  }
+
+  /** Folds the buffered rows into H and frees the buffer (accumulations call it when they finish). */
+  flush(): void {
+    this.fold();
+    this.block = undefined;
+    this.blockWeights = undefined;
+  }
+
+  /**
+   * h[i, j≥i] += Σ_r w_r·x_r[i]·x_r[j] over the buffered rows, eight rows per pass over row i of H.
+   * ReLU outputs and im2col padding are mostly zeros: rows with x_r[i] = 0 add nothing to row i and are skipped.
+   */
+  private fold(): void {
+    const count = this.pending;
+    if (!count) return;
+    const { n, h } = this;
+    const x = this.block!;
+    const w = this.blockWeights!;
+    const coef = new Float64Array(count);
+    const row = new Int32Array(count);
     for (let i = 0; i < n; i++) {
-      const xi = x[off + i];
-      // ReLU outputs and im2col padding are mostly zeros: their outer products add nothing.
-      if (xi === 0) continue;
-      const base = i * n - off;
-      for (let j = off + i; j < off + n; j++) h[base + j] += xi * x[j];
+      let m = 0;
+      for (let r = 0; r < count; r++) {
+        const xi = w[r] * x[r * n + i];
+        if (xi === 0) continue;
+        coef[m] = xi;
+        row[m++] = r * n;
+      }
+      const hi = i * n;
+      let t = 0;
+      for (; t + 8 <= m; t += 8) {
+        const a0 = coef[t], a1 = coef[t + 1], a2 = coef[t + 2], a3 = coef[t + 3], a4 = coef[t + 4], a5 = coef[t + 5], a6 = coef[t + 6], a7 = coef[t + 7];
+        const o0 = row[t], o1 = row[t + 1], o2 = row[t + 2], o3 = row[t + 3], o4 = row[t + 4], o5 = row[t + 5], o6 = row[t + 6], o7 = row[t + 7];
+        for (let j = i; j < n; j++) h[hi + j] += a0 * x[o0 + j] + a1 * x[o1 + j] + a2 * x[o2 + j] + a3 * x[o3 + j] + a4 * x[o4 + j] + a5 * x[o5 + j] + a6 * x[o6 + j] + a7 * x[o7 + j];
+      }
+      for (; t < m; t++) {
+        const a = coef[t];
+        const o = row[t];
+        for (let j = i; j < n; j++) h[hi + j] += a * x[o + j];
+      }
     }
+    this.pending = 0;
   }
 
   /** The full symmetric matrix (or the diagonal). */
   matrix(): Float64Array {
+    this.flush();
     if (!this.symmetric) {
       const n = this.n;
       for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) this.h[j * n + i] = this.h[i * n + j];
@@ -56,6 +106,7 @@ export class Gram {
 
   diagonal(): Float64Array {
     if (this.diagonalOnly) return this.h;
+    this.flush();
     const d = new Float64Array(this.n);
     for (let i = 0; i < this.n; i++) d[i] = this.h[i * this.n + i];
     return d;
@@ -63,24 +114,55 @@ export class Gram {
 }
 
 /**
+ * A seeded subset of an activation tensor's rows: at most `budget` of them, drawn by `rng`. Each drawn
+ * row counts total/budget times, so H stays an unbiased estimate of the full XᵀX (not only up to scale).
+ */
+export interface RowSampling {
+  budget: number;
+  rng: Rng;
+}
+
+/**
+ * The rows [0, total) an accumulation takes, ascending with the weight of each: all of them at weight 1
+ * when there is no sampling or the budget covers them, else `budget` distinct ones, every subset
+ * equally likely (Floyd's algorithm, so the cost is the budget's, not the total's).
+ */
+export function sampleRows(total: number, sampling?: RowSampling): { rows: Int32Array | undefined; weight: number } {
+  if (!sampling || sampling.budget >= total) return { rows: undefined, weight: 1 };
+  const budget = sampling.budget;
+  if (!(Number.isSafeInteger(budget) && budget >= 1)) throw new RangeError(`a row budget of ${budget} is not a positive whole number`);
+  const chosen = new Set<number>();
+  for (let j = total - budget; j < total; j++) {
+    const t = sampling.rng.int(0, j + 1);
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return { rows: Int32Array.from(chosen).sort(), weight: total / budget };
+}
+
+/**
  * Adds the rows of an activation tensor whose feature axis is `axis` (the last one for X·W, the
  * second to last for W·X): every position of the other axes is one row of length dims[axis].
+ * With `sampling`, a seeded subset of those rows (sampleRows).
  */
-export function accumulateRows(gram: Gram, x: ArrayLike<number>, dims: readonly number[], axis: number): void {
+export function accumulateRows(gram: Gram, x: ArrayLike<number>, dims: readonly number[], axis: number, sampling?: RowSampling): void {
   const { outer, size, inner } = splitAt({ dims: [...dims], outputAxis: axis, inputAxis: axis }, axis, x.length);
   if (size !== gram.n) throw new RangeError(`activation has ${size} features along axis ${axis}, the weight takes ${gram.n}`);
   const n = gram.n;
-  if (inner === 1) {
-    for (let o = 0; o < outer; o++) gram.addRow(x, o * n);
-    return;
-  }
-  const row = new Float64Array(n);
-  for (let o = 0; o < outer; o++) {
-    for (let r = 0; r < inner; r++) {
-      for (let k = 0; k < n; k++) row[k] = x[(o * n + k) * inner + r];
-      gram.addRow(row);
+  const { rows, weight } = sampleRows(outer * inner, sampling);
+  const count = rows ? rows.length : outer * inner;
+  const row = inner === 1 ? undefined : new Float64Array(n);
+  for (let s = 0; s < count; s++) {
+    const q = rows ? rows[s] : s;
+    if (!row) {
+      gram.addRow(x, q * n, weight);
+      continue;
     }
+    const r = q % inner;
+    const o = (q - r) / inner;
+    for (let k = 0; k < n; k++) row[k] = x[(o * n + k) * inner + r];
+    gram.addRow(row, 0, weight);
   }
+  gram.flush();
 }
 
 /** Conv attributes as ONNX states them (absent ones undefined). */
@@ -144,9 +226,10 @@ export function convGeometry(a: ConvAttributes, inputDims: readonly number[], we
 /**
  * im2col into one accumulator per group: every output position of every image gives, for group g,
  * the row of its receptive field over the group's channels, ordered (channel, kernel position)
- * exactly as the weight's row W[o] is; padding contributes zeros.
+ * exactly as the weight's row W[o] is; padding contributes zeros. With `sampling`, a seeded subset
+ * of the (position, image) rows (sampleRows), the same ones for every group.
  */
-export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inputDims: readonly number[], geo: ConvGeometry): void {
+export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inputDims: readonly number[], geo: ConvGeometry, sampling?: RowSampling): void {
   const r = geo.kernel.length;
   const spatial = inputDims.slice(2);
   const cg = geo.groupChannels;
@@ -163,7 +246,28 @@ export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inp
   const pos = new Array<number>(r).fill(0);
   const tap = new Array<number>(r).fill(0);
   const row = new Float64Array(n);
-  for (let p = 0; p < positions; p++) {
+  const batch = inputDims[0];
+  const { rows, weight } = sampleRows(positions * batch, sampling);
+  const count = rows ? rows.length : positions * batch;
+  // Row q is image q % batch at output position ⌊q / batch⌋: positions outermost, so one position's offsets serve its images.
+  let at = -1;
+  for (let s = 0; s < count; s++) {
+    const q = rows ? rows[s] : s;
+    const b = q % batch;
+    const p = (q - b) / batch;
+    if (p !== at) tapOffsets(p);
+    at = p;
+    for (let g = 0; g < geo.group; g++) {
+      const base = (b * inputDims[1] + g * cg) * plane;
+      for (let c = 0; c < cg; c++) {
+        for (let k = 0; k < kSize; k++) row[c * kSize + k] = offsets[k] < 0 ? 0 : x[base + c * plane + offsets[k]];
+      }
+      grams[g].addRow(row, 0, weight);
+    }
+  }
+  for (const g of grams) g.flush();
+
+  function tapOffsets(p: number): void {
     let rest = p;
     for (let d = r - 1; d >= 0; d--) {
       pos[d] = rest % geo.out[d];
@@ -185,15 +289,6 @@ export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inp
         off = off * spatial[d] + at;
       }
       offsets[k] = off;
-    }
-    for (let b = 0; b < inputDims[0]; b++) {
-      for (let g = 0; g < geo.group; g++) {
-        const base = (b * inputDims[1] + g * cg) * plane;
-        for (let c = 0; c < cg; c++) {
-          for (let k = 0; k < kSize; k++) row[c * kSize + k] = offsets[k] < 0 ? 0 : x[base + c * plane + offsets[k]];
-        }
-        grams[g].addRow(row);
-      }
     }
   }
 }
@@ -441,7 +536,7 @@ export function outputErrors(original: Float32Array, pruned: readonly Float32Arr
       for (let p = 0; p < k; p++) deltas[p][i] = original[at] - pruned[p][at];
     }
     if (gram.diagonalOnly) {
-      const h = gram.h;
+      const h = gram.diagonal();
       for (let i = 0; i < n; i++) {
         signal += h[i] * w[i] * w[i];
         for (let p = 0; p < k; p++) noise[p] += h[i] * deltas[p][i] * deltas[p][i];
