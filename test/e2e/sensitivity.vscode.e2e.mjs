@@ -199,6 +199,8 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     await page.keyboard.press('Enter');
     await page.waitForTimeout(400);
     await page.keyboard.press('Enter'); // block size: the default
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Weights of compute ops' }).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter'); // tensors to compress: the default
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Target fidelity…' }).waitFor({ timeout: 10_000 });
     await input.fill('Target fidelity');
     await page.keyboard.press('Enter');
