@@ -281,7 +281,8 @@ export class SensitivityPane {
         'span',
         {},
         `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`,
-        ...(r.problem ? [h('strong', {}, ` But ${r.problem}.`)] : r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+        ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+        ...(r.problem ? [h('strong', {}, ` But ${r.problem}.`)] : []),
       ),
     );
     this.actions.changed();

@@ -29,8 +29,6 @@ function outputSuffix(spec: CompressSpec, goal: FidelityGoal | null | undefined)
   return variantSuffix(spec) + (goal && !Object.keys(spec.overrides ?? {}).length ? '.mixed' : '');
 }
 
-export type { VerifyOutcome };
-
 export interface CompressOutcome {
   result: CompressFileResult;
   spec: CompressSpec;
@@ -194,6 +192,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
   async function reverify(outcome: CompressOutcome, files: string[]): Promise<void> {
     const { input, output } = outcome.result;
     const name = path.basename(input);
+    // The files may be chosen long after: numbers for a variant rewritten since must not land on this run's report.
+    if (outcomeFor(input, output) !== outcome) {
+      void vscode.window.showWarningMessage(`Model Lens: ${path.basename(output)} has changed since it was written; compress again to check it on ${files.map((f) => path.basename(f)).join(', ')}.`);
+      return;
+    }
     try {
       const report = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Model Lens: verifying ${path.basename(output)} on ${files.map((f) => path.basename(f)).join(', ')}`, cancellable: true },

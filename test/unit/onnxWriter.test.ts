@@ -8,6 +8,7 @@ import { MemorySource, type ExternalDataResolver } from '../../src/core/io/sourc
 import type { Model } from '../../src/core/model';
 import { FolderResolver } from '../../src/node/fileSource';
 import { FIXTURE_FILES } from '../fixtures/models';
+import { encodeModel, graph, node, valueInfo } from '../fixtures/onnxBuilder';
 import { loadOrt } from './compressZoo.test';
 import { fixturePath } from './helpers';
 
@@ -90,6 +91,16 @@ describe('ONNX wire-level writer', () => {
     assert.equal(after.opCounts.Cast, 1);
     assert.ok(after.layers.some((l) => l.name === 'cast_bias' && l.op === 'Cast'));
     assert.equal(after.tensors.length, model.tensors.length);
+  });
+
+  it("raises an opset import spelled 'ai.onnx' instead of adding a second default-domain import", () => {
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsets: { 'ai.onnx': 17 },
+      graph: graph({ name: 'g', nodes: [node('Relu', ['x'], ['y'])], inputs: [valueInfo('x', 1, [2])], outputs: [valueInfo('y', 1, [2])] }),
+    });
+    const { out } = rewrite(bytes, () => ({ edits: [], opsets: [{ domain: '', version: 21 }] }));
+    assert.deepEqual(readModel(new MemorySource(out), 'out.onnx').metadata.opsets, [{ domain: 'ai.onnx', version: 21 }]);
   });
 
   it('edits Constant weights inside If branches in their own subgraph', () => {

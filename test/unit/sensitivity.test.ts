@@ -95,6 +95,9 @@ describe('overrides in the pipeline', () => {
 
   it('refuses unknown choices and the Hessian criterion without calibration', () => {
     assert.throws(() => normaliseSpec({ methods: ['int8'], options: {}, overrides: { w: 'int3' as never } }), SpecError);
+    // Options from command arguments are checked as the CLI parser would check them.
+    assert.throws(() => normaliseSpec({ methods: ['fp16'], options: { include: 'all' as never } }), /--include takes names/);
+    assert.throws(() => normaliseSpec({ methods: ['fp16'], options: { allowClip: 'yes' as never } }), /--allow-clip is a switch/);
     const mlp = join(fixtures(), 'mlp.onnx');
     assert.throws(() => compressFile(mlp, { methods: ['prune'], options: { sparsity: 0.5, criterion: 'hessian' } }, { output: join(dir, 'h.onnx') }), /calibration activations/);
   });

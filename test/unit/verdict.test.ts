@@ -64,6 +64,16 @@ describe('verdict', () => {
     assert.match(verdictHeadline(poor), /^the variant changes the model's outputs substantially: output cosine 0\.9899 \(y\), below 0\.99; measured on 8 random samples/);
   });
 
+  it('is poor when the variant has NaN/Inf the original has not, whatever the cosine of the rest', () => {
+    const r = report(['int8'], { granularity: 'channel' }, [tensor('w', 40)]);
+    // The cosine leaves those positions out: an all-NaN output would otherwise read as cosine 1.
+    const nan = { ...output('logits', 1), nonFinite: 10 };
+    const v = judgeVariant(r, verified([output('aux', 0.999), nan]), 0.99, 'm.onnx');
+    assert.equal(v.state, 'poor');
+    assert.match(verdictHeadline(v), /^the variant changes the model's outputs substantially: worst of 2 outputs: cosine 0\.999 \(aux\), 10 output values NaN or Inf in one model only \(logits\); measured on /);
+    assert.doesNotMatch(verdictHeadline(v), /below 0\.99/);
+  });
+
   it('without a scan, ranks suspects by lowest SQNR, says it is a proxy, leaves exact tensors out and converts SQNR to relative error', () => {
     const r = report(['prune'], { sparsity: 0.5, scope: 'layer' }, [tensor('a', 30), tensor('exact', Infinity), tensor('b', 6.0206), tensor('c', 20), tensor('d', 20, 4000), tensor('e', 25)]);
     const { ranking, suspects: s } = proxySuspects(r);

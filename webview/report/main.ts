@@ -94,8 +94,10 @@ function fidelityCard(d: Verdict, v: VerifyView): HTMLElement {
       const top1 = f.top1 ? ` · top-1 ${formatPercent(f.top1.agreement)} of ${formatInt(f.top1.rows)}` : '';
       const which = f.outputs > 1 ? `worst of ${f.outputs} outputs (${f.output})` : f.output;
       // A poor verdict's callout says what it was measured on; a good one says it here.
-      const sub = d.state === 'poor' ? `below ${d.minCosine}: the outputs change substantially · ${which}${top1}` : `${which}${top1} · on ${f.measuredOn}`;
-      return card('Output fidelity', `cosine ${d.state === 'poor' ? cosineBelow(f.cosine, d.minCosine) : formatCosine(f.cosine)}`, h('span', { title: `measured on ${f.measuredOn}` }, sub), d.state === 'poor' ? 'bad' : '');
+      const below = d.state === 'poor' && f.cosine < d.minCosine;
+      const why = below ? `below ${d.minCosine}` : `${f.nonFinite?.count ?? 0} NaN/Inf values in one model only`;
+      const sub = d.state === 'poor' ? `${why}: the outputs change substantially · ${which}${top1}` : `${which}${top1} · on ${f.measuredOn}`;
+      return card('Output fidelity', `cosine ${below ? cosineBelow(f.cosine, d.minCosine) : formatCosine(f.cosine)}`, h('span', { title: `measured on ${f.measuredOn}` }, sub), d.state === 'poor' ? 'bad' : '');
     }
     case 'failed':
       return card('Output fidelity', 'not verified', d.reason, 'bad');
@@ -120,7 +122,7 @@ function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
       'div',
       {},
       h('strong', {}, "The variant changes the model's outputs substantially."),
-      h('p', {}, `${describeFidelity(d.fidelity, d.minCosine)}, below ${d.minCosine}; measured on ${d.fidelity.measuredOn}.`),
+      h('p', {}, `${describeFidelity(d.fidelity, d.minCosine)}${d.fidelity.cosine < d.minCosine ? `, below ${d.minCosine}` : ''}; measured on ${d.fidelity.measuredOn}.`),
       h('p', {}, `Most likely responsible (${d.ranking}):`),
       h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s)))),
       d.spread ? h('p', {}, `${d.spread[0].toUpperCase()}${d.spread.slice(1)}.`) : null,

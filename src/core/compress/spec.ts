@@ -66,6 +66,9 @@ export function parseMethods(text: string): MethodName[] {
 export function normaliseSpec(spec: CompressSpec): CompressSpec {
   const o: MethodOptions = { ...spec.options };
   const has = (m: MethodName) => spec.methods.includes(m);
+  // Specs also arrive from command arguments (other extensions, tests): check what the CLI parser would have.
+  if (o.include !== undefined && !(Array.isArray(o.include) && o.include.every((x) => typeof x === 'string'))) throw new SpecError('--include takes names: all, op types or tensor names');
+  if (o.allowClip !== undefined && typeof o.allowClip !== 'boolean') throw new SpecError('--allow-clip is a switch (true or false)');
   if (has('int8')) o.granularity ??= 'channel';
   if (has('int4')) {
     o.blockSize ??= 32;

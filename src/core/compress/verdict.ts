@@ -32,6 +32,8 @@ export interface HeadlineFidelity {
   outputs: number;
   /** Lowest top-1 agreement of the classifier-shaped outputs, where there are any. */
   top1?: { agreement: number; rows: number; output: string };
+  /** Output values that are NaN/Inf in one model only (left out of every cosine), and the first output with any. */
+  nonFinite?: { count: number; output: string };
   measuredOn: string;
 }
 
@@ -77,6 +79,8 @@ export function headlineFidelity(r: VerifyReport): HeadlineFidelity | undefined 
   if (!r.outputs.length) return undefined;
   const worst = r.outputs.reduce((a, o) => (o.cosine < a.cosine ? o : a));
   const h: HeadlineFidelity = { cosine: worst.cosine, output: worst.name, outputs: r.outputs.length, measuredOn: r.measuredOn };
+  const broken = r.outputs.filter((o) => o.nonFinite > 0);
+  if (broken.length) h.nonFinite = { count: broken.reduce((a, o) => a + o.nonFinite, 0), output: broken[0].name };
   const classified = r.outputs.filter((o) => o.top1 !== undefined);
   if (classified.length) {
     const t = classified.reduce((a, o) => (o.top1! < a.top1! ? o : a));
@@ -167,7 +171,8 @@ export function judgeVariant(report: CompressReport, verify: VerifyOutcome, minC
     case 'done': {
       const fidelity = headlineFidelity(verify.report);
       if (!fidelity) return { state: 'failed', reason: 'no output could be compared' };
-      if (!(fidelity.cosine < minCosine)) return { state: 'ok', fidelity, minCosine };
+      // NaN/Inf the original does not have are left out of the cosine, so they decide on their own.
+      if (!(fidelity.cosine < minCosine) && !fidelity.nonFinite) return { state: 'ok', fidelity, minCosine };
       const measured = scan && measuredSuspects(scan, report);
       const { ranking, suspects } = measured ?? proxySuspects(report);
       const worstAlone = suspects[0]?.aloneCosine;
@@ -206,10 +211,11 @@ export function cosineBelow(c: number, threshold: number): string {
 
 /** "output cosine 0.9655 (softmax), top-1 agreement 37.5% of 8 rows"; `threshold` when the cosine is below one. */
 export function describeFidelity(f: HeadlineFidelity, threshold?: number): string {
-  const value = threshold === undefined ? formatCosine(f.cosine) : cosineBelow(f.cosine, threshold);
+  const value = threshold !== undefined && f.cosine < threshold ? cosineBelow(f.cosine, threshold) : formatCosine(f.cosine);
   const cos = `${f.outputs > 1 ? `worst of ${f.outputs} outputs: cosine` : 'output cosine'} ${value} (${f.output})`;
   const top1 = f.top1 ? `, top-1 agreement ${(f.top1.agreement * 100).toFixed(1)}% of ${f.top1.rows} row${f.top1.rows === 1 ? '' : 's'}` : '';
-  return cos + top1;
+  const broken = f.nonFinite ? `, ${f.nonFinite.count} output value${f.nonFinite.count === 1 ? '' : 's'} NaN or Inf in one model only (${f.nonFinite.output})` : '';
+  return cos + top1 + broken;
 }
 
 /** The verdict in one sentence: the notification's text and the first line everywhere else. */
@@ -218,7 +224,7 @@ export function verdictHeadline(v: Verdict): string {
     case 'ok':
       return `${describeFidelity(v.fidelity)}; measured on ${v.fidelity.measuredOn}`;
     case 'poor':
-      return `the variant changes the model's outputs substantially: ${describeFidelity(v.fidelity, v.minCosine)}, below ${v.minCosine}; measured on ${v.fidelity.measuredOn}`;
+      return `the variant changes the model's outputs substantially: ${describeFidelity(v.fidelity, v.minCosine)}${v.fidelity.cosine < v.minCosine ? `, below ${v.minCosine}` : ''}; measured on ${v.fidelity.measuredOn}`;
     case 'failed':
     case 'unchecked':
       return `not verified: ${v.reason}`;

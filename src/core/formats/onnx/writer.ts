@@ -264,9 +264,11 @@ class Rewriter {
       }
       else if (f.field === 8 && f.wt === 2 && opsets.size) {
         const current = this.opset(f);
-        const wanted = opsets.get(current.domain);
+        // 'ai.onnx' is another spelling of the default domain: raise that import, never add a second one.
+        const key = current.domain === 'ai.onnx' ? '' : current.domain;
+        const wanted = opsets.get(key);
         if (wanted !== undefined) {
-          opsets.delete(current.domain);
+          opsets.delete(key);
           root.push(lengthDelimited(8, onnx.OperatorSetIdProto.encode({ domain: current.domain, version: Math.max(wanted, current.version) }).finish()));
         } else root.push({ copy: [f.at, f.end] });
       } else root.push({ copy: [f.at, f.end] });
