@@ -211,6 +211,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       remember(outcome);
       deps.log.info('\n' + formatVerifyReport(report));
       ReportPanel.show(reportDeps, outcome);
+      // A poor verdict on the user's own files must be as loud as on a first run.
+      if (outcome.verdict.state === 'poor') {
+        deps.log.warn(`${path.basename(output)}: ${verdictHeadline(outcome.verdict)}`);
+        void vscode.window.showWarningMessage(`Model Lens: checked ${path.basename(output)} on your files: ${verdictHeadline(outcome.verdict)}.`);
+      }
     } catch (err) {
       if (err instanceof CancelledError) return;
       if (err instanceof InputsRejectedError) return offerInputFiles(name, err.message, (again) => void reverify(outcome, again));
