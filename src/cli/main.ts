@@ -8,12 +8,13 @@ import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
 import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/units';
 import { formatCompressReport, formatSensitivity } from '../core/compress/format';
+import type { CompressReport } from '../core/compress/pipeline';
 import type { SensitivityReport } from '../core/compress/sensitivity';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
 import { AUDIO_CHUNK, IMAGE_SIDE, parseShapeSpec, parseValueSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
-import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeWithScan, verdictHeadline, verificationBlocked, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { InputsRejectedError } from '../core/verify/tensor';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile, removeVariant } from '../node/compress';
@@ -33,7 +34,7 @@ Commands:
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--no-verify]
       Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
-      report card; --verify compares it with FILE on inputs chosen as for verify. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
+      report card. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
       GGUF: int8 (Q8_0), int4 (Q4_0), fp16, bf16.
       ONNX variants are then run against the original in onnxruntime (input options as for
       verify) and the summary leads with the worst output's cosine; below --min-cosine C
@@ -397,12 +398,11 @@ function terminalProgress(): ((done: number, total: number, what: string) => voi
 }
 
 /** Runs the variant against the original unless verification is off, impossible or (without --min-cosine) too big. */
-async function verifyVariant(args: CompressArgs, result: { output: string; report: { totals: Parameters<typeof verifySizeSkipReason>[0] } }): Promise<VerifyOutcome> {
+async function verifyVariant(args: CompressArgs, result: { output: string; report: CompressReport }): Promise<VerifyOutcome> {
   if (!args.verify) return { state: 'off', reason: 'verification is off (--no-verify)' };
-  // onnxruntime runs ONNX graphs; weight-only formats have nothing to execute.
-  if (path.extname(args.file).toLowerCase() !== '.onnx') return { state: 'unavailable', reason: `${path.basename(args.file)} holds weights only: there is no graph for onnxruntime to run` };
-  const tooBig = verifySizeSkipReason(result.report.totals, DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20, "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway");
-  if (tooBig && !args.minCosineGiven) return { state: 'skipped', reason: tooBig };
+  const limit = args.minCosineGiven ? undefined : { bytes: DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20, setting: "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway" };
+  const blocked = verificationBlocked(args.file, result.report.totals, limit);
+  if (blocked) return blocked;
   const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
   try {
     return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, shapes, dims, values, threads }) };
@@ -413,10 +413,9 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
 
 /**
  * A poor variant's layers compressed one at a time on the same inputs, so the verdict can name the
- * tensors that measurably hurt; undefined where a scan does not apply or fails.
+ * tensors that measurably hurt; undefined where the scan fails.
  */
 async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
-  if (!layerScanApplies(args.spec, args.goal !== undefined)) return undefined;
   const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
   try {
     return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, values, threads, measuredOnly: true, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
@@ -441,8 +440,7 @@ async function compressCommand(args: CompressArgs): Promise<number> {
       : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
   const outcome = await verifyVariant(args, result);
-  let verdict = judgeVariant(result.report, outcome, args.minCosine, args.file);
-  if (verdict.state === 'poor') verdict = judgeVariant(result.report, outcome, args.minCosine, args.file, await scanLayers(args, progress));
+  const verdict = await judgeWithScan(result.report, outcome, args.minCosine, args.file, args.spec, args.goal !== undefined, () => scanLayers(args, progress));
   // A variant the user's own threshold rejects (or that could not be checked against it) must not stay behind looking usable.
   const rejected = args.minCosineGiven && verdict.state !== 'ok';
   if (rejected && path.resolve(result.output) !== path.resolve(args.file)) removeVariant(result.output);

@@ -9,7 +9,7 @@ import type { MethodName, MethodOptions } from '../core/compress/types';
 import { CancelledError } from '../core/errors';
 import { formatVerifyReport } from '../core/verify/report';
 import { InputsRejectedError } from '../core/verify/tensor';
-import { judgeVariant, layerScanApplies, verdictHeadline, verifySizeSkipReason, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import { judgeVariant, judgeWithScan, verdictHeadline, verificationBlocked, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
 import type { ModelService } from '../node/modelService';
@@ -170,13 +170,9 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
 
   async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, inputs?: string[]): Promise<VerifyOutcome> {
     if (!wanted) return { state: 'off', reason: 'verification is off (setting modelLens.compress.verify)' };
-    // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
-    if (path.extname(outcomeResult.input).toLowerCase() !== '.onnx') {
-      return { state: 'unavailable', reason: `${path.basename(outcomeResult.input)} holds weights only: there is no graph for onnxruntime to run` };
-    }
     const d = compressDefaults();
-    const tooBig = verifySizeSkipReason(outcomeResult.report.totals, d.verifyLimitBytes, 'setting modelLens.compress.verifySizeLimitMB');
-    if (tooBig) return { state: 'skipped', reason: tooBig };
+    const blocked = verificationBlocked(outcomeResult.input, outcomeResult.report.totals, { bytes: d.verifyLimitBytes, setting: 'setting modelLens.compress.verifySizeLimitMB' });
+    if (blocked) return blocked;
     const on = inputs ? inputs.map((f) => path.basename(f)).join(', ') : `${d.verifySamples} random inputs`;
     progress.report({ message: `verifying: running both models on ${on}… (Cancel keeps ${path.basename(outcomeResult.output)})` });
     try {
@@ -317,10 +313,9 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             const inputs = options.calibration?.inputs;
             const verify = await runVerify(result, verifyWanted, progress, controller.signal, inputs);
             const minCosine = compressDefaults().minCosine;
-            let verdict = judgeVariant(result.report, verify, minCosine, result.input);
-            if (verdict.state === 'poor' && layerScanApplies(normalised, goal !== undefined)) {
-              verdict = judgeVariant(result.report, verify, minCosine, result.input, await scanLayers(input, normalised, progress, controller.signal, inputs));
-            }
+            const verdict = await judgeWithScan(result.report, verify, minCosine, result.input, normalised, goal !== undefined, () =>
+              scanLayers(input, normalised, progress, controller.signal, inputs),
+            );
             return { result, spec: normalised, verify, verdict };
           } finally {
             cancel.dispose();

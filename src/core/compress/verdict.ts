@@ -3,7 +3,7 @@
  * threshold, which tensors most likely caused it and what to try. Every surface (CLI text and
  * JSON, report card, notification) shows this, so the numbers and wording agree everywhere.
  */
-import type { VerifyReport } from '../verify/report';
+import { base, type VerifyReport } from '../verify/report';
 import type { CompressReport } from './pipeline';
 import type { SensitivityReport } from './sensitivity';
 import type { CompressSpec } from './spec';
@@ -94,6 +94,17 @@ export function verifySizeSkipReason(totals: CompressReport['totals'], limitByte
   // External data counts: weights can be far larger than the .onnx file that points at them.
   const size = Math.max(totals.fileBytesBefore, totals.weightBytesBefore);
   return size > limitBytes ? `${formatBytes(size)} is over the verification limit of ${formatBytes(limitBytes)} (${setting})` : undefined;
+}
+
+/**
+ * Why a written variant is not run against `file` at all: a weights-only format, or (with a limit) a
+ * model over the verification size limit; undefined when it should be run.
+ */
+export function verificationBlocked(file: string, totals: CompressReport['totals'], limit?: { bytes: number; setting: string }): VerifyOutcome | undefined {
+  // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
+  if (!file.toLowerCase().endsWith('.onnx')) return { state: 'unavailable', reason: `${base(file)} holds weights only: there is no graph for onnxruntime to run` };
+  const tooBig = limit && verifySizeSkipReason(totals, limit.bytes, limit.setting);
+  return tooBig ? { state: 'skipped', reason: tooBig } : undefined;
 }
 
 function suspect(name: string, sqnrDb: number, note?: string): Suspect {
@@ -192,6 +203,23 @@ export function judgeVariant(report: CompressReport, verify: VerifyOutcome, minC
     case 'cancelled':
       return { state: 'unchecked', reason: 'verification was cancelled' };
   }
+}
+
+/**
+ * judgeVariant, and for a poor variant whose layers can be scanned one at a time (layerScanApplies),
+ * again with `scan`'s measurements so the suspects are measured rather than a proxy.
+ */
+export async function judgeWithScan(
+  report: CompressReport,
+  verify: VerifyOutcome,
+  minCosine: number,
+  file: string,
+  spec: CompressSpec,
+  goal: boolean,
+  scan: () => Promise<SensitivityReport | undefined>,
+): Promise<Verdict> {
+  const verdict = judgeVariant(report, verify, minCosine, file);
+  return verdict.state === 'poor' && layerScanApplies(spec, goal) ? judgeVariant(report, verify, minCosine, file, await scan()) : verdict;
 }
 
 /** Cosine with enough decimals to show how far from 1 it is; an exact 1 prints as 1. */

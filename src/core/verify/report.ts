@@ -93,7 +93,8 @@ function ms(v: number): string {
   return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`;
 }
 
-function base(path: string): string {
+/** The last component of a path, either separator (core has no node:path). */
+export function base(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
