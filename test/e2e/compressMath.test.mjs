@@ -90,12 +90,14 @@ async function runCases(dir) {
     const shifted = w.map((x, i) => x + (i % 64) * 0.01);
     linearCase('uint8 asymmetric per channel, MatMul [in, out]', shifted, [300, 64], 1, { symmetric: false });
 
-    for (const [dims, inputAxis, blockSize] of [
-      [[300, 64], 0, 32],
-      [[64, 300], 1, 16],
+    for (const [dims, inputAxis, blockSize, halfScales] of [
+      [[300, 64], 0, 32, false],
+      [[64, 300], 1, 16, false],
+      [[300, 64], 0, 32, true],
     ]) {
-      const r = m.quantizeBlockwise(w, { dims, outputAxis: 1 - inputAxis, inputAxis }, { blockSize });
-      cases.push({ name: `int4 blocks of ${blockSize} along axis ${inputAxis}`, kind: 'blockwise', params: { axis: inputAxis, blockSize, bits: 4 }, w: save(w, dims), scale: save(r.scale), q: save(r.q) });
+      const r = m.quantizeBlockwise(w, { dims, outputAxis: 1 - inputAxis, inputAxis }, { blockSize, halfScales });
+      if (halfScales) assert.ok(r.scaleHalf, 'float16 scales');
+      cases.push({ name: `int4 blocks of ${blockSize} along axis ${inputAxis}${halfScales ? ', float16 scales' : ''}`, kind: 'blockwise', params: { axis: inputAxis, blockSize, bits: 4, halfScales }, w: save(w, dims), scale: save(r.scale), q: save(r.q) });
     }
 
     const rng = mulberry32(2);

@@ -46,6 +46,7 @@ def default_opset(model):
 def fold_int4(graph, base_dir):
     """Replaces each INT4 DequantizeLinear(block_size) of an initializer, in `graph` and its subgraphs, by its float32 result; the count."""
     inits = {t.name: t for t in graph.initializer}
+    producers = {n.output[0]: n for n in graph.node if n.op_type == "Cast" and n.input[0] in inits}
     folded = 0
     for node in list(graph.node):
         for a in node.attribute:
@@ -63,12 +64,17 @@ def fold_int4(graph, base_dir):
         packed = np.frombuffer(q.raw_data, dtype=np.uint8)
         nibbles = np.stack([packed & 0x0F, packed >> 4], axis=1).reshape(-1)[:count].astype(np.int8)
         codes = np.where(nibbles > 7, nibbles - 16, nibbles).reshape(dims).astype(np.float32)
-        scale = numpy_helper.to_array(inits[node.input[1]], base_dir)
+        # float16 scales reach DequantizeLinear through a Cast to float32.
+        widen = producers.get(node.input[1])
+        scale_init = inits[widen.input[0]] if widen is not None else inits[node.input[1]]
+        scale = numpy_helper.to_array(scale_init, base_dir).astype(np.float32)
         if bs:
             scale = np.repeat(scale, bs, axis=axis).take(range(dims[axis]), axis=axis)
         graph.node.remove(node)
         graph.initializer.remove(q)
-        graph.initializer.remove(inits[node.input[1]])
+        graph.initializer.remove(scale_init)
+        if widen is not None:
+            graph.node.remove(widen)
         graph.initializer.append(numpy_helper.from_array((codes * scale).astype(np.float32), node.output[0]))
         folded += 1
     return folded

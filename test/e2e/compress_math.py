@@ -98,6 +98,10 @@ def blockwise(case, errors):
         blk = wt[b * bs:(b + 1) * bs]
         s = (np.max(np.abs(blk), axis=0) / F32(qmax)).astype(F32)
         s[s == 0] = 1
+        if p.get("halfScales"):  # the test's weights keep the largest scale a normal float16
+            s = s.astype(np.float16)
+            s[s == 0] = np.float16(2.0 ** -24)
+            s = s.astype(F32)
         scale[b] = s
         q[b * bs:(b + 1) * bs] = np.clip(np.rint(blk / s), -qmax, qmax)
     compare(errors, "scale", load(case["scale"]), np.moveaxis(scale, 0, axis).reshape(-1))

@@ -180,8 +180,14 @@ def int4_block(rows, block):
     padded = np.zeros((n, -(-k // block) * block), np.float64)
     padded[:, :k] = rows
     b = padded.reshape(n, -1, block)
-    scale = np.abs(b).max(axis=2, keepdims=True) / 7.0
+    scale = (np.abs(b).max(axis=2, keepdims=True) / 7.0).astype(np.float32)
     scale[scale == 0] = 1.0
+    # The method stores the scales as float16 (a subnormal one too; one that rounds to 0 as 2^-24)
+    # when the largest is a normal float16.
+    if 2.0 ** -14 <= scale.max() <= 65504:
+        scale = scale.astype(np.float16)
+        scale[scale == 0] = np.float16(2.0 ** -24)
+    scale = scale.astype(np.float64)
     return (np.clip(np.round(b / scale), -8, 7) * scale).reshape(n, -1)[:, :k]
 
 

@@ -260,6 +260,33 @@ describe('blockwise int4', () => {
     }
     assertWithinHalfStep(w, dequantizeLinear(r, layout), (i) => r.scale[blockScaleIndex(dims, 1, 4, i)]);
   });
+
+  it('float16 scales: each the float16 nearest max|w|/7, codes made against it; subnormal for tiny blocks, never 0; float32 when the largest overflows or is subnormal', () => {
+    const layout: WeightLayout = { dims: [4, 8], outputAxis: 0, inputAxis: 1 };
+    // Row 0 ordinary, row 1 tiny (a subnormal float16 scale), row 2 far below float16 (rounds to 0), row 3 zeros.
+    const w = Float32Array.from({ length: 32 }, (_, i) => [0.3, 2e-6, 1e-9, 0][i >> 3] * Math.sin(i + 1));
+    const r = quantizeBlockwise(w, layout, { blockSize: 8, halfScales: true });
+    assert.ok(r.scaleHalf, 'stored as float16');
+    for (let s = 0; s < 4; s++) {
+      let m = 0;
+      for (let i = 8 * s; i < 8 * s + 8; i++) m = Math.max(m, Math.abs(w[i]));
+      const exact = m > 0 ? Math.fround(m / 7) : 1;
+      assert.equal(r.scale[s], fromFloat16(r.scaleHalf!.subarray(s, s + 1))[0], 'scale holds the stored float16 values');
+      if (s === 2) assert.equal(r.scale[s], 2 ** -24, 'a scale below half the smallest subnormal becomes 2^-24, not 0');
+      else assert.equal(r.scaleHalf![s], toFloat16(Float32Array.of(exact)).bits[0], `row ${s}: the nearest float16`);
+    }
+    const back = dequantizeLinear(r, layout);
+    for (let i = 0; i < 32; i++) {
+      const s = r.scale[i >> 3];
+      assert.equal(back[i], Math.fround(Math.max(-7, Math.min(7, Math.round(w[i] / s))) * s) + 0, `code ${i} made against the rounded scale`);
+      assert.ok(Math.abs(back[i] - w[i]) <= s / 2 + 1e-12, `weight ${i} within half a step`);
+    }
+    const tiny = quantizeBlockwise(w.subarray(8, 16), { dims: [1, 8], outputAxis: 0, inputAxis: 1 }, { blockSize: 8, halfScales: true });
+    assert.equal(tiny.scaleHalf, undefined, 'a tensor whose largest scale is below float16\'s normal range keeps float32 scales');
+    const huge = quantizeBlockwise(Float32Array.of(1e6, 1, 2, 3, 4, 5, 6, 7), { dims: [1, 8], outputAxis: 0, inputAxis: 1 }, { blockSize: 8, halfScales: true });
+    assert.equal(huge.scaleHalf, undefined, 'a scale beyond 65504 keeps float32 scales');
+    assert.equal(huge.scale[0], Math.fround(1e6 / 7));
+  });
 });
 
 describe('float16', () => {

@@ -222,8 +222,11 @@ function int4Expect(w: Weight, blockSize: number): Expectation {
   if (dims.length > 2 && w.layout[0] === 0 && axis === 1) dims = [dims[0], n / dims[0]];
   const g = blockOf(dims, axis, blockSize);
   const peak = groupMax(w.orig, g.of, g.count, Math.abs);
-  const bound = linearBound(w, g.of, (j) => peak[j] / 7);
-  return { bound, rho: rhoOf(bound, w.orig), bytesAfter: Math.ceil(n / 2) + 4 * g.count };
+  // float16 scales when the largest is a normal float16: a scale rounds up by at most 2⁻¹¹ of itself
+  // (half a step grows as much), or, subnormal, moves a decoded weight by at most 7·2⁻²⁵.
+  const half = Math.max(...Array.from(peak, (p) => (p > 0 ? Math.fround(p / 7) : 1))) >= 2 ** -14; // an all-zero block has scale 1
+  const bound = half ? linearBound(w, g.of, (j) => (peak[j] / 7) * (1 + 2 ** -10) + 2 * 7 * 2 ** -25) : linearBound(w, g.of, (j) => peak[j] / 7);
+  return { bound, rho: rhoOf(bound, w.orig), bytesAfter: Math.ceil(n / 2) + (half ? 2 : 4) * g.count };
 }
 
 function fixedExpect(w: Weight, bits: number): Expectation {

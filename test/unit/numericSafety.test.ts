@@ -50,17 +50,18 @@ async function runBoth(bytes: Uint8Array): Promise<{ node: Float32Array; web: Fl
 }
 
 /** The variant bytes after replacing W (holding `values`) by `int4Edit` of its codes in `view`, and what those decode to. */
-function withInt4(file: string, values: Float32Array, view: { dims: number[]; outputAxis: number; inputAxis: number }, blockSize: number, opset: number): { bytes: Uint8Array; expected: Float32Array; stored: number } {
+function withInt4(file: string, values: Float32Array, view: { dims: number[]; outputAxis: number; inputAxis: number }, blockSize: number, opset: number, halfScales = false): { bytes: Uint8Array; expected: Float32Array; stored: number; scaleBytes: number } {
   const o = openModel(file);
   const source = new FileSource(file);
   try {
     const t = o.model.tensors.find((x) => x.name === 'W')!;
-    const q = quantizeBlockwise(values, view, { bits: 4, blockSize });
-    const edit = int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, blockSize, opset);
+    const q = quantizeBlockwise(values, view, { bits: 4, blockSize, halfScales });
+    const edit = int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, blockSize, opset, q.scaleHalf);
     const chunks: Uint8Array[] = [];
     writeOnnx(source, { edits: [edit], ...(opset >= 21 ? { irVersion: 10 } : {}) }, { write: (b) => chunks.push(b.slice()) });
     const codes = edit.initializers.find((x) => x.dtype === DT.INT4 || x.dtype === DT.UINT8)!;
-    return { bytes: Buffer.concat(chunks), expected: dequantizeLinear(q, view), stored: codes.data.length };
+    const scales = edit.initializers.find((x) => x.name.endsWith('::scale') || x.name.endsWith('::scale16'))!;
+    return { bytes: Buffer.concat(chunks), expected: dequantizeLinear(q, view), stored: codes.data.length, scaleBytes: scales.data.length };
   } finally {
     source.close();
     o.close();
@@ -81,8 +82,8 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
     ['gather', [50, 12], { outputAxis: 0, inputAxis: 1 }],
   ];
   for (const opset of [7, 9, 10, 11, 13, 21]) {
-    it(`decodes in onnxruntime-node and -web exactly as dequantizeLinear does, opset ${opset}`, async () => {
-      for (const [name, dims, axes] of shapes) {
+    it(`decodes in onnxruntime-node and -web exactly as dequantizeLinear does, opset ${opset}, float32 and float16 scales`, async () => {
+      for (const [[name, dims, axes], half] of shapes.flatMap((x) => [[x, false], [x, true]] as const)) {
         const count = dims.reduce((a, d) => a * d, 1);
         const values = weights(mulberry32(dims.length * 100 + count), count, 0.5);
         // A few channels far larger than the rest: per-block scales keep the small ones.
@@ -90,8 +91,10 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
         const file = join(root, `${name}-${opset}.onnx`);
         writeFileSync(file, identityModel(dims, values, opset));
         const view = blockLayout({ dims, ...axes });
-        const { bytes, expected, stored } = withInt4(file, values, view, 32, opset);
+        const { bytes, expected, stored, scaleBytes } = withInt4(file, values, view, 32, opset, half);
         assert.equal(stored, Math.ceil(count / 2), `${name}: two codes per byte, no padding stored`);
+        const blocks = (count / view.dims[view.inputAxis]) * Math.ceil(view.dims[view.inputAxis] / 32);
+        assert.equal(scaleBytes, (half ? 2 : 4) * blocks, `${name}: one ${half ? 'float16' : 'float32'} scale per block`);
         const got = await runBoth(bytes);
         assert.deepEqual(Array.from(got.node), Array.from(expected), `${name} at opset ${opset}: onnxruntime-node`);
         assert.deepEqual(Array.from(got.web), Array.from(expected), `${name} at opset ${opset}: onnxruntime-web`);
@@ -136,7 +139,7 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
         }),
       );
       const out = run(file, { methods: ['int4'], options: { blockSize } }, `matmul-${k}x${n}.int4.onnx`).output;
-      const decoded = dequantizeLinear(quantizeBlockwise(values, { dims: [k, n], outputAxis: 1, inputAxis: 0 }, { bits: 4, blockSize }), { dims: [k, n], outputAxis: 1, inputAxis: 0 });
+      const decoded = dequantizeLinear(quantizeBlockwise(values, { dims: [k, n], outputAxis: 1, inputAxis: 0 }, { bits: 4, blockSize, halfScales: true }), { dims: [k, n], outputAxis: 1, inputAxis: 0 });
       const x = Float32Array.from({ length: 2 * k }, (_, i) => Math.sin(i * 0.37));
       const want = Array.from({ length: 2 * n }, (_, i) => {
         let acc = 0;

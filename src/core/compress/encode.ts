@@ -174,13 +174,25 @@ function unpackGraph(t: TensorRef, tag: string) {
 /**
  * Blockwise 4-bit storage of `codes` laid out as `dims` (the weight's own shape, or a flattened
  * view of it: Conv blocks run over Cin·kh·kw), blocks of `blockSize` along `axis`, the last one
- * possibly short. Opset 21+ (float32): packed INT4 and DequantizeLinear(block_size). Older opsets
+ * possibly short; the scales float16 when `scaleHalf` is given (widened by one Cast), else float32.
+ * Opset 21+ (float32): packed INT4 and DequantizeLinear(block_size). Older opsets
  * (7+): offset-binary nibbles in uint8, unpacked by Cast/Div/Mul/Sub/Concat (no Mod, which needs
  * opset 10), padded by Pad to whole blocks where a row has several, scaled per block by a broadcast
  * Mul and sliced back.
  */
-export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, dims: readonly number[], axis: number, blockSize: number, opset: number): TensorEdit {
+export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, dims: readonly number[], axis: number, blockSize: number, opset: number, scaleHalf?: Uint16Array): TensorEdit {
   const { initializers, nodes, n, v, node, shape } = unpackGraph(t, 'int4');
+  const scaleDims = blockwiseScaleDims(dims, axis, blockSize);
+  /** The block scales: stored float16 (`scaleHalf`) and widened by a Cast, so they multiply in float32; else stored float32. */
+  const scales = (stored: readonly number[]): string => {
+    if (!scaleHalf) {
+      initializers.push({ name: n('scale'), dtype: 1, dims: [...stored], data: bytesOf(scale) });
+      return n('scale');
+    }
+    initializers.push({ name: n('scale16'), dtype: 10, dims: [...stored], data: bytesOf(scaleHalf) });
+    node('Cast', [n('scale16')], v('scale'), [{ name: 'to', i: 1 }]);
+    return v('scale');
+  };
   const size = dims[axis];
   const nb = Math.ceil(size / blockSize);
   const outer = dims.slice(0, axis).reduce((a, d) => a * d, 1);
@@ -188,11 +200,9 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
   if (opset >= 21 && t.dtype === 1) {
     const reshaped = dims.length !== t.dims.length || dims.some((d, i) => d !== t.dims[i]);
     const dequantized = reshaped ? n('dequantized') : t.name;
-    initializers.push(
-      { name: n('q4'), dtype: 22, dims: [...dims], data: packNibbles(codes, 0) },
-      { name: n('scale'), dtype: 1, dims: blockwiseScaleDims(dims, axis, blockSize), data: bytesOf(scale) },
-    );
-    nodes.push({ name: n('dequantize'), op: 'DequantizeLinear', inputs: [n('q4'), n('scale')], outputs: [dequantized], attributes: [{ name: 'axis', i: axis }, { name: 'block_size', i: blockSize }] });
+    initializers.push({ name: n('q4'), dtype: 22, dims: [...dims], data: packNibbles(codes, 0) });
+    const s = scales(scaleDims);
+    nodes.push({ name: n('dequantize'), op: 'DequantizeLinear', inputs: [n('q4'), s], outputs: [dequantized], attributes: [{ name: 'axis', i: axis }, { name: 'block_size', i: blockSize }] });
     if (reshaped) {
       shape('shape', t.dims);
       nodes.push({ name: n('to_shape'), op: 'Reshape', inputs: [dequantized, n('shape')], outputs: [t.name] });
@@ -213,8 +223,8 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
     { name: n('q4_packed'), dtype: 2, dims: [half], data: packNibbles(planar, 8) },
     { name: n('sixteen'), dtype: 6, dims: [], data: bytesOf(Int32Array.of(16)) },
     { name: n('eight'), dtype: 1, dims: [], data: bytesOf(Float32Array.of(8)) },
-    { name: n('scale'), dtype: 1, dims: [outer, nb, 1, inner], data: bytesOf(scale) },
   );
+  const blockScales = scales([outer, nb, 1, inner]);
   node('Cast', [n('q4_packed')], v('b'), [{ name: 'to', i: 6 }]);
   node('Div', [v('b'), n('sixteen')], v('hi'));
   node('Mul', [v('hi'), n('sixteen')], v('hi16'));
@@ -243,7 +253,7 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
     node('Reshape', [v('p'), n('blocks_shape')], v('k'));
     at = v('k');
   }
-  node('Mul', [at, n('scale')], v('m'));
+  node('Mul', [at, blockScales], v('m'));
   at = v('m');
   if (!whole) {
     shape('padded_shape', [outer, padded, inner]);

@@ -240,12 +240,12 @@ function store(storage: MethodName | undefined, c: WeightCandidate, values: Floa
     case 'int4': {
       const bs = o.blockSize ?? 32;
       const view = blockLayout(c.layout);
-      const q = quantizeBlockwise(values, view, { bits: 4, blockSize: bs });
+      const q = quantizeBlockwise(values, view, { bits: 4, blockSize: bs, halfScales: true });
       const along = view === c.layout ? `along axis ${view.inputAxis}` : `in rows of ${view.dims[1]}`;
       return {
-        edit: int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, bs, opset),
+        edit: int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, bs, opset, q.scaleHalf),
         reconstructed: dequantizeLinear(q, view),
-        method: `int4 (blocks of ${bs} ${along})`,
+        method: `int4 (blocks of ${bs} ${along}, ${q.scaleHalf ? 'fp16' : 'float32'} scales)`,
         symbols: { data: q.q, alphabet: 16 },
       };
     }

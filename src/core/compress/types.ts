@@ -66,6 +66,8 @@ export interface LinearQuantized {
   /** null: per tensor. */
   axis: number | null;
   blockSize?: number;
+  /** Blockwise with float16 scales: `scale` as float16 bit patterns (`scale` holds the same values widened). */
+  scaleHalf?: Uint16Array;
 }
 
 /** Per-tensor error metrics of reconstructed vs original values. */
