@@ -48,8 +48,8 @@ Commands:
                --bits N (fixed, 8)  --sparsity S  --threshold T|mean  --scope layer|global
                --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
       Scope: every method touches only the weights of Conv, ConvTranspose, Gemm, MatMul,
-               LSTM/GRU/RNN and embedding Gather (fp16/bf16: and their biases); the report lists
-               what it left and why. --include all|OP|NAME[,...] converts more (e.g.
+               LSTM/GRU/RNN and embedding Gather (fp16/bf16: and their biases), also through
+               Identity/Slice/Concat/Unsqueeze/Squeeze/Transpose; the report lists what it left and why. --include all|OP|NAME[,...] converts more (e.g.
                --include BatchNormalization). A tensor whose values the stored type cannot hold
                (beyond fp16's ±65504, say) is kept as it is unless --allow-clip.
       Hessian pruning (ONNX): --criterion hessian ranks weights by OBS saliency w²/[H⁻¹]ᵢᵢ with

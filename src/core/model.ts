@@ -60,6 +60,8 @@ export interface TensorRef {
   bitsPerWeight?: number;
   /** The file holding it when a model spans several (a safetensors shard); unset for one-file models. */
   file?: string;
+  /** The elements of a small integer tensor (ONNX int32/int64 of at most MAX_TENSOR_RANK: axes, perms, shapes), read with the structure. */
+  values?: number[];
   /**
    * Byte range of the declaring message's content in the file: the TensorProto (initializer,
    * attribute), SparseTensorProto, or the Constant NodeProto. Writers replace exactly this.
@@ -79,6 +81,11 @@ export interface Layer {
   slots: number[];
   /** The node's integer attributes (e.g. Gemm transB, Conv group), where it has any. */
   attributes?: Record<string, number>;
+  /** Its integer-list attributes of at most MAX_TENSOR_RANK entries (Transpose perm, Unsqueeze axes), where it has any. */
+  lists?: Record<string, number[]>;
+  /** Value names of the node's inputs ('' for an omitted one) and outputs (ONNX); names resolve through enclosing scopes. */
+  inputs?: string[];
+  outputs?: string[];
 }
 
 export interface ValueInfo {
@@ -110,6 +117,8 @@ export interface Model {
   outputs: ValueInfo[];
   tensors: TensorRef[];
   layers: Layer[];
+  /** The nodes that read no tensor (ONNX), for their value names: the path from a weight to the op it feeds may pass them. */
+  otherNodes?: Layer[];
   /** Non-fatal oddities found while reading (shown in the header). */
   warnings: string[];
 }

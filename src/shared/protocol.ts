@@ -25,7 +25,13 @@ export interface ModelView {
 }
 
 export function toModelView(model: Model): ModelView {
-  return { ...model, tensors: model.tensors.map(({ storage: _storage, ...rest }) => rest) };
+  // The graph's wiring (value names, nodes without tensors) serves compression on the host, not the view.
+  const { otherNodes: _otherNodes, ...rest } = model;
+  return {
+    ...rest,
+    tensors: model.tensors.map(({ storage: _storage, ...t }) => t),
+    layers: model.layers.map(({ inputs: _inputs, outputs: _outputs, lists: _lists, ...l }) => l),
+  };
 }
 
 export type { StatsResult };

@@ -135,6 +135,141 @@ def graphs(g):
                 yield from graphs(sub)
 
 
+# README: a weight may reach its op through these, each keeping every axis whole (or adding/dropping one of size 1).
+PASS_THROUGH = {'Identity', 'Slice', 'Concat', 'Unsqueeze', 'Squeeze', 'Transpose'}
+
+
+def consumer_axes(op, node, slot, rank):
+    """(output axis, input axis) of the value a compute op reads at a weight slot, as the ONNX operators define them."""
+    if op == 'Conv':
+        return 0, 1
+    if op == 'ConvTranspose':
+        return 1, 0
+    if op == 'Gemm':
+        return (0, 1) if any(a.name == 'transB' and a.i for a in node.attribute) else (1, 0)
+    if op == 'MatMul':
+        return rank - 1, rank - 2
+    if op == 'Gather':
+        return (0, 1) if rank == 2 else None
+    return 1, 2  # LSTM/GRU/RNN: [directions, gates·hidden, inputs]
+
+
+def routed(model):
+    """Float constants reaching a compute op only through PASS_THROUGH ops (PyTorch's LSTM gates: Slice, Concat,
+    Unsqueeze): {name: (op, node, output axis, input axis)} for weights and {name: op} for biases, the axes mapped
+    back to the constant's own. A path to anything else, out of its graph, or through an axis these ops insert
+    leaves the constant out."""
+    declared, values, readers = {}, {}, {}
+
+    def scoped(g, chain):
+        chain = chain + [g]
+        yield g, chain
+        for n in g.node:
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    yield from scoped(a.g, chain)
+                for sub in a.graphs:
+                    yield from scoped(sub, chain)
+
+    everything = list(scoped(model.graph, []))
+    for g, _ in everything:
+        names = declared.setdefault(id(g), set())
+        names.update(i.name for i in g.input)
+        for t in g.initializer:
+            names.add(t.name)
+            values[(id(g), t.name)] = t
+        for n in g.node:
+            names.update(n.output)
+            if n.op_type == 'Constant' and n.attribute and n.attribute[0].name == 'value':
+                values[(id(g), n.output[0])] = n.attribute[0].t
+
+    def owner(name, chain):
+        return next(((id(g), name) for g in reversed(chain) if name in declared[id(g)]), None)
+
+    for g, chain in everything:
+        for n in g.node:
+            for slot, name in enumerate(n.input):
+                if name:
+                    readers.setdefault(owner(name, chain), []).append((n, slot, chain))
+
+    def pass_on(node, slot, amap, chain):
+        """The constant's axis at each axis of the node's output (-1: inserted), or None where the node is not followed."""
+        op = node.op_type
+        if op in ('Identity', 'Slice'):
+            return amap if slot == 0 else None
+        if op == 'Concat':
+            return amap
+        attrs = {a.name: list(a.ints) for a in node.attribute}
+        if op == 'Transpose':
+            perm = attrs.get('perm') or list(reversed(range(len(amap))))
+            return [amap[p] for p in perm] if slot == 0 and sorted(perm) == list(range(len(amap))) else None
+        axes = attrs.get('axes')
+        if axes is None and len(node.input) > 1 and owner(node.input[1], chain) in values:
+            axes = [int(a) for a in numpy_helper.to_array(values[owner(node.input[1], chain)]).ravel()]
+        if slot != 0 or not axes:
+            return None
+        rank = len(amap) + len(axes) if op == 'Unsqueeze' else len(amap)
+        at = {a % rank for a in axes if -rank <= a < rank}
+        if len(at) != len(axes):
+            return None
+        if op == 'Squeeze':
+            return [v for k, v in enumerate(amap) if k not in at]
+        rest = iter(amap)
+        return [-1 if k in at else next(rest) for k in range(rank)]
+
+    weights, biases = {}, {}
+    for (gid, name), t in values.items():
+        if t.data_type != 1:
+            continue
+        for first in readers.get((gid, name), []):
+            if first[0].op_type not in PASS_THROUGH:
+                continue
+            ends, todo, steps = [], [(first, list(range(len(t.dims))))], 0
+            while todo and ends is not None and steps < 1000:
+                (node, slot, chain), amap = todo.pop()
+                steps += 1
+                if node.domain not in ('', 'ai.onnx'):
+                    ends = None
+                elif node.op_type not in PASS_THROUGH:
+                    ends.append((node, slot, amap))
+                else:
+                    nxt = pass_on(node, slot, amap, chain)
+                    after = readers.get(owner(node.output[0], chain), []) if nxt is not None else []
+                    if not after:
+                        ends = None  # a graph output, or an input this does not follow
+                    todo += [(r, nxt) for r in after]
+            if ends is None or todo:
+                continue
+            found_w, found_b = [], []
+            for node, slot, amap in ends:
+                op = node.op_type
+                axes = consumer_axes(op, node, slot, len(amap)) if slot in WEIGHT_SLOTS.get(op, []) else None
+                if axes and amap[axes[0]] >= 0 and amap[axes[1]] >= 0:
+                    found_w.append((op, node, amap[axes[0]], amap[axes[1]]))
+                elif slot in BIAS_SLOTS.get(op, []):
+                    found_b.append(op)
+                else:
+                    found_w = found_b = None
+                    break
+            if found_w:
+                weights.setdefault(name, found_w[0])
+            elif found_b:
+                biases.setdefault(name, found_b[0])
+    return weights, biases
+
+
+def routed_rows(w, out, inp, method):
+    """A routed weight as rows its scales run along (README): int8 one scale per output channel (axis `out`), int4
+    blocks along the input axis, a Conv-like [O, I, k…] taken as [O, I·k…]; and the inverse."""
+    if method == 'int8':
+        t = np.moveaxis(w, out, 0)
+        return t.reshape(t.shape[0], -1), lambda r: np.moveaxis(r.reshape(t.shape), 0, out)
+    if w.ndim > 2 and (out, inp) == (0, 1):
+        return w.reshape(w.shape[0], -1), lambda r: r.reshape(w.shape)
+    t = np.moveaxis(w, inp, -1)
+    return t.reshape(-1, t.shape[-1]), lambda r: np.moveaxis(r.reshape(t.shape), -1, inp)
+
+
 def constants(model):
     """Every initializer and Constant-node tensor, by the name nodes use for it (subgraphs included)."""
     found = {}
@@ -257,6 +392,11 @@ def simulate(model_path, outdir, specs):
                         biases.setdefault(node.input[slot], node.op_type)
         # Embedding Gather only: a 2-D float table indexed by ids (Gather of shapes and scalars is not a weight).
         weights = {k: v for k, v in weights.items() if v[0] != 'Gather' or len(table[k].dims) == 2}
+        via_weights, via_biases = routed(model)
+        for k, v in via_weights.items():
+            weights.setdefault(k, v)
+        for k, v in via_biases.items():
+            biases.setdefault(k, v)
         touched, kept, float_bytes, cosines = 0, [], 0, {}
         if method == 'prune' and opt.get('scope') == 'global':
             allw = np.concatenate([np.abs(numpy_helper.to_array(table[k])).ravel() for k in weights if np.prod(table[k].dims) >= MIN_WEIGHT_ELEMENTS])
@@ -279,8 +419,8 @@ def simulate(model_path, outdir, specs):
             elif method == 'cluster':
                 new = kmeans_1d(w, int(opt.get('clusters', 16)))
             else:
-                op, node = weights[key]
-                rows, back = as_rows(w, op, node)
+                op, node, *axes = weights[key]
+                rows, back = routed_rows(w, *axes, method) if axes else as_rows(w, op, node)
                 if method == 'int8':
                     rows = int8_asym(rows) if opt.get('asymmetric') else int8_sym(rows)
                 elif method == 'int4':

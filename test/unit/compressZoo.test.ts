@@ -1,7 +1,8 @@
 /**
  * Models and method settings shared by the compression tests (compressPipeline.test.ts and
  * test/e2e/compress.test.mjs): the generated fixtures plus models built here so every weight layout
- * (Gemm transB 0/1, MatMul 2-D and batched, Conv groups, ConvTranspose, Gather, LSTM), every opset
+ * (Gemm transB 0/1, MatMul 2-D and batched, Conv groups, ConvTranspose, Gather, LSTM, and weights reached
+ * through Slice/Concat/Unsqueeze/Squeeze/Transpose), every opset
  * path of the encodings (9, 10, 11, 13, 21), subgraphs, float16/float64 weights and untouched extras
  * (doc strings, value_info, unknown fields) meet every method. The layouts below come from the ONNX
  * operator definitions, written down independently of src/core/compress/weights.ts.
@@ -282,6 +283,64 @@ function edge(): Uint8Array {
   });
 }
 
+/**
+ * Weights that reach their op only through ops that keep their axes, as PyTorch exports them: an LSTM's
+ * gate rows sliced from [4H, I] and concatenated into ONNX's gate order, then unsqueezed to [1, 4H, I]
+ * (axes as an input, opset 13), its biases likewise; a Linear weight [out, in] transposed into MatMul; a
+ * [1, in, out] weight squeezed into MatMul. One more goes through a Mul on the way: not a weight by default.
+ */
+function routed(): Uint8Array {
+  const rng = mulberry32(108);
+  const H = 8;
+  const i64 = (name: string, values: number[]) => tensor(name, DT.INT64, [values.length], values);
+  // PyTorch's gates (input, forget, cell, output) in ONNX's order (input, output, forget, cell).
+  const order = [0, 3, 1, 2];
+  const gates = (w: string) => [
+    ...order.map((g, k) => node('Slice', [w, `gate${g}.start`, `gate${g}.end`, 'axis0'], [`${w}.gate${k}`], {}, { name: `${w}/Slice_${k}` })),
+    node('Concat', order.map((_, k) => `${w}.gate${k}`), [`${w}.onnx`], { axis: { i: 0 } }, { name: `${w}/Concat` }),
+  ];
+  const unsqueeze = (from: string, to: string) => node('Unsqueeze', [from, 'axis0'], [to], {}, { name: `${to}/Unsqueeze` });
+  return encodeModel({
+    irVersion: 8,
+    opsets: { '': 13 },
+    graph: graph({
+      name: 'routed',
+      nodes: [
+        ...gates('rnn.weight_ih'),
+        unsqueeze('rnn.weight_ih.onnx', 'W'),
+        ...gates('rnn.weight_hh'),
+        unsqueeze('rnn.weight_hh.onnx', 'R'),
+        ...gates('rnn.bias_ih'),
+        ...gates('rnn.bias_hh'),
+        node('Concat', ['rnn.bias_ih.onnx', 'rnn.bias_hh.onnx'], ['bias'], { axis: { i: 0 } }, { name: 'bias/Concat' }),
+        unsqueeze('bias', 'B'),
+        node('LSTM', ['seq', 'W', 'R', 'B'], ['lstm_out'], { hidden_size: { i: H } }, { name: 'rnn/LSTM' }),
+        node('Transpose', ['fc.weight'], ['fc.weight.t'], { perm: { ints: [1, 0] } }, { name: 'fc/Transpose' }),
+        node('MatMul', ['x2', 'fc.weight.t'], ['fc_out'], {}, { name: 'fc/MatMul' }),
+        node('Squeeze', ['sq.w', 'axis0'], ['sq.w.2d'], {}, { name: 'sq/Squeeze' }),
+        node('MatMul', ['x2', 'sq.w.2d'], ['sq_out'], {}, { name: 'sq/MatMul' }),
+        node('Identity', ['scaled.w'], ['scaled.w.id'], {}, { name: 'scaled/Identity' }),
+        node('Mul', ['scaled.w.id', 'half'], ['scaled.w.half'], {}, { name: 'scaled/Mul' }),
+        node('MatMul', ['x2', 'scaled.w.half'], ['scaled_out'], {}, { name: 'scaled/MatMul' }),
+      ],
+      inputs: [valueInfo('seq', F, [4, 1, 16]), valueInfo('x2', F, [3, 16])],
+      outputs: [valueInfo('lstm_out', F, [4, 1, 1, H]), valueInfo('fc_out', F, [3, 32]), valueInfo('sq_out', F, [3, 24]), valueInfo('scaled_out', F, [3, 24])],
+      initializers: [
+        w(rng, 'rnn.weight_ih', [4 * H, 16], 0, 0.25),
+        w(rng, 'rnn.weight_hh', [4 * H, H], 0, 0.25),
+        tensor('rnn.bias_ih', F, [4 * H], weights(rng, 4 * H, 0.05, 0)),
+        tensor('rnn.bias_hh', F, [4 * H], weights(rng, 4 * H, 0.05, 0)),
+        w(rng, 'fc.weight', [32, 16], 0, 0.15),
+        w(rng, 'sq.w', [1, 16, 24], 2, 0.15),
+        w(rng, 'scaled.w', [16, 24], 1, 0.15),
+        tensor('half', F, [], [0.5]),
+        i64('axis0', [0]),
+        ...[0, 1, 2, 3].flatMap((g) => [i64(`gate${g}.start`, [g * H]), i64(`gate${g}.end`, [(g + 1) * H])]),
+      ],
+    }),
+  });
+}
+
 /** A two-layer MLP (MatMul [in, out], Gemm transB) at a given opset, to reach each opset's encodings. */
 function mlpAt(opset: number, ir: number): Uint8Array {
   const rng = mulberry32(200 + opset);
@@ -517,6 +576,17 @@ export const ZOO: ZooModel[] = [
     nested: [],
   },
   { file: 'ir3.onnx', opset: 8, runnable: true, feeds: [{ x: f32Feed(51, [1, 6, 6, 6]) }], weights: { 'ir3.w': [0, 1] }, floats: ['ir3.w'], nested: [] },
+  {
+    file: 'routed.onnx',
+    opset: 13,
+    runnable: true,
+    feeds: [{ seq: f32Feed(55, [4, 1, 16]), x2: f32Feed(56, [3, 16]) }],
+    // The LSTM's gate rows and the Linear's [out, in] are the tensors' output channels; the squeezed [1, in, out] has them last.
+    weights: { 'rnn.weight_ih': [0, 1], 'rnn.weight_hh': [0, 1], 'fc.weight': [0, 1], 'sq.w': [2, 1] },
+    floats: ['rnn.weight_ih', 'rnn.weight_hh', 'rnn.bias_ih', 'rnn.bias_hh', 'fc.weight', 'sq.w', 'scaled.w'],
+    leftByScope: ['scaled.w'],
+    nested: [],
+  },
 ];
 
 /** Writes the generated fixtures and the models above into `dir`. */
@@ -532,6 +602,7 @@ export function writeZoo(dir: string): void {
   writeFileSync(join(dir, 'ir3.onnx'), ir3());
   writeFileSync(join(dir, 'edge.onnx'), edge());
   writeFileSync(join(dir, 'conv_opset6.onnx'), convOpset6());
+  writeFileSync(join(dir, 'routed.onnx'), routed());
 }
 
 /** onnxruntime-node, loaded at run time: esbuild must not try to bundle its native binding. */

@@ -85,6 +85,44 @@ describe('ONNX reader: structure', () => {
       s.close();
     }
   });
+
+  it('keeps the wiring: value names, nodes that read no tensor, integer lists and small integer tensors', () => {
+    const values = Array.from({ length: 65 }, (_, i) => i);
+    const cases = [
+      tensor('raw64', DT.INT64, [2], [-1, 3]),
+      tensor('typed64', DT.INT64, [2], [5, -2], { encoding: 'typed' }),
+      tensor('raw32', DT.INT32, [3], [-7, 0, 7]),
+      tensor('typed32', DT.INT32, [1], [-9], { encoding: 'typed' }),
+      tensor('long', DT.INT64, [65], values),
+    ];
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsets: { '': 13 },
+      graph: graph({
+        name: 'wiring',
+        nodes: [
+          node('Constant', [], ['ints'], { value_ints: { ints: [4, -4] } }, { name: 'c_ints' }),
+          node('Constant', [], ['int'], { value_int: { i: -3 } }, { name: 'c_int' }),
+          node('Transpose', ['w'], ['wt'], { perm: { ints: [1, 0] } }, { name: 't' }),
+          node('Relu', ['wt'], ['y'], {}, { name: 'relu' }),
+          ...cases.map((c) => node('Identity', [c.name!], [`${c.name}.out`], {}, { name: `id_${c.name}` })),
+        ],
+        inputs: [],
+        outputs: [valueInfo('y', DT.FLOAT, [2, 2])],
+        initializers: [tensor('w', DT.FLOAT, [2, 2], [1, 2, 3, 4]), ...cases],
+      }),
+    });
+    const model = readModel(new MemorySource(bytes), 'wiring.onnx');
+    const t = model.layers.find((l) => l.name === 't');
+    assert.deepEqual([t?.inputs, t?.outputs, t?.lists], [['w'], ['wt'], { perm: [1, 0] }]);
+    assert.deepEqual(model.otherNodes?.map((n) => [n.name, n.inputs, n.outputs, n.tensors]), [
+      ['c_ints', [], ['ints'], []],
+      ['c_int', [], ['int'], []],
+      ['relu', ['wt'], ['y'], []],
+    ]);
+    const valuesOf = Object.fromEntries(model.tensors.map((x) => [x.name, x.values]));
+    assert.deepEqual(valuesOf, { ints: [4, -4], int: [-3], w: undefined, raw64: [-1, 3], typed64: [5, -2], raw32: [-7, 0, 7], typed32: [-9], long: undefined });
+  });
 });
 
 describe('statistics', () => {

@@ -75,7 +75,8 @@ export function planHessian(model: Model, nodes: readonly GraphNode[]): Map<numb
     plans.set(c.index, plan);
     const other = model.layers.find((l) => l.tensors.includes(c.index) && (l.scope !== '' || !HESSIAN_OPS.has(l.op) || (l.domain !== '' && l.domain !== 'ai.onnx')));
     if (t.scope !== '') plan.fallback = 'declared inside a subgraph';
-    else if (other) plan.fallback = `read by ${other.op} '${other.name}' too, which has no Hessian`;
+    // A weight reached through pass-through ops (Slice, Transpose, …) is read by the first of them, not by its compute op.
+    else if (other) plan.fallback = `read by ${other.op} '${other.name}'${model.layers.some((l) => l.name === c.layer && l.tensors.includes(c.index)) ? ' too' : ''}, which has no Hessian`;
     else if (t.dtype === 16) plan.fallback = 'bfloat16 activations cannot be read back from onnxruntime-web';
     if (plan.fallback) continue;
     const groups = new Set<number>();

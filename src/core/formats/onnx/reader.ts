@@ -18,9 +18,12 @@ interface NodeInfo {
   op: string;
   domain: string;
   inputs: string[];
+  outputs: string[];
   /** Tensors held in the node's own attributes (not Constant values). */
   attributeTensors: number[];
   ints: Record<string, number>;
+  /** Integer-list attributes no longer than MAX_TENSOR_RANK (axes, perm): longer ones are not axis lists. */
+  lists: Record<string, number[]>;
   scope: Scope;
 }
 
@@ -108,7 +111,7 @@ export function readOnnx(source: RandomAccessSource, external?: ExternalDataReso
     inputs,
     outputs,
     tensors: state.tensors,
-    layers: linkLayers(state),
+    ...linkLayers(state),
     warnings: state.warnings,
   };
 }
@@ -184,15 +187,51 @@ function addTensor(state: ParseState, t: TensorRef, scope: Scope | null): number
   state.tensors.push(t);
   const index = state.tensors.length - 1;
   if (scope && t.name && !scope.names.has(t.name)) scope.names.set(t.name, index);
+  const values = smallInts(state.r, t);
+  if (values) t.values = values;
   return index;
+}
+
+/**
+ * The elements of an int32/int64 tensor of at most MAX_TENSOR_RANK elements stored in the model's
+ * protobuf (axes, perms, shapes), read while its bytes are at hand so graph rules need no file access.
+ */
+function smallInts(r: WireReader, t: TensorRef): number[] | undefined {
+  const st = t.storage;
+  if ((t.dtype !== 6 && t.dtype !== 7) || t.count > MAX_TENSOR_RANK || st.kind !== 'proto') return undefined;
+  const size = t.dtype === 6 ? 4 : 8;
+  const saved = r.pos;
+  const values: number[] = [];
+  r.pos = st.start;
+  while (r.pos < st.end && values.length <= t.count) {
+    const tag = r.varint();
+    const wt = tag & 7;
+    if (tag >>> 3 !== st.field) r.skipField(wt, st.end);
+    else if (st.wire === 'bytes' && wt === 2) {
+      const bytes = r.bytes(r.length(st.end));
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let at = 0; at + size <= bytes.length; at += size) values.push(size === 4 ? view.getInt32(at, true) : Number(view.getBigInt64(at, true)));
+    } else if (st.wire === 'varint' && wt === 2) {
+      const end = r.fieldEnd(st.end);
+      while (r.pos < end) {
+        r.varint64();
+        values.push(r.int64);
+      }
+    } else if (st.wire === 'varint' && wt === 0) {
+      r.varint64();
+      values.push(r.int64);
+    } else break;
+  }
+  r.pos = saved;
+  return values.length === t.count ? values : undefined;
 }
 
 function parseNode(state: ParseState, end: number, scope: Scope, depth: number): void {
   const r = state.r;
   if (state.nodes.length >= MAX_NODES) invalid(`more than ${MAX_NODES} nodes`);
-  const node: NodeInfo = { name: '', op: '', domain: '', inputs: [], attributeTensors: [], ints: {}, scope };
+  const node: NodeInfo = { name: '', op: '', domain: '', inputs: [], outputs: [], attributeTensors: [], ints: {}, lists: {}, scope };
   const span: [number, number] = [r.pos, end];
-  const outputs: string[] = [];
+  const outputs = node.outputs;
   const attributes: [number, number][] = [];
   while (r.pos < end) {
     const tag = r.varint();
@@ -242,6 +281,7 @@ function parseAttribute(
   const tensors: [number, number, boolean][] = [];
   let floats = 0;
   let ints = 0;
+  const intList: number[] = [];
   let hasF = false;
   let hasI = false;
   const start = r.pos;
@@ -269,13 +309,15 @@ function parseAttribute(
         r.skipField(wt, end);
       }
     } else if (field === 8) {
+      const int = () => {
+        r.varint64();
+        if (++ints <= MAX_TENSOR_RANK) intList.push(r.int64);
+      };
       if (wt === 2) {
         const fEnd = r.fieldEnd(end);
-        while (r.pos < fEnd) {
-          r.varint64();
-          ints++;
-        }
-      } else {
+        while (r.pos < fEnd) int();
+      } else if (wt === 0) int();
+      else {
         ints++;
         r.skipField(wt, end);
       }
@@ -289,6 +331,7 @@ function parseAttribute(
     } else r.skipField(wt, end);
   }
   if (intValue !== undefined && name && constantOutput === null) node.ints[name] = intValue;
+  if (ints > 0 && intList.length === ints && name && constantOutput === null) node.lists[name] = intList;
   const proto = (field: number, wire: WireEncoding): TensorStorage => ({ kind: 'proto', start, end, field, wire });
   const label = constantOutput ?? `${node.name}.${name}`;
   const origin = constantOutput !== null ? 'Constant' : 'attribute';
@@ -524,9 +567,13 @@ function parseSparse(state: ParseState, end: number, origin: string, scopePath: 
   return { name, dtype: values.dtype, dims, count, bytes, origin, scope: scopePath, storage, span: [start, end] };
 }
 
-/** One layer per node that consumes a tensor, resolving names through enclosing graph scopes. */
-function linkLayers(state: ParseState): Layer[] {
+/**
+ * One layer per node that consumes a tensor, resolving names through enclosing graph scopes; the
+ * other nodes keep their value names only, so a weight can be followed through them to its consumer.
+ */
+function linkLayers(state: ParseState): { layers: Layer[]; otherNodes: Layer[] } {
   const layers: Layer[] = [];
+  const otherNodes: Layer[] = [];
   for (const node of state.nodes) {
     const found: number[] = [...node.attributeTensors];
     const slots: number[] = found.map(() => -1);
@@ -543,10 +590,10 @@ function linkLayers(state: ParseState): Layer[] {
         }
       }
     });
-    if (!found.length) continue;
-    const layer: Layer = { name: node.name, op: node.op, domain: node.domain, scope: node.scope.path, tensors: found, slots };
+    const layer: Layer = { name: node.name, op: node.op, domain: node.domain, scope: node.scope.path, tensors: found, slots, inputs: node.inputs, outputs: node.outputs };
     if (Object.keys(node.ints).length) layer.attributes = node.ints;
-    layers.push(layer);
+    if (Object.keys(node.lists).length) layer.lists = node.lists;
+    (found.length ? layers : otherNodes).push(layer);
   }
-  return layers;
+  return { layers, otherNodes };
 }
