@@ -21,6 +21,9 @@ import { compressFile, removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
 import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
+import { recipeFor, writeRecipe } from '../node/recipe';
+import { withOpenModel } from '../node/inMemory';
+import { formatRecipeLines, RecipeError } from '../core/data/recipe';
 import { analyseSensitivity, compressForFidelity, DEFAULT_FULL_RUNS, type CalibrationOptions, type FidelityGoal, type SensitivityOptions } from '../node/calibrate';
 
 const VERSION = '0.1.0';
@@ -80,6 +83,13 @@ Commands:
       H and W ${IMAGE_SIDE} (rank-4 float with 1, 3 or 4 channels), an audio chunk of ${AUDIO_CHUNK}
       samples (float [batch, samples]), anything else 1; the report says which it chose.
       --value NAME=V fills input NAME with V (--value sr=16000, --value state=0); repeatable.
+
+  recipe FILE [--write [--force]] [--json]
+      Show the preprocessing recipe of an ONNX model: how images, recordings and tensors become
+      each input (size, fit, channel order, layout, scale, mean/std; sample rate and chunk length;
+      constants such as sr = 16000 and zero states). It is FILE's <model>.lens.json when that
+      exists (checked against the model), else one proposed from the model's inputs and exporter;
+      --write saves the proposal there to edit.
 
 Options:
   -h, --help      Show this help.
@@ -478,6 +488,30 @@ async function verifyCommand(args: ReturnType<typeof verifyArgs>): Promise<void>
   process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatVerifyReport(report));
 }
 
+function recipeArgs(rest: string[]): { file: string; write: boolean; force: boolean; json: boolean } {
+  const { positional, flags } = parseArgs(rest, new Set(), new Set(['write', 'force', 'json']));
+  if (positional.length !== 1) throw new UsageError('recipe takes one model file');
+  if (flags.has('force') && !flags.has('write')) throw new UsageError('--force goes with --write');
+  return { file: positional[0], write: flags.has('write'), force: flags.has('force'), json: flags.has('json') };
+}
+
+async function recipeCommand(args: ReturnType<typeof recipeArgs>): Promise<void> {
+  const r = await withOpenModel(args.file, async (m) => {
+    if (m.model.format !== 'onnx') throw new InvalidModelError(`recipes describe the inputs of an ONNX model; this is ${m.model.format}`);
+    return recipeFor(args.file, m.model);
+  });
+  if (args.write) {
+    if (r.fromFile && !args.force) throw new Error(`${path.basename(r.path)} already exists (use --force to overwrite)`);
+    writeRecipe(r, args.force);
+  }
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ path: r.path, fromFile: r.fromFile, written: args.write, recipe: r.recipe }) + '\n');
+    return;
+  }
+  const origin = r.fromFile ? `read from ${r.path}` : args.write ? `proposed from the model, written to ${r.path}` : `proposed from the model (--write saves it to ${r.path})`;
+  process.stdout.write(`${path.basename(args.file)}: recipe ${origin}\n${formatRecipeLines(r.recipe)}`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -502,6 +536,10 @@ async function main(argv: string[]): Promise<number> {
       const args = sensitivityArgs(rest);
       file = args.file;
       await sensitivityCommand(args);
+    } else if (command === 'recipe') {
+      const args = recipeArgs(rest);
+      file = args.file;
+      await recipeCommand(args);
     } else if (command === 'verify') {
       const args = verifyArgs(rest);
       file = args.variant;
@@ -516,6 +554,7 @@ async function main(argv: string[]): Promise<number> {
     const reason = err instanceof InvalidModelError || err instanceof Error ? err.message : String(err);
     // The original refused its inputs: name it, not the variant verify was given second.
     if (err instanceof InputsRejectedError && err.file) file = err.file;
+    if (err instanceof RecipeError) file = err.file;
     process.stderr.write(`model-lens: ${file}: ${reason.split('\n')[0]}\n`);
     return 1;
   }
