@@ -21,3 +21,5 @@ export const MAX_TENSORS = 2_000_000;
 export const MAX_HISTOGRAM_BINS = 4096;
 /** Bytes of a scattered (e.g. transposed) tensor view read into memory at once to gather its elements. */
 export const MAX_STRIDED_SPAN_BYTES = 256 * 1024 * 1024;
+/** Pixels of one decoded image (a PNG or JPEG header may claim 2³² × 2³²): 2²⁶ is an 8k×8k photo, 1 GiB as RGBA float32. */
+export const MAX_IMAGE_PIXELS = 2 ** 26;

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-APT_PACKAGES=(chromium ripgrep python3-onnx python3-numpy python3-torch libonnx-testdata espeak-ng sox)
+APT_PACKAGES=(chromium ripgrep python3-onnx python3-numpy python3-torch python3-pil fonts-dejavu-core libonnx-testdata espeak-ng sox)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
