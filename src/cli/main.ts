@@ -83,6 +83,11 @@ Commands:
       H and W ${IMAGE_SIDE} (rank-4 float with 1, 3 or 4 channels), an audio chunk of ${AUDIO_CHUNK}
       samples (float [batch, samples]), anything else 1; the report says which it chose.
       --value NAME=V fills input NAME with V (--value sr=16000, --value state=0); repeatable.
+      --data PATH (repeatable: files, folders, globs such as 'crops/*.png') runs on your images
+      (PNG, JPEG) or recordings (WAV) instead: one sample per image, or per whole chunk of a
+      recording, made by the model's recipe (see recipe; --recipe FILE chooses another); its
+      constants (sr, state) apply unless --value says otherwise; unusable files are skipped and
+      listed. A fidelity goal calibrates on the first half of the samples and checks on the rest.
 
   recipe FILE [--write [--force]] [--json]
       Show the preprocessing recipe of an ONNX model: how images, recordings and tensors become
@@ -221,7 +226,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
 const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
-const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'shape', 'dim', 'value', 'threads'];
+const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'data', 'recipe', 'shape', 'dim', 'value', 'threads'];
 
 function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec {
   const method = flags.get('method')?.at(-1);
@@ -372,6 +377,12 @@ function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   if (threads !== undefined) settings.threads = threads;
   const files = (name: string) => (flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
   if (files('inputs').length) settings.inputs = files('inputs');
+  if (flags.get('data')?.length) settings.data = flags.get('data');
+  const recipe = flags.get('recipe');
+  if (recipe?.length) {
+    if (!settings.data) throw new UsageError('--recipe says how --data becomes the model\'s inputs; give --data too');
+    settings.recipe = recipe[recipe.length - 1];
+  }
   if (files('heldout-inputs').length) settings.heldOutInputs = files('heldout-inputs');
   for (const text of flags.get('shape') ?? []) {
     const { name, dims } = spec(parseShapeSpec, text);
@@ -413,9 +424,9 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
   const limit = args.minCosineGiven ? undefined : { bytes: DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20, setting: "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway" };
   const blocked = verificationBlocked(args.file, result.report.totals, limit);
   if (blocked) return blocked;
-  const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
+  const { samples, seed, inputs, data, recipe, shapes, dims, values, threads } = args.calibration;
   try {
-    return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, shapes, dims, values, threads }) };
+    return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, data, recipe, shapes, dims, values, threads }) };
   } catch (err) {
     return { state: 'failed', reason: (err instanceof Error ? err.message : String(err)).split('\n')[0] };
   }
@@ -426,9 +437,9 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
  * tensors that measurably hurt; undefined where the scan fails.
  */
 async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
-  const { samples, seed, inputs, shapes, dims, values, threads } = args.calibration;
+  const { samples, seed, inputs, data, recipe, shapes, dims, values, threads } = args.calibration;
   try {
-    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, shapes, dims, values, threads, measuredOnly: true, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
+    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, data, recipe, shapes, dims, values, threads, measuredOnly: true, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
   } catch {
     return undefined;
   } finally {

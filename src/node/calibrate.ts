@@ -26,7 +26,7 @@ import { HESSIAN_OPS, planHessian } from '../core/compress/hessianPlan';
 import { outputErrors, weightRows, type Gram, type WeightRows } from '../core/compress/methods/obs';
 import { readGraphNodes } from '../core/formats/onnx/nodes';
 import { realInputs, type SuppliedTensor } from '../core/verify/inputs';
-import { DEFAULT_SAMPLES, planInputs, type InputPlan, type ModelUnderTest } from '../core/verify/verify';
+import { DEFAULT_SAMPLES, planInputs, type InputPlan, type ModelUnderTest, type OpenData } from '../core/verify/verify';
 import type { CalibrationSettings, FidelityGoal } from '../shared/protocol';
 
 export type { FidelityGoal };
@@ -35,6 +35,8 @@ import { collectHessians } from './activations';
 import { compressInMemory, compressReportOnly, withOpenModel, type InMemoryVariant, type OpenModel } from './inMemory';
 import { modelBytes, modelUnderTest, ortFor } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
+import { dataOpener } from './data/open';
+import { halfOf } from '../core/data/dataset';
 import { openOrtWebSession } from './verify/ortWeb';
 
 /** Full model runs a sensitivity scan makes by default: the layers worst by the weight proxy. */
@@ -107,6 +109,12 @@ function splitInputs(model: Model, options: CalibrationOptions): { calibration: 
   return { calibration: () => supplied.map((t) => rows(t, 0, half)), heldOut: () => supplied.map((t) => rows(t, half, batch)), heldOutOffset: 0, split: true };
 }
 
+/** The user's data for runs of `file`: all of it, or the half a fidelity search calibrates or checks on. */
+function dataPart(file: string, options: CalibrationOptions, part?: 'calibration' | 'held-out'): OpenData | undefined {
+  const open = dataOpener(file, options);
+  return open && (part ? (model, inputs) => halfOf(open(model, inputs), part) : open);
+}
+
 /** The original's outputs on the calibration inputs, with the runtime that made them. */
 interface Calibrated {
   rt: ReturnType<typeof ortFor>;
@@ -114,11 +122,11 @@ interface Calibrated {
   calibration: Calibration;
 }
 
-async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: string[], load: InputLoader): Promise<Calibrated> {
+async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: string[], load: InputLoader, part?: 'calibration'): Promise<Calibrated> {
   if (m.model.format !== 'onnx') invalid(`fidelity runs use onnxruntime, so they need an ONNX model; this is ${m.model.format}`);
   const rt = ortFor(options);
   const original = modelUnderTest(rt.ort, m.file);
-  const plan = planInputs(m.model, load, options, warnings);
+  const plan = planInputs(m.model, load, options, warnings, 0, dataPart(m.file, options, part));
   const calibration = await Calibration.create(original, plan, options.signal);
   return { rt, plan, calibration };
 }
@@ -329,7 +337,7 @@ export async function compressForFidelity(
   const unpinned: CompressSpec = { methods: s.methods, options: s.options };
   const chosen = await withOpenModel(input, async (m) => {
     const split = splitInputs(m.model, options);
-    const cal = await calibrate(m, options, warnings, split.calibration);
+    const cal = await calibrate(m, options, warnings, split.calibration, 'calibration');
     const sens = await scan(m, unpinned, { ...options, fullRuns: Infinity, progress: (d, t, w) => progress?.(d, t, `sensitivity: ${w}`) }, cal);
     warnings.push(...sens.warnings);
     const compressible = new Set(sens.layers.map((l) => l.tensor));
@@ -417,8 +425,13 @@ async function heldOutFidelity(
   warnings: string[],
 ): Promise<(Fidelity & { measuredOn: string }) | undefined> {
   const rt = ortFor(options);
-  const plan = planInputs(model, split.heldOut, options, warnings, split.heldOutOffset);
-  if (split.heldOutOffset > 0 && plan.allGiven) {
+  const data = dataPart(original, options, 'held-out');
+  const plan = planInputs(model, split.heldOut, options, warnings, data ? 0 : split.heldOutOffset, data);
+  if (!plan.samples) {
+    warnings.push('not checked on held-out inputs: the data gives one sample, all of it used to calibrate');
+    return undefined;
+  }
+  if (!data && split.heldOutOffset > 0 && plan.allGiven) {
     warnings.push('not checked on held-out inputs: every input came from files with no batch to split; give --heldout-inputs');
     return undefined;
   }

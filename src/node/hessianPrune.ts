@@ -7,6 +7,7 @@ import type { WeightCandidate } from '../core/compress/weights';
 import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
 import { readGraphNodes } from '../core/formats/onnx/nodes';
+import { dataOpener } from './data/open';
 import type { Model } from '../core/model';
 import { OutputComparison } from '../core/verify/metrics';
 import { isSupportedDtype, type HostTensor } from '../core/verify/tensor';
@@ -51,7 +52,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     return { model, plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)), original: modelBytes(input, model) };
   });
   const warnings: string[] = [];
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings);
+  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings, 0, dataOpener(input, settings));
   const allGiven = feeds.allGiven;
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const evalSamples = allGiven ? 1 : feeds.samples;

@@ -1,3 +1,4 @@
+import { firstSamples, type Dataset } from '../data/dataset';
 import { dtypeInfo } from '../dtypes';
 import { CancelledError } from '../errors';
 import type { Model, ValueInfo } from '../model';
@@ -10,6 +11,9 @@ import { InferenceError, isSupportedDtype, verifyError, type HostTensor } from '
 export const DEFAULT_SAMPLES = 8;
 /** Runs per model: bounds the time a mistyped --samples can take. */
 export const MAX_SAMPLES = 10_000;
+
+/** Opens the user's data (images, recordings) for the model's inputs: node-side, since it reads files. */
+export type OpenData = (model: Model, inputs: readonly ValueInfo[]) => Dataset;
 
 /** A loaded model in some runtime. */
 export interface RuntimeSession {
@@ -35,12 +39,18 @@ export interface VerifySettings extends InputOptions {
   seed?: number;
   /** Input tensors from files (.npy, .npz, TensorProto .pb), matched to inputs by name, else in order; the rest are synthesised. */
   inputs?: string[];
+  /** Images (PNG, JPEG) or recordings (WAV): files, folders or globs, made into samples by the model's recipe. */
+  data?: string[];
+  /** The recipe file for `data` (default: the model's <model>.lens.json, else one proposed from the model). */
+  recipe?: string;
   /** onnxruntime-web threads (default 1); the first run in a process fixes it. */
   threads?: number;
 }
 
 export interface VerifyOptions extends VerifySettings {
   signal?: AbortSignal;
+  /** Samples from the user's files (--data), fed to the inputs they fill; the rest as usual. */
+  openData?: OpenData;
   /** Called after each inference run; `total` is both models' runs together. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -65,7 +75,7 @@ export async function verifyModels(
   const start = performance.now();
   const warnings: string[] = [];
   const fetch = checkSameInterface(original, variant, realInputs(original.model), warnings);
-  const plan = planInputs(original.model, loadSupplied, options, warnings);
+  const plan = planInputs(original.model, loadSupplied, options, warnings, 0, options.openData);
   const { inputs, given, shapes, samples, feeds } = plan;
   const variantInputs = realInputs(variant.model);
   for (const i of inputs) {
@@ -140,27 +150,35 @@ export interface InputPlan {
  * Matches supplied tensors to the model's inputs and fixes the shapes and seed of the rest.
  * `sampleOffset` shifts the random streams: held-out samples use streams nobody calibrated on.
  */
-export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], options: VerifySettings, warnings: string[], sampleOffset = 0): InputPlan {
+export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], options: VerifySettings, warnings: string[], sampleOffset = 0, openData?: OpenData): InputPlan {
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) verifyError(`seed ${seed} is not an integer`);
   const requested = options.samples ?? DEFAULT_SAMPLES;
   if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES) verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
   const inputs = realInputs(model);
+  const opened = openData?.(model, inputs);
+  const data = opened && firstSamples(opened, Math.min(options.samples ?? MAX_SAMPLES, MAX_SAMPLES));
+  if (opened?.skipped.length) warnings.push(`${opened.skipped.length} file${opened.skipped.length === 1 ? '' : 's'} skipped: ${opened.skipped.map((f) => f.reason).join('; ')}`);
+  const fromData = new Set(data?.inputs ?? []);
+  const open = inputs.filter((i) => !fromData.has(i.name));
   const supplied = loadSupplied();
-  const given = assignInputs(inputs, supplied, warnings);
-  const shapes = resolveShapes(inputs, given, options);
-  const constants = valueTensors(inputs, given, shapes, options.values ?? {});
+  const given = assignInputs(open, supplied, warnings);
+  const shapes = resolveShapes(open, given, options);
+  for (const name of fromData) shapes.set(name, { dims: data!.dims.get(name)! });
+  const values = { ...data?.values, ...options.values };
+  const constants = valueTensors(open, given, shapes, values);
   const intRange = options.intRange ?? DEFAULT_INT_RANGE;
-  checkIntRange(inputs.filter((i) => !given.has(i.name) && !constants.has(i.name)), intRange);
+  checkIntRange(open.filter((i) => !given.has(i.name) && !constants.has(i.name)), intRange);
   const allGiven = inputs.every((i) => given.has(i.name) || constants.has(i.name));
-  const samples = allGiven ? 1 : requested;
+  const samples = data ? data.samples : allGiven ? 1 : requested;
   if (allGiven && requested !== 1 && options.samples !== undefined) warnings.push(`no input is random (all come from files or --value), so the models run once, not ${requested} times`);
   const feeds = (sample: number, names: readonly string[]): Map<string, HostTensor> => {
     const rng = new Rng(seed, sample + sampleOffset);
+    const fed = data?.feed(sample);
     const out = new Map<string, HostTensor>();
     // Synthesise in declaration order so a sample's inputs do not depend on which ones the runtime asks for.
     for (const spec of inputs) {
-      const t = given.get(spec.name)?.tensor ?? constants.get(spec.name) ?? synthesize(spec, shapes.get(spec.name)!.dims, rng, intRange);
+      const t = fed?.get(spec.name) ?? given.get(spec.name)?.tensor ?? constants.get(spec.name) ?? synthesize(spec, shapes.get(spec.name)!.dims, rng, intRange);
       if (names.includes(spec.name)) out.set(spec.name, t);
     }
     return out;
@@ -170,10 +188,11 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
       .filter((i) => fed.includes(i.name))
       .map((i): InputReport => {
         const dtype = dtypeInfo(i.dtype).name;
+        if (fromData.has(i.name)) return { name: i.name, dtype, shape: data!.dims.get(i.name)!, source: data!.describe };
         const g = given.get(i.name);
         if (g) return { name: i.name, dtype, shape: g.tensor.dims, source: g.source };
         const { dims, chosen } = shapes.get(i.name)!;
-        const source = constants.has(i.name) ? { source: 'value', value: options.values![i.name] } : { source: 'random' };
+        const source = constants.has(i.name) ? { source: 'value', value: values[i.name] } : { source: 'random' };
         return { name: i.name, dtype, shape: dims, ...source, ...(chosen ? { chosen } : {}) };
       });
   return {

@@ -7,6 +7,7 @@ import type { VerifyReport } from '../../core/verify/report';
 import { verifyError } from '../../core/verify/tensor';
 import { verifyModels, type ModelUnderTest, type VerifyOptions } from '../../core/verify/verify';
 import { FileSource, FolderResolver } from '../fileSource';
+import { dataOpener } from '../data/open';
 import { loadInputFiles } from './inputFiles';
 import { loadOrtWeb, openOrtWebSession } from './ortWeb';
 
@@ -91,5 +92,5 @@ export function modelUnderTest(ort: ReturnType<typeof loadOrtWeb>['ort'], file: 
  */
 export async function runVerify(original: string, variant: string, options: RunVerifyOptions = {}): Promise<VerifyReport> {
   const { ort, version } = ortFor(options);
-  return verifyModels(modelUnderTest(ort, original), modelUnderTest(ort, variant), () => loadInputFiles(options.inputs ?? []), options, version);
+  return verifyModels(modelUnderTest(ort, original), modelUnderTest(ort, variant), () => loadInputFiles(options.inputs ?? []), { ...options, openData: dataOpener(original, options) }, version);
 }
