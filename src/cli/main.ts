@@ -84,10 +84,12 @@ Commands:
       samples (float [batch, samples]), anything else 1; the report says which it chose.
       --value NAME=V fills input NAME with V (--value sr=16000, --value state=0); repeatable.
       --data PATH (repeatable: files, folders, globs such as 'crops/*.png') runs on your images
-      (PNG, JPEG) or recordings (WAV) instead: one sample per image, or per whole chunk of a
-      recording, made by the model's recipe (see recipe; --recipe FILE chooses another); its
+      (PNG, JPEG), recordings (WAV) or tensors (.npy, .pb) instead: one sample per image, per whole
+      chunk of a recording or per tensor file, made by the model's recipe (see recipe; --recipe FILE
+      chooses another); its
       constants (sr, state) apply unless --value says otherwise; unusable files are skipped and
-      listed. A fidelity goal calibrates on the first half of the samples and checks on the rest.
+      listed. A fidelity goal calibrates on a seeded half of the samples and checks on the rest,
+      or calibrates on all of --data and checks on --heldout-data PATH.
 
   recipe FILE [--write [--force]] [--json]
       Show the preprocessing recipe of an ONNX model: how images, recordings and tensors become
@@ -313,7 +315,7 @@ function minCosineFlag(text: string): number {
 function compressArgs(args: string[]): CompressArgs {
   const { positional, flags } = parseArgs(
     args,
-    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'output', 'target-cosine', 'size-budget', 'heldout-inputs', 'min-cosine']),
+    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'output', 'target-cosine', 'size-budget', 'heldout-inputs', 'heldout-data', 'min-cosine']),
     new Set([...METHOD_SWITCHES, 'force', 'json', 'verify', 'no-verify']),
   );
   if (positional.length !== 1) throw new UsageError('compress takes one FILE');
@@ -329,6 +331,7 @@ function compressArgs(args: string[]): CompressArgs {
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
   const verify = !flags.has('no-verify');
   if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
+  if (!goal && flags.has('heldout-data')) throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
   if (!goal && !hessian && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
     throw new UsageError('input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify');
   }
@@ -384,6 +387,10 @@ function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
     settings.recipe = recipe[recipe.length - 1];
   }
   if (files('heldout-inputs').length) settings.heldOutInputs = files('heldout-inputs');
+  if (flags.get('heldout-data')?.length) {
+    if (!flags.get('data')?.length) throw new UsageError('--heldout-data checks a goal found on --data; give --data too');
+    settings.heldOutData = flags.get('heldout-data');
+  }
   for (const text of flags.get('shape') ?? []) {
     const { name, dims } = spec(parseShapeSpec, text);
     (settings.shapes ??= {})[name] = dims;

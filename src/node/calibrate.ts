@@ -109,10 +109,14 @@ function splitInputs(model: Model, options: CalibrationOptions): { calibration: 
   return { calibration: () => supplied.map((t) => rows(t, 0, half)), heldOut: () => supplied.map((t) => rows(t, half, batch)), heldOutOffset: 0, split: true };
 }
 
-/** The user's data for runs of `file`: all of it, or the half a fidelity search calibrates or checks on. */
+/**
+ * The user's data for runs of `file`: all of it, or what a fidelity search calibrates or checks on —
+ * `data` and `heldOutData` when both are given, else the two halves of a seeded split of `data`.
+ */
 function dataPart(file: string, options: CalibrationOptions, part?: 'calibration' | 'held-out'): OpenData | undefined {
+  if (options.heldOutData?.length && part) return dataOpener(file, part === 'held-out' ? { ...options, data: options.heldOutData } : options);
   const open = dataOpener(file, options);
-  return open && (part ? (model, inputs) => halfOf(open(model, inputs), part) : open);
+  return open && (part ? (model, inputs) => halfOf(open(model, inputs), part, options.seed ?? 0) : open);
 }
 
 /** The original's outputs on the calibration inputs, with the runtime that made them. */

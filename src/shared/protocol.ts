@@ -126,6 +126,8 @@ export type WorkerRequest =
 /** Calibration inputs of a fidelity-aware run: plain data, so it crosses to a worker. */
 export interface CalibrationSettings extends VerifySettings {
   heldOutInputs?: string[];
+  /** Data a fidelity goal checks on instead of a seeded half of `data` (images, recordings; same recipe). */
+  heldOutData?: string[];
 }
 
 /** What compression with a fidelity goal aims at: a cosine to reach, or a size in bytes not to pass. */

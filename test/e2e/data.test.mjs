@@ -93,6 +93,10 @@ describe('--data: PaddleOCR direction classifier on rendered text-line crops', (
     const c = await cliJson('compress', model, '--method', 'prune', '--sparsity', '0.5', '--data', join(work, 'crops'), '--recipe', recipe, '--json', '--force');
     assert.equal(c.verdict.state, 'poor');
     assert.match(JSON.stringify(c.verdict), /16 images in crops\/ \(recipe cls\.lens\.json\)/);
+    // A fidelity goal tunes on a seeded half of the crops and checks on the other half, and says so.
+    const g = await cliJson('compress', model, '--method', 'int4', '--target-cosine', '0.99', '--data', join(work, 'crops'), '--recipe', recipe, '--json', '--force');
+    assert.match(g.fidelity.calibration.measuredOn, /^8 samples: x float32\[1,3,48,192\] from 8 of 16 images in crops\/ \(recipe cls\.lens\.json\), calibration half of a split seeded 0$/);
+    assert.match(g.fidelity.heldOut.measuredOn, /^8 samples: .* 8 of 16 images in crops\/ .*, held-out half of a split seeded 0$/);
   });
 
   it('a folder with unusable files: each skipped and listed in one clause, the rest used; nothing usable is one line', async () => {
@@ -163,5 +167,25 @@ describe('--data: silero VAD v5 on espeak-ng speech and silence (22.05 kHz, resa
     const p = r.outputs.find((o) => o.name === 'output');
     console.log(`# silero v5 int8 on ${ds.samples} speech chunks: speech flag kept on ${(100 * kept).toFixed(1)}%, probability moved by ${p.maxAbs.toFixed(3)} at most`);
     assert.ok(kept >= 0.95, `int8 keeps the speech flag on ${kept} of chunks`);
+  });
+});
+
+describe('--data: a folder of tensors', () => {
+  it("openWakeWord's embedding model on a folder of per-sample folders of .npy mel frames: one sample a file, matched by name", async () => {
+    const dir = join(work, 'tensors');
+    mkdirSync(dir);
+    const model = zooCopy('embedding_model.onnx', dir);
+    const c = await cliJson('compress', model, '--method', 'int8', '--no-verify', '--json');
+    const frames = join(ROOT, '.cache/zoo/inputs/embedding_model');
+    const r = await cliJson('verify', model, c.output, '--data', frames, '--json');
+    assert.equal(r.samples, 8);
+    assert.equal(r.measuredOn, '8 samples: input_1 float32[1,76,32,1] from 8 tensor files in embedding_model/');
+    // The same eight tensors through --inputs, one run each, give the same worst cosine.
+    let worst = 1;
+    for (let k = 0; k < 8; k++) {
+      const one = await cliJson('verify', model, c.output, '--inputs', join(frames, `sample_0${k}`, 'input_1.npy'), '--json');
+      worst = Math.min(worst, one.outputs[0].cosineMin);
+    }
+    assert.equal(r.outputs[0].cosineMin, worst);
   });
 });

@@ -1,3 +1,4 @@
+import { Rng } from '../verify/random';
 import type { HostTensor } from '../verify/tensor';
 
 /** A file that was left out of a dataset, and why (one line). */
@@ -32,11 +33,18 @@ export function firstSamples(d: Dataset, count: number): Dataset {
 }
 
 /**
- * A seeded-free, repeatable split of `d` for a fidelity search: the first half of the samples (rounded
- * up) calibrate, the rest check ('held-out'); both say which part of the data they are.
+ * A seeded split of `d` for a fidelity search: the samples in a seeded random order, the first half
+ * (rounded up) to calibrate on and the rest to check on ('held-out'), so a folder sorted by class
+ * still lands in both; each part says which it is.
  */
-export function halfOf(d: Dataset, part: 'calibration' | 'held-out'): Dataset {
+export function halfOf(d: Dataset, part: 'calibration' | 'held-out', seed: number): Dataset {
+  const order = Array.from({ length: d.samples }, (_, k) => k);
+  const rng = new Rng(seed, 0x5eed);
+  for (let k = order.length - 1; k > 0; k--) {
+    const j = rng.u32() % (k + 1);
+    [order[k], order[j]] = [order[j], order[k]];
+  }
   const cut = Math.ceil(d.samples / 2);
-  const [from, to] = part === 'calibration' ? [0, cut] : [cut, d.samples];
-  return { ...d, samples: to - from, feed: (k) => d.feed(from + k), describe: `samples ${from + 1}–${to} (${part}) of ${d.describe}` };
+  const picked = part === 'calibration' ? order.slice(0, cut) : order.slice(cut);
+  return { ...d, samples: picked.length, feed: (k) => d.feed(picked[k]), describe: `${picked.length} of ${d.describe}, ${part} half of a split seeded ${seed}` };
 }

@@ -95,14 +95,15 @@ export function assignInputs(inputs: ValueInfo[], supplied: SuppliedTensor[], wa
   positional.forEach((s, k) => out.set(open[k].name, s));
   for (const [name, s] of out) {
     const spec = byName.get(name)!;
-    const tensor = convert(s.tensor, spec.dtype, `input '${name}' from ${s.source}`, warnings);
+    const tensor = convertTo(s.tensor, spec.dtype, `input '${name}' from ${s.source}`, warnings);
     checkShape(spec, tensor.dims, `input '${name}' from ${s.source}`);
     out.set(name, { ...s, tensor });
   }
   return out;
 }
 
-function convert(t: HostTensor, dtype: number, what: string, warnings: string[]): HostTensor {
+/** `t` in `dtype`, converted within its family (float↔float, int↔int) with a warning; across families an error naming `what`. */
+export function convertTo(t: HostTensor, dtype: number, what: string, warnings: string[]): HostTensor {
   if (t.dtype === dtype) return t;
   const from = dtypeInfo(t.dtype).name;
   const to = dtypeInfo(dtype).name;

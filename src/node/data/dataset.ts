@@ -3,15 +3,19 @@ import * as path from 'node:path';
 import { chunks, resample, toMono } from '../../core/data/audio';
 import type { Dataset, SkippedFile } from '../../core/data/dataset';
 import { imageTensor } from '../../core/data/image';
-import type { AudioRecipe, ImageRecipe, Recipe } from '../../core/data/recipe';
+import type { AudioRecipe, Recipe } from '../../core/data/recipe';
 import { DataError } from '../../core/data/types';
 import type { ValueInfo } from '../../core/model';
-import { verifyError, type HostTensor } from '../../core/verify/tensor';
+import { checkShape, convertTo } from '../../core/verify/inputs';
+import { parseNpy } from '../../core/verify/npy';
+import { VerifyError, verifyError, type HostTensor } from '../../core/verify/tensor';
+import { parseTensorProto } from '../../core/verify/tensorProto';
 import { describeFsError } from '../fileSource';
 import { decodeImage, decodeWav } from './decode';
 
 const IMAGE_TYPES = new Set(['.png', '.jpg', '.jpeg']);
 const AUDIO_TYPES = new Set(['.wav']);
+const TENSOR_TYPES = new Set(['.npy', '.pb']);
 
 /** `*` and `?` in the last component of a path (Node 20 has no fs.glob). */
 function globFiles(pattern: string): string[] {
@@ -60,77 +64,103 @@ function read(file: string): Uint8Array {
 
 interface Source {
   file: string;
-  /** Samples it gives (an image 1, a recording its whole chunks). */
+  kind: 'image' | 'audio' | 'tensor';
+  /** The input it feeds. */
+  input: string;
+  /** Samples it gives (an image or a tensor file 1, a recording its whole chunks). */
   count: number;
 }
 
 /**
  * The samples `paths` give under `recipe`: each image a sample for the recipe's image input, each
- * WAV file its whole chunks for the audio input. A file that cannot be used is skipped with its
- * reason; none usable is an error naming the paths. Files are decoded once to count and check them,
- * then again when their sample is fed, so memory holds one file at a time, not the folder.
+ * WAV file its whole chunks for the audio input, each .npy/.pb file a sample for the input its name
+ * names (else the recipe's one tensor input). A file that cannot be used is skipped with its reason;
+ * none usable is an error naming the paths. Files are decoded once to count and check them, then
+ * again when their sample is fed, so memory holds one file at a time, not the folder.
  */
 export function openDataset(paths: readonly string[], recipe: Recipe, inputs: readonly ValueInfo[], recipeNote = ''): Dataset {
-  const byKind = (kind: 'image' | 'audio') => inputs.filter((i) => recipe.inputs[i.name]?.kind === kind).map((i) => i.name);
-  const imageInputs = byKind('image');
-  const audioInputs = byKind('audio');
+  const byKind = (kind: 'image' | 'audio' | 'tensor') => inputs.filter((i) => recipe.inputs[i.name]?.kind === kind);
+  const only = (kind: 'image' | 'audio' | 'tensor', file: string): string => {
+    const found = byKind(kind);
+    if (found.length !== 1) throw new DataError(file, found.length ? `the recipe has ${found.length} ${kind} inputs (${found.map((i) => i.name).join(', ')}); give one kind of file for each run` : `the recipe gives the model no ${kind} input`);
+    return found[0].name;
+  };
   const skipped: SkippedFile[] = [];
-  const images: Source[] = [];
-  const audio: Source[] = [];
+  const sources: Source[] = [];
   const files = paths.flatMap(filesOf);
   if (!files.length) verifyError(`${paths.join(', ')}: no files`);
   for (const file of files) {
     const ext = path.extname(file).toLowerCase();
     try {
       if (IMAGE_TYPES.has(ext)) {
-        if (imageInputs.length !== 1) throw new DataError(file, imageInputs.length ? 'the recipe has several image inputs' : 'the recipe gives the model no image input');
+        const input = only('image', file);
         decodeImage(read(file), file);
-        images.push({ file, count: 1 });
+        sources.push({ file, kind: 'image', input, count: 1 });
       } else if (AUDIO_TYPES.has(ext)) {
-        if (audioInputs.length !== 1) throw new DataError(file, audioInputs.length ? 'the recipe has several audio inputs' : 'the recipe gives the model no audio input');
-        const r = recipe.inputs[audioInputs[0]] as AudioRecipe;
+        const input = only('audio', file);
+        const r = recipe.inputs[input] as AudioRecipe;
         const count = chunksOf(file, r).length;
         if (!count) throw new DataError(file, `shorter than one ${r.length}-sample chunk at ${r.rate} Hz`);
-        audio.push({ file, count });
-      } else throw new DataError(file, 'not an image (.png, .jpg) or a recording (.wav)');
+        sources.push({ file, kind: 'audio', input, count });
+      } else if (TENSOR_TYPES.has(ext)) {
+        const { name } = tensorOf(file);
+        const named = inputs.find((i) => i.name === name && recipe.inputs[i.name]?.kind !== 'value');
+        sources.push({ file, kind: 'tensor', input: named?.name ?? only('tensor', file), count: 1 });
+      } else throw new DataError(file, 'not an image (.png, .jpg), a recording (.wav) or a tensor (.npy, .pb)');
     } catch (err) {
-      if (!(err instanceof DataError)) throw err;
-      skipped.push({ file, reason: err.message });
+      if (!(err instanceof DataError || err instanceof VerifyError)) throw err;
+      skipped.push({ file, reason: err instanceof DataError ? err.message : `${file}: ${err.message}` });
     }
   }
-  if (images.length && audio.length) verifyError(`${paths.join(', ')}: both images and recordings; give one kind of data per run`);
-  const sources = images.length ? images : audio;
+  const kinds = new Set(sources.map((s) => `${s.kind} ${s.input}`));
+  if (kinds.size > 1) verifyError(`${paths.join(', ')}: files for ${[...kinds].map((k) => k.replace(' ', " input '")).join("', ")}'; give one kind of file for one input per run`);
   if (!sources.length) verifyError(`${paths.join(', ')}: no usable data (${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped; the first: ${skipped[0]?.reason ?? 'none'})`);
-  const name = images.length ? imageInputs[0] : audioInputs[0];
-  const r = recipe.inputs[name] as ImageRecipe | AudioRecipe;
+  const { kind, input: name } = sources[0];
+  const spec = inputs.find((i) => i.name === name)!;
+  const r = recipe.inputs[name];
   const total = sources.reduce((a, s) => a + s.count, 0);
   const starts: number[] = [];
   sources.reduce((at, s) => (starts.push(at), at + s.count), 0);
   let cached: { file: string; pieces: Float32Array[] } | undefined;
-  const sample = (k: number): { dims: number[]; data: Float32Array } => {
+  const sample = (k: number): HostTensor => {
     let at = starts.length - 1;
     while (starts[at] > k) at--;
     const src = sources[at];
-    if (r.kind === 'image') return imageTensor(decodeImage(read(src.file), src.file), r);
-    if (cached?.file !== src.file) cached = { file: src.file, pieces: chunksOf(src.file, r) };
-    return { dims: [1, r.length], data: cached.pieces[k - starts[at]] };
+    if (r.kind === 'image') return { dtype: 1, ...imageTensor(decodeImage(read(src.file), src.file), r) };
+    if (r.kind === 'audio') {
+      if (cached?.file !== src.file) cached = { file: src.file, pieces: chunksOf(src.file, r) };
+      return { dtype: 1, dims: [1, r.length], data: cached.pieces[k - starts[at]] };
+    }
+    return convertTo(tensorOf(src.file).tensor, spec.dtype, `input '${name}' from ${path.basename(src.file)}`, []);
   };
-  const dims = sample(0).dims;
+  const first = sample(0);
+  checkShape(spec, first.dims, `input '${name}' from ${path.basename(sources[0].file)}`);
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const what = r.kind === 'image' ? plural(total, 'image') : `${plural(total, 'chunk')} of ${r.length} samples at ${r.rate} Hz from ${plural(sources.length, 'WAV file')}`;
+  const what =
+    r.kind === 'image' ? plural(total, 'image') : r.kind === 'audio' ? `${plural(total, 'chunk')} of ${r.length} samples at ${r.rate} Hz from ${plural(sources.length, 'WAV file')}` : plural(total, 'tensor file');
   return {
     inputs: [name],
     samples: total,
-    describe: `${what} in ${where(paths)}${recipeNote}`,
-    dims: new Map([[name, dims]]),
+    describe: `${what} in ${where(paths)}${kind === 'tensor' ? '' : recipeNote}`,
+    dims: new Map([[name, first.dims]]),
     feed: (k) => {
-      const { dims: d, data } = sample(k);
-      const tensor: HostTensor = { dtype: 1, dims: d, data };
-      return new Map([[name, tensor]]);
+      const t = k === 0 ? first : sample(k);
+      if (t.dims.length !== first.dims.length || t.dims.some((d, a) => d !== first.dims[a])) verifyError(`input '${name}': sample ${k + 1} is [${t.dims.join(',')}], the first was [${first.dims.join(',')}]; every sample has one shape`);
+      return new Map([[name, t]]);
     },
     skipped,
     values: Object.fromEntries(Object.entries(recipe.inputs).flatMap(([k, v]) => (v.kind === 'value' ? [[k, v.value]] : []))),
   };
+}
+
+/** A .npy or TensorProto .pb file: its tensor, and the input name it gives (the .pb's own, else the file's stem). */
+function tensorOf(file: string): { name: string; tensor: HostTensor } {
+  const bytes = read(file);
+  const base = path.basename(file);
+  const stem = base.replace(/\.[^.]*$/, '');
+  if (path.extname(file).toLowerCase() === '.npy') return { name: stem, tensor: parseNpy(bytes, base) };
+  const { name, tensor } = parseTensorProto(bytes, base);
+  return { name: name || stem, tensor };
 }
 
 /** A recording as the recipe's chunks: mono, resampled to its rate, scaled, whole chunks only. */
