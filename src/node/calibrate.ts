@@ -116,7 +116,7 @@ function splitInputs(model: Model, options: CalibrationOptions): { calibration: 
 function dataPart(file: string, options: CalibrationOptions, part?: 'calibration' | 'held-out'): OpenData | undefined {
   if (options.heldOutData?.length && part) return dataOpener(file, part === 'held-out' ? { ...options, data: options.heldOutData } : options);
   const open = dataOpener(file, options);
-  return open && (part ? (model, inputs) => halfOf(open(model, inputs), part, options.seed ?? 0) : open);
+  return open && (part ? (model, inputs, limit) => halfOf(open(model, inputs, 2 * limit), part, options.seed ?? 0) : open);
 }
 
 /** The original's outputs on the calibration inputs, with the runtime that made them. */

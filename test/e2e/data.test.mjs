@@ -111,6 +111,11 @@ describe('--data: PaddleOCR direction classifier on rendered text-line crops', (
     assert.match(warning, /notes\.png: not a PNG or JPEG file/);
     assert.match(warning, /truncated\.png: /);
     assert.match(warning, /odd\.wav: the recipe gives the model no audio input/);
+    // --samples caps the run, and the folder is read only as far as it needs: the bad files after good_0.png are not reached.
+    const one = await cliJson('verify', model, model, '--data', join(work, 'mixed'), '--recipe', recipe, '--samples', '1', '--json');
+    assert.equal(one.samples, 1);
+    assert.match(one.measuredOn, /from 1 image in mixed\/ \(the first 1 of 5 files\) \(recipe cls\.lens\.json\)$/);
+    assert.ok(!one.warnings.some((w) => /skipped/.test(w)), one.warnings.join('\n'));
     const none = spawnSync(process.execPath, [CLI, 'verify', model, model, '--data', join(work, 'mixed', 'notes.png'), '--recipe', recipe], { encoding: 'utf8' });
     assert.equal(none.status, 1);
     assert.equal(none.stderr.trim().split('\n').length, 1, none.stderr);

@@ -13,7 +13,8 @@ export const DEFAULT_SAMPLES = 8;
 export const MAX_SAMPLES = 10_000;
 
 /** Opens the user's data (images, recordings) for the model's inputs: node-side, since it reads files. */
-export type OpenData = (model: Model, inputs: readonly ValueInfo[]) => Dataset;
+/** `limit`: the samples the run takes at most (--samples), so a large folder is read only that far. */
+export type OpenData = (model: Model, inputs: readonly ValueInfo[], limit: number) => Dataset;
 
 /** A loaded model in some runtime. */
 export interface RuntimeSession {
@@ -156,8 +157,9 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
   const requested = options.samples ?? DEFAULT_SAMPLES;
   if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES) verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
   const inputs = realInputs(model);
-  const opened = openData?.(model, inputs);
-  const data = opened && firstSamples(opened, Math.min(options.samples ?? MAX_SAMPLES, MAX_SAMPLES));
+  const limit = Math.min(options.samples ?? MAX_SAMPLES, MAX_SAMPLES);
+  const opened = openData?.(model, inputs, limit);
+  const data = opened && firstSamples(opened, limit);
   if (opened?.skipped.length) warnings.push(`${opened.skipped.length} file${opened.skipped.length === 1 ? '' : 's'} skipped: ${opened.skipped.map((f) => f.reason).join('; ')}`);
   const fromData = new Set(data?.inputs ?? []);
   const open = inputs.filter((i) => !fromData.has(i.name));

@@ -78,7 +78,7 @@ interface Source {
  * none usable is an error naming the paths. Files are decoded once to count and check them, then
  * again when their sample is fed, so memory holds one file at a time, not the folder.
  */
-export function openDataset(paths: readonly string[], recipe: Recipe, inputs: readonly ValueInfo[], recipeNote = ''): Dataset {
+export function openDataset(paths: readonly string[], recipe: Recipe, inputs: readonly ValueInfo[], recipeNote = '', limit = Infinity): Dataset {
   const byKind = (kind: 'image' | 'audio' | 'tensor') => inputs.filter((i) => recipe.inputs[i.name]?.kind === kind);
   const only = (kind: 'image' | 'audio' | 'tensor', file: string): string => {
     const found = byKind(kind);
@@ -89,7 +89,12 @@ export function openDataset(paths: readonly string[], recipe: Recipe, inputs: re
   const sources: Source[] = [];
   const files = paths.flatMap(filesOf);
   if (!files.length) verifyError(`${paths.join(', ')}: no files`);
+  let found = 0;
+  let looked = 0;
   for (const file of files) {
+    // Enough samples for the run (--samples): the rest of the folder is not read.
+    if (found >= limit) break;
+    looked++;
     const ext = path.extname(file).toLowerCase();
     try {
       if (IMAGE_TYPES.has(ext)) {
@@ -107,6 +112,7 @@ export function openDataset(paths: readonly string[], recipe: Recipe, inputs: re
         const named = inputs.find((i) => i.name === name && recipe.inputs[i.name]?.kind !== 'value');
         sources.push({ file, kind: 'tensor', input: named?.name ?? only('tensor', file), count: 1 });
       } else throw new DataError(file, 'not an image (.png, .jpg), a recording (.wav) or a tensor (.npy, .pb)');
+      found += sources[sources.length - 1].count;
     } catch (err) {
       if (!(err instanceof DataError || err instanceof VerifyError)) throw err;
       skipped.push({ file, reason: err instanceof DataError ? err.message : `${file}: ${err.message}` });
@@ -118,7 +124,8 @@ export function openDataset(paths: readonly string[], recipe: Recipe, inputs: re
   const { kind, input: name } = sources[0];
   const spec = inputs.find((i) => i.name === name)!;
   const r = recipe.inputs[name];
-  const total = sources.reduce((a, s) => a + s.count, 0);
+  const total = Math.min(limit, sources.reduce((a, s) => a + s.count, 0));
+  const unread = files.length - looked;
   const starts: number[] = [];
   sources.reduce((at, s) => (starts.push(at), at + s.count), 0);
   let cached: { file: string; pieces: Float32Array[] } | undefined;
@@ -141,7 +148,7 @@ export function openDataset(paths: readonly string[], recipe: Recipe, inputs: re
   return {
     inputs: [name],
     samples: total,
-    describe: `${what} in ${where(paths)}${kind === 'tensor' ? '' : recipeNote}`,
+    describe: `${what} in ${where(paths)}${unread ? ` (the first ${looked} of ${files.length} files)` : ''}${kind === 'tensor' ? '' : recipeNote}`,
     dims: new Map([[name, first.dims]]),
     feed: (k) => {
       const t = k === 0 ? first : sample(k);
