@@ -8,7 +8,7 @@ import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
 import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/units';
 import { formatCompressReport, formatSensitivity } from '../core/compress/format';
-import type { CompressReport } from '../core/compress/pipeline';
+import type { CompressReport } from '../core/compress/report';
 import type { SensitivityReport } from '../core/compress/sensitivity';
 import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';

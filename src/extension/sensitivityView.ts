@@ -3,7 +3,7 @@
  * bundle imports the types. Numbers that may be non-finite (the SQNR of an exact layer) travel as tags.
  */
 import type { LayerSensitivity, SensitivityReport } from '../core/compress/sensitivity';
-import type { CompressReport } from '../core/compress/pipeline';
+import type { CompressReport } from '../core/compress/report';
 import type { VerifyReport } from '../core/verify/report';
 import { verdictHeadline, type Verdict } from '../core/compress/verdict';
 import { toWire, type WireNumber } from './reportProtocol';

@@ -1,4 +1,4 @@
-import type { CompressHooks } from '../core/compress/pipeline';
+import type { CompressHooks } from '../core/compress/report';
 import {
   pickForFullRuns,
   pinLadders,

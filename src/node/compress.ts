@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../core/formats';
-import { compressModel, type CompressHooks, type CompressReport } from '../core/compress/pipeline';
+import { compressModel } from '../core/compress/pipeline';
+import type { CompressHooks, CompressReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import type { ByteSink } from '../core/formats/onnx/writer';
 import { variantPath, writeAtomically } from './atomicWrite';

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { compressModel, type CompressHooks, type CompressReport } from '../core/compress/pipeline';
+import { compressModel } from '../core/compress/pipeline';
+import type { CompressHooks, CompressReport } from '../core/compress/report';
 import type { CompressSpec } from '../core/compress/spec';
 import { readModel } from '../core/formats';
 import type { ByteSink } from '../core/formats/onnx/writer';

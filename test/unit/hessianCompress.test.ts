@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type * as Ort from 'onnxruntime-node';
-import { readFloat32 } from '../../src/core/compress/pipeline';
+import { readFloat32 } from '../../src/core/compress/tensors';
 import type { CompressSpec } from '../../src/core/compress/spec';
 import { readModel } from '../../src/core/formats';
 import { MemorySource } from '../../src/core/io/source';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { readFloat32 } from '../../src/core/compress/pipeline';
+import { readFloat32 } from '../../src/core/compress/tensors';
 import { readModel } from '../../src/core/formats';
 import { writeOnnx, type NewTensor, type RewritePlan } from '../../src/core/formats/onnx/writer';
 import { MemorySource, type ExternalDataResolver } from '../../src/core/io/source';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { CompressReport, TensorResult } from '../../src/core/compress/pipeline';
+import type { CompressReport, TensorResult } from '../../src/core/compress/report';
 import type { LayerSensitivity, SensitivityReport } from '../../src/core/compress/sensitivity';
 import { formatVerdict, headlineFidelity, judgeVariant, proxySuspects, verdictHeadline, verifySizeSkipReason, type VerifyOutcome } from '../../src/core/compress/verdict';
 import { measuredOn, type OutputReport, type VerifyReport } from '../../src/core/verify/report';

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { SensitivityReport } from '../../src/core/compress/sensitivity';
 import { parseByteSize } from '../../src/core/units';
 import { fromWire } from '../../src/extension/reportProtocol';
-import type { CompressReport } from '../../src/core/compress/pipeline';
+import type { CompressReport } from '../../src/core/compress/report';
 import type { Verdict } from '../../src/core/compress/verdict';
 import { toMixedResult, toSensitivityView } from '../../src/extension/sensitivityView';
 import { goalFrom, rerunOverrides } from '../../webview/rerun';

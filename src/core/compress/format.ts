@@ -1,7 +1,7 @@
 import { formatBytes as bytes } from '../units';
 import { describeGoal } from './spec';
 import type { HessianComparison } from './hessianPlan';
-import type { CompressReport } from './pipeline';
+import type { CompressReport } from './report';
 import type { FidelityResult, SensitivityReport } from './sensitivity';
 import { formatVerdict, type Verdict } from './verdict';
 

@@ -2,15 +2,14 @@ import { dtypeInfo } from '../dtypes';
 import { CancelledError, invalid } from '../errors';
 import { compressGguf } from '../formats/gguf/writer';
 import { writeOnnx, type ByteSink, type ExternalPlacement, type TensorEdit } from '../formats/onnx/writer';
-import { compressSafetensors, type ShardWriter } from '../formats/safetensors/compress';
+import { compressSafetensors } from '../formats/safetensors/compress';
 import type { RandomAccessSource } from '../io/source';
-import type { Model, TensorRef, TensorStorage } from '../model';
+import type { Model, TensorStorage } from '../model';
 import { FloatScratch } from '../scratch';
-import { float32Reader, readRawFloat32, streamElements, type SourceOpener } from '../stats/decode';
+import { float32Reader, type SourceOpener } from '../stats/decode';
 import type { Values } from '../wasm/kernels';
 import { bf16Edit, bytesOf, castEdit, codebookEdit, denseEdit, int4Edit, linearEdit, sparseBytes, sparseEdit } from './encode';
 import {
-  applyMask,
   blockLayout,
   dequantizeClusters,
   dequantizeFixed,
@@ -19,13 +18,6 @@ import {
   fromBfloat16,
   fromFloat16,
   kmeans1d,
-  pruneGlobalMagnitude,
-  pruneGlobalRandom,
-  pruneMagnitude,
-  pruneMean,
-  pruneNM,
-  pruneRandom,
-  pruneThreshold,
   quantizeBlockwise,
   quantizeFixed,
   quantizeLinear,
@@ -34,141 +26,18 @@ import {
   toBfloat16,
   toFloat16,
 } from './methods';
-import type { HessianComparison } from './hessianPlan';
-import { compareReconstruction, type PairedHistograms, type ReportComparison } from './metrics';
-import type { FidelityResult } from './sensitivity';
+import { compareReconstruction, type ReportComparison } from './metrics';
 import { normaliseSpec, variantSuffix, type CompressSpec } from './spec';
-import { summarise, symbolEstimate, type SymbolEstimate } from './summary';
-import type { ErrorMetrics, MethodName, Reconstruction } from './types';
+import { summarise, symbolEstimate } from './summary';
+import type { MethodName, Reconstruction } from './types';
+import type { CompressHooks, CompressReport, SymbolEstimate, TensorJob, TensorOutcome, TensorResult } from './report';
+import { isGlobalPrune, pruneGlobal, pruneOne, readFloat64, readWeights } from './tensors';
 import { blockersOfOpset21, blockersOfOpset7 } from './opsets';
 import { rangeObstacle } from './range';
-import { findWeights, selectWeights, type SkippedTensor, type WeightCandidate } from './weights';
-
-export interface TensorResult extends ErrorMetrics {
-  name: string;
-  layer: string;
-  op: string;
-  /** What was done, e.g. 'prune+int8 (per-channel, axis 0)'. */
-  method: string;
-  bytesBefore: number;
-  bytesAfter: number;
-  note?: string;
-  /** Histograms of the original and reconstructed values over the same bins (for overlays). */
-  histograms: PairedHistograms;
-}
-
-export interface CompressReport {
-  methods: MethodName[];
-  suffix: string;
-  options: CompressSpec['options'];
-  tensors: TensorResult[];
-  skipped: SkippedTensor[];
-  totals: {
-    fileBytesBefore: number;
-    fileBytesAfter: number;
-    /** before / after. */
-    ratio: number;
-    weightBytesBefore: number;
-    weightBytesAfter: number;
-    /** Parameters whose storage changed. */
-    parameters: number;
-  };
-  /** Deep Compression's entropy-coding estimate over the compressed tensors' stored symbols. */
-  entropy: { bitsPerWeight: number; huffmanBytes: number; huffmanFileBytes: number };
-  warnings: string[];
-  /** Set when a fidelity goal chose the precision of each layer (node/calibrate.ts). */
-  fidelity?: FidelityResult;
-  /** Hessian pruning's comparison with magnitude pruning at the same sparsity (set by the caller that calibrated). */
-  hessian?: HessianComparison;
-}
-
-export interface CompressHooks {
-  cancelled?: () => boolean;
-  progress?: (done: number, total: number, tensor: string) => void;
-  /** Where a sharded variant (safetensors) writes its shards; the main sink gets its index. */
-  shards?: ShardWriter;
-  /**
-   * Prunes one weight from outside the pure core (Hessian criterion: needs calibration runs).
-   * Returns the pruned values, or undefined to fall back to the spec's own criterion.
-   */
-  prune?: (candidate: WeightCandidate, values: Float32Array) => Float32Array | undefined;
-  /** Sees each weight before and after compression (sensitivity's activation-weighted error). */
-  inspect?: (candidate: WeightCandidate, original: Float32Array, reconstructed: Float32Array) => void;
-  /**
-   * Runs tensor jobs elsewhere (worker threads, each with its own reader of the model) and yields
-   * their outcomes in job order. Not used for global pruning (it needs every tensor at once) nor
-   * when `prune` or `inspect` is set (a function cannot cross to another thread).
-   */
-  parallel?: (jobs: TensorJob[], cancelled: () => boolean) => Iterable<TensorOutcome>;
-}
-
-/** One weight to compress: everything a thread needs besides a reader of the model. */
-export interface TensorJob {
-  candidate: WeightCandidate;
-  /** Position among the weights compressed (varies the seed of random pruning). */
-  position: number;
-  storage: MethodName | undefined;
-  spec: CompressSpec;
-  opset: number;
-}
-
-/** What compressing one weight yields: its edit, its report row and its share of the entropy estimate. */
-export interface TensorOutcome {
-  edit: TensorEdit;
-  result: TensorResult;
-  estimate?: SymbolEstimate;
-}
+import { findWeights, selectWeights, type WeightCandidate } from './weights';
 
 function defaultOpset(model: Model): number {
   return model.metadata.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
-}
-
-const FLOAT32_MAX = 3.4028234663852886e38;
-
-/**
- * Reads a tensor's values as float32, the precision every method works in. float64 values past
- * float32's range are clipped to ±max (and counted) rather than silently becoming ±Inf.
- */
-export function readWeights(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into?: Float32Array): { values: Float32Array; clipped: number } {
-  const out = into ?? new Float32Array(ref.count);
-  if (readRawFloat32(source, ref, openFile, out)) return { values: out, clipped: 0 };
-  let at = 0;
-  let clipped = 0;
-  streamElements(source, ref, openFile, (v, n) => {
-    if (v instanceof Float32Array) {
-      // Already float32: nothing to clip, and a block copy instead of a loop.
-      out.set(v.subarray(0, n), at);
-      at += n;
-      return;
-    }
-    for (let i = 0; i < n; i++) {
-      const x = v[i];
-      if (x > FLOAT32_MAX && x !== Infinity) {
-        out[at + i] = FLOAT32_MAX;
-        clipped++;
-      } else if (x < -FLOAT32_MAX && x !== -Infinity) {
-        out[at + i] = -FLOAT32_MAX;
-        clipped++;
-      } else out[at + i] = x;
-    }
-    at += n;
-  });
-  return { values: out, clipped };
-}
-
-/** A tensor's values as float32 (see readWeights). */
-export function readFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): Float32Array {
-  return readWeights(source, ref, openFile).values;
-}
-
-function readFloat64(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): Float64Array {
-  const out = new Float64Array(ref.count);
-  let at = 0;
-  streamElements(source, ref, openFile, (v, n) => {
-    out.set(v.subarray(0, n), at);
-    at += n;
-  });
-  return out;
 }
 
 /** Bytes the stored tensors of an edit take: what the variant really spends on this weight. */
@@ -200,29 +69,6 @@ interface Transformed {
   note?: string;
   /** compareReconstruction of the stored values against `reconstructed`, and the symbols' byte counts, when made with the codes. */
   measured?: { comparison: ReportComparison; byteCounts: Float64Array };
-}
-
-/** Global pruning ranks all tensors together, so it needs every tensor's values at once. */
-export function isGlobalPrune(spec: CompressSpec): boolean {
-  return spec.methods[0] === 'prune' && spec.options.sparsity !== undefined && spec.options.scope === 'global';
-}
-
-export function pruneGlobal(values: Float32Array[], spec: CompressSpec): Float32Array[] {
-  const o = spec.options;
-  const masks = o.random ? pruneGlobalRandom(values, o.sparsity!, o.seed ?? 0) : pruneGlobalMagnitude(values, o.sparsity!);
-  return values.map((v, i) => applyMask(v, masks[i]));
-}
-
-/** Per-tensor pruning (every criterion but global ranking); `i` varies the seed per tensor. */
-export function pruneOne(v: Float32Array, c: WeightCandidate, spec: CompressSpec, i: number): Float32Array {
-  const o = spec.options;
-  let mask: Uint8Array;
-  if (o.pattern) mask = pruneNM(v, c.layout, o.pattern);
-  else if (o.threshold === 'mean') mask = pruneMean(v);
-  else if (typeof o.threshold === 'number') mask = pruneThreshold(v, o.threshold);
-  else if (o.random) mask = pruneRandom(v, o.sparsity ?? 0.5, (o.seed ?? 0) + i);
-  else mask = pruneMagnitude(v, o.sparsity ?? 0.5);
-  return applyMask(v, mask);
 }
 
 /** How a linear result's scales are laid out, for the report's method column. */

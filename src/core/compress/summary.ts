@@ -1,14 +1,6 @@
 import { entropyEstimate } from './metrics';
-import type { CompressReport, TensorResult } from './pipeline';
+import type { CompressReport, SymbolEstimate, TensorResult } from './report';
 
-/** One stored tensor's share of the Deep Compression estimate. */
-export interface SymbolEstimate {
-  /** Entropy × elements: bits an ideal coder would need for the symbols. */
-  bits: number;
-  /** Huffman-coded symbols plus the tensor's other stored bytes (scales, codebooks). */
-  bytes: number;
-  count: number;
-}
 
 /**
  * Estimate for a tensor stored as `symbols` plus `otherBytes` of side data. Huffman never pays

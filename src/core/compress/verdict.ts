@@ -4,7 +4,7 @@
  * JSON, report card, notification) shows this, so the numbers and wording agree everywhere.
  */
 import { base, type VerifyReport } from '../verify/report';
-import type { CompressReport } from './pipeline';
+import type { CompressReport } from './report';
 import type { SensitivityReport } from './sensitivity';
 import type { CompressSpec } from './spec';
 import { formatBytes } from '../units';

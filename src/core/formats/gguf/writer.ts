@@ -1,8 +1,8 @@
-import type { CompressHooks, CompressReport, TensorResult } from '../../compress/pipeline';
+import type { CompressHooks, CompressReport, SymbolEstimate, TensorResult } from '../../compress/report';
 import { variantSuffix, type CompressSpec } from '../../compress/spec';
 import { compareReconstruction } from '../../compress/metrics';
 import { rangeObstacle } from '../../compress/range';
-import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
+import { summarise, symbolEstimate } from '../../compress/summary';
 import type { SkippedTensor } from '../../compress/weights';
 import { CancelledError, invalid } from '../../errors';
 import type { RandomAccessSource } from '../../io/source';

@@ -1,13 +1,14 @@
 import { dtypeInfo } from '../../dtypes';
 import { CancelledError, invalid } from '../../errors';
 import type { RandomAccessSource } from '../../io/source';
-import type { Model, TensorRef } from '../../model';
-import { streamElements, type SourceOpener } from '../../stats/decode';
+import type { Model } from '../../model';
+import type { SourceOpener } from '../../stats/decode';
 import { bytesOf } from '../../compress/encode';
 import { compareReconstruction } from '../../compress/metrics';
-import { summarise, symbolEstimate, type SymbolEstimate } from '../../compress/summary';
+import { summarise, symbolEstimate } from '../../compress/summary';
 import { dequantizeClusters, dequantizeLinear, fromBfloat16, fromFloat16, kmeans1d, quantizeLinear, toBfloat16, toFloat16 } from '../../compress/methods';
-import { isGlobalPrune, pruneGlobal, pruneOne, readWeights, type CompressHooks, type CompressReport, type TensorResult } from '../../compress/pipeline';
+import type { CompressHooks, CompressReport, SymbolEstimate, TensorResult } from '../../compress/report';
+import { isGlobalPrune, pruneGlobal, pruneOne, readFloat64, readWeights } from '../../compress/tensors';
 import { rangeObstacle } from '../../compress/range';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../../compress/spec';
 import type { WeightLayout } from '../../compress/types';
@@ -27,13 +28,6 @@ const FLOAT_TYPES = [1, 11, 10, 16];
 /** fp16/bf16 convert every float tensor from this size on; smaller ones are not worth a new dtype. */
 const MIN_HALF_ELEMENTS = 16;
 
-/** The other files of a sharded variant, written next to the main output (the new index). */
-export interface ShardWriter {
-  /** File name of the main output: shards are named after it (`X.safetensors.index.json` → `X-00001-of-00002.safetensors`). */
-  mainName: string;
-  /** Writes file `name` next to the main output, whole or not at all; returns its size. */
-  write(name: string, produce: (sink: ByteSink) => void): number;
-}
 
 interface InputFile {
   /** Shard file name; '' for a single-file model. */
@@ -71,16 +65,6 @@ function inputFiles(source: RandomAccessSource, model: Model, openFile: SourceOp
   const index = readIndexJson(source, 'index');
   const shards = [...new Set(index.weightMap.values())].sort(naturalCompare);
   return { files: shards.map((s) => asFile(s, () => openFile(s))), indexMetadata: index.metadata };
-}
-
-function readFloat64(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): Float64Array {
-  const out = new Float64Array(ref.count);
-  let at = 0;
-  streamElements(source, ref, openFile, (v, n) => {
-    out.set(v.subarray(0, n), at);
-    at += n;
-  });
-  return out;
 }
 
 /** Values in a float dtype's own encoding, and what a reader decodes them to. */

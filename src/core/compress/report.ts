@@ -1,0 +1,105 @@
+/**
+ * What compression reports and the hooks it takes: the contract between the format compressors
+ * (ONNX in pipeline.ts, GGUF, safetensors), their callers (node, CLI, extension) and the summary.
+ * Types only, so every format's compressor can share them without importing another's code.
+ */
+
+import type { ByteSink, TensorEdit } from '../formats/onnx/writer';
+import type { HessianComparison } from './hessianPlan';
+import type { PairedHistograms } from './metrics';
+import type { FidelityResult } from './sensitivity';
+import type { CompressSpec } from './spec';
+import type { ErrorMetrics, MethodName } from './types';
+import type { SkippedTensor, WeightCandidate } from './weights';
+
+export interface TensorResult extends ErrorMetrics {
+  name: string;
+  layer: string;
+  op: string;
+  /** What was done, e.g. 'prune+int8 (per-channel, axis 0)'. */
+  method: string;
+  bytesBefore: number;
+  bytesAfter: number;
+  note?: string;
+  /** Histograms of the original and reconstructed values over the same bins (for overlays). */
+  histograms: PairedHistograms;
+}
+
+export interface CompressReport {
+  methods: MethodName[];
+  suffix: string;
+  options: CompressSpec['options'];
+  tensors: TensorResult[];
+  skipped: SkippedTensor[];
+  totals: {
+    fileBytesBefore: number;
+    fileBytesAfter: number;
+    /** before / after. */
+    ratio: number;
+    weightBytesBefore: number;
+    weightBytesAfter: number;
+    /** Parameters whose storage changed. */
+    parameters: number;
+  };
+  /** Deep Compression's entropy-coding estimate over the compressed tensors' stored symbols. */
+  entropy: { bitsPerWeight: number; huffmanBytes: number; huffmanFileBytes: number };
+  warnings: string[];
+  /** Set when a fidelity goal chose the precision of each layer (node/calibrate.ts). */
+  fidelity?: FidelityResult;
+  /** Hessian pruning's comparison with magnitude pruning at the same sparsity (set by the caller that calibrated). */
+  hessian?: HessianComparison;
+}
+
+export interface CompressHooks {
+  cancelled?: () => boolean;
+  progress?: (done: number, total: number, tensor: string) => void;
+  /** Where a sharded variant (safetensors) writes its shards; the main sink gets its index. */
+  shards?: ShardWriter;
+  /**
+   * Prunes one weight from outside the pure core (Hessian criterion: needs calibration runs).
+   * Returns the pruned values, or undefined to fall back to the spec's own criterion.
+   */
+  prune?: (candidate: WeightCandidate, values: Float32Array) => Float32Array | undefined;
+  /** Sees each weight before and after compression (sensitivity's activation-weighted error). */
+  inspect?: (candidate: WeightCandidate, original: Float32Array, reconstructed: Float32Array) => void;
+  /**
+   * Runs tensor jobs elsewhere (worker threads, each with its own reader of the model) and yields
+   * their outcomes in job order. Not used for global pruning (it needs every tensor at once) nor
+   * when `prune` or `inspect` is set (a function cannot cross to another thread).
+   */
+  parallel?: (jobs: TensorJob[], cancelled: () => boolean) => Iterable<TensorOutcome>;
+}
+
+/** One weight to compress: everything a thread needs besides a reader of the model. */
+export interface TensorJob {
+  candidate: WeightCandidate;
+  /** Position among the weights compressed (varies the seed of random pruning). */
+  position: number;
+  storage: MethodName | undefined;
+  spec: CompressSpec;
+  opset: number;
+}
+
+/** What compressing one weight yields: its edit, its report row and its share of the entropy estimate. */
+export interface TensorOutcome {
+  edit: TensorEdit;
+  result: TensorResult;
+  estimate?: SymbolEstimate;
+}
+
+/** The other files of a sharded variant, written next to the main output (the new index). */
+export interface ShardWriter {
+  /** File name of the main output: shards are named after it (`X.safetensors.index.json` → `X-00001-of-00002.safetensors`). */
+  mainName: string;
+  /** Writes file `name` next to the main output, whole or not at all; returns its size. */
+  write(name: string, produce: (sink: ByteSink) => void): number;
+}
+
+/** One stored tensor's share of the Deep Compression estimate. */
+export interface SymbolEstimate {
+  /** Entropy × elements: bits an ideal coder would need for the symbols. */
+  bits: number;
+  /** Huffman-coded symbols plus the tensor's other stored bytes (scales, codebooks). */
+  bytes: number;
+  count: number;
+}
