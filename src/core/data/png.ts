@@ -1,5 +1,5 @@
 import { MAX_IMAGE_PIXELS } from '../limits';
-import { crc32 } from '../verify/zip';
+import { crc32 } from '../io/zip';
 import { dataError, type DecodedImage } from './types';
 
 /**

@@ -4,7 +4,7 @@ import { MAX_TENSORS } from '../../limits';
 import type { Layer, Model, TensorRef, TensorStorage } from '../../model';
 import { PyDict, PyObject, PyTuple, readPickle, typeName, type PyValue } from './pickle';
 import { TorchHooks, TorchTensor, type TorchStorage } from './torch';
-import { ZipArchive } from './zip';
+import { ZipArchive } from '../../io/zip';
 
 /** PyTorch checkpoints: torch.save's zip archive (PyTorch >= 1.6) with data.pkl and data/<key> storages. */
 
@@ -72,7 +72,8 @@ export function readPytorch(source: RandomAccessSource): Model {
     if (h[0] === 0x80) invalid('a raw pickle, not a torch.save zip archive: not supported');
     invalid('not a PyTorch checkpoint: torch.save writes a zip archive, and this file is not one');
   }
-  const zip = ZipArchive.open(source);
+  // A checkpoint holds one member per storage plus a few records.
+  const zip = ZipArchive.open(source, MAX_TENSORS + 64);
   const pkls = zip.entries.filter((e) => /^([^/]+\/)?data\.pkl$/.test(e.name));
   if (zip.entries.some((e) => /^[^/]+\/(constants\.pkl$|code\/)/.test(e.name))) {
     invalid('TorchScript archive (torch.jit.save): not supported; Model Lens reads torch.save checkpoints');

@@ -1,16 +1,22 @@
-import { invalid } from '../../errors';
-import { readExactly, type RandomAccessSource } from '../../io/source';
-import { MAX_TENSORS } from '../../limits';
+import { invalid } from '../errors';
+import { readExactly, type RandomAccessSource } from './source';
 
 /**
- * Zip archives as torch.save writes them, read through ranged reads: only the central directory
- * is held in memory; members stay in the file and are located by their local headers on demand.
+ * Zip archives read through ranged reads (torch.save checkpoints, np.savez archives): only the
+ * central directory is held in memory; members stay in the source and are located by their local
+ * headers on demand, read in place when stored, or inflated by the caller's raw-DEFLATE function.
  */
 
-/** Members in one archive: a checkpoint holds one per storage plus a few records. */
-export const MAX_ZIP_ENTRIES = MAX_TENSORS + 64;
+/** Members in one archive by default: bounds the central-directory walk. */
+export const MAX_ZIP_ENTRIES = 65536;
 /** The central directory is read whole: stops a forged size from allocating gigabytes. */
 export const MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Inflates a raw DEFLATE stream that must produce exactly `expectedBytes` (the caller refuses
+ * more, so a zip bomb cannot grow past what the archive declared).
+ */
+export type InflateRaw = (data: Uint8Array, expectedBytes: number) => Uint8Array;
 
 const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
@@ -28,6 +34,8 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   localHeader: number;
+  /** CRC-32 of the uncompressed bytes. */
+  crc: number;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -46,7 +54,7 @@ export class ZipArchive {
     }
   }
 
-  static open(source: RandomAccessSource): ZipArchive {
+  static open(source: RandomAccessSource, maxEntries = MAX_ZIP_ENTRIES): ZipArchive {
     const size = source.size();
     if (size < EOCD_BYTES) invalid(`not a zip archive: ${size} bytes is smaller than an end record`);
     const tailStart = Math.max(0, size - EOCD_BYTES - MAX_COMMENT);
@@ -60,7 +68,7 @@ export class ZipArchive {
         break;
       }
     }
-    if (eocd < 0) invalid('zip archive has no end-of-central-directory record (truncated file?)');
+    if (eocd < 0) invalid('not a zip archive: no end-of-central-directory record (truncated file?)');
     let count = tv.getUint16(eocd + 10, true);
     let cdSize = tv.getUint32(eocd + 12, true);
     let cdOffset = tv.getUint32(eocd + 16, true);
@@ -79,7 +87,7 @@ export class ZipArchive {
     } else if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       invalid('zip archive needs zip64 fields but has no zip64 locator');
     }
-    if (count > MAX_ZIP_ENTRIES) invalid(`zip archive has ${count} members, more than the limit of ${MAX_ZIP_ENTRIES}`);
+    if (count > maxEntries) invalid(`zip archive has ${count} members, more than the limit of ${maxEntries}`);
     if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) invalid(`zip central directory of ${cdSize} bytes exceeds the ${MAX_CENTRAL_DIRECTORY_BYTES}-byte limit`);
     if (cdOffset + cdSize > size) invalid(`zip central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the file (${size} bytes)`);
     if (count * 46 > cdSize) invalid(`zip central directory of ${cdSize} bytes cannot hold ${count} members`);
@@ -102,6 +110,26 @@ export class ZipArchive {
     }
     this.dataOffsets.set(entry, start);
     return start;
+  }
+
+  /**
+   * The member's bytes, whole: stored ones as they are, deflated ones through `inflateRaw`, each
+   * checked against its CRC-32. `maxBytes` bounds what a member may claim to hold.
+   */
+  read(entry: ZipEntry, inflateRaw: InflateRaw, maxBytes: number): Uint8Array {
+    if (entry.encrypted) invalid(`zip member '${entry.name}' is encrypted`);
+    if (entry.size > maxBytes) invalid(`zip member '${entry.name}' is ${entry.size} bytes uncompressed, more than ${maxBytes}`);
+    const raw = readExactly(this.source, this.dataOffset(entry), entry.compressedSize);
+    let data: Uint8Array;
+    if (entry.method === 0) {
+      if (entry.compressedSize !== entry.size) invalid(`stored zip member '${entry.name}' declares ${entry.compressedSize} stored but ${entry.size} actual bytes`);
+      data = raw;
+    } else if (entry.method === 8) {
+      data = inflateRaw(raw, entry.size);
+      if (data.length !== entry.size) invalid(`zip member '${entry.name}' inflates to ${data.length} bytes, not the declared ${entry.size}`);
+    } else invalid(`zip member '${entry.name}' uses compression method ${entry.method}; only stored and deflate are read`);
+    if (crc32(data) !== entry.crc) invalid(`zip member '${entry.name}' fails its CRC-32 check`);
+    return data;
   }
 
   /** Why the member's bytes cannot be used in place, or undefined when they can (stored, not encrypted). */
@@ -130,6 +158,7 @@ function parseCentral(cd: Uint8Array, count: number, fileSize: number): ZipEntry
     if (at + 46 > cd.length || v.getUint32(at, true) !== CENTRAL) invalid(`zip central directory entry ${i} is malformed at offset ${at}`);
     const flags = v.getUint16(at + 8, true);
     const method = v.getUint16(at + 10, true);
+    const crc = v.getUint32(at + 16, true);
     let compressedSize = v.getUint32(at + 20, true);
     let size = v.getUint32(at + 24, true);
     const nameLen = v.getUint16(at + 28, true);
@@ -163,8 +192,24 @@ function parseCentral(cd: Uint8Array, count: number, fileSize: number): ZipEntry
     }
     if (localHeader + 30 > fileSize) invalid(`zip member '${name}' has its local header past the end of the file`);
     if (compressedSize > fileSize) invalid(`zip member '${name}' claims ${compressedSize} bytes, more than the file holds`);
-    entries.push({ name, method, encrypted: (flags & 1) !== 0, compressedSize, size, localHeader });
+    entries.push({ name, method, encrypted: (flags & 1) !== 0, compressedSize, size, localHeader, crc });
     at = next;
   }
   return entries;
+}
+
+let crcTable: Uint32Array | undefined;
+
+export function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }
