@@ -1,7 +1,8 @@
 import { checkedNumber, invalid } from '../../errors';
 import type { RandomAccessSource } from '../../io/source';
 import { MAX_TENSOR_ELEMENTS, MAX_TENSOR_RANK, MAX_TENSORS } from '../../limits';
-import type { Layer, Model, TensorRef, TensorStorage } from '../../model';
+import type { Model, TensorRef, TensorStorage } from '../../model';
+import { groupLayersByPrefix } from '../layers';
 import { canDequantize } from './dequant';
 import { bitsPerWeight, ggmlType } from './types';
 
@@ -399,27 +400,6 @@ function tensorRef(t: GgufTensorInfo, dataStart: number): TensorRef {
   };
 }
 
-/** `blk.3.ffn_up.weight` → `blk.3.ffn_up`; a name without a dot is its own layer. */
-export function layerName(tensor: string): string {
-  const dot = tensor.lastIndexOf('.');
-  return dot > 0 ? tensor.slice(0, dot) : tensor;
-}
-
-function groupLayers(tensors: TensorRef[]): Layer[] {
-  const layers = new Map<string, Layer>();
-  tensors.forEach((t, i) => {
-    const name = layerName(t.name);
-    let l = layers.get(name);
-    if (!l) {
-      l = { name, op: '', domain: '', scope: '', tensors: [], slots: [] };
-      layers.set(name, l);
-    }
-    l.tensors.push(i);
-    l.slots.push(-1);
-  });
-  return [...layers.values()];
-}
-
 export function readGguf(source: RandomAccessSource): Model {
   const header = parseGgufHeader(source);
   const tensors = header.tensors.map((t) => tensorRef(t, header.dataStart));
@@ -440,7 +420,7 @@ export function readGguf(source: RandomAccessSource): Model {
     inputs: [],
     outputs: [],
     tensors,
-    layers: groupLayers(tensors),
+    layers: groupLayersByPrefix(tensors),
     warnings,
   };
 }

@@ -12,7 +12,8 @@ import { bfloat16ToNumber, float16Table } from '../../stats/elements';
 import type { ByteSink } from '../onnx/writer';
 import { dequantizeBlocks } from './dequant';
 import { fp32ToFp16, quantizeQ4_0, quantizeQ8_0 } from './quantize';
-import { layerName, parseGgufHeader, type GgufHeader, type GgufKv } from './reader';
+import { layerName } from '../layers';
+import { parseGgufHeader, type GgufHeader, type GgufKv } from './reader';
 import { GGML_TYPE, ggmlType } from './types';
 
 /**

@@ -1,7 +1,8 @@
 import { invalid } from '../../errors';
 import { readExactly, type RandomAccessSource } from '../../io/source';
 import { MAX_TENSORS } from '../../limits';
-import type { Layer, Model, TensorRef, TensorStorage } from '../../model';
+import type { Model, TensorRef, TensorStorage } from '../../model';
+import { groupLayersByPrefix } from '../layers';
 import { PyDict, PyObject, PyTuple, readPickle, typeName, type PyValue } from './pickle';
 import { TorchHooks, TorchTensor, type TorchStorage } from './torch';
 import { ZipArchive } from '../../io/zip';
@@ -155,7 +156,7 @@ export function readPytorch(source: RandomAccessSource): Model {
     inputs: [],
     outputs: [],
     tensors,
-    layers: groupLayers(tensors),
+    layers: groupLayersByPrefix(tensors),
     warnings,
   };
 }
@@ -319,19 +320,3 @@ function headerEntries(root: PyValue): { key: string; value: string }[] {
   return out;
 }
 
-/** Layers by name prefix: `model.layers.3.mlp.up_proj.weight` → `model.layers.3.mlp.up_proj`. */
-function groupLayers(tensors: TensorRef[]): Layer[] {
-  const layers = new Map<string, Layer>();
-  tensors.forEach((t, i) => {
-    const dot = t.name.lastIndexOf('.');
-    const name = dot > 0 ? t.name.slice(0, dot) : t.name;
-    let layer = layers.get(name);
-    if (!layer) {
-      layer = { name, op: '', domain: '', scope: '', tensors: [], slots: [] };
-      layers.set(name, layer);
-    }
-    layer.tensors.push(i);
-    layer.slots.push(-1);
-  });
-  return [...layers.values()];
-}

@@ -15,7 +15,8 @@ import type { WeightLayout } from '../../compress/types';
 import { MIN_COMPRESSIBLE_ELEMENTS, type SkippedTensor, type WeightCandidate } from '../../compress/weights';
 import type { ByteSink } from '../onnx/writer';
 import { parseHeader, safetensorsDTypeName, type HeaderEntry } from './header';
-import { INT8_PER_ROW, layerName, naturalCompare, QUANTIZATION_KEY, readIndexJson, SCALE_SUFFIX } from './reader';
+import { layerName } from '../layers';
+import { INT8_PER_ROW, naturalCompare, QUANTIZATION_KEY, readIndexJson, SCALE_SUFFIX } from './reader';
 import { copiedTensor, writeSafetensors, type OutTensor } from './writer';
 
 /** How safetensors variants store each method: values in the source dtype, or int8 codes + per-row scales. */

@@ -2,7 +2,8 @@ import { dtypeInfo } from '../../dtypes';
 import { InvalidModelError, invalid } from '../../errors';
 import { readExactly, type ExternalDataResolver, type RandomAccessSource } from '../../io/source';
 import { MAX_TENSORS } from '../../limits';
-import { SHARD_OF_PROPERTY, type Layer, type Model, type ModelMetadata, type TensorRef, type TensorStorage } from '../../model';
+import { SHARD_OF_PROPERTY, type Model, type ModelMetadata, type TensorRef, type TensorStorage } from '../../model';
+import { groupLayersByPrefix } from '../layers';
 
 export { SHARD_OF_PROPERTY };
 import { isObject, parseHeader, parseJson, sniffSafetensors, type HeaderEntry, type ParsedHeader } from './header';
@@ -88,30 +89,11 @@ function foldScales(tensors: TensorRef[], warnings: string[]): TensorRef[] {
   return tensors.filter((t) => !folded.has(t));
 }
 
-/** One layer per dotted prefix: `model.layers.3.mlp.up_proj.weight` → `model.layers.3.mlp.up_proj`. */
-export function layerName(tensorName: string): string {
-  const dot = tensorName.lastIndexOf('.');
-  return dot > 0 ? tensorName.slice(0, dot) : tensorName;
-}
-
-function groupLayers(tensors: TensorRef[]): Layer[] {
-  const groups = new Map<string, number[]>();
-  tensors.forEach((t, i) => {
-    const name = layerName(t.name);
-    const g = groups.get(name);
-    if (g) g.push(i);
-    else groups.set(name, [i]);
-  });
-  return [...groups.entries()]
-    .sort((a, b) => naturalCompare(a[0], b[0]))
-    .map(([name, indices]) => ({ name, op: '', domain: '', scope: '', tensors: indices, slots: indices.map(() => -1) }));
-}
-
 function model(fileBytes: number, metadata: ModelMetadata, tensors: TensorRef[], warnings: string[]): Model {
   // Sharded models show a key per shard ("key (shard)") when shards disagree; any declaring shard counts.
   const quantized = metadata.properties.some((p) => (p.key === QUANTIZATION_KEY || p.key.startsWith(`${QUANTIZATION_KEY} (`)) && p.value === INT8_PER_ROW);
   const listed = quantized ? foldScales(tensors, warnings) : tensors;
-  return { format: 'safetensors', fileBytes, metadata, nodeCount: 0, opCounts: {}, inputs: [], outputs: [], tensors: listed, layers: groupLayers(listed), warnings };
+  return { format: 'safetensors', fileBytes, metadata, nodeCount: 0, opCounts: {}, inputs: [], outputs: [], tensors: listed, layers: groupLayersByPrefix(listed, naturalCompare), warnings };
 }
 
 export function readSafetensors(source: RandomAccessSource, external?: ExternalDataResolver, fileName = ''): Model {
