@@ -1,3 +1,4 @@
+import { capabilitiesOf, formatOfFileName, methodsByFormat } from '../core/formats/capabilities';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InvalidModelError } from '../core/errors';
@@ -37,8 +38,7 @@ Commands:
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--no-verify]
       Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
-      report card. ONNX: every method; safetensors: int8, fp16, bf16, prune, cluster;
-      GGUF: int8 (Q8_0), int4 (Q4_0), fp16, bf16.
+      report card. ${methodsByFormat(METHODS)}.
       ONNX variants are then run against the original in onnxruntime (input options as for
       verify) and the summary leads with the worst output's cosine; below --min-cosine C
       (default ${DEFAULT_MIN_COSINE}) it says so loudly, names the likely tensors and what to try. Given
@@ -148,7 +148,7 @@ function printTable(report: InspectReport, file: string): void {
   const m = report.metadata;
   const lines = [
     `${path.basename(file)}  ${report.format.toUpperCase()}  ${formatBytes(report.fileBytes)}`,
-    ...(report.format === 'onnx'
+    ...(capabilitiesOf(report.format).runnable
       ? [
           `  IR ${m.irVersion ?? '?'}  opsets ${m.opsets.map((o) => `${o.domain || 'ai.onnx'}:${o.version}`).join(', ') || '-'}  producer ${[m.producer, m.producerVersion].filter(Boolean).join(' ') || '-'}`,
           `  graph ${m.graphName || '-'}  nodes ${report.nodeCount}  tensors ${report.tensors.length}  parameters ${formatCount(report.parameters)}`,
@@ -338,7 +338,7 @@ function compressArgs(args: string[]): CompressArgs {
   const last = (n: string) => flags.get(n)?.at(-1);
   const minText = last('min-cosine');
   if (minText !== undefined && !verify) throw new UsageError('--min-cosine needs verification; it does not go with --no-verify');
-  if (minText !== undefined && path.extname(positional[0]).toLowerCase() !== '.onnx') throw new UsageError('--min-cosine needs an ONNX model: only a graph can be run to measure its outputs');
+  if (minText !== undefined && !capabilitiesOf(formatOfFileName(positional[0]) ?? '').runnable) throw new UsageError('--min-cosine needs an ONNX model: only a graph can be run to measure its outputs');
   const minCosine = minText === undefined ? DEFAULT_MIN_COSINE : minCosineFlag(minText);
   return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify, minCosine, minCosineGiven: minText !== undefined, goal, calibration };
 }
@@ -515,7 +515,7 @@ function recipeArgs(rest: string[]): { file: string; write: boolean; force: bool
 
 async function recipeCommand(args: ReturnType<typeof recipeArgs>): Promise<void> {
   const r = await withOpenModel(args.file, async (m) => {
-    if (m.model.format !== 'onnx') throw new InvalidModelError(`recipes describe the inputs of an ONNX model; this is ${m.model.format}`);
+    if (!capabilitiesOf(m.model.format).runnable) throw new InvalidModelError(`recipes describe the inputs of an ONNX model; this is ${m.model.format}`);
     return recipeFor(args.file, m.model);
   });
   if (args.write) {

@@ -1,3 +1,4 @@
+import { capabilitiesOf } from '../core/formats/capabilities';
 import type { CompressHooks } from '../core/compress/report';
 import {
   pickForFullRuns,
@@ -127,7 +128,7 @@ interface Calibrated {
 }
 
 async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: string[], load: InputLoader, part?: 'calibration'): Promise<Calibrated> {
-  if (m.model.format !== 'onnx') invalid(`fidelity runs use onnxruntime, so they need an ONNX model; this is ${m.model.format}`);
+  if (!capabilitiesOf(m.model.format).runnable) invalid(`fidelity runs use onnxruntime, so they need an ONNX model; this is ${m.model.format}`);
   const rt = ortFor(options);
   const original = modelUnderTest(rt.ort, m.file);
   const plan = planInputs(m.model, load, options, warnings, 0, dataPart(m.file, options, part));

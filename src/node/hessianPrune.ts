@@ -1,3 +1,4 @@
+import { capabilitiesOf } from '../core/formats/capabilities';
 import * as path from 'node:path';
 import { HESSIAN_OPS, planHessian, type HessianComparison, type HessianTensorComparison, type WeightPlan } from '../core/compress/hessianPlan';
 import { applyMask, pruneMagnitude } from '../core/compress/methods';
@@ -48,7 +49,7 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   };
   const { model, plans, original } = withModelFile(input, (source, resolver) => {
     const model = readModel(source, path.basename(input), resolver);
-    if (model.format !== 'onnx') invalid(`the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`);
+    if (!capabilitiesOf(model.format).runnable) invalid(`the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`);
     return { model, plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)), original: modelBytes(input, model) };
   });
   const warnings: string[] = [];

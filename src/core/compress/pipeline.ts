@@ -1,5 +1,6 @@
 import { dtypeInfo } from '../dtypes';
 import { CancelledError, invalid } from '../errors';
+import { capabilitiesOf } from '../formats/capabilities';
 import { compressGguf } from '../formats/gguf/writer';
 import { writeOnnx, type ByteSink, type ExternalPlacement, type TensorEdit } from '../formats/onnx/writer';
 import { compressSafetensors } from '../formats/safetensors/compress';
@@ -315,13 +316,14 @@ export function compressModel(
   sink: ByteSink,
   hooks: CompressHooks = {},
 ): CompressReport {
-  if (model.format !== 'onnx' && (spec.overrides || spec.only || spec.options.criterion === 'hessian')) {
+  const caps = capabilitiesOf(model.format);
+  if ((!caps.perLayer && (spec.overrides || spec.only)) || (!caps.runnable && spec.options.criterion === 'hessian')) {
     invalid(`per-layer choices and the Hessian criterion need an ONNX model (onnxruntime runs it); this is ${model.format}`);
   }
   if (spec.options.criterion === 'hessian' && !hooks.prune) invalid('the Hessian criterion needs calibration activations, which the CLI and the extension collect');
+  if (!caps.methods.length) invalid(`compression of ${caps.label} models is not supported yet`);
   if (model.format === 'gguf') return compressGguf(source, model, normaliseSpec(spec), sink, hooks);
   if (model.format === 'safetensors') return compressSafetensors(source, model, spec, openFile, sink, hooks);
-  if (model.format !== 'onnx') invalid(`compression of ${model.format} models is not supported yet`);
   const s = normaliseSpec(spec);
   const modelOpset = defaultOpset(model);
   let opset = modelOpset;

@@ -3,6 +3,7 @@
  * threshold, which tensors most likely caused it and what to try. Every surface (CLI text and
  * JSON, report card, notification) shows this, so the numbers and wording agree everywhere.
  */
+import { capabilitiesOf, formatOfFileName } from '../formats/capabilities';
 import { base, type VerifyReport } from '../verify/report';
 import type { CompressReport } from './report';
 import type { SensitivityReport } from './sensitivity';
@@ -102,7 +103,7 @@ export function verifySizeSkipReason(totals: CompressReport['totals'], limitByte
  */
 export function verificationBlocked(file: string, totals: CompressReport['totals'], limit?: { bytes: number; setting: string }): VerifyOutcome | undefined {
   // onnxruntime runs ONNX graphs; weight-only formats (GGUF, safetensors) have nothing to execute.
-  if (!file.toLowerCase().endsWith('.onnx')) return { state: 'unavailable', reason: `${base(file)} holds weights only: there is no graph for onnxruntime to run` };
+  if (!capabilitiesOf(formatOfFileName(file) ?? '').runnable) return { state: 'unavailable', reason: `${base(file)} holds weights only: there is no graph for onnxruntime to run` };
   const tooBig = limit && verifySizeSkipReason(totals, limit.bytes, limit.setting);
   return tooBig ? { state: 'skipped', reason: tooBig } : undefined;
 }

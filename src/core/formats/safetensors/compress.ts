@@ -15,12 +15,12 @@ import type { WeightLayout } from '../../compress/types';
 import { MIN_COMPRESSIBLE_ELEMENTS, type SkippedTensor, type WeightCandidate } from '../../compress/weights';
 import type { ByteSink } from '../onnx/writer';
 import { parseHeader, safetensorsDTypeName, type HeaderEntry } from './header';
+import { FORMATS } from '../capabilities';
 import { layerName } from '../layers';
 import { INT8_PER_ROW, naturalCompare, QUANTIZATION_KEY, readIndexJson, SCALE_SUFFIX } from './reader';
 import { copiedTensor, writeSafetensors, type OutTensor } from './writer';
 
 /** How safetensors variants store each method: values in the source dtype, or int8 codes + per-row scales. */
-const SUPPORTED = ['fp16', 'bf16', 'prune', 'cluster', 'int8'];
 const COMPRESSION_KEY = 'model_lens.compression';
 const SCHEME_KEY = `${QUANTIZATION_KEY}.scheme`;
 const INT8_SCHEME = `w[r, ...] = <name>[r, ...] (int8) * <name>${SCALE_SUFFIX}[r] (float32): symmetric, one scale per output row (dim 0)`;
@@ -100,7 +100,8 @@ export function compressSafetensors(
   hooks: CompressHooks = {},
 ): CompressReport {
   const s = normaliseSpec(spec);
-  for (const m of s.methods) if (!SUPPORTED.includes(m)) invalid(`${m} is not available for safetensors (use ${SUPPORTED.join(', ')})`);
+  const supported = FORMATS.safetensors.methods;
+  for (const m of s.methods) if (!supported.includes(m)) invalid(`${m} is not available for safetensors (use ${supported.join(', ')})`);
   if (s.options.asymmetric) invalid('asymmetric int8 is not available for safetensors: its int8 layout is symmetric codes with per-row scales');
   const storage = s.methods.find((m) => m !== 'prune');
   const half = storage === 'fp16' || storage === 'bf16';
