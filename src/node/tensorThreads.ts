@@ -1,6 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
-import { compressTensor } from '../core/compress/pipeline';
+import { compressTensor } from '../core/formats/onnx/compress';
 import type { CompressHooks, TensorJob, TensorOutcome } from '../core/compress/report';
 import { FloatScratch } from '../core/scratch';
 import { FileSource, FolderResolver } from './fileSource';

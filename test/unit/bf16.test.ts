@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { bf16Edit } from '../../src/core/compress/encode';
+import { bf16Edit } from '../../src/core/formats/onnx/encode';
 import { writeOnnx } from '../../src/core/formats/onnx/writer';
 import { compressFile } from '../../src/node/compress';
 import { FileSource } from '../../src/node/fileSource';

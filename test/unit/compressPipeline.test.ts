@@ -26,7 +26,7 @@ import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
 import type * as Ort from 'onnxruntime-node';
-import { int4Edit, linearEdit, packNibbles } from '../../src/core/compress/encode';
+import { int4Edit, linearEdit, packNibbles } from '../../src/core/formats/onnx/encode';
 import { quantizeBlockwise, quantizeLinear } from '../../src/core/compress/methods';
 import type { CompressSpec } from '../../src/core/compress/spec';
 import { CancelledError } from '../../src/core/errors';

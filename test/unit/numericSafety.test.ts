@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { int4Edit } from '../../src/core/compress/encode';
+import { int4Edit } from '../../src/core/formats/onnx/encode';
 import { blockLayout, dequantizeLinear, quantizeBlockwise } from '../../src/core/compress/methods';
 import type { CompressSpec } from '../../src/core/compress/spec';
 import { writeOnnx } from '../../src/core/formats/onnx/writer';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { compareReconstruction, entropyEstimate } from '../../src/core/compress/metrics';
 import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear, quantizeSymmetricMeasured } from '../../src/core/compress/methods/linear';
 import type { WeightLayout } from '../../src/core/compress/types';
-import { compressTensor } from '../../src/core/compress/pipeline';
+import { compressTensor } from '../../src/core/formats/onnx/compress';
 import type { TensorJob } from '../../src/core/compress/report';
 import { normaliseSpec } from '../../src/core/compress/spec';
 import { MemorySource } from '../../src/core/io/source';

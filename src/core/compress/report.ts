@@ -5,6 +5,9 @@
  */
 
 import type { ByteSink, TensorEdit } from '../formats/onnx/writer';
+import type { RandomAccessSource } from '../io/source';
+import type { Model } from '../model';
+import type { SourceOpener } from '../stats/decode';
 import type { HessianComparison } from './hessianPlan';
 import type { PairedHistograms } from './metrics';
 import type { FidelityResult } from './sensitivity';
@@ -103,3 +106,6 @@ export interface SymbolEstimate {
   bytes: number;
   count: number;
 }
+
+/** A format's compressor: the model read from `source`, its variant streamed to `sink`. */
+export type Compressor = (source: RandomAccessSource, model: Model, spec: CompressSpec, openFile: SourceOpener, sink: ByteSink, hooks: CompressHooks) => CompressReport;

@@ -3,14 +3,14 @@ import { CancelledError, invalid } from '../../errors';
 import type { RandomAccessSource } from '../../io/source';
 import type { Model } from '../../model';
 import type { SourceOpener } from '../../stats/decode';
-import { bytesOf } from '../../compress/encode';
+import { bytesOf } from '../onnx/encode';
 import { compareReconstruction } from '../../compress/metrics';
 import { summarise, symbolEstimate } from '../../compress/summary';
 import { dequantizeClusters, dequantizeLinear, fromBfloat16, fromFloat16, kmeans1d, quantizeLinear, toBfloat16, toFloat16 } from '../../compress/methods';
-import type { CompressHooks, CompressReport, SymbolEstimate, TensorResult } from '../../compress/report';
+import type { Compressor, SymbolEstimate, TensorResult } from '../../compress/report';
 import { isGlobalPrune, pruneGlobal, pruneOne, readFloat64, readWeights } from '../../compress/tensors';
 import { rangeObstacle } from '../../compress/range';
-import { normaliseSpec, variantSuffix, type CompressSpec } from '../../compress/spec';
+import { normaliseSpec, variantSuffix } from '../../compress/spec';
 import type { WeightLayout } from '../../compress/types';
 import { MIN_COMPRESSIBLE_ELEMENTS, type SkippedTensor, type WeightCandidate } from '../../compress/weights';
 import type { ByteSink } from '../onnx/writer';
@@ -91,14 +91,7 @@ function encodeAs(dtype: number, values: Float32Array): { data: Uint8Array; deco
  * safetensors variant streamed to `sink`; a sharded input gives a sharded output whose shards
  * `hooks.shards` writes, and `sink` receives the new index.
  */
-export function compressSafetensors(
-  source: RandomAccessSource,
-  model: Model,
-  spec: CompressSpec,
-  openFile: SourceOpener,
-  sink: ByteSink,
-  hooks: CompressHooks = {},
-): CompressReport {
+export const compressSafetensors: Compressor = (source, model, spec, openFile, sink, hooks) => {
   const s = normaliseSpec(spec);
   const supported = FORMATS.safetensors.methods;
   for (const m of s.methods) if (!supported.includes(m)) invalid(`${m} is not available for safetensors (use ${supported.join(', ')})`);
@@ -302,4 +295,4 @@ export function compressSafetensors(
     ...summarise(model.fileBytes, fileBytesAfter, tensors, symbolEstimates, candidates.reduce((a, c) => a + c.tensor.count, 0)),
     warnings: candidates.length ? [] : ['no weights to compress were found'],
   };
-}
+};

@@ -1,6 +1,6 @@
-import type { NewNode, NewTensor, TensorEdit } from '../formats/onnx/writer';
-import type { TensorRef } from '../model';
-import { blockwiseScaleDims } from './methods/linear';
+import { blockwiseScaleDims } from '../../compress/methods/linear';
+import type { TensorRef } from '../../model';
+import type { NewNode, NewTensor, TensorEdit } from './writer';
 
 /**
  * ONNX encodings of compressed weights: each edit removes the original declaration and adds

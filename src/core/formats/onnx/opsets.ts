@@ -1,4 +1,4 @@
-import type { Model } from '../model';
+import type { Model } from '../../model';
 
 /**
  * When a model's default-domain opset may be raised so the encodings can use newer ops: only when
