@@ -14,7 +14,7 @@ import '@vscode-elements/elements/dist/vscode-tree/index.js';
 import '@vscode-elements/elements/dist/vscode-tree-item/index.js';
 import type { TensorStats } from '../src/core/stats/types';
 import type { MixedResultView, SensitivityView } from '../src/extension/sensitivityView';
-import type { FromWebview, ModelView, ScanSettings, SensitivityAvailability, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
+import type { CalibrationView, FromWebview, ModelView, ScanSettings, SensitivityAvailability, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
 import { DetailPane } from './detail';
 import { h, icon, setChildren } from './dom';
@@ -50,6 +50,7 @@ class Inspector {
   private readonly client = new RequestClient((m) => this.vscode.postMessage(m));
 
   private fileName = '';
+  private calibration: CalibrationView | null = null;
   private model: ModelView | null = null;
   private config: ViewConfig = { bins: 256, nearZero: 0 };
   private rows: Row[] = [];
@@ -155,6 +156,7 @@ class Inspector {
       {
         run: (settings) => this.scan(settings),
         cancel: () => this.run(this.client.request('cancelScan', {}), 'Cancel'),
+        chooseData: () => this.chooseData(),
         rerun: (settings, overrides, goal) => {
           this.sensitivity.setBusy('write', goal ? 'Choosing the precision of each layer… (progress in the notification)' : 'Writing the variant…');
           (this.client.request('compressMixed', { ...settings, overrides, goal }) as Promise<MixedResultView | null>)
@@ -228,6 +230,10 @@ class Inspector {
         break;
       case 'rescan':
         this.sensitivity.run();
+        break;
+      case 'calibration':
+        this.calibration = msg.data;
+        this.sensitivity.setCalibration(msg.data);
         break;
       case 'scanProgress':
         this.sensitivity.showProgress(msg.done, msg.total, msg.what);
@@ -307,7 +313,19 @@ class Inspector {
     );
   }
 
+  /** The host's picker; on a new choice, the pane measures on it when it had been scanning. */
+  private chooseData(): void {
+    (this.client.request('chooseData', {}) as Promise<boolean>).then(
+      (changed) => {
+        if (changed && this.calibration) this.sensitivity.setCalibration(this.calibration, true);
+      },
+      (e: unknown) => this.showBanner(`Calibration data: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+
   private scan(settings: ScanSettings): void {
+    // A new attempt supersedes the last one's failure.
+    this.banner.hidden = true;
     this.sensitivity.setBusy('scan', 'Starting the scan…');
     (this.client.request('sensitivity', { ...settings, cachedOnly: false }) as Promise<SensitivityView | null>).then(
       (view) => {

@@ -5,7 +5,7 @@
 import type { LayerChoice } from '../src/core/compress/spec';
 import { describeRatio, formatCosine, fromWire } from '../src/extension/reportProtocol';
 import type { MixedResultView, SensitivityRowView, SensitivityView } from '../src/extension/sensitivityView';
-import { MAX_SCAN_SAMPLES, SCAN_METHODS, type FidelityGoal, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
+import { MAX_SCAN_SAMPLES, SCAN_METHODS, type CalibrationView, type FidelityGoal, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
 import { h, icon, setChildren } from './dom';
 import { formatBytes, formatDuration, formatInt, formatNumber } from './format';
 import { formatDb } from './report/metrics';
@@ -16,6 +16,8 @@ import type { GoalState } from './state';
 export interface SensitivityActions {
   run(settings: ScanSettings): void;
   cancel(): void;
+  /** Choose Calibration Data… for this model. */
+  chooseData(): void;
   rerun(settings: ScanSettings, overrides: Record<string, LayerChoice>, goal: FidelityGoal | null): void;
   /** Pins, the search's choices or the goal changed: worth saving. */
   changed(): void;
@@ -59,6 +61,7 @@ export class SensitivityPane {
   private readonly seed: Field;
   private readonly runButton: Button;
   private readonly cancelButton: Button;
+  private readonly dataChoice: HTMLElement;
   private readonly progress: ProgressBar;
   private readonly status: HTMLElement;
   private readonly summary: HTMLElement;
@@ -74,6 +77,8 @@ export class SensitivityPane {
   private readonly body: HTMLElement;
   private settings: ScanSettings | null = null;
   private busy = false;
+  /** A scan was asked for since the model loaded: new calibration data should be measured, not just shown. */
+  private attempted = false;
 
   constructor(
     private readonly actions: SensitivityActions,
@@ -92,6 +97,9 @@ export class SensitivityPane {
     this.cancelButton = h('vscode-button', { icon: 'debug-stop', secondary: true, hidden: true }, 'Cancel') as Button;
     this.cancelButton.addEventListener('click', () => this.actions.cancel());
     for (const f of [this.samples, this.seed]) f.addEventListener('keydown', (e) => e.key === 'Enter' && this.run());
+    this.dataChoice = h('span', { class: 'scan-data-choice' });
+    const dataButton = h('vscode-button', { icon: 'database', secondary: true, class: 'scan-data-button', title: 'Choose the images, recordings, tensor files or folder the scan and Re-run feed the model, or go back to random inputs' }, 'Calibration data…');
+    dataButton.addEventListener('click', () => this.actions.chooseData());
     this.progress = h('vscode-progress-bar', { class: 'progress', 'aria-label': 'Sensitivity scan progress', hidden: true }) as ProgressBar;
     this.status = h('span', { class: 'status scan-status' });
     const label = (text: string, control: HTMLElement) => h('label', { class: 'scan-field' }, h('span', { class: 'scan-label' }, text), control);
@@ -113,7 +121,7 @@ export class SensitivityPane {
       h(
         'div',
         {},
-        h('p', {}, 'Which layers can take the method, and which break the model? Run compresses each layer alone, runs the model on seeded random inputs with onnxruntime, and ranks the layers by how far the outputs move.'),
+        h('p', {}, 'Which layers can take the method, and which break the model? Run compresses each layer alone, runs the model with onnxruntime on its calibration data (seeded random inputs until you choose files), and ranks the layers by how far the outputs move.'),
         h('p', {}, 'Then pin a layer to a precision, or let a target cosine or a size budget choose per layer, and Re-run to write the variant next to the model.'),
       ),
     );
@@ -161,7 +169,19 @@ export class SensitivityPane {
     this.body = h(
       'div',
       { class: 'scan-body' },
-      h('div', { class: 'toolbar scan-toolbar' }, label('Method', this.method), label('Samples', this.samples), label('Seed', this.seed), this.runButton, this.cancelButton, h('span', { class: 'toolbar-spacer' }), this.status, this.progress),
+      h(
+        'div',
+        { class: 'toolbar scan-toolbar' },
+        label('Method', this.method),
+        label('Samples', this.samples),
+        label('Seed', this.seed),
+        this.runButton,
+        this.cancelButton,
+        h('span', { class: 'scan-field scan-data' }, h('span', { class: 'scan-label' }, 'Data'), this.dataChoice, dataButton),
+        h('span', { class: 'toolbar-spacer' }),
+        this.status,
+        this.progress,
+      ),
       this.summary,
       this.rerunBar,
       this.result,
@@ -183,6 +203,7 @@ export class SensitivityPane {
     }
     // Results of the file as it was are gone; the host's cache brings them back if the file is unchanged.
     this.settings = null;
+    this.attempted = false;
     this.empty.hidden = false;
     this.tableBox.hidden = true;
     this.rerunBar.hidden = true;
@@ -210,7 +231,16 @@ export class SensitivityPane {
   run(): void {
     if (this.busy) return;
     const s = this.readSettings();
-    if (s) this.actions.run(s);
+    if (!s) return;
+    this.attempted = true;
+    this.actions.run(s);
+  }
+
+  /** What the scan and Re-run feed the model; `changed` by the user here: measure on it if a scan was run. */
+  setCalibration(c: CalibrationView, changed = false): void {
+    setChildren(this.dataChoice, icon(c.random ? 'symbol-numeric' : 'folder'), h('span', {}, c.label));
+    this.dataChoice.title = c.detail;
+    if (changed && this.attempted) this.run();
   }
 
   /** A scan or a write started or ended: one at a time, and Cancel only for the scan. */

@@ -6,8 +6,10 @@ import { formatCompressReport } from '../core/compress/format';
 import { describeGoal, LAYER_CHOICES, normaliseSpec, parseMethods, variantSuffix, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { SensitivityReport } from '../core/compress/sensitivity';
 import type { MethodName, MethodOptions } from '../core/compress/types';
+import { RecipeError } from '../core/data/recipe';
 import { CancelledError } from '../core/errors';
 import { formatVerifyReport } from '../core/verify/report';
+import type { VerifySettings } from '../core/verify/verify';
 import { InputsRejectedError } from '../core/verify/tensor';
 import { judgeVariant, judgeWithScan, verdictHeadline, verificationBlocked, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { variantPath } from '../node/atomicWrite';
@@ -18,7 +20,8 @@ import { ComparePanel } from './comparePanel';
 import { compressDefaults } from './compressSettings';
 import { askClusters, askPruneOptions, compressWizard, describeSpec, parsePattern, type WizardResult } from './compressWizard';
 import { INSPECTOR_VIEW_TYPE } from './inspector';
-import { offerInputFiles } from './inputFilesPrompt';
+import { choiceSettings, describeChoice, type CalibrationStore } from './calibrationData';
+import { notifyRecipe, offerCalibrationData, recipeLine, showRecipeError } from './calibrationPicker';
 import { ReportPanel } from './reportPanel';
 import { describeRatio } from './reportProtocol';
 
@@ -47,8 +50,12 @@ export interface RunOptions {
   output?: string;
   /** ONNX only: choose per-layer precision for a target cosine or a size; the spec's overrides are pins. */
   goal?: FidelityGoal;
-  /** Inputs of a goal run's calibration (seeded random samples, or tensor files) and of verification. */
-  calibration?: { samples?: number; seed?: number; inputs?: string[] };
+  /**
+   * Inputs of a goal run's calibration and of verification: seeded random samples (`samples` also
+   * caps data), tensor files, or data (images, recordings, folders). Without `inputs` and `data`,
+   * the model's remembered calibration data (Choose Calibration Data…).
+   */
+  calibration?: { samples?: number; seed?: number; inputs?: string[]; data?: string[] };
 }
 
 export interface CompressDeps {
@@ -59,6 +66,8 @@ export interface CompressDeps {
   targetUri(arg: unknown): Promise<vscode.Uri | undefined>;
   /** The file of the active inspector, if any. */
   activeModel(): vscode.Uri | undefined;
+  /** The calibration data remembered per model. */
+  calibration: CalibrationStore;
 }
 
 /** Outcomes of this session's runs, by variant path: the Compare view and report panel read them. */
@@ -107,7 +116,8 @@ function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: 
     ...(Number.isInteger(cal.samples) && (cal.samples as number) >= 1 && (cal.samples as number) <= MAX_SCAN_SAMPLES ? { samples: cal.samples as number } : {}),
     ...(Number.isSafeInteger(cal.seed) && (cal.seed as number) >= 0 ? { seed: cal.seed as number } : {}),
     // Relative paths would resolve against the extension host's working directory, which nobody chose.
-    ...(Array.isArray(cal.inputs) && cal.inputs.length && cal.inputs.every((f) => typeof f === 'string' && path.isAbsolute(f)) ? { inputs: cal.inputs as string[] } : {}),
+    ...(absolutePaths(cal.inputs) ? { inputs: cal.inputs } : {}),
+    ...(absolutePaths(cal.data) ? { data: cal.data } : {}),
   };
   return {
     goal: parseGoal(o.goal),
@@ -119,6 +129,16 @@ function runOptions(arg: unknown): RunOptions & { method: MethodOptions; spec?: 
     method,
     spec,
   };
+}
+
+/** A run's calibration without its files: the random samples' count and seed. */
+function seededOnly(calibration: RunOptions['calibration']): { samples?: number; seed?: number } {
+  const { samples, seed } = calibration ?? {};
+  return { ...(samples !== undefined ? { samples } : {}), ...(seed !== undefined ? { seed } : {}) };
+}
+
+function absolutePaths(v: unknown): v is string[] {
+  return Array.isArray(v) && v.length > 0 && v.every((f) => typeof f === 'string' && path.isAbsolute(f));
 }
 
 /** Per-tensor choices from a command argument: entries with an unknown choice are dropped. */
@@ -154,6 +174,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     open: (o: CompressOutcome) => openInInspector(vscode.Uri.file(o.result.output)),
     compare: (o: CompressOutcome) => showCompare(vscode.Uri.file(o.result.input), vscode.Uri.file(o.result.output)),
     reveal: (o: CompressOutcome) => vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(o.result.output)),
+    verifyAgain: (o: CompressOutcome) => reverify(o),
+    chooseData: async (o: CompressOutcome) => {
+      if (await vscode.commands.executeCommand<boolean>('modelLens.chooseData', vscode.Uri.file(o.result.input))) await reverify(o);
+    },
+    calibration: deps.calibration,
   };
   const compareDeps = {
     extensionUri: deps.extensionUri,
@@ -168,38 +193,58 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     ComparePanel.show(compareDeps, original, variant);
   }
 
-  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, inputs?: string[]): Promise<VerifyOutcome> {
+  /**
+   * What runs of `input` are fed: the files a caller passed, else the model's remembered
+   * calibration data; `label` says it in a few words for progress and messages.
+   */
+  function fedFor(input: string, calibration?: RunOptions['calibration']): { settings: Pick<VerifySettings, 'data' | 'inputs'>; label: string } {
+    const choice = calibration?.inputs || calibration?.data ? { data: calibration.data ?? [], inputs: calibration.inputs ?? [] } : deps.calibration.get(input);
+    return { settings: choiceSettings(choice), label: describeChoice(choice).label };
+  }
+
+  /** Verification's settings: data is used whole (as the CLI does); random inputs get the samples setting. */
+  function verifySettings(fed: Pick<VerifySettings, 'data' | 'inputs'>): VerifySettings {
+    return fed.data ? fed : { samples: compressDefaults().verifySamples, ...fed };
+  }
+
+  /** A failed check as the report shows it; a recipe's error names its file. */
+  function verifyFailure(err: unknown): VerifyOutcome {
+    if (err instanceof RecipeError) return { state: 'failed', reason: recipeLine(err), recipeFile: err.file };
+    return { state: 'failed', reason: firstLine(err), ...(err instanceof InputsRejectedError ? { inputsRejected: true } : {}) };
+  }
+
+  async function runVerify(outcomeResult: CompressFileResult, wanted: boolean, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, fed: ReturnType<typeof fedFor>): Promise<VerifyOutcome> {
     if (!wanted) return { state: 'off', reason: 'verification is off (setting modelLens.compress.verify)' };
     const d = compressDefaults();
     const blocked = verificationBlocked(outcomeResult.input, outcomeResult.report.totals, { bytes: d.verifyLimitBytes, setting: 'setting modelLens.compress.verifySizeLimitMB' });
     if (blocked) return blocked;
-    const on = inputs ? inputs.map((f) => path.basename(f)).join(', ') : `${d.verifySamples} random inputs`;
+    const on = fed.settings.data || fed.settings.inputs ? fed.label : `${d.verifySamples} random inputs`;
     progress.report({ message: `verifying: running both models on ${on}… (Cancel keeps ${path.basename(outcomeResult.output)})` });
     try {
-      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, { samples: d.verifySamples, ...(inputs ? { inputs } : {}) }, signal) };
+      return { state: 'done', report: await deps.service.verify(outcomeResult.input, outcomeResult.output, verifySettings(fed.settings), signal) };
     } catch (err) {
       if (err instanceof CancelledError || signal.aborted) return { state: 'cancelled' };
       deps.log.error(`verify ${outcomeResult.input} vs ${outcomeResult.output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      return { state: 'failed', reason: firstLine(err), ...(err instanceof InputsRejectedError ? { inputsRejected: true } : {}) };
+      return verifyFailure(err);
     }
   }
 
-  /** Checks a written variant again on the user's input files and shows the report with the result. */
-  async function reverify(outcome: CompressOutcome, files: string[]): Promise<void> {
+  /** Checks a written variant again on the original's calibration data as chosen now, and shows the report with the result. */
+  async function reverify(outcome: CompressOutcome): Promise<void> {
     const { input, output } = outcome.result;
-    const name = path.basename(input);
-    // The files may be chosen long after: numbers for a variant rewritten since must not land on this run's report.
+    const fed = fedFor(input);
+    // The data may be chosen long after: numbers for a variant rewritten since must not land on this run's report.
     if (outcomeFor(input, output) !== outcome) {
-      void vscode.window.showWarningMessage(`Model Lens: ${path.basename(output)} has changed since it was written; compress again to check it on ${files.map((f) => path.basename(f)).join(', ')}.`);
+      void vscode.window.showWarningMessage(`Model Lens: ${path.basename(output)} has changed since it was written; compress again to check it on ${fed.label}.`);
       return;
     }
     try {
       const report = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Model Lens: verifying ${path.basename(output)} on ${files.map((f) => path.basename(f)).join(', ')}`, cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title: `Model Lens: verifying ${path.basename(output)} on ${fed.label}`, cancellable: true },
         (_progress, token) => {
           const controller = new AbortController();
           token.onCancellationRequested(() => controller.abort());
-          return deps.service.verify(input, output, { inputs: files }, controller.signal);
+          return deps.service.verify(input, output, verifySettings(fed.settings), controller.signal);
         },
       );
       outcome.verify = { state: 'done', report };
@@ -210,11 +255,11 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       // A poor verdict on the user's own files must be as loud as on a first run.
       if (outcome.verdict.state === 'poor') {
         deps.log.warn(`${path.basename(output)}: ${verdictHeadline(outcome.verdict)}`);
-        void vscode.window.showWarningMessage(`Model Lens: checked ${path.basename(output)} on your files: ${verdictHeadline(outcome.verdict)}.`);
+        void vscode.window.showWarningMessage(`Model Lens: checked ${path.basename(output)} on ${fed.label}: ${verdictHeadline(outcome.verdict)}.`);
       }
     } catch (err) {
-      if (err instanceof CancelledError) return;
-      if (err instanceof InputsRejectedError) return offerInputFiles(name, err.message, (again) => void reverify(outcome, again));
+      if (err instanceof CancelledError || showRecipeError(err)) return;
+      if (err instanceof InputsRejectedError) return offerCalibrationData(deps.calibration, input, err.message, () => void reverify(outcome));
       deps.log.error(`verify ${input} vs ${output}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       void vscode.window.showErrorMessage(`Model Lens: cannot verify ${path.basename(output)}: ${firstLine(err)}`);
     }
@@ -243,9 +288,10 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
   }
 
   /** Each layer compressed alone on the verification inputs, to name what hurt a poor variant; undefined if cancelled or failed. */
-  async function scanLayers(input: string, spec: CompressSpec, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, inputs?: string[]): Promise<SensitivityReport | undefined> {
+  async function scanLayers(input: string, spec: CompressSpec, progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, fed: Pick<VerifySettings, 'data' | 'inputs'>): Promise<SensitivityReport | undefined> {
     try {
-      return await deps.service.sensitivity(input, spec, { samples: compressDefaults().verifySamples, ...(inputs ? { inputs } : {}) }, (p) => progress.report({ message: `finding the layers responsible: ${p.done}/${p.total} ${p.tensor}` }), signal);
+      // The samples setting caps data too: a layer-by-layer scan runs the model once per layer and sample.
+      return await deps.service.sensitivity(input, spec, { samples: compressDefaults().verifySamples, ...fed }, (p) => progress.report({ message: `finding the layers responsible: ${p.done}/${p.total} ${p.tensor}` }), signal);
     } catch (err) {
       if (!signal.aborted) deps.log.warn(`layer scan of ${input}: ${firstLine(err)}`);
       return undefined;
@@ -296,10 +342,12 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             let shown = 0;
             progress.report({ message: 'reading weights…' });
             const goal = options.goal;
+            const fed = fedFor(input, options.calibration);
             const result = await deps.service.compress(
               input,
               normalised,
-              goal ? { output, force, goal, calibration: options.calibration ?? {} } : { output, force },
+              // The calibration feeds a goal's search and Hessian pruning; other methods run nothing.
+              { output, force, calibration: { ...seededOnly(options.calibration), ...fed.settings }, ...(goal ? { goal } : {}) },
               (p) => {
                 // A goal run has phases (scan, search, write) whose counts restart: the message says where it is.
                 if (goal) return progress.report({ message: `${p.tensor} (${p.done}/${p.total})` });
@@ -310,11 +358,10 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
               controller.signal,
             );
             progress.report({ increment: share - shown, message: `wrote ${outName}` });
-            const inputs = options.calibration?.inputs;
-            const verify = await runVerify(result, verifyWanted, progress, controller.signal, inputs);
+            const verify = await runVerify(result, verifyWanted, progress, controller.signal, fed);
             const minCosine = compressDefaults().minCosine;
             const verdict = await judgeWithScan(result.report, verify, minCosine, result.input, normalised, goal !== undefined, () =>
-              scanLayers(input, normalised, progress, controller.signal, inputs),
+              scanLayers(input, normalised, progress, controller.signal, fed.settings),
             );
             return { result, spec: normalised, verify, verdict };
           } finally {
@@ -329,9 +376,10 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
         return undefined;
       }
       deps.log.error(`${input}: compression (${describeSpec(normalised)}) failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      // A goal's calibration could not run the model: the same run on files the user picks may.
+      if (showRecipeError(err)) return undefined;
+      // A goal's calibration could not run the model: the same run on data the user picks (and the store remembers) may.
       if (err instanceof InputsRejectedError) {
-        offerInputFiles(name, err.message, (inputs) => void compress(uri, spec, { ...options, force, calibration: { ...options.calibration, inputs } }));
+        offerCalibrationData(deps.calibration, input, err.message, () => void compress(uri, spec, { ...options, force, calibration: seededOnly(options.calibration) }));
         return undefined;
       }
       void vscode.window.showErrorMessage(`Model Lens: cannot compress ${name}: ${firstLine(err)}`, 'Show Details').then((c) => {
@@ -346,7 +394,8 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     if (verify.state === 'done') deps.log.info('\n' + formatVerifyReport(verify.report));
     if (verdict.state === 'poor' || verdict.state === 'failed') deps.log.warn(`${outName}: ${verdictHeadline(verdict)}`);
     const panel = ReportPanel.show(reportDeps, outcome);
-    if (verify.state === 'failed' && verify.inputsRejected) offerInputFiles(name, verify.reason, (files) => void reverify(outcome, files));
+    if (verify.state === 'failed' && verify.inputsRejected) offerCalibrationData(deps.calibration, input, verify.reason, () => void reverify(outcome));
+    else if (verify.state === 'failed' && verify.recipeFile) notifyRecipe(verify.recipeFile, `wrote ${outName} (${describeRatio(result.report.totals.ratio)}) but could not verify it: ${verify.reason}`);
     else notify(outcome, outName, panel);
     return outcome;
   }
@@ -373,12 +422,24 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     command('modelLens.compress', async (_o, files) => {
       const label = files.length > 1 ? `${files.length} models` : path.basename(files[0].fsPath);
       const onnx = files.every((f) => path.extname(f.fsPath).toLowerCase() === '.onnx');
-      return compressWizard(label, compressDefaults(), onnx, (spec, goal) => {
-        const suffix = outputSuffix(spec, goal);
-        const outputs = files.map((f) => variantPath(f.fsPath, suffix));
-        const name = files.length > 1 ? `<model>.${suffix}${path.extname(files[0].fsPath)} for each` : path.basename(outputs[0]);
-        return { name, exists: outputs.some((o) => fs.existsSync(o)) };
-      });
+      // One model's data can be shown and changed on the last page; several models each keep their own.
+      const one = onnx && files.length === 1 ? files[0] : undefined;
+      const data = one && {
+        label: () => deps.calibration.view(one.fsPath).label,
+        choose: () => vscode.commands.executeCommand('modelLens.chooseData', one),
+      };
+      return compressWizard(
+        label,
+        compressDefaults(),
+        onnx,
+        (spec, goal) => {
+          const suffix = outputSuffix(spec, goal);
+          const outputs = files.map((f) => variantPath(f.fsPath, suffix));
+          const name = files.length > 1 ? `<model>.${suffix}${path.extname(files[0].fsPath)} for each` : path.basename(outputs[0]);
+          return { name, exists: outputs.some((o) => fs.existsSync(o)) };
+        },
+        data,
+      );
     }),
     command('modelLens.quantizeInt8', fixed(['int8'], (d) => ({ granularity: d.granularity }))),
     command('modelLens.quantizeInt4', fixed(['int4'], (d) => ({ blockSize: d.blockSize }))),

@@ -434,15 +434,23 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
   ];
 }
 
+/** The calibration data of the model being compressed: its name now, and the picker that changes it. */
+export interface WizardData {
+  label(): string;
+  choose(): Thenable<unknown>;
+}
+
 /**
  * The Compress… wizard: method, then each option with its default preselected, then a last
- * page naming the file it will write. Back returns to the previous page with answers kept.
+ * page naming the file it will write (and, with `data`, what it will be checked on, which the
+ * page can change). Back returns to the previous page with answers kept.
  */
 export async function compressWizard(
   fileName: string,
   defaults: CompressDefaults,
   onnx: boolean,
   output: (spec: CompressSpec, goal: FidelityGoal | undefined) => { name: string; exists: boolean },
+  data?: WizardData,
 ): Promise<WizardResult | undefined> {
   const title = `Compress ${fileName}`;
   const all = steps(defaults, fileName, onnx);
@@ -455,15 +463,21 @@ export async function compressWizard(
       const goal = onnx && searchable(s) ? goalOf(s) : undefined;
       const out = output(spec, goal);
       const what = goal ? `${describeSpec(spec)}, per-layer precision for ${describeGoal(goal)}` : describeSpec(spec);
-      const a = await pick(pos, what, [
-        {
-          label: `$(play) Compress to ${out.name}`,
-          description: out.exists ? 'exists: you will be asked before it is replaced' : undefined,
-          detail: `${what}. ${fileName} itself is not modified.`,
-          value: true as const,
-        },
-      ]);
-      return a;
+      for (;;) {
+        const a = await pick<true | 'data'>(pos, what, [
+          {
+            label: `$(play) Compress to ${out.name}`,
+            description: out.exists ? 'exists: you will be asked before it is replaced' : undefined,
+            detail: `${what}. ${fileName} itself is not modified.`,
+            value: true,
+          },
+          ...(data
+            ? [{ label: `$(database) Calibration data: ${data.label()}`, description: 'change…', detail: `What ${goal ? 'the search and ' : ''}verification run the models on`, value: 'data' as const }]
+            : []),
+        ]);
+        if (a !== 'data') return a;
+        await data?.choose();
+      }
     },
   };
   const pages = [...all, confirm];

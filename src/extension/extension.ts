@@ -5,6 +5,8 @@ import { CancelledError } from '../core/errors';
 import { removeStaleTemps, TEMP_PREFIX } from '../node/atomicWrite';
 import { ModelService } from '../node/modelService';
 import { WorkerPool } from '../node/pool';
+import { CalibrationStore } from './calibrationData';
+import { registerCalibrationCommands } from './calibrationPicker';
 import { registerCompressCommands } from './compressCommands';
 import { exportStatistics, pickExportFormat } from './exportStats';
 import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
@@ -16,7 +18,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Model Lens', { log: true });
   const pool = new WorkerPool(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, Math.max(1, Math.min(os.availableParallelism(), 8)));
   const service = new ModelService(pool);
-  const { provider, disposable } = InspectorProvider.register(context, service, log);
+  const calibration = new CalibrationStore(context.workspaceState);
+  const { provider, disposable } = InspectorProvider.register(context, service, log, calibration);
   // Temp files a killed compression left next to models; only in trusted workspaces, since removing is a write.
   if (vscode.workspace.isTrusted) {
     void vscode.workspace.findFiles(`**/${TEMP_PREFIX}*.tmp`, undefined, 1000).then((uris) => {
@@ -39,7 +42,8 @@ export function activate(context: vscode.ExtensionContext): void {
   }
 
   context.subscriptions.push(
-    ...registerCompressCommands({ extensionUri: context.extensionUri, service, log, targetUri, activeModel: () => provider.active?.uri }),
+    ...registerCompressCommands({ extensionUri: context.extensionUri, service, log, targetUri, activeModel: () => provider.active?.uri, calibration }),
+    ...registerCalibrationCommands({ store: calibration, service, targetUri }),
     log,
     { dispose: () => pool.dispose() },
     disposable,

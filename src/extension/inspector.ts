@@ -1,8 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { RecipeError } from '../core/data/recipe';
 import { CancelledError } from '../core/errors';
 import { InputsRejectedError } from '../core/verify/tensor';
 import { SHARD_OF_PROPERTY, type Model } from '../core/model';
+import { capabilitiesOf } from '../core/formats/capabilities';
 import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
@@ -11,7 +13,8 @@ import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, typ
 import type { CompressOutcome } from './compressCommands';
 import { compressDefaults } from './compressSettings';
 import { exportStatistics } from './exportStats';
-import { offerInputFiles } from './inputFilesPrompt';
+import type { CalibrationStore } from './calibrationData';
+import { offerCalibrationData, recipeLine, showRecipeError } from './calibrationPicker';
 import { toMixedResult, toSensitivityView, type MixedResultView, type SensitivityView } from './sensitivityView';
 import { statsOptions } from './settings';
 import { inspectorHtml, makeNonce } from './webviewHtml';
@@ -40,8 +43,6 @@ export class InspectorSession implements vscode.Disposable {
   private scan: AbortController | undefined;
   /** The last Re-run's outcome: the report panel usually covers this tab, so its webview is re-created and asks again. */
   private lastRerun: MixedResultView | undefined;
-  /** Input files the user chose after a scan could not run on random inputs; later scans of this panel use them. */
-  private inputFiles: string[] | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
 
@@ -50,8 +51,14 @@ export class InspectorSession implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly service: ModelService,
     private readonly log: vscode.LogOutputChannel,
+    private readonly calibration: CalibrationStore,
   ) {
     this.disposables.push(panel.webview.onDidReceiveMessage((m) => this.onMessage(m)));
+    this.disposables.push(
+      calibration.onDidChange((model) => {
+        if (model === path.resolve(uri.fsPath)) this.postCalibration();
+      }),
+    );
     const watcher = vscode.workspace.createFileSystemWatcher(
       new vscode.RelativePattern(vscode.Uri.joinPath(uri, '..'), path.basename(uri.fsPath)),
     );
@@ -66,6 +73,10 @@ export class InspectorSession implements vscode.Disposable {
 
   private post(message: ToWebview): void {
     void this.panel.webview.postMessage(message);
+  }
+
+  private postCalibration(): void {
+    if (this.model && capabilitiesOf(this.model.format).runnable) this.post({ type: 'calibration', data: this.calibration.view(this.uri.fsPath) });
   }
 
   private onMessage(raw: unknown): void {
@@ -100,6 +111,8 @@ export class InspectorSession implements vscode.Disposable {
       case 'cancelScan':
         this.scan?.abort();
         return null;
+      case 'chooseData':
+        return (await vscode.commands.executeCommand<boolean>('modelLens.chooseData', this.uri)) === true;
       case 'compressMixed':
         return this.compressMixed(message.params);
       case 'openWholeModel': {
@@ -123,7 +136,8 @@ export class InspectorSession implements vscode.Disposable {
     if (this.model?.format !== 'onnx') throw new Error('sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file');
     const file = this.uri.fsPath;
     const spec = this.scanSpec(settings.method);
-    const calibration = { samples: settings.samples, seed: settings.seed, ...(this.inputFiles ? { inputs: this.inputFiles } : {}) };
+    // The samples setting caps data too: the scan runs the model once per layer and sample.
+    const calibration = { samples: settings.samples, seed: settings.seed, ...this.calibration.settings(file) };
     if (cachedOnly) {
       const hit = this.service.cachedSensitivity(file, spec, calibration);
       return hit ? toSensitivityView(hit) : null;
@@ -139,11 +153,11 @@ export class InspectorSession implements vscode.Disposable {
       return toSensitivityView(report);
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) return null;
-      if (err instanceof InputsRejectedError) {
-        offerInputFiles(path.basename(file), err.message, (files) => {
-          this.inputFiles = files;
-          this.post({ type: 'rescan' });
-        });
+      if (err instanceof InputsRejectedError) offerCalibrationData(this.calibration, file, err.message, () => this.post({ type: 'rescan' }));
+      if (err instanceof RecipeError) {
+        showRecipeError(err);
+        // The tab's banner names the recipe file too, as the notification does.
+        throw new Error(recipeLine(err));
       }
       throw err;
     } finally {
@@ -157,7 +171,8 @@ export class InspectorSession implements vscode.Disposable {
     const outcome = await vscode.commands.executeCommand<CompressOutcome | undefined>('modelLens.compress', this.uri, {
       spec,
       ...(p.goal ? { goal: p.goal } : {}),
-      calibration: { samples: p.samples, seed: p.seed, ...(this.inputFiles ? { inputs: this.inputFiles } : {}) },
+      // The Compress command adds the model's calibration data.
+      calibration: { samples: p.samples, seed: p.seed },
     });
     if (!outcome) return null;
     this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined, outcome.verdict);
@@ -194,6 +209,7 @@ export class InspectorSession implements vscode.Disposable {
       this.model = model;
       this.results = new Array(model.tensors.length);
       this.post({ type: 'model', fileName: name, model: toModelView(model), config: options, sensitivity: sensitivityAvailability(model, file) });
+      this.postCalibration();
       if (this.lastRerun) this.post({ type: 'rerunResult', result: this.lastRerun });
       const cached = this.service.cachedStats(file, options);
       if (cached) {
@@ -261,8 +277,8 @@ function sensitivityAvailability(model: Model, file: string): SensitivityAvailab
 export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
   private readonly sessions = new Set<InspectorSession>();
 
-  static register(context: vscode.ExtensionContext, service: ModelService, log: vscode.LogOutputChannel): { provider: InspectorProvider; disposable: vscode.Disposable } {
-    const provider = new InspectorProvider(context.extensionUri, service, log);
+  static register(context: vscode.ExtensionContext, service: ModelService, log: vscode.LogOutputChannel, calibration: CalibrationStore): { provider: InspectorProvider; disposable: vscode.Disposable } {
+    const provider = new InspectorProvider(context.extensionUri, service, log, calibration);
     const disposable = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
       supportsMultipleEditorsPerDocument: true,
       webviewOptions: { retainContextWhenHidden: false },
@@ -274,6 +290,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
     private readonly extensionUri: vscode.Uri,
     private readonly service: ModelService,
     private readonly log: vscode.LogOutputChannel,
+    private readonly calibration: CalibrationStore,
   ) {}
 
   /** The session of the inspector tab that is active, if any. */
@@ -297,7 +314,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'inspector.css')).toString(),
       codiconUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css')).toString(),
     });
-    const session = new InspectorSession(document.uri, panel, this.service, this.log);
+    const session = new InspectorSession(document.uri, panel, this.service, this.log, this.calibration);
     this.sessions.add(session);
     panel.onDidDispose(() => {
       this.sessions.delete(session);

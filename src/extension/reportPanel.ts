@@ -1,10 +1,13 @@
 /** The compression report panel: totals, fidelity, per-tensor table; writes a file only on "Save Report…". */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { CalibrationStore } from './calibrationData';
 import type { CompressOutcome } from './compressCommands';
 import { describeSpec } from './compressWizard';
 import type { HessianComparison } from '../core/compress/hessianPlan';
+import { capabilitiesOf, formatOfFileName } from '../core/formats/capabilities';
 import type { FidelityResult } from '../core/compress/sensitivity';
+import type { CalibrationView } from '../shared/calibration';
 import { parseFromReport, toWire, type FidelityView, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
 import { createToolPanel } from './toolPanel';
 
@@ -16,6 +19,11 @@ export interface ReportDeps {
   open(outcome: CompressOutcome): Thenable<unknown>;
   compare(outcome: CompressOutcome): void;
   reveal(outcome: CompressOutcome): Thenable<unknown>;
+  /** Runs the check again on the original's calibration data as chosen now. */
+  verifyAgain(outcome: CompressOutcome): Promise<void>;
+  /** Choose Calibration Data… for the original, then Verify Again if the choice changed. */
+  chooseData(outcome: CompressOutcome): Promise<void>;
+  calibration: CalibrationStore;
 }
 
 function verifyView(outcome: CompressOutcome): VerifyView {
@@ -45,8 +53,11 @@ function verifyView(outcome: CompressOutcome): VerifyView {
   };
 }
 
-/** The report as the webview shows it: no histograms (the Compare view has them), non-finite numbers tagged. */
-export function reportView(outcome: CompressOutcome): ReportView {
+/**
+ * The report as the webview shows it: no histograms (the Compare view has them), non-finite numbers
+ * tagged; `calibration` is what Verify Again would feed the original (absent when it cannot run).
+ */
+export function reportView(outcome: CompressOutcome, calibration?: CalibrationView): ReportView {
   const { result } = outcome;
   const r = result.report;
   return {
@@ -78,6 +89,7 @@ export function reportView(outcome: CompressOutcome): ReportView {
     verdict: outcome.verdict,
     ...(r.hessian ? { hessian: hessianView(r.hessian) } : {}),
     ...(r.fidelity ? { fidelity: fidelityView(r.fidelity) } : {}),
+    ...(calibration ? { calibration } : {}),
   };
 }
 
@@ -155,14 +167,21 @@ export class ReportPanel {
     this.panel = createToolPanel(deps.extensionUri, REPORT_VIEW_TYPE, `Report: ${path.basename(outcome.result.output)}`, 'report');
     const w = this.panel.webview;
     const sub = w.onDidReceiveMessage((m) => this.onMessage(m));
+    // The line under Verify Again says what it would feed: it follows the choice wherever it is made.
+    const data = deps.calibration.onDidChange((model) => {
+      if (model === path.resolve(this.outcome.result.input)) this.post();
+    });
     this.panel.onDidDispose(() => {
       sub.dispose();
+      data.dispose();
       if (ReportPanel.panels.get(outcome.result.output) === this) ReportPanel.panels.delete(outcome.result.output);
     });
   }
 
   private post(): void {
-    void this.panel.webview.postMessage({ type: 'report', report: reportView(this.outcome) } satisfies ToReport);
+    const input = this.outcome.result.input;
+    const runnable = capabilitiesOf(formatOfFileName(input) ?? '').runnable;
+    void this.panel.webview.postMessage({ type: 'report', report: reportView(this.outcome, runnable ? this.deps.calibration.view(input) : undefined) } satisfies ToReport);
   }
 
   private onMessage(raw: unknown): void {
@@ -189,6 +208,12 @@ export class ReportPanel {
           break;
         case 'reveal':
           await this.deps.reveal(this.outcome);
+          break;
+        case 'verify':
+          await this.deps.verifyAgain(this.outcome);
+          break;
+        case 'chooseData':
+          await this.deps.chooseData(this.outcome);
           break;
       }
     } catch (err) {

@@ -5,6 +5,7 @@
  */
 import type { StatsResult } from '../core/stats/types';
 import type { Verdict, VerifyOutcome } from '../core/compress/verdict';
+import type { CalibrationView } from '../shared/calibration';
 
 export type NonFiniteTag = 'Infinity' | '-Infinity' | 'NaN';
 export type WireNumber = number | NonFiniteTag;
@@ -128,11 +129,13 @@ export interface ReportView {
   verdict: Verdict;
   hessian?: HessianView;
   fidelity?: FidelityView;
+  /** What Verify Again feeds the original now; absent when it cannot run (weights-only formats). */
+  calibration?: CalibrationView;
 }
 
 export type ToReport = { type: 'report'; report: ReportView };
 
-export const REPORT_ACTIONS = ['save', 'open', 'compare', 'reveal'] as const;
+export const REPORT_ACTIONS = ['save', 'open', 'compare', 'reveal', 'verify', 'chooseData'] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 export type FromReport = { type: 'ready' } | { type: 'action'; action: ReportAction };
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeFsError } from './fileSource';
+import { recipePathFor } from '../core/data/recipe';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { finishStats, HistogramBuilder, histogramRange, Moments, tensorSlice, type MomentsState } from '../core/stats/compute';
 import type { Model, TensorRef, TensorStorage } from '../core/model';
@@ -70,8 +71,23 @@ function depsKey(modelPath: string, model: Model): string {
   return dependencies(modelPath, model).map(fileKey).join('\n');
 }
 
-function scanKey(spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): string {
-  return JSON.stringify([spec.methods, spec.options, calibration]);
+/**
+ * Versions of what a scan reads besides the model: its data and tensor files and the recipe. A
+ * folder counts by its own version, which files added, removed or renamed change (one edited in
+ * place does not).
+ */
+function readsKey(file: string, c: CalibrationSettings): string {
+  if (!c.data?.length && !c.inputs?.length) return '';
+  return [c.recipe ?? recipePathFor(file), ...(c.data ?? []), ...(c.inputs ?? [])]
+    .map((p) => {
+      const st = fs.statSync(p, { throwIfNoEntry: false });
+      return st ? `${st.size}:${st.mtimeMs}` : '-';
+    })
+    .join(',');
+}
+
+function scanKey(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): string {
+  return JSON.stringify([spec.methods, spec.options, calibration, readsKey(file, calibration)]);
 }
 
 /** Opens models and computes their statistics in worker threads, caching per file version. */
@@ -220,7 +236,9 @@ export class ModelService {
     onProgress: (p: CompressProgress) => void,
     signal?: AbortSignal,
   ): Promise<SensitivityReport> {
-    const hit = this.cachedSensitivity(file, spec, calibration);
+    // Taken before the scan: a recipe edited while it runs must not file the old result under the new version.
+    const key = scanKey(file, spec, calibration);
+    const hit = this.lookup(file)?.scans?.get(key);
     if (hit) return hit;
     const version = fileKey(file);
     const report = await this.pool.request<SensitivityReport>({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
@@ -228,7 +246,7 @@ export class ModelService {
     const entry = this.lookup(file);
     if (entry && fileKey(file) === version) {
       const scans = (entry.scans ??= new Map());
-      scans.set(scanKey(spec, calibration), report);
+      scans.set(key, report);
       while (scans.size > CACHE_ENTRIES) scans.delete(scans.keys().next().value as string);
     }
     return report;
@@ -244,7 +262,7 @@ export class ModelService {
 
   /** A scan already made for this file version and settings, without starting one. */
   cachedSensitivity(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): SensitivityReport | undefined {
-    return this.lookup(file)?.scans?.get(scanKey(spec, calibration));
+    return this.lookup(file)?.scans?.get(scanKey(file, spec, calibration));
   }
 
   /** Drops everything cached for a path (the file changed or the user asked to recompute). */

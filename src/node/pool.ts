@@ -1,7 +1,17 @@
 import { Worker } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { InputsRejectedError } from '../core/verify/tensor';
-import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
+import { RecipeError } from '../core/data/recipe';
+import type { FromWorker, ResponseMessage, ToWorker, WorkerRequest } from '../shared/protocol';
+
+/** The worker's error as the class it was thrown as, so callers can tell the file's, the inputs' or the recipe's fault apart. */
+function errorFrom(msg: ResponseMessage): Error {
+  const message = msg.error ?? '';
+  if (msg.invalidModel) return new InvalidModelError(message);
+  if (msg.inputsRejected) return new InputsRejectedError(message);
+  if (msg.recipeFile !== undefined) return new RecipeError(message, msg.recipeFile);
+  return new Error(message);
+}
 
 interface Pending {
   resolve(value: unknown): void;
@@ -43,7 +53,7 @@ export class WorkerPool {
       slot.busy--;
       if (msg.error === undefined) p.resolve(msg.result);
       else if (msg.cancelled) p.reject(new CancelledError());
-      else p.reject(msg.invalidModel ? new InvalidModelError(msg.error) : msg.inputsRejected ? new InputsRejectedError(msg.error ?? '') : new Error(msg.error));
+      else p.reject(errorFrom(msg));
     });
     const fail = (err: Error) => {
       slot.worker = null;

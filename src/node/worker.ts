@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { InputsRejectedError } from '../core/verify/tensor';
+import { RecipeError } from '../core/data/recipe';
 import { readModel } from '../core/formats';
 import { FloatScratch } from '../core/scratch';
 import { computeTensorStats, sliceHistogram, sliceMoments } from '../core/stats/compute';
@@ -128,6 +129,7 @@ else port.on('message', (msg: ToWorker) => {
         invalidModel: err instanceof InvalidModelError,
         inputsRejected: err instanceof InputsRejectedError,
         cancelled: err instanceof CancelledError,
+        ...(err instanceof RecipeError ? { recipeFile: err.file } : {}),
       }),
   ).finally(() => cancelled.delete(msg.id));
 });

@@ -7,6 +7,9 @@ import type { StatsOptions, StatsResult } from '../core/stats/types';
 import { isTargetCosine, LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
 import type { MixedResultView } from '../extension/sensitivityView';
+import type { CalibrationView } from './calibration';
+
+export type { CalibrationView };
 
 /** A tensor as the webview sees it: no storage details. */
 export type TensorView = Omit<TensorRef, 'storage'>;
@@ -77,6 +80,8 @@ export type ToWebview =
   | { type: 'rerunResult'; result: MixedResultView }
   /** The user chose input files after a scan could not run on random inputs: scan again (the host feeds them). */
   | { type: 'rescan' }
+  /** The calibration data the model's runs use, on load and whenever the choice changes. */
+  | { type: 'calibration'; data: CalibrationView }
   | ResponseMessage;
 
 // ---- webview -> host ----
@@ -89,6 +94,8 @@ export type WebviewRequest =
   /** Resolves to a SensitivityView (extension/sensitivityView.ts), or null when cancelled or, with cachedOnly, not cached. */
   | { method: 'sensitivity'; params: ScanSettings & { cachedOnly: boolean } }
   | { method: 'cancelScan'; params: Record<string, never> }
+  /** Opens Choose Calibration Data… for this model; resolves to true when the choice changed. */
+  | { method: 'chooseData'; params: Record<string, never> }
   /**
    * Writes a variant with per-tensor overrides, next to the model like the compress commands; with
    * a goal, the overrides are pins and the fidelity search chooses the rest. Resolves to a
@@ -158,6 +165,8 @@ export interface ResponseMessage {
   inputsRejected?: boolean;
   /** The request was cancelled by its sender. */
   cancelled?: boolean;
+  /** The recipe file that could not be used (RecipeError): the message is its one line. */
+  recipeFile?: string;
 }
 
 /** Validates a message from the webview before the host acts on it; returns null if malformed. */
@@ -176,6 +185,7 @@ export function parseFromWebview(message: unknown): FromWebview | null {
     case 'recompute':
     case 'openWholeModel':
     case 'cancelScan':
+    case 'chooseData':
       return { type: 'request', id, method: m.method, params: {} };
     case 'sensitivity': {
       const settings = parseScanSettings(params);

@@ -1,4 +1,5 @@
 // Starts real VS Code (code-server) and headless Chromium for end-to-end tests; every process is killed on stop.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
@@ -246,8 +247,44 @@ export async function runPaletteCommand(page, title) {
   await page.keyboard.press('Enter');
 }
 
+/** Accepts the entry of the open quick pick whose label contains `label`. */
+export async function pickQuickItem(page, label) {
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: label });
+  await row.first().waitFor({ timeout: 15_000 });
+  await row.first().click();
+}
+
 export async function waitForFile(file, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   return existsSync(file);
+}
+
+/** Types a path into code-server's file dialog (a quick input that fills in its folder a moment after opening) and accepts it. */
+export async function choosePath(page, file) {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  for (let attempt = 0; attempt < 10 && (await input.inputValue()) !== file; attempt++) {
+    await page.waitForTimeout(500);
+    await input.fill(file);
+    await page.waitForTimeout(300);
+  }
+  assert.equal(await input.inputValue(), file, 'the file dialog did not take the path');
+  await page.keyboard.press('Enter');
+}
+
+/** The report card's "Measured on …" line, once the active report tab is `title` and the line contains `expected`. */
+export async function reportMeasuredOn(page, title, expected, timeoutMs) {
+  await page.locator('.tabs-container .tab.active .label-name', { hasText: title }).waitFor({ timeout: timeoutMs });
+  const deadline = Date.now() + timeoutMs;
+  let seen = '';
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      const texts = await frame.locator('.measured-on').allTextContents().catch(() => []);
+      seen = texts.join(' | ') || seen;
+      if (texts.some((x) => x.includes(expected))) return texts.find((x) => x.includes(expected));
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no report line with "${expected}" after ${timeoutMs} ms; last seen: ${seen}`);
 }

@@ -2,8 +2,9 @@
 // Sensitivity scan of silero VAD v5 (its int64 `sr` input is random) fails with the CLI's one line in
 // an error notification; Choose Input Files… takes a .npz (written by numpy, an independent writer)
 // and the scan runs again on it, its summary saying what it measured on; Re-run then calibrates and
-// verifies on the same file, and a compression verified on random inputs offers the same way out,
-// the report card saying what the new numbers were measured on.
+// verifies on the same file, a compression verifies on it too (the choice is remembered per model),
+// and after Use random inputs a compression's check offers the same way out, the report card saying
+// what the new numbers were measured on.
 // Env: MODEL_LENS_VSIX (default dist/model-lens.vsix), MODEL_LENS_ZOO_DIR (default .cache/zoo/models,
 // with silero_vad_v5.onnx from @ricky0123/vad-web).
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { zooModel } from './realModels.mjs';
-import { explorerRow, frameWith, launchBrowser, repoRoot, runPaletteCommand, startCodeServer, waitForFile } from './codeServer.mjs';
+import { choosePath, explorerRow, frameWith, launchBrowser, pickQuickItem, repoRoot, reportMeasuredOn, runPaletteCommand, startCodeServer, waitForFile } from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const artifacts = join(repoRoot, 'test-artifacts');
@@ -23,35 +24,6 @@ const MODEL = 'silero_vad_v5.onnx';
 let tmp;
 let server;
 let browser;
-
-/** Types a path into code-server's file dialog (a quick input that fills in its folder a moment after opening) and accepts it. */
-async function choosePath(page, file) {
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 15_000 });
-  for (let attempt = 0; attempt < 10 && (await input.inputValue()) !== file; attempt++) {
-    await page.waitForTimeout(500);
-    await input.fill(file);
-    await page.waitForTimeout(300);
-  }
-  assert.equal(await input.inputValue(), file, 'the file dialog did not take the path');
-  await page.keyboard.press('Enter');
-}
-
-/** The report card's "Measured on …" line, once the active report tab is `title` and the line contains `expected`. */
-async function reportMeasuredOn(page, title, expected, timeoutMs) {
-  await page.locator('.tabs-container .tab.active .label-name', { hasText: title }).waitFor({ timeout: timeoutMs });
-  const deadline = Date.now() + timeoutMs;
-  let seen = '';
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      const texts = await frame.locator('.measured-on').allTextContents().catch(() => []);
-      seen = texts.join(' | ') || seen;
-      if (texts.some((x) => x.includes(expected))) return texts.find((x) => x.includes(expected));
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no report line with "${expected}" after ${timeoutMs} ms; last seen: ${seen}`);
-}
 
 describe('inputs a model cannot run on, in code-server', { timeout: 600_000 }, () => {
   before(async () => {
@@ -120,16 +92,26 @@ describe('inputs a model cannot run on, in code-server', { timeout: 600_000 }, (
     assert.ok(await waitForFile(join(folder, 'silero_vad_v5.int8.onnx'), 120_000), 'Re-run wrote no variant');
     const rerunLine = await reportMeasuredOn(page, /^Report: silero_vad_v5\.int8\.onnx$/, onFile, 120_000);
 
-    // A compression verified on random inputs fails the check the same way; Choose Input Files… verifies again.
-    await page.locator('.tabs-container .tab .label-name', { hasText: /^silero_vad_v5\.onnx$/ }).click();
-    await page.waitForTimeout(1500);
+    // The file is remembered for the model (Choose Calibration Data…'s store): a compression verifies on it at once.
+    const toModel = async () => {
+      await page.locator('.tabs-container .tab .label-name', { hasText: /^silero_vad_v5\.onnx$/ }).click();
+      await page.waitForTimeout(1500);
+    };
+    await toModel();
     await runPaletteCommand(page, 'Model Lens: Convert to FP16');
+    const fp16Line = await reportMeasuredOn(page, /^Report: silero_vad_v5\.fp16\.onnx$/, onFile, 120_000);
+
+    // Back on random inputs, a compression's check fails the same way; Choose Input Files… verifies again on the file.
+    await toModel();
+    await runPaletteCommand(page, 'Model Lens: Choose Calibration Data…');
+    await pickQuickItem(page, 'Use random inputs');
+    await runPaletteCommand(page, 'Model Lens: Quantize to INT4');
     const verifyToast = page.locator('.notification-toast', { hasText: 'silero_vad_v5.onnx: cannot run the model on random inputs' });
     await verifyToast.waitFor({ timeout: 120_000 });
     await verifyToast.locator('.monaco-button', { hasText: 'Choose Input Files…' }).click();
     await choosePath(page, npz);
-    const fp16Line = await reportMeasuredOn(page, /^Report: silero_vad_v5\.fp16\.onnx$/, onFile, 120_000);
+    const int4Line = await reportMeasuredOn(page, /^Report: silero_vad_v5\.int4\.onnx$/, onFile, 120_000);
     await page.screenshot({ path: join(artifacts, 'inputs-silero-report.png') });
-    t.diagnostic(`notification: ${message}; summary: ${summary.replace(/\s+/g, ' ').slice(0, 300)}; Re-run report: ${rerunLine}; fp16 report: ${fp16Line}`);
+    t.diagnostic(`notification: ${message}; summary: ${summary.replace(/\s+/g, ' ').slice(0, 300)}; Re-run report: ${rerunLine}; fp16 report (remembered): ${fp16Line}; int4 report (chosen again): ${int4Line}`);
   });
 });

@@ -125,7 +125,7 @@ function randomValue(r: () => number, depth = 0): unknown {
       const o: Record<string, unknown> = {};
       for (const key of ['type', 'id', 'method', 'params', 'action', 'format', '__proto__', 'constructor']) if (r() < 0.5) o[key] = randomValue(r, depth + 1);
       if (r() < 0.3) o.type = pick(['ready', 'request', 'action']);
-      if (r() < 0.3) o.method = pick(['exportStatistics', 'openAsText', 'recompute', 'openWholeModel', 'toString', 'hasOwnProperty', ...SCAN_REQUESTS]);
+      if (r() < 0.3) o.method = pick(['exportStatistics', 'openAsText', 'recompute', 'openWholeModel', 'chooseData', 'toString', 'hasOwnProperty', ...SCAN_REQUESTS]);
       if (r() < 0.3) o.params = scanParams(r, pick);
       return o;
     }

@@ -18,6 +18,7 @@ import {
   type WireNumber,
 } from '../../src/extension/reportProtocol';
 import { describeGoal } from '../../src/core/compress/spec';
+import type { CalibrationView } from '../../src/shared/calibration';
 import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
@@ -142,8 +143,9 @@ function table(label: string, head: HTMLElement, rows: HTMLElement[]): HTMLEleme
   return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': label }, h('thead', {}, head), h('tbody', {}, ...rows)));
 }
 
-function verifySection(v: VerifyView, minCosine: number): HTMLElement | null {
-  if (v.state !== 'done') return null;
+/** Output fidelity: what it was measured on and per output; `data` (the calibration controls) also when there are no numbers yet. */
+function verifySection(v: VerifyView, minCosine: number, data: HTMLElement | null): HTMLElement | null {
+  if (v.state !== 'done') return data && h('section', { class: 'section' }, h('h2', {}, 'Output fidelity'), data);
   const rows = v.outputs.map((o) =>
     h(
       'tr',
@@ -167,6 +169,7 @@ function verifySection(v: VerifyView, minCosine: number): HTMLElement | null {
       `Both models ran on the same inputs with ${v.runtime} in ${formatDuration(v.elapsedMs)}. `,
       h('span', { class: 'measured-on' }, `Measured on ${v.measuredOn}.`),
     ),
+    data,
     table(
       'Output fidelity per output',
       h(
@@ -332,6 +335,19 @@ class ReportApp {
     return b;
   }
 
+  /** What Verify Again feeds the original, with the buttons that change it and run it. */
+  private dataBar(c: CalibrationView | undefined): HTMLElement | null {
+    if (!c) return null;
+    return h(
+      'div',
+      { class: 'data-bar' },
+      h('span', { class: 'data-label' }, 'Calibration data:'),
+      h('span', { class: 'data-choice', title: c.detail }, icon(c.random ? 'symbol-numeric' : 'folder'), h('span', {}, c.label)),
+      this.button('Calibration Data…', 'database', 'chooseData'),
+      this.button('Verify Again', 'debug-rerun', 'verify'),
+    );
+  }
+
   private render(r: ReportView): void {
     document.title = `Report: ${r.outputName}`;
     const t = r.totals;
@@ -411,7 +427,7 @@ class ReportApp {
         ...r.warnings.map((w) => h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w))),
         cards,
         r.fidelity ? fidelitySection(r.fidelity) : null,
-        verifySection(r.verify, r.verdict.state === 'ok' || r.verdict.state === 'poor' ? r.verdict.minCosine : DEFAULT_MIN_COSINE),
+        verifySection(r.verify, r.verdict.state === 'ok' || r.verdict.state === 'poor' ? r.verdict.minCosine : DEFAULT_MIN_COSINE, this.dataBar(r.calibration)),
         hessianSection(r.hessian),
         h(
           'section',

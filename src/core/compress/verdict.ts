@@ -22,7 +22,14 @@ export type VerifyOutcome =
   | { state: 'done'; report: VerifyReport }
   | { state: 'off'; reason: string }
   | { state: 'cancelled' }
-  | { state: 'skipped' | 'failed' | 'unavailable'; reason: string; /** The original could not run on the chosen inputs: input files may help. */ inputsRejected?: boolean };
+  | {
+      state: 'skipped' | 'failed' | 'unavailable';
+      reason: string;
+      /** The original could not run on the chosen inputs: input files may help. */
+      inputsRejected?: boolean;
+      /** The model's preprocessing recipe could not be used: this file needs editing. */
+      recipeFile?: string;
+    };
 
 /** The one fidelity number every surface leads with. */
 export interface HeadlineFidelity {

@@ -1,3 +1,6 @@
+/** File types a dataset reads, without the dot: the extension's file picker offers these. */
+export const DATA_FILE_TYPES = { image: ['png', 'jpg', 'jpeg'], audio: ['wav'] } as const;
+
 /** A decoded picture before any model preprocessing. */
 export interface DecodedImage {
   width: number;

@@ -4,7 +4,7 @@ import { chunks, resample, toMono } from '../../core/data/audio';
 import type { Dataset, SkippedFile } from '../../core/data/dataset';
 import { imageTensor } from '../../core/data/image';
 import type { AudioRecipe, Recipe } from '../../core/data/recipe';
-import { DataError } from '../../core/data/types';
+import { DATA_FILE_TYPES, DataError } from '../../core/data/types';
 import type { ValueInfo } from '../../core/model';
 import { checkShape, convertTo } from '../../core/verify/inputs';
 import { parseNpy } from '../../core/verify/npy';
@@ -13,8 +13,8 @@ import { parseTensorProto } from '../../core/verify/tensorProto';
 import { describeFsError } from '../fileSource';
 import { decodeImage, decodeWav } from './decode';
 
-const IMAGE_TYPES = new Set(['.png', '.jpg', '.jpeg']);
-const AUDIO_TYPES = new Set(['.wav']);
+const IMAGE_TYPES: ReadonlySet<string> = new Set(DATA_FILE_TYPES.image.map((t) => `.${t}`));
+const AUDIO_TYPES: ReadonlySet<string> = new Set(DATA_FILE_TYPES.audio.map((t) => `.${t}`));
 const TENSOR_TYPES = new Set(['.npy', '.pb']);
 
 /** `*` and `?` in the last component of a path (Node 20 has no fs.glob). */
