@@ -27,7 +27,7 @@ import { HESSIAN_OPS, planHessian } from '../core/compress/hessianPlan';
 import { outputErrors, weightRows, type Gram, type WeightRows } from '../core/compress/methods/obs';
 import { readGraphNodes } from '../core/formats/onnx/nodes';
 import { realInputs, type SuppliedTensor } from '../core/verify/inputs';
-import { DEFAULT_SAMPLES, planInputs, type InputPlan, type ModelUnderTest, type OpenData } from '../core/verify/verify';
+import { DEFAULT_SAMPLES, openRunData, planInputs, type DataWatch, type InputPlan, type ModelUnderTest, type OpenData } from '../core/verify/verify';
 import type { CalibrationSettings, FidelityGoal } from '../shared/protocol';
 
 export type { FidelityGoal };
@@ -117,7 +117,12 @@ function splitInputs(model: Model, options: CalibrationOptions): { calibration: 
 function dataPart(file: string, options: CalibrationOptions, part?: 'calibration' | 'held-out'): OpenData | undefined {
   if (options.heldOutData?.length && part) return dataOpener(file, part === 'held-out' ? { ...options, data: options.heldOutData } : options);
   const open = dataOpener(file, options);
-  return open && (part ? (model, inputs, limit) => halfOf(open(model, inputs, 2 * limit), part, options.seed ?? 0) : open);
+  return open && (part ? async (model, inputs, limit, watch) => halfOf(await open(model, inputs, 2 * limit, watch), part, options.seed ?? 0) : open);
+}
+
+/** How a scan or search follows and cancels the first read of its data. */
+function dataWatch(options: CalibrationOptions): DataWatch {
+  return { signal: options.signal, cancelled: options.cancelled, progress: options.progress && ((done, total) => options.progress!(done, total, 'reading the data')) };
 }
 
 /** The original's outputs on the calibration inputs, with the runtime that made them. */
@@ -131,7 +136,8 @@ async function calibrate(m: OpenModel, options: CalibrationOptions, warnings: st
   if (!capabilitiesOf(m.model.format).runnable) invalid(`fidelity runs use onnxruntime, so they need an ONNX model; this is ${m.model.format}`);
   const rt = ortFor(options);
   const original = modelUnderTest(rt.ort, m.file);
-  const plan = planInputs(m.model, load, options, warnings, 0, dataPart(m.file, options, part));
+  const data = await openRunData(m.model, options, dataPart(m.file, options, part), dataWatch(options));
+  const plan = planInputs(m.model, load, options, warnings, 0, data);
   const calibration = await Calibration.create(original, plan, options.signal);
   return { rt, plan, calibration };
 }
@@ -430,7 +436,7 @@ async function heldOutFidelity(
   warnings: string[],
 ): Promise<(Fidelity & { measuredOn: string }) | undefined> {
   const rt = ortFor(options);
-  const data = dataPart(original, options, 'held-out');
+  const data = await openRunData(model, options, dataPart(original, options, 'held-out'), dataWatch(options));
   const plan = planInputs(model, split.heldOut, options, warnings, data ? 0 : split.heldOutOffset, data);
   if (!plan.samples) {
     warnings.push('not checked on held-out inputs: the data gives one sample, all of it used to calibrate');

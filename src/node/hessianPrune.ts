@@ -13,7 +13,7 @@ import type { Model } from '../core/model';
 import { OutputComparison } from '../core/verify/metrics';
 import { isSupportedDtype, type HostTensor } from '../core/verify/tensor';
 import { measuredOn } from '../core/verify/report';
-import { planInputs, type VerifySettings } from '../core/verify/verify';
+import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
 import { collectHessians, runSamples, type ModelBytes } from './activations';
 import { compressInMemory } from './inMemory';
 import { afterWrite, compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
@@ -53,7 +53,8 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     return { model, plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)), original: modelBytes(input, model) };
   });
   const warnings: string[] = [];
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings, 0, dataOpener(input, settings));
+  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
+  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings, 0, data);
   const allGiven = feeds.allGiven;
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const evalSamples = allGiven ? 1 : feeds.samples;

@@ -57,7 +57,7 @@ async function run(file, dataset, output, extra = () => ({})) {
 describe('--data: PaddleOCR direction classifier on rendered text-line crops', () => {
   it('our PNG/JPEG decoding, aspect-keeping pad and normalisation let the classifier tell upright from upside down', async () => {
     const model = zooCopy('ch_ppocr_mobile_v2.0_cls_infer.onnx', work);
-    const ds = data.openDataset([join(work, 'crops')], CLS_RECIPE, await inputsOf(model));
+    const ds = await data.openDataset([join(work, 'crops')], CLS_RECIPE, await inputsOf(model));
     assert.equal(ds.samples, 16);
     assert.deepEqual(ds.dims.get('x'), [1, 3, 48, 192]);
     assert.match(ds.describe, /^16 images in crops\//);
@@ -99,6 +99,20 @@ describe('--data: PaddleOCR direction classifier on rendered text-line crops', (
     assert.match(g.fidelity.heldOut.measuredOn, /^8 samples: .* 8 of 16 images in crops\/ .*, held-out half of a split seeded 0$/);
   });
 
+  it('the first read of a folder reports its progress file by file and stops when cancelled', async () => {
+    const model = zooCopy('ch_ppocr_mobile_v2.0_cls_infer.onnx', work);
+    const seen = [];
+    const ds = await data.openDataset([join(work, 'crops')], CLS_RECIPE, await inputsOf(model), '', Infinity, { progress: (done, total) => seen.push(`${done}/${total}`) });
+    assert.equal(ds.samples, 16);
+    assert.deepEqual(seen, Array.from({ length: 16 }, (_, k) => `${k}/16`));
+    let polls = 0;
+    await assert.rejects(
+      data.openDataset([join(work, 'crops')], CLS_RECIPE, await inputsOf(model), '', Infinity, { cancelled: () => ++polls > 3 }),
+      (err) => err.name === 'CancelledError',
+    );
+    assert.equal(polls, 4, 'stopped at the fourth file');
+  });
+
   it('a folder with unusable files: each skipped and listed in one clause, the rest used; nothing usable is one line', async () => {
     const model = zooCopy('ch_ppocr_mobile_v2.0_cls_infer.onnx', work);
     const recipe = join(work, 'cls.lens.json');
@@ -129,8 +143,8 @@ describe('--data: silero VAD v5 on espeak-ng speech and silence (22.05 kHz, resa
     const inputs = await inputsOf(model);
     const { recipe, fromFile } = await cliJson('recipe', model, '--json');
     assert.equal(fromFile, false, 'the proposed recipe');
-    const speech = data.openDataset([join(work, 'speech.wav')], recipe, inputs);
-    const silence = data.openDataset([join(work, 'silence.wav')], recipe, inputs);
+    const speech = await data.openDataset([join(work, 'speech.wav')], recipe, inputs);
+    const silence = await data.openDataset([join(work, 'silence.wav')], recipe, inputs);
     assert.equal(silence.samples, Math.floor((2 * 16000) / 512), 'two seconds at 16 kHz in whole 512-sample chunks');
     assert.deepEqual(speech.values, { state: 0, sr: 16000 });
     // A stream: the state each chunk leaves is the next one's, as silero is run.
@@ -164,7 +178,7 @@ describe('--data: silero VAD v5 on espeak-ng speech and silence (22.05 kHz, resa
     assert.match(r.measuredOn, /^\d+ samples: input float32\[1,512\] from \d+ chunks of 512 samples at 16000 Hz from 1 WAV file in speech\.wav \(proposed recipe\); state float32\[2,1,128\] = 0 \(dim 1 not fixed by the model: 1 chosen\); sr = 16000$/);
     // The decision the VAD makes on each chunk (speech above 0.5), original against int8, on the same samples.
     const { recipe } = await cliJson('recipe', model, '--json');
-    const ds = data.openDataset([join(work, 'speech.wav')], recipe, await inputsOf(model));
+    const ds = await data.openDataset([join(work, 'speech.wav')], recipe, await inputsOf(model));
     const extra = () => ({ state: new ort.Tensor('float32', new Float32Array(256), [2, 1, 128]), sr: new ort.Tensor('int64', BigInt64Array.of(16000n), []) });
     const a = await run(model, ds, 'output', extra);
     const b = await run(c.output, ds, 'output', extra);

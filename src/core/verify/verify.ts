@@ -13,8 +13,26 @@ export const DEFAULT_SAMPLES = 8;
 export const MAX_SAMPLES = 10_000;
 
 /** Opens the user's data (images, recordings) for the model's inputs: node-side, since it reads files. */
+/** Cancelling and following the first read of a data folder (it decodes every file to check it). */
+export interface DataWatch {
+  signal?: AbortSignal;
+  cancelled?: () => boolean;
+  /** Files read so far of those listed. */
+  progress?: (done: number, total: number) => void;
+}
+
 /** `limit`: the samples the run takes at most (--samples), so a large folder is read only that far. */
-export type OpenData = (model: Model, inputs: readonly ValueInfo[], limit: number) => Dataset;
+export type OpenData = (model: Model, inputs: readonly ValueInfo[], limit: number, watch: DataWatch) => Promise<Dataset>;
+
+/** The samples a run takes at most from data: --samples, else all up to MAX_SAMPLES. */
+function sampleLimit(options: VerifySettings): number {
+  return Math.min(options.samples ?? MAX_SAMPLES, MAX_SAMPLES);
+}
+
+/** The user's data for a run of `model`, opened (and checked) before the run is planned; undefined without data. */
+export async function openRunData(model: Model, options: VerifySettings, openData: OpenData | undefined, watch: DataWatch): Promise<Dataset | undefined> {
+  return openData?.(model, realInputs(model), sampleLimit(options), watch);
+}
 
 /** A loaded model in some runtime. */
 export interface RuntimeSession {
@@ -76,7 +94,8 @@ export async function verifyModels(
   const start = performance.now();
   const warnings: string[] = [];
   const fetch = checkSameInterface(original, variant, realInputs(original.model), warnings);
-  const plan = planInputs(original.model, loadSupplied, options, warnings, 0, options.openData);
+  const data = await openRunData(original.model, options, options.openData, { signal: options.signal });
+  const plan = planInputs(original.model, loadSupplied, options, warnings, 0, data);
   const { inputs, given, shapes, samples, feeds } = plan;
   const variantInputs = realInputs(variant.model);
   for (const i of inputs) {
@@ -151,15 +170,13 @@ export interface InputPlan {
  * Matches supplied tensors to the model's inputs and fixes the shapes and seed of the rest.
  * `sampleOffset` shifts the random streams: held-out samples use streams nobody calibrated on.
  */
-export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], options: VerifySettings, warnings: string[], sampleOffset = 0, openData?: OpenData): InputPlan {
+export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], options: VerifySettings, warnings: string[], sampleOffset = 0, opened?: Dataset): InputPlan {
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) verifyError(`seed ${seed} is not an integer`);
   const requested = options.samples ?? DEFAULT_SAMPLES;
   if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES) verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
   const inputs = realInputs(model);
-  const limit = Math.min(options.samples ?? MAX_SAMPLES, MAX_SAMPLES);
-  const opened = openData?.(model, inputs, limit);
-  const data = opened && firstSamples(opened, limit);
+  const data = opened && firstSamples(opened, sampleLimit(options));
   if (opened?.skipped.length) warnings.push(`${opened.skipped.length} file${opened.skipped.length === 1 ? '' : 's'} skipped: ${opened.skipped.map((f) => f.reason).join('; ')}`);
   const fromData = new Set(data?.inputs ?? []);
   const open = inputs.filter((i) => !fromData.has(i.name));

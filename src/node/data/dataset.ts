@@ -10,6 +10,8 @@ import { checkShape, convertTo } from '../../core/verify/inputs';
 import { parseNpy } from '../../core/verify/npy';
 import { VerifyError, verifyError, type HostTensor } from '../../core/verify/tensor';
 import { parseTensorProto } from '../../core/verify/tensorProto';
+import { CancelledError } from '../../core/errors';
+import type { DataWatch } from '../../core/verify/verify';
 import { describeFsError } from '../fileSource';
 import { decodeImage, decodeWav } from './decode';
 
@@ -78,7 +80,7 @@ interface Source {
  * none usable is an error naming the paths. Files are decoded once to count and check them, then
  * again when their sample is fed, so memory holds one file at a time, not the folder.
  */
-export function openDataset(paths: readonly string[], recipe: Recipe, inputs: readonly ValueInfo[], recipeNote = '', limit = Infinity): Dataset {
+export async function openDataset(paths: readonly string[], recipe: Recipe, inputs: readonly ValueInfo[], recipeNote = '', limit = Infinity, watch: DataWatch = {}): Promise<Dataset> {
   const byKind = (kind: 'image' | 'audio' | 'tensor') => inputs.filter((i) => recipe.inputs[i.name]?.kind === kind);
   const only = (kind: 'image' | 'audio' | 'tensor', file: string): string => {
     const found = byKind(kind);
@@ -94,6 +96,10 @@ export function openDataset(paths: readonly string[], recipe: Recipe, inputs: re
   for (const file of files) {
     // Enough samples for the run (--samples): the rest of the folder is not read.
     if (found >= limit) break;
+    // Between files: let a cancel arrive and say how far the read has come.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (watch.signal?.aborted || watch.cancelled?.()) throw new CancelledError();
+    watch.progress?.(looked, files.length);
     looked++;
     const ext = path.extname(file).toLowerCase();
     try {

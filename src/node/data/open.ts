@@ -9,8 +9,8 @@ import { openDataset } from './dataset';
 export function dataOpener(modelFile: string, settings: VerifySettings): OpenData | undefined {
   const paths = settings.data;
   if (!paths?.length) return undefined;
-  return (model, inputs, limit) => {
+  return (model, inputs, limit, watch) => {
     const r = recipeFor(modelFile, model, settings.recipe);
-    return openDataset(paths, r.recipe, inputs, r.fromFile ? ` (recipe ${r.path.split(/[\\/]/).pop()})` : ' (proposed recipe)', limit);
+    return openDataset(paths, r.recipe, inputs, r.fromFile ? ` (recipe ${r.path.split(/[\\/]/).pop()})` : ' (proposed recipe)', limit, watch);
   };
 }
