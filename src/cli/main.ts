@@ -84,9 +84,9 @@ Commands:
       samples (float [batch, samples]), anything else 1; the report says which it chose.
       --value NAME=V fills input NAME with V (--value sr=16000, --value state=0); repeatable.
       --data PATH (repeatable: files, folders, globs such as 'crops/*.png') runs on your images
-      (PNG, JPEG), recordings (WAV) or tensors (.npy, .pb) instead: one sample per image, per whole
-      chunk of a recording or per tensor file, made by the model's recipe (see recipe; --recipe FILE
-      chooses another); its
+      (PNG, JPEG), recordings (WAV) or tensors (.npy, .pb; .npz for several inputs) instead: one
+      sample per image, per whole chunk of a recording or per tensor file, made by the model's
+      recipe (see recipe; --recipe FILE chooses another); its
       constants (sr, state) apply unless --value says otherwise; unusable files are skipped and
       listed. A fidelity goal calibrates on a seeded half of the samples and checks on the rest,
       or calibrates on all of --data and checks on --heldout-data PATH.

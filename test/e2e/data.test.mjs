@@ -208,3 +208,16 @@ describe('--data: a folder of tensors', () => {
     assert.equal(r.outputs[0].cosineMin, worst);
   });
 });
+
+describe('--data: a folder of .npz samples', () => {
+  it('silero VAD v5: each .npz one sample feeding every input its arrays name; a file naming no input is skipped', async () => {
+    const dir = join(work, 'npz-cli');
+    mkdirSync(dir);
+    const model = zooCopy('silero_vad_v5.onnx', dir);
+    const c = await cliJson('compress', model, '--method', 'int8', '--no-verify', '--json');
+    const r = await cliJson('verify', model, c.output, '--data', join(work, 'npz'), '--json');
+    assert.equal(r.samples, 8);
+    assert.equal(r.measuredOn, '8 samples: input float32[1,512] from 8 .npz files in npz/; state float32[2,1,128] from 8 .npz files in npz/; sr int64[] from 8 .npz files in npz/');
+    assert.ok(r.warnings.some((w) => /^1 file skipped: .*stray\.npz: arrays 'audio' name no input of the model \(input, state, sr\)$/.test(w)), r.warnings.join('\n'));
+  });
+});

@@ -4,7 +4,9 @@
                     at their own sizes, every other one upside down, half PNG and half JPEG),
                     OUT/speech.wav (espeak-ng, 22.05 kHz 16-bit mono: Model Lens resamples it),
                     OUT/silence.wav (2 s of zeros at 22.05 kHz), and OUT/mixed/ (two good crops, a
-                    text file named .png, a truncated PNG, a 12-bit WAV header).
+                    text file named .png, a truncated PNG, a 12-bit WAV header), and OUT/npz/:
+                    eight silero VAD samples as .npz files (input, state, sr) plus one whose
+                    array names no input.
 """
 import os
 import struct
@@ -55,5 +57,17 @@ def main(out):
         f.write(b'RIFF' + struct.pack('<I', 4 + 8 + len(fmt) + 8 + len(data)) + b'WAVE' + b'fmt ' + struct.pack('<I', len(fmt)) + fmt + b'data' + struct.pack('<I', len(data)) + data)
 
 
+def npz_samples(out):
+    """Silero VAD v5's three inputs per sample, as np.savez writes them (one deflated, the rest stored)."""
+    folder = os.path.join(out, 'npz')
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(3)
+    for k in range(8):
+        arrays = {'input': (rng.standard_normal((1, 512)) * 0.1).astype(np.float32), 'state': np.zeros((2, 1, 128), np.float32), 'sr': np.array(16000, dtype=np.int64)}
+        (np.savez_compressed if k == 0 else np.savez)(os.path.join(folder, f'chunk_{k:02d}.npz'), **arrays)
+    np.savez(os.path.join(folder, 'stray.npz'), audio=np.zeros((1, 512), np.float32))
+
+
 if __name__ == '__main__':
     main(sys.argv[1])
+    npz_samples(sys.argv[1])

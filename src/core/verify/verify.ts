@@ -184,7 +184,8 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
   const given = assignInputs(open, supplied, warnings);
   const shapes = resolveShapes(open, given, options);
   for (const name of fromData) shapes.set(name, { dims: data!.dims.get(name)! });
-  const values = { ...data?.values, ...options.values };
+  // The recipe's constants fill the inputs the data does not; --value overrides them.
+  const values = { ...Object.fromEntries(Object.entries(data?.values ?? {}).filter(([name]) => !fromData.has(name))), ...options.values };
   const constants = valueTensors(open, given, shapes, values);
   const intRange = options.intRange ?? DEFAULT_INT_RANGE;
   checkIntRange(open.filter((i) => !given.has(i.name) && !constants.has(i.name)), intRange);

@@ -7,17 +7,19 @@ import type { AudioRecipe, Recipe } from '../../core/data/recipe';
 import { DATA_FILE_TYPES, DataError } from '../../core/data/types';
 import type { ValueInfo } from '../../core/model';
 import { checkShape, convertTo } from '../../core/verify/inputs';
-import { parseNpy } from '../../core/verify/npy';
+import { parseNpy, parseNpz } from '../../core/verify/npy';
 import { VerifyError, verifyError, type HostTensor } from '../../core/verify/tensor';
 import { parseTensorProto } from '../../core/verify/tensorProto';
 import { CancelledError } from '../../core/errors';
 import type { DataWatch } from '../../core/verify/verify';
 import { describeFsError } from '../fileSource';
+import { inflateRaw } from '../verify/inputFiles';
 import { decodeImage, decodeWav } from './decode';
 
 const IMAGE_TYPES: ReadonlySet<string> = new Set(DATA_FILE_TYPES.image.map((t) => `.${t}`));
 const AUDIO_TYPES: ReadonlySet<string> = new Set(DATA_FILE_TYPES.audio.map((t) => `.${t}`));
 const TENSOR_TYPES = new Set(['.npy', '.pb']);
+const ARCHIVE_TYPES = new Set(['.npz']);
 
 /** `*` and `?` in the last component of a path (Node 20 has no fs.glob). */
 function globFiles(pattern: string): string[] {
@@ -66,9 +68,9 @@ function read(file: string): Uint8Array {
 
 interface Source {
   file: string;
-  kind: 'image' | 'audio' | 'tensor';
-  /** The input it feeds. */
-  input: string;
+  kind: 'image' | 'audio' | 'tensor' | 'arrays';
+  /** The inputs it feeds (an .npz: one per array). */
+  inputs: string[];
   /** Samples it gives (an image or a tensor file 1, a recording its whole chunks). */
   count: number;
 }
@@ -106,60 +108,78 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
       if (IMAGE_TYPES.has(ext)) {
         const input = only('image', file);
         decodeImage(read(file), file);
-        sources.push({ file, kind: 'image', input, count: 1 });
+        sources.push({ file, kind: 'image', inputs: [input], count: 1 });
       } else if (AUDIO_TYPES.has(ext)) {
         const input = only('audio', file);
         const r = recipe.inputs[input] as AudioRecipe;
         const count = chunksOf(file, r).length;
         if (!count) throw new DataError(file, `shorter than one ${r.length}-sample chunk at ${r.rate} Hz`);
-        sources.push({ file, kind: 'audio', input, count });
+        sources.push({ file, kind: 'audio', inputs: [input], count });
       } else if (TENSOR_TYPES.has(ext)) {
         const { name } = tensorOf(file);
         const named = inputs.find((i) => i.name === name && recipe.inputs[i.name]?.kind !== 'value');
-        sources.push({ file, kind: 'tensor', input: named?.name ?? only('tensor', file), count: 1 });
-      } else throw new DataError(file, 'not an image (.png, .jpg), a recording (.wav) or a tensor (.npy, .pb)');
+        sources.push({ file, kind: 'tensor', inputs: [named?.name ?? only('tensor', file)], count: 1 });
+      } else if (ARCHIVE_TYPES.has(ext)) {
+        const names = arraysOf(file).map((a) => a.name);
+        const unknown = names.filter((n) => !inputs.some((i) => i.name === n));
+        if (unknown.length) throw new DataError(file, `arrays ${unknown.map((n) => `'${n}'`).join(', ')} name no input of the model (${inputs.map((i) => i.name).join(', ')})`);
+        sources.push({ file, kind: 'arrays', inputs: [...names].sort(), count: 1 });
+      } else throw new DataError(file, 'not an image (.png, .jpg), a recording (.wav) or tensors (.npy, .pb, .npz)');
       found += sources[sources.length - 1].count;
     } catch (err) {
       if (!(err instanceof DataError || err instanceof VerifyError)) throw err;
       skipped.push({ file, reason: err instanceof DataError ? err.message : `${file}: ${err.message}` });
     }
   }
-  const kinds = new Set(sources.map((s) => `${s.kind} ${s.input}`));
-  if (kinds.size > 1) verifyError(`${paths.join(', ')}: files for ${[...kinds].map((k) => k.replace(' ', " input '")).join("', ")}'; give one kind of file for one input per run`);
+  const kinds = new Set(sources.map((s) => `${s.kind} of ${s.inputs.join(', ')}`));
+  if (kinds.size > 1) verifyError(`${paths.join(', ')}: files of different kinds or for different inputs (${[...kinds].join('; ')}); give one kind of file per run`);
   if (!sources.length) verifyError(`${paths.join(', ')}: no usable data (${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped; the first: ${skipped[0]?.reason ?? 'none'})`);
-  const { kind, input: name } = sources[0];
-  const spec = inputs.find((i) => i.name === name)!;
-  const r = recipe.inputs[name];
+  const { kind, inputs: names } = sources[0];
+  const specOf = (n: string) => inputs.find((i) => i.name === n)!;
+  const r = recipe.inputs[names[0]];
   const total = Math.min(limit, sources.reduce((a, s) => a + s.count, 0));
   const unread = files.length - looked;
   const starts: number[] = [];
   sources.reduce((at, s) => (starts.push(at), at + s.count), 0);
   let cached: { file: string; pieces: Float32Array[] } | undefined;
-  const sample = (k: number): HostTensor => {
+  const sample = (k: number): Map<string, HostTensor> => {
     let at = starts.length - 1;
     while (starts[at] > k) at--;
     const src = sources[at];
-    if (r.kind === 'image') return { dtype: 1, ...imageTensor(decodeImage(read(src.file), src.file), r) };
+    const one = (t: HostTensor) => new Map([[names[0], t]]);
+    const typed = (n: string, t: HostTensor) => convertTo(t, specOf(n).dtype, `input '${n}' from ${path.basename(src.file)}`, []);
+    if (kind === 'arrays') return new Map(arraysOf(src.file).map((a) => [a.name, typed(a.name, a.tensor)]));
+    if (r.kind === 'image') return one({ dtype: 1, ...imageTensor(decodeImage(read(src.file), src.file), r) });
     if (r.kind === 'audio') {
       if (cached?.file !== src.file) cached = { file: src.file, pieces: chunksOf(src.file, r) };
-      return { dtype: 1, dims: [1, r.length], data: cached.pieces[k - starts[at]] };
+      return one({ dtype: 1, dims: [1, r.length], data: cached.pieces[k - starts[at]] });
     }
-    return convertTo(tensorOf(src.file).tensor, spec.dtype, `input '${name}' from ${path.basename(src.file)}`, []);
+    return one(typed(names[0], tensorOf(src.file).tensor));
   };
   const first = sample(0);
-  checkShape(spec, first.dims, `input '${name}' from ${path.basename(sources[0].file)}`);
+  for (const [n, t] of first) checkShape(specOf(n), t.dims, `input '${n}' from ${path.basename(sources[0].file)}`);
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const what =
-    r.kind === 'image' ? plural(total, 'image') : r.kind === 'audio' ? `${plural(total, 'chunk')} of ${r.length} samples at ${r.rate} Hz from ${plural(sources.length, 'WAV file')}` : plural(total, 'tensor file');
+    kind === 'arrays'
+      ? plural(total, '.npz file')
+      : r.kind === 'image'
+        ? plural(total, 'image')
+        : r.kind === 'audio'
+          ? `${plural(total, 'chunk')} of ${r.length} samples at ${r.rate} Hz from ${plural(sources.length, 'WAV file')}`
+          : plural(total, 'tensor file');
+  const tensors = kind === 'tensor' || kind === 'arrays';
   return {
-    inputs: [name],
+    inputs: names,
     samples: total,
-    describe: `${what} in ${where(paths)}${unread ? ` (the first ${looked} of ${files.length} files)` : ''}${kind === 'tensor' ? '' : recipeNote}`,
-    dims: new Map([[name, first.dims]]),
+    describe: `${what} in ${where(paths)}${unread ? ` (the first ${looked} of ${files.length} files)` : ''}${tensors ? '' : recipeNote}`,
+    dims: new Map([...first].map(([n, t]) => [n, t.dims])),
     feed: (k) => {
-      const t = k === 0 ? first : sample(k);
-      if (t.dims.length !== first.dims.length || t.dims.some((d, a) => d !== first.dims[a])) verifyError(`input '${name}': sample ${k + 1} is [${t.dims.join(',')}], the first was [${first.dims.join(',')}]; every sample has one shape`);
-      return new Map([[name, t]]);
+      const got = k === 0 ? first : sample(k);
+      for (const [n, t] of got) {
+        const want = first.get(n)!.dims;
+        if (t.dims.length !== want.length || t.dims.some((d, a) => d !== want[a])) verifyError(`input '${n}': sample ${k + 1} is [${t.dims.join(',')}], the first was [${want.join(',')}]; every sample has one shape`);
+      }
+      return got;
     },
     skipped,
     values: Object.fromEntries(Object.entries(recipe.inputs).flatMap(([k, v]) => (v.kind === 'value' ? [[k, v.value]] : []))),
@@ -174,6 +194,11 @@ function tensorOf(file: string): { name: string; tensor: HostTensor } {
   if (path.extname(file).toLowerCase() === '.npy') return { name: stem, tensor: parseNpy(bytes, base) };
   const { name, tensor } = parseTensorProto(bytes, base);
   return { name: name || stem, tensor };
+}
+
+/** An .npz file's arrays, each named after the input it feeds. */
+function arraysOf(file: string): { name: string; tensor: HostTensor }[] {
+  return parseNpz(read(file), inflateRaw, path.basename(file));
 }
 
 /** A recording as the recipe's chunks: mono, resampled to its rate, scaled, whole chunks only. */

@@ -8,7 +8,7 @@ import { parseTensorProto } from '../../core/verify/tensorProto';
 import { describeFsError } from '../fileSource';
 
 /** node:zlib behind the pure zip reader; output is capped at the size the archive declares. */
-function inflateRaw(data: Uint8Array, expectedBytes: number): Uint8Array {
+export function inflateRaw(data: Uint8Array, expectedBytes: number): Uint8Array {
   try {
     return zlib.inflateRawSync(data, { maxOutputLength: Math.max(1, expectedBytes) });
   } catch (err) {
