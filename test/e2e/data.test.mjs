@@ -4,7 +4,7 @@
 // models through the recipe; onnxruntime-node judges the result by the models' own decisions.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import * as esbuild from 'esbuild';
 import * as ort from 'onnxruntime-node';
 import { cliJson, zooCopy } from './realModels.mjs';
+import { INPUTS, makeRecipes } from './zoo-lib.mjs';
 
 const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/cli.js');
@@ -195,7 +196,9 @@ describe('--data: a folder of tensors', () => {
     mkdirSync(dir);
     const model = zooCopy('embedding_model.onnx', dir);
     const c = await cliJson('compress', model, '--method', 'int8', '--no-verify', '--json');
-    const frames = join(ROOT, '.cache/zoo/inputs/embedding_model');
+    // The zoo's recipe for this model: 76 mel frames of espeak-ng speech per sample, one folder each.
+    const frames = join(INPUTS, 'embedding_model');
+    if (!existsSync(frames)) await makeRecipes();
     const r = await cliJson('verify', model, c.output, '--data', frames, '--json');
     assert.equal(r.samples, 8);
     assert.equal(r.measuredOn, '8 samples: input_1 float32[1,76,32,1] from 8 tensor files in embedding_model/');
