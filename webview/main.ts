@@ -13,7 +13,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-tree/index.js';
 import '@vscode-elements/elements/dist/vscode-tree-item/index.js';
 import type { TensorStats } from '../src/core/stats/types';
-import type { MixedResultView, SensitivityView } from '../src/extension/sensitivityView';
+import type { MixedResultView, SensitivityView } from '../src/shared/sensitivityView';
 import type { CalibrationView, FromWebview, ModelView, ScanSettings, SensitivityAvailability, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
 import { DetailPane } from './detail';

@@ -3,8 +3,8 @@
  * statistics that explain it; a precision per layer the user can pin, and Re-run to write the variant.
  */
 import type { LayerChoice } from '../src/core/compress/spec';
-import { describeRatio, formatCosine, fromWire } from '../src/extension/reportProtocol';
-import type { MixedResultView, SensitivityRowView, SensitivityView } from '../src/extension/sensitivityView';
+import { describeRatio, formatCosine, fromWire } from '../src/shared/reportProtocol';
+import type { MixedResultView, SensitivityRowView, SensitivityView } from '../src/shared/sensitivityView';
 import { MAX_SCAN_SAMPLES, SCAN_METHODS, type CalibrationView, type FidelityGoal, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
 import { h, icon, setChildren } from './dom';
 import { formatBytes, formatDuration, formatInt, formatNumber } from './format';

@@ -10,9 +10,9 @@ import type { Model } from '../core/model';
 import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
 import { compareRows, sideView } from './compareRows';
-import type { CompressOutcome } from './compressCommands';
+import type { CompressOutcome } from './compressOutcome';
 import { describeSpec } from './compressWizard';
-import { parseFromCompare, type CompareAction, type ToCompare } from './reportProtocol';
+import { parseFromCompare, type CompareAction, type ToCompare } from '../shared/reportProtocol';
 import { statsOptions } from './settings';
 import { createToolPanel } from './toolPanel';
 

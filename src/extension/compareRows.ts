@@ -6,7 +6,7 @@
 import { dtypeInfo } from '../core/dtypes';
 import type { Model, TensorRef } from '../core/model';
 import type { CompressReport } from '../core/compress/report';
-import { toWire, type CompareRowView, type CompareSideView, type PairedHistogramView, type TensorSideView } from './reportProtocol';
+import { toWire, type CompareRowView, type CompareSideView, type PairedHistogramView, type TensorSideView } from '../shared/reportProtocol';
 
 const DERIVED = '::';
 

@@ -11,9 +11,10 @@ import { CancelledError } from '../core/errors';
 import { formatVerifyReport } from '../core/verify/report';
 import type { VerifySettings } from '../core/verify/verify';
 import { InputsRejectedError } from '../core/verify/tensor';
-import { judgeVariant, judgeWithScan, verdictHeadline, verificationBlocked, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import { judgeVariant, judgeWithScan, verdictHeadline, verificationBlocked, type VerifyOutcome } from '../core/compress/verdict';
 import { variantPath } from '../node/atomicWrite';
 import type { CompressFileResult } from '../node/compress';
+import type { CompressOutcome } from './compressOutcome';
 import type { ModelService } from '../node/modelService';
 import { MAX_SCAN_SAMPLES, parseGoal, type FidelityGoal } from '../shared/protocol';
 import { ComparePanel } from './comparePanel';
@@ -23,21 +24,13 @@ import { INSPECTOR_VIEW_TYPE } from './inspector';
 import { choiceSettings, describeChoice, type CalibrationStore } from './calibrationData';
 import { notifyRecipe, offerCalibrationData, recipeLine, showRecipeError } from './calibrationPicker';
 import { ReportPanel } from './reportPanel';
-import { describeRatio } from './reportProtocol';
+import { describeRatio } from '../shared/reportProtocol';
 
 const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
 
 /** A variant's name suffix; a goal picks per-layer precisions, so its variant is named like the CLI names a mixed one. */
 function outputSuffix(spec: CompressSpec, goal: FidelityGoal | null | undefined): string {
   return variantSuffix(spec) + (goal && !Object.keys(spec.overrides ?? {}).length ? '.mixed' : '');
-}
-
-export interface CompressOutcome {
-  result: CompressFileResult;
-  spec: CompressSpec;
-  verify: VerifyOutcome;
-  /** The verdict every surface shows (report card, notification, log). */
-  verdict: Verdict;
 }
 
 /** Options a caller (another extension, a test) may pass as the second argument instead of answering prompts. */

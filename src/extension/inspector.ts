@@ -10,12 +10,12 @@ import type { ModelService } from '../node/modelService';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
 import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, type SensitivityAvailability, type ToWebview } from '../shared/protocol';
-import type { CompressOutcome } from './compressCommands';
+import type { CompressOutcome } from './compressOutcome';
 import { compressDefaults } from './compressSettings';
 import { exportStatistics } from './exportStats';
 import type { CalibrationStore } from './calibrationData';
 import { offerCalibrationData, recipeLine, showRecipeError } from './calibrationPicker';
-import { toMixedResult, toSensitivityView, type MixedResultView, type SensitivityView } from './sensitivityView';
+import { toMixedResult, toSensitivityView, type MixedResultView, type SensitivityView } from '../shared/sensitivityView';
 import { statsOptions } from './settings';
 import { inspectorHtml, makeNonce } from './webviewHtml';
 

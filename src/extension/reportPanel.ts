@@ -2,13 +2,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CalibrationStore } from './calibrationData';
-import type { CompressOutcome } from './compressCommands';
+import type { CompressOutcome } from './compressOutcome';
 import { describeSpec } from './compressWizard';
 import type { HessianComparison } from '../core/compress/hessianPlan';
 import { capabilitiesOf, formatOfFileName } from '../core/formats/capabilities';
 import type { FidelityResult } from '../core/compress/sensitivity';
 import type { CalibrationView } from '../shared/calibration';
-import { parseFromReport, toWire, type FidelityView, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from './reportProtocol';
+import { parseFromReport, toWire, type FidelityView, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from '../shared/reportProtocol';
 import { createToolPanel } from './toolPanel';
 
 export const REPORT_VIEW_TYPE = 'modelLens.report';

@@ -6,7 +6,7 @@ import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import { isTargetCosine, LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
-import type { MixedResultView } from '../extension/sensitivityView';
+import type { MixedResultView } from './sensitivityView';
 import type { CalibrationView } from './calibration';
 
 export type { CalibrationView };

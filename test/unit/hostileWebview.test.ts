@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { inspectorHtml, makeNonce } from '../../src/extension/webviewHtml';
-import { COMPARE_ACTIONS, parseFromCompare, parseFromReport, REPORT_ACTIONS } from '../../src/extension/reportProtocol';
+import { COMPARE_ACTIONS, parseFromCompare, parseFromReport, REPORT_ACTIONS } from '../../src/shared/reportProtocol';
 import { rng } from '../../src/fuzz/harness';
 import { LAYER_CHOICES } from '../../src/core/compress/spec';
 import { MAX_PINS, parseFromWebview, SCAN_METHODS } from '../../src/shared/protocol';

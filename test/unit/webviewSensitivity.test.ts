@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SensitivityReport } from '../../src/core/compress/sensitivity';
 import { parseByteSize } from '../../src/core/units';
-import { fromWire } from '../../src/extension/reportProtocol';
+import { fromWire } from '../../src/shared/reportProtocol';
 import type { CompressReport } from '../../src/core/compress/report';
 import type { Verdict } from '../../src/core/compress/verdict';
-import { toMixedResult, toSensitivityView } from '../../src/extension/sensitivityView';
+import { toMixedResult, toSensitivityView } from '../../src/shared/sensitivityView';
 import { goalFrom, rerunOverrides } from '../../webview/rerun';
 import { INITIAL_STATE, parseState } from '../../webview/state';
 

@@ -9,8 +9,8 @@ import Mocha from 'mocha';
 import * as vscode from 'vscode';
 import { readModel } from '../../src/core/formats';
 import { compareRows } from '../../src/extension/compareRows';
-import type { CompressOutcome } from '../../src/extension/compressCommands';
-import { parseFromCompare, parseFromReport } from '../../src/extension/reportProtocol';
+import type { CompressOutcome } from '../../src/extension/compressOutcome';
+import { parseFromCompare, parseFromReport } from '../../src/shared/reportProtocol';
 import { FileSource } from '../../src/node/fileSource';
 import { writeFixtures } from '../fixtures/models';
 

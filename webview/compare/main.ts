@@ -20,7 +20,7 @@ import {
   type PairedHistogramView,
   type TensorSideView,
   type ToCompare,
-} from '../../src/extension/reportProtocol';
+} from '../../src/shared/reportProtocol';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDimsCompact, formatInt, formatNumber, formatPercent } from '../format';
 import { combineHistograms, type RebinSource } from '../rebin';

@@ -16,7 +16,7 @@ import {
   type ToReport,
   type VerifyView,
   type WireNumber,
-} from '../../src/extension/reportProtocol';
+} from '../../src/shared/reportProtocol';
 import { describeGoal } from '../../src/core/compress/spec';
 import type { CalibrationView } from '../../src/shared/calibration';
 import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';

@@ -5,7 +5,7 @@
  */
 import type { StatsResult } from '../core/stats/types';
 import type { Verdict, VerifyOutcome } from '../core/compress/verdict';
-import type { CalibrationView } from '../shared/calibration';
+import type { CalibrationView } from './calibration';
 
 export type NonFiniteTag = 'Infinity' | '-Infinity' | 'NaN';
 export type WireNumber = number | NonFiniteTag;
