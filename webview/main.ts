@@ -13,7 +13,6 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-tree/index.js';
 import '@vscode-elements/elements/dist/vscode-tree-item/index.js';
 import type { TensorStats } from '../src/core/stats/types';
-import type { MixedResultView, SensitivityView } from '../src/shared/sensitivityView';
 import type { CalibrationView, FromWebview, ModelView, ScanSettings, SensitivityAvailability, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
 import { DetailPane } from './detail';
@@ -159,7 +158,7 @@ class Inspector {
         chooseData: () => this.chooseData(),
         rerun: (settings, overrides, goal) => {
           this.sensitivity.setBusy('write', goal ? 'Choosing the precision of each layer… (progress in the notification)' : 'Writing the variant…');
-          (this.client.request('compressMixed', { ...settings, overrides, goal }) as Promise<MixedResultView | null>)
+          this.client.request('compressMixed', { ...settings, overrides, goal })
             .then(
               (r) => {
                 this.sensitivity.setBusy(false);
@@ -307,7 +306,7 @@ class Inspector {
     const last = this.state.scan ?? a.last;
     this.sensitivity.setModel({ available: true, settings: last ?? { method: 'int8', samples: a.samples, seed: 0 } });
     if (!last) return;
-    (this.client.request('sensitivity', { ...last, cachedOnly: true }) as Promise<SensitivityView | null>).then(
+    this.client.request('sensitivity', { ...last, cachedOnly: true }).then(
       (view) => view && this.sensitivity.setReport(view, last, true),
       () => undefined,
     );
@@ -315,7 +314,7 @@ class Inspector {
 
   /** The host's picker; on a new choice, the pane measures on it when it had been scanning. */
   private chooseData(): void {
-    (this.client.request('chooseData', {}) as Promise<boolean>).then(
+    this.client.request('chooseData', {}).then(
       (changed) => {
         if (changed && this.calibration) this.sensitivity.setCalibration(this.calibration, true);
       },
@@ -327,7 +326,7 @@ class Inspector {
     // A new attempt supersedes the last one's failure.
     this.banner.hidden = true;
     this.sensitivity.setBusy('scan', 'Starting the scan…');
-    (this.client.request('sensitivity', { ...settings, cachedOnly: false }) as Promise<SensitivityView | null>).then(
+    this.client.request('sensitivity', { ...settings, cachedOnly: false }).then(
       (view) => {
         this.sensitivity.setBusy(false, view ? '' : 'Scan cancelled');
         if (!view) return;

@@ -1,8 +1,5 @@
 /** Promise-based requests to the extension host over postMessage. */
-import type { FromWebview, ResponseMessage, WebviewRequest } from '../src/shared/protocol';
-
-type Method = WebviewRequest['method'];
-type ParamsOf<M extends Method> = Extract<WebviewRequest, { method: M }>['params'];
+import type { FromWebview, ResponseMessage, WebviewMethod, WebviewParams, WebviewReplies } from '../src/shared/protocol';
 
 export class RequestClient {
   private nextId = 1;
@@ -10,10 +7,10 @@ export class RequestClient {
 
   constructor(private readonly post: (message: FromWebview) => void) {}
 
-  request<M extends Method>(method: M, params: ParamsOf<M>): Promise<unknown> {
+  request<M extends WebviewMethod>(method: M, params: WebviewParams<M>): Promise<WebviewReplies[M]> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<WebviewReplies[M]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.post({ type: 'request', id, method, params } as FromWebview);
     });
   }

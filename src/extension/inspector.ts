@@ -9,7 +9,7 @@ import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
-import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, type SensitivityAvailability, type ToWebview } from '../shared/protocol';
+import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, type SensitivityAvailability, type ToWebview, type WebviewMethod, type WebviewParams, type WebviewReplies } from '../shared/protocol';
 import type { CompressOutcome } from './compressOutcome';
 import { compressDefaults } from './compressSettings';
 import { exportStatistics } from './exportStats';
@@ -95,34 +95,36 @@ export class InspectorSession implements vscode.Disposable {
     );
   }
 
-  private async handleRequest(message: Extract<FromWebview, { type: 'request' }>): Promise<unknown> {
-    switch (message.method) {
-      case 'exportStatistics':
-        return (await this.export(message.params.format))?.toString() ?? null;
-      case 'openAsText':
-        await vscode.commands.executeCommand('vscode.openWith', this.uri, 'default');
-        return null;
-      case 'recompute':
-        this.service.forget(this.uri.fsPath);
-        await this.load();
-        return null;
-      case 'sensitivity':
-        return this.sensitivity(message.params, message.params.cachedOnly);
-      case 'cancelScan':
-        this.scan?.abort();
-        return null;
-      case 'chooseData':
-        return (await vscode.commands.executeCommand<boolean>('modelLens.chooseData', this.uri)) === true;
-      case 'compressMixed':
-        return this.compressMixed(message.params);
-      case 'openWholeModel': {
-        // The index name comes from the model as read, never from the webview, and must sit beside it.
-        const index = this.model?.metadata.properties.find((p) => p.key === SHARD_OF_PROPERTY)?.value;
-        if (!index || index !== path.basename(index)) throw new Error('this file is not a shard of a sharded model');
-        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.joinPath(this.uri, '..', index), INSPECTOR_VIEW_TYPE);
-        return null;
-      }
-    }
+  /** One handler per webview request, each typed with what its request resolves to (shared/protocol WebviewReplies). */
+  private readonly handlers: { [M in WebviewMethod]: (params: WebviewParams<M>) => Promise<WebviewReplies[M]> } = {
+    exportStatistics: async ({ format }) => (await this.export(format))?.toString() ?? null,
+    openAsText: async () => {
+      await vscode.commands.executeCommand('vscode.openWith', this.uri, 'default');
+      return null;
+    },
+    recompute: async () => {
+      this.service.forget(this.uri.fsPath);
+      await this.load();
+      return null;
+    },
+    sensitivity: (params) => this.sensitivity(params, params.cachedOnly),
+    cancelScan: async () => {
+      this.scan?.abort();
+      return null;
+    },
+    chooseData: async () => (await vscode.commands.executeCommand<boolean>('modelLens.chooseData', this.uri)) === true,
+    compressMixed: (params) => this.compressMixed(params),
+    openWholeModel: async () => {
+      // The index name comes from the model as read, never from the webview, and must sit beside it.
+      const index = this.model?.metadata.properties.find((p) => p.key === SHARD_OF_PROPERTY)?.value;
+      if (!index || index !== path.basename(index)) throw new Error('this file is not a shard of a sharded model');
+      await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.joinPath(this.uri, '..', index), INSPECTOR_VIEW_TYPE);
+      return null;
+    },
+  };
+
+  private handleRequest(message: Extract<FromWebview, { type: 'request' }>): Promise<unknown> {
+    return (this.handlers[message.method] as (params: unknown) => Promise<unknown>)(message.params);
   }
 
   /** The scan's spec: one storage method with the compression settings' options, as the Compress commands use them. */

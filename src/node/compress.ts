@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../core/formats';
 import { compressModel } from '../core/compress/pipeline';
-import type { CompressHooks, CompressReport } from '../core/compress/report';
+import type { CompressFileResult, CompressHooks, CompressReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import type { ByteSink } from '../core/formats/onnx/writer';
 import { variantPath, writeAtomically } from './atomicWrite';
@@ -21,12 +21,7 @@ export interface CompressFileOptions extends CompressHooks {
 /** Below this much weight data, starting helper threads costs more than it saves. */
 const THREADED_BYTES = 16 * 2 ** 20;
 
-export interface CompressFileResult {
-  input: string;
-  output: string;
-  elapsedMs: number;
-  report: CompressReport;
-}
+export type { CompressFileResult };
 
 /**
  * Compresses a model file into a new file. The input is only read; the output appears whole

@@ -118,7 +118,7 @@ export class ModelService {
     const hit = this.lookup(file);
     if (hit) return hit.model;
     const key = fileKey(file);
-    const model = await this.pool.request<Model>({ method: 'open', params: { path: file } });
+    const model = await this.pool.request({ method: 'open', params: { path: file } });
     this.remember(key, { model, depsKey: depsKey(file, model) });
     return model;
   }
@@ -158,7 +158,7 @@ export class ModelService {
       }
       await Promise.all(
         jobs.map((tensors, slot) =>
-          this.pool.request<null>(
+          this.pool.request(
             { method: 'stats', params: { path, tensors, options } },
             (r: StatsResult) => {
               results[r.index] = r;
@@ -186,14 +186,13 @@ export class ModelService {
     const n = t.ref.count;
     const parts = this.pool.size;
     const slices = Array.from({ length: parts }, (_, i) => tensorSlice(t.ref, Math.floor((n * i) / parts), Math.floor((n * (i + 1)) / parts))!);
-    const pass = <T>(range?: [number, number]) =>
-      Promise.all(slices.map((slice, i) => this.pool.request<T>({ method: 'statsSlice', params: { path, slice, options, range } }, undefined, signal, i)));
+    const pass = (range?: [number, number]) => Promise.all(slices.map((slice, i) => this.pool.request({ method: 'statsSlice', params: { path, slice, options, range } }, undefined, signal, i)));
     try {
       const m = new Moments(options.nearZero);
-      for (const part of await pass<MomentsState>()) m.absorb(part);
+      for (const part of (await pass()) as MomentsState[]) m.absorb(part);
       const range = histogramRange(m);
       const hb = new HistogramBuilder(...range, options.bins);
-      if (m.finite > 0) for (const counts of await pass<Uint32Array>(range)) hb.addCounts(counts);
+      if (m.finite > 0) for (const counts of (await pass(range)) as Uint32Array[]) hb.addCounts(counts);
       return { index: t.index, stats: finishStats(m, hb.histogram()) };
     } catch (err) {
       if (!(err instanceof InvalidModelError)) throw err;
@@ -221,7 +220,7 @@ export class ModelService {
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
     signal?.addEventListener('abort', () => Atomics.store(cancelFlag, 0, 1), { once: true });
-    return this.pool.request<CompressFileResult>({ method: 'compress', params: { input, spec, ...options, cancelFlag } }, onProgress, signal);
+    return this.pool.request({ method: 'compress', params: { input, spec, ...options, cancelFlag } }, onProgress, signal);
   }
 
   /**
@@ -241,7 +240,7 @@ export class ModelService {
     const hit = this.lookup(file)?.scans?.get(key);
     if (hit) return hit;
     const version = fileKey(file);
-    const report = await this.pool.request<SensitivityReport>({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
+    const report = await this.pool.request({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
     // Kept with the model's entry (the inspector opened it), and only if the file did not change while the scan ran.
     const entry = this.lookup(file);
     if (entry && fileKey(file) === version) {
@@ -257,7 +256,7 @@ export class ModelService {
    * Aborting stops it between inference runs.
    */
   verify(original: string, variant: string, settings: VerifySettings, signal?: AbortSignal): Promise<VerifyReport> {
-    return this.pool.request<VerifyReport>({ method: 'verify', params: { original, variant, options: settings } }, undefined, signal);
+    return this.pool.request({ method: 'verify', params: { original, variant, options: settings } }, undefined, signal);
   }
 
   /** A scan already made for this file version and settings, without starting one. */

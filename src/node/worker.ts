@@ -8,7 +8,7 @@ import { readModel } from '../core/formats';
 import { FloatScratch } from '../core/scratch';
 import { computeTensorStats, sliceHistogram, sliceMoments } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
-import type { FromWorker, ToWorker, WorkerRequest } from '../shared/protocol';
+import type { FromWorker, ToWorker, WorkerMethod, WorkerReplies, WorkerRequest } from '../shared/protocol';
 import { removeStaleTemps } from './atomicWrite';
 import { compressFile } from './compress';
 import { compressFileHessian } from './hessianPrune';
@@ -60,7 +60,8 @@ async function withAbort<T>(id: number, job: (signal: AbortSignal) => Promise<T>
   }
 }
 
-async function handle(id: number, req: WorkerRequest): Promise<unknown> {
+/** The worker's answer to `req`: one of WorkerReplies (shared/protocol), whose per-method types the pool's callers see. */
+async function handle(id: number, req: WorkerRequest): Promise<WorkerReplies[WorkerMethod]> {
   if (req.method === 'compress') {
     const flag = req.params.cancelFlag;
     // Temp files of an earlier, killed run in the target folder go first.

@@ -6,7 +6,11 @@ import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import { isTargetCosine, LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
-import type { MixedResultView } from './sensitivityView';
+import type { CompressFileResult } from '../core/compress/report';
+import type { SensitivityReport } from '../core/compress/sensitivity';
+import type { MomentsState } from '../core/stats/compute';
+import type { VerifyReport } from '../core/verify/report';
+import type { MixedResultView, SensitivityView } from './sensitivityView';
 import type { CalibrationView } from './calibration';
 
 export type { CalibrationView };
@@ -103,6 +107,21 @@ export type WebviewRequest =
    */
   | { method: 'compressMixed'; params: ScanSettings & { overrides: Record<string, LayerChoice>; goal: FidelityGoal | null } };
 
+/** What each webview request resolves to. */
+export interface WebviewReplies {
+  exportStatistics: string | null;
+  openAsText: null;
+  recompute: null;
+  openWholeModel: null;
+  sensitivity: SensitivityView | null;
+  cancelScan: null;
+  chooseData: boolean;
+  compressMixed: MixedResultView | null;
+}
+
+export type WebviewMethod = WebviewRequest['method'];
+export type WebviewParams<M extends WebviewMethod> = Extract<WebviewRequest, { method: M }>['params'];
+
 export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } & WebviewRequest);
 
 // ---- host/CLI -> worker ----
@@ -148,6 +167,18 @@ export interface CompressProgress {
   total: number;
   tensor: string;
 }
+
+/** What each worker request resolves to (statsSlice: moments without `range`, histogram counts with it). */
+export interface WorkerReplies {
+  open: Model;
+  stats: null;
+  statsSlice: MomentsState | Uint32Array;
+  verify: VerifyReport;
+  compress: CompressFileResult;
+  sensitivity: SensitivityReport;
+}
+
+export type WorkerMethod = WorkerRequest['method'];
 
 export type ToWorker = ({ type: 'request'; id: number } & WorkerRequest) | { type: 'cancel'; id: number };
 

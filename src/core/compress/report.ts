@@ -109,3 +109,11 @@ export interface SymbolEstimate {
 
 /** A format's compressor: the model read from `source`, its variant streamed to `sink`. */
 export type Compressor = (source: RandomAccessSource, model: Model, spec: CompressSpec, openFile: SourceOpener, sink: ByteSink, hooks: CompressHooks) => CompressReport;
+
+/** A variant written to a file: where from, where to, how long it took and its report. */
+export interface CompressFileResult {
+  input: string;
+  output: string;
+  elapsedMs: number;
+  report: CompressReport;
+}
