@@ -27,13 +27,8 @@ import { SensitivityPane } from './sensitivity';
 import { parseState, type SavedState } from './state';
 import { overallSparsity } from './summary';
 import { chartColors, onPixelRatioChange, onThemeChange } from './theme';
+import { vsCodeApi } from './vscodeApi';
 
-interface VsCodeApi {
-  postMessage(message: FromWebview): void;
-  getState(): unknown;
-  setState(state: SavedState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
 
 /** Columns whose order depends on statistics, so streaming results re-sort them. */
 const STATS_COLUMNS: ReadonlySet<ColumnId> = new Set(['min', 'max', 'mean', 'std', 'zeros', 'sparsity', 'hist']);
@@ -44,7 +39,7 @@ type ProgressBar = HTMLElement & { value: number; max: number; indeterminate: bo
 type TextField = HTMLElement & { value: string };
 
 class Inspector {
-  private readonly vscode = acquireVsCodeApi();
+  private readonly vscode = vsCodeApi<FromWebview, SavedState>();
   private readonly state: SavedState = parseState(this.vscode.getState());
   private readonly client = new RequestClient((m) => this.vscode.postMessage(m));
 

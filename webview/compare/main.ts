@@ -28,13 +28,8 @@ import { formatDb, metricCell } from '../report/metrics';
 import { Table, type Column, type SortState } from '../report/table';
 import { onPixelRatioChange, onThemeChange } from '../theme';
 import { OverlayChart, type OverlayData } from './overlayChart';
+import { vsCodeApi } from '../vscodeApi';
 
-interface VsCodeApi {
-  postMessage(message: FromCompare): void;
-  getState(): unknown;
-  setState(state: SavedState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
 
 interface SavedState {
   sort: SortState | null;
@@ -111,7 +106,7 @@ function source(s: TensorStats): RebinSource {
 }
 
 class CompareApp {
-  private readonly vscode = acquireVsCodeApi();
+  private readonly vscode = vsCodeApi<FromCompare, SavedState>();
   private readonly state = parseState(this.vscode.getState());
   private view: CompareView | null = null;
   private stats: { original: (TensorStats | undefined)[]; variant: (TensorStats | undefined)[] } = { original: [], variant: [] };

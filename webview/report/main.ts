@@ -24,13 +24,8 @@ import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
 import { Table, type SortState } from './table';
+import { vsCodeApi } from '../vscodeApi';
 
-interface VsCodeApi {
-  postMessage(message: FromReport): void;
-  getState(): unknown;
-  setState(state: SavedState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
 
 interface SavedState {
   sort: SortState | null;
@@ -306,7 +301,7 @@ function skippedSection(skipped: ReportView['skipped']): HTMLElement | null {
 }
 
 class ReportApp {
-  private readonly vscode = acquireVsCodeApi();
+  private readonly vscode = vsCodeApi<FromReport, SavedState>();
   private readonly state = parseState(this.vscode.getState());
   private readonly root: HTMLElement;
   private table: Table<ReportTensorView> | null = null;
