@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/errors';
 import type { Model } from '../core/model';
-import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
 import { compareRows, sideView } from './compareRows';
 import type { CompressOutcome } from './compressOutcome';
@@ -155,30 +154,17 @@ export class ComparePanel {
       this.post({ type: 'progress', done: before + model.tensors.length, total });
       return model.tensors.length;
     }
-    let batch: StatsResult[] = [];
-    let done = 0;
-    const flush = () => {
-      if (!batch.length || signal.aborted) return;
-      this.post({ type: 'stats', side, results: batch });
-      this.post({ type: 'progress', done: before + done, total });
-      batch = [];
-    };
-    const timer = setInterval(flush, BATCH_MS);
-    try {
-      await this.deps.service.stats(
-        file,
-        model,
-        options,
-        (r) => {
-          batch.push(r);
-          done++;
-        },
-        signal,
-      );
-      flush();
-    } finally {
-      clearInterval(timer);
-    }
+    await this.deps.service.statsInBatches(
+      file,
+      model,
+      options,
+      (results, done) => {
+        this.post({ type: 'stats', side, results });
+        this.post({ type: 'progress', done: before + done, total });
+      },
+      signal,
+      BATCH_MS,
+    );
     return model.tensors.length;
   }
 }

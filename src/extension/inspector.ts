@@ -233,33 +233,20 @@ export class InspectorSession implements vscode.Disposable {
   }
 
   private async streamStats(file: string, model: Model, options: ReturnType<typeof statsOptions>, signal: AbortSignal): Promise<void> {
-    let batch: StatsResult[] = [];
-    let done = 0;
     const total = model.tensors.length;
-    const flush = () => {
-      if (!batch.length || signal.aborted) return;
-      this.post({ type: 'stats', results: batch });
-      this.post({ type: 'progress', done, total });
-      batch = [];
-    };
-    const timer = setInterval(flush, BATCH_MS);
     this.post({ type: 'progress', done: 0, total });
-    try {
-      await this.service.stats(
-        file,
-        model,
-        options,
-        (r) => {
-          this.results[r.index] = r;
-          batch.push(r);
-          done++;
-        },
-        signal,
-      );
-      flush();
-    } finally {
-      clearInterval(timer);
-    }
+    await this.service.statsInBatches(
+      file,
+      model,
+      options,
+      (results, done) => {
+        for (const r of results) this.results[r.index] = r;
+        this.post({ type: 'stats', results });
+        this.post({ type: 'progress', done, total });
+      },
+      signal,
+      BATCH_MS,
+    );
   }
 
   dispose(): void {

@@ -129,6 +129,30 @@ export class ModelService {
     return entry?.stats?.options === JSON.stringify(options) ? entry.stats.results : undefined;
   }
 
+  /**
+   * stats(), delivered in batches at most every `everyMs` and once at the end, with the count done so
+   * far: what a panel posts to its webview, so many small tensors do not flood it.
+   */
+  async statsInBatches(path: string, model: Model, options: StatsOptions, onBatch: (results: StatsResult[], done: number) => void, signal: AbortSignal, everyMs: number): Promise<void> {
+    let batch: StatsResult[] = [];
+    let done = 0;
+    const flush = () => {
+      if (!batch.length || signal.aborted) return;
+      onBatch(batch, done);
+      batch = [];
+    };
+    const timer = setInterval(flush, everyMs);
+    try {
+      await this.stats(path, model, options, (r) => {
+        batch.push(r);
+        done++;
+      }, signal);
+      flush();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   /** Computes statistics for every tensor, reporting each as it arrives. */
   async stats(
     path: string,

@@ -2,7 +2,7 @@
  * Every message that crosses a boundary: extension host <-> webview, and host/CLI <-> worker.
  * Requests carry ids; a reply either resolves or (with `error`) rejects the pending promise.
  */
-import type { Layer, Model, ModelMetadata, TensorRef, ValueInfo } from '../core/model';
+import type { Model, TensorRef } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import { isTargetCosine, LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
@@ -18,18 +18,8 @@ export type { CalibrationView };
 /** A tensor as the webview sees it: no storage details. */
 export type TensorView = Omit<TensorRef, 'storage'>;
 
-export interface ModelView {
-  format: string;
-  fileBytes: number;
-  metadata: ModelMetadata;
-  nodeCount: number;
-  opCounts: Record<string, number>;
-  inputs: ValueInfo[];
-  outputs: ValueInfo[];
-  tensors: TensorView[];
-  layers: Layer[];
-  warnings: string[];
-}
+/** The model as the webview sees it: tensors without storage, and no node wiring (otherNodes). */
+export type ModelView = Omit<Model, 'tensors' | 'otherNodes'> & { tensors: TensorView[] };
 
 export function toModelView(model: Model): ModelView {
   // The graph's wiring (value names, nodes without tensors) serves compression on the host, not the view.

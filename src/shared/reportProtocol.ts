@@ -3,6 +3,7 @@
  * DOM): the webview bundles import it too. Numbers that may be non-finite (SQNR of an exact
  * tensor is +Infinity) travel as tags, because webview messages are JSON and JSON has no Infinity.
  */
+import type { CompressReport } from '../core/compress/report';
 import type { StatsResult } from '../core/stats/types';
 import type { Verdict, VerifyOutcome } from '../core/compress/verdict';
 import type { CalibrationView } from './calibration';
@@ -112,15 +113,8 @@ export interface ReportView {
   /** One line of options, e.g. "per channel · symmetric". */
   summary: string;
   elapsedMs: number;
-  totals: {
-    fileBytesBefore: number;
-    fileBytesAfter: number;
-    ratio: number;
-    weightBytesBefore: number;
-    weightBytesAfter: number;
-    parameters: number;
-  };
-  entropy: { bitsPerWeight: number; huffmanBytes: number; huffmanFileBytes: number };
+  totals: CompressReport['totals'];
+  entropy: CompressReport['entropy'];
   tensors: ReportTensorView[];
   skipped: { name: string; reason: string }[];
   warnings: string[];

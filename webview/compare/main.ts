@@ -25,7 +25,7 @@ import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDimsCompact, formatInt, formatNumber, formatPercent } from '../format';
 import { combineHistograms, type RebinSource } from '../rebin';
 import { formatDb, metricCell } from '../report/metrics';
-import { Table, type Column, type SortState } from '../report/table';
+import { parseSort, savedFields, Table, type Column, type SortState } from '../report/table';
 import { onPixelRatioChange, onThemeChange } from '../theme';
 import { OverlayChart, type OverlayData } from './overlayChart';
 import { vsCodeApi } from '../vscodeApi';
@@ -40,10 +40,9 @@ interface SavedState {
 }
 
 function parseState(raw: unknown): SavedState {
-  const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const sort = s.sort as Record<string, unknown> | null | undefined;
+  const s = savedFields(raw);
   return {
-    sort: sort && typeof sort.column === 'string' && typeof sort.descending === 'boolean' ? { column: sort.column, descending: sort.descending } : null,
+    sort: parseSort(s.sort),
     filter: typeof s.filter === 'string' ? s.filter : '',
     // Log by default: quantized or pruned weights pile into a few bins that flatten everything else.
     log: s.log !== false,

@@ -23,7 +23,7 @@ import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, ver
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
-import { Table, type SortState } from './table';
+import { parseSort, savedFields, Table, type SortState } from './table';
 import { vsCodeApi } from '../vscodeApi';
 
 
@@ -33,10 +33,9 @@ interface SavedState {
 }
 
 function parseState(raw: unknown): SavedState {
-  const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const sort = s.sort as Record<string, unknown> | null | undefined;
+  const s = savedFields(raw);
   return {
-    sort: sort && typeof sort.column === 'string' && typeof sort.descending === 'boolean' ? { column: sort.column, descending: sort.descending } : null,
+    sort: parseSort(s.sort),
     filter: typeof s.filter === 'string' ? s.filter : '',
   };
 }

@@ -21,6 +21,17 @@ export interface SortState {
   descending: boolean;
 }
 
+/** A webview's saved state as fields, whatever was saved (nothing, or an older shape). */
+export function savedFields(raw: unknown): Record<string, unknown> {
+  return (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+}
+
+/** A saved sort, or null when what was saved is not one. */
+export function parseSort(raw: unknown): SortState | null {
+  const sort = raw as Record<string, unknown> | null | undefined;
+  return sort && typeof sort.column === 'string' && typeof sort.descending === 'boolean' ? { column: sort.column, descending: sort.descending } : null;
+}
+
 export interface TableOptions<R> {
   columns: Column<R>[];
   label: string;

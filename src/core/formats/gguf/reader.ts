@@ -2,7 +2,7 @@ import { checkedNumber, invalid } from '../../errors';
 import type { RandomAccessSource } from '../../io/source';
 import { MAX_TENSOR_ELEMENTS, MAX_TENSOR_RANK, MAX_TENSORS } from '../../limits';
 import type { Model, TensorRef, TensorStorage } from '../../model';
-import { groupLayersByPrefix } from '../layers';
+import { weightsOnlyModel } from '../layers';
 import { canDequantize } from './dequant';
 import { bitsPerWeight, ggmlType } from './types';
 
@@ -408,19 +408,6 @@ export function readGguf(source: RandomAccessSource): Model {
   if (unknown.length) warnings.push(`${unknown.length} tensor${unknown.length === 1 ? ' has' : 's have'} an unknown ggml type (${[...new Set(unknown.map((t) => t.type))].join(', ')}): their size is unknown`);
   const quantized = header.tensors.some((t) => ggmlType(t.type)?.plain === undefined);
   if (quantized && !header.kvs.some((kv) => kv.key === 'general.quantization_version')) warnings.push('quantized tensors but no general.quantization_version');
-  return {
-    format: 'gguf',
-    fileBytes: source.size(),
-    metadata: {
-      opsets: [],
-      properties: [{ key: 'gguf.version', value: String(header.version) }, ...header.kvs.map((kv) => ({ key: kv.key, value: kv.display }))],
-    },
-    nodeCount: 0,
-    opCounts: {},
-    inputs: [],
-    outputs: [],
-    tensors,
-    layers: groupLayersByPrefix(tensors),
-    warnings,
-  };
+  const properties = [{ key: 'gguf.version', value: String(header.version) }, ...header.kvs.map((kv) => ({ key: kv.key, value: kv.display }))];
+  return weightsOnlyModel('gguf', source.size(), { opsets: [], properties }, tensors, warnings);
 }

@@ -2,7 +2,7 @@ import { invalid } from '../../errors';
 import { readExactly, type RandomAccessSource } from '../../io/source';
 import { MAX_TENSORS } from '../../limits';
 import type { Model, TensorRef, TensorStorage } from '../../model';
-import { groupLayersByPrefix } from '../layers';
+import { weightsOnlyModel } from '../layers';
 import { PyDict, PyObject, PyTuple, readPickle, typeName, type PyValue } from './pickle';
 import { TorchHooks, TorchTensor, type TorchStorage } from './torch';
 import { ZipArchive } from '../../io/zip';
@@ -147,18 +147,7 @@ export function readPytorch(source: RandomAccessSource): Model {
   }
   if (!tensors.length) warnings.push('no tensors found in data.pkl');
 
-  return {
-    format: 'pytorch',
-    fileBytes: source.size(),
-    metadata: { opsets: [], properties },
-    nodeCount: 0,
-    opCounts: {},
-    inputs: [],
-    outputs: [],
-    tensors,
-    layers: groupLayersByPrefix(tensors),
-    warnings,
-  };
+  return weightsOnlyModel('pytorch', source.size(), { opsets: [], properties }, tensors, warnings);
 }
 
 function inside(path: string[], prefix: string[]): boolean {

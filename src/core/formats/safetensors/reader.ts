@@ -3,7 +3,7 @@ import { InvalidModelError, invalid } from '../../errors';
 import { readExactly, type ExternalDataResolver, type RandomAccessSource } from '../../io/source';
 import { MAX_TENSORS } from '../../limits';
 import { SHARD_OF_PROPERTY, type Model, type ModelMetadata, type TensorRef, type TensorStorage } from '../../model';
-import { groupLayersByPrefix } from '../layers';
+import { weightsOnlyModel } from '../layers';
 
 export { SHARD_OF_PROPERTY };
 import { isObject, parseHeader, parseJson, sniffSafetensors, type HeaderEntry, type ParsedHeader } from './header';
@@ -93,7 +93,7 @@ function model(fileBytes: number, metadata: ModelMetadata, tensors: TensorRef[],
   // Sharded models show a key per shard ("key (shard)") when shards disagree; any declaring shard counts.
   const quantized = metadata.properties.some((p) => (p.key === QUANTIZATION_KEY || p.key.startsWith(`${QUANTIZATION_KEY} (`)) && p.value === INT8_PER_ROW);
   const listed = quantized ? foldScales(tensors, warnings) : tensors;
-  return { format: 'safetensors', fileBytes, metadata, nodeCount: 0, opCounts: {}, inputs: [], outputs: [], tensors: listed, layers: groupLayersByPrefix(listed, naturalCompare), warnings };
+  return weightsOnlyModel('safetensors', fileBytes, metadata, listed, warnings, naturalCompare);
 }
 
 export function readSafetensors(source: RandomAccessSource, external?: ExternalDataResolver, fileName = ''): Model {
