@@ -3,7 +3,7 @@
  * DOM): the webview bundles import it too. Numbers that may be non-finite (SQNR of an exact
  * tensor is +Infinity) travel as tags, because webview messages are JSON and JSON has no Infinity.
  */
-import type { CompressReport } from '../core/compress/report';
+import type { CompressReport, TensorResult } from '../core/compress/report';
 import type { StatsResult } from '../core/stats/types';
 import type { Verdict, VerifyOutcome } from '../core/compress/verdict';
 import type { CalibrationView } from './calibration';
@@ -41,15 +41,8 @@ export interface MetricsView {
   sparsity: WireNumber;
 }
 
-export interface ReportTensorView extends MetricsView {
-  name: string;
-  layer: string;
-  op: string;
-  method: string;
-  bytesBefore: number;
-  bytesAfter: number;
-  note?: string;
-}
+/** A report row on the wire: the core's TensorResult with its metrics JSON-safe and no histograms (the Compare view shows those). */
+export type ReportTensorView = MetricsView & Pick<TensorResult, 'name' | 'layer' | 'op' | 'method' | 'bytesBefore' | 'bytesAfter' | 'note'>;
 
 export interface VerifyOutputView {
   name: string;
