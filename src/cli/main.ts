@@ -38,7 +38,8 @@ Commands:
 
   compress FILE --method M[,M...] [options] [-o OUT] [--force] [--json] [--no-verify]
       Write a compressed variant next to FILE (model.onnx -> model.<method>.onnx) and print its
-      report card. ${methodsByFormat(METHODS)}.
+      report card. Methods by format:
+        ${methodsByFormat(METHODS).split('; ').join(';\n        ')}.
       ONNX variants are then run against the original in onnxruntime (input options as for
       verify) and the summary leads with the worst output's cosine; below --min-cosine C
       (default ${DEFAULT_MIN_COSINE}) it says so loudly, names the likely tensors and what to try. Given
@@ -52,7 +53,8 @@ Commands:
                --pattern N:M  --random  --seed N  --store dense|sparse  --clusters K (16)
       Scope: every method touches only the weights of Conv, ConvTranspose, Gemm, MatMul,
                LSTM/GRU/RNN and embedding Gather (fp16/bf16: and their biases), also through
-               Identity/Slice/Concat/Unsqueeze/Squeeze/Transpose; the report lists what it left and why. --include all|OP|NAME[,...] converts more (e.g.
+               Identity/Slice/Concat/Unsqueeze/Squeeze/Transpose; the report lists what it left
+               and why. --include all|OP|NAME[,...] converts more (e.g.
                --include BatchNormalization). A tensor whose values the stored type cannot hold
                (beyond fp16's ±65504, say) is kept as it is unless --allow-clip.
       Hessian pruning (ONNX): --criterion hessian ranks weights by OBS saliency w²/[H⁻¹]ᵢᵢ with
@@ -86,10 +88,10 @@ Commands:
       --data PATH (repeatable: files, folders, globs such as 'crops/*.png') runs on your images
       (PNG, JPEG), recordings (WAV) or tensors (.npy, .pb; .npz for several inputs) instead: one
       sample per image, per whole chunk of a recording or per tensor file, made by the model's
-      recipe (see recipe; --recipe FILE chooses another); its
-      constants (sr, state) apply unless --value says otherwise; unusable files are skipped and
-      listed. A fidelity goal calibrates on a seeded half of the samples and checks on the rest,
-      or calibrates on all of --data and checks on --heldout-data PATH.
+      recipe (see recipe; --recipe FILE chooses another); its constants (sr, state) apply unless
+      --value says otherwise; unusable files are skipped and listed. A fidelity goal calibrates
+      on a seeded half of the samples and checks on the rest, or on all of --data and checks on
+      --heldout-data PATH.
 
   recipe FILE [--write [--force]] [--json]
       Show the preprocessing recipe of an ONNX model: how images, recordings and tensors become
