@@ -7,6 +7,7 @@ import { h, icon, setChildren, type Child } from './dom';
 import { formatBytes, formatCompact, formatInt, formatNumber, formatOpset, formatPercent, formatValueInfo } from './format';
 import type { CombinedHistogram, RobustRange } from './rebin';
 import { describeClip, rankOps, summarizeTensors, type SparsitySummary } from './summary';
+import { capabilitiesOf } from '../src/core/formats/capabilities';
 
 export interface HeaderActions {
   exportStatistics(format: 'json' | 'csv'): void;
@@ -152,7 +153,7 @@ export class Header {
       ]),
     );
 
-    const hasGraph = model.format === 'onnx';
+    const hasGraph = capabilitiesOf(model.format).runnable;
     const summary = summarizeTensors(model.tensors);
     const sized = summary.bytesByDtype.filter((d) => d.bytes > 0);
     const dtypeLine = sized

@@ -3,6 +3,7 @@ import type { Layer } from '../src/core/model';
 import type { TensorStats } from '../src/core/stats/types';
 import type { TensorView } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
+import { capabilitiesOf } from '../src/core/formats/capabilities';
 
 export const UNUSED_LAYER = '(unused)';
 
@@ -63,7 +64,7 @@ export function buildRows(layers: readonly Layer[], tensors: readonly TensorView
 
 /** What the second column holds: operator types for graphs, shard files for sharded weight files. */
 export function secondColumnLabel(format: string, tensors: readonly TensorView[]): 'Op' | 'Shard' {
-  return format !== 'onnx' && tensors.some((t) => t.file !== undefined) ? 'Shard' : 'Op';
+  return capabilitiesOf(format).sharded && tensors.some((t) => t.file !== undefined) ? 'Shard' : 'Op';
 }
 
 /** Indices of rows whose layer, tensor name or op contains `query` (case-insensitive). */

@@ -25,6 +25,7 @@ import { choiceSettings, describeChoice, type CalibrationStore } from './calibra
 import { notifyRecipe, offerCalibrationData, recipeLine, showRecipeError } from './calibrationPicker';
 import { ReportPanel } from './reportPanel';
 import { describeRatio } from '../shared/reportProtocol';
+import { capabilitiesOf, formatOfFileName } from '../core/formats/capabilities';
 
 const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
 
@@ -300,7 +301,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
     try {
       // Specs from command arguments are untrusted: method names go through the CLI's parser.
       normalised = normaliseSpec({ methods: parseMethods(spec.methods.join(',')), options: spec.options, ...(spec.overrides ? { overrides: spec.overrides } : {}) });
-      if (options.goal && path.extname(input).toLowerCase() !== '.onnx') throw new Error('a fidelity goal runs the model in onnxruntime, so it needs ONNX');
+      if (options.goal && !capabilitiesOf(formatOfFileName(input) ?? '').runnable) throw new Error('a fidelity goal runs the model in onnxruntime, so it needs ONNX');
       output = path.resolve(options.output ?? variantPath(input, outputSuffix(normalised, options.goal)));
       if (output === path.resolve(input)) throw new Error('the output would overwrite the original');
     } catch (err) {
@@ -414,7 +415,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
   return [
     command('modelLens.compress', async (_o, files) => {
       const label = files.length > 1 ? `${files.length} models` : path.basename(files[0].fsPath);
-      const onnx = files.every((f) => path.extname(f.fsPath).toLowerCase() === '.onnx');
+      const onnx = files.every((f) => capabilitiesOf(formatOfFileName(f.fsPath) ?? '').runnable);
       // One model's data can be shown and changed on the last page; several models each keep their own.
       const one = onnx && files.length === 1 ? files[0] : undefined;
       const data = one && {

@@ -135,7 +135,7 @@ export class InspectorSession implements vscode.Disposable {
   }
 
   private async sensitivity(settings: ScanSettings, cachedOnly: boolean): Promise<SensitivityView | null> {
-    if (this.model?.format !== 'onnx') throw new Error('sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file');
+    if (!capabilitiesOf(this.model?.format ?? '').runnable) throw new Error('sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file');
     const file = this.uri.fsPath;
     const spec = this.scanSpec(settings.method);
     // The samples setting caps data too: the scan runs the model once per layer and sample.
@@ -258,7 +258,7 @@ export class InspectorSession implements vscode.Disposable {
 }
 
 function sensitivityAvailability(model: Model, file: string): SensitivityAvailability {
-  if (model.format === 'onnx') return { available: true, samples: compressDefaults().verifySamples, last: lastScans.get(file) ?? null };
+  if (capabilitiesOf(model.format).runnable) return { available: true, samples: compressDefaults().verifySamples, last: lastScans.get(file) ?? null };
   return { available: false, reason: `Sensitivity analysis runs the model in onnxruntime and compares its outputs, so it needs an ONNX graph. This ${model.format} file holds weights only.` };
 }
 
