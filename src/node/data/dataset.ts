@@ -78,7 +78,8 @@ interface Source {
 /**
  * The samples `paths` give under `recipe`: each image a sample for the recipe's image input, each
  * WAV file its whole chunks for the audio input, each .npy/.pb file a sample for the input its name
- * names (else the recipe's one tensor input). A file that cannot be used is skipped with its reason;
+ * names (else the recipe's one tensor input), each .npz file a sample feeding the inputs its arrays
+ * are named after. A file that cannot be used is skipped with its reason;
  * none usable is an error naming the paths. Files are decoded once to count and check them, then
  * again when their sample is fed, so memory holds one file at a time, not the folder.
  */
