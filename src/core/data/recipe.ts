@@ -5,7 +5,7 @@
  */
 
 import type { Model, ValueInfo } from '../model';
-import { AUDIO_CHUNK, IMAGE_SIDE, realInputs } from '../verify/inputs';
+import { audioLength, imageLayout, realInputs } from '../verify/inputs';
 
 export const RECIPE_VERSION = 1;
 
@@ -59,19 +59,10 @@ export function recipePathFor(modelFile: string): string {
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
-/** A fixed positive dimension, or undefined. */
-function fixed(d: number | string | null | undefined): number | undefined {
-  return typeof d === 'number' && d > 0 ? d : undefined;
-}
-
-function isFloat(v: ValueInfo): boolean {
-  return v.dtype === 1 || v.dtype === 10 || v.dtype === 11 || v.dtype === 16;
-}
-
 /**
- * What each input most likely is, from its shape and the exporter: a 4-D float input with 3
- * channels is an image (NCHW or NHWC; open sides get IMAGE_SIDE); a [batch, samples] float input is
- * audio at 16 kHz in chunks of its fixed length or AUDIO_CHUNK; a scalar or one-element input is a
+ * What each input most likely is, from its shape and the exporter: a 3-channel image by the layout
+ * random inputs use (imageLayout: NCHW or NHWC, the same sizes for open sides); audio at 16 kHz in
+ * chunks of the length random inputs use (audioLength); a scalar or one-element input is a
  * value (`sr` 16000, else 0), and so is a recurrent state (zeros); anything else a tensor. Paddle exports get PaddleOCR's normalisation
  * (BGR; (x/255 − 0.5)/0.5 for 48-pixel text lines, ImageNet mean/std otherwise), other images x/255.
  */
@@ -85,35 +76,29 @@ export function proposeRecipe(model: Model): Recipe {
 
 function proposeInput(v: ValueInfo, paddle: boolean): InputRecipe {
   const shape = v.shape ?? [];
-  const count = shape.every((d) => fixed(d)) ? shape.reduce<number>((a, d) => a * (d as number), 1) : undefined;
-  if (shape.length === 0 || count === 1) return { kind: 'value', value: /^(sr|sample_?rate)$/i.test(v.name) ? 16000 : 0 };
+  if (shape.length === 0 || shape.every((d) => d === 1)) return { kind: 'value', value: /^(sr|sample_?rate)$/i.test(v.name) ? 16000 : 0 };
   // A recurrent state starts at zeros, as a stream's first chunk does.
   if (/state|hidden|cache|^[hc]0?$/i.test(v.name)) return { kind: 'value', value: 0 };
-  if (isFloat(v) && shape.length === 4) {
-    // Three channels: a one-channel 4-D input is as often a feature map (mel frames) as a gray image.
-    const nchw = fixed(shape[1]) === 3;
-    const nhwc = !nchw && fixed(shape[3]) === 3;
-    if (nchw || nhwc) {
-      const [h, w] = nchw ? [shape[2], shape[3]] : [shape[1], shape[2]];
-      const height = fixed(h) ?? IMAGE_SIDE;
-      const width = fixed(w) ?? IMAGE_SIDE;
-      const textLine = paddle && height === 48;
-      const norm = !paddle ? { mean: [0, 0, 0], std: [1, 1, 1] } : textLine ? { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } : IMAGENET;
-      return {
-        kind: 'image',
-        width,
-        height,
-        // A text-line model with an open width keeps the line's aspect and pads, as PaddleOCR does.
-        fit: textLine && !fixed(w) ? 'pad' : 'stretch',
-        order: paddle ? 'BGR' : 'RGB',
-        layout: nchw ? 'NCHW' : 'NHWC',
-        scale: 1 / 255,
-        mean: norm.mean,
-        std: norm.std,
-      };
-    }
+  // Three channels: a one-channel 4-D input is as often a feature map (mel frames) as a gray image.
+  const image = imageLayout(v);
+  if (image?.channels === 3) {
+    const textLine = paddle && image.height === 48;
+    const norm = !paddle ? { mean: [0, 0, 0], std: [1, 1, 1] } : textLine ? { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } : IMAGENET;
+    return {
+      kind: 'image',
+      width: image.width,
+      height: image.height,
+      // A text-line model with an open width keeps the line's aspect and pads, as PaddleOCR does.
+      fit: textLine && image.openWidth ? 'pad' : 'stretch',
+      order: paddle ? 'BGR' : 'RGB',
+      layout: image.channelAxis === 1 ? 'NCHW' : 'NHWC',
+      scale: 1 / 255,
+      mean: norm.mean,
+      std: norm.std,
+    };
   }
-  if (isFloat(v) && shape.length === 2) return { kind: 'audio', rate: 16000, length: fixed(shape[1]) ?? AUDIO_CHUNK, scale: 1 };
+  const length = audioLength(v);
+  if (length !== undefined) return { kind: 'audio', rate: 16000, length, scale: 1 };
   return { kind: 'tensor' };
 }
 

@@ -167,22 +167,43 @@ const isOpen = (d: number | string | null): boolean => typeof d !== 'number' || 
 const CHANNELS = new Set([1, 3, 4]);
 
 /**
- * The size and label of each open dimension that a realistic input needs, by layout: a rank-4
- * float tensor with 1, 3 or 4 channels fixed at axis 1 (NCHW) or 3 (NHWC) is an image whose open
- * side is IMAGE_SIDE, or the other side when that is fixed and larger; a rank-2 float [batch,
- * samples] is audio with AUDIO_CHUNK samples. Everything else open is DEFAULT_DIM (axis 0: the batch).
+ * A rank-4 float input with 1, 3 or 4 channels fixed at axis 1 (NCHW) or 3 (NHWC) is an image: its
+ * channel axis and count, and the height and width it takes (fixed by the model, else IMAGE_SIDE, or
+ * the other side when that is fixed and larger). Random inputs and preprocessing recipes share it.
+ */
+export function imageLayout(spec: ValueInfo): { channelAxis: 1 | 3; channels: number; height: number; width: number; openWidth: boolean } | undefined {
+  const shape = spec.shape ?? [];
+  if (!isFloatDtype(spec.dtype) || shape.length !== 4) return undefined;
+  const fixed = (k: number) => (isOpen(shape[k]) ? undefined : (shape[k] as number));
+  const channelAxis = CHANNELS.has(fixed(1) ?? -1) ? 1 : CHANNELS.has(fixed(3) ?? -1) ? 3 : undefined;
+  if (!channelAxis) return undefined;
+  const [h, w] = channelAxis === 1 ? [2, 3] : [1, 2];
+  const side = (k: number, other: number) => fixed(k) ?? Math.max(IMAGE_SIDE, fixed(other) ?? 0);
+  return { channelAxis, channels: fixed(channelAxis)!, height: side(h, w), width: side(w, h), openWidth: fixed(w) === undefined };
+}
+
+/** A rank-2 float [batch, samples] input is audio: the samples of one chunk (fixed, else AUDIO_CHUNK). */
+export function audioLength(spec: ValueInfo): number | undefined {
+  const shape = spec.shape ?? [];
+  if (!isFloatDtype(spec.dtype) || shape.length !== 2) return undefined;
+  return isOpen(shape[1]) ? AUDIO_CHUNK : (shape[1] as number);
+}
+
+/**
+ * The size and label of each open dimension that a realistic input needs, by layout: an image's
+ * open sides as imageLayout chooses them, an audio input's open sample count AUDIO_CHUNK.
+ * Everything else open is DEFAULT_DIM (axis 0: the batch).
  */
 function layoutSizes(spec: ValueInfo): { size: number; label?: string }[] {
   const shape = spec.shape ?? [];
-  const float = isFloatDtype(spec.dtype);
-  const fixed = (k: number) => (isOpen(shape[k]) ? undefined : (shape[k] as number));
-  const channelAxis = !float || shape.length !== 4 ? -1 : CHANNELS.has(fixed(1) ?? -1) ? 1 : CHANNELS.has(fixed(3) ?? -1) ? 3 : -1;
-  const spatial = channelAxis === 1 ? [2, 3] : channelAxis === 3 ? [1, 2] : [];
+  const image = imageLayout(spec);
+  const spatial = image?.channelAxis === 1 ? [2, 3] : image?.channelAxis === 3 ? [1, 2] : [];
+  const audio = audioLength(spec) !== undefined;
   return shape.map((d, k) => {
     if (k === 0 && shape.length > 1) return { size: DEFAULT_DIM };
     const side = spatial.indexOf(k);
-    if (side >= 0) return { size: Math.max(IMAGE_SIDE, fixed(spatial[1 - side]) ?? 0), label: side === 0 ? 'H' : 'W' };
-    if (float && shape.length === 2 && k === 1) return { size: AUDIO_CHUNK, label: 'samples' };
+    if (image && side >= 0) return { size: side === 0 ? image.height : image.width, label: side === 0 ? 'H' : 'W' };
+    if (audio && k === 1) return { size: AUDIO_CHUNK, label: 'samples' };
     return { size: DEFAULT_DIM, label: typeof d === 'string' ? d : `dim ${k}` };
   });
 }
