@@ -122,40 +122,36 @@ export function scaleMinK4(b: Uint8Array, s: number, j: number): [number, number
 
 function q4_K(b: Uint8Array, o: number, out: Float64Array, at: number): void {
   // d | dmin | scales[12] | qs[128]
-  const d = h(b, o);
-  const min = h(b, o + 2);
-  let y = at;
-  for (let j = 0; j < 4; j++) {
-    const q = o + 16 + j * 32;
-    const [sc1, m1] = scaleMinK4(b, o + 4, 2 * j);
-    const [sc2, m2] = scaleMinK4(b, o + 4, 2 * j + 1);
-    const d1 = f(d * sc1);
-    const mm1 = f(min * m1);
-    const d2 = f(d * sc2);
-    const mm2 = f(min * m2);
-    for (let l = 0; l < 32; l++) out[y++] = f(f(d1 * (b[q + l] & 0xf)) - mm1);
-    for (let l = 0; l < 32; l++) out[y++] = f(f(d2 * (b[q + l] >> 4)) - mm2);
-  }
+  kQuant45(b, o, out, at, false);
 }
 
 function q5_K(b: Uint8Array, o: number, out: Float64Array, at: number): void {
   // d | dmin | scales[12] | qh[32] | qs[128]
+  kQuant45(b, o, out, at, true);
+}
+
+/**
+ * Q4_K and Q5_K share everything but Q5_K's fifth bit: eight 32-weight groups, each with a 6-bit
+ * scale and min (scaleMinK4), low nibbles for the even group and high nibbles for the odd one.
+ */
+function kQuant45(b: Uint8Array, o: number, out: Float64Array, at: number, fifthBit: boolean): void {
   const d = h(b, o);
   const min = h(b, o + 2);
   const qh = o + 16;
+  const qs = fifthBit ? o + 48 : o + 16;
   let y = at;
   let u1 = 1;
   let u2 = 2;
   for (let j = 0; j < 4; j++) {
-    const ql = o + 48 + j * 32;
+    const q = qs + j * 32;
     const [sc1, m1] = scaleMinK4(b, o + 4, 2 * j);
     const [sc2, m2] = scaleMinK4(b, o + 4, 2 * j + 1);
     const d1 = f(d * sc1);
     const mm1 = f(min * m1);
     const d2 = f(d * sc2);
     const mm2 = f(min * m2);
-    for (let l = 0; l < 32; l++) out[y++] = f(f(d1 * ((b[ql + l] & 0xf) + (b[qh + l] & u1 ? 16 : 0))) - mm1);
-    for (let l = 0; l < 32; l++) out[y++] = f(f(d2 * ((b[ql + l] >> 4) + (b[qh + l] & u2 ? 16 : 0))) - mm2);
+    for (let l = 0; l < 32; l++) out[y++] = f(f(d1 * ((b[q + l] & 0xf) + (fifthBit && b[qh + l] & u1 ? 16 : 0))) - mm1);
+    for (let l = 0; l < 32; l++) out[y++] = f(f(d2 * ((b[q + l] >> 4) + (fifthBit && b[qh + l] & u2 ? 16 : 0))) - mm2);
     u1 <<= 2;
     u2 <<= 2;
   }
