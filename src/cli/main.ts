@@ -20,6 +20,7 @@ import { InputsRejectedError } from '../core/verify/tensor';
 import type { VerifySettings } from '../core/verify/verify';
 import { compressFile, removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
+import { compressFileChannels } from '../node/channels';
 import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
 import { recipeFor, writeRecipe } from '../node/recipe';
@@ -227,7 +228,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 }
 
 /** Flags that pick a method and its options (compress and sensitivity). */
-const METHOD_FLAGS = ['method', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
+const METHOD_FLAGS = ['method', 'amount', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
 const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
 const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'data', 'recipe', 'shape', 'dim', 'value', 'threads'];
@@ -250,6 +251,7 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   options.blockSize = numberFlag(flags, 'block-size');
   options.bits = numberFlag(flags, 'bits');
   options.sparsity = numberFlag(flags, 'sparsity');
+  options.amount = numberFlag(flags, 'amount');
   options.seed = numberFlag(flags, 'seed');
   options.clusters = numberFlag(flags, 'clusters');
   const threshold = last('threshold');
@@ -467,7 +469,9 @@ async function compressCommand(args: CompressArgs): Promise<number> {
     ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions })
     : args.spec.options.criterion === 'hessian'
       ? await compressFileHessian(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
-      : compressFile(args.file, args.spec, fileOptions);
+      : args.spec.methods.includes('channels')
+        ? await compressFileChannels(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
+        : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
   const outcome = await verifyVariant(args, result);
   const verdict = await judgeWithScan(result.report, outcome, args.minCosine, args.file, args.spec, args.goal !== undefined, () => scanLayers(args, progress));

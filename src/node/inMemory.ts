@@ -4,6 +4,7 @@ import type { CompressHooks, CompressReport } from '../core/compress/report';
 import type { CompressSpec } from '../core/compress/spec';
 import { readModel } from '../core/formats';
 import type { ByteSink } from '../core/formats/onnx/writer';
+import type { RandomAccessSource } from '../core/io/source';
 import type { Model } from '../core/model';
 import { FileSource, FolderResolver } from './fileSource';
 
@@ -57,7 +58,7 @@ export function memorySink(): ByteSink & { bytes(): Uint8Array; length: number }
 }
 
 /** The variant's bytes (and its external data, for models that have some), never touching the disk. */
-export function compressInMemory(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
+export function compressInMemory(m: Pick<OpenModel, 'file' | 'model'> & { source: RandomAccessSource; resolver: { open(file: string): RandomAccessSource } }, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
   const main = memorySink();
   const externalData: InMemoryVariant['externalData'] = [];
   const shards = {

@@ -51,6 +51,22 @@ export interface CompressReport {
   fidelity?: FidelityResult;
   /** Hessian pruning's comparison with magnitude pruning at the same sparsity (set by the caller that calibrated). */
   hessian?: HessianComparison;
+  /** What a structural method removed (node/channels.ts). */
+  structure?: StructureReport;
+}
+
+/** Channel removal: the groups of tied channels, how many each kept, and those left whole with the reason. */
+export interface StructureReport {
+  method: 'channels';
+  amount: number;
+  /** How channels were ranked: 'l2', the squared norm of the filters and biases producing each. */
+  importance: 'l2';
+  parametersBefore: number;
+  parametersAfter: number;
+  /** Channels in the groups that could be cut, before and after. */
+  channelsBefore: number;
+  channelsAfter: number;
+  groups: { producers: string[]; channels: number; kept: number; whole?: string }[];
 }
 
 export interface CompressHooks {

@@ -15,9 +15,9 @@ export interface CompressSpec {
 }
 
 /** What one tensor gets in a mixed-precision plan: a storage method, or 'float' for untouched. */
-export type LayerChoice = Exclude<MethodName, 'prune'> | 'float';
+export type LayerChoice = Exclude<MethodName, 'prune' | 'channels'> | 'float';
 
-export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster'];
+export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels'];
 
 /** One-line explanations, shown by the CLI help and the VS Code wizard. */
 export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
@@ -29,6 +29,7 @@ export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
   sign: 'ternary {-a, 0, +a} per output channel',
   prune: 'zero the smallest-magnitude weights (target sparsity, threshold, or N:M)',
   cluster: 'k-means weight sharing: a small codebook plus uint8 indices',
+  channels: 'remove whole channels (Conv filters, Gemm/MatMul neurons) and all tied to them: a smaller, faster graph',
 };
 
 /** Methods that decide how weights are stored; at most one, and it comes last. */
@@ -58,7 +59,8 @@ export function parseMethods(text: string): MethodName[] {
   if (new Set(methods).size !== methods.length) throw new SpecError('a method appears twice');
   const storage = methods.filter((m) => STORAGE.includes(m));
   if (storage.length > 1) throw new SpecError(`choose one of ${storage.join(' and ')}: both decide how weights are stored`);
-  if (methods.includes('prune') && methods[0] !== 'prune') throw new SpecError('prune comes first (prune, then share or quantize)');
+  if (methods.includes('channels') && methods[0] !== 'channels') throw new SpecError('channels comes first (remove channels, then prune, share or quantize)');
+  if (methods.includes('prune') && methods[methods.includes('channels') ? 1 : 0] !== 'prune') throw new SpecError('prune comes first (prune, then share or quantize)');
   return methods;
 }
 
@@ -97,6 +99,10 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
     o.seed ??= 0;
     o.store ??= 'dense';
   }
+  if (has('channels')) {
+    o.amount ??= 0.25;
+    if (!(typeof o.amount === 'number' && o.amount > 0 && o.amount < 1)) throw new SpecError('--amount must be between 0 and 1 (a fraction of the channels to remove)');
+  } else if (o.amount !== undefined) throw new SpecError('--amount goes with --method channels');
   if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10)) throw new SpecError('--threshold for sign must be in [0, 10)');
   if (spec.overrides) {
     for (const [name, choice] of Object.entries(spec.overrides)) {
@@ -129,6 +135,8 @@ export function variantSuffix(spec: CompressSpec): string {
           return `cluster${o.clusters ?? 16}`;
         case 'int8':
           return o.asymmetric ? 'uint8' : 'int8';
+        case 'channels':
+          return `channels${Math.round((o.amount ?? 0.25) * 100)}`;
         default:
           return m;
       }

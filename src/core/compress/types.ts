@@ -3,7 +3,7 @@
  * writer turns their results into stored tensors and graph nodes.
  */
 
-export type MethodName = 'int8' | 'int4' | 'fp16' | 'bf16' | 'fixed' | 'sign' | 'prune' | 'cluster';
+export type MethodName = 'int8' | 'int4' | 'fp16' | 'bf16' | 'fixed' | 'sign' | 'prune' | 'cluster' | 'channels';
 
 export interface MethodOptions {
   /** int8: per output channel (default) or one scale for the whole tensor. */
@@ -34,6 +34,8 @@ export interface MethodOptions {
   seed?: number;
   /** prune: write sparse initializers when smaller than dense. */
   store?: 'dense' | 'sparse';
+  /** channels: fraction of each prunable group's channels to remove, in (0, 1). */
+  amount?: number;
   /** cluster: codebook size K (2..256, default 16). */
   clusters?: number;
   /**

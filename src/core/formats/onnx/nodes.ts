@@ -5,6 +5,10 @@ import { WireReader } from '../../io/wire';
 
 /** A main-graph node with what its consumers of activations need: input names and plain attributes. */
 export interface GraphNode {
+  /** Position among the main graph's nodes (all of them, whichever were read). */
+  index: number;
+  /** The NodeProto's content in the file, for writers that replace it. */
+  span: [number, number];
   name: string;
   op: string;
   inputs: string[];
@@ -12,16 +16,19 @@ export interface GraphNode {
   ints: Record<string, number>;
   lists: Record<string, number[]>;
   strings: Record<string, string>;
+  /** Names read by nodes of its subgraphs (If/Loop/Scan bodies), where it has any. */
+  subgraphInputs?: string[];
 }
 
 /**
- * The main graph's default-domain nodes whose op is in `ops`, decoded whole (those ops carry no
- * tensors or subgraphs, so their messages are small); every other node is skipped unread.
+ * The main graph's default-domain nodes whose op is in `ops` (every node when `ops` is not given),
+ * decoded whole; every other node is skipped unread.
  */
-export function readGraphNodes(source: RandomAccessSource, ops: ReadonlySet<string>): GraphNode[] {
+export function readGraphNodes(source: RandomAccessSource, ops?: ReadonlySet<string>): GraphNode[] {
   const r = new WireReader(source);
   const end = source.size();
   const nodes: GraphNode[] = [];
+  let index = 0;
   while (r.pos < end) {
     const tag = r.varint();
     if (tag >>> 3 !== 7 || (tag & 7) !== 2) {
@@ -37,10 +44,11 @@ export function readGraphNodes(source: RandomAccessSource, ops: ReadonlySet<stri
       }
       const nEnd = r.fieldEnd(gEnd);
       const start = r.pos;
-      if (wanted(r, nEnd, ops)) {
+      if (!ops || wanted(r, nEnd, ops)) {
         r.pos = start;
-        nodes.push(decodeNode(r.bytes(nEnd - start)));
+        nodes.push(decodeNode(r.bytes(nEnd - start), index, [start, nEnd]));
       }
+      index++;
       r.pos = nEnd;
     }
   }
@@ -63,14 +71,14 @@ function wanted(r: WireReader, end: number, ops: ReadonlySet<string>): boolean {
   return ops.has(op) && (domain === '' || domain === 'ai.onnx');
 }
 
-function decodeNode(bytes: Uint8Array): GraphNode {
+function decodeNode(bytes: Uint8Array, index: number, span: [number, number]): GraphNode {
   let n: onnx.NodeProto;
   try {
     n = onnx.NodeProto.decode(bytes);
   } catch (err) {
     invalid(`malformed node: ${(err as Error).message}`);
   }
-  const node: GraphNode = { name: n.name ?? '', op: n.opType ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], ints: {}, lists: {}, strings: {} };
+  const node: GraphNode = { index, span, name: n.name ?? '', op: n.opType ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], ints: {}, lists: {}, strings: {} };
   const A = onnx.AttributeProto.AttributeType;
   for (const a of n.attribute ?? []) {
     const name = a.name ?? '';
@@ -79,6 +87,16 @@ function decodeNode(bytes: Uint8Array): GraphNode {
     if (type === A.INT) node.ints[name] = Number(a.i ?? 0);
     else if (type === A.INTS) node.lists[name] = (a.ints ?? []).map(Number);
     else if (type === A.STRING) node.strings[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0));
+    const bodies = [a.g, ...(a.graphs ?? [])].filter((g): g is onnx.IGraphProto => Boolean(g));
+    if (bodies.length) (node.subgraphInputs ??= []).push(...bodies.flatMap(namesRead));
   }
   return node;
+}
+
+/** Every name the nodes of a graph (and of its own subgraphs) read. */
+function namesRead(g: onnx.IGraphProto): string[] {
+  return (g.node ?? []).flatMap((n) => [
+    ...(n.input ?? []),
+    ...(n.attribute ?? []).flatMap((a) => [a.g, ...(a.graphs ?? [])].filter((x): x is onnx.IGraphProto => Boolean(x)).flatMap(namesRead)),
+  ]);
 }

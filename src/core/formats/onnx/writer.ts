@@ -77,6 +77,12 @@ export interface RewritePlan {
   relocations?: Map<number, ExternalPlacement>;
   /** Values to add as main-graph outputs (intermediate activations to read back), with their element type. */
   outputs?: { name: string; dtype: number }[];
+  /** Main-graph nodes to replace, by the start of their NodeProto content: the new NodeProto's bytes. */
+  nodes?: ReadonlyMap<number, Uint8Array>;
+  /** Main-graph value_info entries to drop (activations whose shape an edit changed; runtimes infer them again). */
+  dropValueInfo?: ReadonlySet<string>;
+  /** ModelProto.metadata_props entries to add (an entry of the same key is replaced). */
+  metadata?: { key: string; value: string }[];
 }
 
 export interface ByteSink {
@@ -222,7 +228,7 @@ class Rewriter {
       if (!e.tensor.span) invalid(`tensor '${e.tensor.name}' has no declaration to replace`);
       this.bySpan.set(e.tensor.span[0], e);
     }
-    this.starts = [...new Set([...this.bySpan.keys(), ...(plan.relocations?.keys() ?? [])])].sort((a, b) => a - b);
+    this.starts = [...new Set([...this.bySpan.keys(), ...(plan.relocations?.keys() ?? []), ...(plan.nodes?.keys() ?? [])])].sort((a, b) => a - b);
   }
 
   /** An external-data TensorProto pointed at its new place: every field but the old location kept. */
@@ -271,10 +277,18 @@ class Rewriter {
           opsets.delete(key);
           root.push(lengthDelimited(8, onnx.OperatorSetIdProto.encode({ domain: current.domain, version: Math.max(wanted, current.version) }).finish()));
         } else root.push({ copy: [f.at, f.end] });
+      } else if (f.field === 14 && f.wt === 2 && this.plan.metadata?.some((e) => e.key === this.entryKey(f))) {
+        // Replaced below.
       } else root.push({ copy: [f.at, f.end] });
     }
+    for (const e of this.plan.metadata ?? []) root.push(lengthDelimited(14, onnx.StringStringEntryProto.encode(e).finish()));
     for (const [domain, version] of opsets) root.push(lengthDelimited(8, onnx.OperatorSetIdProto.encode({ domain, version }).finish()));
     return root;
+  }
+
+  private entryKey(f: Field): string {
+    const key = readFields(this.r, f.start, f.end).find((g) => g.field === 1 && g.wt === 2);
+    return key ? this.text(key) : '';
   }
 
   private opset(f: Field): { domain: string; version: number } {
@@ -313,6 +327,12 @@ class Rewriter {
       if (owned[i]) return;
       // An initializer listed as a graph input (IR < 4) would become a required input once removed.
       if (f.field === 11 && f.wt === 2 && removed.size && removed.has(this.valueInfoName(f))) return;
+      if (f.field === 13 && f.wt === 2 && field === 7 && this.plan.dropValueInfo?.has(this.valueInfoName(f))) return;
+      const replaced = f.field === 1 && f.wt === 2 && field === 7 ? this.plan.nodes?.get(f.start) : undefined;
+      if (replaced) {
+        m.push(lengthDelimited(1, replaced));
+        return;
+      }
       const moved = f.field === 5 && f.wt === 2 ? this.plan.relocations?.get(f.start) : undefined;
       if (moved) m.push(this.relocated(5, f, moved));
       else if (f.field === 1 && f.wt === 2 && this.hasEdit(f.start, f.end)) m.push(this.node(f));
@@ -321,7 +341,8 @@ class Rewriter {
     if (!nodesPlaced) placeNodes();
     for (const e of edits) for (const t of e.initializers) m.push(tensorMessage(5, t));
     for (const e of edits) for (const t of e.sparseInitializers ?? []) m.push(sparseMessage(t));
-    for (const o of outputs) m.push(lengthDelimited(12, onnx.ValueInfoProto.encode({ name: o.name, type: { tensorType: { elemType: o.dtype } } }).finish()));
+    // dtype 0: an untyped output (onnxruntime infers it), for reading back activations of every type at once.
+    for (const o of outputs) m.push(lengthDelimited(12, onnx.ValueInfoProto.encode({ name: o.name, ...(o.dtype ? { type: { tensorType: { elemType: o.dtype } } } : {}) }).finish()));
     return m;
   }
 
