@@ -14,13 +14,16 @@ import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource, readExactly } from '../core/io/source';
 import type { Model, TensorRef } from '../core/model';
 import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
-import { runSamples } from './activations';
+import { runSamples, type ModelBytes } from './activations';
 import { variantPath, writeAtomically } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
 import { dataOpener } from './data/open';
 import { FileSource, FolderResolver } from './fileSource';
 import { compressInMemory, memorySink } from './inMemory';
-import { modelBytes, ortFor } from './verify';
+import { graphCost } from '../core/formats/onnx/structure/cost';
+import type { InputPlan } from '../core/verify/verify';
+import { LATENCY_ROUNDS, measureLatency } from './latency';
+import { modelBytes, ortFor, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 
 export interface ChannelsOptions extends CompressFileOptions {
@@ -58,47 +61,80 @@ function constantsOf(model: Model): Map<string, TensorRef> {
   return new Map(model.tensors.filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant')).map((t) => [t.name, t]));
 }
 
+type Ort = ReturnType<typeof ortFor>['ort'];
+
 /**
- * Every activation's shape from one run of the model on the first calibration sample: the reshapes
- * and broadcasts the channel analysis follows depend on them.
+ * Every activation's shape from one run of the model on the first sample: the reshapes and
+ * broadcasts the channel analysis follows, and the multiply-adds it reports, depend on them.
  */
-async function activationShapes(input: string, model: Model, nodes: readonly GraphNode[], settings: VerifySettings, options: ChannelsOptions): Promise<Map<string, number[]>> {
-  const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
-  const warnings: string[] = [];
-  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), { ...settings, samples: 1 }, warnings, 0, data);
-  const original = modelBytes(input, model);
+async function activationShapes(ort: Ort, label: string, bytes: ModelBytes, model: Model, nodes: readonly GraphNode[], feeds: InputPlan): Promise<Map<string, number[]>> {
   const known = new Set([...model.inputs.map((i) => i.name), ...model.outputs.map((o) => o.name), ...model.tensors.map((t) => t.name)]);
   const names = [...new Set(nodes.flatMap((n) => n.outputs))].filter((n) => n && !known.has(n));
   const sink = memorySink();
-  writeOnnx(new MemorySource(original.bytes, input), { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) }, sink);
+  writeOnnx(new MemorySource(bytes.bytes, label), { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) }, sink);
   const shapes = new Map<string, number[]>();
-  await runSamples(ort, input, { bytes: sink.bytes(), externalData: original.externalData }, feeds, [...names, ...model.outputs.map((o) => o.name)], 1, 0, (_i, out, fed) => {
+  await runSamples(ort, label, { bytes: sink.bytes(), externalData: bytes.externalData }, feeds, [...names, ...model.outputs.map((o) => o.name)], 1, 0, (_i, out, fed) => {
     for (const [name, t] of [...out, ...fed]) shapes.set(name, [...t.dims]);
   }, true);
   return shapes;
 }
 
-/** The groups of a model, with what the channel analysis needs read from the file. */
-export async function analyseFile(input: string, options: ChannelsOptions = {}): Promise<{ model: Model; nodes: GraphNode[]; analysis: ChannelAnalysis }> {
-  const { model, nodes } = readStructure(input);
-  const shapes = await activationShapes(input, model, nodes, options.calibration ?? {}, options);
-  const analysis = analyseChannels({ nodes, constants: constantsOf(model), inputs: model.inputs.map((i) => i.name), outputs: model.outputs.map((o) => o.name), shapes });
-  return { model, nodes, analysis };
+/** A model file read for structural work: the model, every main-graph node, the run inputs, its bytes for onnxruntime. */
+interface Structure {
+  model: Model;
+  nodes: GraphNode[];
+  constants: Map<string, TensorRef>;
+  shapes: Map<string, number[]>;
+  feeds: InputPlan;
+  bytes: ModelBytes;
+  ort: Ort;
 }
 
-function readStructure(input: string): { model: Model; nodes: GraphNode[] } {
-  const source = new FileSource(input);
-  const resolver = new FolderResolver(input);
-  try {
+async function readStructure(input: string, options: ChannelsOptions): Promise<Structure> {
+  const settings = options.calibration ?? {};
+  const { model, nodes } = withModelFile(input, (source, resolver) => {
     const model = readModel(source, path.basename(input), resolver);
     if (!capabilitiesOf(model.format).runnable) invalid(`channel removal edits an ONNX graph; this is ${model.format}`);
     if (model.tensors.some((t) => t.storage.kind === 'external')) invalid('channel removal does not handle models with external data yet');
     return { model, nodes: readGraphNodes(source) };
-  } finally {
-    source.close();
-    resolver.close();
-  }
+  });
+  const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
+  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
+  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, [], 0, data);
+  const bytes = modelBytes(input, model);
+  const shapes = await activationShapes(ort, input, bytes, model, nodes, feeds);
+  return { model, nodes, constants: constantsOf(model), shapes, feeds, bytes, ort };
+}
+
+/** The groups of a model, with what the channel analysis needs read from the file. */
+export async function analyseFile(input: string, options: ChannelsOptions = {}): Promise<Structure & { analysis: ChannelAnalysis }> {
+  const s = await readStructure(input, options);
+  const analysis = analyseChannels({ nodes: s.nodes, constants: s.constants, inputs: s.model.inputs.map((i) => i.name), outputs: s.model.outputs.map((o) => o.name), shapes: s.shapes });
+  return { ...s, analysis };
+}
+
+/** Parameters, multiply-adds and onnxruntime latency of the teacher and the student, the student's measured here. */
+async function costs(teacher: Structure, label: string, studentBytes: Uint8Array): Promise<Pick<StructureReport, 'cost' | 'latency'>> {
+  const model = readModel(new MemorySource(studentBytes, label), path.basename(label));
+  const nodes = readGraphNodes(new MemorySource(studentBytes, label));
+  const student = { bytes: studentBytes, externalData: [] };
+  const shapes = await activationShapes(teacher.ort, label, student, model, nodes, teacher.feeds);
+  const before = graphCost(teacher.nodes, teacher.constants, teacher.shapes);
+  const after = graphCost(nodes, constantsOf(model), shapes);
+  const latency = await measureLatency(teacher.ort, [{ label: 'teacher', bytes: teacher.bytes }, { label, bytes: student }], teacher.feeds);
+  return {
+    cost: {
+      parametersBefore: before.parameters,
+      parametersAfter: after.parameters,
+      macsBefore: before.macs,
+      macsAfter: after.macs,
+      layers: after.layers.map((l) => {
+        const b = before.layers.find((x) => x.name === l.name);
+        return { name: l.name, op: l.op, parametersBefore: b?.parameters ?? 0, parametersAfter: l.parameters, macsBefore: b?.macs, macsAfter: l.macs };
+      }),
+    },
+    latency: { beforeMs: latency[0], afterMs: latency[1], runs: LATENCY_ROUNDS, runtime: 'onnxruntime-web' },
+  };
 }
 
 /**
@@ -115,16 +151,17 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   const check = () => {
     if (options.cancelled?.()) throw new CancelledError();
   };
-  options.progress?.(0, 3, 'finding activation shapes');
-  const { model, nodes, analysis } = await analyseFile(input, options);
+  options.progress?.(0, 4, 'finding activation shapes');
+  const teacher = await analyseFile(input, options);
+  const { model, nodes, analysis } = teacher;
   check();
-  options.progress?.(1, 3, 'removing channels');
+  options.progress?.(1, 4, 'removing channels');
   const source = new FileSource(input);
   const resolver = new FolderResolver(input);
   let bytes: Uint8Array;
   let structure: StructureReport;
   try {
-    const constants = constantsOf(model);
+    const constants = teacher.constants;
     const cache = new Map<string, { values: Float64Array; dims: readonly number[] }>();
     const read = (name: string) => {
       let t = cache.get(name);
@@ -162,7 +199,10 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
     resolver.close();
   }
   check();
-  options.progress?.(2, 3, 'writing');
+  options.progress?.(2, 4, 'measuring parameters, multiply-adds and latency');
+  Object.assign(structure, await costs(teacher, output, bytes));
+  check();
+  options.progress?.(3, 4, 'writing');
   const rest = s.methods.filter((m) => m !== 'channels');
   let report: CompressReport;
   let finalBytes = bytes;
@@ -183,7 +223,7 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   report.totals.fileBytesAfter = finalBytes.length;
   report.totals.ratio = fileBytesBefore / finalBytes.length;
   report.structure = structure;
-  options.progress?.(3, 3, 'done');
+  options.progress?.(4, 4, 'done');
   return { input, output, elapsedMs: performance.now() - started, report };
 }
 

@@ -67,6 +67,16 @@ export interface StructureReport {
   channelsBefore: number;
   channelsAfter: number;
   groups: { producers: string[]; channels: number; kept: number; whole?: string }[];
+  /** Parameters and multiply-adds of the compute layers (Conv, ConvTranspose, Gemm, MatMul), on the shapes of the first sample. */
+  cost?: {
+    parametersBefore: number;
+    parametersAfter: number;
+    macsBefore: number;
+    macsAfter: number;
+    layers: { name: string; op: string; parametersBefore: number; parametersAfter: number; macsBefore?: number; macsAfter?: number }[];
+  };
+  /** Median time of one inference on the first sample, teacher and student measured in turns in one process. */
+  latency?: { beforeMs: number; afterMs: number; runs: number; runtime: string };
 }
 
 export interface CompressHooks {
