@@ -18,10 +18,9 @@ import { formatVerifyReport } from '../core/verify/report';
 import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeWithScan, verdictHeadline, verificationBlocked, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
 import { InputsRejectedError } from '../core/verify/tensor';
 import type { VerifySettings } from '../core/verify/verify';
-import { compressFile, removeVariant } from '../node/compress';
+import { removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
-import { compressFileChannels } from '../node/channels';
-import { compressFileHessian } from '../node/hessianPrune';
+import { compressVariant } from '../node/compressVariant';
 import { runVerify } from '../node/verify';
 import { recipeFor, writeRecipe } from '../node/recipe';
 import { withOpenModel } from '../node/inMemory';
@@ -467,11 +466,7 @@ async function compressCommand(args: CompressArgs): Promise<number> {
   const fileOptions = { output: args.output, force: args.force, progress, tensorThreads };
   const result = args.goal
     ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions })
-    : args.spec.options.criterion === 'hessian'
-      ? await compressFileHessian(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
-      : args.spec.methods.includes('channels')
-        ? await compressFileChannels(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
-        : compressFile(args.file, args.spec, fileOptions);
+    : await compressVariant(args.file, args.spec, { ...fileOptions, calibration: args.calibration });
   if (progress) process.stderr.write('\r\x1b[K');
   const outcome = await verifyVariant(args, result);
   const verdict = await judgeWithScan(result.report, outcome, args.minCosine, args.file, args.spec, args.goal !== undefined, () => scanLayers(args, progress));

@@ -273,7 +273,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
       else if (choice === 'Reveal in Explorer') void reportDeps.reveal(outcome);
     };
     if (verdict.state === 'poor' || verdict.state === 'failed') {
-      const blame = verdict.state === 'poor' && (verdict.spread ? ' No single tensor explains it.' : ` Most likely: ${verdict.suspects.map((s) => s.name).join(', ')}.`);
+      const blame = verdict.state === 'poor' && (verdict.spread ? ' No single tensor explains it.' : verdict.suspects.length ? ` Most likely: ${verdict.suspects.map((s) => s.name).join(', ')}.` : '');
       const detail = verdict.state === 'poor' ? `${blame} Try: ${verdict.suggestions[0]}.` : '';
       void vscode.window.showWarningMessage(`Wrote ${outName} (${ratio}), but ${verdictHeadline(verdict)}.${detail}`, 'Open Report', 'Compare', 'Reveal in Explorer').then(act);
       return;
@@ -340,7 +340,7 @@ export function registerCompressCommands(deps: CompressDeps): vscode.Disposable[
             const result = await deps.service.compress(
               input,
               normalised,
-              // The calibration feeds a goal's search and Hessian pruning; other methods run nothing.
+              // The calibration feeds a goal's search, Hessian pruning and channel removal; other methods run nothing.
               { output, force, calibration: { ...seededOnly(options.calibration), ...fed.settings }, ...(goal ? { goal } : {}) },
               (p) => {
                 // A goal run has phases (scan, search, write) whose counts restart: the message says where it is.

@@ -79,6 +79,13 @@ export function parseSparsity(text: string): number | string {
   return fraction;
 }
 
+/** The share of channels to remove: above 0% and below 100%. */
+export function parseAmount(text: string): number | string {
+  const v = parseSparsity(text);
+  if (typeof v === 'string') return v.replace('Sparsity', 'The share of channels');
+  return v > 0 ? v : 'The share of channels must be above 0% and below 100%';
+}
+
 /** "2:4" → {n: 2, m: 4}. */
 export function parsePattern(text: string): { n: number; m: number } | string {
   const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(text);
@@ -126,6 +133,8 @@ export function describeSpec(spec: CompressSpec): string {
           return `ternary, threshold ${o.threshold ?? 0.7}·mean|w|`;
         case 'cluster':
           return `cluster K=${o.clusters ?? 16}`;
+        case 'channels':
+          return `remove ${percent(o.amount ?? 0.25)} of the channels`;
         case 'prune': {
           const how = o.pattern
             ? `${o.pattern.n}:${o.pattern.m}`
@@ -190,7 +199,7 @@ async function into<T>(answer: Promise<Answer<T>>, set: (v: T) => void): Promise
   return true;
 }
 
-function methodItems(): Choice<MethodName[]>[] {
+function methodItems(onnx: boolean): Choice<MethodName[]>[] {
   const single: MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'cluster', 'prune', 'fixed', 'sign'];
   const chains: [MethodName, string][] = [
     ['int8', 'zero the smallest weights, then int8 (zeros stay exact)'],
@@ -202,22 +211,34 @@ function methodItems(): Choice<MethodName[]>[] {
     ...single.map((m) => ({ label: m, description: METHOD_DESCRIPTIONS[m], value: [m] })),
     { label: 'Prune, then store', kind: vscode.QuickPickItemKind.Separator },
     ...chains.map(([m, d]) => ({ label: `prune → ${m}`, description: d, value: ['prune', m] as MethodName[] })),
+    ...(onnx
+      ? [
+          { label: 'Make the graph smaller', kind: vscode.QuickPickItemKind.Separator },
+          { label: 'Remove channels…', description: METHOD_DESCRIPTIONS.channels, value: ['channels'] as MethodName[] },
+          { label: 'Remove channels → int8', description: 'a smaller graph, then int8 weights', value: ['channels', 'int8'] as MethodName[] },
+        ]
+      : []),
   ];
 }
 
-/** A per-layer search needs a storage method to raise layers from; prune alone has none. */
-const searchable = (s: WizardState) => s.methods.some((m) => m !== 'prune');
+/** A per-layer search needs a storage method to raise layers from (prune alone has none) and does not search graph changes. */
+const searchable = (s: WizardState) => !has(s, 'channels') && s.methods.some((m) => m !== 'prune');
 
 function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Step[] {
   return [
     {
       applies: () => true,
       run: (s, pos) =>
-        into(pick(pos, `How should ${fileName} be compressed?`, methodItems(), s.methods.length ? s.methods : undefined), (methods) => {
+        into(pick(pos, `How should ${fileName} be compressed?`, methodItems(onnx), s.methods.length ? s.methods : undefined), (methods) => {
           // A different method starts from that method's defaults.
           if (methods.join() !== s.methods.join()) s.options = {};
           s.methods = methods;
         }),
+    },
+    {
+      applies: (s) => has(s, 'channels'),
+      run: (s, pos) =>
+        into(ask(pos, 'Amount: the share of channels removed from every layer that can lose some (e.g. 25%)', percent(s.options.amount ?? 0.25), parseAmount), (v) => (s.options.amount = v)),
     },
     {
       applies: (s) => has(s, 'prune'),
@@ -389,7 +410,8 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
         ),
     },
     {
-      applies: () => onnx,
+      // Channel removal alone changes the graph, not how tensors are stored: no scope to choose.
+      applies: (s) => onnx && s.methods.some((m) => m !== 'channels'),
       run: (s, pos) =>
         into(
           pick(

@@ -89,6 +89,7 @@ export function reportView(outcome: CompressOutcome, calibration?: CalibrationVi
     verdict: outcome.verdict,
     ...(r.hessian ? { hessian: hessianView(r.hessian) } : {}),
     ...(r.fidelity ? { fidelity: fidelityView(r.fidelity) } : {}),
+    ...(r.structure ? { structure: r.structure } : {}),
     ...(calibration ? { calibration } : {}),
   };
 }

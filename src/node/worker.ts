@@ -10,8 +10,7 @@ import { computeTensorStats, sliceHistogram, sliceMoments } from '../core/stats/
 import type { StatsResult } from '../core/stats/types';
 import type { FromWorker, ToWorker, WorkerMethod, WorkerReplies, WorkerRequest } from '../shared/protocol';
 import { removeStaleTemps } from './atomicWrite';
-import { compressFile } from './compress';
-import { compressFileHessian } from './hessianPrune';
+import { compressVariant } from './compressVariant';
 import { FileSource, FolderResolver } from './fileSource';
 import { analyseSensitivity, compressForFidelity } from './calibrate';
 import { serveTensorJobs, type TensorHelperData } from './tensorThreads';
@@ -69,9 +68,8 @@ async function handle(id: number, req: WorkerRequest): Promise<WorkerReplies[Wor
     const isCancelled = () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id);
     const tensorThreads = { script: __filename, count: os.availableParallelism() };
     const options = { output: req.params.output, force: req.params.force, cancelled: isCancelled, progress: throttledProgress(id), tensorThreads };
-    // The Hessian criterion calibrates in onnxruntime first (the request's inputs, else seeded random ones).
-    if (req.params.spec.options.criterion === 'hessian') return compressFileHessian(req.params.input, req.params.spec, { ...options, calibration: req.params.calibration });
-    if (!req.params.goal) return compressFile(req.params.input, req.params.spec, options);
+    // The Hessian criterion and channel removal run the model first (the request's inputs, else seeded random ones).
+    if (!req.params.goal) return compressVariant(req.params.input, req.params.spec, { ...options, calibration: req.params.calibration });
     // The search's onnxruntime runs hear the cancel message through the signal, its synchronous compressions the shared flag.
     const goal = req.params.goal;
     return withAbort(id, (signal) => compressForFidelity(req.params.input, req.params.spec, goal, { ...req.params.calibration, ...options, signal }));

@@ -3,7 +3,7 @@
  * DOM): the webview bundles import it too. Numbers that may be non-finite (SQNR of an exact
  * tensor is +Infinity) travel as tags, because webview messages are JSON and JSON has no Infinity.
  */
-import type { CompressReport, TensorResult } from '../core/compress/report';
+import type { CompressReport, StructureReport, TensorResult } from '../core/compress/report';
 import type { StatsResult } from '../core/stats/types';
 import type { Verdict, VerifyOutcome } from '../core/compress/verdict';
 import type { CalibrationView } from './calibration';
@@ -116,6 +116,8 @@ export interface ReportView {
   verdict: Verdict;
   hessian?: HessianView;
   fidelity?: FidelityView;
+  /** A structural method's changes: parameters, multiply-adds, latency, groups cut and left whole (plain finite numbers). */
+  structure?: StructureReport;
   /** What Verify Again feeds the original now; absent when it cannot run (weights-only formats). */
   calibration?: CalibrationView;
 }

@@ -317,6 +317,49 @@ describe('Model Lens compression in code-server', { timeout: 900_000 }, () => {
     t.diagnostic(`wizard pages: ${pages.join(' / ')}`);
   });
 
+  test('Remove channels… from the wizard makes a real CNN smaller and the report shows parameters, multiply-adds and latency', async (t) => {
+    const folder = await workspaceCopy('channels');
+    await cp(join(zoo, REAL_MODEL), join(folder, REAL_MODEL));
+    const { page, consoleLines } = await openWorkbench(t, folder);
+    await setTheme(page, folder, 'dark');
+    await (await explorerRow(page, REAL_MODEL)).click();
+    await frameWith(page, '[data-row]', 60_000);
+    await runPaletteCommand(page, 'Model Lens: Compress…');
+    const input = page.locator('.quick-input-widget input');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Remove channels…' }).first().waitFor({ timeout: 10_000 });
+    await input.fill('Remove channels…');
+    await page.keyboard.press('Enter');
+    const out = join(folder, REAL_MODEL.replace(/\.onnx$/, '.channels25.onnx'));
+    // Defaults to the end: the amount (25%), any further pages, then "Compress to …".
+    const pages = [];
+    for (let i = 0; i < 6 && !existsSync(out); i++) {
+      await page.waitForTimeout(400);
+      if (!(await page.locator('.quick-input-widget').isVisible())) break;
+      pages.push((await page.locator('.quick-input-widget .quick-input-title').textContent()) + ' | ' + ((await input.getAttribute('placeholder')) ?? ''));
+      await page.keyboard.press('Enter');
+    }
+    assert.ok(await waitForFile(out, 120_000), `the wizard did not write ${out}; pages: ${pages.join(' / ')}`);
+    const report = await frameWith(page, 'h2:text("Structure")', 120_000);
+    const cards = Object.fromEntries(
+      await report.locator('.section .card').evaluateAll((els) => els.map((e) => [e.querySelector('.card-label')?.textContent, e.querySelector('.card-value')?.textContent])),
+    );
+    t.diagnostic(`structure cards: ${JSON.stringify(cards)}`);
+    const count = (text) => text.split(' → ').map((x) => Number(x.replace(/,/g, '')));
+    const [before, after] = count(cards.Parameters);
+    assert.ok(after < 0.85 * before, `parameters ${before} → ${after}`);
+    assert.match(cards.Latency, /^[\d.]+ ms → [\d.]+ ms$/);
+    assert.match(cards['Multiply-adds'], /^[\d.]+ M → [\d.]+ M$/);
+    // The variant is a valid graph to the independent reader, and the report names what stayed whole.
+    assert.match(onnxCheck(out), /^\d+$/);
+    assert.match(await report.locator('table[aria-label="Left whole"]').textContent(), /Softmax/);
+    await page.screenshot({ path: join(artifacts, 'compress-channels-dark.png') });
+    await setTheme(page, folder, 'light');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(artifacts, 'compress-channels-light.png') });
+    assert.deepEqual(consoleLines.filter((l) => l.startsWith('[pageerror]')), []);
+    t.diagnostic(`wizard pages: ${pages.join(' / ')}`);
+  });
+
   test('Compare Models… on two selected files overlays both files\' histograms', async (t) => {
     const folder = await workspaceCopy('pair');
     // A variant this code-server session did not write: the view falls back to both files' statistics.

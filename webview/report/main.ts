@@ -17,6 +17,7 @@ import {
   type VerifyView,
   type WireNumber,
 } from '../../src/shared/reportProtocol';
+import type { StructureReport } from '../../src/core/compress/report';
 import { describeGoal } from '../../src/core/compress/spec';
 import type { CalibrationView } from '../../src/shared/calibration';
 import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';
@@ -118,8 +119,9 @@ function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
       {},
       h('strong', {}, "The variant changes the model's outputs substantially."),
       h('p', {}, `${describeFidelity(d.fidelity, d.minCosine)}${d.fidelity.cosine < d.minCosine ? `, below ${d.minCosine}` : ''}; measured on ${d.fidelity.measuredOn}.`),
-      h('p', {}, `Most likely responsible (${d.ranking}):`),
-      h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s)))),
+      // A graph change (channel removal) stores no tensor differently: there is no tensor to blame.
+      d.suspects.length ? h('p', {}, `Most likely responsible (${d.ranking}):`) : null,
+      d.suspects.length ? h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s)))) : null,
       d.spread ? h('p', {}, `${d.spread[0].toUpperCase()}${d.spread.slice(1)}.`) : null,
       h('p', {}, 'Try:'),
       h('ul', { class: 'suggestions' }, ...d.suggestions.map((s) => h('li', {}, s))),
@@ -223,6 +225,60 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
     ),
     table('Layer output error', h('tr', {}, th('Tensor', 'Weight', false), th('H', 'full Hessian, its diagonal, or magnitude (fallback)', false), th('Hessian', 'Relative layer output error of the Hessian-pruned weight'), th('Magnitude', 'Relative layer output error of the magnitude-pruned weight'), th('Note', '', false)), layers),
     table('Model outputs', h('tr', {}, th('Output', 'Model output', false), th('Cosine', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant'), th('Rel L2', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant')), outputs),
+  );
+}
+
+/** A before → after count and how many times smaller (or larger) it became. */
+function shrinkCard(label: string, before: number, after: number, format: (n: number) => string, what: string): HTMLElement {
+  const ratio = after > 0 ? before / after : Infinity;
+  return card(label, `${format(before)} → ${format(after)}`, `${ratio >= 1 ? `${ratio.toFixed(2)}× fewer` : `${(1 / ratio).toFixed(2)}× more`} ${what}`, ratio < 1 ? 'warn' : '');
+}
+
+const compact = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)} k` : formatInt(n));
+
+/** Channel removal: what the graph lost, what it costs to run now, and the groups left whole with the reason. */
+function structureSection(s: StructureReport | undefined): HTMLElement | null {
+  if (!s) return null;
+  const cut = s.groups.filter((g) => g.kept < g.channels);
+  const whole = s.groups.filter((g) => g.whole);
+  const reasons = new Map<string, string[]>();
+  for (const g of whole) reasons.set(g.whole!, [...(reasons.get(g.whole!) ?? []), ...g.producers]);
+  const layerRows = (s.cost?.layers ?? []).map((l) =>
+    h(
+      'tr',
+      {},
+      h('td', { class: 'col-name' }, h('span', { class: 'name', title: l.name }, l.name)),
+      h('td', {}, l.op),
+      h('td', { class: 'num' }, `${formatInt(l.parametersBefore)} → ${formatInt(l.parametersAfter)}`),
+      h('td', { class: 'num' }, l.macsBefore === undefined || l.macsAfter === undefined ? '—' : `${compact(l.macsBefore)} → ${compact(l.macsAfter)}`),
+    ),
+  );
+  const wholeRows = [...reasons].map(([why, producers]) =>
+    h('tr', {}, h('td', { class: 'col-name' }, h('span', { class: 'name', title: producers.join(', ') }, producers.slice(0, 3).join(', ') + (producers.length > 3 ? ` and ${producers.length - 3} more` : ''))), h('td', {}, why)),
+  );
+  return h(
+    'section',
+    { class: 'section' },
+    h('h2', {}, 'Structure'),
+    h(
+      'p',
+      { class: 'section-note' },
+      `Removed ${formatPercent(s.amount)} of the channels of each of ${formatInt(cut.length)} group${cut.length === 1 ? '' : 's'} (ranked by the L2 norm of the filters producing them); ${formatInt(whole.length)} group${whole.length === 1 ? ' was' : 's were'} left whole. Multiply-adds are for one run on the first sample's shapes.`,
+    ),
+    h(
+      'div',
+      { class: 'cards' },
+      shrinkCard('Parameters', s.cost?.parametersBefore ?? s.parametersBefore, s.cost?.parametersAfter ?? s.parametersAfter, formatInt, 'parameters'),
+      s.cost ? shrinkCard('Multiply-adds', s.cost.macsBefore, s.cost.macsAfter, compact, 'multiply-adds') : null,
+      s.latency
+        ? card('Latency', `${s.latency.beforeMs.toFixed(1)} ms → ${s.latency.afterMs.toFixed(1)} ms`, `${(s.latency.beforeMs / s.latency.afterMs).toFixed(2)}× faster · ${s.latency.runtime}, median of ${s.latency.runs} runs in turns`, s.latency.afterMs > s.latency.beforeMs ? 'warn' : '')
+        : null,
+      card('Channels', `${formatInt(s.channelsBefore)} → ${formatInt(s.channelsAfter)}`, `in the groups that could lose some`),
+    ),
+    wholeRows.length ? h('h3', {}, 'Left whole') : null,
+    wholeRows.length ? table('Left whole', h('tr', {}, th('Layers', 'The layers producing the group', false), th('Why', 'What keeps these channels', false)), wholeRows) : null,
+    layerRows.length ? h('h3', {}, 'Layers') : null,
+    layerRows.length ? table('Layers', h('tr', {}, th('Layer', 'Compute layer', false), th('Op', '', false), th('Parameters', 'before → after'), th('Multiply-adds', 'before → after, one run')), layerRows) : null,
   );
 }
 
@@ -367,12 +423,12 @@ class ReportApp {
       'section',
       { class: 'cards', 'aria-label': 'Totals' },
       card('File size', h('span', {}, `${formatBytes(t.fileBytesBefore)} → ${formatBytes(t.fileBytesAfter)}`), describeRatio(t.ratio), t.ratio < 1 ? 'warn' : ''),
-      card(
+      r.structure && !r.tensors.length ? null : card(
         'Compressed weights',
         `${formatBytes(t.weightBytesBefore)} → ${formatBytes(t.weightBytesAfter)}`,
         `${formatInt(t.parameters)} parameters in ${formatInt(r.tensors.length)} tensor${r.tensors.length === 1 ? '' : 's'}`,
       ),
-      card(
+      r.structure && !r.tensors.length ? null : card(
         'Entropy estimate',
         r.entropy.huffmanBytes > 0 ? `${r.entropy.bitsPerWeight.toFixed(2)} bits/weight` : '—',
         r.entropy.huffmanBytes > 0 ? `Huffman-coded, the file would take ${formatBytes(r.entropy.huffmanFileBytes)}` : 'no coded symbols',
@@ -423,12 +479,16 @@ class ReportApp {
         r.fidelity ? fidelitySection(r.fidelity) : null,
         verifySection(r.verify, r.verdict.state === 'ok' || r.verdict.state === 'poor' ? r.verdict.minCosine : DEFAULT_MIN_COSINE, this.dataBar(r.calibration)),
         hessianSection(r.hessian),
-        h(
-          'section',
-          { class: 'section' },
-          h('div', { class: 'section-head' }, h('h2', {}, 'Compressed tensors'), filter, count),
-          table.element,
-        ),
+        structureSection(r.structure),
+        // A graph change alone stores no tensor differently: its section says everything.
+        r.structure && !r.tensors.length
+          ? null
+          : h(
+              'section',
+              { class: 'section' },
+              h('div', { class: 'section-head' }, h('h2', {}, 'Compressed tensors'), filter, count),
+              table.element,
+            ),
         skippedSection(r.skipped),
       ),
     );

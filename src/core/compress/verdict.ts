@@ -135,7 +135,7 @@ export function proxySuspects(report: CompressReport, count = MAX_SUSPECTS): Att
  * to calibration) or a global prune threshold (a lone tensor would get its own).
  */
 export function layerScanApplies(spec: CompressSpec, goal: boolean): boolean {
-  return !goal && !Object.keys(spec.overrides ?? {}).length && spec.options.criterion !== 'hessian' && spec.options.scope !== 'global';
+  return !goal && !Object.keys(spec.overrides ?? {}).length && spec.options.criterion !== 'hessian' && spec.options.scope !== 'global' && !spec.methods.includes('channels');
 }
 
 /**
@@ -175,6 +175,13 @@ export function suggestions(report: CompressReport, file: string, minCosine: num
   if (has('fixed') && (o.bits ?? 8) < 16) out.push(`use more bits (--bits ${Math.min(16, (o.bits ?? 8) + 4)})`);
   if (has('cluster') && (o.clusters ?? 16) < 256) out.push(`use more clusters (--clusters ${Math.min(256, (o.clusters ?? 16) * 4)})`);
   if (has('sign')) out.push('sign keeps one bit per weight; int4 or int8 keep far more of the model');
+  if (has('channels')) {
+    // Sensitivity and the per-layer search compress tensors; they do not remove channels.
+    const amount = o.amount ?? 0.25;
+    if (amount > 0.1) out.push(`remove fewer channels (--amount ${Math.max(0.05, Math.round((amount - 0.1) * 100) / 100)})`);
+    out.push('calibrate on real inputs (--data FOLDER) so the cut is measured on what the model sees');
+    return out;
+  }
   const method = report.methods.join(',');
   if (measured) out.push(`keep the layers that matter at higher precision: --target-cosine ${minCosine} chooses per layer`);
   else out.push(`find the layers that matter with \`model-lens sensitivity ${file} --method ${method}\`, then keep them at higher precision with --target-cosine ${minCosine}`);
@@ -278,7 +285,7 @@ export function describeSuspect(s: Suspect): string {
 export function formatVerdict(v: Verdict): string[] {
   const lines = [`fidelity ${verdictHeadline(v)}`];
   if (v.state === 'poor') {
-    lines.push(`  most likely responsible (${v.ranking}):`, ...v.suspects.map((s) => `    ${describeSuspect(s)}`));
+    if (v.suspects.length) lines.push(`  most likely responsible (${v.ranking}):`, ...v.suspects.map((s) => `    ${describeSuspect(s)}`));
     if (v.spread) lines.push(`  ${v.spread}`);
     lines.push('  try:', ...v.suggestions.map((s) => `    ${s}`));
   }
