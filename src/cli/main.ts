@@ -64,6 +64,16 @@ Commands:
                the report compares it with magnitude pruning at the same sparsity. Calibration
                inputs: --inputs, --samples (32), --seed, --shape, --dim, --value as for verify.
 
+      Channel removal (ONNX): --method channels --amount A (0.25) removes A of the channels of
+               every group of tied channels the graph analysis proves safe (Conv filters, Gemm/MatMul
+               neurons and all that is tied to them: BatchNorm, biases, depthwise Conv, residual
+               Add, Concat offsets, Flatten/Reshape into Gemm); the rest stay whole and the report
+               says why. --importance l2 (filter norm) | bn (BatchNorm |γ|) | activation (energy
+               fed to consumers on calibration inputs); --scope layer | global. The report adds
+               parameters, multiply-adds and onnxruntime latency before and after. Chain storage
+               after it: --method channels,int8. Inputs (for shapes, activation importance and
+               latency): --data, --inputs, --samples, --shape, --dim, --value as for verify.
+
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
       --size-budget BYTES (e.g. 25MB) gets the best cosine within that size. Calibration inputs:
@@ -227,7 +237,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 }
 
 /** Flags that pick a method and its options (compress and sensitivity). */
-const METHOD_FLAGS = ['method', 'amount', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
+const METHOD_FLAGS = ['method', 'amount', 'importance', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
 const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
 const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'data', 'recipe', 'shape', 'dim', 'value', 'threads'];
@@ -251,6 +261,11 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   options.bits = numberFlag(flags, 'bits');
   options.sparsity = numberFlag(flags, 'sparsity');
   options.amount = numberFlag(flags, 'amount');
+  const importance = last('importance');
+  if (importance !== undefined) {
+    if (importance !== 'l2' && importance !== 'bn' && importance !== 'activation') throw new UsageError('--importance is l2, bn or activation');
+    options.importance = importance;
+  }
   options.seed = numberFlag(flags, 'seed');
   options.clusters = numberFlag(flags, 'clusters');
   const threshold = last('threshold');
@@ -335,7 +350,9 @@ function compressArgs(args: string[]): CompressArgs {
   const verify = !flags.has('no-verify');
   if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
   if (!goal && flags.has('heldout-data')) throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
-  if (!goal && !hessian && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
+  // Hessian pruning and channel removal run the model on these inputs before writing, verified or not.
+  const calibrates = hessian || spec.methods.includes('channels');
+  if (!goal && !calibrates && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
     throw new UsageError('input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify');
   }
   const last = (n: string) => flags.get(n)?.at(-1);

@@ -22,7 +22,8 @@ import { FileSource, FolderResolver } from './fileSource';
 import { compressInMemory, memorySink } from './inMemory';
 import { graphCost } from '../core/formats/onnx/structure/cost';
 import type { InputPlan } from '../core/verify/verify';
-import { LATENCY_ROUNDS, measureLatency } from './latency';
+import { numericValues } from '../core/verify/tensor';
+import { measureLatency } from './latency';
 import { modelBytes, ortFor, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 
@@ -113,6 +114,37 @@ export async function analyseFile(input: string, options: ChannelsOptions = {}):
   return { ...s, analysis };
 }
 
+/**
+ * Mean square of each feature of every activation a consumer of a prunable group reads, over the
+ * calibration samples ('activation' importance): the energy each channel feeds its consumers.
+ */
+async function featureEnergy(teacher: Structure, analysis: ChannelAnalysis): Promise<Map<string, Float64Array>> {
+  const wanted = new Map<string, number>();
+  for (const g of analysis.groups) if (!g.unsafe) for (const s of g.slices) if (s.activation) wanted.set(s.activation.name, s.activation.axis);
+  const inputs = new Set(teacher.model.inputs.map((i) => i.name));
+  const outputs = new Set(teacher.model.outputs.map((o) => o.name));
+  const extra = [...wanted.keys()].filter((n) => !inputs.has(n) && !outputs.has(n));
+  const sink = memorySink();
+  writeOnnx(new MemorySource(teacher.bytes.bytes, 'teacher'), { edits: [], outputs: extra.map((name) => ({ name, dtype: 0 })) }, sink);
+  const sums = new Map<string, Float64Array>();
+  const rows = new Map<string, number>();
+  await runSamples(teacher.ort, 'teacher', { bytes: sink.bytes(), externalData: teacher.bytes.externalData }, teacher.feeds, [...new Set([...extra, ...[...wanted.keys()].filter((n) => outputs.has(n))])], teacher.feeds.samples, 0, (_i, out, fed) => {
+    for (const [name, axis] of wanted) {
+      const t = out.get(name) ?? fed.get(name);
+      if (!t) continue;
+      const values = numericValues(t);
+      const n = t.dims[axis];
+      const inner = t.dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+      let acc = sums.get(name);
+      if (!acc) sums.set(name, (acc = new Float64Array(n)));
+      for (let i = 0; i < values.length; i++) acc[Math.floor(i / inner) % n] += values[i] * values[i];
+      rows.set(name, (rows.get(name) ?? 0) + values.length / n);
+    }
+  }, true);
+  for (const [name, acc] of sums) for (let i = 0; i < acc.length; i++) acc[i] /= rows.get(name)!;
+  return sums;
+}
+
 /** Parameters, multiply-adds and onnxruntime latency of the teacher and the student, the student's measured here. */
 async function costs(teacher: Structure, label: string, studentBytes: Uint8Array): Promise<Pick<StructureReport, 'cost' | 'latency'>> {
   const model = readModel(new MemorySource(studentBytes, label), path.basename(label));
@@ -133,7 +165,7 @@ async function costs(teacher: Structure, label: string, studentBytes: Uint8Array
         return { name: l.name, op: l.op, parametersBefore: b?.parameters ?? 0, parametersAfter: l.parameters, macsBefore: b?.macs, macsAfter: l.macs };
       }),
     },
-    latency: { beforeMs: latency[0], afterMs: latency[1], runs: LATENCY_ROUNDS, runtime: 'onnxruntime-web' },
+    latency: { beforeMs: latency.medians[0], afterMs: latency.medians[1], runs: latency.runs, runtime: 'onnxruntime-web' },
   };
 }
 
@@ -171,10 +203,11 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
       }
       return t;
     };
-    const cuts = chooseCuts(analysis.groups, amount, read);
+    const energy = s.options.importance === 'activation' ? await featureEnergy(teacher, analysis) : undefined;
+    const cuts = chooseCuts(analysis.groups, amount, { read, energy: energy && ((name) => energy.get(name)) }, s.options.importance, s.options.scope);
     if (!cuts.length) {
       const reasons = [...new Set(analysis.groups.map((g) => g.unsafe).filter(Boolean))].slice(0, 3);
-      invalid(`no channels can be removed: ${analysis.groups.length ? `every group stays whole (${reasons.join('; ')})` : 'it has no Conv, Gemm or MatMul layers with constant weights'}`);
+      invalid(`no channels can be removed: ${analysis.groups.length ? `every group stays whole (${reasons.join('; ')})` : 'its main graph has no Conv, Gemm or MatMul with constant weights (layers inside If/Loop bodies are not analysed)'}`);
     }
     const removal = removalOf(cuts);
     const plan = removalPlan(removal, nodes, constants, source, (f) => resolver.open(f), (n) => readExactly(source, n.span[0], n.span[1] - n.span[0]));
@@ -187,7 +220,8 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
     structure = {
       method: 'channels',
       amount,
-      importance: 'l2',
+      importance: s.options.importance!,
+      scope: s.options.scope!,
       parametersBefore: parameters(model),
       parametersAfter: parameters(after),
       channelsBefore: analysis.groups.filter((g) => !g.unsafe).reduce((n, g) => n + g.size, 0),

@@ -210,6 +210,22 @@ describe('--data: a folder of tensors', () => {
     }
     assert.equal(r.outputs[0].cosineMin, worst);
   });
+
+  it("PP-OCR's classifier on .npy text crops: a tensor file feeds an input the recipe fills from pictures, as it is", async () => {
+    const dir = join(work, 'tensor-for-image');
+    mkdirSync(dir);
+    const model = zooCopy('ch_ppocr_mobile_v2.0_cls_infer.onnx', dir);
+    const crops = join(INPUTS, 'ch_ppocr_mobile_v2.0_cls_infer');
+    if (!existsSync(crops)) await makeRecipes();
+    const c = await cliJson('compress', model, '--method', 'int8', '--no-verify', '--json');
+    const r = await cliJson('verify', model, c.output, '--data', crops, '--json');
+    assert.equal(r.samples, 8);
+    assert.equal(r.measuredOn, '8 samples: x float32[1,3,48,192] from 8 tensor files in ch_ppocr_mobile_v2.0_cls_infer/');
+    // The first crop through --inputs (no recipe involved) gives the same outputs as sample 0 of the folder.
+    const one = await cliJson('verify', model, c.output, '--inputs', join(crops, 'sample_00', 'x.npy'), '--samples', '1', '--json');
+    const first = await cliJson('verify', model, c.output, '--data', join(crops, 'sample_00'), '--json');
+    assert.equal(first.outputs[0].cosineMin, one.outputs[0].cosineMin);
+  });
 });
 
 describe('--data: a folder of .npz samples', () => {

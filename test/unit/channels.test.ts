@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyseChannels, type GraphFacts } from '../../src/core/formats/onnx/structure/channels';
-import { chooseCuts, keepTop, keptCount, squaresAlong } from '../../src/core/formats/onnx/structure/importance';
+import { channelImportance, chooseCuts, keepTop, keptCount, squaresAlong } from '../../src/core/formats/onnx/structure/importance';
 import { removalOf, sliceValues } from '../../src/core/formats/onnx/structure/remove';
 import type { GraphNode } from '../../src/core/formats/onnx/nodes';
 import type { TensorRef } from '../../src/core/model';
@@ -44,7 +44,7 @@ describe('channel analysis', () => {
     assert.equal(first.unsafe, undefined);
     assert.deepEqual(
       first.slices.map((s) => `${s.tensor}@${s.axis}:${s.role}`).sort(),
-      ['a.b@0:bias', 'a.w@0:filters', 'b.w@1:inputs', 'm@0:norm', 'o@0:norm', 's@0:norm', 'v@0:norm'],
+      ['a.b@0:bias', 'a.w@0:filters', 'b.w@1:inputs', 'm@0:norm', 'o@0:norm', 's@0:gamma', 'v@0:norm'],
     );
     const last = g.groups.find((x) => x.producers[0] === 'b')!;
     assert.match(last.unsafe!, /reaches the model's output 'b'/);
@@ -153,8 +153,43 @@ describe('choosing and cutting channels', () => {
     const c = conv('c', 'a', 3, 1);
     const g = analyseChannels(facts([a.node, c.node], [...a.tensors, ...c.tensors], ['c']));
     const w = { 'a.w': Float64Array.from([...Array(9).fill(1), ...Array(9).fill(0.1), ...Array(9).fill(2)]), 'a.b': new Float64Array(3) } as Record<string, Float64Array>;
-    const cuts = chooseCuts(g.groups, 0.34, (n) => ({ values: w[n], dims: n === 'a.w' ? [3, 1, 3, 3] : [3] }));
+    const cuts = chooseCuts(g.groups, 0.34, { read: (n: string) => ({ values: w[n], dims: n === 'a.w' ? [3, 1, 3, 3] : [3] }) });
     assert.deepEqual(cuts.map((x) => x.keep), [[0, 2]]);
+  });
+
+  it('activation importance: the energy a channel feeds its consumers, ‖W[:, c]‖² · E[x_c²]', () => {
+    const a = conv('a', 'x', 1, 3);
+    const c = conv('c', 'a', 3, 1);
+    const g = analyseChannels(facts([a.node, c.node], [...a.tensors, ...c.tensors], ['c']));
+    // Producer filters say channel 2 matters most; the consumer never reads channel 2's (zero) activations.
+    const w: Record<string, Float64Array> = {
+      'a.w': Float64Array.from([...Array(9).fill(1), ...Array(9).fill(0.5), ...Array(9).fill(2)]),
+      'a.b': new Float64Array(3),
+      'c.w': Float64Array.from([...Array(9).fill(1), ...Array(9).fill(1), ...Array(9).fill(1)]),
+    };
+    const read = (n: string) => ({ values: w[n], dims: n === 'a.w' ? [3, 1, 3, 3] : n === 'c.w' ? [1, 3, 3, 3] : [3] });
+    const energy = (name: string) => (name === 'a' ? Float64Array.from([1, 4, 0]) : undefined);
+    assert.deepEqual([...channelImportance(g.groups[0], { read, energy }, 'activation')], [9, 36, 0]);
+    assert.deepEqual(chooseCuts(g.groups, 0.34, { read, energy }, 'activation').map((x) => x.keep), [[0, 1]]);
+    assert.deepEqual(chooseCuts(g.groups, 0.34, { read, energy }, 'l2').map((x) => x.keep), [[0, 2]]);
+  });
+
+  it('global scope ranks channels across groups by score over the group mean, each group keeping a tenth', () => {
+    const a = conv('a', 'x', 1, 10);
+    const b = conv('b', 'a', 10, 10);
+    const c = conv('c', 'b', 10, 1);
+    const g = analyseChannels(facts([a.node, b.node, c.node], [...a.tensors, ...b.tensors, ...c.tensors], ['c']));
+    // Group a: channel scores 1..10 (times 1000: the scale must not matter); group b: all equal.
+    const filters = (scale: (k: number) => number) => Float64Array.from({ length: 10 * 9 * (1 + 0) }, (_, i) => Math.sqrt(scale(Math.floor(i / 9)) / 9));
+    const w: Record<string, Float64Array> = { 'a.w': filters((k) => 1000 * (k + 1)), 'a.b': new Float64Array(10), 'b.w': Float64Array.from({ length: 900 }, () => 1), 'b.b': new Float64Array(10) };
+    const read = (n: string) => ({ values: w[n], dims: n === 'a.w' ? [10, 1, 3, 3] : n === 'b.w' ? [10, 10, 3, 3] : [10] });
+    const cuts = chooseCuts(g.groups, 0.5, { read }, 'l2', 'global');
+    const kept = Object.fromEntries(cuts.map((x) => [x.group.producers[0], x.keep]));
+    // 10 of 20 channels go: a's below-mean ones (1..5 of mean 5.5) first, then b's ties in order.
+    assert.deepEqual(kept.a, [5, 6, 7, 8, 9]);
+    assert.equal(kept.b.length, 5);
+    const most = chooseCuts(g.groups, 0.95, { read }, 'l2', 'global');
+    assert.deepEqual(most.map((x) => x.keep.length), [1, 1], 'a tenth of each group stays');
   });
 
   it('gathers the kept indices of every axis in row-major order', () => {

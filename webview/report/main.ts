@@ -236,6 +236,12 @@ function shrinkCard(label: string, before: number, after: number, format: (n: nu
 
 const compact = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)} k` : formatInt(n));
 
+const RANKED_BY: Record<StructureReport['importance'], string> = {
+  l2: 'the L2 norm of the filters producing them',
+  bn: "their BatchNorm's |γ|",
+  activation: 'the energy each feeds its consumers on the calibration inputs',
+};
+
 /** Channel removal: what the graph lost, what it costs to run now, and the groups left whole with the reason. */
 function structureSection(s: StructureReport | undefined): HTMLElement | null {
   if (!s) return null;
@@ -263,7 +269,7 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
     h(
       'p',
       { class: 'section-note' },
-      `Removed ${formatPercent(s.amount)} of the channels of each of ${formatInt(cut.length)} group${cut.length === 1 ? '' : 's'} (ranked by the L2 norm of the filters producing them); ${formatInt(whole.length)} group${whole.length === 1 ? ' was' : 's were'} left whole. Multiply-adds are for one run on the first sample's shapes.`,
+      `Removed ${formatPercent(s.amount)} of the channels ${s.scope === 'global' ? 'across' : 'of each of'} ${formatInt(cut.length)} group${cut.length === 1 ? '' : 's'}, ranked by ${RANKED_BY[s.importance]}${s.scope === 'global' ? ' over the whole model' : ''}; ${formatInt(whole.length)} group${whole.length === 1 ? ' was' : 's were'} left whole. Multiply-adds are for one run on the first sample's shapes.`,
     ),
     h(
       'div',

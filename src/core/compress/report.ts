@@ -59,8 +59,9 @@ export interface CompressReport {
 export interface StructureReport {
   method: 'channels';
   amount: number;
-  /** How channels were ranked: 'l2', the squared norm of the filters and biases producing each. */
-  importance: 'l2';
+  /** How channels were ranked (see ChannelCriterion) and whether across the model or within each group. */
+  importance: 'l2' | 'bn' | 'activation';
+  scope: 'layer' | 'global';
   parametersBefore: number;
   parametersAfter: number;
   /** Channels in the groups that could be cut, before and after. */

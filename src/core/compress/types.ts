@@ -18,7 +18,7 @@ export interface MethodOptions {
   sparsity?: number;
   /** prune: magnitude threshold, or 'mean' for the mean |w| of each tensor. sign: zero band as a fraction of mean |w|. */
   threshold?: number | 'mean';
-  /** prune: rank magnitudes across all tensors ('global') or within each ('layer', default). */
+  /** prune: rank magnitudes across all tensors ('global') or within each ('layer', default). channels: the same across groups. */
   scope?: 'global' | 'layer';
   /** prune: N:M structured sparsity (keep N largest of every M consecutive along the input dimension). */
   pattern?: { n: number; m: number };
@@ -36,6 +36,8 @@ export interface MethodOptions {
   store?: 'dense' | 'sparse';
   /** channels: fraction of each prunable group's channels to remove, in (0, 1). */
   amount?: number;
+  /** channels: how channels are ranked (filter norm, BatchNorm |γ|, or energy fed to consumers on calibration data). */
+  importance?: 'l2' | 'bn' | 'activation';
   /** cluster: codebook size K (2..256, default 16). */
   clusters?: number;
   /**

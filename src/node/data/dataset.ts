@@ -150,6 +150,8 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
     const one = (t: HostTensor) => new Map([[names[0], t]]);
     const typed = (n: string, t: HostTensor) => convertTo(t, specOf(n).dtype, `input '${n}' from ${path.basename(src.file)}`, []);
     if (kind === 'arrays') return new Map(arraysOf(src.file).map((a) => [a.name, typed(a.name, a.tensor)]));
+    // A tensor file feeds its input as it is, even one the recipe would fill from pictures or sound.
+    if (kind === 'tensor') return one(typed(names[0], tensorOf(src.file).tensor));
     if (r.kind === 'image') return one({ dtype: 1, ...imageTensor(decodeImage(read(src.file), src.file), r) });
     if (r.kind === 'audio') {
       if (cached?.file !== src.file) cached = { file: src.file, pieces: chunksOf(src.file, r) };
@@ -163,9 +165,9 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
   const what =
     kind === 'arrays'
       ? plural(total, '.npz file')
-      : r.kind === 'image'
+      : kind === 'image'
         ? plural(total, 'image')
-        : r.kind === 'audio'
+        : kind === 'audio' && r.kind === 'audio'
           ? `${plural(total, 'chunk')} of ${r.length} samples at ${r.rate} Hz from ${plural(sources.length, 'WAV file')}`
           : plural(total, 'tensor file');
   const tensors = kind === 'tensor' || kind === 'arrays';

@@ -21,8 +21,10 @@ export interface Slice {
   axis: number;
   offset: number;
   block: number;
-  /** What the slice is, for the report: 'filters', 'inputs', 'bias', 'norm', 'scale', 'shape'. */
-  role: 'filters' | 'inputs' | 'bias' | 'norm' | 'scale';
+  /** What the slice is: a producer's filters or bias, a consumer's inputs, a norm's parameters (gamma: its scale), a per-channel constant. */
+  role: 'filters' | 'inputs' | 'bias' | 'norm' | 'gamma' | 'scale';
+  /** For a consumer's inputs: the activation it reads and that activation's feature axis (indexed like the weight's `axis`). */
+  activation?: { name: string; axis: number };
 }
 
 /** An integer in a shape constant that counts channels (a Reshape target's channel dimension). */
@@ -173,11 +175,11 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
     if (hidden.has(name)) blockAll(l, `a subgraph of the model reads '${name}'`);
   };
   /** Per-segment slices of one tensor along `axis` (offsets follow the segments). */
-  const sliceAlong = (l: Layout, tensor: string, axis: number, role: Slice['role'], block = 1) => {
+  const sliceAlong = (l: Layout, tensor: string, axis: number, role: Slice['role'], activation?: string) => {
     let offset = 0;
     for (const s of l.segs) {
-      sp.slices[sp.find(s.space)].push({ tensor, axis, offset, block: s.block * block, role });
-      offset += sp.size[sp.find(s.space)] * s.block * block;
+      sp.slices[sp.find(s.space)].push({ tensor, axis, offset, block: s.block, role, ...(activation ? { activation: { name: activation, axis: l.axis } } : {}) });
+      offset += sp.size[sp.find(s.space)] * s.block;
     }
   };
 
@@ -203,7 +205,7 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       if (group === 1) {
         if (x) {
           if (x.axis !== 1 || width(x.segs, sp.size) !== cin) blockAll(x, `${where} reads channels on another axis`);
-          else sliceAlong(x, w.name, transpose ? 0 : 1, 'inputs');
+          else sliceAlong(x, w.name, transpose ? 0 : 1, 'inputs', node.inputs[0]);
         }
         const s = sp.open(cout, node.name || out0);
         sp.slices[s].push({ tensor: w.name, axis: transpose ? 1 : 0, offset: 0, block: 1, role: 'filters' });
@@ -230,7 +232,7 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       const [k, n] = transB ? [w.dims[1], w.dims[0]] : w.dims;
       if (x) {
         if (x.axis !== x.rank - 1 || width(x.segs, sp.size) !== k) blockAll(x, `${where} reads features on another axis`);
-        else sliceAlong(x, w.name, transB ? 1 : 0, 'inputs');
+        else sliceAlong(x, w.name, transB ? 1 : 0, 'inputs', node.inputs[0]);
       }
       const s = sp.open(n, node.name || out0);
       sp.slices[s].push({ tensor: w.name, axis: transB ? 0 : 1, offset: 0, block: 1, role: 'filters' });
@@ -303,7 +305,7 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
         blockAll(x, `${where} has parameters that are not constants`);
         continue;
       }
-      for (const p of params) sliceAlong(x!, p, 0, 'norm');
+      params.forEach((p, i) => sliceAlong(x!, p, 0, i === 0 ? 'gamma' : 'norm'));
       setLayout(out0, x!);
       continue;
     }

@@ -1,6 +1,6 @@
 /** Which channels of a group to keep: ranked by the norm of the filters that produce them. */
 
-import type { ChannelGroup } from './channels';
+import type { ChannelGroup, Slice } from './channels';
 import type { ChannelCut } from './remove';
 
 /** Sum of squares of `values` (shape `dims`) for each index along `axis`. */
@@ -15,17 +15,49 @@ export function squaresAlong(values: Float64Array, dims: readonly number[], axis
   return out;
 }
 
+/** How channels are ranked: producer filter norm, BatchNorm scale |γ|, or the energy each channel carries into its consumers on calibration data. */
+export type ChannelCriterion = 'l2' | 'bn' | 'activation';
+export const CHANNEL_CRITERIA: readonly ChannelCriterion[] = ['l2', 'bn', 'activation'];
+
+export interface ImportanceInputs {
+  read: (tensor: string) => { values: Float64Array; dims: readonly number[] };
+  /** Mean square of each feature of an activation along its feature axis, over the calibration samples ('activation'). */
+  energy?: (activation: string) => Float64Array | undefined;
+}
+
 /**
- * Each channel's importance: the squared L2 norm of everything that produces it (every tied
- * producer's filters and biases), so a residual group ranks a channel by all the layers writing it.
+ * Each channel's importance under `criterion`. 'l2': the squared L2 norm of everything producing it
+ * (every tied producer's filters and biases), so a residual group ranks a channel by all the layers
+ * writing it. 'bn': |γ| of the BatchNorms scaling it (network slimming), l2 where it has none.
+ * 'activation': Σ over its consumers of ‖W[:, c]‖² · E[x_c²], the output energy it feeds them (l2
+ * where no consumer's input was measured).
  */
-export function channelImportance(group: ChannelGroup, read: (tensor: string) => { values: Float64Array; dims: readonly number[] }): Float64Array {
+export function channelImportance(group: ChannelGroup, inputs: ImportanceInputs, criterion: ChannelCriterion = 'l2'): Float64Array {
   const score = new Float64Array(group.size);
+  const add = (s: Slice, per: (index: number) => number) => {
+    for (let c = 0; c < group.size; c++) for (let k = 0; k < s.block; k++) score[c] += per(s.offset + c * s.block + k);
+  };
+  if (criterion === 'bn') {
+    for (const s of group.slices.filter((x) => x.role === 'gamma')) {
+      const g = inputs.read(s.tensor).values;
+      add(s, (i) => Math.abs(g[i]));
+    }
+  } else if (criterion === 'activation' && inputs.energy) {
+    for (const s of group.slices) {
+      if (s.role !== 'inputs' || !s.activation) continue;
+      const e = inputs.energy(s.activation.name);
+      if (!e) continue;
+      const t = inputs.read(s.tensor);
+      const sq = squaresAlong(t.values, t.dims, s.axis);
+      add(s, (i) => sq[i] * e[i]);
+    }
+  }
+  if (score.some((v) => v > 0)) return score;
   for (const s of group.slices) {
     if (s.role !== 'filters' && s.role !== 'bias') continue;
-    const t = read(s.tensor);
+    const t = inputs.read(s.tensor);
     const sq = squaresAlong(t.values, t.dims, s.axis);
-    for (let c = 0; c < group.size; c++) for (let k = 0; k < s.block; k++) score[c] += sq[s.offset + c * s.block + k];
+    add(s, (i) => sq[i]);
   }
   return score;
 }
@@ -41,7 +73,35 @@ export function keepTop(score: Float64Array, count: number): number[] {
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
-/** Per-layer cuts: every prunable group loses `amount` of its channels, the least important first. */
-export function chooseCuts(groups: readonly ChannelGroup[], amount: number, read: Parameters<typeof channelImportance>[1]): ChannelCut[] {
-  return groups.filter((g) => !g.unsafe && g.size > 1).map((group) => ({ group, keep: keepTop(channelImportance(group, read), keptCount(group.size, amount)) }));
+/** A group keeps at least this share of its channels under a global ranking, so no layer is emptied. */
+export const GLOBAL_MIN_KEEP = 0.1;
+
+/**
+ * The cuts: per layer, every prunable group loses `amount` of its channels, the least important
+ * first; globally, `amount` of all prunable channels go, ranked across groups by their score over
+ * the group's mean score (scores of different layers are on different scales), each group keeping
+ * at least GLOBAL_MIN_KEEP of its channels.
+ */
+export function chooseCuts(groups: readonly ChannelGroup[], amount: number, inputs: ImportanceInputs, criterion: ChannelCriterion = 'l2', scope: 'layer' | 'global' = 'layer'): ChannelCut[] {
+  const open = groups.filter((g) => !g.unsafe && g.size > 1);
+  const scores = open.map((g) => channelImportance(g, inputs, criterion));
+  if (scope === 'layer') return open.map((group, i) => ({ group, keep: keepTop(scores[i], keptCount(group.size, amount)) }));
+  const all: { g: number; c: number; v: number }[] = [];
+  scores.forEach((s, g) => {
+    const mean = s.reduce((a, b) => a + b, 0) / s.length || 1;
+    s.forEach((v, c) => all.push({ g, c, v: v / mean }));
+  });
+  all.sort((a, b) => a.v - b.v || a.g - b.g || a.c - b.c);
+  const removed = open.map(() => 0);
+  const floor = open.map((g) => Math.max(1, Math.ceil(g.size * GLOBAL_MIN_KEEP)));
+  let target = Math.round(all.length * amount);
+  const gone = open.map(() => new Set<number>());
+  for (const x of all) {
+    if (target <= 0) break;
+    if (open[x.g].size - removed[x.g] <= floor[x.g]) continue;
+    gone[x.g].add(x.c);
+    removed[x.g]++;
+    target--;
+  }
+  return open.map((group, g) => ({ group, keep: [...Array(group.size).keys()].filter((c) => !gone[g].has(c)) }));
 }
