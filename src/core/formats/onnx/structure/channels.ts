@@ -372,8 +372,10 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       continue;
     }
     if (node.op === 'Softmax' || node.op === 'LogSoftmax') {
-      const axis = axisOf(node.ints.axis ?? -1, x!.rank);
-      if (axis === x!.axis) blockAll(x, `${where} normalises across channels`);
+      // Before opset 13 the default axis is 1 and everything from the axis on is normalised together:
+      // only an explicit axis past the channels is safe under both meanings.
+      const axis = node.ints.axis === undefined ? undefined : axisOf(node.ints.axis, x!.rank);
+      if (axis === undefined || axis <= x!.axis) blockAll(x, `${where} normalises across channels`);
       else setLayout(out0, x!);
       continue;
     }
