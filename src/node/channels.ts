@@ -121,6 +121,7 @@ export async function analyseFile(input: string, options: ChannelsOptions = {}):
 async function featureEnergy(teacher: Structure, analysis: ChannelAnalysis): Promise<Map<string, Float64Array>> {
   const wanted = new Map<string, number>();
   for (const g of analysis.groups) if (!g.unsafe) for (const s of g.slices) if (s.activation) wanted.set(s.activation.name, s.activation.axis);
+  if (!wanted.size) return new Map();
   const inputs = new Set(teacher.model.inputs.map((i) => i.name));
   const outputs = new Set(teacher.model.outputs.map((o) => o.name));
   const extra = [...wanted.keys()].filter((n) => !inputs.has(n) && !outputs.has(n));
