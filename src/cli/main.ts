@@ -347,6 +347,7 @@ function compressArgs(args: string[]): CompressArgs {
   const calibration = calibrationSettings(flags);
   const hessian = spec.options.criterion === 'hessian';
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
+  if (spec.methods.includes('channels') && goal) throw new UsageError('channel removal and a fidelity goal do not combine yet (the per-layer search chooses precisions, not channels)');
   const verify = !flags.has('no-verify');
   if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
   if (!goal && flags.has('heldout-data')) throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
@@ -374,6 +375,7 @@ function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; ca
   }
   const spec = methodSpec(flags, 'sensitivity');
   if (spec.options.criterion === 'hessian') throw new UsageError('sensitivity ranks layers one at a time; --criterion hessian is for compress');
+  if (spec.methods.includes('channels')) throw new UsageError('sensitivity compresses tensors one at a time; channel removal changes the graph (use compress --method channels)');
   return { file: positional[0], spec, calibration, json: flags.has('json') };
 }
 

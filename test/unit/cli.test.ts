@@ -51,6 +51,23 @@ describe('model-lens CLI', () => {
     assert.equal(cli('--help').code, 0);
   });
 
+  it('refuses channel removal where it cannot go, and its options without it, as usage errors', () => {
+    const model = fixturePath('cnn.onnx');
+    const refused: [string[], RegExp][] = [
+      [['compress', model, '--method', 'int8,channels'], /channels comes first/],
+      [['compress', model, '--method', 'channels', '--amount', '0'], /--amount must be between 0 and 1/],
+      [['compress', model, '--method', 'int8', '--amount', '0.5'], /--amount and --importance go with --method channels/],
+      [['compress', model, '--method', 'channels', '--importance', 'gamma'], /--importance is l2, bn or activation/],
+      [['compress', model, '--method', 'channels', '--target-cosine', '0.99'], /do not combine yet/],
+      [['sensitivity', model, '--method', 'channels'], /channel removal changes the graph/],
+    ];
+    for (const [args, message] of refused) {
+      const r = cli(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+
   it('takes --value wherever input options go, as a usage error when malformed', () => {
     const mlp = fixturePath('mlp.onnx');
     for (const bad of ['sr', 'sr=', 'sr=fast']) {
