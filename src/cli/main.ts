@@ -21,6 +21,7 @@ import type { VerifySettings } from '../core/verify/verify';
 import { compressFile, removeVariant } from '../node/compress';
 import { removeStaleTemps } from '../node/atomicWrite';
 import { compressFileChannels } from '../node/channels';
+import { compressFileLowRank } from '../node/lowrank';
 import { compressFileHessian } from '../node/hessianPrune';
 import { runVerify } from '../node/verify';
 import { recipeFor, writeRecipe } from '../node/recipe';
@@ -64,6 +65,12 @@ Commands:
                up for the pruned ones (--no-compensate: keep them, rank by w²·Hᵢᵢ);
                the report compares it with magnitude pruning at the same sparsity. Calibration
                inputs: --inputs, --samples (32), --seed, --shape, --dim, --value as for verify.
+      Structure (ONNX): --method channels|lowrank --amount A (0.25) removes a fraction A of the
+               channels, or of the factorable layers' parameters: lowrank factors MatMul/Gemm
+               weights W [K,N] into U [K,r]·V [r,N] and Conv (group 1) into r k×k filters and a
+               1×1 Conv, ranks from one budget on each layer's normalised singular-value energy;
+               --criterion data (default) truncates S·W with SᵀS = XᵀX from calibration runs
+               (inputs as for Hessian pruning), svd truncates W. Chain: --method lowrank,int8.
 
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
@@ -274,7 +281,7 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   const criterion = last('criterion');
   if (criterion !== undefined) {
-    if (criterion !== 'magnitude' && criterion !== 'hessian') throw new UsageError('--criterion is magnitude or hessian');
+    if (criterion !== 'magnitude' && criterion !== 'hessian' && criterion !== 'svd' && criterion !== 'data') throw new UsageError('--criterion is magnitude or hessian (prune), svd or data (lowrank)');
     options.criterion = criterion;
   }
   if (flags.has('compensate') && flags.has('no-compensate')) throw new UsageError('--compensate and --no-compensate contradict each other');
@@ -333,10 +340,12 @@ function compressArgs(args: string[]): CompressArgs {
   const calibration = calibrationSettings(flags);
   const hessian = spec.options.criterion === 'hessian';
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
+  if (spec.methods.includes('lowrank') && goal) throw new UsageError('--method lowrank and a fidelity goal do not combine yet');
+  const calibrates = hessian || (spec.methods.includes('lowrank') && spec.options.criterion === 'data');
   const verify = !flags.has('no-verify');
   if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
   if (!goal && flags.has('heldout-data')) throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
-  if (!goal && !hessian && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
+  if (!goal && !calibrates && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
     throw new UsageError('input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify');
   }
   const last = (n: string) => flags.get(n)?.at(-1);
@@ -471,7 +480,9 @@ async function compressCommand(args: CompressArgs): Promise<number> {
       ? await compressFileHessian(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
       : args.spec.methods.includes('channels')
         ? await compressFileChannels(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
-        : compressFile(args.file, args.spec, fileOptions);
+        : args.spec.methods.includes('lowrank')
+          ? await compressFileLowRank(args.file, args.spec, { ...fileOptions, calibration: args.calibration })
+          : compressFile(args.file, args.spec, fileOptions);
   if (progress) process.stderr.write('\r\x1b[K');
   const outcome = await verifyVariant(args, result);
   const verdict = await judgeWithScan(result.report, outcome, args.minCosine, args.file, args.spec, args.goal !== undefined, () => scanLayers(args, progress));

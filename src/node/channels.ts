@@ -1,12 +1,10 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompressReport, StructureReport } from '../core/compress/report';
+import type { StructureReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import { readFloat64 } from '../core/compress/tensors';
 import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
-import { capabilitiesOf } from '../core/formats/capabilities';
-import { readGraphNodes, type GraphNode } from '../core/formats/onnx/nodes';
+import type { GraphNode } from '../core/formats/onnx/nodes';
 import { analyseChannels, type ChannelAnalysis } from '../core/formats/onnx/structure/channels';
 import { chooseCuts } from '../core/formats/onnx/structure/importance';
 import { removalOf, removalPlan } from '../core/formats/onnx/structure/remove';
@@ -15,11 +13,12 @@ import { MemorySource, readExactly } from '../core/io/source';
 import type { Model, TensorRef } from '../core/model';
 import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
 import { runSamples } from './activations';
-import { variantPath, writeAtomically } from './atomicWrite';
+import { variantPath } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
 import { dataOpener } from './data/open';
 import { FileSource, FolderResolver } from './fileSource';
-import { compressInMemory, memorySink } from './inMemory';
+import { memorySink } from './inMemory';
+import { constantsOf, finishStructural, parameters, readStructure, STRUCTURE_KEY } from './structural';
 import { modelBytes, ortFor } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 
@@ -28,9 +27,6 @@ export interface ChannelsOptions extends CompressFileOptions {
   calibration?: VerifySettings;
   wasmDir?: string;
 }
-
-/** The variant's metadata entry saying where each of its sliced tensors came from in the teacher. */
-export const STRUCTURE_KEY = 'model_lens.structure';
 
 /** Which indices of the teacher's tensors a student's sliced tensors kept, axis by axis. */
 export interface Lineage {
@@ -46,16 +42,6 @@ function lineage(teacher: string, removal: ReturnType<typeof removalOf>, constan
     tensors[name] = Object.fromEntries([...axes].map(([axis, drop]) => [axis, [...Array(dims[axis]).keys()].filter((i) => !drop.has(i))]));
   }
   return { method: 'channels', teacher, tensors };
-}
-
-/** Float tensors of the main graph: the parameters a structural change counts. */
-function parameters(model: Model): number {
-  return model.tensors.filter((t) => t.scope === '' && (t.dtype === 1 || t.dtype === 10 || t.dtype === 11 || t.dtype === 16)).reduce((n, t) => n + t.count, 0);
-}
-
-/** Main-graph constants by the name the graph reads them by. */
-function constantsOf(model: Model): Map<string, TensorRef> {
-  return new Map(model.tensors.filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant')).map((t) => [t.name, t]));
 }
 
 /**
@@ -81,24 +67,10 @@ async function activationShapes(input: string, model: Model, nodes: readonly Gra
 
 /** The groups of a model, with what the channel analysis needs read from the file. */
 export async function analyseFile(input: string, options: ChannelsOptions = {}): Promise<{ model: Model; nodes: GraphNode[]; analysis: ChannelAnalysis }> {
-  const { model, nodes } = readStructure(input);
+  const { model, nodes } = readStructure(input, 'channel removal');
   const shapes = await activationShapes(input, model, nodes, options.calibration ?? {}, options);
   const analysis = analyseChannels({ nodes, constants: constantsOf(model), inputs: model.inputs.map((i) => i.name), outputs: model.outputs.map((o) => o.name), shapes });
   return { model, nodes, analysis };
-}
-
-function readStructure(input: string): { model: Model; nodes: GraphNode[] } {
-  const source = new FileSource(input);
-  const resolver = new FolderResolver(input);
-  try {
-    const model = readModel(source, path.basename(input), resolver);
-    if (!capabilitiesOf(model.format).runnable) invalid(`channel removal edits an ONNX graph; this is ${model.format}`);
-    if (model.tensors.some((t) => t.storage.kind === 'external')) invalid('channel removal does not handle models with external data yet');
-    return { model, nodes: readGraphNodes(source) };
-  } finally {
-    source.close();
-    resolver.close();
-  }
 }
 
 /**
@@ -163,39 +135,7 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   }
   check();
   options.progress?.(2, 3, 'writing');
-  const rest = s.methods.filter((m) => m !== 'channels');
-  let report: CompressReport;
-  let finalBytes = bytes;
-  if (rest.length) {
-    const mem = new MemorySource(bytes, output);
-    const chained = compressInMemory({ file: input, source: mem, resolver: { open: () => invalid('the variant has no external data') }, model: readModel(mem, path.basename(output)) }, { ...s, methods: rest }, { cancelled: options.cancelled });
-    finalBytes = chained.bytes;
-    report = chained.report;
-  } else {
-    report = emptyReport(s, bytes.length);
-  }
-  const fileBytesBefore = fs.statSync(input).size;
-  writeAtomically(output, { force: options.force ?? false, cancelled: options.cancelled }, (sink) => sink.write(finalBytes));
-  report.methods = s.methods;
-  report.suffix = variantSuffix(s);
-  report.options = s.options;
-  report.totals.fileBytesBefore = fileBytesBefore;
-  report.totals.fileBytesAfter = finalBytes.length;
-  report.totals.ratio = fileBytesBefore / finalBytes.length;
-  report.structure = structure;
+  const result = finishStructural(input, output, s, 'channels', bytes, structure, options, started);
   options.progress?.(3, 3, 'done');
-  return { input, output, elapsedMs: performance.now() - started, report };
-}
-
-function emptyReport(spec: CompressSpec, bytes: number): CompressReport {
-  return {
-    methods: spec.methods,
-    suffix: variantSuffix(spec),
-    options: spec.options,
-    tensors: [],
-    skipped: [],
-    totals: { fileBytesBefore: 0, fileBytesAfter: bytes, ratio: 1, weightBytesBefore: 0, weightBytesAfter: 0, parameters: 0 },
-    entropy: { bitsPerWeight: 0, huffmanBytes: 0, huffmanFileBytes: 0 },
-    warnings: [],
-  };
+  return result;
 }
