@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { HESSIAN_OPS, planHessian } from '../core/compress/hessianPlan';
-import { chooseRanks, choleskyDamped, maxSavingRank, svd, truncate, unwhiten, whiten, type Svd } from '../core/compress/methods/svd';
+import { chooseRanks, choleskyDamped, maxSavingRank, shrinkage, svd, truncate, unwhiten, whiten, type Svd } from '../core/compress/methods/svd';
 import type { Gram } from '../core/compress/methods/obs';
 import type { LowRankLayer, LowRankReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
@@ -111,9 +111,13 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
       if (hessians) {
         const h = hessians.grams.get(layer.weight.name);
         const why = hessians.fallback.get(layer.weight.name) ?? (h ? undefined : 'no activations reached it');
-        const L = h && choleskyDamped(h.diagonal ? h.gram.diagonal() : h.gram.matrix(), layer.K, h.diagonal);
+        const damp = h ? shrinkage(layer.K, h.gram.rows) : Infinity;
+        const L = h && Number.isFinite(damp) ? choleskyDamped(h.diagonal ? h.gram.diagonal() : h.gram.matrix(), layer.K, h.diagonal, damp) : undefined;
         hessians.grams.delete(layer.weight.name);
-        if (L) return { layer, svd: svd(whiten(w, layer.K, layer.N, L), layer.K, layer.N), cholesky: L, ...(h!.diagonal ? { note: 'diagonal XᵀX' } : {}) };
+        if (L) {
+          const notes = [h!.diagonal ? 'diagonal XᵀX' : '', damp > 0.01 ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity` : ''].filter(Boolean);
+          return { layer, svd: svd(whiten(w, layer.K, layer.N, L), layer.K, layer.N), cholesky: L, ...(notes.length ? { note: notes.join('; ') } : {}) };
+        }
         return { layer, svd: svd(w, layer.K, layer.N), note: `plain SVD: ${why ?? 'its activations are not finite'}` };
       }
       return { layer, svd: svd(w, layer.K, layer.N) };
