@@ -5,6 +5,7 @@ import type { Gram } from '../core/compress/methods/obs';
 import type { LowRankLayer, LowRankReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import { readFloat64 } from '../core/compress/tensors';
+import { MIN_COMPRESSIBLE_ELEMENTS } from '../core/compress/weights';
 import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
 import { factorLayer, findFactorable, weightMatrix, type Factorable } from '../core/formats/onnx/structure/lowrank';
@@ -47,7 +48,7 @@ interface Decomposed {
 }
 
 /** H = XᵀX per factorable weight (by name), from calibration runs of the original. */
-async function layerHessians(input: string, model: Model, nodes: Parameters<typeof planHessian>[1], layers: readonly Factorable[], settings: VerifySettings, options: LowRankOptions): Promise<{ grams: Map<string, { gram: Gram; diagonal: boolean }>; fallback: Map<string, string>; samples: number; warnings: string[] }> {
+async function layerHessians(input: string, model: Model, nodes: Parameters<typeof planHessian>[1], layers: readonly Factorable[], settings: VerifySettings, options: LowRankOptions): Promise<{ grams: Map<string, { gram: Gram; diagonal: boolean }>; fallback: Map<string, string>; planned: Set<string>; samples: number; warnings: string[] }> {
   const names = new Set(layers.map((l) => l.weight.name));
   const all = planHessian(model, nodes.filter((n) => HESSIAN_OPS.has(n.op)));
   const plans = new Map([...all].filter(([, p]) => names.has(p.name)));
@@ -68,7 +69,7 @@ async function layerHessians(input: string, model: Model, nodes: Parameters<type
     if (p.fallback) fallback.set(p.name, p.fallback);
     else if (g) grams.set(p.name, { gram: g, diagonal: p.diagonal });
   }
-  return { grams, fallback, samples: feeds.samples, warnings };
+  return { grams, fallback, planned: new Set([...plans.values()].map((p) => p.name)), samples: feeds.samples, warnings };
 }
 
 /**
@@ -110,12 +111,12 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
       const w = weightMatrix(layer, readFloat64(source, layer.weight, (f) => resolver.open(f)));
       if (hessians) {
         const h = hessians.grams.get(layer.weight.name);
-        const why = hessians.fallback.get(layer.weight.name) ?? (h ? undefined : 'no activations reached it');
+        const why = hessians.fallback.get(layer.weight.name) ?? (h ? undefined : hessians.planned.has(layer.weight.name) ? 'no activations reached it' : `not among the calibrated weights (under ${MIN_COMPRESSIBLE_ELEMENTS} elements, or outside the weight scope)`);
         const damp = h ? shrinkage(layer.K, h.gram.rows) : Infinity;
         const L = h && Number.isFinite(damp) ? choleskyDamped(h.diagonal ? h.gram.diagonal() : h.gram.matrix(), layer.K, h.diagonal, damp) : undefined;
         hessians.grams.delete(layer.weight.name);
         if (L) {
-          const notes = [h!.diagonal ? 'diagonal XᵀX' : '', damp > 0.01 ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity` : ''].filter(Boolean);
+          const notes = [h!.diagonal ? 'diagonal XᵀX' : '', h!.gram.rows < layer.K ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity` : ''].filter(Boolean);
           return { layer, svd: svd(whiten(w, layer.K, layer.N, L), layer.K, layer.N), cholesky: L, ...(notes.length ? { note: notes.join('; ') } : {}) };
         }
         return { layer, svd: svd(w, layer.K, layer.N), note: `plain SVD: ${why ?? 'its activations are not finite'}` };
