@@ -116,7 +116,7 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
         const L = h && Number.isFinite(damp) ? choleskyDamped(h.diagonal ? h.gram.diagonal() : h.gram.matrix(), layer.K, h.diagonal, damp) : undefined;
         hessians.grams.delete(layer.weight.name);
         if (L) {
-          const notes = [h!.diagonal ? 'diagonal XᵀX' : '', h!.gram.rows < layer.K ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity` : ''].filter(Boolean);
+          const notes = [h!.diagonal ? 'diagonal XᵀX' : '', damp > 0.01 ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity` : ''].filter(Boolean);
           return { layer, svd: svd(whiten(w, layer.K, layer.N, L), layer.K, layer.N), cholesky: L, ...(notes.length ? { note: notes.join('; ') } : {}) };
         }
         return { layer, svd: svd(w, layer.K, layer.N), note: `plain SVD: ${why ?? 'its activations are not finite'}` };
