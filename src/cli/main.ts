@@ -63,7 +63,6 @@ Commands:
                up for the pruned ones (--no-compensate: keep them, rank by w²·Hᵢᵢ);
                the report compares it with magnitude pruning at the same sparsity. Calibration
                inputs: --inputs, --samples (32), --seed, --shape, --dim, --value as for verify.
-
       Channel removal (ONNX): --method channels --amount A (0.25) removes A of the channels of
                every group of tied channels the graph analysis proves safe (Conv filters, Gemm/MatMul
                neurons and all that is tied to them: BatchNorm, biases, depthwise Conv, residual
@@ -73,6 +72,12 @@ Commands:
                parameters, multiply-adds and onnxruntime latency before and after. Chain storage
                after it: --method channels,int8. Inputs (for shapes, activation importance and
                latency): --data, --inputs, --samples, --shape, --dim, --value as for verify.
+      Low rank (ONNX): --method lowrank --amount A (0.25) removes A of the factorable layers'
+               parameters: MatMul/Gemm weights W [K,N] become U [K,r]·V [r,N], Conv (group 1) r k×k
+               filters and a 1×1 Conv, ranks from one budget on each layer's normalised
+               singular-value energy; --criterion data (default) truncates S·W with SᵀS = XᵀX from
+               calibration runs (inputs as for Hessian pruning), svd truncates W. Chain:
+               --method lowrank,int8.
 
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;
@@ -288,7 +293,7 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   const criterion = last('criterion');
   if (criterion !== undefined) {
-    if (criterion !== 'magnitude' && criterion !== 'hessian') throw new UsageError('--criterion is magnitude or hessian');
+    if (criterion !== 'magnitude' && criterion !== 'hessian' && criterion !== 'svd' && criterion !== 'data') throw new UsageError('--criterion is magnitude or hessian (prune), svd or data (lowrank)');
     options.criterion = criterion;
   }
   if (flags.has('compensate') && flags.has('no-compensate')) throw new UsageError('--compensate and --no-compensate contradict each other');
@@ -348,11 +353,12 @@ function compressArgs(args: string[]): CompressArgs {
   const hessian = spec.options.criterion === 'hessian';
   if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
   if (spec.methods.includes('channels') && goal) throw new UsageError('channel removal and a fidelity goal do not combine yet (the per-layer search chooses precisions, not channels)');
+  if (spec.methods.includes('lowrank') && goal) throw new UsageError('--method lowrank and a fidelity goal do not combine yet');
   const verify = !flags.has('no-verify');
   if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
   if (!goal && flags.has('heldout-data')) throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
-  // Hessian pruning and channel removal run the model on these inputs before writing, verified or not.
-  const calibrates = hessian || spec.methods.includes('channels');
+  // Hessian pruning, channel removal and data-aware low rank run the model on these inputs before writing, verified or not.
+  const calibrates = hessian || spec.methods.includes('channels') || (spec.methods.includes('lowrank') && spec.options.criterion === 'data');
   if (!goal && !calibrates && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
     throw new UsageError('input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify');
   }

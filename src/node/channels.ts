@@ -1,40 +1,29 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompressReport, StructureReport } from '../core/compress/report';
+import type { StructureReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import { readFloat64 } from '../core/compress/tensors';
 import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
-import { capabilitiesOf } from '../core/formats/capabilities';
-import { readGraphNodes, type GraphNode } from '../core/formats/onnx/nodes';
 import { analyseChannels, type ChannelAnalysis } from '../core/formats/onnx/structure/channels';
 import { chooseCuts } from '../core/formats/onnx/structure/importance';
 import { removalOf, removalPlan } from '../core/formats/onnx/structure/remove';
 import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource, readExactly } from '../core/io/source';
-import type { Model, TensorRef } from '../core/model';
-import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
-import { runSamples, type ModelBytes } from './activations';
-import { variantPath, writeAtomically } from './atomicWrite';
-import type { CompressFileOptions, CompressFileResult } from './compress';
-import { dataOpener } from './data/open';
-import { FileSource, FolderResolver } from './fileSource';
-import { compressInMemory, memorySink } from './inMemory';
-import { graphCost } from '../core/formats/onnx/structure/cost';
-import type { InputPlan } from '../core/verify/verify';
+import type { TensorRef } from '../core/model';
 import { numericValues } from '../core/verify/tensor';
-import { measureLatency } from './latency';
-import { modelBytes, ortFor, withModelFile } from './verify';
-import { loadInputFiles } from './verify/inputFiles';
+import type { VerifySettings } from '../core/verify/verify';
+import { runSamples } from './activations';
+import { variantPath } from './atomicWrite';
+import type { CompressFileOptions, CompressFileResult } from './compress';
+import { FileSource, FolderResolver } from './fileSource';
+import { memorySink } from './inMemory';
+import { finishStructural, openStructure, parameters, STRUCTURE_KEY, structuralCost, type RunStructure } from './structural';
 
 export interface ChannelsOptions extends CompressFileOptions {
   /** The inputs the one shape-finding run uses (the same settings verify takes). */
   calibration?: VerifySettings;
   wasmDir?: string;
 }
-
-/** The variant's metadata entry saying where each of its sliced tensors came from in the teacher. */
-export const STRUCTURE_KEY = 'model_lens.structure';
 
 /** Which indices of the teacher's tensors a student's sliced tensors kept, axis by axis. */
 export interface Lineage {
@@ -52,64 +41,9 @@ function lineage(teacher: string, removal: ReturnType<typeof removalOf>, constan
   return { method: 'channels', teacher, tensors };
 }
 
-/** Float tensors of the main graph: the parameters a structural change counts. */
-function parameters(model: Model): number {
-  return model.tensors.filter((t) => t.scope === '' && (t.dtype === 1 || t.dtype === 10 || t.dtype === 11 || t.dtype === 16)).reduce((n, t) => n + t.count, 0);
-}
-
-/** Main-graph constants by the name the graph reads them by. */
-function constantsOf(model: Model): Map<string, TensorRef> {
-  return new Map(model.tensors.filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant')).map((t) => [t.name, t]));
-}
-
-type Ort = ReturnType<typeof ortFor>['ort'];
-
-/**
- * Every activation's shape from one run of the model on the first sample: the reshapes and
- * broadcasts the channel analysis follows, and the multiply-adds it reports, depend on them.
- */
-async function activationShapes(ort: Ort, label: string, bytes: ModelBytes, model: Model, nodes: readonly GraphNode[], feeds: InputPlan): Promise<Map<string, number[]>> {
-  const known = new Set([...model.inputs.map((i) => i.name), ...model.outputs.map((o) => o.name), ...model.tensors.map((t) => t.name)]);
-  const names = [...new Set(nodes.flatMap((n) => n.outputs))].filter((n) => n && !known.has(n));
-  const sink = memorySink();
-  writeOnnx(new MemorySource(bytes.bytes, label), { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) }, sink);
-  const shapes = new Map<string, number[]>();
-  await runSamples(ort, label, { bytes: sink.bytes(), externalData: bytes.externalData }, feeds, [...names, ...model.outputs.map((o) => o.name)], 1, 0, (_i, out, fed) => {
-    for (const [name, t] of [...out, ...fed]) shapes.set(name, [...t.dims]);
-  }, true);
-  return shapes;
-}
-
-/** A model file read for structural work: the model, every main-graph node, the run inputs, its bytes for onnxruntime. */
-interface Structure {
-  model: Model;
-  nodes: GraphNode[];
-  constants: Map<string, TensorRef>;
-  shapes: Map<string, number[]>;
-  feeds: InputPlan;
-  bytes: ModelBytes;
-  ort: Ort;
-}
-
-async function readStructure(input: string, options: ChannelsOptions): Promise<Structure> {
-  const settings = options.calibration ?? {};
-  const { model, nodes } = withModelFile(input, (source, resolver) => {
-    const model = readModel(source, path.basename(input), resolver);
-    if (!capabilitiesOf(model.format).runnable) invalid(`channel removal edits an ONNX graph; this is ${model.format}`);
-    if (model.tensors.some((t) => t.storage.kind === 'external')) invalid('channel removal does not handle models with external data yet');
-    return { model, nodes: readGraphNodes(source) };
-  });
-  const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
-  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, [], 0, data);
-  const bytes = modelBytes(input, model);
-  const shapes = await activationShapes(ort, input, bytes, model, nodes, feeds);
-  return { model, nodes, constants: constantsOf(model), shapes, feeds, bytes, ort };
-}
-
 /** The groups of a model, with what the channel analysis needs read from the file. */
-export async function analyseFile(input: string, options: ChannelsOptions = {}): Promise<Structure & { analysis: ChannelAnalysis }> {
-  const s = await readStructure(input, options);
+export async function analyseFile(input: string, options: ChannelsOptions = {}): Promise<RunStructure & { analysis: ChannelAnalysis }> {
+  const s = await openStructure(input, 'channel removal', options.calibration ?? {}, options);
   const analysis = analyseChannels({ nodes: s.nodes, constants: s.constants, inputs: s.model.inputs.map((i) => i.name), outputs: s.model.outputs.map((o) => o.name), shapes: s.shapes });
   return { ...s, analysis };
 }
@@ -118,7 +52,7 @@ export async function analyseFile(input: string, options: ChannelsOptions = {}):
  * Mean square of each feature of every activation a consumer of a prunable group reads, over the
  * calibration samples ('activation' importance): the energy each channel feeds its consumers.
  */
-async function featureEnergy(teacher: Structure, analysis: ChannelAnalysis): Promise<Map<string, Float64Array>> {
+async function featureEnergy(teacher: RunStructure, analysis: ChannelAnalysis): Promise<Map<string, Float64Array>> {
   const wanted = new Map<string, number>();
   for (const g of analysis.groups) if (!g.unsafe) for (const s of g.slices) if (s.activation) wanted.set(s.activation.name, s.activation.axis);
   if (!wanted.size) return new Map();
@@ -144,30 +78,6 @@ async function featureEnergy(teacher: Structure, analysis: ChannelAnalysis): Pro
   }, true);
   for (const [name, acc] of sums) for (let i = 0; i < acc.length; i++) acc[i] /= rows.get(name)!;
   return sums;
-}
-
-/** Parameters, multiply-adds and onnxruntime latency of the teacher and the student, the student's measured here. */
-async function costs(teacher: Structure, label: string, studentBytes: Uint8Array): Promise<Pick<StructureReport, 'cost' | 'latency'>> {
-  const model = readModel(new MemorySource(studentBytes, label), path.basename(label));
-  const nodes = readGraphNodes(new MemorySource(studentBytes, label));
-  const student = { bytes: studentBytes, externalData: [] };
-  const shapes = await activationShapes(teacher.ort, label, student, model, nodes, teacher.feeds);
-  const before = graphCost(teacher.nodes, teacher.constants, teacher.shapes);
-  const after = graphCost(nodes, constantsOf(model), shapes);
-  const latency = await measureLatency(teacher.ort, [{ label: 'teacher', bytes: teacher.bytes }, { label, bytes: student }], teacher.feeds);
-  return {
-    cost: {
-      parametersBefore: before.parameters,
-      parametersAfter: after.parameters,
-      macsBefore: before.macs,
-      macsAfter: after.macs,
-      layers: after.layers.map((l) => {
-        const b = before.layers.find((x) => x.name === l.name);
-        return { name: l.name, op: l.op, parametersBefore: b?.parameters ?? 0, parametersAfter: l.parameters, macsBefore: b?.macs, macsAfter: l.macs };
-      }),
-    },
-    latency: { beforeMs: latency.medians[0], afterMs: latency.medians[1], runs: latency.runs, runtime: 'onnxruntime-web' },
-  };
 }
 
 /**
@@ -235,42 +145,10 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   }
   check();
   options.progress?.(2, 4, 'measuring parameters, multiply-adds and latency');
-  Object.assign(structure, await costs(teacher, output, bytes));
+  Object.assign(structure, await structuralCost(teacher, output, bytes));
   check();
   options.progress?.(3, 4, 'writing');
-  const rest = s.methods.filter((m) => m !== 'channels');
-  let report: CompressReport;
-  let finalBytes = bytes;
-  if (rest.length) {
-    const mem = new MemorySource(bytes, output);
-    const chained = compressInMemory({ file: input, source: mem, resolver: { open: () => invalid('the variant has no external data') }, model: readModel(mem, path.basename(output)) }, { ...s, methods: rest }, { cancelled: options.cancelled });
-    finalBytes = chained.bytes;
-    report = chained.report;
-  } else {
-    report = emptyReport(s, bytes.length);
-  }
-  const fileBytesBefore = fs.statSync(input).size;
-  writeAtomically(output, { force: options.force ?? false, cancelled: options.cancelled }, (sink) => sink.write(finalBytes));
-  report.methods = s.methods;
-  report.suffix = variantSuffix(s);
-  report.options = s.options;
-  report.totals.fileBytesBefore = fileBytesBefore;
-  report.totals.fileBytesAfter = finalBytes.length;
-  report.totals.ratio = fileBytesBefore / finalBytes.length;
-  report.structure = structure;
+  const result = finishStructural(input, output, s, 'channels', bytes, structure, options, started);
   options.progress?.(4, 4, 'done');
-  return { input, output, elapsedMs: performance.now() - started, report };
-}
-
-function emptyReport(spec: CompressSpec, bytes: number): CompressReport {
-  return {
-    methods: spec.methods,
-    suffix: variantSuffix(spec),
-    options: spec.options,
-    tensors: [],
-    skipped: [],
-    totals: { fileBytesBefore: 0, fileBytesAfter: bytes, ratio: 1, weightBytesBefore: 0, weightBytesAfter: 0, parameters: 0 },
-    entropy: { bitsPerWeight: 0, huffmanBytes: 0, huffmanFileBytes: 0 },
-    warnings: [],
-  };
+  return result;
 }

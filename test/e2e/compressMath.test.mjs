@@ -59,7 +59,7 @@ async function runCases(dir) {
     const save = (array, shape) => {
       const file = `a${files++}.bin`;
       writeFileSync(join(dir, file), new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
-      const dtype = { Float32Array: '<f4', Int8Array: 'i1', Uint8Array: 'u1', Int16Array: '<i2', Uint16Array: '<u2' }[array.constructor.name];
+      const dtype = { Float64Array: '<f8', Float32Array: '<f4', Int8Array: 'i1', Uint8Array: 'u1', Int16Array: '<i2', Uint16Array: '<u2' }[array.constructor.name];
       return shape ? { file, dtype, shape } : { file, dtype };
     };
 
@@ -164,6 +164,47 @@ async function runCases(dir) {
     ]) {
       const e = m.entropyEstimate(symbols, alphabet);
       cases.push({ name: `entropy of ${alphabet}-symbol codes`, kind: 'entropy', symbols: save(symbols), alphabet, offset, ...e });
+    }
+
+    // Low-rank: the thin SVD (Jacobi on the smaller Gram) and its truncation, plain and whitened by XᵀX.
+    const matrix = (seed, rows, cols, rank = 0) => {
+      const g = (n) => Float64Array.from(weights(seed + n, n, 1, { zeros: 0 }));
+      if (!rank) return g(rows * cols);
+      // rows×rank · rank×cols: exactly rank-deficient, with a decaying spectrum.
+      const a = g(rows * rank);
+      const b = g(rank * cols);
+      const out = new Float64Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let k = 0; k < rank; k++) for (let j = 0; j < cols; j++) out[i * cols + j] += a[i * rank + k] * b[k * cols + j] / (k + 1);
+      return out;
+    };
+    for (const [rows, cols, deficient, r] of [
+      [64, 16, 0, 5],
+      [16, 64, 0, 7],
+      [200, 48, 0, 12],
+      [96, 96, 0, 30],
+      [50, 40, 6, 6],
+      [1536, 32, 0, 9],
+    ]) {
+      const a = matrix(rows * 7 + cols, rows, cols, deficient);
+      const d = m.svd(a, rows, cols);
+      const f = m.truncate(d, r);
+      cases.push({ name: `svd ${rows}x${cols}${deficient ? ` of rank ${deficient}` : ''}, truncated to ${r}`, kind: 'svd', a: save(a, [rows, cols]), s: save(d.s), u: save(d.u, [rows, d.k]), vt: save(d.vt, [d.k, cols]), fu: save(f.u, [rows, r]), fv: save(f.v, [r, cols]), rank: r });
+    }
+    {
+      const [K, N, r, rows] = [48, 20, 6, 300];
+      // Correlated inputs: X = Z·B with a few strong directions, so whitening changes the answer.
+      const z = matrix(5, rows, K);
+      const mix = matrix(6, K, K);
+      const x = new Float64Array(rows * K);
+      for (let i = 0; i < rows; i++) for (let k = 0; k < K; k++) for (let j = 0; j < K; j++) x[i * K + j] += z[i * K + k] * mix[k * K + j] * (k < 4 ? 3 : 0.1);
+      const h = new Float64Array(K * K);
+      for (let i = 0; i < rows; i++) for (let p = 0; p < K; p++) for (let q = 0; q < K; q++) h[p * K + q] += x[i * K + p] * x[i * K + q];
+      const w = matrix(7, K, N);
+      const L = m.choleskyDamped(h, K);
+      const d = m.svd(m.whiten(w, K, N, L), K, N);
+      const f = m.truncate(d, r);
+      const u = m.unwhiten(f.u, K, r, L);
+      cases.push({ name: `whitened svd ${K}x${N} truncated to ${r}`, kind: 'svd_data', x: save(x, [rows, K]), w: save(w, [K, N]), u: save(u, [K, r]), v: save(f.v, [r, N]), rank: r });
     }
 
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(cases));

@@ -246,7 +246,55 @@ def entropy(case, errors):
         errors.append(f"huffmanBytes: ours {case['huffmanBytes']} numpy {total}")
 
 
+def svd(case, errors):
+    """Our thin SVD against numpy's: singular values, orthonormal factors, A = UΣVᵀ, and the rank-r truncation."""
+    a = load(case["a"])
+    s, u, vt = load(case["s"]), load(case["u"]), load(case["vt"])
+    r = case["rank"]
+    nu, ns, nvt = np.linalg.svd(a, full_matrices=False)
+    scale = ns[0]
+    # Through the Gram matrix, σ below √ε·σ₁ is only known to about √ε·σ₁ (they are never kept); the rest to 1e-9.
+    tol = np.where(ns > 1e-6 * scale, 1e-9 * scale, 1e-7 * scale)
+    if np.any(np.abs(s - ns) > tol):
+        errors.append(f"singular values differ by {np.max(np.abs(s - ns)) / scale:.2e} of σ₁")
+    live = ns > 1e-9 * scale
+    for name, q in (("u", u[:, live]), ("v", vt[live].T)):
+        dev = np.max(np.abs(q.T @ q - np.eye(q.shape[1])))
+        if dev > 1e-8:
+            errors.append(f"{name} not orthonormal: {dev:.2e}")
+    rec = (u * s) @ vt
+    if np.max(np.abs(rec - a)) > 1e-9 * scale:
+        errors.append(f"UΣVᵀ differs from A by {np.max(np.abs(rec - a)) / scale:.2e} of σ₁")
+    ref = (nu[:, :r] * ns[:r]) @ nvt[:r]
+    ours = load(case["fu"]) @ load(case["fv"])
+    # The truncation is unique up to σ_r = σ_{r+1} (none of these spectra have such ties).
+    if np.max(np.abs(ours - ref)) > 1e-8 * scale:
+        errors.append(f"rank-{r} truncation differs from numpy's by {np.max(np.abs(ours - ref)) / scale:.2e} of σ₁")
+
+
+def svd_data(case, errors):
+    """SVD-LLM: with SᵀS = XᵀX (+ the damping Model Lens adds), U·V is the rank-r minimiser of ‖X(W − UV)‖ over S."""
+    x, w = load(case["x"]), load(case["w"])
+    r = case["rank"]
+    h = x.T @ x
+    h = h + 0.01 * np.mean(np.diag(h)) * np.eye(h.shape[0])
+    s_ = np.linalg.cholesky(h).T
+    nu, ns, nvt = np.linalg.svd(s_ @ w, full_matrices=False)
+    ref = np.linalg.solve(s_, (nu[:, :r] * ns[:r]) @ nvt[:r])
+    ours = load(case["u"]) @ load(case["v"])
+    err = np.max(np.abs(ours - ref)) / np.max(np.abs(ref))
+    if err > 1e-8:
+        errors.append(f"whitened rank-{r} factor differs from numpy's by {err:.2e}")
+    # And it beats plain SVD on the layer's output error, which is what it is for.
+    pu, ps, pvt = np.linalg.svd(w, full_matrices=False)
+    plain = (pu[:, :r] * ps[:r]) @ pvt[:r]
+    if not np.linalg.norm(x @ (w - ours)) < np.linalg.norm(x @ (w - plain)):
+        errors.append("whitened truncation has no smaller output error than plain SVD")
+
+
 CHECKS = {
+    "svd": svd,
+    "svd_data": svd_data,
     "linear": linear,
     "blockwise": blockwise,
     "fp16": fp16,

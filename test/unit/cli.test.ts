@@ -56,7 +56,7 @@ describe('model-lens CLI', () => {
     const refused: [string[], RegExp][] = [
       [['compress', model, '--method', 'int8,channels'], /channels comes first/],
       [['compress', model, '--method', 'channels', '--amount', '0'], /--amount must be between 0 and 1/],
-      [['compress', model, '--method', 'int8', '--amount', '0.5'], /--amount and --importance go with --method channels/],
+      [['compress', model, '--method', 'int8', '--amount', '0.5'], /--amount goes with --method channels or lowrank/],
       [['compress', model, '--method', 'channels', '--importance', 'gamma'], /--importance is l2, bn or activation/],
       [['compress', model, '--method', 'channels', '--target-cosine', '0.99'], /do not combine yet/],
       [['sensitivity', model, '--method', 'channels'], /channel removal changes the graph/],

@@ -236,7 +236,7 @@ function shrinkCard(label: string, before: number, after: number, format: (n: nu
 
 const compact = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)} k` : formatInt(n));
 
-const RANKED_BY: Record<StructureReport['importance'], string> = {
+const RANKED_BY: Record<Extract<StructureReport, { method: 'channels' }>['importance'], string> = {
   l2: 'the L2 norm of the filters producing them',
   bn: "their BatchNorm's |γ|",
   activation: 'the energy each feeds its consumers on the calibration inputs',
@@ -245,10 +245,6 @@ const RANKED_BY: Record<StructureReport['importance'], string> = {
 /** Channel removal: what the graph lost, what it costs to run now, and the groups left whole with the reason. */
 function structureSection(s: StructureReport | undefined): HTMLElement | null {
   if (!s) return null;
-  const cut = s.groups.filter((g) => g.kept < g.channels);
-  const whole = s.groups.filter((g) => g.whole);
-  const reasons = new Map<string, string[]>();
-  for (const g of whole) reasons.set(g.whole!, [...(reasons.get(g.whole!) ?? []), ...g.producers]);
   const layerRows = (s.cost?.layers ?? []).map((l) =>
     h(
       'tr',
@@ -259,18 +255,37 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
       h('td', { class: 'num' }, l.macsBefore === undefined || l.macsAfter === undefined ? '—' : `${compact(l.macsBefore)} → ${compact(l.macsAfter)}`),
     ),
   );
+  const reasons = new Map<string, string[]>();
+  const why = s.method === 'channels' ? s.groups.flatMap((g) => (g.whole ? [{ reason: g.whole, names: g.producers }] : [])) : s.skipped.map((x) => ({ reason: x.reason, names: [x.node] }));
+  for (const { reason, names } of why) reasons.set(reason, [...(reasons.get(reason) ?? []), ...names]);
   const wholeRows = [...reasons].map(([why, producers]) =>
     h('tr', {}, h('td', { class: 'col-name' }, h('span', { class: 'name', title: producers.join(', ') }, producers.slice(0, 3).join(', ') + (producers.length > 3 ? ` and ${producers.length - 3} more` : ''))), h('td', {}, why)),
   );
+  const ranks =
+    s.method === 'lowrank'
+      ? s.layers.map((l) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'col-name' }, h('span', { class: 'name', title: l.note ?? l.node }, l.node)),
+            h('td', {}, l.op),
+            h('td', { class: 'num' }, `${formatInt(l.K)} × ${formatInt(l.N)}`),
+            h('td', { class: 'num' }, l.rank ? `${formatInt(l.rank)} of ${formatInt(l.maxRank)}` : 'dense'),
+            h('td', { class: 'num' }, formatPercent(l.energy)),
+          ),
+        )
+      : [];
+  const whole = s.method === 'channels' ? s.groups.filter((g) => g.whole).length : 0;
+  const cut = s.method === 'channels' ? s.groups.filter((g) => g.kept < g.channels).length : s.layers.filter((l) => l.rank > 0).length;
+  const note =
+    s.method === 'channels'
+      ? `Removed ${formatPercent(s.amount)} of the channels ${s.scope === 'global' ? 'across' : 'of each of'} ${formatInt(cut)} group${cut === 1 ? '' : 's'}, ranked by ${RANKED_BY[s.importance]}${s.scope === 'global' ? ' over the whole model' : ''}; ${formatInt(whole)} group${whole === 1 ? ' was' : 's were'} left whole.`
+      : `Factored ${formatInt(cut)} of ${formatInt(s.layers.length)} layers into two thin ones, removing ${formatPercent(s.amount)} of their parameters; ranks from one budget on normalised singular-value energy, ${s.criterion === 'data' ? `the SVD of S·W with SᵀS = XᵀX from ${s.samples ?? '?'} calibration runs` : 'the plain SVD of W'}.`;
   return h(
     'section',
     { class: 'section' },
     h('h2', {}, 'Structure'),
-    h(
-      'p',
-      { class: 'section-note' },
-      `Removed ${formatPercent(s.amount)} of the channels ${s.scope === 'global' ? 'across' : 'of each of'} ${formatInt(cut.length)} group${cut.length === 1 ? '' : 's'}, ranked by ${RANKED_BY[s.importance]}${s.scope === 'global' ? ' over the whole model' : ''}; ${formatInt(whole.length)} group${whole.length === 1 ? ' was' : 's were'} left whole. Multiply-adds are for one run on the first sample's shapes.`,
-    ),
+    h('p', { class: 'section-note' }, `${note} Multiply-adds are for one run on the first sample's shapes.`),
     h(
       'div',
       { class: 'cards' },
@@ -279,10 +294,12 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
       s.latency
         ? card('Latency', `${s.latency.beforeMs.toFixed(1)} ms → ${s.latency.afterMs.toFixed(1)} ms`, `${(s.latency.beforeMs / s.latency.afterMs).toFixed(2)}× faster · ${s.latency.runtime}, median of ${s.latency.runs} runs in turns`, s.latency.afterMs > s.latency.beforeMs ? 'warn' : '')
         : null,
-      card('Channels', `${formatInt(s.channelsBefore)} → ${formatInt(s.channelsAfter)}`, `in the groups that could lose some`),
+      s.method === 'channels' ? card('Channels', `${formatInt(s.channelsBefore)} → ${formatInt(s.channelsAfter)}`, `in the groups that could lose some`) : null,
     ),
-    wholeRows.length ? h('h3', {}, 'Left whole') : null,
-    wholeRows.length ? table('Left whole', h('tr', {}, th('Layers', 'The layers producing the group', false), th('Why', 'What keeps these channels', false)), wholeRows) : null,
+    wholeRows.length ? h('h3', {}, s.method === 'channels' ? 'Left whole' : 'Not factored') : null,
+    wholeRows.length ? table(s.method === 'channels' ? 'Left whole' : 'Not factored', h('tr', {}, th('Layers', 'The layers concerned', false), th('Why', 'What keeps them as they are', false)), wholeRows) : null,
+    ranks.length ? h('h3', {}, 'Ranks') : null,
+    ranks.length ? table('Ranks', h('tr', {}, th('Layer', 'Factored layer', false), th('Op', '', false), th('K × N', 'inputs × outputs of the weight'), th('Rank', 'kept rank of the largest that still saves parameters'), th('Energy', 'share of the singular-value energy kept')), ranks) : null,
     layerRows.length ? h('h3', {}, 'Layers') : null,
     layerRows.length ? table('Layers', h('tr', {}, th('Layer', 'Compute layer', false), th('Op', '', false), th('Parameters', 'before → after'), th('Multiply-adds', 'before → after, one run')), layerRows) : null,
   );

@@ -1,7 +1,7 @@
 import { formatBytes as bytes } from '../units';
 import { describeGoal } from './spec';
 import type { HessianComparison } from './hessianPlan';
-import type { CompressReport } from './report';
+import type { CompressReport, StructureReport } from './report';
 import type { FidelityResult, SensitivityReport } from './sensitivity';
 import { formatVerdict, type Verdict } from './verdict';
 
@@ -60,6 +60,7 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
   if (verdict) lines.push(...formatVerdict(verdict));
   if (r.fidelity) lines.push(...formatFidelity(r.fidelity));
   if (r.hessian) lines.push('', ...formatHessian(r.hessian));
+  if (r.structure) lines.push('', ...formatStructure(r.structure));
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
 }
@@ -95,6 +96,26 @@ function formatHessian(h: HessianComparison): string[] {
   for (const o of h.outputs) {
     lines.push(`  ${cell(o.name, 34)} hessian cosine ${o.cosine.toFixed(6)} rel L2 ${num(o.relL2)}   magnitude cosine ${o.magnitudeCosine.toFixed(6)} rel L2 ${num(o.magnitudeRelL2)}`);
   }
+  return lines;
+}
+
+/** What a structural method changed: parameters, then per layer (lowrank) or the group count (channels). */
+export function formatStructure(s: StructureReport): string[] {
+  const params = `parameters ${s.parametersBefore} -> ${s.parametersAfter} (${pct(1 - s.parametersAfter / s.parametersBefore)} fewer)`;
+  if (s.method === 'channels') {
+    return [`structure: channels removed ${(s.amount * 100).toFixed(0)}% by ${s.importance}`, `  ${params}`, `  channels ${s.channelsBefore} -> ${s.channelsAfter} in ${s.groups.filter((g) => !g.whole).length} groups; ${s.groups.filter((g) => g.whole).length} left whole`];
+  }
+  const factored = s.layers.filter((l) => l.rank > 0);
+  const lines = [
+    `structure: low-rank ${(s.amount * 100).toFixed(0)}% by ${s.criterion === 'data' ? `whitened SVD of S·W (SᵀS = XᵀX, ${s.samples ?? 0} calibration runs)` : 'plain SVD of W'}`,
+    `  ${params}; factorable layers ${s.layerParametersBefore} -> ${s.layerParametersAfter}`,
+    '  ' + [cell('layer', 34), cell('op', 6), cell('K x N', 13), cell('rank', 11, true), cell('energy', 9, true)].join(' '),
+  ];
+  for (const l of s.layers) {
+    const rank = l.rank ? `${l.rank}/${l.maxRank}` : 'dense';
+    lines.push('  ' + [cell(l.node, 34), cell(l.op, 6), cell(`${l.K}x${l.N}`, 13), cell(rank, 11, true), cell(pct(l.energy), 9, true)].join(' ') + (l.note ? `  (${l.note})` : ''));
+  }
+  lines.push(`  ${factored.length} of ${s.layers.length} layers factored${s.skipped.length ? `; ${s.skipped.length} not factorable (${[...new Set(s.skipped.map((x) => x.reason))].slice(0, 3).join('; ')})` : ''}`);
   return lines;
 }
 

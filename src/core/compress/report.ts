@@ -51,12 +51,28 @@ export interface CompressReport {
   fidelity?: FidelityResult;
   /** Hessian pruning's comparison with magnitude pruning at the same sparsity (set by the caller that calibrated). */
   hessian?: HessianComparison;
-  /** What a structural method removed (node/channels.ts). */
+  /** What a structural method changed (node/channels.ts, node/lowrank.ts). */
   structure?: StructureReport;
 }
 
+export type StructureReport = ChannelsReport | LowRankReport;
+
+/** What every structural method measures: the cost to run, before and after. */
+export interface StructuralCost {
+  /** Parameters and multiply-adds of the compute layers (Conv, ConvTranspose, Gemm, MatMul), on the shapes of the first sample. */
+  cost?: {
+    parametersBefore: number;
+    parametersAfter: number;
+    macsBefore: number;
+    macsAfter: number;
+    layers: { name: string; op: string; parametersBefore: number; parametersAfter: number; macsBefore?: number; macsAfter?: number }[];
+  };
+  /** Median time of one inference on the first sample, teacher and student measured in turns in one process. */
+  latency?: { beforeMs: number; afterMs: number; runs: number; runtime: string };
+}
+
 /** Channel removal: the groups of tied channels, how many each kept, and those left whole with the reason. */
-export interface StructureReport {
+export interface ChannelsReport extends StructuralCost {
   method: 'channels';
   amount: number;
   /** How channels were ranked (see ChannelCriterion) and whether across the model or within each group. */
@@ -68,16 +84,42 @@ export interface StructureReport {
   channelsBefore: number;
   channelsAfter: number;
   groups: { producers: string[]; channels: number; kept: number; whole?: string }[];
-  /** Parameters and multiply-adds of the compute layers (Conv, ConvTranspose, Gemm, MatMul), on the shapes of the first sample. */
-  cost?: {
-    parametersBefore: number;
-    parametersAfter: number;
-    macsBefore: number;
-    macsAfter: number;
-    layers: { name: string; op: string; parametersBefore: number; parametersAfter: number; macsBefore?: number; macsAfter?: number }[];
-  };
-  /** Median time of one inference on the first sample, teacher and student measured in turns in one process. */
-  latency?: { beforeMs: number; afterMs: number; runs: number; runtime: string };
+}
+
+/** Low-rank factorisation: each factorable layer's rank and the share of its spectrum's energy kept. */
+export interface LowRankReport extends StructuralCost {
+  method: 'lowrank';
+  amount: number;
+  /** What was truncated: the SVD of W, or of S·W with SᵀS = XᵀX from calibration runs. */
+  criterion: 'svd' | 'data';
+  /** Calibration runs behind the data-aware criterion. */
+  samples?: number;
+  /** Float parameters of the whole graph. */
+  parametersBefore: number;
+  parametersAfter: number;
+  /** Parameters of the factorable layers' weights, before and after. */
+  layerParametersBefore: number;
+  layerParametersAfter: number;
+  layers: LowRankLayer[];
+  /** Layers with a constant weight that were not candidates, and why. */
+  skipped: { node: string; weight: string; reason: string }[];
+}
+
+export interface LowRankLayer {
+  node: string;
+  op: 'MatMul' | 'Gemm' | 'Conv';
+  weight: string;
+  /** W as [K, N]: K inputs per output (C·kh·kw for Conv), N outputs. */
+  K: number;
+  N: number;
+  /** 0: left dense (no rank within the budget saved parameters). */
+  rank: number;
+  /** Largest rank that still saves parameters: r < K·N/(K+N). */
+  maxRank: number;
+  /** Σ kept σ² / Σ σ² of the truncated matrix (W, or S·W for the data criterion); 1 when dense. */
+  energy: number;
+  /** Why this layer used plain SVD under the data criterion, and the like. */
+  note?: string;
 }
 
 export interface CompressHooks {

@@ -15,9 +15,9 @@ export interface CompressSpec {
 }
 
 /** What one tensor gets in a mixed-precision plan: a storage method, or 'float' for untouched. */
-export type LayerChoice = Exclude<MethodName, 'prune' | 'channels'> | 'float';
+export type LayerChoice = Exclude<MethodName, 'prune' | 'channels' | 'lowrank'> | 'float';
 
-export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels'];
+export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels', 'lowrank'];
 
 /** One-line explanations, shown by the CLI help and the VS Code wizard. */
 export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
@@ -30,6 +30,7 @@ export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
   prune: 'zero the smallest-magnitude weights (target sparsity, threshold, or N:M)',
   cluster: 'k-means weight sharing: a small codebook plus uint8 indices',
   channels: 'remove whole channels (Conv filters, Gemm/MatMul neurons) and all tied to them: a smaller, faster graph',
+  lowrank: 'factor MatMul/Gemm/Conv weights into two thin layers by truncated SVD (whitened by calibration activations by default)',
 };
 
 /**
@@ -44,6 +45,9 @@ export const DEFAULT_CHANNEL_SCOPE = 'global';
 const STORAGE: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'cluster'];
 
 export class SpecError extends Error {}
+
+/** lowrank's criterion when none is given: chosen by measurement on the zoo (see node/lowrank.ts). */
+export const LOWRANK_DEFAULT_CRITERION = 'data';
 
 /** A fidelity target: above 0 (a negative cosine means outputs pointing away) and at most 1 (identical). */
 export function isTargetCosine(v: number): boolean {
@@ -67,8 +71,10 @@ export function parseMethods(text: string): MethodName[] {
   if (new Set(methods).size !== methods.length) throw new SpecError('a method appears twice');
   const storage = methods.filter((m) => STORAGE.includes(m));
   if (storage.length > 1) throw new SpecError(`choose one of ${storage.join(' and ')}: both decide how weights are stored`);
-  if (methods.includes('channels') && methods[0] !== 'channels') throw new SpecError('channels comes first (remove channels, then prune, share or quantize)');
-  if (methods.includes('prune') && methods[methods.includes('channels') ? 1 : 0] !== 'prune') throw new SpecError('prune comes first (prune, then share or quantize)');
+  if (methods.includes('channels') && methods.includes('lowrank')) throw new SpecError('choose one of channels and lowrank: both restructure the graph');
+  for (const m of ['channels', 'lowrank'] as const) if (methods.includes(m) && methods[0] !== m) throw new SpecError(`${m} comes first (${m === 'channels' ? 'remove channels' : 'factor layers'}, then prune, share or quantize)`);
+  const structural = methods.includes('channels') || methods.includes('lowrank');
+  if (methods.includes('prune') && methods[structural ? 1 : 0] !== 'prune') throw new SpecError('prune comes first (prune, then share or quantize)');
   return methods;
 }
 
@@ -107,13 +113,21 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
     o.seed ??= 0;
     o.store ??= 'dense';
   }
-  if (has('channels')) {
+  if (has('channels') || has('lowrank')) {
     o.amount ??= 0.25;
-    if (!(typeof o.amount === 'number' && o.amount > 0 && o.amount < 1)) throw new SpecError('--amount must be between 0 and 1 (a fraction of the channels to remove)');
+    if (!(typeof o.amount === 'number' && o.amount > 0 && o.amount < 1)) {
+      throw new SpecError(`--amount must be between 0 and 1 (a fraction of the ${has('channels') ? 'channels' : "factorable layers' parameters"} to remove)`);
+    }
+  } else if (o.amount !== undefined) throw new SpecError('--amount goes with --method channels or lowrank');
+  if (has('channels')) {
     o.importance ??= DEFAULT_CHANNEL_IMPORTANCE;
     if (!['l2', 'bn', 'activation'].includes(o.importance)) throw new SpecError('--importance is l2, bn or activation');
     o.scope ??= DEFAULT_CHANNEL_SCOPE;
-  } else if (o.amount !== undefined || o.importance !== undefined) throw new SpecError('--amount and --importance go with --method channels');
+  } else if (o.importance !== undefined) throw new SpecError('--importance goes with --method channels');
+  if (has('lowrank')) {
+    if (o.criterion !== undefined && o.criterion !== 'svd' && o.criterion !== 'data') throw new SpecError('--criterion for lowrank is svd or data');
+    o.criterion ??= LOWRANK_DEFAULT_CRITERION;
+  } else if (o.criterion === 'svd' || o.criterion === 'data') throw new SpecError(`--criterion ${o.criterion} goes with --method lowrank`);
   if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10)) throw new SpecError('--threshold for sign must be in [0, 10)');
   if (spec.overrides) {
     for (const [name, choice] of Object.entries(spec.overrides)) {
@@ -148,6 +162,8 @@ export function variantSuffix(spec: CompressSpec): string {
           return o.asymmetric ? 'uint8' : 'int8';
         case 'channels':
           return `channels${Math.round((o.amount ?? 0.25) * 100)}`;
+        case 'lowrank':
+          return `lowrank${(o.criterion ?? LOWRANK_DEFAULT_CRITERION) === LOWRANK_DEFAULT_CRITERION ? '' : o.criterion}${Math.round((o.amount ?? 0.25) * 100)}`;
         default:
           return m;
       }

@@ -3,7 +3,7 @@
  * writer turns their results into stored tensors and graph nodes.
  */
 
-export type MethodName = 'int8' | 'int4' | 'fp16' | 'bf16' | 'fixed' | 'sign' | 'prune' | 'cluster' | 'channels';
+export type MethodName = 'int8' | 'int4' | 'fp16' | 'bf16' | 'fixed' | 'sign' | 'prune' | 'cluster' | 'channels' | 'lowrank';
 
 export interface MethodOptions {
   /** int8: per output channel (default) or one scale for the whole tensor. */
@@ -27,14 +27,15 @@ export interface MethodOptions {
   /**
    * prune: rank by |w| ('magnitude', default) or by second-order saliency w²/[H⁻¹]ᵢᵢ from
    * calibration activations ('hessian'; the caller supplies it through CompressHooks.prune).
+   * lowrank: truncate the SVD of W ('svd') or of S·W with SᵀS = XᵀX from calibration activations ('data', default).
    */
-  criterion?: 'magnitude' | 'hessian';
+  criterion?: 'magnitude' | 'hessian' | 'svd' | 'data';
   /** prune, Hessian criterion: update each row's surviving weights to make up for the pruned ones (SparseGPT; default true). */
   compensate?: boolean;
   seed?: number;
   /** prune: write sparse initializers when smaller than dense. */
   store?: 'dense' | 'sparse';
-  /** channels: fraction of each prunable group's channels to remove, in (0, 1). */
+  /** channels: fraction of each prunable group's channels to remove; lowrank: of the factorable layers' parameters. In (0, 1). */
   amount?: number;
   /** channels: how channels are ranked (filter norm, BatchNorm |γ|, or energy fed to consumers on calibration data). */
   importance?: 'l2' | 'bn' | 'activation';

@@ -28,7 +28,7 @@ export interface FormatCapabilities {
 }
 
 export const FORMATS: Readonly<Record<ModelFormat, FormatCapabilities>> = {
-  onnx: { label: 'ONNX', extensions: ['.onnx'], runnable: true, perLayer: true, methods: ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels'], sharded: false },
+  onnx: { label: 'ONNX', extensions: ['.onnx'], runnable: true, perLayer: true, methods: ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels', 'lowrank'], sharded: false },
   safetensors: { label: 'safetensors', extensions: ['.safetensors', '.safetensors.index.json'], runnable: false, perLayer: false, methods: ['int8', 'fp16', 'bf16', 'prune', 'cluster'], sharded: true },
   gguf: { label: 'GGUF', extensions: ['.gguf'], runnable: false, perLayer: false, methods: ['int8', 'int4', 'fp16', 'bf16'], storedAs: { int8: 'Q8_0', int4: 'Q4_0' }, sharded: false },
   pytorch: { label: 'PyTorch', extensions: ['.pt', '.pth', '.ckpt', '.bin'], runnable: false, perLayer: false, methods: [], sharded: false },

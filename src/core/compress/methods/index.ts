@@ -7,3 +7,4 @@ export { quantizeTernary, type TernaryOptions } from './ternary';
 export { applyMask, meanAbs, pruneCount, pruneGlobalMagnitude, pruneGlobalRandom, pruneMagnitude, pruneMean, pruneNM, pruneRandom, pruneThreshold } from './prune';
 export { dequantizeClusters, kmeans1d, type ClusterOptions, type Clustered } from './cluster';
 export { roundHalfEven } from './layout';
+export { chooseRanks, choleskyDamped, maxSavingRank, shrinkage, svd, symmetricEigen, truncate, unwhiten, whiten, type LowRankFactors, type RankLayer, type Svd } from './svd';

@@ -77,8 +77,11 @@ export interface RewritePlan {
   relocations?: Map<number, ExternalPlacement>;
   /** Values to add as main-graph outputs (intermediate activations to read back), with their element type. */
   outputs?: { name: string; dtype: number }[];
-  /** Main-graph nodes to replace, by the start of their NodeProto content: the new NodeProto's bytes. */
-  nodes?: ReadonlyMap<number, Uint8Array>;
+  /**
+   * Main-graph nodes to replace, by the start of their NodeProto content: the new NodeProtos' bytes,
+   * placed where the node was, in order (one node may become several, e.g. a factored layer).
+   */
+  nodes?: ReadonlyMap<number, readonly Uint8Array[]>;
   /** Main-graph value_info entries to drop (activations whose shape an edit changed; runtimes infer them again). */
   dropValueInfo?: ReadonlySet<string>;
   /** ModelProto.metadata_props entries to add (an entry of the same key is replaced). */
@@ -330,7 +333,7 @@ class Rewriter {
       if (f.field === 13 && f.wt === 2 && field === 7 && this.plan.dropValueInfo?.has(this.valueInfoName(f))) return;
       const replaced = f.field === 1 && f.wt === 2 && field === 7 ? this.plan.nodes?.get(f.start) : undefined;
       if (replaced) {
-        m.push(lengthDelimited(1, replaced));
+        for (const bytes of replaced) m.push(lengthDelimited(1, bytes));
         return;
       }
       const moved = f.field === 5 && f.wt === 2 ? this.plan.relocations?.get(f.start) : undefined;

@@ -120,12 +120,12 @@ export function removalPlan(
     for (const [i, less] of at) values[i] -= less;
     replace(ref, { name, dtype: ref.dtype, dims: ref.dims, data: ref.dtype === 7 ? int64Bytes(values) : new Uint8Array(Int32Array.from(values).buffer) });
   }
-  const nodeEdits = new Map<number, Uint8Array>();
+  const nodeEdits = new Map<number, Uint8Array[]>();
   for (const [index, less] of removal.groups) {
     const node = nodes.find((n) => n.index === index)!;
     const proto = onnx.NodeProto.decode(nodeBytes(node));
     for (const a of proto.attribute) if (a.name === 'group') a.i = Number(a.i) - less;
-    nodeEdits.set(node.span[0], onnx.NodeProto.encode(proto).finish());
+    nodeEdits.set(node.span[0], [onnx.NodeProto.encode(proto).finish()]);
   }
   return { edits, nodes: nodeEdits, dropValueInfo: removal.values };
 }
