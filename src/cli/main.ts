@@ -229,7 +229,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 
 /** Flags that pick a method and its options (compress and sensitivity). */
 const METHOD_FLAGS = ['method', 'amount', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
-const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
+const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'reconstruct', 'no-reconstruct', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
 const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'data', 'recipe', 'shape', 'dim', 'value', 'threads'];
 
@@ -279,6 +279,8 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   if (flags.has('compensate') && flags.has('no-compensate')) throw new UsageError('--compensate and --no-compensate contradict each other');
   if (flags.has('compensate') || flags.has('no-compensate')) options.compensate = flags.has('compensate');
+  if (flags.has('reconstruct') && flags.has('no-reconstruct')) throw new UsageError('--reconstruct and --no-reconstruct contradict each other');
+  if (flags.has('reconstruct') || flags.has('no-reconstruct')) options.reconstruct = flags.has('reconstruct');
   for (const k of Object.keys(options) as (keyof MethodOptions)[]) if (options[k] === undefined) delete options[k];
   try {
     return normaliseSpec({ methods: parseMethods(method), options });

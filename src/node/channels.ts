@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompressReport, StructureReport } from '../core/compress/report';
+import type { CompressReport, ReconstructionReport, StructureReport } from '../core/compress/report';
+import { halfOf } from '../core/data/dataset';
+import { measuredOn } from '../core/verify/report';
+import { reconstruct } from './reconstruct';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import { readFloat64 } from '../core/compress/tensors';
 import { CancelledError, invalid } from '../core/errors';
@@ -13,7 +16,7 @@ import { removalOf, removalPlan } from '../core/formats/onnx/structure/remove';
 import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource, readExactly } from '../core/io/source';
 import type { Model, TensorRef } from '../core/model';
-import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
+import { openRunData, planInputs, type InputPlan, type VerifySettings } from '../core/verify/verify';
 import { runSamples } from './activations';
 import { variantPath, writeAtomically } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
@@ -123,6 +126,8 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   const resolver = new FolderResolver(input);
   let bytes: Uint8Array;
   let structure: StructureReport;
+  const warnings: string[] = [];
+  let lin: Lineage;
   try {
     const constants = constantsOf(model);
     const cache = new Map<string, { values: Float64Array; dims: readonly number[] }>();
@@ -141,7 +146,8 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
     }
     const removal = removalOf(cuts);
     const plan = removalPlan(removal, nodes, constants, source, (f) => resolver.open(f), (n) => readExactly(source, n.span[0], n.span[1] - n.span[0]));
-    plan.metadata = [{ key: STRUCTURE_KEY, value: JSON.stringify(lineage(path.basename(input), removal, constants)) }];
+    lin = lineage(path.basename(input), removal, constants);
+    plan.metadata = [{ key: STRUCTURE_KEY, value: JSON.stringify(lin) }];
     const sink = memorySink();
     writeOnnx(source, plan, sink);
     bytes = sink.bytes();
@@ -160,6 +166,15 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   } finally {
     source.close();
     resolver.close();
+  }
+  check();
+  if (s.options.reconstruct) {
+    options.progress?.(2, 3, 'reconstructing');
+    const r = await reconstructCut(input, model, bytes, lin!, s.options.seed ?? 0, options);
+    bytes = r.bytes;
+    structure.reconstruction = r.report;
+    structure.parametersAfter = parameters(readModel(new MemorySource(bytes, output), path.basename(output)));
+    warnings.push(...r.warnings);
   }
   check();
   options.progress?.(2, 3, 'writing');
@@ -183,8 +198,62 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   report.totals.fileBytesAfter = finalBytes.length;
   report.totals.ratio = fileBytesBefore / finalBytes.length;
   report.structure = structure;
+  report.warnings.push(...warnings);
   options.progress?.(3, 3, 'done');
   return { input, output, elapsedMs: performance.now() - started, report };
+}
+
+/** Calibration samples the refit uses when the inputs are synthesised or read from --data (and as many held out). */
+export const DEFAULT_RECONSTRUCT_SAMPLES = 8;
+
+/**
+ * Reconstruction of a cut: calibration and held-out inputs from the verify settings (--data split in seeded
+ * halves; random inputs: held-out streams after the calibration ones; files that give every input: one sample,
+ * compared on itself), then node/reconstruct.ts.
+ */
+async function reconstructCut(input: string, model: Model, student: Uint8Array, lin: Lineage, seed: number, options: ChannelsOptions) {
+  const base = options.calibration ?? {};
+  const samples = base.samples ?? DEFAULT_RECONSTRUCT_SAMPLES;
+  const settings: VerifySettings = { ...base, samples, seed: base.seed ?? seed };
+  const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
+  const warnings: string[] = [];
+  const opener = dataOpener(input, settings);
+  const load = () => loadInputFiles(settings.inputs ?? []);
+  let calibration: InputPlan;
+  let heldOut: InputPlan;
+  let inputs: ReconstructionReport['inputs'];
+  if (opener) {
+    const all = await openRunData(model, { ...settings, samples: 2 * samples }, opener, { cancelled: options.cancelled });
+    if (!all || all.samples < 2) invalid('reconstruction needs at least 2 samples of --data (half fit, half check)');
+    calibration = planInputs(model, load, { ...settings, samples: Math.ceil(all.samples / 2) }, warnings, 0, halfOf(all, 'calibration', settings.seed!));
+    heldOut = planInputs(model, load, { ...settings, samples: all.samples - Math.ceil(all.samples / 2) }, [], 0, halfOf(all, 'held-out', settings.seed!));
+    inputs = 'data';
+  } else {
+    calibration = planInputs(model, load, settings, warnings, 0);
+    heldOut = calibration.allGiven ? calibration : planInputs(model, load, settings, [], calibration.samples);
+    inputs = calibration.allGiven ? 'files' : 'random';
+  }
+  const evaluation = calibration === heldOut ? 'calibration' : 'held-out';
+  const fed = calibration.inputs.map((i) => i.name);
+  const result = await reconstruct({
+    ort,
+    teacherLabel: input,
+    teacher: modelBytes(input, model),
+    teacherModel: model,
+    student,
+    kept: lin.tensors,
+    calibration,
+    heldOut,
+    evaluation,
+    inputs,
+    measuredOn: measuredOn(heldOut.samples, heldOut.seed, heldOut.reports(fed), evaluation === 'held-out' && inputs === 'random' ? calibration.samples : 0),
+    seed: settings.seed!,
+    cancelled: options.cancelled,
+    progress: (what) => options.progress?.(2, 3, what),
+  });
+  const worse = result.report.outputs.filter((x) => x.cosine < x.plainCosine);
+  if (worse.length) warnings.push(`reconstruction lowered the held-out cosine of ${worse.map((x) => `'${x.name}'`).join(', ')}: the calibration samples do not represent the held-out ones; try more (--samples) or --no-reconstruct`);
+  return { ...result, warnings };
 }
 
 function emptyReport(spec: CompressSpec, bytes: number): CompressReport {

@@ -101,8 +101,10 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
   }
   if (has('channels')) {
     o.amount ??= 0.25;
+    o.reconstruct ??= true;
     if (!(typeof o.amount === 'number' && o.amount > 0 && o.amount < 1)) throw new SpecError('--amount must be between 0 and 1 (a fraction of the channels to remove)');
   } else if (o.amount !== undefined) throw new SpecError('--amount goes with --method channels');
+  else if (o.reconstruct !== undefined) throw new SpecError('--reconstruct and --no-reconstruct go with --method channels');
   if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10)) throw new SpecError('--threshold for sign must be in [0, 10)');
   if (spec.overrides) {
     for (const [name, choice] of Object.entries(spec.overrides)) {

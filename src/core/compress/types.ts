@@ -36,6 +36,8 @@ export interface MethodOptions {
   store?: 'dense' | 'sparse';
   /** channels: fraction of each prunable group's channels to remove, in (0, 1). */
   amount?: number;
+  /** channels: refit each changed layer to the original's outputs on calibration data (layer-wise distillation; default true). */
+  reconstruct?: boolean;
   /** cluster: codebook size K (2..256, default 16). */
   clusters?: number;
   /**
