@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { convGeometry, type ConvAttributes } from '../core/compress/methods/obs';
+import { convGeometry, DAMP, type ConvAttributes } from '../core/compress/methods/obs';
 import { accumulateConvFit, accumulateRowsFit, LeastSquares, relativeError, solveLeastSquares } from '../core/compress/methods/refit';
 import type { ReconstructionReport } from '../core/compress/report';
 import { readFloat64 } from '../core/compress/tensors';
@@ -46,6 +46,7 @@ export interface ReconstructOptions {
   measuredOn: string;
   seed: number;
   rowBudget?: number;
+  minRowsPerInput?: number;
   maxStages?: number;
   cancelled?: () => boolean;
   progress?: (what: string) => void;
@@ -247,11 +248,12 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
         const b = l.bias ? constants.get(l.bias) : undefined;
         const current = toRows(l, read(l.weight), w.dims, b && read(b.name));
         const rowsSeen = f[0].rows;
-        if (rowsSeen < MIN_ROWS_PER_INPUT * f[0].n) {
-          l.skip = `${rowsSeen} calibration rows for ${f[0].n} inputs: too few to fit without memorising them`;
+        const minRows = o.minRowsPerInput ?? MIN_ROWS_PER_INPUT;
+        if (rowsSeen < minRows * f[0].n) {
+          l.skip = `fewer than ${minRows} calibration rows per input: a fit would memorise them`;
           continue;
         }
-        const solved = f.map((fit) => solveLeastSquares(fit));
+        const solved = f.map((fit, g) => solveLeastSquares(fit, DAMP, current[g]));
         const rss = (ws: Float64Array[]) => f.reduce((s, fit, g) => s + relativeError(fit, ws[g]) * fit.yy, 0);
         const yy = f.reduce((s, fit) => s + fit.yy, 0);
         const before = yy > 0 ? rss(current) / yy : 0;

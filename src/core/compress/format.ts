@@ -1,7 +1,7 @@
 import { formatBytes as bytes } from '../units';
 import { describeGoal } from './spec';
 import type { HessianComparison } from './hessianPlan';
-import type { CompressReport } from './report';
+import type { CompressReport, StructureReport } from './report';
 import type { FidelityResult, SensitivityReport } from './sensitivity';
 import { formatVerdict, type Verdict } from './verdict';
 
@@ -22,7 +22,9 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
   const t = r.totals;
   const lines: string[] = [];
   if (paths) lines.push(`${paths.input} -> ${paths.output}  (${r.methods.join(' + ')}, ${(paths.elapsedMs / 1000).toFixed(2)} s)`, '');
-  lines.push(
+  // A structural method alone changes no tensor's encoding: its own section says what it did instead.
+  const tensorTable = r.tensors.length > 0 || !r.structure;
+  if (tensorTable) lines.push(
     [cell('tensor', 34), cell('method', 30), cell('before', 10, true), cell('after', 10, true), cell('SQNR dB', 8, true), cell('cosine', 9, true), cell('max|err|', 9, true), cell('MSE', 9, true), cell('sparsity', 8, true)].join(' '),
   );
   for (const x of r.tensors) {
@@ -49,11 +51,9 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
     for (const s of list) reasons.set(s.reason, [...(reasons.get(s.reason) ?? []), s.name]);
     for (const [reason, names] of reasons) lines.push(`  ${counted ? `${names.length} ` : ''}${reason}: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ` and ${names.length - 6} more` : ''}`);
   }
-  lines.push(
-    '',
-    `file     ${bytes(t.fileBytesBefore)} -> ${bytes(t.fileBytesAfter)}  (${t.ratio.toFixed(2)}x smaller)`,
-    `weights  ${bytes(t.weightBytesBefore)} -> ${bytes(t.weightBytesAfter)} over ${t.parameters} parameters in ${r.tensors.length} tensors`,
-  );
+  if (r.structure) lines.push(...(tensorTable ? [''] : []), ...formatStructure(r.structure));
+  lines.push('', `file     ${bytes(t.fileBytesBefore)} -> ${bytes(t.fileBytesAfter)}  (${t.ratio.toFixed(2)}x smaller)`);
+  if (tensorTable) lines.push(`weights  ${bytes(t.weightBytesBefore)} -> ${bytes(t.weightBytesAfter)} over ${t.parameters} parameters in ${r.tensors.length} tensors`);
   if (r.entropy.huffmanBytes > 0) {
     lines.push(`entropy  ${r.entropy.bitsPerWeight.toFixed(2)} bits/weight; Huffman-coded the variant would take ${bytes(r.entropy.huffmanFileBytes)}`);
   }
@@ -62,6 +62,40 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
   if (r.hessian) lines.push('', ...formatHessian(r.hessian));
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
+}
+
+/** A channel cut for the report card: sizes before → after, the groups left whole (counted by reason), the reconstruction. */
+export function formatStructure(x: StructureReport): string[] {
+  const cut = x.groups.filter((g) => !g.whole);
+  const lines = [
+    `channels removed (${(x.amount * 100).toFixed(0)}% of each group, ranked by filter ${x.importance} norm)`,
+    `  parameters  ${x.parametersBefore} -> ${x.parametersAfter}  (${(100 * (1 - x.parametersAfter / x.parametersBefore)).toFixed(1)}% fewer)`,
+    `  channels    ${x.channelsBefore} -> ${x.channelsAfter} in ${cut.length} group${cut.length === 1 ? '' : 's'}`,
+  ];
+  const whole = new Map<string, number>();
+  for (const g of x.groups) if (g.whole) whole.set(g.whole, (whole.get(g.whole) ?? 0) + 1);
+  if (whole.size) {
+    lines.push(`  left whole  ${[...whole.values()].reduce((a, b) => a + b, 0)} groups:`);
+    for (const [why, n] of [...whole].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`    ${String(n).padStart(3)}  ${why}`);
+    if (whole.size > 8) lines.push(`    and ${whole.size - 8} other reasons`);
+  }
+  const rec = x.reconstruction;
+  if (!rec) {
+    lines.push('  reconstruction  off (--no-reconstruct): the cut layers keep their weights');
+    return lines;
+  }
+  const fit = rec.layers.filter((l) => l.refit);
+  const mean = (key: 'before' | 'after') => fit.reduce((s, l) => s + l[key]!, 0) / (fit.length || 1);
+  lines.push(
+    `  reconstruction  ${fit.length} of ${rec.layers.length} layers refit on ${rec.samples} calibration sample${rec.samples === 1 ? '' : 's'} (${rec.inputs}; ${rec.stages} rounds, ${(rec.elapsedMs / 1000).toFixed(1)} s)`,
+  );
+  if (fit.length) lines.push(`    layer error ‖XW−Y‖²/‖Y‖², mean over refit layers  ${num(mean('before'))} -> ${num(mean('after'))}`);
+  for (const o of rec.outputs) lines.push(`    output '${o.name}' cosine, ${rec.evaluation}  ${o.plainCosine.toFixed(6)} (plain cut) -> ${o.cosine.toFixed(6)} (reconstructed)`);
+  lines.push(`    measured on ${rec.measuredOn}`);
+  const kept = new Map<string, number>();
+  for (const l of rec.layers) if (!l.refit && l.note) kept.set(l.note, (kept.get(l.note) ?? 0) + 1);
+  for (const [why, n] of kept) lines.push(`    ${String(n).padStart(3)} layer${n === 1 ? '' : 's'} ${why}`);
+  return lines;
 }
 
 /** What a fidelity goal chose and what it measured, for the report card. */

@@ -112,11 +112,12 @@ export function accumulateRowsFit(
 }
 
 /**
- * The ridge solution W (n×m, row-major: input i, output j) of (XᵀX + λI)·W = XᵀY, λ = DAMP·mean(diag XᵀX)
- * (an input that was zero on every row counts 1 there, as factorHessian does, and keeps weight 0).
+ * The ridge solution W (n×m, row-major: input i, output j) of (XᵀX + λI)·W = XᵀY + λ·W₀, λ = DAMP·mean(diag XᵀX)
+ * (an input that was zero on every row counts 1 there, as factorHessian does): min ‖XW − Y‖² + λ‖W − W₀‖², pulled
+ * towards `prior` W₀ (the cut weights) where the rows do not pin W down, towards 0 without one.
  * Undefined when the statistics are not finite or the system cannot be factored.
  */
-export function solveLeastSquares(fit: LeastSquares, damp = DAMP): Float64Array | undefined {
+export function solveLeastSquares(fit: LeastSquares, damp = DAMP, prior?: ArrayLike<number>): Float64Array | undefined {
   const { n, m } = fit;
   const h = fit.gram.matrix();
   let sum = 0;
@@ -132,6 +133,7 @@ export function solveLeastSquares(fit: LeastSquares, damp = DAMP): Float64Array 
     for (let i = 0; i < n; i++) a[i * n + i] = (h[i * n + i] === 0 ? 1 : h[i * n + i]) + lambda;
     if (!cholesky(a, n)) continue;
     const w = Float64Array.from(fit.xty);
+    if (prior) for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) w[i * m + j] += lambda * prior[i * m + j];
     // L·Z = B, then Lᵀ·W = Z, column block by column block (all m at once, row-major).
     for (let i = 0; i < n; i++) {
       const wi = i * m;
