@@ -24,9 +24,11 @@ import { openOrtWebSession } from './verify/ortWeb';
 export const RECONSTRUCT_ROW_BUDGET = 4096;
 /**
  * A layer is refit only with at least this many calibration rows per input (a squeeze-excitation layer sees one
- * row per sample): fewer, and least squares reproduces the calibration samples rather than the layer.
+ * row per sample): fewer, and least squares reproduces the calibration samples rather than the layer. With the
+ * ridge pulling towards the cut weights, 1 did best on the zoo (embedding model held-out cosine 0.84 against 0.73
+ * with 4; PP-OCR cls 0.738 against 0.747).
  */
-export const MIN_ROWS_PER_INPUT = 4;
+export const MIN_ROWS_PER_INPUT = 1;
 /** At most this many rounds of student runs: deeper graphs fit several levels of layers per round. */
 export const RECONSTRUCT_MAX_STAGES = 64;
 
@@ -250,7 +252,7 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
         const rowsSeen = f[0].rows;
         const minRows = o.minRowsPerInput ?? MIN_ROWS_PER_INPUT;
         if (rowsSeen < minRows * f[0].n) {
-          l.skip = `fewer than ${minRows} calibration rows per input: a fit would memorise them`;
+          l.skip = `fewer calibration rows than inputs: a fit would memorise them`;
           continue;
         }
         const solved = f.map((fit, g) => solveLeastSquares(fit, DAMP, current[g]));
