@@ -64,6 +64,13 @@ Commands:
                up for the pruned ones (--no-compensate: keep them, rank by w²·Hᵢᵢ);
                the report compares it with magnitude pruning at the same sparsity. Calibration
                inputs: --inputs, --samples (32), --seed, --shape, --dim, --value as for verify.
+      Channel removal (ONNX): --method channels --amount A removes the fraction A of the channels
+               of every group of tied channels it can prove safe (lowest filter L2 norm first), slicing
+               weights, biases, norms and shape constants; then refits each changed layer by least
+               squares to the original's outputs of that layer on calibration inputs (layer-wise
+               reconstruction; --no-reconstruct: keep the cut weights). Calibration inputs: --data,
+               --inputs, --samples (8 fit, as many held out to compare plain cut and reconstruction),
+               --seed as for verify.
 
       Fidelity goal (ONNX): --target-cosine C chooses per layer between the method, a higher
       precision (int8 for int4, fp16) and float, to reach output cosine C with the smallest file;

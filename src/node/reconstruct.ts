@@ -61,6 +61,11 @@ interface Layer {
   op: 'Conv' | 'Gemm' | 'MatMul';
   weight: string;
   bias?: string;
+  /**
+   * A Conv without a bias whose only reader is a BatchNormalization: the fitted bias b goes into the norm's
+   * running mean (mean − b), which is the same function.
+   */
+  normMean?: string;
   /** Teacher channel of each student output channel. */
   outChannels: number[];
   transB: boolean;
@@ -72,8 +77,10 @@ interface Layer {
 const range = (n: number) => [...Array(n).keys()];
 
 /** The student's layers whose weights the cut changed, in graph order, with the round each is fit in. */
-function layersOf(nodes: readonly GraphNode[], constants: ReadonlyMap<string, TensorRef>, kept: ReconstructOptions['kept'], inputs: readonly string[], maxStages: number): Layer[] {
+function layersOf(nodes: readonly GraphNode[], constants: ReadonlyMap<string, TensorRef>, kept: ReconstructOptions['kept'], inputs: readonly string[], outputs: ReadonlySet<string>, maxStages: number): Layer[] {
   const layers: Layer[] = [];
+  const readers = new Map<string, GraphNode[]>();
+  for (const n of nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
   const level = new Map<string, number>(inputs.map((i) => [i, 0]));
   for (const node of nodes) {
     const at = Math.max(0, ...node.inputs.map((i) => level.get(i) ?? 0));
@@ -86,6 +93,11 @@ function layersOf(nodes: readonly GraphNode[], constants: ReadonlyMap<string, Te
       const outAxis = op === 'Conv' || transB ? 0 : w.dims.length - 1;
       const b = node.inputs[2] || undefined;
       const layer: Layer = { id: layers.length, node, op, weight: w.name, bias: b, outChannels: kept[w.name][outAxis] ?? range(w.dims[outAxis]), transB, stage: at };
+      if (op === 'Conv' && !b) {
+        const r = readers.get(node.outputs[0]) ?? [];
+        const mean = r.length === 1 && r[0].op === 'BatchNormalization' && r[0].inputs[0] === node.outputs[0] ? constants.get(r[0].inputs[3]) : undefined;
+        if (mean && mean.dtype === 1 && mean.count === w.dims[0] && !outputs.has(node.outputs[0])) layer.normMean = mean.name;
+      }
       if (b && !constants.has(b)) layer.skip = 'its bias is not a constant';
       else if (op === 'Gemm' && ((node.ints.transA ?? 0) !== 0 || (node.floats?.alpha ?? 1) !== 1 || (node.floats?.beta ?? 1) !== 1)) layer.skip = 'Gemm with transA, alpha or beta';
       else if (op === 'Gemm' && b && constants.get(b)!.count !== layer.outChannels.length) layer.skip = 'its bias is broadcast';
@@ -184,7 +196,7 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
   const studentModel = readModel(new MemorySource(o.student, label), label);
   const nodes = readGraphNodes(new MemorySource(o.student, label));
   const modelInputs = realInputs(studentModel).map((i) => i.name);
-  const layers = layersOf(nodes, constantsOf(studentModel), o.kept, modelInputs, o.maxStages ?? RECONSTRUCT_MAX_STAGES);
+  const layers = layersOf(nodes, constantsOf(studentModel), o.kept, modelInputs, new Set(studentModel.outputs.map((x) => x.name)), o.maxStages ?? RECONSTRUCT_MAX_STAGES);
   const active = layers.filter((l) => !l.skip);
   const stages = active.reduce((n, l) => Math.max(n, l.stage + 1), 0);
   const known = new Set([...studentModel.inputs.map((i) => i.name), ...studentModel.outputs.map((x) => x.name)]);
@@ -218,7 +230,7 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
             const yt = yOut.get(l.node.outputs[0])!;
             const rows = { budget, rng: new Rng(o.seed, (Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(l.id + 1, 0x85ebca77)) >>> 0) };
             const w = constants.get(l.weight)!;
-            const bias = l.bias !== undefined;
+            const bias = l.bias !== undefined || l.normMean !== undefined;
             try {
               if (l.op === 'Conv') {
                 const geo = convGeometry(convAttributes(l.node), xt.dims, w.dims);
@@ -248,7 +260,7 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
         if (!f) continue;
         const w = constants.get(l.weight)!;
         const b = l.bias ? constants.get(l.bias) : undefined;
-        const current = toRows(l, read(l.weight), w.dims, b && read(b.name));
+        const current = toRows(l, read(l.weight), w.dims, b ? read(b.name) : l.normMean ? new Float64Array(w.dims[0]) : undefined);
         const rowsSeen = f[0].rows;
         const minRows = o.minRowsPerInput ?? MIN_ROWS_PER_INPUT;
         if (rowsSeen < minRows * f[0].n) {
@@ -267,7 +279,12 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
         const refit = after < before;
         errors.set(l.id, { before, after: refit ? after : before, refit, ...(refit ? {} : { note: 'the refit did not lower the error: kept as cut' }) });
         if (!refit) continue;
-        const values = fromRows(l, solved as Float64Array[], w.dims, !!b);
+        const values = fromRows(l, solved as Float64Array[], w.dims, !!b || !!l.normMean);
+        if (l.normMean && values.b) {
+          const mean = constants.get(l.normMean)!;
+          const shifted = read(mean.name).map((v, c) => v - values.b![c]);
+          edits.push({ tensor: mean, initializers: [{ name: mean.name, dtype: mean.dtype, dims: [...mean.dims], data: encodeFloats(shifted, mean.dtype) }], nodes: [] });
+        }
         edits.push({ tensor: w, initializers: [{ name: w.name, dtype: w.dtype, dims: [...w.dims], data: encodeFloats(values.w, w.dtype) }], nodes: [] });
         if (b && values.b) edits.push({ tensor: b, initializers: [{ name: b.name, dtype: b.dtype, dims: [...b.dims], data: encodeFloats(values.b, b.dtype) }], nodes: [] });
       }

@@ -203,7 +203,7 @@ describe('plain channel cut is exact (zeroed consumers in the original compute t
 
 describe('reconstruction beats the plain cut on inputs it did not see', () => {
   for (const file of ['ch_ppocr_mobile_v2.0_cls_infer.onnx', 'embedding_model.onnx']) {
-    it(file, { skip: !available(file) && 'zoo not fetched', timeout: 900_000 }, async () => {
+    it(file, { skip: !available(file) && 'zoo not fetched', timeout: 900_000 }, async (t) => {
       const model = join(ZOO_MODELS, file);
       const [[name, shape]] = Object.entries(MODELS[file]);
       // 32 samples for the CLI (it fits on a seeded half and reports on the other), 6 more only this test sees.
@@ -223,16 +223,17 @@ describe('reconstruction beats the plain cut on inputs it did not see', () => {
       for (const l of rec.layers.filter((x) => x.refit)) assert.ok(l.after < l.before, `${l.name}: layer error ${l.after} not below ${l.before}`);
       for (const o of rec.outputs) assert.ok(o.cosine > o.plainCosine, `reported held-out cosine of '${o.name}': ${o.cosine} vs plain ${o.plainCosine}`);
       // Independently: onnxruntime-node on samples the CLI never read.
-      const [t, p, r] = await Promise.all([session(model), session(plain), session(rebuilt)]);
+      const [teacher, p, r] = await Promise.all([session(model), session(plain), session(rebuilt)]);
       const sums = { plain: 0, rebuilt: 0 };
       const samples = readdirSync(join(heldOut, 'npy'));
       for (const f of samples) {
         const feeds = { [name]: readNpy(join(heldOut, 'npy', f)) };
-        const [rt, rp, rr] = [await t.run(feeds), await p.run(feeds), await r.run(feeds)];
-        const out = t.outputNames[0];
+        const [rt, rp, rr] = [await teacher.run(feeds), await p.run(feeds), await r.run(feeds)];
+        const out = teacher.outputNames[0];
         sums.plain += cosine(rt[out].data, rp[out].data) / samples.length;
         sums.rebuilt += cosine(rt[out].data, rr[out].data) / samples.length;
       }
+      t.diagnostic(`held-out cosine, CLI: ${rec.outputs.map((o) => `${o.plainCosine.toFixed(4)} -> ${o.cosine.toFixed(4)}`).join(', ')}; onnxruntime-node: ${sums.plain.toFixed(4)} -> ${sums.rebuilt.toFixed(4)}`);
       assert.ok(sums.rebuilt > sums.plain + 0.01, `onnxruntime-node: reconstructed cosine ${sums.rebuilt.toFixed(4)} vs plain cut ${sums.plain.toFixed(4)}`);
     });
   }
