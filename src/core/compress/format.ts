@@ -75,7 +75,8 @@ export function formatStructure(x: StructureReport): string[] {
   const whole = new Map<string, number>();
   for (const g of x.groups) if (g.whole) whole.set(g.whole, (whole.get(g.whole) ?? 0) + 1);
   if (whole.size) {
-    lines.push(`  left whole  ${[...whole.values()].reduce((a, b) => a + b, 0)} groups:`);
+    const count = [...whole.values()].reduce((a, b) => a + b, 0);
+    lines.push(`  left whole  ${count} group${count === 1 ? '' : 's'}:`);
     for (const [why, n] of [...whole].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`    ${String(n).padStart(3)}  ${why}`);
     if (whole.size > 8) lines.push(`    and ${whole.size - 8} other reasons`);
   }
