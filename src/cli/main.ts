@@ -72,6 +72,10 @@ Commands:
                parameters, multiply-adds and onnxruntime latency before and after. Chain storage
                after it: --method channels,int8. Inputs (for shapes, activation importance and
                latency): --data, --inputs, --samples, --shape, --dim, --value as for verify.
+               Then each changed layer is refit by least squares to the original's outputs of that
+               layer on calibration inputs (layer-wise reconstruction; --no-reconstruct keeps the
+               cut weights); --samples N fit and as many are held out to compare the plain cut
+               with the reconstruction.
       Low rank (ONNX): --method lowrank --amount A (0.25) removes A of the factorable layers'
                parameters: MatMul/Gemm weights W [K,N] become U [K,r]·V [r,N], Conv (group 1) r k×k
                filters and a 1×1 Conv, ranks from one budget on each layer's normalised
@@ -243,7 +247,7 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 
 /** Flags that pick a method and its options (compress and sensitivity). */
 const METHOD_FLAGS = ['method', 'amount', 'importance', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
-const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'allow-clip'];
+const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'reconstruct', 'no-reconstruct', 'allow-clip'];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
 const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'data', 'recipe', 'shape', 'dim', 'value', 'threads'];
 
@@ -298,6 +302,8 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   if (flags.has('compensate') && flags.has('no-compensate')) throw new UsageError('--compensate and --no-compensate contradict each other');
   if (flags.has('compensate') || flags.has('no-compensate')) options.compensate = flags.has('compensate');
+  if (flags.has('reconstruct') && flags.has('no-reconstruct')) throw new UsageError('--reconstruct and --no-reconstruct contradict each other');
+  if (flags.has('reconstruct') || flags.has('no-reconstruct')) options.reconstruct = flags.has('reconstruct');
   for (const k of Object.keys(options) as (keyof MethodOptions)[]) if (options[k] === undefined) delete options[k];
   try {
     return normaliseSpec({ methods: parseMethods(method), options });

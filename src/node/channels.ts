@@ -1,5 +1,8 @@
 import * as path from 'node:path';
-import type { StructureReport } from '../core/compress/report';
+import type { ReconstructionReport, StructureReport } from '../core/compress/report';
+import { halfOf } from '../core/data/dataset';
+import { measuredOn } from '../core/verify/report';
+import { reconstruct } from './reconstruct';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
 import { readFloat64 } from '../core/compress/tensors';
 import { CancelledError, invalid } from '../core/errors';
@@ -9,9 +12,12 @@ import { chooseCuts } from '../core/formats/onnx/structure/importance';
 import { removalOf, removalPlan } from '../core/formats/onnx/structure/remove';
 import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource, readExactly } from '../core/io/source';
-import type { TensorRef } from '../core/model';
+import type { Model, TensorRef } from '../core/model';
 import { numericValues } from '../core/verify/tensor';
-import type { VerifySettings } from '../core/verify/verify';
+import { openRunData, planInputs, type InputPlan, type VerifySettings } from '../core/verify/verify';
+import { dataOpener } from './data/open';
+import { modelBytes, ortFor } from './verify';
+import { loadInputFiles } from './verify/inputFiles';
 import { runSamples } from './activations';
 import { variantPath } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
@@ -103,6 +109,8 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
   const resolver = new FolderResolver(input);
   let bytes: Uint8Array;
   let structure: StructureReport;
+  const warnings: string[] = [];
+  let lin: Lineage;
   try {
     const constants = teacher.constants;
     const cache = new Map<string, { values: Float64Array; dims: readonly number[] }>();
@@ -122,7 +130,8 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
     }
     const removal = removalOf(cuts);
     const plan = removalPlan(removal, nodes, constants, source, (f) => resolver.open(f), (n) => readExactly(source, n.span[0], n.span[1] - n.span[0]));
-    plan.metadata = [{ key: STRUCTURE_KEY, value: JSON.stringify(lineage(path.basename(input), removal, constants)) }];
+    lin = lineage(path.basename(input), removal, constants);
+    plan.metadata = [{ key: STRUCTURE_KEY, value: JSON.stringify(lin) }];
     const sink = memorySink();
     writeOnnx(source, plan, sink);
     bytes = sink.bytes();
@@ -144,11 +153,72 @@ export async function compressFileChannels(input: string, spec: CompressSpec, op
     resolver.close();
   }
   check();
-  options.progress?.(2, 4, 'measuring parameters, multiply-adds and latency');
+  if (s.options.reconstruct) {
+    options.progress?.(2, 4, 'reconstructing');
+    const rec = await reconstructCut(input, model, bytes, lin!, s.options.seed ?? 0, options);
+    bytes = rec.bytes;
+    structure.reconstruction = rec.report;
+    warnings.push(...rec.warnings);
+  }
+  check();
+  options.progress?.(3, 4, 'measuring parameters, multiply-adds and latency');
   Object.assign(structure, await structuralCost(teacher, output, bytes));
   check();
-  options.progress?.(3, 4, 'writing');
   const result = finishStructural(input, output, s, 'channels', bytes, structure, options, started);
+  result.report.warnings.push(...warnings);
   options.progress?.(4, 4, 'done');
   return result;
+}
+
+/** Calibration samples the refit uses when the inputs are synthesised or read from --data (and as many held out). */
+export const DEFAULT_RECONSTRUCT_SAMPLES = 8;
+
+/**
+ * Reconstruction of a cut: calibration and held-out inputs from the verify settings (--data split in seeded
+ * halves; random inputs: held-out streams after the calibration ones; files that give every input: one sample,
+ * compared on itself), then node/reconstruct.ts.
+ */
+async function reconstructCut(input: string, model: Model, student: Uint8Array, lin: Lineage, seed: number, options: ChannelsOptions) {
+  const base = options.calibration ?? {};
+  const samples = base.samples ?? DEFAULT_RECONSTRUCT_SAMPLES;
+  const settings: VerifySettings = { ...base, samples, seed: base.seed ?? seed };
+  const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
+  const warnings: string[] = [];
+  const opener = dataOpener(input, settings);
+  const load = () => loadInputFiles(settings.inputs ?? []);
+  let calibration: InputPlan;
+  let heldOut: InputPlan;
+  let inputs: ReconstructionReport['inputs'];
+  if (opener) {
+    const all = await openRunData(model, { ...settings, samples: 2 * samples }, opener, { cancelled: options.cancelled });
+    if (!all || all.samples < 2) invalid('reconstruction needs at least 2 samples of --data (half fit, half check)');
+    calibration = planInputs(model, load, { ...settings, samples: Math.ceil(all.samples / 2) }, warnings, 0, halfOf(all, 'calibration', settings.seed!));
+    heldOut = planInputs(model, load, { ...settings, samples: all.samples - Math.ceil(all.samples / 2) }, [], 0, halfOf(all, 'held-out', settings.seed!));
+    inputs = 'data';
+  } else {
+    calibration = planInputs(model, load, settings, warnings, 0);
+    heldOut = calibration.allGiven ? calibration : planInputs(model, load, settings, [], calibration.samples);
+    inputs = calibration.allGiven ? 'files' : 'random';
+  }
+  const evaluation = calibration === heldOut ? 'calibration' : 'held-out';
+  const fed = calibration.inputs.map((i) => i.name);
+  const result = await reconstruct({
+    ort,
+    teacherLabel: input,
+    teacher: modelBytes(input, model),
+    teacherModel: model,
+    student,
+    kept: lin.tensors,
+    calibration,
+    heldOut,
+    evaluation,
+    inputs,
+    measuredOn: measuredOn(heldOut.samples, heldOut.seed, heldOut.reports(fed), evaluation === 'held-out' && inputs === 'random' ? calibration.samples : 0),
+    seed: settings.seed!,
+    cancelled: options.cancelled,
+    progress: (what) => options.progress?.(2, 4, what),
+  });
+  const worse = result.report.outputs.filter((x) => x.cosine < x.plainCosine);
+  if (worse.length) warnings.push(`reconstruction lowered the held-out cosine of ${worse.map((x) => `'${x.name}'`).join(', ')}: the calibration samples do not represent the held-out ones; try more (--samples) or --no-reconstruct`);
+  return { ...result, warnings };
 }

@@ -236,6 +236,20 @@ function shrinkCard(label: string, before: number, after: number, format: (n: nu
 
 const compact = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)} k` : formatInt(n));
 
+/** Layer-wise reconstruction: the worst output's cosine for the plain cut and after the refit, on the same held-out inputs. */
+function reconstructionCard(r: Extract<StructureReport, { method: 'channels' }>['reconstruction']): HTMLElement {
+  if (!r) return card('Reconstruction', 'off', 'the cut layers keep their weights (--no-reconstruct)');
+  const worst = r.outputs.reduce((a, b) => (b.cosine < a.cosine ? b : a), r.outputs[0]);
+  const refit = r.layers.filter((l) => l.refit).length;
+  if (!worst) return card('Reconstruction', `${refit} layers refit`, `on ${r.samples} calibration samples`);
+  return card(
+    'Reconstruction',
+    `cosine ${formatCosine(worst.plainCosine)} → ${formatCosine(worst.cosine)}`,
+    h('span', { title: `measured on ${r.measuredOn}` }, `${r.evaluation}, plain cut → refit (${refit} of ${r.layers.length} layers, ${r.samples} calibration samples)`),
+    worst.cosine < worst.plainCosine ? 'warn' : '',
+  );
+}
+
 const RANKED_BY: Record<Extract<StructureReport, { method: 'channels' }>['importance'], string> = {
   l2: 'the L2 norm of the filters producing them',
   bn: "their BatchNorm's |γ|",
@@ -295,6 +309,7 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
         ? card('Latency', `${s.latency.beforeMs.toFixed(1)} ms → ${s.latency.afterMs.toFixed(1)} ms`, `${(s.latency.beforeMs / s.latency.afterMs).toFixed(2)}× faster · ${s.latency.runtime}, median of ${s.latency.runs} runs in turns`, s.latency.afterMs > s.latency.beforeMs ? 'warn' : '')
         : null,
       s.method === 'channels' ? card('Channels', `${formatInt(s.channelsBefore)} → ${formatInt(s.channelsAfter)}`, `in the groups that could lose some`) : null,
+      s.method === 'channels' ? reconstructionCard(s.reconstruction) : null,
     ),
     wholeRows.length ? h('h3', {}, s.method === 'channels' ? 'Left whole' : 'Not factored') : null,
     wholeRows.length ? table(s.method === 'channels' ? 'Left whole' : 'Not factored', h('tr', {}, th('Layers', 'The layers concerned', false), th('Why', 'What keeps them as they are', false)), wholeRows) : null,

@@ -22,7 +22,9 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
   const t = r.totals;
   const lines: string[] = [];
   if (paths) lines.push(`${paths.input} -> ${paths.output}  (${r.methods.join(' + ')}, ${(paths.elapsedMs / 1000).toFixed(2)} s)`, '');
-  lines.push(
+  // A structural method alone changes no tensor's encoding: its own section says what it did instead.
+  const tensorTable = r.tensors.length > 0 || !r.structure;
+  if (tensorTable) lines.push(
     [cell('tensor', 34), cell('method', 30), cell('before', 10, true), cell('after', 10, true), cell('SQNR dB', 8, true), cell('cosine', 9, true), cell('max|err|', 9, true), cell('MSE', 9, true), cell('sparsity', 8, true)].join(' '),
   );
   for (const x of r.tensors) {
@@ -49,18 +51,15 @@ export function formatCompressReport(r: CompressReport, paths?: { input: string;
     for (const s of list) reasons.set(s.reason, [...(reasons.get(s.reason) ?? []), s.name]);
     for (const [reason, names] of reasons) lines.push(`  ${counted ? `${names.length} ` : ''}${reason}: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ` and ${names.length - 6} more` : ''}`);
   }
-  lines.push(
-    '',
-    `file     ${bytes(t.fileBytesBefore)} -> ${bytes(t.fileBytesAfter)}  (${t.ratio.toFixed(2)}x smaller)`,
-    `weights  ${bytes(t.weightBytesBefore)} -> ${bytes(t.weightBytesAfter)} over ${t.parameters} parameters in ${r.tensors.length} tensors`,
-  );
+  if (r.structure) lines.push(...(tensorTable ? [''] : []), ...formatStructure(r.structure));
+  lines.push('', `file     ${bytes(t.fileBytesBefore)} -> ${bytes(t.fileBytesAfter)}  (${t.ratio.toFixed(2)}x smaller)`);
+  if (tensorTable) lines.push(`weights  ${bytes(t.weightBytesBefore)} -> ${bytes(t.weightBytesAfter)} over ${t.parameters} parameters in ${r.tensors.length} tensors`);
   if (r.entropy.huffmanBytes > 0) {
     lines.push(`entropy  ${r.entropy.bitsPerWeight.toFixed(2)} bits/weight; Huffman-coded the variant would take ${bytes(r.entropy.huffmanFileBytes)}`);
   }
   if (verdict) lines.push(...formatVerdict(verdict));
   if (r.fidelity) lines.push(...formatFidelity(r.fidelity));
   if (r.hessian) lines.push('', ...formatHessian(r.hessian));
-  if (r.structure) lines.push('', ...formatStructure(r.structure));
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
 }
@@ -101,10 +100,21 @@ function formatHessian(h: HessianComparison): string[] {
 
 /** What a structural method changed: parameters, then per layer (lowrank) or the group count (channels). */
 export function formatStructure(s: StructureReport): string[] {
+  return [...(s.method === 'channels' ? formatChannels(s) : formatLowRank(s)), ...formatCost(s)];
+}
+
+const CHANNEL_RANKING = { l2: 'the L2 norm of the filters producing them', bn: "their BatchNorm's |γ|", activation: 'the energy each feeds its consumers on calibration inputs' } as const;
+
+/** Multiply-adds and latency, before and after. */
+function formatCost(s: StructureReport): string[] {
+  const lines: string[] = [];
+  if (s.cost) lines.push(`  compute layers: parameters ${s.cost.parametersBefore} -> ${s.cost.parametersAfter}, multiply-adds ${s.cost.macsBefore} -> ${s.cost.macsAfter} (${(s.cost.macsBefore / Math.max(1, s.cost.macsAfter)).toFixed(2)}x fewer; one run on the first sample's shapes)`);
+  if (s.latency) lines.push(`  latency ${s.latency.beforeMs.toFixed(2)} ms -> ${s.latency.afterMs.toFixed(2)} ms (${(s.latency.beforeMs / s.latency.afterMs).toFixed(2)}x; ${s.latency.runtime}, median of ${s.latency.runs} runs each, in turns)`);
+  return lines;
+}
+
+function formatLowRank(s: Extract<StructureReport, { method: 'lowrank' }>): string[] {
   const params = `parameters ${s.parametersBefore} -> ${s.parametersAfter} (${pct(1 - s.parametersAfter / s.parametersBefore)} fewer)`;
-  if (s.method === 'channels') {
-    return [`structure: channels removed ${(s.amount * 100).toFixed(0)}% by ${s.importance}`, `  ${params}`, `  channels ${s.channelsBefore} -> ${s.channelsAfter} in ${s.groups.filter((g) => !g.whole).length} groups; ${s.groups.filter((g) => g.whole).length} left whole`];
-  }
   const factored = s.layers.filter((l) => l.rank > 0);
   const lines = [
     `structure: low-rank ${(s.amount * 100).toFixed(0)}% by ${s.criterion === 'data' ? `whitened SVD of S·W (SᵀS = XᵀX, ${s.samples ?? 0} calibration runs)` : 'plain SVD of W'}`,
@@ -116,6 +126,41 @@ export function formatStructure(s: StructureReport): string[] {
     lines.push('  ' + [cell(l.node, 34), cell(l.op, 6), cell(`${l.K}x${l.N}`, 13), cell(rank, 11, true), cell(pct(l.energy), 9, true)].join(' ') + (l.note ? `  (${l.note})` : ''));
   }
   lines.push(`  ${factored.length} of ${s.layers.length} layers factored${s.skipped.length ? `; ${s.skipped.length} not factorable (${[...new Set(s.skipped.map((x) => x.reason))].slice(0, 3).join('; ')})` : ''}`);
+  return lines;
+}
+
+/** A channel cut for the report card: sizes before → after, the groups left whole (counted by reason), the reconstruction. */
+function formatChannels(x: Extract<StructureReport, { method: 'channels' }>): string[] {
+  const cut = x.groups.filter((g) => !g.whole);
+  const lines = [
+    `channels removed (${(x.amount * 100).toFixed(0)}% ${x.scope === 'global' ? 'across the model' : 'of each group'}, ranked by ${CHANNEL_RANKING[x.importance]})`,
+    `  parameters  ${x.parametersBefore} -> ${x.parametersAfter}  (${(100 * (1 - x.parametersAfter / x.parametersBefore)).toFixed(1)}% fewer)`,
+    `  channels    ${x.channelsBefore} -> ${x.channelsAfter} in ${cut.length} group${cut.length === 1 ? '' : 's'}`,
+  ];
+  const whole = new Map<string, number>();
+  for (const g of x.groups) if (g.whole) whole.set(g.whole, (whole.get(g.whole) ?? 0) + 1);
+  if (whole.size) {
+    const count = [...whole.values()].reduce((a, b) => a + b, 0);
+    lines.push(`  left whole  ${count} group${count === 1 ? '' : 's'}:`);
+    for (const [why, n] of [...whole].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`    ${String(n).padStart(3)}  ${why}`);
+    if (whole.size > 8) lines.push(`    and ${whole.size - 8} other reasons`);
+  }
+  const rec = x.reconstruction;
+  if (!rec) {
+    lines.push('  reconstruction  off (--no-reconstruct): the cut layers keep their weights');
+    return lines;
+  }
+  const fit = rec.layers.filter((l) => l.refit);
+  const mean = (key: 'before' | 'after') => fit.reduce((s, l) => s + l[key]!, 0) / (fit.length || 1);
+  lines.push(
+    `  reconstruction  ${fit.length} of ${rec.layers.length} layers refit on ${rec.samples} calibration sample${rec.samples === 1 ? '' : 's'} (${rec.inputs}; ${rec.stages} rounds, ${(rec.elapsedMs / 1000).toFixed(1)} s)`,
+  );
+  if (fit.length) lines.push(`    layer error ‖XW−Y‖²/‖Y‖², mean over refit layers  ${num(mean('before'))} -> ${num(mean('after'))}`);
+  for (const o of rec.outputs) lines.push(`    output '${o.name}' cosine, ${rec.evaluation}  ${o.plainCosine.toFixed(6)} (plain cut) -> ${o.cosine.toFixed(6)} (reconstructed)`);
+  lines.push(`    measured on ${rec.measuredOn}`);
+  const kept = new Map<string, number>();
+  for (const l of rec.layers) if (!l.refit && l.note) kept.set(l.note, (kept.get(l.note) ?? 0) + 1);
+  for (const [why, n] of kept) lines.push(`    ${String(n).padStart(3)} layer${n === 1 ? '' : 's'} ${why}`);
   return lines;
 }
 

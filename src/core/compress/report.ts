@@ -84,6 +84,31 @@ export interface ChannelsReport extends StructuralCost {
   channelsBefore: number;
   channelsAfter: number;
   groups: { producers: string[]; channels: number; kept: number; whole?: string }[];
+  /** The refit of the changed layers to the original's outputs (absent with --no-reconstruct). */
+  reconstruction?: ReconstructionReport;
+}
+
+/**
+ * Layer-wise reconstruction after a channel cut: each changed layer refit by least squares so that, on the
+ * student's own inputs, it gives the original's outputs of that layer on the channels it kept.
+ */
+export interface ReconstructionReport {
+  /** Calibration samples the layers were fit on, and the held-out ones the outputs were compared on. */
+  samples: number;
+  heldOut: number;
+  /** 'held-out' when the comparison used samples the fit did not see; 'calibration' when there was only one. */
+  evaluation: 'held-out' | 'calibration';
+  inputs: 'data' | 'files' | 'random';
+  measuredOn: string;
+  /** Activation rows per layer per sample the fit used at most (a seeded subset of positions). */
+  rowBudget: number;
+  /** Rounds of runs: every layer of a round was fit on inputs from the student as the earlier rounds left it. */
+  stages: number;
+  /** Per layer: ‖X·W − Y‖²/‖Y‖² on the calibration rows with the cut weights and with the refit ones (absent when it was not fit). */
+  layers: { name: string; op: string; before?: number; after?: number; refit: boolean; note?: string }[];
+  /** Output cosine to the original on the held-out samples: the plain cut and the reconstructed variant. */
+  outputs: { name: string; plainCosine: number; cosine: number }[];
+  elapsedMs: number;
 }
 
 /** Low-rank factorisation: each factorable layer's rank and the share of its spectrum's energy kept. */

@@ -120,10 +120,12 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
     }
   } else if (o.amount !== undefined) throw new SpecError('--amount goes with --method channels or lowrank');
   if (has('channels')) {
+    o.reconstruct ??= true;
     o.importance ??= DEFAULT_CHANNEL_IMPORTANCE;
     if (!['l2', 'bn', 'activation'].includes(o.importance)) throw new SpecError('--importance is l2, bn or activation');
     o.scope ??= DEFAULT_CHANNEL_SCOPE;
   } else if (o.importance !== undefined) throw new SpecError('--importance goes with --method channels');
+  else if (o.reconstruct !== undefined) throw new SpecError('--reconstruct and --no-reconstruct go with --method channels');
   if (has('lowrank')) {
     if (o.criterion !== undefined && o.criterion !== 'svd' && o.criterion !== 'data') throw new SpecError('--criterion for lowrank is svd or data');
     o.criterion ??= LOWRANK_DEFAULT_CRITERION;

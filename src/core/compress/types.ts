@@ -39,6 +39,8 @@ export interface MethodOptions {
   amount?: number;
   /** channels: how channels are ranked (filter norm, BatchNorm |γ|, or energy fed to consumers on calibration data). */
   importance?: 'l2' | 'bn' | 'activation';
+  /** channels: refit each changed layer to the original's outputs on calibration data (layer-wise distillation; default true). */
+  reconstruct?: boolean;
   /** cluster: codebook size K (2..256, default 16). */
   clusters?: number;
   /**

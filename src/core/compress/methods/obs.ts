@@ -230,13 +230,31 @@ export function convGeometry(a: ConvAttributes, inputDims: readonly number[], we
  * of the (position, image) rows (sampleRows), the same ones for every group.
  */
 export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inputDims: readonly number[], geo: ConvGeometry, sampling?: RowSampling): void {
+  const n = geo.groupChannels * geo.kernel.reduce((a, b) => a * b, 1);
+  if (grams.length !== geo.group || grams.some((g) => g.n !== n)) throw new RangeError(`im2col rows of ${n} need ${geo.group} accumulators of that size`);
+  forEachConvRow(x, inputDims, geo, sampling, (row, g, _b, _p, weight) => grams[g].addRow(row, 0, weight));
+  for (const g of grams) g.flush();
+}
+
+/**
+ * im2col, one row at a time: for every (sampled) output position p of every image b and every group g,
+ * `each` gets the receptive field over the group's channels, ordered (channel, kernel position) as the
+ * weight's row W[o] is (padding gives zeros), with the row's weight from sampleRows. The row buffer is
+ * reused between calls.
+ */
+export function forEachConvRow(
+  x: ArrayLike<number>,
+  inputDims: readonly number[],
+  geo: ConvGeometry,
+  sampling: RowSampling | undefined,
+  each: (row: Float64Array, group: number, image: number, position: number, weight: number) => void,
+): void {
   const r = geo.kernel.length;
   const spatial = inputDims.slice(2);
   const cg = geo.groupChannels;
   let kSize = 1;
   for (const k of geo.kernel) kSize *= k;
   const n = cg * kSize;
-  if (grams.length !== geo.group || grams.some((g) => g.n !== n)) throw new RangeError(`im2col rows of ${n} need ${geo.group} accumulators of that size`);
   let plane = 1;
   for (const s of spatial) plane *= s;
   let positions = 1;
@@ -262,10 +280,9 @@ export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inp
       for (let c = 0; c < cg; c++) {
         for (let k = 0; k < kSize; k++) row[c * kSize + k] = offsets[k] < 0 ? 0 : x[base + c * plane + offsets[k]];
       }
-      grams[g].addRow(row, 0, weight);
+      each(row, g, b, p, weight);
     }
   }
-  for (const g of grams) g.flush();
 
   function tapOffsets(p: number): void {
     let rest = p;

@@ -16,6 +16,8 @@ export interface GraphNode {
   ints: Record<string, number>;
   lists: Record<string, number[]>;
   strings: Record<string, string>;
+  /** FLOAT attributes (Gemm's alpha and beta). */
+  floats?: Record<string, number>;
   /** Names read by nodes of its subgraphs (If/Loop/Scan bodies), where it has any. */
   subgraphInputs?: string[];
 }
@@ -85,6 +87,7 @@ function decodeNode(bytes: Uint8Array, index: number, span: [number, number]): G
     // Old exporters leave `type` unset; the populated field says what the attribute is.
     const type = a.type || (a.ints?.length ? A.INTS : a.s?.length ? A.STRING : A.INT);
     if (type === A.INT) node.ints[name] = Number(a.i ?? 0);
+    else if (type === A.FLOAT) (node.floats ??= {})[name] = a.f ?? 0;
     else if (type === A.INTS) node.lists[name] = (a.ints ?? []).map(Number);
     else if (type === A.STRING) node.strings[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0));
     const bodies = [a.g, ...(a.graphs ?? [])].filter((g): g is onnx.IGraphProto => Boolean(g));
