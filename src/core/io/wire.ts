@@ -136,6 +136,24 @@ export class WireReader {
     this.pos += n;
   }
 
+  /**
+   * Walks the fields of the message that runs from pos to `end`: for each one reads the tag and calls
+   * `visit(field, wireType)` with pos at the field's payload. A field the visitor leaves unread (pos
+   * where it was) is skipped; one it reads it must read whole. The visitor returns false to stop the
+   * walk there (pos after what it read), and then so does fields(); true means the walk reached `end`.
+   * TypeScript does not see the visitor run, so a variable it assigns needs a type that is not narrowed
+   * by the initial value (`let found = null as T | null`).
+   */
+  fields(end: number, visit: (field: number, wireType: number) => boolean | void): boolean {
+    while (this.pos < end) {
+      const tag = this.varint();
+      const at = this.pos;
+      if (visit(tag >>> 3, tag & 7) === false) return false;
+      if (this.pos === at) this.skipField(tag & 7, end);
+    }
+    return true;
+  }
+
   /** Skips a field's payload given its wire type, staying inside `end`. */
   skipField(wireType: number, end: number): void {
     switch (wireType) {

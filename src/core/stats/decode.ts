@@ -67,19 +67,15 @@ function plainBytes(source: RandomAccessSource, st: TensorStorage, openFile: Sou
   if (st.kind !== 'proto' || (st.wire !== 'bytes' && st.wire !== 'f32')) return undefined;
   // Only the message's one data field: several would be concatenated by streamProto, unpacked floats decoded one by one.
   const r = new WireReader(source, st.start, st.end);
-  let found: { offset: number; length: number } | undefined;
-  while (r.pos < st.end) {
-    const tag = r.varint();
-    if (tag >>> 3 !== st.field) {
-      r.skipField(tag & 7, st.end);
-      continue;
-    }
-    if ((tag & 7) !== 2 || found) return undefined;
+  let found = undefined as { offset: number; length: number } | undefined;
+  const reachedEnd = r.fields(st.end, (field, wt) => {
+    if (field !== st.field) return;
+    if (wt !== 2 || found) return false;
     const length = r.length(st.end);
     found = { offset: r.pos, length };
     r.skip(length);
-  }
-  return found && { from: source, ...found };
+  });
+  return reachedEnd ? found && { from: source, ...found } : undefined;
 }
 
 function streamStorage(
@@ -326,14 +322,8 @@ function streamProto(
     }
     if (n + packedPerInt > out.length) flush();
   };
-  while (r.pos < storage.end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (field !== storage.field) {
-      r.skipField(wt, storage.end);
-      continue;
-    }
+  r.fields(storage.end, (field, wt) => {
+    if (field !== storage.field) return;
     if (wt === 2) {
       const len = r.length(storage.end);
       const fEnd = r.pos + len;
@@ -354,11 +344,11 @@ function streamProto(
       else {
         r.varint64();
         pushInt();
-        continue;
+        return;
       }
       if (n === out.length) flush();
     } else invalid(`tensor data field ${field} has unexpected wire type ${wt}`);
-  }
+  });
   flush();
   return elements;
 }

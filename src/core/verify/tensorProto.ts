@@ -25,7 +25,7 @@ function parse(bytes: Uint8Array, what: string): { name: string; tensor: HostTen
   const dims: number[] = [];
   let dtype = 0;
   let name = '';
-  let raw: Uint8Array | null = null;
+  let raw = null as Uint8Array | null;
   const values: (number | bigint)[] = [];
   let typedField = 0;
   const typed = (field: number) => {
@@ -44,10 +44,7 @@ function parse(bytes: Uint8Array, what: string): { name: string; tensor: HostTen
       else values.push(Number(BigInt.asIntN(32, u)));
     }
   };
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
+  r.fields(end, (field, wt) => {
     if (field === 1) {
       const push = () => {
         r.varint64();
@@ -73,8 +70,7 @@ function parse(bytes: Uint8Array, what: string): { name: string; tensor: HostTen
     } else if (field === 3) verifyError(`${what}: segmented tensors are not supported`);
     else if (field === 6) verifyError(`${what}: string tensors are not supported`);
     else if (field === 13 || (field === 14 && wt === 0)) verifyError(`${what}: tensors with external data are not supported; save the data inline`);
-    else r.skipField(wt, end);
-  }
+  });
   if (!isSupportedDtype(dtype)) verifyError(`${what}: ${dtype ? dtypeInfo(dtype).name : 'undefined'} tensors are not supported`);
   const label = name ? `${what} (${name})` : what;
   if (raw) {

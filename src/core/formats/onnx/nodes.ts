@@ -31,19 +31,11 @@ export function readGraphNodes(source: RandomAccessSource, ops?: ReadonlySet<str
   const end = source.size();
   const nodes: GraphNode[] = [];
   let index = 0;
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag >>> 3 !== 7 || (tag & 7) !== 2) {
-      r.skipField(tag & 7, end);
-      continue;
-    }
+  r.fields(end, (field, wt) => {
+    if (field !== 7 || wt !== 2) return;
     const gEnd = r.fieldEnd(end);
-    while (r.pos < gEnd) {
-      const t = r.varint();
-      if (t >>> 3 !== 1 || (t & 7) !== 2) {
-        r.skipField(t & 7, gEnd);
-        continue;
-      }
+    r.fields(gEnd, (f, w) => {
+      if (f !== 1 || w !== 2) return;
       const nEnd = r.fieldEnd(gEnd);
       const start = r.pos;
       if (!ops || wanted(r, nEnd, ops)) {
@@ -52,8 +44,8 @@ export function readGraphNodes(source: RandomAccessSource, ops?: ReadonlySet<str
       }
       index++;
       r.pos = nEnd;
-    }
-  }
+    });
+  });
   return nodes;
 }
 
@@ -61,15 +53,13 @@ export function readGraphNodes(source: RandomAccessSource, ops?: ReadonlySet<str
 function wanted(r: WireReader, end: number, ops: ReadonlySet<string>): boolean {
   let op = '';
   let domain = '';
-  while (r.pos < end) {
-    const t = r.varint();
-    const field = t >>> 3;
-    if ((field === 4 || field === 7) && (t & 7) === 2) {
+  r.fields(end, (field, wt) => {
+    if ((field === 4 || field === 7) && wt === 2) {
       const s = r.string(r.length(end));
       if (field === 4) op = s;
       else domain = s;
-    } else r.skipField(t & 7, end);
-  }
+    }
+  });
   return ops.has(op) && (domain === '' || domain === 'ai.onnx');
 }
 

@@ -74,11 +74,8 @@ export function readOnnx(source: RandomAccessSource, external?: ExternalDataReso
   let outputs: ValueInfo[] = [];
   const end = source.size();
   const root: Scope = { path: '', parent: null, names: new Map() };
-  let sawGraph = false;
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
+  let sawGraph = false as boolean;
+  r.fields(end, (field, wt) => {
     if (field === 1 && wt === 0) metadata.irVersion = r.varint();
     else if (field === 2 && wt === 2) metadata.producer = r.string(r.length(end));
     else if (field === 3 && wt === 2) metadata.producerVersion = r.string(r.length(end));
@@ -98,8 +95,7 @@ export function readOnnx(source: RandomAccessSource, external?: ExternalDataReso
     } else if (field === 8 && wt === 2) metadata.opsets.push(parseOpset(r, r.fieldEnd(end)));
     else if (field === 14 && wt === 2) metadata.properties.push(parseStringEntry(r, r.fieldEnd(end)));
     else if (field === 25 && wt === 2) parseFunction(state, r.fieldEnd(end));
-    else r.skipField(wt, end);
-  }
+  });
   if (!sawGraph) invalid('not an ONNX model: no graph found');
   if (metadata.irVersion === undefined) state.warnings.push('ir_version is missing');
   return {
@@ -118,25 +114,22 @@ export function readOnnx(source: RandomAccessSource, external?: ExternalDataReso
 
 function parseOpset(r: WireReader, end: number): { domain: string; version: number } {
   const o = { domain: '', version: 0 };
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x0a) o.domain = r.string(r.length(end));
-    else if (tag === 0x10) {
+  r.fields(end, (field, wt) => {
+    if (field === 1 && wt === 2) o.domain = r.string(r.length(end));
+    else if (field === 2 && wt === 0) {
       r.varint64();
       o.version = r.int64;
-    } else r.skipField(tag & 7, end);
-  }
+    }
+  });
   return o;
 }
 
 function parseStringEntry(r: WireReader, end: number): { key: string; value: string } {
   const e = { key: '', value: '' };
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x0a) e.key = r.string(r.length(end));
-    else if (tag === 0x12) e.value = r.string(r.length(end));
-    else r.skipField(tag & 7, end);
-  }
+  r.fields(end, (field, wt) => {
+    if (field === 1 && wt === 2) e.key = r.string(r.length(end));
+    else if (field === 2 && wt === 2) e.value = r.string(r.length(end));
+  });
   return e;
 }
 
@@ -152,14 +145,8 @@ function parseGraph(
   const inputs: ValueInfo[] = [];
   const outputs: ValueInfo[] = [];
   const nodeRanges: [number, number][] = [];
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (wt !== 2) {
-      r.skipField(wt, end);
-      continue;
-    }
+  r.fields(end, (field, wt) => {
+    if (wt !== 2) return;
     const len = r.length(end);
     const fEnd = r.pos + len;
     if (field === 1) {
@@ -172,7 +159,7 @@ function parseGraph(
     else if (field === 12) outputs.push(parseValueInfo(r, fEnd));
     else r.skip(len);
     r.pos = fEnd;
-  }
+  });
   // Nodes after initializers: a Constant's scope entry must exist before consumers are linked, whatever the field order.
   for (const [start, nEnd] of nodeRanges) {
     r.pos = start;
@@ -203,11 +190,9 @@ function smallInts(r: WireReader, t: TensorRef): number[] | undefined {
   const saved = r.pos;
   const values: number[] = [];
   r.pos = st.start;
-  while (r.pos < st.end && values.length <= t.count) {
-    const tag = r.varint();
-    const wt = tag & 7;
-    if (tag >>> 3 !== st.field) r.skipField(wt, st.end);
-    else if (st.wire === 'bytes' && wt === 2) {
+  r.fields(st.end, (field, wt) => {
+    if (field !== st.field) return;
+    if (st.wire === 'bytes' && wt === 2) {
       const bytes = r.bytes(r.length(st.end));
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let at = 0; at + size <= bytes.length; at += size) values.push(size === 4 ? view.getInt32(at, true) : Number(view.getBigInt64(at, true)));
@@ -220,8 +205,9 @@ function smallInts(r: WireReader, t: TensorRef): number[] | undefined {
     } else if (st.wire === 'varint' && wt === 0) {
       r.varint64();
       values.push(r.int64);
-    } else break;
-  }
+    } else return false;
+    return values.length <= t.count;
+  });
   r.pos = saved;
   return values.length === t.count ? values : undefined;
 }
@@ -233,14 +219,8 @@ function parseNode(state: ParseState, end: number, scope: Scope, depth: number):
   const span: [number, number] = [r.pos, end];
   const outputs = node.outputs;
   const attributes: [number, number][] = [];
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (wt !== 2) {
-      r.skipField(wt, end);
-      continue;
-    }
+  r.fields(end, (field, wt) => {
+    if (wt !== 2) return;
     const len = r.length(end);
     if (field === 1) node.inputs.push(r.string(len));
     else if (field === 2) outputs.push(r.string(len));
@@ -251,7 +231,7 @@ function parseNode(state: ParseState, end: number, scope: Scope, depth: number):
       attributes.push([r.pos, r.pos + len]);
       r.skip(len);
     } else r.skip(len);
-  }
+  });
   if (!node.name) node.name = `${node.op || 'node'}_${state.nodes.length}`;
   state.nodes.push(node);
   const opKey = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op}` : node.op;
@@ -276,19 +256,16 @@ function parseAttribute(
 ): void {
   const r = state.r;
   let name = '';
-  let intValue: number | undefined;
+  let intValue = undefined as number | undefined;
   const graphs: [number, number][] = [];
   const tensors: [number, number, boolean][] = [];
   let floats = 0;
   let ints = 0;
   const intList: number[] = [];
-  let hasF = false;
-  let hasI = false;
+  let hasF = false as boolean;
+  let hasI = false as boolean;
   const start = r.pos;
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
+  r.fields(end, (field, wt) => {
     if (field === 1 && wt === 2) name = r.string(r.length(end));
     else if ((field === 5 || field === 10 || field === 22 || field === 23) && wt === 2) {
       const len = r.length(end);
@@ -304,10 +281,7 @@ function parseAttribute(
         if (len % 4) invalid(`attribute floats length ${len} is not a multiple of 4`);
         floats += len / 4;
         r.skip(len);
-      } else {
-        floats++;
-        r.skipField(wt, end);
-      }
+      } else floats++;
     } else if (field === 8) {
       const int = () => {
         r.varint64();
@@ -317,19 +291,14 @@ function parseAttribute(
         const fEnd = r.fieldEnd(end);
         while (r.pos < fEnd) int();
       } else if (wt === 0) int();
-      else {
-        ints++;
-        r.skipField(wt, end);
-      }
-    } else if (field === 2) {
-      hasF = true;
-      r.skipField(wt, end);
-    } else if (field === 3 && wt === 0) {
+      else ints++;
+    } else if (field === 2) hasF = true;
+    else if (field === 3 && wt === 0) {
       hasI = true;
       r.varint64();
       intValue = r.int64;
-    } else r.skipField(wt, end);
-  }
+    }
+  });
   if (intValue !== undefined && name && constantOutput === null) node.ints[name] = intValue;
   if (ints > 0 && intList.length === ints && name && constantOutput === null) node.lists[name] = intList;
   const proto = (field: number, wire: WireEncoding): TensorStorage => ({ kind: 'proto', start, end, field, wire });
@@ -369,14 +338,8 @@ function parseFunction(state: ParseState, end: number): void {
   let name = '';
   let domain = '';
   const nodeRanges: [number, number][] = [];
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (wt !== 2) {
-      r.skipField(wt, end);
-      continue;
-    }
+  r.fields(end, (field, wt) => {
+    if (wt !== 2) return;
     const len = r.length(end);
     if (field === 1) name = r.string(len);
     else if (field === 10) domain = r.string(len);
@@ -384,7 +347,7 @@ function parseFunction(state: ParseState, end: number): void {
       nodeRanges.push([r.pos, r.pos + len]);
       r.skip(len);
     } else r.skip(len);
-  }
+  });
   const scope: Scope = { path: `function ${domain}:${name}`, parent: null, names: new Map() };
   for (const [start, nEnd] of nodeRanges) {
     r.pos = start;
@@ -395,49 +358,39 @@ function parseFunction(state: ParseState, end: number): void {
 
 function parseValueInfo(r: WireReader, end: number): ValueInfo {
   const v: ValueInfo = { name: '', dtype: 0, shape: null };
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x0a) v.name = r.string(r.length(end));
-    else if (tag === 0x12) {
+  r.fields(end, (field, wt) => {
+    if (field === 1 && wt === 2) v.name = r.string(r.length(end));
+    else if (field === 2 && wt === 2) {
       const tEnd = r.fieldEnd(end);
-      while (r.pos < tEnd) {
-        const t = r.varint();
-        if (t === 0x0a) parseTensorType(r, r.fieldEnd(tEnd), v);
-        else r.skipField(t & 7, tEnd);
-      }
-    } else r.skipField(tag & 7, end);
-  }
+      r.fields(tEnd, (f, w) => {
+        if (f === 1 && w === 2) parseTensorType(r, r.fieldEnd(tEnd), v);
+      });
+    }
+  });
   return v;
 }
 
 function parseTensorType(r: WireReader, end: number, v: ValueInfo): void {
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x08) v.dtype = r.varint();
-    else if (tag === 0x12) {
-      v.shape = [];
+  r.fields(end, (field, wt) => {
+    if (field === 1 && wt === 0) v.dtype = r.varint();
+    else if (field === 2 && wt === 2) {
+      const shape: (number | string | null)[] = (v.shape = []);
       const sEnd = r.fieldEnd(end);
-      while (r.pos < sEnd) {
-        const t = r.varint();
-        if (t !== 0x0a) {
-          r.skipField(t & 7, sEnd);
-          continue;
-        }
+      r.fields(sEnd, (f, w) => {
+        if (f !== 1 || w !== 2) return;
         const dEnd = r.fieldEnd(sEnd);
-        let dim: number | string | null = null;
-        while (r.pos < dEnd) {
-          const d = r.varint();
-          if (d === 0x08) {
+        let dim = null as number | string | null;
+        r.fields(dEnd, (d, dw) => {
+          if (d === 1 && dw === 0) {
             r.varint64();
             dim = r.int64;
-          } else if (d === 0x12) dim = r.string(r.length(dEnd));
-          else r.skipField(d & 7, dEnd);
-        }
-        if (v.shape.length >= MAX_TENSOR_RANK) invalid(`value ${v.name} has more than ${MAX_TENSOR_RANK} dimensions`);
-        v.shape.push(dim);
-      }
-    } else r.skipField(tag & 7, end);
-  }
+          } else if (d === 2 && dw === 2) dim = r.string(r.length(dEnd));
+        });
+        if (shape.length >= MAX_TENSOR_RANK) invalid(`value ${v.name} has more than ${MAX_TENSOR_RANK} dimensions`);
+        shape.push(dim);
+      });
+    }
+  });
 }
 
 function elementCount(dims: number[], what: string): number {
@@ -457,14 +410,11 @@ function parseTensor(state: ParseState, end: number, origin: string, scopePath: 
   const dims: number[] = [];
   let dtype = 0;
   let name = '';
-  let raw: [number, number] | null = null;
+  let raw = null as [number, number] | null;
   const fieldsPresent = new Set<number>();
-  let externalLocation = false;
+  let externalLocation = false as boolean;
   const ext: Record<string, string> = {};
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
+  r.fields(end, (field, wt) => {
     if (field === 1) {
       if (wt === 2) {
         const dEnd = r.fieldEnd(end);
@@ -481,11 +431,8 @@ function parseTensor(state: ParseState, end: number, origin: string, scopePath: 
       const e = parseStringEntry(r, r.fieldEnd(end));
       ext[e.key] = e.value;
     } else if (field === 14 && wt === 0) externalLocation = r.varint() === 1;
-    else {
-      if ([4, 5, 6, 7, 10, 11].includes(field)) fieldsPresent.add(field);
-      r.skipField(wt, end);
-    }
-  }
+    else if ([4, 5, 6, 7, 10, 11].includes(field)) fieldsPresent.add(field);
+  });
   const what = `tensor '${name}'`;
   const count = elementCount(dims, what);
   const info = dtypeInfo(dtype);
@@ -537,13 +484,10 @@ function parseExtNumber(text: string, key: string, what: string): number {
 function parseSparse(state: ParseState, end: number, origin: string, scopePath: string): TensorRef {
   const r = state.r;
   const start = r.pos;
-  let values: TensorRef | null = null;
-  let indices: TensorRef | null = null;
+  let values = null as TensorRef | null;
+  let indices = null as TensorRef | null;
   const dims: number[] = [];
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wt = tag & 7;
+  r.fields(end, (field, wt) => {
     if ((field === 1 || field === 2) && wt === 2) {
       const tEnd = r.fieldEnd(end);
       const t = parseTensor(state, tEnd, origin, scopePath);
@@ -555,8 +499,8 @@ function parseSparse(state: ParseState, end: number, origin: string, scopePath: 
         while (r.pos < dEnd) dims.push(readDim(r));
       } else dims.push(readDim(r));
       if (dims.length > MAX_TENSOR_RANK) invalid(`sparse tensor has more than ${MAX_TENSOR_RANK} dimensions`);
-    } else r.skipField(wt, end);
-  }
+    }
+  });
   if (!values) invalid(`sparse tensor at offset ${end} has no values`);
   const name = values.name;
   const count = elementCount(dims, `sparse tensor '${name}'`);

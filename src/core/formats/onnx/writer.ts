@@ -200,19 +200,19 @@ interface Field {
 function readFields(r: WireReader, start: number, end: number): Field[] {
   const fields: Field[] = [];
   r.pos = start;
-  while (r.pos < end) {
-    const at = r.pos;
-    const t = r.varint();
-    const wt = t & 7;
+  // Each field's tag starts where the one before it ends.
+  let at = start;
+  r.fields(end, (field, wt) => {
     if (wt === 2) {
       const len = r.length(end);
-      fields.push({ field: t >>> 3, wt, at, start: r.pos, end: r.pos + len });
+      fields.push({ field, wt, at, start: r.pos, end: r.pos + len });
       r.skip(len);
     } else {
       r.skipField(wt, end);
-      fields.push({ field: t >>> 3, wt, at, start: at, end: r.pos });
+      fields.push({ field, wt, at, start: at, end: r.pos });
     }
-  }
+    at = r.pos;
+  });
   return fields;
 }
 
