@@ -5,7 +5,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -15,7 +18,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['vscode', 'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'worker_threads', 'node:worker_threads'],
+          paths: [
+            'vscode',
+            'fs',
+            'node:fs',
+            'fs/promises',
+            'node:fs/promises',
+            'worker_threads',
+            'node:worker_threads',
+          ],
         },
       ],
       'no-restricted-globals': ['error', 'document', 'window', 'require'],

@@ -5,7 +5,7 @@ const [from, to] = process.argv.slice(2);
 const input = openSync(from, 'r');
 const output = openSync(to, 'w');
 const buf = Buffer.allocUnsafe(1 << 20);
-for (let n; (n = readSync(input, buf, 0, buf.length, null)) > 0; ) writeSync(output, buf, 0, n);
+for (let n; (n = readSync(input, buf, 0, buf.length, null)) > 0;) writeSync(output, buf, 0, n);
 fsyncSync(output);
 closeSync(input);
 closeSync(output);

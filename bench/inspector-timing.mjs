@@ -21,8 +21,15 @@ const jsonOut = opt('json', '');
 const dir = mkdtempSync(join(tmpdir(), 'model-lens-timing-'));
 
 try {
-  execFileSync(process.execPath, [join(repoRoot, 'dist/test/fixtures/generate.js'), dir, '--large', String(mb)], { stdio: 'ignore' });
-  const server = await startCodeServer({ folder: dir, vsix: join(repoRoot, 'dist/model-lens.vsix') });
+  execFileSync(
+    process.execPath,
+    [join(repoRoot, 'dist/test/fixtures/generate.js'), dir, '--large', String(mb)],
+    { stdio: 'ignore' },
+  );
+  const server = await startCodeServer({
+    folder: dir,
+    vsix: join(repoRoot, 'dist/model-lens.vsix'),
+  });
   const browser = await launchBrowser();
   let result;
   try {

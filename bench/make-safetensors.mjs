@@ -8,7 +8,12 @@ const cols = 2048;
 const perTensor = rows * cols * 4;
 const count = Math.max(1, Math.round((Number(mbText) * 2 ** 20) / perTensor));
 const header = {};
-for (let i = 0; i < count; i++) header[`model.layers.${i}.mlp.weight`] = { dtype: 'F32', shape: [rows, cols], data_offsets: [i * perTensor, (i + 1) * perTensor] };
+for (let i = 0; i < count; i++)
+  header[`model.layers.${i}.mlp.weight`] = {
+    dtype: 'F32',
+    shape: [rows, cols],
+    data_offsets: [i * perTensor, (i + 1) * perTensor],
+  };
 header.__metadata__ = { format: 'pt', source: 'model-lens bench' };
 let text = JSON.stringify(header);
 text += ' '.repeat((8 - (text.length % 8)) % 8);
@@ -23,7 +28,8 @@ const next = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), (s >>> 0) / 
 const chunk = new Float32Array(1 << 20);
 for (let t = 0; t < count; t++) {
   for (let done = 0; done < rows * cols; done += chunk.length) {
-    for (let i = 0; i < chunk.length; i++) chunk[i] = next() < 0.02 ? 0 : (next() + next() + next() - 1.5) * 0.05;
+    for (let i = 0; i < chunk.length; i++)
+      chunk[i] = next() < 0.02 ? 0 : (next() + next() + next() - 1.5) * 0.05;
     writeSync(fd, new Uint8Array(chunk.buffer));
   }
 }

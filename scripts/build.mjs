@@ -22,9 +22,19 @@ const node = {
 };
 
 const builds = [
-  { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: dist, external: ['vscode'] },
+  {
+    ...node,
+    entryPoints: { extension: 'src/extension/extension.ts' },
+    outdir: dist,
+    external: ['vscode'],
+  },
   { ...node, entryPoints: { worker: 'src/node/worker.ts' }, outdir: dist },
-  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: dist, banner: { js: '#!/usr/bin/env node' } },
+  {
+    ...node,
+    entryPoints: { cli: 'src/cli/main.ts' },
+    outdir: dist,
+    banner: { js: '#!/usr/bin/env node' },
+  },
   {
     bundle: true,
     platform: 'browser',
@@ -36,7 +46,11 @@ const builds = [
     absWorkingDir: root,
     plugins: [watPlugin],
     // report and compare import their stylesheets from media/, so esbuild ships them as dist/webview/*.css.
-    entryPoints: { main: 'webview/main.ts', report: 'webview/report/main.ts', compare: 'webview/compare/main.ts' },
+    entryPoints: {
+      main: 'webview/main.ts',
+      report: 'webview/report/main.ts',
+      compare: 'webview/compare/main.ts',
+    },
     outdir: join(dist, 'webview'),
   },
 ];
@@ -48,7 +62,12 @@ if (args.has('--tests')) {
       if (f.endsWith('.ts')) entries[join(dir, f.slice(0, -3))] = join(dir, f);
     }
   }
-  builds.push({ ...node, entryPoints: entries, outdir: dist, external: ['vscode', 'mocha', 'playwright-core'] });
+  builds.push({
+    ...node,
+    entryPoints: entries,
+    outdir: dist,
+    external: ['vscode', 'mocha', 'playwright-core'],
+  });
 }
 
 // Only --clean empties dist/: several builds (tests, packaging, a watcher) may share it at once,
@@ -59,8 +78,14 @@ if (args.has('--clean')) {
   }
 }
 mkdirSync(join(dist, 'webview'), { recursive: true });
-cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.css'), join(dist, 'webview/codicon.css'));
-cpSync(join(root, 'node_modules/@vscode/codicons/dist/codicon.ttf'), join(dist, 'webview/codicon.ttf'));
+cpSync(
+  join(root, 'node_modules/@vscode/codicons/dist/codicon.css'),
+  join(dist, 'webview/codicon.css'),
+);
+cpSync(
+  join(root, 'node_modules/@vscode/codicons/dist/codicon.ttf'),
+  join(dist, 'webview/codicon.ttf'),
+);
 // onnxruntime-web's Node entry loads its WebAssembly at run time from here (src/node/verify/ortWeb.ts).
 mkdirSync(join(dist, 'ort'), { recursive: true });
 for (const f of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) {

@@ -18,5 +18,7 @@ await esbuild.build({
   outfile: out,
   plugins: [watPlugin],
 });
-const run = spawnSync(process.execPath, ['--enable-source-maps', out, ...process.argv.slice(2)], { stdio: 'inherit' });
+const run = spawnSync(process.execPath, ['--enable-source-maps', out, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
 process.exit(run.status ?? 2);

@@ -7,7 +7,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative, sep } from 'node:path';
 
 const root = process.argv[2] ?? join(import.meta.dirname, '..');
-const LAYERS = ['src/core', 'src/shared', 'src/node', 'src/extension', 'src/cli', 'src/fuzz', 'webview'];
+const LAYERS = [
+  'src/core',
+  'src/shared',
+  'src/node',
+  'src/extension',
+  'src/cli',
+  'src/fuzz',
+  'webview',
+];
 /** What each layer must not import. */
 const FORBIDDEN = {
   'src/core': ['src/shared', 'src/node', 'src/extension', 'src/cli', 'src/fuzz', 'webview'],
@@ -19,13 +27,20 @@ function walk(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
+    return statSync(p).isDirectory()
+      ? walk(p)
+      : p.endsWith('.ts') && !p.endsWith('.d.ts')
+        ? [p]
+        : [];
   });
 }
 
 const posix = (p) => p.split(sep).join('/');
-const files = new Set(['src', 'webview'].flatMap((b) => walk(join(root, b))).map((f) => posix(relative(root, f))));
-const IMPORT = /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/gs;
+const files = new Set(
+  ['src', 'webview'].flatMap((b) => walk(join(root, b))).map((f) => posix(relative(root, f))),
+);
+const IMPORT =
+  /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/gs;
 const edges = new Map();
 for (const f of files) {
   const out = new Set();
@@ -85,7 +100,9 @@ for (const start of files) {
 
 const layerOf = (f) => LAYERS.find((l) => f.startsWith(`${l}/`)) ?? 'other';
 const against = [];
-for (const [a, out] of edges) for (const b of out) if ((FORBIDDEN[layerOf(a)] ?? []).includes(layerOf(b))) against.push(`${a} -> ${b}`);
+for (const [a, out] of edges)
+  for (const b of out)
+    if ((FORBIDDEN[layerOf(a)] ?? []).includes(layerOf(b))) against.push(`${a} -> ${b}`);
 
 for (const c of cycles) console.error(`layers: import cycle: ${c.join(' <-> ')}`);
 for (const x of against.sort()) console.error(`layers: import against the layers: ${x}`);

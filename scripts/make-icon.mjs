@@ -4,7 +4,7 @@ import { chromium } from 'playwright-core';
 const bars = (x0, width, count, base, scale, fill) =>
   Array.from({ length: count }, (_, i) => {
     const z = (i - (count - 1) / 2) / (count / 5);
-    const h = Math.max(3, Math.round(scale * Math.exp(-z * z / 2)));
+    const h = Math.max(3, Math.round(scale * Math.exp((-z * z) / 2)));
     return `<rect x="${x0 + i * width + 1}" y="${base - h}" width="${width - 2}" height="${h}" rx="1.5" fill="${fill}"/>`;
   }).join('');
 
@@ -21,8 +21,14 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" vi
 <line x1="76" y1="80" x2="101" y2="105" stroke="#f1f5f9" stroke-width="12" stroke-linecap="round"/>
 </svg>`;
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+});
 const page = await browser.newPage({ viewport: { width: 128, height: 128 } });
 await page.setContent(`<html><body style="margin:0;background:transparent">${svg}</body></html>`);
-await page.screenshot({ path: new URL('../media/icon.png', import.meta.url).pathname, omitBackground: true });
+await page.screenshot({
+  path: new URL('../media/icon.png', import.meta.url).pathname,
+  omitBackground: true,
+});
 await browser.close();

@@ -16,19 +16,29 @@ function step(what, command, args) {
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 // Samples first: the generator lives in the test build, and packaging empties dist/ afterwards.
 step('build (with test fixtures)', process.execPath, ['scripts/build.mjs', '--tests']);
-step('generate sample models into samples/', process.execPath, ['dist/test/fixtures/generate.js', samples]);
+step('generate sample models into samples/', process.execPath, [
+  'dist/test/fixtures/generate.js',
+  samples,
+]);
 step('package the VSIX', npm, ['run', 'package']);
 
-const code = spawnSync('code', ['--version'], { stdio: 'ignore', shell: process.platform === 'win32' });
+const code = spawnSync('code', ['--version'], {
+  stdio: 'ignore',
+  shell: process.platform === 'win32',
+});
 if (code.status === 0) {
   step('install into VS Code', 'code', ['--install-extension', vsix, '--force']);
   step('open samples/ in VS Code', 'code', [samples]);
 } else {
-  step('install code-server (first run takes a minute or two)', 'bash', ['scripts/install-code-server.sh']);
+  step('install code-server (first run takes a minute or two)', 'bash', [
+    'scripts/install-code-server.sh',
+  ]);
   const { startCodeServer } = await import('../test/e2e/codeServer.mjs');
   console.log('\n> start code-server with Model Lens installed');
   const server = await startCodeServer({ folder: samples, vsix, port: 8080 });
-  console.log(`\nModel Lens is running in code-server: ${server.url}/?folder=${encodeURIComponent(samples).replaceAll('%2F', '/')}`);
+  console.log(
+    `\nModel Lens is running in code-server: ${server.url}/?folder=${encodeURIComponent(samples).replaceAll('%2F', '/')}`,
+  );
   console.log('Open a .onnx file in the explorer. Press Ctrl-C to stop.');
   // codeServer.mjs stops the server on Ctrl-C; an exit before that is a crash.
   server.exited.then((status) => {

@@ -14,7 +14,10 @@ export const watPlugin = {
       try {
         module.validate();
         const { buffer } = module.toBinary({});
-        return { contents: `export default ${JSON.stringify(Buffer.from(buffer).toString('base64'))};`, loader: 'js' };
+        return {
+          contents: `export default ${JSON.stringify(Buffer.from(buffer).toString('base64'))};`,
+          loader: 'js',
+        };
       } finally {
         module.destroy();
       }

@@ -11,5 +11,8 @@ const start = readme.indexOf(BEGIN);
 const end = readme.indexOf(END);
 if (start < 0 || end < start) throw new Error(`README.md has no ${BEGIN} … ${END} section`);
 const table = readFileSync(join(ROOT, 'test-artifacts/zoo.md'), 'utf8').trim();
-writeFileSync(join(ROOT, 'README.md'), `${readme.slice(0, start + BEGIN.length)}\n${table}\n${readme.slice(end)}`);
+writeFileSync(
+  join(ROOT, 'README.md'),
+  `${readme.slice(0, start + BEGIN.length)}\n${table}\n${readme.slice(end)}`,
+);
 console.log('README.md: zoo table updated from test-artifacts/zoo.md');

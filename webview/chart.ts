@@ -35,14 +35,25 @@ export class HistogramChart extends BinChart<ChartData> {
     const c = d.counts[bin];
     const count = this.formatCount(c);
     return {
-      lines: [h('div', {}, h('span', { class: 'chart-tooltip-count' }, count), c === 1 ? ' value' : ' values')],
+      lines: [
+        h(
+          'div',
+          {},
+          h('span', { class: 'chart-tooltip-count' }, count),
+          c === 1 ? ' value' : ' values',
+        ),
+      ],
       text: `bin ${bin + 1}: ${range}, ${count} values`,
     };
   }
 }
 
 /** A row's inline histogram: bars only, drawn at device resolution. */
-export function drawSparkline(canvas: HTMLCanvasElement, counts: ArrayLike<number> | null, colors: ChartColors): void {
+export function drawSparkline(
+  canvas: HTMLCanvasElement,
+  counts: ArrayLike<number> | null,
+  colors: ChartColors,
+): void {
   const dpr = window.devicePixelRatio || 1;
   const cssW = 72;
   const cssH = 16;

@@ -326,7 +326,10 @@ export abstract class BinChart<D extends BinRange> {
     ctx.fillRect(left, bottom, p.width, Math.max(1, Math.round(dpr)));
     // An arrowhead past each clipped end, pointing out: there is more beyond.
     const tip = 4 * dpr;
-    for (const [clipped, x, dir] of [[d.clippedLow, left, -1], [d.clippedHigh, right, 1]] as const) {
+    for (const [clipped, x, dir] of [
+      [d.clippedLow, left, -1],
+      [d.clippedHigh, right, 1],
+    ] as const) {
       if (!clipped) continue;
       ctx.beginPath();
       ctx.moveTo(x + dir * tip, bottom);
@@ -349,7 +352,10 @@ export abstract class BinChart<D extends BinRange> {
       if (d.min < 0 && d.max > 0) {
         const x = this.valueX(d, p, 0);
         const zeroWidth = ctx.measureText('0').width;
-        if (x - zeroWidth > left + ctx.measureText(lo).width + 8 * dpr && x + zeroWidth < right - ctx.measureText(hi).width - 8 * dpr) {
+        if (
+          x - zeroWidth > left + ctx.measureText(lo).width + 8 * dpr &&
+          x + zeroWidth < right - ctx.measureText(hi).width - 8 * dpr
+        ) {
           ctx.textAlign = 'center';
           ctx.fillText('0', x, labelY);
         }

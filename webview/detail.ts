@@ -31,14 +31,22 @@ export class DetailPane {
     this.chart = new HistogramChart({ id: 'detail-histogram', height: 166, label: 'Histogram' });
     this.title = h('h2', { class: 'detail-title' });
     this.subtitle = h('div', { class: 'detail-subtitle' });
-    this.logToggle = h('vscode-checkbox', { label: 'Log scale', class: 'log-toggle' }) as HTMLElement & { checked: boolean };
+    this.logToggle = h('vscode-checkbox', {
+      label: 'Log scale',
+      class: 'log-toggle',
+    }) as HTMLElement & { checked: boolean };
     this.logToggle.addEventListener('change', () => onLogChange(this.logToggle.checked));
     this.facts = h('dl', { class: 'facts' });
     this.message = h('div', { class: 'detail-message', hidden: true });
     this.element = h(
       'section',
       { class: 'detail', 'aria-label': 'Selected tensor' },
-      h('div', { class: 'detail-head' }, h('div', { class: 'detail-names' }, this.title, this.subtitle), this.logToggle),
+      h(
+        'div',
+        { class: 'detail-head' },
+        h('div', { class: 'detail-names' }, this.title, this.subtitle),
+        this.logToggle,
+      ),
       // The message overlays the chart so the pane keeps its height and the table does not jump.
       h('div', { class: 'detail-chart' }, this.chart.element, this.message),
       this.facts,
@@ -71,7 +79,12 @@ export class DetailPane {
     const { row, tensor: t, stats: s, error } = input;
     this.title.textContent = t.name;
     this.title.title = t.name;
-    const where = row.layer === UNUSED_LAYER ? 'Not used by any layer' : row.op ? `${row.layer} · ${row.op}` : row.layer;
+    const where =
+      row.layer === UNUSED_LAYER
+        ? 'Not used by any layer'
+        : row.op
+          ? `${row.layer} · ${row.op}`
+          : row.layer;
     setChildren(
       this.subtitle,
       h('span', {}, where),
@@ -87,16 +100,23 @@ export class DetailPane {
       setChildren(this.message, icon('warning'), h('span', {}, `No statistics: ${error}`));
     } else if (!s) {
       this.message.hidden = false;
-      setChildren(this.message, icon('loading', 'codicon-modifier-spin'), h('span', {}, 'Computing statistics…'));
+      setChildren(
+        this.message,
+        icon('loading', 'codicon-modifier-spin'),
+        h('span', {}, 'Computing statistics…'),
+      );
     } else {
       this.message.hidden = true;
     }
     this.chart.set(
-      s && s.count > 0 ? { min: s.histogram.min, max: s.histogram.max, counts: s.histogram.counts } : null,
+      s && s.count > 0
+        ? { min: s.histogram.min, max: s.histogram.max, counts: s.histogram.counts }
+        : null,
       this.log,
       `Histogram of ${t.name}: ${s ? s.histogram.counts.length : 0} bins. Arrow keys read bins.`,
     );
-    const zerosLabel = input.nearZero > 0 ? `Zeros (|x| ≤ ${formatNumber(input.nearZero)})` : 'Zeros';
+    const zerosLabel =
+      input.nearZero > 0 ? `Zeros (|x| ≤ ${formatNumber(input.nearZero)})` : 'Zeros';
     const dash = '—';
     const entries: [string, string, string?][] = s
       ? [
@@ -114,12 +134,18 @@ export class DetailPane {
           ['p99 ≈', formatNumber(s.p99, 4)],
           ['Entropy', `${s.entropy.toFixed(2)} bits/weight`],
         ]
-      : [['Count', formatInt(t.count)], ...['Min', 'Max', 'Mean', 'Std', 'Sparsity'].map((k): [string, string] => [k, dash])];
+      : [
+          ['Count', formatInt(t.count)],
+          ...['Min', 'Max', 'Mean', 'Std', 'Sparsity'].map((k): [string, string] => [k, dash]),
+        ];
     this.facts.replaceChildren(
       ...entries.map(([k, v, cls]) =>
         h(
           'div',
-          { class: `fact${cls ? ` ${cls}` : ''}`, title: k.includes('≈') ? 'Interpolated within a histogram bin' : undefined },
+          {
+            class: `fact${cls ? ` ${cls}` : ''}`,
+            title: k.includes('≈') ? 'Interpolated within a histogram bin' : undefined,
+          },
           h('dt', {}, k),
           h('dd', {}, v),
         ),

@@ -8,7 +8,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   ...children: Child[]
 ): HTMLElementTagNameMap[K];
 export function h(tag: string, attrs?: Record<string, Attr>, ...children: Child[]): HTMLElement;
-export function h(tag: string, attrs: Record<string, Attr> = {}, ...children: Child[]): HTMLElement {
+export function h(
+  tag: string,
+  attrs: Record<string, Attr> = {},
+  ...children: Child[]
+): HTMLElement {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
@@ -26,7 +30,10 @@ export function append(el: Element, ...children: Child[]): void {
 }
 
 export function icon(name: string, extraClass = ''): HTMLElement {
-  return h('span', { class: `codicon codicon-${name} ${extraClass}`.trim(), 'aria-hidden': 'true' });
+  return h('span', {
+    class: `codicon codicon-${name} ${extraClass}`.trim(),
+    'aria-hidden': 'true',
+  });
 }
 
 /** Replaces an element's children. */

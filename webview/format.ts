@@ -28,7 +28,8 @@ export function formatCompact(n: number): string {
   const abs = Math.abs(n);
   const scaled = (d: number, s: string) => {
     const v = n / d;
-    const text = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+    const text =
+      Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
     return `${text.includes('.') ? text.replace(/\.?0+$/, '') : text} ${s}`;
   };
   if (abs >= 1e12) return scaled(1e12, 'T');
@@ -45,7 +46,11 @@ export function formatNumber(x: number | null | undefined, digits = 4): string {
   if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
   if (x === 0) return '0';
   const abs = Math.abs(x);
-  if (abs >= 1e5 || abs < 1e-3) return x.toExponential(digits - 1).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  if (abs >= 1e5 || abs < 1e-3)
+    return x
+      .toExponential(digits - 1)
+      .replace(/\.?0+e/, 'e')
+      .replace('e+', 'e');
   return String(Number(x.toPrecision(digits)));
 }
 
@@ -71,7 +76,8 @@ export function formatDimsCompact(dims: readonly number[]): string {
 }
 
 export function formatValueInfo(v: ValueInfo): string {
-  const shape = v.shape === null ? '?' : `[${v.shape.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
+  const shape =
+    v.shape === null ? '?' : `[${v.shape.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
   return `${dtypeInfo(v.dtype).name}${shape}`;
 }
 

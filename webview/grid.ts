@@ -7,7 +7,14 @@ import type { TensorView } from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
 import { drawSparkline } from './chart';
 import { h } from './dom';
-import { formatBytes, formatDims, formatDimsCompact, formatInt, formatNumber, formatPercent } from './format';
+import {
+  formatBytes,
+  formatDims,
+  formatDimsCompact,
+  formatInt,
+  formatNumber,
+  formatPercent,
+} from './format';
 import type { ColumnId, Row, SortSpec } from './rows';
 import type { ChartColors } from './theme';
 
@@ -26,20 +33,62 @@ interface Column {
 }
 
 export const COLUMNS: readonly Column[] = [
-  { id: 'layer', label: 'Layer', min: 96, max: { fr: 1.2 }, numeric: false, title: 'Layer (node) name' },
+  {
+    id: 'layer',
+    label: 'Layer',
+    min: 96,
+    max: { fr: 1.2 },
+    numeric: false,
+    title: 'Layer (node) name',
+  },
   { id: 'op', label: 'Op', min: 64, max: 92, numeric: false, title: 'Operator type' },
-  { id: 'tensor', label: 'Tensor', min: 120, max: { fr: 1.6 }, numeric: false, title: 'Tensor name' },
+  {
+    id: 'tensor',
+    label: 'Tensor',
+    min: 120,
+    max: { fr: 1.6 },
+    numeric: false,
+    title: 'Tensor name',
+  },
   { id: 'dtype', label: 'Type', min: 58, max: 66, numeric: false, title: 'Element type' },
-  { id: 'shape', label: 'Shape', min: 76, max: 104, numeric: false, title: 'Dimensions (sorts by element count)' },
+  {
+    id: 'shape',
+    label: 'Shape',
+    min: 76,
+    max: 104,
+    numeric: false,
+    title: 'Dimensions (sorts by element count)',
+  },
   { id: 'count', label: 'Count', min: 70, max: 88, numeric: true, title: 'Elements' },
   { id: 'bytes', label: 'Size', min: 66, max: 74, numeric: true, title: 'Bytes in storage' },
   { id: 'min', label: 'Min', min: 62, max: 76, numeric: true, title: 'Smallest finite value' },
   { id: 'max', label: 'Max', min: 62, max: 76, numeric: true, title: 'Largest finite value' },
   { id: 'mean', label: 'Mean', min: 62, max: 76, numeric: true, title: 'Mean of finite values' },
-  { id: 'std', label: 'Std', min: 62, max: 76, numeric: true, title: 'Population standard deviation' },
-  { id: 'zeros', label: 'Zeros', min: 58, max: 76, numeric: true, title: 'Elements counted as zero' },
+  {
+    id: 'std',
+    label: 'Std',
+    min: 62,
+    max: 76,
+    numeric: true,
+    title: 'Population standard deviation',
+  },
+  {
+    id: 'zeros',
+    label: 'Zeros',
+    min: 58,
+    max: 76,
+    numeric: true,
+    title: 'Elements counted as zero',
+  },
   { id: 'sparsity', label: 'Sparsity', min: 74, max: 86, numeric: true, title: 'Zeros / count' },
-  { id: 'hist', label: 'Histogram', min: 100, max: 100, numeric: false, title: 'Value histogram (bar height ∝ √count); sorts by entropy' },
+  {
+    id: 'hist',
+    label: 'Histogram',
+    min: 100,
+    max: 100,
+    numeric: false,
+    title: 'Value histogram (bar height ∝ √count); sorts by entropy',
+  },
 ];
 
 const PENDING = '…';
@@ -135,7 +184,8 @@ export class VirtualGrid {
       this.empty,
     );
     const minWidth = COLUMNS.reduce((s, c) => s + c.min, 0);
-    const track = (c: Column) => `minmax(${c.min}px, ${typeof c.max === 'number' ? `${c.max}px` : `${c.max.fr}fr`})`;
+    const track = (c: Column) =>
+      `minmax(${c.min}px, ${typeof c.max === 'number' ? `${c.max}px` : `${c.max.fr}fr`})`;
     this.scroller.style.setProperty('--grid-columns', COLUMNS.map(track).join(' '));
     this.scroller.style.setProperty('--grid-min-width', `${minWidth}px`);
     this.element = this.scroller;
@@ -146,7 +196,11 @@ export class VirtualGrid {
     this.scroller.addEventListener('keydown', (e) => this.onKey(e));
     // Arriving by keyboard with nothing selected selects the first row, so the focus is visible.
     this.scroller.addEventListener('focus', () => {
-      if (this.selected === null && this.data.order.length > 0 && this.scroller.matches(':focus-visible')) {
+      if (
+        this.selected === null &&
+        this.data.order.length > 0 &&
+        this.scroller.matches(':focus-visible')
+      ) {
         this.callbacks.select(this.data.order[0]);
       }
     });
@@ -166,7 +220,10 @@ export class VirtualGrid {
     this.scroller.setAttribute('aria-rowcount', String(data.order.length + 1));
     this.body.style.height = `${data.order.length * ROW_HEIGHT}px`;
     // What the table would like to be tall: a short table leaves the detail pane right below it.
-    this.scroller.style.setProperty('--grid-height', `${(data.order.length + 1) * ROW_HEIGHT + 16}px`);
+    this.scroller.style.setProperty(
+      '--grid-height',
+      `${(data.order.length + 1) * ROW_HEIGHT + 16}px`,
+    );
     this.invalidate();
   }
 
@@ -174,7 +231,10 @@ export class VirtualGrid {
     COLUMNS.forEach((col, i) => {
       const cell = this.headerCells[i];
       const active = spec?.column === col.id;
-      cell.setAttribute('aria-sort', active ? (spec.descending ? 'descending' : 'ascending') : 'none');
+      cell.setAttribute(
+        'aria-sort',
+        active ? (spec.descending ? 'descending' : 'ascending') : 'none',
+      );
       cell.classList.toggle('sorted', active);
       const indicator = cell.querySelector('.sort-indicator') as HTMLElement;
       indicator.className = `codicon sort-indicator${active ? (spec.descending ? ' codicon-arrow-down' : ' codicon-arrow-up') : ''}`;
@@ -232,7 +292,8 @@ export class VirtualGrid {
     const top = pos * ROW_HEIGHT;
     const visible = this.scroller.clientHeight - this.headerHeight();
     if (top < this.scroller.scrollTop) this.scroller.scrollTop = top;
-    else if (top + ROW_HEIGHT > this.scroller.scrollTop + visible) this.scroller.scrollTop = top + ROW_HEIGHT - visible;
+    else if (top + ROW_HEIGHT > this.scroller.scrollTop + visible)
+      this.scroller.scrollTop = top + ROW_HEIGHT - visible;
   }
 
   render(): void {
@@ -241,7 +302,10 @@ export class VirtualGrid {
     this.empty.hidden = total > 0;
     this.empty.textContent = total > 0 ? '' : this.emptyText;
     const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(total, Math.ceil((this.scroller.scrollTop + this.scroller.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+    const last = Math.min(
+      total,
+      Math.ceil((this.scroller.scrollTop + this.scroller.clientHeight) / ROW_HEIGHT) + OVERSCAN,
+    );
     const needed = Math.max(0, last - first);
     while (this.pool.length < needed) this.pool.push(this.createRow());
     for (let k = 0; k < this.pool.length; k++) {
@@ -254,13 +318,18 @@ export class VirtualGrid {
       if (!r.el.isConnected) this.body.append(r.el);
     }
     const selPos = this.selected === null ? -1 : order.indexOf(this.selected);
-    if (selPos >= first && selPos < last) this.scroller.setAttribute('aria-activedescendant', `grid-row-${selPos}`);
+    if (selPos >= first && selPos < last)
+      this.scroller.setAttribute('aria-activedescendant', `grid-row-${selPos}`);
     else this.scroller.removeAttribute('aria-activedescendant');
   }
 
   private createRow(): RowElement {
     const cells = COLUMNS.map((col, i) =>
-      h('div', { class: `grid-cell${col.numeric ? ' numeric' : ''} col-${col.id}`, role: 'gridcell', 'aria-colindex': i + 1 }),
+      h('div', {
+        class: `grid-cell${col.numeric ? ' numeric' : ''} col-${col.id}`,
+        role: 'gridcell',
+        'aria-colindex': i + 1,
+      }),
     );
     const spark = h('canvas', { class: 'sparkline', 'aria-hidden': 'true' });
     cells[cells.length - 1].append(spark);
@@ -306,7 +375,8 @@ export class VirtualGrid {
       s ? formatInt(s.zeros) : missing,
       s ? formatPercent(s.sparsity) : missing,
     ];
-    const exact = (v: number | null | undefined) => (s && v !== null && v !== undefined ? String(v) : texts[7]);
+    const exact = (v: number | null | undefined) =>
+      s && v !== null && v !== undefined ? String(v) : texts[7];
     const titles: string[] = [
       row.layer,
       row.op,
@@ -393,7 +463,8 @@ export class VirtualGrid {
       case 'ArrowDown':
         e.preventDefault();
         this.scroller.focus();
-        if (this.selected === null && this.data.order.length > 0) this.callbacks.select(this.data.order[0]);
+        if (this.selected === null && this.data.order.length > 0)
+          this.callbacks.select(this.data.order[0]);
         return;
       default:
         return;

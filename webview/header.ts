@@ -4,7 +4,15 @@ import { buildPrefixTree, filterFor, type PrefixNode } from './prefixTree';
 import type { ModelView, ViewConfig } from '../src/shared/protocol';
 import { HistogramChart } from './chart';
 import { h, icon, setChildren, type Child } from './dom';
-import { formatBytes, formatCompact, formatInt, formatNumber, formatOpset, formatPercent, formatValueInfo } from './format';
+import {
+  formatBytes,
+  formatCompact,
+  formatInt,
+  formatNumber,
+  formatOpset,
+  formatPercent,
+  formatValueInfo,
+} from './format';
 import type { CombinedHistogram, RobustRange } from './rebin';
 import { describeClip, rankOps, summarizeTensors, type SparsitySummary } from './summary';
 import { capabilitiesOf } from '../src/core/formats/capabilities';
@@ -65,14 +73,25 @@ export class Header {
       return b;
     };
     this.exportButtons = (['json', 'csv'] as const).map((format) => {
-      const b = button(`Export ${format.toUpperCase()}`, 'export', '', () => actions.exportStatistics(format));
+      const b = button(`Export ${format.toUpperCase()}`, 'export', '', () =>
+        actions.exportStatistics(format),
+      );
       b.dataset.format = format;
       return b;
     });
-    const recompute = button('Recompute', 'refresh', 'Recompute statistics, ignoring the cache', () => actions.recompute());
+    const recompute = button(
+      'Recompute',
+      'refresh',
+      'Recompute statistics, ignoring the cache',
+      () => actions.recompute(),
+    );
     const textButton = h(
       'button',
-      { class: 'icon-button', title: 'Reopen with Text Editor', 'aria-label': 'Reopen with Text Editor' },
+      {
+        class: 'icon-button',
+        title: 'Reopen with Text Editor',
+        'aria-label': 'Reopen with Text Editor',
+      },
       icon('go-to-file'),
     );
     textButton.addEventListener('click', () => actions.openAsText());
@@ -88,12 +107,22 @@ export class Header {
     this.sparsityValue = h('div', { class: 'metric-value' }, '…');
     this.sparsityNote = h('div', { class: 'metric-note' });
     this.chartNote = h('span', { class: 'metric-note' });
-    this.chart = new HistogramChart({ height: 64, compact: true, label: 'Whole-model weight histogram' });
+    this.chart = new HistogramChart({
+      height: 64,
+      compact: true,
+      label: 'Whole-model weight histogram',
+    });
     this.clipHeadline = h('span', { class: 'clip-headline' });
     this.clipTensors = h('div', { class: 'clip-tensors' });
     this.clipToggle = h('button', { class: 'link-button clip-toggle' });
     this.clipToggle.addEventListener('click', () => actions.fullRangeToggled(!this.clipFull));
-    this.clip = h('div', { class: 'chart-clip', hidden: true }, this.clipHeadline, this.clipTensors, this.clipToggle);
+    this.clip = h(
+      'div',
+      { class: 'chart-clip', hidden: true },
+      this.clipHeadline,
+      this.clipTensors,
+      this.clipToggle,
+    );
     this.metrics = h('div', { class: 'metrics' });
     this.structure = h('div', { class: 'structure' });
     this.warnings = h('div', { class: 'warnings', role: 'list', hidden: true });
@@ -104,7 +133,12 @@ export class Header {
         'div',
         { class: 'title-row' },
         icon('layers', 'title-icon'),
-        h('div', { class: 'title-block' }, h('div', { class: 'title-line' }, this.name, this.tags), this.meta),
+        h(
+          'div',
+          { class: 'title-block' },
+          h('div', { class: 'title-line' }, this.name, this.tags),
+          this.meta,
+        ),
         h('div', { class: 'actions' }, ...this.exportButtons, recompute, textButton, this.collapse),
       ),
       this.warnings,
@@ -127,7 +161,9 @@ export class Header {
   setExportEnabled(enabled: boolean): void {
     for (const b of this.exportButtons) {
       b.disabled = !enabled;
-      b.title = enabled ? `Export statistics as ${b.dataset.format?.toUpperCase()}` : 'Available once statistics are complete';
+      b.title = enabled
+        ? `Export statistics as ${b.dataset.format?.toUpperCase()}`
+        : 'Available once statistics are complete';
     }
   }
 
@@ -149,7 +185,12 @@ export class Header {
         producer ? metaItem('Producer', producer) : null,
         md.graphName ? metaItem('Graph', md.graphName) : null,
         md.domain ? metaItem('Domain', md.domain) : null,
-        md.opsets.length ? metaItem(md.opsets.length === 1 ? 'Opset' : 'Opsets', md.opsets.map(formatOpset).join(', ')) : null,
+        md.opsets.length
+          ? metaItem(
+              md.opsets.length === 1 ? 'Opset' : 'Opsets',
+              md.opsets.map(formatOpset).join(', '),
+            )
+          : null,
       ]),
     );
 
@@ -161,14 +202,22 @@ export class Header {
       .map((d) => `${d.name} ${formatBytes(d.bytes)}`)
       .join(' · ');
     const dtypeTitle = summary.bytesByDtype
-      .map((d) => `${d.name}: ${formatBytes(d.bytes)} in ${formatInt(d.tensors)} tensor${d.tensors === 1 ? '' : 's'}`)
+      .map(
+        (d) =>
+          `${d.name}: ${formatBytes(d.bytes)} in ${formatInt(d.tensors)} tensor${d.tensors === 1 ? '' : 's'}`,
+      )
       .join('\n');
     this.sparsityNote.textContent = '';
     this.sparsityValue.textContent = '…';
     const zeroRule = config.nearZero > 0 ? `|x| ≤ ${formatNumber(config.nearZero)}` : 'exact zeros';
     setChildren(
       this.metrics,
-      metric('Parameters', formatCompact(summary.parameters), 'in floating-point tensors', `${formatInt(summary.parameters)} weights`),
+      metric(
+        'Parameters',
+        formatCompact(summary.parameters),
+        'in floating-point tensors',
+        `${formatInt(summary.parameters)} weights`,
+      ),
       metric(
         'Weights',
         formatBytes(summary.totalBytes),
@@ -183,13 +232,24 @@ export class Header {
         this.sparsityNote,
       ),
       // Weight-only formats (safetensors, GGUF, checkpoints) have no graph: no nodes, ops or inputs to show.
-      hasGraph ? metric('Nodes', formatInt(model.nodeCount), `${Object.keys(model.opCounts).length} op types`) : null,
-      metric('Tensors', formatInt(model.tensors.length), `${formatInt(model.layers.length)} layers with weights`),
+      hasGraph
+        ? metric(
+            'Nodes',
+            formatInt(model.nodeCount),
+            `${Object.keys(model.opCounts).length} op types`,
+          )
+        : null,
+      metric(
+        'Tensors',
+        formatInt(model.tensors.length),
+        `${formatInt(model.layers.length)} layers with weights`,
+      ),
       h(
         'div',
         {
           class: 'metric metric-chart',
-          title: 'Re-binned from the per-tensor histograms: each bin spreads its count over the bins it overlaps.',
+          title:
+            'Re-binned from the per-tensor histograms: each bin spreads its count over the bins it overlaps.',
         },
         h('div', { class: 'metric-label' }, 'All float weights ', this.chartNote),
         this.chart.element,
@@ -199,38 +259,72 @@ export class Header {
 
     const ops = rankOps(model.opCounts);
     const opChip = ([op, n]: [string, number]) =>
-      h('span', { class: 'chip', role: 'listitem' }, op, h('vscode-badge', { variant: 'counter' }, String(n)));
+      h(
+        'span',
+        { class: 'chip', role: 'listitem' },
+        op,
+        h('vscode-badge', { variant: 'counter' }, String(n)),
+      );
     setChildren(
       this.structure,
-      hasGraph ? section('Ops', expandable(ops.map(opChip), TOP_OPS, 'op types'), ops.length === 0 ? 'No nodes' : null) : null,
-      !hasGraph ? null : h(
-        'div',
-        { class: 'structure-row' },
-        h('div', { class: 'structure-label' }, 'Inputs'),
-        // Each group wraps as a unit, so the Outputs label always stands before its own chips.
-        h(
-          'div',
-          { class: 'io-groups' },
-          h(
+      hasGraph
+        ? section(
+            'Ops',
+            expandable(ops.map(opChip), TOP_OPS, 'op types'),
+            ops.length === 0 ? 'No nodes' : null,
+          )
+        : null,
+      !hasGraph
+        ? null
+        : h(
             'div',
-            { class: 'io-group' },
-            model.inputs.length
-              ? expandable(model.inputs.map((v) => ioChip(v.name, formatValueInfo(v))), TOP_IO, 'inputs')
-              : h('div', { class: 'structure-empty' }, 'None'),
+            { class: 'structure-row' },
+            h('div', { class: 'structure-label' }, 'Inputs'),
+            // Each group wraps as a unit, so the Outputs label always stands before its own chips.
+            h(
+              'div',
+              { class: 'io-groups' },
+              h(
+                'div',
+                { class: 'io-group' },
+                model.inputs.length
+                  ? expandable(
+                      model.inputs.map((v) => ioChip(v.name, formatValueInfo(v))),
+                      TOP_IO,
+                      'inputs',
+                    )
+                  : h('div', { class: 'structure-empty' }, 'None'),
+              ),
+              h(
+                'div',
+                { class: 'io-group' },
+                h('div', { class: 'structure-label' }, 'Outputs'),
+                model.outputs.length
+                  ? expandable(
+                      model.outputs.map((v) => ioChip(v.name, formatValueInfo(v))),
+                      TOP_IO,
+                      'outputs',
+                    )
+                  : h('div', { class: 'structure-empty' }, 'None'),
+              ),
+            ),
           ),
-          h(
-            'div',
-            { class: 'io-group' },
-            h('div', { class: 'structure-label' }, 'Outputs'),
-            model.outputs.length
-              ? expandable(model.outputs.map((v) => ioChip(v.name, formatValueInfo(v))), TOP_IO, 'outputs')
-              : h('div', { class: 'structure-empty' }, 'None'),
+      hasGraph
+        ? null
+        : layerTree(
+            model.layers.map((l) => l.name),
+            (filter) => this.actions.filterLayers(filter),
           ),
-        ),
-      ),
-      hasGraph ? null : layerTree(model.layers.map((l) => l.name), (filter) => this.actions.filterLayers(filter)),
       md.properties.length
-        ? section('Metadata', expandable(md.properties.map((p) => ioChip(p.key, p.value)), TOP_IO, 'entries'), null)
+        ? section(
+            'Metadata',
+            expandable(
+              md.properties.map((p) => ioChip(p.key, p.value)),
+              TOP_IO,
+              'entries',
+            ),
+            null,
+          )
         : null,
     );
     // A lone shard names its index in the metadata: offer the whole model next to the warning.
@@ -241,7 +335,9 @@ export class Header {
     openWhole?.addEventListener('click', () => this.actions.openWholeModel());
     this.warnings.hidden = model.warnings.length === 0 && !openWhole;
     this.warnings.replaceChildren(
-      ...model.warnings.map((w) => h('div', { class: 'warning', role: 'listitem' }, icon('warning'), h('span', {}, w))),
+      ...model.warnings.map((w) =>
+        h('div', { class: 'warning', role: 'listitem' }, icon('warning'), h('span', {}, w)),
+      ),
       ...(openWhole ? [h('div', { class: 'warning', role: 'listitem' }, openWhole)] : []),
     );
   }
@@ -260,8 +356,17 @@ export class Header {
   }
 
   /** `emptyText` says why there is no histogram yet (or at all); `clip` when a robust range exists. */
-  setModelHistogram(combined: CombinedHistogram | null, log: boolean, emptyText: string, clip: ClipView | null): void {
-    this.chartNote.textContent = combined ? (clip && !clip.full ? '(re-binned, clipped)' : '(re-binned)') : '';
+  setModelHistogram(
+    combined: CombinedHistogram | null,
+    log: boolean,
+    emptyText: string,
+    clip: ClipView | null,
+  ): void {
+    this.chartNote.textContent = combined
+      ? clip && !clip.full
+        ? '(re-binned, clipped)'
+        : '(re-binned)'
+      : '';
     const text = clip ? describeClip(clip.range, clip.full) : null;
     this.chart.set(
       combined
@@ -287,10 +392,17 @@ export class Header {
     this.clipToggle.setAttribute('aria-pressed', String(clip.full));
     const chips = clip.range.sources.map((o) => {
       const name = clip.name(o.id ?? -1);
-      const parts = [o.below ? `${formatInt(o.below)} below` : '', o.above ? `${formatInt(o.above)} above` : '', o.aside ? `all ${formatInt(o.aside)} left out` : ''];
+      const parts = [
+        o.below ? `${formatInt(o.below)} below` : '',
+        o.above ? `${formatInt(o.above)} above` : '',
+        o.aside ? `all ${formatInt(o.aside)} left out` : '',
+      ];
       const b = h(
         'button',
-        { class: 'chip clip-tensor', title: `${name}: ${parts.filter(Boolean).join(', ')} — select its row` },
+        {
+          class: 'chip clip-tensor',
+          title: `${name}: ${parts.filter(Boolean).join(', ')} — select its row`,
+        },
         h('span', { class: 'clip-name' }, name),
         h('vscode-badge', { variant: 'counter' }, formatInt(o.below + o.above + o.aside)),
       );
@@ -308,7 +420,13 @@ function tag(text: string): HTMLElement {
 }
 
 function metaItem(label: string, value: string, title?: string): HTMLElement {
-  return h('span', { class: 'meta-item', title }, h('span', { class: 'meta-label' }, label), ' ', value);
+  return h(
+    'span',
+    { class: 'meta-item', title },
+    h('span', { class: 'meta-label' }, label),
+    ' ',
+    value,
+  );
 }
 
 function joinDots(items: (HTMLElement | null)[]): Child[] {
@@ -332,7 +450,12 @@ function metric(label: string, value: string, note: string, title?: string): HTM
 }
 
 function ioChip(name: string, type: string): HTMLElement {
-  return h('span', { class: 'chip io', role: 'listitem', title: `${name}: ${type}` }, h('span', { class: 'io-name' }, name), h('span', { class: 'io-type' }, type));
+  return h(
+    'span',
+    { class: 'chip io', role: 'listitem', title: `${name}: ${type}` },
+    h('span', { class: 'io-name' }, name),
+    h('span', { class: 'io-type' }, type),
+  );
 }
 
 /** Weight-only formats: the layers as a collapsible tree by dotted prefix; picking a node filters the table. */
@@ -341,11 +464,20 @@ function layerTree(names: string[], pick: (filter: string) => void): HTMLElement
   if (!nodes.some((n) => n.children.length)) return null;
   const items = (list: PrefixNode[]): HTMLElement[] =>
     list.map((n) => {
-      const item = h('vscode-tree-item', { title: `${n.prefix} · ${n.layers} layer${n.layers === 1 ? '' : 's'}` }, n.label, ...items(n.children));
+      const item = h(
+        'vscode-tree-item',
+        { title: `${n.prefix} · ${n.layers} layer${n.layers === 1 ? '' : 's'}` },
+        n.label,
+        ...items(n.children),
+      );
       item.dataset.filter = filterFor(n);
       return item;
     });
-  const tree = h('vscode-tree', { class: 'layer-tree', 'aria-label': 'Layers by name', 'indent-guides': 'onHover' }, ...items(nodes));
+  const tree = h(
+    'vscode-tree',
+    { class: 'layer-tree', 'aria-label': 'Layers by name', 'indent-guides': 'onHover' },
+    ...items(nodes),
+  );
   tree.addEventListener('vsc-tree-select', (e) => {
     // The element's typings say { selectedItems }, its code sends the array itself: accept both.
     const detail = (e as CustomEvent<HTMLElement[] | { selectedItems?: HTMLElement[] }>).detail;
@@ -369,7 +501,11 @@ function expandable(items: HTMLElement[], top: number, noun: string): HTMLElemen
   const list = h('div', { class: 'chips', role: 'list' }, ...items.slice(0, top));
   if (items.length <= top) return list;
   const rest = items.slice(top);
-  const more = h('button', { class: 'link-button', 'aria-expanded': 'false' }, `+${rest.length} more ${noun}`);
+  const more = h(
+    'button',
+    { class: 'link-button', 'aria-expanded': 'false' },
+    `+${rest.length} more ${noun}`,
+  );
   more.addEventListener('click', () => {
     const open = more.getAttribute('aria-expanded') !== 'true';
     more.setAttribute('aria-expanded', String(open));

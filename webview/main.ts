@@ -13,7 +13,16 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-tree/index.js';
 import '@vscode-elements/elements/dist/vscode-tree-item/index.js';
 import type { TensorStats } from '../src/core/stats/types';
-import type { CalibrationView, FromWebview, ModelView, ScanSettings, SensitivityAvailability, StatsResult, ToWebview, ViewConfig } from '../src/shared/protocol';
+import type {
+  CalibrationView,
+  FromWebview,
+  ModelView,
+  ScanSettings,
+  SensitivityAvailability,
+  StatsResult,
+  ToWebview,
+  ViewConfig,
+} from '../src/shared/protocol';
 import { dtypeInfo } from '../src/core/dtypes';
 import { DetailPane } from './detail';
 import { h, icon, setChildren } from './dom';
@@ -21,7 +30,14 @@ import { formatDuration, formatInt } from './format';
 import { COLUMNS, VirtualGrid } from './grid';
 import { Header } from './header';
 import { combineHistograms, robustRange, type RebinSource } from './rebin';
-import { buildRows, filterRows, secondColumnLabel, sortRows, type ColumnId, type Row } from './rows';
+import {
+  buildRows,
+  filterRows,
+  secondColumnLabel,
+  sortRows,
+  type ColumnId,
+  type Row,
+} from './rows';
 import { RequestClient } from './rpc';
 import { SensitivityPane } from './sensitivity';
 import { parseState, type SavedState } from './state';
@@ -29,9 +45,16 @@ import { overallSparsity } from './summary';
 import { chartColors, onPixelRatioChange, onThemeChange } from './theme';
 import { vsCodeApi } from './vscodeApi';
 
-
 /** Columns whose order depends on statistics, so streaming results re-sort them. */
-const STATS_COLUMNS: ReadonlySet<ColumnId> = new Set(['min', 'max', 'mean', 'std', 'zeros', 'sparsity', 'hist']);
+const STATS_COLUMNS: ReadonlySet<ColumnId> = new Set([
+  'min',
+  'max',
+  'mean',
+  'std',
+  'zeros',
+  'sparsity',
+  'hist',
+]);
 const RESORT_INTERVAL_MS = 400;
 const REBIN_INTERVAL_MS = 300;
 
@@ -77,7 +100,8 @@ class Inspector {
 
   constructor(root: HTMLElement) {
     this.header = new Header({
-      exportStatistics: (format) => this.run(this.client.request('exportStatistics', { format }), 'Export'),
+      exportStatistics: (format) =>
+        this.run(this.client.request('exportStatistics', { format }), 'Export'),
       recompute: () => this.recompute(),
       openAsText: () => this.run(this.client.request('openAsText', {}), 'Reopen with Text Editor'),
       openWholeModel: () => this.run(this.client.request('openWholeModel', {}), 'Open whole model'),
@@ -141,30 +165,42 @@ class Inspector {
     this.matchCount = h('span', { class: 'match-count', 'aria-live': 'polite' });
     // Not a live region: progress changes many times a second and would drown a screen reader.
     this.status = h('span', { class: 'status' });
-    this.progress = h('vscode-progress-bar', { class: 'progress', 'aria-label': 'Computing statistics' }) as ProgressBar;
+    this.progress = h('vscode-progress-bar', {
+      class: 'progress',
+      'aria-label': 'Computing statistics',
+    }) as ProgressBar;
     this.progress.hidden = true;
     this.banner = h('div', { class: 'banner', role: 'alert', hidden: true });
     this.failure = h('div', { class: 'failure', hidden: true });
-    this.loading = h('div', { class: 'loading' }, icon('loading', 'codicon-modifier-spin'), h('span', {}, 'Reading model…'));
+    this.loading = h(
+      'div',
+      { class: 'loading' },
+      icon('loading', 'codicon-modifier-spin'),
+      h('span', {}, 'Reading model…'),
+    );
     this.sensitivity = new SensitivityPane(
       {
         run: (settings) => this.scan(settings),
         cancel: () => this.run(this.client.request('cancelScan', {}), 'Cancel'),
         chooseData: () => this.chooseData(),
         rerun: (settings, overrides, goal) => {
-          this.sensitivity.setBusy('write', goal ? 'Choosing the precision of each layer… (progress in the notification)' : 'Writing the variant…');
-          this.client.request('compressMixed', { ...settings, overrides, goal })
-            .then(
-              (r) => {
-                this.sensitivity.setBusy(false);
-                // A written variant also arrives as 'rerunResult'; only "nothing written" needs saying here.
-                if (!r) this.sensitivity.showResult(null);
-              },
-              (e: unknown) => {
-                this.sensitivity.setBusy(false);
-                this.sensitivity.showResult(null, e instanceof Error ? e.message : String(e));
-              },
-            );
+          this.sensitivity.setBusy(
+            'write',
+            goal
+              ? 'Choosing the precision of each layer… (progress in the notification)'
+              : 'Writing the variant…',
+          );
+          this.client.request('compressMixed', { ...settings, overrides, goal }).then(
+            (r) => {
+              this.sensitivity.setBusy(false);
+              // A written variant also arrives as 'rerunResult'; only "nothing written" needs saying here.
+              if (!r) this.sensitivity.showResult(null);
+            },
+            (e: unknown) => {
+              this.sensitivity.setBusy(false);
+              this.sensitivity.showResult(null, e instanceof Error ? e.message : String(e));
+            },
+          );
         },
         // At once, not debounced: Re-run opens the report over this tab, which disposes the webview.
         changed: () => this.vscode.setState(this.state),
@@ -193,7 +229,10 @@ class Inspector {
       h('vscode-tab-panel', { class: 'view-panel' }, this.sensitivity.element),
     );
     tabs.addEventListener('vsc-tabs-select', (e) => {
-      this.state.tab = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex === 1 ? 'sensitivity' : 'layers';
+      this.state.tab =
+        (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex === 1
+          ? 'sensitivity'
+          : 'layers';
       this.save();
     });
     this.inspector = h('div', { class: 'inspector', hidden: true }, this.header.element, tabs);
@@ -212,7 +251,12 @@ class Inspector {
   }
 
   private onMessage(data: unknown): void {
-    if (typeof data !== 'object' || data === null || typeof (data as { type?: unknown }).type !== 'string') return;
+    if (
+      typeof data !== 'object' ||
+      data === null ||
+      typeof (data as { type?: unknown }).type !== 'string'
+    )
+      return;
     const msg = data as ToWebview;
     switch (msg.type) {
       case 'model':
@@ -280,7 +324,11 @@ class Inspector {
     document.title = `${fileName} — Model Lens`;
 
     const want = this.state.selected;
-    const found = want ? this.rows.findIndex((r) => r.layer === want.layer && model.tensors[r.tensor].name === want.tensor) : -1;
+    const found = want
+      ? this.rows.findIndex(
+          (r) => r.layer === want.layer && model.tensors[r.tensor].name === want.tensor,
+        )
+      : -1;
     this.selectedRow = found >= 0 ? found : null;
     this.applyView();
     this.grid.setSelected(this.selectedRow, false);
@@ -299,7 +347,10 @@ class Inspector {
       return;
     }
     const last = this.state.scan ?? a.last;
-    this.sensitivity.setModel({ available: true, settings: last ?? { method: 'int8', samples: a.samples, seed: 0 } });
+    this.sensitivity.setModel({
+      available: true,
+      settings: last ?? { method: 'int8', samples: a.samples, seed: 0 },
+    });
     if (!last) return;
     this.client.request('sensitivity', { ...last, cachedOnly: true }).then(
       (view) => view && this.sensitivity.setReport(view, last, true),
@@ -313,7 +364,8 @@ class Inspector {
       (changed) => {
         if (changed && this.calibration) this.sensitivity.setCalibration(this.calibration, true);
       },
-      (e: unknown) => this.showBanner(`Calibration data: ${e instanceof Error ? e.message : String(e)}`),
+      (e: unknown) =>
+        this.showBanner(`Calibration data: ${e instanceof Error ? e.message : String(e)}`),
     );
   }
 
@@ -351,7 +403,9 @@ class Inspector {
       // The first row, unless it can have no histogram (e.g. strings): then the first row that has one.
       const first = this.order[0];
       const usable = this.errors[this.rows[first].tensor] === undefined;
-      this.selectedRow = usable ? first : (this.order.find((r) => this.stats[this.rows[r].tensor]) ?? first);
+      this.selectedRow = usable
+        ? first
+        : (this.order.find((r) => this.stats[this.rows[r].tensor]) ?? first);
       this.state.selected = this.selectionKey(this.selectedRow);
       this.save();
       this.grid.setSelected(this.selectedRow, false);
@@ -374,7 +428,8 @@ class Inspector {
       } else {
         this.grid.invalidate();
       }
-      if (this.model) this.header.setSparsity(overallSparsity(this.model.tensors, this.stats), this.floatTensors);
+      if (this.model)
+        this.header.setSparsity(overallSparsity(this.model.tensors, this.stats), this.floatTensors);
       if (this.rebinTimer === undefined) {
         this.rebinTimer = window.setTimeout(() => {
           this.rebinTimer = undefined;
@@ -398,13 +453,17 @@ class Inspector {
     this.progress.hidden = true;
     const n = this.stats.reduce((k, s) => k + (s ? 1 : 0), 0);
     const total = this.stats.length;
-    const which = n === total ? `${formatInt(n)} tensor${n === 1 ? '' : 's'}` : `${formatInt(n)} of ${formatInt(total)} tensors`;
+    const which =
+      n === total
+        ? `${formatInt(n)} tensor${n === 1 ? '' : 's'}`
+        : `${formatInt(n)} of ${formatInt(total)} tensors`;
     this.status.textContent = `Statistics for ${which} · ${formatDuration(elapsedMs)}${cached ? ' (cached)' : ''}`;
     if (this.state.sort && STATS_COLUMNS.has(this.state.sort.column)) this.applyView();
     clearTimeout(this.rebinTimer);
     this.rebinTimer = undefined;
     this.updateModelHistogram();
-    if (this.model) this.header.setSparsity(overallSparsity(this.model.tensors, this.stats), this.floatTensors);
+    if (this.model)
+      this.header.setSparsity(overallSparsity(this.model.tensors, this.stats), this.floatTensors);
   }
 
   private showFailure(message: string): void {
@@ -412,12 +471,24 @@ class Inspector {
     this.loading.hidden = true;
     this.inspector.hidden = true;
     this.failure.hidden = false;
-    const text = this.fileName && !message.includes(this.fileName) ? `${this.fileName}: ${message}` : message;
-    const reopen = h('vscode-button', { secondary: true, icon: 'go-to-file' }, 'Reopen with Text Editor');
-    reopen.addEventListener('click', () => this.run(this.client.request('openAsText', {}), 'Reopen with Text Editor'));
+    const text =
+      this.fileName && !message.includes(this.fileName) ? `${this.fileName}: ${message}` : message;
+    const reopen = h(
+      'vscode-button',
+      { secondary: true, icon: 'go-to-file' },
+      'Reopen with Text Editor',
+    );
+    reopen.addEventListener('click', () =>
+      this.run(this.client.request('openAsText', {}), 'Reopen with Text Editor'),
+    );
     setChildren(
       this.failure,
-      h('div', { class: 'failure-line', role: 'alert' }, icon('error'), h('span', { class: 'failure-text', title: text }, text)),
+      h(
+        'div',
+        { class: 'failure-line', role: 'alert' },
+        icon('error'),
+        h('span', { class: 'failure-text', title: text }, text),
+      ),
       h('div', { class: 'failure-actions' }, reopen),
     );
     document.title = 'Model Lens — cannot open file';
@@ -431,11 +502,17 @@ class Inspector {
   }
 
   private run(p: Promise<unknown>, what: string): void {
-    p.catch((e: unknown) => this.showBanner(`${what} failed: ${e instanceof Error ? e.message : String(e)}`));
+    p.catch((e: unknown) =>
+      this.showBanner(`${what} failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   private showBanner(text: string): void {
-    const close = h('button', { class: 'icon-button', title: 'Dismiss', 'aria-label': 'Dismiss' }, icon('close'));
+    const close = h(
+      'button',
+      { class: 'icon-button', title: 'Dismiss', 'aria-label': 'Dismiss' },
+      icon('close'),
+    );
     close.addEventListener('click', () => (this.banner.hidden = true));
     setChildren(this.banner, icon('error'), h('span', { class: 'banner-text' }, text), close);
     this.banner.hidden = false;
@@ -452,7 +529,10 @@ class Inspector {
   private toggleSort(column: ColumnId): void {
     const cur = this.state.sort;
     const numeric = COLUMNS.find((c) => c.id === column)?.numeric ?? false;
-    this.state.sort = cur?.column === column ? { column, descending: !cur.descending } : { column, descending: numeric || column === 'hist' };
+    this.state.sort =
+      cur?.column === column
+        ? { column, descending: !cur.descending }
+        : { column, descending: numeric || column === 'hist' };
     this.save();
     this.applyView();
     this.grid.scrollTop = 0;
@@ -466,12 +546,20 @@ class Inspector {
     if (this.state.sort) sortRows(order, this.rows, model.tensors, this.stats, this.state.sort);
     this.order = order;
     this.grid.setSort(this.state.sort);
-    const empty = this.rows.length === 0 ? 'This model has no tensors.' : `No layer, tensor or op matches “${this.state.filter.trim()}”.`;
-    this.grid.setData({ rows: this.rows, order, tensors: model.tensors, stats: this.stats, errors: this.errors }, empty);
+    const empty =
+      this.rows.length === 0
+        ? 'This model has no tensors.'
+        : `No layer, tensor or op matches “${this.state.filter.trim()}”.`;
+    this.grid.setData(
+      { rows: this.rows, order, tensors: model.tensors, stats: this.stats, errors: this.errors },
+      empty,
+    );
     this.grid.setSelected(this.selectedRow, false);
     const total = this.rows.length;
     this.matchCount.textContent =
-      order.length === total ? `${formatInt(total)} row${total === 1 ? '' : 's'}` : `${formatInt(order.length)} of ${formatInt(total)} rows`;
+      order.length === total
+        ? `${formatInt(total)} row${total === 1 ? '' : 's'}`
+        : `${formatInt(order.length)} of ${formatInt(total)} rows`;
   }
 
   private select(row: number, reveal: boolean): void {
@@ -522,14 +610,22 @@ class Inspector {
     const sources: RebinSource[] = [];
     for (let i = 0; i < model.tensors.length; i++) {
       const s = this.stats[i];
-      if (!s || s.min === null || s.max === null || !dtypeInfo(model.tensors[i].dtype).float) continue;
+      if (!s || s.min === null || s.max === null || !dtypeInfo(model.tensors[i].dtype).float)
+        continue;
       sources.push({ histogram: s.histogram, min: s.min, max: s.max, id: i });
     }
-    const empty = this.floatTensors === 0 ? 'No float weights' : this.statsFinished ? 'No finite values' : 'Waiting for statistics…';
+    const empty =
+      this.floatTensors === 0
+        ? 'No float weights'
+        : this.statsFinished
+          ? 'No finite values'
+          : 'Waiting for statistics…';
     const range = robustRange(sources);
     const full = this.state.fullRange;
     this.header.setModelHistogram(
-      range && !full ? combineHistograms(range.drawn, this.config.bins, range) : combineHistograms(sources, this.config.bins),
+      range && !full
+        ? combineHistograms(range.drawn, this.config.bins, range)
+        : combineHistograms(sources, this.config.bins),
       this.state.log,
       empty,
       range && { range, full, name: (id) => model.tensors[id]?.name ?? '' },

@@ -19,7 +19,8 @@ export interface CombinedHistogram {
   total: number;
 }
 
-const usable = (s: RebinSource) => Number.isFinite(s.min) && Number.isFinite(s.max) && s.min <= s.max;
+const usable = (s: RebinSource) =>
+  Number.isFinite(s.min) && Number.isFinite(s.max) && s.min <= s.max;
 
 /**
  * Re-bins every source into `bins` equal bins over [min of mins, max of maxes] (or over `range`),
@@ -28,7 +29,11 @@ const usable = (s: RebinSource) => Number.isFinite(s.min) && Number.isFinite(s.m
  * the share outside); a bin that clips to a point adds its count to the one target bin holding that point.
  * Returns null when no source has a finite range.
  */
-export function combineHistograms(sources: readonly RebinSource[], bins: number, range?: { lo: number; hi: number }): CombinedHistogram | null {
+export function combineHistograms(
+  sources: readonly RebinSource[],
+  bins: number,
+  range?: { lo: number; hi: number },
+): CombinedHistogram | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of sources) {
@@ -101,7 +106,10 @@ export const MIN_GAIN = 2;
  * extent clipped to the tensor's [min, max]: exact to within one source bin (and a 1e-5 share of
  * the mass, where the search stops). Null without mass.
  */
-export function mixtureQuantiles(sources: readonly RebinSource[], qs: readonly number[]): number[] | null {
+export function mixtureQuantiles(
+  sources: readonly RebinSource[],
+  qs: readonly number[],
+): number[] | null {
   // Sorted by max: the sources wholly below x are a prefix, summed at once; only the rest are walked.
   const ok = sources.filter(usable).sort((x, y) => x.max - y.max);
   const k = ok.length;
@@ -212,7 +220,12 @@ export function nextUp(x: number): number {
  * holds values on both sides, so counting by bins could not be exact; `to` is then the nearest
  * bound further out at which that bin lies wholly inside.
  */
-function boundIn(s: RebinSource, x: number, side: 'low' | 'high', edges: Float64Array): { beyond: number; to?: number } {
+function boundIn(
+  s: RebinSource,
+  x: number,
+  side: 'low' | 'high',
+  edges: Float64Array,
+): { beyond: number; to?: number } {
   const c = s.histogram.counts;
   const last = c.length - 1;
   let beyond = 0;
@@ -223,7 +236,8 @@ function boundIn(s: RebinSource, x: number, side: 'low' | 'high', edges: Float64
     const closedTop = i === last || edges[i + 1] > s.max;
     if (side === 'high') {
       if (a >= x) beyond += c[i];
-      else if (closedTop ? s.max >= x : edges[i + 1] > x) return { beyond, to: closedTop ? nextUp(s.max) : edges[i + 1] };
+      else if (closedTop ? s.max >= x : edges[i + 1] > x)
+        return { beyond, to: closedTop ? nextUp(s.max) : edges[i + 1] };
     } else if (closedTop ? s.max < x : edges[i + 1] <= x) beyond += c[i];
     else if (a < x) return { beyond, to: a };
   }
@@ -258,18 +272,20 @@ export function robustRange(sources: readonly RebinSource[]): RobustRange | null
   const cache = new Map<RebinSource, Float64Array>();
   const edgesOf = (s: RebinSource) => {
     let e = cache.get(s);
-    if (!e) cache.set(s, (e = binEdges(s.histogram.min, s.histogram.max, s.histogram.counts.length)));
+    if (!e)
+      cache.set(s, (e = binEdges(s.histogram.min, s.histogram.max, s.histogram.counts.length)));
     return e;
   };
   const aside = new Set<RebinSource>();
   // Each move only widens the range, past at least one more bin edge, so this ends.
-  for (let moved = true; moved; ) {
+  for (let moved = true; moved;) {
     moved = false;
     for (const s of ok) {
       if (aside.has(s)) continue;
       const down = s.min < lo && s.max >= lo ? boundIn(s, lo, 'low', edgesOf(s)).to : undefined;
       const up = s.min < hi && s.max >= hi ? boundIn(s, hi, 'high', edgesOf(s)).to : undefined;
-      if ((down !== undefined && down < loLimit) || (up !== undefined && up > hiLimit)) aside.add(s);
+      if ((down !== undefined && down < loLimit) || (up !== undefined && up > hiLimit))
+        aside.add(s);
       else if (down !== undefined || up !== undefined) {
         [lo, hi, moved] = [down ?? lo, up ?? hi, true];
       }

@@ -19,8 +19,15 @@ export function goalFrom(g: GoalState): FidelityGoal | null | string {
  * The overrides a Re-run sends: pins always; without a goal also the search's last choices that
  * differ from the method, so "Choices as shown" writes exactly what the table shows.
  */
-export function rerunOverrides(method: string, pins: Record<string, LayerChoice>, searched: Record<string, string>, withGoal: boolean): Record<string, LayerChoice> {
+export function rerunOverrides(
+  method: string,
+  pins: Record<string, LayerChoice>,
+  searched: Record<string, string>,
+  withGoal: boolean,
+): Record<string, LayerChoice> {
   const out: Record<string, LayerChoice> = {};
-  if (!withGoal) for (const [t, c] of Object.entries(searched)) if (c !== method && LAYER_CHOICES.includes(c as LayerChoice)) out[t] = c as LayerChoice;
+  if (!withGoal)
+    for (const [t, c] of Object.entries(searched))
+      if (c !== method && LAYER_CHOICES.includes(c as LayerChoice)) out[t] = c as LayerChoice;
   return Object.assign(out, pins);
 }

@@ -58,13 +58,16 @@ export function buildRows(layers: readonly Layer[], tensors: readonly TensorView
       push(t, layer.name, layer.op || (tensors[t].file ?? ''));
     }
   }
-  for (let t = 0; t < tensors.length; t++) if (!used[t]) push(t, UNUSED_LAYER, tensors[t].file ?? '');
+  for (let t = 0; t < tensors.length; t++)
+    if (!used[t]) push(t, UNUSED_LAYER, tensors[t].file ?? '');
   return rows;
 }
 
 /** What the second column holds: operator types for graphs, shard files for sharded weight files. */
 export function secondColumnLabel(format: string, tensors: readonly TensorView[]): 'Op' | 'Shard' {
-  return capabilitiesOf(format).sharded && tensors.some((t) => t.file !== undefined) ? 'Shard' : 'Op';
+  return capabilitiesOf(format).sharded && tensors.some((t) => t.file !== undefined)
+    ? 'Shard'
+    : 'Op';
 }
 
 /** Indices of rows whose layer, tensor name or op contains `query` (case-insensitive). */
@@ -102,12 +105,19 @@ function textRanks(column: ColumnId, text: (r: Row) => string, rows: readonly Ro
   const cached = byColumn.get(column);
   if (cached) return cached;
   const values = rows.map(text);
-  const idx = values.map((_, i) => i).sort((a, b) => collator.compare(values[a], values[b]) || a - b);
+  const idx = values
+    .map((_, i) => i)
+    .sort((a, b) => collator.compare(values[a], values[b]) || a - b);
   const ranks = new Float64Array(rows.length);
   for (let k = 0; k < idx.length; k++) {
     const i = idx[k];
     const prev = k > 0 ? idx[k - 1] : -1;
-    ranks[i] = values[i] === '' ? NaN : prev >= 0 && collator.compare(values[i], values[prev]) === 0 ? ranks[prev] : k;
+    ranks[i] =
+      values[i] === ''
+        ? NaN
+        : prev >= 0 && collator.compare(values[i], values[prev]) === 0
+          ? ranks[prev]
+          : k;
   }
   byColumn.set(column, ranks);
   return ranks;

@@ -1,13 +1,25 @@
 /** Promise-based requests to the extension host over postMessage. */
-import type { FromWebview, ResponseMessage, WebviewMethod, WebviewParams, WebviewReplies } from '../src/shared/protocol';
+import type {
+  FromWebview,
+  ResponseMessage,
+  WebviewMethod,
+  WebviewParams,
+  WebviewReplies,
+} from '../src/shared/protocol';
 
 export class RequestClient {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
 
   constructor(private readonly post: (message: FromWebview) => void) {}
 
-  request<M extends WebviewMethod>(method: M, params: WebviewParams<M>): Promise<WebviewReplies[M]> {
+  request<M extends WebviewMethod>(
+    method: M,
+    params: WebviewParams<M>,
+  ): Promise<WebviewReplies[M]> {
     const id = this.nextId++;
     return new Promise<WebviewReplies[M]>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });

@@ -7,7 +7,8 @@ export function niceTicks(lo: number, hi: number, target: number): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
   // Thresholds at the geometric midpoints between 1, 2, 5 and 10 pick the nearest nice step.
-  const step = (norm >= Math.sqrt(50) ? 10 : norm >= Math.sqrt(10) ? 5 : norm >= Math.SQRT2 ? 2 : 1) * mag;
+  const step =
+    (norm >= Math.sqrt(50) ? 10 : norm >= Math.sqrt(10) ? 5 : norm >= Math.SQRT2 ? 2 : 1) * mag;
   // The epsilon keeps an end that is a multiple of step despite float division (0.35 / 0.05 = 6.9999…).
   const first = Math.ceil(lo / step - 1e-9);
   const last = Math.floor(hi / step + 1e-9);

@@ -4,8 +4,19 @@
  */
 import type { LayerChoice } from '../src/core/compress/spec';
 import { describeRatio, formatCosine, fromWire } from '../src/shared/reportProtocol';
-import type { MixedResultView, SensitivityRowView, SensitivityView } from '../src/shared/sensitivityView';
-import { MAX_SCAN_SAMPLES, SCAN_METHODS, type CalibrationView, type FidelityGoal, type ScanMethod, type ScanSettings } from '../src/shared/protocol';
+import type {
+  MixedResultView,
+  SensitivityRowView,
+  SensitivityView,
+} from '../src/shared/sensitivityView';
+import {
+  MAX_SCAN_SAMPLES,
+  SCAN_METHODS,
+  type CalibrationView,
+  type FidelityGoal,
+  type ScanMethod,
+  type ScanSettings,
+} from '../src/shared/protocol';
 import { h, icon, setChildren } from './dom';
 import { formatBytes, formatDuration, formatInt, formatNumber } from './format';
 import { formatDb } from './report/metrics';
@@ -18,7 +29,11 @@ export interface SensitivityActions {
   cancel(): void;
   /** Choose Calibration Data… for this model. */
   chooseData(): void;
-  rerun(settings: ScanSettings, overrides: Record<string, LayerChoice>, goal: FidelityGoal | null): void;
+  rerun(
+    settings: ScanSettings,
+    overrides: Record<string, LayerChoice>,
+    goal: FidelityGoal | null,
+  ): void;
   /** Pins, the search's choices or the goal changed: worth saving. */
   changed(): void;
 }
@@ -83,26 +98,61 @@ export class SensitivityPane {
   constructor(
     private readonly actions: SensitivityActions,
     /** Saved with the webview state: pins and search choices by tensor name, and the goal fields. */
-    private readonly saved: { pins: Record<string, LayerChoice>; searched: Record<string, string>; goal: GoalState },
+    private readonly saved: {
+      pins: Record<string, LayerChoice>;
+      searched: Record<string, string>;
+      goal: GoalState;
+    },
   ) {
     this.method = h(
       'vscode-single-select',
       { class: 'scan-method', 'aria-label': 'Method each layer is compressed with' },
       ...SCAN_METHODS.map((m) => h('vscode-option', { value: m }, m)),
     ) as Field;
-    this.samples = h('vscode-textfield', { class: 'scan-number', type: 'number', min: 1, max: MAX_SCAN_SAMPLES, 'aria-label': 'Calibration samples' }) as Field;
-    this.seed = h('vscode-textfield', { class: 'scan-number', type: 'number', min: 0, 'aria-label': 'Random seed of the calibration inputs' }) as Field;
+    this.samples = h('vscode-textfield', {
+      class: 'scan-number',
+      type: 'number',
+      min: 1,
+      max: MAX_SCAN_SAMPLES,
+      'aria-label': 'Calibration samples',
+    }) as Field;
+    this.seed = h('vscode-textfield', {
+      class: 'scan-number',
+      type: 'number',
+      min: 0,
+      'aria-label': 'Random seed of the calibration inputs',
+    }) as Field;
     this.runButton = h('vscode-button', { icon: 'play', class: 'scan-run' }, 'Run') as Button;
     this.runButton.addEventListener('click', () => this.run());
-    this.cancelButton = h('vscode-button', { icon: 'debug-stop', secondary: true, hidden: true }, 'Cancel') as Button;
+    this.cancelButton = h(
+      'vscode-button',
+      { icon: 'debug-stop', secondary: true, hidden: true },
+      'Cancel',
+    ) as Button;
     this.cancelButton.addEventListener('click', () => this.actions.cancel());
-    for (const f of [this.samples, this.seed]) f.addEventListener('keydown', (e) => e.key === 'Enter' && this.run());
+    for (const f of [this.samples, this.seed])
+      f.addEventListener('keydown', (e) => e.key === 'Enter' && this.run());
     this.dataChoice = h('span', { class: 'scan-data-choice' });
-    const dataButton = h('vscode-button', { icon: 'database', secondary: true, class: 'scan-data-button', title: 'Choose the images, recordings, tensor files or folder the scan and Re-run feed the model, or go back to random inputs' }, 'Calibration data…');
+    const dataButton = h(
+      'vscode-button',
+      {
+        icon: 'database',
+        secondary: true,
+        class: 'scan-data-button',
+        title:
+          'Choose the images, recordings, tensor files or folder the scan and Re-run feed the model, or go back to random inputs',
+      },
+      'Calibration data…',
+    );
     dataButton.addEventListener('click', () => this.actions.chooseData());
-    this.progress = h('vscode-progress-bar', { class: 'progress', 'aria-label': 'Sensitivity scan progress', hidden: true }) as ProgressBar;
+    this.progress = h('vscode-progress-bar', {
+      class: 'progress',
+      'aria-label': 'Sensitivity scan progress',
+      hidden: true,
+    }) as ProgressBar;
     this.status = h('span', { class: 'status scan-status' });
-    const label = (text: string, control: HTMLElement) => h('label', { class: 'scan-field' }, h('span', { class: 'scan-label' }, text), control);
+    const label = (text: string, control: HTMLElement) =>
+      h('label', { class: 'scan-field' }, h('span', { class: 'scan-label' }, text), control);
 
     this.summary = h('div', { class: 'scan-summary', hidden: true });
     this.table = new Table<Row>({
@@ -121,19 +171,42 @@ export class SensitivityPane {
       h(
         'div',
         {},
-        h('p', {}, 'Which layers can take the method, and which break the model? Run compresses each layer alone, runs the model with onnxruntime on its calibration data (seeded random inputs until you choose files), and ranks the layers by how far the outputs move.'),
-        h('p', {}, 'Then pin a layer to a precision, or let a target cosine or a size budget choose per layer, and Re-run to write the variant next to the model.'),
+        h(
+          'p',
+          {},
+          'Which layers can take the method, and which break the model? Run compresses each layer alone, runs the model with onnxruntime on its calibration data (seeded random inputs until you choose files), and ranks the layers by how far the outputs move.',
+        ),
+        h(
+          'p',
+          {},
+          'Then pin a layer to a precision, or let a target cosine or a size budget choose per layer, and Re-run to write the variant next to the model.',
+        ),
       ),
     );
 
     this.goalMode = h(
       'vscode-single-select',
       { class: 'goal-mode', 'aria-label': 'How Re-run chooses the precision of unpinned layers' },
-      h('vscode-option', { value: 'none', description: 'write the precisions in the table' }, 'Choices as shown'),
-      h('vscode-option', { value: 'cosine', description: 'smallest file whose outputs reach a cosine' }, 'Target cosine'),
-      h('vscode-option', { value: 'size', description: 'best cosine within a file size' }, 'Size budget'),
+      h(
+        'vscode-option',
+        { value: 'none', description: 'write the precisions in the table' },
+        'Choices as shown',
+      ),
+      h(
+        'vscode-option',
+        { value: 'cosine', description: 'smallest file whose outputs reach a cosine' },
+        'Target cosine',
+      ),
+      h(
+        'vscode-option',
+        { value: 'size', description: 'best cosine within a file size' },
+        'Size budget',
+      ),
     ) as Field;
-    this.goalValue = h('vscode-textfield', { class: 'goal-value', 'aria-label': 'Goal value' }) as Field;
+    this.goalValue = h('vscode-textfield', {
+      class: 'goal-value',
+      'aria-label': 'Goal value',
+    }) as Field;
     this.goalMode.addEventListener('change', () => {
       this.saved.goal.mode = this.goalMode.value as GoalState['mode'];
       this.showGoal();
@@ -145,7 +218,11 @@ export class SensitivityPane {
       this.goalValue.invalid = typeof goalFrom(this.saved.goal) === 'string';
       this.actions.changed();
     });
-    this.rerunButton = h('vscode-button', { icon: 'run-all', class: 'scan-rerun' }, 'Re-run') as Button;
+    this.rerunButton = h(
+      'vscode-button',
+      { icon: 'run-all', class: 'scan-rerun' },
+      'Re-run',
+    ) as Button;
     this.rerunButton.addEventListener('click', () => this.rerun());
     const unpinAll = h('button', { class: 'link-button', type: 'button' }, 'Unpin all');
     unpinAll.addEventListener('click', () => {
@@ -177,7 +254,13 @@ export class SensitivityPane {
         label('Seed', this.seed),
         this.runButton,
         this.cancelButton,
-        h('span', { class: 'scan-field scan-data' }, h('span', { class: 'scan-label' }, 'Data'), this.dataChoice, dataButton),
+        h(
+          'span',
+          { class: 'scan-field scan-data' },
+          h('span', { class: 'scan-label' }, 'Data'),
+          this.dataChoice,
+          dataButton,
+        ),
         h('span', { class: 'toolbar-spacer' }),
         this.status,
         this.progress,
@@ -194,7 +277,9 @@ export class SensitivityPane {
   }
 
   /** A new model: ONNX gets the controls with `settings` (the last run's, or defaults); others get the reason. */
-  setModel(available: { available: true; settings: ScanSettings } | { available: false; reason: string }): void {
+  setModel(
+    available: { available: true; settings: ScanSettings } | { available: false; reason: string },
+  ): void {
     this.unavailable.hidden = available.available;
     this.body.hidden = !available.available;
     if (!available.available) {
@@ -218,10 +303,20 @@ export class SensitivityPane {
   private readSettings(): ScanSettings | null {
     const samples = Number(this.samples.value);
     const seed = Number(this.seed.value);
-    this.samples.invalid = !(Number.isInteger(samples) && samples >= 1 && samples <= MAX_SCAN_SAMPLES);
+    this.samples.invalid = !(
+      Number.isInteger(samples) &&
+      samples >= 1 &&
+      samples <= MAX_SCAN_SAMPLES
+    );
     this.seed.invalid = !(Number.isSafeInteger(seed) && seed >= 0);
-    if (this.samples.invalid || this.seed.invalid || !SCAN_METHODS.includes(this.method.value as ScanMethod)) {
-      this.status.textContent = this.samples.invalid ? `Samples must be a whole number from 1 to ${MAX_SCAN_SAMPLES}` : 'The seed must be a whole number ≥ 0';
+    if (
+      this.samples.invalid ||
+      this.seed.invalid ||
+      !SCAN_METHODS.includes(this.method.value as ScanMethod)
+    ) {
+      this.status.textContent = this.samples.invalid
+        ? `Samples must be a whole number from 1 to ${MAX_SCAN_SAMPLES}`
+        : 'The seed must be a whole number ≥ 0';
       return null;
     }
     return { method: this.method.value as ScanMethod, samples, seed };
@@ -238,7 +333,11 @@ export class SensitivityPane {
 
   /** What the scan and Re-run feed the model; `changed` by the user here: measure on it if a scan was run. */
   setCalibration(c: CalibrationView, changed = false): void {
-    setChildren(this.dataChoice, icon(c.random ? 'symbol-numeric' : 'folder'), h('span', {}, c.label));
+    setChildren(
+      this.dataChoice,
+      icon(c.random ? 'symbol-numeric' : 'folder'),
+      h('span', {}, c.label),
+    );
     this.dataChoice.title = c.detail;
     if (changed && this.attempted) this.run();
   }
@@ -271,7 +370,10 @@ export class SensitivityPane {
     this.rerunBar.hidden = false;
     this.table.setRows(view.rows.map((r, i) => ({ ...r, rank: i + 1 })));
     const all = view.all;
-    const partial = view.fullRuns < view.rows.length ? ` Full model runs for the ${formatInt(view.fullRuns)} layers worst by weight SQNR; the rest show the weight proxy only.` : '';
+    const partial =
+      view.fullRuns < view.rows.length
+        ? ` Full model runs for the ${formatInt(view.fullRuns)} layers worst by weight SQNR; the rest show the weight proxy only.`
+        : '';
     setChildren(
       this.summary,
       h(
@@ -281,8 +383,14 @@ export class SensitivityPane {
           ? `All ${formatInt(view.rows.length)} layers at ${view.method} together: output cosine ${formatCosine(fromWire(all.cosine))}, rel L2 ${formatNumber(fromWire(all.relL2), 3)}, ${formatBytes(view.fileBytesBefore)} → ${formatBytes(all.fileBytesAfter)}.`
           : `${formatInt(view.rows.length)} layers at ${view.method}.`,
       ),
-      h('span', { class: 'scan-meta' }, ` Measured on ${view.measuredOn}; ${view.runtime}, ${formatDuration(view.elapsedMs)}${cached ? ' (cached)' : ''}.${partial}`),
-      ...view.warnings.map((w) => h('div', { class: 'warning' }, icon('warning'), h('span', {}, w))),
+      h(
+        'span',
+        { class: 'scan-meta' },
+        ` Measured on ${view.measuredOn}; ${view.runtime}, ${formatDuration(view.elapsedMs)}${cached ? ' (cached)' : ''}.${partial}`,
+      ),
+      ...view.warnings.map((w) =>
+        h('div', { class: 'warning' }, icon('warning'), h('span', {}, w)),
+      ),
     );
     this.summary.hidden = false;
     this.status.textContent = cached ? 'Cached result' : '';
@@ -293,13 +401,19 @@ export class SensitivityPane {
     this.result.hidden = false;
     if (error || !r) {
       this.result.className = `scan-result callout ${error ? 'bad' : ''}`;
-      setChildren(this.result, icon(error ? 'error' : 'info'), h('span', {}, error ?? 'Nothing was written.'));
+      setChildren(
+        this.result,
+        icon(error ? 'error' : 'info'),
+        h('span', {}, error ?? 'Nothing was written.'),
+      );
       return;
     }
-    if (r.choices.length) this.saved.searched = Object.fromEntries(r.choices.map((c) => [c.tensor, c.choice]));
+    if (r.choices.length)
+      this.saved.searched = Object.fromEntries(r.choices.map((c) => [c.tensor, c.choice]));
     this.table.refresh();
     const cos = r.cosine === undefined ? '' : `, output cosine ${formatCosine(fromWire(r.cosine))}`;
-    const held = r.heldOutCosine === undefined ? '' : ` (held-out ${formatCosine(fromWire(r.heldOutCosine))})`;
+    const held =
+      r.heldOutCosine === undefined ? '' : ` (held-out ${formatCosine(fromWire(r.heldOutCosine))})`;
     const goal = r.met === undefined ? '' : r.met ? ' — goal met' : ' — goal not met';
     // A verdict below the threshold outranks a met goal: the outputs moved too far either way.
     const tone = r.problem ? 'bad' : r.met === false ? 'warn' : 'good';
@@ -311,7 +425,9 @@ export class SensitivityPane {
         'span',
         {},
         `Wrote ${r.outputName}: ${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)} (${describeRatio(r.ratio)})${cos}${held}${goal}.`,
-        ...(r.measuredOn ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)] : []),
+        ...(r.measuredOn
+          ? [h('span', { class: 'scan-meta' }, ` Measured on ${r.measuredOn}.`)]
+          : []),
         ...(r.problem ? [h('strong', {}, ` But ${r.problem}.`)] : []),
       ),
     );
@@ -326,7 +442,11 @@ export class SensitivityPane {
       this.status.textContent = goal;
       return;
     }
-    this.actions.rerun(this.settings, rerunOverrides(this.settings.method, this.saved.pins, this.saved.searched, goal !== null), goal);
+    this.actions.rerun(
+      this.settings,
+      rerunOverrides(this.settings.method, this.saved.pins, this.saved.searched, goal !== null),
+      goal,
+    );
   }
 
   private showGoal(): void {
@@ -334,7 +454,10 @@ export class SensitivityPane {
     this.goalValue.hidden = g.mode === 'none';
     this.goalValue.value = g.mode === 'cosine' ? g.cosine : g.size;
     this.goalValue.setAttribute('placeholder', g.mode === 'cosine' ? '0.999' : '80KB');
-    this.goalValue.setAttribute('aria-label', g.mode === 'cosine' ? 'Target output cosine' : 'Size budget');
+    this.goalValue.setAttribute(
+      'aria-label',
+      g.mode === 'cosine' ? 'Target output cosine' : 'Size budget',
+    );
     this.goalValue.invalid = false;
   }
 
@@ -348,9 +471,19 @@ export class SensitivityPane {
     const method = this.settings?.method ?? 'int8';
     const pinned = this.saved.pins[r.tensor];
     const current = pinned ?? this.saved.searched[r.tensor] ?? method;
-    const select = h('select', { class: 'choice-select', 'aria-label': `Precision of ${r.tensor}`, 'data-tensor': r.tensor });
+    const select = h('select', {
+      class: 'choice-select',
+      'aria-label': `Precision of ${r.tensor}`,
+      'data-tensor': r.tensor,
+    });
     for (const c of Object.keys(CHOICE_LABELS) as LayerChoice[]) {
-      select.append(h('option', { value: c, selected: c === current }, c === method ? `${c} (method)` : CHOICE_LABELS[c]));
+      select.append(
+        h(
+          'option',
+          { value: c, selected: c === current },
+          c === method ? `${c} (method)` : CHOICE_LABELS[c],
+        ),
+      );
     }
     select.addEventListener('click', (e) => e.stopPropagation());
     select.addEventListener('keydown', (e) => e.stopPropagation());
@@ -360,11 +493,21 @@ export class SensitivityPane {
       this.updatePinCount();
       this.actions.changed();
       // The row was redrawn: keyboard users stay on the control they used.
-      this.element.querySelector<HTMLElement>(`select[data-tensor="${CSS.escape(r.tensor)}"]`)?.focus();
+      this.element
+        .querySelector<HTMLElement>(`select[data-tensor="${CSS.escape(r.tensor)}"]`)
+        ?.focus();
     });
     const pin = h(
       'button',
-      { class: `icon-button pin${pinned ? ' on' : ''}`, type: 'button', title: pinned ? 'Pinned: Re-run keeps this precision. Click to unpin.' : 'Pin this precision', 'aria-pressed': String(Boolean(pinned)), 'aria-label': `${pinned ? 'Unpin' : 'Pin'} ${r.tensor}` },
+      {
+        class: `icon-button pin${pinned ? ' on' : ''}`,
+        type: 'button',
+        title: pinned
+          ? 'Pinned: Re-run keeps this precision. Click to unpin.'
+          : 'Pin this precision',
+        'aria-pressed': String(Boolean(pinned)),
+        'aria-label': `${pinned ? 'Unpin' : 'Pin'} ${r.tensor}`,
+      },
       icon(pinned ? 'pinned' : 'pin'),
     );
     pin.addEventListener('click', (e) => {
@@ -375,52 +518,136 @@ export class SensitivityPane {
       this.updatePinCount();
       this.actions.changed();
     });
-    const searched = !pinned && this.saved.searched[r.tensor] !== undefined && this.saved.searched[r.tensor] !== method;
-    return h('div', { class: 'choice-cell' }, select, pin, searched ? h('span', { class: 'choice-note', title: 'Chosen by the last fidelity search' }, 'search') : null);
+    const searched =
+      !pinned &&
+      this.saved.searched[r.tensor] !== undefined &&
+      this.saved.searched[r.tensor] !== method;
+    return h(
+      'div',
+      { class: 'choice-cell' },
+      select,
+      pin,
+      searched
+        ? h('span', { class: 'choice-note', title: 'Chosen by the last fidelity search' }, 'search')
+        : null,
+    );
   }
 
   private columns() {
     const num = (v: SensitivityRowView['sqnrDb']) => fromWire(v);
     return [
-      { id: 'rank', label: '#', numeric: true, title: 'Rank, worst first', value: (r: Row) => r.rank, render: (r: Row) => String(r.rank), className: 'col-rank' },
+      {
+        id: 'rank',
+        label: '#',
+        numeric: true,
+        title: 'Rank, worst first',
+        value: (r: Row) => r.rank,
+        render: (r: Row) => String(r.rank),
+        className: 'col-rank',
+      },
       {
         id: 'tensor',
         label: 'Tensor',
         title: 'Weight and the layer that uses it',
         value: (r: Row) => r.tensor,
-        render: (r: Row) => h('div', { class: 'name-cell' }, h('span', { class: 'name', title: r.tensor }, r.tensor), h('span', { class: 'where' }, [r.layer, r.op].filter(Boolean).join(' · '))),
+        render: (r: Row) =>
+          h(
+            'div',
+            { class: 'name-cell' },
+            h('span', { class: 'name', title: r.tensor }, r.tensor),
+            h('span', { class: 'where' }, [r.layer, r.op].filter(Boolean).join(' · ')),
+          ),
         className: 'col-name',
       },
       {
         id: 'outCosine',
         label: 'Out cosine',
         numeric: true,
-        title: 'Cosine of the model outputs with only this layer compressed, against the original (1 = unchanged)',
+        title:
+          'Cosine of the model outputs with only this layer compressed, against the original (1 = unchanged)',
         value: (r: Row) => cosine(r.outCosine),
-        render: (r: Row) => (r.outCosine === undefined ? h('span', { class: 'muted', title: 'No full model run for this layer' }, '—') : flagged(formatCosine(cosine(r.outCosine)), cosine(r.outCosine) < FRAGILE_COSINE, 'This layer alone moves the outputs by more than a thousandth')),
+        render: (r: Row) =>
+          r.outCosine === undefined
+            ? h('span', { class: 'muted', title: 'No full model run for this layer' }, '—')
+            : flagged(
+                formatCosine(cosine(r.outCosine)),
+                cosine(r.outCosine) < FRAGILE_COSINE,
+                'This layer alone moves the outputs by more than a thousandth',
+              ),
       },
-      { id: 'relL2', label: 'Rel L2', numeric: true, title: '‖outputs − original‖ / ‖original‖ with only this layer compressed', value: (r: Row) => (r.outRelL2 === undefined ? NaN : num(r.outRelL2)), render: (r: Row) => (r.outRelL2 === undefined ? '—' : formatNumber(num(r.outRelL2), 3)) },
+      {
+        id: 'relL2',
+        label: 'Rel L2',
+        numeric: true,
+        title: '‖outputs − original‖ / ‖original‖ with only this layer compressed',
+        value: (r: Row) => (r.outRelL2 === undefined ? NaN : num(r.outRelL2)),
+        render: (r: Row) => (r.outRelL2 === undefined ? '—' : formatNumber(num(r.outRelL2), 3)),
+      },
       {
         id: 'actError',
         label: 'Act. error',
         numeric: true,
-        title: '‖XΔW‖ / ‖XW‖: the layer\'s own output error on the calibration activations, the second cheap proxy (MatMul, Gemm, Conv)',
+        title:
+          "‖XΔW‖ / ‖XW‖: the layer's own output error on the calibration activations, the second cheap proxy (MatMul, Gemm, Conv)",
         value: (r: Row) => (r.actError === undefined ? NaN : num(r.actError)),
         render: (r: Row) => (r.actError === undefined ? '—' : formatNumber(num(r.actError), 3)),
       },
-      { id: 'sqnr', label: 'W SQNR', numeric: true, title: 'Signal-to-noise of the compressed weights, dB: the cheap proxy (higher is better)', value: (r: Row) => num(r.sqnrDb), render: (r: Row) => formatDb(num(r.sqnrDb)) },
+      {
+        id: 'sqnr',
+        label: 'W SQNR',
+        numeric: true,
+        title: 'Signal-to-noise of the compressed weights, dB: the cheap proxy (higher is better)',
+        value: (r: Row) => num(r.sqnrDb),
+        render: (r: Row) => formatDb(num(r.sqnrDb)),
+      },
       {
         id: 'outlier',
         label: 'max|w|/σ',
         numeric: true,
-        title: 'Outlier ratio: the largest weight in standard deviations. Large values stretch a linear grid and starve the other weights of levels',
+        title:
+          'Outlier ratio: the largest weight in standard deviations. Large values stretch a linear grid and starve the other weights of levels',
         value: (r: Row) => num(r.outlierRatio),
-        render: (r: Row) => flagged(formatNumber(num(r.outlierRatio), 3), num(r.outlierRatio) > OUTLIER_RATIO, 'Outliers: the largest weight is far out in the tail'),
+        render: (r: Row) =>
+          flagged(
+            formatNumber(num(r.outlierRatio), 3),
+            num(r.outlierRatio) > OUTLIER_RATIO,
+            'Outliers: the largest weight is far out in the tail',
+          ),
       },
-      { id: 'kurtosis', label: 'Kurtosis', numeric: true, title: 'Excess kurtosis (0 for a Gaussian): heavy tails mean outliers', value: (r: Row) => num(r.kurtosis), render: (r: Row) => formatNumber(num(r.kurtosis), 3) },
-      { id: 'range', label: 'Range', numeric: true, title: 'Smallest and largest weight', value: (r: Row) => num(r.max) - num(r.min), render: (r: Row) => `[${formatNumber(num(r.min), 3)}, ${formatNumber(num(r.max), 3)}]`, className: 'col-range' },
-      { id: 'size', label: 'Size', numeric: true, title: 'Bytes stored before → after the method', value: (r: Row) => r.bytesBefore, render: (r: Row) => `${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)}` },
-      { id: 'choice', label: 'Precision', title: 'What Re-run writes for this layer: pin a precision, or leave it to the method or the search', value: (r: Row) => this.saved.pins[r.tensor] ?? this.saved.searched[r.tensor] ?? '', render: (r: Row) => this.choiceCell(r), className: 'col-choice' },
+      {
+        id: 'kurtosis',
+        label: 'Kurtosis',
+        numeric: true,
+        title: 'Excess kurtosis (0 for a Gaussian): heavy tails mean outliers',
+        value: (r: Row) => num(r.kurtosis),
+        render: (r: Row) => formatNumber(num(r.kurtosis), 3),
+      },
+      {
+        id: 'range',
+        label: 'Range',
+        numeric: true,
+        title: 'Smallest and largest weight',
+        value: (r: Row) => num(r.max) - num(r.min),
+        render: (r: Row) => `[${formatNumber(num(r.min), 3)}, ${formatNumber(num(r.max), 3)}]`,
+        className: 'col-range',
+      },
+      {
+        id: 'size',
+        label: 'Size',
+        numeric: true,
+        title: 'Bytes stored before → after the method',
+        value: (r: Row) => r.bytesBefore,
+        render: (r: Row) => `${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)}`,
+      },
+      {
+        id: 'choice',
+        label: 'Precision',
+        title:
+          'What Re-run writes for this layer: pin a precision, or leave it to the method or the search',
+        value: (r: Row) => this.saved.pins[r.tensor] ?? this.saved.searched[r.tensor] ?? '',
+        render: (r: Row) => this.choiceCell(r),
+        className: 'col-choice',
+      },
     ];
   }
 }

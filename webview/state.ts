@@ -52,13 +52,15 @@ function stringMap<T extends string>(raw: unknown, ok: (v: unknown) => v is T): 
   return out;
 }
 
-
 /** Accepts only a well-formed saved state; anything else falls back to the defaults field by field. */
 export function parseState(raw: unknown): SavedState {
   const s = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const sort = s.sort as Record<string, unknown> | null | undefined;
   const selected = s.selected as Record<string, unknown> | null | undefined;
-  const goal = (typeof s.goal === 'object' && s.goal !== null ? s.goal : {}) as Record<string, unknown>;
+  const goal = (typeof s.goal === 'object' && s.goal !== null ? s.goal : {}) as Record<
+    string,
+    unknown
+  >;
   return {
     sort:
       sort && COLUMN_IDS.includes(sort.column as ColumnId) && typeof sort.descending === 'boolean'
@@ -71,10 +73,16 @@ export function parseState(raw: unknown): SavedState {
         : null,
     log: s.log === true,
     fullRange: s.fullRange === true,
-    scrollTop: typeof s.scrollTop === 'number' && Number.isFinite(s.scrollTop) && s.scrollTop >= 0 ? s.scrollTop : 0,
+    scrollTop:
+      typeof s.scrollTop === 'number' && Number.isFinite(s.scrollTop) && s.scrollTop >= 0
+        ? s.scrollTop
+        : 0,
     summaryCollapsed: s.summaryCollapsed === true,
     tab: s.tab === 'sensitivity' ? 'sensitivity' : 'layers',
-    scan: typeof s.scan === 'object' && s.scan !== null ? parseScanSettings(s.scan as Record<string, unknown>) : null,
+    scan:
+      typeof s.scan === 'object' && s.scan !== null
+        ? parseScanSettings(s.scan as Record<string, unknown>)
+        : null,
     pins: stringMap(s.pins, (v): v is LayerChoice => LAYER_CHOICES.includes(v as LayerChoice)),
     searched: stringMap(s.searched, (v): v is string => typeof v === 'string'),
     goal: {

@@ -32,7 +32,9 @@ export function summarizeTensors(tensors: readonly TensorView[]): StructureSumma
     entry.tensors++;
     byDtype.set(info.name, entry);
   }
-  const bytesByDtype = [...byDtype.values()].sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name));
+  const bytesByDtype = [...byDtype.values()].sort(
+    (a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name),
+  );
   return { parameters, bytesByDtype, totalBytes };
 }
 
@@ -77,15 +79,23 @@ export function describeClip(r: RobustRange, full: boolean): { headline: string;
   const tensors = r.sources.length;
   const counted = [
     beyond ? `${formatInt(beyond)} value${beyond === 1 ? '' : 's'} beyond` : '',
-    r.aside ? `${formatInt(r.aside)} left out with ${r.sources.filter((o) => o.aside).length === 1 ? 'its tensor' : 'their tensors'}` : '',
-  ].filter(Boolean).join(', ');
+    r.aside
+      ? `${formatInt(r.aside)} left out with ${r.sources.filter((o) => o.aside).length === 1 ? 'its tensor' : 'their tensors'}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   const range = `${quantiles} ± ${widened}, [${formatNumber(r.lo)}, ${formatNumber(r.hi)})`;
   const where = `in ${formatInt(tensors)} tensor${tensors === 1 ? '' : 's'}`;
   return {
-    headline: full ? `Full range; the range ${range} would set apart ${counted}, ${where}` : `Range ${range}: ${counted}, ${where}`,
+    headline: full
+      ? `Full range; the range ${range} would set apart ${counted}, ${where}`
+      : `Range ${range}: ${counted}, ${where}`,
     how:
       `${quantiles} of all float weights is ${formatNumber(r.qLow)} … ${formatNumber(r.qHigh)}; widened by ${widened} on each side ` +
       'and moved out to the nearest per-tensor bin edges, so the values beyond are counted exactly (from the per-tensor histograms).' +
-      (r.aside ? ' A tensor whose histogram bin spans the range and far beyond it cannot be split there: it is left out whole.' : ''),
+      (r.aside
+        ? ' A tensor whose histogram bin spans the range and far beyond it cannot be split there: it is left out whole.'
+        : ''),
   };
 }

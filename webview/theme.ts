@@ -18,7 +18,10 @@ export function chartColors(): ChartColors {
     bar: v('--vscode-charts-blue', fg),
     barHover: v('--vscode-charts-orange', fg),
     axis: v('--vscode-charts-lines', v('--vscode-descriptionForeground', fg)),
-    grid: v('--vscode-editorIndentGuide-background1', v('--vscode-widget-border', 'rgba(128,128,128,0.25)')),
+    grid: v(
+      '--vscode-editorIndentGuide-background1',
+      v('--vscode-widget-border', 'rgba(128,128,128,0.25)'),
+    ),
     text: v('--vscode-descriptionForeground', fg),
     zero: v('--vscode-charts-red', fg),
     font: `11px ${family}`,
@@ -37,8 +40,14 @@ export function onThemeChange(callback: () => void): void {
     });
   };
   const observer = new MutationObserver(fire);
-  observer.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind'] });
-  observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+  observer.observe(document.body, {
+    attributes: true,
+    attributeFilter: ['class', 'data-vscode-theme-kind'],
+  });
+  observer.observe(document.documentElement, {
+    attributes: true,
+    attributeFilter: ['style', 'class'],
+  });
 }
 
 /** Calls back when the device pixel ratio changes (zoom, moving to another monitor). */

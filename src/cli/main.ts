@@ -11,11 +11,27 @@ import { formatBytes, formatCount, formatNumber, parseByteSize } from '../core/u
 import { formatCompressReport, formatSensitivity } from '../core/compress/format';
 import type { CompressReport } from '../core/compress/report';
 import type { SensitivityReport } from '../core/compress/sensitivity';
-import { METHOD_DESCRIPTIONS, METHODS, normaliseSpec, parseMethods, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
+import {
+  METHOD_DESCRIPTIONS,
+  METHODS,
+  normaliseSpec,
+  parseMethods,
+  parseTargetCosine,
+  SpecError,
+  type CompressSpec,
+} from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
 import { AUDIO_CHUNK, IMAGE_SIDE, parseShapeSpec, parseValueSpec } from '../core/verify/inputs';
 import { formatVerifyReport } from '../core/verify/report';
-import { DEFAULT_MIN_COSINE, DEFAULT_VERIFY_SIZE_LIMIT_MB, judgeWithScan, verdictHeadline, verificationBlocked, type Verdict, type VerifyOutcome } from '../core/compress/verdict';
+import {
+  DEFAULT_MIN_COSINE,
+  DEFAULT_VERIFY_SIZE_LIMIT_MB,
+  judgeWithScan,
+  verdictHeadline,
+  verificationBlocked,
+  type Verdict,
+  type VerifyOutcome,
+} from '../core/compress/verdict';
 import { InputsRejectedError } from '../core/verify/tensor';
 import type { VerifySettings } from '../core/verify/verify';
 import { removeVariant } from '../node/compress';
@@ -25,7 +41,14 @@ import { runVerify } from '../node/verify';
 import { recipeFor, writeRecipe } from '../node/recipe';
 import { withOpenModel } from '../node/inMemory';
 import { formatRecipeLines, RecipeError } from '../core/data/recipe';
-import { analyseSensitivity, compressForFidelity, DEFAULT_FULL_RUNS, type CalibrationOptions, type FidelityGoal, type SensitivityOptions } from '../node/calibrate';
+import {
+  analyseSensitivity,
+  compressForFidelity,
+  DEFAULT_FULL_RUNS,
+  type CalibrationOptions,
+  type FidelityGoal,
+  type SensitivityOptions,
+} from '../node/calibrate';
 
 const VERSION = '0.1.0';
 
@@ -135,7 +158,12 @@ interface InspectArgs {
 }
 
 function parseInspect(args: string[]): InspectArgs {
-  const out: InspectArgs = { file: '', json: false, noStats: false, options: { ...DEFAULT_STATS_OPTIONS } };
+  const out: InspectArgs = {
+    file: '',
+    json: false,
+    noStats: false,
+    options: { ...DEFAULT_STATS_OPTIONS },
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = () => {
@@ -146,7 +174,8 @@ function parseInspect(args: string[]): InspectArgs {
     else if (a === '--no-stats') out.noStats = true;
     else if (a === '--bins') {
       const n = Number(value());
-      if (!Number.isInteger(n) || n < 1 || n > MAX_HISTOGRAM_BINS) throw new UsageError(`--bins must be an integer from 1 to ${MAX_HISTOGRAM_BINS}`);
+      if (!Number.isInteger(n) || n < 1 || n > MAX_HISTOGRAM_BINS)
+        throw new UsageError(`--bins must be an integer from 1 to ${MAX_HISTOGRAM_BINS}`);
       out.options.bins = n;
     } else if (a === '--near-zero') {
       const t = Number(value());
@@ -175,16 +204,37 @@ function printTable(report: InspectReport, file: string): void {
           `  graph ${m.graphName || '-'}  nodes ${report.nodeCount}  tensors ${report.tensors.length}  parameters ${formatCount(report.parameters)}`,
         ]
       : [
-          ...m.properties.slice(0, 8).map((p) => `  ${p.key}: ${p.value.length > 100 ? p.value.slice(0, 99) + '…' : p.value}`),
-          ...(m.properties.length > 8 ? [`  … ${m.properties.length - 8} more metadata entries (--json has them all)`] : []),
+          ...m.properties
+            .slice(0, 8)
+            .map(
+              (p) => `  ${p.key}: ${p.value.length > 100 ? p.value.slice(0, 99) + '…' : p.value}`,
+            ),
+          ...(m.properties.length > 8
+            ? [`  … ${m.properties.length - 8} more metadata entries (--json has them all)`]
+            : []),
           `  tensors ${report.tensors.length}  parameters ${formatCount(report.parameters)}`,
         ]),
     '',
   ];
-  const head = [pad('tensor', 40), pad('dtype', 9), pad('shape', 18), pad('count', 10, true), pad('min', 10, true), pad('max', 10, true), pad('mean', 10, true), pad('std', 10, true), pad('sparsity', 9, true)];
+  const head = [
+    pad('tensor', 40),
+    pad('dtype', 9),
+    pad('shape', 18),
+    pad('count', 10, true),
+    pad('min', 10, true),
+    pad('max', 10, true),
+    pad('mean', 10, true),
+    pad('std', 10, true),
+    pad('sparsity', 9, true),
+  ];
   lines.push(head.join(' '));
   for (const t of report.tensors) {
-    const cells = [pad(t.name, 40), pad(t.storageType ?? t.dtype, 9), pad(`[${t.shape.join(',')}]`, 18), pad(formatCount(t.count), 10, true)];
+    const cells = [
+      pad(t.name, 40),
+      pad(t.storageType ?? t.dtype, 9),
+      pad(`[${t.shape.join(',')}]`, 18),
+      pad(formatCount(t.count), 10, true),
+    ];
     if (t.error) cells.push(`  (${t.error})`);
     else {
       cells.push(
@@ -199,12 +249,17 @@ function printTable(report: InspectReport, file: string): void {
 }
 
 async function inspect(args: InspectArgs): Promise<void> {
-  const pool = new WorkerPool(path.join(__dirname, 'worker.js'), Math.max(1, Math.min(os.availableParallelism(), 8)));
+  const pool = new WorkerPool(
+    path.join(__dirname, 'worker.js'),
+    Math.max(1, Math.min(os.availableParallelism(), 8)),
+  );
   try {
     if (!args.noStats) pool.warm();
     const service = new ModelService(pool);
     const model = await service.open(args.file);
-    const results = args.noStats ? model.tensors.map((_, index) => ({ index, error: 'not computed (--no-stats)' })) : await service.stats(args.file, model, args.options, () => undefined);
+    const results = args.noStats
+      ? model.tensors.map((_, index) => ({ index, error: 'not computed (--no-stats)' }))
+      : await service.stats(args.file, model, args.options, () => undefined);
     const report = inspectReport(model, results);
     if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
     else printTable(report, args.file);
@@ -214,7 +269,11 @@ async function inspect(args: InspectArgs): Promise<void> {
 }
 
 /** Splits argv into positionals and --flags with values; `valued` names the flags that take one. */
-function parseArgs(args: string[], valued: Set<string>, booleans: Set<string>): { positional: string[]; flags: Map<string, string[]> } {
+function parseArgs(
+  args: string[],
+  valued: Set<string>,
+  booleans: Set<string>,
+): { positional: string[]; flags: Map<string, string[]> } {
   const positional: string[] = [];
   const flags = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {
@@ -246,10 +305,44 @@ function numberFlag(flags: Map<string, string[]>, name: string): number | undefi
 }
 
 /** Flags that pick a method and its options (compress and sensitivity). */
-const METHOD_FLAGS = ['method', 'amount', 'importance', 'granularity', 'block-size', 'bits', 'sparsity', 'threshold', 'scope', 'pattern', 'seed', 'store', 'clusters', 'criterion', 'include'];
-const METHOD_SWITCHES = ['asymmetric', 'random', 'compensate', 'no-compensate', 'reconstruct', 'no-reconstruct', 'allow-clip'];
+const METHOD_FLAGS = [
+  'method',
+  'amount',
+  'importance',
+  'granularity',
+  'block-size',
+  'bits',
+  'sparsity',
+  'threshold',
+  'scope',
+  'pattern',
+  'seed',
+  'store',
+  'clusters',
+  'criterion',
+  'include',
+];
+const METHOD_SWITCHES = [
+  'asymmetric',
+  'random',
+  'compensate',
+  'no-compensate',
+  'reconstruct',
+  'no-reconstruct',
+  'allow-clip',
+];
 /** Flags that choose the inputs models run on (verify, sensitivity, compress with a fidelity goal). */
-const CALIBRATION_FLAGS = ['samples', 'seed', 'inputs', 'data', 'recipe', 'shape', 'dim', 'value', 'threads'];
+const CALIBRATION_FLAGS = [
+  'samples',
+  'seed',
+  'inputs',
+  'data',
+  'recipe',
+  'shape',
+  'dim',
+  'value',
+  'threads',
+];
 
 function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec {
   const method = flags.get('method')?.at(-1);
@@ -258,13 +351,19 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   const options: MethodOptions = {};
   const granularity = last('granularity');
   if (granularity !== undefined) {
-    if (granularity !== 'channel' && granularity !== 'tensor') throw new UsageError('--granularity is channel or tensor');
+    if (granularity !== 'channel' && granularity !== 'tensor')
+      throw new UsageError('--granularity is channel or tensor');
     options.granularity = granularity;
   }
   if (flags.has('asymmetric')) options.asymmetric = true;
   if (flags.has('random')) options.random = true;
   if (flags.has('allow-clip')) options.allowClip = true;
-  const include = flags.get('include')?.flatMap((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+  const include = flags.get('include')?.flatMap((v) =>
+    v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
   if (include?.length) options.include = include;
   options.blockSize = numberFlag(flags, 'block-size');
   options.bits = numberFlag(flags, 'bits');
@@ -272,13 +371,15 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   options.amount = numberFlag(flags, 'amount');
   const importance = last('importance');
   if (importance !== undefined) {
-    if (importance !== 'l2' && importance !== 'bn' && importance !== 'activation') throw new UsageError('--importance is l2, bn or activation');
+    if (importance !== 'l2' && importance !== 'bn' && importance !== 'activation')
+      throw new UsageError('--importance is l2, bn or activation');
     options.importance = importance;
   }
   options.seed = numberFlag(flags, 'seed');
   options.clusters = numberFlag(flags, 'clusters');
   const threshold = last('threshold');
-  if (threshold !== undefined) options.threshold = threshold === 'mean' ? 'mean' : Number(threshold);
+  if (threshold !== undefined)
+    options.threshold = threshold === 'mean' ? 'mean' : Number(threshold);
   const scope = last('scope');
   if (scope !== undefined) {
     if (scope !== 'layer' && scope !== 'global') throw new UsageError('--scope is layer or global');
@@ -286,7 +387,8 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   const storeOpt = last('store');
   if (storeOpt !== undefined) {
-    if (storeOpt !== 'dense' && storeOpt !== 'sparse') throw new UsageError('--store is dense or sparse');
+    if (storeOpt !== 'dense' && storeOpt !== 'sparse')
+      throw new UsageError('--store is dense or sparse');
     options.store = storeOpt;
   }
   const pattern = last('pattern');
@@ -297,14 +399,25 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
   }
   const criterion = last('criterion');
   if (criterion !== undefined) {
-    if (criterion !== 'magnitude' && criterion !== 'hessian' && criterion !== 'svd' && criterion !== 'data') throw new UsageError('--criterion is magnitude or hessian (prune), svd or data (lowrank)');
+    if (
+      criterion !== 'magnitude' &&
+      criterion !== 'hessian' &&
+      criterion !== 'svd' &&
+      criterion !== 'data'
+    )
+      throw new UsageError('--criterion is magnitude or hessian (prune), svd or data (lowrank)');
     options.criterion = criterion;
   }
-  if (flags.has('compensate') && flags.has('no-compensate')) throw new UsageError('--compensate and --no-compensate contradict each other');
-  if (flags.has('compensate') || flags.has('no-compensate')) options.compensate = flags.has('compensate');
-  if (flags.has('reconstruct') && flags.has('no-reconstruct')) throw new UsageError('--reconstruct and --no-reconstruct contradict each other');
-  if (flags.has('reconstruct') || flags.has('no-reconstruct')) options.reconstruct = flags.has('reconstruct');
-  for (const k of Object.keys(options) as (keyof MethodOptions)[]) if (options[k] === undefined) delete options[k];
+  if (flags.has('compensate') && flags.has('no-compensate'))
+    throw new UsageError('--compensate and --no-compensate contradict each other');
+  if (flags.has('compensate') || flags.has('no-compensate'))
+    options.compensate = flags.has('compensate');
+  if (flags.has('reconstruct') && flags.has('no-reconstruct'))
+    throw new UsageError('--reconstruct and --no-reconstruct contradict each other');
+  if (flags.has('reconstruct') || flags.has('no-reconstruct'))
+    options.reconstruct = flags.has('reconstruct');
+  for (const k of Object.keys(options) as (keyof MethodOptions)[])
+    if (options[k] === undefined) delete options[k];
   try {
     return normaliseSpec({ methods: parseMethods(method), options });
   } catch (err) {
@@ -316,7 +429,8 @@ function methodSpec(flags: Map<string, string[]>, command: string): CompressSpec
 /** A size in bytes (see parseByteSize), as a usage error when it is not one. */
 function byteSizeFlag(text: string): number {
   const n = parseByteSize(text);
-  if (n === undefined) throw new UsageError(`'${text}' is not a positive size (e.g. 25MB, 3.5MiB, 1200000)`);
+  if (n === undefined)
+    throw new UsageError(`'${text}' is not a positive size (e.g. 25MB, 3.5MiB, 1200000)`);
   return n;
 }
 
@@ -337,14 +451,24 @@ interface CompressArgs {
 /** --min-cosine's value: a cosine in (0, 1]. */
 function minCosineFlag(text: string): number {
   const v = Number(text);
-  if (text.trim() === '' || !(v > 0 && v <= 1)) throw new UsageError(`--min-cosine must be a number above 0 and at most 1, got '${text}'`);
+  if (text.trim() === '' || !(v > 0 && v <= 1))
+    throw new UsageError(`--min-cosine must be a number above 0 and at most 1, got '${text}'`);
   return v;
 }
 
 function compressArgs(args: string[]): CompressArgs {
   const { positional, flags } = parseArgs(
     args,
-    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'output', 'target-cosine', 'size-budget', 'heldout-inputs', 'heldout-data', 'min-cosine']),
+    new Set([
+      ...METHOD_FLAGS,
+      ...CALIBRATION_FLAGS,
+      'output',
+      'target-cosine',
+      'size-budget',
+      'heldout-inputs',
+      'heldout-data',
+      'min-cosine',
+    ]),
     new Set([...METHOD_SWITCHES, 'force', 'json', 'verify', 'no-verify']),
   );
   if (positional.length !== 1) throw new UsageError('compress takes one FILE');
@@ -353,31 +477,78 @@ function compressArgs(args: string[]): CompressArgs {
   const targetCosine = cosineText === undefined ? undefined : parseTargetCosine(cosineText);
   if (typeof targetCosine === 'string') throw new UsageError(`--target-cosine: ${targetCosine}`);
   const budget = flags.get('size-budget')?.at(-1);
-  if (targetCosine !== undefined && budget !== undefined) throw new UsageError('give --target-cosine or --size-budget, not both');
-  const goal = targetCosine !== undefined ? { targetCosine } : budget !== undefined ? { sizeBudget: byteSizeFlag(budget) } : undefined;
+  if (targetCosine !== undefined && budget !== undefined)
+    throw new UsageError('give --target-cosine or --size-budget, not both');
+  const goal =
+    targetCosine !== undefined
+      ? { targetCosine }
+      : budget !== undefined
+        ? { sizeBudget: byteSizeFlag(budget) }
+        : undefined;
   const calibration = calibrationSettings(flags);
   const hessian = spec.options.criterion === 'hessian';
-  if (hessian && goal) throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
-  if (spec.methods.includes('channels') && goal) throw new UsageError('channel removal and a fidelity goal do not combine yet (the per-layer search chooses precisions, not channels)');
-  if (spec.methods.includes('lowrank') && goal) throw new UsageError('--method lowrank and a fidelity goal do not combine yet');
+  if (hessian && goal)
+    throw new UsageError('--criterion hessian and a fidelity goal do not combine yet');
+  if (spec.methods.includes('channels') && goal)
+    throw new UsageError(
+      'channel removal and a fidelity goal do not combine yet (the per-layer search chooses precisions, not channels)',
+    );
+  if (spec.methods.includes('lowrank') && goal)
+    throw new UsageError('--method lowrank and a fidelity goal do not combine yet');
   const verify = !flags.has('no-verify');
-  if (!goal && flags.has('heldout-inputs')) throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
-  if (!goal && flags.has('heldout-data')) throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
+  if (!goal && flags.has('heldout-inputs'))
+    throw new UsageError('--heldout-inputs goes with --target-cosine or --size-budget');
+  if (!goal && flags.has('heldout-data'))
+    throw new UsageError('--heldout-data goes with --target-cosine or --size-budget');
   // Hessian pruning, channel removal and data-aware low rank run the model on these inputs before writing, verified or not.
-  const calibrates = hessian || spec.methods.includes('channels') || (spec.methods.includes('lowrank') && spec.options.criterion === 'data');
-  if (!goal && !calibrates && !verify && CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))) {
-    throw new UsageError('input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify');
+  const calibrates =
+    hessian ||
+    spec.methods.includes('channels') ||
+    (spec.methods.includes('lowrank') && spec.options.criterion === 'data');
+  if (
+    !goal &&
+    !calibrates &&
+    !verify &&
+    CALIBRATION_FLAGS.some((f) => f !== 'seed' && flags.has(f))
+  ) {
+    throw new UsageError(
+      'input options (--inputs, --samples, ...) choose what the variant is verified on; they do not go with --no-verify',
+    );
   }
   const last = (n: string) => flags.get(n)?.at(-1);
   const minText = last('min-cosine');
-  if (minText !== undefined && !verify) throw new UsageError('--min-cosine needs verification; it does not go with --no-verify');
-  if (minText !== undefined && !capabilitiesOf(formatOfFileName(positional[0]) ?? '').runnable) throw new UsageError('--min-cosine needs an ONNX model: only a graph can be run to measure its outputs');
+  if (minText !== undefined && !verify)
+    throw new UsageError('--min-cosine needs verification; it does not go with --no-verify');
+  if (minText !== undefined && !capabilitiesOf(formatOfFileName(positional[0]) ?? '').runnable)
+    throw new UsageError(
+      '--min-cosine needs an ONNX model: only a graph can be run to measure its outputs',
+    );
   const minCosine = minText === undefined ? DEFAULT_MIN_COSINE : minCosineFlag(minText);
-  return { file: positional[0], spec, output: last('output'), force: flags.has('force'), json: flags.has('json'), verify, minCosine, minCosineGiven: minText !== undefined, goal, calibration };
+  return {
+    file: positional[0],
+    spec,
+    output: last('output'),
+    force: flags.has('force'),
+    json: flags.has('json'),
+    verify,
+    minCosine,
+    minCosineGiven: minText !== undefined,
+    goal,
+    calibration,
+  };
 }
 
-function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; calibration: SensitivityOptions; json: boolean } {
-  const { positional, flags } = parseArgs(args, new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'runs']), new Set([...METHOD_SWITCHES, 'json']));
+function sensitivityArgs(args: string[]): {
+  file: string;
+  spec: CompressSpec;
+  calibration: SensitivityOptions;
+  json: boolean;
+} {
+  const { positional, flags } = parseArgs(
+    args,
+    new Set([...METHOD_FLAGS, ...CALIBRATION_FLAGS, 'runs']),
+    new Set([...METHOD_SWITCHES, 'json']),
+  );
   if (positional.length !== 1) throw new UsageError('sensitivity takes one FILE');
   const calibration: SensitivityOptions = calibrationSettings(flags);
   const runs = numberFlag(flags, 'runs');
@@ -386,8 +557,14 @@ function sensitivityArgs(args: string[]): { file: string; spec: CompressSpec; ca
     calibration.fullRuns = runs;
   }
   const spec = methodSpec(flags, 'sensitivity');
-  if (spec.options.criterion === 'hessian') throw new UsageError('sensitivity ranks layers one at a time; --criterion hessian is for compress');
-  if (spec.methods.includes('channels')) throw new UsageError('sensitivity compresses tensors one at a time; channel removal changes the graph (use compress --method channels)');
+  if (spec.options.criterion === 'hessian')
+    throw new UsageError(
+      'sensitivity ranks layers one at a time; --criterion hessian is for compress',
+    );
+  if (spec.methods.includes('channels'))
+    throw new UsageError(
+      'sensitivity compresses tensors one at a time; channel removal changes the graph (use compress --method channels)',
+    );
   return { file: positional[0], spec, calibration, json: flags.has('json') };
 }
 
@@ -405,24 +582,28 @@ function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   const settings: CalibrationOptions = {};
   const samples = numberFlag(flags, 'samples');
   if (samples !== undefined) {
-    if (!Number.isInteger(samples) || samples < 1 || samples > 10000) throw new UsageError('--samples must be an integer from 1 to 10000');
+    if (!Number.isInteger(samples) || samples < 1 || samples > 10000)
+      throw new UsageError('--samples must be an integer from 1 to 10000');
     settings.samples = samples;
   }
   const seed = numberFlag(flags, 'seed');
   if (seed !== undefined) settings.seed = seed;
   const threads = numberFlag(flags, 'threads');
   if (threads !== undefined) settings.threads = threads;
-  const files = (name: string) => (flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
+  const files = (name: string) =>
+    (flags.get(name) ?? []).flatMap((v) => v.split(',')).filter(Boolean);
   if (files('inputs').length) settings.inputs = files('inputs');
   if (flags.get('data')?.length) settings.data = flags.get('data');
   const recipe = flags.get('recipe');
   if (recipe?.length) {
-    if (!settings.data) throw new UsageError('--recipe says how --data becomes the model\'s inputs; give --data too');
+    if (!settings.data)
+      throw new UsageError("--recipe says how --data becomes the model's inputs; give --data too");
     settings.recipe = recipe[recipe.length - 1];
   }
   if (files('heldout-inputs').length) settings.heldOutInputs = files('heldout-inputs');
   if (flags.get('heldout-data')?.length) {
-    if (!flags.get('data')?.length) throw new UsageError('--heldout-data checks a goal found on --data; give --data too');
+    if (!flags.get('data')?.length)
+      throw new UsageError('--heldout-data checks a goal found on --data; give --data too');
     settings.heldOutData = flags.get('heldout-data');
   }
   for (const text of flags.get('shape') ?? []) {
@@ -441,10 +622,20 @@ function calibrationSettings(flags: Map<string, string[]>): CalibrationOptions {
   return settings;
 }
 
-function verifyArgs(args: string[]): { original: string; variant: string; settings: VerifySettings; json: boolean } {
+function verifyArgs(args: string[]): {
+  original: string;
+  variant: string;
+  settings: VerifySettings;
+  json: boolean;
+} {
   const { positional, flags } = parseArgs(args, new Set(CALIBRATION_FLAGS), new Set(['json']));
   if (positional.length !== 2) throw new UsageError('verify takes ORIGINAL and VARIANT');
-  return { original: positional[0], variant: positional[1], settings: calibrationSettings(flags), json: flags.has('json') };
+  return {
+    original: positional[0],
+    variant: positional[1],
+    settings: calibrationSettings(flags),
+    json: flags.has('json'),
+  };
 }
 
 /** Progress on stderr when it is a terminal: `done/total what`, redrawn in place at most 5 times a second. */
@@ -460,16 +651,40 @@ function terminalProgress(): ((done: number, total: number, what: string) => voi
 }
 
 /** Runs the variant against the original unless verification is off, impossible or (without --min-cosine) too big. */
-async function verifyVariant(args: CompressArgs, result: { output: string; report: CompressReport }): Promise<VerifyOutcome> {
+async function verifyVariant(
+  args: CompressArgs,
+  result: { output: string; report: CompressReport },
+): Promise<VerifyOutcome> {
   if (!args.verify) return { state: 'off', reason: 'verification is off (--no-verify)' };
-  const limit = args.minCosineGiven ? undefined : { bytes: DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20, setting: "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway" };
+  const limit = args.minCosineGiven
+    ? undefined
+    : {
+        bytes: DEFAULT_VERIFY_SIZE_LIMIT_MB * 2 ** 20,
+        setting: "as VS Code's modelLens.compress.verifySizeLimitMB; --min-cosine verifies anyway",
+      };
   const blocked = verificationBlocked(args.file, result.report.totals, limit);
   if (blocked) return blocked;
   const { samples, seed, inputs, data, recipe, shapes, dims, values, threads } = args.calibration;
   try {
-    return { state: 'done', report: await runVerify(args.file, result.output, { samples, seed, inputs, data, recipe, shapes, dims, values, threads }) };
+    return {
+      state: 'done',
+      report: await runVerify(args.file, result.output, {
+        samples,
+        seed,
+        inputs,
+        data,
+        recipe,
+        shapes,
+        dims,
+        values,
+        threads,
+      }),
+    };
   } catch (err) {
-    return { state: 'failed', reason: (err instanceof Error ? err.message : String(err)).split('\n')[0] };
+    return {
+      state: 'failed',
+      reason: (err instanceof Error ? err.message : String(err)).split('\n')[0],
+    };
   }
 }
 
@@ -477,10 +692,26 @@ async function verifyVariant(args: CompressArgs, result: { output: string; repor
  * A poor variant's layers compressed one at a time on the same inputs, so the verdict can name the
  * tensors that measurably hurt; undefined where the scan fails.
  */
-async function scanLayers(args: CompressArgs, progress: ReturnType<typeof terminalProgress>): Promise<SensitivityReport | undefined> {
+async function scanLayers(
+  args: CompressArgs,
+  progress: ReturnType<typeof terminalProgress>,
+): Promise<SensitivityReport | undefined> {
   const { samples, seed, inputs, data, recipe, shapes, dims, values, threads } = args.calibration;
   try {
-    return await analyseSensitivity(args.file, args.spec, { samples, seed, inputs, data, recipe, shapes, dims, values, threads, measuredOnly: true, progress: progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)) });
+    return await analyseSensitivity(args.file, args.spec, {
+      samples,
+      seed,
+      inputs,
+      data,
+      recipe,
+      shapes,
+      dims,
+      values,
+      threads,
+      measuredOnly: true,
+      progress:
+        progress && ((d, t, what) => progress(d, t, `finding the layers responsible: ${what}`)),
+    });
   } catch {
     return undefined;
   } finally {
@@ -493,27 +724,57 @@ async function compressCommand(args: CompressArgs): Promise<number> {
   const progress = terminalProgress();
   // Temp files of an earlier, killed run in the target folder go first (compressFile's temps are named for this).
   removeStaleTemps(path.dirname(path.resolve(args.output ?? args.file)));
-  const tensorThreads = { script: path.join(__dirname, 'worker.js'), count: os.availableParallelism() };
+  const tensorThreads = {
+    script: path.join(__dirname, 'worker.js'),
+    count: os.availableParallelism(),
+  };
   const fileOptions = { output: args.output, force: args.force, progress, tensorThreads };
   const result = args.goal
-    ? await compressForFidelity(args.file, args.spec, args.goal, { ...args.calibration, ...fileOptions })
-    : await compressVariant(args.file, args.spec, { ...fileOptions, calibration: args.calibration });
+    ? await compressForFidelity(args.file, args.spec, args.goal, {
+        ...args.calibration,
+        ...fileOptions,
+      })
+    : await compressVariant(args.file, args.spec, {
+        ...fileOptions,
+        calibration: args.calibration,
+      });
   if (progress) process.stderr.write('\r\x1b[K');
   const outcome = await verifyVariant(args, result);
-  const verdict = await judgeWithScan(result.report, outcome, args.minCosine, args.file, args.spec, args.goal !== undefined, () => scanLayers(args, progress));
+  const verdict = await judgeWithScan(
+    result.report,
+    outcome,
+    args.minCosine,
+    args.file,
+    args.spec,
+    args.goal !== undefined,
+    () => scanLayers(args, progress),
+  );
   // A variant the user's own threshold rejects (or that could not be checked against it) must not stay behind looking usable.
   const rejected = args.minCosineGiven && verdict.state !== 'ok';
-  if (rejected && path.resolve(result.output) !== path.resolve(args.file)) removeVariant(result.output);
+  if (rejected && path.resolve(result.output) !== path.resolve(args.file))
+    removeVariant(result.output);
   const verification = outcome.state === 'done' ? outcome.report : undefined;
   if (args.json) {
-    process.stdout.write(JSON.stringify({ input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verification ? { verify: verification } : {}), verdict, ...(rejected ? { removed: true } : {}) }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        input: result.input,
+        output: result.output,
+        elapsedMs: result.elapsedMs,
+        ...result.report,
+        ...(verification ? { verify: verification } : {}),
+        verdict,
+        ...(rejected ? { removed: true } : {}),
+      }) + '\n',
+    );
   } else {
     process.stdout.write(formatCompressReport(result.report, result, verdict));
     if (verification) process.stdout.write('\n' + formatVerifyReport(verification));
   }
   const name = path.basename(result.output);
   if (rejected) {
-    process.stderr.write(`model-lens: ${args.file}: ${verdictHeadline(verdict)}; --min-cosine ${args.minCosine} rejects it, so ${name} was removed\n`);
+    process.stderr.write(
+      `model-lens: ${args.file}: ${verdictHeadline(verdict)}; --min-cosine ${args.minCosine} rejects it, so ${name} was removed\n`,
+    );
     return 1;
   }
   warnVerdict(name, verdict, outcome);
@@ -522,8 +783,12 @@ async function compressCommand(args: CompressArgs): Promise<number> {
 
 /** One loud stderr line for a variant that is poor, or unchecked where it could have been (failed, too big). */
 function warnVerdict(name: string, verdict: Verdict, outcome: VerifyOutcome): void {
-  if (verdict.state === 'poor') process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)} (kept; --min-cosine ${verdict.minCosine} would reject it)\n`);
-  else if (outcome.state === 'failed' || outcome.state === 'skipped' || verdict.state === 'failed') process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)}\n`);
+  if (verdict.state === 'poor')
+    process.stderr.write(
+      `model-lens: warning: ${name}: ${verdictHeadline(verdict)} (kept; --min-cosine ${verdict.minCosine} would reject it)\n`,
+    );
+  else if (outcome.state === 'failed' || outcome.state === 'skipped' || verdict.state === 'failed')
+    process.stderr.write(`model-lens: warning: ${name}: ${verdictHeadline(verdict)}\n`);
 }
 
 async function sensitivityCommand(args: ReturnType<typeof sensitivityArgs>): Promise<void> {
@@ -538,28 +803,55 @@ async function verifyCommand(args: ReturnType<typeof verifyArgs>): Promise<void>
   process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatVerifyReport(report));
 }
 
-function recipeArgs(rest: string[]): { file: string; write: boolean; force: boolean; json: boolean } {
+function recipeArgs(rest: string[]): {
+  file: string;
+  write: boolean;
+  force: boolean;
+  json: boolean;
+} {
   const { positional, flags } = parseArgs(rest, new Set(), new Set(['write', 'force', 'json']));
   if (positional.length !== 1) throw new UsageError('recipe takes one model file');
   if (flags.has('force') && !flags.has('write')) throw new UsageError('--force goes with --write');
-  return { file: positional[0], write: flags.has('write'), force: flags.has('force'), json: flags.has('json') };
+  return {
+    file: positional[0],
+    write: flags.has('write'),
+    force: flags.has('force'),
+    json: flags.has('json'),
+  };
 }
 
 async function recipeCommand(args: ReturnType<typeof recipeArgs>): Promise<void> {
   const r = await withOpenModel(args.file, async (m) => {
-    if (!capabilitiesOf(m.model.format).runnable) throw new InvalidModelError(`recipes describe the inputs of an ONNX model; this is ${m.model.format}`);
+    if (!capabilitiesOf(m.model.format).runnable)
+      throw new InvalidModelError(
+        `recipes describe the inputs of an ONNX model; this is ${m.model.format}`,
+      );
     return recipeFor(args.file, m.model);
   });
   if (args.write) {
-    if (r.fromFile && !args.force) throw new Error(`${path.basename(r.path)} already exists (use --force to overwrite)`);
+    if (r.fromFile && !args.force)
+      throw new Error(`${path.basename(r.path)} already exists (use --force to overwrite)`);
     writeRecipe(r, args.force);
   }
   if (args.json) {
-    process.stdout.write(JSON.stringify({ path: r.path, fromFile: r.fromFile, written: args.write, recipe: r.recipe }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        path: r.path,
+        fromFile: r.fromFile,
+        written: args.write,
+        recipe: r.recipe,
+      }) + '\n',
+    );
     return;
   }
-  const origin = r.fromFile ? `read from ${r.path}` : args.write ? `proposed from the model, written to ${r.path}` : `proposed from the model (--write saves it to ${r.path})`;
-  process.stdout.write(`${path.basename(args.file)}: recipe ${origin}\n${formatRecipeLines(r.recipe)}`);
+  const origin = r.fromFile
+    ? `read from ${r.path}`
+    : args.write
+      ? `proposed from the model, written to ${r.path}`
+      : `proposed from the model (--write saves it to ${r.path})`;
+  process.stdout.write(
+    `${path.basename(args.file)}: recipe ${origin}\n${formatRecipeLines(r.recipe)}`,
+  );
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -601,7 +893,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`model-lens: ${err.message}\nRun 'model-lens --help' for usage.\n`);
       return 2;
     }
-    const reason = err instanceof InvalidModelError || err instanceof Error ? err.message : String(err);
+    const reason =
+      err instanceof InvalidModelError || err instanceof Error ? err.message : String(err);
     // The original refused its inputs: name it, not the variant verify was given second.
     if (err instanceof InputsRejectedError && err.file) file = err.file;
     if (err instanceof RecipeError) file = err.file;

@@ -17,6 +17,7 @@ export function invalid(message: string): never {
 
 /** Converts a bigint from the file to a number, refusing values a JS number cannot hold exactly. */
 export function checkedNumber(value: bigint, what: string): number {
-  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) invalid(`${what} out of range: ${value}`);
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER))
+    invalid(`${what} out of range: ${value}`);
   return Number(value);
 }

@@ -21,7 +21,14 @@ export type TensorStorage =
    * Integer codes times one scale per row (safetensors int8 weight-only): element i is
    * values[i] * scales[floor(i / rowLength)]; each part is raw storage of its own dtype.
    */
-  | { kind: 'scaled'; values: TensorStorage; valueType: number; scales: TensorStorage; scaleType: number; rowLength: number }
+  | {
+      kind: 'scaled';
+      values: TensorStorage;
+      valueType: number;
+      scales: TensorStorage;
+      scaleType: number;
+      rowLength: number;
+    }
   /** ggml block-quantized data of the model file (GGUF Q4_0, Q4_K, ...): `ggmlType` is the ggml type id. */
   | { kind: 'ggml'; offset: number; length: number; ggmlType: number }
   /**

@@ -54,7 +54,10 @@ export function parameterCount(tensors: readonly { dtype: number; count: number 
   return total;
 }
 
-export function inspectReport(model: Model, results: readonly (StatsResult | undefined)[]): InspectReport {
+export function inspectReport(
+  model: Model,
+  results: readonly (StatsResult | undefined)[],
+): InspectReport {
   const tensors = model.tensors.map((t, i): TensorReport => {
     const base: TensorReport = {
       name: t.name,
@@ -72,7 +75,11 @@ export function inspectReport(model: Model, results: readonly (StatsResult | und
     const r = results[i];
     if (!r?.stats) return { ...base, error: r?.error ?? 'statistics not computed' };
     const { histogram, ...s } = r.stats;
-    return { ...base, ...s, histogram: { min: histogram.min, max: histogram.max, counts: Array.from(histogram.counts) } };
+    return {
+      ...base,
+      ...s,
+      histogram: { min: histogram.min, max: histogram.max, counts: Array.from(histogram.counts) },
+    };
   });
   return {
     format: model.format,
@@ -84,12 +91,39 @@ export function inspectReport(model: Model, results: readonly (StatsResult | und
     inputs: model.inputs,
     outputs: model.outputs,
     tensors,
-    layers: model.layers.map((l) => ({ name: l.name, op: l.op, scope: l.scope, tensors: l.tensors.map((i) => model.tensors[i].name) })),
+    layers: model.layers.map((l) => ({
+      name: l.name,
+      op: l.op,
+      scope: l.scope,
+      tensors: l.tensors.map((i) => model.tensors[i].name),
+    })),
     warnings: model.warnings,
   };
 }
 
-const CSV_COLUMNS = ['name', 'dtype', 'shape', 'count', 'bytes', 'origin', 'scope', 'min', 'max', 'mean', 'std', 'zeros', 'sparsity', 'nan', 'inf', 'p1', 'p50', 'p99', 'entropy', 'layers', 'error'] as const;
+const CSV_COLUMNS = [
+  'name',
+  'dtype',
+  'shape',
+  'count',
+  'bytes',
+  'origin',
+  'scope',
+  'min',
+  'max',
+  'mean',
+  'std',
+  'zeros',
+  'sparsity',
+  'nan',
+  'inf',
+  'p1',
+  'p50',
+  'p99',
+  'entropy',
+  'layers',
+  'error',
+] as const;
 
 function csvCell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);
@@ -99,10 +133,15 @@ function csvCell(v: unknown): string {
 /** One row per tensor with its scalar statistics and the layers that use it. */
 export function reportCsv(report: InspectReport): string {
   const usedBy = new Map<string, string[]>();
-  for (const l of report.layers) for (const t of l.tensors) usedBy.set(t, [...(usedBy.get(t) ?? []), l.name]);
+  for (const l of report.layers)
+    for (const t of l.tensors) usedBy.set(t, [...(usedBy.get(t) ?? []), l.name]);
   const lines = [CSV_COLUMNS.join(',')];
   for (const t of report.tensors) {
-    const row: Record<string, unknown> = { ...t, shape: t.shape.join('x'), layers: (usedBy.get(t.name) ?? []).join(' ') };
+    const row: Record<string, unknown> = {
+      ...t,
+      shape: t.shape.join('x'),
+      layers: (usedBy.get(t.name) ?? []).join(' '),
+    };
     lines.push(CSV_COLUMNS.map((c) => csvCell(row[c])).join(','));
   }
   return lines.join('\n') + '\n';

@@ -32,7 +32,15 @@ export function parseByteSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(text.trim());
   if (!m) return undefined;
   const unit = (m[2] ?? 'B').toLowerCase();
-  const scale: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+  const scale: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+  };
   const n = Math.floor(Number(m[1]) * scale[unit]);
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }

@@ -32,8 +32,13 @@ export function splitChoice(paths: readonly string[]): CalibrationChoice {
 }
 
 /** The run settings a choice gives (nothing for random inputs). */
-export function choiceSettings(choice: CalibrationChoice | undefined): Pick<VerifySettings, 'data' | 'inputs'> {
-  return { ...(choice?.data.length ? { data: choice.data } : {}), ...(choice?.inputs.length ? { inputs: choice.inputs } : {}) };
+export function choiceSettings(
+  choice: CalibrationChoice | undefined,
+): Pick<VerifySettings, 'data' | 'inputs'> {
+  return {
+    ...(choice?.data.length ? { data: choice.data } : {}),
+    ...(choice?.inputs.length ? { inputs: choice.inputs } : {}),
+  };
 }
 
 /** 'crops/', 'a.png', 'a.png, b.png', '3 paths'. */
@@ -48,14 +53,25 @@ function shortList(paths: readonly string[]): string {
 /** The choice in one line and in full; a path that no longer exists says so. */
 export function describeChoice(choice: CalibrationChoice | undefined): CalibrationView {
   const all = [...(choice?.data ?? []), ...(choice?.inputs ?? [])];
-  if (!all.length) return { random: true, label: 'random inputs', detail: 'Seeded random inputs: no calibration data chosen for this model.' };
+  if (!all.length)
+    return {
+      random: true,
+      label: 'random inputs',
+      detail: 'Seeded random inputs: no calibration data chosen for this model.',
+    };
   const parts = [choice?.data ?? [], choice?.inputs ?? []].filter((p) => p.length).map(shortList);
   return { random: false, label: parts.join(' + '), detail: all.join('\n') };
 }
 
 function isChoice(v: unknown): v is CalibrationChoice {
-  const paths = (x: unknown) => Array.isArray(x) && x.every((p) => typeof p === 'string' && path.isAbsolute(p));
-  return typeof v === 'object' && v !== null && paths((v as CalibrationChoice).data) && paths((v as CalibrationChoice).inputs);
+  const paths = (x: unknown) =>
+    Array.isArray(x) && x.every((p) => typeof p === 'string' && path.isAbsolute(p));
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    paths((v as CalibrationChoice).data) &&
+    paths((v as CalibrationChoice).inputs)
+  );
 }
 
 /** Choices by model file, kept in `memento` so they survive reloads; listeners hear of each change. */
@@ -66,7 +82,9 @@ export class CalibrationStore {
 
   private all(): Record<string, CalibrationChoice> {
     const raw = this.memento.get<unknown>(KEY);
-    return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, CalibrationChoice>) : {};
+    return typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+      ? (raw as Record<string, CalibrationChoice>)
+      : {};
   }
 
   /** The choice for `model`, or undefined for random inputs. */
@@ -81,7 +99,8 @@ export class CalibrationStore {
   async set(model: string, choice: CalibrationChoice | undefined): Promise<void> {
     const key = path.resolve(model);
     const next = { ...this.all() };
-    if (choice && (choice.data.length || choice.inputs.length)) next[key] = { data: [...choice.data], inputs: [...choice.inputs] };
+    if (choice && (choice.data.length || choice.inputs.length))
+      next[key] = { data: [...choice.data], inputs: [...choice.inputs] };
     else delete next[key];
     await this.memento.update(KEY, next);
     for (const l of this.listeners) l(key);

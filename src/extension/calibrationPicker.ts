@@ -14,7 +14,11 @@ import { INPUT_FILE_TYPES } from '../node/verify/inputFiles';
 import { splitChoice, type CalibrationStore } from './calibrationData';
 
 const FILE_FILTERS = {
-  'Images, recordings and tensors': [...DATA_FILE_TYPES.image, ...DATA_FILE_TYPES.audio, ...INPUT_FILE_TYPES],
+  'Images, recordings and tensors': [
+    ...DATA_FILE_TYPES.image,
+    ...DATA_FILE_TYPES.audio,
+    ...INPUT_FILE_TYPES,
+  ],
   Images: [...DATA_FILE_TYPES.image],
   Audio: [...DATA_FILE_TYPES.audio],
   Tensors: [...INPUT_FILE_TYPES],
@@ -47,7 +51,11 @@ export function showRecipeError(err: unknown): boolean {
  * for `model`; resolves to true when something was chosen. Two dialogs, because on Windows and
  * Linux one dialog cannot select both files and folders.
  */
-export async function pickCalibrationFiles(store: CalibrationStore, model: string, folder: boolean): Promise<boolean> {
+export async function pickCalibrationFiles(
+  store: CalibrationStore,
+  model: string,
+  folder: boolean,
+): Promise<boolean> {
   const name = path.basename(model);
   const current = store.get(model);
   const near = [...(current?.data ?? []), ...(current?.inputs ?? [])][0];
@@ -57,7 +65,9 @@ export async function pickCalibrationFiles(store: CalibrationStore, model: strin
     canSelectMany: true,
     defaultUri: vscode.Uri.file(near ? path.dirname(near) : path.dirname(model)),
     ...(folder ? {} : { filters: FILE_FILTERS }),
-    title: folder ? `Calibration data for ${name}: folders of images or recordings` : `Calibration data for ${name}: images (PNG, JPEG), recordings (WAV) or tensors (.npy, .npz, .pb)`,
+    title: folder
+      ? `Calibration data for ${name}: folders of images or recordings`
+      : `Calibration data for ${name}: images (PNG, JPEG), recordings (WAV) or tensors (.npy, .npz, .pb)`,
     openLabel: 'Use for Calibration',
   });
   if (!picked?.length) return false;
@@ -70,19 +80,37 @@ export async function pickCalibrationFiles(store: CalibrationStore, model: strin
  * `model` as an error notification with buttons that choose files or a folder, remember them and
  * call `rerun`. Does not wait for the user.
  */
-export function offerCalibrationData(store: CalibrationStore, model: string, message: string, rerun: () => void): void {
-  void vscode.window.showErrorMessage(`Model Lens: ${path.basename(model)}: ${message}`, CHOOSE_FILES, CHOOSE_FOLDER).then(async (choice) => {
-    if (choice && (await pickCalibrationFiles(store, model, choice === CHOOSE_FOLDER))) rerun();
-  });
+export function offerCalibrationData(
+  store: CalibrationStore,
+  model: string,
+  message: string,
+  rerun: () => void,
+): void {
+  void vscode.window
+    .showErrorMessage(
+      `Model Lens: ${path.basename(model)}: ${message}`,
+      CHOOSE_FILES,
+      CHOOSE_FOLDER,
+    )
+    .then(async (choice) => {
+      if (choice && (await pickCalibrationFiles(store, model, choice === CHOOSE_FOLDER))) rerun();
+    });
 }
 
 /** Checks `model`'s recipe file against the model; a bad one is an error notification. */
 async function checkRecipe(service: ModelService, model: string): Promise<void> {
   try {
     const r = recipeFor(model, await service.open(model));
-    if (r.fromFile) vscode.window.setStatusBarMessage(`Model Lens: ${path.basename(r.path)} fits ${path.basename(model)}`, 5000);
+    if (r.fromFile)
+      vscode.window.setStatusBarMessage(
+        `Model Lens: ${path.basename(r.path)} fits ${path.basename(model)}`,
+        5000,
+      );
   } catch (err) {
-    if (!showRecipeError(err)) void vscode.window.showErrorMessage(`Model Lens: ${path.basename(model)}: ${err instanceof Error ? err.message : String(err)}`);
+    if (!showRecipeError(err))
+      void vscode.window.showErrorMessage(
+        `Model Lens: ${path.basename(model)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
   }
 }
 
@@ -94,7 +122,9 @@ async function editRecipe(service: ModelService, model: string): Promise<void> {
     // Not a preview: it would take the place of the inspector the user came from, which is one too.
     await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
   } catch (err) {
-    void vscode.window.showErrorMessage(`Model Lens: cannot open the recipe of ${path.basename(model)}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    void vscode.window.showErrorMessage(
+      `Model Lens: cannot open the recipe of ${path.basename(model)}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
     return;
   }
   await checkRecipe(service, model);
@@ -114,12 +144,24 @@ type Item = vscode.QuickPickItem & { run?: () => Promise<boolean> };
  * Model Lens: Choose Calibration Data…: files, a folder, random inputs, or the recipe. Resolves to
  * true when the model's choice changed.
  */
-async function chooseData(store: CalibrationStore, service: ModelService, model: string): Promise<boolean> {
+async function chooseData(
+  store: CalibrationStore,
+  service: ModelService,
+  model: string,
+): Promise<boolean> {
   const now = store.view(model);
   const recipe = recipePathFor(model);
   const items: Item[] = [
-    { label: '$(files) Choose files…', description: 'images (PNG, JPEG), recordings (WAV) or tensors (.npy, .npz, .pb)', run: () => pickCalibrationFiles(store, model, false) },
-    { label: '$(folder-opened) Choose a folder…', description: 'every image or recording in it and its subfolders', run: () => pickCalibrationFiles(store, model, true) },
+    {
+      label: '$(files) Choose files…',
+      description: 'images (PNG, JPEG), recordings (WAV) or tensors (.npy, .npz, .pb)',
+      run: () => pickCalibrationFiles(store, model, false),
+    },
+    {
+      label: '$(folder-opened) Choose a folder…',
+      description: 'every image or recording in it and its subfolders',
+      run: () => pickCalibrationFiles(store, model, true),
+    },
     {
       label: '$(symbol-numeric) Use random inputs',
       description: now.random ? 'current' : 'seeded random tensors, as without data',
@@ -158,7 +200,9 @@ async function runnableTarget(deps: CalibrationDeps, arg: unknown): Promise<stri
   if (!uri) return undefined;
   const caps = capabilitiesOf(formatOfFileName(uri.fsPath) ?? '');
   if (caps.runnable) return uri.fsPath;
-  void vscode.window.showErrorMessage(`Model Lens: ${path.basename(uri.fsPath)}: calibration data feeds onnxruntime runs, and ${caps.label || 'this file'} holds weights without a graph to run`);
+  void vscode.window.showErrorMessage(
+    `Model Lens: ${path.basename(uri.fsPath)}: calibration data feeds onnxruntime runs, and ${caps.label || 'this file'} holds weights without a graph to run`,
+  );
   return undefined;
 }
 

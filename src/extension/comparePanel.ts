@@ -53,7 +53,12 @@ export class ComparePanel {
     readonly original: vscode.Uri,
     readonly variant: vscode.Uri,
   ) {
-    this.panel = createToolPanel(deps.extensionUri, COMPARE_VIEW_TYPE, `${path.basename(original.fsPath)} ↔ ${path.basename(variant.fsPath)}`, 'compare');
+    this.panel = createToolPanel(
+      deps.extensionUri,
+      COMPARE_VIEW_TYPE,
+      `${path.basename(original.fsPath)} ↔ ${path.basename(variant.fsPath)}`,
+      'compare',
+    );
     const w = this.panel.webview;
     const sub = w.onDidReceiveMessage((m) => this.onMessage(m));
     this.panel.onDidDispose(() => {
@@ -71,7 +76,9 @@ export class ComparePanel {
   private onMessage(raw: unknown): void {
     const message = parseFromCompare(raw);
     if (!message) {
-      this.deps.log.warn(`ignored a malformed message from the Compare webview: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      this.deps.log.warn(
+        `ignored a malformed message from the Compare webview: ${JSON.stringify(raw)?.slice(0, 200)}`,
+      );
       return;
     }
     if (message.type === 'ready') void this.load();
@@ -103,7 +110,10 @@ export class ComparePanel {
     this.loading = controller;
     const [a, b] = [this.original.fsPath, this.variant.fsPath];
     try {
-      const [original, variant] = await Promise.all([this.deps.service.open(a), this.deps.service.open(b)]);
+      const [original, variant] = await Promise.all([
+        this.deps.service.open(a),
+        this.deps.service.open(b),
+      ]);
       if (controller.signal.aborted) return;
       this.outcome = this.deps.outcomeFor(a, b);
       const report = this.outcome?.result.report;
@@ -126,7 +136,10 @@ export class ComparePanel {
       // Statistics of both sides fill in the facts (and, without a report, the histograms).
       const total = original.tensors.length + variant.tensors.length;
       let done = 0;
-      for (const [side, file, model] of [['original', a, original], ['variant', b, variant]] as const) {
+      for (const [side, file, model] of [
+        ['original', a, original],
+        ['variant', b, variant],
+      ] as const) {
         done += await this.streamStats(side, file, model, options, controller.signal, done, total);
         if (controller.signal.aborted) return;
       }

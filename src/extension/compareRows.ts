@@ -6,12 +6,21 @@
 import { dtypeInfo } from '../core/dtypes';
 import type { Model, TensorRef } from '../core/model';
 import type { CompressReport } from '../core/compress/report';
-import { toWire, type CompareRowView, type CompareSideView, type PairedHistogramView, type TensorSideView } from '../shared/reportProtocol';
+import {
+  toWire,
+  type CompareRowView,
+  type CompareSideView,
+  type PairedHistogramView,
+  type TensorSideView,
+} from '../shared/reportProtocol';
 
 const DERIVED = '::';
 
 type Tensorish = Pick<TensorRef, 'name' | 'dtype' | 'dims' | 'count' | 'bytes' | 'scope'>;
-type ModelLike = Pick<Model, 'fileBytes' | 'metadata'> & { tensors: Tensorish[]; layers: Model['layers'] };
+type ModelLike = Pick<Model, 'fileBytes' | 'metadata'> & {
+  tensors: Tensorish[];
+  layers: Model['layers'];
+};
 
 const key = (t: Pick<TensorRef, 'scope' | 'name'>) => `${t.scope}\0${t.name}`;
 
@@ -23,14 +32,18 @@ export function sideView(path: string, model: ModelLike): CompareSideView {
     fileBytes: model.fileBytes,
     tensors: model.tensors.length,
     parameters: model.tensors.reduce((a, t) => a + t.count, 0),
-    opsets: model.metadata.opsets.map((o) => `${o.domain === '' ? 'ai.onnx' : o.domain}:${o.version}`).join(', '),
+    opsets: model.metadata.opsets
+      .map((o) => `${o.domain === '' ? 'ai.onnx' : o.domain}:${o.version}`)
+      .join(', '),
   };
 }
 
 /** The first layer using each tensor: where the table says it lives. */
 function usage(model: ModelLike): Map<number, { layer: string; op: string }> {
   const used = new Map<number, { layer: string; op: string }>();
-  for (const layer of model.layers) for (const i of layer.tensors) if (!used.has(i)) used.set(i, { layer: layer.name, op: layer.op });
+  for (const layer of model.layers)
+    for (const i of layer.tensors)
+      if (!used.has(i)) used.set(i, { layer: layer.name, op: layer.op });
   return used;
 }
 
@@ -47,7 +60,11 @@ export interface CompareRows {
  * original name nor derives from one. With a report, compressed and skipped tensors carry its
  * method, metrics, reasons and paired histograms.
  */
-export function compareRows(original: ModelLike, variant: ModelLike, report?: Pick<CompressReport, 'tensors' | 'skipped'>): CompareRows {
+export function compareRows(
+  original: ModelLike,
+  variant: ModelLike,
+  report?: Pick<CompressReport, 'tensors' | 'skipped'>,
+): CompareRows {
   const byKey = new Map<string, number>();
   variant.tensors.forEach((t, i) => {
     if (!byKey.has(key(t))) byKey.set(key(t), i);
@@ -79,11 +96,19 @@ export function compareRows(original: ModelLike, variant: ModelLike, report?: Pi
     const holders = [...(same === undefined ? [] : [same]), ...parts];
     for (const h of holders) claimed.add(h);
     const where = used.get(index) ?? { layer: '', op: '' };
-    const orig: TensorSideView = { dtype: t.dtype, dims: t.dims, bytes: t.bytes, storedAs: [t.name], statsIndex: isFloat(t.dtype) ? index : null };
+    const orig: TensorSideView = {
+      dtype: t.dtype,
+      dims: t.dims,
+      bytes: t.bytes,
+      storedAs: [t.name],
+      statsIndex: isFloat(t.dtype) ? index : null,
+    };
     let side: TensorSideView | null = null;
     if (holders.length) {
       // The largest holder is the stored form (codes, indices, half floats); scales and codebooks are small.
-      const main = holders.reduce((a, b) => (variant.tensors[b].bytes > variant.tensors[a].bytes ? b : a));
+      const main = holders.reduce((a, b) =>
+        variant.tensors[b].bytes > variant.tensors[a].bytes ? b : a,
+      );
       const m = variant.tensors[main];
       const comparable = isFloat(m.dtype) && m.count === t.count ? main : null;
       side = {
@@ -94,19 +119,39 @@ export function compareRows(original: ModelLike, variant: ModelLike, report?: Pi
         statsIndex: comparable,
       };
     }
-    const row: CompareRowView = { name: t.name, layer: where.layer, op: where.op, status: 'same', original: orig, variant: side };
+    const row: CompareRowView = {
+      name: t.name,
+      layer: where.layer,
+      op: where.op,
+      status: 'same',
+      original: orig,
+      variant: side,
+    };
     if (!side) row.status = 'removed';
-    else if (parts.length || side.dtype !== t.dtype || side.bytes !== t.bytes) row.status = 'changed';
+    else if (parts.length || side.dtype !== t.dtype || side.bytes !== t.bytes)
+      row.status = 'changed';
     // Report entries carry names only: the first tensor of that name (file order, main graph first) takes it.
     const result = results.get(t.name);
     if (result && side) {
       results.delete(t.name);
       row.status = 'compressed';
       row.method = result.method;
-      row.metrics = { mse: toWire(result.mse), sqnrDb: toWire(result.sqnrDb), maxAbs: toWire(result.maxAbs), cosine: toWire(result.cosine), sparsity: toWire(result.sparsity) };
+      row.metrics = {
+        mse: toWire(result.mse),
+        sqnrDb: toWire(result.sqnrDb),
+        maxAbs: toWire(result.maxAbs),
+        cosine: toWire(result.cosine),
+        sparsity: toWire(result.sparsity),
+      };
       if (result.note) row.note = result.note;
       const h = result.histograms;
-      histograms.push({ row: rows.length, min: h.min, max: h.max, original: Uint32Array.from(h.original), variant: Uint32Array.from(h.compressed) });
+      histograms.push({
+        row: rows.length,
+        min: h.min,
+        max: h.max,
+        original: Uint32Array.from(h.original),
+        variant: Uint32Array.from(h.compressed),
+      });
     } else if (skipped.has(index)) {
       row.status = 'skipped';
       row.note = skipped.get(index);
@@ -124,7 +169,13 @@ export function compareRows(original: ModelLike, variant: ModelLike, report?: Pi
       op: where.op,
       status: 'added',
       original: null,
-      variant: { dtype: t.dtype, dims: t.dims, bytes: t.bytes, storedAs: [t.name], statsIndex: isFloat(t.dtype) ? i : null },
+      variant: {
+        dtype: t.dtype,
+        dims: t.dims,
+        bytes: t.bytes,
+        storedAs: [t.name],
+        statsIndex: isFloat(t.dtype) ? i : null,
+      },
     });
   });
   return { rows, histograms };

@@ -14,7 +14,9 @@ export interface CompressDefaults {
 }
 
 function integer(value: unknown, fallback: number, lo: number, hi: number): number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi ? value : fallback;
+  return typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi
+    ? value
+    : fallback;
 }
 
 /** The modelLens.compress.* settings; a value out of range falls back to the default rather than failing a run later. */
@@ -29,8 +31,13 @@ export function compressDefaults(): CompressDefaults {
     sparsity: typeof sparsity === 'number' && sparsity >= 0 && sparsity < 1 ? sparsity : 0.5,
     clusters: integer(c.get('clusterCount'), 16, 2, 256),
     verify: c.get<boolean>('verify', true) !== false,
-    verifyLimitBytes: (typeof limitMB === 'number' && limitMB >= 0 ? limitMB : DEFAULT_VERIFY_SIZE_LIMIT_MB) * 2 ** 20,
+    verifyLimitBytes:
+      (typeof limitMB === 'number' && limitMB >= 0 ? limitMB : DEFAULT_VERIFY_SIZE_LIMIT_MB) *
+      2 ** 20,
     verifySamples: integer(c.get('verifySamples'), 8, 1, 1000),
-    minCosine: typeof minCosine === 'number' && minCosine > 0 && minCosine <= 1 ? minCosine : DEFAULT_MIN_COSINE,
+    minCosine:
+      typeof minCosine === 'number' && minCosine > 0 && minCosine <= 1
+        ? minCosine
+        : DEFAULT_MIN_COSINE,
   };
 }

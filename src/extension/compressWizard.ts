@@ -1,6 +1,13 @@
 /** QuickPick questions for compression: the Compress… wizard and the prompts of the direct commands. */
 import * as vscode from 'vscode';
-import { describeGoal, METHOD_DESCRIPTIONS, normaliseSpec, parseTargetCosine, SpecError, type CompressSpec } from '../core/compress/spec';
+import {
+  describeGoal,
+  METHOD_DESCRIPTIONS,
+  normaliseSpec,
+  parseTargetCosine,
+  SpecError,
+  type CompressSpec,
+} from '../core/compress/spec';
 import type { MethodName, MethodOptions } from '../core/compress/types';
 import { parseByteSize } from '../core/units';
 import type { FidelityGoal } from '../shared/protocol';
@@ -20,7 +27,12 @@ interface Position {
 }
 
 /** One QuickPick page; resolves to the chosen value, BACK, or undefined when dismissed. */
-function pick<T>(pos: Position, placeholder: string, items: Choice<T>[], active?: T): Promise<Answer<T>> {
+function pick<T>(
+  pos: Position,
+  placeholder: string,
+  items: Choice<T>[],
+  active?: T,
+): Promise<Answer<T>> {
   const qp = vscode.window.createQuickPick<Choice<T>>();
   qp.title = pos.title;
   qp.step = pos.step;
@@ -29,7 +41,12 @@ function pick<T>(pos: Position, placeholder: string, items: Choice<T>[], active?
   qp.items = items;
   qp.matchOnDescription = true;
   qp.buttons = pos.step > 1 ? [vscode.QuickInputButtons.Back] : [];
-  const current = active === undefined ? undefined : items.find((i) => i.value !== undefined && JSON.stringify(i.value) === JSON.stringify(active));
+  const current =
+    active === undefined
+      ? undefined
+      : items.find(
+          (i) => i.value !== undefined && JSON.stringify(i.value) === JSON.stringify(active),
+        );
   if (current) qp.activeItems = [current];
   return new Promise<Answer<T>>((resolve) => {
     qp.onDidAccept(() => {
@@ -43,7 +60,12 @@ function pick<T>(pos: Position, placeholder: string, items: Choice<T>[], active?
 }
 
 /** One InputBox page with live validation; resolves to the parsed value. */
-function ask<T>(pos: Position, prompt: string, value: string, parse: (text: string) => T | string): Promise<Answer<T>> {
+function ask<T>(
+  pos: Position,
+  prompt: string,
+  value: string,
+  parse: (text: string) => T | string,
+): Promise<Answer<T>> {
   const box = vscode.window.createInputBox();
   box.title = pos.title;
   box.step = pos.step;
@@ -99,7 +121,9 @@ export function parsePattern(text: string): { n: number; m: number } | string {
 function integerIn(lo: number, hi: number, what: string): (text: string) => number | string {
   return (text) => {
     const v = Number(text.trim());
-    return text.trim() !== '' && Number.isInteger(v) && v >= lo && v <= hi ? v : `${what} must be a whole number from ${lo} to ${hi}`;
+    return text.trim() !== '' && Number.isInteger(v) && v >= lo && v <= hi
+      ? v
+      : `${what} must be a whole number from ${lo} to ${hi}`;
   };
 }
 
@@ -157,7 +181,10 @@ export function describeSpec(spec: CompressSpec): string {
 function describeOverrides(overrides: CompressSpec['overrides']): string {
   const entries = Object.entries(overrides ?? {});
   if (!entries.length) return '';
-  const shown = entries.slice(0, 3).map(([name, choice]) => `${name} → ${choice}`).join(', ');
+  const shown = entries
+    .slice(0, 3)
+    .map(([name, choice]) => `${name} → ${choice}`)
+    .join(', ');
   return `, ${entries.length} layer${entries.length === 1 ? '' : 's'} set by hand (${shown}${entries.length > 3 ? ', …' : ''})`;
 }
 
@@ -200,7 +227,16 @@ async function into<T>(answer: Promise<Answer<T>>, set: (v: T) => void): Promise
 }
 
 function methodItems(onnx: boolean): Choice<MethodName[]>[] {
-  const single: MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'cluster', 'prune', 'fixed', 'sign'];
+  const single: MethodName[] = [
+    'int8',
+    'int4',
+    'fp16',
+    'bf16',
+    'cluster',
+    'prune',
+    'fixed',
+    'sign',
+  ];
   const chains: [MethodName, string][] = [
     ['int8', 'zero the smallest weights, then int8 (zeros stay exact)'],
     ['int4', 'zero the smallest weights, then 4-bit blocks'],
@@ -210,12 +246,24 @@ function methodItems(onnx: boolean): Choice<MethodName[]>[] {
   return [
     ...single.map((m) => ({ label: m, description: METHOD_DESCRIPTIONS[m], value: [m] })),
     { label: 'Prune, then store', kind: vscode.QuickPickItemKind.Separator },
-    ...chains.map(([m, d]) => ({ label: `prune → ${m}`, description: d, value: ['prune', m] as MethodName[] })),
+    ...chains.map(([m, d]) => ({
+      label: `prune → ${m}`,
+      description: d,
+      value: ['prune', m] as MethodName[],
+    })),
     ...(onnx
       ? [
           { label: 'Make the graph smaller', kind: vscode.QuickPickItemKind.Separator },
-          { label: 'Remove channels…', description: METHOD_DESCRIPTIONS.channels, value: ['channels'] as MethodName[] },
-          { label: 'Remove channels → int8', description: 'a smaller graph, then int8 weights', value: ['channels', 'int8'] as MethodName[] },
+          {
+            label: 'Remove channels…',
+            description: METHOD_DESCRIPTIONS.channels,
+            value: ['channels'] as MethodName[],
+          },
+          {
+            label: 'Remove channels → int8',
+            description: 'a smaller graph, then int8 weights',
+            value: ['channels', 'int8'] as MethodName[],
+          },
         ]
       : []),
   ];
@@ -229,16 +277,32 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
     {
       applies: () => true,
       run: (s, pos) =>
-        into(pick(pos, `How should ${fileName} be compressed?`, methodItems(onnx), s.methods.length ? s.methods : undefined), (methods) => {
-          // A different method starts from that method's defaults.
-          if (methods.join() !== s.methods.join()) s.options = {};
-          s.methods = methods;
-        }),
+        into(
+          pick(
+            pos,
+            `How should ${fileName} be compressed?`,
+            methodItems(onnx),
+            s.methods.length ? s.methods : undefined,
+          ),
+          (methods) => {
+            // A different method starts from that method's defaults.
+            if (methods.join() !== s.methods.join()) s.options = {};
+            s.methods = methods;
+          },
+        ),
     },
     {
       applies: (s) => has(s, 'channels'),
       run: (s, pos) =>
-        into(ask(pos, 'Amount: the share of channels removed from every layer that can lose some (e.g. 25%)', percent(s.options.amount ?? 0.25), parseAmount), (v) => (s.options.amount = v)),
+        into(
+          ask(
+            pos,
+            'Amount: the share of channels removed from every layer that can lose some (e.g. 25%)',
+            percent(s.options.amount ?? 0.25),
+            parseAmount,
+          ),
+          (v) => (s.options.amount = v),
+        ),
     },
     {
       applies: (s) => has(s, 'prune'),
@@ -248,16 +312,37 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Which weights become zero?',
             [
-              { label: 'Smallest magnitudes, target sparsity', description: 'a fraction of each tensor (or of all weights)', value: 'sparsity' as const },
+              {
+                label: 'Smallest magnitudes, target sparsity',
+                description: 'a fraction of each tensor (or of all weights)',
+                value: 'sparsity' as const,
+              },
               {
                 label: 'Least output error (Hessian), target sparsity',
-                description: 'ONNX: calibration runs in onnxruntime, then SparseGPT-style second-order pruning; the report compares it with magnitude',
+                description:
+                  'ONNX: calibration runs in onnxruntime, then SparseGPT-style second-order pruning; the report compares it with magnitude',
                 value: 'hessian' as const,
               },
-              { label: 'N:M structured', description: 'keep N largest of every M along the input: hardware-friendly (2:4)', value: 'pattern' as const },
-              { label: 'Below the mean magnitude', description: '|w| < mean |w| of each tensor', value: 'mean' as const },
-              { label: 'Below a magnitude threshold', description: '|w| < T, the same T for every tensor', value: 'threshold' as const },
-              { label: 'Random (baseline)', description: 'seeded random choice: shows what magnitude pruning buys', value: 'random' as const },
+              {
+                label: 'N:M structured',
+                description: 'keep N largest of every M along the input: hardware-friendly (2:4)',
+                value: 'pattern' as const,
+              },
+              {
+                label: 'Below the mean magnitude',
+                description: '|w| < mean |w| of each tensor',
+                value: 'mean' as const,
+              },
+              {
+                label: 'Below a magnitude threshold',
+                description: '|w| < T, the same T for every tensor',
+                value: 'threshold' as const,
+              },
+              {
+                label: 'Random (baseline)',
+                description: 'seeded random choice: shows what magnitude pruning buys',
+                value: 'random' as const,
+              },
             ],
             s.pruneMode,
           ),
@@ -273,9 +358,19 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
         ),
     },
     {
-      applies: (s) => has(s, 'prune') && (s.pruneMode === 'sparsity' || s.pruneMode === 'hessian' || s.pruneMode === 'random'),
+      applies: (s) =>
+        has(s, 'prune') &&
+        (s.pruneMode === 'sparsity' || s.pruneMode === 'hessian' || s.pruneMode === 'random'),
       run: (s, pos) =>
-        into(ask(pos, 'Sparsity: the share of weights set to zero (e.g. 50%)', percent(s.options.sparsity ?? defaults.sparsity), parseSparsity), (v) => (s.options.sparsity = v)),
+        into(
+          ask(
+            pos,
+            'Sparsity: the share of weights set to zero (e.g. 50%)',
+            percent(s.options.sparsity ?? defaults.sparsity),
+            parseSparsity,
+          ),
+          (v) => (s.options.sparsity = v),
+        ),
     },
     {
       applies: (s) => has(s, 'prune') && s.pruneMode === 'sparsity',
@@ -285,8 +380,16 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Rank magnitudes within each tensor or across the model?',
             [
-              { label: 'Per layer', description: 'every tensor reaches the sparsity: no layer is emptied', value: 'layer' as const },
-              { label: 'Global', description: 'one threshold for all weights: small-valued layers lose more', value: 'global' as const },
+              {
+                label: 'Per layer',
+                description: 'every tensor reaches the sparsity: no layer is emptied',
+                value: 'layer' as const,
+              },
+              {
+                label: 'Global',
+                description: 'one threshold for all weights: small-valued layers lose more',
+                value: 'global' as const,
+              },
             ],
             s.options.scope ?? 'layer',
           ),
@@ -297,14 +400,27 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
       applies: (s) => has(s, 'prune') && s.pruneMode === 'pattern',
       run: (s, pos) =>
         into(
-          ask(pos, 'Pattern N:M: keep the N largest of every M consecutive weights (2:4 runs fast on sparse tensor cores)', s.options.pattern ? `${s.options.pattern.n}:${s.options.pattern.m}` : '2:4', parsePattern),
+          ask(
+            pos,
+            'Pattern N:M: keep the N largest of every M consecutive weights (2:4 runs fast on sparse tensor cores)',
+            s.options.pattern ? `${s.options.pattern.n}:${s.options.pattern.m}` : '2:4',
+            parsePattern,
+          ),
           (v) => (s.options.pattern = v),
         ),
     },
     {
       applies: (s) => has(s, 'prune') && s.pruneMode === 'threshold',
       run: (s, pos) =>
-        into(ask(pos, 'Magnitude threshold T: weights with |w| < T become zero', String(typeof s.options.threshold === 'number' ? s.options.threshold : 0.01), nonNegative('The threshold')), (v) => (s.options.threshold = v)),
+        into(
+          ask(
+            pos,
+            'Magnitude threshold T: weights with |w| < T become zero',
+            String(typeof s.options.threshold === 'number' ? s.options.threshold : 0.01),
+            nonNegative('The threshold'),
+          ),
+          (v) => (s.options.threshold = v),
+        ),
     },
     {
       applies: (s) => s.methods.length === 1 && s.methods[0] === 'prune',
@@ -314,8 +430,16 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'How are the pruned weights stored?',
             [
-              { label: 'Dense', description: 'same layout with zeros: the file only shrinks once compressed (zip)', value: 'dense' as const },
-              { label: 'Sparse initializers', description: 'indices + values where that is smaller (ONNX sparse_initializer)', value: 'sparse' as const },
+              {
+                label: 'Dense',
+                description: 'same layout with zeros: the file only shrinks once compressed (zip)',
+                value: 'dense' as const,
+              },
+              {
+                label: 'Sparse initializers',
+                description: 'indices + values where that is smaller (ONNX sparse_initializer)',
+                value: 'sparse' as const,
+              },
             ],
             s.options.store ?? 'dense',
           ),
@@ -330,8 +454,16 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Scale granularity',
             [
-              { label: 'Per output channel', description: 'one scale per channel: much less error (default)', value: 'channel' as const },
-              { label: 'Per tensor', description: 'one scale for the whole tensor: what the oldest runtimes support', value: 'tensor' as const },
+              {
+                label: 'Per output channel',
+                description: 'one scale per channel: much less error (default)',
+                value: 'channel' as const,
+              },
+              {
+                label: 'Per tensor',
+                description: 'one scale for the whole tensor: what the oldest runtimes support',
+                value: 'tensor' as const,
+              },
             ],
             s.options.granularity ?? defaults.granularity,
           ),
@@ -346,8 +478,16 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Range',
             [
-              { label: 'Symmetric int8', description: 'scale = max|w| / 127, zero stays exactly zero', value: false },
-              { label: 'Asymmetric uint8', description: 'min-max range with a zero point: better for skewed weights', value: true },
+              {
+                label: 'Symmetric int8',
+                description: 'scale = max|w| / 127, zero stays exactly zero',
+                value: false,
+              },
+              {
+                label: 'Asymmetric uint8',
+                description: 'min-max range with a zero point: better for skewed weights',
+                value: true,
+              },
             ],
             s.options.asymmetric ?? false,
           ),
@@ -375,23 +515,45 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
     },
     {
       applies: (s) => has(s, 'fixed'),
-      run: (s, pos) => into(ask(pos, 'Word length in bits (2–16); fraction bits are chosen per tensor from its range', String(s.options.bits ?? 8), integerIn(2, 16, 'The word length')), (v) => (s.options.bits = v)),
+      run: (s, pos) =>
+        into(
+          ask(
+            pos,
+            'Word length in bits (2–16); fraction bits are chosen per tensor from its range',
+            String(s.options.bits ?? 8),
+            integerIn(2, 16, 'The word length'),
+          ),
+          (v) => (s.options.bits = v),
+        ),
     },
     {
       applies: (s) => has(s, 'sign'),
       run: (s, pos) =>
         into(
-          ask(pos, 'Zero band as a fraction of each channel’s mean |w| (0.7 as in Ternary Weight Networks; 0 = pure sign)', String(typeof s.options.threshold === 'number' ? s.options.threshold : 0.7), (t) => {
-            const v = Number(t.trim());
-            return t.trim() !== '' && v >= 0 && v < 10 ? v : 'Enter a number from 0 to below 10';
-          }),
+          ask(
+            pos,
+            'Zero band as a fraction of each channel’s mean |w| (0.7 as in Ternary Weight Networks; 0 = pure sign)',
+            String(typeof s.options.threshold === 'number' ? s.options.threshold : 0.7),
+            (t) => {
+              const v = Number(t.trim());
+              return t.trim() !== '' && v >= 0 && v < 10 ? v : 'Enter a number from 0 to below 10';
+            },
+          ),
           (v) => (s.options.threshold = v),
         ),
     },
     {
       applies: (s) => has(s, 'cluster'),
       run: (s, pos) =>
-        into(ask(pos, 'Clusters K (2–256): shared values per tensor; 16 means 4-bit indices', String(s.options.clusters ?? defaults.clusters), integerIn(2, 256, 'K')), (v) => (s.options.clusters = v)),
+        into(
+          ask(
+            pos,
+            'Clusters K (2–256): shared values per tensor; 16 means 4-bit indices',
+            String(s.options.clusters ?? defaults.clusters),
+            integerIn(2, 256, 'K'),
+          ),
+          (v) => (s.options.clusters = v),
+        ),
     },
     {
       applies: (s) => has(s, 'fp16') || has(s, 'bf16'),
@@ -401,8 +563,17 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Tensors with values the half-precision type cannot hold',
             [
-              { label: 'Keep them as they are', description: 'listed in the report with their range (default)', value: false },
-              { label: 'Clip them to the largest value', description: 'smaller, but a clipped BatchNormalization variance can change every output', value: true },
+              {
+                label: 'Keep them as they are',
+                description: 'listed in the report with their range (default)',
+                value: false,
+              },
+              {
+                label: 'Clip them to the largest value',
+                description:
+                  'smaller, but a clipped BatchNormalization variance can change every output',
+                value: true,
+              },
             ],
             s.options.allowClip ?? false,
           ),
@@ -418,8 +589,18 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Tensors to compress',
             [
-              { label: 'Weights of compute ops', description: 'Conv, Gemm, MatMul, RNN, embedding Gather; normalisation statistics and constants stay as they are (default)', value: false },
-              { label: 'Every float tensor', description: 'normalisation statistics, scales and other constants too (--include all)', value: true },
+              {
+                label: 'Weights of compute ops',
+                description:
+                  'Conv, Gemm, MatMul, RNN, embedding Gather; normalisation statistics and constants stay as they are (default)',
+                value: false,
+              },
+              {
+                label: 'Every float tensor',
+                description:
+                  'normalisation statistics, scales and other constants too (--include all)',
+                value: true,
+              },
             ],
             s.options.include?.includes('all') ?? false,
           ),
@@ -434,9 +615,22 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
             pos,
             'Precision per layer',
             [
-              { label: 'Same for every layer', description: `every weight gets ${s.methods.filter((m) => m !== 'prune').join('')}`, value: 'uniform' as const },
-              { label: 'Target fidelity…', description: 'keep fragile layers at higher precision until the outputs reach a cosine; smallest file that does', value: 'cosine' as const },
-              { label: 'Size budget…', description: 'the best output cosine within a file size', value: 'size' as const },
+              {
+                label: 'Same for every layer',
+                description: `every weight gets ${s.methods.filter((m) => m !== 'prune').join('')}`,
+                value: 'uniform' as const,
+              },
+              {
+                label: 'Target fidelity…',
+                description:
+                  'keep fragile layers at higher precision until the outputs reach a cosine; smallest file that does',
+                value: 'cosine' as const,
+              },
+              {
+                label: 'Size budget…',
+                description: 'the best output cosine within a file size',
+                value: 'size' as const,
+              },
             ],
             s.precision,
           ),
@@ -446,12 +640,28 @@ function steps(defaults: CompressDefaults, fileName: string, onnx: boolean): Ste
     {
       applies: (s) => onnx && searchable(s) && s.precision === 'cosine',
       run: (s, pos) =>
-        into(ask(pos, 'Target output cosine on calibration inputs (1 = identical outputs); checked again on held-out inputs', String(s.targetCosine), parseTargetCosine), (v) => (s.targetCosine = v)),
+        into(
+          ask(
+            pos,
+            'Target output cosine on calibration inputs (1 = identical outputs); checked again on held-out inputs',
+            String(s.targetCosine),
+            parseTargetCosine,
+          ),
+          (v) => (s.targetCosine = v),
+        ),
     },
     {
       applies: (s) => onnx && searchable(s) && s.precision === 'size',
       run: (s, pos) =>
-        into(ask(pos, 'Largest file size for the variant (e.g. 25MB, 3.5MiB or bytes)', s.sizeBudget !== undefined ? String(s.sizeBudget) : '', parseSizeBudget), (v) => (s.sizeBudget = v)),
+        into(
+          ask(
+            pos,
+            'Largest file size for the variant (e.g. 25MB, 3.5MiB or bytes)',
+            s.sizeBudget !== undefined ? String(s.sizeBudget) : '',
+            parseSizeBudget,
+          ),
+          (v) => (s.sizeBudget = v),
+        ),
     },
   ];
 }
@@ -477,14 +687,22 @@ export async function compressWizard(
   const title = `Compress ${fileName}`;
   const all = steps(defaults, fileName, onnx);
   // Sparsity is the first prune mode offered: assuming it keeps the page count steady while answering.
-  const state: WizardState = { methods: [], options: {}, pruneMode: 'sparsity', precision: 'uniform', targetCosine: 0.999 };
+  const state: WizardState = {
+    methods: [],
+    options: {},
+    pruneMode: 'sparsity',
+    precision: 'uniform',
+    targetCosine: 0.999,
+  };
   const confirm: Step = {
     applies: () => true,
     run: async (s, pos) => {
       const spec = normaliseSpec({ methods: s.methods, options: { ...s.options } });
       const goal = onnx && searchable(s) ? goalOf(s) : undefined;
       const out = output(spec, goal);
-      const what = goal ? `${describeSpec(spec)}, per-layer precision for ${describeGoal(goal)}` : describeSpec(spec);
+      const what = goal
+        ? `${describeSpec(spec)}, per-layer precision for ${describeGoal(goal)}`
+        : describeSpec(spec);
       for (;;) {
         const a = await pick<true | 'data'>(pos, what, [
           {
@@ -494,7 +712,14 @@ export async function compressWizard(
             value: true,
           },
           ...(data
-            ? [{ label: `$(database) Calibration data: ${data.label()}`, description: 'change…', detail: `What ${goal ? 'the search and ' : ''}verification run the models on`, value: 'data' as const }]
+            ? [
+                {
+                  label: `$(database) Calibration data: ${data.label()}`,
+                  description: 'change…',
+                  detail: `What ${goal ? 'the search and ' : ''}verification run the models on`,
+                  value: 'data' as const,
+                },
+              ]
             : []),
         ]);
         if (a !== 'data') return a;
@@ -525,7 +750,10 @@ export async function compressWizard(
     }
     if (pages[i] === confirm) {
       const goal = onnx && searchable(state) ? goalOf(state) : undefined;
-      return { spec: normaliseSpec({ methods: state.methods, options: state.options }), ...(goal ? { goal } : {}) };
+      return {
+        spec: normaliseSpec({ methods: state.methods, options: state.options }),
+        ...(goal ? { goal } : {}),
+      };
     }
     do i++;
     while (i < pages.length && !pages[i].applies(state));
@@ -533,7 +761,9 @@ export async function compressWizard(
 }
 
 /** Prune Weights…: a preset or a typed sparsity or N:M pattern. */
-export async function askPruneOptions(defaults: CompressDefaults): Promise<MethodOptions | undefined> {
+export async function askPruneOptions(
+  defaults: CompressDefaults,
+): Promise<MethodOptions | undefined> {
   const pos = { title: 'Prune Weights', step: 1, totalSteps: 1 };
   type Preset = MethodOptions | 'custom';
   const presets = [...new Set([defaults.sparsity, 0.3, 0.5, 0.7, 0.9])];
@@ -541,21 +771,38 @@ export async function askPruneOptions(defaults: CompressDefaults): Promise<Metho
     pos,
     'How many weights become zero? (smallest magnitudes first, per layer)',
     [
-      ...presets.map((f) => ({ label: `${percent(f)} of the weights`, description: f === defaults.sparsity ? 'default (setting modelLens.compress.pruneSparsity)' : undefined, value: { sparsity: f } })),
-      { label: '2:4 structured', description: 'keep the 2 largest of every 4 along the input: runs fast on sparse tensor cores', value: { pattern: { n: 2, m: 4 } } },
+      ...presets.map((f) => ({
+        label: `${percent(f)} of the weights`,
+        description:
+          f === defaults.sparsity
+            ? 'default (setting modelLens.compress.pruneSparsity)'
+            : undefined,
+        value: { sparsity: f },
+      })),
+      {
+        label: '2:4 structured',
+        description:
+          'keep the 2 largest of every 4 along the input: runs fast on sparse tensor cores',
+        value: { pattern: { n: 2, m: 4 } },
+      },
       { label: 'Other…', description: 'type a percentage or an N:M pattern', value: 'custom' },
     ],
   );
   if (chosen === undefined || chosen === BACK) return undefined;
   if (chosen !== 'custom') return chosen;
-  const typed = await ask<MethodOptions>(pos, 'Sparsity (e.g. 60%) or N:M pattern (e.g. 4:8)', percent(defaults.sparsity), (t) => {
-    if (t.includes(':')) {
-      const p = parsePattern(t);
-      return typeof p === 'string' ? p : { pattern: p };
-    }
-    const s = parseSparsity(t);
-    return typeof s === 'string' ? s : { sparsity: s };
-  });
+  const typed = await ask<MethodOptions>(
+    pos,
+    'Sparsity (e.g. 60%) or N:M pattern (e.g. 4:8)',
+    percent(defaults.sparsity),
+    (t) => {
+      if (t.includes(':')) {
+        const p = parsePattern(t);
+        return typeof p === 'string' ? p : { pattern: p };
+      }
+      const s = parseSparsity(t);
+      return typeof s === 'string' ? s : { sparsity: s };
+    },
+  );
   return typed === BACK ? undefined : typed;
 }
 

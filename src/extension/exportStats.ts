@@ -9,8 +9,16 @@ export type ExportFormat = 'json' | 'csv';
 export async function pickExportFormat(): Promise<ExportFormat | undefined> {
   const pick = await vscode.window.showQuickPick(
     [
-      { label: 'JSON', description: 'every statistic and histogram (same as model-lens inspect --json)', format: 'json' as const },
-      { label: 'CSV', description: 'one row per tensor, scalar statistics', format: 'csv' as const },
+      {
+        label: 'JSON',
+        description: 'every statistic and histogram (same as model-lens inspect --json)',
+        format: 'json' as const,
+      },
+      {
+        label: 'CSV',
+        description: 'one row per tensor, scalar statistics',
+        format: 'csv' as const,
+      },
     ],
     { title: 'Export Statistics', placeHolder: 'Choose a format' },
   );
@@ -34,8 +42,13 @@ export async function exportStatistics(
   const report = inspectReport(model, results);
   const text = format === 'json' ? JSON.stringify(report, null, 1) : reportCsv(report);
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
-  void vscode.window.showInformationMessage(`Model Lens: statistics written to ${path.basename(target.fsPath)}.`, 'Open').then((choice) => {
-    if (choice === 'Open') void vscode.window.showTextDocument(target);
-  });
+  void vscode.window
+    .showInformationMessage(
+      `Model Lens: statistics written to ${path.basename(target.fsPath)}.`,
+      'Open',
+    )
+    .then((choice) => {
+      if (choice === 'Open') void vscode.window.showTextDocument(target);
+    });
   return target;
 }

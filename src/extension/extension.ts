@@ -12,11 +12,17 @@ import { exportStatistics, pickExportFormat } from './exportStats';
 import { INSPECTOR_VIEW_TYPE, InspectorProvider } from './inspector';
 import { statsOptions } from './settings';
 
-const MODEL_FILTERS = { Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'], 'Sharded safetensors index': ['json'] };
+const MODEL_FILTERS = {
+  Models: ['onnx', 'safetensors', 'gguf', 'pt', 'pth', 'ckpt', 'bin'],
+  'Sharded safetensors index': ['json'],
+};
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Model Lens', { log: true });
-  const pool = new WorkerPool(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, Math.max(1, Math.min(os.availableParallelism(), 8)));
+  const pool = new WorkerPool(
+    vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath,
+    Math.max(1, Math.min(os.availableParallelism(), 8)),
+  );
   const service = new ModelService(pool);
   const calibration = new CalibrationStore(context.workspaceState);
   const { provider, disposable } = InspectorProvider.register(context, service, log, calibration);
@@ -37,12 +43,23 @@ export function activate(context: vscode.ExtensionContext): void {
   async function targetUri(arg: unknown): Promise<vscode.Uri | undefined> {
     if (arg instanceof vscode.Uri) return arg;
     if (provider.active) return provider.active.uri;
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: MODEL_FILTERS, title: 'Choose a model' });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: MODEL_FILTERS,
+      title: 'Choose a model',
+    });
     return picked?.[0];
   }
 
   context.subscriptions.push(
-    ...registerCompressCommands({ extensionUri: context.extensionUri, service, log, targetUri, activeModel: () => provider.active?.uri, calibration }),
+    ...registerCompressCommands({
+      extensionUri: context.extensionUri,
+      service,
+      log,
+      targetUri,
+      activeModel: () => provider.active?.uri,
+      calibration,
+    }),
     ...registerCalibrationCommands({ store: calibration, service, targetUri }),
     log,
     { dispose: () => pool.dispose() },
@@ -73,7 +90,11 @@ export function activate(context: vscode.ExtensionContext): void {
           return;
         }
         const computed = await vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: `Model Lens: statistics of ${path.basename(uri.fsPath)}`, cancellable: true },
+          {
+            location: vscode.ProgressLocation.Notification,
+            title: `Model Lens: statistics of ${path.basename(uri.fsPath)}`,
+            cancellable: true,
+          },
           async (progress, token) => {
             const controller = new AbortController();
             token.onCancellationRequested(() => controller.abort());
@@ -83,7 +104,11 @@ export function activate(context: vscode.ExtensionContext): void {
               uri.fsPath,
               model,
               statsOptions(),
-              () => progress.report({ increment: 100 / Math.max(1, model.tensors.length), message: `${++done}/${model.tensors.length} tensors` }),
+              () =>
+                progress.report({
+                  increment: 100 / Math.max(1, model.tensors.length),
+                  message: `${++done}/${model.tensors.length} tensors`,
+                }),
               controller.signal,
             );
             return { model, results };

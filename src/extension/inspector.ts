@@ -9,13 +9,28 @@ import type { StatsResult } from '../core/stats/types';
 import type { ModelService } from '../node/modelService';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { MethodOptions } from '../core/compress/types';
-import { parseFromWebview, toModelView, type FromWebview, type ScanSettings, type SensitivityAvailability, type ToWebview, type WebviewMethod, type WebviewParams, type WebviewReplies } from '../shared/protocol';
+import {
+  parseFromWebview,
+  toModelView,
+  type FromWebview,
+  type ScanSettings,
+  type SensitivityAvailability,
+  type ToWebview,
+  type WebviewMethod,
+  type WebviewParams,
+  type WebviewReplies,
+} from '../shared/protocol';
 import type { CompressOutcome } from './compressOutcome';
 import { compressDefaults } from './compressSettings';
 import { exportStatistics } from './exportStats';
 import type { CalibrationStore } from './calibrationData';
 import { offerCalibrationData, recipeLine, showRecipeError } from './calibrationPicker';
-import { toMixedResult, toSensitivityView, type MixedResultView, type SensitivityView } from '../shared/sensitivityView';
+import {
+  toMixedResult,
+  toSensitivityView,
+  type MixedResultView,
+  type SensitivityView,
+} from '../shared/sensitivityView';
 import { statsOptions } from './settings';
 import { inspectorHtml, makeNonce } from './webviewHtml';
 
@@ -62,11 +77,19 @@ export class InspectorSession implements vscode.Disposable {
     const watcher = vscode.workspace.createFileSystemWatcher(
       new vscode.RelativePattern(vscode.Uri.joinPath(uri, '..'), path.basename(uri.fsPath)),
     );
-    this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
+    this.disposables.push(
+      watcher,
+      watcher.onDidChange(() => this.scheduleReload()),
+      watcher.onDidCreate(() => this.scheduleReload()),
+    );
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         // Only the statistics settings change what the panel shows; compression defaults do not.
-        if (e.affectsConfiguration('modelLens.histogramBins') || e.affectsConfiguration('modelLens.nearZeroThreshold')) void this.load();
+        if (
+          e.affectsConfiguration('modelLens.histogramBins') ||
+          e.affectsConfiguration('modelLens.nearZeroThreshold')
+        )
+          void this.load();
       }),
     );
   }
@@ -76,13 +99,16 @@ export class InspectorSession implements vscode.Disposable {
   }
 
   private postCalibration(): void {
-    if (this.model && capabilitiesOf(this.model.format).runnable) this.post({ type: 'calibration', data: this.calibration.view(this.uri.fsPath) });
+    if (this.model && capabilitiesOf(this.model.format).runnable)
+      this.post({ type: 'calibration', data: this.calibration.view(this.uri.fsPath) });
   }
 
   private onMessage(raw: unknown): void {
     const message = parseFromWebview(raw);
     if (!message) {
-      this.log.warn(`ignored a malformed message from the inspector webview: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      this.log.warn(
+        `ignored a malformed message from the inspector webview: ${JSON.stringify(raw)?.slice(0, 200)}`,
+      );
       return;
     }
     if (message.type === 'ready') {
@@ -91,12 +117,19 @@ export class InspectorSession implements vscode.Disposable {
     }
     this.handleRequest(message).then(
       (result) => this.post({ type: 'response', id: message.id, result }),
-      (err: unknown) => this.post({ type: 'response', id: message.id, error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) =>
+        this.post({
+          type: 'response',
+          id: message.id,
+          error: err instanceof Error ? err.message : String(err),
+        }),
     );
   }
 
   /** One handler per webview request, each typed with what its request resolves to (shared/protocol WebviewReplies). */
-  private readonly handlers: { [M in WebviewMethod]: (params: WebviewParams<M>) => Promise<WebviewReplies[M]> } = {
+  private readonly handlers: {
+    [M in WebviewMethod]: (params: WebviewParams<M>) => Promise<WebviewReplies[M]>;
+  } = {
     exportStatistics: async ({ format }) => (await this.export(format))?.toString() ?? null,
     openAsText: async () => {
       await vscode.commands.executeCommand('vscode.openWith', this.uri, 'default');
@@ -112,13 +145,19 @@ export class InspectorSession implements vscode.Disposable {
       this.scan?.abort();
       return null;
     },
-    chooseData: async () => (await vscode.commands.executeCommand<boolean>('modelLens.chooseData', this.uri)) === true,
+    chooseData: async () =>
+      (await vscode.commands.executeCommand<boolean>('modelLens.chooseData', this.uri)) === true,
     compressMixed: (params) => this.compressMixed(params),
     openWholeModel: async () => {
       // The index name comes from the model as read, never from the webview, and must sit beside it.
       const index = this.model?.metadata.properties.find((p) => p.key === SHARD_OF_PROPERTY)?.value;
-      if (!index || index !== path.basename(index)) throw new Error('this file is not a shard of a sharded model');
-      await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.joinPath(this.uri, '..', index), INSPECTOR_VIEW_TYPE);
+      if (!index || index !== path.basename(index))
+        throw new Error('this file is not a shard of a sharded model');
+      await vscode.commands.executeCommand(
+        'vscode.openWith',
+        vscode.Uri.joinPath(this.uri, '..', index),
+        INSPECTOR_VIEW_TYPE,
+      );
       return null;
     },
   };
@@ -130,16 +169,33 @@ export class InspectorSession implements vscode.Disposable {
   /** The scan's spec: one storage method with the compression settings' options, as the Compress commands use them. */
   private scanSpec(method: ScanSettings['method']): CompressSpec {
     const d = compressDefaults();
-    const options: MethodOptions = method === 'int8' ? { granularity: d.granularity } : method === 'int4' ? { blockSize: d.blockSize } : method === 'cluster' ? { clusters: d.clusters } : {};
+    const options: MethodOptions =
+      method === 'int8'
+        ? { granularity: d.granularity }
+        : method === 'int4'
+          ? { blockSize: d.blockSize }
+          : method === 'cluster'
+            ? { clusters: d.clusters }
+            : {};
     return normaliseSpec({ methods: [method], options });
   }
 
-  private async sensitivity(settings: ScanSettings, cachedOnly: boolean): Promise<SensitivityView | null> {
-    if (!capabilitiesOf(this.model?.format ?? '').runnable) throw new Error('sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file');
+  private async sensitivity(
+    settings: ScanSettings,
+    cachedOnly: boolean,
+  ): Promise<SensitivityView | null> {
+    if (!capabilitiesOf(this.model?.format ?? '').runnable)
+      throw new Error(
+        'sensitivity analysis runs the model in onnxruntime, so it needs an ONNX file',
+      );
     const file = this.uri.fsPath;
     const spec = this.scanSpec(settings.method);
     // The samples setting caps data too: the scan runs the model once per layer and sample.
-    const calibration = { samples: settings.samples, seed: settings.seed, ...this.calibration.settings(file) };
+    const calibration = {
+      samples: settings.samples,
+      seed: settings.seed,
+      ...this.calibration.settings(file),
+    };
     if (cachedOnly) {
       const hit = this.service.cachedSensitivity(file, spec, calibration);
       return hit ? toSensitivityView(hit) : null;
@@ -149,13 +205,28 @@ export class InspectorSession implements vscode.Disposable {
     this.scan = controller;
     const started = performance.now();
     try {
-      const report = await this.service.sensitivity(file, spec, calibration, (p) => this.post({ type: 'scanProgress', done: p.done, total: p.total, what: p.tensor }), controller.signal);
-      lastScans.set(file, { method: settings.method, samples: settings.samples, seed: settings.seed });
-      this.log.info(`${path.basename(file)}: sensitivity to ${settings.method} over ${report.layers.length} layers in ${(performance.now() - started).toFixed(0)} ms`);
+      const report = await this.service.sensitivity(
+        file,
+        spec,
+        calibration,
+        (p) => this.post({ type: 'scanProgress', done: p.done, total: p.total, what: p.tensor }),
+        controller.signal,
+      );
+      lastScans.set(file, {
+        method: settings.method,
+        samples: settings.samples,
+        seed: settings.seed,
+      });
+      this.log.info(
+        `${path.basename(file)}: sensitivity to ${settings.method} over ${report.layers.length} layers in ${(performance.now() - started).toFixed(0)} ms`,
+      );
       return toSensitivityView(report);
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) return null;
-      if (err instanceof InputsRejectedError) offerCalibrationData(this.calibration, file, err.message, () => this.post({ type: 'rescan' }));
+      if (err instanceof InputsRejectedError)
+        offerCalibrationData(this.calibration, file, err.message, () =>
+          this.post({ type: 'rescan' }),
+        );
       if (err instanceof RecipeError) {
         showRecipeError(err);
         // The tab's banner names the recipe file too, as the notification does.
@@ -168,16 +239,30 @@ export class InspectorSession implements vscode.Disposable {
   }
 
   /** Writes a variant through the Compress command: same overwrite question, progress, report panel and output name. */
-  private async compressMixed(p: ScanSettings & { overrides: CompressSpec['overrides']; goal: { targetCosine?: number; sizeBudget?: number } | null }): Promise<MixedResultView | null> {
+  private async compressMixed(
+    p: ScanSettings & {
+      overrides: CompressSpec['overrides'];
+      goal: { targetCosine?: number; sizeBudget?: number } | null;
+    },
+  ): Promise<MixedResultView | null> {
     const spec = { ...this.scanSpec(p.method), overrides: p.overrides };
-    const outcome = await vscode.commands.executeCommand<CompressOutcome | undefined>('modelLens.compress', this.uri, {
-      spec,
-      ...(p.goal ? { goal: p.goal } : {}),
-      // The Compress command adds the model's calibration data.
-      calibration: { samples: p.samples, seed: p.seed },
-    });
+    const outcome = await vscode.commands.executeCommand<CompressOutcome | undefined>(
+      'modelLens.compress',
+      this.uri,
+      {
+        spec,
+        ...(p.goal ? { goal: p.goal } : {}),
+        // The Compress command adds the model's calibration data.
+        calibration: { samples: p.samples, seed: p.seed },
+      },
+    );
     if (!outcome) return null;
-    this.lastRerun = toMixedResult(path.basename(outcome.result.output), outcome.result.report, outcome.verify.state === 'done' ? outcome.verify.report : undefined, outcome.verdict);
+    this.lastRerun = toMixedResult(
+      path.basename(outcome.result.output),
+      outcome.result.report,
+      outcome.verify.state === 'done' ? outcome.verify.report : undefined,
+      outcome.verdict,
+    );
     this.post({ type: 'rerunResult', result: this.lastRerun });
     return this.lastRerun;
   }
@@ -210,7 +295,13 @@ export class InspectorSession implements vscode.Disposable {
       if (controller.signal.aborted) return;
       this.model = model;
       this.results = new Array(model.tensors.length);
-      this.post({ type: 'model', fileName: name, model: toModelView(model), config: options, sensitivity: sensitivityAvailability(model, file) });
+      this.post({
+        type: 'model',
+        fileName: name,
+        model: toModelView(model),
+        config: options,
+        sensitivity: sensitivityAvailability(model, file),
+      });
       this.postCalibration();
       if (this.lastRerun) this.post({ type: 'rerunResult', result: this.lastRerun });
       const cached = this.service.cachedStats(file, options);
@@ -222,8 +313,14 @@ export class InspectorSession implements vscode.Disposable {
       }
       if (controller.signal.aborted) return;
       this.statsComplete = true;
-      this.post({ type: 'statsDone', elapsedMs: performance.now() - started, cached: Boolean(cached) });
-      this.log.info(`${name}: ${model.tensors.length} tensors in ${(performance.now() - started).toFixed(0)} ms${cached ? ' (cached)' : ''}`);
+      this.post({
+        type: 'statsDone',
+        elapsedMs: performance.now() - started,
+        cached: Boolean(cached),
+      });
+      this.log.info(
+        `${name}: ${model.tensors.length} tensors in ${(performance.now() - started).toFixed(0)} ms${cached ? ' (cached)' : ''}`,
+      );
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) return;
       const reason = err instanceof Error ? err.message : String(err);
@@ -232,7 +329,12 @@ export class InspectorSession implements vscode.Disposable {
     }
   }
 
-  private async streamStats(file: string, model: Model, options: ReturnType<typeof statsOptions>, signal: AbortSignal): Promise<void> {
+  private async streamStats(
+    file: string,
+    model: Model,
+    options: ReturnType<typeof statsOptions>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const total = model.tensors.length;
     this.post({ type: 'progress', done: 0, total });
     await this.service.statsInBatches(
@@ -258,15 +360,28 @@ export class InspectorSession implements vscode.Disposable {
 }
 
 function sensitivityAvailability(model: Model, file: string): SensitivityAvailability {
-  if (capabilitiesOf(model.format).runnable) return { available: true, samples: compressDefaults().verifySamples, last: lastScans.get(file) ?? null };
-  return { available: false, reason: `Sensitivity analysis runs the model in onnxruntime and compares its outputs, so it needs an ONNX graph. This ${model.format} file holds weights only.` };
+  if (capabilitiesOf(model.format).runnable)
+    return {
+      available: true,
+      samples: compressDefaults().verifySamples,
+      last: lastScans.get(file) ?? null,
+    };
+  return {
+    available: false,
+    reason: `Sensitivity analysis runs the model in onnxruntime and compares its outputs, so it needs an ONNX graph. This ${model.format} file holds weights only.`,
+  };
 }
 
 /** The read-only custom editor for model files. */
 export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
   private readonly sessions = new Set<InspectorSession>();
 
-  static register(context: vscode.ExtensionContext, service: ModelService, log: vscode.LogOutputChannel, calibration: CalibrationStore): { provider: InspectorProvider; disposable: vscode.Disposable } {
+  static register(
+    context: vscode.ExtensionContext,
+    service: ModelService,
+    log: vscode.LogOutputChannel,
+    calibration: CalibrationStore,
+  ): { provider: InspectorProvider; disposable: vscode.Disposable } {
     const provider = new InspectorProvider(context.extensionUri, service, log, calibration);
     const disposable = vscode.window.registerCustomEditorProvider(INSPECTOR_VIEW_TYPE, provider, {
       supportsMultipleEditorsPerDocument: true,
@@ -301,9 +416,17 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
       nonce: makeNonce(),
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'main.js')).toString(),
       styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'inspector.css')).toString(),
-      codiconUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css')).toString(),
+      codiconUri: panel.webview
+        .asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'codicon.css'))
+        .toString(),
     });
-    const session = new InspectorSession(document.uri, panel, this.service, this.log, this.calibration);
+    const session = new InspectorSession(
+      document.uri,
+      panel,
+      this.service,
+      this.log,
+      this.calibration,
+    );
     this.sessions.add(session);
     panel.onDidDispose(() => {
       this.sessions.delete(session);

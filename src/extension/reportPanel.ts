@@ -8,7 +8,16 @@ import type { HessianComparison } from '../core/compress/hessianPlan';
 import { capabilitiesOf, formatOfFileName } from '../core/formats/capabilities';
 import type { FidelityResult } from '../core/compress/sensitivity';
 import type { CalibrationView } from '../shared/calibration';
-import { parseFromReport, toWire, type FidelityView, type HessianView, type ReportAction, type ReportView, type ToReport, type VerifyView } from '../shared/reportProtocol';
+import {
+  parseFromReport,
+  toWire,
+  type FidelityView,
+  type HessianView,
+  type ReportAction,
+  type ReportView,
+  type ToReport,
+  type VerifyView,
+} from '../shared/reportProtocol';
 import { createToolPanel } from './toolPanel';
 
 export const REPORT_VIEW_TYPE = 'modelLens.report';
@@ -98,13 +107,29 @@ function hessianView(h: HessianComparison): HessianView {
   const wire = (x: number | undefined) => (x === undefined ? undefined : toWire(x));
   return {
     ...h,
-    tensors: h.tensors.map((t) => ({ name: t.name, hessian: t.hessian, outputError: wire(t.outputError), magnitudeOutputError: wire(t.magnitudeOutputError), ...(t.note ? { note: t.note } : {}) })),
-    outputs: h.outputs.map((o) => ({ name: o.name, cosine: toWire(o.cosine), relL2: toWire(o.relL2), magnitudeCosine: toWire(o.magnitudeCosine), magnitudeRelL2: toWire(o.magnitudeRelL2) })),
+    tensors: h.tensors.map((t) => ({
+      name: t.name,
+      hessian: t.hessian,
+      outputError: wire(t.outputError),
+      magnitudeOutputError: wire(t.magnitudeOutputError),
+      ...(t.note ? { note: t.note } : {}),
+    })),
+    outputs: h.outputs.map((o) => ({
+      name: o.name,
+      cosine: toWire(o.cosine),
+      relL2: toWire(o.relL2),
+      magnitudeCosine: toWire(o.magnitudeCosine),
+      magnitudeRelL2: toWire(o.magnitudeRelL2),
+    })),
   };
 }
 
 function fidelityView(f: FidelityResult): FidelityView {
-  const measured = (x: { cosine: number; relL2: number; measuredOn: string }) => ({ cosine: toWire(x.cosine), relL2: toWire(x.relL2), measuredOn: x.measuredOn });
+  const measured = (x: { cosine: number; relL2: number; measuredOn: string }) => ({
+    cosine: toWire(x.cosine),
+    relL2: toWire(x.relL2),
+    measuredOn: x.measuredOn,
+  });
   const pinned = new Set(f.pinned ?? []);
   return {
     goal: f.goal,
@@ -120,7 +145,14 @@ function fidelityView(f: FidelityResult): FidelityView {
 /** The same JSON as `model-lens compress --json`, so saved reports and CLI output compare directly. */
 export function reportJson(outcome: CompressOutcome): string {
   const { result, verify, verdict } = outcome;
-  const body = { input: result.input, output: result.output, elapsedMs: result.elapsedMs, ...result.report, ...(verify.state === 'done' ? { verify: verify.report } : {}), verdict };
+  const body = {
+    input: result.input,
+    output: result.output,
+    elapsedMs: result.elapsedMs,
+    ...result.report,
+    ...(verify.state === 'done' ? { verify: verify.report } : {}),
+    verdict,
+  };
   return JSON.stringify(body, null, 1) + '\n';
 }
 
@@ -135,9 +167,11 @@ export async function saveReport(outcome: CompressOutcome): Promise<vscode.Uri |
   });
   if (!target) return undefined;
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(reportJson(outcome)));
-  void vscode.window.showInformationMessage(`Model Lens: report saved to ${path.basename(target.fsPath)}.`, 'Open').then((c) => {
-    if (c === 'Open') void vscode.window.showTextDocument(target);
-  });
+  void vscode.window
+    .showInformationMessage(`Model Lens: report saved to ${path.basename(target.fsPath)}.`, 'Open')
+    .then((c) => {
+      if (c === 'Open') void vscode.window.showTextDocument(target);
+    });
   return target;
 }
 
@@ -165,7 +199,12 @@ export class ReportPanel {
     private readonly deps: ReportDeps,
     private outcome: CompressOutcome,
   ) {
-    this.panel = createToolPanel(deps.extensionUri, REPORT_VIEW_TYPE, `Report: ${path.basename(outcome.result.output)}`, 'report');
+    this.panel = createToolPanel(
+      deps.extensionUri,
+      REPORT_VIEW_TYPE,
+      `Report: ${path.basename(outcome.result.output)}`,
+      'report',
+    );
     const w = this.panel.webview;
     const sub = w.onDidReceiveMessage((m) => this.onMessage(m));
     // The line under Verify Again says what it would feed: it follows the choice wherever it is made.
@@ -175,20 +214,26 @@ export class ReportPanel {
     this.panel.onDidDispose(() => {
       sub.dispose();
       data.dispose();
-      if (ReportPanel.panels.get(outcome.result.output) === this) ReportPanel.panels.delete(outcome.result.output);
+      if (ReportPanel.panels.get(outcome.result.output) === this)
+        ReportPanel.panels.delete(outcome.result.output);
     });
   }
 
   private post(): void {
     const input = this.outcome.result.input;
     const runnable = capabilitiesOf(formatOfFileName(input) ?? '').runnable;
-    void this.panel.webview.postMessage({ type: 'report', report: reportView(this.outcome, runnable ? this.deps.calibration.view(input) : undefined) } satisfies ToReport);
+    void this.panel.webview.postMessage({
+      type: 'report',
+      report: reportView(this.outcome, runnable ? this.deps.calibration.view(input) : undefined),
+    } satisfies ToReport);
   }
 
   private onMessage(raw: unknown): void {
     const message = parseFromReport(raw);
     if (!message) {
-      this.deps.log.warn(`ignored a malformed message from the report webview: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      this.deps.log.warn(
+        `ignored a malformed message from the report webview: ${JSON.stringify(raw)?.slice(0, 200)}`,
+      );
       return;
     }
     if (message.type === 'ready') this.post();
@@ -220,7 +265,9 @@ export class ReportPanel {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.deps.log.error(`report ${action} for ${this.outcome.result.output}: ${reason}`);
-      void vscode.window.showErrorMessage(`Model Lens: ${path.basename(this.outcome.result.output)}: ${reason.split('\n')[0]}`);
+      void vscode.window.showErrorMessage(
+        `Model Lens: ${path.basename(this.outcome.result.output)}: ${reason.split('\n')[0]}`,
+      );
     }
   }
 }

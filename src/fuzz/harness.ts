@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { InvalidModelError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
-import { MemorySource, type ExternalDataResolver, type RandomAccessSource } from '../core/io/source';
+import {
+  MemorySource,
+  type ExternalDataResolver,
+  type RandomAccessSource,
+} from '../core/io/source';
 import { computeTensorStats } from '../core/stats/compute';
 import { DEFAULT_STATS_OPTIONS } from '../core/stats/types';
 import { writeGgufFixtures } from '../../test/fixtures/gguf';
@@ -52,10 +56,14 @@ export class GuardedSource implements RandomAccessSource {
   }
   read(offset: number, into: Uint8Array): number {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.bytes.length) {
-      throw new OutOfBoundsRead(`read at ${offset} outside ${this.name} (${this.bytes.length} bytes)`);
+      throw new OutOfBoundsRead(
+        `read at ${offset} outside ${this.name} (${this.bytes.length} bytes)`,
+      );
     }
     if (into.length > this.bytes.length + READ_SLACK) {
-      throw new OutOfBoundsRead(`read of ${into.length} bytes from ${this.name} (${this.bytes.length} bytes)`);
+      throw new OutOfBoundsRead(
+        `read of ${into.length} bytes from ${this.name} (${this.bytes.length} bytes)`,
+      );
     }
     return this.inner.read(offset, into);
   }
@@ -70,12 +78,14 @@ class MemoryResolver implements ExternalDataResolver {
   open(location: string): RandomAccessSource {
     const key = this.dir ? `${this.dir}/${location}` : location;
     const bytes = this.files.get(key);
-    if (!bytes || location.includes('..') || location.startsWith('/')) invalid(`external data file '${location}' not found next to the model`);
+    if (!bytes || location.includes('..') || location.startsWith('/'))
+      invalid(`external data file '${location}' not found next to the model`);
     return new GuardedSource(bytes, key);
   }
 }
 
-export type Outcome = { kind: 'ok' } | { kind: 'invalid'; message: string } | { kind: 'failure'; message: string };
+export type Outcome =
+  { kind: 'ok' } | { kind: 'invalid'; message: string } | { kind: 'failure'; message: string };
 
 /** Reads `main` from `files` and computes statistics of every tensor; classifies what happened. */
 export function runCase(files: Map<string, Uint8Array>, main: string): Outcome {
@@ -100,8 +110,16 @@ export function runCase(files: Map<string, Uint8Array>, main: string): Outcome {
   } catch (err) {
     if (err instanceof InvalidModelError) return { kind: 'invalid', message: err.message };
     const e = err as Error;
-    const where = e?.stack?.split('\n').slice(1, 3).map((l) => l.trim()).join(' ') ?? '';
-    return { kind: 'failure', message: `${e?.name ?? 'throw'}: ${e?.message ?? String(err)} ${where}`.trim() };
+    const where =
+      e?.stack
+        ?.split('\n')
+        .slice(1, 3)
+        .map((l) => l.trim())
+        .join(' ') ?? '';
+    return {
+      kind: 'failure',
+      message: `${e?.name ?? 'throw'}: ${e?.message ?? String(err)} ${where}`.trim(),
+    };
   }
 }
 
@@ -117,7 +135,12 @@ function formatOf(rel: string): FuzzFormat | null {
 export function loadSeeds(format: FuzzFormat): Seed[] {
   const dir = mkdtempSync(join(tmpdir(), 'model-lens-fuzz-'));
   try {
-    const written = [...writeFixtures(dir), ...writeGgufFixtures(dir), ...writeSafetensorsFixtures(dir), ...writePytorchFixtures(dir)]
+    const written = [
+      ...writeFixtures(dir),
+      ...writeGgufFixtures(dir),
+      ...writeSafetensorsFixtures(dir),
+      ...writePytorchFixtures(dir),
+    ]
       .map((w) => relative(dir, w).split('\\').join('/'))
       .filter((w) => formatOf(w) !== null);
     const all = new Map<string, Uint8Array>();
@@ -136,7 +159,9 @@ export function loadSeeds(format: FuzzFormat): Seed[] {
       // Siblings: files in the same folder that are not models of their own (data files, shards).
       const files = new Map<string, Uint8Array>();
       for (const [rel, bytes] of all) {
-        const sameFolder = folder ? rel.startsWith(folder) && !rel.slice(folder.length).includes('/') : !rel.includes('/');
+        const sameFolder = folder
+          ? rel.startsWith(folder) && !rel.slice(folder.length).includes('/')
+          : !rel.includes('/');
         if (rel === main || (sameFolder && !written.includes(rel))) files.set(rel, bytes);
       }
       seeds.push({ name: main, main, files });
@@ -154,7 +179,25 @@ const below = (r: Rand, n: number): number => Math.floor(r() * n);
 /** Values that break length and count checks: zero, one, boundaries of u8/u16/u32/2^53/u64, near the file size. */
 function interesting(r: Rand, size: number): bigint {
   const near = BigInt(Math.max(0, size + below(r, 17) - 8));
-  return pick(r, [0n, 1n, 0x7fn, 0x80n, 0xffn, 0xffffn, 0x7fffffffn, 0x80000000n, 0xffffffffn, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n + 1n, 2n ** 60n, 2n ** 63n - 1n, 2n ** 64n - 1n, near, near * 4096n]);
+  return pick(r, [
+    0n,
+    1n,
+    0x7fn,
+    0x80n,
+    0xffn,
+    0xffffn,
+    0x7fffffffn,
+    0x80000000n,
+    0xffffffffn,
+    2n ** 32n,
+    2n ** 53n - 1n,
+    2n ** 53n + 1n,
+    2n ** 60n,
+    2n ** 63n - 1n,
+    2n ** 64n - 1n,
+    near,
+    near * 4096n,
+  ]);
 }
 
 function encodeVarint(v: bigint): number[] {
@@ -177,7 +220,13 @@ interface VarintAt {
 }
 
 /** Positions of every varint (lengths of length-delimited fields and scalar values) in a protobuf message tree. */
-function protobufVarints(b: Uint8Array, start: number, end: number, depth: number, out: VarintAt[]): boolean {
+function protobufVarints(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  depth: number,
+  out: VarintAt[],
+): boolean {
   let p = start;
   const varint = (): bigint | null => {
     let v = 0n;
@@ -221,13 +270,15 @@ function lengthLike(b: Uint8Array, width: 4 | 8, limit: number): number[] {
   const out: number[] = [];
   for (let i = 0; i + width <= b.length && i < limit; i++) {
     const v = width === 8 ? view.getBigUint64(i, true) : BigInt(view.getUint32(i, true));
-    if (v > 0n && v <= BigInt(b.length) && (width === 4 || view.getUint32(i + 4, true) === 0)) out.push(i);
+    if (v > 0n && v <= BigInt(b.length) && (width === 4 || view.getUint32(i + 4, true) === 0))
+      out.push(i);
   }
   return out;
 }
 
 function writeLE(b: Uint8Array, at: number, width: number, v: bigint): void {
-  for (let i = 0; i < width && at + i < b.length; i++) b[at + i] = Number((v >> BigInt(8 * i)) & 0xffn);
+  for (let i = 0; i < width && at + i < b.length; i++)
+    b[at + i] = Number((v >> BigInt(8 * i)) & 0xffn);
 }
 
 function splice(b: Uint8Array, at: number, remove: number, insert: ArrayLike<number>): Uint8Array {
@@ -250,7 +301,21 @@ function editJsonNumber(r: Rand, b: Uint8Array, start: number, end: number): Uin
   }
   if (!spans.length) return null;
   const [s, e] = pick(r, spans);
-  const text = pick(r, ['-1', '0', '1e308', '1.5', '9007199254740993', '1152921504606846976', '18446744073709551615', String(b.length), 'null', '[]', '{}', '"x"', String(interesting(r, b.length))]);
+  const text = pick(r, [
+    '-1',
+    '0',
+    '1e308',
+    '1.5',
+    '9007199254740993',
+    '1152921504606846976',
+    '18446744073709551615',
+    String(b.length),
+    'null',
+    '[]',
+    '{}',
+    '"x"',
+    String(interesting(r, b.length)),
+  ]);
   return splice(b, s, e - s, new TextEncoder().encode(text));
 }
 
@@ -263,20 +328,31 @@ function lengthEdit(r: Rand, format: FuzzFormat, name: string, b: Uint8Array): U
     const scalars = at.filter((v) => !v.length);
     if (!at.length) return null;
     const v = pick(r, scalars.length && r() < 0.6 ? scalars : at);
-    return splice(b, v.pos, v.len, encodeVarint(r() < 0.5 ? interesting(r, b.length) : BigInt(below(r, 300))));
+    return splice(
+      b,
+      v.pos,
+      v.len,
+      encodeVarint(r() < 0.5 ? interesting(r, b.length) : BigInt(below(r, 300))),
+    );
   }
   if (format === 'safetensors' && b.length >= 8) {
     const headerLen = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
     if (r() < 0.3 || headerLen > b.length) {
       const out = b.slice();
-      writeLE(out, 0, 8, r() < 0.5 ? interesting(r, b.length) : BigInt(headerLen + below(r, 9) - 4));
+      writeLE(
+        out,
+        0,
+        8,
+        r() < 0.5 ? interesting(r, b.length) : BigInt(headerLen + below(r, 9) - 4),
+      );
       return out;
     }
     return editJsonNumber(r, b, 8, 8 + headerLen);
   }
   const width = format === 'gguf' ? (r() < 0.8 ? 8 : 4) : r() < 0.7 ? 4 : 2;
   // GGUF lengths and counts live in the header; zip and pickle fields are everywhere.
-  const candidates = width === 2 ? [] : lengthLike(b, width as 4 | 8, format === 'gguf' ? 8192 : b.length);
+  const candidates =
+    width === 2 ? [] : lengthLike(b, width as 4 | 8, format === 'gguf' ? 8192 : b.length);
   const out = b.slice();
   const at = candidates.length ? pick(r, candidates) : below(r, Math.max(1, b.length - width));
   writeLE(out, at, width, interesting(r, b.length));
@@ -294,14 +370,23 @@ function pickleRange(b: Uint8Array): [number, number] | null {
     if (!name.endsWith('data.pkl')) continue;
     const start = i + 30 + nameLen + extraLen;
     let end = start;
-    while (end + 4 <= b.length && view.getUint32(end, true) !== 0x04034b50 && view.getUint32(end, true) !== 0x02014b50) end++;
+    while (
+      end + 4 <= b.length &&
+      view.getUint32(end, true) !== 0x04034b50 &&
+      view.getUint32(end, true) !== 0x02014b50
+    )
+      end++;
     return end > start ? [start, end] : null;
   }
   return null;
 }
 
 /** Pickle opcodes worth planting: containers, memo, globals, reduce/build, ints, strings, stop. */
-const PICKLE_OPS = [0x28, 0x29, 0x5d, 0x7d, 0x71, 0x68, 0x58, 0x63, 0x93, 0x52, 0x62, 0x73, 0x75, 0x65, 0x61, 0x74, 0x85, 0x86, 0x87, 0x4b, 0x4a, 0x4d, 0x8a, 0x2e, 0x30, 0x32, 0x31, 0x94, 0x95, 0x8c, 0x80, 0x81, 0x92, 0x42, 0x43];
+const PICKLE_OPS = [
+  0x28, 0x29, 0x5d, 0x7d, 0x71, 0x68, 0x58, 0x63, 0x93, 0x52, 0x62, 0x73, 0x75, 0x65, 0x61, 0x74,
+  0x85, 0x86, 0x87, 0x4b, 0x4a, 0x4d, 0x8a, 0x2e, 0x30, 0x32, 0x31, 0x94, 0x95, 0x8c, 0x80, 0x81,
+  0x92, 0x42, 0x43,
+];
 
 /** Size-preserving edits inside the pickle, so the zip around it stays valid and the unpickler is reached. */
 function pickleEdit(r: Rand, b: Uint8Array): Uint8Array | null {
@@ -319,14 +404,36 @@ function pickleEdit(r: Rand, b: Uint8Array): Uint8Array | null {
   return out;
 }
 
-const MUTATIONS = ['bitflip', 'byteset', 'truncate', 'length', 'length', 'splice', 'insert', 'delete', 'structure', 'structure'] as const;
+const MUTATIONS = [
+  'bitflip',
+  'byteset',
+  'truncate',
+  'length',
+  'length',
+  'splice',
+  'insert',
+  'delete',
+  'structure',
+  'structure',
+] as const;
 
 /** Mutates one file of the seed; returns the edited file set and a one-word description. */
-export function mutate(r: Rand, format: FuzzFormat, seed: Seed, seeds: Seed[]): { files: Map<string, Uint8Array>; what: string } {
+export function mutate(
+  r: Rand,
+  format: FuzzFormat,
+  seed: Seed,
+  seeds: Seed[],
+): { files: Map<string, Uint8Array>; what: string } {
   const files = new Map(seed.files);
   // Mostly the model file; sometimes a sibling (external data, a shard), which readers must check too.
   const names = [...files.keys()];
-  const target = names.length > 1 && r() < 0.25 ? pick(r, names.filter((n) => n !== seed.main)) : seed.main;
+  const target =
+    names.length > 1 && r() < 0.25
+      ? pick(
+          r,
+          names.filter((n) => n !== seed.main),
+        )
+      : seed.main;
   let b = files.get(target)!;
   const steps: string[] = [];
   const rounds = pick(r, [1, 1, 1, 2, 2, 3]);
@@ -342,7 +449,8 @@ export function mutate(r: Rand, format: FuzzFormat, seed: Seed, seeds: Seed[]): 
       }
       case 'byteset': {
         b = b.slice();
-        for (let i = 1 + below(r, 4); i > 0; i--) b[below(r, b.length)] = pick(r, [0, 0xff, 0x7f, 0x80, 0x01, below(r, 256)]);
+        for (let i = 1 + below(r, 4); i > 0; i--)
+          b[below(r, b.length)] = pick(r, [0, 0xff, 0x7f, 0x80, 0x01, below(r, 256)]);
         break;
       }
       case 'truncate':
@@ -365,7 +473,12 @@ export function mutate(r: Rand, format: FuzzFormat, seed: Seed, seeds: Seed[]): 
       case 'insert': {
         const at = below(r, b.length);
         const n = 1 + below(r, 16);
-        b = splice(b, at, 0, Array.from({ length: n }, () => below(r, 256)));
+        b = splice(
+          b,
+          at,
+          0,
+          Array.from({ length: n }, () => below(r, 256)),
+        );
         break;
       }
       case 'delete': {
@@ -380,7 +493,12 @@ export function mutate(r: Rand, format: FuzzFormat, seed: Seed, seeds: Seed[]): 
 }
 
 /** The input of case `index` of a campaign: deterministic in (seed, index), so any case can be replayed. */
-export function caseInput(format: FuzzFormat, seeds: Seed[], seed: number, index: number): { seed: Seed; files: Map<string, Uint8Array>; what: string } {
+export function caseInput(
+  format: FuzzFormat,
+  seeds: Seed[],
+  seed: number,
+  index: number,
+): { seed: Seed; files: Map<string, Uint8Array>; what: string } {
   const r = rng((seed * 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b));
   const s = seeds[index % seeds.length];
   return { seed: s, ...mutate(r, format, s, seeds) };
@@ -389,6 +507,7 @@ export function caseInput(format: FuzzFormat, seeds: Seed[], seed: number, index
 /** Content hash of a case's mutated files, used to name the saved failure. */
 export function caseHash(files: Map<string, Uint8Array>): string {
   const h = createHash('sha256');
-  for (const [name, bytes] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(name).update(bytes);
+  for (const [name, bytes] of [...files].sort(([a], [b]) => (a < b ? -1 : 1)))
+    h.update(name).update(bytes);
   return h.digest('hex').slice(0, 16);
 }

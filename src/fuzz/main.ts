@@ -30,12 +30,23 @@ function workerMain(job: Job): void {
     const outcome = runCase(input.files, input.seed.main);
     if (outcome.kind === 'ok') Atomics.store(progress, 1, ++ok);
     else if (outcome.kind === 'invalid') Atomics.store(progress, 2, ++invalid);
-    else parentPort!.postMessage({ type: 'failure', index: i, message: outcome.message } satisfies FromWorker);
+    else
+      parentPort!.postMessage({
+        type: 'failure',
+        index: i,
+        message: outcome.message,
+      } satisfies FromWorker);
   }
   parentPort!.postMessage({ type: 'done' } satisfies FromWorker);
 }
 
-function parseArgs(argv: string[]): { format: FuzzFormat; cases: number; seed: number; timeLimitMs: number; out: string } {
+function parseArgs(argv: string[]): {
+  format: FuzzFormat;
+  cases: number;
+  seed: number;
+  timeLimitMs: number;
+  out: string;
+} {
   const get = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -47,11 +58,21 @@ function parseArgs(argv: string[]): { format: FuzzFormat; cases: number; seed: n
     if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${flag} needs a non-negative integer`);
     return v;
   };
-  return { format, cases: num('--cases', 10_000), seed: num('--seed', 1), timeLimitMs: num('--time-limit-ms', 5000), out: get('--out') ?? 'fuzz-failures' };
+  return {
+    format,
+    cases: num('--cases', 10_000),
+    seed: num('--seed', 1),
+    timeLimitMs: num('--time-limit-ms', 5000),
+    out: get('--out') ?? 'fuzz-failures',
+  };
 }
 
 /** Runs cases [start, end) in a worker; resolves with the index after the last case it finished or the one that hung. */
-function runWorker(job: Omit<Job, 'progress'>, timeLimitMs: number, onFailure: (index: number, message: string) => void): Promise<{ ok: number; invalid: number; next: number; hung: boolean }> {
+function runWorker(
+  job: Omit<Job, 'progress'>,
+  timeLimitMs: number,
+  onFailure: (index: number, message: string) => void,
+): Promise<{ ok: number; invalid: number; next: number; hung: boolean }> {
   const progress = new SharedArrayBuffer(12);
   const view = new Int32Array(progress);
   Atomics.store(view, 0, -1);
@@ -59,18 +80,21 @@ function runWorker(job: Omit<Job, 'progress'>, timeLimitMs: number, onFailure: (
   return new Promise((resolve, reject) => {
     let last = -1;
     let since = performance.now();
-    const timer = setInterval(() => {
-      const now = Atomics.load(view, 0);
-      if (now !== last) {
-        last = now;
-        since = performance.now();
-      } else if (now >= 0 && performance.now() - since > timeLimitMs) {
-        clearInterval(timer);
-        void worker.terminate();
-        onFailure(now, `hang: case ran longer than ${timeLimitMs} ms`);
-        resolve({ ok: view[1], invalid: view[2], next: now + 1, hung: true });
-      }
-    }, Math.min(50, timeLimitMs / 4));
+    const timer = setInterval(
+      () => {
+        const now = Atomics.load(view, 0);
+        if (now !== last) {
+          last = now;
+          since = performance.now();
+        } else if (now >= 0 && performance.now() - since > timeLimitMs) {
+          clearInterval(timer);
+          void worker.terminate();
+          onFailure(now, `hang: case ran longer than ${timeLimitMs} ms`);
+          resolve({ ok: view[1], invalid: view[2], next: now + 1, hung: true });
+        }
+      },
+      Math.min(50, timeLimitMs / 4),
+    );
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'failure') onFailure(m.index, m.message);
       else {
@@ -104,21 +128,38 @@ async function main(): Promise<number> {
     const [target] = input.what.split(':');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${hash}.bin`), input.files.get(target)!);
-    writeFileSync(join(dir, `${hash}.txt`), `seed ${args.seed} case ${index} of ${input.seed.main} (${input.what})\n${message}\n`);
-    console.log(`FAIL ${args.format} case ${index} ${input.what} → ${join(dir, hash)}.bin: ${message.split('\n')[0]}`);
+    writeFileSync(
+      join(dir, `${hash}.txt`),
+      `seed ${args.seed} case ${index} of ${input.seed.main} (${input.what})\n${message}\n`,
+    );
+    console.log(
+      `FAIL ${args.format} case ${index} ${input.what} → ${join(dir, hash)}.bin: ${message.split('\n')[0]}`,
+    );
   };
   let ok = 0;
   let invalid = 0;
   let hangs = 0;
   // Restart after a hung case; a fresh worker per slice keeps memory from creeping over a long run.
   const slice = 50_000;
-  for (let next = 0; next < args.cases; ) {
-    const r = await runWorker({ format: args.format, seed: args.seed, start: next, end: Math.min(args.cases, next + slice) }, args.timeLimitMs, onFailure);
+  for (let next = 0; next < args.cases;) {
+    const r = await runWorker(
+      {
+        format: args.format,
+        seed: args.seed,
+        start: next,
+        end: Math.min(args.cases, next + slice),
+      },
+      args.timeLimitMs,
+      onFailure,
+    );
     ok += r.ok;
     invalid += r.invalid;
     if (r.hung) hangs++;
     next = r.next;
-    if (next < args.cases) console.log(`… ${next} cases, ${failures} failures, ${(next / ((performance.now() - started) / 1000)).toFixed(0)} cases/s`);
+    if (next < args.cases)
+      console.log(
+        `… ${next} cases, ${failures} failures, ${(next / ((performance.now() - started) / 1000)).toFixed(0)} cases/s`,
+      );
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(

@@ -45,36 +45,82 @@ export async function collectHessians(
   const outputs = new Set(model.outputs.map((o) => o.name));
   const active = [...plans.values()].filter((p) => !p.fallback);
   const extra = new Map<string, number>();
-  for (const p of active) for (const t of p.taps) if (!inputs.has(t.activation) && !outputs.has(t.activation)) extra.set(t.activation, p.dtype);
+  for (const p of active)
+    for (const t of p.taps)
+      if (!inputs.has(t.activation) && !outputs.has(t.activation)) extra.set(t.activation, p.dtype);
   const sink = memorySink();
-  writeOnnx(new MemorySource(original.bytes, label), { edits: [], outputs: [...extra].map(([name, dtype]) => ({ name, dtype })) }, sink);
+  writeOnnx(
+    new MemorySource(original.bytes, label),
+    { edits: [], outputs: [...extra].map(([name, dtype]) => ({ name, dtype })) },
+    sink,
+  );
   const tapped = { bytes: sink.bytes(), externalData: original.externalData };
   const byWeight = new Map<number, Gram[]>();
-  const wanted = [...new Set([...fetch, ...extra.keys(), ...active.flatMap((p) => p.taps.map((t) => t.activation)).filter((a) => outputs.has(a))])];
+  const wanted = [
+    ...new Set([
+      ...fetch,
+      ...extra.keys(),
+      ...active.flatMap((p) => p.taps.map((t) => t.activation)).filter((a) => outputs.has(a)),
+    ]),
+  ];
   let last = new Map<string, HostTensor>();
-  await runSamples(ort, label, tapped, feeds, wanted, feeds.samples, 0, (i, out, fed) => {
-    step(i);
-    for (const p of active) {
-      if (p.fallback) continue;
-      try {
-        p.taps.forEach((t, tap) => {
-          const a = out.get(t.activation) ?? fed.get(t.activation)!;
-          const values = numericValues(a);
-          let grams = byWeight.get(p.index);
-          if (!grams) byWeight.set(p.index, (grams = Array.from({ length: p.groups }, () => new Gram(p.n, p.diagonal))));
-          // One stream per (run, weight, tap): the draw does not depend on which other weights were collected.
-          const rows = sampling && { budget: sampling.budget, rng: new Rng(sampling.seed, (Math.imul(i, 0x9e3779b1) ^ Math.imul(p.index, 0x85ebca77) ^ tap) >>> 0) };
-          if (t.conv) accumulateConv(grams, values, a.dims, convGeometry(t.conv, a.dims, p.layout.dims), rows);
-          else accumulateRows(grams[0], values, a.dims, t.axis! < 0 ? Math.max(0, a.dims.length + t.axis!) : t.axis!, rows);
-        });
-      } catch (err) {
-        if (!(err instanceof RangeError)) throw err;
-        p.fallback = `its activations do not fit a Hessian: ${err.message}`;
-        byWeight.delete(p.index);
+  await runSamples(
+    ort,
+    label,
+    tapped,
+    feeds,
+    wanted,
+    feeds.samples,
+    0,
+    (i, out, fed) => {
+      step(i);
+      for (const p of active) {
+        if (p.fallback) continue;
+        try {
+          p.taps.forEach((t, tap) => {
+            const a = out.get(t.activation) ?? fed.get(t.activation)!;
+            const values = numericValues(a);
+            let grams = byWeight.get(p.index);
+            if (!grams)
+              byWeight.set(
+                p.index,
+                (grams = Array.from({ length: p.groups }, () => new Gram(p.n, p.diagonal))),
+              );
+            // One stream per (run, weight, tap): the draw does not depend on which other weights were collected.
+            const rows = sampling && {
+              budget: sampling.budget,
+              rng: new Rng(
+                sampling.seed,
+                (Math.imul(i, 0x9e3779b1) ^ Math.imul(p.index, 0x85ebca77) ^ tap) >>> 0,
+              ),
+            };
+            if (t.conv)
+              accumulateConv(
+                grams,
+                values,
+                a.dims,
+                convGeometry(t.conv, a.dims, p.layout.dims),
+                rows,
+              );
+            else
+              accumulateRows(
+                grams[0],
+                values,
+                a.dims,
+                t.axis! < 0 ? Math.max(0, a.dims.length + t.axis!) : t.axis!,
+                rows,
+              );
+          });
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          p.fallback = `its activations do not fit a Hessian: ${err.message}`;
+          byWeight.delete(p.index);
+        }
       }
-    }
-    last = out;
-  }, true);
+      last = out;
+    },
+    true,
+  );
   return { byWeight, outputs: last };
 }
 
@@ -93,7 +139,12 @@ export async function runSamples(
   each: (i: number, out: Map<string, HostTensor>, fed: Map<string, HostTensor>) => void,
   original = false,
 ): Promise<void> {
-  const session: RuntimeSession = await openOrtWebSession(ort, label, bytes.bytes, bytes.externalData);
+  const session: RuntimeSession = await openOrtWebSession(
+    ort,
+    label,
+    bytes.bytes,
+    bytes.externalData,
+  );
   try {
     for (let i = 0; i < count; i++) {
       const fed = feeds.feeds(first + i, session.inputNames);
@@ -106,4 +157,3 @@ export async function runSamples(
     await session.release();
   }
 }
-

@@ -30,7 +30,7 @@ class FileSink implements ByteSink {
   ) {}
   write(bytes: Uint8Array): void {
     if (this.cancelled()) throw new CancelledError();
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       if (this.used === this.buf.length) this.flush();
       const n = Math.min(bytes.length - at, this.buf.length - this.used);
       this.buf.set(bytes.subarray(at, at + n), this.used);
@@ -41,7 +41,8 @@ class FileSink implements ByteSink {
   }
   flush(): void {
     // A regular file takes the whole buffer at once, but write(2) may legally take less.
-    for (let done = 0; done < this.used; ) done += fs.writeSync(this.fd, this.buf, done, this.used - done);
+    for (let done = 0; done < this.used;)
+      done += fs.writeSync(this.fd, this.buf, done, this.used - done);
     this.used = 0;
   }
 }
@@ -51,9 +52,17 @@ class FileSink implements ByteSink {
  * to a temp file in the same folder, fsync, then link (refusing an existing target) or rename
  * (with `force`). Any failure or cancellation removes the temp file.
  */
-export function writeAtomically(target: string, opts: { force: boolean; cancelled?: () => boolean }, produce: (sink: ByteSink) => void): number {
-  if (!opts.force && fs.existsSync(target)) throw new Error(`${path.basename(target)} already exists (use --force to overwrite)`);
-  const temp = path.join(path.dirname(target), `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+export function writeAtomically(
+  target: string,
+  opts: { force: boolean; cancelled?: () => boolean },
+  produce: (sink: ByteSink) => void,
+): number {
+  if (!opts.force && fs.existsSync(target))
+    throw new Error(`${path.basename(target)} already exists (use --force to overwrite)`);
+  const temp = path.join(
+    path.dirname(target),
+    `${TEMP_PREFIX}${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`,
+  );
   const fd = fs.openSync(temp, 'wx', 0o644);
   let done = false;
   try {
@@ -68,7 +77,8 @@ export function writeAtomically(target: string, opts: { force: boolean; cancelle
       try {
         fs.linkSync(temp, target);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${path.basename(target)} already exists (use --force to overwrite)`);
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new Error(`${path.basename(target)} already exists (use --force to overwrite)`);
         throw err;
       }
       fs.unlinkSync(temp);

@@ -27,7 +27,11 @@ export type { CompressFileResult };
  * Compresses a model file into a new file. The input is only read; the output appears whole
  * under its name or not at all, and an existing file is never replaced unless `force`.
  */
-export function compressFile(input: string, spec: CompressSpec, options: CompressFileOptions = {}): CompressFileResult {
+export function compressFile(
+  input: string,
+  spec: CompressSpec,
+  options: CompressFileOptions = {},
+): CompressFileResult {
   const started = performance.now();
   const normalised = normaliseSpec(spec);
   const output = path.resolve(options.output ?? variantPath(input, variantSuffix(normalised)));
@@ -37,8 +41,14 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
   const resolver = new FolderResolver(input);
   try {
     const model = readModel(source, path.basename(input), resolver);
-    const threaded = options.tensorThreads && options.tensorThreads.count > 1 && model.tensors.reduce((n, t) => n + t.bytes, 0) >= THREADED_BYTES && fs.existsSync(options.tensorThreads.script);
-    const parallel = threaded ? tensorThreads(options.tensorThreads!.script, input, options.tensorThreads!.count) : undefined;
+    const threaded =
+      options.tensorThreads &&
+      options.tensorThreads.count > 1 &&
+      model.tensors.reduce((n, t) => n + t.bytes, 0) >= THREADED_BYTES &&
+      fs.existsSync(options.tensorThreads.script);
+    const parallel = threaded
+      ? tensorThreads(options.tensorThreads!.script, input, options.tensorThreads!.count)
+      : undefined;
     let report: CompressReport | undefined;
     const atomic = { force: options.force ?? false, cancelled: options.cancelled };
     // Sibling files (safetensors shards, ONNX external data): each written whole before the file that names them; all removed if anything fails.
@@ -54,13 +64,19 @@ export function compressFile(input: string, spec: CompressSpec, options: Compres
     };
     try {
       writeAtomically(output, atomic, (sink) => {
-        report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, { ...options, shards: shardWriter, parallel });
+        report = compressModel(source, model, normalised, (f) => resolver.open(f), sink, {
+          ...options,
+          shards: shardWriter,
+          parallel,
+        });
       });
       const after = fs.statSync(input);
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         // A writer raced us: the variant may mix old and new bytes, so it must not stay.
         fs.rmSync(output, { force: true });
-        throw new Error('the model changed on disk while it was being compressed; nothing was written');
+        throw new Error(
+          'the model changed on disk while it was being compressed; nothing was written',
+        );
       }
     } catch (err) {
       for (const s of shards) fs.rmSync(s, { force: true });

@@ -11,10 +11,17 @@ import { compressFileLowRank } from './lowrank';
  * both structural methods' latency) take `calibration` inputs; the rest transform tensors alone.
  * The CLI and the extension's worker both come through here.
  */
-export async function compressVariant(input: string, spec: CompressSpec, options: CompressFileOptions & { calibration?: VerifySettings }): Promise<CompressFileResult> {
+export async function compressVariant(
+  input: string,
+  spec: CompressSpec,
+  options: CompressFileOptions & { calibration?: VerifySettings },
+): Promise<CompressFileResult> {
   const { calibration, ...fileOptions } = options;
-  if (spec.options.criterion === 'hessian') return compressFileHessian(input, spec, { ...fileOptions, calibration });
-  if (spec.methods.includes('channels')) return compressFileChannels(input, spec, { ...fileOptions, calibration });
-  if (spec.methods.includes('lowrank')) return compressFileLowRank(input, spec, { ...fileOptions, calibration });
+  if (spec.options.criterion === 'hessian')
+    return compressFileHessian(input, spec, { ...fileOptions, calibration });
+  if (spec.methods.includes('channels'))
+    return compressFileChannels(input, spec, { ...fileOptions, calibration });
+  if (spec.methods.includes('lowrank'))
+    return compressFileLowRank(input, spec, { ...fileOptions, calibration });
   return compressFile(input, spec, fileOptions);
 }

@@ -69,10 +69,13 @@ export class FolderResolver implements ExternalDataResolver {
     const cached = this.open_.get(location);
     if (cached) return cached;
     if (location.includes('\0') || path.isAbsolute(location) || path.win32.isAbsolute(location)) {
-      invalid(`external data location '${location}' is absolute; only files next to the model are read`);
+      invalid(
+        `external data location '${location}' is absolute; only files next to the model are read`,
+      );
     }
     const parts = location.split(/[\\/]+/);
-    if (parts.includes('..')) invalid(`external data location '${location}' leaves the model's folder`);
+    if (parts.includes('..'))
+      invalid(`external data location '${location}' leaves the model's folder`);
     const full = path.join(this.dir, ...parts);
     let real: string;
     let realDir: string;
@@ -82,7 +85,8 @@ export class FolderResolver implements ExternalDataResolver {
     } catch {
       invalid(`external data file '${location}' not found next to the model`);
     }
-    if (!real.startsWith(realDir + path.sep)) invalid(`external data location '${location}' resolves outside the model's folder`);
+    if (!real.startsWith(realDir + path.sep))
+      invalid(`external data location '${location}' resolves outside the model's folder`);
     let source: FileSource;
     try {
       source = new FileSource(real);

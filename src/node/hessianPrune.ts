@@ -1,8 +1,21 @@
 import { capabilitiesOf } from '../core/formats/capabilities';
 import * as path from 'node:path';
-import { HESSIAN_OPS, planHessian, type HessianComparison, type HessianTensorComparison, type WeightPlan } from '../core/compress/hessianPlan';
+import {
+  HESSIAN_OPS,
+  planHessian,
+  type HessianComparison,
+  type HessianTensorComparison,
+  type WeightPlan,
+} from '../core/compress/hessianPlan';
 import { applyMask, pruneMagnitude } from '../core/compress/methods';
-import { factorHessian, Gram, obsPrune, outputErrors, weightRows, type HessianFactor } from '../core/compress/methods/obs';
+import {
+  factorHessian,
+  Gram,
+  obsPrune,
+  outputErrors,
+  weightRows,
+  type HessianFactor,
+} from '../core/compress/methods/obs';
 import { normaliseSpec, type CompressSpec } from '../core/compress/spec';
 import type { WeightCandidate } from '../core/compress/weights';
 import { CancelledError, invalid } from '../core/errors';
@@ -16,7 +29,12 @@ import { measuredOn } from '../core/verify/report';
 import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
 import { collectHessians, runSamples, type ModelBytes } from './activations';
 import { compressInMemory } from './inMemory';
-import { afterWrite, compressFile, type CompressFileOptions, type CompressFileResult } from './compress';
+import {
+  afterWrite,
+  compressFile,
+  type CompressFileOptions,
+  type CompressFileResult,
+} from './compress';
 import { modelBytes, ortFor, withModelFile } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 
@@ -30,31 +48,54 @@ export interface HessianCompressOptions extends CompressFileOptions {
   wasmDir?: string;
 }
 
-
 /**
  * Compresses with `--criterion hessian`: runs the model with onnxruntime-web on calibration inputs,
  * reading each MatMul/Gemm/Conv weight's input activations as extra graph outputs and folding them
  * into H = XᵀX as they arrive; prunes by OBS saliency (compensating the survivors unless told not
  * to); then measures the variant and a magnitude-pruned one at the same sparsity against the original.
  */
-export async function compressFileHessian(input: string, spec: CompressSpec, options: HessianCompressOptions = {}): Promise<CompressFileResult> {
+export async function compressFileHessian(
+  input: string,
+  spec: CompressSpec,
+  options: HessianCompressOptions = {},
+): Promise<CompressFileResult> {
   const started = performance.now();
   const s = normaliseSpec(spec);
   const sparsity = s.options.sparsity!;
   const compensate = s.options.compensate ?? true;
-  const settings: VerifySettings = { ...options.calibration, samples: options.calibration?.samples ?? DEFAULT_CALIBRATION_SAMPLES, seed: options.calibration?.seed ?? s.options.seed };
+  const settings: VerifySettings = {
+    ...options.calibration,
+    samples: options.calibration?.samples ?? DEFAULT_CALIBRATION_SAMPLES,
+    seed: options.calibration?.seed ?? s.options.seed,
+  };
   const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
   const check = () => {
     if (options.cancelled?.()) throw new CancelledError();
   };
   const { model, plans, original } = withModelFile(input, (source, resolver) => {
     const model = readModel(source, path.basename(input), resolver);
-    if (!capabilitiesOf(model.format).runnable) invalid(`the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`);
-    return { model, plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)), original: modelBytes(input, model) };
+    if (!capabilitiesOf(model.format).runnable)
+      invalid(
+        `the Hessian criterion needs an ONNX model (onnxruntime runs it); this is ${model.format}`,
+      );
+    return {
+      model,
+      plans: planHessian(model, readGraphNodes(source, HESSIAN_OPS)),
+      original: modelBytes(input, model),
+    };
   });
   const warnings: string[] = [];
-  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings, 0, data);
+  const data = await openRunData(model, settings, dataOpener(input, settings), {
+    cancelled: options.cancelled,
+  });
+  const feeds = planInputs(
+    model,
+    () => loadInputFiles(settings.inputs ?? []),
+    settings,
+    warnings,
+    0,
+    data,
+  );
   const allGiven = feeds.allGiven;
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const evalSamples = allGiven ? 1 : feeds.samples;
@@ -65,13 +106,25 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     options.progress?.(done++, runs, what);
   };
 
-  const grams = await collectHessians(ort, input, model, plans, original, feeds, fetch, (i) => step(`calibration run ${i + 1}/${feeds.samples}`));
+  const grams = await collectHessians(ort, input, model, plans, original, feeds, fetch, (i) =>
+    step(`calibration run ${i + 1}/${feeds.samples}`),
+  );
   const reference: Map<string, HostTensor>[] = [];
   if (!allGiven) {
-    await runSamples(ort, input, original, feeds, fetch, evalSamples, feeds.samples, (i, out) => {
-      step(`held-out run ${i + 1}/${evalSamples}`);
-      reference.push(out);
-    }, true);
+    await runSamples(
+      ort,
+      input,
+      original,
+      feeds,
+      fetch,
+      evalSamples,
+      feeds.samples,
+      (i, out) => {
+        step(`held-out run ${i + 1}/${evalSamples}`);
+        reference.push(out);
+      },
+      true,
+    );
   } else reference.push(grams.outputs);
 
   const outcomes = new Map<string, HessianTensorComparison>();
@@ -80,8 +133,18 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
     if (!plan) return undefined;
     // Pruned alone, float64 weights keep their own values under the mask (pipeline's pruneFloat64): no compensation reaches them.
     const maskOnly = plan.dtype === 11 && s.methods.length === 1;
-    const { comparison, values: pruned } = pruneWeight(plan, grams.byWeight.get(c.index), c, values, sparsity, compensate && !maskOnly);
-    if (compensate && maskOnly && pruned) comparison.note = [comparison.note, 'float64 weights keep their values: mask only'].filter(Boolean).join('; ');
+    const { comparison, values: pruned } = pruneWeight(
+      plan,
+      grams.byWeight.get(c.index),
+      c,
+      values,
+      sparsity,
+      compensate && !maskOnly,
+    );
+    if (compensate && maskOnly && pruned)
+      comparison.note = [comparison.note, 'float64 weights keep their values: mask only']
+        .filter(Boolean)
+        .join('; ');
     grams.byWeight.delete(c.index);
     outcomes.set(plan.name, comparison);
     return pruned;
@@ -90,35 +153,61 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
   for (const t of result.report.tensors) {
     const o = outcomes.get(t.name);
     if (!o) continue;
-    if (o.hessian !== 'magnitude') t.method = t.method.replace(/^prune/, compensate && o.hessian === 'full' ? 'hessian prune, compensated' : 'hessian prune');
+    if (o.hessian !== 'magnitude')
+      t.method = t.method.replace(
+        /^prune/,
+        compensate && o.hessian === 'full' ? 'hessian prune, compensated' : 'hessian prune',
+      );
     if (o.note) t.note = t.note ? `${o.note}; ${t.note}` : o.note;
   }
 
   return afterWrite(result.output, async () => {
     const magnitude = magnitudeVariant(input, model, s);
-    const variantModel = withModelFile(result.output, (source, resolver) => readModel(source, path.basename(result.output), resolver));
+    const variantModel = withModelFile(result.output, (source, resolver) =>
+      readModel(source, path.basename(result.output), resolver),
+    );
     const variants = [
       { label: result.output, bytes: modelBytes(result.output, variantModel) },
       { label: `${input} (magnitude-pruned)`, bytes: magnitude },
     ];
     const comparisons = variants.map(() => new Map(fetch.map((n) => [n, new OutputComparison(n)])));
     for (const [k, v] of variants.entries()) {
-      await runSamples(ort, v.label, v.bytes, feeds, fetch, evalSamples, allGiven ? 0 : feeds.samples, (i, out) => {
-        step(`${k === 0 ? 'variant' : 'magnitude variant'} run ${i + 1}/${evalSamples}`);
-        for (const [name, c] of comparisons[k]) c.add(reference[i].get(name)!, out.get(name)!);
-      });
+      await runSamples(
+        ort,
+        v.label,
+        v.bytes,
+        feeds,
+        fetch,
+        evalSamples,
+        allGiven ? 0 : feeds.samples,
+        (i, out) => {
+          step(`${k === 0 ? 'variant' : 'magnitude variant'} run ${i + 1}/${evalSamples}`);
+          for (const [name, c] of comparisons[k]) c.add(reference[i].get(name)!, out.get(name)!);
+        },
+      );
     }
     const hessian: HessianComparison = {
       sparsity,
       compensate,
       samples: feeds.samples,
       inputs: allGiven ? 'files' : 'random',
-      measuredOn: measuredOn(evalSamples, feeds.seed, feeds.reports(feeds.inputs.map((i) => i.name)), allGiven ? 0 : feeds.samples),
+      measuredOn: measuredOn(
+        evalSamples,
+        feeds.seed,
+        feeds.reports(feeds.inputs.map((i) => i.name)),
+        allGiven ? 0 : feeds.samples,
+      ),
       tensors: [...outcomes.values()],
       evaluation: allGiven ? 'calibration' : 'held-out',
       outputs: fetch.map((name) => {
         const [h, m] = comparisons.map((c) => c.get(name)!.report());
-        return { name, cosine: h.cosine, relL2: h.relL2, magnitudeCosine: m.cosine, magnitudeRelL2: m.relL2 };
+        return {
+          name,
+          cosine: h.cosine,
+          relL2: h.relL2,
+          magnitudeCosine: m.cosine,
+          magnitudeRelL2: m.relL2,
+        };
       }),
       elapsedMs: performance.now() - started,
     };
@@ -132,7 +221,13 @@ export async function compressFileHessian(input: string, spec: CompressSpec, opt
 /** The same compression with the magnitude criterion, in memory: the baseline the report compares against. */
 function magnitudeVariant(input: string, model: Model, spec: CompressSpec): ModelBytes {
   const { compensate: _, ...options } = spec.options;
-  return withModelFile(input, (source, resolver) => compressInMemory({ file: input, source, resolver, model }, { ...spec, options: { ...options, criterion: 'magnitude' } }, {}));
+  return withModelFile(input, (source, resolver) =>
+    compressInMemory(
+      { file: input, source, resolver, model },
+      { ...spec, options: { ...options, criterion: 'magnitude' } },
+      {},
+    ),
+  );
 }
 
 /** Prunes one weight by its Hessian (or says why magnitude is used) and measures both against each other. */
@@ -144,7 +239,11 @@ function pruneWeight(
   sparsity: number,
   compensate: boolean,
 ): { comparison: HessianTensorComparison; values?: Float32Array } {
-  const comparison: HessianTensorComparison = { name: plan.name, layer: c.layer, hessian: 'magnitude' };
+  const comparison: HessianTensorComparison = {
+    name: plan.name,
+    layer: c.layer,
+    hessian: 'magnitude',
+  };
   if (plan.fallback || !grams) {
     comparison.note = `magnitude: ${plan.fallback ?? 'no activations reached it'}`;
     return { comparison };

@@ -20,7 +20,12 @@ export async function withOpenModel<T>(file: string, fn: (m: OpenModel) => Promi
   const source = new FileSource(file);
   const resolver = new FolderResolver(file);
   try {
-    return await fn({ file, source, resolver, model: readModel(source, path.basename(file), resolver) });
+    return await fn({
+      file,
+      source,
+      resolver,
+      model: readModel(source, path.basename(file), resolver),
+    });
   } finally {
     source.close();
     resolver.close();
@@ -58,7 +63,14 @@ export function memorySink(): ByteSink & { bytes(): Uint8Array; length: number }
 }
 
 /** The variant's bytes (and its external data, for models that have some), never touching the disk. */
-export function compressInMemory(m: Pick<OpenModel, 'file' | 'model'> & { source: RandomAccessSource; resolver: { open(file: string): RandomAccessSource } }, spec: CompressSpec, hooks: CompressHooks): InMemoryVariant {
+export function compressInMemory(
+  m: Pick<OpenModel, 'file' | 'model'> & {
+    source: RandomAccessSource;
+    resolver: { open(file: string): RandomAccessSource };
+  },
+  spec: CompressSpec,
+  hooks: CompressHooks,
+): InMemoryVariant {
   const main = memorySink();
   const externalData: InMemoryVariant['externalData'] = [];
   const shards = {
@@ -70,15 +82,27 @@ export function compressInMemory(m: Pick<OpenModel, 'file' | 'model'> & { source
       return s.length;
     },
   };
-  const report = compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), main, { ...hooks, shards });
+  const report = compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), main, {
+    ...hooks,
+    shards,
+  });
   return { bytes: main.bytes(), externalData, report };
 }
 
 /** Only the report: the bytes go nowhere (sizes and weight errors of a whole-model setting). */
-export function compressReportOnly(m: OpenModel, spec: CompressSpec, hooks: CompressHooks): CompressReport {
+export function compressReportOnly(
+  m: OpenModel,
+  spec: CompressSpec,
+  hooks: CompressHooks,
+): CompressReport {
   let n = 0;
   const count: ByteSink = { write: (b) => void (n += b.length) };
-  const shards = { mainName: 'variant.onnx', write: (_name: string, produce: (sink: ByteSink) => void) => ((n = 0), produce(count), n) };
-  return compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), count, { ...hooks, shards });
+  const shards = {
+    mainName: 'variant.onnx',
+    write: (_name: string, produce: (sink: ByteSink) => void) => ((n = 0), produce(count), n),
+  };
+  return compressModel(m.source, m.model, spec, (f) => m.resolver.open(f), count, {
+    ...hooks,
+    shards,
+  });
 }
-

@@ -1,6 +1,16 @@
 import * as path from 'node:path';
 import { HESSIAN_OPS, planHessian } from '../core/compress/hessianPlan';
-import { chooseRanks, choleskyDamped, maxSavingRank, shrinkage, svd, truncate, unwhiten, whiten, type Svd } from '../core/compress/methods/svd';
+import {
+  chooseRanks,
+  choleskyDamped,
+  maxSavingRank,
+  shrinkage,
+  svd,
+  truncate,
+  unwhiten,
+  whiten,
+  type Svd,
+} from '../core/compress/methods/svd';
 import type { Gram } from '../core/compress/methods/obs';
 import type { LowRankLayer, LowRankReport } from '../core/compress/report';
 import { normaliseSpec, variantSuffix, type CompressSpec } from '../core/compress/spec';
@@ -8,7 +18,12 @@ import { readFloat64 } from '../core/compress/tensors';
 import { MIN_COMPRESSIBLE_ELEMENTS } from '../core/compress/weights';
 import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
-import { factorLayer, findFactorable, weightMatrix, type Factorable } from '../core/formats/onnx/structure/lowrank';
+import {
+  factorLayer,
+  findFactorable,
+  weightMatrix,
+  type Factorable,
+} from '../core/formats/onnx/structure/lowrank';
 import { writeOnnx, type RewritePlan, type TensorEdit } from '../core/formats/onnx/writer';
 import { MemorySource, readExactly } from '../core/io/source';
 import type { Model } from '../core/model';
@@ -21,7 +36,15 @@ import { dataOpener } from './data/open';
 import { FileSource, FolderResolver } from './fileSource';
 import { DEFAULT_CALIBRATION_SAMPLES } from './hessianPrune';
 import { memorySink } from './inMemory';
-import { constantsOf, finishStructural, openStructure, parameters, readStructure, STRUCTURE_KEY, structuralCost } from './structural';
+import {
+  constantsOf,
+  finishStructural,
+  openStructure,
+  parameters,
+  readStructure,
+  STRUCTURE_KEY,
+  structuralCost,
+} from './structural';
 import { modelBytes, ortFor } from './verify';
 import { loadInputFiles } from './verify/inputFiles';
 
@@ -48,28 +71,68 @@ interface Decomposed {
 }
 
 /** H = XᵀX per factorable weight (by name), from calibration runs of the original. */
-async function layerHessians(input: string, model: Model, nodes: Parameters<typeof planHessian>[1], layers: readonly Factorable[], settings: VerifySettings, options: LowRankOptions): Promise<{ grams: Map<string, { gram: Gram; diagonal: boolean }>; fallback: Map<string, string>; planned: Set<string>; samples: number; warnings: string[] }> {
+async function layerHessians(
+  input: string,
+  model: Model,
+  nodes: Parameters<typeof planHessian>[1],
+  layers: readonly Factorable[],
+  settings: VerifySettings,
+  options: LowRankOptions,
+): Promise<{
+  grams: Map<string, { gram: Gram; diagonal: boolean }>;
+  fallback: Map<string, string>;
+  planned: Set<string>;
+  samples: number;
+  warnings: string[];
+}> {
   const names = new Set(layers.map((l) => l.weight.name));
-  const all = planHessian(model, nodes.filter((n) => HESSIAN_OPS.has(n.op)));
+  const all = planHessian(
+    model,
+    nodes.filter((n) => HESSIAN_OPS.has(n.op)),
+  );
   const plans = new Map([...all].filter(([, p]) => names.has(p.name)));
   const fallback = new Map<string, string>();
   for (const p of plans.values()) if (p.fallback) fallback.set(p.name, p.fallback);
   const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
   const warnings: string[] = [];
-  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, warnings, 0, data);
-  const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
-  const collected = await collectHessians(ort, input, model, plans, modelBytes(input, model), feeds, fetch, (i) => {
-    if (options.cancelled?.()) throw new CancelledError();
-    options.progress?.(0, 3, `calibration run ${i + 1}/${feeds.samples}`);
+  const data = await openRunData(model, settings, dataOpener(input, settings), {
+    cancelled: options.cancelled,
   });
+  const feeds = planInputs(
+    model,
+    () => loadInputFiles(settings.inputs ?? []),
+    settings,
+    warnings,
+    0,
+    data,
+  );
+  const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
+  const collected = await collectHessians(
+    ort,
+    input,
+    model,
+    plans,
+    modelBytes(input, model),
+    feeds,
+    fetch,
+    (i) => {
+      if (options.cancelled?.()) throw new CancelledError();
+      options.progress?.(0, 3, `calibration run ${i + 1}/${feeds.samples}`);
+    },
+  );
   const grams = new Map<string, { gram: Gram; diagonal: boolean }>();
   for (const p of plans.values()) {
     const g = collected.byWeight.get(p.index)?.[0];
     if (p.fallback) fallback.set(p.name, p.fallback);
     else if (g) grams.set(p.name, { gram: g, diagonal: p.diagonal });
   }
-  return { grams, fallback, planned: new Set([...plans.values()].map((p) => p.name)), samples: feeds.samples, warnings };
+  return {
+    grams,
+    fallback,
+    planned: new Set([...plans.values()].map((p) => p.name)),
+    samples: feeds.samples,
+    warnings,
+  };
 }
 
 /**
@@ -79,7 +142,11 @@ async function layerHessians(input: string, model: Model, nodes: Parameters<type
  * (SᵀS = XᵀX on calibration runs) and U = S⁻¹·U_s, which minimises ‖X(W − UV)‖. Then the rest of
  * the chain (int8, ...). The original is only read.
  */
-export async function compressFileLowRank(input: string, spec: CompressSpec, options: LowRankOptions = {}): Promise<CompressFileResult> {
+export async function compressFileLowRank(
+  input: string,
+  spec: CompressSpec,
+  options: LowRankOptions = {},
+): Promise<CompressFileResult> {
   const started = performance.now();
   const s = normaliseSpec(spec);
   const amount = s.options.amount!;
@@ -91,13 +158,23 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
   };
   const { model, nodes } = readStructure(input, 'low-rank factorisation');
   const constants = constantsOf(model);
-  const { layers, skipped } = findFactorable(nodes, constants, model.outputs.map((o) => o.name));
+  const { layers, skipped } = findFactorable(
+    nodes,
+    constants,
+    model.outputs.map((o) => o.name),
+  );
   if (!layers.length) {
-    invalid(`nothing to factor: no MatMul, Gemm or Conv (group 1) with a constant float weight that a lower rank would shrink${skipped.length ? ` (${[...new Set(skipped.map((x) => x.reason))].slice(0, 3).join('; ')})` : ''}`);
+    invalid(
+      `nothing to factor: no MatMul, Gemm or Conv (group 1) with a constant float weight that a lower rank would shrink${skipped.length ? ` (${[...new Set(skipped.map((x) => x.reason))].slice(0, 3).join('; ')})` : ''}`,
+    );
   }
   let hessians: Awaited<ReturnType<typeof layerHessians>> | undefined;
   if (criterion === 'data') {
-    const settings: VerifySettings = { ...options.calibration, samples: options.calibration?.samples ?? DEFAULT_CALIBRATION_SAMPLES, seed: options.calibration?.seed ?? s.options.seed };
+    const settings: VerifySettings = {
+      ...options.calibration,
+      samples: options.calibration?.samples ?? DEFAULT_CALIBRATION_SAMPLES,
+      seed: options.calibration?.seed ?? s.options.seed,
+    };
     hessians = await layerHessians(input, model, nodes, layers, settings, options);
   }
   check();
@@ -108,27 +185,69 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
   let structure: LowRankReport;
   try {
     const decomposed: Decomposed[] = layers.map((layer) => {
-      const w = weightMatrix(layer, readFloat64(source, layer.weight, (f) => resolver.open(f)));
+      const w = weightMatrix(
+        layer,
+        readFloat64(source, layer.weight, (f) => resolver.open(f)),
+      );
       if (hessians) {
         const h = hessians.grams.get(layer.weight.name);
-        const why = hessians.fallback.get(layer.weight.name) ?? (h ? undefined : hessians.planned.has(layer.weight.name) ? 'no activations reached it' : `not among the calibrated weights (under ${MIN_COMPRESSIBLE_ELEMENTS} elements, or outside the weight scope)`);
+        const why =
+          hessians.fallback.get(layer.weight.name) ??
+          (h
+            ? undefined
+            : hessians.planned.has(layer.weight.name)
+              ? 'no activations reached it'
+              : `not among the calibrated weights (under ${MIN_COMPRESSIBLE_ELEMENTS} elements, or outside the weight scope)`);
         const damp = h ? shrinkage(layer.K, h.gram.rows) : Infinity;
-        const L = h && Number.isFinite(damp) ? choleskyDamped(h.diagonal ? h.gram.diagonal() : h.gram.matrix(), layer.K, h.diagonal, damp) : undefined;
+        const L =
+          h && Number.isFinite(damp)
+            ? choleskyDamped(
+                h.diagonal ? h.gram.diagonal() : h.gram.matrix(),
+                layer.K,
+                h.diagonal,
+                damp,
+              )
+            : undefined;
         hessians.grams.delete(layer.weight.name);
         if (L) {
-          const notes = [h!.diagonal ? 'diagonal XᵀX' : '', damp > 0.01 ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity` : ''].filter(Boolean);
-          return { layer, svd: svd(whiten(w, layer.K, layer.N, L), layer.K, layer.N), cholesky: L, ...(notes.length ? { note: notes.join('; ') } : {}) };
+          const notes = [
+            h!.diagonal ? 'diagonal XᵀX' : '',
+            damp > 0.01
+              ? `${h!.gram.rows} rows for ${layer.K} inputs: XᵀX shrunk by ${(damp / (1 + damp)).toFixed(2)} towards the identity`
+              : '',
+          ].filter(Boolean);
+          return {
+            layer,
+            svd: svd(whiten(w, layer.K, layer.N, L), layer.K, layer.N),
+            cholesky: L,
+            ...(notes.length ? { note: notes.join('; ') } : {}),
+          };
         }
-        return { layer, svd: svd(w, layer.K, layer.N), note: `plain SVD: ${why ?? 'its activations are not finite'}` };
+        return {
+          layer,
+          svd: svd(w, layer.K, layer.N),
+          note: `plain SVD: ${why ?? 'its activations are not finite'}`,
+        };
       }
       return { layer, svd: svd(w, layer.K, layer.N) };
     });
     check();
-    const ranks = chooseRanks(decomposed.map((d) => ({ K: d.layer.K, N: d.layer.N, energies: d.svd.s.map((x) => x * x) })), amount);
-    if (ranks.every((r) => r === 0)) invalid(`no layer can lose ${Math.round(amount * 100)}% of its parameters by a lower rank and still save any: try a larger --amount`);
+    const ranks = chooseRanks(
+      decomposed.map((d) => ({ K: d.layer.K, N: d.layer.N, energies: d.svd.s.map((x) => x * x) })),
+      amount,
+    );
+    if (ranks.every((r) => r === 0))
+      invalid(
+        `no layer can lose ${Math.round(amount * 100)}% of its parameters by a lower rank and still save any: try a larger --amount`,
+      );
     const edits: TensorEdit[] = [];
     const replaced = new Map<number, Uint8Array[]>();
-    const lineage: LowRankLineage = { method: 'lowrank', teacher: path.basename(input), criterion, tensors: {} };
+    const lineage: LowRankLineage = {
+      method: 'lowrank',
+      teacher: path.basename(input),
+      criterion,
+      tensors: {},
+    };
     const reported: LowRankLayer[] = [];
     decomposed.forEach((d, i) => {
       const { layer } = d;
@@ -136,21 +255,43 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
       const total = d.svd.s.reduce((a, x) => a + x * x, 0);
       const kept = d.svd.s.subarray(0, rank).reduce((a, x) => a + x * x, 0);
       const node = layer.node.name || layer.node.outputs[0];
-      reported.push({ node, op: layer.kind, weight: layer.weight.name, K: layer.K, N: layer.N, rank, maxRank: maxSavingRank(layer.K, layer.N), energy: rank && total > 0 ? kept / total : 1, ...(d.note ? { note: d.note } : {}) });
+      reported.push({
+        node,
+        op: layer.kind,
+        weight: layer.weight.name,
+        K: layer.K,
+        N: layer.N,
+        rank,
+        maxRank: maxSavingRank(layer.K, layer.N),
+        energy: rank && total > 0 ? kept / total : 1,
+        ...(d.note ? { note: d.note } : {}),
+      });
       if (!rank) return;
       const f = truncate(d.svd, rank);
       const u = d.cholesky ? unwhiten(f.u, layer.K, rank, d.cholesky) : f.u;
-      const out = factorLayer(layer, u, f.v, rank, readExactly(source, layer.node.span[0], layer.node.span[1] - layer.node.span[0]));
+      const out = factorLayer(
+        layer,
+        u,
+        f.v,
+        rank,
+        readExactly(source, layer.node.span[0], layer.node.span[1] - layer.node.span[0]),
+      );
       edits.push({ tensor: layer.weight, initializers: out.initializers, nodes: [] });
       replaced.set(layer.node.span[0], out.nodes);
-      for (const [t, factor] of [[out.initializers[0], 'u'], [out.initializers[1], 'v']] as const) lineage.tensors[t.name] = { from: layer.weight.name, rank, factor, node };
+      for (const [t, factor] of [
+        [out.initializers[0], 'u'],
+        [out.initializers[1], 'v'],
+      ] as const)
+        lineage.tensors[t.name] = { from: layer.weight.name, rank, factor, node };
     });
     const plan: RewritePlan = {
       edits,
       nodes: replaced,
       metadata: [{ key: STRUCTURE_KEY, value: JSON.stringify(lineage) }],
       // A Constant turned into initializers: IR < 4 would require them to be graph inputs.
-      irVersion: edits.some((e) => e.tensor.origin === 'Constant') ? Math.max(model.metadata.irVersion ?? 0, 4) : undefined,
+      irVersion: edits.some((e) => e.tensor.origin === 'Constant')
+        ? Math.max(model.metadata.irVersion ?? 0, 4)
+        : undefined,
     };
     const sink = memorySink();
     writeOnnx(source, plan, sink);
@@ -165,7 +306,10 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
       parametersBefore: parameters(model),
       parametersAfter: parameters(after),
       layerParametersBefore,
-      layerParametersAfter: reported.reduce((n, l) => n + (l.rank ? l.rank * (l.K + l.N) : l.K * l.N), 0),
+      layerParametersAfter: reported.reduce(
+        (n, l) => n + (l.rank ? l.rank * (l.K + l.N) : l.K * l.N),
+        0,
+      ),
       layers: reported,
       skipped,
     };
@@ -176,7 +320,12 @@ export async function compressFileLowRank(input: string, spec: CompressSpec, opt
   check();
   options.progress?.(2, 3, 'measuring parameters, multiply-adds and latency');
   // The teacher's shapes and the inputs come from the settings verify uses (not the calibration's 32 samples: one run is enough).
-  const teacher = await openStructure(input, 'low-rank factorisation', options.calibration ?? {}, options);
+  const teacher = await openStructure(
+    input,
+    'low-rank factorisation',
+    options.calibration ?? {},
+    options,
+  );
   Object.assign(structure, await structuralCost(teacher, output, bytes));
   check();
   const result = finishStructural(input, output, s, 'lowrank', bytes, structure, options, started);

@@ -3,7 +3,14 @@ import * as path from 'node:path';
 import { describeFsError } from './fileSource';
 import { recipePathFor } from '../core/data/recipe';
 import { CancelledError, InvalidModelError } from '../core/errors';
-import { finishStats, HistogramBuilder, histogramRange, Moments, tensorSlice, type MomentsState } from '../core/stats/compute';
+import {
+  finishStats,
+  HistogramBuilder,
+  histogramRange,
+  Moments,
+  tensorSlice,
+  type MomentsState,
+} from '../core/stats/compute';
 import type { Model, TensorRef, TensorStorage } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
 import type { CompressSpec } from '../core/compress/spec';
@@ -29,8 +36,14 @@ function fileKey(path: string): string {
  * Splits tensors over the workers, largest first onto the least loaded (LPT): with two workers
  * the total time is close to half the serial time even when sizes are uneven.
  */
-export function partition(tensors: { index: number; ref: TensorRef }[], parts: number): { index: number; ref: TensorRef }[][] {
-  const buckets = Array.from({ length: parts }, () => ({ load: 0, items: [] as { index: number; ref: TensorRef }[] }));
+export function partition(
+  tensors: { index: number; ref: TensorRef }[],
+  parts: number,
+): { index: number; ref: TensorRef }[][] {
+  const buckets = Array.from({ length: parts }, () => ({
+    load: 0,
+    items: [] as { index: number; ref: TensorRef }[],
+  }));
   const sorted = [...tensors].sort((a, b) => b.ref.bytes - a.ref.bytes);
   for (const t of sorted) {
     const b = buckets.reduce((x, y) => (y.load < x.load ? y : x));
@@ -86,7 +99,11 @@ function readsKey(file: string, c: CalibrationSettings): string {
     .join(',');
 }
 
-function scanKey(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): string {
+function scanKey(
+  file: string,
+  spec: CompressSpec,
+  calibration: CalibrationSettings & { fullRuns?: number },
+): string {
   return JSON.stringify([spec.methods, spec.options, calibration, readsKey(file, calibration)]);
 }
 
@@ -133,7 +150,14 @@ export class ModelService {
    * stats(), delivered in batches at most every `everyMs` and once at the end, with the count done so
    * far: what a panel posts to its webview, so many small tensors do not flood it.
    */
-  async statsInBatches(path: string, model: Model, options: StatsOptions, onBatch: (results: StatsResult[], done: number) => void, signal: AbortSignal, everyMs: number): Promise<void> {
+  async statsInBatches(
+    path: string,
+    model: Model,
+    options: StatsOptions,
+    onBatch: (results: StatsResult[], done: number) => void,
+    signal: AbortSignal,
+    everyMs: number,
+  ): Promise<void> {
     let batch: StatsResult[] = [];
     let done = 0;
     const flush = () => {
@@ -143,10 +167,16 @@ export class ModelService {
     };
     const timer = setInterval(flush, everyMs);
     try {
-      await this.stats(path, model, options, (r) => {
-        batch.push(r);
-        done++;
-      }, signal);
+      await this.stats(
+        path,
+        model,
+        options,
+        (r) => {
+          batch.push(r);
+          done++;
+        },
+        signal,
+      );
       flush();
     } finally {
       clearInterval(timer);
@@ -167,7 +197,15 @@ export class ModelService {
     const tensors = model.tensors.map((ref, index) => ({ index, ref }));
     // A tensor bigger than half a worker's share would keep one worker busy after the others finish: all of them share it.
     const total = model.tensors.reduce((n, t) => n + t.bytes, 0);
-    const shared = this.pool.size > 1 ? tensors.filter((t) => t.ref.bytes >= this.splitBytes && t.ref.bytes > total / this.pool.size / 2 && tensorSlice(t.ref, 0, 1)) : [];
+    const shared =
+      this.pool.size > 1
+        ? tensors.filter(
+            (t) =>
+              t.ref.bytes >= this.splitBytes &&
+              t.ref.bytes > total / this.pool.size / 2 &&
+              tensorSlice(t.ref, 0, 1),
+          )
+        : [];
     const jobs = partition(
       tensors.filter((t) => !shared.includes(t)),
       this.pool.size,
@@ -206,17 +244,35 @@ export class ModelService {
   }
 
   /** One tensor's statistics with every worker streaming a slice: moments first, then, over their merged range, histograms. */
-  private async sharedStats(path: string, t: { index: number; ref: TensorRef }, options: StatsOptions, signal: AbortSignal): Promise<StatsResult> {
+  private async sharedStats(
+    path: string,
+    t: { index: number; ref: TensorRef },
+    options: StatsOptions,
+    signal: AbortSignal,
+  ): Promise<StatsResult> {
     const n = t.ref.count;
     const parts = this.pool.size;
-    const slices = Array.from({ length: parts }, (_, i) => tensorSlice(t.ref, Math.floor((n * i) / parts), Math.floor((n * (i + 1)) / parts))!);
-    const pass = (range?: [number, number]) => Promise.all(slices.map((slice, i) => this.pool.request({ method: 'statsSlice', params: { path, slice, options, range } }, undefined, signal, i)));
+    const slices = Array.from({ length: parts }, (_, i) =>
+      tensorSlice(t.ref, Math.floor((n * i) / parts), Math.floor((n * (i + 1)) / parts))!,
+    );
+    const pass = (range?: [number, number]) =>
+      Promise.all(
+        slices.map((slice, i) =>
+          this.pool.request(
+            { method: 'statsSlice', params: { path, slice, options, range } },
+            undefined,
+            signal,
+            i,
+          ),
+        ),
+      );
     try {
       const m = new Moments(options.nearZero);
       for (const part of (await pass()) as MomentsState[]) m.absorb(part);
       const range = histogramRange(m);
       const hb = new HistogramBuilder(...range, options.bins);
-      if (m.finite > 0) for (const counts of (await pass(range)) as Uint32Array[]) hb.addCounts(counts);
+      if (m.finite > 0)
+        for (const counts of (await pass(range)) as Uint32Array[]) hb.addCounts(counts);
       return { index: t.index, stats: finishStats(m, hb.histogram()) };
     } catch (err) {
       if (!(err instanceof InvalidModelError)) throw err;
@@ -227,7 +283,8 @@ export class ModelService {
   private remember(key: string, entry: CacheEntry): void {
     this.cache.delete(key);
     this.cache.set(key, entry);
-    while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+    while (this.cache.size > CACHE_ENTRIES)
+      this.cache.delete(this.cache.keys().next().value as string);
   }
 
   /**
@@ -237,14 +294,23 @@ export class ModelService {
   compress(
     input: string,
     spec: CompressSpec,
-    options: { output?: string; force?: boolean; goal?: FidelityGoal; calibration?: CalibrationSettings },
+    options: {
+      output?: string;
+      force?: boolean;
+      goal?: FidelityGoal;
+      calibration?: CalibrationSettings;
+    },
     onProgress: (p: CompressProgress) => void,
     signal?: AbortSignal,
   ): Promise<CompressFileResult> {
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
     signal?.addEventListener('abort', () => Atomics.store(cancelFlag, 0, 1), { once: true });
-    return this.pool.request({ method: 'compress', params: { input, spec, ...options, cancelFlag } }, onProgress, signal);
+    return this.pool.request(
+      { method: 'compress', params: { input, spec, ...options, cancelFlag } },
+      onProgress,
+      signal,
+    );
   }
 
   /**
@@ -264,7 +330,11 @@ export class ModelService {
     const hit = this.lookup(file)?.scans?.get(key);
     if (hit) return hit;
     const version = fileKey(file);
-    const report = await this.pool.request({ method: 'sensitivity', params: { path: file, spec, calibration } }, onProgress, signal);
+    const report = await this.pool.request(
+      { method: 'sensitivity', params: { path: file, spec, calibration } },
+      onProgress,
+      signal,
+    );
     // Kept with the model's entry (the inspector opened it), and only if the file did not change while the scan ran.
     const entry = this.lookup(file);
     if (entry && fileKey(file) === version) {
@@ -279,12 +349,25 @@ export class ModelService {
    * Runs original and variant with onnxruntime in a worker and compares their outputs.
    * Aborting stops it between inference runs.
    */
-  verify(original: string, variant: string, settings: VerifySettings, signal?: AbortSignal): Promise<VerifyReport> {
-    return this.pool.request({ method: 'verify', params: { original, variant, options: settings } }, undefined, signal);
+  verify(
+    original: string,
+    variant: string,
+    settings: VerifySettings,
+    signal?: AbortSignal,
+  ): Promise<VerifyReport> {
+    return this.pool.request(
+      { method: 'verify', params: { original, variant, options: settings } },
+      undefined,
+      signal,
+    );
   }
 
   /** A scan already made for this file version and settings, without starting one. */
-  cachedSensitivity(file: string, spec: CompressSpec, calibration: CalibrationSettings & { fullRuns?: number }): SensitivityReport | undefined {
+  cachedSensitivity(
+    file: string,
+    spec: CompressSpec,
+    calibration: CalibrationSettings & { fullRuns?: number },
+  ): SensitivityReport | undefined {
     return this.lookup(file)?.scans?.get(scanKey(file, spec, calibration));
   }
 

@@ -2,7 +2,14 @@ import { Worker } from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { InputsRejectedError } from '../core/verify/tensor';
 import { RecipeError } from '../core/data/recipe';
-import type { FromWorker, ResponseMessage, ToWorker, WorkerMethod, WorkerReplies, WorkerRequest } from '../shared/protocol';
+import type {
+  FromWorker,
+  ResponseMessage,
+  ToWorker,
+  WorkerMethod,
+  WorkerReplies,
+  WorkerRequest,
+} from '../shared/protocol';
 
 /** The worker's error as the class it was thrown as, so callers can tell the file's, the inputs' or the recipe's fault apart. */
 function errorFrom(msg: ResponseMessage): Error {
@@ -76,10 +83,18 @@ export class WorkerPool {
   }
 
   /** Sends a request; `onEvent` receives streamed events; aborting `signal` cancels it in the worker. */
-  request<M extends WorkerMethod>(req: Extract<WorkerRequest, { method: M }>, onEvent?: (data: never) => void, signal?: AbortSignal, slotIndex?: number): Promise<WorkerReplies[M]> {
+  request<M extends WorkerMethod>(
+    req: Extract<WorkerRequest, { method: M }>,
+    onEvent?: (data: never) => void,
+    signal?: AbortSignal,
+    slotIndex?: number,
+  ): Promise<WorkerReplies[M]> {
     if (this.disposed) return Promise.reject(new Error('worker pool disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
-    const slot = slotIndex !== undefined ? this.slots[slotIndex % this.slots.length] : this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const slot =
+      slotIndex !== undefined
+        ? this.slots[slotIndex % this.slots.length]
+        : this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const worker = slot.worker ?? this.spawn(slot);
     const id = this.nextId++;
     slot.busy++;

@@ -1,5 +1,11 @@
 import * as fs from 'node:fs';
-import { formatRecipe, parseRecipe, proposeRecipe, recipePathFor, type Recipe } from '../core/data/recipe';
+import {
+  formatRecipe,
+  parseRecipe,
+  proposeRecipe,
+  recipePathFor,
+  type Recipe,
+} from '../core/data/recipe';
 import type { Model } from '../core/model';
 import { writeAtomically } from './atomicWrite';
 import { describeFsError } from './fileSource';
@@ -19,7 +25,8 @@ export function recipeFor(modelFile: string, model: Model, explicit?: string): M
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    if (explicit || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: ${describeFsError(err)}`);
+    if (explicit || (err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`${file}: ${describeFsError(err)}`);
     return { recipe: proposeRecipe(model), path: file, fromFile: false };
   }
   return { recipe: parseRecipe(text, file, model), path: file, fromFile: true };

@@ -1,6 +1,12 @@
 import * as path from 'node:path';
 import { convGeometry, DAMP, type ConvAttributes } from '../core/compress/methods/obs';
-import { accumulateConvFit, accumulateRowsFit, LeastSquares, relativeError, solveLeastSquares } from '../core/compress/methods/refit';
+import {
+  accumulateConvFit,
+  accumulateRowsFit,
+  LeastSquares,
+  relativeError,
+  solveLeastSquares,
+} from '../core/compress/methods/refit';
 import type { ReconstructionReport } from '../core/compress/report';
 import { readFloat64 } from '../core/compress/tensors';
 import { CancelledError, invalid } from '../core/errors';
@@ -77,30 +83,62 @@ interface Layer {
 const range = (n: number) => [...Array(n).keys()];
 
 /** The student's layers whose weights the cut changed, in graph order, with the round each is fit in. */
-function layersOf(nodes: readonly GraphNode[], constants: ReadonlyMap<string, TensorRef>, kept: ReconstructOptions['kept'], inputs: readonly string[], outputs: ReadonlySet<string>, maxStages: number): Layer[] {
+function layersOf(
+  nodes: readonly GraphNode[],
+  constants: ReadonlyMap<string, TensorRef>,
+  kept: ReconstructOptions['kept'],
+  inputs: readonly string[],
+  outputs: ReadonlySet<string>,
+  maxStages: number,
+): Layer[] {
   const layers: Layer[] = [];
   const readers = new Map<string, GraphNode[]>();
-  for (const n of nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  for (const n of nodes)
+    for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
   const level = new Map<string, number>(inputs.map((i) => [i, 0]));
   for (const node of nodes) {
     const at = Math.max(0, ...node.inputs.map((i) => level.get(i) ?? 0));
     let out = at;
     const w = constants.get(node.inputs[1] ?? '');
-    const isLayer = (node.op === 'Conv' || node.op === 'Gemm' || node.op === 'MatMul') && w && !constants.has(node.inputs[0]) && kept[w.name];
+    const isLayer =
+      (node.op === 'Conv' || node.op === 'Gemm' || node.op === 'MatMul') &&
+      w &&
+      !constants.has(node.inputs[0]) &&
+      kept[w.name];
     if (isLayer && w) {
       const op = node.op as Layer['op'];
       const transB = op === 'Gemm' && (node.ints.transB ?? 0) === 1;
       const outAxis = op === 'Conv' || transB ? 0 : w.dims.length - 1;
       const b = node.inputs[2] || undefined;
-      const layer: Layer = { id: layers.length, node, op, weight: w.name, bias: b, outChannels: kept[w.name][outAxis] ?? range(w.dims[outAxis]), transB, stage: at };
+      const layer: Layer = {
+        id: layers.length,
+        node,
+        op,
+        weight: w.name,
+        bias: b,
+        outChannels: kept[w.name][outAxis] ?? range(w.dims[outAxis]),
+        transB,
+        stage: at,
+      };
       if (op === 'Conv' && !b) {
         const r = readers.get(node.outputs[0]) ?? [];
-        const mean = r.length === 1 && r[0].op === 'BatchNormalization' && r[0].inputs[0] === node.outputs[0] ? constants.get(r[0].inputs[3]) : undefined;
-        if (mean && mean.dtype === 1 && mean.count === w.dims[0] && !outputs.has(node.outputs[0])) layer.normMean = mean.name;
+        const mean =
+          r.length === 1 && r[0].op === 'BatchNormalization' && r[0].inputs[0] === node.outputs[0]
+            ? constants.get(r[0].inputs[3])
+            : undefined;
+        if (mean && mean.dtype === 1 && mean.count === w.dims[0] && !outputs.has(node.outputs[0]))
+          layer.normMean = mean.name;
       }
       if (b && !constants.has(b)) layer.skip = 'its bias is not a constant';
-      else if (op === 'Gemm' && ((node.ints.transA ?? 0) !== 0 || (node.floats?.alpha ?? 1) !== 1 || (node.floats?.beta ?? 1) !== 1)) layer.skip = 'Gemm with transA, alpha or beta';
-      else if (op === 'Gemm' && b && constants.get(b)!.count !== layer.outChannels.length) layer.skip = 'its bias is broadcast';
+      else if (
+        op === 'Gemm' &&
+        ((node.ints.transA ?? 0) !== 0 ||
+          (node.floats?.alpha ?? 1) !== 1 ||
+          (node.floats?.beta ?? 1) !== 1)
+      )
+        layer.skip = 'Gemm with transA, alpha or beta';
+      else if (op === 'Gemm' && b && constants.get(b)!.count !== layer.outChannels.length)
+        layer.skip = 'its bias is broadcast';
       else if (op === 'MatMul' && w.dims.length !== 2) layer.skip = 'a batched MatMul weight';
       else if (op === 'Conv' && w.dims.length < 3) layer.skip = 'a Conv weight of rank < 3';
       else if (w.dtype !== 1) layer.skip = 'weights that are not float32';
@@ -110,7 +148,9 @@ function layersOf(nodes: readonly GraphNode[], constants: ReadonlyMap<string, Te
     for (const o of node.outputs) if (o) level.set(o, out);
   }
   // Rounds: each level of layers is fit on inputs from every earlier level refit; beyond maxStages, levels share rounds.
-  const levels = [...new Set(layers.filter((l) => !l.skip).map((l) => l.stage))].sort((a, b) => a - b);
+  const levels = [...new Set(layers.filter((l) => !l.skip).map((l) => l.stage))].sort(
+    (a, b) => a - b,
+  );
   const per = Math.ceil(levels.length / maxStages) || 1;
   const round = new Map(levels.map((l, k) => [l, Math.floor(k / per)]));
   for (const l of layers) l.stage = round.get(l.stage) ?? -1;
@@ -118,7 +158,12 @@ function layersOf(nodes: readonly GraphNode[], constants: ReadonlyMap<string, Te
 }
 
 /** The least-squares layout of a layer's current weights: per group, n×m row-major (input i, output j), the bias as the last row. */
-function toRows(l: Layer, w: Float64Array, dims: readonly number[], bias: Float64Array | undefined): Float64Array[] {
+function toRows(
+  l: Layer,
+  w: Float64Array,
+  dims: readonly number[],
+  bias: Float64Array | undefined,
+): Float64Array[] {
   if (l.op === 'Conv') {
     const group = l.node.ints.group ?? 1;
     const m = dims[0] / group;
@@ -137,13 +182,19 @@ function toRows(l: Layer, w: Float64Array, dims: readonly number[], bias: Float6
   const [a, b] = dims;
   const [k, m] = l.transB ? [b, a] : [a, b];
   const r = new Float64Array((k + (bias ? 1 : 0)) * m);
-  for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) r[i * m + j] = l.transB ? w[j * k + i] : w[i * m + j];
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < m; j++) r[i * m + j] = l.transB ? w[j * k + i] : w[i * m + j];
   if (bias) for (let j = 0; j < m; j++) r[k * m + j] = bias[j];
   return [r];
 }
 
 /** The inverse of toRows: the weight (and bias) tensors' values. */
-function fromRows(l: Layer, rows: Float64Array[], dims: readonly number[], hasBias: boolean): { w: Float64Array; b?: Float64Array } {
+function fromRows(
+  l: Layer,
+  rows: Float64Array[],
+  dims: readonly number[],
+  hasBias: boolean,
+): { w: Float64Array; b?: Float64Array } {
   const count = dims.reduce((a, b) => a * b, 1);
   const w = new Float64Array(count);
   if (l.op === 'Conv') {
@@ -163,19 +214,28 @@ function fromRows(l: Layer, rows: Float64Array[], dims: readonly number[], hasBi
   const [a, bb] = dims;
   const [k, m] = l.transB ? [bb, a] : [a, bb];
   const r = rows[0];
-  for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) w[l.transB ? j * k + i : i * m + j] = r[i * m + j];
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < m; j++) w[l.transB ? j * k + i : i * m + j] = r[i * m + j];
   const b = hasBias ? Float64Array.from({ length: m }, (_, j) => r[k * m + j]) : undefined;
   return { w, b };
 }
 
 function constantsOf(model: Model): Map<string, TensorRef> {
-  return new Map(model.tensors.filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant')).map((t) => [t.name, t]));
+  return new Map(
+    model.tensors
+      .filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant'))
+      .map((t) => [t.name, t]),
+  );
 }
 
 /** `bytes` with `names` added as graph outputs (untyped: onnxruntime gives them their own type). */
 function tapped(bytes: Uint8Array, label: string, names: readonly string[]): Uint8Array {
   const sink = memorySink();
-  writeOnnx(new MemorySource(bytes, label), { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) }, sink);
+  writeOnnx(
+    new MemorySource(bytes, label),
+    { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) },
+    sink,
+  );
   return sink.bytes();
 }
 
@@ -186,7 +246,9 @@ function tapped(bytes: Uint8Array, label: string, names: readonly string[]): Uin
  * before the next round, so later layers correct what earlier ones could not. A refit that does not lower the
  * layer's error on the calibration rows is not applied. Then compares plain cut and reconstruction on held-out samples.
  */
-export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8Array; report: ReconstructionReport }> {
+export async function reconstruct(
+  o: ReconstructOptions,
+): Promise<{ bytes: Uint8Array; report: ReconstructionReport }> {
   const started = performance.now();
   const budget = o.rowBudget ?? RECONSTRUCT_ROW_BUDGET;
   const check = () => {
@@ -196,16 +258,38 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
   const studentModel = readModel(new MemorySource(o.student, label), label);
   const nodes = readGraphNodes(new MemorySource(o.student, label));
   const modelInputs = realInputs(studentModel).map((i) => i.name);
-  const layers = layersOf(nodes, constantsOf(studentModel), o.kept, modelInputs, new Set(studentModel.outputs.map((x) => x.name)), o.maxStages ?? RECONSTRUCT_MAX_STAGES);
+  const layers = layersOf(
+    nodes,
+    constantsOf(studentModel),
+    o.kept,
+    modelInputs,
+    new Set(studentModel.outputs.map((x) => x.name)),
+    o.maxStages ?? RECONSTRUCT_MAX_STAGES,
+  );
   const active = layers.filter((l) => !l.skip);
   const stages = active.reduce((n, l) => Math.max(n, l.stage + 1), 0);
-  const known = new Set([...studentModel.inputs.map((i) => i.name), ...studentModel.outputs.map((x) => x.name)]);
-  const teacherTaps = [...new Set(active.map((l) => l.node.outputs[0]))].filter((n) => !known.has(n));
-  const studentTaps = [...new Set(active.map((l) => l.node.inputs[0]))].filter((n) => !known.has(n));
-  const errors = new Map<number, { before: number; after: number; refit: boolean; note?: string }>();
+  const known = new Set([
+    ...studentModel.inputs.map((i) => i.name),
+    ...studentModel.outputs.map((x) => x.name),
+  ]);
+  const teacherTaps = [...new Set(active.map((l) => l.node.outputs[0]))].filter(
+    (n) => !known.has(n),
+  );
+  const studentTaps = [...new Set(active.map((l) => l.node.inputs[0]))].filter(
+    (n) => !known.has(n),
+  );
+  const errors = new Map<
+    number,
+    { before: number; after: number; refit: boolean; note?: string }
+  >();
 
   let student = o.student;
-  const teacher = await openOrtWebSession(o.ort, o.teacherLabel, tapped(o.teacher.bytes, label, teacherTaps), o.teacher.externalData);
+  const teacher = await openOrtWebSession(
+    o.ort,
+    o.teacherLabel,
+    tapped(o.teacher.bytes, label, teacherTaps),
+    o.teacher.externalData,
+  );
   try {
     for (let stage = 0; stage < stages; stage++) {
       check();
@@ -213,36 +297,86 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
       const model = readModel(new MemorySource(student, label), label);
       const constants = constantsOf(model);
       const source = new MemorySource(student, label);
-      const read = (name: string) => readFloat64(source, constants.get(name)!, () => invalid('the variant has no external data'));
+      const read = (name: string) =>
+        readFloat64(source, constants.get(name)!, () =>
+          invalid('the variant has no external data'),
+        );
       const fits = new Map<number, LeastSquares[]>();
-      const session = await openOrtWebSession(o.ort, `${label} (student)`, tapped(student, label, studentTaps), []);
+      const session = await openOrtWebSession(
+        o.ort,
+        `${label} (student)`,
+        tapped(student, label, studentTaps),
+        [],
+      );
       try {
         for (let i = 0; i < o.calibration.samples; i++) {
           check();
-          o.progress?.(`reconstruction round ${stage + 1}/${stages}, sample ${i + 1}/${o.calibration.samples}`);
-          const yOut = await teacher.run(o.calibration.feeds(i, teacher.inputNames), [...new Set(round.map((l) => l.node.outputs[0]))]);
+          o.progress?.(
+            `reconstruction round ${stage + 1}/${stages}, sample ${i + 1}/${o.calibration.samples}`,
+          );
+          const yOut = await teacher.run(o.calibration.feeds(i, teacher.inputNames), [
+            ...new Set(round.map((l) => l.node.outputs[0])),
+          ]);
           const fed = o.calibration.feeds(i, session.inputNames);
-          const xFetch = [...new Set(round.map((l) => l.node.inputs[0]).filter((n) => !fed.has(n)))];
-          const xOut = xFetch.length ? await session.run(fed, xFetch) : new Map<string, HostTensor>();
+          const xFetch = [
+            ...new Set(round.map((l) => l.node.inputs[0]).filter((n) => !fed.has(n))),
+          ];
+          const xOut = xFetch.length
+            ? await session.run(fed, xFetch)
+            : new Map<string, HostTensor>();
           for (const l of round) {
             if (l.skip) continue;
             const xt = xOut.get(l.node.inputs[0]) ?? fed.get(l.node.inputs[0])!;
             const yt = yOut.get(l.node.outputs[0])!;
-            const rows = { budget, rng: new Rng(o.seed, (Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(l.id + 1, 0x85ebca77)) >>> 0) };
+            const rows = {
+              budget,
+              rng: new Rng(
+                o.seed,
+                (Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(l.id + 1, 0x85ebca77)) >>> 0,
+              ),
+            };
             const w = constants.get(l.weight)!;
             const bias = l.bias !== undefined || l.normMean !== undefined;
             try {
               if (l.op === 'Conv') {
                 const geo = convGeometry(convAttributes(l.node), xt.dims, w.dims);
-                const n = geo.groupChannels * geo.kernel.reduce((a, b) => a * b, 1) + (bias ? 1 : 0);
+                const n =
+                  geo.groupChannels * geo.kernel.reduce((a, b) => a * b, 1) + (bias ? 1 : 0);
                 let f = fits.get(l.id);
-                if (!f) fits.set(l.id, (f = range(geo.group).map(() => new LeastSquares(n, w.dims[0] / geo.group))));
-                accumulateConvFit(f, numericValues(xt), xt.dims, geo, numericValues(yt), yt.dims, l.outChannels, bias, rows);
+                if (!f)
+                  fits.set(
+                    l.id,
+                    (f = range(geo.group).map(() => new LeastSquares(n, w.dims[0] / geo.group))),
+                  );
+                accumulateConvFit(
+                  f,
+                  numericValues(xt),
+                  xt.dims,
+                  geo,
+                  numericValues(yt),
+                  yt.dims,
+                  l.outChannels,
+                  bias,
+                  rows,
+                );
               } else {
                 const k = l.transB ? w.dims[1] : w.dims[0];
                 let f = fits.get(l.id);
-                if (!f) fits.set(l.id, (f = [new LeastSquares(k + (bias ? 1 : 0), l.outChannels.length)]));
-                accumulateRowsFit(f[0], numericValues(xt), xt.dims, numericValues(yt), yt.dims, l.outChannels, bias, rows);
+                if (!f)
+                  fits.set(
+                    l.id,
+                    (f = [new LeastSquares(k + (bias ? 1 : 0), l.outChannels.length)]),
+                  );
+                accumulateRowsFit(
+                  f[0],
+                  numericValues(xt),
+                  xt.dims,
+                  numericValues(yt),
+                  yt.dims,
+                  l.outChannels,
+                  bias,
+                  rows,
+                );
               }
             } catch (err) {
               if (!(err instanceof RangeError)) throw err;
@@ -260,7 +394,12 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
         if (!f) continue;
         const w = constants.get(l.weight)!;
         const b = l.bias ? constants.get(l.bias) : undefined;
-        const current = toRows(l, read(l.weight), w.dims, b ? read(b.name) : l.normMean ? new Float64Array(w.dims[0]) : undefined);
+        const current = toRows(
+          l,
+          read(l.weight),
+          w.dims,
+          b ? read(b.name) : l.normMean ? new Float64Array(w.dims[0]) : undefined,
+        );
         const rowsSeen = f[0].rows;
         const minRows = o.minRowsPerInput ?? MIN_ROWS_PER_INPUT;
         if (rowsSeen < minRows * f[0].n) {
@@ -268,25 +407,70 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
           continue;
         }
         const solved = f.map((fit, g) => solveLeastSquares(fit, DAMP, current[g]));
-        const rss = (ws: Float64Array[]) => f.reduce((s, fit, g) => s + relativeError(fit, ws[g]) * fit.yy, 0);
+        const rss = (ws: Float64Array[]) =>
+          f.reduce((s, fit, g) => s + relativeError(fit, ws[g]) * fit.yy, 0);
         const yy = f.reduce((s, fit) => s + fit.yy, 0);
         const before = yy > 0 ? rss(current) / yy : 0;
         if (solved.some((s) => !s)) {
-          errors.set(l.id, { before, after: before, refit: false, note: 'the least-squares system is not finite' });
+          errors.set(l.id, {
+            before,
+            after: before,
+            refit: false,
+            note: 'the least-squares system is not finite',
+          });
           continue;
         }
         const after = yy > 0 ? rss(solved as Float64Array[]) / yy : 0;
         const refit = after < before;
-        errors.set(l.id, { before, after: refit ? after : before, refit, ...(refit ? {} : { note: 'the refit did not lower the error: kept as cut' }) });
+        errors.set(l.id, {
+          before,
+          after: refit ? after : before,
+          refit,
+          ...(refit ? {} : { note: 'the refit did not lower the error: kept as cut' }),
+        });
         if (!refit) continue;
         const values = fromRows(l, solved as Float64Array[], w.dims, !!b || !!l.normMean);
         if (l.normMean && values.b) {
           const mean = constants.get(l.normMean)!;
           const shifted = read(mean.name).map((v, c) => v - values.b![c]);
-          edits.push({ tensor: mean, initializers: [{ name: mean.name, dtype: mean.dtype, dims: [...mean.dims], data: encodeFloats(shifted, mean.dtype) }], nodes: [] });
+          edits.push({
+            tensor: mean,
+            initializers: [
+              {
+                name: mean.name,
+                dtype: mean.dtype,
+                dims: [...mean.dims],
+                data: encodeFloats(shifted, mean.dtype),
+              },
+            ],
+            nodes: [],
+          });
         }
-        edits.push({ tensor: w, initializers: [{ name: w.name, dtype: w.dtype, dims: [...w.dims], data: encodeFloats(values.w, w.dtype) }], nodes: [] });
-        if (b && values.b) edits.push({ tensor: b, initializers: [{ name: b.name, dtype: b.dtype, dims: [...b.dims], data: encodeFloats(values.b, b.dtype) }], nodes: [] });
+        edits.push({
+          tensor: w,
+          initializers: [
+            {
+              name: w.name,
+              dtype: w.dtype,
+              dims: [...w.dims],
+              data: encodeFloats(values.w, w.dtype),
+            },
+          ],
+          nodes: [],
+        });
+        if (b && values.b)
+          edits.push({
+            tensor: b,
+            initializers: [
+              {
+                name: b.name,
+                dtype: b.dtype,
+                dims: [...b.dims],
+                data: encodeFloats(values.b, b.dtype),
+              },
+            ],
+            nodes: [],
+          });
       }
       if (edits.length) {
         const sink = memorySink();
@@ -327,9 +511,19 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
       stages,
       layers: layers.map((l) => {
         const e = errors.get(l.id);
-        return { name: l.node.name || l.node.outputs[0], op: l.op, ...(e ? { before: e.before, after: e.after } : {}), refit: e?.refit ?? false, ...(l.skip || e?.note ? { note: l.skip ? `kept as cut: ${l.skip}` : e!.note } : {}) };
+        return {
+          name: l.node.name || l.node.outputs[0],
+          op: l.op,
+          ...(e ? { before: e.before, after: e.after } : {}),
+          refit: e?.refit ?? false,
+          ...(l.skip || e?.note ? { note: l.skip ? `kept as cut: ${l.skip}` : e!.note } : {}),
+        };
       }),
-      outputs: fetch.map((name, k) => ({ name, plainCosine: plain[k].report().cosine, cosine: rebuilt[k].report().cosine })),
+      outputs: fetch.map((name, k) => ({
+        name,
+        plainCosine: plain[k].report().cosine,
+        cosine: rebuilt[k].report().cosine,
+      })),
       elapsedMs: performance.now() - started,
     };
     return { bytes: student, report };
@@ -339,5 +533,12 @@ export async function reconstruct(o: ReconstructOptions): Promise<{ bytes: Uint8
 }
 
 function convAttributes(node: GraphNode): ConvAttributes {
-  return { group: node.ints.group, kernel_shape: node.lists.kernel_shape, strides: node.lists.strides, dilations: node.lists.dilations, pads: node.lists.pads, auto_pad: node.strings.auto_pad };
+  return {
+    group: node.ints.group,
+    kernel_shape: node.lists.kernel_shape,
+    strides: node.lists.strides,
+    dilations: node.lists.dilations,
+    pads: node.lists.pads,
+    auto_pad: node.strings.auto_pad,
+  };
 }

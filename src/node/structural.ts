@@ -17,7 +17,12 @@ import { graphCost } from '../core/formats/onnx/structure/cost';
 import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource } from '../core/io/source';
 import type { Model, TensorRef } from '../core/model';
-import { openRunData, planInputs, type InputPlan, type VerifySettings } from '../core/verify/verify';
+import {
+  openRunData,
+  planInputs,
+  type InputPlan,
+  type VerifySettings,
+} from '../core/verify/verify';
 import { runSamples, type ModelBytes } from './activations';
 import { writeAtomically } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
@@ -33,12 +38,21 @@ export const STRUCTURE_KEY = 'model_lens.structure';
 
 /** Float tensors of the main graph: the parameters a structural change counts. */
 export function parameters(model: Model): number {
-  return model.tensors.filter((t) => t.scope === '' && (t.dtype === 1 || t.dtype === 10 || t.dtype === 11 || t.dtype === 16)).reduce((n, t) => n + t.count, 0);
+  return model.tensors
+    .filter(
+      (t) =>
+        t.scope === '' && (t.dtype === 1 || t.dtype === 10 || t.dtype === 11 || t.dtype === 16),
+    )
+    .reduce((n, t) => n + t.count, 0);
 }
 
 /** Main-graph constants by the name the graph reads them by. */
 export function constantsOf(model: Model): Map<string, TensorRef> {
-  return new Map(model.tensors.filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant')).map((t) => [t.name, t]));
+  return new Map(
+    model.tensors
+      .filter((t) => t.scope === '' && (t.origin === 'initializer' || t.origin === 'Constant'))
+      .map((t) => [t.name, t]),
+  );
 }
 
 /** The model and every main-graph node; `what` names the method in the errors ("channel removal"). */
@@ -47,8 +61,10 @@ export function readStructure(input: string, what: string): { model: Model; node
   const resolver = new FolderResolver(input);
   try {
     const model = readModel(source, path.basename(input), resolver);
-    if (!capabilitiesOf(model.format).runnable) invalid(`${what} edits an ONNX graph; this is ${model.format}`);
-    if (model.tensors.some((t) => t.storage.kind === 'external')) invalid(`${what} does not handle models with external data yet`);
+    if (!capabilitiesOf(model.format).runnable)
+      invalid(`${what} edits an ONNX graph; this is ${model.format}`);
+    if (model.tensors.some((t) => t.storage.kind === 'external'))
+      invalid(`${what} does not handle models with external data yet`);
     return { model, nodes: readGraphNodes(source) };
   } finally {
     source.close();
@@ -62,15 +78,40 @@ type Ort = ReturnType<typeof ortFor>['ort'];
  * Every activation's shape from one run of the model on the first sample: the reshapes and
  * broadcasts the channel analysis follows, and the multiply-adds reported, depend on them.
  */
-async function activationShapes(ort: Ort, label: string, bytes: ModelBytes, model: Model, nodes: readonly GraphNode[], feeds: InputPlan): Promise<Map<string, number[]>> {
-  const known = new Set([...model.inputs.map((i) => i.name), ...model.outputs.map((o) => o.name), ...model.tensors.map((t) => t.name)]);
+async function activationShapes(
+  ort: Ort,
+  label: string,
+  bytes: ModelBytes,
+  model: Model,
+  nodes: readonly GraphNode[],
+  feeds: InputPlan,
+): Promise<Map<string, number[]>> {
+  const known = new Set([
+    ...model.inputs.map((i) => i.name),
+    ...model.outputs.map((o) => o.name),
+    ...model.tensors.map((t) => t.name),
+  ]);
   const names = [...new Set(nodes.flatMap((n) => n.outputs))].filter((n) => n && !known.has(n));
   const sink = memorySink();
-  writeOnnx(new MemorySource(bytes.bytes, label), { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) }, sink);
+  writeOnnx(
+    new MemorySource(bytes.bytes, label),
+    { edits: [], outputs: names.map((name) => ({ name, dtype: 0 })) },
+    sink,
+  );
   const shapes = new Map<string, number[]>();
-  await runSamples(ort, label, { bytes: sink.bytes(), externalData: bytes.externalData }, feeds, [...names, ...model.outputs.map((o) => o.name)], 1, 0, (_i, out, fed) => {
-    for (const [name, t] of [...out, ...fed]) shapes.set(name, [...t.dims]);
-  }, true);
+  await runSamples(
+    ort,
+    label,
+    { bytes: sink.bytes(), externalData: bytes.externalData },
+    feeds,
+    [...names, ...model.outputs.map((o) => o.name)],
+    1,
+    0,
+    (_i, out, fed) => {
+      for (const [name, t] of [...out, ...fed]) shapes.set(name, [...t.dims]);
+    },
+    true,
+  );
   return shapes;
 }
 
@@ -86,25 +127,50 @@ export interface RunStructure {
 }
 
 /** readStructure, plus what running it takes: the inputs (`settings`, as verify takes them) and one run for the activation shapes. */
-export async function openStructure(input: string, what: string, settings: VerifySettings, options: { cancelled?: () => boolean; wasmDir?: string }): Promise<RunStructure> {
+export async function openStructure(
+  input: string,
+  what: string,
+  settings: VerifySettings,
+  options: { cancelled?: () => boolean; wasmDir?: string },
+): Promise<RunStructure> {
   const { model, nodes } = readStructure(input, what);
   const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
-  const data = await openRunData(model, settings, dataOpener(input, settings), { cancelled: options.cancelled });
-  const feeds = planInputs(model, () => loadInputFiles(settings.inputs ?? []), settings, [], 0, data);
+  const data = await openRunData(model, settings, dataOpener(input, settings), {
+    cancelled: options.cancelled,
+  });
+  const feeds = planInputs(
+    model,
+    () => loadInputFiles(settings.inputs ?? []),
+    settings,
+    [],
+    0,
+    data,
+  );
   const bytes = modelBytes(input, model);
   const shapes = await activationShapes(ort, input, bytes, model, nodes, feeds);
   return { model, nodes, constants: constantsOf(model), shapes, feeds, bytes, ort };
 }
 
 /** Parameters, multiply-adds and onnxruntime latency of the teacher and the student (whose shapes are measured here). */
-export async function structuralCost(teacher: RunStructure, label: string, studentBytes: Uint8Array): Promise<StructuralCost> {
+export async function structuralCost(
+  teacher: RunStructure,
+  label: string,
+  studentBytes: Uint8Array,
+): Promise<StructuralCost> {
   const model = readModel(new MemorySource(studentBytes, label), path.basename(label));
   const nodes = readGraphNodes(new MemorySource(studentBytes, label));
   const student = { bytes: studentBytes, externalData: [] };
   const shapes = await activationShapes(teacher.ort, label, student, model, nodes, teacher.feeds);
   const before = graphCost(teacher.nodes, teacher.constants, teacher.shapes);
   const after = graphCost(nodes, constantsOf(model), shapes);
-  const latency = await measureLatency(teacher.ort, [{ label: 'teacher', bytes: teacher.bytes }, { label, bytes: student }], teacher.feeds);
+  const latency = await measureLatency(
+    teacher.ort,
+    [
+      { label: 'teacher', bytes: teacher.bytes },
+      { label, bytes: student },
+    ],
+    teacher.feeds,
+  );
   return {
     cost: {
       parametersBefore: before.parameters,
@@ -113,10 +179,22 @@ export async function structuralCost(teacher: RunStructure, label: string, stude
       macsAfter: after.macs,
       layers: after.layers.map((l) => {
         const b = before.layers.find((x) => x.name === l.name);
-        return { name: l.name, op: l.op, parametersBefore: b?.parameters ?? 0, parametersAfter: l.parameters, macsBefore: b?.macs, macsAfter: l.macs };
+        return {
+          name: l.name,
+          op: l.op,
+          parametersBefore: b?.parameters ?? 0,
+          parametersAfter: l.parameters,
+          macsBefore: b?.macs,
+          macsAfter: l.macs,
+        };
       }),
     },
-    latency: { beforeMs: latency.medians[0], afterMs: latency.medians[1], runs: latency.runs, runtime: 'onnxruntime-web' },
+    latency: {
+      beforeMs: latency.medians[0],
+      afterMs: latency.medians[1],
+      runs: latency.runs,
+      runtime: 'onnxruntime-web',
+    },
   };
 }
 
@@ -143,7 +221,12 @@ export function finishStructural(
     const { amount: _a, ...restOptions } = spec.options;
     if (structural === 'lowrank') delete restOptions.criterion;
     const chained = compressInMemory(
-      { file: input, source: mem, resolver: { open: () => invalid('the variant has no external data') }, model: readModel(mem, path.basename(output)) },
+      {
+        file: input,
+        source: mem,
+        resolver: { open: () => invalid('the variant has no external data') },
+        model: readModel(mem, path.basename(output)),
+      },
       { ...spec, methods: rest, options: restOptions },
       { cancelled: options.cancelled },
     );
@@ -153,7 +236,9 @@ export function finishStructural(
     report = emptyReport(spec, bytes.length);
   }
   const fileBytesBefore = fs.statSync(input).size;
-  writeAtomically(output, { force: options.force ?? false, cancelled: options.cancelled }, (sink) => sink.write(finalBytes));
+  writeAtomically(output, { force: options.force ?? false, cancelled: options.cancelled }, (sink) =>
+    sink.write(finalBytes),
+  );
   report.methods = spec.methods;
   report.suffix = variantSuffix(spec);
   report.options = spec.options;
@@ -171,7 +256,14 @@ function emptyReport(spec: CompressSpec, bytes: number): CompressReport {
     options: spec.options,
     tensors: [],
     skipped: [],
-    totals: { fileBytesBefore: 0, fileBytesAfter: bytes, ratio: 1, weightBytesBefore: 0, weightBytesAfter: 0, parameters: 0 },
+    totals: {
+      fileBytesBefore: 0,
+      fileBytesAfter: bytes,
+      ratio: 1,
+      weightBytesBefore: 0,
+      weightBytesAfter: 0,
+      parameters: 0,
+    },
     entropy: { bitsPerWeight: 0, huffmanBytes: 0, huffmanFileBytes: 0 },
     warnings: [],
   };

@@ -1,4 +1,9 @@
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import {
+  MessageChannel,
+  receiveMessageOnPort,
+  Worker,
+  type MessagePort,
+} from 'node:worker_threads';
 import { CancelledError, InvalidModelError } from '../core/errors';
 import { compressTensor } from '../core/formats/onnx/compress';
 import type { CompressHooks, TensorJob, TensorOutcome } from '../core/compress/report';
@@ -14,7 +19,10 @@ export interface TensorHelperData {
   port: MessagePort;
 }
 
-type Reply = { ready: true } | { position: number; outcome: TensorOutcome } | { position: number; error: string; invalidModel: boolean };
+type Reply =
+  | { ready: true }
+  | { position: number; outcome: TensorOutcome }
+  | { position: number; error: string; invalidModel: boolean };
 
 /** Jobs handed to a thread at once: one running and one waiting, so it never idles between tensors. */
 const QUEUED = 2;
@@ -34,13 +42,22 @@ const START_MS = 60_000;
  * a worker or the CLI, never on the extension host): helpers post outcomes on their own ports,
  * read with receiveMessageOnPort, and wake it through a shared counter.
  */
-export function tensorThreads(script: string, input: string, threads: number): NonNullable<CompressHooks['parallel']> {
+export function tensorThreads(
+  script: string,
+  input: string,
+  threads: number,
+): NonNullable<CompressHooks['parallel']> {
   return function* (jobs: TensorJob[], cancelled: () => boolean): Generator<TensorOutcome> {
     const posted = new Int32Array(new SharedArrayBuffer(4));
     const helpers = Array.from({ length: Math.max(1, Math.min(threads, jobs.length)) }, () => {
       const { port1, port2 } = new MessageChannel();
       const workerData: TensorHelperData = { role: 'compress-tensors', input, posted, port: port2 };
-      return { worker: new Worker(script, { workerData, transferList: [port2] }), port: port1, queued: 0, ready: false };
+      return {
+        worker: new Worker(script, { workerData, transferList: [port2] }),
+        port: port1,
+        queued: 0,
+        ready: false,
+      };
     });
     const started = Date.now();
     // Largest first, so the last tensors to finish are small ones and both threads stay busy to the end.
@@ -66,7 +83,8 @@ export function tensorThreads(script: string, input: string, threads: number): N
             continue;
           }
           h.queued--;
-          if ('error' in reply) throw reply.invalidModel ? new InvalidModelError(reply.error) : new Error(reply.error);
+          if ('error' in reply)
+            throw reply.invalidModel ? new InvalidModelError(reply.error) : new Error(reply.error);
           ready.set(reply.position, reply.outcome);
         }
       }
@@ -82,7 +100,8 @@ export function tensorThreads(script: string, input: string, threads: number): N
             continue;
           }
           if (cancelled()) throw new CancelledError();
-          if (Date.now() - started > START_MS && helpers.some((h) => !h.ready)) throw new Error(`compression threads did not start (${script})`);
+          if (Date.now() - started > START_MS && helpers.some((h) => !h.ready))
+            throw new Error(`compression threads did not start (${script})`);
           Atomics.wait(posted, 0, seen, POLL_MS);
         }
         const outcome = ready.get(job.position)!;
@@ -99,7 +118,10 @@ export function tensorThreads(script: string, input: string, threads: number): N
 }
 
 /** The helper side: compresses each job it is sent with its own reader of the model. */
-export function serveTensorJobs(data: TensorHelperData, jobs: { on(event: 'message', listener: (job: TensorJob) => void): void }): void {
+export function serveTensorJobs(
+  data: TensorHelperData,
+  jobs: { on(event: 'message', listener: (job: TensorJob) => void): void },
+): void {
   // Opened with the first job, so a failure to open is that job's error rather than a thread that never answers.
   let reader: { source: FileSource; resolver: FolderResolver } | undefined;
   const scratch = new FloatScratch();
@@ -118,10 +140,15 @@ export function serveTensorJobs(data: TensorHelperData, jobs: { on(event: 'messa
       const outcome = compressTensor(reader.source, (f) => resolver.open(f), job, scratch);
       // The codes are fresh arrays nothing else holds: move them instead of copying.
       for (const t of outcome.edit.initializers) transfer.add(t.data.buffer as ArrayBuffer);
-      for (const t of outcome.edit.sparseInitializers ?? []) transfer.add(t.values.buffer as ArrayBuffer).add(t.indices.buffer as ArrayBuffer);
+      for (const t of outcome.edit.sparseInitializers ?? [])
+        transfer.add(t.values.buffer as ArrayBuffer).add(t.indices.buffer as ArrayBuffer);
       reply = { position: job.position, outcome };
     } catch (err) {
-      reply = { position: job.position, error: err instanceof Error ? err.message : String(err), invalidModel: err instanceof InvalidModelError };
+      reply = {
+        position: job.position,
+        error: err instanceof Error ? err.message : String(err),
+        invalidModel: err instanceof InvalidModelError,
+      };
     }
     post(reply, [...transfer]);
   });

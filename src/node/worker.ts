@@ -8,7 +8,13 @@ import { readModel } from '../core/formats';
 import { FloatScratch } from '../core/scratch';
 import { computeTensorStats, sliceHistogram, sliceMoments } from '../core/stats/compute';
 import type { StatsResult } from '../core/stats/types';
-import type { FromWorker, ToWorker, WorkerMethod, WorkerReplies, WorkerRequest } from '../shared/protocol';
+import type {
+  FromWorker,
+  ToWorker,
+  WorkerMethod,
+  WorkerReplies,
+  WorkerRequest,
+} from '../shared/protocol';
 import { removeStaleTemps } from './atomicWrite';
 import { compressVariant } from './compressVariant';
 import { FileSource, FolderResolver } from './fileSource';
@@ -19,7 +25,10 @@ import { runVerify } from './verify';
 /** Worker thread: parses models and computes statistics so the caller's thread never blocks. */
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
-const helper = (workerData as TensorHelperData | undefined)?.role === 'compress-tensors' ? (workerData as TensorHelperData) : undefined;
+const helper =
+  (workerData as TensorHelperData | undefined)?.role === 'compress-tensors'
+    ? (workerData as TensorHelperData)
+    : undefined;
 
 const cancelled = new Set<number>();
 /** Verify runs cancel through an AbortSignal, checked between inference runs. */
@@ -67,19 +76,43 @@ async function handle(id: number, req: WorkerRequest): Promise<WorkerReplies[Wor
     removeStaleTemps(path.dirname(path.resolve(req.params.output ?? req.params.input)));
     const isCancelled = () => (flag ? Atomics.load(flag, 0) === 1 : false) || cancelled.has(id);
     const tensorThreads = { script: __filename, count: os.availableParallelism() };
-    const options = { output: req.params.output, force: req.params.force, cancelled: isCancelled, progress: throttledProgress(id), tensorThreads };
+    const options = {
+      output: req.params.output,
+      force: req.params.force,
+      cancelled: isCancelled,
+      progress: throttledProgress(id),
+      tensorThreads,
+    };
     // The Hessian criterion and channel removal run the model first (the request's inputs, else seeded random ones).
-    if (!req.params.goal) return compressVariant(req.params.input, req.params.spec, { ...options, calibration: req.params.calibration });
+    if (!req.params.goal)
+      return compressVariant(req.params.input, req.params.spec, {
+        ...options,
+        calibration: req.params.calibration,
+      });
     // The search's onnxruntime runs hear the cancel message through the signal, its synchronous compressions the shared flag.
     const goal = req.params.goal;
-    return withAbort(id, (signal) => compressForFidelity(req.params.input, req.params.spec, goal, { ...req.params.calibration, ...options, signal }));
+    return withAbort(id, (signal) =>
+      compressForFidelity(req.params.input, req.params.spec, goal, {
+        ...req.params.calibration,
+        ...options,
+        signal,
+      }),
+    );
   }
   if (req.method === 'sensitivity') {
-    return withAbort(id, (signal) => analyseSensitivity(req.params.path, req.params.spec, { ...req.params.calibration, signal, progress: throttledProgress(id) }));
+    return withAbort(id, (signal) =>
+      analyseSensitivity(req.params.path, req.params.spec, {
+        ...req.params.calibration,
+        signal,
+        progress: throttledProgress(id),
+      }),
+    );
   }
   if (req.method === 'verify') {
     const params = req.params;
-    return withAbort(id, (signal) => runVerify(params.original, params.variant, { ...params.options, signal }));
+    return withAbort(id, (signal) =>
+      runVerify(params.original, params.variant, { ...params.options, signal }),
+    );
   }
   const file = new FileSource(req.params.path);
   const resolver = new FolderResolver(req.params.path);
@@ -87,7 +120,9 @@ async function handle(id: number, req: WorkerRequest): Promise<WorkerReplies[Wor
     if (req.method === 'open') return readModel(file, path.basename(req.params.path), resolver);
     if (req.method === 'statsSlice') {
       const { slice, options, range } = req.params;
-      return range ? sliceHistogram(file, slice, (f) => resolver.open(f), options, range) : sliceMoments(file, slice, (f) => resolver.open(f), options);
+      return range
+        ? sliceHistogram(file, slice, (f) => resolver.open(f), options, range)
+        : sliceMoments(file, slice, (f) => resolver.open(f), options);
     }
     // Tensors up to this size are read once for both statistics passes; the buffer lives as long as the request.
     const held = { scratch: new FloatScratch(), limit: HELD_BYTES };
@@ -96,12 +131,21 @@ async function handle(id: number, req: WorkerRequest): Promise<WorkerReplies[Wor
       if (cancelled.has(id)) throw new CancelledError();
       const result: StatsResult = { index };
       try {
-        result.stats = computeTensorStats(file, ref, (f) => resolver.open(f), req.params.options, held);
+        result.stats = computeTensorStats(
+          file,
+          ref,
+          (f) => resolver.open(f),
+          req.params.options,
+          held,
+        );
       } catch (err) {
         if (!(err instanceof InvalidModelError)) throw err;
         result.error = err.message;
       }
-      post({ type: 'event', id, data: result }, result.stats ? [result.stats.histogram.counts.buffer as ArrayBuffer] : []);
+      post(
+        { type: 'event', id, data: result },
+        result.stats ? [result.stats.histogram.counts.buffer as ArrayBuffer] : [],
+      );
     }
     return null;
   } finally {
@@ -112,23 +156,26 @@ async function handle(id: number, req: WorkerRequest): Promise<WorkerReplies[Wor
 
 // A compression helper serves tensor jobs of one compressFile call instead of pool requests.
 if (helper) serveTensorJobs(helper, port);
-else port.on('message', (msg: ToWorker) => {
-  if (msg.type === 'cancel') {
-    cancelled.add(msg.id);
-    aborts.get(msg.id)?.abort();
-    return;
-  }
-  handle(msg.id, msg).then(
-    (result) => post({ type: 'response', id: msg.id, result }),
-    (err: unknown) =>
-      post({
-        type: 'response',
-        id: msg.id,
-        error: err instanceof Error ? err.message : String(err),
-        invalidModel: err instanceof InvalidModelError,
-        inputsRejected: err instanceof InputsRejectedError,
-        cancelled: err instanceof CancelledError,
-        ...(err instanceof RecipeError ? { recipeFile: err.file } : {}),
-      }),
-  ).finally(() => cancelled.delete(msg.id));
-});
+else
+  port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'cancel') {
+      cancelled.add(msg.id);
+      aborts.get(msg.id)?.abort();
+      return;
+    }
+    handle(msg.id, msg)
+      .then(
+        (result) => post({ type: 'response', id: msg.id, result }),
+        (err: unknown) =>
+          post({
+            type: 'response',
+            id: msg.id,
+            error: err instanceof Error ? err.message : String(err),
+            invalidModel: err instanceof InvalidModelError,
+            inputsRejected: err instanceof InputsRejectedError,
+            cancelled: err instanceof CancelledError,
+            ...(err instanceof RecipeError ? { recipeFile: err.file } : {}),
+          }),
+      )
+      .finally(() => cancelled.delete(msg.id));
+  });

@@ -4,7 +4,12 @@
  */
 import type { Model, TensorRef } from '../core/model';
 import type { StatsOptions, StatsResult } from '../core/stats/types';
-import { isTargetCosine, LAYER_CHOICES, type CompressSpec, type LayerChoice } from '../core/compress/spec';
+import {
+  isTargetCosine,
+  LAYER_CHOICES,
+  type CompressSpec,
+  type LayerChoice,
+} from '../core/compress/spec';
 import type { VerifySettings } from '../core/verify/verify';
 import type { CompressFileResult } from '../core/compress/report';
 import type { SensitivityReport } from '../core/compress/sensitivity';
@@ -62,7 +67,13 @@ const MAX_TENSOR_NAME = 4096;
 
 // ---- host -> webview ----
 export type ToWebview =
-  | { type: 'model'; fileName: string; model: ModelView; config: ViewConfig; sensitivity: SensitivityAvailability }
+  | {
+      type: 'model';
+      fileName: string;
+      model: ModelView;
+      config: ViewConfig;
+      sensitivity: SensitivityAvailability;
+    }
   | { type: 'stats'; results: StatsResult[] }
   | { type: 'progress'; done: number; total: number }
   | { type: 'statsDone'; elapsedMs: number; cached: boolean }
@@ -95,7 +106,10 @@ export type WebviewRequest =
    * a goal, the overrides are pins and the fidelity search chooses the rest. Resolves to a
    * MixedResultView, or null when declined or cancelled.
    */
-  | { method: 'compressMixed'; params: ScanSettings & { overrides: Record<string, LayerChoice>; goal: FidelityGoal | null } };
+  | {
+      method: 'compressMixed';
+      params: ScanSettings & { overrides: Record<string, LayerChoice>; goal: FidelityGoal | null };
+    };
 
 /** What each webview request resolves to. */
 export interface WebviewReplies {
@@ -110,19 +124,28 @@ export interface WebviewReplies {
 }
 
 export type WebviewMethod = WebviewRequest['method'];
-export type WebviewParams<M extends WebviewMethod> = Extract<WebviewRequest, { method: M }>['params'];
+export type WebviewParams<M extends WebviewMethod> = Extract<
+  WebviewRequest,
+  { method: M }
+>['params'];
 
 export type FromWebview = { type: 'ready' } | ({ type: 'request'; id: number } & WebviewRequest);
 
 // ---- host/CLI -> worker ----
 export type WorkerRequest =
   | { method: 'open'; params: { path: string } }
-  | { method: 'stats'; params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions } }
+  | {
+      method: 'stats';
+      params: { path: string; tensors: { index: number; ref: TensorRef }[]; options: StatsOptions };
+    }
   /**
    * One pass over a slice of a huge tensor (core/stats/compute.ts tensorSlice): without `range`,
    * resolves to its MomentsState; with the merged range, to its histogram counts.
    */
-  | { method: 'statsSlice'; params: { path: string; slice: TensorRef; options: StatsOptions; range?: [number, number] } }
+  | {
+      method: 'statsSlice';
+      params: { path: string; slice: TensorRef; options: StatsOptions; range?: [number, number] };
+    }
   /** Runs both models and compares outputs; resolves to a VerifyReport (core/verify/report.ts). */
   | { method: 'verify'; params: { original: string; variant: string; options: VerifySettings } }
   /**
@@ -131,13 +154,28 @@ export type WorkerRequest =
    */
   | {
       method: 'compress';
-      params: { input: string; spec: CompressSpec; output?: string; force?: boolean; cancelFlag?: Int32Array; goal?: FidelityGoal; calibration?: CalibrationSettings };
+      params: {
+        input: string;
+        spec: CompressSpec;
+        output?: string;
+        force?: boolean;
+        cancelFlag?: Int32Array;
+        goal?: FidelityGoal;
+        calibration?: CalibrationSettings;
+      };
     }
   /**
    * Compresses each layer alone and runs the model on calibration inputs; resolves to a
    * SensitivityReport (core/compress/sensitivity.ts) and streams CompressProgress events.
    */
-  | { method: 'sensitivity'; params: { path: string; spec: CompressSpec; calibration: CalibrationSettings & { fullRuns?: number } } };
+  | {
+      method: 'sensitivity';
+      params: {
+        path: string;
+        spec: CompressSpec;
+        calibration: CalibrationSettings & { fullRuns?: number };
+      };
+    };
 
 /** Calibration inputs of a fidelity-aware run: plain data, so it crosses to a worker. */
 export interface CalibrationSettings extends VerifySettings {
@@ -170,10 +208,12 @@ export interface WorkerReplies {
 
 export type WorkerMethod = WorkerRequest['method'];
 
-export type ToWorker = ({ type: 'request'; id: number } & WorkerRequest) | { type: 'cancel'; id: number };
+export type ToWorker =
+  ({ type: 'request'; id: number } & WorkerRequest) | { type: 'cancel'; id: number };
 
 /** Worker replies: 'event' streams partial results of a request before its response. */
-export type FromWorker = { type: 'event'; id: number; data: StatsResult | CompressProgress } | ResponseMessage;
+export type FromWorker =
+  { type: 'event'; id: number; data: StatsResult | CompressProgress } | ResponseMessage;
 
 export interface ResponseMessage {
   type: 'response';
@@ -197,7 +237,10 @@ export function parseFromWebview(message: unknown): FromWebview | null {
   if (m.type === 'ready') return { type: 'ready' };
   if (m.type !== 'request' || !Number.isSafeInteger(m.id)) return null;
   const id = m.id as number;
-  const params = (typeof m.params === 'object' && m.params !== null ? m.params : {}) as Record<string, unknown>;
+  const params = (typeof m.params === 'object' && m.params !== null ? m.params : {}) as Record<
+    string,
+    unknown
+  >;
   switch (m.method) {
     case 'exportStatistics':
       if (params.format !== 'json' && params.format !== 'csv') return null;
@@ -211,14 +254,24 @@ export function parseFromWebview(message: unknown): FromWebview | null {
     case 'sensitivity': {
       const settings = parseScanSettings(params);
       if (!settings || typeof params.cachedOnly !== 'boolean') return null;
-      return { type: 'request', id, method: 'sensitivity', params: { ...settings, cachedOnly: params.cachedOnly } };
+      return {
+        type: 'request',
+        id,
+        method: 'sensitivity',
+        params: { ...settings, cachedOnly: params.cachedOnly },
+      };
     }
     case 'compressMixed': {
       const settings = parseScanSettings(params);
       const overrides = parseOverrides(params.overrides);
       const goal = params.goal === null ? null : parseGoal(params.goal);
       if (!settings || !overrides || goal === undefined) return null;
-      return { type: 'request', id, method: 'compressMixed', params: { ...settings, overrides, goal } };
+      return {
+        type: 'request',
+        id,
+        method: 'compressMixed',
+        params: { ...settings, overrides, goal },
+      };
     }
     default:
       return null;
@@ -229,7 +282,12 @@ export function parseFromWebview(message: unknown): FromWebview | null {
 export function parseScanSettings(p: Record<string, unknown>): ScanSettings | null {
   const { method, samples, seed } = p;
   if (!SCAN_METHODS.includes(method as ScanMethod)) return null;
-  if (!Number.isInteger(samples) || (samples as number) < 1 || (samples as number) > MAX_SCAN_SAMPLES) return null;
+  if (
+    !Number.isInteger(samples) ||
+    (samples as number) < 1 ||
+    (samples as number) > MAX_SCAN_SAMPLES
+  )
+    return null;
   if (!Number.isSafeInteger(seed) || (seed as number) < 0) return null;
   return { method: method as ScanMethod, samples: samples as number, seed: seed as number };
 }
@@ -241,7 +299,8 @@ function parseOverrides(raw: unknown): Record<string, LayerChoice> | null {
   if (entries.length > MAX_PINS) return null;
   const out: Record<string, LayerChoice> = Object.create(null) as Record<string, LayerChoice>;
   for (const [name, choice] of entries) {
-    if (!name || name.length > MAX_TENSOR_NAME || !LAYER_CHOICES.includes(choice as LayerChoice)) return null;
+    if (!name || name.length > MAX_TENSOR_NAME || !LAYER_CHOICES.includes(choice as LayerChoice))
+      return null;
     out[name] = choice as LayerChoice;
   }
   return out;
@@ -253,7 +312,9 @@ export function parseGoal(raw: unknown): FidelityGoal | undefined {
   const g = raw as Record<string, unknown>;
   const keys = Object.keys(g);
   if (keys.length !== 1) return undefined;
-  if (typeof g.targetCosine === 'number' && isTargetCosine(g.targetCosine)) return { targetCosine: g.targetCosine };
-  if (Number.isSafeInteger(g.sizeBudget) && (g.sizeBudget as number) > 0) return { sizeBudget: g.sizeBudget as number };
+  if (typeof g.targetCosine === 'number' && isTargetCosine(g.targetCosine))
+    return { targetCosine: g.targetCosine };
+  if (Number.isSafeInteger(g.sizeBudget) && (g.sizeBudget as number) > 0)
+    return { sizeBudget: g.sizeBudget as number };
   return undefined;
 }

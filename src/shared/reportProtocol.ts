@@ -27,7 +27,9 @@ export function describeRatio(ratio: number): string {
   if (ratio >= 1.05) return `${ratio.toFixed(ratio >= 10 ? 0 : 1)}x smaller`;
   if (ratio <= 1 / 1.05) return `${(1 / ratio).toFixed(1)}x larger`;
   const pct = (1 - 1 / ratio) * 100;
-  return Math.abs(pct) < 0.05 ? 'same size' : `${Math.abs(pct).toFixed(1)}% ${pct > 0 ? 'smaller' : 'larger'}`;
+  return Math.abs(pct) < 0.05
+    ? 'same size'
+    : `${Math.abs(pct).toFixed(1)}% ${pct > 0 ? 'smaller' : 'larger'}`;
 }
 
 export { formatCosine } from '../core/compress/verdict';
@@ -42,7 +44,8 @@ export interface MetricsView {
 }
 
 /** A report row on the wire: the core's TensorResult with its metrics JSON-safe and no histograms (the Compare view shows those). */
-export type ReportTensorView = MetricsView & Pick<TensorResult, 'name' | 'layer' | 'op' | 'method' | 'bytesBefore' | 'bytesAfter' | 'note'>;
+export type ReportTensorView = MetricsView &
+  Pick<TensorResult, 'name' | 'layer' | 'op' | 'method' | 'bytesBefore' | 'bytesAfter' | 'note'>;
 
 export interface VerifyOutputView {
   name: string;
@@ -82,8 +85,20 @@ export interface HessianView {
   evaluation: 'held-out' | 'calibration';
   /** What the model outputs were measured on, in one line. */
   measuredOn: string;
-  tensors: { name: string; hessian: string; outputError?: WireNumber; magnitudeOutputError?: WireNumber; note?: string }[];
-  outputs: { name: string; cosine: WireNumber; relL2: WireNumber; magnitudeCosine: WireNumber; magnitudeRelL2: WireNumber }[];
+  tensors: {
+    name: string;
+    hessian: string;
+    outputError?: WireNumber;
+    magnitudeOutputError?: WireNumber;
+    note?: string;
+  }[];
+  outputs: {
+    name: string;
+    cosine: WireNumber;
+    relL2: WireNumber;
+    magnitudeCosine: WireNumber;
+    magnitudeRelL2: WireNumber;
+  }[];
 }
 
 /** A fidelity goal's choices and measurements (the spec's overrides were pins). */
@@ -124,7 +139,14 @@ export interface ReportView {
 
 export type ToReport = { type: 'report'; report: ReportView };
 
-export const REPORT_ACTIONS = ['save', 'open', 'compare', 'reveal', 'verify', 'chooseData'] as const;
+export const REPORT_ACTIONS = [
+  'save',
+  'open',
+  'compare',
+  'reveal',
+  'verify',
+  'chooseData',
+] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 export type FromReport = { type: 'ready' } | { type: 'action'; action: ReportAction };
 
@@ -197,11 +219,18 @@ export const COMPARE_ACTIONS = ['openOriginal', 'openVariant', 'showReport', 'sw
 export type CompareAction = (typeof COMPARE_ACTIONS)[number];
 export type FromCompare = { type: 'ready' } | { type: 'action'; action: CompareAction };
 
-function parseAction<A extends string>(message: unknown, actions: readonly A[]): { type: 'ready' } | { type: 'action'; action: A } | null {
+function parseAction<A extends string>(
+  message: unknown,
+  actions: readonly A[],
+): { type: 'ready' } | { type: 'action'; action: A } | null {
   if (typeof message !== 'object' || message === null) return null;
   const m = message as Record<string, unknown>;
   if (m.type === 'ready') return { type: 'ready' };
-  if (m.type === 'action' && typeof m.action === 'string' && (actions as readonly string[]).includes(m.action)) {
+  if (
+    m.type === 'action' &&
+    typeof m.action === 'string' &&
+    (actions as readonly string[]).includes(m.action)
+  ) {
     return { type: 'action', action: m.action as A };
   }
   return null;

@@ -8,7 +8,10 @@ import type { VerifyReport } from '../core/verify/report';
 import { verdictHeadline, type Verdict } from '../core/compress/verdict';
 import { toWire, type WireNumber } from './reportProtocol';
 
-export interface SensitivityRowView extends Pick<LayerSensitivity, 'tensor' | 'layer' | 'op' | 'bytesBefore' | 'bytesAfter'> {
+export interface SensitivityRowView extends Pick<
+  LayerSensitivity,
+  'tensor' | 'layer' | 'op' | 'bytesBefore' | 'bytesAfter'
+> {
   /** Output damage with only this layer compressed; absent when the layer got no full run. */
   outCosine?: WireNumber;
   outRelL2?: WireNumber;
@@ -47,7 +50,11 @@ export function toSensitivityView(r: SensitivityReport): SensitivityView {
     elapsedMs: r.elapsedMs,
     fullRuns: r.fullRuns,
     fileBytesBefore: r.fileBytesBefore,
-    all: r.all && { cosine: toWire(r.all.cosine), relL2: toWire(r.all.relL2), fileBytesAfter: r.all.fileBytesAfter },
+    all: r.all && {
+      cosine: toWire(r.all.cosine),
+      relL2: toWire(r.all.relL2),
+      fileBytesAfter: r.all.fileBytesAfter,
+    },
     rows: r.layers.map((l) => ({
       tensor: l.tensor,
       layer: l.layer,
@@ -56,7 +63,9 @@ export function toSensitivityView(r: SensitivityReport): SensitivityView {
       bytesAfter: l.bytesAfter,
       ...(l.output ? { outCosine: toWire(l.output.cosine), outRelL2: toWire(l.output.relL2) } : {}),
       sqnrDb: toWire(l.weight.sqnrDb),
-      ...(l.weight.activationError !== undefined ? { actError: toWire(l.weight.activationError) } : {}),
+      ...(l.weight.activationError !== undefined
+        ? { actError: toWire(l.weight.activationError) }
+        : {}),
       min: toWire(l.shape.min),
       max: toWire(l.shape.max),
       outlierRatio: toWire(l.shape.outlierRatio),
@@ -85,9 +94,16 @@ export interface MixedResultView {
   choices: { tensor: string; choice: string }[];
 }
 
-export function toMixedResult(outputName: string, report: CompressReport, verify: VerifyReport | undefined, verdict: Verdict): MixedResultView {
+export function toMixedResult(
+  outputName: string,
+  report: CompressReport,
+  verify: VerifyReport | undefined,
+  verdict: Verdict,
+): MixedResultView {
   const f = report.fidelity;
-  const worst = verify?.outputs.length ? verify.outputs.reduce((a, o) => (o.cosine < a.cosine ? o : a)) : undefined;
+  const worst = verify?.outputs.length
+    ? verify.outputs.reduce((a, o) => (o.cosine < a.cosine ? o : a))
+    : undefined;
   const measured = f ? f.calibration : worst;
   const on = f ? f.calibration.measuredOn : verify?.measuredOn;
   return {
@@ -99,7 +115,9 @@ export function toMixedResult(outputName: string, report: CompressReport, verify
     ...(f?.heldOut ? { heldOutCosine: toWire(f.heldOut.cosine) } : {}),
     ...(measured && on ? { measuredOn: on } : {}),
     ...(f ? { met: f.met } : {}),
-    ...(verdict.state === 'poor' || verdict.state === 'failed' ? { problem: verdictHeadline(verdict) } : {}),
+    ...(verdict.state === 'poor' || verdict.state === 'failed'
+      ? { problem: verdictHeadline(verdict) }
+      : {}),
     choices: f ? f.choices : [],
   };
 }

@@ -31,7 +31,10 @@ function normal(seed, n) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return (s + 1) / 2 ** 32;
   };
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
+  return Float32Array.from(
+    { length: n },
+    () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()),
+  );
 }
 
 /** The first output of `file` on input x in onnxruntime-node. */
@@ -46,7 +49,12 @@ async function output(file, x) {
 }
 
 function checker(file) {
-  const [v] = JSON.parse(execFileSync(PYTHON, [join(ROOT, 'test/e2e/compress_check.py')], { input: JSON.stringify([file]), encoding: 'utf8' }));
+  const [v] = JSON.parse(
+    execFileSync(PYTHON, [join(ROOT, 'test/e2e/compress_check.py')], {
+      input: JSON.stringify([file]),
+      encoding: 'utf8',
+    }),
+  );
   return v;
 }
 
@@ -64,10 +72,27 @@ async function folding(original, variant, x) {
   const times = new Map([original, variant].map((f) => [f, { load: [], run: [] }]));
   for (const f of [original, variant]) {
     const optimised = `${f}.optimised.onnx`;
-    await (await ort.InferenceSession.create(f, { optimizedModelFilePath: optimised, graphOptimizationLevel: 'basic' })).release();
-    nodes.push(Number(execFileSync(PYTHON, ['-c', 'import onnx,sys; print(len(onnx.load(sys.argv[1]).graph.node))', optimised], { encoding: 'utf8' })));
+    await (
+      await ort.InferenceSession.create(f, {
+        optimizedModelFilePath: optimised,
+        graphOptimizationLevel: 'basic',
+      })
+    ).release();
+    nodes.push(
+      Number(
+        execFileSync(
+          PYTHON,
+          ['-c', 'import onnx,sys; print(len(onnx.load(sys.argv[1]).graph.node))', optimised],
+          { encoding: 'utf8' },
+        ),
+      ),
+    );
   }
-  assert.equal(nodes[1], nodes[0], 'the optimised variant has the optimised original’s nodes: no decoding left at run time');
+  assert.equal(
+    nodes[1],
+    nodes[0],
+    'the optimised variant has the optimised original’s nodes: no decoding left at run time',
+  );
   for (let rep = 0; rep < 5; rep++) {
     for (const f of [original, variant]) {
       let start = performance.now();
@@ -95,10 +120,37 @@ describe('bf16 below opset 13 on PaddleOCR models', () => {
     it(`${m.file} (opset ${m.opset}, input ${m.dims.join('×')})`, async (t) => {
       const src = model(m.file);
       const stem = join(work, m.file.replace(/\.onnx$/, ''));
-      const r = await cli('compress', src, '--method', 'bf16', '-o', `${stem}.bf16.onnx`, '--force', '--json', '--no-verify');
-      const fp16 = await cli('compress', src, '--method', 'fp16', '-o', `${stem}.fp16.onnx`, '--force', '--json', '--no-verify');
-      assert.ok(r.tensors.length > 50 && r.tensors.every((x) => x.method === 'bf16'), `${r.tensors.length} tensors stored as bf16`);
-      assert.deepEqual(r.tensors.map((x) => x.name), fp16.tensors.map((x) => x.name), 'bf16 converts the tensors fp16 does');
+      const r = await cli(
+        'compress',
+        src,
+        '--method',
+        'bf16',
+        '-o',
+        `${stem}.bf16.onnx`,
+        '--force',
+        '--json',
+        '--no-verify',
+      );
+      const fp16 = await cli(
+        'compress',
+        src,
+        '--method',
+        'fp16',
+        '-o',
+        `${stem}.fp16.onnx`,
+        '--force',
+        '--json',
+        '--no-verify',
+      );
+      assert.ok(
+        r.tensors.length > 50 && r.tensors.every((x) => x.method === 'bf16'),
+        `${r.tensors.length} tensors stored as bf16`,
+      );
+      assert.deepEqual(
+        r.tensors.map((x) => x.name),
+        fp16.tensors.map((x) => x.name),
+        'bf16 converts the tensors fp16 does',
+      );
       // The stored bits: two bytes per weight and five float scalars for the decoding.
       for (const x of r.tensors) assert.equal(x.bytesAfter, x.bytesBefore / 2 + 20, x.name);
       const size = statSync(src).size;
@@ -106,17 +158,40 @@ describe('bf16 below opset 13 on PaddleOCR models', () => {
       // As small as fp16 (a Cast per tensor) but for the decoding graph: under 1.2 KB a tensor.
       const extra = (r.totals.fileBytesAfter - fp16.totals.fileBytesAfter) / r.tensors.length;
       assert.ok(extra > 0 && extra < 1200, `${extra} B a tensor more than fp16`);
-      assert.deepEqual(checker(`${stem}.bf16.onnx`), { path: `${stem}.bf16.onnx`, status: 'ok', detail: '' });
+      assert.deepEqual(checker(`${stem}.bf16.onnx`), {
+        path: `${stem}.bf16.onnx`,
+        status: 'ok',
+        detail: '',
+      });
 
       const { bf16: simulated } = await simulate(src, work, { bf16: 'bf16' });
-      assert.equal(simulated.tensors, r.tensors.length, 'the simulation rounds the tensors we convert');
-      const x = new ort.Tensor('float32', normal(11, m.dims.reduce((a, d) => a * d, 1)), m.dims);
-      const [orig, ours, sim] = [await output(src, x), await output(`${stem}.bf16.onnx`, x), await output(simulated.path, x)];
+      assert.equal(
+        simulated.tensors,
+        r.tensors.length,
+        'the simulation rounds the tensors we convert',
+      );
+      const x = new ort.Tensor(
+        'float32',
+        normal(
+          11,
+          m.dims.reduce((a, d) => a * d, 1),
+        ),
+        m.dims,
+      );
+      const [orig, ours, sim] = [
+        await output(src, x),
+        await output(`${stem}.bf16.onnx`, x),
+        await output(simulated.path, x),
+      ];
       const agree = cosine(ours, sim);
       const [cOurs, cSim] = [cosine(orig, ours), cosine(orig, sim)];
       assert.ok(agree >= 0.999, `ours against the numpy simulation: cosine ${agree}`);
-      assert.ok(Math.abs(cOurs - cSim) <= 0.001, `output cosine to the original: ours ${cOurs}, simulation ${cSim}`);
-      if (m.file.startsWith('ch_PP-OCRv4_det')) t.diagnostic(await folding(src, `${stem}.bf16.onnx`, x));
+      assert.ok(
+        Math.abs(cOurs - cSim) <= 0.001,
+        `output cosine to the original: ours ${cOurs}, simulation ${cSim}`,
+      );
+      if (m.file.startsWith('ch_PP-OCRv4_det'))
+        t.diagnostic(await folding(src, `${stem}.bf16.onnx`, x));
       t.diagnostic(
         `${m.file}: bf16 file ${(r.totals.fileBytesAfter / size).toFixed(3)} of the original (fp16 ${(fp16.totals.fileBytesAfter / size).toFixed(3)}, +${extra.toFixed(0)} B/tensor), ` +
           `${r.tensors.length} tensors; output cosine to the original ${cOurs.toFixed(6)} ours, ${cSim.toFixed(6)} numpy; ours vs numpy ${agree.toFixed(7)}`,

@@ -48,9 +48,26 @@ function normals(seed) {
 const filled = (n, next, scale = 1) => Float64Array.from({ length: n }, () => scale * next());
 
 async function compress(model, output, flags) {
-  const { stdout } = await run(process.execPath, [CLI, 'compress', model, '--method', 'channels', '--amount', '0.25', '--output', output, '--force', '--json', ...flags], {
-    maxBuffer: 1 << 26,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [
+      CLI,
+      'compress',
+      model,
+      '--method',
+      'channels',
+      '--amount',
+      '0.25',
+      '--output',
+      output,
+      '--force',
+      '--json',
+      ...flags,
+    ],
+    {
+      maxBuffer: 1 << 26,
+    },
+  );
   return JSON.parse(stdout);
 }
 
@@ -70,7 +87,18 @@ function smoothFeeds(shapes, k) {
   return Object.fromEntries(
     Object.entries(shapes).map(([name, dims]) => {
       const n = dims.reduce((a, b) => a * b, 1);
-      if (dims.length !== 4 || dims[1] !== 3) return [name, new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + k * 78.233) * 0.5 + 0.5), dims)];
+      if (dims.length !== 4 || dims[1] !== 3)
+        return [
+          name,
+          new ort.Tensor(
+            'float32',
+            Float32Array.from(
+              { length: n },
+              (_, i) => Math.sin(i * 12.9898 + k * 78.233) * 0.5 + 0.5,
+            ),
+            dims,
+          ),
+        ];
       const [, c, h, w] = dims;
       const v = new Float32Array(n);
       const mean = [0.485, 0.456, 0.406];
@@ -79,8 +107,10 @@ function smoothFeeds(shapes, k) {
         for (let x = 0; x < w; x++) {
           const line = Math.floor(y / 16);
           const inLine = y % 16 >= 4 && y % 16 < 12;
-          const stroke = inLine && Math.sin(x * 0.9 + line * 3.1 + k) > 0.2 && (x + 7 * line + 13 * k) % 37 < 30;
-          for (let ch = 0; ch < c; ch++) v[(ch * h + y) * w + x] = ((stroke ? 0.1 : 0.95) - mean[ch]) / std[ch];
+          const stroke =
+            inLine && Math.sin(x * 0.9 + line * 3.1 + k) > 0.2 && (x + 7 * line + 13 * k) % 37 < 30;
+          for (let ch = 0; ch < c; ch++)
+            v[(ch * h + y) * w + x] = ((stroke ? 0.1 : 0.95) - mean[ch]) / std[ch];
         }
       }
       return [name, new ort.Tensor('float32', v, dims)];
@@ -106,7 +136,12 @@ describe('refit kernel against numpy', () => {
   it('im2col and row least squares, XᵀX/XᵀY, ridge solve and relative errors match numpy.linalg.solve', async () => {
     const bundle = join(dir, 'refit.cjs');
     await esbuild.build({
-      stdin: { contents: "export * from './src/core/compress/methods/refit.ts'; export { convGeometry } from './src/core/compress/methods/obs.ts';", resolveDir: ROOT, loader: 'ts' },
+      stdin: {
+        contents:
+          "export * from './src/core/compress/methods/refit.ts'; export { convGeometry } from './src/core/compress/methods/obs.ts';",
+        resolveDir: ROOT,
+        loader: 'ts',
+      },
       bundle: true,
       platform: 'node',
       format: 'cjs',
@@ -125,16 +160,56 @@ describe('refit kernel against numpy', () => {
     // Conv: stride 2, asymmetric padding, bias; the teacher had 6 output channels, the student kept 4.
     // Grouped Conv (depthwise-like, 4 groups); then X·W rows with and without bias.
     const convs = [
-      { name: 'conv', xDims: [2, 4, 7, 6], group: 1, kernel: [3, 3], strides: [2, 2], pads: [1, 0, 1, 1], teacherM: 6, keep: [0, 2, 3, 5], bias: true },
-      { name: 'depthwise', xDims: [3, 4, 5, 5], group: 4, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], teacherM: 6, keep: [1, 2, 4, 5], bias: true },
-      { name: 'conv no bias', xDims: [2, 3, 6, 6], group: 1, kernel: [1, 3], strides: [1, 1], pads: [0, 1, 0, 1], teacherM: 5, keep: [0, 1, 4], bias: false },
+      {
+        name: 'conv',
+        xDims: [2, 4, 7, 6],
+        group: 1,
+        kernel: [3, 3],
+        strides: [2, 2],
+        pads: [1, 0, 1, 1],
+        teacherM: 6,
+        keep: [0, 2, 3, 5],
+        bias: true,
+      },
+      {
+        name: 'depthwise',
+        xDims: [3, 4, 5, 5],
+        group: 4,
+        kernel: [3, 3],
+        strides: [1, 1],
+        pads: [1, 1, 1, 1],
+        teacherM: 6,
+        keep: [1, 2, 4, 5],
+        bias: true,
+      },
+      {
+        name: 'conv no bias',
+        xDims: [2, 3, 6, 6],
+        group: 1,
+        kernel: [1, 3],
+        strides: [1, 1],
+        pads: [0, 1, 0, 1],
+        teacherM: 5,
+        keep: [0, 1, 4],
+        bias: false,
+      },
     ];
     for (const c of convs) {
-      const x = filled(c.xDims.reduce((a, b) => a * b, 1), next);
+      const x = filled(
+        c.xDims.reduce((a, b) => a * b, 1),
+        next,
+      );
       const wDims = [c.keep.length, c.xDims[1] / c.group, ...c.kernel];
-      const geo = m.convGeometry({ group: c.group, kernel_shape: c.kernel, strides: c.strides, pads: c.pads }, c.xDims, wDims);
+      const geo = m.convGeometry(
+        { group: c.group, kernel_shape: c.kernel, strides: c.strides, pads: c.pads },
+        c.xDims,
+        wDims,
+      );
       const yDims = [c.xDims[0], c.teacherM, ...geo.out];
-      const y = filled(yDims.reduce((a, b) => a * b, 1), next);
+      const y = filled(
+        yDims.reduce((a, b) => a * b, 1),
+        next,
+      );
       const n = (c.xDims[1] / c.group) * c.kernel[0] * c.kernel[1] + (c.bias ? 1 : 0);
       const mm = c.keep.length / c.group;
       const fits = Array.from({ length: c.group }, () => new m.LeastSquares(n, mm));
@@ -142,8 +217,23 @@ describe('refit kernel against numpy', () => {
       const w0 = fits.map(() => filled(n * mm, next, 0.3));
       const w = fits.map((f) => m.solveLeastSquares(f));
       cases.push({
-        kind: 'conv', name: c.name, x: save(x), xDims: c.xDims, y: save(y), yDims, outChannels: c.keep, bias: c.bias, group: c.group, kernel: c.kernel, strides: c.strides, pads: c.pads, out: geo.out,
-        w: w.map(save), w0: w0.map(save), before: fits.map((f, g) => m.relativeError(f, w0[g])), after: fits.map((f, g) => m.relativeError(f, w[g])),
+        kind: 'conv',
+        name: c.name,
+        x: save(x),
+        xDims: c.xDims,
+        y: save(y),
+        yDims,
+        outChannels: c.keep,
+        bias: c.bias,
+        group: c.group,
+        kernel: c.kernel,
+        strides: c.strides,
+        pads: c.pads,
+        out: geo.out,
+        w: w.map(save),
+        w0: w0.map(save),
+        before: fits.map((f, g) => m.relativeError(f, w0[g])),
+        after: fits.map((f, g) => m.relativeError(f, w[g])),
       });
     }
     for (const bias of [false, true]) {
@@ -157,13 +247,31 @@ describe('refit kernel against numpy', () => {
       m.accumulateRowsFit(fit, x, xDims, y, yDims, keep, bias);
       const w0 = filled(n * keep.length, next, 0.3);
       const w = m.solveLeastSquares(fit);
-      cases.push({ kind: 'rows', name: `rows${bias ? ' bias' : ''}`, x: save(x), xDims, y: save(y), yDims, outChannels: keep, bias, w: [save(w)], w0: [save(w0)], before: [m.relativeError(fit, w0)], after: [m.relativeError(fit, w)] });
+      cases.push({
+        kind: 'rows',
+        name: `rows${bias ? ' bias' : ''}`,
+        x: save(x),
+        xDims,
+        y: save(y),
+        yDims,
+        outChannels: keep,
+        bias,
+        w: [save(w)],
+        w0: [save(w0)],
+        before: [m.relativeError(fit, w0)],
+        after: [m.relativeError(fit, w)],
+      });
     }
     writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
     const { stdout } = await run(PYTHON, [REF, 'refit', dir]);
     const worst = JSON.parse(stdout);
-    assert.equal(Object.keys(worst).length, 3 * (1 + 4 + 1 + 1 + 1), 'every case and group was checked');
-    for (const [what, rel] of Object.entries(worst)) assert.ok(rel < 1e-9, `${what}: relative difference ${rel} from numpy`);
+    assert.equal(
+      Object.keys(worst).length,
+      3 * (1 + 4 + 1 + 1 + 1),
+      'every case and group was checked',
+    );
+    for (const [what, rel] of Object.entries(worst))
+      assert.ok(rel < 1e-9, `${what}: relative difference ${rel} from numpy`);
   });
 });
 
@@ -176,9 +284,14 @@ describe('plain channel cut is exact (zeroed consumers in the original compute t
       const student = join(dir, `${file}.cut.onnx`);
       const zeroed = join(dir, `${file}.zeroed.onnx`);
       const report = await compress(model, student, ['--no-reconstruct', '--no-verify']);
-      assert.ok(report.structure.channelsAfter < report.structure.channelsBefore, 'channels were removed');
+      assert.ok(
+        report.structure.channelsAfter < report.structure.channelsBefore,
+        'channels were removed',
+      );
       assert.equal(report.structure.reconstruction, undefined);
-      const { stdout } = await run(PYTHON, [REF, 'zero', model, student, zeroed], { maxBuffer: 1 << 26 });
+      const { stdout } = await run(PYTHON, [REF, 'zero', model, student, zeroed], {
+        maxBuffer: 1 << 26,
+      });
       assert.ok(JSON.parse(stdout).zeroed > 0, 'the lineage names consumers to zero');
       const [a, b] = await Promise.all([session(zeroed), session(student)]);
       for (let k = 0; k < 3; k++) {
@@ -194,7 +307,10 @@ describe('plain channel cut is exact (zeroed consumers in the original compute t
             diff = Math.max(diff, Math.abs(x[i] - y[i]));
             scale = Math.max(scale, Math.abs(x[i]));
           }
-          assert.ok(diff <= 1e-5 * (scale || 1), `${name}, input ${k}: max |diff| ${diff} against max |x| ${scale}`);
+          assert.ok(
+            diff <= 1e-5 * (scale || 1),
+            `${name}, input ${k}: max |diff| ${diff} against max |x| ${scale}`,
+          );
         }
       }
     });
@@ -214,14 +330,27 @@ describe('reconstruction beats the plain cut on inputs it did not see', () => {
       const plain = join(dir, `${file}.plain.onnx`);
       const rebuilt = join(dir, `${file}.rebuilt.onnx`);
       await compress(model, plain, ['--no-reconstruct', '--no-verify']);
-      const report = await compress(model, rebuilt, ['--data', join(calibration, 'npz'), '--samples', '32']);
+      const report = await compress(model, rebuilt, [
+        '--data',
+        join(calibration, 'npz'),
+        '--samples',
+        '32',
+      ]);
       const rec = report.structure.reconstruction;
       assert.ok(rec, 'the report has the reconstruction');
       assert.equal(rec.evaluation, 'held-out');
       assert.equal(rec.samples + rec.heldOut, 32);
-      assert.ok(rec.layers.some((l) => l.refit), 'some layer was refit');
-      for (const l of rec.layers.filter((x) => x.refit)) assert.ok(l.after < l.before, `${l.name}: layer error ${l.after} not below ${l.before}`);
-      for (const o of rec.outputs) assert.ok(o.cosine > o.plainCosine, `reported held-out cosine of '${o.name}': ${o.cosine} vs plain ${o.plainCosine}`);
+      assert.ok(
+        rec.layers.some((l) => l.refit),
+        'some layer was refit',
+      );
+      for (const l of rec.layers.filter((x) => x.refit))
+        assert.ok(l.after < l.before, `${l.name}: layer error ${l.after} not below ${l.before}`);
+      for (const o of rec.outputs)
+        assert.ok(
+          o.cosine > o.plainCosine,
+          `reported held-out cosine of '${o.name}': ${o.cosine} vs plain ${o.plainCosine}`,
+        );
       // Independently: onnxruntime-node on samples the CLI never read.
       const [teacher, p, r] = await Promise.all([session(model), session(plain), session(rebuilt)]);
       const sums = { plain: 0, rebuilt: 0 };
@@ -233,8 +362,13 @@ describe('reconstruction beats the plain cut on inputs it did not see', () => {
         sums.plain += cosine(rt[out].data, rp[out].data) / samples.length;
         sums.rebuilt += cosine(rt[out].data, rr[out].data) / samples.length;
       }
-      t.diagnostic(`held-out cosine, CLI: ${rec.outputs.map((o) => `${o.plainCosine.toFixed(4)} -> ${o.cosine.toFixed(4)}`).join(', ')}; onnxruntime-node: ${sums.plain.toFixed(4)} -> ${sums.rebuilt.toFixed(4)}`);
-      assert.ok(sums.rebuilt > sums.plain + 0.01, `onnxruntime-node: reconstructed cosine ${sums.rebuilt.toFixed(4)} vs plain cut ${sums.plain.toFixed(4)}`);
+      t.diagnostic(
+        `held-out cosine, CLI: ${rec.outputs.map((o) => `${o.plainCosine.toFixed(4)} -> ${o.cosine.toFixed(4)}`).join(', ')}; onnxruntime-node: ${sums.plain.toFixed(4)} -> ${sums.rebuilt.toFixed(4)}`,
+      );
+      assert.ok(
+        sums.rebuilt > sums.plain + 0.01,
+        `onnxruntime-node: reconstructed cosine ${sums.rebuilt.toFixed(4)} vs plain cut ${sums.plain.toFixed(4)}`,
+      );
     });
   }
 });

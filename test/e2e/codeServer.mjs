@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const codeServerEntry = join(repoRoot, '.vscode-test/code-server/node_modules/code-server/out/node/entry.js');
+export const codeServerEntry = join(
+  repoRoot,
+  '.vscode-test/code-server/node_modules/code-server/out/node/entry.js',
+);
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const defaultSettings = {
@@ -75,13 +78,18 @@ export async function freePort(preferred = 0) {
 
 function run(args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [codeServerEntry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [codeServerEntry, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`code-server ${args.join(' ')} exited ${code}:\n${out}`)),
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`code-server ${args.join(' ')} exited ${code}:\n${out}`)),
     );
   });
 }
@@ -89,7 +97,8 @@ function run(args, env) {
 async function waitForHttp(url, child, output, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}:\n${output()}`);
+    if (child.exitCode !== null)
+      throw new Error(`code-server exited with ${child.exitCode}:\n${output()}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
@@ -105,9 +114,18 @@ async function waitForHttp(url, child, output, timeoutMs) {
  * Starts code-server on a free loopback port with fresh user-data and extensions dirs.
  * @param {{ folder: string, vsix?: string, settings?: object, env?: object, port?: number, quiet?: boolean }} options
  */
-export async function startCodeServer({ folder, vsix, settings = {}, env = {}, port, quiet = true }) {
+export async function startCodeServer({
+  folder,
+  vsix,
+  settings = {},
+  env = {},
+  port,
+  quiet = true,
+}) {
   if (!existsSync(codeServerEntry)) {
-    throw new Error(`code-server is not installed: run scripts/install-code-server.sh (missing ${codeServerEntry})`);
+    throw new Error(
+      `code-server is not installed: run scripts/install-code-server.sh (missing ${codeServerEntry})`,
+    );
   }
   const dir = await mkdtemp(join(tmpdir(), 'model-lens-code-server-'));
   const userDataDir = join(dir, 'user-data');
@@ -131,14 +149,17 @@ export async function startCodeServer({ folder, vsix, settings = {}, env = {}, p
     process.execPath,
     [
       codeServerEntry,
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${chosen}`,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${chosen}`,
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-workspace-trust',
       '--disable-getting-started-override',
       // Keeps code-server from creating ~/.config/code-server/config.yaml.
-      '--config', join(dir, 'config.yaml'),
+      '--config',
+      join(dir, 'config.yaml'),
       ...dirs,
       folder,
     ],
@@ -216,21 +237,37 @@ export async function frameWith(page, selector, timeoutMs) {
   while (Date.now() < deadline) {
     for (const frame of page.frames()) {
       if (frame === page.mainFrame()) continue;
-      if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
+      if (
+        (await frame
+          .locator(selector)
+          .count()
+          .catch(() => 0)) > 0
+      )
+        return frame;
     }
     await page.waitForTimeout(250);
   }
   throw new Error(`no frame with ${selector} after ${timeoutMs} ms`);
 }
 
-export const THEMES = { dark: 'Default Dark Modern', light: 'Default Light Modern', hc: 'Default High Contrast' };
+export const THEMES = {
+  dark: 'Default Dark Modern',
+  light: 'Default Light Modern',
+  hc: 'Default High Contrast',
+};
 
-export const sha256 = async (file) => createHash('sha256').update(await readFile(file)).digest('hex');
+export const sha256 = async (file) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 /** Switches the colour theme through the workspace settings file, which the workbench watches. */
 export async function setTheme(page, folder, theme) {
   await mkdir(join(folder, '.vscode'), { recursive: true });
-  await writeFile(join(folder, '.vscode/settings.json'), JSON.stringify({ 'workbench.colorTheme': THEMES[theme] }));
+  await writeFile(
+    join(folder, '.vscode/settings.json'),
+    JSON.stringify({ 'workbench.colorTheme': THEMES[theme] }),
+  );
   const kind = { dark: 'vs-dark', light: 'vs', hc: 'hc-black' }[theme];
   await page.locator(`.monaco-workbench.${kind}`).waitFor({ timeout: 15_000 });
   await page.waitForTimeout(800);
@@ -249,7 +286,9 @@ export async function runPaletteCommand(page, title) {
 
 /** Accepts the entry of the open quick pick whose label contains `label`. */
 export async function pickQuickItem(page, label) {
-  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: label });
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', {
+    hasText: label,
+  });
   await row.first().waitFor({ timeout: 15_000 });
   await row.first().click();
 }
@@ -275,12 +314,17 @@ export async function choosePath(page, file) {
 
 /** The report card's "Measured on …" line, once the active report tab is `title` and the line contains `expected`. */
 export async function reportMeasuredOn(page, title, expected, timeoutMs) {
-  await page.locator('.tabs-container .tab.active .label-name', { hasText: title }).waitFor({ timeout: timeoutMs });
+  await page
+    .locator('.tabs-container .tab.active .label-name', { hasText: title })
+    .waitFor({ timeout: timeoutMs });
   const deadline = Date.now() + timeoutMs;
   let seen = '';
   while (Date.now() < deadline) {
     for (const frame of page.frames()) {
-      const texts = await frame.locator('.measured-on').allTextContents().catch(() => []);
+      const texts = await frame
+        .locator('.measured-on')
+        .allTextContents()
+        .catch(() => []);
       seen = texts.join(' | ') || seen;
       if (texts.some((x) => x.includes(expected))) return texts.find((x) => x.includes(expected));
     }

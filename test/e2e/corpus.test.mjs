@@ -28,9 +28,13 @@ function findModels(dir) {
 async function openModel(file) {
   let stdout;
   try {
-    ({ stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], { maxBuffer: 1 << 28 }));
+    ({ stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], {
+      maxBuffer: 1 << 28,
+    }));
   } catch (e) {
-    return [`exit ${e.code}: ${(e.stderr || e.message).trim().split('\n').slice(0, 3).join(' | ')}`];
+    return [
+      `exit ${e.code}: ${(e.stderr || e.message).trim().split('\n').slice(0, 3).join(' | ')}`,
+    ];
   }
   let doc;
   try {
@@ -43,7 +47,8 @@ async function openModel(file) {
   if (!Array.isArray(doc.tensors)) problems.push('no tensors array');
   for (const t of doc.tensors ?? []) {
     const product = (t.shape ?? []).reduce((a, b) => a * b, 1);
-    if (product !== t.count) problems.push(`tensor '${t.name}': count ${t.count} but shape [${t.shape}]`);
+    if (product !== t.count)
+      problems.push(`tensor '${t.name}': count ${t.count} but shape [${t.shape}]`);
   }
   return problems;
 }
@@ -72,15 +77,26 @@ describe('every model of the ONNX backend-test corpus opens', () => {
 
   it(`finds the corpus at ${CORPUS}`, (t) => {
     // libonnx-testdata 1.14 ships 1072; fewer means the package is missing or broken.
-    assert.ok(MODELS.length >= 1000, `${MODELS.length} models under ${CORPUS}: apt-get install libonnx-testdata`);
-    t.diagnostic(`${MODELS.length} models opened in ${seconds.toFixed(1)} s (${((seconds * 1000) / MODELS.length).toFixed(0)} ms each, ${CONCURRENCY} at a time)`);
+    assert.ok(
+      MODELS.length >= 1000,
+      `${MODELS.length} models under ${CORPUS}: apt-get install libonnx-testdata`,
+    );
+    t.diagnostic(
+      `${MODELS.length} models opened in ${seconds.toFixed(1)} s (${((seconds * 1000) / MODELS.length).toFixed(0)} ms each, ${CONCURRENCY} at a time)`,
+    );
   });
 
   for (const group of GROUPS) {
     const members = MODELS.filter((m) => relative(CORPUS, m).startsWith(`${group}/`));
     it(`${group} (${members.length} models)`, () => {
-      const bad = members.filter((m) => failures.has(m)).map((m) => `${relative(CORPUS, m)}: ${failures.get(m).join('; ')}`);
-      assert.deepEqual(bad, [], `${bad.length} of ${members.length} failed:\n  ${bad.join('\n  ')}`);
+      const bad = members
+        .filter((m) => failures.has(m))
+        .map((m) => `${relative(CORPUS, m)}: ${failures.get(m).join('; ')}`);
+      assert.deepEqual(
+        bad,
+        [],
+        `${bad.length} of ${members.length} failed:\n  ${bad.join('\n  ')}`,
+      );
     });
   }
 });

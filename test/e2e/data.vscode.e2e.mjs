@@ -13,13 +13,40 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, PYTHON, zooCopy } from './realModels.mjs';
-import { choosePath, explorerRow, frameWith, launchBrowser, pickQuickItem, repoRoot, reportMeasuredOn, runPaletteCommand, setTheme, startCodeServer, waitForFile } from './codeServer.mjs';
+import {
+  choosePath,
+  explorerRow,
+  frameWith,
+  launchBrowser,
+  pickQuickItem,
+  repoRoot,
+  reportMeasuredOn,
+  runPaletteCommand,
+  setTheme,
+  startCodeServer,
+  waitForFile,
+} from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const artifacts = join(repoRoot, 'test-artifacts');
 const MODEL = 'ch_ppocr_mobile_v2.0_cls_infer.onnx';
 const RECIPE = 'ch_ppocr_mobile_v2.0_cls_infer.lens.json';
-const CLS_RECIPE = { version: 1, inputs: { x: { kind: 'image', width: 192, height: 48, fit: 'pad', order: 'BGR', layout: 'NCHW', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } } };
+const CLS_RECIPE = {
+  version: 1,
+  inputs: {
+    x: {
+      kind: 'image',
+      width: 192,
+      height: 48,
+      fit: 'pad',
+      order: 'BGR',
+      layout: 'NCHW',
+      scale: 1 / 255,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.5, 0.5, 0.5],
+    },
+  },
+};
 const MODEL_TAB = /^ch_ppocr_mobile_v2\.0_cls_infer\.onnx$/;
 const ON_CROPS = `16 samples: x float32[1,3,48,192] from 16 images in crops/ (recipe ${RECIPE})`;
 
@@ -30,11 +57,17 @@ let browser;
 /** Chooses `folder` through the command's quick pick (already open) and code-server's file dialog. */
 async function chooseFolder(page, folder) {
   await pickQuickItem(page, 'Choose a folder…');
-  const title = page.locator('.quick-input-widget .quick-input-title', { hasText: 'folders of images or recordings' });
+  const title = page.locator('.quick-input-widget .quick-input-title', {
+    hasText: 'folders of images or recordings',
+  });
   await title.waitFor({ timeout: 15_000 });
   // Enter on a folder's path opens it in code-server's dialog; its OK button then takes the folder, as a user would.
   await choosePath(page, folder);
-  await page.locator('.quick-input-widget input').and(page.locator(`[value="${folder}/"]`)).waitFor({ timeout: 15_000 }).catch(() => {});
+  await page
+    .locator('.quick-input-widget input')
+    .and(page.locator(`[value="${folder}/"]`))
+    .waitFor({ timeout: 15_000 })
+    .catch(() => {});
   const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Use for Calibration' });
   if (await title.isVisible()) await ok.click();
   await title.waitFor({ state: 'hidden', timeout: 15_000 });
@@ -101,11 +134,20 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
     // Edit Preprocessing Recipe writes the proposal (as the CLI does) and opens it.
     await runPaletteCommand(page, 'Model Lens: Edit Preprocessing Recipe');
     assert.ok(await waitForFile(recipe, 60_000), 'no recipe written');
-    await page.locator('.tabs-container .tab.active .label-name', { hasText: RECIPE }).waitFor({ timeout: 30_000 });
-    assert.equal(readFileSync(recipe, 'utf8'), proposal, 'the extension and the CLI propose different recipes');
+    await page
+      .locator('.tabs-container .tab.active .label-name', { hasText: RECIPE })
+      .waitFor({ timeout: 30_000 });
+    assert.equal(
+      readFileSync(recipe, 'utf8'),
+      proposal,
+      'the extension and the CLI propose different recipes',
+    );
 
     // A recipe with a bad field: the scan fails with its one line, naming the file, as an error notification.
-    await writeFile(recipe, JSON.stringify({ ...CLS_RECIPE, inputs: { x: { ...CLS_RECIPE.inputs.x, width: 0 } } }));
+    await writeFile(
+      recipe,
+      JSON.stringify({ ...CLS_RECIPE, inputs: { x: { ...CLS_RECIPE.inputs.x, width: 0 } } }),
+    );
     await page.locator('.tabs-container .tab .label-name', { hasText: MODEL_TAB }).click();
     frame = await sensitivityTab(page);
     await frame.locator('.scan-data-button').click();
@@ -114,11 +156,21 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
     await frame.locator('.scan-run').click();
     const recipeToast = page.locator('.notification-toast', { hasText: RECIPE });
     await recipeToast.waitFor({ timeout: 120_000 });
-    const recipeMessage = (await recipeToast.locator('.notification-list-item-message').textContent()).trim();
-    assert.equal(recipeMessage, `Model Lens: ${RECIPE}: inputs.x.width must be a positive whole number, not 0`);
+    const recipeMessage = (
+      await recipeToast.locator('.notification-list-item-message').textContent()
+    ).trim();
+    assert.equal(
+      recipeMessage,
+      `Model Lens: ${RECIPE}: inputs.x.width must be a positive whole number, not 0`,
+    );
     assert.ok(await recipeToast.locator('.monaco-button', { hasText: 'Edit Recipe' }).isVisible());
     await page.screenshot({ path: join(artifacts, 'data-recipe-error.png') });
-    assert.ok((await frame.locator('.banner').textContent()).includes(`Sensitivity failed: ${RECIPE}: inputs.x.width`), 'the tab names the recipe file too');
+    assert.ok(
+      (await frame.locator('.banner').textContent()).includes(
+        `Sensitivity failed: ${RECIPE}: inputs.x.width`,
+      ),
+      'the tab names the recipe file too',
+    );
     await recipeToast.hover();
     await recipeToast.locator('.codicon-notifications-clear').click({ timeout: 5000 });
 
@@ -127,8 +179,13 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
     await frame.locator('.scan-run').click();
     await frame.locator('.scan-table tbody tr[data-index]').first().waitFor({ timeout: 300_000 });
     const summary = (await frame.locator('.scan-summary').textContent()).replace(/\s+/g, ' ');
-    assert.ok(summary.includes(`Measured on 8 samples: x float32[1,3,48,192] from 8 images in crops/ (the first 8 of 16 files) (recipe ${RECIPE})`), summary);
-    assert.ok(await frame.locator('.banner').isHidden(), 'the failed attempt\'s banner is gone');
+    assert.ok(
+      summary.includes(
+        `Measured on 8 samples: x float32[1,3,48,192] from 8 images in crops/ (the first 8 of 16 files) (recipe ${RECIPE})`,
+      ),
+      summary,
+    );
+    assert.ok(await frame.locator('.banner').isHidden(), "the failed attempt's banner is gone");
     for (const theme of ['light', 'dark', 'hc']) {
       await setTheme(page, folder, theme);
       await page.screenshot({ path: join(artifacts, `data-sensitivity-${theme}.png`) });
@@ -136,10 +193,19 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
 
     // A compression verifies on all 16 crops, and both the notification and the report say so.
     await runPaletteCommand(page, 'Model Lens: Quantize to INT8');
-    const reportLine = await reportMeasuredOn(page, /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/, ON_CROPS, 180_000);
-    const wrote = page.locator('.notification-toast', { hasText: 'Wrote ch_ppocr_mobile_v2.0_cls_infer.int8.onnx' });
+    const reportLine = await reportMeasuredOn(
+      page,
+      /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/,
+      ON_CROPS,
+      180_000,
+    );
+    const wrote = page.locator('.notification-toast', {
+      hasText: 'Wrote ch_ppocr_mobile_v2.0_cls_infer.int8.onnx',
+    });
     await wrote.waitFor({ timeout: 30_000 });
-    const wroteMessage = (await wrote.locator('.notification-list-item-message').textContent()).trim();
+    const wroteMessage = (
+      await wrote.locator('.notification-list-item-message').textContent()
+    ).trim();
     assert.ok(wroteMessage.includes(`measured on ${ON_CROPS}`), wroteMessage);
 
     // The report's Calibration Data… picks a folder with bad files and verifies again: two crops used, three listed as skipped.
@@ -147,7 +213,12 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
     assert.equal((await report.locator('.data-choice').textContent()).trim(), 'crops/');
     await report.locator('.data-bar vscode-button', { hasText: 'Calibration Data…' }).click();
     await chooseFolder(page, join(folder, 'mixed'));
-    const mixedLine = await reportMeasuredOn(page, /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/, `2 samples: x float32[1,3,48,192] from 2 images in mixed/ (recipe ${RECIPE})`, 180_000);
+    const mixedLine = await reportMeasuredOn(
+      page,
+      /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/,
+      `2 samples: x float32[1,3,48,192] from 2 images in mixed/ (recipe ${RECIPE})`,
+      180_000,
+    );
     const skipped = report.locator('.callout.warn', { hasText: 'files skipped' });
     await skipped.waitFor({ timeout: 30_000 });
     const skippedText = (await skipped.textContent()).trim();
@@ -163,13 +234,25 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
     await page.waitForTimeout(1000);
     await runPaletteCommand(page, 'Model Lens: Choose Calibration Data…');
     await chooseFolder(page, join(folder, 'crops'));
-    await page.locator('.tabs-container .tab .label-name', { hasText: /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/ }).click();
+    await page
+      .locator('.tabs-container .tab .label-name', {
+        hasText: /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/,
+      })
+      .click();
     const again = await frameWith(page, '.data-bar', 30_000);
     await again.locator('.data-choice', { hasText: 'crops/' }).waitFor({ timeout: 30_000 });
-    assert.ok((await again.locator('.measured-on').textContent()).includes('mixed/'), 'the numbers on screen are still the last check\'s');
+    assert.ok(
+      (await again.locator('.measured-on').textContent()).includes('mixed/'),
+      "the numbers on screen are still the last check's",
+    );
     await again.locator('.data-bar vscode-button', { hasText: 'Verify Again' }).focus();
     await page.keyboard.press('Enter');
-    const againLine = await reportMeasuredOn(page, /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/, ON_CROPS, 180_000);
+    const againLine = await reportMeasuredOn(
+      page,
+      /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.int8\.onnx$/,
+      ON_CROPS,
+      180_000,
+    );
 
     // A reload keeps the choice (workspace state); Use random inputs goes back, and a compression says random.
     await page.reload();
@@ -181,7 +264,14 @@ describe('calibration data chosen in code-server', { timeout: 900_000 }, () => {
     await pickQuickItem(page, 'Use random inputs');
     assert.equal(await dataLabel(frame, 'random inputs'), 'random inputs');
     await runPaletteCommand(page, 'Model Lens: Convert to FP16');
-    const randomLine = await reportMeasuredOn(page, /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.fp16\.onnx$/, '8 random samples (seed 0)', 180_000);
-    t.diagnostic(`recipe error: ${recipeMessage}; scan: ${summary.slice(0, 240)}; int8: ${reportLine}; notification: ${wroteMessage}; mixed: ${mixedLine} / ${skippedText}; again: ${againLine}; random: ${randomLine}`);
+    const randomLine = await reportMeasuredOn(
+      page,
+      /^Report: ch_ppocr_mobile_v2\.0_cls_infer\.fp16\.onnx$/,
+      '8 random samples (seed 0)',
+      180_000,
+    );
+    t.diagnostic(
+      `recipe error: ${recipeMessage}; scan: ${summary.slice(0, 240)}; int8: ${reportLine}; notification: ${wroteMessage}; mixed: ${mixedLine} / ${skippedText}; again: ${againLine}; random: ${randomLine}`,
+    );
   });
 });

@@ -34,13 +34,19 @@ const bundled = await esbuild.build({
   format: 'esm',
   write: false,
 });
-const m = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+const m = await import(
+  `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`
+);
 
 let dir;
 let cases;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'model-lens-data-'));
-  cases = JSON.parse(execFileSync(PYTHON, [join(ROOT, 'test/e2e/data_ref.py'), join(dir, 'data')], { encoding: 'utf8' }));
+  cases = JSON.parse(
+    execFileSync(PYTHON, [join(ROOT, 'test/e2e/data_ref.py'), join(dir, 'data')], {
+      encoding: 'utf8',
+    }),
+  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -86,7 +92,11 @@ describe('JPEG decoding equals PIL (libjpeg-turbo)', () => {
       const r = ref(c.ref);
       assertShape(img, r, c.file);
       const { max, differ } = diff(img.data, r.data);
-      assert.equal(differ, 0, `${c.file} (${c.note}): ${differ} of ${r.data.length} values differ, max |Δ| ${max}`);
+      assert.equal(
+        differ,
+        0,
+        `${c.file} (${c.note}): ${differ} of ${r.data.length} values differ, max |Δ| ${max}`,
+      );
     }
   });
 });
@@ -109,17 +119,27 @@ describe('resizeBilinear matches PIL resize(BILINEAR)', () => {
         theirs = pre(Float32Array.from(theirs));
       }
       const { max } = diff(ours, theirs);
-      assert.ok(max <= tolerance + 1e-3, `${c.file} → ${c.width}×${c.height} (${c.note}): max |Δ| ${max}`);
+      assert.ok(
+        max <= tolerance + 1e-3,
+        `${c.file} → ${c.width}×${c.height} (${c.note}): max |Δ| ${max}`,
+      );
     }
   });
 
   it('imageTensor gives PaddleOCR-normalised [1,3,48,192] within 1/255·2 of PIL-resized pixels', () => {
     const c = cases.resize.find((x) => x.file === 'line.png' && x.width === 192);
-    const t = m.imageTensor(m.decodeImage(bytes(c.file), c.file), { width: 192, height: 48, mean: [0.5], std: [0.5] });
+    const t = m.imageTensor(m.decodeImage(bytes(c.file), c.file), {
+      width: 192,
+      height: 48,
+      mean: [0.5],
+      std: [0.5],
+    });
     assert.deepEqual(t.dims, [1, 3, 48, 192]);
     const r = ref(c.ref);
     const want = new Float32Array(t.data.length);
-    for (let k = 0; k < 3; k++) for (let p = 0; p < 48 * 192; p++) want[k * 48 * 192 + p] = (r.data[p * 3 + k] / 255 - 0.5) / 0.5;
+    for (let k = 0; k < 3; k++)
+      for (let p = 0; p < 48 * 192; p++)
+        want[k * 48 * 192 + p] = (r.data[p * 3 + k] / 255 - 0.5) / 0.5;
     assert.ok(diff(t.data, want).max <= 2 / 255 + 1e-6);
   });
 });
@@ -130,7 +150,11 @@ describe('WAV decoding equals numpy exactly', () => {
       const a = m.decodeWav(bytes(c.file), c.file);
       const r = ref(c.ref);
       assert.equal(a.rate, c.rate, c.file);
-      assert.deepEqual([a.channels.length, a.channels[0].length], r.dims, `${c.file}: channels × frames`);
+      assert.deepEqual(
+        [a.channels.length, a.channels[0].length],
+        r.dims,
+        `${c.file}: channels × frames`,
+      );
       const flat = new Float32Array(r.data.length);
       a.channels.forEach((ch, i) => flat.set(ch, i * ch.length));
       const { max, differ } = diff(flat, r.data);
@@ -145,9 +169,16 @@ describe('resample agrees with sox', () => {
       const mono = m.toMono(m.decodeWav(bytes(c.file), c.file));
       const ours = m.resample(mono, c.from, c.to);
       const theirs = ref(c.ref).data;
-      assert.ok(Math.abs(ours.length - theirs.length) <= 1, `${c.note}: ${ours.length} vs ${theirs.length} samples`);
+      assert.ok(
+        Math.abs(ours.length - theirs.length) <= 1,
+        `${c.note}: ${ours.length} vs ${theirs.length} samples`,
+      );
       const n = Math.min(ours.length, theirs.length);
-      let sig = 0, err = 0, ab = 0, aa = 0, bb = 0;
+      let sig = 0,
+        err = 0,
+        ab = 0,
+        aa = 0,
+        bb = 0;
       for (let i = 0; i < n; i++) {
         sig += theirs[i] ** 2;
         err += (ours[i] - theirs[i]) ** 2;
@@ -157,7 +188,9 @@ describe('resample agrees with sox', () => {
       }
       const snr = 10 * Math.log10(sig / err);
       const corr = ab / Math.sqrt(aa * bb);
-      console.log(`# ${c.note}: SNR ${snr.toFixed(1)} dB, correlation ${corr.toFixed(6)}, ${n} samples`);
+      console.log(
+        `# ${c.note}: SNR ${snr.toFixed(1)} dB, correlation ${corr.toFixed(6)}, ${n} samples`,
+      );
       assert.ok(snr >= 40, `${c.note}: SNR ${snr.toFixed(1)} dB`);
       assert.ok(corr >= 0.9999, `${c.note}: correlation ${corr}`);
     }
@@ -185,7 +218,17 @@ describe('mutated files are decoded or refused with a DataError, nothing else', 
   it('random truncations and byte changes of PNG, JPEG and WAV files', () => {
     let state = 20240601;
     const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
-    const seeds = ['rgb.png', 'adam7_pal4_trns.png', 'rgba16.png', 'q90_420.jpg', 'prog_444.jpg', 'dri_420.jpg', 'gray.jpg', 'three24.wav', 'f32.wav'];
+    const seeds = [
+      'rgb.png',
+      'adam7_pal4_trns.png',
+      'rgba16.png',
+      'q90_420.jpg',
+      'prog_444.jpg',
+      'dri_420.jpg',
+      'gray.jpg',
+      'three24.wav',
+      'f32.wav',
+    ];
     const failures = [];
     let refused = 0;
     for (const seed of seeds) {
@@ -193,7 +236,9 @@ describe('mutated files are decoded or refused with a DataError, nothing else', 
       const decode = seed.endsWith('.wav') ? m.decodeWav : m.decodeImage;
       for (let i = 0; i < 100; i++) {
         const b = good.slice(0, i % 2 ? Math.floor(random() * good.length) : good.length);
-        if (i % 2 === 0) for (let k = 1 + random() * 8; k > 0; k--) b[Math.floor(random() * b.length)] = random() * 256;
+        if (i % 2 === 0)
+          for (let k = 1 + random() * 8; k > 0; k--)
+            b[Math.floor(random() * b.length)] = random() * 256;
         const started = performance.now();
         try {
           decode(b, seed);
@@ -201,7 +246,8 @@ describe('mutated files are decoded or refused with a DataError, nothing else', 
           if (err instanceof m.DataError) refused++;
           else failures.push(`${seed} case ${i}: ${err.stack}`);
         }
-        if (performance.now() - started > 2000) failures.push(`${seed} case ${i}: took ${(performance.now() - started).toFixed(0)} ms`);
+        if (performance.now() - started > 2000)
+          failures.push(`${seed} case ${i}: took ${(performance.now() - started).toFixed(0)} ms`);
       }
     }
     assert.deepEqual(failures, []);

@@ -28,7 +28,8 @@ const close = (a, b) => Math.abs(a - b) <= Math.max(1e-6 * Math.abs(b), 1e-12);
 /** Disagreements between the CLI's tensor and the oracle's, as readable lines. */
 function compare(c, o) {
   const out = [];
-  const diff = (f, cv, ov) => out.push(`${o.name} ${f}: cli=${JSON.stringify(cv)} numpy=${JSON.stringify(ov)}`);
+  const diff = (f, cv, ov) =>
+    out.push(`${o.name} ${f}: cli=${JSON.stringify(cv)} numpy=${JSON.stringify(ov)}`);
   if (c.count !== o.count) diff('count', c.count, o.count);
   if (JSON.stringify(c.shape) !== JSON.stringify(o.shape)) diff('shape', c.shape, o.shape);
   if (o.error !== undefined) {
@@ -36,8 +37,10 @@ function compare(c, o) {
     return out;
   }
   if (c.error !== undefined) return [...out, `${o.name}: cli error ${c.error}`];
-  for (const f of ['dtype', 'dtypeCode', 'min', 'max', 'zeros', 'nan', 'inf']) if (c[f] !== o[f]) diff(f, c[f], o[f]);
-  for (const f of ['mean', 'std']) if (o[f] === null ? c[f] !== null : !close(c[f], o[f])) diff(f, c[f], o[f]);
+  for (const f of ['dtype', 'dtypeCode', 'min', 'max', 'zeros', 'nan', 'inf'])
+    if (c[f] !== o[f]) diff(f, c[f], o[f]);
+  for (const f of ['mean', 'std'])
+    if (o[f] === null ? c[f] !== null : !close(c[f], o[f])) diff(f, c[f], o[f]);
   if (o.histogram) {
     let cc = 0;
     let oo = 0;
@@ -54,7 +57,9 @@ function compare(c, o) {
 }
 
 async function inspect(file) {
-  const { stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], { maxBuffer: BIG });
+  const { stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], {
+    maxBuffer: BIG,
+  });
   return JSON.parse(stdout);
 }
 
@@ -90,19 +95,30 @@ describe('GGUF: inspect and compress agree with numpy and the ggml reference', (
       const m = o.models[file];
       assert.ok(!m.error, m.error);
       assert.equal(cli.format, 'gguf');
-      assert.equal(cli.metadata.properties.find((p) => p.key === 'gguf.version')?.value, String(m.version));
+      assert.equal(
+        cli.metadata.properties.find((p) => p.key === 'gguf.version')?.value,
+        String(m.version),
+      );
       const problems = [];
       for (const ot of m.tensors) {
         const ct = cli.tensors.find((x) => x.name === ot.name);
         if (!ct) problems.push(`${ot.name}: missing from cli`);
         else problems.push(...compare(ct, ot));
-        if (ot.ggufPy === false) problems.push(`${ot.name} (${ot.ggmlType}): the numpy oracle disagrees with gguf-py`);
+        if (ot.ggufPy === false)
+          problems.push(`${ot.name} (${ot.ggmlType}): the numpy oracle disagrees with gguf-py`);
       }
       assert.equal(cli.tensors.length, m.tensors.length);
       assert.deepEqual(problems, []);
       const checked = m.tensors.filter((x) => x.ggufPy === true).map((x) => x.ggmlType);
-      t.diagnostic(`${m.tensors.length} tensors compared; oracle matched gguf-py on: ${checked.join(', ') || 'none (gguf-py not available)'}`);
-      if (withGgufPy && name === 'tiny-llama.gguf') assert.equal(checked.length, 10, 'every decoded quantized type but Q8_K is checked against gguf-py');
+      t.diagnostic(
+        `${m.tensors.length} tensors compared; oracle matched gguf-py on: ${checked.join(', ') || 'none (gguf-py not available)'}`,
+      );
+      if (withGgufPy && name === 'tiny-llama.gguf')
+        assert.equal(
+          checked.length,
+          10,
+          'every decoded quantized type but Q8_K is checked against gguf-py',
+        );
     });
   }
 
@@ -110,7 +126,9 @@ describe('GGUF: inspect and compress agree with numpy and the ggml reference', (
     it(`compress tiny-float.gguf --method ${method}`, async () => {
       const file = join(dir, 'tiny-float.gguf');
       const out = join(dir, `tiny-float.${method}.gguf`);
-      await run(process.execPath, [CLI, 'compress', file, '--method', method, '-o', out], { maxBuffer: BIG });
+      await run(process.execPath, [CLI, 'compress', file, '--method', method, '-o', out], {
+        maxBuffer: BIG,
+      });
       const check = await oracle(env, '--quantized', file, out);
       assert.deepEqual(check.problems, []);
       assert.equal(check.checked, 7);
@@ -128,7 +146,12 @@ describe('GGUF: inspect and compress agree with numpy and the ggml reference', (
         'blk.0.ffn_gate.weight': 'Q4_K',
         'output.weight': q,
       });
-      const problems = m.tensors.flatMap((ot) => compare(cli.tensors.find((x) => x.name === ot.name), ot));
+      const problems = m.tensors.flatMap((ot) =>
+        compare(
+          cli.tensors.find((x) => x.name === ot.name),
+          ot,
+        ),
+      );
       assert.deepEqual(problems, []);
     });
   }

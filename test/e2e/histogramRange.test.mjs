@@ -16,20 +16,33 @@ const ZOO = process.env.MODEL_LENS_ZOO_DIR ?? join(ROOT, '.cache/zoo/models');
 const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
 
 const bundled = await esbuild.build({
-  stdin: { contents: "export * from './webview/rebin'; export { dtypeInfo } from './src/core/dtypes';", resolveDir: ROOT, loader: 'ts' },
+  stdin: {
+    contents: "export * from './webview/rebin'; export { dtypeInfo } from './src/core/dtypes';",
+    resolveDir: ROOT,
+    loader: 'ts',
+  },
   bundle: true,
   platform: 'node',
   format: 'esm',
   write: false,
 });
-const { robustRange, combineHistograms, dtypeInfo } = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+const { robustRange, combineHistograms, dtypeInfo } = await import(
+  `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`
+);
 
 /** The float tensors' statistics as the webview builds its sources from them (webview/main.ts). */
 function sources(report) {
   return report.tensors.flatMap((t, id) =>
     t.min === null || t.min === undefined || !dtypeInfo(t.dtypeCode).float
       ? []
-      : [{ histogram: { ...t.histogram, counts: Uint32Array.from(t.histogram.counts) }, min: t.min, max: t.max, id }],
+      : [
+          {
+            histogram: { ...t.histogram, counts: Uint32Array.from(t.histogram.counts) },
+            min: t.min,
+            max: t.max,
+            id,
+          },
+        ],
   );
 }
 
@@ -47,7 +60,11 @@ describe('whole-model histogram range on real models', () => {
     const model = join(ZOO, file);
     it(file, () => {
       assert.ok(existsSync(model), `${model} missing: run node scripts/zoo-fetch.mjs`);
-      const report = JSON.parse(execFileSync('node', [join(ROOT, 'dist/cli.js'), 'inspect', model, '--json'], { maxBuffer: 1 << 28 }));
+      const report = JSON.parse(
+        execFileSync('node', [join(ROOT, 'dist/cli.js'), 'inspect', model, '--json'], {
+          maxBuffer: 1 << 28,
+        }),
+      );
       const src = sources(report);
       const range = robustRange(src);
       if (!clipped) {
@@ -57,7 +74,10 @@ describe('whole-model histogram range on real models', () => {
       assert.ok(range, `${file}: expected a clipped range`);
       const names = [...new Set(src.map((s) => report.tensors[s.id].name))];
       const oracle = JSON.parse(
-        execFileSync(PYTHON, [join(ROOT, 'test/e2e/outliers_numpy.py'), model], { input: JSON.stringify({ lo: range.lo, hi: range.hi, names }), maxBuffer: 1 << 26 }),
+        execFileSync(PYTHON, [join(ROOT, 'test/e2e/outliers_numpy.py'), model], {
+          input: JSON.stringify({ lo: range.lo, hi: range.hi, names }),
+          maxBuffer: 1 << 26,
+        }),
       ).tensors;
       // Ours, per tensor name, as [below, above]; a tensor left out whole counts all its values.
       const ours = new Map();
@@ -67,24 +87,36 @@ describe('whole-model histogram range on real models', () => {
         const [b, a] = ours.get(name) ?? [0, 0];
         ours.set(name, o.aside ? [b, a + o.aside] : [b + o.below, a + o.above]);
       }
-      const aside = new Set(range.sources.filter((o) => o.aside).map((o) => report.tensors[o.id].name));
+      const aside = new Set(
+        range.sources.filter((o) => o.aside).map((o) => report.tensors[o.id].name),
+      );
       for (const [name, [b, a, inside]] of Object.entries(oracle)) {
         if (aside.has(name)) theirs.set(name, [0, b + a + inside]);
         else if (b + a > 0) theirs.set(name, [b, a]);
       }
-      assert.deepEqual(Object.fromEntries([...ours].sort()), Object.fromEntries([...theirs].sort()));
-      const sum = (i) => Object.entries(oracle).reduce((s, [name, c]) => s + (aside.has(name) ? 0 : c[i]), 0);
+      assert.deepEqual(
+        Object.fromEntries([...ours].sort()),
+        Object.fromEntries([...theirs].sort()),
+      );
+      const sum = (i) =>
+        Object.entries(oracle).reduce((s, [name, c]) => s + (aside.has(name) ? 0 : c[i]), 0);
       assert.equal(range.below, sum(0));
       assert.equal(range.above, sum(1));
       // What the chart draws is exactly the rest: every value inside [lo, hi) and nothing else.
       const drawn = combineHistograms(range.drawn, 256, range);
-      assert.ok(Math.abs(drawn.total - sum(2)) < 1e-6, `${file}: drawn ${drawn.total}, numpy inside ${sum(2)}`);
+      assert.ok(
+        Math.abs(drawn.total - sum(2)) < 1e-6,
+        `${file}: drawn ${drawn.total}, numpy inside ${sum(2)}`,
+      );
       // The bulk fills the chart: the robust quantiles span at least a fifth of it.
       assert.ok((range.qHigh - range.qLow) / (range.hi - range.lo) > 0.2, JSON.stringify(range));
       console.log(
         `${file}: [${range.lo.toPrecision(4)}, ${range.hi.toPrecision(4)}) from p0.1 ${range.qLow.toPrecision(4)} p99.9 ${range.qHigh.toPrecision(4)}; ` +
           `${range.below} below, ${range.above} above, ${range.aside} left out, in ${range.sources.length} tensors: ` +
-          range.sources.slice(0, 4).map((o) => `${report.tensors[o.id].name} ${o.below + o.above + o.aside}`).join(', '),
+          range.sources
+            .slice(0, 4)
+            .map((o) => `${report.tensors[o.id].name} ${o.below + o.above + o.aside}`)
+            .join(', '),
       );
     });
   }

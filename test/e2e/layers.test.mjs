@@ -34,7 +34,8 @@ describe('layers lint', () => {
       'src/shared/s.ts': "import { e } from '../extension/e';\n",
       'webview/w.ts': "import type { E } from '../src/extension/e';\n",
       'src/node/x.ts': 'export const x = 1;\n',
-      'src/extension/e.ts': "import { x } from '../node/x';\nexport const e = x;\nexport type E = number;\n",
+      'src/extension/e.ts':
+        "import { x } from '../node/x';\nexport const e = x;\nexport type E = number;\n",
     });
     assert.equal(r.status, 1);
     assert.deepEqual(r.stderr.trim().split('\n'), [

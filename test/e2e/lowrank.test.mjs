@@ -31,18 +31,33 @@ ort.env.logLevel = 'error';
 
 /** One zoo model per kind of factorable layer, with the input shapes to run it on. */
 const MODELS = [
-  { file: 'hey_jarvis_v0.1.onnx', what: 'Gemm transB (wake-word head)', inputs: { 'x.1': [1, 16, 96] } },
+  {
+    file: 'hey_jarvis_v0.1.onnx',
+    what: 'Gemm transB (wake-word head)',
+    inputs: { 'x.1': [1, 16, 96] },
+  },
   { file: 'melspectrogram.onnx', what: '1-D Conv and MatMul', inputs: { input: [1, 1280] } },
-  { file: 'embedding_model.onnx', what: '2-D Conv, k×1 and 1×k kernels', inputs: { input_1: [1, 76, 32, 1] } },
-  { file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', what: 'Conv weights in Constant nodes, opset 9', inputs: { x: [1, 3, 48, 192] } },
+  {
+    file: 'embedding_model.onnx',
+    what: '2-D Conv, k×1 and 1×k kernels',
+    inputs: { input_1: [1, 76, 32, 1] },
+  },
+  {
+    file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+    what: 'Conv weights in Constant nodes, opset 9',
+    inputs: { x: [1, 3, 48, 192] },
+  },
 ];
 
 function randomFeeds(inputs, seed) {
   let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   return Object.fromEntries(
     Object.entries(inputs).map(([name, dims]) => {
-      const data = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()));
+      const data = Float32Array.from(
+        { length: dims.reduce((a, b) => a * b, 1) },
+        () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()),
+      );
       return [name, new ort.Tensor('float32', data, dims)];
     }),
   );
@@ -52,7 +67,12 @@ async function outputs(file, feeds) {
   const session = await ort.InferenceSession.create(file);
   try {
     const out = await session.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { dims: [...t.dims], data: Float32Array.from(t.data) }]));
+    return Object.fromEntries(
+      Object.entries(out).map(([k, t]) => [
+        k,
+        { dims: [...t.dims], data: Float32Array.from(t.data) },
+      ]),
+    );
   } finally {
     await session.release?.();
   }
@@ -61,7 +81,11 @@ async function outputs(file, feeds) {
 /** `model-lens compress --json --no-verify`: the report, or the exit code and stderr. */
 async function compress(input, output, flags) {
   try {
-    const { stdout } = await run(process.execPath, [CLI, 'compress', input, ...flags, '-o', output, '--force', '--json', '--no-verify'], { maxBuffer: 1 << 26 });
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'compress', input, ...flags, '-o', output, '--force', '--json', '--no-verify'],
+      { maxBuffer: 1 << 26 },
+    );
     return { report: JSON.parse(stdout) };
   } catch (e) {
     return { code: e.code, stderr: e.stderr.trim() };
@@ -82,21 +106,45 @@ for (const m of MODELS) {
       it(`--amount ${amount}: runs in onnxruntime-node, ~${amount * 100}% fewer layer parameters, U·V is numpy's truncated SVD`, async () => {
         const input = join(ZOO, m.file);
         const output = join(work, `${m.file}.${amount}.onnx`);
-        const r = await compress(input, output, ['--method', 'lowrank', '--criterion', 'svd', '--amount', String(amount)]);
+        const r = await compress(input, output, [
+          '--method',
+          'lowrank',
+          '--criterion',
+          'svd',
+          '--amount',
+          String(amount),
+        ]);
         assert.ok(r.report, r.stderr);
         const s = r.report.structure;
         assert.equal(s.method, 'lowrank');
         assert.equal(s.criterion, 'svd');
         // The budget stops before passing (1 - amount); components are small next to a layer, so it lands close.
         const kept = s.layerParametersAfter / s.layerParametersBefore;
-        assert.ok(kept <= 1 - amount + 1e-9 && kept >= 1 - amount - 0.03, `kept ${kept} of the factorable layers' parameters`);
-        for (const l of s.layers) if (l.rank) assert.ok(l.rank <= l.maxRank && l.rank * (l.K + l.N) < l.K * l.N, `${l.node}: rank ${l.rank} saves nothing`);
+        assert.ok(
+          kept <= 1 - amount + 1e-9 && kept >= 1 - amount - 0.03,
+          `kept ${kept} of the factorable layers' parameters`,
+        );
+        for (const l of s.layers)
+          if (l.rank)
+            assert.ok(
+              l.rank <= l.maxRank && l.rank * (l.K + l.N) < l.K * l.N,
+              `${l.node}: rank ${l.rank} saves nothing`,
+            );
 
-        const checked = JSON.parse(execFileSync(PYTHON, [CHECK, input, output], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+        const checked = JSON.parse(
+          execFileSync(PYTHON, [CHECK, input, output], { encoding: 'utf8', maxBuffer: 1 << 26 }),
+        );
         const factored = s.layers.filter((l) => l.rank);
-        assert.equal(checked.layers.length, factored.length, 'every factored layer has a lineage entry for U and V');
+        assert.equal(
+          checked.layers.length,
+          factored.length,
+          'every factored layer has a lineage entry for U and V',
+        );
         for (const l of checked.layers) {
-          assert.ok(l.maxRelErr < 1e-5, `${l.weight}: U·V differs from numpy's rank-${l.rank} SVD by ${l.maxRelErr} of σ₁`);
+          assert.ok(
+            l.maxRelErr < 1e-5,
+            `${l.weight}: U·V differs from numpy's rank-${l.rank} SVD by ${l.maxRelErr} of σ₁`,
+          );
           assert.equal(l.rank, factored.find((f) => f.weight === l.weight)?.rank);
         }
         // The parameter saving, counted from the files.
@@ -121,7 +169,14 @@ describe('lowrank defaults, chains and bad input', () => {
 
   it('defaults to the data-aware criterion (calibration runs) and names the variant lowrank<amount>', async () => {
     const output = join(work, 'jarvis.data.onnx');
-    const r = await compress(jarvis, output, ['--method', 'lowrank', '--amount', '0.5', '--samples', '8']);
+    const r = await compress(jarvis, output, [
+      '--method',
+      'lowrank',
+      '--amount',
+      '0.5',
+      '--samples',
+      '8',
+    ]);
     assert.ok(r.report, r.stderr);
     assert.equal(r.report.suffix, 'lowrank50');
     assert.equal(r.report.structure.criterion, 'data');
@@ -135,26 +190,47 @@ describe('lowrank defaults, chains and bad input', () => {
 
   it('chains with int8: the factors are quantized too, and the structure is reported', async () => {
     const output = join(work, 'jarvis.int8.onnx');
-    const r = await compress(jarvis, output, ['--method', 'lowrank,int8', '--criterion', 'svd', '--amount', '0.25']);
+    const r = await compress(jarvis, output, [
+      '--method',
+      'lowrank,int8',
+      '--criterion',
+      'svd',
+      '--amount',
+      '0.25',
+    ]);
     assert.ok(r.report, r.stderr);
     assert.equal(r.report.suffix, 'lowranksvd25.int8');
     assert.equal(r.report.structure.method, 'lowrank');
     const names = r.report.tensors.map((t) => t.name);
     for (const l of r.report.structure.layers.filter((x) => x.rank)) {
-      assert.ok(names.includes(`${l.weight}_lowrank_u`) && names.includes(`${l.weight}_lowrank_v`), `${l.weight}'s factors not quantized: ${names}`);
+      assert.ok(
+        names.includes(`${l.weight}_lowrank_u`) && names.includes(`${l.weight}_lowrank_v`),
+        `${l.weight}'s factors not quantized: ${names}`,
+      );
     }
     const out = await outputs(output, randomFeeds({ 'x.1': [1, 16, 96] }, 5));
     assert.ok(out['53'].data.every(Number.isFinite));
   });
 
   for (const [what, file, flags, message] of [
-    ['--amount outside (0, 1)', 'hey_jarvis_v0.1.onnx', ['--amount', '1.5'], /--amount must be between 0 and 1/],
+    [
+      '--amount outside (0, 1)',
+      'hey_jarvis_v0.1.onnx',
+      ['--amount', '1.5'],
+      /--amount must be between 0 and 1/,
+    ],
     ['--amount 0', 'hey_jarvis_v0.1.onnx', ['--amount', '0'], /--amount must be between 0 and 1/],
     ['a model with nothing factorable', 'silero_vad.onnx', [], /nothing to factor/],
   ]) {
     it(`${what}: one line (plus the CLI's usage hint), nonzero exit, nothing written`, async () => {
       const output = join(work, `bad-${file}`);
-      const r = await compress(join(ZOO, file), output, ['--method', 'lowrank', '--criterion', 'svd', ...flags]);
+      const r = await compress(join(ZOO, file), output, [
+        '--method',
+        'lowrank',
+        '--criterion',
+        'svd',
+        ...flags,
+      ]);
       assert.equal(r.report, undefined);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, message);

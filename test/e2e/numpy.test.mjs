@@ -24,7 +24,16 @@ const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
 const CORPUS = '/usr/share/libonnx-testdata/data';
 const CORPUS_SAMPLE = 40;
 const LARGE_MB = Number(process.env.MODEL_LENS_LARGE_MB ?? 48);
-const FIXTURES = ['mlp.onnx', 'cnn.onnx', 'constants.onnx', 'subgraph_if.onnx', 'external/model.onnx', 'dtypes.onnx', 'sparse.onnx', 'function.onnx'];
+const FIXTURES = [
+  'mlp.onnx',
+  'cnn.onnx',
+  'constants.onnx',
+  'subgraph_if.onnx',
+  'external/model.onnx',
+  'dtypes.onnx',
+  'sparse.onnx',
+  'function.onnx',
+];
 const BIG = 1 << 28;
 
 /** Tensors the oracle lists that Model Lens may leave out: Constant's scalar/list attribute forms and tensor attributes of other ops. */
@@ -60,10 +69,12 @@ function compareTensor(c, o) {
   // Exact: min and max are element values, read back unchanged whatever the summation order.
   for (const f of ['min', 'max', 'zeros', 'nan', 'inf']) if (c[f] !== o[f]) diff(f, c[f], o[f]);
   for (const f of ['mean', 'std']) {
-    if (o[f] === null ? c[f] !== null : typeof c[f] !== 'number' || !close(c[f], o[f])) diff(f, c[f], o[f]);
+    if (o[f] === null ? c[f] !== null : typeof c[f] !== 'number' || !close(c[f], o[f]))
+      diff(f, c[f], o[f]);
   }
   const sparsity = o.count ? o.zeros / o.count : 0;
-  if (typeof c.sparsity !== 'number' || Math.abs(c.sparsity - sparsity) > 1e-12) diff('sparsity', c.sparsity, sparsity);
+  if (typeof c.sparsity !== 'number' || Math.abs(c.sparsity - sparsity) > 1e-12)
+    diff('sparsity', c.sparsity, sparsity);
   out.push(...compareHistogram(c.histogram, o));
   return out;
 }
@@ -91,7 +102,9 @@ function compareHistogram(h, o) {
     cc += h.counts[k];
     oo += oc[k];
     if (Math.abs(cc - oo) > o.edgeSlack[k]) {
-      out.push(`histogram bin ${k}: cli=${h.counts[k]} numpy=${oc[k]} (cumulative cli=${cc} numpy=${oo}, values on edge ${k + 1}: ${o.edgeSlack[k]}; numpy edges [${o.histogram.min}, ${o.histogram.max}])`);
+      out.push(
+        `histogram bin ${k}: cli=${h.counts[k]} numpy=${oc[k]} (cumulative cli=${cc} numpy=${oo}, values on edge ${k + 1}: ${o.edgeSlack[k]}; numpy edges [${o.histogram.min}, ${o.histogram.max}])`,
+      );
       break;
     }
   }
@@ -110,11 +123,18 @@ function compareModel(cli, oracle) {
   for (const o of oracle.tensors) {
     const candidates = byName.get(o.name) ?? [];
     if (!candidates.length) {
-      (optional(o) ? notes : problems).push(`tensor '${o.name}' (${o.origin}${o.via ? ` ${o.via}` : ''}, scope '${o.scope}'): missing from cli`);
+      (optional(o) ? notes : problems).push(
+        `tensor '${o.name}' (${o.origin}${o.via ? ` ${o.via}` : ''}, scope '${o.scope}'): missing from cli`,
+      );
       continue;
     }
-    const scored = candidates.map((c) => ({ c, d: compareTensor(c, o) })).sort((a, b) => a.d.length - b.d.length);
-    byName.set(o.name, candidates.filter((c) => c !== scored[0].c));
+    const scored = candidates
+      .map((c) => ({ c, d: compareTensor(c, o) }))
+      .sort((a, b) => a.d.length - b.d.length);
+    byName.set(
+      o.name,
+      candidates.filter((c) => c !== scored[0].c),
+    );
     for (const d of scored[0].d) problems.push(`tensor '${o.name}' (scope '${o.scope}') ${d}`);
   }
   for (const rest of byName.values()) {
@@ -142,15 +162,24 @@ async function pool(items, limit, fn) {
 
 async function inspect(file) {
   try {
-    const { stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], { maxBuffer: BIG });
+    const { stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], {
+      maxBuffer: BIG,
+    });
     return { json: JSON.parse(stdout) };
   } catch (e) {
-    return { error: `exit ${e.code ?? '?'}: ${(e.stderr || e.message).trim().split('\n').slice(0, 3).join(' | ')}` };
+    return {
+      error: `exit ${e.code ?? '?'}: ${(e.stderr || e.message).trim().split('\n').slice(0, 3).join(' | ')}`,
+    };
   }
 }
 
 // The corpus sample is chosen by the oracle side (python), so test names can show the models.
-const SAMPLE = JSON.parse(execFileSync(PYTHON, [ORACLE, '--select', String(CORPUS_SAMPLE), CORPUS], { encoding: 'utf8', maxBuffer: BIG }));
+const SAMPLE = JSON.parse(
+  execFileSync(PYTHON, [ORACLE, '--select', String(CORPUS_SAMPLE), CORPUS], {
+    encoding: 'utf8',
+    maxBuffer: BIG,
+  }),
+);
 
 describe('model-lens inspect --json agrees with numpy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ml-numpy-'));
@@ -164,8 +193,16 @@ describe('model-lens inspect --json agrees with numpy', () => {
 
   before(async () => {
     assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs --tests`);
-    assert.equal(SAMPLE.length, CORPUS_SAMPLE, `${CORPUS}: expected ${CORPUS_SAMPLE} models with weights`);
-    await run(process.execPath, [GENERATE, dir, ...(LARGE_MB > 0 ? ['--large', String(LARGE_MB)] : [])], { maxBuffer: BIG });
+    assert.equal(
+      SAMPLE.length,
+      CORPUS_SAMPLE,
+      `${CORPUS}: expected ${CORPUS_SAMPLE} models with weights`,
+    );
+    await run(
+      process.execPath,
+      [GENERATE, dir, ...(LARGE_MB > 0 ? ['--large', String(LARGE_MB)] : [])],
+      { maxBuffer: BIG },
+    );
     const check = await run(PYTHON, [CHECKER, dir], { maxBuffer: BIG }).catch((e) => e);
     assert.equal(check.code ?? 0, 0, `onnx.checker rejected a fixture:\n${check.stdout}`);
     const paths = models.map((m) => m.path);

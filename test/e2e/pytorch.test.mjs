@@ -28,7 +28,11 @@ const BUILT = {
   'views.pt': { stateDict: '' },
   'checkpoint.pth': { stateDict: 'model' },
   'zip64.pt': { stateDict: '' },
-  'module.pt': { cliOnly: true, refused: ['__main__.Net', 'torch.nn.modules.linear.Linear'], names: ['enc.weight', 'enc.bias', 'head.weight', 'head.bias'] },
+  'module.pt': {
+    cliOnly: true,
+    refused: ['__main__.Net', 'torch.nn.modules.linear.Linear'],
+    names: ['enc.weight', 'enc.bias', 'head.weight', 'head.bias'],
+  },
   'hostile.pt': { cliOnly: true, refused: ['posix.system', 'builtins.eval'], names: ['weight'] },
 };
 
@@ -37,9 +41,13 @@ function ensureTorch() {
     execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
     return 'present';
   } catch {
-    if (process.getuid?.() !== 0) throw new Error('python3-torch is missing: run `apt-get install python3-torch` as root');
+    if (process.getuid?.() !== 0)
+      throw new Error('python3-torch is missing: run `apt-get install python3-torch` as root');
     const t0 = Date.now();
-    execFileSync('apt-get', ['install', '-y', '-qq', 'python3-torch'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'python3-torch'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     return `installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`;
   }
 }
@@ -51,12 +59,15 @@ function close(ours, theirs) {
 /** Disagreements between one CLI tensor and torch's, as in numpy.test.mjs: exact extremes and counts, close moments, bins up to edge slack. */
 function compareTensor(c, o) {
   const out = [];
-  const diff = (field, cv, ov) => out.push(`${field}: cli=${JSON.stringify(cv)} torch=${JSON.stringify(ov)}`);
+  const diff = (field, cv, ov) =>
+    out.push(`${field}: cli=${JSON.stringify(cv)} torch=${JSON.stringify(ov)}`);
   for (const f of ['dtype', 'dtypeCode', 'count']) if (c[f] !== o[f]) diff(f, c[f], o[f]);
   if (JSON.stringify(c.shape) !== JSON.stringify(o.shape)) diff('shape', c.shape, o.shape);
   if (c.error !== undefined) return [...out, `error: ${c.error}`];
   for (const f of ['min', 'max', 'zeros', 'nan', 'inf']) if (c[f] !== o[f]) diff(f, c[f], o[f]);
-  for (const f of ['mean', 'std']) if (o[f] === null ? c[f] !== null : typeof c[f] !== 'number' || !close(c[f], o[f])) diff(f, c[f], o[f]);
+  for (const f of ['mean', 'std'])
+    if (o[f] === null ? c[f] !== null : typeof c[f] !== 'number' || !close(c[f], o[f]))
+      diff(f, c[f], o[f]);
   if (o.histogram === null) return out;
   const hc = c.histogram?.counts ?? [];
   const oc = o.histogram.counts;
@@ -77,7 +88,9 @@ function compareTensor(c, o) {
 async function inspect(file) {
   try {
     const t0 = Date.now();
-    const { stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], { maxBuffer: BIG });
+    const { stdout } = await run(process.execPath, [CLI, 'inspect', file, '--json'], {
+      maxBuffer: BIG,
+    });
     return { json: JSON.parse(stdout), ms: Date.now() - t0 };
   } catch (e) {
     return { error: (e.stderr || e.message).trim(), code: e.code };
@@ -94,15 +107,27 @@ describe('model-lens inspect --json agrees with torch on PyTorch checkpoints', (
   before(async (t) => {
     assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs --tests`);
     t.diagnostic?.(`python3-torch ${ensureTorch()}`);
-    const made = await run(PYTHON, [join(ROOT, 'test/fixtures/pytorch_fixtures.py'), torchDir, ...(LARGE_MB > 0 ? ['--large', String(LARGE_MB)] : [])], { maxBuffer: BIG });
+    const made = await run(
+      PYTHON,
+      [
+        join(ROOT, 'test/fixtures/pytorch_fixtures.py'),
+        torchDir,
+        ...(LARGE_MB > 0 ? ['--large', String(LARGE_MB)] : []),
+      ],
+      { maxBuffer: BIG },
+    );
     for (const [f, e] of Object.entries(JSON.parse(made.stdout))) manifest[join(torchDir, f)] = e;
     const require = createRequire(import.meta.url);
     const { writePytorchFixtures } = require(join(DIST, 'test/fixtures/pytorch.js'));
     for (const f of writePytorchFixtures(dir)) manifest[f] = BUILT[basename(f)];
-    const toOracle = Object.fromEntries(Object.entries(manifest).filter(([, e]) => !e.error && !e.cliOnly));
+    const toOracle = Object.fromEntries(
+      Object.entries(manifest).filter(([, e]) => !e.error && !e.cliOnly),
+    );
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(toOracle));
     const [stats] = await Promise.all([
-      run(PYTHON, [join(ROOT, 'test/e2e/pytorch_stats.py'), join(dir, 'manifest.json')], { maxBuffer: BIG }),
+      run(PYTHON, [join(ROOT, 'test/e2e/pytorch_stats.py'), join(dir, 'manifest.json')], {
+        maxBuffer: BIG,
+      }),
       (async () => {
         for (const f of Object.keys(manifest)) cli.set(f, await inspect(f));
       })(),
@@ -114,7 +139,13 @@ describe('model-lens inspect --json agrees with torch on PyTorch checkpoints', (
 
   it('covers torch.save files, our builder and a large file', () => {
     const names = Object.keys(manifest).map((f) => f.slice(dir.length + 1));
-    for (const f of ['torch/views.pt', 'torch/lightning.ckpt', 'torch/hostile.pt', 'pytorch/zip64.pt', ...(LARGE_MB > 0 ? ['torch/large.pt'] : [])]) {
+    for (const f of [
+      'torch/views.pt',
+      'torch/lightning.ckpt',
+      'torch/hostile.pt',
+      'pytorch/zip64.pt',
+      ...(LARGE_MB > 0 ? ['torch/large.pt'] : []),
+    ]) {
       assert.ok(names.includes(f), `${f} missing from ${names.join(', ')}`);
     }
   });
@@ -132,13 +163,18 @@ describe('model-lens inspect --json agrees with torch on PyTorch checkpoints', (
         if (c.json.format !== 'pytorch') problems.push(`${label(file)}: format ${c.json.format}`);
         const ours = c.json.tensors.map((x) => x.name);
         const theirs = o.tensors.map((x) => x.name);
-        if (JSON.stringify(ours) !== JSON.stringify(theirs)) problems.push(`${label(file)}: names cli=[${ours}] torch=[${theirs}]`);
+        if (JSON.stringify(ours) !== JSON.stringify(theirs))
+          problems.push(`${label(file)}: names cli=[${ours}] torch=[${theirs}]`);
         const byName = new Map(c.json.tensors.map((x) => [x.name, x]));
         for (const ot of o.tensors) {
           const ct = byName.get(ot.name);
-          if (ct) for (const d of compareTensor(ct, ot)) problems.push(`${label(file)} '${ot.name}' ${d}`);
+          if (ct)
+            for (const d of compareTensor(ct, ot))
+              problems.push(`${label(file)} '${ot.name}' ${d}`);
         }
-        t.diagnostic(`${label(file)}: ${o.tensors.length} tensors agree${c.ms > 1000 ? ` (cli ${c.ms} ms)` : ''}`);
+        t.diagnostic(
+          `${label(file)}: ${o.tensors.length} tensors agree${c.ms > 1000 ? ` (cli ${c.ms} ms)` : ''}`,
+        );
       }
     }
     assert.deepEqual(problems, []);
@@ -149,13 +185,28 @@ describe('model-lens inspect --json agrees with torch on PyTorch checkpoints', (
       if (!entry.refused) continue;
       const c = cli.get(file);
       assert.ok(c.json, `${label(file)}: ${c.error}`);
-      const opaque = c.json.metadata.properties.find((p) => p.key === 'opaque globals')?.value.split(', ');
+      const opaque = c.json.metadata.properties
+        .find((p) => p.key === 'opaque globals')
+        ?.value.split(', ');
       assert.deepEqual(opaque, entry.refused, label(file));
       assert.match(c.json.warnings.join('\n'), /none was run/);
-      if (entry.names) assert.deepEqual(c.json.tensors.map((x) => x.name), entry.names, label(file));
-      if (entry.load === 'hostile') assert.match(oracle[file].refusedBy, /posix|system|eval|Unsupported/i, 'torch refuses it too');
+      if (entry.names)
+        assert.deepEqual(
+          c.json.tensors.map((x) => x.name),
+          entry.names,
+          label(file),
+        );
+      if (entry.load === 'hostile')
+        assert.match(
+          oracle[file].refusedBy,
+          /posix|system|eval|Unsupported/i,
+          'torch refuses it too',
+        );
     }
-    assert.ok(!existsSync(join(torchDir, 'pwned')) && !existsSync(join(dir, 'pytorch', 'pwned')), 'a hostile pickle ran');
+    assert.ok(
+      !existsSync(join(torchDir, 'pwned')) && !existsSync(join(dir, 'pytorch', 'pwned')),
+      'a hostile pickle ran',
+    );
   });
 
   it('refuses legacy and TorchScript files with a clear message', () => {

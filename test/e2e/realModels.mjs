@@ -16,7 +16,10 @@ export const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
 /** The cached zoo model `file`; a missing one fails the test (run.sh and test:zoo fetch them first). */
 export function zooModel(file) {
   const path = join(ZOO_MODELS, file);
-  assert.ok(existsSync(path), `${path} missing: run node scripts/zoo-fetch.mjs (or set MODEL_LENS_ZOO_DIR)`);
+  assert.ok(
+    existsSync(path),
+    `${path} missing: run node scripts/zoo-fetch.mjs (or set MODEL_LENS_ZOO_DIR)`,
+  );
   return path;
 }
 
@@ -29,7 +32,9 @@ export function zooCopy(file, dir) {
 
 /** Runs the CLI and parses its JSON output. */
 export async function cliJson(...args) {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26 });
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+    maxBuffer: 1 << 26,
+  });
   return JSON.parse(stdout);
 }
 

@@ -24,7 +24,8 @@ const close = (a, b) => Math.abs(a - b) <= Math.max(1e-6 * Math.abs(b), 1e-12);
 
 function compareTensor(c, o) {
   const out = [];
-  const diff = (f, cv, ov) => out.push(`${f}: cli=${JSON.stringify(cv)} numpy=${JSON.stringify(ov)}`);
+  const diff = (f, cv, ov) =>
+    out.push(`${f}: cli=${JSON.stringify(cv)} numpy=${JSON.stringify(ov)}`);
   for (const f of ['dtype', 'dtypeCode', 'count', 'file']) if (c[f] !== o[f]) diff(f, c[f], o[f]);
   if (JSON.stringify(c.shape) !== JSON.stringify(o.shape)) diff('shape', c.shape, o.shape);
   if (o.error !== undefined || c.error !== undefined) {
@@ -32,7 +33,8 @@ function compareTensor(c, o) {
     return out;
   }
   for (const f of ['min', 'max', 'zeros', 'nan', 'inf']) if (c[f] !== o[f]) diff(f, c[f], o[f]);
-  for (const f of ['mean', 'std']) if (o[f] === null ? c[f] !== null : !close(c[f], o[f])) diff(f, c[f], o[f]);
+  for (const f of ['mean', 'std'])
+    if (o[f] === null ? c[f] !== null : !close(c[f], o[f])) diff(f, c[f], o[f]);
   if (o.histogram) {
     // A value within a few ulps of an interior edge may fall either side (numpy_stats.py's edgeSlack).
     let cc = 0;
@@ -59,7 +61,8 @@ function compareModel(cli, oracle) {
     else for (const d of compareTensor(c, o)) problems.push(`tensor '${o.name}' ${d}`);
     byName.delete(o.name);
   }
-  for (const name of byName.keys()) problems.push(`tensor '${name}': listed by cli, not by the oracle`);
+  for (const name of byName.keys())
+    problems.push(`tensor '${name}': listed by cli, not by the oracle`);
   return problems;
 }
 
@@ -71,7 +74,14 @@ async function cli(...args) {
 describe('safetensors: inspect --json agrees with numpy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ml-st-e2e-'));
   const st = join(dir, 'safetensors');
-  const originals = ['model.safetensors', 'dtypes.safetensors', 'int8.safetensors', 'sharded/model.safetensors.index.json', 'sharded/model-00001-of-00002.safetensors', 'large.safetensors'];
+  const originals = [
+    'model.safetensors',
+    'dtypes.safetensors',
+    'int8.safetensors',
+    'sharded/model.safetensors.index.json',
+    'sharded/model-00001-of-00002.safetensors',
+    'large.safetensors',
+  ];
   const variants = [
     ['model.safetensors', 'fp16'],
     ['model.safetensors', 'bf16'],
@@ -97,8 +107,14 @@ describe('safetensors: inspect --json agrees with numpy', () => {
       const report = await cli('compress', join(st, file), '--method', method, ...rest, '--json');
       outputs.set(`${file} ${method}`, report);
     }
-    const paths = [...originals.map((f) => join(st, f)), ...[...outputs.values()].map((r) => r.output)];
-    const [stats] = await Promise.all([run(PYTHON, [ORACLE, ...paths], { maxBuffer: BIG }), ...paths.map(async (p) => inspected.set(p, await cli('inspect', p, '--json')))]);
+    const paths = [
+      ...originals.map((f) => join(st, f)),
+      ...[...outputs.values()].map((r) => r.output),
+    ];
+    const [stats] = await Promise.all([
+      run(PYTHON, [ORACLE, ...paths], { maxBuffer: BIG }),
+      ...paths.map(async (p) => inspected.set(p, await cli('inspect', p, '--json'))),
+    ]);
     oracle = JSON.parse(stats.stdout).models;
   });
 
@@ -118,7 +134,9 @@ describe('safetensors: inspect --json agrees with numpy', () => {
       const report = outputs.get(`${file} ${method}`);
       const p = report.output;
       assert.ok(oracle[p] && !oracle[p].error, `oracle failed on ${p}: ${oracle[p]?.error}`);
-      t.diagnostic(`${report.tensors.length} tensors compressed, ${report.totals.fileBytesBefore} -> ${report.totals.fileBytesAfter} bytes`);
+      t.diagnostic(
+        `${report.tensors.length} tensors compressed, ${report.totals.fileBytesBefore} -> ${report.totals.fileBytesAfter} bytes`,
+      );
       assert.ok(report.tensors.length > 0, 'something was compressed');
       assert.deepEqual(compareModel(inspected.get(p), oracle[p]), []);
     });

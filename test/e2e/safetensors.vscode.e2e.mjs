@@ -7,7 +7,13 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EXTENSION_HOST_SETTLE_MS, frameWith, launchBrowser, repoRoot, startCodeServer } from './codeServer.mjs';
+import {
+  EXTENSION_HOST_SETTLE_MS,
+  frameWith,
+  launchBrowser,
+  repoRoot,
+  startCodeServer,
+} from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const samples = join(process.env.MODEL_LENS_SAMPLES ?? join(repoRoot, 'samples'), 'safetensors');
@@ -27,7 +33,10 @@ async function openFromExplorer(t, folder, file) {
   t.after(async () => {
     const slug = t.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
     await page.screenshot({ path: join(artifacts, `safetensors-${slug}.png`) }).catch(() => {});
-    await writeFile(join(artifacts, `safetensors-${slug}.console.log`), consoleLines.join('\n') + '\n');
+    await writeFile(
+      join(artifacts, `safetensors-${slug}.console.log`),
+      consoleLines.join('\n') + '\n',
+    );
     await page.close();
   });
   await page.goto(`${server.url}/?folder=${encodeURIComponent(dir)}`);
@@ -45,7 +54,10 @@ async function openFromExplorer(t, folder, file) {
 describe('safetensors in code-server', { timeout: 600_000 }, () => {
   before(async () => {
     assert.ok(existsSync(vsix), `missing packaged extension (npm run package): ${vsix}`);
-    assert.ok(existsSync(join(samples, 'sharded/model.safetensors.index.json')), `missing samples (node dist/test/fixtures/generate.js DIR): ${samples}`);
+    assert.ok(
+      existsSync(join(samples, 'sharded/model.safetensors.index.json')),
+      `missing samples (node dist/test/fixtures/generate.js DIR): ${samples}`,
+    );
     await mkdir(artifacts, { recursive: true });
     tmp = await mkdtemp(join(tmpdir(), 'model-lens-st-e2e-'));
     server = await startCodeServer({ folder: samples, vsix });
@@ -63,27 +75,50 @@ describe('safetensors in code-server', { timeout: 600_000 }, () => {
     // Rows are layers (dotted prefixes); the fixture has 8 tensors in 8 layers.
     await frame.locator('[data-row]').nth(7).waitFor({ timeout: 30_000 });
     const text = await frame.locator('body').innerText();
-    for (const name of ['model.layers.0.mlp.up_proj', 'model.layers.10.mlp.down_proj', 'lm_head']) assert.ok(text.includes(name), `no ${name} in the inspector`);
+    for (const name of ['model.layers.0.mlp.up_proj', 'model.layers.10.mlp.down_proj', 'lm_head'])
+      assert.ok(text.includes(name), `no ${name} in the inspector`);
     t.diagnostic(`${await frame.locator('[data-row]').count()} rows`);
     // The layer tree by dotted prefix: opening model, then picking layers, filters the table to them.
-    await frame.locator('vscode-tree-item[data-filter="model."]').click({ position: { x: 40, y: 10 } });
+    await frame
+      .locator('vscode-tree-item[data-filter="model."]')
+      .click({ position: { x: 40, y: 10 } });
     const layersNode = frame.locator('vscode-tree-item[data-filter="model.layers."]');
     await layersNode.waitFor({ state: 'visible', timeout: 10_000 });
     await layersNode.click({ position: { x: 60, y: 10 } });
-    await frame.waitForFunction(() => document.querySelector('.filter')?.value === 'model.layers.', null, { timeout: 10_000 });
+    await frame.waitForFunction(
+      () => document.querySelector('.filter')?.value === 'model.layers.',
+      null,
+      { timeout: 10_000 },
+    );
     const rows = await frame.locator('[data-row]').allInnerTexts();
-    assert.ok(rows.length > 0 && rows.every((r) => r.includes('model.layers.')), `filtered rows: ${rows.join(' | ')}`);
+    assert.ok(
+      rows.length > 0 && rows.every((r) => r.includes('model.layers.')),
+      `filtered rows: ${rows.join(' | ')}`,
+    );
   });
 
   test('the index of a sharded model shows the whole model', async (t) => {
-    const { frame } = await openFromExplorer(t, join(samples, 'sharded'), 'model.safetensors.index.json');
+    const { frame } = await openFromExplorer(
+      t,
+      join(samples, 'sharded'),
+      'model.safetensors.index.json',
+    );
     await frame.locator('[data-row]').nth(9).waitFor({ timeout: 30_000 });
     const text = await frame.locator('body').innerText();
-    assert.ok(text.includes('model.embed_tokens') && text.includes('model.layers.1.mlp.up_proj'), 'layers of both shards are listed');
+    assert.ok(
+      text.includes('model.embed_tokens') && text.includes('model.layers.1.mlp.up_proj'),
+      'layers of both shards are listed',
+    );
   });
 
   test('a lone shard says it is part of a sharded model', async (t) => {
-    const { frame } = await openFromExplorer(t, join(samples, 'sharded'), 'model-00002-of-00002.safetensors');
-    await frame.locator('.warning', { hasText: 'part of a sharded model' }).waitFor({ timeout: 30_000 });
+    const { frame } = await openFromExplorer(
+      t,
+      join(samples, 'sharded'),
+      'model-00002-of-00002.safetensors',
+    );
+    await frame
+      .locator('.warning', { hasText: 'part of a sharded model' })
+      .waitFor({ timeout: 30_000 });
   });
 });

@@ -8,7 +8,17 @@ import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { explorerRow, frameWith, launchBrowser, repoRoot, runPaletteCommand, setTheme, sha256, startCodeServer, waitForFile } from './codeServer.mjs';
+import {
+  explorerRow,
+  frameWith,
+  launchBrowser,
+  repoRoot,
+  runPaletteCommand,
+  setTheme,
+  sha256,
+  startCodeServer,
+  waitForFile,
+} from './codeServer.mjs';
 
 const vsix = process.env.MODEL_LENS_VSIX ?? join(repoRoot, 'dist/model-lens.vsix');
 const samples = process.env.MODEL_LENS_SAMPLES ?? join(repoRoot, 'samples');
@@ -32,10 +42,17 @@ async function openWorkbench(t, folder) {
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.stack ?? e}`));
-  const slug = t.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 60);
+  const slug = t.name
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase()
+    .slice(0, 60);
   t.after(async () => {
     await page.screenshot({ path: join(artifacts, `sensitivity-${slug}.png`) }).catch(() => {});
-    await writeFile(join(artifacts, `sensitivity-${slug}.console.log`), consoleLines.join('\n') + '\n');
+    await writeFile(
+      join(artifacts, `sensitivity-${slug}.console.log`),
+      consoleLines.join('\n') + '\n',
+    );
     await page.close();
   });
   await page.goto(`${server.url}/?folder=${encodeURIComponent(folder)}`);
@@ -45,7 +62,8 @@ async function openWorkbench(t, folder) {
 
 /** One initializer's dtype and raw bytes (hex digest), read by the independent reader (Debian python3-onnx). */
 function initializer(file, name) {
-  const py = 'import onnx,sys,hashlib; m=onnx.load(sys.argv[1]); t=[t for t in m.graph.initializer if t.name==sys.argv[2]]; print((str(t[0].data_type)+" "+hashlib.sha256(t[0].raw_data).hexdigest()) if t else "missing")';
+  const py =
+    'import onnx,sys,hashlib; m=onnx.load(sys.argv[1]); t=[t for t in m.graph.initializer if t.name==sys.argv[2]]; print((str(t[0].data_type)+" "+hashlib.sha256(t[0].raw_data).hexdigest()) if t else "missing")';
   return execFileSync('/usr/bin/python3', ['-c', py, file, name], { encoding: 'utf8' }).trim();
 }
 
@@ -60,7 +78,9 @@ async function sensitivityTab(page) {
 
 /** Brings the model's inspector tab to the front and returns its (possibly re-created) webview frame. */
 async function backToModel(page) {
-  await page.locator('.tabs-container .tab .label-name', { hasText: /^sensitive_mlp\.onnx$/ }).click();
+  await page
+    .locator('.tabs-container .tab .label-name', { hasText: /^sensitive_mlp\.onnx$/ })
+    .click();
   await page.waitForTimeout(1500);
   const frame = await frameWith(page, '.scan-table tbody tr[data-index]', 30_000);
   await frame.locator('[data-view="sensitivity"]').waitFor({ timeout: 10_000 });
@@ -77,7 +97,10 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
   before(async () => {
     for (const [what, path] of [
       ['packaged extension (npm run package)', vsix],
-      [`samples folder with accuracy/${MODEL} (node dist/test/fixtures/generate.js DIR)`, join(samples, 'accuracy', MODEL)],
+      [
+        `samples folder with accuracy/${MODEL} (node dist/test/fixtures/generate.js DIR)`,
+        join(samples, 'accuracy', MODEL),
+      ],
     ]) {
       assert.ok(existsSync(path), `missing ${what}: ${path}`);
     }
@@ -113,12 +136,23 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     assert.equal(names[0], FRAGILE, `ranking: ${names.join(', ')}`);
     assert.equal(names.length, 5);
     const first = await rows.first().locator('td').allTextContents();
-    assert.match(first.join(' | '), /0\.9\d+/, `the worst row shows its output cosine: ${first.join(' | ')}`);
-    assert.ok(await rows.first().evaluate((tr) => tr.classList.contains('row-poor')), 'the fragile layer is not flagged');
+    assert.match(
+      first.join(' | '),
+      /0\.9\d+/,
+      `the worst row shows its output cosine: ${first.join(' | ')}`,
+    );
+    assert.ok(
+      await rows.first().evaluate((tr) => tr.classList.contains('row-poor')),
+      'the fragile layer is not flagged',
+    );
     // Keyboard: the first row takes focus and ArrowDown moves the selection.
     await rows.first().focus();
     await page.keyboard.press('ArrowDown');
-    assert.equal(await frame.locator('.scan-table tbody tr[aria-selected="true"] .name').textContent(), names[1], 'ArrowDown did not move the selection');
+    assert.equal(
+      await frame.locator('.scan-table tbody tr[aria-selected="true"] .name').textContent(),
+      names[1],
+      'ArrowDown did not move the selection',
+    );
     await page.screenshot({ path: join(artifacts, 'sensitivity-tab-dark.png') });
     await setTheme(page, folder, 'light');
     await page.screenshot({ path: join(artifacts, 'sensitivity-tab-light.png') });
@@ -135,12 +169,26 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     // The report panel opens over the inspector; back on the model's tab the result is still there.
     await frameWith(page, '.cards', 60_000);
     frame = await backToModel(page);
-    await frame.locator('.scan-result', { hasText: 'Wrote sensitive_mlp.int8.mixed.onnx' }).waitFor({ timeout: 30_000 });
+    await frame
+      .locator('.scan-result', { hasText: 'Wrote sensitive_mlp.int8.mixed.onnx' })
+      .waitFor({ timeout: 30_000 });
     assert.equal(await sha256(original), before, 'the original changed');
-    assert.equal(initializer(mixed, 'fc1.weight'), initializer(original, 'fc1.weight'), 'the pinned layer is not the original float weight');
-    assert.notEqual(initializer(mixed, 'fc2.weight'), initializer(original, 'fc2.weight'), 'an unpinned layer was not compressed');
+    assert.equal(
+      initializer(mixed, 'fc1.weight'),
+      initializer(original, 'fc1.weight'),
+      'the pinned layer is not the original float weight',
+    );
+    assert.notEqual(
+      initializer(mixed, 'fc2.weight'),
+      initializer(original, 'fc2.weight'),
+      'an unpinned layer was not compressed',
+    );
     await frame.locator('.pin-count', { hasText: '1 pinned' }).waitFor({ timeout: 10_000 });
-    assert.equal(await frame.locator('select[data-tensor="fc1.weight"]').inputValue(), 'float', 'the pin was lost when the tab was re-created');
+    assert.equal(
+      await frame.locator('select[data-tensor="fc1.weight"]').inputValue(),
+      'float',
+      'the pin was lost when the tab was re-created',
+    );
 
     // The same pin with a target cosine: the search may raise the others, never fc1; the existing file needs the user's OK.
     await frame.locator('.scan-rerun').waitFor({ state: 'visible', timeout: 15_000 });
@@ -148,19 +196,30 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     await frame.locator('.goal-value').waitFor({ state: 'visible', timeout: 5000 });
     const firstWrite = (await stat(mixed)).mtimeMs;
     await frame.locator('.scan-rerun').click();
-    const dialog = page.locator('.monaco-dialog-box', { hasText: 'sensitive_mlp.int8.mixed.onnx already exists' });
+    const dialog = page.locator('.monaco-dialog-box', {
+      hasText: 'sensitive_mlp.int8.mixed.onnx already exists',
+    });
     await dialog.waitFor({ timeout: 15_000 });
     await dialog.locator('.monaco-button', { hasText: 'Overwrite' }).click();
     // Written once the file changes; the report panel then comes to the front over the inspector.
     const deadline = Date.now() + 120_000;
-    while ((await stat(mixed)).mtimeMs === firstWrite && Date.now() < deadline) await page.waitForTimeout(200);
-    await page.locator('.tabs-container .tab.active .label-name', { hasText: /^Report: sensitive_mlp\.int8\.mixed\.onnx$/ }).waitFor({ timeout: 30_000 });
+    while ((await stat(mixed)).mtimeMs === firstWrite && Date.now() < deadline)
+      await page.waitForTimeout(200);
+    await page
+      .locator('.tabs-container .tab.active .label-name', {
+        hasText: /^Report: sensitive_mlp\.int8\.mixed\.onnx$/,
+      })
+      .waitFor({ timeout: 30_000 });
     frame = await backToModel(page);
     const result = frame.locator('.scan-result', { hasText: 'goal' });
     await result.waitFor({ timeout: 120_000 });
     const resultText = await result.textContent();
     assert.match(resultText, /goal met/, resultText);
-    assert.equal(initializer(mixed, 'fc1.weight'), initializer(original, 'fc1.weight'), 'the search changed the pinned layer');
+    assert.equal(
+      initializer(mixed, 'fc1.weight'),
+      initializer(original, 'fc1.weight'),
+      'the search changed the pinned layer',
+    );
     assert.equal(await sha256(original), before, 'the original changed');
     const fc3 = await frame.locator(`select[data-tensor="${FRAGILE}"]`).inputValue();
     assert.notEqual(fc3, 'int8', 'the search left the fragile layer at int8');
@@ -175,12 +234,17 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     // A fresh editor opens on Layers; the Sensitivity tab has the scan without running it again.
     await again.locator('[data-view="sensitivity"]').click();
     const reopened = Date.now();
-    await again.locator('.scan-table tbody tr[data-index]').nth(4).waitFor({ state: 'visible', timeout: 10_000 });
+    await again
+      .locator('.scan-table tbody tr[data-index]')
+      .nth(4)
+      .waitFor({ state: 'visible', timeout: 10_000 });
     const cachedMs = Date.now() - reopened;
     assert.match(await again.locator('.scan-summary').textContent(), /\(cached\)/);
     const blocked = consoleLines.filter((l) => /Content Security Policy|Refused to/i.test(l));
     assert.deepEqual(blocked, [], 'a webview CSP blocked something it needs');
-    t.diagnostic(`scan ${scanMs} ms; ranking ${names.join(' > ')}; goal re-run: "${resultText.trim()}"; fc3 → ${fc3}; cached rows ${cachedMs} ms after reopening`);
+    t.diagnostic(
+      `scan ${scanMs} ms; ranking ${names.join(' > ')}; goal re-run: "${resultText.trim()}"; fc3 → ${fc3}; cached rows ${cachedMs} ms after reopening`,
+    );
   });
 
   test('Compress… → int4 → Target fidelity… writes the mixed variant and the report shows the fidelity section', async (t) => {
@@ -193,15 +257,22 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     await runPaletteCommand(page, 'Model Lens: Compress…');
     const input = page.locator('.quick-input-widget input');
     const title = page.locator('.quick-input-widget .quick-input-title');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'int4' }).first().waitFor({ timeout: 10_000 });
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'int4' })
+      .first()
+      .waitFor({ timeout: 10_000 });
     // int8 is the first method, int4 the second.
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Enter');
     await page.waitForTimeout(400);
     await page.keyboard.press('Enter'); // block size: the default
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Weights of compute ops' }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'Weights of compute ops' })
+      .waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter'); // tensors to compress: the default
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Target fidelity…' }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'Target fidelity…' })
+      .waitFor({ timeout: 10_000 });
     await input.fill('Target fidelity');
     await page.keyboard.press('Enter');
     await page.waitForTimeout(400);
@@ -224,11 +295,20 @@ describe('Sensitivity tab and fidelity goals in code-server', { timeout: 900_000
     assert.match(section, /cosine ≥ 0\.999: met/, section);
     assert.match(section, /Calibration/);
     assert.match(section, /Held-out\s*0\.9/, section);
-    assert.match(section, new RegExp(`(int8|fp16|float)\\s*\\d+ tensors?: [^]*${FRAGILE.replace('.', '\\.')}`), section);
+    assert.match(
+      section,
+      new RegExp(`(int8|fp16|float)\\s*\\d+ tensors?: [^]*${FRAGILE.replace('.', '\\.')}`),
+      section,
+    );
     const cards = await report.locator('.card').allTextContents();
-    assert.ok(cards.some((c) => /Fidelity goal/.test(c)), `cards: ${cards.join(' | ')}`);
+    assert.ok(
+      cards.some((c) => /Fidelity goal/.test(c)),
+      `cards: ${cards.join(' | ')}`,
+    );
     assert.equal(await sha256(original), before, 'the original changed');
     await page.screenshot({ path: join(artifacts, 'sensitivity-report-fidelity.png') });
-    t.diagnostic(`wizard ${steps}; fidelity section: ${section.replace(/\s+/g, ' ').slice(0, 300)}`);
+    t.diagnostic(
+      `wizard ${steps}; fidelity section: ${section.replace(/\s+/g, ' ').slice(0, 300)}`,
+    );
   });
 });

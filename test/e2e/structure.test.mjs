@@ -32,13 +32,21 @@ async function cli(...args) {
 
 /** onnx.checker's verdict, or the reason it cannot judge (an opset past onnx 1.12). */
 async function check(file) {
-  const { stdout } = await run(PYTHON, ['-c', 'import onnx,sys\nm=onnx.load(sys.argv[1])\ntry:\n onnx.checker.check_model(m); print("ok")\nexcept Exception as e:\n print(("n/a " if "opset" in str(e).lower() else "bad ") + str(e).splitlines()[0])', file]);
+  const { stdout } = await run(PYTHON, [
+    '-c',
+    'import onnx,sys\nm=onnx.load(sys.argv[1])\ntry:\n onnx.checker.check_model(m); print("ok")\nexcept Exception as e:\n print(("n/a " if "opset" in str(e).lower() else "bad ") + str(e).splitlines()[0])',
+    file,
+  ]);
   return stdout.trim();
 }
 
 /** Models whose layers the analysis cannot reach, with the line that says so. */
 const NOTHING = /no channels can be removed: its main graph has no Conv, Gemm or MatMul/;
-const REFUSED = { 'silero_vad_legacy.onnx': NOTHING, 'silero_vad_v5.onnx': NOTHING, 'silero_vad_v6.onnx': NOTHING };
+const REFUSED = {
+  'silero_vad_legacy.onnx': NOTHING,
+  'silero_vad_v5.onnx': NOTHING,
+  'silero_vad_v6.onnx': NOTHING,
+};
 
 describe('channel removal on the zoo', { timeout: 1_800_000 }, () => {
   it('writes a smaller graph with the same inputs and outputs for every model it can cut, and says why for the rest', async () => {
@@ -47,24 +55,52 @@ describe('channel removal on the zoo', { timeout: 1_800_000 }, () => {
     for (const model of MODELS) {
       const input = join(work, model.file);
       copyFileSync(join(ZOO_MODELS, model.file), input);
-      const samples = existsSync(join(INPUTS, model.file.replace(/\.onnx$/, ''))) ? loadSamples(model) : [];
-      const data = samples.length && samples[0].files.length === 1 ? ['--data', join(INPUTS, model.file.replace(/\.onnx$/, ''))] : [];
-      const values = samples.length && samples[0].files.length > 1 ? samples[0].files.flatMap((f) => ['--inputs', f]) : [];
-      const r = await cli('compress', input, '--method', 'channels', '--no-reconstruct', '--json', ...data, ...values);
+      const samples = existsSync(join(INPUTS, model.file.replace(/\.onnx$/, '')))
+        ? loadSamples(model)
+        : [];
+      const data =
+        samples.length && samples[0].files.length === 1
+          ? ['--data', join(INPUTS, model.file.replace(/\.onnx$/, ''))]
+          : [];
+      const values =
+        samples.length && samples[0].files.length > 1
+          ? samples[0].files.flatMap((f) => ['--inputs', f])
+          : [];
+      const r = await cli(
+        'compress',
+        input,
+        '--method',
+        'channels',
+        '--no-reconstruct',
+        '--json',
+        ...data,
+        ...values,
+      );
       const output = join(work, model.file.replace(/\.onnx$/, '.channels25.onnx'));
       if (REFUSED[model.file]) {
         assert.notEqual(r.code, 0, `${model.file}: expected a refusal`);
         assert.match(r.stderr.trim().split('\n')[0], REFUSED[model.file]);
         assert.equal(r.stderr.trim().split('\n').length <= 2, true, r.stderr);
         assert.ok(!existsSync(output), `${model.file}: refused but wrote ${output}`);
-        rows.push(`${model.file}: refused (${r.stderr.trim().split('\n')[0].replace(/^.*: no channels/, 'no channels')})`);
+        rows.push(
+          `${model.file}: refused (${r.stderr
+            .trim()
+            .split('\n')[0]
+            .replace(/^.*: no channels/, 'no channels')})`,
+        );
         continue;
       }
       assert.equal(r.code, 0, `${model.file}: ${r.stderr}`);
       const report = JSON.parse(r.stdout);
       const s = report.structure;
-      assert.ok(s.cost.parametersAfter < s.cost.parametersBefore, `${model.file}: parameters ${s.cost.parametersBefore} → ${s.cost.parametersAfter}`);
-      assert.ok(s.cost.macsAfter < s.cost.macsBefore, `${model.file}: multiply-adds ${s.cost.macsBefore} → ${s.cost.macsAfter}`);
+      assert.ok(
+        s.cost.parametersAfter < s.cost.parametersBefore,
+        `${model.file}: parameters ${s.cost.parametersBefore} → ${s.cost.parametersAfter}`,
+      );
+      assert.ok(
+        s.cost.macsAfter < s.cost.macsBefore,
+        `${model.file}: multiply-adds ${s.cost.macsBefore} → ${s.cost.macsAfter}`,
+      );
       assert.ok(s.latency.beforeMs > 0 && s.latency.afterMs > 0);
       assert.match(await check(output), /^(ok|n\/a )/, `${model.file}: onnx.checker`);
       // The student answers the teacher's inputs with the teacher's outputs, shape for shape (onnxruntime-node, not Model Lens).
@@ -73,10 +109,13 @@ describe('channel removal on the zoo', { timeout: 1_800_000 }, () => {
       assert.deepEqual(b.outputNames, a.outputNames);
       for (const { feeds } of samples.slice(0, 2)) {
         const [x, y] = [await a.run(feeds), await b.run(feeds)];
-        for (const name of a.outputNames) assert.deepEqual(y[name].dims, x[name].dims, `${model.file}: output ${name}`);
+        for (const name of a.outputNames)
+          assert.deepEqual(y[name].dims, x[name].dims, `${model.file}: output ${name}`);
       }
       const whole = s.groups.filter((g) => g.whole).length;
-      rows.push(`${model.file}: parameters ${(s.cost.parametersAfter / s.cost.parametersBefore).toFixed(2)}×, multiply-adds ${(s.cost.macsAfter / s.cost.macsBefore).toFixed(2)}×, ${whole} of ${s.groups.length} groups whole, cosine ${report.verify?.outputs.map((o) => o.cosine.toFixed(4)).join('/') ?? 'n/a'}`);
+      rows.push(
+        `${model.file}: parameters ${(s.cost.parametersAfter / s.cost.parametersBefore).toFixed(2)}×, multiply-adds ${(s.cost.macsAfter / s.cost.macsBefore).toFixed(2)}×, ${whole} of ${s.groups.length} groups whole, cosine ${report.verify?.outputs.map((o) => o.cosine.toFixed(4)).join('/') ?? 'n/a'}`,
+      );
     }
     for (const line of rows) console.log(`# ${line}`);
     assert.equal(rows.length, MODELS.length);
@@ -90,6 +129,9 @@ describe('channel removal on the zoo', { timeout: 1_800_000 }, () => {
       assert.equal(r.code, 2, `--amount ${amount}: exit ${r.code}`);
       assert.match(r.stderr, /--amount must be between 0 and 1/);
     }
-    assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('amount.')), ['amount.onnx']);
+    assert.deepEqual(
+      readdirSync(work).filter((f) => f.startsWith('amount.')),
+      ['amount.onnx'],
+    );
   });
 });

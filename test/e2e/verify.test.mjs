@@ -8,7 +8,15 @@
 // MODEL_LENS_PYTHON (default /usr/bin/python3, Debian's numpy writes the .npy/.npz inputs).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
@@ -55,7 +63,12 @@ function verify(original, variant, options = {}) {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    worker.postMessage({ type: 'request', id, method: 'verify', params: { original, variant, options } });
+    worker.postMessage({
+      type: 'request',
+      id,
+      method: 'verify',
+      params: { original, variant, options },
+    });
   });
 }
 
@@ -67,9 +80,14 @@ let work;
 const timings = [];
 
 before(() => {
-  assert.ok(existsSync(join(DIST, 'worker.js')), `${DIST}/worker.js missing: run node scripts/build.mjs --tests`);
+  assert.ok(
+    existsSync(join(DIST, 'worker.js')),
+    `${DIST}/worker.js missing: run node scripts/build.mjs --tests`,
+  );
   work = mkdtempSync(join(tmpdir(), 'model-lens-verify-'));
-  execFileSync(process.execPath, [join(DIST, 'test/fixtures/generate.js'), join(work, 'fx')], { stdio: 'ignore' });
+  execFileSync(process.execPath, [join(DIST, 'test/fixtures/generate.js'), join(work, 'fx')], {
+    stdio: 'ignore',
+  });
   worker = new Worker(join(DIST, 'worker.js'));
   worker.on('message', (m) => {
     if (m.type !== 'response') return;
@@ -87,7 +105,8 @@ after(async () => {
     timings.sort((a, b) => b.ms - a.ms);
     const total = timings.reduce((s, t) => s + t.ms, 0);
     console.log(`verify: ${timings.length} runs, ${(total / 1000).toFixed(1)} s in all; slowest:`);
-    for (const t of timings.slice(0, 8)) console.log(`  ${t.ms.toFixed(0).padStart(6)} ms  ${t.what}`);
+    for (const t of timings.slice(0, 8))
+      console.log(`  ${t.ms.toFixed(0).padStart(6)} ms  ${t.what}`);
   }
 });
 
@@ -119,7 +138,10 @@ function constantModel(modelPath, outputs, out) {
       attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: outputs[k] }],
     })),
   };
-  writeFileSync(out, onnx.ModelProto.encode({ irVersion: m.irVersion, opsetImport: m.opsetImport, graph }).finish());
+  writeFileSync(
+    out,
+    onnx.ModelProto.encode({ irVersion: m.irVersion, opsetImport: m.opsetImport, graph }).finish(),
+  );
   return out;
 }
 
@@ -138,13 +160,17 @@ const TYPES = {
   12: ['uint32', Uint32Array],
   13: ['uint64', BigUint64Array],
 };
-const DTYPE_OF = Object.fromEntries(Object.entries(TYPES).map(([code, [name]]) => [name, Number(code)]));
+const DTYPE_OF = Object.fromEntries(
+  Object.entries(TYPES).map(([code, [name]]) => [name, Number(code)]),
+);
 
 /** A TensorProto's elements as the typed array onnxruntime takes (raw_data or the typed fields). */
 function tensorData(t) {
   assert.ok(TYPES[t.dataType], `test helper does not decode dtype ${t.dataType}`);
   const Ctor = TYPES[t.dataType][1];
-  const typed = [t.floatData, t.doubleData, t.int32Data, t.int64Data, t.uint64Data].some((a) => a?.length);
+  const typed = [t.floatData, t.doubleData, t.int32Data, t.int64Data, t.uint64Data].some(
+    (a) => a?.length,
+  );
   if (!typed) return new Ctor(new Uint8Array(t.rawData ?? []).buffer);
   const big = (v) => BigInt(v.toString());
   if (t.dataType === 1) return Float32Array.from(t.floatData);
@@ -158,7 +184,8 @@ function tensorData(t) {
 function f16(bits) {
   const e = (bits >> 10) & 31;
   const m = bits & 1023;
-  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+  const v =
+    e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
   return bits & 0x8000 ? -v : v;
 }
 
@@ -194,7 +221,12 @@ async function runNode(modelPath, inputs) {
     return session.outputNames.map((name) => {
       const r = results[name];
       const data = r.data;
-      return { name, dims: r.dims, dataType: DTYPE_OF[r.type], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+      return {
+        name,
+        dims: r.dims,
+        dataType: DTYPE_OF[r.type],
+        rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      };
     });
   } finally {
     await session.release();
@@ -215,9 +247,14 @@ function syntheticInputs(modelPath, seed) {
   const next = lcg(seed);
   return realInputs(m).map((i) => {
     const tt = i.type.tensorType;
-    const dims = tt.shape.dim.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : 2));
+    const dims = tt.shape.dim.map((d) =>
+      d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : 2,
+    );
     const count = dims.reduce((a, b) => a * b, 1);
-    const data = tt.elemType === 9 ? Uint8Array.from({ length: count }, () => (next() < 0.5 ? 1 : 0)) : Float32Array.from({ length: count }, () => next() * 4 - 2);
+    const data =
+      tt.elemType === 9
+        ? Uint8Array.from({ length: count }, () => (next() < 0.5 ? 1 : 0))
+        : Float32Array.from({ length: count }, () => next() * 4 - 2);
     return { name: i.name, dims, dataType: tt.elemType, rawData: new Uint8Array(data.buffer) };
   });
 }
@@ -231,7 +268,15 @@ function writeTensors(dir, tensors) {
   });
 }
 
-const FIXTURES = ['mlp.onnx', 'cnn.onnx', 'constants.onnx', 'subgraph_if.onnx', 'external/model.onnx', 'sparse.onnx', 'function.onnx'];
+const FIXTURES = [
+  'mlp.onnx',
+  'cnn.onnx',
+  'constants.onnx',
+  'subgraph_if.onnx',
+  'external/model.onnx',
+  'sparse.onnx',
+  'function.onnx',
+];
 
 describe('verify: generated fixtures', () => {
   for (const f of FIXTURES) {
@@ -259,7 +304,10 @@ describe('verify: generated fixtures', () => {
       const ref = constantModel(file, expected, join(work, 'node', f, 'reference.onnx'));
       const r = record(`${f} vs onnxruntime-node`, await verify(file, ref, { inputs: files }));
       assert.equal(r.samples, 1);
-      assert.deepEqual(r.inputs.map((i) => i.source), files.map((p) => basename(p)));
+      assert.deepEqual(
+        r.inputs.map((i) => i.source),
+        files.map((p) => basename(p)),
+      );
       for (const o of r.outputs) {
         const k = expected.findIndex((e) => e.name === o.name);
         const tol = tolerance(values(expected[k]));
@@ -286,7 +334,13 @@ describe('verify: generated fixtures', () => {
     };
     assert.ok(m.graph.initializer.some((t) => t.name === 'fc_known.weight'));
     // logits = relu2 · W + b, so scaling W and b by a power of two scales the logits exactly.
-    const neg = record('mlp vs negated', await verify(file, scaled(-1, join(work, 'neg.onnx')), { samples: 4, shapes: { input: [5, 64] } }));
+    const neg = record(
+      'mlp vs negated',
+      await verify(file, scaled(-1, join(work, 'neg.onnx')), {
+        samples: 4,
+        shapes: { input: [5, 64] },
+      }),
+    );
     const [o] = neg.outputs;
     assert.equal(o.name, 'logits');
     assert.deepEqual(o.shape, [5, 10]);
@@ -295,7 +349,10 @@ describe('verify: generated fixtures', () => {
     assert.equal(o.relL2, 2);
     assert.equal(o.top1, 0);
     assert.equal(o.top1Rows, 20);
-    const half = record('mlp vs halved', await verify(file, scaled(0.5, join(work, 'half.onnx')), { samples: 4, dims: { batch: 3 } }));
+    const half = record(
+      'mlp vs halved',
+      await verify(file, scaled(0.5, join(work, 'half.onnx')), { samples: 4, dims: { batch: 3 } }),
+    );
     assert.equal(half.outputs[0].cosine, 1);
     assert.equal(half.outputs[0].relL2, 0.5);
     assert.equal(half.outputs[0].relL2Max, 0.5);
@@ -316,15 +373,27 @@ describe('verify: generated fixtures', () => {
 
   it('reports why a run cannot be done, in one line naming the file', async () => {
     const fx = (f) => join(work, 'fx', f);
-    await assert.rejects(verify(fx('mlp.onnx'), fx('constants.onnx')), /^Error: inputs differ: the variant lacks 'input'; the variant has extra 'x'$/);
-    await assert.rejects(verify(fx('mlp.onnx'), fx('cnn.onnx')), /input 'input' is \[1,64\], but .*cnn\.onnx declares \[1,3,32,32\]/);
+    await assert.rejects(
+      verify(fx('mlp.onnx'), fx('constants.onnx')),
+      /^Error: inputs differ: the variant lacks 'input'; the variant has extra 'x'$/,
+    );
+    await assert.rejects(
+      verify(fx('mlp.onnx'), fx('cnn.onnx')),
+      /input 'input' is \[1,64\], but .*cnn\.onnx declares \[1,3,32,32\]/,
+    );
     await assert.rejects(verify(fx('dtypes.onnx'), fx('dtypes.onnx')), (err) => {
       assert.match(err.message, /dtypes\.onnx: onnxruntime-web cannot load it: \S/);
       assert.doesNotMatch(err.message, /\n/);
       return true;
     });
-    await assert.rejects(verify(fx('mlp.onnx'), join(work, 'missing.onnx')), /missing\.onnx: file not found/);
-    await assert.rejects(verify(fx('mlp.onnx'), fx('mlp.onnx'), { shapes: { input: [2, 3] } }), /shape given for input 'input' is \[2,3\], but the model declares \[batch,64\]/);
+    await assert.rejects(
+      verify(fx('mlp.onnx'), join(work, 'missing.onnx')),
+      /missing\.onnx: file not found/,
+    );
+    await assert.rejects(
+      verify(fx('mlp.onnx'), fx('mlp.onnx'), { shapes: { input: [2, 3] } }),
+      /shape given for input 'input' is \[2,3\], but the model declares \[batch,64\]/,
+    );
   });
 
   it('stops a long run when the request is cancelled', async () => {
@@ -362,13 +431,21 @@ np.savez_compressed(d + '/named.npz', input=a)`,
     const expected = await runNode(file, [{ dims: [3, 64], dataType: 1, rawData: raw }]);
     const ref = constantModel(file, expected, join(dir, 'reference.onnx'));
     const tol = tolerance(values(expected[0]));
-    for (const f of ['input.npy', 'fortran.npy', 'big.npy', 'wide.npy', 'stored.npz', 'named.npz']) {
+    for (const f of [
+      'input.npy',
+      'fortran.npy',
+      'big.npy',
+      'wide.npy',
+      'stored.npz',
+      'named.npz',
+    ]) {
       const r = record(`mlp with ${f}`, await verify(file, ref, { inputs: [join(dir, f)] }));
       assert.deepEqual(r.inputs[0].shape, [3, 64], f);
       t.diagnostic(`${f}: max |web - node| ${r.outputs[0].maxAbs}`);
       assert.ok(r.outputs[0].maxAbs <= tol, `${f}: ${r.outputs[0].maxAbs} > ${tol}`);
       assert.equal(r.outputs[0].top1, 1, f);
-      if (f === 'wide.npy') assert.match(r.warnings.join('\n'), /converted from float64 to float32/);
+      if (f === 'wide.npy')
+        assert.match(r.warnings.join('\n'), /converted from float64 to float32/);
     }
   });
 });
@@ -377,7 +454,9 @@ function corpusModels(group) {
   const dir = join(CORPUS, group);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((d) => existsSync(join(dir, d, 'model.onnx')) && existsSync(join(dir, d, 'test_data_set_0')))
+    .filter(
+      (d) => existsSync(join(dir, d, 'model.onnx')) && existsSync(join(dir, d, 'test_data_set_0')),
+    )
     .sort()
     .map((d) => join(dir, d));
 }
@@ -386,7 +465,15 @@ function corpusModels(group) {
  * Ops whose outputs are random draws (Dropout when given a training_mode input): two runtimes need
  * not draw the same numbers, so such models are only required to run.
  */
-const RANDOM_OPS = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'Multinomial', 'Dropout(training)']);
+const RANDOM_OPS = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Bernoulli',
+  'Multinomial',
+  'Dropout(training)',
+]);
 
 function opTypes(model) {
   const ops = new Set();
@@ -405,7 +492,8 @@ function opTypes(model) {
 }
 
 /** Why verify may refuse a corpus model that onnxruntime runs: it feeds and compares numeric tensors only. */
-const OUT_OF_SCOPE = /not a tensor|cannot feed|string tensors are not supported|segmented tensors|is not compared|no output can be compared|cannot be synthesised|undefined tensors/;
+const OUT_OF_SCOPE =
+  /not a tensor|cannot feed|string tensors are not supported|segmented tensors|is not compared|no output can be compared|cannot be synthesised|undefined tensors/;
 
 async function checkCorpusModel(t, modelDir) {
   const model = join(modelDir, 'model.onnx');
@@ -423,7 +511,11 @@ async function checkCorpusModel(t, modelDir) {
   if (nodeError) {
     // onnxruntime 1.30 lacks some old-opset kernels; then verify must report what onnxruntime says, on one line.
     await assert.rejects(verify(model, model, { inputs }), (err) => {
-      assert.ok(err.message.startsWith(`${model}: onnxruntime-web cannot load it: `) || OUT_OF_SCOPE.test(err.message), err.message);
+      assert.ok(
+        err.message.startsWith(`${model}: onnxruntime-web cannot load it: `) ||
+          OUT_OF_SCOPE.test(err.message),
+        err.message,
+      );
       assert.doesNotMatch(err.message, /\n/);
       return true;
     });
@@ -431,7 +523,10 @@ async function checkCorpusModel(t, modelDir) {
   }
   let self;
   try {
-    self = record(`${relative(CORPUS, modelDir)} vs itself`, await verify(model, model, { inputs }));
+    self = record(
+      `${relative(CORPUS, modelDir)} vs itself`,
+      await verify(model, model, { inputs }),
+    );
   } catch (err) {
     assert.match(err.message, OUT_OF_SCOPE);
     assert.doesNotMatch(err.message, /\n/);
@@ -446,40 +541,60 @@ async function checkCorpusModel(t, modelDir) {
   const dir = join(work, 'corpus', relative(CORPUS, modelDir));
   mkdirSync(dir, { recursive: true });
   const outputs = files('output_').map((f) => onnx.TensorProto.decode(readFileSync(f)));
-  const expected = await verify(model, constantModel(model, outputs, join(dir, 'expected.onnx')), { inputs });
-  const nodeOut = await runNode(model, inputs.map((f) => onnx.TensorProto.decode(readFileSync(f))));
-  const vsNode = await verify(model, constantModel(model, nodeOut, join(dir, 'node.onnx')), { inputs });
+  const expected = await verify(model, constantModel(model, outputs, join(dir, 'expected.onnx')), {
+    inputs,
+  });
+  const nodeOut = await runNode(
+    model,
+    inputs.map((f) => onnx.TensorProto.decode(readFileSync(f))),
+  );
+  const vsNode = await verify(model, constantModel(model, nodeOut, join(dir, 'node.onnx')), {
+    inputs,
+  });
   // Where onnxruntime-node itself departs from the corpus (known onnxruntime deviations), only web = node is ours to check.
   const nodeDeviates = outputs.some((o, k) => maxAbsDiff(nodeOut[k], o) > tolerance(values(o)));
   expected.outputs.forEach((o, k) => {
     const tol = tolerance(values(outputs[k]));
-    t.diagnostic(`${o.name}: max |web - expected| ${o.maxAbs}, max |web - node| ${vsNode.outputs[k].maxAbs}, tolerance ${tol}`);
+    t.diagnostic(
+      `${o.name}: max |web - expected| ${o.maxAbs}, max |web - node| ${vsNode.outputs[k].maxAbs}, tolerance ${tol}`,
+    );
     if (!nodeDeviates) {
       assert.ok(o.maxAbs <= tol, `${o.name}: max |web - expected| ${o.maxAbs} > ${tol}`);
       assert.equal(o.nonFinite, 0, `${o.name}: NaN/Inf disagree with expected`);
     }
-    assert.ok(vsNode.outputs[k].maxAbs <= tol, `${o.name}: max |web - node| ${vsNode.outputs[k].maxAbs} > ${tol}`);
-    assert.equal(vsNode.outputs[k].nonFinite, 0, `${o.name}: NaN/Inf disagree with onnxruntime-node`);
+    assert.ok(
+      vsNode.outputs[k].maxAbs <= tol,
+      `${o.name}: max |web - node| ${vsNode.outputs[k].maxAbs} > ${tol}`,
+    );
+    assert.equal(
+      vsNode.outputs[k].nonFinite,
+      0,
+      `${o.name}: NaN/Inf disagree with onnxruntime-node`,
+    );
   });
   if (nodeDeviates) return 'onnxruntime deviates';
   return 'compared';
 }
 
 for (const group of ['pytorch-converted', 'pytorch-operator', 'simple', 'node']) {
-  describe(`verify: ONNX backend-test corpus, ${group}`, { skip: !hasCorpus && `${CORPUS} not installed` }, () => {
-    const models = corpusModels(group);
-    const outcomes = {};
-    it('has models to check', () => assert.ok(models.length >= 10, `${models.length} models`));
-    for (const m of models) {
-      it(basename(m), async (t) => {
-        const outcome = await checkCorpusModel(t, m);
-        (outcomes[outcome] ??= []).push(basename(m));
+  describe(
+    `verify: ONNX backend-test corpus, ${group}`,
+    { skip: !hasCorpus && `${CORPUS} not installed` },
+    () => {
+      const models = corpusModels(group);
+      const outcomes = {};
+      it('has models to check', () => assert.ok(models.length >= 10, `${models.length} models`));
+      for (const m of models) {
+        it(basename(m), async (t) => {
+          const outcome = await checkCorpusModel(t, m);
+          (outcomes[outcome] ??= []).push(basename(m));
+        });
+      }
+      it('compares most models end to end', () => {
+        const counts = Object.fromEntries(Object.entries(outcomes).map(([k, v]) => [k, v.length]));
+        console.log(`${group}: ${JSON.stringify(counts)}`);
+        assert.ok((outcomes.compared?.length ?? 0) >= models.length * 0.6, JSON.stringify(counts));
       });
-    }
-    it('compares most models end to end', () => {
-      const counts = Object.fromEntries(Object.entries(outcomes).map(([k, v]) => [k, v.length]));
-      console.log(`${group}: ${JSON.stringify(counts)}`);
-      assert.ok((outcomes.compared?.length ?? 0) >= models.length * 0.6, JSON.stringify(counts));
-    });
-  });
+    },
+  );
 }

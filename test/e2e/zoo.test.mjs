@@ -10,7 +10,24 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { check, compress, decisionKept, DECISIONS, INPUTS, loadSamples, makeRecipes, METHODS, MODELS, outputsOn, pool, ROOT, scratchCopy, simulate, sizeLimit, worstCosine } from './zoo-lib.mjs';
+import {
+  check,
+  compress,
+  decisionKept,
+  DECISIONS,
+  INPUTS,
+  loadSamples,
+  makeRecipes,
+  METHODS,
+  MODELS,
+  outputsOn,
+  pool,
+  ROOT,
+  scratchCopy,
+  simulate,
+  sizeLimit,
+  worstCosine,
+} from './zoo-lib.mjs';
 
 /** How far below the simulation's cosine the product may land. */
 const COSINE_SLACK = 0.02;
@@ -27,7 +44,10 @@ after(() => {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
   const seconds = (performance.now() - started) / 1000;
-  writeFileSync(join(ROOT, 'test-artifacts/zoo.json'), JSON.stringify({ seconds, models: Object.fromEntries(cells) }, null, 1));
+  writeFileSync(
+    join(ROOT, 'test-artifacts/zoo.json'),
+    JSON.stringify({ seconds, models: Object.fromEntries(cells) }, null, 1),
+  );
   writeFileSync(join(ROOT, 'test-artifacts/zoo.md'), table(seconds));
 });
 
@@ -45,14 +65,28 @@ for (const model of chosen) {
       const original = scratchCopy(model, dir);
       const originalBytes = statSync(original).size;
       const samples = loadSamples(model);
-      const simulated = simulate(original, dir, Object.fromEntries(METHODS.map((m, k) => [`sim${k}`, m.sim])));
-      const variants = await pool(METHODS.map((m, k) => () => compress(original, join(dir, `variant${k}.onnx`), m.flags)));
+      const simulated = simulate(
+        original,
+        dir,
+        Object.fromEntries(METHODS.map((m, k) => [`sim${k}`, m.sim])),
+      );
+      const variants = await pool(
+        METHODS.map((m, k) => () => compress(original, join(dir, `variant${k}.onnx`), m.flags)),
+      );
       const sims = await simulated;
-      const verdicts = await check(variants.map((v, k) => v.ok && join(dir, `variant${k}.onnx`)).filter(Boolean));
+      const verdicts = await check(
+        variants.map((v, k) => v.ok && join(dir, `variant${k}.onnx`)).filter(Boolean),
+      );
       const reference = await outputsOn(original, samples);
       for (const [k, m] of METHODS.entries()) {
         const sim = sims[`sim${k}`];
-        const cell = { originalBytes, simTensors: sim.tensors, simFloatBytes: sim.floatBytes, simKept: sim.kept, ...variants[k] };
+        const cell = {
+          originalBytes,
+          simTensors: sim.tensors,
+          simFloatBytes: sim.floatBytes,
+          simKept: sim.kept,
+          ...variants[k],
+        };
         const simOutputs = await outputsOn(sim.path, samples);
         cell.simCosine = worstCosine(reference, simOutputs).cosine;
         cell.simDecision = decisionKept(model, reference, simOutputs);
@@ -62,7 +96,9 @@ for (const model of chosen) {
           cell.checker = verdicts[path];
           try {
             const outputs = await outputsOn(path, samples);
-            Object.assign(cell, worstCosine(reference, outputs), { decision: decisionKept(model, reference, outputs) });
+            Object.assign(cell, worstCosine(reference, outputs), {
+              decision: decisionKept(model, reference, outputs),
+            });
           } catch (e) {
             cell.runError = e.message.split('\n')[0];
           }
@@ -77,8 +113,14 @@ for (const model of chosen) {
         assert.ok(c.ok, `compress failed: ${c.error}`);
         assert.ok(c.checker === 'ok' || c.checker.startsWith('n/a'), `onnx.checker: ${c.checker}`);
         assert.ok(!c.runError, `onnxruntime-node: ${c.runError}`);
-        assert.ok(c.cosine >= c.simCosine - COSINE_SLACK, `output '${c.name}' cosine ${fmt(c.cosine)} on the recipe, simulation ${fmt(c.simCosine)}`);
-        assert.ok(c.bytes <= c.limit, `${c.bytes} bytes, ${m.promise} allows ${Math.round(c.limit)} (original ${c.originalBytes}, simulated weights ${c.simFloatBytes})`);
+        assert.ok(
+          c.cosine >= c.simCosine - COSINE_SLACK,
+          `output '${c.name}' cosine ${fmt(c.cosine)} on the recipe, simulation ${fmt(c.simCosine)}`,
+        );
+        assert.ok(
+          c.bytes <= c.limit,
+          `${c.bytes} bytes, ${m.promise} allows ${Math.round(c.limit)} (original ${c.originalBytes}, simulated weights ${c.simFloatBytes})`,
+        );
       });
     }
   });
@@ -93,8 +135,12 @@ function failures(m, c) {
   if (!c.ok) return [...why, `compress failed: ${c.error.replaceAll(`${WORK}/`, '')}`];
   if (!(c.checker === 'ok' || c.checker.startsWith('n/a'))) why.push(`checker: ${c.checker}`);
   if (c.runError) return [...why, `does not run: ${c.runError}`];
-  if (!(c.cosine >= c.simCosine - COSINE_SLACK)) why.push(`cosine ${fmt(c.cosine)} < simulation ${fmt(c.simCosine)} − ${COSINE_SLACK}`);
-  if (!(c.bytes <= c.limit)) why.push(`size ${(c.bytes / c.originalBytes).toFixed(3)}× > promised ${(c.limit / c.originalBytes).toFixed(3)}× (${m.promise})`);
+  if (!(c.cosine >= c.simCosine - COSINE_SLACK))
+    why.push(`cosine ${fmt(c.cosine)} < simulation ${fmt(c.simCosine)} − ${COSINE_SLACK}`);
+  if (!(c.bytes <= c.limit))
+    why.push(
+      `size ${(c.bytes / c.originalBytes).toFixed(3)}× > promised ${(c.limit / c.originalBytes).toFixed(3)}× (${m.promise})`,
+    );
   return why;
 }
 
@@ -123,7 +169,7 @@ function table(seconds) {
   }
   lines.push(
     '',
-    'The task\'s own decision on the same samples, kept by the variant / by the simulation (not asserted; the cosine is):',
+    "The task's own decision on the same samples, kept by the variant / by the simulation (not asserted; the cosine is):",
     '',
     `| model (decision) | ${METHODS.map((m) => m.id).join(' | ')} |`,
     `|---|${METHODS.map(() => '---').join('|')}|`,
@@ -131,10 +177,19 @@ function table(seconds) {
   const pct = (x) => (x === undefined ? '—' : `${Math.round(100 * x)}%`);
   for (const model of chosen.filter((m) => m.decision)) {
     const row = cells.get(model.file);
-    lines.push(`| ${model.file} (${DECISIONS[model.decision].what}) | ${METHODS.map((m) => `${pct(row[m.id]?.decision)} / ${pct(row[m.id]?.simDecision)}`).join(' | ')} |`);
+    lines.push(
+      `| ${model.file} (${DECISIONS[model.decision].what}) | ${METHODS.map((m) => `${pct(row[m.id]?.decision)} / ${pct(row[m.id]?.simDecision)}`).join(' | ')} |`,
+    );
   }
-  if (pastChecker) lines.push('', 'ᶜ onnx.checker not run: the variant\'s opset or IR version is past what Debian\'s onnx 1.12 knows.');
+  if (pastChecker)
+    lines.push(
+      '',
+      "ᶜ onnx.checker not run: the variant's opset or IR version is past what Debian's onnx 1.12 knows.",
+    );
   if (notes.length) lines.push('', 'Failing cells:', '', ...notes);
-  lines.push('', `Inputs: ${INPUTS.replace(ROOT, '')}/<model>/sample_NN/*.npy (replay one with \`model-lens verify ORIGINAL VARIANT --inputs …\`).`);
+  lines.push(
+    '',
+    `Inputs: ${INPUTS.replace(ROOT, '')}/<model>/sample_NN/*.npy (replay one with \`model-lens verify ORIGINAL VARIANT --inputs …\`).`,
+  );
   return lines.join('\n') + '\n';
 }

@@ -7,14 +7,21 @@ import { DEFAULT_STATS_OPTIONS, type StatsResult } from '../../src/core/stats/ty
 import { FileSource, FolderResolver } from '../../src/node/fileSource';
 import { toModelView, type ModelView } from '../../src/shared/protocol';
 
-export function realModelMessages(file: string): { fileName: string; model: ModelView; results: StatsResult[] } {
+export function realModelMessages(file: string): {
+  fileName: string;
+  model: ModelView;
+  results: StatsResult[];
+} {
   const source = new FileSource(file);
   const resolver = new FolderResolver(file);
   try {
     const model = readModel(source, path.basename(file), resolver);
     const results = model.tensors.map((ref, index): StatsResult => {
       try {
-        return { index, stats: computeTensorStats(source, ref, (f) => resolver.open(f), DEFAULT_STATS_OPTIONS) };
+        return {
+          index,
+          stats: computeTensorStats(source, ref, (f) => resolver.open(f), DEFAULT_STATS_OPTIONS),
+        };
       } catch (err) {
         return { index, error: err instanceof Error ? err.message : String(err) };
       }

@@ -14,9 +14,11 @@ import { watPlugin } from '../../scripts/wat.mjs';
 
 const root = new URL('../..', import.meta.url).pathname;
 const serveOnly = process.argv.includes('--serve');
-const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(root, 'test-artifacts/harness');
+const out =
+  process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(root, 'test-artifacts/harness');
 mkdirSync(out, { recursive: true });
-if (!existsSync(join(root, 'dist/webview/main.js'))) throw new Error('dist/webview/main.js missing: run node scripts/build.mjs');
+if (!existsSync(join(root, 'dist/webview/main.js')))
+  throw new Error('dist/webview/main.js missing: run node scripts/build.mjs');
 
 const bundled = await esbuild.build({
   entryPoints: [join(root, 'src/extension/webviewHtml.ts')],
@@ -25,24 +27,50 @@ const bundled = await esbuild.build({
   format: 'esm',
   write: false,
 });
-const { inspectorHtml, makeNonce } = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`);
+const { inspectorHtml, makeNonce } = await import(
+  `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString('base64')}`
+);
 
 const zoo = process.env.MODEL_LENS_ZOO_DIR ?? join(root, '.cache/zoo/models');
 const realBundle = resolve(out, 'realModel.cjs');
-await esbuild.build({ entryPoints: [join(root, 'test/harness/realModel.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: realBundle, plugins: [watPlugin], logLevel: 'warning' });
+await esbuild.build({
+  entryPoints: [join(root, 'test/harness/realModel.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  outfile: realBundle,
+  plugins: [watPlugin],
+  logLevel: 'warning',
+});
 const { realModelMessages } = createRequire(import.meta.url)(realBundle);
 const realCache = new Map();
 /** The model and its statistics as a script defining window.HARNESS_REAL (typed arrays as plain arrays). */
 function realModelScript(name) {
   if (!realCache.has(name)) {
     const m = realModelMessages(join(zoo, name));
-    const results = m.results.map((r) => (r.stats ? { ...r, stats: { ...r.stats, histogram: { ...r.stats.histogram, counts: Array.from(r.stats.histogram.counts) } } } : r));
+    const results = m.results.map((r) =>
+      r.stats
+        ? {
+            ...r,
+            stats: {
+              ...r.stats,
+              histogram: { ...r.stats.histogram, counts: Array.from(r.stats.histogram.counts) },
+            },
+          }
+        : r,
+    );
     realCache.set(name, `window.HARNESS_REAL = ${JSON.stringify({ ...m, results })};`);
   }
   return realCache.get(name);
 }
 
-const types = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json', '.html': 'text/html' };
+const types = {
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.ttf': 'font/ttf',
+  '.map': 'application/json',
+  '.html': 'text/html',
+};
 const allowed = ['/dist/webview/', '/media/', '/test/harness/'];
 
 const server = createServer((req, res) => {
@@ -58,9 +86,14 @@ const server = createServer((req, res) => {
       codiconUri: `${origin}/dist/webview/codicon.css`,
     });
     // VS Code's default webview styles come before the extension's own; the fake host script before main.js.
-    html = html.replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${origin}/test/harness/vscode-defaults.css">\n<link rel="stylesheet"`);
+    html = html.replace(
+      '<link rel="stylesheet"',
+      `<link rel="stylesheet" href="${origin}/test/harness/vscode-defaults.css">\n<link rel="stylesheet"`,
+    );
     const model = url.searchParams.get('model');
-    const real = model ? `<script nonce="${nonce}" src="${origin}/real-model.js?model=${encodeURIComponent(model)}"></script>\n` : '';
+    const real = model
+      ? `<script nonce="${nonce}" src="${origin}/real-model.js?model=${encodeURIComponent(model)}"></script>\n`
+      : '';
     html = html.replace(
       `<script nonce="${nonce}"`,
       `<script nonce="${nonce}" src="${origin}/test/harness/themes.js"></script>\n${real}<script nonce="${nonce}" src="${origin}/test/harness/stub.js"></script>\n<script nonce="${nonce}"`,
@@ -87,12 +120,16 @@ const server = createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(join(root, path)));
+  res
+    .writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' })
+    .end(readFileSync(join(root, path)));
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}/`;
 if (serveOnly) {
-  console.log(`serving ${base}?scenario=resnet|big|failed|empty&theme=light|dark|hc (or ?model=FILE from ${zoo})`);
+  console.log(
+    `serving ${base}?scenario=resnet|big|failed|empty&theme=light|dark|hc (or ?model=FILE from ${zoo})`,
+  );
   await new Promise(() => {});
 }
 
@@ -105,7 +142,8 @@ const problems = [];
 async function open(query, { width = 1280, height = 860, scale = 1 } = {}) {
   const page = await browser.newPage({ viewport: { width, height }, deviceScaleFactor: scale });
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${query}: console.${m.type()}: ${m.text()}`);
+    if (m.type() === 'error' || m.type() === 'warning')
+      problems.push(`${query}: console.${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`${query}: ${e.message}`));
   page.on('response', (r) => {
@@ -115,8 +153,14 @@ async function open(query, { width = 1280, height = 860, scale = 1 } = {}) {
   return page;
 }
 
-const statsDone = (page) => page.waitForFunction(() => document.querySelector('.status')?.textContent?.startsWith('Statistics for'), null, { timeout: 60_000 });
-const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+const statsDone = (page) =>
+  page.waitForFunction(
+    () => document.querySelector('.status')?.textContent?.startsWith('Statistics for'),
+    null,
+    { timeout: 60_000 },
+  );
+const settle = (page) =>
+  page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 const shot = async (page, name) => {
   await settle(page);
   await page.screenshot({ path: join(out, `${name}.png`) });
@@ -147,18 +191,30 @@ async function finish() {
 /** Header elements that overlap one another or stick out of their row: long shapes must wrap instead. */
 const headerOverlaps = (page) =>
   page.evaluate(() => {
-    const boxes = [...document.querySelectorAll('.structure .chip, .structure .structure-label, .structure .link-button')].map((el) => [el, el.getBoundingClientRect()]);
+    const boxes = [
+      ...document.querySelectorAll(
+        '.structure .chip, .structure .structure-label, .structure .link-button',
+      ),
+    ].map((el) => [el, el.getBoundingClientRect()]);
     const out = [];
     for (const el of document.querySelectorAll('.structure .chip, .io-name, .io-type')) {
-      if (el.scrollWidth > el.clientWidth + 1) out.push(`${el.textContent} is cut off (${el.scrollWidth} > ${el.clientWidth} px)`);
+      if (el.scrollWidth > el.clientWidth + 1)
+        out.push(`${el.textContent} is cut off (${el.scrollWidth} > ${el.clientWidth} px)`);
     }
     for (let i = 0; i < boxes.length; i++) {
       const [a, ra] = boxes[i];
       const row = a.closest('.structure').getBoundingClientRect();
-      if (ra.right > row.right + 0.5) out.push(`${a.textContent} sticks out by ${Math.round(ra.right - row.right)} px`);
+      if (ra.right > row.right + 0.5)
+        out.push(`${a.textContent} sticks out by ${Math.round(ra.right - row.right)} px`);
       for (let j = i + 1; j < boxes.length; j++) {
         const [b, rb] = boxes[j];
-        if (ra.left < rb.right - 0.5 && rb.left < ra.right - 0.5 && ra.top < rb.bottom - 0.5 && rb.top < ra.bottom - 0.5) out.push(`${a.textContent} overlaps ${b.textContent}`);
+        if (
+          ra.left < rb.right - 0.5 &&
+          rb.left < ra.right - 0.5 &&
+          ra.top < rb.bottom - 0.5 &&
+          rb.top < ra.bottom - 0.5
+        )
+          out.push(`${a.textContent} overlaps ${b.textContent}`);
       }
     }
     return out;
@@ -167,9 +223,15 @@ const headerOverlaps = (page) =>
 // Real models (PP-OCRv4 det and rec, silero VAD v5): the whole-model chart's clipped range and its outlier list, and the header's long shapes.
 const REAL = ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'silero_vad_v5.onnx'];
 for (const file of REAL) {
-  if (!existsSync(join(zoo, file))) throw new Error(`${file} missing from ${zoo}: run node scripts/zoo-fetch.mjs`);
+  if (!existsSync(join(zoo, file)))
+    throw new Error(`${file} missing from ${zoo}: run node scripts/zoo-fetch.mjs`);
   const slug = file.replace(/\.onnx$/, '').replace(/[^\w]+/g, '-');
-  for (const [theme, width] of [['light', 1280], ['dark', 1280], ['hc', 1280], ['dark', 760]]) {
+  for (const [theme, width] of [
+    ['light', 1280],
+    ['dark', 1280],
+    ['hc', 1280],
+    ['dark', 760],
+  ]) {
     const page = await open(`theme=${theme}&scenario=real&model=${file}`, { width, height: 860 });
     await statsDone(page);
     const name = `real-${slug}-${theme}${width < 1280 ? '-narrow' : ''}`;
@@ -177,7 +239,9 @@ for (const file of REAL) {
     const overlaps = await headerOverlaps(page);
     if (overlaps.length) problems.push(`${name}: ${overlaps.join('; ')}`);
     const clipped = await page.isVisible('.chart-clip');
-    console.log(`${name}: ${clipped ? await page.textContent('.clip-headline') : 'full range, no clipping'}; header ${overlaps.length ? overlaps.join('; ') : 'without overlaps'}`);
+    console.log(
+      `${name}: ${clipped ? await page.textContent('.clip-headline') : 'full range, no clipping'}; header ${overlaps.length ? overlaps.join('; ') : 'without overlaps'}`,
+    );
     await page.close();
   }
   // Keyboard: the first outlier tensor selects its row; the toggle shows the full range and back.
@@ -190,16 +254,19 @@ for (const file of REAL) {
     await settle(page);
     const selected = await page.textContent('.detail-title');
     console.log(`${file}: Enter on the first outlier tensor selects ${selected}`);
-    if (!selected.includes(wanted)) problems.push(`${file}: Enter on ${wanted} selected ${selected}`);
+    if (!selected.includes(wanted))
+      problems.push(`${file}: Enter on ${wanted} selected ${selected}`);
     await page.focus('.clip-toggle');
     await page.keyboard.press('Enter');
     await settle(page);
     const full = await page.textContent('.clip-headline');
-    if (!full.startsWith('Full range')) problems.push(`${file}: the toggle did not show the full range: ${full}`);
+    if (!full.startsWith('Full range'))
+      problems.push(`${file}: the toggle did not show the full range: ${full}`);
     await shot(page, `real-${slug}-dark-full-range`);
     await page.keyboard.press('Enter');
     await settle(page);
-    if (!(await page.textContent('.clip-headline')).startsWith('Range')) problems.push(`${file}: the toggle did not clip again`);
+    if (!(await page.textContent('.clip-headline')).startsWith('Range'))
+      problems.push(`${file}: the toggle did not clip again`);
   }
   await page.close();
 }
@@ -219,13 +286,17 @@ for (const theme of ['light', 'dark', 'hc']) {
   const box = await canvas.boundingBox();
   await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.6);
   await shot(page, `resnet-${theme}-hover`);
-  console.log(`${theme}: detail histogram inked pixels = ${await inkedPixels(page, '#detail-histogram')}, [data-row] = ${await page.locator('[data-row]').count()}`);
+  console.log(
+    `${theme}: detail histogram inked pixels = ${await inkedPixels(page, '#detail-histogram')}, [data-row] = ${await page.locator('[data-row]').count()}`,
+  );
   await page.close();
 }
 
 {
   const page = await open('theme=dark&hold=60');
-  await page.waitForFunction(() => document.querySelector('.status')?.textContent?.includes('60 /'));
+  await page.waitForFunction(() =>
+    document.querySelector('.status')?.textContent?.includes('60 /'),
+  );
   await page.focus('.grid');
   await page.keyboard.press('End');
   await shot(page, 'resnet-dark-streaming');
@@ -243,7 +314,8 @@ for (const theme of ['light', 'dark', 'hc']) {
   await page.fill('.filter >> input', 'layer3');
   await page.waitForTimeout(300);
   await page.focus('.grid');
-  for (const key of ['PageDown', 'PageDown', 'ArrowDown', 'ArrowDown']) await page.keyboard.press(key);
+  for (const key of ['PageDown', 'PageDown', 'ArrowDown', 'ArrowDown'])
+    await page.keyboard.press(key);
   await page.click('.log-toggle');
   await shot(page, 'resnet-dark-wide-sorted-filtered');
   // State survives the webview being torn down and recreated (tab hidden and shown again).
@@ -265,8 +337,13 @@ for (const theme of ['light', 'dark', 'hc']) {
   await settle(page);
   const after = await snapshot();
   console.log('state before reload:', JSON.stringify(before));
-  console.log('state after reload: ', JSON.stringify(after), JSON.stringify(before) === JSON.stringify(after) ? 'RESTORED' : 'MISMATCH');
-  if (JSON.stringify(before) !== JSON.stringify(after)) problems.push('state was not restored after reload');
+  console.log(
+    'state after reload: ',
+    JSON.stringify(after),
+    JSON.stringify(before) === JSON.stringify(after) ? 'RESTORED' : 'MISMATCH',
+  );
+  if (JSON.stringify(before) !== JSON.stringify(after))
+    problems.push('state was not restored after reload');
   await page.close();
 }
 
@@ -280,7 +357,9 @@ for (const theme of ['light', 'dark', 'hc']) {
     order.push(
       await page.evaluate(() => {
         const el = document.activeElement;
-        return el.id || el.dataset.column || el.getAttribute('aria-label') || el.className || el.tagName;
+        return (
+          el.id || el.dataset.column || el.getAttribute('aria-label') || el.className || el.tagName
+        );
       }),
     );
   }
@@ -292,7 +371,9 @@ for (const theme of ['light', 'dark', 'hc']) {
   await page.keyboard.press('Enter');
   const sorted = await page.evaluate(() => [
     document.querySelector('[data-column="tensor"]').getAttribute('aria-sort'),
-    [...document.querySelectorAll('.grid-row[data-row] .col-tensor')].slice(0, 3).map((c) => c.textContent),
+    [...document.querySelectorAll('.grid-row[data-row] .col-tensor')]
+      .slice(0, 3)
+      .map((c) => c.textContent),
   ]);
   console.log('keyboard sort by tensor:', JSON.stringify(sorted));
   await page.keyboard.press('ArrowDown');
@@ -300,7 +381,10 @@ for (const theme of ['light', 'dark', 'hc']) {
   await page.focus('#detail-histogram');
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('ArrowRight');
-  console.log('histogram read-out:', await page.getAttribute('#detail-histogram', 'aria-valuetext'));
+  console.log(
+    'histogram read-out:',
+    await page.getAttribute('#detail-histogram', 'aria-valuetext'),
+  );
   await shot(page, 'keyboard-dark');
   await page.close();
 }
@@ -330,7 +414,9 @@ for (const theme of ['dark', 'light']) {
 
 {
   const page = await open('theme=dark&reload=hold');
-  await page.waitForFunction(() => document.body.classList.contains('reloading'), null, { timeout: 10_000 });
+  await page.waitForFunction(() => document.body.classList.contains('reloading'), null, {
+    timeout: 10_000,
+  });
   await shot(page, 'reloading-dark');
   await page.close();
 }
@@ -367,7 +453,7 @@ for (const theme of ['dark', 'light']) {
       await new Promise((r) => {
         let before = 0;
         requestAnimationFrame(() => (before = performance.now()));
-        grid.scrollTop = ((i * 7919) % 50 / 50) * grid.scrollHeight;
+        grid.scrollTop = (((i * 7919) % 50) / 50) * grid.scrollHeight;
         grid.dispatchEvent(new Event('scroll'));
         requestAnimationFrame(() => {
           renders.push(performance.now() - before);
@@ -387,7 +473,10 @@ for (const theme of ['dark', 'light']) {
     result.loadModelToPaint = performance.now() - t0;
     return result;
   });
-  console.log('20k timings (ms, sort+render sync / to next paint):', JSON.stringify(timings, null, 1));
+  console.log(
+    '20k timings (ms, sort+render sync / to next paint):',
+    JSON.stringify(timings, null, 1),
+  );
   await page.close();
   const page2 = await open('theme=dark&scenario=big', { width: 1400, height: 900 });
   await statsDone(page2);

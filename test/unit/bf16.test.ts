@@ -14,7 +14,16 @@ import { writeOnnx } from '../../src/core/formats/onnx/writer';
 import { compressFile } from '../../src/node/compress';
 import { FileSource } from '../../src/node/fileSource';
 import { loadOrtWeb } from '../../src/node/verify/ortWeb';
-import { DT, encodeModel, graph, mulberry32, node, tensor, valueInfo, weights } from '../fixtures/onnxBuilder';
+import {
+  DT,
+  encodeModel,
+  graph,
+  mulberry32,
+  node,
+  tensor,
+  valueInfo,
+  weights,
+} from '../fixtures/onnxBuilder';
 import { distFile, openModel } from './helpers';
 import { loadOrt } from './compressZoo.test';
 
@@ -24,14 +33,21 @@ const ort = loadOrt();
 const ortWeb = loadOrtWeb(distFile('ort'), 1).ort;
 
 /** Patterns whose exponent field is not all ones (Inf and NaN are not weights): 65536 − 2·128. */
-const FINITE = Uint16Array.from({ length: 65536 }, (_, i) => i).filter((b) => (b & 0x7f80) !== 0x7f80);
+const FINITE = Uint16Array.from({ length: 65536 }, (_, i) => i).filter(
+  (b) => (b & 0x7f80) !== 0x7f80,
+);
 
 /** A model whose output is its weight W (Identity), at `opset`. */
 function identityModel(count: number, opset: number): Uint8Array {
   return encodeModel({
     irVersion: 7,
     opsets: { '': opset },
-    graph: graph({ name: 'w', nodes: [node('Identity', ['W'], ['y'])], outputs: [valueInfo('y', DT.FLOAT, [count])], initializers: [tensor('W', DT.FLOAT, [count], new Float32Array(count))] }),
+    graph: graph({
+      name: 'w',
+      nodes: [node('Identity', ['W'], ['y'])],
+      outputs: [valueInfo('y', DT.FLOAT, [count])],
+      initializers: [tensor('W', DT.FLOAT, [count], new Float32Array(count))],
+    }),
   });
 }
 
@@ -41,7 +57,19 @@ function withBf16(file: string, bits: Uint16Array, opset: number): Uint8Array {
   const source = new FileSource(file);
   try {
     const chunks: Uint8Array[] = [];
-    writeOnnx(source, { edits: [bf16Edit(o.model.tensors.find((x) => x.name === 'W')!, bits, opset)] }, { write: (b) => chunks.push(b.slice()) });
+    writeOnnx(
+      source,
+      {
+        edits: [
+          bf16Edit(
+            o.model.tensors.find((x) => x.name === 'W')!,
+            bits,
+            opset,
+          ),
+        ],
+      },
+      { write: (b) => chunks.push(b.slice()) },
+    );
     return Buffer.concat(chunks);
   } finally {
     source.close();
@@ -55,13 +83,20 @@ describe('bf16 storage at every opset from 7', () => {
       const file = join(root, `all-${opset}.onnx`);
       writeFileSync(file, identityModel(FINITE.length, opset));
       const bytes = withBf16(file, FINITE, opset);
-      for (const [runtime, create] of [['node', () => ort.InferenceSession.create(bytes)], ['web', () => ortWeb.InferenceSession.create(bytes)]] as const) {
+      for (const [runtime, create] of [
+        ['node', () => ort.InferenceSession.create(bytes)],
+        ['web', () => ortWeb.InferenceSession.create(bytes)],
+      ] as const) {
         const s = await create();
         try {
           const y = (await s.run({})).y.data as Float32Array;
           const got = new Uint32Array(y.buffer, y.byteOffset, y.length);
           const wrong = FINITE.filter((b, i) => got[i] !== b * 65536);
-          assert.equal(wrong.length, 0, `${runtime}: ${wrong.length} patterns decode wrongly, first 0x${wrong[0]?.toString(16)} → 0x${got[FINITE.indexOf(wrong[0])]?.toString(16)}`);
+          assert.equal(
+            wrong.length,
+            0,
+            `${runtime}: ${wrong.length} patterns decode wrongly, first 0x${wrong[0]?.toString(16)} → 0x${got[FINITE.indexOf(wrong[0])]?.toString(16)}`,
+          );
         } finally {
           await s.release();
         }
@@ -75,10 +110,16 @@ describe('bf16 storage at every opset from 7', () => {
     const o = openModel(file);
     try {
       const t = o.model.tensors.find((x) => x.name === 'W')!;
-      for (const [opset, dtype, ops] of [[11, DT.UINT16, 16], [13, DT.BFLOAT16, 1]] as const) {
+      for (const [opset, dtype, ops] of [
+        [11, DT.UINT16, 16],
+        [13, DT.BFLOAT16, 1],
+      ] as const) {
         const edit = bf16Edit(t, Uint16Array.of(0x3f80, 0x8000, 0x0001, 0xc2f7), opset);
         const stored = edit.initializers.filter((x) => x.data.length > 4);
-        assert.deepEqual(stored.map((x) => [x.dtype, x.data.length]), [[dtype, 8]]);
+        assert.deepEqual(
+          stored.map((x) => [x.dtype, x.data.length]),
+          [[dtype, 8]],
+        );
         assert.equal(edit.nodes.length, ops, `opset ${opset}`);
       }
     } finally {
@@ -106,7 +147,10 @@ describe('bf16 storage at every opset from 7', () => {
       }),
     );
     const { output, report } = compressFile(file, { methods: ['bf16'], options: {} });
-    assert.deepEqual(report.tensors.map((t) => [t.name, t.method]).sort(), [['B', 'bf16'], ['W', 'bf16']]);
+    assert.deepEqual(report.tensors.map((t) => [t.name, t.method]).sort(), [
+      ['B', 'bf16'],
+      ['W', 'bf16'],
+    ]);
     const x = new ort.Tensor('float32', weights(mulberry32(5), 32, 1), [2, 16]);
     const run = async (f: string) => {
       const s = await ort.InferenceSession.create(f);
@@ -129,6 +173,9 @@ describe('bf16 storage at every opset from 7', () => {
         if (a[i] !== v[i]) moved++;
       }
     }
-    assert.ok(moved > 48, `only ${moved} of 64 outputs moved: the variant should hold rounded weights`);
+    assert.ok(
+      moved > 48,
+      `only ${moved} of 64 outputs moved: the variant should hold rounded weights`,
+    );
   });
 });

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CompressSpec } from '../../src/core/compress/spec';
 import { RecipeError } from '../../src/core/data/recipe';
-import { CalibrationStore, choiceSettings, describeChoice, splitChoice, type Memento } from '../../src/extension/calibrationData';
+import {
+  CalibrationStore,
+  choiceSettings,
+  describeChoice,
+  splitChoice,
+  type Memento,
+} from '../../src/extension/calibrationData';
 import { ModelService } from '../../src/node/modelService';
 import { WorkerPool } from '../../src/node/pool';
 import { distFile, fixturePath } from './helpers';
@@ -29,8 +35,19 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('calibration data per model', () => {
   it('splits the picked paths: tensor files stay inputs, images, recordings and folders are data', () => {
-    const picked = ['/d/crops', '/d/a.PNG', '/d/speech.wav', '/d/chunk.npz', '/d/x.npy', '/d/t.pb', '/d/photo.jpeg'];
-    assert.deepEqual(splitChoice(picked), { data: ['/d/crops', '/d/a.PNG', '/d/speech.wav', '/d/photo.jpeg'], inputs: ['/d/chunk.npz', '/d/x.npy', '/d/t.pb'] });
+    const picked = [
+      '/d/crops',
+      '/d/a.PNG',
+      '/d/speech.wav',
+      '/d/chunk.npz',
+      '/d/x.npy',
+      '/d/t.pb',
+      '/d/photo.jpeg',
+    ];
+    assert.deepEqual(splitChoice(picked), {
+      data: ['/d/crops', '/d/a.PNG', '/d/speech.wav', '/d/photo.jpeg'],
+      inputs: ['/d/chunk.npz', '/d/x.npy', '/d/t.pb'],
+    });
     assert.deepEqual(choiceSettings(splitChoice(['/d/crops'])), { data: ['/d/crops'] });
     assert.deepEqual(choiceSettings(splitChoice(['/d/x.npy'])), { inputs: ['/d/x.npy'] });
     assert.deepEqual(choiceSettings(undefined), {}, 'random inputs add nothing to a run');
@@ -41,9 +58,16 @@ describe('calibration data per model', () => {
     mkdirSync(crops, { recursive: true });
     const png = join(dir, 'a.png');
     writeFileSync(png, '');
-    assert.deepEqual(describeChoice(undefined), { random: true, label: 'random inputs', detail: 'Seeded random inputs: no calibration data chosen for this model.' });
+    assert.deepEqual(describeChoice(undefined), {
+      random: true,
+      label: 'random inputs',
+      detail: 'Seeded random inputs: no calibration data chosen for this model.',
+    });
     assert.equal(describeChoice({ data: [crops], inputs: [] }).label, 'crops/');
-    assert.equal(describeChoice({ data: [crops, png], inputs: [join(dir, 'gone.npz')] }).label, 'crops/, a.png + gone.npz (missing)');
+    assert.equal(
+      describeChoice({ data: [crops, png], inputs: [join(dir, 'gone.npz')] }).label,
+      'crops/, a.png + gone.npz (missing)',
+    );
     const three = describeChoice({ data: [crops, png, join(dir, 'b.png')], inputs: [] });
     assert.equal(three.label, '3 paths');
     assert.equal(three.detail.split('\n').length, 3, 'the tooltip lists every path');
@@ -56,7 +80,11 @@ describe('calibration data per model', () => {
     const sub = store.onDidChange((m) => heard.push(m));
     await store.set('/w/models/../models/cls.onnx', { data: ['/w/crops'], inputs: [] });
     await store.set('/w/vad.onnx', { data: [], inputs: ['/w/chunk.npz'] });
-    assert.deepEqual(heard, ['/w/models/cls.onnx', '/w/vad.onnx'], 'listeners hear the normalised model path');
+    assert.deepEqual(
+      heard,
+      ['/w/models/cls.onnx', '/w/vad.onnx'],
+      'listeners hear the normalised model path',
+    );
 
     const reloaded = new CalibrationStore(memento);
     assert.deepEqual(reloaded.settings('/w/models/cls.onnx'), { data: ['/w/crops'] });
@@ -66,7 +94,11 @@ describe('calibration data per model', () => {
 
     await store.set('/w/models/cls.onnx', undefined);
     assert.equal(new CalibrationStore(memento).get('/w/models/cls.onnx'), undefined);
-    assert.deepEqual(new CalibrationStore(memento).settings('/w/vad.onnx'), { inputs: ['/w/chunk.npz'] }, 'other models keep theirs');
+    assert.deepEqual(
+      new CalibrationStore(memento).settings('/w/vad.onnx'),
+      { inputs: ['/w/chunk.npz'] },
+      'other models keep theirs',
+    );
     sub.dispose();
     await store.set('/w/vad.onnx', { data: [], inputs: [] });
     assert.equal(heard.length, 3, 'a disposed listener hears nothing more');
@@ -75,9 +107,14 @@ describe('calibration data per model', () => {
 
   it('ignores what it did not write: junk and relative paths', async () => {
     const memento = new MapMemento();
-    await memento.update('modelLens.calibrationData', { '/w/a.onnx': { data: ['relative/crops'], inputs: [] }, '/w/b.onnx': 'junk', '/w/c.onnx': { data: [1], inputs: [] } });
+    await memento.update('modelLens.calibrationData', {
+      '/w/a.onnx': { data: ['relative/crops'], inputs: [] },
+      '/w/b.onnx': 'junk',
+      '/w/c.onnx': { data: [1], inputs: [] },
+    });
     const store = new CalibrationStore(memento);
-    for (const m of ['/w/a.onnx', '/w/b.onnx', '/w/c.onnx']) assert.equal(store.get(m), undefined, m);
+    for (const m of ['/w/a.onnx', '/w/b.onnx', '/w/c.onnx'])
+      assert.equal(store.get(m), undefined, m);
     await memento.update('modelLens.calibrationData', ['not', 'an', 'object']);
     assert.equal(store.get('/w/a.onnx'), undefined);
     await store.set('/w/a.onnx', { data: ['/w/crops'], inputs: [] });
@@ -110,11 +147,21 @@ describe('calibration data per model', () => {
     mkdirSync(crops, { recursive: true });
     let scans = 0;
     // The pool's side of the service: an 'open' gives a model without tensors, a 'sensitivity' a numbered report.
-    const pool = { size: 1, request: (r: { method: string }) => Promise.resolve(r.method === 'open' ? { tensors: [] } : { scan: ++scans }) };
+    const pool = {
+      size: 1,
+      request: (r: { method: string }) =>
+        Promise.resolve(r.method === 'open' ? { tensors: [] } : { scan: ++scans }),
+    };
     const service = new ModelService(pool as unknown as WorkerPool);
     await service.open(model);
     const spec: CompressSpec = { methods: ['int8'], options: {} };
-    const scan = () => service.sensitivity(model, spec, { samples: 8, seed: 0, data: [crops] }, () => undefined) as unknown as Promise<{ scan: number }>;
+    const scan = () =>
+      service.sensitivity(
+        model,
+        spec,
+        { samples: 8, seed: 0, data: [crops] },
+        () => undefined,
+      ) as unknown as Promise<{ scan: number }>;
     assert.equal((await scan()).scan, 1);
     assert.equal((await scan()).scan, 1, 'same data, same recipe: cached');
     writeFileSync(join(dir, 'scan.lens.json'), '{}');
@@ -123,6 +170,17 @@ describe('calibration data per model', () => {
     writeFileSync(join(crops, 'new.png'), '');
     utimesSync(crops, new Date(), new Date(Date.now() + 5000));
     assert.equal((await scan()).scan, 3, 'a file was added to the folder');
-    assert.equal((await service.sensitivity(model, spec, { samples: 8, seed: 0 }, () => undefined) as unknown as { scan: number }).scan, 4, 'random inputs are another scan');
+    assert.equal(
+      (
+        (await service.sensitivity(
+          model,
+          spec,
+          { samples: 8, seed: 0 },
+          () => undefined,
+        )) as unknown as { scan: number }
+      ).scan,
+      4,
+      'random inputs are another scan',
+    );
   });
 });

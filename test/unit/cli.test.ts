@@ -23,7 +23,10 @@ describe('model-lens CLI', () => {
       ['float32', KNOWN_WEIGHT.dims, 640, KNOWN_WEIGHT.min, KNOWN_WEIGHT.max, 1],
     );
     assert.equal(known.histogram.counts.length, 256);
-    assert.deepEqual(doc.layers.find((l: { name: string }) => l.name === 'fc_known/MatMul').tensors, [KNOWN_WEIGHT.name]);
+    assert.deepEqual(
+      doc.layers.find((l: { name: string }) => l.name === 'fc_known/MatMul').tensors,
+      [KNOWN_WEIGHT.name],
+    );
   });
 
   it('inspect prints a readable table and honours --bins', () => {
@@ -55,10 +58,22 @@ describe('model-lens CLI', () => {
     const model = fixturePath('cnn.onnx');
     const refused: [string[], RegExp][] = [
       [['compress', model, '--method', 'int8,channels'], /channels comes first/],
-      [['compress', model, '--method', 'channels', '--amount', '0'], /--amount must be between 0 and 1/],
-      [['compress', model, '--method', 'int8', '--amount', '0.5'], /--amount goes with --method channels or lowrank/],
-      [['compress', model, '--method', 'channels', '--importance', 'gamma'], /--importance is l2, bn or activation/],
-      [['compress', model, '--method', 'channels', '--target-cosine', '0.99'], /do not combine yet/],
+      [
+        ['compress', model, '--method', 'channels', '--amount', '0'],
+        /--amount must be between 0 and 1/,
+      ],
+      [
+        ['compress', model, '--method', 'int8', '--amount', '0.5'],
+        /--amount goes with --method channels or lowrank/,
+      ],
+      [
+        ['compress', model, '--method', 'channels', '--importance', 'gamma'],
+        /--importance is l2, bn or activation/,
+      ],
+      [
+        ['compress', model, '--method', 'channels', '--target-cosine', '0.99'],
+        /do not combine yet/,
+      ],
       [['sensitivity', model, '--method', 'channels'], /channel removal changes the graph/],
     ];
     for (const [args, message] of refused) {
@@ -73,17 +88,28 @@ describe('model-lens CLI', () => {
     for (const bad of ['sr', 'sr=', 'sr=fast']) {
       const r = cli('verify', mlp, mlp, '--value', bad);
       assert.equal(r.code, 2, bad);
-      assert.match(r.stderr, new RegExp(`^model-lens: '${bad}' is not NAME=NUMBER \\(e\\.g\\. sr=16000, state=0\\)\n`), bad);
+      assert.match(
+        r.stderr,
+        new RegExp(`^model-lens: '${bad}' is not NAME=NUMBER \\(e\\.g\\. sr=16000, state=0\\)\n`),
+        bad,
+      );
     }
     const notInput = cli('verify', mlp, mlp, '--value', 'sr=16000');
     assert.equal(notInput.code, 1);
-    assert.match(notInput.stderr, /^model-lens: .*mlp\.onnx: a value is given for 'sr', which is not an input \(inputs: input\)\n$/);
+    assert.match(
+      notInput.stderr,
+      /^model-lens: .*mlp\.onnx: a value is given for 'sr', which is not an input \(inputs: input\)\n$/,
+    );
     // A constant for the only input: nothing is random, so the models run once on it.
     const r = cli('verify', mlp, mlp, '--value', 'input=0.5', '--json');
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.samples, 1);
     assert.equal(report.measuredOn, '1 sample: input float32[1,64] = 0.5');
-    assert.equal(cli('compress', mlp, '--method', 'int8', '--value', 'input=1', '--no-verify').code, 2, '--value with --no-verify');
+    assert.equal(
+      cli('compress', mlp, '--method', 'int8', '--value', 'input=1', '--no-verify').code,
+      2,
+      '--value with --no-verify',
+    );
   });
 });

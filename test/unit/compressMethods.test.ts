@@ -30,7 +30,8 @@ import { float16Table } from '../../src/core/stats/elements';
 import { mulberry32, weights } from '../fixtures/onnxBuilder';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
-const zeros = (a: ArrayLike<number>) => Array.prototype.filter.call(a, (x: number) => x === 0).length;
+const zeros = (a: ArrayLike<number>) =>
+  Array.prototype.filter.call(a, (x: number) => x === 0).length;
 
 /** Channel index of element i along `axis` of a row-major tensor. */
 function channelOf(dims: number[], axis: number, i: number): number {
@@ -144,7 +145,9 @@ describe('linear int8', () => {
 
   it('rounds exact ties to even as QuantizeLinear does', () => {
     const layout: WeightLayout = { dims: [7], outputAxis: 0, inputAxis: 0 };
-    const r = quantizeLinear(f32([127, 0.5, 1.5, 2.5, -2.5, -3.5, -127]), layout, { perChannel: false });
+    const r = quantizeLinear(f32([127, 0.5, 1.5, 2.5, -2.5, -3.5, -127]), layout, {
+      perChannel: false,
+    });
     assert.equal(r.scale[0], 1);
     assert.deepEqual(Array.from(r.q), [127, 0, 2, 2, -2, -4, -127]);
   });
@@ -202,9 +205,23 @@ describe('linear int8', () => {
   });
 
   it('rejects a layout that does not match the values', () => {
-    assert.throws(() => quantizeLinear(new Float32Array(6), { dims: [2, 4], outputAxis: 0, inputAxis: 1 }), RangeError);
-    assert.throws(() => quantizeLinear(new Float32Array(6), { dims: [2, 3], outputAxis: 2, inputAxis: 1 }), RangeError);
-    assert.throws(() => quantizeLinear(new Float32Array(6), { dims: [2, 3], outputAxis: 0, inputAxis: 1 }, { bits: 9 }), RangeError);
+    assert.throws(
+      () => quantizeLinear(new Float32Array(6), { dims: [2, 4], outputAxis: 0, inputAxis: 1 }),
+      RangeError,
+    );
+    assert.throws(
+      () => quantizeLinear(new Float32Array(6), { dims: [2, 3], outputAxis: 2, inputAxis: 1 }),
+      RangeError,
+    );
+    assert.throws(
+      () =>
+        quantizeLinear(
+          new Float32Array(6),
+          { dims: [2, 3], outputAxis: 0, inputAxis: 1 },
+          { bits: 9 },
+        ),
+      RangeError,
+    );
   });
 });
 
@@ -222,7 +239,8 @@ describe('blockwise int4', () => {
     for (let b = 0; b < 3; b++) {
       for (let col = 0; col < 5; col++) {
         let m = 0;
-        for (let row = b * 32; row < Math.min(70, b * 32 + 32); row++) m = Math.max(m, Math.abs(w[row * 5 + col]));
+        for (let row = b * 32; row < Math.min(70, b * 32 + 32); row++)
+          m = Math.max(m, Math.abs(w[row * 5 + col]));
         assert.equal(r.scale[b * 5 + col], Math.fround(m / 7), `block ${b} column ${col}`);
       }
     }
@@ -243,7 +261,11 @@ describe('blockwise int4', () => {
     assert.equal(r.scale.length, 9);
     assert.equal(r.scale[2], Math.fround(50 / 7));
     assert.ok(r.scale[0] < 1, 'the outlier does not spoil the other blocks of its row');
-    assertWithinHalfStep(w, dequantizeLinear(r, layout), (i) => r.scale[blockScaleIndex(dims, 1, 8, i)]);
+    assertWithinHalfStep(
+      w,
+      dequantizeLinear(r, layout),
+      (i) => r.scale[blockScaleIndex(dims, 1, 8, i)],
+    );
   });
 
   it('a 4-D conv weight blocks along axis 1 per (o, kh, kw) position', () => {
@@ -255,35 +277,73 @@ describe('blockwise int4', () => {
     assert.equal(r.scale.length, 24);
     for (let s = 0; s < 24; s++) {
       let m = 0;
-      for (let i = 0; i < 80; i++) if (blockScaleIndex(dims, 1, 4, i) === s) m = Math.max(m, Math.abs(w[i]));
+      for (let i = 0; i < 80; i++)
+        if (blockScaleIndex(dims, 1, 4, i) === s) m = Math.max(m, Math.abs(w[i]));
       assert.equal(r.scale[s], Math.fround(m / 7));
     }
-    assertWithinHalfStep(w, dequantizeLinear(r, layout), (i) => r.scale[blockScaleIndex(dims, 1, 4, i)]);
+    assertWithinHalfStep(
+      w,
+      dequantizeLinear(r, layout),
+      (i) => r.scale[blockScaleIndex(dims, 1, 4, i)],
+    );
   });
 
   it('float16 scales: each the float16 nearest max|w|/7, codes made against it; subnormal for tiny blocks, never 0; float32 when the largest overflows or is subnormal', () => {
     const layout: WeightLayout = { dims: [4, 8], outputAxis: 0, inputAxis: 1 };
     // Row 0 ordinary, row 1 tiny (a subnormal float16 scale), row 2 far below float16 (rounds to 0), row 3 zeros.
-    const w = Float32Array.from({ length: 32 }, (_, i) => [0.3, 2e-6, 1e-9, 0][i >> 3] * Math.sin(i + 1));
+    const w = Float32Array.from(
+      { length: 32 },
+      (_, i) => [0.3, 2e-6, 1e-9, 0][i >> 3] * Math.sin(i + 1),
+    );
     const r = quantizeBlockwise(w, layout, { blockSize: 8, halfScales: true });
     assert.ok(r.scaleHalf, 'stored as float16');
     for (let s = 0; s < 4; s++) {
       let m = 0;
       for (let i = 8 * s; i < 8 * s + 8; i++) m = Math.max(m, Math.abs(w[i]));
       const exact = m > 0 ? Math.fround(m / 7) : 1;
-      assert.equal(r.scale[s], fromFloat16(r.scaleHalf!.subarray(s, s + 1))[0], 'scale holds the stored float16 values');
-      if (s === 2) assert.equal(r.scale[s], 2 ** -24, 'a scale below half the smallest subnormal becomes 2^-24, not 0');
-      else assert.equal(r.scaleHalf![s], toFloat16(Float32Array.of(exact)).bits[0], `row ${s}: the nearest float16`);
+      assert.equal(
+        r.scale[s],
+        fromFloat16(r.scaleHalf!.subarray(s, s + 1))[0],
+        'scale holds the stored float16 values',
+      );
+      if (s === 2)
+        assert.equal(
+          r.scale[s],
+          2 ** -24,
+          'a scale below half the smallest subnormal becomes 2^-24, not 0',
+        );
+      else
+        assert.equal(
+          r.scaleHalf![s],
+          toFloat16(Float32Array.of(exact)).bits[0],
+          `row ${s}: the nearest float16`,
+        );
     }
     const back = dequantizeLinear(r, layout);
     for (let i = 0; i < 32; i++) {
       const s = r.scale[i >> 3];
-      assert.equal(back[i], Math.fround(Math.max(-7, Math.min(7, Math.round(w[i] / s))) * s) + 0, `code ${i} made against the rounded scale`);
+      assert.equal(
+        back[i],
+        Math.fround(Math.max(-7, Math.min(7, Math.round(w[i] / s))) * s) + 0,
+        `code ${i} made against the rounded scale`,
+      );
       assert.ok(Math.abs(back[i] - w[i]) <= s / 2 + 1e-12, `weight ${i} within half a step`);
     }
-    const tiny = quantizeBlockwise(w.subarray(8, 16), { dims: [1, 8], outputAxis: 0, inputAxis: 1 }, { blockSize: 8, halfScales: true });
-    assert.equal(tiny.scaleHalf, undefined, 'a tensor whose largest scale is below float16\'s normal range keeps float32 scales');
-    const huge = quantizeBlockwise(Float32Array.of(1e6, 1, 2, 3, 4, 5, 6, 7), { dims: [1, 8], outputAxis: 0, inputAxis: 1 }, { blockSize: 8, halfScales: true });
+    const tiny = quantizeBlockwise(
+      w.subarray(8, 16),
+      { dims: [1, 8], outputAxis: 0, inputAxis: 1 },
+      { blockSize: 8, halfScales: true },
+    );
+    assert.equal(
+      tiny.scaleHalf,
+      undefined,
+      "a tensor whose largest scale is below float16's normal range keeps float32 scales",
+    );
+    const huge = quantizeBlockwise(
+      Float32Array.of(1e6, 1, 2, 3, 4, 5, 6, 7),
+      { dims: [1, 8], outputAxis: 0, inputAxis: 1 },
+      { blockSize: 8, halfScales: true },
+    );
     assert.equal(huge.scaleHalf, undefined, 'a scale beyond 65504 keeps float32 scales');
     assert.equal(huge.scale[0], Math.fround(1e6 / 7));
   });
@@ -325,9 +385,29 @@ describe('float16', () => {
   });
 
   it('hand cases: ties, clipping, underflow, infinities, NaN', () => {
-    const values = f32([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65505, 1e6, -1e6, 3.4e38, Infinity, -Infinity, NaN, 2 ** -25, 2 ** -25 * 1.0000001, 2 ** -24, 2 ** -30, -0, 2 ** -14]);
+    const values = f32([
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      65504,
+      65505,
+      1e6,
+      -1e6,
+      3.4e38,
+      Infinity,
+      -Infinity,
+      NaN,
+      2 ** -25,
+      2 ** -25 * 1.0000001,
+      2 ** -24,
+      2 ** -30,
+      -0,
+      2 ** -14,
+    ]);
     const r = toFloat16(values);
-    assert.deepEqual(Array.from(r.bits.subarray(0, 9)), [0x3c00, 0x3c02, 0x7bff, 0x7bff, 0x7bff, 0xfbff, 0x7bff, 0x7c00, 0xfc00]);
+    assert.deepEqual(
+      Array.from(r.bits.subarray(0, 9)),
+      [0x3c00, 0x3c02, 0x7bff, 0x7bff, 0x7bff, 0xfbff, 0x7bff, 0x7c00, 0xfc00],
+    );
     assert.ok(Number.isNaN(table[r.bits[9]]));
     assert.deepEqual(Array.from(r.bits.subarray(10)), [0, 1, 1, 0, 0x8000, 0x0400]);
     assert.equal(r.clipped, 4);
@@ -371,9 +451,25 @@ describe('float16', () => {
 
 describe('bfloat16', () => {
   it('rounds to nearest even, clips beyond the largest finite value, keeps NaN and Inf', () => {
-    const values = f32([1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20, -(1 + 2 ** -8), 3.4028235e38, -3.4e38, Infinity, NaN, -NaN, 0, -0, 1e-45]);
+    const values = f32([
+      1 + 2 ** -8,
+      1 + 3 * 2 ** -8,
+      1 + 2 ** -8 + 2 ** -20,
+      -(1 + 2 ** -8),
+      3.4028235e38,
+      -3.4e38,
+      Infinity,
+      NaN,
+      -NaN,
+      0,
+      -0,
+      1e-45,
+    ]);
     const r = toBfloat16(values);
-    assert.deepEqual(Array.from(r.bits.subarray(0, 7)), [0x3f80, 0x3f82, 0x3f81, 0xbf80, 0x7f7f, 0xff7f, 0x7f80]);
+    assert.deepEqual(
+      Array.from(r.bits.subarray(0, 7)),
+      [0x3f80, 0x3f82, 0x3f81, 0xbf80, 0x7f7f, 0xff7f, 0x7f80],
+    );
     assert.ok(Number.isNaN(fromBfloat16(r.bits.subarray(7, 8))[0]));
     assert.equal(r.bits[7] & 0x7fc0, 0x7fc0, 'quiet NaN');
     assert.deepEqual(Array.from(r.bits.subarray(9)), [0, 0x8000, 0]);
@@ -417,7 +513,8 @@ describe('fixed point', () => {
       [[0.25], 16, 16],
       [[3e38], 8, -121],
     ];
-    for (const [xs, bits, f] of cases) assert.equal(quantizeFixed(f32(xs), { bits }).fractionBits, f, `${xs} at ${bits} bits`);
+    for (const [xs, bits, f] of cases)
+      assert.equal(quantizeFixed(f32(xs), { bits }).fractionBits, f, `${xs} at ${bits} bits`);
   });
 
   it('f is maximal, every value within half a step, word type by width', () => {
@@ -428,9 +525,13 @@ describe('fixed point', () => {
       assert.equal(r.scale, 2 ** -r.fractionBits);
       const qmax = 2 ** (bits - 1) - 1;
       const big = 2 ** (r.fractionBits + 1);
-      assert.ok(w.some((x) => roundHalfEven(x * big) > qmax || roundHalfEven(x * big) < -qmax - 1), 'f + 1 would overflow');
+      assert.ok(
+        w.some((x) => roundHalfEven(x * big) > qmax || roundHalfEven(x * big) < -qmax - 1),
+        'f + 1 would overflow',
+      );
       const y = dequantizeFixed(r);
-      for (let i = 0; i < w.length; i++) assert.ok(Math.abs(w[i] - y[i]) <= r.scale / 2 + Math.abs(w[i]) * 2 ** -23);
+      for (let i = 0; i < w.length; i++)
+        assert.ok(Math.abs(w[i] - y[i]) <= r.scale / 2 + Math.abs(w[i]) * 2 ** -23);
     }
   });
 
@@ -469,7 +570,10 @@ describe('ternary / sign', () => {
         const x = col[row];
         assert.equal(r.q[row * 3 + c], Math.abs(x) > delta ? Math.sign(x) : 0);
       }
-      assert.ok(Math.abs(r.scale[c] - kept.reduce((s, x) => s + Math.abs(x), 0) / kept.length) <= 1e-6 * r.scale[c]);
+      assert.ok(
+        Math.abs(r.scale[c] - kept.reduce((s, x) => s + Math.abs(x), 0) / kept.length) <=
+          1e-6 * r.scale[c],
+      );
     }
     assert.ok(r.scale[2] > 50 * r.scale[0]);
   });
@@ -526,12 +630,19 @@ describe('pruning', () => {
     assert.equal(zeros(half), 5000);
     const low = pruneMagnitude(w, 0.2);
     assert.equal(zeros(low), 2000);
-    assert.equal(zeros(applyMask(w, low)), z, 'no nonzero weight pruned when the zeros already exceed the target');
+    assert.equal(
+      zeros(applyMask(w, low)),
+      z,
+      'no nonzero weight pruned when the zeros already exceed the target',
+    );
   });
 
   it('magnitude selection distinguishes values inside one top-16-bit bucket', () => {
     // 1 + k·2^-23 share their top 16 bits; only the second-level histogram separates them.
-    const w = Float32Array.from({ length: 1000 }, (_, i) => (i % 2 ? -1 : 1) * (1 + ((i * 7919) % 1000) * 2 ** -23));
+    const w = Float32Array.from(
+      { length: 1000 },
+      (_, i) => (i % 2 ? -1 : 1) * (1 + ((i * 7919) % 1000) * 2 ** -23),
+    );
     const mask = pruneMagnitude(w, 0.333);
     assert.equal(zeros(mask), 333);
     assertMagnitudeOrder([w], [mask]);
@@ -544,14 +655,23 @@ describe('pruning', () => {
     tensors[2][5] = NaN;
     const masks = pruneGlobalMagnitude(tensors, 0.6);
     const total = 10_500;
-    assert.equal(masks.reduce((s, m) => s + zeros(m), 0), Math.round(0.6 * total));
-    assertMagnitudeOrder(tensors.map((t) => t.map((x) => (Number.isNaN(x) ? Infinity : x))), masks);
+    assert.equal(
+      masks.reduce((s, m) => s + zeros(m), 0),
+      Math.round(0.6 * total),
+    );
+    assertMagnitudeOrder(
+      tensors.map((t) => t.map((x) => (Number.isNaN(x) ? Infinity : x))),
+      masks,
+    );
     assert.equal(masks[2][5], 1, 'NaN is never pruned by magnitude');
     // Reference: stable sort of (|w|, tensor, index).
     const all: [number, number, number][] = [];
-    tensors.forEach((t, ti) => t.forEach((x, i) => all.push([Number.isNaN(x) ? Infinity : Math.abs(x), ti, i])));
+    tensors.forEach((t, ti) =>
+      t.forEach((x, i) => all.push([Number.isNaN(x) ? Infinity : Math.abs(x), ti, i])),
+    );
     all.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-    for (let j = 0; j < all.length; j++) assert.equal(masks[all[j][1]][all[j][2]], j < 6300 ? 0 : 1);
+    for (let j = 0; j < all.length; j++)
+      assert.equal(masks[all[j][1]][all[j][2]], j < 6300 ? 0 : 1);
     // The small-magnitude tensor loses far more than its share.
     assert.ok(zeros(masks[0]) > 0.95 * 3000 && zeros(masks[1]) < 0.1 * 500);
   });
@@ -609,7 +729,8 @@ describe('pruning', () => {
     assert.equal(zeros(a), 10_000);
     assert.deepEqual(a, pruneRandom(w, 0.5, 42));
     assert.notDeepEqual(a, pruneRandom(w, 0.5, 43));
-    for (let i = 0; i < w.length; i++) if (w[i] === 0) assert.equal(a[i], 0, 'zeros are pruned first');
+    for (let i = 0; i < w.length; i++)
+      if (w[i] === 0) assert.equal(a[i], 0, 'zeros are pruned first');
     const firstHalf = zeros(a.subarray(0, 10_000));
     assert.ok(Math.abs(firstHalf - 5000) < 300, `first half pruned ${firstHalf}`);
     // Not magnitude-based: pruned weights include large ones.
@@ -621,7 +742,11 @@ describe('pruning', () => {
 
   it('rejects bad options', () => {
     assert.throws(() => pruneMagnitude(new Float32Array(4), 1.5), RangeError);
-    assert.throws(() => pruneNM(new Float32Array(4), { dims: [4], outputAxis: 0, inputAxis: 0 }, { n: 3, m: 2 }), RangeError);
+    assert.throws(
+      () =>
+        pruneNM(new Float32Array(4), { dims: [4], outputAxis: 0, inputAxis: 0 }, { n: 3, m: 2 }),
+      RangeError,
+    );
     assert.throws(() => applyMask(new Float32Array(4), new Uint8Array(3)), RangeError);
   });
 });
@@ -667,7 +792,11 @@ function assertNearest(values: Float32Array, r: { centroids: Float32Array; indic
     const v = values[i];
     if (!Number.isFinite(v)) continue;
     const d = Math.abs(v - c[r.indices[i]]);
-    for (let j = 0; j < c.length; j++) assert.ok(d <= Math.abs(v - c[j]), `value ${v}: centroid ${c[r.indices[i]]} but ${c[j]} is nearer`);
+    for (let j = 0; j < c.length; j++)
+      assert.ok(
+        d <= Math.abs(v - c[j]),
+        `value ${v}: centroid ${c[r.indices[i]]} but ${c[j]} is nearer`,
+      );
   }
 }
 
@@ -687,7 +816,12 @@ describe('k-means weight sharing', () => {
       sum[r.indices[i]] += v;
       cnt[r.indices[i]]++;
     });
-    for (let j = 0; j < 16; j++) if (cnt[j]) assert.ok(Math.abs(r.centroids[j] - sum[j] / cnt[j]) <= 1e-6 * Math.abs(r.centroids[j]) + 1e-12, `centroid ${j}`);
+    for (let j = 0; j < 16; j++)
+      if (cnt[j])
+        assert.ok(
+          Math.abs(r.centroids[j] - sum[j] / cnt[j]) <= 1e-6 * Math.abs(r.centroids[j]) + 1e-12,
+          `centroid ${j}`,
+        );
     const again = kmeans1d(w, { clusters: 16 });
     assert.deepEqual(again.centroids, r.centroids);
     assert.deepEqual(again.indices, r.indices);
@@ -702,7 +836,10 @@ describe('k-means weight sharing', () => {
     const zero = r.centroids.indexOf(0);
     assert.ok(zero >= 0);
     assert.deepEqual(Array.from(r.indices.subarray(100, 107)), [zero, 7, 0, zero, zero, 7, 0]);
-    assert.ok(r.centroids[7] > 3e38 && r.centroids[0] < -3e38, 'the extremes are finite values and get their own centroids');
+    assert.ok(
+      r.centroids[7] > 3e38 && r.centroids[0] < -3e38,
+      'the extremes are finite values and get their own centroids',
+    );
     assertNearest(w, r);
   });
 
@@ -717,7 +854,11 @@ describe('k-means weight sharing', () => {
       const r = kmeans1d(w, { clusters: K, maxIterations: 1000 });
       const ref = naiveKmeans(w, K, true);
       assert.ok(r.converged);
-      for (let j = 0; j < K; j++) assert.ok(Math.abs(r.centroids[j] - ref[j]) <= 1e-6 * Math.abs(ref[j]) + 1e-7, `K=${K} centroid ${j}: ${r.centroids[j]} vs ${ref[j]}`);
+      for (let j = 0; j < K; j++)
+        assert.ok(
+          Math.abs(r.centroids[j] - ref[j]) <= 1e-6 * Math.abs(ref[j]) + 1e-7,
+          `K=${K} centroid ${j}: ${r.centroids[j]} vs ${ref[j]}`,
+        );
     }
   });
 
@@ -740,7 +881,10 @@ describe('k-means weight sharing', () => {
     assertNearest(w, pinned);
     assert.equal(zeros(dequantizeClusters(pinned)) >= zeros(w), true);
     const free = kmeans1d(w, { clusters: 8, preserveZeros: false });
-    assert.ok(!free.centroids.includes(0), 'the cluster around 0 also holds nonzero weights, so its mean is not 0');
+    assert.ok(
+      !free.centroids.includes(0),
+      'the cluster around 0 also holds nonzero weights, so its mean is not 0',
+    );
     assert.equal(zeros(dequantizeClusters(free)), 0);
   });
 
@@ -781,12 +925,16 @@ describe('throughput', () => {
       const t0 = performance.now();
       fn();
       const ms = performance.now() - t0;
-      t.diagnostic(`${name.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms  ${((n / ms) * 1e-3).toFixed(0).padStart(5)} M elements/s`);
+      t.diagnostic(
+        `${name.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms  ${((n / ms) * 1e-3).toFixed(0).padStart(5)} M elements/s`,
+      );
     };
     let q: LinearQuantized | undefined;
     time('int8 symmetric per-channel', () => (q = quantizeLinear(w, layout)));
     time('int8 dequantize', () => dequantizeLinear(q!, layout));
-    time('uint8 asymmetric per-tensor', () => quantizeLinear(w, layout, { symmetric: false, perChannel: false }));
+    time('uint8 asymmetric per-tensor', () =>
+      quantizeLinear(w, layout, { symmetric: false, perChannel: false }),
+    );
     time('int4 blockwise (32)', () => quantizeBlockwise(w, layout));
     time('fp16', () => toFloat16(w));
     time('bf16', () => toBfloat16(w));

@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareReconstruction, entropyEstimate, errorMetrics, huffmanCodebookBytes, huffmanCodeLengths } from '../../src/core/compress/metrics';
-import { dequantizeLinear, dequantizeLinearRuns, quantizeLinear } from '../../src/core/compress/methods';
+import {
+  compareReconstruction,
+  entropyEstimate,
+  errorMetrics,
+  huffmanCodebookBytes,
+  huffmanCodeLengths,
+} from '../../src/core/compress/metrics';
+import {
+  dequantizeLinear,
+  dequantizeLinearRuns,
+  quantizeLinear,
+} from '../../src/core/compress/methods';
 import { mulberry32 } from '../fixtures/onnxBuilder';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
-const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 describe('errorMetrics', () => {
   it('hand case: one element off by one', () => {
@@ -76,23 +87,50 @@ describe('compareReconstruction', () => {
     const w = Float32Array.from({ length: 70000 * 3 }, () => (rng() - 0.5) * 0.2);
     w[5] = NaN;
     w[99] = Infinity;
-    for (const [dims, outputAxis] of [[[3, 70000], 0], [[3, 70000], 1], [[70000, 3], 1], [[600, 350], 1], [[210000], 0]] as const) {
-      const layout = { dims: [...dims], outputAxis, inputAxis: dims.length > 1 ? 1 - outputAxis : 0 };
+    for (const [dims, outputAxis] of [
+      [[3, 70000], 0],
+      [[3, 70000], 1],
+      [[70000, 3], 1],
+      [[600, 350], 1],
+      [[210000], 0],
+    ] as const) {
+      const layout = {
+        dims: [...dims],
+        outputAxis,
+        inputAxis: dims.length > 1 ? 1 - outputAxis : 0,
+      };
       for (const options of [{}, { symmetric: false }, { perChannel: false }]) {
         const q = quantizeLinear(w, layout, options);
         const whole = dequantizeLinear(q, layout);
         const gathered = new Float32Array(w.length);
         dequantizeLinearRuns(q, layout)((from, chunk) => gathered.set(chunk, from));
-        assert.deepEqual(gathered, whole, `${JSON.stringify(dims)} ${JSON.stringify(options)}: same values`);
-        assert.deepEqual(compareReconstruction(w, dequantizeLinearRuns(q, layout)), compareReconstruction(w, whole));
+        assert.deepEqual(
+          gathered,
+          whole,
+          `${JSON.stringify(dims)} ${JSON.stringify(options)}: same values`,
+        );
+        assert.deepEqual(
+          compareReconstruction(w, dequantizeLinearRuns(q, layout)),
+          compareReconstruction(w, whole),
+        );
       }
     }
   });
 
   it('rejects runs that do not cover the original exactly once', () => {
     const w = Float32Array.of(1, 2, 3);
-    assert.throws(() => compareReconstruction(w, (visit) => visit(0, Float32Array.of(1, 2))), RangeError);
-    assert.throws(() => compareReconstruction(w, (visit) => (visit(1, Float32Array.of(2, 3)), visit(0, Float32Array.of(1)))), RangeError);
+    assert.throws(
+      () => compareReconstruction(w, (visit) => visit(0, Float32Array.of(1, 2))),
+      RangeError,
+    );
+    assert.throws(
+      () =>
+        compareReconstruction(
+          w,
+          (visit) => (visit(1, Float32Array.of(2, 3)), visit(0, Float32Array.of(1))),
+        ),
+      RangeError,
+    );
   });
 });
 
@@ -107,7 +145,10 @@ describe('entropyEstimate and Huffman', () => {
     const e = entropyEstimate(symbols, 6);
     assert.equal(e.huffmanBytes, 224 / 8 + huffmanCodebookBytes(6, 6));
     // Few distinct 16-bit symbols pay for (symbol, length) pairs, not a 65,536-entry table.
-    assert.equal(entropyEstimate(Uint16Array.from([7, 7, 9, 65535]), 65536).huffmanBytes, Math.ceil(6 / 8) + 3 * 3);
+    assert.equal(
+      entropyEstimate(Uint16Array.from([7, 7, 9, 65535]), 65536).huffmanBytes,
+      Math.ceil(6 / 8) + 3 * 3,
+    );
     const p = [0.45, 0.13, 0.12, 0.16, 0.09, 0.05];
     close(e.bitsPerWeight, -p.reduce((s, x) => s + x * Math.log2(x), 0), 'entropy');
   });
@@ -143,7 +184,9 @@ describe('entropyEstimate and Huffman', () => {
     const rng = mulberry32(2);
     for (let trial = 0; trial < 20; trial++) {
       const k = 2 + Math.floor(rng() * 300);
-      const freq = Float64Array.from({ length: k }, () => (rng() < 0.2 ? 0 : Math.floor(rng() ** 4 * 1e6) + 1));
+      const freq = Float64Array.from({ length: k }, () =>
+        rng() < 0.2 ? 0 : Math.floor(rng() ** 4 * 1e6) + 1,
+      );
       freq[0] = 1;
       freq[1] = 1e7;
       const lengths = huffmanCodeLengths(freq);

@@ -20,7 +20,18 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -36,8 +47,31 @@ import { writeOnnx, type TensorEdit } from '../../src/core/formats/onnx/writer';
 import type { Model, TensorRef } from '../../src/core/model';
 import { compressFile } from '../../src/node/compress';
 import { FileSource, FolderResolver } from '../../src/node/fileSource';
-import { bf16Bits, DT, encodeModel, f16Bits, graph, mulberry32, node, tensor, valueInfo, weights } from '../fixtures/onnxBuilder';
-import { METHOD_CASES, UNKNOWN_GRAPH_FIELD, UNKNOWN_MODEL_FIELD, ZOO, loadOrt, metaSpec, ortFeeds, writeZoo, type Feeds, type MethodCase, type ZooModel } from './compressZoo.test';
+import {
+  bf16Bits,
+  DT,
+  encodeModel,
+  f16Bits,
+  graph,
+  mulberry32,
+  node,
+  tensor,
+  valueInfo,
+  weights,
+} from '../fixtures/onnxBuilder';
+import {
+  METHOD_CASES,
+  UNKNOWN_GRAPH_FIELD,
+  UNKNOWN_MODEL_FIELD,
+  ZOO,
+  loadOrt,
+  metaSpec,
+  ortFeeds,
+  writeZoo,
+  type Feeds,
+  type MethodCase,
+  type ZooModel,
+} from './compressZoo.test';
 import { openModel } from './helpers';
 
 const ort = loadOrt();
@@ -73,7 +107,10 @@ function compare(a: ArrayLike<number>, b: ArrayLike<number>): { relL2: number; c
     bb += b[i] * b[i];
     ab += a[i] * b[i];
   }
-  return { relL2: aa > 0 ? Math.sqrt(d / aa) : Math.sqrt(d), cosine: aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : aa === bb ? 1 : 0 };
+  return {
+    relL2: aa > 0 ? Math.sqrt(d / aa) : Math.sqrt(d),
+    cosine: aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : aa === bb ? 1 : 0,
+  };
 }
 
 /** IEEE half → number. */
@@ -101,7 +138,11 @@ function indexAlong(dims: number[], axis: number): (i: number) => number {
 }
 
 /** Group of element i when every `block` consecutive entries along `axis` share one group (per position of the other axes). */
-function blockOf(dims: number[], axis: number, block: number): { of: (i: number) => number; count: number } {
+function blockOf(
+  dims: number[],
+  axis: number,
+  block: number,
+): { of: (i: number) => number; count: number } {
   let inner = 1;
   for (let a = axis + 1; a < dims.length; a++) inner *= dims[a];
   const size = dims[axis];
@@ -119,7 +160,12 @@ function blockOf(dims: number[], axis: number, block: number): { of: (i: number)
 }
 
 /** Per-group maximum of f(w_i). */
-function groupMax(values: Float64Array, group: (i: number) => number, groups: number, f: (v: number) => number): Float64Array {
+function groupMax(
+  values: Float64Array,
+  group: (i: number) => number,
+  groups: number,
+  f: (v: number) => number,
+): Float64Array {
   const out = new Float64Array(groups);
   for (let i = 0; i < values.length; i++) out[group(i)] = Math.max(out[group(i)], f(values[i]));
   return out;
@@ -183,17 +229,37 @@ function rhoOf(bound: Float64Array, orig: Float64Array): number {
   return relative(norm(bound), norm(orig));
 }
 
-function linearBound(w: Weight, group: (i: number) => number, step: (g: number) => number): Float64Array {
-  return Float64Array.from(w.orig, (v, i) => (step(group(i)) / 2) * (1 + 2 ** -20) + Math.abs(v) * ULPS + storeSlack(w.dtype, v));
+function linearBound(
+  w: Weight,
+  group: (i: number) => number,
+  step: (g: number) => number,
+): Float64Array {
+  return Float64Array.from(
+    w.orig,
+    (v, i) => (step(group(i)) / 2) * (1 + 2 ** -20) + Math.abs(v) * ULPS + storeSlack(w.dtype, v),
+  );
 }
 
-function zeroCheck(w: Weight, got: Float64Array, where: (i: number) => boolean, what: string): string[] {
+function zeroCheck(
+  w: Weight,
+  got: Float64Array,
+  where: (i: number) => boolean,
+  what: string,
+): string[] {
   const bad: number[] = [];
   for (let i = 0; i < got.length; i++) if (where(i) && got[i] !== 0) bad.push(i);
-  return bad.length ? [`${w.name}: ${bad.length} ${what} are not exact zeros (first at ${bad[0]}: ${got[bad[0]]})`] : [];
+  return bad.length
+    ? [`${w.name}: ${bad.length} ${what} are not exact zeros (first at ${bad[0]}: ${got[bad[0]]})`]
+    : [];
 }
 
-function int8Expect(w: Weight, perChannel: boolean, asymmetric: boolean, opset: number, values = w.orig): Expectation {
+function int8Expect(
+  w: Weight,
+  perChannel: boolean,
+  asymmetric: boolean,
+  opset: number,
+  values = w.orig,
+): Expectation {
   const n = values.length;
   const ch = perChannel ? indexAlong(w.dims, w.layout[0]) : () => 0;
   const groups = perChannel ? w.dims[w.layout[0]] : 1;
@@ -207,7 +273,10 @@ function int8Expect(w: Weight, perChannel: boolean, asymmetric: boolean, opset: 
     check: (got) => zeroCheck(w, got, (i) => values[i] === 0, 'zero weights'),
     // Zero points are uint8 for DequantizeLinear (per axis from opset 13, per tensor from 10, float32 input only);
     // the Cast/Sub/Mul encoding other cases take subtracts them as float32.
-    bytesAfter: n + groups * 4 + (asymmetric ? groups * (w.dtype === DT.FLOAT && opset >= (groups > 1 ? 13 : 10) ? 1 : 4) : 0),
+    bytesAfter:
+      n +
+      groups * 4 +
+      (asymmetric ? groups * (w.dtype === DT.FLOAT && opset >= (groups > 1 ? 13 : 10) ? 1 : 4) : 0),
   };
 }
 
@@ -225,8 +294,14 @@ function int4Expect(w: Weight, blockSize: number): Expectation {
   // float16 scales when the largest is a normal float16: a scale rounds up by at most 2⁻¹¹ of itself
   // (half a step grows as much), or, subnormal, moves a decoded weight by at most 7·2⁻²⁵.
   const half = Math.max(...Array.from(peak, (p) => (p > 0 ? Math.fround(p / 7) : 1))) >= 2 ** -14; // an all-zero block has scale 1
-  const bound = half ? linearBound(w, g.of, (j) => (peak[j] / 7) * (1 + 2 ** -10) + 2 * 7 * 2 ** -25) : linearBound(w, g.of, (j) => peak[j] / 7);
-  return { bound, rho: rhoOf(bound, w.orig), bytesAfter: Math.ceil(n / 2) + (half ? 2 : 4) * g.count };
+  const bound = half
+    ? linearBound(w, g.of, (j) => (peak[j] / 7) * (1 + 2 ** -10) + 2 * 7 * 2 ** -25)
+    : linearBound(w, g.of, (j) => peak[j] / 7);
+  return {
+    bound,
+    rho: rhoOf(bound, w.orig),
+    bytesAfter: Math.ceil(n / 2) + (half ? 2 : 4) * g.count,
+  };
 }
 
 function fixedExpect(w: Weight, bits: number): Expectation {
@@ -240,13 +315,18 @@ function fixedExpect(w: Weight, bits: number): Expectation {
   // The largest fraction length whose codes still fit the word (round half even never exceeds round half up here).
   let f = 60;
   while (f > -127 && (Math.round(hi * 2 ** f) > qmax || -Math.round(-lo * 2 ** f) < -qmax - 1)) f--;
-  const bound = Float64Array.from(w.orig, (v) => 2 ** (-f - 1) * (1 + 2 ** -30) + storeSlack(w.dtype, v));
+  const bound = Float64Array.from(
+    w.orig,
+    (v) => 2 ** (-f - 1) * (1 + 2 ** -30) + storeSlack(w.dtype, v),
+  );
   return {
     bound,
     rho: rhoOf(bound, w.orig),
     check: (got) => {
       if (w.dtype !== DT.FLOAT) return [];
-      const off = got.findIndex((v) => !Number.isInteger(v * 2 ** f) || v * 2 ** f > qmax || v * 2 ** f < -qmax - 1);
+      const off = got.findIndex(
+        (v) => !Number.isInteger(v * 2 ** f) || v * 2 ** f > qmax || v * 2 ** f < -qmax - 1,
+      );
       return off >= 0 ? [`${w.name}: ${got[off]} is not a ${bits}-bit multiple of 2^-${f}`] : [];
     },
     bytesAfter: w.orig.length * (bits <= 8 ? 1 : 2) + 4,
@@ -266,7 +346,10 @@ function halfExpect(w: Weight, kind: 'fp16' | 'bf16'): Expectation {
   // float64 weights: the value goes through float32 first; double rounding may differ from direct rounding by an ulp.
   if (w.dtype === DT.DOUBLE) {
     const rel = kind === 'fp16' ? 2 ** -11 : 2 ** -8;
-    const bound = Float64Array.from(w.orig, (v, i) => Math.abs(v - exact[i]) + Math.abs(v) * rel + 2 ** -24);
+    const bound = Float64Array.from(
+      w.orig,
+      (v, i) => Math.abs(v - exact[i]) + Math.abs(v) * rel + 2 ** -24,
+    );
     return { bound, rho: rhoOf(bound, w.orig), bytesAfter: 2 * w.orig.length, clipped };
   }
   const diff = Float64Array.from(w.orig, (v, i) => v - exact[i]);
@@ -293,11 +376,17 @@ function signExpect(w: Weight): Expectation {
     }
   });
   const a = Float64Array.from(ks, (s, c) => (kc[c] ? Math.fround(s / kc[c]) : 1));
-  const exactish = Float64Array.from(vals, (v, i) => (Math.abs(v) > delta[ch(i)] ? Math.sign(v) * a[ch(i)] : 0));
+  const exactish = Float64Array.from(vals, (v, i) =>
+    Math.abs(v) > delta[ch(i)] ? Math.sign(v) * a[ch(i)] : 0,
+  );
   return {
     // Ternary Weight Networks: codes sign(w) where |w| > 0.7·mean|w_c|, scale a_c = mean of the coded |w|.
-    bound: Float64Array.from(exactish, (v, i) => Math.abs(w.orig[i] - v) + Math.abs(v) * 2 ** -20 + storeSlack(w.dtype, v)),
-    check: (got) => zeroCheck(w, got, (i) => exactish[i] === 0, 'weights inside the ternary dead zone'),
+    bound: Float64Array.from(
+      exactish,
+      (v, i) => Math.abs(w.orig[i] - v) + Math.abs(v) * 2 ** -20 + storeSlack(w.dtype, v),
+    ),
+    check: (got) =>
+      zeroCheck(w, got, (i) => exactish[i] === 0, 'weights inside the ternary dead zone'),
     bytesAfter: w.orig.length + 4 * C,
   };
 }
@@ -313,16 +402,20 @@ function clusterProblems(w: Weight, got: Float64Array, k: number, keep?: Uint8Ar
     const v = keep && !keep[i] ? 0 : Math.fround(w.orig[i]);
     const d = Math.abs(v - got[i]);
     // Nearest-centroid assignment: no used centroid is closer to the value than its own.
-    for (const c of used) if (Math.abs(v - c) < d - slack) {
-      problems.push(`${w.name}[${i}] = ${v} coded ${got[i]} but ${c} is nearer`);
-      break;
-    }
+    for (const c of used)
+      if (Math.abs(v - c) < d - slack) {
+        problems.push(`${w.name}[${i}] = ${v} coded ${got[i]} but ${c} is nearer`);
+        break;
+      }
     const s = sums.get(got[i]) ?? [0, 0];
     sums.set(got[i], [s[0] + v, s[1] + 1]);
   }
   // Lloyd converged: every centroid but the pinned 0 is the mean of its members.
-  for (const [c, [s, n]] of sums) if (c !== 0 && Math.abs(s / n - c) > slack + Math.abs(c) * 2 ** -22) problems.push(`${w.name}: centroid ${c} is not the mean ${s / n} of its ${n} members`);
-  if (w.orig.some((v) => v === 0)) problems.push(...zeroCheck(w, got, (i) => w.orig[i] === 0, 'zero weights'));
+  for (const [c, [s, n]] of sums)
+    if (c !== 0 && Math.abs(s / n - c) > slack + Math.abs(c) * 2 ** -22)
+      problems.push(`${w.name}: centroid ${c} is not the mean ${s / n} of its ${n} members`);
+  if (w.orig.some((v) => v === 0))
+    problems.push(...zeroCheck(w, got, (i) => w.orig[i] === 0, 'zero weights'));
   return problems.slice(0, 5);
 }
 
@@ -371,7 +464,8 @@ function nmMask(w: Weight, f: Float64Array, n: number, m: number): Uint8Array {
 function expectations(c: MethodCase, weights: Weight[], opset: number): Expectation[] {
   const o = c.spec.options;
   const storage = c.spec.methods.find((m) => m !== 'prune');
-  const masks = c.spec.methods[0] === 'prune' ? pruneMasks(c, weights) : weights.map(() => undefined);
+  const masks =
+    c.spec.methods[0] === 'prune' ? pruneMasks(c, weights) : weights.map(() => undefined);
   return weights.map((w, t) => {
     const mask = masks[t];
     const pruned = mask ? Float64Array.from(w.orig, (v, i) => (mask[i] ? v : 0)) : w.orig;
@@ -381,7 +475,12 @@ function expectations(c: MethodCase, weights: Weight[], opset: number): Expectat
         if (!mask) return e;
         // Deep Compression order: pruned zeros stay exact zeros through quantization.
         const pb = Float64Array.from(w.orig, (v, i) => (mask[i] ? e.bound![i] : Math.abs(v)));
-        return { ...e, bound: pb, rho: rhoOf(pb, w.orig), check: (got) => zeroCheck(w, got, (i) => !mask[i], 'pruned weights') };
+        return {
+          ...e,
+          bound: pb,
+          rho: rhoOf(pb, w.orig),
+          check: (got) => zeroCheck(w, got, (i) => !mask[i], 'pruned weights'),
+        };
       }
       case 'int4':
         return int4Expect(w, o.blockSize ?? 32);
@@ -394,19 +493,27 @@ function expectations(c: MethodCase, weights: Weight[], opset: number): Expectat
         return signExpect(w);
       case 'cluster': {
         const k = o.clusters ?? 16;
-        return { check: (got) => clusterProblems(w, got, k, mask), bytesAfter: w.orig.length + 4 * k };
+        return {
+          check: (got) => clusterProblems(w, got, k, mask),
+          bytesAfter: w.orig.length + 4 * k,
+        };
       }
       default: {
         const n = w.orig.length;
         const dtypeBytes = w.dtype === DT.FLOAT16 ? 2 : w.dtype === DT.DOUBLE ? 8 : 4;
         if (!mask) {
           // Random pruning: no positions to predict, but exactly round(s·n) zeros (zeros already there count first) and kept weights untouched.
-          const zeros = Math.max(Math.round((o.sparsity ?? 0) * n), w.orig.filter((v) => v === 0).length);
+          const zeros = Math.max(
+            Math.round((o.sparsity ?? 0) * n),
+            w.orig.filter((v) => v === 0).length,
+          );
           return {
             zeros,
             check: (got) => {
               const moved = got.findIndex((v, i) => v !== 0 && v !== w.orig[i]);
-              return moved >= 0 ? [`${w.name}[${moved}]: kept weight ${w.orig[moved]} became ${got[moved]}`] : [];
+              return moved >= 0
+                ? [`${w.name}[${moved}]: kept weight ${w.orig[moved]} became ${got[moved]}`]
+                : [];
             },
             bytesAfter: n * dtypeBytes,
           };
@@ -414,7 +521,12 @@ function expectations(c: MethodCase, weights: Weight[], opset: number): Expectat
         const zeros = pruned.filter((v) => v === 0).length;
         const sparse = o.store === 'sparse' && w.dtype === DT.FLOAT && 12 * (n - zeros) < 4 * n;
         const diff = Float64Array.from(w.orig, (v, i) => v - pruned[i]);
-        return { exact: pruned, zeros, rho: rhoOf(diff, w.orig), bytesAfter: sparse ? 12 * (n - zeros) : n * dtypeBytes };
+        return {
+          exact: pruned,
+          zeros,
+          rho: rhoOf(diff, w.orig),
+          bytesAfter: sparse ? 12 * (n - zeros) : n * dtypeBytes,
+        };
       }
     }
   });
@@ -431,7 +543,12 @@ const probeName = (name: string) => `${name}::probe`;
  */
 function probeBytes(model: Uint8Array, names: string[]): Buffer {
   const extra = {
-    node: names.map((name) => ({ opType: 'Identity', input: [name], output: [probeName(name)], name: probeName(name) })),
+    node: names.map((name) => ({
+      opType: 'Identity',
+      input: [name],
+      output: [probeName(name)],
+      name: probeName(name),
+    })),
     output: names.map((name) => ({ name: probeName(name) })),
   };
   return Buffer.concat([model, onnx.ModelProto.encode({ graph: extra }).finish()]);
@@ -443,9 +560,16 @@ function probeBytes(model: Uint8Array, names: string[]): Buffer {
  * error the engine never introduced (edge.onnx's repeated-value weight: 1.5% instead of 0.4%). Level 1
  * keeps the fused kernel but computes in float32, so outputs show the stored weights' error alone.
  */
-const FAITHFUL: Ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, extra: { session: { qdq_matmulnbits_accuracy_level: '1' } } };
+const FAITHFUL: Ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  extra: { session: { qdq_matmulnbits_accuracy_level: '1' } },
+};
 
-async function runModel(file: string, feeds: Feeds, extraOutputs: string[] = []): Promise<Record<string, Float64Array>> {
+async function runModel(
+  file: string,
+  feeds: Feeds,
+  extraOutputs: string[] = [],
+): Promise<Record<string, Float64Array>> {
   let target = file;
   if (extraOutputs.length) {
     // Written beside the model so its external data resolves.
@@ -456,7 +580,12 @@ async function runModel(file: string, feeds: Feeds, extraOutputs: string[] = [])
     const session = await ort.InferenceSession.create(target, FAITHFUL);
     try {
       const out = await session.run(ortFeeds(ort, feeds));
-      return Object.fromEntries(Object.entries(out).map(([k, t]) => [k.endsWith('::probe') ? k.slice(0, -7) : k, toNumbers(t)]));
+      return Object.fromEntries(
+        Object.entries(out).map(([k, t]) => [
+          k.endsWith('::probe') ? k.slice(0, -7) : k,
+          toNumbers(t),
+        ]),
+      );
     } finally {
       await session.release();
     }
@@ -468,7 +597,9 @@ async function runModel(file: string, feeds: Feeds, extraOutputs: string[] = [])
 /** Every name a node reads: its inputs and, for If/Loop/Scan, whatever the nodes of its subgraphs read. */
 function reads(n: onnx.INodeProto): string[] {
   const names = [...(n.input ?? [])];
-  for (const a of n.attribute ?? []) for (const g of [a.g, ...(a.graphs ?? [])]) for (const m of g?.node ?? []) names.push(...reads(m));
+  for (const a of n.attribute ?? [])
+    for (const g of [a.g, ...(a.graphs ?? [])])
+      for (const m of g?.node ?? []) names.push(...reads(m));
   return names;
 }
 
@@ -502,16 +633,24 @@ function upstreamReads(file: string): Map<string, string[]> {
 // Reading through our own reader
 
 /** Opens `file` with our reader; `read` gives a tensor's elements in float64 (exact for every float type). */
-function withModel<T>(file: string, f: (model: Model, read: (ref: TensorRef) => Float64Array) => T): T {
+function withModel<T>(
+  file: string,
+  f: (model: Model, read: (ref: TensorRef) => Float64Array) => T,
+): T {
   const source = new FileSource(file);
   const resolver = new FolderResolver(file);
   const read = (ref: TensorRef) => {
     const out = new Float64Array(ref.count);
     let at = 0;
-    streamElements(source, ref, (name) => resolver.open(name), (v, n) => {
-      out.set(v.subarray(0, n), at);
-      at += n;
-    });
+    streamElements(
+      source,
+      ref,
+      (name) => resolver.open(name),
+      (v, n) => {
+        out.set(v.subarray(0, n), at);
+        at += n;
+      },
+    );
     // Sparse storage streams only its values: this reads dense tensors, and says so if handed another.
     assert.equal(at, ref.count, `${ref.name}: read ${at} of ${ref.count} elements`);
     return out;
@@ -540,8 +679,14 @@ const fileOverheads: number[] = [];
 
 function expectedNames(m: ZooModel, c: MethodCase): string[] {
   const storage = c.spec.methods.find((x) => x !== 'prune');
-  const beyond = [...(m.beyond?.float32 ?? []), ...(storage === 'fp16' ? (m.beyond?.fp16 ?? []) : [])];
-  if (storage !== 'fp16' && storage !== 'bf16') return Object.keys(m.weights).filter((n) => !beyond.includes(n)).sort();
+  const beyond = [
+    ...(m.beyond?.float32 ?? []),
+    ...(storage === 'fp16' ? (m.beyond?.fp16 ?? []) : []),
+  ];
+  if (storage !== 'fp16' && storage !== 'bf16')
+    return Object.keys(m.weights)
+      .filter((n) => !beyond.includes(n))
+      .sort();
   const left = c.spec.options.include?.includes('all') ? [] : (m.leftByScope ?? []);
   return m.floats.filter((n) => !left.includes(n) && !beyond.includes(n)).sort();
 }
@@ -557,39 +702,82 @@ async function checkVariant(m: ZooModel, c: MethodCase): Promise<Outcome> {
   const hashes = () => [sha256(input), m.file.startsWith('external/') ? sha256(dataFile) : ''];
   const before = hashes();
   const result = compressFile(input, c.spec, { output, force: true });
-  assert.deepEqual(hashes(), before, 'the original (and its external data) must stay byte-identical');
+  assert.deepEqual(
+    hashes(),
+    before,
+    'the original (and its external data) must stay byte-identical',
+  );
   const report = result.report;
   const problems: string[] = [];
 
   // Which tensors, and the file sizes the report claims.
   const names = report.tensors.map((t) => t.name).sort();
   assert.deepEqual(names, expectedNames(m, c), 'compressed tensors');
-  for (const s of report.skipped) assert.ok(s.reason.length > 0 && !names.includes(s.name), `skipped ${s.name} without a reason`);
+  for (const s of report.skipped)
+    assert.ok(s.reason.length > 0 && !names.includes(s.name), `skipped ${s.name} without a reason`);
   // A model with external data is the model file plus its data file, before and after.
-  const withData = (file: string, data: string) => statSync(file).size + (existsSync(data) ? statSync(data).size : 0);
-  assert.equal(report.totals.fileBytesAfter, withData(output, `${output}.data`), 'fileBytesAfter is the real size');
-  assert.equal(report.totals.fileBytesBefore, withData(input, `${input}.data`), 'fileBytesBefore is the real size');
-  assert.ok(Math.abs(report.totals.ratio - report.totals.fileBytesBefore / report.totals.fileBytesAfter) < 1e-12);
-  assert.equal(report.totals.weightBytesBefore, report.tensors.reduce((a, t) => a + t.bytesBefore, 0));
-  assert.equal(report.totals.weightBytesAfter, report.tensors.reduce((a, t) => a + t.bytesAfter, 0));
+  const withData = (file: string, data: string) =>
+    statSync(file).size + (existsSync(data) ? statSync(data).size : 0);
+  assert.equal(
+    report.totals.fileBytesAfter,
+    withData(output, `${output}.data`),
+    'fileBytesAfter is the real size',
+  );
+  assert.equal(
+    report.totals.fileBytesBefore,
+    withData(input, `${input}.data`),
+    'fileBytesBefore is the real size',
+  );
+  assert.ok(
+    Math.abs(report.totals.ratio - report.totals.fileBytesBefore / report.totals.fileBytesAfter) <
+      1e-12,
+  );
+  assert.equal(
+    report.totals.weightBytesBefore,
+    report.tensors.reduce((a, t) => a + t.bytesBefore, 0),
+  );
+  assert.equal(
+    report.totals.weightBytesAfter,
+    report.tensors.reduce((a, t) => a + t.bytesAfter, 0),
+  );
   // The file changes by what the tensors' storage changed, plus names and nodes: a few hundred bytes per tensor,
   // about 1.3 KB for the eleven nodes that unpack int4 nibbles below opset 21. An original data file may hold
   // padding its tensors do not use (the variant's own data file packs them at 64-byte alignment): not a saving.
   const saved = report.tensors.reduce((a, t) => a + t.bytesBefore - t.bytesAfter, 0);
   const slack = m.file.startsWith('external/')
-    ? statSync(dataFile).size - withModel(input, (model) => model.tensors.reduce((a, t) => a + (t.storage.kind === 'external' ? t.storage.length : 0), 0))
+    ? statSync(dataFile).size -
+      withModel(input, (model) =>
+        model.tensors.reduce(
+          (a, t) => a + (t.storage.kind === 'external' ? t.storage.length : 0),
+          0,
+        ),
+      )
     : 0;
   const overhead = saved - (report.totals.fileBytesBefore - slack - report.totals.fileBytesAfter);
   fileOverheads.push(overhead / Math.max(1, names.length));
   // With external data each stored tensor also pays its location/offset/length entries (~90 B) and up
   // to 63 B of alignment in the data file; the int4 unpack stores seven, bf16's decoding below opset 13 six.
   const bf16Decode = c.spec.methods.includes('bf16') && m.opset < 13;
-  const perTensor = (c.spec.methods.includes('int4') || bf16Decode ? 1600 : 400) + (m.file.startsWith('external/') ? 7 * 160 : 0);
-  assert.ok(overhead >= -64 * names.length && overhead <= perTensor * names.length, `the file changed by ${report.totals.fileBytesBefore - report.totals.fileBytesAfter} B, its tensors by ${saved} B`);
+  const perTensor =
+    (c.spec.methods.includes('int4') || bf16Decode ? 1600 : 400) +
+    (m.file.startsWith('external/') ? 7 * 160 : 0);
+  assert.ok(
+    overhead >= -64 * names.length && overhead <= perTensor * names.length,
+    `the file changed by ${report.totals.fileBytesBefore - report.totals.fileBytesAfter} B, its tensors by ${saved} B`,
+  );
   if (!names.length) {
-    assert.ok(readFileSync(output).equals(readFileSync(input)), 'nothing to compress: the variant is the original byte for byte');
+    assert.ok(
+      readFileSync(output).equals(readFileSync(input)),
+      'nothing to compress: the variant is the original byte for byte',
+    );
     assert.deepEqual(report.warnings, ['no weights to compress were found']);
-    return { model: m.file, method: c.id, worstRatio: 0, worstCosine: 1, sizeRatio: report.totals.ratio };
+    return {
+      model: m.file,
+      method: c.id,
+      worstRatio: 0,
+      worstCosine: 1,
+      sizeRatio: report.totals.ratio,
+    };
   }
 
   // The original weights through our reader, in float64 (exact for float16, float32 and float64 alike).
@@ -598,14 +786,32 @@ async function checkVariant(m: ZooModel, c: MethodCase): Promise<Outcome> {
     names.map((name) => {
       const ref = model.tensors.find((t) => t.name === name)!;
       const storage = c.spec.methods.find((x) => x !== 'prune');
-      const layout = m.weights[name] ?? (storage === 'fp16' || storage === 'bf16' ? [0, 0] : assert.fail(`${name} has no layout`));
-      return { name, dims: ref.dims, dtype: ref.dtype, layout, orig: read(ref), nested: m.nested.includes(name) };
+      const layout =
+        m.weights[name] ??
+        (storage === 'fp16' || storage === 'bf16' ? [0, 0] : assert.fail(`${name} has no layout`));
+      return {
+        name,
+        dims: ref.dims,
+        dtype: ref.dtype,
+        layout,
+        orig: read(ref),
+        nested: m.nested.includes(name),
+      };
     }),
   );
   const probed = ws.filter((w) => !w.nested);
   if (m.runnable && probed.length) {
-    const orig = await runModel(input, m.feeds[0], probed.map((w) => w.name));
-    for (const w of probed) assert.deepEqual(Array.from(orig[w.name]), Array.from(w.orig), `${w.name}: our reader and onnxruntime read the original alike`);
+    const orig = await runModel(
+      input,
+      m.feeds[0],
+      probed.map((w) => w.name),
+    );
+    for (const w of probed)
+      assert.deepEqual(
+        Array.from(orig[w.name]),
+        Array.from(w.orig),
+        `${w.name}: our reader and onnxruntime read the original alike`,
+      );
   }
   const expect = expectations(c, ws, m.opset);
 
@@ -613,19 +819,45 @@ async function checkVariant(m: ZooModel, c: MethodCase): Promise<Outcome> {
   withModel(output, (variant, read) => {
     ws.forEach((w, t) => {
       const r = byName.get(w.name)!;
-      assert.equal(r.bytesBefore, w.orig.length * (w.dtype === DT.FLOAT16 ? 2 : w.dtype === DT.DOUBLE ? 8 : 4), `${w.name} bytesBefore`);
-      const stored = variant.tensors.filter((x) => x.name === w.name || x.name.startsWith(`${w.name}::`));
+      assert.equal(
+        r.bytesBefore,
+        w.orig.length * (w.dtype === DT.FLOAT16 ? 2 : w.dtype === DT.DOUBLE ? 8 : 4),
+        `${w.name} bytesBefore`,
+      );
+      const stored = variant.tensors.filter(
+        (x) => x.name === w.name || x.name.startsWith(`${w.name}::`),
+      );
       assert.ok(stored.length > 0, `${w.name}: nothing stored for it in the variant`);
       const sparse = stored.find((x) => x.storage.kind === 'sparse');
       if (sparse) {
         assert.equal(sparse.origin, 'sparse_initializer');
-        assert.equal(r.bytesAfter, 12 * (sparse.storage.kind === 'sparse' ? sparse.storage.valueCount : -1), `${w.name}: sparse bytes`);
+        assert.equal(
+          r.bytesAfter,
+          12 * (sparse.storage.kind === 'sparse' ? sparse.storage.valueCount : -1),
+          `${w.name}: sparse bytes`,
+        );
       } else {
         const total = stored.reduce((a, x) => a + x.bytes, 0);
-        assert.equal(r.bytesAfter, total, `${w.name}: the variant stores ${total} bytes for it, the report says ${r.bytesAfter}`);
+        assert.equal(
+          r.bytesAfter,
+          total,
+          `${w.name}: the variant stores ${total} bytes for it, the report says ${r.bytesAfter}`,
+        );
         // Beyond codes and scales, only the decoding constants: int64 shapes, to unpack int4 nibbles an int32 16 and a float 8, bf16's five float scalars.
-        const constants = stored.filter((x) => x.dtype === DT.INT64 || x.dtype === DT.INT32 || x.name === `${w.name}::eight` || (bf16Decode && x.dims.length === 0)).reduce((a, x) => a + x.bytes, 0);
-        assert.equal(r.bytesAfter, expect[t].bytesAfter + constants, `${w.name}: bytesAfter against the method's storage (${r.method})`);
+        const constants = stored
+          .filter(
+            (x) =>
+              x.dtype === DT.INT64 ||
+              x.dtype === DT.INT32 ||
+              x.name === `${w.name}::eight` ||
+              (bf16Decode && x.dims.length === 0),
+          )
+          .reduce((a, x) => a + x.bytes, 0);
+        assert.equal(
+          r.bytesAfter,
+          expect[t].bytesAfter + constants,
+          `${w.name}: bytesAfter against the method's storage (${r.method})`,
+        );
       }
       // Pruned weights kept dense: count their zeros through our own reader, subgraphs included.
       const dense = stored.find((x) => x.name === w.name && x.storage.kind !== 'sparse');
@@ -638,8 +870,13 @@ async function checkVariant(m: ZooModel, c: MethodCase): Promise<Outcome> {
       if (half && (c.id === 'fp16' || c.id === 'bf16')) {
         const got = read(half);
         const { exact, bound } = expect[t];
-        const bad = Array.from(got).findIndex((v, i) => (exact ? !Object.is(v, exact[i]) : !(Math.abs(v - w.orig[i]) <= bound![i])));
-        if (bad >= 0) problems.push(`${w.name}[${bad}]: stored ${got[bad]}, expected ${exact ? exact[bad] : `within ${bound![bad]} of`} ${w.orig[bad]}`);
+        const bad = Array.from(got).findIndex((v, i) =>
+          exact ? !Object.is(v, exact[i]) : !(Math.abs(v - w.orig[i]) <= bound![i]),
+        );
+        if (bad >= 0)
+          problems.push(
+            `${w.name}[${bad}]: stored ${got[bad]}, expected ${exact ? exact[bad] : `within ${bound![bad]} of`} ${w.orig[bad]}`,
+          );
       }
     });
   });
@@ -649,40 +886,65 @@ async function checkVariant(m: ZooModel, c: MethodCase): Promise<Outcome> {
     const r = byName.get(w.name)!;
     const rho = r.sqnrDb === Infinity ? 0 : 10 ** (-r.sqnrDb / 20);
     const e = expect[t];
-    if (e.rho !== undefined && !(rho <= e.rho * (1 + 1e-6) + 1e-9)) problems.push(`${w.name}: report SQNR ${r.sqnrDb} dB (ρ ${rho}) breaks the bound ρ ≤ ${e.rho}`);
-    if (e.clipped && !/clipped/.test(r.note ?? '')) problems.push(`${w.name}: ${e.clipped} values beyond the range but the report notes '${r.note ?? ''}'`);
+    if (e.rho !== undefined && !(rho <= e.rho * (1 + 1e-6) + 1e-9))
+      problems.push(
+        `${w.name}: report SQNR ${r.sqnrDb} dB (ρ ${rho}) breaks the bound ρ ≤ ${e.rho}`,
+      );
+    if (e.clipped && !/clipped/.test(r.note ?? ''))
+      problems.push(
+        `${w.name}: ${e.clipped} values beyond the range but the report notes '${r.note ?? ''}'`,
+      );
   });
 
   let worstRatio = 0;
   let worstCosine = 1;
   if (m.runnable) {
     // Level 1: onnxruntime's reading of every stored main-graph weight.
-    const got = await runModel(output, m.feeds[0], probed.map((w) => w.name));
+    const got = await runModel(
+      output,
+      m.feeds[0],
+      probed.map((w) => w.name),
+    );
     ws.forEach((w, t) => {
       if (w.nested) return;
       const g = got[w.name];
       const e = expect[t];
       const r = byName.get(w.name)!;
       if (e.exact) {
-        const bad = g.findIndex((v, i) => !Object.is(v, e.exact![i]) && !(v === 0 && e.exact![i] === 0));
-        if (bad >= 0) problems.push(`${w.name}[${bad}]: onnxruntime reads ${g[bad]}, expected exactly ${e.exact[bad]} (original ${w.orig[bad]})`);
+        const bad = g.findIndex(
+          (v, i) => !Object.is(v, e.exact![i]) && !(v === 0 && e.exact![i] === 0),
+        );
+        if (bad >= 0)
+          problems.push(
+            `${w.name}[${bad}]: onnxruntime reads ${g[bad]}, expected exactly ${e.exact[bad]} (original ${w.orig[bad]})`,
+          );
       }
       if (e.bound) {
         const bad = g.findIndex((v, i) => !(Math.abs(v - w.orig[i]) <= e.bound![i]));
-        if (bad >= 0) problems.push(`${w.name}[${bad}]: |${g[bad]} - ${w.orig[bad]}| > bound ${e.bound[bad]}`);
+        if (bad >= 0)
+          problems.push(`${w.name}[${bad}]: |${g[bad]} - ${w.orig[bad]}| > bound ${e.bound[bad]}`);
       }
       if (e.check) problems.push(...e.check(g));
       const zeros = g.filter((v) => v === 0).length;
-      if (e.zeros !== undefined && zeros !== e.zeros) problems.push(`${w.name}: ${zeros} zeros, expected ${e.zeros}`);
+      if (e.zeros !== undefined && zeros !== e.zeros)
+        problems.push(`${w.name}: ${zeros} zeros, expected ${e.zeros}`);
       // The report must describe these same values.
       const peak = w.orig.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
       const slack = peak * 2 ** -22 + storeSlack(w.dtype, peak);
       const maxAbs = g.reduce((a, v, i) => Math.max(a, Math.abs(v - w.orig[i])), 0);
-      if (Math.abs(maxAbs - r.maxAbs) > slack) problems.push(`${w.name}: report maxAbs ${r.maxAbs}, onnxruntime's values give ${maxAbs}`);
+      if (Math.abs(maxAbs - r.maxAbs) > slack)
+        problems.push(`${w.name}: report maxAbs ${r.maxAbs}, onnxruntime's values give ${maxAbs}`);
       const rho = compare(w.orig, g).relL2;
       const reported = r.sqnrDb === Infinity ? 0 : 10 ** (-r.sqnrDb / 20);
-      if (Math.abs(rho - reported) > 1e-3 * rho + relative(slack, norm(w.orig) / Math.sqrt(w.orig.length))) problems.push(`${w.name}: report ρ ${reported}, onnxruntime's values give ${rho}`);
-      if (w.dtype === DT.FLOAT && zeros !== Math.round(r.sparsity * g.length)) problems.push(`${w.name}: report sparsity ${r.sparsity}, onnxruntime's values have ${zeros}/${g.length} zeros`);
+      if (
+        Math.abs(rho - reported) >
+        1e-3 * rho + relative(slack, norm(w.orig) / Math.sqrt(w.orig.length))
+      )
+        problems.push(`${w.name}: report ρ ${reported}, onnxruntime's values give ${rho}`);
+      if (w.dtype === DT.FLOAT && zeros !== Math.round(r.sparsity * g.length))
+        problems.push(
+          `${w.name}: report sparsity ${r.sparsity}, onnxruntime's values have ${zeros}/${g.length} zeros`,
+        );
       // The measured ρ stands in where the method has no a-priori bound (sign, cluster, random pruning).
       if (e.rho === undefined) e.rho = rho;
     });
@@ -702,12 +964,16 @@ async function checkVariant(m: ZooModel, c: MethodCase): Promise<Outcome> {
       for (const [name, ref] of Object.entries(a)) {
         // float16 arithmetic (halfweights) rounds each output to 2^-11 relative, whichever weights it used.
         const noise = m.file === 'halfweights.onnx' && name === 'half_out' ? 2e-3 : 1e-5;
-        const tol = 2 * upstream.get(name)!.reduce((acc, x) => acc + (rhoOfName.get(x) ?? 0), 0) + noise;
+        const tol =
+          2 * upstream.get(name)!.reduce((acc, x) => acc + (rhoOfName.get(x) ?? 0), 0) + noise;
         const { relL2, cosine } = compare(ref, b[name]);
         worstRatio = Math.max(worstRatio, relL2 / tol);
         // Cosines of edge.onnx's degenerate weights (all zeros, one value) say nothing about a method.
         if (m.file !== 'edge.onnx') worstCosine = Math.min(worstCosine, cosine);
-        if (!(relL2 <= tol)) problems.push(`output ${name}: relative L2 ${relL2.toExponential(3)} > tolerance ${tol.toExponential(3)} (cosine ${cosine})`);
+        if (!(relL2 <= tol))
+          problems.push(
+            `output ${name}: relative L2 ${relL2.toExponential(3)} > tolerance ${tol.toExponential(3)} (cosine ${cosine})`,
+          );
       }
     }
   }
@@ -734,9 +1000,13 @@ describe('compression pipeline: every method on every model', () => {
       const worst = os.reduce((a, o) => (o.worstRatio > a.worstRatio ? o : a));
       const cos = Math.min(...os.map((o) => o.worstCosine));
       const mlp = os.find((o) => o.model === 'mlp.onnx');
-      console.log(`# ${method.padEnd(15)} mlp.onnx ${mlp ? mlp.sizeRatio.toFixed(2) : '-'}x smaller; ${os.length} variants; worst output error ${(100 * worst.worstRatio).toFixed(1)}% of tolerance (${worst.model}); worst cosine ${cos.toFixed(6)}`);
+      console.log(
+        `# ${method.padEnd(15)} mlp.onnx ${mlp ? mlp.sizeRatio.toFixed(2) : '-'}x smaller; ${os.length} variants; worst output error ${(100 * worst.worstRatio).toFixed(1)}% of tolerance (${worst.model}); worst cosine ${cos.toFixed(6)}`,
+      );
     }
-    console.log(`# file bytes beyond the tensors' own: ${Math.min(...fileOverheads).toFixed(0)} to ${Math.max(...fileOverheads).toFixed(0)} per compressed tensor`);
+    console.log(
+      `# file bytes beyond the tensors' own: ${Math.min(...fileOverheads).toFixed(0)} to ${Math.max(...fileOverheads).toFixed(0)} per compressed tensor`,
+    );
   });
 });
 
@@ -768,13 +1038,21 @@ function squareModel(dir: string): string {
 }
 
 /** Writes `file` with W replaced by `edit(W)` through the engine's own writer: a stand-in for a broken engine. */
-function mutate(file: string, out: string, edit: (t: TensorRef, values: Float32Array) => TensorEdit): void {
+function mutate(
+  file: string,
+  out: string,
+  edit: (t: TensorRef, values: Float32Array) => TensorEdit,
+): void {
   withModel(file, (model, read) => {
     const t = model.tensors.find((x) => x.name === 'W')!;
     const source = new FileSource(file);
     const chunks: Uint8Array[] = [];
     try {
-      writeOnnx(source, { edits: [edit(t, Float32Array.from(read(t)))] }, { write: (b) => chunks.push(b.slice()) });
+      writeOnnx(
+        source,
+        { edits: [edit(t, Float32Array.from(read(t)))] },
+        { write: (b) => chunks.push(b.slice()) },
+      );
     } finally {
       source.close();
     }
@@ -783,17 +1061,32 @@ function mutate(file: string, out: string, edit: (t: TensorRef, values: Float32A
 }
 
 describe('tolerances fail for broken encodings', () => {
-  const x: Feeds = { x: { type: 'float32', dims: [8, 64], data: weights(mulberry32(302), 8 * 64, 1, 0) } };
+  const x: Feeds = {
+    x: { type: 'float32', dims: [8, 64], data: weights(mulberry32(302), 8 * 64, 1, 0) },
+  };
   const layout = { dims: [64, 64], outputAxis: 1, inputAxis: 0 };
 
   /** The output error of `variant`, and how many of its weights break the int8 (or int4) per-weight bound. */
-  async function measure(original: string, variant: string, method: 'int8' | 'int4' = 'int8'): Promise<{ relL2: number; weightViolations: number; bound: Expectation }> {
+  async function measure(
+    original: string,
+    variant: string,
+    method: 'int8' | 'int4' = 'int8',
+  ): Promise<{ relL2: number; weightViolations: number; bound: Expectation }> {
     const orig = (await runModel(original, x, ['W'])).W;
-    const w: Weight = { name: 'W', dims: [64, 64], dtype: DT.FLOAT, layout: [1, 0], orig, nested: false };
+    const w: Weight = {
+      name: 'W',
+      dims: [64, 64],
+      dtype: DT.FLOAT,
+      layout: [1, 0],
+      orig,
+      nested: false,
+    };
     const bound = method === 'int8' ? int8Expect(w, true, false, 13) : int4Expect(w, 32);
     const a = await runModel(original, x);
     const b = await runModel(variant, x, ['W']);
-    const weightViolations = b.W.filter((v, i) => !(Math.abs(v - orig[i]) <= bound.bound![i])).length;
+    const weightViolations = b.W.filter(
+      (v, i) => !(Math.abs(v - orig[i]) <= bound.bound![i]),
+    ).length;
     return { relL2: compare(a.y, b.y).relL2, weightViolations, bound };
   }
 
@@ -812,9 +1105,17 @@ describe('tolerances fail for broken encodings', () => {
       return linearEdit(t, { q: q.q, qDtype: 3, scale: q.scale, axis: 0 }, 13);
     });
     const wrong = await measure(file, join(dir, 'wrong-axis.onnx'));
-    assert.ok(wrong.relL2 > 10 * tol, `wrong axis: ${wrong.relL2} should exceed 10× the tolerance ${tol}`);
-    assert.ok(wrong.weightViolations > 64 * 64 * 0.5, `wrong axis: only ${wrong.weightViolations} weights break the bound`);
-    console.log(`# int8 square: engine ${right.relL2.toExponential(2)}, tolerance ${tol.toExponential(2)}, wrong axis ${wrong.relL2.toExponential(2)}`);
+    assert.ok(
+      wrong.relL2 > 10 * tol,
+      `wrong axis: ${wrong.relL2} should exceed 10× the tolerance ${tol}`,
+    );
+    assert.ok(
+      wrong.weightViolations > 64 * 64 * 0.5,
+      `wrong axis: only ${wrong.weightViolations} weights break the bound`,
+    );
+    console.log(
+      `# int8 square: engine ${right.relL2.toExponential(2)}, tolerance ${tol.toExponential(2)}, wrong axis ${wrong.relL2.toExponential(2)}`,
+    );
   });
 
   it('int4 with the two nibbles of each byte swapped', async () => {
@@ -832,11 +1133,19 @@ describe('tolerances fail for broken encodings', () => {
       return int4Edit(t, codes, q.scale, t.dims, 0, 32, 13);
     });
     const wrong = await measure(file, join(dir, 'swapped.onnx'), 'int4');
-    assert.ok(wrong.relL2 > 3 * tol, `swapped nibbles: ${wrong.relL2} should exceed 3× the tolerance ${tol}`);
-    assert.ok(wrong.weightViolations > 64 * 64 * 0.3, `swapped nibbles: only ${wrong.weightViolations} weights break the bound`);
+    assert.ok(
+      wrong.relL2 > 3 * tol,
+      `swapped nibbles: ${wrong.relL2} should exceed 3× the tolerance ${tol}`,
+    );
+    assert.ok(
+      wrong.weightViolations > 64 * 64 * 0.3,
+      `swapped nibbles: only ${wrong.weightViolations} weights break the bound`,
+    );
     // And the packing itself: element 0 in the low nibble, as ONNX INT4 and the unpacking graph expect.
     assert.deepEqual(Array.from(packNibbles(Int8Array.of(-8, 7, 1), 8)), [0xf0, 0x09]);
-    console.log(`# int4 square: engine ${right.relL2.toExponential(2)}, tolerance ${tol.toExponential(2)}, swapped nibbles ${wrong.relL2.toExponential(2)}`);
+    console.log(
+      `# int4 square: engine ${right.relL2.toExponential(2)}, tolerance ${tol.toExponential(2)}, swapped nibbles ${wrong.relL2.toExponential(2)}`,
+    );
   });
 });
 
@@ -870,7 +1179,10 @@ describe('compressFile writes safely', () => {
     const out = await runModel(target, ZOO[0].feeds[0]);
     assert.deepEqual(Object.keys(out), ['logits']);
     for (const output of [input, join(dir, '.', 'mlp.onnx')]) {
-      assert.throws(() => compressFile(input, { methods: ['int8'], options: {} }, { output, force: true }), /overwrite the original/);
+      assert.throws(
+        () => compressFile(input, { methods: ['int8'], options: {} }, { output, force: true }),
+        /overwrite the original/,
+      );
     }
     assert.equal(sha256(input), hash);
     assert.deepEqual(listing(dir), before);
@@ -883,8 +1195,15 @@ describe('compressFile writes safely', () => {
     linkSync(input, join(dir, 'hard.onnx'));
     symlinkSync(input, join(dir, 'soft.onnx'));
     for (const alias of ['hard.onnx', 'soft.onnx']) {
-      assert.throws(() => compressFile(input, { methods: ['fp16'], options: {} }, { output: join(dir, alias) }), /already exists/);
-      compressFile(input, { methods: ['fp16'], options: {} }, { output: join(dir, alias), force: true });
+      assert.throws(
+        () => compressFile(input, { methods: ['fp16'], options: {} }, { output: join(dir, alias) }),
+        /already exists/,
+      );
+      compressFile(
+        input,
+        { methods: ['fp16'], options: {} },
+        { output: join(dir, alias), force: true },
+      );
       assert.equal(sha256(input), hash, `writing over ${alias} changed the original`);
       assert.notEqual(sha256(join(dir, alias)), hash);
     }
@@ -898,7 +1217,8 @@ describe('compressFile writes safely', () => {
     assert.deepEqual(listing(join(dir, 'other')), ['model.int8.onnx', 'model.int8.onnx.data']);
     withModel(output, (model, read) => {
       for (const t of model.tensors) {
-        if (t.storage.kind === 'external') assert.equal(t.storage.file, 'model.int8.onnx.data', t.name);
+        if (t.storage.kind === 'external')
+          assert.equal(t.storage.file, 'model.int8.onnx.data', t.name);
         assert.equal(read(t).length, t.count, t.name);
       }
     });
@@ -918,12 +1238,22 @@ describe('compressFile writes safely', () => {
       const before = listing(folder);
       let calls = 0;
       const progress: [number, number][] = [];
-      const full = compressFile(input, spec, { output: join(folder, 'count.onnx'), cancelled: () => (calls++, false), progress: (d, t) => progress.push([d, t]) });
+      const full = compressFile(input, spec, {
+        output: join(folder, 'count.onnx'),
+        cancelled: () => (calls++, false),
+        progress: (d, t) => progress.push([d, t]),
+      });
       rmSync(full.output);
       rmSync(`${full.output}.data`, { force: true });
       const total = calls;
       assert.ok(total >= 4, `only ${total} cancellation checks`);
-      assert.ok(progress.length > 0 && progress.every(([d, t], i) => t === progress[0][1] && d < t && (i === 0 || d > progress[i - 1][0])), `progress ${JSON.stringify(progress)}`);
+      assert.ok(
+        progress.length > 0 &&
+          progress.every(
+            ([d, t], i) => t === progress[0][1] && d < t && (i === 0 || d > progress[i - 1][0]),
+          ),
+        `progress ${JSON.stringify(progress)}`,
+      );
       for (let k = 0; k < total; k++) {
         let n = 0;
         assert.throws(
@@ -947,17 +1277,31 @@ describe('untouched parts of the model survive byte for byte', () => {
     writeZoo(dir);
     const input = join(dir, 'meta.onnx');
     const spec = metaSpec();
-    for (const methods of [['int8'], ['prune'], ['fp16'], ['cluster']] as CompressSpec['methods'][]) {
+    for (const methods of [
+      ['int8'],
+      ['prune'],
+      ['fp16'],
+      ['cluster'],
+    ] as CompressSpec['methods'][]) {
       const out = compressFile(input, { methods, options: {} }, { force: true }).output;
       const bytes = readFileSync(out);
-      const has = (part: Uint8Array, what: string) => assert.ok(bytes.indexOf(Buffer.from(part)) >= 0, `${methods}: ${what} is not in the variant verbatim`);
+      const has = (part: Uint8Array, what: string) =>
+        assert.ok(
+          bytes.indexOf(Buffer.from(part)) >= 0,
+          `${methods}: ${what} is not in the variant verbatim`,
+        );
       has(UNKNOWN_MODEL_FIELD, 'the unknown ModelProto field');
       has(UNKNOWN_GRAPH_FIELD, 'the unknown GraphProto field');
-      for (const n of spec.graph.node ?? []) has(onnx.NodeProto.encode(n).finish(), `node ${n.name}`);
-      for (const v of spec.graph.valueInfo ?? []) has(onnx.ValueInfoProto.encode(v).finish(), `value_info ${v.name}`);
-      for (const v of [...(spec.graph.input ?? []), ...(spec.graph.output ?? [])]) has(onnx.ValueInfoProto.encode(v).finish(), `graph input/output ${v.name}`);
-      for (const [key, value] of Object.entries(spec.properties ?? {})) has(onnx.StringStringEntryProto.encode({ key, value }).finish(), `metadata_props ${key}`);
-      for (const text of ['model doc string', 'graph doc string', 'meta-producer']) has(Buffer.from(text), text);
+      for (const n of spec.graph.node ?? [])
+        has(onnx.NodeProto.encode(n).finish(), `node ${n.name}`);
+      for (const v of spec.graph.valueInfo ?? [])
+        has(onnx.ValueInfoProto.encode(v).finish(), `value_info ${v.name}`);
+      for (const v of [...(spec.graph.input ?? []), ...(spec.graph.output ?? [])])
+        has(onnx.ValueInfoProto.encode(v).finish(), `graph input/output ${v.name}`);
+      for (const [key, value] of Object.entries(spec.properties ?? {}))
+        has(onnx.StringStringEntryProto.encode({ key, value }).finish(), `metadata_props ${key}`);
+      for (const text of ['model doc string', 'graph doc string', 'meta-producer'])
+        has(Buffer.from(text), text);
       const a = openModel(input);
       const b = openModel(out);
       try {
@@ -980,7 +1324,11 @@ describe('untouched parts of the model survive byte for byte', () => {
     try {
       assert.equal(b.model.metadata.docString, 'MLP 64-128-64-10 with known weights');
       // int4 raises opset 13 to 21 (every op of the MLP means the same there) for INT4 DequantizeLinear, which needs IR 10.
-      assert.deepEqual(b.model.metadata, { ...a.model.metadata, irVersion: 10, opsets: [{ domain: '', version: 21 }] });
+      assert.deepEqual(b.model.metadata, {
+        ...a.model.metadata,
+        irVersion: 10,
+        opsets: [{ domain: '', version: 21 }],
+      });
     } finally {
       a.close();
       b.close();
@@ -992,20 +1340,41 @@ describe('external data and the entropy estimate', () => {
   it('writes the compressed weights of an external-data model to <out>.data', () => {
     const dir = join(root, 'external-data');
     writeZoo(dir);
-    const out = compressFile(join(dir, 'external/model.onnx'), { methods: ['int8'], options: {} }).output;
+    const out = compressFile(join(dir, 'external/model.onnx'), {
+      methods: ['int8'],
+      options: {},
+    }).output;
     withModel(out, (model) => {
-      const stored = model.tensors.filter((t) => t.name.startsWith('ext.fc1.weight::') || t.name.startsWith('ext.fc2.weight::'));
+      const stored = model.tensors.filter(
+        (t) => t.name.startsWith('ext.fc1.weight::') || t.name.startsWith('ext.fc2.weight::'),
+      );
       assert.ok(stored.length > 0);
-      for (const t of stored) assert.deepEqual([t.name, t.storage.kind, t.storage.kind === 'external' ? t.storage.file : ''], [t.name, 'external', 'model.int8.onnx.data']);
+      for (const t of stored)
+        assert.deepEqual(
+          [t.name, t.storage.kind, t.storage.kind === 'external' ? t.storage.file : ''],
+          [t.name, 'external', 'model.int8.onnx.data'],
+        );
     });
   });
 
   it('never estimates a Huffman-coded variant larger than the variant itself', () => {
     const dir = join(root, 'huffman');
     writeZoo(dir);
-    for (const methods of [['int8'], ['int4'], ['fp16'], ['bf16'], ['cluster']] as CompressSpec['methods'][]) {
-      const { totals, entropy } = compressFile(join(dir, 'mlp.onnx'), { methods, options: {} }).report;
-      assert.ok(entropy.huffmanFileBytes <= totals.fileBytesAfter, `${methods}: Huffman estimate ${entropy.huffmanFileBytes} B for a ${totals.fileBytesAfter} B variant`);
+    for (const methods of [
+      ['int8'],
+      ['int4'],
+      ['fp16'],
+      ['bf16'],
+      ['cluster'],
+    ] as CompressSpec['methods'][]) {
+      const { totals, entropy } = compressFile(join(dir, 'mlp.onnx'), {
+        methods,
+        options: {},
+      }).report;
+      assert.ok(
+        entropy.huffmanFileBytes <= totals.fileBytesAfter,
+        `${methods}: Huffman estimate ${entropy.huffmanFileBytes} B for a ${totals.fileBytesAfter} B variant`,
+      );
     }
   });
 });
@@ -1015,10 +1384,22 @@ describe('the report describes what it did', () => {
     const dir = join(root, 'skips');
     writeZoo(dir);
     const reasons = (file: string, methods: CompressSpec['methods']) =>
-      Object.fromEntries(compressFile(join(dir, file), { methods, options: {} }, { force: true }).report.skipped.filter((s) => !s.left).map((s) => [s.name, s.reason]));
-    assert.deepEqual(reasons('function.onnx', ['int8']), { 'fn.w': 'inside a model-local function (no initializers there)' });
-    assert.deepEqual(reasons('sparse.onnx', ['int8']), { 'sparse.w1': 'declared as sparse_initializer', 'sparse.w2': 'declared as sparse_initializer' });
-    assert.match(reasons('cnn.onnx', ['int8'])['conv1.weight'], /too small to pay off \(216 elements\)/);
+      Object.fromEntries(
+        compressFile(join(dir, file), { methods, options: {} }, { force: true })
+          .report.skipped.filter((s) => !s.left)
+          .map((s) => [s.name, s.reason]),
+      );
+    assert.deepEqual(reasons('function.onnx', ['int8']), {
+      'fn.w': 'inside a model-local function (no initializers there)',
+    });
+    assert.deepEqual(reasons('sparse.onnx', ['int8']), {
+      'sparse.w1': 'declared as sparse_initializer',
+      'sparse.w2': 'declared as sparse_initializer',
+    });
+    assert.match(
+      reasons('cnn.onnx', ['int8'])['conv1.weight'],
+      /too small to pay off \(216 elements\)/,
+    );
   });
 
   it('says why a float16 weight is left alone by fp16 and bf16', () => {

@@ -10,16 +10,41 @@ import { selectWeights } from '../../src/core/compress/weights';
 import { readModel } from '../../src/core/formats';
 import { MemorySource } from '../../src/core/io/source';
 import type { Model } from '../../src/core/model';
-import { DT, constant, encodeModel, graph, mulberry32, node, tensor, valueInfo, weights, type ModelSpec } from '../fixtures/onnxBuilder';
+import {
+  DT,
+  constant,
+  encodeModel,
+  graph,
+  mulberry32,
+  node,
+  tensor,
+  valueInfo,
+  weights,
+  type ModelSpec,
+} from '../fixtures/onnxBuilder';
 
 const F = DT.FLOAT;
 const rng = mulberry32(7);
-const w = (name: string, dims: number[]) => tensor(name, F, dims, weights(rng, dims.reduce((a, b) => a * b, 1), 0.2));
+const w = (name: string, dims: number[]) =>
+  tensor(
+    name,
+    F,
+    dims,
+    weights(
+      rng,
+      dims.reduce((a, b) => a * b, 1),
+      0.2,
+    ),
+  );
 const i64 = (name: string, values: number[]) => tensor(name, DT.INT64, [values.length], values);
-const read = (spec: ModelSpec): Model => readModel(new MemorySource(encodeModel(spec)), 'test.onnx');
+const read = (spec: ModelSpec): Model =>
+  readModel(new MemorySource(encodeModel(spec)), 'test.onnx');
 
 /** What selectWeights made of each tensor: [op, node, outputAxis, inputAxis] or the reason it was skipped ('left: …' when by scope). */
-function outcome(model: Model, half = false): Record<string, [string, string, number, number] | string> {
+function outcome(
+  model: Model,
+  half = false,
+): Record<string, [string, string, number, number] | string> {
   const { weights: chosen, skipped } = selectWeights(model, { half });
   return Object.fromEntries([
     ...chosen.map((c) => [c.tensor.name, [c.op, c.layer, c.layout.outputAxis, c.layout.inputAxis]]),
@@ -36,12 +61,19 @@ function outcome(model: Model, half = false): Record<string, [string, string, nu
  */
 function nestedLstm(): ModelSpec {
   const H = 16;
-  const slice = (from: string, gate: number, to: string) => node('Slice', [from, `start${gate}`, `end${gate}`, 'axis0'], [to], {}, { name: `${to}/Slice` });
+  const slice = (from: string, gate: number, to: string) =>
+    node('Slice', [from, `start${gate}`, `end${gate}`, 'axis0'], [to], {}, { name: `${to}/Slice` });
   const innerThen = graph({
     name: 'inner_then',
     nodes: [
       ...[0, 1, 2, 3].map((g) => slice('w_ih', g, `wi.${g}`)),
-      node('Concat', ['wi.3', 'wi.0', 'wi.1', 'wi.2'], ['wi'], { axis: { i: 0 } }, { name: 'wi/Concat' }),
+      node(
+        'Concat',
+        ['wi.3', 'wi.0', 'wi.1', 'wi.2'],
+        ['wi'],
+        { axis: { i: 0 } },
+        { name: 'wi/Concat' },
+      ),
       node('Unsqueeze', ['wi', 'axis0'], ['W'], {}, { name: 'W/Unsqueeze' }),
       node('Identity', ['w_hh'], ['wh'], {}, { name: 'wh/Identity' }),
       node('Unsqueeze', ['wh', 'axis0'], ['R'], {}, { name: 'R/Unsqueeze' }),
@@ -57,7 +89,12 @@ function nestedLstm(): ModelSpec {
   });
   const innerElse = graph({
     name: 'inner_else',
-    nodes: [node('Identity', ['x'], ['wi'], {}, { name: 'else/wi' }), node('Mul', ['wi', 'wi'], ['y'], {}, { name: 'else/Mul' }), slice('lone.w', 0, 'v'), node('Identity', ['x2'], ['y3'], {}, { name: 'else/y3' })],
+    nodes: [
+      node('Identity', ['x'], ['wi'], {}, { name: 'else/wi' }),
+      node('Mul', ['wi', 'wi'], ['y'], {}, { name: 'else/Mul' }),
+      slice('lone.w', 0, 'v'),
+      node('Identity', ['x2'], ['y3'], {}, { name: 'else/y3' }),
+    ],
     outputs: [valueInfo('y', F, []), valueInfo('v', F, []), valueInfo('y3', F, [])],
   });
   const then = graph({
@@ -70,28 +107,55 @@ function nestedLstm(): ModelSpec {
       constant(w('lone.w', [16, 24])),
       constant(w('hidden.w', [16, 24])),
       node('Identity', ['hidden.w'], ['z'], {}, { name: 'hidden/Identity' }),
-      node('If', ['cond2'], ['out', 'out2', 'out3'], { then_branch: { g: innerThen }, else_branch: { g: innerElse } }, { name: 'inner' }),
+      node(
+        'If',
+        ['cond2'],
+        ['out', 'out2', 'out3'],
+        { then_branch: { g: innerThen }, else_branch: { g: innerElse } },
+        { name: 'inner' },
+      ),
     ],
     outputs: [valueInfo('out', F, []), valueInfo('out2', F, []), valueInfo('out3', F, [])],
   });
   const pass = (out: string) => node('Identity', ['x'], [out], {}, { name: `pass/${out}` });
-  const other = graph({ name: 'else', nodes: ['out', 'out2', 'out3'].map(pass), outputs: ['out', 'out2', 'out3'].map((o) => valueInfo(o, F, [])) });
+  const other = graph({
+    name: 'else',
+    nodes: ['out', 'out2', 'out3'].map(pass),
+    outputs: ['out', 'out2', 'out3'].map((o) => valueInfo(o, F, [])),
+  });
   return {
     irVersion: 8,
     opsets: { '': 13 },
     graph: graph({
       name: 'nested',
-      nodes: [node('If', ['cond'], ['y', 'y2', 'y3'], { then_branch: { g: then }, else_branch: { g: other } }, { name: 'outer' })],
-      inputs: [valueInfo('x', F, [2, 1, 16]), valueInfo('x2', F, [3, 16]), valueInfo('cond', DT.BOOL, []), valueInfo('cond2', DT.BOOL, [])],
+      nodes: [
+        node(
+          'If',
+          ['cond'],
+          ['y', 'y2', 'y3'],
+          { then_branch: { g: then }, else_branch: { g: other } },
+          { name: 'outer' },
+        ),
+      ],
+      inputs: [
+        valueInfo('x', F, [2, 1, 16]),
+        valueInfo('x2', F, [3, 16]),
+        valueInfo('cond', DT.BOOL, []),
+        valueInfo('cond2', DT.BOOL, []),
+      ],
       outputs: ['y', 'y2', 'y3'].map((o) => valueInfo(o, F, [])),
-      initializers: [i64('axis0', [0]), ...[0, 1, 2, 3].flatMap((g) => [i64(`start${g}`, [g * H]), i64(`end${g}`, [(g + 1) * H])])],
+      initializers: [
+        i64('axis0', [0]),
+        ...[0, 1, 2, 3].flatMap((g) => [i64(`start${g}`, [g * H]), i64(`end${g}`, [(g + 1) * H])]),
+      ],
     }),
   };
 }
 
 /** Opset 11: Unsqueeze/Squeeze axes as attributes, Transpose with and without perm, a Conv weight given a kernel axis. */
 function attributes(): ModelSpec {
-  const mm = (weight: string, out: string) => node('MatMul', ['x', weight], [out], {}, { name: `${out}/MatMul` });
+  const mm = (weight: string, out: string) =>
+    node('MatMul', ['x', weight], [out], {}, { name: `${out}/MatMul` });
   return {
     irVersion: 6,
     opsets: { '': 11 },
@@ -111,16 +175,27 @@ function attributes(): ModelSpec {
         node('Unsqueeze', ['ins.w'], ['ins3'], { axes: { ints: [-1] } }, { name: 'ins/Unsqueeze' }),
         node('MatMul', ['x3', 'ins3'], ['yi'], {}, { name: 'ins/MatMul' }),
       ],
-      inputs: [valueInfo('x', F, [3, 16]), valueInfo('x3', F, [16, 2, 24]), valueInfo('img', F, [1, 8, 8, 8])],
+      inputs: [
+        valueInfo('x', F, [3, 16]),
+        valueInfo('x3', F, [16, 2, 24]),
+        valueInfo('img', F, [1, 8, 8, 8]),
+      ],
       outputs: ['ya', 'yt', 'yd', 'yk', 'yi'].map((o) => valueInfo(o, F, [])),
-      initializers: [w('a.w', [16, 24]), w('t.w', [24, 16]), w('d.w', [24, 16]), w('k.w', [16, 8, 3]), w('ins.w', [16, 24])],
+      initializers: [
+        w('a.w', [16, 24]),
+        w('t.w', [24, 16]),
+        w('d.w', [24, 16]),
+        w('k.w', [16, 8, 3]),
+        w('ins.w', [16, 24]),
+      ],
     }),
   };
 }
 
 /** Paths not followed, and one tensor whose two paths disagree on its output axis. */
 function deadEnds(): ModelSpec {
-  const mm = (weight: string, out: string) => node('MatMul', ['x', weight], [out], {}, { name: `${out}/MatMul` });
+  const mm = (weight: string, out: string) =>
+    node('MatMul', ['x', weight], [out], {}, { name: `${out}/MatMul` });
   return {
     irVersion: 8,
     opsets: { '': 13 },
@@ -136,7 +211,13 @@ function deadEnds(): ModelSpec {
         node('Squeeze', ['sqz.w'], ['sq'], {}, { name: 'sqz/Squeeze' }),
         mm('sq', 'ys'),
         mm('both.w', 'yb1'),
-        node('Transpose', ['both.w'], ['bt'], { perm: { ints: [1, 0] } }, { name: 'both/Transpose' }),
+        node(
+          'Transpose',
+          ['both.w'],
+          ['bt'],
+          { perm: { ints: [1, 0] } },
+          { name: 'both/Transpose' },
+        ),
         mm('bt', 'yb2'),
       ],
       inputs: [valueInfo('x', F, [3, 16])],
@@ -170,13 +251,20 @@ describe('selectWeights follows a weight through ops that keep its axes', () => 
     assert.match(String(got['lone.w']), /^left: constants of Slice/);
     // Its 'z' is read by nobody: the nested MatMul reads the nested graph's own 'z'.
     assert.match(String(got['hidden.w']), /^left: constants of Identity/);
-    const half = selectWeights(model, { half: true }).weights.map((c) => [c.tensor.name, c.op, Boolean(c.placeholder)]);
-    assert.deepEqual(half.filter(([name]) => name !== 'lone.w' && name !== 'hidden.w'), [
-      ['w_ih', 'LSTM', false],
-      ['w_hh', 'LSTM', false],
-      ['b_ih', 'LSTM', true],
-      ['b_hh', 'LSTM', true],
+    const half = selectWeights(model, { half: true }).weights.map((c) => [
+      c.tensor.name,
+      c.op,
+      Boolean(c.placeholder),
     ]);
+    assert.deepEqual(
+      half.filter(([name]) => name !== 'lone.w' && name !== 'hidden.w'),
+      [
+        ['w_ih', 'LSTM', false],
+        ['w_hh', 'LSTM', false],
+        ['b_ih', 'LSTM', true],
+        ['b_hh', 'LSTM', true],
+      ],
+    );
   });
 
   it('axes as attributes (opset 11), Transpose with and without perm, an inserted kernel axis', () => {
@@ -201,13 +289,19 @@ describe('selectWeights follows a weight through ops that keep its axes', () => 
 
   it('walks a value read twice by each of a chain of Concats once per reader, not once per path (2^n)', () => {
     const n = 40;
-    const nodes = Array.from({ length: n }, (_, k) => node('Concat', [`c${k}`, `c${k}`], [`c${k + 1}`], { axis: { i: 0 } }, { name: `c${k + 1}` }));
+    const nodes = Array.from({ length: n }, (_, k) =>
+      node('Concat', [`c${k}`, `c${k}`], [`c${k + 1}`], { axis: { i: 0 } }, { name: `c${k + 1}` }),
+    );
     const model = read({
       irVersion: 8,
       opsets: { '': 13 },
       graph: graph({
         name: 'fan',
-        nodes: [node('Identity', ['fan.w'], ['c0'], {}, { name: 'start' }), ...nodes, node('MatMul', ['x', `c${n}`], ['y'], {}, { name: 'mm' })],
+        nodes: [
+          node('Identity', ['fan.w'], ['c0'], {}, { name: 'start' }),
+          ...nodes,
+          node('MatMul', ['x', `c${n}`], ['y'], {}, { name: 'mm' }),
+        ],
         inputs: [valueInfo('x', F, [2, 16])],
         outputs: [valueInfo('y', F, [])],
         initializers: [w('fan.w', [16, 16])],

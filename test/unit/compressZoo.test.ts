@@ -18,7 +18,20 @@ import { onnx } from 'onnx-proto';
 import type * as Ort from 'onnxruntime-node';
 import type { CompressSpec } from '../../src/core/compress/spec';
 import { writeFixtures } from '../fixtures/models';
-import { DT, constant, encodeModel, graph, modelProto, mulberry32, node, tensor, valueInfo, varint, weights, type ModelSpec } from '../fixtures/onnxBuilder';
+import {
+  DT,
+  constant,
+  encodeModel,
+  graph,
+  modelProto,
+  mulberry32,
+  node,
+  tensor,
+  valueInfo,
+  varint,
+  weights,
+  type ModelSpec,
+} from '../fixtures/onnxBuilder';
 
 const F = DT.FLOAT;
 
@@ -58,7 +71,12 @@ export interface MethodCase {
   cli: string[];
 }
 
-const mc = (id: string, methods: CompressSpec['methods'], options: CompressSpec['options'], cli: string[]): MethodCase => ({ id, spec: { methods, options }, cli: ['--method', methods.join(','), ...cli] });
+const mc = (
+  id: string,
+  methods: CompressSpec['methods'],
+  options: CompressSpec['options'],
+  cli: string[],
+): MethodCase => ({ id, spec: { methods, options }, cli: ['--method', methods.join(','), ...cli] });
 
 export const METHOD_CASES: MethodCase[] = [
   mc('int8', ['int8'], {}, []),
@@ -73,12 +91,28 @@ export const METHOD_CASES: MethodCase[] = [
   mc('fixed12', ['fixed'], { bits: 12 }, ['--bits', '12']),
   mc('sign', ['sign'], {}, []),
   mc('prune50', ['prune'], { sparsity: 0.5 }, ['--sparsity', '0.5']),
-  mc('prune70-global', ['prune'], { sparsity: 0.7, scope: 'global' }, ['--sparsity', '0.7', '--scope', 'global']),
+  mc('prune70-global', ['prune'], { sparsity: 0.7, scope: 'global' }, [
+    '--sparsity',
+    '0.7',
+    '--scope',
+    'global',
+  ]),
   mc('prune-t0.05', ['prune'], { threshold: 0.05 }, ['--threshold', '0.05']),
   mc('prune-mean', ['prune'], { threshold: 'mean' }, ['--threshold', 'mean']),
   mc('prune-2:4', ['prune'], { pattern: { n: 2, m: 4 } }, ['--pattern', '2:4']),
-  mc('prune-random', ['prune'], { sparsity: 0.3, random: true, seed: 7 }, ['--sparsity', '0.3', '--random', '--seed', '7']),
-  mc('prune80-sparse', ['prune'], { sparsity: 0.8, store: 'sparse' }, ['--sparsity', '0.8', '--store', 'sparse']),
+  mc('prune-random', ['prune'], { sparsity: 0.3, random: true, seed: 7 }, [
+    '--sparsity',
+    '0.3',
+    '--random',
+    '--seed',
+    '7',
+  ]),
+  mc('prune80-sparse', ['prune'], { sparsity: 0.8, store: 'sparse' }, [
+    '--sparsity',
+    '0.8',
+    '--store',
+    'sparse',
+  ]),
   mc('cluster', ['cluster'], {}, []),
   mc('cluster4', ['cluster'], { clusters: 4 }, ['--clusters', '4']),
   mc('prune+int8', ['prune', 'int8'], { sparsity: 0.5 }, ['--sparsity', '0.5']),
@@ -90,11 +124,21 @@ function normal(seed: number, count: number): Float32Array {
   return weights(mulberry32(seed), count, 1, 0);
 }
 
-const f32Feed = (seed: number, dims: number[]): Feed => ({ type: 'float32', dims, data: normal(seed, dims.reduce((a, b) => a * b, 1)) });
+const f32Feed = (seed: number, dims: number[]): Feed => ({
+  type: 'float32',
+  dims,
+  data: normal(
+    seed,
+    dims.reduce((a, b) => a * b, 1),
+  ),
+});
 
 /** float16 bits of an input, rounded through Math.fround then truncated to the nearest fp16 below 2^-14 being irrelevant here. */
 function f16Feed(seed: number, dims: number[]): Feed {
-  const v = normal(seed, dims.reduce((a, b) => a * b, 1));
+  const v = normal(
+    seed,
+    dims.reduce((a, b) => a * b, 1),
+  );
   const bits = new Uint16Array(v.length);
   const u = new Uint32Array(v.buffer);
   // |v| < 8 and never below 2^-14 in practice: a plain round-to-nearest of the mantissa is enough for an input.
@@ -114,11 +158,19 @@ function spread(values: Float32Array, dims: number[], axis: number): Float32Arra
   let inner = 1;
   for (let a = axis + 1; a < dims.length; a++) inner *= dims[a];
   const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i] * 2 ** ((Math.floor(i / inner) % dims[axis]) % 7 - 3);
+  for (let i = 0; i < values.length; i++)
+    out[i] = values[i] * 2 ** (((Math.floor(i / inner) % dims[axis]) % 7) - 3);
   return out;
 }
 
-function w(rng: () => number, name: string, dims: number[], outAxis: number, std: number, opts: Parameters<typeof tensor>[4] = {}): onnx.ITensorProto {
+function w(
+  rng: () => number,
+  name: string,
+  dims: number[],
+  outAxis: number,
+  std: number,
+  opts: Parameters<typeof tensor>[4] = {},
+): onnx.ITensorProto {
   const n = dims.reduce((a, b) => a * b, 1);
   return tensor(name, F, dims, spread(weights(rng, n, std), dims, outAxis), opts);
 }
@@ -148,7 +200,13 @@ function layouts(): Uint8Array {
     node('Gather', ['emb.w', 'ids'], ['emb_out'], { axis: { i: 0 } }, { name: 'embedding' }),
     node('ConvTranspose', ['img', 'deconv.w'], ['deconv_out'], {}, { name: 'deconv' }),
     node('Conv', ['img', 'gconv.w'], ['gconv_out'], { group: { i: 2 } }, { name: 'grouped' }),
-    node('LSTM', ['seq', 'lstm.W', 'lstm.R'], ['lstm_out'], { hidden_size: { i: 8 } }, { name: 'lstm' }),
+    node(
+      'LSTM',
+      ['seq', 'lstm.W', 'lstm.R'],
+      ['lstm_out'],
+      { hidden_size: { i: 8 } },
+      { name: 'lstm' },
+    ),
     node('MatMul', ['lhs.w', 'xt'], ['lhs_out'], {}, { name: 'weight_on_the_left' }),
   ];
   return encodeModel({
@@ -184,12 +242,18 @@ function branches(): Uint8Array {
   const rng = mulberry32(102);
   const innerThen = graph({
     name: 'inner_then',
-    nodes: [constant(w(rng, 'inner.w', [16, 24], 1, 0.3)), node('MatMul', ['x', 'inner.w'], ['inner.out'], {}, { name: 'inner/MatMul' })],
+    nodes: [
+      constant(w(rng, 'inner.w', [16, 24], 1, 0.3)),
+      node('MatMul', ['x', 'inner.w'], ['inner.out'], {}, { name: 'inner/MatMul' }),
+    ],
     outputs: [valueInfo('inner.out', F, [1, 24])],
   });
   const innerElse = graph({
     name: 'inner_else',
-    nodes: [constant(w(rng, 'else.w', [16, 24], 1, 0.3)), node('MatMul', ['x', 'else.w'], ['else.out'], {}, { name: 'else/MatMul' })],
+    nodes: [
+      constant(w(rng, 'else.w', [16, 24], 1, 0.3)),
+      node('MatMul', ['x', 'else.w'], ['else.out'], {}, { name: 'else/MatMul' }),
+    ],
     outputs: [valueInfo('else.out', F, [1, 24])],
   });
   const thenBranch = graph({
@@ -203,7 +267,15 @@ function branches(): Uint8Array {
   });
   const elseBranch = graph({
     name: 'else_body',
-    nodes: [node('If', ['cond2'], ['nested.out'], { then_branch: { g: innerThen }, else_branch: { g: innerElse } }, { name: 'If_inner' })],
+    nodes: [
+      node(
+        'If',
+        ['cond2'],
+        ['nested.out'],
+        { then_branch: { g: innerThen }, else_branch: { g: innerElse } },
+        { name: 'If_inner' },
+      ),
+    ],
     outputs: [valueInfo('nested.out', F, [1, 24])],
   });
   return encodeModel({
@@ -211,8 +283,20 @@ function branches(): Uint8Array {
     opsets: { '': 13 },
     graph: graph({
       name: 'branches',
-      nodes: [node('If', ['cond'], ['y'], { then_branch: { g: thenBranch }, else_branch: { g: elseBranch } }, { name: 'If_outer' })],
-      inputs: [valueInfo('x', F, [1, 16]), valueInfo('cond', DT.BOOL, []), valueInfo('cond2', DT.BOOL, [])],
+      nodes: [
+        node(
+          'If',
+          ['cond'],
+          ['y'],
+          { then_branch: { g: thenBranch }, else_branch: { g: elseBranch } },
+          { name: 'If_outer' },
+        ),
+      ],
+      inputs: [
+        valueInfo('x', F, [1, 16]),
+        valueInfo('cond', DT.BOOL, []),
+        valueInfo('cond2', DT.BOOL, []),
+      ],
       outputs: [valueInfo('y', F, [1, 24])],
       initializers: [w(rng, 'outer.w', [16, 32], 1, 0.25)],
     }),
@@ -224,7 +308,10 @@ function halfweights(): Uint8Array {
   const rng = mulberry32(103);
   const h = spread(weights(rng, 32 * 24, 0.2), [32, 24], 1);
   // Full float64 precision: values float32 cannot hold, so a float32 round trip shows.
-  const d = Float64Array.from(spread(weights(rng, 32 * 24, 0.2), [32, 24], 1), (v) => v * (1 + 2 ** -30));
+  const d = Float64Array.from(
+    spread(weights(rng, 32 * 24, 0.2), [32, 24], 1),
+    (v) => v * (1 + 2 ** -30),
+  );
   return encodeModel({
     irVersion: 8,
     opsets: { '': 13 },
@@ -252,7 +339,8 @@ function edge(): Uint8Array {
   const rng = mulberry32(106);
   const outlier = weights(rng, 512, 0.1);
   outlier[77] = 1e5;
-  const mm = (w: string, x: string, out: string) => node('MatMul', [x, w], [out], {}, { name: `${w}/MatMul` });
+  const mm = (w: string, x: string, out: string) =>
+    node('MatMul', [x, w], [out], {}, { name: `${w}/MatMul` });
   return encodeModel({
     irVersion: 8,
     opsets: { '': 13 },
@@ -266,11 +354,24 @@ function edge(): Uint8Array {
         mm('agree.w', 'x16', 'agree_a'),
         node('MatMul', ['agree_a', 'agree.w'], ['agree_out'], {}, { name: 'agree.w/MatMul_2' }),
         mm('disagree.w', 'x16', 'disagree_a'),
-        node('Gemm', ['x16', 'disagree.w'], ['disagree_b'], { transB: { i: 1 } }, { name: 'disagree.w/Gemm' }),
+        node(
+          'Gemm',
+          ['x16', 'disagree.w'],
+          ['disagree_b'],
+          { transB: { i: 1 } },
+          { name: 'disagree.w/Gemm' },
+        ),
         node('Add', ['disagree_a', 'disagree_b'], ['disagree_out'], {}, { name: 'disagree/Add' }),
       ],
       inputs: [valueInfo('x', F, ['batch', 32]), valueInfo('x16', F, ['batch', 16])],
-      outputs: ['zeros_out', 'same_out', 'tiny_out', 'outlier_out', 'agree_out', 'disagree_out'].map((o) => valueInfo(o, F, ['batch', 16])),
+      outputs: [
+        'zeros_out',
+        'same_out',
+        'tiny_out',
+        'outlier_out',
+        'agree_out',
+        'disagree_out',
+      ].map((o) => valueInfo(o, F, ['batch', 16])),
       initializers: [
         tensor('zeros.w', F, [32, 16], new Float32Array(512)),
         tensor('same.w', F, [32, 16], new Float32Array(512).fill(0.3)),
@@ -296,10 +397,25 @@ function routed(): Uint8Array {
   // PyTorch's gates (input, forget, cell, output) in ONNX's order (input, output, forget, cell).
   const order = [0, 3, 1, 2];
   const gates = (w: string) => [
-    ...order.map((g, k) => node('Slice', [w, `gate${g}.start`, `gate${g}.end`, 'axis0'], [`${w}.gate${k}`], {}, { name: `${w}/Slice_${k}` })),
-    node('Concat', order.map((_, k) => `${w}.gate${k}`), [`${w}.onnx`], { axis: { i: 0 } }, { name: `${w}/Concat` }),
+    ...order.map((g, k) =>
+      node(
+        'Slice',
+        [w, `gate${g}.start`, `gate${g}.end`, 'axis0'],
+        [`${w}.gate${k}`],
+        {},
+        { name: `${w}/Slice_${k}` },
+      ),
+    ),
+    node(
+      'Concat',
+      order.map((_, k) => `${w}.gate${k}`),
+      [`${w}.onnx`],
+      { axis: { i: 0 } },
+      { name: `${w}/Concat` },
+    ),
   ];
-  const unsqueeze = (from: string, to: string) => node('Unsqueeze', [from, 'axis0'], [to], {}, { name: `${to}/Unsqueeze` });
+  const unsqueeze = (from: string, to: string) =>
+    node('Unsqueeze', [from, 'axis0'], [to], {}, { name: `${to}/Unsqueeze` });
   return encodeModel({
     irVersion: 8,
     opsets: { '': 13 },
@@ -312,10 +428,28 @@ function routed(): Uint8Array {
         unsqueeze('rnn.weight_hh.onnx', 'R'),
         ...gates('rnn.bias_ih'),
         ...gates('rnn.bias_hh'),
-        node('Concat', ['rnn.bias_ih.onnx', 'rnn.bias_hh.onnx'], ['bias'], { axis: { i: 0 } }, { name: 'bias/Concat' }),
+        node(
+          'Concat',
+          ['rnn.bias_ih.onnx', 'rnn.bias_hh.onnx'],
+          ['bias'],
+          { axis: { i: 0 } },
+          { name: 'bias/Concat' },
+        ),
         unsqueeze('bias', 'B'),
-        node('LSTM', ['seq', 'W', 'R', 'B'], ['lstm_out'], { hidden_size: { i: H } }, { name: 'rnn/LSTM' }),
-        node('Transpose', ['fc.weight'], ['fc.weight.t'], { perm: { ints: [1, 0] } }, { name: 'fc/Transpose' }),
+        node(
+          'LSTM',
+          ['seq', 'W', 'R', 'B'],
+          ['lstm_out'],
+          { hidden_size: { i: H } },
+          { name: 'rnn/LSTM' },
+        ),
+        node(
+          'Transpose',
+          ['fc.weight'],
+          ['fc.weight.t'],
+          { perm: { ints: [1, 0] } },
+          { name: 'fc/Transpose' },
+        ),
         node('MatMul', ['x2', 'fc.weight.t'], ['fc_out'], {}, { name: 'fc/MatMul' }),
         node('Squeeze', ['sq.w', 'axis0'], ['sq.w.2d'], {}, { name: 'sq/Squeeze' }),
         node('MatMul', ['x2', 'sq.w.2d'], ['sq_out'], {}, { name: 'sq/MatMul' }),
@@ -324,7 +458,12 @@ function routed(): Uint8Array {
         node('MatMul', ['x2', 'scaled.w.half'], ['scaled_out'], {}, { name: 'scaled/MatMul' }),
       ],
       inputs: [valueInfo('seq', F, [4, 1, 16]), valueInfo('x2', F, [3, 16])],
-      outputs: [valueInfo('lstm_out', F, [4, 1, 1, H]), valueInfo('fc_out', F, [3, 32]), valueInfo('sq_out', F, [3, 24]), valueInfo('scaled_out', F, [3, 24])],
+      outputs: [
+        valueInfo('lstm_out', F, [4, 1, 1, H]),
+        valueInfo('fc_out', F, [3, 32]),
+        valueInfo('sq_out', F, [3, 24]),
+        valueInfo('scaled_out', F, [3, 24]),
+      ],
       initializers: [
         w(rng, 'rnn.weight_ih', [4 * H, 16], 0, 0.25),
         w(rng, 'rnn.weight_hh', [4 * H, H], 0, 0.25),
@@ -335,7 +474,10 @@ function routed(): Uint8Array {
         w(rng, 'scaled.w', [16, 24], 1, 0.15),
         tensor('half', F, [], [0.5]),
         i64('axis0', [0]),
-        ...[0, 1, 2, 3].flatMap((g) => [i64(`gate${g}.start`, [g * H]), i64(`gate${g}.end`, [(g + 1) * H])]),
+        ...[0, 1, 2, 3].flatMap((g) => [
+          i64(`gate${g}.start`, [g * H]),
+          i64(`gate${g}.end`, [(g + 1) * H]),
+        ]),
       ],
     }),
   });
@@ -356,14 +498,26 @@ function mlpAt(opset: number, ir: number): Uint8Array {
       ],
       inputs: [valueInfo('x', F, [3, 64])],
       outputs: [valueInfo('y', F, [3, 32])],
-      initializers: [w(rng, 'l1.w', [64, 64], 1, 0.12), w(rng, 'l2.w', [32, 64], 0, 0.12), tensor('l2.b', F, [32], weights(rng, 32, 0.05, 0))],
+      initializers: [
+        w(rng, 'l1.w', [64, 64], 1, 0.12),
+        w(rng, 'l2.w', [32, 64], 0, 0.12),
+        tensor('l2.b', F, [32], weights(rng, 32, 0.05, 0)),
+      ],
     }),
   });
 }
 
 /** Bytes the writer must carry over untouched: an unknown ModelProto field and an unknown GraphProto field. */
-export const UNKNOWN_MODEL_FIELD = Uint8Array.from([...varint(1000 * 8 + 2), 9, ...new TextEncoder().encode('keep-this')]);
-export const UNKNOWN_GRAPH_FIELD = Uint8Array.from([...varint(900 * 8 + 2), 8, ...new TextEncoder().encode('and-this')]);
+export const UNKNOWN_MODEL_FIELD = Uint8Array.from([
+  ...varint(1000 * 8 + 2),
+  9,
+  ...new TextEncoder().encode('keep-this'),
+]);
+export const UNKNOWN_GRAPH_FIELD = Uint8Array.from([
+  ...varint(900 * 8 + 2),
+  8,
+  ...new TextEncoder().encode('and-this'),
+]);
 
 /** The spec of meta.onnx; the test encodes its parts to find them byte for byte in the variant. */
 export function metaSpec(): ModelSpec {
@@ -377,31 +531,65 @@ export function metaSpec(): ModelSpec {
     nodes: [mm, relu],
     inputs: [valueInfo('x', F, ['batch', 32])],
     outputs: [valueInfo('y', F, ['batch', 32])],
-    initializers: [w(rng, 'meta.w', [32, 32], 1, 0.2, { docString: 'weight doc (replaced with the weight)' })],
+    initializers: [
+      w(rng, 'meta.w', [32, 32], 1, 0.2, { docString: 'weight doc (replaced with the weight)' }),
+    ],
     valueInfo: [valueInfo('h', F, ['batch', 32])],
   });
   g.docString = 'graph doc string';
-  return { irVersion: 8, opsets: { '': 13 }, producer: 'meta-producer', producerVersion: '9.9', docString: 'model doc string', properties: { license: 'CC0', note: 'kept verbatim' }, graph: g };
+  return {
+    irVersion: 8,
+    opsets: { '': 13 },
+    producer: 'meta-producer',
+    producerVersion: '9.9',
+    docString: 'model doc string',
+    properties: { license: 'CC0', note: 'kept verbatim' },
+    graph: g,
+  };
 }
 
 function meta(): Uint8Array {
   const spec = metaSpec();
-  const graphBytes = Buffer.concat([onnx.GraphProto.encode(spec.graph).finish(), UNKNOWN_GRAPH_FIELD]);
+  const graphBytes = Buffer.concat([
+    onnx.GraphProto.encode(spec.graph).finish(),
+    UNKNOWN_GRAPH_FIELD,
+  ]);
   const head = onnx.ModelProto.encode({ ...modelProto(spec), graph: null }).finish();
-  return Buffer.concat([head, Uint8Array.of(0x3a), varint(graphBytes.length), graphBytes, UNKNOWN_MODEL_FIELD]);
+  return Buffer.concat([
+    head,
+    Uint8Array.of(0x3a),
+    varint(graphBytes.length),
+    graphBytes,
+    UNKNOWN_MODEL_FIELD,
+  ]);
 }
 
 /** IR 3 style (as the corpus's PyTorch exports): every initializer is also listed as a graph input. */
 function ir3(): Uint8Array {
   const rng = mulberry32(105);
-  const inits = [w(rng, 'ir3.w', [12, 6, 3, 3], 0, 0.2), tensor('ir3.b', F, [12], weights(rng, 12, 0.05, 0))];
+  const inits = [
+    w(rng, 'ir3.w', [12, 6, 3, 3], 0, 0.2),
+    tensor('ir3.b', F, [12], weights(rng, 12, 0.05, 0)),
+  ];
   return encodeModel({
     irVersion: 3,
     opsets: { '': 8 },
     graph: graph({
       name: 'ir3',
-      nodes: [node('Conv', ['x', 'ir3.w', 'ir3.b'], ['y'], { kernel_shape: { ints: [3, 3] } }, { name: 'conv' })],
-      inputs: [valueInfo('x', F, [1, 6, 6, 6]), valueInfo('ir3.w', F, [12, 6, 3, 3]), valueInfo('ir3.b', F, [12])],
+      nodes: [
+        node(
+          'Conv',
+          ['x', 'ir3.w', 'ir3.b'],
+          ['y'],
+          { kernel_shape: { ints: [3, 3] } },
+          { name: 'conv' },
+        ),
+      ],
+      inputs: [
+        valueInfo('x', F, [1, 6, 6, 6]),
+        valueInfo('ir3.w', F, [12, 6, 3, 3]),
+        valueInfo('ir3.b', F, [12]),
+      ],
       outputs: [valueInfo('y', F, [1, 12, 4, 4])],
       initializers: inits,
     }),
@@ -416,10 +604,25 @@ function convOpset6(): Uint8Array {
     opsets: { '': 6 },
     graph: graph({
       name: 'conv_opset6',
-      nodes: [node('Conv', ['x', 'c6.w', 'c6.b'], ['y'], { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] } }, { name: 'conv' })],
-      inputs: [valueInfo('x', F, [2, 4, 7, 7]), valueInfo('c6.w', F, [16, 4, 3, 3]), valueInfo('c6.b', F, [16])],
+      nodes: [
+        node(
+          'Conv',
+          ['x', 'c6.w', 'c6.b'],
+          ['y'],
+          { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] } },
+          { name: 'conv' },
+        ),
+      ],
+      inputs: [
+        valueInfo('x', F, [2, 4, 7, 7]),
+        valueInfo('c6.w', F, [16, 4, 3, 3]),
+        valueInfo('c6.b', F, [16]),
+      ],
       outputs: [valueInfo('y', F, [2, 16, 7, 7])],
-      initializers: [w(rng, 'c6.w', [16, 4, 3, 3], 0, 0.2), tensor('c6.b', F, [16], weights(rng, 16, 0.05, 0))],
+      initializers: [
+        w(rng, 'c6.w', [16, 4, 3, 3], 0, 0.2),
+        tensor('c6.b', F, [16], weights(rng, 16, 0.05, 0)),
+      ],
     }),
   });
 }
@@ -460,7 +663,10 @@ export const ZOO: ZooModel[] = [
     file: 'subgraph_if.onnx',
     opset: 13,
     runnable: true,
-    feeds: [{ x: f32Feed(4, [1, 8]), cond: cond(true) }, { x: f32Feed(4, [1, 8]), cond: cond(false) }],
+    feeds: [
+      { x: f32Feed(4, [1, 8]), cond: cond(true) },
+      { x: f32Feed(4, [1, 8]), cond: cond(false) },
+    ],
     weights: {},
     floats: ['then.w', 'else.w', 'shared.weight'],
     nested: ['then.w', 'else.w'],
@@ -475,8 +681,24 @@ export const ZOO: ZooModel[] = [
     leftByScope: ['ext.fc1.bias'],
     nested: [],
   },
-  { file: 'function.onnx', opset: 17, runnable: true, feeds: [{ x: f32Feed(6, [1, 4]) }], weights: {}, floats: [], nested: [] },
-  { file: 'sparse.onnx', opset: 13, runnable: true, feeds: [{ x: f32Feed(7, [1, 16]) }], weights: {}, floats: [], nested: [] },
+  {
+    file: 'function.onnx',
+    opset: 17,
+    runnable: true,
+    feeds: [{ x: f32Feed(6, [1, 4]) }],
+    weights: {},
+    floats: [],
+    nested: [],
+  },
+  {
+    file: 'sparse.onnx',
+    opset: 13,
+    runnable: true,
+    feeds: [{ x: f32Feed(7, [1, 16]) }],
+    weights: {},
+    floats: [],
+    nested: [],
+  },
   {
     file: 'dtypes.onnx',
     opset: 25,
@@ -496,7 +718,11 @@ export const ZOO: ZooModel[] = [
       {
         x: f32Feed(11, [2, 48]),
         x3: f32Feed(12, [2, 4, 32]),
-        ids: { type: 'int64', dims: [2, 5], data: BigInt64Array.from([0, 7, 49, 3, 3, 12, 25, 48, 1, 30], BigInt) },
+        ids: {
+          type: 'int64',
+          dims: [2, 5],
+          data: BigInt64Array.from([0, 7, 49, 3, 3, 12, 25, 48, 1, 30], BigInt),
+        },
         img: f32Feed(13, [1, 8, 5, 5]),
         seq: f32Feed(14, [4, 1, 16]),
         xt: f32Feed(15, [48, 3]),
@@ -514,7 +740,19 @@ export const ZOO: ZooModel[] = [
       'lstm.R': [1, 2],
       'lhs.w': [0, 1],
     },
-    floats: ['gemmN.w', 'gemmT.w', 'sq.w', 'bmm.w', 'emb.w', 'deconv.w', 'gconv.w', 'lstm.W', 'lstm.R', 'lhs.w', 'gemmN.b'],
+    floats: [
+      'gemmN.w',
+      'gemmT.w',
+      'sq.w',
+      'bmm.w',
+      'emb.w',
+      'deconv.w',
+      'gconv.w',
+      'lstm.W',
+      'lstm.R',
+      'lhs.w',
+      'gemmN.b',
+    ],
     nested: [],
   },
   {
@@ -534,7 +772,12 @@ export const ZOO: ZooModel[] = [
     file: 'halfweights.onnx',
     opset: 13,
     runnable: true,
-    feeds: [{ xh: f16Feed(31, [2, 32]), xd: { type: 'float64', dims: [2, 32], data: Float64Array.from(normal(32, 64)) } }],
+    feeds: [
+      {
+        xh: f16Feed(31, [2, 32]),
+        xd: { type: 'float64', dims: [2, 32], data: Float64Array.from(normal(32, 64)) },
+      },
+    ],
     weights: { 'h.w': [1, 0], 'd.w': [1, 0] },
     floats: ['d.w'],
     nested: [],
@@ -543,25 +786,37 @@ export const ZOO: ZooModel[] = [
     [9, 4],
     [10, 5],
     [21, 10],
-  ].map(
-    ([opset]): ZooModel => ({
-      file: `mlp_opset${opset}.onnx`,
-      opset,
-      runnable: true,
-      feeds: [{ x: f32Feed(40 + opset, [3, 64]) }],
-      weights: { 'l1.w': [1, 0], 'l2.w': [0, 1] },
-      floats: ['l1.w', 'l2.w', 'l2.b'],
-      nested: [],
-    }),
-  ),
-  { file: 'meta.onnx', opset: 13, runnable: true, feeds: [{ x: f32Feed(50, [2, 32]) }], weights: { 'meta.w': [1, 0] }, floats: ['meta.w'], nested: [] },
+  ].map(([opset]): ZooModel => ({
+    file: `mlp_opset${opset}.onnx`,
+    opset,
+    runnable: true,
+    feeds: [{ x: f32Feed(40 + opset, [3, 64]) }],
+    weights: { 'l1.w': [1, 0], 'l2.w': [0, 1] },
+    floats: ['l1.w', 'l2.w', 'l2.b'],
+    nested: [],
+  })),
+  {
+    file: 'meta.onnx',
+    opset: 13,
+    runnable: true,
+    feeds: [{ x: f32Feed(50, [2, 32]) }],
+    weights: { 'meta.w': [1, 0] },
+    floats: ['meta.w'],
+    nested: [],
+  },
   {
     file: 'edge.onnx',
     opset: 13,
     runnable: true,
     // 64 rows: the repeated-value weight gives every column the same output, so only rows average its error.
     feeds: [{ x: f32Feed(52, [64, 32]), x16: f32Feed(53, [64, 16]) }],
-    weights: { 'zeros.w': [1, 0], 'same.w': [1, 0], 'tiny.w': [1, 0], 'outlier.w': [1, 0], 'agree.w': [1, 0] },
+    weights: {
+      'zeros.w': [1, 0],
+      'same.w': [1, 0],
+      'tiny.w': [1, 0],
+      'outlier.w': [1, 0],
+      'agree.w': [1, 0],
+    },
     floats: ['zeros.w', 'same.w', 'tiny.w', 'outlier.w', 'agree.w', 'disagree.w'],
     beyond: { fp16: ['outlier.w'] },
     nested: [],
@@ -575,15 +830,36 @@ export const ZOO: ZooModel[] = [
     floats: ['c6.w', 'c6.b'],
     nested: [],
   },
-  { file: 'ir3.onnx', opset: 8, runnable: true, feeds: [{ x: f32Feed(51, [1, 6, 6, 6]) }], weights: { 'ir3.w': [0, 1] }, floats: ['ir3.w'], nested: [] },
+  {
+    file: 'ir3.onnx',
+    opset: 8,
+    runnable: true,
+    feeds: [{ x: f32Feed(51, [1, 6, 6, 6]) }],
+    weights: { 'ir3.w': [0, 1] },
+    floats: ['ir3.w'],
+    nested: [],
+  },
   {
     file: 'routed.onnx',
     opset: 13,
     runnable: true,
     feeds: [{ seq: f32Feed(55, [4, 1, 16]), x2: f32Feed(56, [3, 16]) }],
     // The LSTM's gate rows and the Linear's [out, in] are the tensors' output channels; the squeezed [1, in, out] has them last.
-    weights: { 'rnn.weight_ih': [0, 1], 'rnn.weight_hh': [0, 1], 'fc.weight': [0, 1], 'sq.w': [2, 1] },
-    floats: ['rnn.weight_ih', 'rnn.weight_hh', 'rnn.bias_ih', 'rnn.bias_hh', 'fc.weight', 'sq.w', 'scaled.w'],
+    weights: {
+      'rnn.weight_ih': [0, 1],
+      'rnn.weight_hh': [0, 1],
+      'fc.weight': [0, 1],
+      'sq.w': [2, 1],
+    },
+    floats: [
+      'rnn.weight_ih',
+      'rnn.weight_hh',
+      'rnn.bias_ih',
+      'rnn.bias_hh',
+      'fc.weight',
+      'sq.w',
+      'scaled.w',
+    ],
     leftByScope: ['scaled.w'],
     nested: [],
   },
@@ -614,7 +890,9 @@ export function loadOrt(): typeof Ort {
 }
 
 export function ortFeeds(ort: typeof Ort, feeds: Feeds): Record<string, Ort.Tensor> {
-  return Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)]));
+  return Object.fromEntries(
+    Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)]),
+  );
 }
 
 // Only when this file's own bundle runs: bundles that import the models (and e2e files) must not repeat these checks.
@@ -632,7 +910,10 @@ if (/compressZoo\.test\.js$/.test(require.main?.filename ?? '')) {
               const out = await s.run(ortFeeds(ort, f));
               for (const [name, t] of Object.entries(out)) {
                 assert.ok(t.size > 0, `${m.file}: ${name} is empty`);
-                assert.ok(Array.from(t.data as Float32Array).every(Number.isFinite), `${m.file}: ${name} is not finite`);
+                assert.ok(
+                  Array.from(t.data as Float32Array).every(Number.isFinite),
+                  `${m.file}: ${name} is not finite`,
+                );
               }
             }
           } finally {

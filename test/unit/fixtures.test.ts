@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { FIXTURE_FILES, KNOWN_BIAS, KNOWN_WEIGHT, NEW_DTYPE_MIN, dtypeCases, writeFixtures } from '../fixtures/models';
+import {
+  FIXTURE_FILES,
+  KNOWN_BIAS,
+  KNOWN_WEIGHT,
+  NEW_DTYPE_MIN,
+  dtypeCases,
+  writeFixtures,
+} from '../fixtures/models';
 import { DT, bf16Bits, f16Bits, rawBytes, tensor, varint } from '../fixtures/onnxBuilder';
 
 /** A decoded message as protobufjs fills it: repeated fields [], scalars defaulted, sub-messages assumed present. */
@@ -17,7 +24,8 @@ type Decoded<T> = T extends Uint8Array
       : T;
 type Model = Decoded<onnx.IModelProto>;
 
-const decode = (path: string): Model => onnx.ModelProto.decode(readFileSync(path)) as unknown as Model;
+const decode = (path: string): Model =>
+  onnx.ModelProto.decode(readFileSync(path)) as unknown as Model;
 const initNames = (m: Model): string[] => m.graph.initializer.map((t) => t.name);
 
 describe('fixture builder encodings', () => {
@@ -59,14 +67,22 @@ describe('fixture builder encodings', () => {
 
   it('writes 64-bit typed fields exactly, beyond 2^53', () => {
     const wire = (dtype: number, v: bigint, tag: number): number[] => {
-      const b = [...onnx.TensorProto.encode(tensor('', dtype, [1], [v], { encoding: 'typed' })).finish()];
+      const b = [
+        ...onnx.TensorProto.encode(tensor('', dtype, [1], [v], { encoding: 'typed' })).finish(),
+      ];
       const at = b.indexOf(tag); // dims and data_type come first and never hold these tag bytes
       return b.slice(at, at + 2 + b[at + 1]);
     };
     // int64_data = 7 (packed): tag 0x3a, length 10, the ten-byte varint of -2^63.
-    assert.deepEqual(wire(DT.INT64, -(2n ** 63n), 0x3a), [0x3a, 10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+    assert.deepEqual(
+      wire(DT.INT64, -(2n ** 63n), 0x3a),
+      [0x3a, 10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+    );
     // uint64_data = 11 (packed): tag 0x5a, the ten-byte varint of 2^64 - 1.
-    assert.deepEqual(wire(DT.UINT64, 2n ** 64n - 1n, 0x5a), [0x5a, 10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    assert.deepEqual(
+      wire(DT.UINT64, 2n ** 64n - 1n, 0x5a),
+      [0x5a, 10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+    );
   });
 
   it('encodes varints beyond 32 bits', () => {
@@ -97,20 +113,35 @@ describe('generated fixtures', () => {
 
   it('mlp.onnx holds the known weight exactly', () => {
     const m = decode(join(dir, 'mlp.onnx'));
-    assert.deepEqual(initNames(m), ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc_known.weight', 'fc_known.bias']);
+    assert.deepEqual(initNames(m), [
+      'fc1.weight',
+      'fc1.bias',
+      'fc2.weight',
+      'fc2.bias',
+      'fc_known.weight',
+      'fc_known.bias',
+    ]);
     const known = m.graph.initializer.find((t) => t.name === KNOWN_WEIGHT.name)!;
     assert.deepEqual(known.dims.map(Number), KNOWN_WEIGHT.dims);
     const raw = known.rawData;
-    const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const values = new Float32Array(
+      raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength),
+    );
     assert.deepEqual([...values], [...KNOWN_WEIGHT.values]);
     const bias = m.graph.initializer.find((t) => t.name === 'fc_known.bias')!;
     assert.deepEqual(bias.floatData, [...KNOWN_BIAS]);
-    assert.deepEqual(m.graph.node.map((n) => n.opType), ['MatMul', 'Add', 'Relu', 'MatMul', 'Add', 'Relu', 'MatMul', 'Add']);
+    assert.deepEqual(
+      m.graph.node.map((n) => n.opType),
+      ['MatMul', 'Add', 'Relu', 'MatMul', 'Add', 'Relu', 'MatMul', 'Add'],
+    );
   });
 
   it('cnn.onnx is Conv/Relu/MaxPool/Conv/Relu/GlobalAveragePool/Flatten/Gemm', () => {
     const m = decode(join(dir, 'cnn.onnx'));
-    assert.deepEqual(m.graph.node.map((n) => n.opType), ['Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']);
+    assert.deepEqual(
+      m.graph.node.map((n) => n.opType),
+      ['Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm'],
+    );
     assert.equal(m.graph.initializer.length, 6);
     const gemm = m.graph.node[7];
     assert.equal(Number(gemm.attribute.find((a) => a.name === 'transB')!.i), 1);
@@ -120,7 +151,10 @@ describe('generated fixtures', () => {
     const m = decode(join(dir, 'constants.onnx'));
     assert.equal(m.graph.initializer.length, 0);
     const consts = m.graph.node.filter((n) => n.opType === 'Constant');
-    assert.deepEqual(consts.map((n) => n.output[0]), ['linear_0.w_0', 'linear_0.b_0', 'linear_1.w_0', 'linear_1.b_0']);
+    assert.deepEqual(
+      consts.map((n) => n.output[0]),
+      ['linear_0.w_0', 'linear_0.b_0', 'linear_1.w_0', 'linear_1.b_0'],
+    );
     assert.ok(consts.every((n) => n.attribute[0].name === 'value' && n.attribute[0].t));
   });
 
@@ -128,7 +162,8 @@ describe('generated fixtures', () => {
     const m = decode(join(dir, 'subgraph_if.onnx'));
     const ifNode = m.graph.node[0];
     assert.equal(ifNode.opType, 'If');
-    const branch = (name: string): Decoded<onnx.IGraphProto> => ifNode.attribute.find((a) => a.name === name)!.g;
+    const branch = (name: string): Decoded<onnx.IGraphProto> =>
+      ifNode.attribute.find((a) => a.name === name)!.g;
     assert.equal(branch('then_branch').node[0].output[0], 'then.w');
     assert.equal(branch('else_branch').node[0].output[0], 'else.w');
     assert.ok(branch('then_branch').node.some((n) => n.input.includes('shared.weight')));
@@ -138,8 +173,13 @@ describe('generated fixtures', () => {
   it('external/model.onnx points into model.onnx.data at aligned, in-bounds ranges', () => {
     const m = decode(join(dir, 'external/model.onnx'));
     const dataSize = statSync(join(dir, 'external/model.onnx.data')).size;
-    const ext = m.graph.initializer.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
-    assert.deepEqual(ext.map((t) => t.name), ['ext.fc1.weight', 'ext.fc1.bias', 'ext.fc2.weight']);
+    const ext = m.graph.initializer.filter(
+      (t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL,
+    );
+    assert.deepEqual(
+      ext.map((t) => t.name),
+      ['ext.fc1.weight', 'ext.fc1.bias', 'ext.fc2.weight'],
+    );
     for (const t of ext) {
       const kv = Object.fromEntries(t.externalData.map((e) => [e.key, e.value]));
       assert.equal(kv.location, 'model.onnx.data');
@@ -154,7 +194,10 @@ describe('generated fixtures', () => {
   it('dtypes.onnx has every dtype case with its storage', () => {
     const m = decode(join(dir, 'dtypes.onnx'));
     const cases = dtypeCases();
-    assert.deepEqual(initNames(m), cases.map((c) => c.name));
+    assert.deepEqual(
+      initNames(m),
+      cases.map((c) => c.name),
+    );
     for (const [i, c] of cases.entries()) {
       const t = m.graph.initializer[i];
       assert.equal(t.dataType, c.dtype, c.name);
@@ -167,8 +210,14 @@ describe('generated fixtures', () => {
   it('sparse.onnx has linear and coordinate sparse initializers', () => {
     const m = decode(join(dir, 'sparse.onnx'));
     const sp = m.graph.sparseInitializer;
-    assert.deepEqual(sp.map((s) => s.values.name), ['sparse.w1', 'sparse.w2']);
-    assert.deepEqual(sp.map((s) => s.indices.dims.map(Number)), [[20], [6, 2]]);
+    assert.deepEqual(
+      sp.map((s) => s.values.name),
+      ['sparse.w1', 'sparse.w2'],
+    );
+    assert.deepEqual(
+      sp.map((s) => s.indices.dims.map(Number)),
+      [[20], [6, 2]],
+    );
   });
 
   it('function.onnx calls a local function whose body holds a Constant weight', () => {
@@ -184,9 +233,16 @@ describe('generated fixtures', () => {
     const bytes = m.graph.initializer.reduce((a, t) => a + t.rawData.length, 0);
     assert.ok(Math.abs(bytes - 3 * 2 ** 20) < 2 ** 20, `${bytes} bytes of weights`);
     for (const t of m.graph.initializer) {
-      assert.equal(t.rawData.length, t.dims.reduce((a: number, d) => a * Number(d), 4), t.name);
+      assert.equal(
+        t.rawData.length,
+        t.dims.reduce((a: number, d) => a * Number(d), 4),
+        t.name,
+      );
     }
     assert.ok(statSync(path).size > bytes);
-    assert.equal(m.graph.node.filter((n) => n.opType === 'MatMul').length, m.graph.initializer.length / 2);
+    assert.equal(
+      m.graph.node.filter((n) => n.opType === 'MatMul').length,
+      m.graph.initializer.length / 2,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { caseInput, FORMATS, GuardedSource, loadSeeds, OutOfBoundsRead, runCase } from '../../src/fuzz/harness';
+import {
+  caseInput,
+  FORMATS,
+  GuardedSource,
+  loadSeeds,
+  OutOfBoundsRead,
+  runCase,
+} from '../../src/fuzz/harness';
 
 /** A short seeded run per format; `npm run fuzz` runs the long campaigns with the same harness. */
 const CASES = 2000;
@@ -18,7 +25,8 @@ describe('fuzz (short seeded run)', () => {
         const started = performance.now();
         const outcome = runCase(input.files, input.seed.main);
         const ms = performance.now() - started;
-        if (outcome.kind === 'failure') failures.push(`case ${i} ${input.what}: ${outcome.message}`);
+        if (outcome.kind === 'failure')
+          failures.push(`case ${i} ${input.what}: ${outcome.message}`);
         if (ms > CASE_LIMIT_MS) failures.push(`case ${i} ${input.what}: took ${ms.toFixed(0)} ms`);
         if (outcome.kind === 'invalid') refused++;
       }
@@ -34,7 +42,10 @@ describe('fuzz (short seeded run)', () => {
     const b = caseInput('gguf', seeds, 5, 123);
     assert.equal(a.what, b.what);
     assert.deepEqual([...a.files.entries()], [...b.files.entries()]);
-    assert.notDeepEqual([...caseInput('gguf', seeds, 5, 124).files.entries()], [...a.files.entries()]);
+    assert.notDeepEqual(
+      [...caseInput('gguf', seeds, 5, 124).files.entries()],
+      [...a.files.entries()],
+    );
   });
 
   test('the guarded source reports reads outside the file and oversized reads as bugs', () => {

@@ -54,7 +54,11 @@ describe('GGUF reader: header and tensor table', () => {
     assert.equal(prop(model, 'llama.attention.head_count'), '4');
     assert.equal(prop(model, 'llama.attention.head_count_kv'), '2');
     assert.equal(prop(model, 'general.quantization_version'), '2');
-    assert.equal(prop(model, 'llama.attention.layer_norm_rms_epsilon'), '0.00001', 'float32 shown by its shortest decimal');
+    assert.equal(
+      prop(model, 'llama.attention.layer_norm_rms_epsilon'),
+      '0.00001',
+      'float32 shown by its shortest decimal',
+    );
     assert.equal(prop(model, 'tokenizer.ggml.tokens'), `[${TINY_VOCAB} strings]`);
     assert.equal(prop(model, 'tokenizer.ggml.scores'), `[${TINY_VOCAB} f32]`);
     assert.equal(prop(model, 'general.tags'), '["test","fixture"]');
@@ -71,7 +75,10 @@ describe('GGUF reader: header and tensor table', () => {
 
   it('lists every tensor with its ggml type, bits per weight and byte size', () => {
     const plan = tinyLlamaTensors();
-    assert.deepEqual(model.tensors.map((t) => t.name), plan.map((p) => p.name));
+    assert.deepEqual(
+      model.tensors.map((t) => t.name),
+      plan.map((p) => p.name),
+    );
     const byName = new Map(model.tensors.map((t) => [t.name, t]));
     const q4k = byName.get('blk.0.ffn_down.weight')!;
     assert.equal(q4k.storageType, 'Q4_K');
@@ -93,9 +100,15 @@ describe('GGUF reader: header and tensor table', () => {
   it('groups layers by name prefix in file order', () => {
     const names = model.layers.map((l) => l.name);
     assert.equal(names[0], 'token_embd');
-    assert.ok(names.includes('blk.0.attn_q') && names.includes('blk.1.ffn_up') && names.includes('output'));
+    assert.ok(
+      names.includes('blk.0.attn_q') && names.includes('blk.1.ffn_up') && names.includes('output'),
+    );
     assert.equal(names.length, model.tensors.length, 'one tensor per layer in this fixture');
-    for (const l of model.layers) assert.deepEqual(l.slots, l.tensors.map(() => -1));
+    for (const l of model.layers)
+      assert.deepEqual(
+        l.slots,
+        l.tensors.map(() => -1),
+      );
   });
 
   it('agrees with @huggingface/gguf on metadata, tensor infos and the data offset', async () => {
@@ -107,8 +120,13 @@ describe('GGUF reader: header and tensor table', () => {
     const header = parseGgufHeader(new MemorySource(TINY));
     assert.equal(BigInt(header.dataStart), hf.tensorDataOffset);
     assert.equal(header.version, hf.typedMetadata.version.value);
-    const theirs = Object.entries(hf.typedMetadata).filter(([k]) => !['version', 'tensor_count', 'kv_count'].includes(k));
-    assert.deepEqual(header.kvs.map((kv) => kv.key), theirs.map(([k]) => k));
+    const theirs = Object.entries(hf.typedMetadata).filter(
+      ([k]) => !['version', 'tensor_count', 'kv_count'].includes(k),
+    );
+    assert.deepEqual(
+      header.kvs.map((kv) => kv.key),
+      theirs.map(([k]) => k),
+    );
     for (const kv of header.kvs) {
       const t = hf.typedMetadata[kv.key] as { value: unknown; type: number; subType?: number };
       assert.equal(kv.type, t.type, kv.key);
@@ -116,7 +134,8 @@ describe('GGUF reader: header and tensor table', () => {
         assert.equal(kv.array?.count, BigInt(t.value.length), kv.key);
         assert.equal(kv.array?.type, t.subType, kv.key);
       } else if (t.type === 6) assert.equal(kv.display, formatFloat32(t.value as number), kv.key);
-      else if (typeof t.value === 'string' && t.value.length > 2048) assert.ok(kv.display.startsWith(t.value.slice(0, 2048)), kv.key);
+      else if (typeof t.value === 'string' && t.value.length > 2048)
+        assert.ok(kv.display.startsWith(t.value.slice(0, 2048)), kv.key);
       else assert.equal(kv.display, String(t.value), kv.key);
     }
     assert.equal(header.tensors.length, hf.tensorInfos.length);
@@ -133,7 +152,22 @@ describe('GGUF reader: header and tensor table', () => {
 describe('GGUF dequantization: every decoded type round-trips its reference layout', () => {
   const model = read(TINY);
   /** Relative RMS error of the round trip: bounds how far each format may move the weights. */
-  const RMS_BOUND: Record<string, number> = { Q8_0: 0.01, Q8_K: 0.01, Q6_K: 0.05, Q5_0: 0.06, Q5_1: 0.06, Q5_K: 0.06, Q4_0: 0.12, Q4_1: 0.12, Q4_K: 0.12, Q3_K: 0.3, Q2_K: 0.6, F16: 0.001, BF16: 0.005, F32: 0 };
+  const RMS_BOUND: Record<string, number> = {
+    Q8_0: 0.01,
+    Q8_K: 0.01,
+    Q6_K: 0.05,
+    Q5_0: 0.06,
+    Q5_1: 0.06,
+    Q5_K: 0.06,
+    Q4_0: 0.12,
+    Q4_1: 0.12,
+    Q4_K: 0.12,
+    Q3_K: 0.3,
+    Q2_K: 0.6,
+    F16: 0.001,
+    BF16: 0.005,
+    F32: 0,
+  };
 
   for (const plan of tinyLlamaTensors()) {
     if (!plan.expected) continue;
@@ -141,7 +175,8 @@ describe('GGUF dequantization: every decoded type round-trips its reference layo
       const got = values(TINY, model, plan.name);
       const want = plan.expected!;
       for (let i = 0; i < want.length; i++) {
-        if (got[i] !== want[i]) assert.fail(`element ${i}: got ${got[i]}, the reference gives ${want[i]}`);
+        if (got[i] !== want[i])
+          assert.fail(`element ${i}: got ${got[i]}, the reference gives ${want[i]}`);
       }
       let err = 0;
       let energy = 0;
@@ -150,7 +185,10 @@ describe('GGUF dequantization: every decoded type round-trips its reference layo
         energy += plan.values![i] ** 2;
       }
       const type = model.tensors.find((t) => t.name === plan.name)!.storageType!;
-      assert.ok(Math.sqrt(err / energy) <= RMS_BOUND[type], `${type}: relative RMS error ${Math.sqrt(err / energy)}`);
+      assert.ok(
+        Math.sqrt(err / energy) <= RMS_BOUND[type],
+        `${type}: relative RMS error ${Math.sqrt(err / energy)}`,
+      );
     });
   }
 
@@ -171,9 +209,18 @@ describe('GGUF dequantization: every decoded type round-trips its reference layo
     });
     const m = read(bytes);
     const a = values(bytes, m, 'a');
-    assert.deepEqual(Array.from(a.subarray(0, 16)), Array.from({ length: 16 }, (_, j) => (j - 8) * 0.5));
-    assert.deepEqual(Array.from(a.subarray(16)), Array.from({ length: 16 }, (_, j) => (7 - j) * 0.5));
-    assert.deepEqual(Array.from(values(bytes, m, 'b')), Array.from({ length: 32 }, (_, j) => j * 8 - 128));
+    assert.deepEqual(
+      Array.from(a.subarray(0, 16)),
+      Array.from({ length: 16 }, (_, j) => (j - 8) * 0.5),
+    );
+    assert.deepEqual(
+      Array.from(a.subarray(16)),
+      Array.from({ length: 16 }, (_, j) => (7 - j) * 0.5),
+    );
+    assert.deepEqual(
+      Array.from(values(bytes, m, 'b')),
+      Array.from({ length: 32 }, (_, j) => j * 8 - 128),
+    );
   });
 
   it('computes statistics of quantized tensors on the dequantized values', () => {
@@ -189,7 +236,10 @@ describe('GGUF dequantization: every decoded type round-trips its reference layo
 
   it('refuses statistics of undecoded types with a clear reason', () => {
     const t = model.tensors.find((x) => x.storageType === 'TQ2_0')!;
-    assert.throws(() => computeTensorStats(new MemorySource(TINY), t, noFiles, DEFAULT_STATS_OPTIONS), /TQ2_0 is not decoded/);
+    assert.throws(
+      () => computeTensorStats(new MemorySource(TINY), t, noFiles, DEFAULT_STATS_OPTIONS),
+      /TQ2_0 is not decoded/,
+    );
   });
 });
 
@@ -215,7 +265,11 @@ const tiny = (over: Partial<GgufSpec> = {}): Uint8Array =>
 
 function refuses(bytes: Uint8Array, pattern: RegExp): void {
   const started = performance.now();
-  assert.throws(() => read(bytes), (e: unknown) => e instanceof InvalidModelError && pattern.test(e.message), `expected ${pattern}`);
+  assert.throws(
+    () => read(bytes),
+    (e: unknown) => e instanceof InvalidModelError && pattern.test(e.message),
+    `expected ${pattern}`,
+  );
   assert.ok(performance.now() - started < 1000, 'refused at once, without walking or allocating');
 }
 
@@ -228,14 +282,20 @@ describe('GGUF reader: hostile files', () => {
     refuses(setU64(tiny(), 8, 2n ** 60n), /tensor_count .* more than the file can hold/);
     refuses(setU64(tiny(), 16, 2n ** 60n), /kv_count .* more than the file can hold/);
     refuses(setU64(tiny(), keyLen, 2n ** 60n), /metadata key of \d+ bytes .* runs past the end/);
-    refuses(setU64(tiny(), valueType + 4, 2n ** 60n), /string value of 'general.architecture' of \d+ bytes/);
+    refuses(
+      setU64(tiny(), valueType + 4, 2n ** 60n),
+      /string value of 'general.architecture' of \d+ bytes/,
+    );
   });
 
   it('refuses arrays longer than the file before walking them', () => {
     const bytes = buildGguf({ kvs: [['a', { t: 'array', of: 'u32', v: [1, 2, 3] }]], tensors: [] });
     const countAt = 24 + 8 + 1 + 4 + 4;
     refuses(setU64(bytes, countAt, 2n ** 60n), /array of \d+ u32 .* runs past the end/);
-    const strings = buildGguf({ kvs: [['a', { t: 'array', of: 'string', v: ['x', 'y'] }]], tensors: [] });
+    const strings = buildGguf({
+      kvs: [['a', { t: 'array', of: 'string', v: ['x', 'y'] }]],
+      tensors: [],
+    });
     refuses(setU64(strings, countAt, 2n ** 40n), /array of \d+ string .* runs past the end/);
     let nested: import('../fixtures/ggufBuilder').GgufValue = { t: 'array', of: 'u8', v: [1] };
     for (let i = 0; i < 9; i++) nested = { t: 'array', of: 'array', v: [nested] };
@@ -243,10 +303,30 @@ describe('GGUF reader: hostile files', () => {
   });
 
   it('refuses impossible tensor shapes, ranges and offsets', () => {
-    refuses(tiny({ tensors: [{ name: 'w', dims: new Array(65).fill(1), type: GGML.F32, data: new Uint8Array(4) }] }), /65 dimensions/);
-    refuses(tiny({ tensors: [{ name: 'w', dims: [2 ** 40, 2 ** 40], type: GGML.F32, data: new Uint8Array(4) }] }), /more than \d+ elements/);
-    refuses(tiny({ tensors: [{ name: 'w', dims: [32, 100], type: GGML.F32, data: new Uint8Array(256) }] }), /runs past the end of the file/);
-    refuses(tiny({ tensors: [{ name: 'w', dims: [100], type: GGML.Q4_K, data: new Uint8Array(144) }] }), /rows of 100 elements, not a multiple of its 256-element blocks/);
+    refuses(
+      tiny({
+        tensors: [
+          { name: 'w', dims: new Array(65).fill(1), type: GGML.F32, data: new Uint8Array(4) },
+        ],
+      }),
+      /65 dimensions/,
+    );
+    refuses(
+      tiny({
+        tensors: [{ name: 'w', dims: [2 ** 40, 2 ** 40], type: GGML.F32, data: new Uint8Array(4) }],
+      }),
+      /more than \d+ elements/,
+    );
+    refuses(
+      tiny({
+        tensors: [{ name: 'w', dims: [32, 100], type: GGML.F32, data: new Uint8Array(256) }],
+      }),
+      /runs past the end of the file/,
+    );
+    refuses(
+      tiny({ tensors: [{ name: 'w', dims: [100], type: GGML.Q4_K, data: new Uint8Array(144) }] }),
+      /rows of 100 elements, not a multiple of its 256-element blocks/,
+    );
     refuses(
       tiny({
         tensors: [
@@ -272,8 +352,14 @@ describe('GGUF reader: hostile files', () => {
   });
 
   it('refuses bad alignment, old and big-endian versions, truncation and duplicate keys', () => {
-    refuses(tiny({ kvs: [['general.alignment', { t: 'u32', v: 24 }]] }), /alignment 24 is not a power of two/);
-    refuses(tiny({ kvs: [['general.alignment', { t: 'u64', v: 32n }]] }), /alignment must be a uint32/);
+    refuses(
+      tiny({ kvs: [['general.alignment', { t: 'u32', v: 24 }]] }),
+      /alignment 24 is not a power of two/,
+    );
+    refuses(
+      tiny({ kvs: [['general.alignment', { t: 'u64', v: 32n }]] }),
+      /alignment must be a uint32/,
+    );
     refuses(setU32(tiny(), 4, 1), /GGUF v1 is not supported/);
     refuses(setU32(tiny(), 4, 0x03000000), /big-endian GGUF is not supported/);
     refuses(setU32(tiny(), 4, 4), /GGUF version 4 is not supported/);
@@ -293,7 +379,9 @@ describe('GGUF reader: hostile files', () => {
   });
 
   it('lists tensors of unknown ggml types with a warning instead of failing', () => {
-    const m = read(tiny({ tensors: [{ name: 'odd', dims: [4], type: 99, data: new Uint8Array(32) }] }));
+    const m = read(
+      tiny({ tensors: [{ name: 'odd', dims: [4], type: 99, data: new Uint8Array(32) }] }),
+    );
     assert.equal(m.tensors[0].storageType, 'type 99');
     assert.equal(m.tensors[0].storage.kind, 'none');
     assert.match(m.warnings.join('\n'), /unknown ggml type \(99\)/);

@@ -24,11 +24,22 @@ const noFiles = () => {
 
 const FLOAT = floatModel();
 
-function compress(methods: MethodName[], options: CompressSpec['options'] = {}, hooks = {}): { bytes: Uint8Array; report: CompressReport } {
+function compress(
+  methods: MethodName[],
+  options: CompressSpec['options'] = {},
+  hooks = {},
+): { bytes: Uint8Array; report: CompressReport } {
   const source = new MemorySource(FLOAT, 'tiny-float.gguf');
   const model = readModel(source, 'tiny-float.gguf');
   const parts: Uint8Array[] = [];
-  const report = compressModel(source, model, { methods, options }, noFiles, { write: (b) => parts.push(b.slice()) }, hooks);
+  const report = compressModel(
+    source,
+    model,
+    { methods, options },
+    noFiles,
+    { write: (b) => parts.push(b.slice()) },
+    hooks,
+  );
   return { bytes: Buffer.concat(parts), report };
 }
 
@@ -43,7 +54,8 @@ function valuesOf(bytes: Uint8Array, model: Model, name: string): Float32Array {
   return out;
 }
 
-const kv = (bytes: Uint8Array, key: string) => parseGgufHeader(new MemorySource(bytes)).kvs.find((k) => k.key === key)?.display;
+const kv = (bytes: Uint8Array, key: string) =>
+  parseGgufHeader(new MemorySource(bytes)).kvs.find((k) => k.key === key)?.display;
 
 describe('GGUF reference quantizers', () => {
   it('converts float32 to fp16 exactly as ggml: nearest even, overflow to infinity', () => {
@@ -75,7 +87,10 @@ describe('GGUF reference quantizers', () => {
     assert.equal(codes[0], -127, 'the largest magnitude maps to ±127');
     assert.equal(codes[16], 0);
     assert.equal(codes[17], Math.round(0.5 / Math.fround(8 / 127)));
-    assert.deepEqual(Array.from(out.subarray(2)), Array.from(codes, (c) => c & 0xff));
+    assert.deepEqual(
+      Array.from(out.subarray(2)),
+      Array.from(codes, (c) => c & 0xff),
+    );
   });
 
   it('Q4_0: d = max / -8 keeps the sign of the largest value, codes clipped to 15', () => {
@@ -117,23 +132,38 @@ describe('GGUF compression', () => {
     for (let b = 0; b < orig.length / 32; b++) {
       const block = orig.subarray(b * 32, b * 32 + 32);
       const step = Math.max(...Array.from(block, Math.abs)) / 127;
-      for (let j = 0; j < 32; j++) assert.ok(Math.abs(back[b * 32 + j] - block[j]) <= step * (0.5 + 127 * 2 ** -11), `block ${b} element ${j}`);
+      for (let j = 0; j < 32; j++)
+        assert.ok(
+          Math.abs(back[b * 32 + j] - block[j]) <= step * (0.5 + 127 * 2 ** -11),
+          `block ${b} element ${j}`,
+        );
     }
-    assert.deepEqual(report.skipped.map((s) => s.name).sort(), ['blk.0.attn_norm.weight', 'blk.0.ffn_gate.weight', 'blk.0.ffn_up.weight']);
+    assert.deepEqual(report.skipped.map((s) => s.name).sort(), [
+      'blk.0.attn_norm.weight',
+      'blk.0.ffn_gate.weight',
+      'blk.0.ffn_up.weight',
+    ]);
     assert.equal(report.totals.fileBytesAfter, bytes.length);
     assert.ok(report.totals.ratio > 2.4, `ratio ${report.totals.ratio}`);
   });
 
   it('updates general.file_type, adds general.quantization_version, keeps the rest of the metadata', () => {
     const original = parseGgufHeader(new MemorySource(FLOAT));
-    for (const [method, fileType, qv] of [['int8', '7', '2'], ['int4', '2', '2'], ['fp16', '1', undefined], ['bf16', '32', undefined]] as const) {
+    for (const [method, fileType, qv] of [
+      ['int8', '7', '2'],
+      ['int4', '2', '2'],
+      ['fp16', '1', undefined],
+      ['bf16', '32', undefined],
+    ] as const) {
       const { bytes } = compress([method]);
       const h = parseGgufHeader(new MemorySource(bytes));
       assert.equal(kv(bytes, 'general.file_type'), fileType, method);
       assert.equal(kv(bytes, 'general.quantization_version'), qv, method);
       assert.equal(h.version, 2, 'the GGUF version is kept');
       assert.equal(h.alignment, 64);
-      for (const k of original.kvs) if (k.key !== 'general.file_type') assert.equal(kv(bytes, k.key), k.display, `${method} ${k.key}`);
+      for (const k of original.kvs)
+        if (k.key !== 'general.file_type')
+          assert.equal(kv(bytes, k.key), k.display, `${method} ${k.key}`);
       for (const t of h.tensors) assert.equal(t.offset % 64, 0);
     }
   });
@@ -144,16 +174,31 @@ describe('GGUF compression', () => {
     const { bytes, report } = compress(['fp16']);
     const h = readModel(new MemorySource(bytes), 'x.gguf');
     assert.equal(h.tensors.find((t) => t.name === 'output.weight')!.storageType, 'F16');
-    assert.equal(h.tensors.find((t) => t.name === 'token_embd.weight')!.storageType, 'F16', 'was F16 already');
-    assert.equal(h.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')!.storageType, 'BF16', 'bf16 is not narrowed again');
-    assert.ok(report.skipped.some((s) => s.name === 'blk.0.ffn_down.weight' && /already 16-bit/.test(s.reason)));
+    assert.equal(
+      h.tensors.find((t) => t.name === 'token_embd.weight')!.storageType,
+      'F16',
+      'was F16 already',
+    );
+    assert.equal(
+      h.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')!.storageType,
+      'BF16',
+      'bf16 is not narrowed again',
+    );
+    assert.ok(
+      report.skipped.some(
+        (s) => s.name === 'blk.0.ffn_down.weight' && /already 16-bit/.test(s.reason),
+      ),
+    );
     const b = readModel(new MemorySource(compress(['bf16']).bytes), 'x.gguf');
     assert.equal(b.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!.storageType, 'BF16');
   });
 
   it('refuses methods GGUF cannot store', () => {
     const refused = (methods: MethodName[], options: CompressSpec['options'], pattern: RegExp) =>
-      assert.throws(() => compress(methods, options), (e: unknown) => e instanceof InvalidModelError && pattern.test(e.message));
+      assert.throws(
+        () => compress(methods, options),
+        (e: unknown) => e instanceof InvalidModelError && pattern.test(e.message),
+      );
     refused(['prune'], { sparsity: 0.5 }, /int8 \(Q8_0\), int4 \(Q4_0\), fp16 or bf16, not prune/);
     refused(['cluster'], {}, /not cluster/);
     refused(['int8'], { asymmetric: true }, /Q8_0 is symmetric/);
@@ -174,9 +219,16 @@ describe('GGUF compression', () => {
     assert.equal(r.output, join(dir, 'model.int8.gguf'));
     assert.deepEqual(readFileSync(input), Buffer.from(FLOAT), 'the original is untouched');
     assert.throws(() => compressFile(input, { methods: ['int8'], options: {} }), /already exists/);
-    assert.deepEqual(readdirSync(dir).sort(), ['model.gguf', 'model.int8.gguf'], 'no temp files left');
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      ['model.gguf', 'model.int8.gguf'],
+      'no temp files left',
+    );
     const hf = await gguf(r.output, { allowLocalFile: true });
-    assert.deepEqual(hf.tensorInfos.map((t) => t.dtype), [8, 8, 0, 0, 8, 12, 8]);
+    assert.deepEqual(
+      hf.tensorInfos.map((t) => t.dtype),
+      [8, 8, 0, 0, 8, 12, 8],
+    );
     assert.equal((hf.metadata as Record<string, unknown>)['general.quantization_version'], 2);
     assert.ok(existsSync(r.output));
   });

@@ -37,7 +37,8 @@ export function openModel(file: string): Opened {
       model,
       stats(name: string) {
         const ref = model.tensors.find((t) => t.name === name);
-        if (!ref) throw new Error(`no tensor ${name}; have ${model.tensors.map((t) => t.name).join(', ')}`);
+        if (!ref)
+          throw new Error(`no tensor ${name}; have ${model.tensors.map((t) => t.name).join(', ')}`);
         return computeTensorStats(source, ref, (f) => resolver.open(f), DEFAULT_STATS_OPTIONS);
       },
       close() {

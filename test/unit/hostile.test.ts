@@ -7,7 +7,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -28,7 +36,8 @@ const root = mkdtempSync(join(tmpdir(), 'model-lens-hostile-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Messages of JS engine failures: a refusal must name the problem in the file, not leak one of these. */
-const ENGINE_ERRORS = /Maximum call stack|Invalid typed array length|Array buffer allocation|Invalid array length|Cannot read prop|is not a function|is not iterable|undefined|out of memory|RangeError|TypeError/;
+const ENGINE_ERRORS =
+  /Maximum call stack|Invalid typed array length|Array buffer allocation|Invalid array length|Cannot read prop|is not a function|is not iterable|undefined|out of memory|RangeError|TypeError/;
 
 let caseNo = 0;
 /** Writes `files` (name → bytes) into a fresh folder; returns the folder. */
@@ -47,16 +56,32 @@ function tree(dir: string): Map<string, string> {
   const walk = (d: string, rel: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
-      else out.set(`${rel}${e.name}`, e.isSymbolicLink() ? 'link' : createHash('sha256').update(readFileSync(join(d, e.name))).digest('hex'));
+      else
+        out.set(
+          `${rel}${e.name}`,
+          e.isSymbolicLink()
+            ? 'link'
+            : createHash('sha256')
+                .update(readFileSync(join(d, e.name)))
+                .digest('hex'),
+        );
     }
   };
   walk(dir, '');
   return out;
 }
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string; ms: number } {
+function cli(...args: string[]): {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+} {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [distFile('cli.js'), ...args], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(process.execPath, [distFile('cli.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
 }
 
@@ -103,7 +128,8 @@ const cat = (...parts: Uint8Array[]): Uint8Array => {
 };
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** ModelProto header: ir_version 8, opset 13, then the graph. */
-const onnxModel = (graphBytes: Uint8Array): Uint8Array => cat(Uint8Array.of(0x08, 0x08), field(8, Uint8Array.of(0x10, 13)), field(7, graphBytes));
+const onnxModel = (graphBytes: Uint8Array): Uint8Array =>
+  cat(Uint8Array.of(0x08, 0x08), field(8, Uint8Array.of(0x10, 13)), field(7, graphBytes));
 
 /** `depth` If nodes each holding the next graph in then_branch, built from the inside out. */
 function nestedIfs(depth: number): Uint8Array {
@@ -122,7 +148,9 @@ function nestedTypes(depth: number): Uint8Array {
   return onnxModel(field(11, cat(field(1, text('x')), field(2, t))));
 }
 
-const gguf = (tensors = [{ name: 'w', dims: [32, 2], type: GGML.F32, data: new Uint8Array(256) }]): Uint8Array =>
+const gguf = (
+  tensors = [{ name: 'w', dims: [32, 2], type: GGML.F32, data: new Uint8Array(256) }],
+): Uint8Array =>
   buildGguf({ kvs: [['general.architecture', { t: 'string', v: 'llama' }]], tensors });
 function setU64(bytes: Uint8Array, at: number, v: bigint): Uint8Array {
   const b = bytes.slice();
@@ -142,7 +170,13 @@ function externalOnnx(location: string, offset = 0, length = 16): Uint8Array {
   return encodeModel({
     irVersion: 8,
     opsets: { '': 13 },
-    graph: graph({ name: 'g', nodes: [node('Identity', ['w'], ['y'])], inputs: [], outputs: [valueInfo('y', DT.FLOAT, [4])], initializers: [t] }),
+    graph: graph({
+      name: 'g',
+      nodes: [node('Identity', ['w'], ['y'])],
+      inputs: [],
+      outputs: [valueInfo('y', DT.FLOAT, [4])],
+      initializers: [t],
+    }),
   });
 }
 
@@ -157,20 +191,36 @@ describe('hostile files through the CLI', () => {
     });
   }
   it('text file named .gguf', () => {
-    refusedByCli(folder({ 'notes.gguf': 'GGUF is a model format, but this is prose.\n' }), 'notes.gguf', /./);
+    refusedByCli(
+      folder({ 'notes.gguf': 'GGUF is a model format, but this is prose.\n' }),
+      'notes.gguf',
+      /./,
+    );
   });
   it('truncated safetensors named .onnx (wrong extension and cut)', () => {
     const file = singleModel().file;
-    refusedByCli(folder({ 'model.onnx': file.subarray(0, file.length - 100) }), 'model.onnx', /run past the data|runs past|truncated/);
+    refusedByCli(
+      folder({ 'model.onnx': file.subarray(0, file.length - 100) }),
+      'model.onnx',
+      /run past the data|runs past|truncated/,
+    );
   });
 
   it('protobuf length past the end of the file', () => {
-    refusedByCli(folder({ 'bomb.onnx': Uint8Array.of(0x08, 0x07, 0x3a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20) }), 'bomb.onnx', /runs past/);
+    refusedByCli(
+      folder({ 'bomb.onnx': Uint8Array.of(0x08, 0x07, 0x3a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20) }),
+      'bomb.onnx',
+      /runs past/,
+    );
   });
   it('ONNX dims whose product overflows', () => {
     const huge = tensor('h', DT.FLOAT, [1], [0]);
     huge.dims = [2 ** 31, 2 ** 31, 2 ** 31];
-    const bytes = encodeModel({ irVersion: 8, opsets: { '': 13 }, graph: graph({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [huge] }) });
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsets: { '': 13 },
+      graph: graph({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [huge] }),
+    });
     refusedByCli(folder({ 'dims.onnx': bytes }), 'dims.onnx', /elements/);
   });
   it('5000 nested If subgraphs', () => {
@@ -184,15 +234,29 @@ describe('hostile files through the CLI', () => {
   });
 
   it('safetensors header length 2^60', () => {
-    refusedByCli(folder({ 'h.safetensors': rawSafetensors('{}', [], 2n ** 60n) }), 'h.safetensors', /header length/);
+    refusedByCli(
+      folder({ 'h.safetensors': rawSafetensors('{}', [], 2n ** 60n) }),
+      'h.safetensors',
+      /header length/,
+    );
   });
   it('safetensors shape whose product overflows', () => {
-    const header = JSON.stringify({ w: { dtype: 'F32', shape: [2 ** 32, 2 ** 32, 2 ** 32], data_offsets: [0, 4] } });
-    refusedByCli(folder({ 's.safetensors': rawSafetensors(header, [new Uint8Array(4)]) }), 's.safetensors', /shape|elements|bytes/);
+    const header = JSON.stringify({
+      w: { dtype: 'F32', shape: [2 ** 32, 2 ** 32, 2 ** 32], data_offsets: [0, 4] },
+    });
+    refusedByCli(
+      folder({ 's.safetensors': rawSafetensors(header, [new Uint8Array(4)]) }),
+      's.safetensors',
+      /shape|elements|bytes/,
+    );
   });
   it('safetensors data_offsets of 2^60', () => {
     const header = `{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,1152921504606846976]}}`;
-    refusedByCli(folder({ 'o.safetensors': rawSafetensors(header, [new Uint8Array(4)]) }), 'o.safetensors', /./);
+    refusedByCli(
+      folder({ 'o.safetensors': rawSafetensors(header, [new Uint8Array(4)]) }),
+      'o.safetensors',
+      /./,
+    );
   });
 
   it('GGUF tensor count 2^60', () => {
@@ -202,16 +266,24 @@ describe('hostile files through the CLI', () => {
     refusedByCli(folder({ 'k.gguf': setU64(gguf(), 16, 2n ** 60n) }), 'k.gguf', /kv_count/);
   });
   it('GGUF string length 2^60', () => {
-    refusedByCli(folder({ 's.gguf': setU64(gguf(), 24, 2n ** 60n) }), 's.gguf', /metadata key of \d+ bytes/);
+    refusedByCli(
+      folder({ 's.gguf': setU64(gguf(), 24, 2n ** 60n) }),
+      's.gguf',
+      /metadata key of \d+ bytes/,
+    );
   });
   it('GGUF dims whose product overflows', () => {
-    const bytes = gguf([{ name: 'w', dims: [2 ** 32, 2 ** 32, 2 ** 32], type: GGML.F32, data: new Uint8Array(32) }]);
+    const bytes = gguf([
+      { name: 'w', dims: [2 ** 32, 2 ** 32, 2 ** 32], type: GGML.F32, data: new Uint8Array(32) },
+    ]);
     refusedByCli(folder({ 'd.gguf': bytes }), 'd.gguf', /elements/);
   });
 
   it('pickle shape whose product overflows', () => {
     const st = storage('0', 'FloatStorage', DT.FLOAT, [1, 2, 3, 4]);
-    const bytes = torchSave({ dict: [['w', tensorOf(st, [2 ** 31, 2 ** 31, 2 ** 31], [0, 0, 0])]] });
+    const bytes = torchSave({
+      dict: [['w', tensorOf(st, [2 ** 31, 2 ** 31, 2 ** 31], [0, 0, 0])]],
+    });
     // A refused tensor leaves a readable checkpoint with nothing to show; compress has nothing to do either.
     const dir = folder({ 'shape.pt': bytes });
     const r = cli('inspect', join(dir, 'shape.pt'));
@@ -220,22 +292,40 @@ describe('hostile files through the CLI', () => {
   });
 
   it('external data with an absolute location', () => {
-    refusedByCli(folder({ 'm/model.onnx': externalOnnx('/etc/passwd') }), 'm/model.onnx', /absolute/);
+    refusedByCli(
+      folder({ 'm/model.onnx': externalOnnx('/etc/passwd') }),
+      'm/model.onnx',
+      /absolute/,
+    );
   });
   it('external data escaping with ..', () => {
-    refusedByCli(folder({ 'm/model.onnx': externalOnnx('../secret.bin'), 'secret.bin': new Uint8Array(16) }), 'm/model.onnx', /leaves the model's folder/);
+    refusedByCli(
+      folder({ 'm/model.onnx': externalOnnx('../secret.bin'), 'secret.bin': new Uint8Array(16) }),
+      'm/model.onnx',
+      /leaves the model's folder/,
+    );
   });
   it('external data through a symlink out of the folder', () => {
-    const dir = folder({ 'm/model.onnx': externalOnnx('link.bin'), 'secret.bin': new Uint8Array(16) });
+    const dir = folder({
+      'm/model.onnx': externalOnnx('link.bin'),
+      'secret.bin': new Uint8Array(16),
+    });
     symlinkSync(join(dir, 'secret.bin'), join(dir, 'm', 'link.bin'));
     refusedByCli(dir, 'm/model.onnx', /outside the model's folder/);
   });
   it('external data offset past the end of the data file', () => {
-    refusedByCli(folder({ 'm/model.onnx': externalOnnx('w.bin', 2 ** 40, 16), 'm/w.bin': new Uint8Array(16) }), 'm/model.onnx', /past the end|outside/);
+    refusedByCli(
+      folder({ 'm/model.onnx': externalOnnx('w.bin', 2 ** 40, 16), 'm/w.bin': new Uint8Array(16) }),
+      'm/model.onnx',
+      /past the end|outside/,
+    );
   });
   it('sharded safetensors index naming a shard outside the folder', () => {
     const index = JSON.stringify({ weight_map: { w: '../outside.safetensors' } });
-    const dir = folder({ 'm/model.safetensors.index.json': index, 'outside.safetensors': int8Model().file });
+    const dir = folder({
+      'm/model.safetensors.index.json': index,
+      'outside.safetensors': int8Model().file,
+    });
     refusedByCli(dir, 'm/model.safetensors.index.json', /folder|outside|leaves/);
   });
 });
@@ -267,25 +357,52 @@ describe('hostile pickles', () => {
       dict: [
         ['weight', tensorOf(storage('0', 'FloatStorage', DT.FLOAT, [1, 2, 3, 4]), [2, 2])],
         ['calls', calls],
-        ['obj', { newobj: ['builtins', 'Function'], state: { dict: [['__reduce__', { global: ['builtins', 'eval'] }]] } }],
+        [
+          'obj',
+          {
+            newobj: ['builtins', 'Function'],
+            state: { dict: [['__reduce__', { global: ['builtins', 'eval'] }]] },
+          },
+        ],
       ],
     };
     writeFileSync(join(dir, 'evil.pt'), torchSave(root_));
-    const hash = createHash('sha256').update(readFileSync(join(dir, 'evil.pt'))).digest('hex');
+    const hash = createHash('sha256')
+      .update(readFileSync(join(dir, 'evil.pt')))
+      .digest('hex');
     const r = cli('inspect', join(dir, 'evil.pt'), '--json');
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
-    assert.deepEqual(doc.tensors.map((t: { name: string }) => t.name), ['weight']);
+    assert.deepEqual(
+      doc.tensors.map((t: { name: string }) => t.name),
+      ['weight'],
+    );
     const opaque = JSON.stringify(doc);
-    for (const [m, n] of GLOBALS) assert.ok(opaque.includes(`${m}.${n}`), `${m}.${n} listed as refused`);
+    for (const [m, n] of GLOBALS)
+      assert.ok(opaque.includes(`${m}.${n}`), `${m}.${n} listed as refused`);
     assert.deepEqual(readdirSync(dir), ['evil.pt'], 'nothing ran: no sentinel file');
-    assert.equal(createHash('sha256').update(readFileSync(join(dir, 'evil.pt'))).digest('hex'), hash);
+    assert.equal(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'evil.pt')))
+        .digest('hex'),
+      hash,
+    );
   });
 
   it('the pickle reader has no code path that can run code', () => {
     // Static proof next to the dynamic one: the sources never evaluate, import or look names up in a global object.
-    const src = [...['pickle', 'torch', 'reader', 'strided'].map((f) => ['formats', 'pytorch', f]), ['io', 'zip']].map((parts) => readFileSync(join(distFile(''), '..', 'src', 'core', ...parts) + '.ts', 'utf8')).join('\n');
-    assert.doesNotMatch(src, /\beval\s*\(|new\s+Function|\brequire\s*\(|\bimport\s*\(|globalThis|\bprocess\./);
+    const src = [
+      ...['pickle', 'torch', 'reader', 'strided'].map((f) => ['formats', 'pytorch', f]),
+      ['io', 'zip'],
+    ]
+      .map((parts) =>
+        readFileSync(join(distFile(''), '..', 'src', 'core', ...parts) + '.ts', 'utf8'),
+      )
+      .join('\n');
+    assert.doesNotMatch(
+      src,
+      /\beval\s*\(|new\s+Function|\brequire\s*\(|\bimport\s*\(|globalThis|\bprocess\./,
+    );
   });
 
   it('the hostile.pt fixture is read and its payload refused, in the CLI', () => {
@@ -303,7 +420,9 @@ describe('hostile pickles', () => {
     for (let i = 0; i < n; i++) ops.push(i % 2 ? 0x5d : 0x28);
     ops.push(0x4e);
     for (let i = n - 1; i >= 0; i--) ops.push(i % 2 ? 0x61 : 0x74);
-    const dir = folder({ 'deep.pt': torchSave(null, { pickleBytes: Uint8Array.from([0x80, 0x02, ...ops, 0x2e]) }) });
+    const dir = folder({
+      'deep.pt': torchSave(null, { pickleBytes: Uint8Array.from([0x80, 0x02, ...ops, 0x2e]) }),
+    });
     const r = cli('inspect', join(dir, 'deep.pt'));
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, ENGINE_ERRORS);
@@ -319,13 +438,19 @@ function everyCut(bytes: Uint8Array, name: string, step = 1): number {
       const model = readModel(source, name);
       for (const ref of model.tensors) {
         try {
-          computeTensorStats(source, ref, () => invalid('no external data in this test'), DEFAULT_STATS_OPTIONS);
+          computeTensorStats(
+            source,
+            ref,
+            () => invalid('no external data in this test'),
+            DEFAULT_STATS_OPTIONS,
+          );
         } catch (err) {
           if (!(err instanceof InvalidModelError)) throw err;
         }
       }
     } catch (err) {
-      if (!(err instanceof InvalidModelError)) throw new Error(`${name} cut at ${cut}: ${(err as Error).stack}`);
+      if (!(err instanceof InvalidModelError))
+        throw new Error(`${name} cut at ${cut}: ${(err as Error).stack}`);
       refused++;
     }
   }
@@ -334,8 +459,14 @@ function everyCut(bytes: Uint8Array, name: string, step = 1): number {
 
 describe('truncated at every cut point', () => {
   it('safetensors (model, int8)', () => {
-    for (const [name, bytes] of [['model.safetensors', singleModel().file], ['int8.safetensors', int8Model().file]] as const) {
-      assert.ok(everyCut(bytes, name) >= bytes.length - 1, `${name}: every proper prefix is refused`);
+    for (const [name, bytes] of [
+      ['model.safetensors', singleModel().file],
+      ['int8.safetensors', int8Model().file],
+    ] as const) {
+      assert.ok(
+        everyCut(bytes, name) >= bytes.length - 1,
+        `${name}: every proper prefix is refused`,
+      );
     }
   });
   it('GGUF (every byte of the header, every 7th of the data)', () => {

@@ -16,7 +16,17 @@ import { writeOnnx } from '../../src/core/formats/onnx/writer';
 import { compressFile } from '../../src/node/compress';
 import { FileSource } from '../../src/node/fileSource';
 import { loadOrtWeb } from '../../src/node/verify/ortWeb';
-import { DT, encodeModel, type AttrValue, graph, mulberry32, node, tensor, valueInfo, weights } from '../fixtures/onnxBuilder';
+import {
+  DT,
+  encodeModel,
+  type AttrValue,
+  graph,
+  mulberry32,
+  node,
+  tensor,
+  valueInfo,
+  weights,
+} from '../fixtures/onnxBuilder';
 import { GGML } from '../fixtures/gguf';
 import { buildGguf, encode } from '../fixtures/ggufBuilder';
 import { serializeSafetensors } from '../fixtures/safetensors';
@@ -33,7 +43,12 @@ function identityModel(dims: number[], values: Float32Array, opset: number): Uin
   return encodeModel({
     irVersion: opset >= 21 ? 10 : 7,
     opsets: { '': opset },
-    graph: graph({ name: 'w', nodes: [node('Identity', ['W'], ['y'])], outputs: [valueInfo('y', DT.FLOAT, dims)], initializers: [tensor('W', DT.FLOAT, dims, values)] }),
+    graph: graph({
+      name: 'w',
+      nodes: [node('Identity', ['W'], ['y'])],
+      outputs: [valueInfo('y', DT.FLOAT, dims)],
+      initializers: [tensor('W', DT.FLOAT, dims, values)],
+    }),
   });
 }
 
@@ -42,7 +57,10 @@ async function runBoth(bytes: Uint8Array): Promise<{ node: Float32Array; web: Fl
   const a = await ortNode.InferenceSession.create(bytes);
   const b = await ortWeb.InferenceSession.create(bytes);
   try {
-    return { node: (await a.run({})).y.data as Float32Array, web: (await b.run({})).y.data as Float32Array };
+    return {
+      node: (await a.run({})).y.data as Float32Array,
+      web: (await b.run({})).y.data as Float32Array,
+    };
   } finally {
     await a.release();
     await b.release();
@@ -50,18 +68,45 @@ async function runBoth(bytes: Uint8Array): Promise<{ node: Float32Array; web: Fl
 }
 
 /** The variant bytes after replacing W (holding `values`) by `int4Edit` of its codes in `view`, and what those decode to. */
-function withInt4(file: string, values: Float32Array, view: { dims: number[]; outputAxis: number; inputAxis: number }, blockSize: number, opset: number, halfScales = false): { bytes: Uint8Array; expected: Float32Array; stored: number; scaleBytes: number } {
+function withInt4(
+  file: string,
+  values: Float32Array,
+  view: { dims: number[]; outputAxis: number; inputAxis: number },
+  blockSize: number,
+  opset: number,
+  halfScales = false,
+): { bytes: Uint8Array; expected: Float32Array; stored: number; scaleBytes: number } {
   const o = openModel(file);
   const source = new FileSource(file);
   try {
     const t = o.model.tensors.find((x) => x.name === 'W')!;
     const q = quantizeBlockwise(values, view, { bits: 4, blockSize, halfScales });
-    const edit = int4Edit(t, q.q as Int8Array, q.scale, view.dims, view.inputAxis, blockSize, opset, q.scaleHalf);
+    const edit = int4Edit(
+      t,
+      q.q as Int8Array,
+      q.scale,
+      view.dims,
+      view.inputAxis,
+      blockSize,
+      opset,
+      q.scaleHalf,
+    );
     const chunks: Uint8Array[] = [];
-    writeOnnx(source, { edits: [edit], ...(opset >= 21 ? { irVersion: 10 } : {}) }, { write: (b) => chunks.push(b.slice()) });
+    writeOnnx(
+      source,
+      { edits: [edit], ...(opset >= 21 ? { irVersion: 10 } : {}) },
+      { write: (b) => chunks.push(b.slice()) },
+    );
     const codes = edit.initializers.find((x) => x.dtype === DT.INT4 || x.dtype === DT.UINT8)!;
-    const scales = edit.initializers.find((x) => x.name.endsWith('::scale') || x.name.endsWith('::scale16'))!;
-    return { bytes: Buffer.concat(chunks), expected: dequantizeLinear(q, view), stored: codes.data.length, scaleBytes: scales.data.length };
+    const scales = edit.initializers.find(
+      (x) => x.name.endsWith('::scale') || x.name.endsWith('::scale16'),
+    )!;
+    return {
+      bytes: Buffer.concat(chunks),
+      expected: dequantizeLinear(q, view),
+      stored: codes.data.length,
+      scaleBytes: scales.data.length,
+    };
   } finally {
     source.close();
     o.close();
@@ -83,7 +128,13 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
   ];
   for (const opset of [7, 9, 10, 11, 13, 21]) {
     it(`decodes in onnxruntime-node and -web exactly as dequantizeLinear does, opset ${opset}, float32 and float16 scales`, async () => {
-      for (const [[name, dims, axes], half] of shapes.flatMap((x) => [[x, false], [x, true]] as const)) {
+      for (const [[name, dims, axes], half] of shapes.flatMap(
+        (x) =>
+          [
+            [x, false],
+            [x, true],
+          ] as const,
+      )) {
         const count = dims.reduce((a, d) => a * d, 1);
         const values = weights(mulberry32(dims.length * 100 + count), count, 0.5);
         // A few channels far larger than the rest: per-block scales keep the small ones.
@@ -91,17 +142,44 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
         const file = join(root, `${name}-${opset}.onnx`);
         writeFileSync(file, identityModel(dims, values, opset));
         const view = blockLayout({ dims, ...axes });
-        const { bytes, expected, stored, scaleBytes } = withInt4(file, values, view, 32, opset, half);
-        assert.equal(stored, Math.ceil(count / 2), `${name}: two codes per byte, no padding stored`);
-        const blocks = (count / view.dims[view.inputAxis]) * Math.ceil(view.dims[view.inputAxis] / 32);
-        assert.equal(scaleBytes, (half ? 2 : 4) * blocks, `${name}: one ${half ? 'float16' : 'float32'} scale per block`);
+        const { bytes, expected, stored, scaleBytes } = withInt4(
+          file,
+          values,
+          view,
+          32,
+          opset,
+          half,
+        );
+        assert.equal(
+          stored,
+          Math.ceil(count / 2),
+          `${name}: two codes per byte, no padding stored`,
+        );
+        const blocks =
+          (count / view.dims[view.inputAxis]) * Math.ceil(view.dims[view.inputAxis] / 32);
+        assert.equal(
+          scaleBytes,
+          (half ? 2 : 4) * blocks,
+          `${name}: one ${half ? 'float16' : 'float32'} scale per block`,
+        );
         const got = await runBoth(bytes);
-        assert.deepEqual(Array.from(got.node), Array.from(expected), `${name} at opset ${opset}: onnxruntime-node`);
-        assert.deepEqual(Array.from(got.web), Array.from(expected), `${name} at opset ${opset}: onnxruntime-web`);
+        assert.deepEqual(
+          Array.from(got.node),
+          Array.from(expected),
+          `${name} at opset ${opset}: onnxruntime-node`,
+        );
+        assert.deepEqual(
+          Array.from(got.web),
+          Array.from(expected),
+          `${name} at opset ${opset}: onnxruntime-web`,
+        );
         // Blockwise error: every weight within half a step of its own block's scale, far below a per-tensor step.
         const peak = values.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
         const worst = expected.reduce((a, v, i) => Math.max(a, Math.abs(v - values[i])), 0);
-        assert.ok(worst <= peak / 14 + 1e-6, `${name}: error ${worst} beyond half a step of the largest block`);
+        assert.ok(
+          worst <= peak / 14 + 1e-6,
+          `${name}: error ${worst} beyond half a step of the largest block`,
+        );
       }
     });
   }
@@ -116,10 +194,24 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
       const values = weights(mulberry32(count), count, 0.5);
       const file = join(root, `big-block-${blockSize}-${dims.join('x')}.onnx`);
       writeFileSync(file, identityModel([...dims], values, 21));
-      const { bytes, expected } = withInt4(file, values, { dims: [...dims], ...axes }, blockSize, 21);
+      const { bytes, expected } = withInt4(
+        file,
+        values,
+        { dims: [...dims], ...axes },
+        blockSize,
+        21,
+      );
       const got = await runBoth(bytes);
-      assert.deepEqual(Array.from(got.node), Array.from(expected), `block ${blockSize} [${dims}]: onnxruntime-node`);
-      assert.deepEqual(Array.from(got.web), Array.from(expected), `block ${blockSize} [${dims}]: onnxruntime-web`);
+      assert.deepEqual(
+        Array.from(got.node),
+        Array.from(expected),
+        `block ${blockSize} [${dims}]: onnxruntime-node`,
+      );
+      assert.deepEqual(
+        Array.from(got.web),
+        Array.from(expected),
+        `block ${blockSize} [${dims}]: onnxruntime-web`,
+      );
     }
   });
 
@@ -135,11 +227,28 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
         encodeModel({
           irVersion: 8,
           opsets: { '': 13 },
-          graph: graph({ name: 'mm', nodes: [node('MatMul', ['x', 'W'], ['y'])], inputs: [valueInfo('x', DT.FLOAT, [2, k])], outputs: [valueInfo('y', DT.FLOAT, [2, n])], initializers: [tensor('W', DT.FLOAT, [k, n], values)] }),
+          graph: graph({
+            name: 'mm',
+            nodes: [node('MatMul', ['x', 'W'], ['y'])],
+            inputs: [valueInfo('x', DT.FLOAT, [2, k])],
+            outputs: [valueInfo('y', DT.FLOAT, [2, n])],
+            initializers: [tensor('W', DT.FLOAT, [k, n], values)],
+          }),
         }),
       );
-      const out = run(file, { methods: ['int4'], options: { blockSize } }, `matmul-${k}x${n}.int4.onnx`).output;
-      const decoded = dequantizeLinear(quantizeBlockwise(values, { dims: [k, n], outputAxis: 1, inputAxis: 0 }, { bits: 4, blockSize, halfScales: true }), { dims: [k, n], outputAxis: 1, inputAxis: 0 });
+      const out = run(
+        file,
+        { methods: ['int4'], options: { blockSize } },
+        `matmul-${k}x${n}.int4.onnx`,
+      ).output;
+      const decoded = dequantizeLinear(
+        quantizeBlockwise(
+          values,
+          { dims: [k, n], outputAxis: 1, inputAxis: 0 },
+          { bits: 4, blockSize, halfScales: true },
+        ),
+        { dims: [k, n], outputAxis: 1, inputAxis: 0 },
+      );
       const x = Float32Array.from({ length: 2 * k }, (_, i) => Math.sin(i * 0.37));
       const want = Array.from({ length: 2 * n }, (_, i) => {
         let acc = 0;
@@ -149,27 +258,58 @@ describe('int4: packed nibbles with blockwise scales for every weight shape at e
       const scale = Math.max(...want.map(Math.abs));
       // MatMulNBits quantizes activations to int8 by default (accuracy level 4); level 1 keeps them float32.
       const faithful = { extra: { session: { qdq_matmulnbits_accuracy_level: '1' } } };
-      for (const [label, rt] of [['node', ortNode], ['web', ortWeb]] as const) {
-        const session = await (rt as typeof ortNode).InferenceSession.create(readFileSync(out), faithful);
-        const y = (await session.run({ x: new (rt as typeof ortNode).Tensor('float32', x, [2, k]) })).y.data as Float32Array;
+      for (const [label, rt] of [
+        ['node', ortNode],
+        ['web', ortWeb],
+      ] as const) {
+        const session = await (rt as typeof ortNode).InferenceSession.create(
+          readFileSync(out),
+          faithful,
+        );
+        const y = (
+          await session.run({ x: new (rt as typeof ortNode).Tensor('float32', x, [2, k]) })
+        ).y.data as Float32Array;
         await session.release();
         const worst = want.reduce((a, v, i) => Math.max(a, Math.abs(v - y[i])), 0);
-        assert.ok(worst <= 1e-5 * scale * Math.sqrt(k), `${label}, [${k}, ${n}] block ${blockSize}: |Δy| up to ${worst} of ${scale}`);
+        assert.ok(
+          worst <= 1e-5 * scale * Math.sqrt(k),
+          `${label}, [${k}, ${n}] block ${blockSize}: |Δy| up to ${worst} of ${scale}`,
+        );
       }
     }
   });
 
   it('flattens Conv filters without joining short ones; leaves MatMul columns as they are', () => {
-    assert.deepEqual(blockLayout({ dims: [12, 1, 3, 3], outputAxis: 0, inputAxis: 1 }).dims, [12, 9]);
-    assert.deepEqual(blockLayout({ dims: [8, 5, 3, 3], outputAxis: 0, inputAxis: 1 }).dims, [8, 45]);
-    assert.deepEqual(blockLayout({ dims: [32, 1, 5, 5], outputAxis: 0, inputAxis: 1 }).dims, [32, 25]);
+    assert.deepEqual(
+      blockLayout({ dims: [12, 1, 3, 3], outputAxis: 0, inputAxis: 1 }).dims,
+      [12, 9],
+    );
+    assert.deepEqual(
+      blockLayout({ dims: [8, 5, 3, 3], outputAxis: 0, inputAxis: 1 }).dims,
+      [8, 45],
+    );
+    assert.deepEqual(
+      blockLayout({ dims: [32, 1, 5, 5], outputAxis: 0, inputAxis: 1 }).dims,
+      [32, 25],
+    );
     assert.deepEqual(blockLayout({ dims: [40, 6], outputAxis: 1, inputAxis: 0 }).dims, [40, 6]);
-    assert.deepEqual(blockLayout({ dims: [6, 64, 3, 3], outputAxis: 1, inputAxis: 0 }).dims, [6, 64, 3, 3]);
+    assert.deepEqual(
+      blockLayout({ dims: [6, 64, 3, 3], outputAxis: 1, inputAxis: 0 }).dims,
+      [6, 64, 3, 3],
+    );
   });
 });
 
 /** Conv (weight, bias) → BatchNormalization → Mul by a constant: one of each kind of tensor. */
-function convBnModel(dir: string, opset: number, { peak = 1, variance = 1, tail = undefined as { op: string; attrs?: Record<string, AttrValue> } | undefined } = {}): string {
+function convBnModel(
+  dir: string,
+  opset: number,
+  {
+    peak = 1,
+    variance = 1,
+    tail = undefined as { op: string; attrs?: Record<string, AttrValue> } | undefined,
+  } = {},
+): string {
   const rng = mulberry32(7);
   const w = weights(rng, 16 * 8 * 3 * 3, 0.2);
   w[5] = peak;
@@ -193,11 +333,26 @@ function convBnModel(dir: string, opset: number, { peak = 1, variance = 1, tail 
         initializers: [
           tensor('W', DT.FLOAT, [ch, 8, 3, 3], w),
           tensor('B', DT.FLOAT, [ch], weights(rng, ch, 0.1)),
-          tensor('gamma', DT.FLOAT, [ch], weights(rng, ch, 0.1, 0).map((v) => 1 + v)),
+          tensor(
+            'gamma',
+            DT.FLOAT,
+            [ch],
+            weights(rng, ch, 0.1, 0).map((v) => 1 + v),
+          ),
           tensor('beta', DT.FLOAT, [ch], weights(rng, ch, 0.1)),
           tensor('mean', DT.FLOAT, [ch], weights(rng, ch, 0.1)),
-          tensor('var', DT.FLOAT, [ch], Float32Array.from({ length: ch }, (_, i) => (i === 3 ? variance : 1 + i / 10))),
-          tensor('k', DT.FLOAT, [1, ch, 1, 1], weights(rng, ch, 0.5, 0).map((v) => 1 + v)),
+          tensor(
+            'var',
+            DT.FLOAT,
+            [ch],
+            Float32Array.from({ length: ch }, (_, i) => (i === 3 ? variance : 1 + i / 10)),
+          ),
+          tensor(
+            'k',
+            DT.FLOAT,
+            [1, ch, 1, 1],
+            weights(rng, ch, 0.5, 0).map((v) => 1 + v),
+          ),
         ],
       }),
     }),
@@ -216,22 +371,54 @@ describe('the scope rule: by default only compute ops’ weights', () => {
     assert.deepEqual(r.tensors.map((t) => t.name).sort(), ['B', 'W']);
     const left = r.skipped.filter((s) => s.left);
     assert.deepEqual(left.map((s) => s.name).sort(), ['beta', 'gamma', 'k', 'mean', 'var']);
-    for (const s of left.filter((x) => x.name !== 'k')) assert.match(s.reason, /^BatchNormalization statistics: normalisation statistics change every output \(--include to convert\)$/);
+    for (const s of left.filter((x) => x.name !== 'k'))
+      assert.match(
+        s.reason,
+        /^BatchNormalization statistics: normalisation statistics change every output \(--include to convert\)$/,
+      );
     assert.match(left.find((s) => s.name === 'k')!.reason, /^constants of Mul/);
   });
 
   it('int8 takes the Conv weight only, lists the bias; --include widens by op type, name or all', () => {
     const file = convBnModel(root, 13);
     const r = run(file, { methods: ['int8'], options: {} }, 'scope-int8.onnx').report;
-    assert.deepEqual(r.tensors.map((t) => t.name), ['W']);
+    assert.deepEqual(
+      r.tensors.map((t) => t.name),
+      ['W'],
+    );
     assert.match(r.skipped.find((s) => s.name === 'B')!.reason, /^biases of Conv/);
-    const byOp = run(file, { methods: ['fp16'], options: { include: ['BatchNormalization'] } }, 'scope-op.onnx').report;
-    assert.deepEqual(byOp.tensors.map((t) => t.name).sort(), ['B', 'W', 'beta', 'gamma', 'mean', 'var']);
-    const byName = run(file, { methods: ['fp16'], options: { include: ['k'] } }, 'scope-name.onnx').report;
+    const byOp = run(
+      file,
+      { methods: ['fp16'], options: { include: ['BatchNormalization'] } },
+      'scope-op.onnx',
+    ).report;
+    assert.deepEqual(byOp.tensors.map((t) => t.name).sort(), [
+      'B',
+      'W',
+      'beta',
+      'gamma',
+      'mean',
+      'var',
+    ]);
+    const byName = run(
+      file,
+      { methods: ['fp16'], options: { include: ['k'] } },
+      'scope-name.onnx',
+    ).report;
     assert.deepEqual(byName.tensors.map((t) => t.name).sort(), ['B', 'W', 'k']);
-    const typo = run(file, { methods: ['fp16'], options: { include: ['BatchNorm'] } }, 'scope-typo.onnx').report;
-    assert.deepEqual(typo.warnings, ['--include BatchNorm matches no tensor and no op that reads one']);
-    const all = run(file, { methods: ['fp16'], options: { include: ['all'] } }, 'scope-all.onnx').report;
+    const typo = run(
+      file,
+      { methods: ['fp16'], options: { include: ['BatchNorm'] } },
+      'scope-typo.onnx',
+    ).report;
+    assert.deepEqual(typo.warnings, [
+      '--include BatchNorm matches no tensor and no op that reads one',
+    ]);
+    const all = run(
+      file,
+      { methods: ['fp16'], options: { include: ['all'] } },
+      'scope-all.onnx',
+    ).report;
     assert.equal(all.tensors.length, 7);
     assert.equal(all.skipped.filter((s) => s.left).length, 0);
   });
@@ -241,7 +428,15 @@ describe('the scope rule: by default only compute ops’ weights', () => {
       const file = convBnModel(root, 13);
       const r = run(file, { methods: [method], options: {} }, `scope-${method}.onnx`).report;
       assert.deepEqual(r.tensors.map((t) => t.name).sort(), method === 'bf16' ? ['B', 'W'] : ['W']);
-      assert.deepEqual(r.skipped.filter((s) => s.left).map((s) => s.name).sort(), method === 'bf16' ? ['beta', 'gamma', 'k', 'mean', 'var'] : ['B', 'beta', 'gamma', 'k', 'mean', 'var']);
+      assert.deepEqual(
+        r.skipped
+          .filter((s) => s.left)
+          .map((s) => s.name)
+          .sort(),
+        method === 'bf16'
+          ? ['beta', 'gamma', 'k', 'mean', 'var']
+          : ['B', 'beta', 'gamma', 'k', 'mean', 'var'],
+      );
     });
   }
 });
@@ -250,32 +445,67 @@ describe('the range rule: nothing is clipped unless asked', () => {
   it('fp16 keeps a weight with values beyond ±65504 in float32 and says why; --allow-clip clips it', async () => {
     const file = convBnModel(root, 13, { peak: 1e5, variance: 9.79e7 });
     const r = run(file, { methods: ['fp16'], options: { include: ['all'] } }, 'range-fp16.onnx');
-    assert.equal(r.report.skipped.find((s) => s.name === 'W')!.reason, "values up to 1.00e+5 exceed fp16's ±65504; kept float32 (--allow-clip to clip)");
-    assert.equal(r.report.skipped.find((s) => s.name === 'var')!.reason, "values up to 9.79e+7 exceed fp16's ±65504; kept float32 (--allow-clip to clip)");
+    assert.equal(
+      r.report.skipped.find((s) => s.name === 'W')!.reason,
+      "values up to 1.00e+5 exceed fp16's ±65504; kept float32 (--allow-clip to clip)",
+    );
+    assert.equal(
+      r.report.skipped.find((s) => s.name === 'var')!.reason,
+      "values up to 9.79e+7 exceed fp16's ±65504; kept float32 (--allow-clip to clip)",
+    );
     assert.ok(!r.report.tensors.some((t) => t.name === 'W' || t.name === 'var'));
     // The variant holds W and var byte for byte as the original does.
     const o = openModel(r.output);
     try {
       const kept = o.model.tensors.filter((t) => t.name === 'W' || t.name === 'var');
-      assert.deepEqual(kept.map((t) => t.dtype), [DT.FLOAT, DT.FLOAT]);
+      assert.deepEqual(
+        kept.map((t) => t.dtype),
+        [DT.FLOAT, DT.FLOAT],
+      );
     } finally {
       o.close();
     }
-    const clipped = run(file, { methods: ['fp16'], options: { include: ['all'], allowClip: true } }, 'range-clip.onnx').report;
-    assert.match(clipped.tensors.find((t) => t.name === 'var')!.note ?? '', /^1 values beyond the fp16 range clipped \(--allow-clip\)/);
+    const clipped = run(
+      file,
+      { methods: ['fp16'], options: { include: ['all'], allowClip: true } },
+      'range-clip.onnx',
+    ).report;
+    assert.match(
+      clipped.tensors.find((t) => t.name === 'var')!.note ?? '',
+      /^1 values beyond the fp16 range clipped \(--allow-clip\)/,
+    );
   });
 
   it('fp16 rounds 65519 to 65504 (representable after rounding) but keeps 65520, which rounds to infinity', () => {
-    const near = run(convBnModel(root, 13, { peak: 65519 }), { methods: ['fp16'], options: {} }, 'range-near.onnx').report;
+    const near = run(
+      convBnModel(root, 13, { peak: 65519 }),
+      { methods: ['fp16'], options: {} },
+      'range-near.onnx',
+    ).report;
     assert.ok(near.tensors.some((t) => t.name === 'W'));
-    const over = run(convBnModel(root, 13, { peak: 65520 }), { methods: ['fp16'], options: {} }, 'range-over.onnx').report;
+    const over = run(
+      convBnModel(root, 13, { peak: 65520 }),
+      { methods: ['fp16'], options: {} },
+      'range-over.onnx',
+    ).report;
     assert.match(over.skipped.find((s) => s.name === 'W')!.reason, /exceed fp16's ±65504/);
   });
 
   it('bf16 keeps values that round past its largest finite value', () => {
-    const r = run(convBnModel(root, 13, { peak: 3.4e38 }), { methods: ['bf16'], options: {} }, 'range-bf16.onnx').report;
-    assert.match(r.skipped.find((s) => s.name === 'W')!.reason, /exceed bf16's ±3.39e38; kept float32/);
-    const fine = run(convBnModel(root, 13, { peak: 3.3e38 }), { methods: ['bf16'], options: {} }, 'range-bf16-fine.onnx').report;
+    const r = run(
+      convBnModel(root, 13, { peak: 3.4e38 }),
+      { methods: ['bf16'], options: {} },
+      'range-bf16.onnx',
+    ).report;
+    assert.match(
+      r.skipped.find((s) => s.name === 'W')!.reason,
+      /exceed bf16's ±3.39e38; kept float32/,
+    );
+    const fine = run(
+      convBnModel(root, 13, { peak: 3.3e38 }),
+      { methods: ['bf16'], options: {} },
+      'range-bf16-fine.onnx',
+    ).report;
     assert.ok(fine.tensors.some((t) => t.name === 'W'));
   });
 });
@@ -286,16 +516,36 @@ describe('the range rule in safetensors', () => {
     big[10] = -7e4;
     const file = join(root, 'range.safetensors');
     const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    writeFileSync(file, serializeSafetensors([
-      { name: 'big.weight', dtype: 'F32', shape: [64, 32], data: f32(big) },
-      { name: 'fine.weight', dtype: 'F32', shape: [64, 32], data: f32(weights(mulberry32(10), 64 * 32, 0.1)) },
-    ]));
+    writeFileSync(
+      file,
+      serializeSafetensors([
+        { name: 'big.weight', dtype: 'F32', shape: [64, 32], data: f32(big) },
+        {
+          name: 'fine.weight',
+          dtype: 'F32',
+          shape: [64, 32],
+          data: f32(weights(mulberry32(10), 64 * 32, 0.1)),
+        },
+      ]),
+    );
     const r = run(file, { methods: ['fp16'], options: {} }, 'range.fp16.safetensors');
-    assert.deepEqual(r.report.tensors.map((t) => t.name), ['fine.weight']);
-    assert.equal(r.report.skipped.find((x) => x.name === 'big.weight')!.reason, "values up to 7.00e+4 exceed fp16's ±65504; kept float32 (--allow-clip to clip)");
+    assert.deepEqual(
+      r.report.tensors.map((t) => t.name),
+      ['fine.weight'],
+    );
+    assert.equal(
+      r.report.skipped.find((x) => x.name === 'big.weight')!.reason,
+      "values up to 7.00e+4 exceed fp16's ±65504; kept float32 (--allow-clip to clip)",
+    );
     const o = openModel(r.output);
     try {
-      assert.deepEqual(o.model.tensors.map((t) => [t.name, t.dtype]), [['big.weight', DT.FLOAT], ['fine.weight', DT.FLOAT16]]);
+      assert.deepEqual(
+        o.model.tensors.map((t) => [t.name, t.dtype]),
+        [
+          ['big.weight', DT.FLOAT],
+          ['fine.weight', DT.FLOAT16],
+        ],
+      );
     } finally {
       o.close();
     }
@@ -314,13 +564,24 @@ describe('the range rule in GGUF', () => {
         kvs: [['general.architecture', { t: 'string', v: 'llama' }]],
         tensors: [
           { name: 'big.weight', dims: [64, 8], type: GGML.F32, data: encode(GGML.F32, big).data },
-          { name: 'fine.weight', dims: [64, 8], type: GGML.F32, data: encode(GGML.F32, weights(mulberry32(13), 64 * 8, 0.2)).data },
+          {
+            name: 'fine.weight',
+            dims: [64, 8],
+            type: GGML.F32,
+            data: encode(GGML.F32, weights(mulberry32(13), 64 * 8, 0.2)).data,
+          },
         ],
       }),
     );
     const r = run(file, { methods: ['fp16'], options: {} }, 'range.f16.gguf');
-    assert.deepEqual(r.report.tensors.map((t) => t.name), ['fine.weight']);
-    assert.equal(r.report.skipped.find((x) => x.name === 'big.weight')!.reason, "values up to 1.00e+6 exceed fp16's ±65504; kept float32 (--allow-clip to clip)");
+    assert.deepEqual(
+      r.report.tensors.map((t) => t.name),
+      ['fine.weight'],
+    );
+    assert.equal(
+      r.report.skipped.find((x) => x.name === 'big.weight')!.reason,
+      "values up to 1.00e+6 exceed fp16's ±65504; kept float32 (--allow-clip to clip)",
+    );
   });
 });
 
@@ -329,7 +590,10 @@ describe('int4 raises the opset to 21 only when every op means the same there', 
   const x = Float32Array.from({ length: 8 * 36 }, (_, i) => Math.sin(i));
 
   /** The variant's opset, its op counts, and the output cosine against the original's on one input. */
-  async function check(file: string, name: string): Promise<{ opset: number; ops: Record<string, number>; cosine: number }> {
+  async function check(
+    file: string,
+    name: string,
+  ): Promise<{ opset: number; ops: Record<string, number>; cosine: number }> {
     const r = run(file, spec, name);
     const o = openModel(r.output);
     const opset = o.model.metadata.opsets.find((v) => v.domain === '')!.version;
@@ -338,7 +602,10 @@ describe('int4 raises the opset to 21 only when every op means the same there', 
     const outs: Float32Array[] = [];
     for (const f of [file, r.output]) {
       const session = await ortNode.InferenceSession.create(f);
-      outs.push((await session.run({ x: new ortNode.Tensor('float32', x, [1, 8, 6, 6]) })).y.data as Float32Array);
+      outs.push(
+        (await session.run({ x: new ortNode.Tensor('float32', x, [1, 8, 6, 6]) })).y
+          .data as Float32Array,
+      );
       await session.release();
     }
     let dot = 0;
@@ -361,7 +628,10 @@ describe('int4 raises the opset to 21 only when every op means the same there', 
   });
 
   it('keeps opset 11 with a Softmax (its meaning changed at 13) and opset 9 with a Clip (min/max became inputs at 11): nibbles unpacked', async () => {
-    for (const [opset, tail] of [[11, { op: 'Softmax', attrs: { axis: { i: 1 } } }], [9, { op: 'Clip', attrs: { min: { f: -1 }, max: { f: 1 } } }]] as const) {
+    for (const [opset, tail] of [
+      [11, { op: 'Softmax', attrs: { axis: { i: 1 } } }],
+      [9, { op: 'Clip', attrs: { min: { f: -1 }, max: { f: 1 } } }],
+    ] as const) {
       const r = await check(convBnModel(root, opset, { tail }), `keep-${opset}.onnx`);
       assert.equal(r.opset, opset);
       assert.equal(r.ops.DequantizeLinear, undefined);

@@ -6,7 +6,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyMask, pruneCount, pruneMagnitude } from '../../src/core/compress/methods';
-import { accumulateConv, accumulateRows, convGeometry, factorHessian, Gram, obsPrune, outputErrors, sampleRows, weightRows, type RowSampling } from '../../src/core/compress/methods/obs';
+import {
+  accumulateConv,
+  accumulateRows,
+  convGeometry,
+  factorHessian,
+  Gram,
+  obsPrune,
+  outputErrors,
+  sampleRows,
+  weightRows,
+  type RowSampling,
+} from '../../src/core/compress/methods/obs';
 import type { WeightLayout } from '../../src/core/compress/types';
 import { readGraphNodes } from '../../src/core/formats/onnx/nodes';
 import { MemorySource } from '../../src/core/io/source';
@@ -22,11 +33,12 @@ function correlatedRows(rows: number, n: number, latent: number, seed: number): 
   const z = weights(rng, rows * latent, 1, 0);
   const noise = weights(rng, rows * n, 0.05, 0);
   const x = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) {
-    let s = noise[r * n + j];
-    for (let k = 0; k < latent; k++) s += z[r * latent + k] * mix[k * n + j];
-    x[r * n + j] = s;
-  }
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < n; j++) {
+      let s = noise[r * n + j];
+      for (let k = 0; k < latent; k++) s += z[r * latent + k] * mix[k * n + j];
+      x[r * n + j] = s;
+    }
   return x;
 }
 
@@ -37,7 +49,13 @@ function gramOf(x: Float64Array, n: number): Gram {
 }
 
 /** ‖X(W − W')‖_F / ‖XW‖_F computed directly, W of layout [n, out] (MatMul X·W). */
-function directError(x: Float64Array, n: number, w: Float32Array, pruned: Float32Array, out: number): number {
+function directError(
+  x: Float64Array,
+  n: number,
+  w: Float32Array,
+  pruned: Float32Array,
+  out: number,
+): number {
   let noise = 0;
   let signal = 0;
   for (let r = 0; r < x.length / n; r++) {
@@ -60,11 +78,15 @@ describe('Gram and factor', () => {
     const x = correlatedRows(5, 4, 2, 1);
     const g = gramOf(x, 4);
     const h = g.matrix();
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let r = 0; r < 5; r++) s += x[r * 4 + i] * x[r * 4 + j];
-      assert.ok(Math.abs(h[i * 4 + j] - s) < 1e-12, `H[${i},${j}] = ${h[i * 4 + j]}, expected ${s}`);
-    }
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let r = 0; r < 5; r++) s += x[r * 4 + i] * x[r * 4 + j];
+        assert.ok(
+          Math.abs(h[i * 4 + j] - s) < 1e-12,
+          `H[${i},${j}] = ${h[i * 4 + j]}, expected ${s}`,
+        );
+      }
     // The same rows as the columns of W·X (feature axis second to last) give the same H.
     const t = new Float64Array(20);
     for (let r = 0; r < 5; r++) for (let i = 0; i < 4; i++) t[i * 5 + r] = x[r * 4 + i];
@@ -80,7 +102,8 @@ describe('Gram and factor', () => {
     const f = factorHessian(g)!;
     const h = g.matrix();
     const u = f.u!;
-    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assert.equal(u[i * n + j], 0, 'U is upper triangular');
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < i; j++) assert.equal(u[i * n + j], 0, 'U is upper triangular');
     // (H + λI)·UᵀU = I
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
@@ -109,8 +132,18 @@ describe('Gram and factor', () => {
     // The largest weight sits on the dead input: it goes first, and moves no other weight.
     const w = Float32Array.from([0.1, 0.2, 9, 0.3, 0.4, 0.5]);
     for (const compensate of [false, true]) {
-      const pruned = obsPrune(w, weightRows({ dims: [1, n], outputAxis: 0, inputAxis: 1 }), [f], 1 / 6, compensate);
-      assert.deepEqual(Array.from(pruned), [0.1, 0.2, 0, 0.3, 0.4, 0.5].map(Math.fround), `compensate ${compensate}`);
+      const pruned = obsPrune(
+        w,
+        weightRows({ dims: [1, n], outputAxis: 0, inputAxis: 1 }),
+        [f],
+        1 / 6,
+        compensate,
+      );
+      assert.deepEqual(
+        Array.from(pruned),
+        [0.1, 0.2, 0, 0.3, 0.4, 0.5].map(Math.fround),
+        `compensate ${compensate}`,
+      );
     }
   });
 
@@ -143,7 +176,11 @@ describe('OBS pruning', () => {
       for (const s of [0.3, 0.5, 0.9]) {
         const expected = applyMask(w, pruneMagnitude(w, s));
         for (const compensate of [false, true]) {
-          assert.deepEqual(Array.from(obsPrune(w, weightRows(layout), [f], s, compensate)), Array.from(expected), `layout ${layout.dims}, sparsity ${s}, compensate ${compensate}`);
+          assert.deepEqual(
+            Array.from(obsPrune(w, weightRows(layout), [f], s, compensate)),
+            Array.from(expected),
+            `layout ${layout.dims}, sparsity ${s}, compensate ${compensate}`,
+          );
         }
       }
     }
@@ -159,14 +196,22 @@ describe('OBS pruning', () => {
       const masked = obsPrune(w, view, [f], s, false);
       const compensated = obsPrune(w, view, [f], s, true);
       const magnitude = applyMask(w, pruneMagnitude(w, s));
-      for (const p of [masked, compensated]) assert.equal(p.filter((v) => v === 0).length, pruneCount(w.length, s));
+      for (const p of [masked, compensated])
+        assert.equal(p.filter((v) => v === 0).length, pruneCount(w.length, s));
       const [em, ec, eg] = outputErrors(w, [masked, compensated, magnitude], view, [g]).errors;
       // outputErrors from H agrees with ‖XΔW‖/‖XW‖ computed from X.
-      for (const [e, p] of [[em, masked], [ec, compensated], [eg, magnitude]] as const) {
+      for (const [e, p] of [
+        [em, masked],
+        [ec, compensated],
+        [eg, magnitude],
+      ] as const) {
         const d = directError(x, n, w, p, out);
         assert.ok(Math.abs(e - d) < 1e-9 * d, `from H ${e}, from X ${d}`);
       }
-      assert.ok(ec < em && em < eg, `sparsity ${s}: compensated ${ec}, w²Hᵢᵢ mask ${em}, magnitude ${eg}`);
+      assert.ok(
+        ec < em && em < eg,
+        `sparsity ${s}: compensated ${ec}, w²Hᵢᵢ mask ${em}, magnitude ${eg}`,
+      );
     }
   });
 
@@ -185,7 +230,13 @@ describe('OBS pruning', () => {
   it('keeps NaN weights and counts exact zeros first', () => {
     const g = gramOf(correlatedRows(50, 4, 2, 7), 4);
     const w = Float32Array.from([NaN, 0, 3, 0.5, 0, 2, 1, 4]);
-    const p = obsPrune(w, weightRows({ dims: [2, 4], outputAxis: 0, inputAxis: 1 }), [factorHessian(g)!], 0.25, true);
+    const p = obsPrune(
+      w,
+      weightRows({ dims: [2, 4], outputAxis: 0, inputAxis: 1 }),
+      [factorHessian(g)!],
+      0.25,
+      true,
+    );
     assert.ok(Number.isNaN(p[0]));
     assert.equal(p[1], 0);
     assert.equal(p[4], 0);
@@ -199,7 +250,13 @@ describe('OBS pruning', () => {
     g0.addRow([1, 0]);
     g1.addRow([0, 1]);
     const w = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
-    const p = obsPrune(w, weightRows({ dims: [4, 2, 1, 1], outputAxis: 0, inputAxis: 1 }, 2), [factorHessian(g0)!, factorHessian(g1)!], 0.5, false);
+    const p = obsPrune(
+      w,
+      weightRows({ dims: [4, 2, 1, 1], outputAxis: 0, inputAxis: 1 }, 2),
+      [factorHessian(g0)!, factorHessian(g1)!],
+      0.5,
+      false,
+    );
     assert.deepEqual(Array.from(p), [1, 0, 3, 0, 0, 6, 0, 8]);
   });
 });
@@ -218,7 +275,12 @@ describe('im2col', () => {
       const onehot = new Float32Array(groups * n * n);
       for (let g = 0; g < groups; g++) for (let j = 0; j < n; j++) onehot[(g * n + j) * n + j] = 1;
       const { bytes } = convModel({ ...c, weight: dims }, onehot);
-      const x = weights(mulberry32(9), c.input.reduce((a, b) => a * b, 1), 1, 0.1);
+      const x = weights(
+        mulberry32(9),
+        c.input.reduce((a, b) => a * b, 1),
+        1,
+        0.1,
+      );
       const session = await ort.InferenceSession.create(bytes);
       const y = (await session.run({ x: new ort.Tensor('float32', x, c.input) })).y;
       await session.release();
@@ -231,36 +293,57 @@ describe('im2col', () => {
       for (let g = 0; g < groups; g++) {
         const h = grams[g].matrix();
         assert.equal(grams[g].rows, c.input[0] * positions);
-        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let b = 0; b < c.input[0]; b++) for (let p = 0; p < positions; p++) s += yd[(b * groups * n + g * n + i) * positions + p] * yd[(b * groups * n + g * n + j) * positions + p];
-          assert.ok(Math.abs(h[i * n + j] - s) <= 1e-4 * (1 + Math.abs(s)), `group ${g} H[${i},${j}] = ${h[i * n + j]}, onnxruntime's columns give ${s}`);
-        }
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let b = 0; b < c.input[0]; b++)
+              for (let p = 0; p < positions; p++)
+                s +=
+                  yd[(b * groups * n + g * n + i) * positions + p] *
+                  yd[(b * groups * n + g * n + j) * positions + p];
+            assert.ok(
+              Math.abs(h[i * n + j] - s) <= 1e-4 * (1 + Math.abs(s)),
+              `group ${g} H[${i},${j}] = ${h[i * n + j]}, onnxruntime's columns give ${s}`,
+            );
+          }
       }
     });
   }
 
   it('refuses inconsistent geometry', () => {
     assert.throws(() => convGeometry({ group: 2 }, [1, 3, 5, 5], [4, 3, 3, 3]), /inconsistent/);
-    assert.throws(() => convGeometry({ kernel_shape: [2, 2] }, [1, 3, 5, 5], [4, 3, 3, 3]), /kernel_shape/);
+    assert.throws(
+      () => convGeometry({ kernel_shape: [2, 2] }, [1, 3, 5, 5], [4, 3, 3, 3]),
+      /kernel_shape/,
+    );
   });
 });
 
 describe('main-graph nodes', () => {
   it('reads the MatMul/Gemm/Conv nodes with their inputs and attributes', () => {
     const mlp = readGraphNodes(new MemorySource(correlatedMlp()), new Set(['MatMul', 'Gemm']));
-    assert.deepEqual(mlp.map((x) => [x.op, x.name, x.inputs.join(',')]), [
-      ['MatMul', 'mix', 'input,mix.weight'],
-      ['MatMul', 'fc1', 'mixed,fc1.weight'],
-      ['Gemm', 'fc2', 'h1,fc2.weight,fc2.bias'],
-      ['MatMul', 'fc3', 'h2,fc3.weight'],
-    ]);
+    assert.deepEqual(
+      mlp.map((x) => [x.op, x.name, x.inputs.join(',')]),
+      [
+        ['MatMul', 'mix', 'input,mix.weight'],
+        ['MatMul', 'fc1', 'mixed,fc1.weight'],
+        ['Gemm', 'fc2', 'h1,fc2.weight,fc2.bias'],
+        ['MatMul', 'fc3', 'h2,fc3.weight'],
+      ],
+    );
     const conv = CONV_CASES.find((c) => c.name === 'padded strided')!;
     const [node] = readGraphNodes(new MemorySource(convModel(conv).bytes), new Set(['Conv']));
     assert.deepEqual(node.lists, { strides: [2, 3], pads: [1, 0, 2, 1] });
-    const same = readGraphNodes(new MemorySource(convModel(CONV_CASES.find((c) => c.name === 'grouped')!).bytes), new Set(['Conv']))[0];
+    const same = readGraphNodes(
+      new MemorySource(convModel(CONV_CASES.find((c) => c.name === 'grouped')!).bytes),
+      new Set(['Conv']),
+    )[0];
     assert.deepEqual([same.ints, same.lists], [{ group: 2 }, { pads: [1, 1, 1, 1] }]);
-    assert.deepEqual(readGraphNodes(new MemorySource(convModel(CONV_CASES[3]).bytes), new Set(['Conv']))[0].strings, { auto_pad: 'SAME_UPPER' });
+    assert.deepEqual(
+      readGraphNodes(new MemorySource(convModel(CONV_CASES[3]).bytes), new Set(['Conv']))[0]
+        .strings,
+      { auto_pad: 'SAME_UPPER' },
+    );
   });
 });
 
@@ -275,11 +358,14 @@ function featureMap(batch: number, c: number, size: number, seed: number): Float
   for (let b = 0; b < batch; b++) {
     const freq = Array.from({ length: waves }, () => [rng() * 0.5, rng() * 0.5, rng() * 6.3]);
     const mix = weights(rng, c * waves, 1, 0);
-    for (let ch = 0; ch < c; ch++) for (let y = 0; y < size; y++) for (let xx = 0; xx < size; xx++) {
-      let v = 0.1 * (rng() - 0.5);
-      for (let k = 0; k < waves; k++) v += mix[ch * waves + k] * Math.sin(freq[k][0] * y + freq[k][1] * xx + freq[k][2]);
-      x[((b * c + ch) * size + y) * size + xx] = Math.max(0, v);
-    }
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < size; y++)
+        for (let xx = 0; xx < size; xx++) {
+          let v = 0.1 * (rng() - 0.5);
+          for (let k = 0; k < waves; k++)
+            v += mix[ch * waves + k] * Math.sin(freq[k][0] * y + freq[k][1] * xx + freq[k][2]);
+          x[((b * c + ch) * size + y) * size + xx] = Math.max(0, v);
+        }
   }
   return x;
 }
@@ -292,23 +378,31 @@ function int4Rows(w: Float32Array, rows: number): Float32Array {
     let max = 0;
     for (let i = 0; i < n; i++) max = Math.max(max, Math.abs(w[o * n + i]));
     const scale = max / 7 || 1;
-    for (let i = 0; i < n; i++) out[o * n + i] = Math.max(-8, Math.min(7, Math.round(w[o * n + i] / scale))) * scale;
+    for (let i = 0; i < n; i++)
+      out[o * n + i] = Math.max(-8, Math.min(7, Math.round(w[o * n + i] / scale))) * scale;
   }
   return out;
 }
 
 describe('row sampling', () => {
-  const sampling = (budget: number, seed: number, stream = 0): RowSampling => ({ budget, rng: new Rng(seed, stream) });
+  const sampling = (budget: number, seed: number, stream = 0): RowSampling => ({
+    budget,
+    rng: new Rng(seed, stream),
+  });
 
   it('draws `budget` distinct rows, ascending, the same ones for the same seed', () => {
     const a = sampleRows(1000, sampling(100, 5));
     assert.equal(a.rows!.length, 100);
     assert.equal(a.weight, 10);
-    for (let i = 1; i < 100; i++) assert.ok(a.rows![i] > a.rows![i - 1], 'strictly ascending, so distinct');
+    for (let i = 1; i < 100; i++)
+      assert.ok(a.rows![i] > a.rows![i - 1], 'strictly ascending, so distinct');
     assert.ok(a.rows![0] >= 0 && a.rows![99] < 1000);
     assert.deepEqual(Array.from(sampleRows(1000, sampling(100, 5)).rows!), Array.from(a.rows!));
     assert.notDeepEqual(Array.from(sampleRows(1000, sampling(100, 6)).rows!), Array.from(a.rows!));
-    assert.notDeepEqual(Array.from(sampleRows(1000, sampling(100, 5, 1)).rows!), Array.from(a.rows!));
+    assert.notDeepEqual(
+      Array.from(sampleRows(1000, sampling(100, 5, 1)).rows!),
+      Array.from(a.rows!),
+    );
     assert.deepEqual(sampleRows(100, sampling(100, 5)), { rows: undefined, weight: 1 });
     assert.throws(() => sampleRows(10, sampling(0, 5)), /budget/);
   });
@@ -317,13 +411,20 @@ describe('row sampling', () => {
     // 4000 draws of 5 rows in 20: each row's count is Binomial(4000, 1/4), σ ≈ 27.
     const counts = new Array<number>(20).fill(0);
     const rng = new Rng(3);
-    for (let t = 0; t < 4000; t++) for (const r of sampleRows(20, { budget: 5, rng }).rows!) counts[r]++;
-    for (const c of counts) assert.ok(Math.abs(c - 1000) < 5 * 27, `row drawn ${c} times, expected 1000`);
+    for (let t = 0; t < 4000; t++)
+      for (const r of sampleRows(20, { budget: 5, rng }).rows!) counts[r]++;
+    for (const c of counts)
+      assert.ok(Math.abs(c - 1000) < 5 * 27, `row drawn ${c} times, expected 1000`);
   });
 
   it('equals the full accumulation when the budget covers every row', () => {
     for (const c of CONV_CASES) {
-      const x = weights(mulberry32(4), c.input.reduce((a, b) => a * b, 1), 1, 0.1);
+      const x = weights(
+        mulberry32(4),
+        c.input.reduce((a, b) => a * b, 1),
+        1,
+        0.1,
+      );
       const geo = convGeometry(c.attrs, c.input, c.weight);
       const rows = c.input[0] * geo.out.reduce((a, b) => a * b, 1);
       const n = c.weight.slice(1).reduce((a, b) => a * b, 1);
@@ -331,7 +432,12 @@ describe('row sampling', () => {
       const covered = Array.from({ length: geo.group }, () => new Gram(n));
       accumulateConv(full, x, c.input, geo);
       accumulateConv(covered, x, c.input, geo, sampling(rows, 1));
-      for (let g = 0; g < geo.group; g++) assert.deepEqual(Array.from(covered[g].matrix()), Array.from(full[g].matrix()), `${c.name} group ${g}`);
+      for (let g = 0; g < geo.group; g++)
+        assert.deepEqual(
+          Array.from(covered[g].matrix()),
+          Array.from(full[g].matrix()),
+          `${c.name} group ${g}`,
+        );
     }
     const t = Float64Array.from(correlatedRows(5, 4, 2, 1));
     const full = new Gram(4);
@@ -355,9 +461,18 @@ describe('row sampling', () => {
     }
     let scale = 0;
     for (let i = 0; i < 5; i++) scale += full[i * 5 + i] / 5;
-    for (let i = 0; i < 25; i++) assert.ok(Math.abs(mean[i] - full[i]) < 0.03 * scale, `mean H[${i}] = ${mean[i]}, full ${full[i]}`);
+    for (let i = 0; i < 25; i++)
+      assert.ok(
+        Math.abs(mean[i] - full[i]) < 0.03 * scale,
+        `mean H[${i}] = ${mean[i]}, full ${full[i]}`,
+      );
     const c = CONV_CASES.find((k) => k.name === 'grouped')!;
-    const xc = weights(mulberry32(6), c.input.reduce((a, b) => a * b, 1), 1, 0.1);
+    const xc = weights(
+      mulberry32(6),
+      c.input.reduce((a, b) => a * b, 1),
+      1,
+      0.1,
+    );
     const geo = convGeometry(c.attrs, c.input, c.weight);
     const n = c.weight.slice(1).reduce((a, b) => a * b, 1);
     const exact = Array.from({ length: 2 }, () => new Gram(n));
@@ -372,7 +487,11 @@ describe('row sampling', () => {
       const h = exact[k].matrix();
       let trace = 0;
       for (let i = 0; i < n; i++) trace += h[i * n + i] / n;
-      for (let i = 0; i < n * n; i++) assert.ok(Math.abs(sums[k][i] - h[i]) < 0.05 * trace, `group ${k} mean H[${i}] = ${sums[k][i]}, full ${h[i]}`);
+      for (let i = 0; i < n * n; i++)
+        assert.ok(
+          Math.abs(sums[k][i] - h[i]) < 0.05 * trace,
+          `group ${k} mean H[${i}] = ${sums[k][i]}, full ${h[i]}`,
+        );
     }
   });
 
@@ -381,7 +500,12 @@ describe('row sampling', () => {
     const input = [4, 16, 48, 48];
     const x = featureMap(input[0], input[1], input[2], 12);
     const dims = [24, 16, 3, 3];
-    const w = weights(mulberry32(13), dims.reduce((a, b) => a * b, 1), 0.2, 0);
+    const w = weights(
+      mulberry32(13),
+      dims.reduce((a, b) => a * b, 1),
+      0.2,
+      0,
+    );
     const q = int4Rows(w, dims[0]);
     const geo = convGeometry({ pads: [1, 1, 1, 1] }, input, dims);
     const view = weightRows({ dims, outputAxis: 0, inputAxis: 1 });
@@ -396,7 +520,10 @@ describe('row sampling', () => {
         accumulateConv(sampled, one, [1, 16, 48, 48], geo, sampling(144, seed, b));
       }
       const estimate = outputErrors(w, [q], view, sampled).errors[0];
-      assert.ok(Math.abs(estimate / exact - 1) < 0.05, `seed ${seed}: ${estimate} against ${exact} from every position`);
+      assert.ok(
+        Math.abs(estimate / exact - 1) < 0.05,
+        `seed ${seed}: ${estimate} against ${exact} from every position`,
+      );
     }
   });
 });

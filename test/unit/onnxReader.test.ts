@@ -26,11 +26,21 @@ describe('ONNX reader: structure', () => {
       assert.equal(model.nodeCount, 8);
       assert.equal(model.opCounts.MatMul, 3);
       const names = model.tensors.map((t) => t.name);
-      assert.deepEqual(names, ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc_known.weight', 'fc_known.bias']);
+      assert.deepEqual(names, [
+        'fc1.weight',
+        'fc1.bias',
+        'fc2.weight',
+        'fc2.bias',
+        'fc_known.weight',
+        'fc_known.bias',
+      ]);
       const fc1 = model.layers.find((l) => l.name === 'fc1/MatMul');
       assert.ok(fc1);
       assert.equal(fc1.op, 'MatMul');
-      assert.deepEqual(fc1.tensors.map((i) => model.tensors[i].name), ['fc1.weight']);
+      assert.deepEqual(
+        fc1.tensors.map((i) => model.tensors[i].name),
+        ['fc1.weight'],
+      );
       assert.equal(model.layers.length, 6, 'Relu nodes carry no weights');
     } finally {
       m.close();
@@ -43,7 +53,11 @@ describe('ONNX reader: structure', () => {
       assert.equal(m.model.tensors.length > 0, true);
       for (const t of m.model.tensors) assert.equal(t.origin, 'Constant');
       const used = new Set(m.model.layers.flatMap((l) => l.tensors));
-      assert.equal(used.size, m.model.tensors.length, 'every Constant weight is used by some layer');
+      assert.equal(
+        used.size,
+        m.model.tensors.length,
+        'every Constant weight is used by some layer',
+      );
       assert.ok(m.model.layers.some((l) => l.op === 'MatMul'));
     } finally {
       m.close();
@@ -54,7 +68,10 @@ describe('ONNX reader: structure', () => {
     const m = openModel(fixturePath('subgraph_if.onnx'));
     try {
       const scopes = new Set(m.model.tensors.map((t) => t.scope));
-      assert.ok([...scopes].some((s) => s.endsWith('then_branch')), `scopes: ${[...scopes].join(', ')}`);
+      assert.ok(
+        [...scopes].some((s) => s.endsWith('then_branch')),
+        `scopes: ${[...scopes].join(', ')}`,
+      );
       assert.ok([...scopes].some((s) => s.endsWith('else_branch')));
       const outer = m.model.tensors.findIndex((t) => t.scope === '' && t.origin === 'initializer');
       assert.ok(outer >= 0, 'main graph has an initializer');
@@ -80,7 +97,10 @@ describe('ONNX reader: structure', () => {
       const st = s.stats(t.name);
       assert.equal(st.count, t.count);
       assert.ok(st.zeros >= t.count - (t.storage.kind === 'sparse' ? t.storage.valueCount : 0));
-      assert.equal(st.histogram.counts.reduce((a, b) => a + b, 0), st.count - st.nan - st.inf);
+      assert.equal(
+        st.histogram.counts.reduce((a, b) => a + b, 0),
+        st.count - st.nan - st.inf,
+      );
     } finally {
       s.close();
     }
@@ -105,7 +125,9 @@ describe('ONNX reader: structure', () => {
           node('Constant', [], ['int'], { value_int: { i: -3 } }, { name: 'c_int' }),
           node('Transpose', ['w'], ['wt'], { perm: { ints: [1, 0] } }, { name: 't' }),
           node('Relu', ['wt'], ['y'], {}, { name: 'relu' }),
-          ...cases.map((c) => node('Identity', [c.name!], [`${c.name}.out`], {}, { name: `id_${c.name}` })),
+          ...cases.map((c) =>
+            node('Identity', [c.name!], [`${c.name}.out`], {}, { name: `id_${c.name}` }),
+          ),
         ],
         inputs: [],
         outputs: [valueInfo('y', DT.FLOAT, [2, 2])],
@@ -115,13 +137,25 @@ describe('ONNX reader: structure', () => {
     const model = readModel(new MemorySource(bytes), 'wiring.onnx');
     const t = model.layers.find((l) => l.name === 't');
     assert.deepEqual([t?.inputs, t?.outputs, t?.lists], [['w'], ['wt'], { perm: [1, 0] }]);
-    assert.deepEqual(model.otherNodes?.map((n) => [n.name, n.inputs, n.outputs, n.tensors]), [
-      ['c_ints', [], ['ints'], []],
-      ['c_int', [], ['int'], []],
-      ['relu', ['wt'], ['y'], []],
-    ]);
+    assert.deepEqual(
+      model.otherNodes?.map((n) => [n.name, n.inputs, n.outputs, n.tensors]),
+      [
+        ['c_ints', [], ['ints'], []],
+        ['c_int', [], ['int'], []],
+        ['relu', ['wt'], ['y'], []],
+      ],
+    );
     const valuesOf = Object.fromEntries(model.tensors.map((x) => [x.name, x.values]));
-    assert.deepEqual(valuesOf, { ints: [4, -4], int: [-3], w: undefined, raw64: [-1, 3], typed64: [5, -2], raw32: [-7, 0, 7], typed32: [-9], long: undefined });
+    assert.deepEqual(valuesOf, {
+      ints: [4, -4],
+      int: [-3],
+      w: undefined,
+      raw64: [-1, 3],
+      typed64: [5, -2],
+      raw32: [-7, 0, 7],
+      typed32: [-9],
+      long: undefined,
+    });
   });
 });
 
@@ -137,10 +171,16 @@ describe('statistics', () => {
       assert.ok(Math.abs(s.std! - KNOWN_WEIGHT.std) < 1e-12);
       assert.equal(s.zeros, KNOWN_WEIGHT.zeros);
       // 640 evenly spaced values over 256 bins: 2 or 3 per bin, all counted.
-      assert.equal(s.histogram.counts.reduce((a, b) => a + b, 0), 640);
+      assert.equal(
+        s.histogram.counts.reduce((a, b) => a + b, 0),
+        640,
+      );
       assert.ok(s.histogram.counts.every((c) => c === 2 || c === 3));
       assert.ok(s.p50! > 4.9 && s.p50! < 5.1);
-      assert.ok(Math.abs(s.entropy - 8) < 0.05, `uniform over 256 bins is ~8 bits, got ${s.entropy}`);
+      assert.ok(
+        Math.abs(s.entropy - 8) < 0.05,
+        `uniform over 256 bins is ~8 bits, got ${s.entropy}`,
+      );
       const b = m.stats('fc_known.bias');
       assert.equal(b.min, KNOWN_BIAS[0]);
       assert.equal(b.max, KNOWN_BIAS[9]);
@@ -155,10 +195,18 @@ describe('statistics', () => {
     try {
       for (const c of dtypeCases()) {
         const s = m.stats(c.name);
-        assert.equal(s.count, c.dims.reduce((a, b) => a * b, 1), c.name);
+        assert.equal(
+          s.count,
+          c.dims.reduce((a, b) => a * b, 1),
+          c.name,
+        );
         if (c.encoding === 'typed') {
           const raw = m.stats(c.name.replace(/_typed$/, '_raw'));
-          assert.deepEqual({ ...s, histogram: Array.from(s.histogram.counts) }, { ...raw, histogram: Array.from(raw.histogram.counts) }, c.name);
+          assert.deepEqual(
+            { ...s, histogram: Array.from(s.histogram.counts) },
+            { ...raw, histogram: Array.from(raw.histogram.counts) },
+            c.name,
+          );
         }
       }
       const special = m.stats('float32_special');
@@ -170,7 +218,14 @@ describe('statistics', () => {
       assert.equal(nan.nan, 4);
       assert.deepEqual([m.stats('int8_raw').min, m.stats('int8_raw').max], [-128, 127]);
       assert.deepEqual([m.stats('int4_raw').min, m.stats('int4_raw').max], [-8, 7]);
-      assert.deepEqual([m.stats('float8e4m3fn_raw').min, m.stats('float8e4m3fn_raw').max, m.stats('float8e4m3fn_raw').nan], [-448, 448, 2]);
+      assert.deepEqual(
+        [
+          m.stats('float8e4m3fn_raw').min,
+          m.stats('float8e4m3fn_raw').max,
+          m.stats('float8e4m3fn_raw').nan,
+        ],
+        [-448, 448, 2],
+      );
       assert.deepEqual([m.stats('float8e5m2_raw').max, m.stats('float8e5m2_raw').inf], [57344, 2]);
       assert.deepEqual([m.stats('float4e2m1_raw').min, m.stats('float4e2m1_raw').max], [-6, 6]);
       assert.equal(m.stats('bool_raw').zeros, 10);
@@ -206,7 +261,13 @@ function externalModel(location: string, offset = 0, length = 16): Uint8Array {
   return encodeModel({
     irVersion: 8,
     opsets: { '': 13 },
-    graph: graph({ name: 'g', nodes: [node('Identity', ['w'], ['y'])], inputs: [], outputs: [valueInfo('y', DT.FLOAT, [4])], initializers: [t] }),
+    graph: graph({
+      name: 'g',
+      nodes: [node('Identity', ['w'], ['y'])],
+      inputs: [],
+      outputs: [valueInfo('y', DT.FLOAT, [4])],
+      initializers: [t],
+    }),
   });
 }
 
@@ -217,7 +278,10 @@ describe('hostile files', () => {
     setup?.(dir);
     writeFileSync(join(dir, 'm', 'model.onnx'), bytes);
     try {
-      assert.throws(() => openModel(join(dir, 'm', 'model.onnx')), (err: Error) => err instanceof InvalidModelError && pattern.test(err.message));
+      assert.throws(
+        () => openModel(join(dir, 'm', 'model.onnx')),
+        (err: Error) => err instanceof InvalidModelError && pattern.test(err.message),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -225,13 +289,17 @@ describe('hostile files', () => {
 
   it('refuse external data outside the model folder', () => {
     refuses(externalModel('/etc/passwd'), /absolute/);
-    refuses(externalModel('../secret.bin'), /leaves the model's folder/, (d) => writeFileSync(join(d, 'secret.bin'), new Uint8Array(16)));
+    refuses(externalModel('../secret.bin'), /leaves the model's folder/, (d) =>
+      writeFileSync(join(d, 'secret.bin'), new Uint8Array(16)),
+    );
     refuses(externalModel('link.bin'), /outside the model's folder/, (d) => {
       writeFileSync(join(d, 'secret.bin'), new Uint8Array(16));
       symlinkSync(join(d, 'secret.bin'), join(d, 'm', 'link.bin'));
     });
     refuses(externalModel('missing.bin'), /not found/);
-    refuses(externalModel('small.bin', 8, 16), /past the end/, (d) => writeFileSync(join(d, 'm', 'small.bin'), new Uint8Array(16)));
+    refuses(externalModel('small.bin', 8, 16), /past the end/, (d) =>
+      writeFileSync(join(d, 'm', 'small.bin'), new Uint8Array(16)),
+    );
   });
 
   it('give only InvalidModelError for every truncation of a model', () => {
@@ -243,13 +311,19 @@ describe('hostile files', () => {
         const model = readModel(source, 'cut.onnx');
         for (const ref of model.tensors) {
           try {
-            computeTensorStats(source, ref, () => assert.fail('no external data here'), DEFAULT_STATS_OPTIONS);
+            computeTensorStats(
+              source,
+              ref,
+              () => assert.fail('no external data here'),
+              DEFAULT_STATS_OPTIONS,
+            );
           } catch (err) {
             if (!(err instanceof InvalidModelError)) throw err;
           }
         }
       } catch (err) {
-        if (!(err instanceof InvalidModelError)) throw new Error(`cut at ${cut}: ${(err as Error).stack}`);
+        if (!(err instanceof InvalidModelError))
+          throw new Error(`cut at ${cut}: ${(err as Error).stack}`);
         refused++;
       }
     }
@@ -258,14 +332,22 @@ describe('hostile files', () => {
 
   it('refuse garbage, empty files and length bombs with a reason', () => {
     assert.throws(() => readModel(new MemorySource(new Uint8Array(0)), 'x.onnx'), /empty/);
-    assert.throws(() => readModel(new MemorySource(new TextEncoder().encode('hello world, not a model')), 'x.onnx'), InvalidModelError);
+    assert.throws(
+      () =>
+        readModel(new MemorySource(new TextEncoder().encode('hello world, not a model')), 'x.onnx'),
+      InvalidModelError,
+    );
     // graph field (7) claiming 2^40 bytes
     const bomb = Uint8Array.from([0x08, 0x07, 0x3a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
     assert.throws(() => readModel(new MemorySource(bomb), 'x.onnx'), /runs past/);
     // a tensor whose dims multiply past the element limit
     const huge = tensor('h', DT.FLOAT, [1], [0]);
     huge.dims = [2 ** 30, 2 ** 30, 2 ** 10];
-    const model = encodeModel({ irVersion: 8, opsets: { '': 13 }, graph: graph({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [huge] }) });
+    const model = encodeModel({
+      irVersion: 8,
+      opsets: { '': 13 },
+      graph: graph({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [huge] }),
+    });
     assert.throws(() => readModel(new MemorySource(model), 'x.onnx'), /more than .* elements/);
   });
 });

@@ -25,7 +25,14 @@ import {
   ordered,
   viewsStateDict,
 } from '../fixtures/pytorch';
-import { storage, tensorOf, torchSave, zipArchive, type SaveOptions, type Spec } from '../fixtures/pytorchBuilder';
+import {
+  storage,
+  tensorOf,
+  torchSave,
+  zipArchive,
+  type SaveOptions,
+  type Spec,
+} from '../fixtures/pytorchBuilder';
 
 function open(bytes: Uint8Array, name = 'model.pt'): { model: Model; source: MemorySource } {
   const source = new MemorySource(bytes, name);
@@ -34,7 +41,12 @@ function open(bytes: Uint8Array, name = 'model.pt'): { model: Model; source: Mem
 
 function values(source: RandomAccessSource, ref: TensorRef): number[] {
   const out: number[] = [];
-  streamElements(source, ref, () => assert.fail('no external files'), (v, n) => out.push(...v.subarray(0, n)));
+  streamElements(
+    source,
+    ref,
+    () => assert.fail('no external files'),
+    (v, n) => out.push(...v.subarray(0, n)),
+  );
   return out;
 }
 
@@ -54,7 +66,11 @@ function withPickle(ops: number[], opts: SaveOptions = {}): Uint8Array {
 }
 
 function refuses(bytes: Uint8Array, pattern: RegExp, name = 'model.pt'): void {
-  assert.throws(() => open(bytes, name), (e: Error) => e instanceof InvalidModelError && pattern.test(e.message), `expected ${pattern}`);
+  assert.throws(
+    () => open(bytes, name),
+    (e: Error) => e instanceof InvalidModelError && pattern.test(e.message),
+    `expected ${pattern}`,
+  );
 }
 
 describe('PyTorch reader: state_dicts', () => {
@@ -84,7 +100,12 @@ describe('PyTorch reader: state_dicts', () => {
     assert.deepEqual(values(source, tensor(model, 'mask')), [1, 0, 1, 1]);
     assert.deepEqual(values(source, tensor(model, 'f64')), [0.1, -2.5, 1e150]);
     assert.deepEqual(values(source, tensor(model, 'empty')), []);
-    const s = computeTensorStats(source, tensor(model, 'encoder.known'), () => assert.fail(), DEFAULT_STATS_OPTIONS);
+    const s = computeTensorStats(
+      source,
+      tensor(model, 'encoder.known'),
+      () => assert.fail(),
+      DEFAULT_STATS_OPTIONS,
+    );
     assert.equal(s.min, 0);
     assert.equal(s.max, 639 / 64);
     assert.ok(Math.abs(s.mean! - 319.5 / 64) < 1e-12);
@@ -95,7 +116,9 @@ describe('PyTorch reader: state_dicts', () => {
   });
 
   it('reports the archive, serialization records and name-prefix layers', () => {
-    const { model } = open(torchSave(dtypesStateDict().root, { archive: 'state_dict', byteorder: 'little' }));
+    const { model } = open(
+      torchSave(dtypesStateDict().root, { archive: 'state_dict', byteorder: 'little' }),
+    );
     assert.equal(prop(model, 'archive'), 'state_dict');
     assert.equal(prop(model, 'serialization version'), '3');
     assert.equal(prop(model, 'byteorder'), 'little');
@@ -104,10 +127,16 @@ describe('PyTorch reader: state_dicts', () => {
     assert.equal(prop(model, 'storages'), '9');
     assert.deepEqual(model.warnings, []);
     const fc1 = model.layers.find((l) => l.name === 'encoder.fc1');
-    assert.deepEqual(fc1?.tensors.map((i) => model.tensors[i].name), ['encoder.fc1.weight']);
+    assert.deepEqual(
+      fc1?.tensors.map((i) => model.tensors[i].name),
+      ['encoder.fc1.weight'],
+    );
     assert.deepEqual(fc1?.slots, [-1]);
     assert.equal(fc1?.op, '');
-    assert.ok(model.layers.some((l) => l.name === 'mask' && l.tensors.length === 1), 'a name without dots is its own layer');
+    assert.ok(
+      model.layers.some((l) => l.name === 'mask' && l.tensors.length === 1),
+      'a name without dots is its own layer',
+    );
     assert.ok(model.tensors.every((t) => t.origin === 'state_dict' && t.scope === ''));
   });
 
@@ -123,16 +152,26 @@ describe('PyTorch reader: state_dicts', () => {
   it('decodes shared storages and non-contiguous views in row-major order', () => {
     const { root, views } = viewsStateDict();
     const { model, source } = open(torchSave(root));
-    for (const [name, v] of Object.entries(views)) assert.deepEqual(values(source, tensor(model, name)), v.values, name);
+    for (const [name, v] of Object.entries(views))
+      assert.deepEqual(values(source, tensor(model, name)), v.values, name);
     assert.deepEqual(values(source, tensor(model, 'tied')), views.base.values);
     assert.equal(tensor(model, 'base').storage.kind, 'range');
-    assert.equal(tensor(model, 'rows').storage.kind, 'range', 'a row slice is contiguous: plain range at its offset');
+    assert.equal(
+      tensor(model, 'rows').storage.kind,
+      'range',
+      'a row slice is contiguous: plain range at its offset',
+    );
     assert.equal(tensor(model, 't').storage.kind, 'strided');
     assert.equal(tensor(model, 'expand').storage.kind, 'strided');
     assert.equal(prop(model, 'non-contiguous tensors'), '8');
     assert.equal(prop(model, 'shared storages'), '1');
     assert.equal(prop(model, 'storages'), '4');
-    const t = computeTensorStats(source, tensor(model, 't'), () => assert.fail(), DEFAULT_STATS_OPTIONS);
+    const t = computeTensorStats(
+      source,
+      tensor(model, 't'),
+      () => assert.fail(),
+      DEFAULT_STATS_OPTIONS,
+    );
     assert.equal(t.min, 0);
     assert.equal(t.max, 47);
     assert.equal(t.mean, 23.5);
@@ -140,10 +179,20 @@ describe('PyTorch reader: state_dicts', () => {
 
   it('refuses a view that reaches past its storage, tensor by tensor', () => {
     const st = storage('0', 'FloatStorage', DT.FLOAT, [1, 2, 3, 4]);
-    const { model, source } = open(torchSave(ordered([['ok', tensorOf(st, [2], [1], 2)], ['bad', tensorOf(st, [3, 2], [2, 1], 0)]])));
+    const { model, source } = open(
+      torchSave(
+        ordered([
+          ['ok', tensorOf(st, [2], [1], 2)],
+          ['bad', tensorOf(st, [3, 2], [2, 1], 0)],
+        ]),
+      ),
+    );
     assert.deepEqual(values(source, tensor(model, 'ok')), [3, 4]);
     assert.equal(tensor(model, 'bad').storage.kind, 'none');
-    assert.match(model.warnings.join('\n'), /bad: view reaches element 5 of storage data\/0, which holds 4/);
+    assert.match(
+      model.warnings.join('\n'),
+      /bad: view reaches element 5 of storage data\/0, which holds 4/,
+    );
     assert.throws(() => values(source, tensor(model, 'bad')), /view reaches element 5/);
   });
 });
@@ -153,7 +202,13 @@ describe('PyTorch reader: checkpoints', () => {
     const { model } = open(torchSave(nestedCheckpoint()), 'checkpoint.pth');
     assert.deepEqual(
       model.tensors.map((t) => `${t.name}:${t.origin}`),
-      ['fc.weight:state_dict', 'fc.bias:state_dict', 'optimizer.state.0.step:checkpoint', 'optimizer.state.0.exp_avg:checkpoint', 'optimizer.state.0.exp_avg_sq:checkpoint'],
+      [
+        'fc.weight:state_dict',
+        'fc.bias:state_dict',
+        'optimizer.state.0.step:checkpoint',
+        'optimizer.state.0.exp_avg:checkpoint',
+        'optimizer.state.0.exp_avg_sq:checkpoint',
+      ],
     );
     assert.equal(prop(model, 'state_dict path'), 'model');
     assert.equal(prop(model, 'epoch'), '7');
@@ -163,25 +218,61 @@ describe('PyTorch reader: checkpoints', () => {
   });
 
   it('finds a Lightning state_dict split into sub-dicts, next to scalars', () => {
-    const t = (k: string, n: number): Spec => tensorOf(storage(k, 'FloatStorage', DT.FLOAT, Array.from({ length: n }, (_, i) => i)), [n]);
+    const t = (k: string, n: number): Spec =>
+      tensorOf(
+        storage(
+          k,
+          'FloatStorage',
+          DT.FLOAT,
+          Array.from({ length: n }, (_, i) => i),
+        ),
+        [n],
+      );
     const root: Spec = {
       dict: [
         ['epoch', 4],
-        ['state_dict', { dict: [['encoder', ordered([['w', t('0', 8)]])], ['decoder', ordered([['w', t('1', 4)]])]] }],
-        ['optimizer_states', [{ dict: [['state', { dict: [[0, { dict: [['exp_avg', t('2', 64)]] }]] }], ['param_groups', []]] }]],
+        [
+          'state_dict',
+          {
+            dict: [
+              ['encoder', ordered([['w', t('0', 8)]])],
+              ['decoder', ordered([['w', t('1', 4)]])],
+            ],
+          },
+        ],
+        [
+          'optimizer_states',
+          [
+            {
+              dict: [
+                ['state', { dict: [[0, { dict: [['exp_avg', t('2', 64)]] }]] }],
+                ['param_groups', []],
+              ],
+            },
+          ],
+        ],
       ],
     };
     const { model } = open(torchSave(root), 'last.ckpt');
-    assert.deepEqual(model.tensors.map((x) => x.name), ['encoder.w', 'decoder.w', 'optimizer_states.0.state.0.exp_avg']);
+    assert.deepEqual(
+      model.tensors.map((x) => x.name),
+      ['encoder.w', 'decoder.w', 'optimizer_states.0.state.0.exp_avg'],
+    );
     assert.equal(prop(model, 'state_dict path'), 'state_dict');
   });
 
   it('names a pickled nn.Module by its state_dict keys and lists its classes as opaque', () => {
     const { model, source } = open(torchSave(moduleCheckpoint()));
-    assert.deepEqual(model.tensors.map((t) => t.name), ['enc.weight', 'enc.bias', 'head.weight', 'head.bias']);
+    assert.deepEqual(
+      model.tensors.map((t) => t.name),
+      ['enc.weight', 'enc.bias', 'head.weight', 'head.bias'],
+    );
     assert.deepEqual(values(source, tensor(model, 'head.bias')), [0, 1]);
     assert.equal(prop(model, 'opaque globals'), '__main__.Net, torch.nn.modules.linear.Linear');
-    assert.match(model.warnings[0], /2 Python globals outside the state_dict allow-list; none was run/);
+    assert.match(
+      model.warnings[0],
+      /2 Python globals outside the state_dict allow-list; none was run/,
+    );
   });
 
   it('shows os.system and eval as refused objects and still reads the tensors beside them', () => {
@@ -192,8 +283,14 @@ describe('PyTorch reader: checkpoints', () => {
       assert.equal(prop(model, 'opaque globals'), 'posix.system, builtins.eval');
       assert.match(model.warnings.join('\n'), /none was run.*posix\.system, builtins\.eval/);
       assert.equal(prop(model, 'payload'), '<posix.system>');
-      assert.deepEqual(model.tensors.map((t) => t.name), ['weight']);
-      assert.deepEqual(values(source, model.tensors[0]), Array.from({ length: 12 }, (_, i) => i));
+      assert.deepEqual(
+        model.tensors.map((t) => t.name),
+        ['weight'],
+      );
+      assert.deepEqual(
+        values(source, model.tensors[0]),
+        Array.from({ length: 12 }, (_, i) => i),
+      );
       assert.equal(existsSync(sentinel), false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -215,9 +312,14 @@ describe('PyTorch reader: unsupported and broken archives', () => {
       { name: 'm/code/__torch__.py', data: new TextEncoder().encode('class M: pass') },
     ]);
     refuses(script, /TorchScript archive \(torch\.jit\.save\): not supported/);
-    const legacy = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
+    const legacy = Uint8Array.from([
+      0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+    ]);
     refuses(legacy, /legacy PyTorch checkpoint \(torch\.save before 1\.6/, 'old.bin');
-    refuses(Uint8Array.from([0x80, 0x04, 0x4e, 0x2e]), /a raw pickle, not a torch\.save zip archive/);
+    refuses(
+      Uint8Array.from([0x80, 0x04, 0x4e, 0x2e]),
+      /a raw pickle, not a torch\.save zip archive/,
+    );
     refuses(new TextEncoder().encode('hello'), /not a PyTorch checkpoint/, 'notes.pth');
     refuses(torchSave(dtypesStateDict().root, { byteorder: 'big' }), /big-endian/);
   });
@@ -225,13 +327,24 @@ describe('PyTorch reader: unsupported and broken archives', () => {
   it('recognises a checkpoint by its archive layout whatever its name, and leaves other zips alone', () => {
     const bytes = torchSave(dtypesStateDict().root);
     assert.equal(open(bytes, 'weights.data').model.format, 'pytorch');
-    refuses(zipArchive([{ name: 'readme.txt', data: new Uint8Array(3) }]), /not a recognised model format/, 'x.zip');
-    refuses(zipArchive([{ name: 'readme.txt', data: new Uint8Array(3) }]), /without data\.pkl/, 'x.pt');
+    refuses(
+      zipArchive([{ name: 'readme.txt', data: new Uint8Array(3) }]),
+      /not a recognised model format/,
+      'x.zip',
+    );
+    refuses(
+      zipArchive([{ name: 'readme.txt', data: new Uint8Array(3) }]),
+      /without data\.pkl/,
+      'x.pt',
+    );
   });
 
   it('refuses a deflated data.pkl and marks deflated or missing storages per tensor', () => {
     const root = dtypesStateDict().root;
-    refuses(torchSave(root, { deflate: ['data.pkl'] }), /data\.pkl' is compressed \(deflate\); torch\.save stores members uncompressed/);
+    refuses(
+      torchSave(root, { deflate: ['data.pkl'] }),
+      /data\.pkl' is compressed \(deflate\); torch\.save stores members uncompressed/,
+    );
     const { model, source } = open(torchSave(root, { deflate: ['data/2'], omit: ['3'] }));
     assert.equal(tensor(model, 'half.weight').storage.kind, 'none');
     assert.throws(() => values(source, tensor(model, 'half.weight')), /data\/2' is compressed/);
@@ -255,48 +368,120 @@ describe('PyTorch reader: unsupported and broken archives', () => {
 
 describe('PyTorch reader: the pickle machine', () => {
   it('refuses strings and lengths that run past data.pkl, unknown opcodes and missing memo entries', () => {
-    refuses(withPickle([0x58, 0xff, 0xff, 0xff, 0x7f, 0x41]), /string of 2147483647 bytes runs past the end of the pickle/);
-    refuses(withPickle([0x8e, 0, 0, 0, 0, 0, 0, 0x10, 0]), /bytes of \d+ bytes runs past the end|out of range/);
+    refuses(
+      withPickle([0x58, 0xff, 0xff, 0xff, 0x7f, 0x41]),
+      /string of 2147483647 bytes runs past the end of the pickle/,
+    );
+    refuses(
+      withPickle([0x8e, 0, 0, 0, 0, 0, 0, 0x10, 0]),
+      /bytes of \d+ bytes runs past the end|out of range/,
+    );
     refuses(withPickle([0x68, 0x05]), /memo has no entry 5/);
     refuses(withPickle([0xff]), /unknown pickle opcode 0xff/);
     refuses(withPickle([0x4e, 0x74]), /MARK missing/);
     refuses(withPickle([0x52]), /stack underflow/);
-    refuses(torchSave(null, { pickleBytes: Uint8Array.from([0x80, 0x02, 0x4e]) }), /truncated|unexpected end/);
+    refuses(
+      torchSave(null, { pickleBytes: Uint8Array.from([0x80, 0x02, 0x4e]) }),
+      /truncated|unexpected end/,
+    );
     refuses(withPickle([0x97]), /out-of-band buffers/);
   });
 
   it('refuses a stack that grows past its limit, and appends half a million items to an opaque object', () => {
-    refuses(withPickle(new Array(MAX_PICKLE_STACK + 1).fill(0x4e)), new RegExp(`stack exceeds ${MAX_PICKLE_STACK} entries`));
+    refuses(
+      withPickle(new Array(MAX_PICKLE_STACK + 1).fill(0x4e)),
+      new RegExp(`stack exceeds ${MAX_PICKLE_STACK} entries`),
+    );
     const n = 500_000;
     // GLOBAL x.Y, EMPTY_TUPLE, REDUCE (an opaque object), then MARK, n x NONE, APPENDS; same for a set with ADDITEMS.
-    const opaque = [0x63, ...new TextEncoder().encode('x\nY\n'), 0x29, 0x52, 0x28, ...new Array(n).fill(0x4e), 0x65];
+    const opaque = [
+      0x63,
+      ...new TextEncoder().encode('x\nY\n'),
+      0x29,
+      0x52,
+      0x28,
+      ...new Array(n).fill(0x4e),
+      0x65,
+    ];
     assert.equal(open(withPickle(opaque)).model.tensors.length, 0);
-    assert.equal(open(withPickle([0x8f, 0x28, ...new Array(n).fill(0x4e), 0x90])).model.tensors.length, 0);
+    assert.equal(
+      open(withPickle([0x8f, 0x28, ...new Array(n).fill(0x4e), 0x90])).model.tensors.length,
+      0,
+    );
   });
 
   it('reads 200000 nested lists and tuples without exhausting the stack, and a list holding itself', () => {
     const n = 200_000;
     const lists = [...new Array(n).fill(0x5d), ...new Array(n - 1).fill(0x61)];
     const { model } = open(withPickle(lists));
-    assert.deepEqual(model.warnings, [`containers nested deeper than ${MAX_CONTAINER_DEPTH} levels were not searched for tensors`, 'no tensors found in data.pkl']);
+    assert.deepEqual(model.warnings, [
+      `containers nested deeper than ${MAX_CONTAINER_DEPTH} levels were not searched for tensors`,
+      'no tensors found in data.pkl',
+    ]);
     const tuples = [...new Array(n).fill(0x28), ...new Array(n).fill(0x74)];
     assert.equal(open(withPickle(tuples)).model.tensors.length, 0);
     // ] BINPUT 0, BINGET 0, APPEND: a list containing itself.
-    assert.deepEqual(open(withPickle([0x5d, 0x71, 0, 0x68, 0, 0x61])).model.warnings, ['no tensors found in data.pkl']);
+    assert.deepEqual(open(withPickle([0x5d, 0x71, 0, 0x68, 0, 0x61])).model.warnings, [
+      'no tensors found in data.pkl',
+    ]);
   });
 
   it('decodes protocol 0-4 scalars and Python 2 names into the header', () => {
     const enc = (s: string) => [...new TextEncoder().encode(s)];
     const ops = [
-      0x7d, 0x28,
-      ...[0x8c, 1, ...enc('a')], 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, // -2^71 as LONG1
-      ...[0x8c, 1, ...enc('b')], 0x49, ...enc('00\n'), // I00 is False
-      ...[0x8c, 1, ...enc('c')], 0x4c, ...enc('-12345678901234567890L\n'),
-      ...[0x8c, 1, ...enc('d')], 0x56, ...enc('caf\\u00e9\n'),
-      ...[0x8c, 1, ...enc('e')], 0x53, ...enc("'it\\'s'\n"),
-      ...[0x8c, 1, ...enc('f')], 0x63, ...enc('__builtin__\nset\n'), 0x5d, 0x4b, 1, 0x61, 0x85, 0x52,
-      ...[0x8c, 1, ...enc('g')], 0x46, ...enc('2.5\n'),
-      ...[0x8c, 1, ...enc('h')], 0x8c, 5, ...enc('torch'), 0x8c, 6, ...enc('device'), 0x93, 0x8c, 4, ...enc('cuda'), 0x4b, 1, 0x86, 0x52,
+      0x7d,
+      0x28,
+      ...[0x8c, 1, ...enc('a')],
+      0x8a,
+      9,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0x80, // -2^71 as LONG1
+      ...[0x8c, 1, ...enc('b')],
+      0x49,
+      ...enc('00\n'), // I00 is False
+      ...[0x8c, 1, ...enc('c')],
+      0x4c,
+      ...enc('-12345678901234567890L\n'),
+      ...[0x8c, 1, ...enc('d')],
+      0x56,
+      ...enc('caf\\u00e9\n'),
+      ...[0x8c, 1, ...enc('e')],
+      0x53,
+      ...enc("'it\\'s'\n"),
+      ...[0x8c, 1, ...enc('f')],
+      0x63,
+      ...enc('__builtin__\nset\n'),
+      0x5d,
+      0x4b,
+      1,
+      0x61,
+      0x85,
+      0x52,
+      ...[0x8c, 1, ...enc('g')],
+      0x46,
+      ...enc('2.5\n'),
+      ...[0x8c, 1, ...enc('h')],
+      0x8c,
+      5,
+      ...enc('torch'),
+      0x8c,
+      6,
+      ...enc('device'),
+      0x93,
+      0x8c,
+      4,
+      ...enc('cuda'),
+      0x4b,
+      1,
+      0x86,
+      0x52,
       0x75,
     ];
     const { model } = open(withPickle(ops));
@@ -309,30 +494,78 @@ describe('PyTorch reader: the pickle machine', () => {
     assert.equal(h.f, '<set>');
     assert.equal(h.g, '2.5');
     assert.equal(h.h, 'cuda:1');
-    assert.equal(prop(model, 'opaque globals'), undefined, 'builtins.set and torch.device are on the allow-list');
+    assert.equal(
+      prop(model, 'opaque globals'),
+      undefined,
+      'builtins.set and torch.device are on the allow-list',
+    );
   });
 
   it('interprets _rebuild_tensor_v3 on an untyped storage, tensor subclasses and meta tensors', () => {
     const bytes = storage('0', 'UntypedStorage', DT.FLOAT, [1.5, -2, 0, 8]);
     const untyped = { ...bytes, numel: bytes.data.length };
     const pid = { persistent: untyped };
-    const v3: Spec = { call: ['torch._utils', '_rebuild_tensor_v3'], args: [pid, 1, { tuple: [3] }, { tuple: [1] }, false, ordered([]), { global: ['torch', 'float32'] }] };
-    const v2: Spec = { call: ['torch._utils', '_rebuild_tensor_v2'], args: [pid, 0, { tuple: [2, 2] }, { tuple: [1, 2] }, false, ordered([])] };
-    const sub: Spec = { call: ['torch._tensor', '_rebuild_from_type_v2'], args: [{ global: ['torch._utils', '_rebuild_tensor_v3'] }, { global: ['torch.nn.parameter', 'Parameter'] }, { tuple: (v3 as { args: Spec[] }).args }, { dict: [] }] };
-    const meta: Spec = { call: ['torch._utils', '_rebuild_meta_tensor_no_storage'], args: [{ global: ['torch', 'half'] }, { tuple: [2, 3] }, { tuple: [3, 1] }, false] };
-    const { model, source } = open(torchSave(ordered([['v3', v3], ['bytes', v2], ['sub', sub], ['meta', meta]])));
+    const v3: Spec = {
+      call: ['torch._utils', '_rebuild_tensor_v3'],
+      args: [
+        pid,
+        1,
+        { tuple: [3] },
+        { tuple: [1] },
+        false,
+        ordered([]),
+        { global: ['torch', 'float32'] },
+      ],
+    };
+    const v2: Spec = {
+      call: ['torch._utils', '_rebuild_tensor_v2'],
+      args: [pid, 0, { tuple: [2, 2] }, { tuple: [1, 2] }, false, ordered([])],
+    };
+    const sub: Spec = {
+      call: ['torch._tensor', '_rebuild_from_type_v2'],
+      args: [
+        { global: ['torch._utils', '_rebuild_tensor_v3'] },
+        { global: ['torch.nn.parameter', 'Parameter'] },
+        { tuple: (v3 as { args: Spec[] }).args },
+        { dict: [] },
+      ],
+    };
+    const meta: Spec = {
+      call: ['torch._utils', '_rebuild_meta_tensor_no_storage'],
+      args: [{ global: ['torch', 'half'] }, { tuple: [2, 3] }, { tuple: [3, 1] }, false],
+    };
+    const { model, source } = open(
+      torchSave(
+        ordered([
+          ['v3', v3],
+          ['bytes', v2],
+          ['sub', sub],
+          ['meta', meta],
+        ]),
+      ),
+    );
     assert.deepEqual(values(source, tensor(model, 'v3')), [-2, 0, 8]);
     assert.equal(tensor(model, 'bytes').dtype, DT.UINT8, 'an untyped storage holds bytes');
-    assert.deepEqual(values(source, tensor(model, 'bytes')), [0, 0xc0, 0, 0x3f], 'bytes of 1.5 (00 00 c0 3f), transposed');
+    assert.deepEqual(
+      values(source, tensor(model, 'bytes')),
+      [0, 0xc0, 0, 0x3f],
+      'bytes of 1.5 (00 00 c0 3f), transposed',
+    );
     assert.deepEqual(values(source, tensor(model, 'sub')), [-2, 0, 8]);
     const m = tensor(model, 'meta');
-    assert.deepEqual([m.dtype, m.dims, m.storage], [DT.FLOAT16, [2, 3], { kind: 'none', reason: 'meta tensor: saved without data' }]);
+    assert.deepEqual(
+      [m.dtype, m.dims, m.storage],
+      [DT.FLOAT16, [2, 3], { kind: 'none', reason: 'meta tensor: saved without data' }],
+    );
     assert.deepEqual(model.warnings, []);
   });
 
   it('refuses tensors with malformed rebuild arguments', () => {
     const st = storage('0', 'FloatStorage', DT.FLOAT, [1, 2]);
-    refuses(torchSave(ordered([['x', tensorOf(st, new Array(65).fill(1))]])), /65 dimensions, more than 64/);
+    refuses(
+      torchSave(ordered([['x', tensorOf(st, new Array(65).fill(1))]])),
+      /65 dimensions, more than 64/,
+    );
     refuses(torchSave(ordered([['x', tensorOf(st, [2], [1, 1])]])), /1 dimensions but 2 strides/);
   });
 });
@@ -373,7 +606,10 @@ describe('PyTorch strided views over large storages', () => {
     assert.ok(2 * stride * 4 > MAX_STRIDED_SPAN_BYTES);
     const src = new Counting(big);
     const got = values(src, ref([3, 5], [stride, 1], 7));
-    assert.deepEqual(got, [0, 1, 2].flatMap((i) => [0, 1, 2, 3, 4].map((j) => 7 + i * stride + j)));
+    assert.deepEqual(
+      got,
+      [0, 1, 2].flatMap((i) => [0, 1, 2, 3, 4].map((j) => 7 + i * stride + j)),
+    );
     assert.ok(src.bytesRead <= 3 * 4 * 1024 * 1024, `read ${src.bytesRead} bytes`);
   });
 
@@ -387,6 +623,9 @@ describe('PyTorch strided views over large storages', () => {
   });
 
   it('refuses a scattered (transposed) view over the span limit instead of reading it element by element', () => {
-    assert.throws(() => values(new Counting(big), ref([5, 3], [1, stride])), /scattered order; views over \d+ bytes must keep element order/);
+    assert.throws(
+      () => values(new Counting(big), ref([5, 3], [1, stride])),
+      /scattered order; views over \d+ bytes must keep element order/,
+    );
   });
 });

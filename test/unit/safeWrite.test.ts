@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -26,7 +36,10 @@ const temps = (dir: string): string[] => readdirSync(dir).filter((f) => f.starts
 const FP16 = { methods: ['fp16' as const], options: {} };
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [distFile('cli.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [distFile('cli.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -34,7 +47,12 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 function bigSafetensors(file: string, mb: number): void {
   const tensors = Array.from({ length: mb }, (_, i) => {
     const values = Float32Array.from({ length: 1 << 18 }, (_, j) => ((j % 1000) - 500) / 250 + i);
-    return { name: `layer.${i}.weight`, dtype: 'F32', shape: [512, 512], data: new Uint8Array(values.buffer) };
+    return {
+      name: `layer.${i}.weight`,
+      dtype: 'F32',
+      shape: [512, 512],
+      data: new Uint8Array(values.buffer),
+    };
   });
   writeFileSync(file, serializeSafetensors(tensors));
 }
@@ -53,7 +71,8 @@ describe('safe writes', () => {
     mkdirSync(join(dir, 'st', 'sharded'), { recursive: true });
     writeFileSync(join(dir, 'st', 'model.safetensors'), singleModel().file);
     const sharded = shardedModel();
-    for (const [f, t] of sharded.shards) writeFileSync(join(dir, 'st', 'sharded', f), serializeSafetensors(t, { format: 'pt' }));
+    for (const [f, t] of sharded.shards)
+      writeFileSync(join(dir, 'st', 'sharded', f), serializeSafetensors(t, { format: 'pt' }));
     writeFileSync(join(dir, 'st', 'sharded', 'model.safetensors.index.json'), sharded.index);
     writeFileSync(join(dir, 'tiny.gguf'), floatModel());
     const cases: [string, string][] = [
@@ -66,7 +85,11 @@ describe('safe writes', () => {
     for (const [file, method] of cases) {
       const path = join(dir, file);
       const folder = join(path, '..');
-      const before = new Map(listing(folder).filter((f) => statSync(join(folder, f)).isFile()).map((f) => [f, sha(join(folder, f))]));
+      const before = new Map(
+        listing(folder)
+          .filter((f) => statSync(join(folder, f)).isFile())
+          .map((f) => [f, sha(join(folder, f))]),
+      );
       assert.equal(cli('inspect', path).code, 0, file);
       const r = cli('compress', path, '--method', method);
       assert.equal(r.code, 0, `${file}: ${r.stderr}`);
@@ -86,7 +109,10 @@ describe('safe writes', () => {
     bigSafetensors(input, 4);
     const h = sha(input);
     let calls = 0;
-    assert.throws(() => compressFile(input, FP16, { cancelled: () => ++calls > 3 }), CancelledError);
+    assert.throws(
+      () => compressFile(input, FP16, { cancelled: () => ++calls > 3 }),
+      CancelledError,
+    );
     assert.deepEqual(listing(dir), ['big.safetensors']);
     assert.equal(sha(input), h);
   });
@@ -105,7 +131,10 @@ describe('safe writes', () => {
     assert.deepEqual(listing(dir), []);
     // With --force an existing file stays intact when the new one fails.
     writeFileSync(target, 'old');
-    assert.throws(() => writeAtomically(target, { force: true }, () => assert.fail('boom')), /boom/);
+    assert.throws(
+      () => writeAtomically(target, { force: true }, () => assert.fail('boom')),
+      /boom/,
+    );
     assert.deepEqual(listing(dir), ['out.bin']);
     assert.equal(readFileSync(target, 'utf8'), 'old');
   });
@@ -114,7 +143,9 @@ describe('safe writes', () => {
     const dir = fresh();
     const full = join(dir, 'full');
     mkdirSync(full);
-    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], { encoding: 'utf8' });
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], {
+      encoding: 'utf8',
+    });
     if (mount.status !== 0) {
       t.skip(`cannot mount a tmpfs here: ${mount.stderr.trim()}`);
       return;
@@ -122,7 +153,14 @@ describe('safe writes', () => {
     try {
       const input = join(dir, 'big.safetensors');
       bigSafetensors(input, 4);
-      const r = cli('compress', input, '--method', 'fp16', '-o', join(full, 'big.fp16.safetensors'));
+      const r = cli(
+        'compress',
+        input,
+        '--method',
+        'fp16',
+        '-o',
+        join(full, 'big.fp16.safetensors'),
+      );
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^model-lens: .*: .*(ENOSPC|no space)/i);
       assert.equal(r.stderr.split('\n').length, 2, r.stderr);
@@ -138,13 +176,18 @@ describe('safe writes', () => {
     bigSafetensors(input, 96);
     const h = sha(input);
     const output = join(dir, 'big.fp16.safetensors');
-    const child = spawn(process.execPath, [distFile('cli.js'), 'compress', input, '--method', 'fp16'], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [distFile('cli.js'), 'compress', input, '--method', 'fp16'],
+      { stdio: 'ignore' },
+    );
     // Kill as soon as the temp file holds some bytes: the writer is mid-stream.
     const deadline = Date.now() + 30_000;
     for (;;) {
       const t = temps(dir);
       if (t.length && statSync(join(dir, t[0])).size > 0) break;
-      if (Date.now() > deadline || child.exitCode !== null) assert.fail('the compression finished before it could be killed');
+      if (Date.now() > deadline || child.exitCode !== null)
+        assert.fail('the compression finished before it could be killed');
       await new Promise((r) => setTimeout(r, 5));
     }
     child.kill('SIGKILL');
@@ -171,7 +214,11 @@ describe('safe writes', () => {
     assert.equal(cli('compress', input, '--method', 'fp16', '-o', reference).code, 0);
     const run = () =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const c = spawn(process.execPath, [distFile('cli.js'), 'compress', input, '--method', 'fp16'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const c = spawn(
+          process.execPath,
+          [distFile('cli.js'), 'compress', input, '--method', 'fp16'],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
         let stderr = '';
         c.stderr.on('data', (d) => (stderr += d));
         c.on('exit', (code) => resolve({ code, stderr }));
@@ -179,7 +226,11 @@ describe('safe writes', () => {
     const results = await Promise.all([run(), run()]);
     assert.deepEqual(results.map((r) => r.code).sort(), [0, 1], JSON.stringify(results));
     assert.match(results.find((r) => r.code === 1)!.stderr, /already exists/);
-    assert.equal(sha(join(dir, 'big.fp16.safetensors')), sha(reference), 'the winner wrote the whole, correct file');
+    assert.equal(
+      sha(join(dir, 'big.fp16.safetensors')),
+      sha(reference),
+      'the winner wrote the whole, correct file',
+    );
     assert.deepEqual(temps(dir), []);
   });
 

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+  cpSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,7 +16,14 @@ import type { CompressSpec } from '../../src/core/compress/spec';
 import { CancelledError } from '../../src/core/errors';
 import { compressFile } from '../../src/node/compress';
 import { variantPath } from '../../src/node/atomicWrite';
-import { bf16Values, rawSafetensors, serializeSafetensors, singleModel, writeSafetensorsFixtures, type StTensor } from '../fixtures/safetensors';
+import {
+  bf16Values,
+  rawSafetensors,
+  serializeSafetensors,
+  singleModel,
+  writeSafetensorsFixtures,
+  type StTensor,
+} from '../fixtures/safetensors';
 import { mulberry32, weights } from '../fixtures/onnxBuilder';
 import { openModel } from './helpers';
 
@@ -33,16 +49,30 @@ interface RawTensor {
 }
 
 /** Parses a safetensors file here, independently of the reader under test. */
-function rawFile(path: string): { headerLength: number; metadata: Record<string, string>; tensors: Map<string, RawTensor>; order: string[] } {
+function rawFile(path: string): {
+  headerLength: number;
+  metadata: Record<string, string>;
+  tensors: Map<string, RawTensor>;
+  order: string[];
+} {
   const buf = readFileSync(path);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   const metadata = header.__metadata__ ?? {};
   delete header.__metadata__;
   const tensors = new Map<string, RawTensor>();
-  for (const [name, t] of Object.entries(header) as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][]) {
+  for (const [name, t] of Object.entries(header) as [
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] },
+  ][]) {
     const [b, e] = t.data_offsets;
-    tensors.set(name, { dtype: t.dtype, shape: t.shape, begin: b, end: e, bytes: buf.subarray(8 + n + b, 8 + n + e) });
+    tensors.set(name, {
+      dtype: t.dtype,
+      shape: t.shape,
+      begin: b,
+      end: e,
+      bytes: buf.subarray(8 + n + b, 8 + n + e),
+    });
   }
   const order = [...tensors.keys()].sort((a, b) => tensors.get(a)!.begin - tensors.get(b)!.begin);
   return { headerLength: n, metadata, tensors, order };
@@ -73,7 +103,11 @@ function decode(t: { dtype: string; bytes: Uint8Array }): number[] {
   }
 }
 
-function compress(input: string, spec: CompressSpec, extra: Parameters<typeof compressFile>[2] = {}) {
+function compress(
+  input: string,
+  spec: CompressSpec,
+  extra: Parameters<typeof compressFile>[2] = {},
+) {
   return compressFile(input, { methods: spec.methods, options: spec.options }, extra);
 }
 
@@ -84,24 +118,38 @@ function checkLayout(path: string): void {
   for (const name of f.order) {
     const t = f.tensors.get(name)!;
     assert.equal(t.begin, at, `${name} follows the tensor before it`);
-    assert.equal((8 + f.headerLength + t.begin) % (SIZE[t.dtype] ?? 1), 0, `${name} (${t.dtype}) is aligned to its element size`);
+    assert.equal(
+      (8 + f.headerLength + t.begin) % (SIZE[t.dtype] ?? 1),
+      0,
+      `${name} (${t.dtype}) is aligned to its element size`,
+    );
     at = t.end;
   }
   assert.equal(8 + f.headerLength + at, statSync(path).size, 'data fills the file exactly');
 }
 
-const originals = () => new Map(singleModel().tensors.map((t: StTensor) => [t.name, decode({ dtype: t.dtype, bytes: t.data })]));
+const originals = () =>
+  new Map(
+    singleModel().tensors.map((t: StTensor) => [t.name, decode({ dtype: t.dtype, bytes: t.data })]),
+  );
 
 describe('safetensors compression: single files', () => {
   it('fp16 and bf16 round each float32 weight to nearest, keep 16-bit tensors and metadata', () => {
-    for (const [method, dtype, mantissa] of [['fp16', 'F16', 10], ['bf16', 'BF16', 7]] as const) {
+    for (const [method, dtype, mantissa] of [
+      ['fp16', 'F16', 10],
+      ['bf16', 'BF16', 7],
+    ] as const) {
       const input = single();
       const r = compress(input, { methods: [method], options: {} });
       assert.equal(r.output, join(input, '..', `model.${method}.safetensors`));
       checkLayout(r.output);
       const out = rawFile(r.output);
       const src = rawFile(input);
-      assert.deepEqual(out.metadata, { format: 'pt', producer: 'model-lens fixtures', 'model_lens.compression': method });
+      assert.deepEqual(out.metadata, {
+        format: 'pt',
+        producer: 'model-lens fixtures',
+        'model_lens.compression': method,
+      });
       const orig = originals();
       for (const [name, t] of src.tensors) {
         const o = out.tensors.get(name)!;
@@ -117,7 +165,10 @@ describe('safetensors compression: single files', () => {
           assert.ok(Math.abs(got[i] - w) <= halfUlp, `${name}[${i}]: ${got[i]} vs ${w}`);
         });
       }
-      assert.deepEqual(r.report.skipped.map((s) => s.reason).sort(), ['already 16-bit (bfloat16)', 'already 16-bit (float16)']);
+      assert.deepEqual(r.report.skipped.map((s) => s.reason).sort(), [
+        'already 16-bit (bfloat16)',
+        'already 16-bit (float16)',
+      ]);
       assert.equal(r.report.totals.fileBytesAfter, statSync(r.output).size);
     }
   });
@@ -148,21 +199,31 @@ describe('safetensors compression: single files', () => {
       const cols = w.length / t.shape[0];
       for (let row = 0; row < t.shape[0]; row++) {
         const maxAbs = Math.max(...w.slice(row * cols, (row + 1) * cols).map(Math.abs));
-        assert.ok(Math.abs(s[row] - maxAbs / 127) <= 1e-7 * maxAbs, `${name} row ${row} scale ${s[row]} vs ${maxAbs / 127}`);
+        assert.ok(
+          Math.abs(s[row] - maxAbs / 127) <= 1e-7 * maxAbs,
+          `${name} row ${row} scale ${s[row]} vs ${maxAbs / 127}`,
+        );
         for (let c = 0; c < cols; c++) {
           const i = row * cols + c;
           assert.ok(Math.abs(q[i]) <= 127);
-          assert.ok(Math.abs(q[i] * s[row] - w[i]) <= s[row] / 2 + 1e-7 * Math.abs(w[i]), `${name}[${i}]`);
+          assert.ok(
+            Math.abs(q[i] * s[row] - w[i]) <= s[row] / 2 + 1e-7 * Math.abs(w[i]),
+            `${name}[${i}]`,
+          );
         }
       }
     }
     assert.equal(quantized, 7);
     assert.equal(r.report.tensors.length, 7);
-    for (const t of r.report.tensors) assert.equal(t.bytesAfter, out.tensors.get(t.name)!.bytes.length + out.tensors.get(`${t.name}.scale`)!.bytes.length);
+    for (const t of r.report.tensors)
+      assert.equal(
+        t.bytesAfter,
+        out.tensors.get(t.name)!.bytes.length + out.tensors.get(`${t.name}.scale`)!.bytes.length,
+      );
     const m = openModel(r.output);
     try {
       const known = m.stats('known.weight');
-      assert.ok(Math.abs(known.max! - 639 / 64) <= (639 / 64 / 127) / 2, 'the reader dequantizes');
+      assert.ok(Math.abs(known.max! - 639 / 64) <= 639 / 64 / 127 / 2, 'the reader dequantizes');
       assert.equal(m.model.tensors.length, 8, 'scales are folded into their weights');
     } finally {
       m.close();
@@ -215,13 +276,27 @@ describe('safetensors compression: single files', () => {
     mkdirSync(dir);
     const input = join(dir, 'odd.safetensors');
     const rng = mulberry32(5);
-    writeFileSync(input, serializeSafetensors([
-      { name: 'a.weight', dtype: 'F32', shape: [17, 19], data: new Uint8Array(weights(rng, 17 * 19, 1).buffer) },
-      { name: 'b.weight', dtype: 'F16', shape: [3], data: new Uint8Array(6) },
-      { name: 'c.weight', dtype: 'F64', shape: [16, 17], data: new Uint8Array(Float64Array.from(weights(rng, 16 * 17, 1)).buffer) },
-      { name: 'd.weight', dtype: 'U8', shape: [5], data: Uint8Array.of(1, 2, 3, 4, 5) },
-    ]));
-    for (const methods of [['int8'], ['fp16'], ['prune']] as const) checkLayout(compress(input, { methods: [...methods], options: {} }).output);
+    writeFileSync(
+      input,
+      serializeSafetensors([
+        {
+          name: 'a.weight',
+          dtype: 'F32',
+          shape: [17, 19],
+          data: new Uint8Array(weights(rng, 17 * 19, 1).buffer),
+        },
+        { name: 'b.weight', dtype: 'F16', shape: [3], data: new Uint8Array(6) },
+        {
+          name: 'c.weight',
+          dtype: 'F64',
+          shape: [16, 17],
+          data: new Uint8Array(Float64Array.from(weights(rng, 16 * 17, 1)).buffer),
+        },
+        { name: 'd.weight', dtype: 'U8', shape: [5], data: Uint8Array.of(1, 2, 3, 4, 5) },
+      ]),
+    );
+    for (const methods of [['int8'], ['fp16'], ['prune']] as const)
+      checkLayout(compress(input, { methods: [...methods], options: {} }).output);
   });
 
   it('writes tensors named like object internals as ordinary keys', () => {
@@ -229,19 +304,31 @@ describe('safetensors compression: single files', () => {
     mkdirSync(dir);
     const input = join(dir, 'p.safetensors');
     const rng = mulberry32(9);
-    const text = JSON.stringify({ __proto__x: 0 }).replace('__proto__x', '__proto__').replace('0', '{"dtype": "F32", "shape": [16, 16], "data_offsets": [0, 1024]}');
+    const text = JSON.stringify({ __proto__x: 0 })
+      .replace('__proto__x', '__proto__')
+      .replace('0', '{"dtype": "F32", "shape": [16, 16], "data_offsets": [0, 1024]}');
     writeFileSync(input, rawSafetensors(text, [new Uint8Array(weights(rng, 256, 1).buffer)]));
     const r = compress(input, { methods: ['int8'], options: {} });
-    assert.deepEqual([...rawFile(r.output).tensors.keys()].sort(), ['__proto__', '__proto__.scale']);
+    assert.deepEqual([...rawFile(r.output).tensors.keys()].sort(), [
+      '__proto__',
+      '__proto__.scale',
+    ]);
     checkLayout(r.output);
   });
 
   it('float64 weights keep float64 values when pruned', () => {
     const dir = join(root, `f64-${counter++}`);
     mkdirSync(dir);
-    const values = Float64Array.from({ length: 16 * 32 }, (_, i) => (i % 7 === 0 ? 1000 + 2 ** -30 : -(i + 1) / 3));
+    const values = Float64Array.from({ length: 16 * 32 }, (_, i) =>
+      i % 7 === 0 ? 1000 + 2 ** -30 : -(i + 1) / 3,
+    );
     const input = join(dir, 'm.safetensors');
-    writeFileSync(input, serializeSafetensors([{ name: 'w', dtype: 'F64', shape: [16, 32], data: new Uint8Array(values.buffer) }]));
+    writeFileSync(
+      input,
+      serializeSafetensors([
+        { name: 'w', dtype: 'F64', shape: [16, 32], data: new Uint8Array(values.buffer) },
+      ]),
+    );
     const r = compress(input, { methods: ['prune'], options: { sparsity: 0.5 } });
     const got = decode(rawFile(r.output).tensors.get('w')!);
     got.forEach((v, i) => assert.ok(v === 0 || v === values[i], `w[${i}] = ${v}`));
@@ -251,30 +338,56 @@ describe('safetensors compression: single files', () => {
   it('refuses methods safetensors cannot store, and name clashes with .scale', () => {
     const input = single();
     for (const m of ['int4', 'fixed', 'sign'] as const) {
-      assert.throws(() => compress(input, { methods: [m], options: {} }), new RegExp(`${m} is not available for safetensors`));
+      assert.throws(
+        () => compress(input, { methods: [m], options: {} }),
+        new RegExp(`${m} is not available for safetensors`),
+      );
     }
-    assert.throws(() => compress(input, { methods: ['int8'], options: { asymmetric: true } }), /asymmetric int8 is not available/);
+    assert.throws(
+      () => compress(input, { methods: ['int8'], options: { asymmetric: true } }),
+      /asymmetric int8 is not available/,
+    );
     assert.deepEqual(readdirSync(join(input, '..')), ['model.safetensors'], 'nothing written');
     const dir = join(root, `clash-${counter++}`);
     mkdirSync(dir);
     const clash = join(dir, 'c.safetensors');
     const rng = mulberry32(3);
-    writeFileSync(clash, serializeSafetensors([
-      { name: 'w', dtype: 'F32', shape: [16, 16], data: new Uint8Array(weights(rng, 256, 1).buffer) },
-      { name: 'w.scale', dtype: 'F32', shape: [16, 16], data: new Uint8Array(weights(rng, 256, 1).buffer) },
-    ]));
+    writeFileSync(
+      clash,
+      serializeSafetensors([
+        {
+          name: 'w',
+          dtype: 'F32',
+          shape: [16, 16],
+          data: new Uint8Array(weights(rng, 256, 1).buffer),
+        },
+        {
+          name: 'w.scale',
+          dtype: 'F32',
+          shape: [16, 16],
+          data: new Uint8Array(weights(rng, 256, 1).buffer),
+        },
+      ]),
+    );
     const r = compress(clash, { methods: ['int8'], options: {} });
-    assert.deepEqual(r.report.skipped, [{ index: 0, name: 'w', reason: "a tensor named 'w.scale' already exists" }]);
-    assert.deepEqual(r.report.tensors.map((t) => t.name), ['w.scale']);
+    assert.deepEqual(r.report.skipped, [
+      { index: 0, name: 'w', reason: "a tensor named 'w.scale' already exists" },
+    ]);
+    assert.deepEqual(
+      r.report.tensors.map((t) => t.name),
+      ['w.scale'],
+    );
   });
 
-  it('carries an int8 variant\'s codes and scales over when compressing it again', () => {
+  it("carries an int8 variant's codes and scales over when compressing it again", () => {
     const input = single();
     const first = compress(input, { methods: ['int8'], options: {} });
     const second = compress(first.output, { methods: ['fp16'], options: {} });
     const a = rawFile(first.output);
     const b = rawFile(second.output);
-    for (const [name, t] of a.tensors) if (t.dtype === 'I8' || name.endsWith('.scale')) assert.ok(b.tensors.get(name)!.bytes.equals(t.bytes), name);
+    for (const [name, t] of a.tensors)
+      if (t.dtype === 'I8' || name.endsWith('.scale'))
+        assert.ok(b.tensors.get(name)!.bytes.equals(t.bytes), name);
     assert.equal(b.metadata['model_lens.quantization'], 'int8-per-row');
     assert.equal(second.report.tensors.length, 1, 'only the float32 norm is left to convert');
     const m = openModel(second.output);
@@ -295,10 +408,16 @@ describe('safetensors compression: sharded models', () => {
 
   it('writes one shard per input shard and a new index naming them', () => {
     const input = sharded();
-    const r = compress(input, { methods: ['prune', 'int8'], options: { sparsity: 0.5, scope: 'global' } });
+    const r = compress(input, {
+      methods: ['prune', 'int8'],
+      options: { sparsity: 0.5, scope: 'global' },
+    });
     assert.equal(r.output, join(input, '..', 'model.prune50.int8.safetensors.index.json'));
     const index = JSON.parse(readFileSync(r.output, 'utf8'));
-    const names = ['model.prune50.int8-00001-of-00002.safetensors', 'model.prune50.int8-00002-of-00002.safetensors'];
+    const names = [
+      'model.prune50.int8-00001-of-00002.safetensors',
+      'model.prune50.int8-00002-of-00002.safetensors',
+    ];
     assert.deepEqual([...new Set(Object.values(index.weight_map))].sort(), names);
     const inIndex = JSON.parse(readFileSync(input, 'utf8')).weight_map as Record<string, string>;
     let total = 0;
@@ -308,7 +427,11 @@ describe('safetensors compression: sharded models', () => {
       for (const [name, t] of f.tensors) {
         assert.equal(index.weight_map[name], shard, `${name} is listed in the shard holding it`);
         const base = name.endsWith('.scale') ? name.slice(0, -6) : name;
-        assert.equal(inIndex[base], `model-0000${k + 1}-of-00002.safetensors`, `${name} stays in shard ${k + 1}`);
+        assert.equal(
+          inIndex[base],
+          `model-0000${k + 1}-of-00002.safetensors`,
+          `${name} stays in shard ${k + 1}`,
+        );
         total += t.end - t.begin;
       }
     }
@@ -339,25 +462,46 @@ describe('safetensors compression: sharded models', () => {
     const dir = join(input, '..');
     writeFileSync(join(dir, 'model.int8-00002-of-00002.safetensors'), 'mine');
     const before = readdirSync(dir).sort();
-    assert.throws(() => compress(input, { methods: ['int8'], options: {} }), /model\.int8-00002-of-00002\.safetensors already exists/);
+    assert.throws(
+      () => compress(input, { methods: ['int8'], options: {} }),
+      /model\.int8-00002-of-00002\.safetensors already exists/,
+    );
     assert.deepEqual(readdirSync(dir).sort(), before);
     assert.equal(readFileSync(join(dir, 'model.int8-00002-of-00002.safetensors'), 'utf8'), 'mine');
     rmSync(join(dir, 'model.int8-00002-of-00002.safetensors'));
     let checks = 0;
-    compress(input, { methods: ['fp16'], options: {} }, { output: join(dir, 'count.safetensors.index.json'), cancelled: () => (checks++, false) });
+    compress(
+      input,
+      { methods: ['fp16'], options: {} },
+      { output: join(dir, 'count.safetensors.index.json'), cancelled: () => (checks++, false) },
+    );
     assert.ok(checks > 10, `${checks} cancellation checks`);
     for (const f of readdirSync(dir)) if (f.startsWith('count')) rmSync(join(dir, f));
     const clean = readdirSync(dir).sort();
     for (let k = 0; k < checks; k += 3) {
       let n = 0;
-      assert.throws(() => compress(input, { methods: ['fp16'], options: {} }, { cancelled: () => n++ >= k }), CancelledError);
+      assert.throws(
+        () => compress(input, { methods: ['fp16'], options: {} }, { cancelled: () => n++ >= k }),
+        CancelledError,
+      );
       assert.deepEqual(readdirSync(dir).sort(), clean, `cancelled after ${k} checks`);
     }
   });
 
   it('names variants of an index with its double extension', () => {
-    assert.equal(variantPath('/m/model.safetensors.index.json', 'int8'), '/m/model.int8.safetensors.index.json');
+    assert.equal(
+      variantPath('/m/model.safetensors.index.json', 'int8'),
+      '/m/model.int8.safetensors.index.json',
+    );
     assert.equal(variantPath('/m/model.safetensors', 'int8'), '/m/model.int8.safetensors');
-    assert.throws(() => compress(sharded(), { methods: ['int8'], options: {} }, { output: join(root, 'x.safetensors') }), /must be named \*\.safetensors\.index\.json/);
+    assert.throws(
+      () =>
+        compress(
+          sharded(),
+          { methods: ['int8'], options: {} },
+          { output: join(root, 'x.safetensors') },
+        ),
+      /must be named \*\.safetensors\.index\.json/,
+    );
   });
 });

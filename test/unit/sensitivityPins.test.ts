@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { pinLadders, raiseForTarget, raiseWithinBudget, type LayerLadder } from '../../src/core/compress/sensitivity';
+import {
+  pinLadders,
+  raiseForTarget,
+  raiseWithinBudget,
+  type LayerLadder,
+} from '../../src/core/compress/sensitivity';
 import { compressForFidelity } from '../../src/node/calibrate';
 import { SENSITIVE_LAYER, sensitiveMlp } from '../fixtures/accuracy';
 import { distFile } from './helpers';
@@ -22,7 +27,9 @@ describe('pinLadders', () => {
   const ladders = [ladder('a', 0.1), ladder('b', 0.001), ladder('c', 0.01)];
 
   it('leaves a pinned layer one rung, its choice, so neither search can move it', () => {
-    const pinned = pinLadders(ladders, { a: 'int4' }, 'int4', () => assert.fail('the method rung exists'));
+    const pinned = pinLadders(ladders, { a: 'int4' }, 'int4', () =>
+      assert.fail('the method rung exists'),
+    );
     assert.deepEqual(pinned[0].rungs, [{ choice: null, bytes: 100, damage: 0.1 }]);
     // Without the pin the search raises 'a' first (most damage per byte); pinned, it must raise the others.
     assert.notEqual(raiseForTarget(ladders, [0, 0, 0], 0.05)[0], 0);
@@ -53,27 +60,57 @@ describe('compressForFidelity with pins (sensitive_mlp.onnx, onnxruntime-web)', 
   const options = { wasmDir: distFile('ort'), force: true };
 
   it('keeps a layer pinned to float and still reaches the target by raising the fragile layer', async () => {
-    const r = await compressForFidelity(file, { methods: ['int4'], options: {}, overrides: { 'fc1.weight': 'float' } }, { targetCosine: 0.999 }, options);
+    const r = await compressForFidelity(
+      file,
+      { methods: ['int4'], options: {}, overrides: { 'fc1.weight': 'float' } },
+      { targetCosine: 0.999 },
+      options,
+    );
     const f = r.report.fidelity!;
     const choice = new Map(f.choices.map((c) => [c.tensor, c.choice]));
     assert.equal(choice.get('fc1.weight'), 'float');
-    assert.notEqual(choice.get(SENSITIVE_LAYER), 'int4', 'the search did not raise the fragile layer');
+    assert.notEqual(
+      choice.get(SENSITIVE_LAYER),
+      'int4',
+      'the search did not raise the fragile layer',
+    );
     assert.deepEqual(f.pinned, ['fc1.weight']);
     assert.ok(f.met && f.calibration.cosine >= 0.999, `cosine ${f.calibration.cosine}`);
     assert.match(r.output, /sensitive_mlp\.int4\.mixed\.onnx$/);
   });
 
   it('never raises a layer pinned to the method, even when that misses the target', async () => {
-    const r = await compressForFidelity(file, { methods: ['int4'], options: {}, overrides: { [SENSITIVE_LAYER]: 'int4' } }, { targetCosine: 0.999 }, options);
+    const r = await compressForFidelity(
+      file,
+      { methods: ['int4'], options: {}, overrides: { [SENSITIVE_LAYER]: 'int4' } },
+      { targetCosine: 0.999 },
+      options,
+    );
     const f = r.report.fidelity!;
     assert.equal(f.choices.find((c) => c.tensor === SENSITIVE_LAYER)?.choice, 'int4');
-    assert.equal(f.met, false, `int4 on ${SENSITIVE_LAYER} should cost more than 0.001 of cosine (got ${f.calibration.cosine})`);
-    assert.ok(f.warnings.some((w) => /below the target/.test(w)), f.warnings.join('; '));
+    assert.equal(
+      f.met,
+      false,
+      `int4 on ${SENSITIVE_LAYER} should cost more than 0.001 of cosine (got ${f.calibration.cosine})`,
+    );
+    assert.ok(
+      f.warnings.some((w) => /below the target/.test(w)),
+      f.warnings.join('; '),
+    );
   });
 
   it('counts pinned bytes in a size budget and says so when the budget is too small for them', async () => {
     await assert.rejects(
-      compressForFidelity(file, { methods: ['int4'], options: {}, overrides: { 'fc2.weight': 'float', 'fc3.weight': 'float' } }, { sizeBudget: 100_000 }, options),
+      compressForFidelity(
+        file,
+        {
+          methods: ['int4'],
+          options: {},
+          overrides: { 'fc2.weight': 'float', 'fc3.weight': 'float' },
+        },
+        { sizeBudget: 100_000 },
+        options,
+      ),
       /below the smallest variant with int4 and the pinned layers/,
     );
   });

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemorySource } from '../../src/core/io/source';
 import type { TensorRef } from '../../src/core/model';
-import { HistogramBuilder, binEdges, computeTensorStats, histogramEntropy } from '../../src/core/stats/compute';
+import {
+  HistogramBuilder,
+  binEdges,
+  computeTensorStats,
+  histogramEntropy,
+} from '../../src/core/stats/compute';
 import { onnx } from 'onnx-proto';
 import { CHUNK_ELEMENTS, readRawFloat32, streamElements } from '../../src/core/stats/decode';
 import { float16Table, smallFloatLookup } from '../../src/core/stats/elements';
@@ -13,18 +18,35 @@ function rawTensor(values: Float32Array): { source: MemorySource; ref: TensorRef
   const bytes = new Uint8Array(values.buffer.slice(0));
   return {
     source: new MemorySource(bytes),
-    ref: { name: 't', dtype: 1, dims: [values.length], count: values.length, bytes: bytes.length, origin: 'test', scope: '', storage: { kind: 'range', offset: 0, length: bytes.length } },
+    ref: {
+      name: 't',
+      dtype: 1,
+      dims: [values.length],
+      count: values.length,
+      bytes: bytes.length,
+      origin: 'test',
+      scope: '',
+      storage: { kind: 'range', offset: 0, length: bytes.length },
+    },
   };
 }
 
 /** A float32 TensorProto holding `values` as `field` (9 raw_data, 4 float_data), `pieces` occurrences of it, packed or not. */
-function protoTensor(values: Float32Array, field: 4 | 9, pieces = 1, packed = true): { source: MemorySource; ref: TensorRef } {
-  const parts: Uint8Array[] = [onnx.TensorProto.encode({ name: 't', dataType: 1, dims: [values.length] }).finish()];
+function protoTensor(
+  values: Float32Array,
+  field: 4 | 9,
+  pieces = 1,
+  packed = true,
+): { source: MemorySource; ref: TensorRef } {
+  const parts: Uint8Array[] = [
+    onnx.TensorProto.encode({ name: 't', dataType: 1, dims: [values.length] }).finish(),
+  ];
   const per = Math.ceil(values.length / pieces);
   for (let at = 0; at < values.length; at += per) {
     const v = values.subarray(at, at + per);
     if (!packed) {
-      for (const x of v) parts.push(Uint8Array.of((field << 3) | 5), new Uint8Array(Float32Array.of(x).buffer));
+      for (const x of v)
+        parts.push(Uint8Array.of((field << 3) | 5), new Uint8Array(Float32Array.of(x).buffer));
       continue;
     }
     const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -37,8 +59,26 @@ function protoTensor(values: Float32Array, field: 4 | 9, pieces = 1, packed = tr
   }
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-  const storage = { kind: 'proto' as const, start: 0, end: all.length, field, wire: field === 9 ? ('bytes' as const) : ('f32' as const) };
-  return { source: new MemorySource(all), ref: { name: 't', dtype: 1, dims: [values.length], count: values.length, bytes: values.length * 4, origin: 'test', scope: '', storage } };
+  const storage = {
+    kind: 'proto' as const,
+    start: 0,
+    end: all.length,
+    field,
+    wire: field === 9 ? ('bytes' as const) : ('f32' as const),
+  };
+  return {
+    source: new MemorySource(all),
+    ref: {
+      name: 't',
+      dtype: 1,
+      dims: [values.length],
+      count: values.length,
+      bytes: values.length * 4,
+      origin: 'test',
+      scope: '',
+      storage,
+    },
+  };
 }
 
 describe('stats engine', () => {
@@ -54,17 +94,25 @@ describe('stats engine', () => {
     ];
     for (const [label, { source, ref }, direct] of layouts) {
       const into = new Float32Array(v.length);
-      assert.equal(readRawFloat32(source, ref, () => assert.fail(), into), direct, label);
+      assert.equal(
+        readRawFloat32(source, ref, () => assert.fail(), into),
+        direct,
+        label,
+      );
       if (direct) assert.deepEqual(into, v, label);
       const streamed = new Float32Array(v.length);
       let at = 0;
-      streamElements(source, ref, () => assert.fail(), (chunk, n) => {
-        for (let i = 0; i < n; i++) streamed[at++] = chunk[i];
-      });
+      streamElements(
+        source,
+        ref,
+        () => assert.fail(),
+        (chunk, n) => {
+          for (let i = 0; i < n; i++) streamed[at++] = chunk[i];
+        },
+      );
       assert.deepEqual(streamed, v, `${label}: streamed`);
     }
   });
-
 
   it('matches a naive float64 two-pass computation across many chunks', () => {
     const rng = mulberry32(9);
@@ -80,10 +128,16 @@ describe('stats engine', () => {
     for (const x of v) m2 += (x - mean) ** 2;
     assert.equal(s.count, n);
     assert.ok(Math.abs(s.mean! - mean) / mean < 1e-12);
-    assert.ok(Math.abs(s.std! - Math.sqrt(m2 / n)) / Math.sqrt(m2 / n) < 1e-6, 'std keeps precision when mean >> std');
+    assert.ok(
+      Math.abs(s.std! - Math.sqrt(m2 / n)) / Math.sqrt(m2 / n) < 1e-6,
+      'std keeps precision when mean >> std',
+    );
     assert.equal(s.min, 0);
     assert.equal(s.zeros, 1);
-    assert.equal(s.histogram.counts.reduce((a, b) => a + b, 0), n);
+    assert.equal(
+      s.histogram.counts.reduce((a, b) => a + b, 0),
+      n,
+    );
   });
 
   it('gives the same statistics when a thread keeps the values between passes, within its limit or not', () => {
@@ -105,23 +159,56 @@ describe('stats engine', () => {
       },
     };
     const scratch = new FloatScratch();
-    assert.deepEqual(computeTensorStats(counting, ref, () => assert.fail(), options, { scratch, limit: ref.bytes }), streamed);
+    assert.deepEqual(
+      computeTensorStats(counting, ref, () => assert.fail(), options, {
+        scratch,
+        limit: ref.bytes,
+      }),
+      streamed,
+    );
     assert.equal(bytesRead, ref.bytes, 'within the limit the tensor is read once');
     bytesRead = 0;
-    assert.deepEqual(computeTensorStats(counting, ref, () => assert.fail(), options, { scratch, limit: ref.bytes - 4 }), streamed);
+    assert.deepEqual(
+      computeTensorStats(counting, ref, () => assert.fail(), options, {
+        scratch,
+        limit: ref.bytes - 4,
+      }),
+      streamed,
+    );
     assert.equal(bytesRead, 2 * ref.bytes, 'past the limit the second pass reads the tensor again');
   });
 
   it('keeps small values next to huge ones in the mean (compensated summation)', () => {
     const bytes = new Uint8Array(Float64Array.from([1e100, 1, -1e100, 2]).buffer);
-    const ref: TensorRef = { name: 'd', dtype: 11, dims: [4], count: 4, bytes: 32, origin: 'test', scope: '', storage: { kind: 'range', offset: 0, length: 32 } };
-    assert.equal(computeTensorStats(new MemorySource(bytes), ref, () => assert.fail(), { bins: 8, nearZero: 0 }).mean, 0.75);
+    const ref: TensorRef = {
+      name: 'd',
+      dtype: 11,
+      dims: [4],
+      count: 4,
+      bytes: 32,
+      origin: 'test',
+      scope: '',
+      storage: { kind: 'range', offset: 0, length: 32 },
+    };
+    assert.equal(
+      computeTensorStats(new MemorySource(bytes), ref, () => assert.fail(), {
+        bins: 8,
+        nearZero: 0,
+      }).mean,
+      0.75,
+    );
   });
 
   it('near-zero threshold counts small magnitudes as zeros', () => {
     const { source, ref } = rawTensor(Float32Array.from([0, 1e-4, -1e-4, 0.5, -0.5]));
-    assert.equal(computeTensorStats(source, ref, () => assert.fail(), { bins: 8, nearZero: 1e-3 }).zeros, 3);
-    assert.equal(computeTensorStats(source, ref, () => assert.fail(), { bins: 8, nearZero: 0 }).zeros, 1);
+    assert.equal(
+      computeTensorStats(source, ref, () => assert.fail(), { bins: 8, nearZero: 1e-3 }).zeros,
+      3,
+    );
+    assert.equal(
+      computeTensorStats(source, ref, () => assert.fail(), { bins: 8, nearZero: 0 }).zeros,
+      1,
+    );
   });
 
   it('bins like numpy.histogram: right edge closed, values on inner edges go right', () => {
@@ -136,10 +223,17 @@ describe('stats engine', () => {
 
   it('bins far-from-zero ranges and values on edges exactly as the edge table says', () => {
     const rng = mulberry32(3);
-    for (const [lo, hi] of [[1e6, 1e6 + 1e-3], [-1, 1], [0.1, 0.10000001], [-3e38, 3e38]]) {
+    for (const [lo, hi] of [
+      [1e6, 1e6 + 1e-3],
+      [-1, 1],
+      [0.1, 0.10000001],
+      [-3e38, 3e38],
+    ]) {
       const h = new HistogramBuilder(lo, hi, 256);
       const edges = binEdges(lo, hi, 256);
-      const values = Float64Array.from({ length: 20000 }, (_, i) => (i % 4 === 0 ? edges[i % 257] : lo + rng() * (hi - lo)));
+      const values = Float64Array.from({ length: 20000 }, (_, i) =>
+        i % 4 === 0 ? edges[i % 257] : lo + rng() * (hi - lo),
+      );
       h.add(values, values.length);
       // Reference: numpy's rule straight from the edges (the last bin is closed).
       const expected = new Uint32Array(256);
@@ -148,7 +242,11 @@ describe('stats engine', () => {
         while (b < 255 && x >= edges[b + 1]) b++;
         expected[b]++;
       }
-      assert.deepEqual(Array.from(h.histogram().counts), Array.from(expected), `range [${lo}, ${hi}]`);
+      assert.deepEqual(
+        Array.from(h.histogram().counts),
+        Array.from(expected),
+        `range [${lo}, ${hi}]`,
+      );
     }
   });
 

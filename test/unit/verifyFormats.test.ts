@@ -8,7 +8,12 @@ import { parseTensorProto } from '../../src/core/verify/tensorProto';
 import { crc32, readZip } from '../../src/core/verify/zip';
 
 /** A .npy file as numpy writes it: magic, version, header dict padded to 64 bytes with a newline, data. */
-function npy(descr: string, shape: number[], data: Uint8Array, opts: { fortran?: boolean; version?: 1 | 2 } = {}): Uint8Array {
+function npy(
+  descr: string,
+  shape: number[],
+  data: Uint8Array,
+  opts: { fortran?: boolean; version?: 1 | 2 } = {},
+): Uint8Array {
   const version = opts.version ?? 1;
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
@@ -98,7 +103,8 @@ function crc32Reference(data: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-const inflate = (data: Uint8Array, expected: number) => new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(1, expected) }));
+const inflate = (data: Uint8Array, expected: number) =>
+  new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(1, expected) }));
 
 describe('verify: .npy', () => {
   it('reads a little-endian float32 matrix', () => {
@@ -145,15 +151,22 @@ describe('verify: .npy', () => {
     const f = Float32Array.from({ length: 12 }, (_, n) => n);
     const t = parseNpy(npy('<f4', dims, bytesOf(f), { fortran: true }));
     const expected: number[] = [];
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) expected.push(i + 2 * j + 6 * k);
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) expected.push(i + 2 * j + 6 * k);
     assert.deepEqual(Array.from(t.data as Float32Array), expected);
   });
 
   it('refuses what it cannot read, saying why', () => {
     const err = (re: RegExp) => (e: unknown) => e instanceof VerifyError && re.test(e.message);
     assert.throws(() => parseNpy(Buffer.from('not numpy at all')), err(/not a \.npy file/));
-    assert.throws(() => parseNpy(npy('<f4', [2, 3], new Uint8Array(20))), err(/20 bytes of data, but shape \(2, 3\) of <f4 needs 24/));
-    assert.throws(() => parseNpy(npy('<c8', [1], new Uint8Array(8))), err(/unsupported dtype '<c8'/));
+    assert.throws(
+      () => parseNpy(npy('<f4', [2, 3], new Uint8Array(20))),
+      err(/20 bytes of data, but shape \(2, 3\) of <f4 needs 24/),
+    );
+    assert.throws(
+      () => parseNpy(npy('<c8', [1], new Uint8Array(8))),
+      err(/unsupported dtype '<c8'/),
+    );
     const structured = npy('<f4', [1], new Uint8Array(4));
     Buffer.from(structured.buffer).write("[('a', '<f4')]", 21, 'latin1');
     assert.throws(() => parseNpy(structured), err(/unsupported dtype/));
@@ -173,8 +186,21 @@ describe('verify: zip and .npz', () => {
     const a = Buffer.from('stored member');
     const b = Buffer.from('deflated '.repeat(100));
     const c = Buffer.from('zip64 sizes');
-    const entries = readZip(zip([{ name: 'a.txt', data: a }, { name: 'dir/b.txt', data: b, deflate: true }, { name: 'c', data: c, zip64: true, deflate: true }], 'a comment'), inflate);
-    assert.deepEqual(entries.map((e) => e.name), ['a.txt', 'dir/b.txt', 'c']);
+    const entries = readZip(
+      zip(
+        [
+          { name: 'a.txt', data: a },
+          { name: 'dir/b.txt', data: b, deflate: true },
+          { name: 'c', data: c, zip64: true, deflate: true },
+        ],
+        'a comment',
+      ),
+      inflate,
+    );
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      ['a.txt', 'dir/b.txt', 'c'],
+    );
     assert.deepEqual(Buffer.from(entries[0].data), a);
     assert.deepEqual(Buffer.from(entries[1].data), b);
     assert.deepEqual(Buffer.from(entries[2].data), c);
@@ -182,18 +208,36 @@ describe('verify: zip and .npz', () => {
 
   it('refuses corrupt archives', () => {
     const err = (re: RegExp) => (e: unknown) => e instanceof VerifyError && re.test(e.message);
-    assert.throws(() => readZip(Buffer.from('PK but not really a zip file at all'), inflate), err(/not a zip archive/));
-    assert.throws(() => readZip(zip([{ name: 'x', data: Buffer.from('abc'), badCrc: true }]), inflate), err(/'x' fails its CRC-32 check/));
+    assert.throws(
+      () => readZip(Buffer.from('PK but not really a zip file at all'), inflate),
+      err(/not a zip archive/),
+    );
+    assert.throws(
+      () => readZip(zip([{ name: 'x', data: Buffer.from('abc'), badCrc: true }]), inflate),
+      err(/'x' fails its CRC-32 check/),
+    );
     const truncated = zip([{ name: 'x', data: Buffer.alloc(100) }]);
     truncated.copyWithin(40, 140);
-    assert.throws(() => readZip(truncated.subarray(0, truncated.length - 60), inflate), VerifyError);
+    assert.throws(
+      () => readZip(truncated.subarray(0, truncated.length - 60), inflate),
+      VerifyError,
+    );
   });
 
   it('reads np.savez archives: arrays named by member, .npy suffix dropped', () => {
     const x = npy('<f4', [2], bytesOf(Float32Array.of(1, 2)));
     const ids = npy('<i8', [1, 3], bytesOf(BigInt64Array.of(4n, 5n, 6n)));
-    const arrays = parseNpz(zip([{ name: 'x.npy', data: x }, { name: 'ids.npy', data: ids, deflate: true }]), inflate);
-    assert.deepEqual(arrays.map((a) => a.name), ['x', 'ids']);
+    const arrays = parseNpz(
+      zip([
+        { name: 'x.npy', data: x },
+        { name: 'ids.npy', data: ids, deflate: true },
+      ]),
+      inflate,
+    );
+    assert.deepEqual(
+      arrays.map((a) => a.name),
+      ['x', 'ids'],
+    );
     assert.deepEqual(Array.from(arrays[0].tensor.data as Float32Array), [1, 2]);
     assert.deepEqual(arrays[1].tensor.dims, [1, 3]);
     assert.deepEqual(Array.from(arrays[1].tensor.data as BigInt64Array), [4n, 5n, 6n]);
@@ -205,16 +249,25 @@ describe('verify: TensorProto .pb', () => {
 
   it('reads raw_data tensors with their name and dims', () => {
     const values = Float32Array.of(0.5, -1, 2, 3, 4, 5);
-    const { name, tensor } = parseTensorProto(encode({ name: 'input', dims: [1, 2, 3], dataType: 1, rawData: bytesOf(values) }));
+    const { name, tensor } = parseTensorProto(
+      encode({ name: 'input', dims: [1, 2, 3], dataType: 1, rawData: bytesOf(values) }),
+    );
     assert.equal(name, 'input');
     assert.deepEqual(tensor.dims, [1, 2, 3]);
     assert.deepEqual(Array.from(tensor.data as Float32Array), Array.from(values));
   });
 
   it('reads the typed fields: float_data, int64_data, int32_data (int8, float16, bool), uint64_data, double_data', () => {
-    const f = parseTensorProto(encode({ dims: [3], dataType: 1, floatData: [1.5, -2, 1e-3] })).tensor;
-    assert.deepEqual(Array.from(f.data as Float32Array), Array.from(Float32Array.of(1.5, -2, 1e-3)));
-    const i64 = parseTensorProto(encode({ dims: [2], dataType: 7, int64Data: [-3, '9007199254740993' as unknown as number] })).tensor;
+    const f = parseTensorProto(
+      encode({ dims: [3], dataType: 1, floatData: [1.5, -2, 1e-3] }),
+    ).tensor;
+    assert.deepEqual(
+      Array.from(f.data as Float32Array),
+      Array.from(Float32Array.of(1.5, -2, 1e-3)),
+    );
+    const i64 = parseTensorProto(
+      encode({ dims: [2], dataType: 7, int64Data: [-3, '9007199254740993' as unknown as number] }),
+    ).tensor;
     assert.deepEqual(Array.from(i64.data as BigInt64Array), [-3n, 9007199254740993n]);
     const i8 = parseTensorProto(encode({ dims: [2], dataType: 3, int32Data: [-128, 127] })).tensor;
     assert.deepEqual(Array.from(i8.data as Int8Array), [-128, 127]);
@@ -222,7 +275,9 @@ describe('verify: TensorProto .pb', () => {
     assert.equal((h.data as Uint16Array)[0], 0xc000);
     const b = parseTensorProto(encode({ dims: [2], dataType: 9, int32Data: [1, 0] })).tensor;
     assert.deepEqual(Array.from(b.data as Uint8Array), [1, 0]);
-    const u32 = parseTensorProto(encode({ dims: [1], dataType: 12, uint64Data: [4294967295] })).tensor;
+    const u32 = parseTensorProto(
+      encode({ dims: [1], dataType: 12, uint64Data: [4294967295] }),
+    ).tensor;
     assert.equal((u32.data as Uint32Array)[0], 4294967295);
     const d = parseTensorProto(encode({ dims: [], dataType: 11, doubleData: [Math.E] })).tensor;
     assert.deepEqual(d.dims, []);
@@ -231,14 +286,37 @@ describe('verify: TensorProto .pb', () => {
 
   it('refuses what it cannot feed, saying why', () => {
     const err = (re: RegExp) => (e: unknown) => e instanceof VerifyError && re.test(e.message);
-    assert.throws(() => parseTensorProto(encode({ dims: [1], dataType: 8, stringData: [Buffer.from('a')] })), err(/string tensors are not supported/));
-    assert.throws(() => parseTensorProto(encode({ dims: [3], dataType: 1, floatData: [1, 2] })), err(/2 elements stored, but shape \[3\] needs 3/));
-    assert.throws(() => parseTensorProto(encode({ dims: [2], dataType: 1, rawData: new Uint8Array(7) })), err(/7 bytes of data/));
     assert.throws(
-      () => parseTensorProto(encode({ dims: [1], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'x.bin' }] })),
+      () => parseTensorProto(encode({ dims: [1], dataType: 8, stringData: [Buffer.from('a')] })),
+      err(/string tensors are not supported/),
+    );
+    assert.throws(
+      () => parseTensorProto(encode({ dims: [3], dataType: 1, floatData: [1, 2] })),
+      err(/2 elements stored, but shape \[3\] needs 3/),
+    );
+    assert.throws(
+      () => parseTensorProto(encode({ dims: [2], dataType: 1, rawData: new Uint8Array(7) })),
+      err(/7 bytes of data/),
+    );
+    assert.throws(
+      () =>
+        parseTensorProto(
+          encode({
+            dims: [1],
+            dataType: 1,
+            dataLocation: 1,
+            externalData: [{ key: 'location', value: 'x.bin' }],
+          }),
+        ),
       err(/external data/),
     );
-    assert.throws(() => parseTensorProto(encode({ dims: [1], dataType: 16, rawData: new Uint8Array(2) })), err(/bfloat16 tensors are not supported/));
-    assert.throws(() => parseTensorProto(Uint8Array.of(0x0a, 0x50, 1)), err(/not a valid TensorProto/));
+    assert.throws(
+      () => parseTensorProto(encode({ dims: [1], dataType: 16, rawData: new Uint8Array(2) })),
+      err(/bfloat16 tensors are not supported/),
+    );
+    assert.throws(
+      () => parseTensorProto(Uint8Array.of(0x0a, 0x50, 1)),
+      err(/not a valid TensorProto/),
+    );
   });
 });

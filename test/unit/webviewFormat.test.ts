@@ -59,12 +59,23 @@ const t = (dtype: number, count: number, bytes: number) => ({
 });
 
 test('parameters count float tensors only; bytes group by dtype, largest first', () => {
-  const s = summarizeTensors([t(1, 100, 400), t(7, 4, 32), t(10, 50, 100), t(1, 10, 40), t(16, 3, 6)]);
+  const s = summarizeTensors([
+    t(1, 100, 400),
+    t(7, 4, 32),
+    t(10, 50, 100),
+    t(1, 10, 40),
+    t(16, 3, 6),
+  ]);
   assert.equal(s.parameters, 163);
   assert.equal(s.totalBytes, 578);
   assert.deepEqual(
     s.bytesByDtype.map((d) => [d.name, d.bytes, d.tensors]),
-    [['float32', 440, 2], ['float16', 100, 1], ['int64', 32, 1], ['bfloat16', 6, 1]],
+    [
+      ['float32', 440, 2],
+      ['float16', 100, 1],
+      ['int64', 32, 1],
+      ['bfloat16', 6, 1],
+    ],
   );
 });
 
@@ -79,7 +90,11 @@ test('overall sparsity fills in over float tensors that have statistics', () => 
 });
 
 test('op types rank by count then name', () => {
-  assert.deepEqual(rankOps({ Relu: 3, Add: 3, Conv: 9 }), [['Conv', 9], ['Add', 3], ['Relu', 3]]);
+  assert.deepEqual(rankOps({ Relu: 3, Add: 3, Conv: 9 }), [
+    ['Conv', 9],
+    ['Add', 3],
+    ['Relu', 3],
+  ]);
 });
 
 test('request client resolves results, rejects errors and ignores unknown ids', async () => {
@@ -107,14 +122,41 @@ test('the clipped chart says what it did, with the counts it was given', () => {
     below: 86,
     above: 92,
     aside: 0,
-    sources: [{ id: 3, below: 0, above: 24, aside: 0 }, { id: 5, below: 86, above: 68, aside: 0 }],
+    sources: [
+      { id: 3, below: 0, above: 24, aside: 0 },
+      { id: 5, below: 86, above: 68, aside: 0 },
+    ],
     drawn: [],
   };
   const clipped = describeClip(range, false);
-  assert.equal(clipped.headline, 'Range p0.1–p99.9 ± its width, [-6.344, 8.634): 178 values beyond, in 2 tensors');
-  assert.match(clipped.how, /^p0\.1–p99\.9 of all float weights is -1\.644 … 2\.433; widened by its width/);
-  assert.equal(describeClip(range, true).headline, 'Full range; the range p0.1–p99.9 ± its width, [-6.344, 8.634) would set apart 178 values beyond, in 2 tensors');
-  const aside = describeClip({ ...range, below: 0, above: 1, aside: 64, sources: [{ id: 1, below: 0, above: 0, aside: 64 }, { id: 2, below: 0, above: 1, aside: 0 }] }, false);
-  assert.equal(aside.headline, 'Range p0.1–p99.9 ± its width, [-6.344, 8.634): 1 value beyond, 64 left out with its tensor, in 2 tensors');
+  assert.equal(
+    clipped.headline,
+    'Range p0.1–p99.9 ± its width, [-6.344, 8.634): 178 values beyond, in 2 tensors',
+  );
+  assert.match(
+    clipped.how,
+    /^p0\.1–p99\.9 of all float weights is -1\.644 … 2\.433; widened by its width/,
+  );
+  assert.equal(
+    describeClip(range, true).headline,
+    'Full range; the range p0.1–p99.9 ± its width, [-6.344, 8.634) would set apart 178 values beyond, in 2 tensors',
+  );
+  const aside = describeClip(
+    {
+      ...range,
+      below: 0,
+      above: 1,
+      aside: 64,
+      sources: [
+        { id: 1, below: 0, above: 0, aside: 64 },
+        { id: 2, below: 0, above: 1, aside: 0 },
+      ],
+    },
+    false,
+  );
+  assert.equal(
+    aside.headline,
+    'Range p0.1–p99.9 ± its width, [-6.344, 8.634): 1 value beyond, 64 left out with its tensor, in 2 tensors',
+  );
   assert.match(aside.how, /left out whole/);
 });

@@ -28,7 +28,10 @@ test('the shell has a strict CSP: nothing inline, scripts only with the nonce', 
 
 test('codicons are linked with the id vscode-elements looks up', () => {
   const html = inspectorHtml(opts);
-  assert.match(html, /<link rel="stylesheet" href="[^"]*codicon\.css" id="vscode-codicon-stylesheet">/);
+  assert.match(
+    html,
+    /<link rel="stylesheet" href="[^"]*codicon\.css" id="vscode-codicon-stylesheet">/,
+  );
   assert.match(html, /<link rel="stylesheet" href="[^"]*inspector\.css">/);
 });
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildPrefixTree, filterFor, type PrefixNode } from '../../webview/prefixTree';
 
-const shape = (nodes: PrefixNode[]): unknown => nodes.map((n) => (n.children.length ? { [n.label]: shape(n.children) } : n.label));
+const shape = (nodes: PrefixNode[]): unknown =>
+  nodes.map((n) => (n.children.length ? { [n.label]: shape(n.children) } : n.label));
 
 describe('layer prefix tree', () => {
   it('folds dotted layer names by prefix, numbers in numeric order, single-child chains joined', () => {
@@ -15,7 +16,12 @@ describe('layer prefix tree', () => {
     ]);
     assert.deepEqual(shape(tree), [
       'lm_head',
-      { model: ['embed_tokens', { layers: [{ '2': ['mlp.up_proj', 'self_attn.q_proj'] }, '10.mlp.up_proj'] }] },
+      {
+        model: [
+          'embed_tokens',
+          { layers: [{ '2': ['mlp.up_proj', 'self_attn.q_proj'] }, '10.mlp.up_proj'] },
+        ],
+      },
     ]);
     const model = tree[1];
     assert.equal(model.layers, 4);

@@ -1,9 +1,21 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { HistogramBuilder } from '../../src/core/stats/compute';
-import { combineHistograms, mixtureQuantiles, nextUp, robustRange, type RebinSource } from '../../webview/rebin';
+import {
+  combineHistograms,
+  mixtureQuantiles,
+  nextUp,
+  robustRange,
+  type RebinSource,
+} from '../../webview/rebin';
 
-const src = (min: number, max: number, counts: number[], dataMin = min, dataMax = max): RebinSource => ({
+const src = (
+  min: number,
+  max: number,
+  counts: number[],
+  dataMin = min,
+  dataMax = max,
+): RebinSource => ({
   histogram: { min, max, counts: Uint32Array.from(counts) },
   min: dataMin,
   max: dataMax,
@@ -103,7 +115,8 @@ function normals(n: number, seed: number, scale: number): Float64Array {
   let s = seed;
   const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) + 1) / 2147483649;
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  for (let i = 0; i < n; i++)
+    out[i] = scale * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   return out;
 }
 
@@ -129,13 +142,24 @@ test('outliers beyond the robust range are counted exactly, value for value', ()
   assert.ok(r.hi < 10, `clipped far below the 1e6 outliers: ${r.hi}`);
   assert.equal(r.drawn.length, 3);
   const expected = raw
-    .map((v, id) => ({ id, below: v.filter((x) => x < r.lo).length, above: v.filter((x) => x >= r.hi).length, aside: 0 }))
+    .map((v, id) => ({
+      id,
+      below: v.filter((x) => x < r.lo).length,
+      above: v.filter((x) => x >= r.hi).length,
+      aside: 0,
+    }))
     .filter((o) => o.below + o.above > 0)
     .sort((a, b) => b.below + b.above - (a.below + a.above));
   assert.deepEqual(r.sources, expected);
   assert.ok(expected.length === 2 && expected.some((o) => o.id === 2 && o.above === 24));
-  assert.equal(r.below, expected.reduce((s, o) => s + o.below, 0));
-  assert.equal(r.above, expected.reduce((s, o) => s + o.above, 0));
+  assert.equal(
+    r.below,
+    expected.reduce((s, o) => s + o.below, 0),
+  );
+  assert.equal(
+    r.above,
+    expected.reduce((s, o) => s + o.above, 0),
+  );
   // The chart holds exactly the values inside the range.
   const inside = raw.reduce((s, v) => s + v.filter((x) => x >= r.lo && x < r.hi).length, 0);
   const drawn = combineHistograms(r.drawn, 256, r);
@@ -145,7 +169,9 @@ test('outliers beyond the robust range are counted exactly, value for value', ()
 test('a source whose bin spans the range and far beyond it is left out whole', () => {
   // Ordinary variances and a few huge ones in one tensor: its first bin, [0, 1.95e5), holds the ordinary ones.
   const weights = normals(200_000, 1, 0.05);
-  const variance = Float64Array.from(normals(64, 2, 1), (v, i) => (i < 5 ? 1e7 * (i + 1) : Math.abs(v) * 3));
+  const variance = Float64Array.from(normals(64, 2, 1), (v, i) =>
+    i < 5 ? 1e7 * (i + 1) : Math.abs(v) * 3,
+  );
   const sources = [fromValues(weights, 0), fromValues(variance, 1)];
   const r = robustRange(sources);
   assert.ok(r);
@@ -156,11 +182,14 @@ test('a source whose bin spans the range and far beyond it is left out whole', (
   const above = weights.filter((x) => x >= r.hi).length;
   const expected = [{ id: 1, below: 0, above: 0, aside: 64 }];
   if (below + above) expected.push({ id: 0, below, above, aside: 0 });
-  assert.deepEqual(r.sources, expected.sort((a, b) => b.below + b.above + b.aside - (a.below + a.above + a.aside)));
+  assert.deepEqual(
+    r.sources,
+    expected.sort((a, b) => b.below + b.above + b.aside - (a.below + a.above + a.aside)),
+  );
   assert.deepEqual([r.below, r.above], [below, above]);
 });
 
-test('a bound inside a non-empty source bin moves out to that bin\'s edge', () => {
+test("a bound inside a non-empty source bin moves out to that bin's edge", () => {
   // The bulk sits in [-1, 1]; one coarse tensor has 3 values in its first bin [0, 1000/256) and one at 1000.
   const bulk = src(-1, 1, [5000, 5000], -1, 1);
   const counts = new Array<number>(256).fill(0);
@@ -177,7 +206,13 @@ test('a bound inside a non-empty source bin moves out to that bin\'s edge', () =
 
 test('well-spread weights keep their full range', () => {
   // A value or two just past the fence: clipping them would barely change the chart.
-  assert.equal(robustRange([fromValues(normals(50_000, 4, 0.1), 0), fromValues(normals(300, 5, 0.3), 1)]), null);
+  assert.equal(
+    robustRange([fromValues(normals(50_000, 4, 0.1), 0), fromValues(normals(300, 5, 0.3), 1)]),
+    null,
+  );
   // Nearly everything one value: no spread to clip around.
-  assert.equal(robustRange([src(-1, 1, [0, 100_000, 0], 0, 0), src(-5, 5, [1, 0, 1], -5, 5)]), null);
+  assert.equal(
+    robustRange([src(-1, 1, [0, 100_000, 0], 0, 0), src(-5, 5, [1, 0, 1], -5, 5)]),
+    null,
+  );
 });

@@ -14,7 +14,14 @@ const tensor = (name: string, count: number, dtype = 1): TensorView => ({
   origin: 'initializer',
   scope: '',
 });
-const layer = (name: string, op: string, tensors: number[]): Layer => ({ name, op, domain: '', scope: '', tensors, slots: tensors.map((_, i) => i) });
+const layer = (name: string, op: string, tensors: number[]): Layer => ({
+  name,
+  op,
+  domain: '',
+  scope: '',
+  tensors,
+  slots: tensors.map((_, i) => i),
+});
 const stats = (mean: number, sparsity: number): TensorStats => ({
   count: 10,
   min: mean - 1,
@@ -32,14 +39,29 @@ const stats = (mean: number, sparsity: number): TensorStats => ({
   entropy: 1,
 });
 
-const tensors = [tensor('conv1.weight', 10), tensor('fc.weight', 300), tensor('layer10.w', 20), tensor('orphan', 5)];
-const layers = [layer('conv1', 'Conv', [0]), layer('layer2', 'Gemm', [2]), layer('layer10', 'Gemm', [2, 1])];
+const tensors = [
+  tensor('conv1.weight', 10),
+  tensor('fc.weight', 300),
+  tensor('layer10.w', 20),
+  tensor('orphan', 5),
+];
+const layers = [
+  layer('conv1', 'Conv', [0]),
+  layer('layer2', 'Gemm', [2]),
+  layer('layer10', 'Gemm', [2, 1]),
+];
 
 test('one row per layer/tensor pair in model order, unused tensors last', () => {
   const rows = buildRows(layers, tensors);
   assert.deepEqual(
     rows.map((r) => [r.layer, r.tensor]),
-    [['conv1', 0], ['layer2', 2], ['layer10', 2], ['layer10', 1], [UNUSED_LAYER, 3]],
+    [
+      ['conv1', 0],
+      ['layer2', 2],
+      ['layer10', 2],
+      ['layer10', 1],
+      [UNUSED_LAYER, 3],
+    ],
   );
 });
 

@@ -57,7 +57,13 @@ test('saved state is taken field by field; malformed fields fall back to default
     },
   );
   assert.deepEqual(
-    parseState({ sort: { column: 'nope', descending: true }, filter: 3, selected: { layer: 1 }, scrollTop: -5, fullRange: 'yes' }),
+    parseState({
+      sort: { column: 'nope', descending: true },
+      filter: 3,
+      selected: { layer: 1 },
+      scrollTop: -5,
+      fullRange: 'yes',
+    }),
     INITIAL_STATE,
   );
 });

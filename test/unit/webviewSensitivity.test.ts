@@ -13,19 +13,33 @@ import { INITIAL_STATE, parseState } from '../../webview/state';
 describe('Sensitivity tab', () => {
   it('reads the goal fields: none, a cosine in (0, 1], or a size with units', () => {
     assert.equal(goalFrom({ mode: 'none', cosine: 'junk', size: '' }), null);
-    assert.deepEqual(goalFrom({ mode: 'cosine', cosine: ' 0.999 ', size: '' }), { targetCosine: 0.999 });
+    assert.deepEqual(goalFrom({ mode: 'cosine', cosine: ' 0.999 ', size: '' }), {
+      targetCosine: 0.999,
+    });
     assert.deepEqual(goalFrom({ mode: 'size', cosine: '', size: '80KB' }), { sizeBudget: 80_000 });
-    assert.deepEqual(goalFrom({ mode: 'size', cosine: '', size: '1.5 MiB' }), { sizeBudget: 1_572_864 });
-    for (const cosine of ['', '1.5', '0', '-0.5', 'abc']) assert.equal(typeof goalFrom({ mode: 'cosine', cosine, size: '' }), 'string', cosine);
-    for (const size of ['', '0', '-3KB', '12 parsecs']) assert.equal(typeof goalFrom({ mode: 'size', cosine: '', size }), 'string', size);
+    assert.deepEqual(goalFrom({ mode: 'size', cosine: '', size: '1.5 MiB' }), {
+      sizeBudget: 1_572_864,
+    });
+    for (const cosine of ['', '1.5', '0', '-0.5', 'abc'])
+      assert.equal(typeof goalFrom({ mode: 'cosine', cosine, size: '' }), 'string', cosine);
+    for (const size of ['', '0', '-3KB', '12 parsecs'])
+      assert.equal(typeof goalFrom({ mode: 'size', cosine: '', size }), 'string', size);
   });
 
-  it('Re-run sends pins always, and the last search\'s choices only when no goal re-decides them', () => {
+  it("Re-run sends pins always, and the last search's choices only when no goal re-decides them", () => {
     const pins = { 'fc1.weight': 'float' as const };
-    const searched = { 'fc1.weight': 'int8', 'fc3.weight': 'fp16', 'fc2.weight': 'int4', 'fc4.weight': 'int4 (per block)' };
+    const searched = {
+      'fc1.weight': 'int8',
+      'fc3.weight': 'fp16',
+      'fc2.weight': 'int4',
+      'fc4.weight': 'int4 (per block)',
+    };
     assert.deepEqual(rerunOverrides('int4', pins, searched, true), { 'fc1.weight': 'float' });
     // Without a goal the table is written as shown: the pin wins over the search, the method needs no override, descriptions are no choice.
-    assert.deepEqual(rerunOverrides('int4', pins, searched, false), { 'fc1.weight': 'float', 'fc3.weight': 'fp16' });
+    assert.deepEqual(rerunOverrides('int4', pins, searched, false), {
+      'fc1.weight': 'float',
+      'fc3.weight': 'fp16',
+    });
   });
 
   it('saved state keeps valid pins, choices and goal, and drops the rest', () => {
@@ -44,7 +58,11 @@ describe('Sensitivity tab', () => {
     assert.deepEqual(s.goal, { mode: 'size', cosine: '0.999', size: '80KB' });
     assert.equal(parseState({ scan: { method: 'prune', samples: 8, seed: 0 } }).scan, null);
     assert.equal(parseState({ scan: { method: 'int8', samples: 0, seed: 0 } }).scan, null);
-    assert.equal(parseState({ scan: { method: 'int8', samples: 5000, seed: 0 } }).scan, null, 'more samples than a request may ask for');
+    assert.equal(
+      parseState({ scan: { method: 'int8', samples: 5000, seed: 0 } }).scan,
+      null,
+      'more samples than a request may ask for',
+    );
     assert.equal(parseState({ tab: 'other' }).tab, 'layers');
   });
 
@@ -77,7 +95,10 @@ describe('Sensitivity tab', () => {
       warnings: [],
     };
     const view = JSON.parse(JSON.stringify(toSensitivityView(report)));
-    assert.deepEqual(view.rows.map((r: { tensor: string }) => r.tensor), ['b', 'a']);
+    assert.deepEqual(
+      view.rows.map((r: { tensor: string }) => r.tensor),
+      ['b', 'a'],
+    );
     assert.equal(fromWire(view.rows[1].sqnrDb), Infinity);
     assert.equal(view.rows[1].outCosine, undefined);
     assert.equal(view.rows[0].outCosine, 0.9);
@@ -88,15 +109,45 @@ describe('Sensitivity tab', () => {
     assert.equal(parseByteSize('1200000'), 1_200_000);
     assert.equal(parseByteSize('25MB'), 25_000_000);
     assert.equal(parseByteSize('3.5MiB'), 3_670_016);
-    for (const bad of ['', 'MB', '-1', '0', '1e3', '2TB']) assert.equal(parseByteSize(bad), undefined, bad);
+    for (const bad of ['', 'MB', '-1', '0', '1e3', '2TB'])
+      assert.equal(parseByteSize(bad), undefined, bad);
   });
 
   it('a Re-run result carries the verdict when the outputs moved past the threshold or could not be checked', () => {
-    const report = { totals: { fileBytesBefore: 100, fileBytesAfter: 30, ratio: 100 / 30 } } as CompressReport;
-    const fidelity = { cosine: 0.72, output: 'y', outputs: 1, measuredOn: '8 random samples (seed 0): x float32[1,3,48,192]' };
-    const poor = { state: 'poor', fidelity, minCosine: 0.99, suspects: [], ranking: '', spread: true, suggestions: [] } as unknown as Verdict;
-    assert.match(toMixedResult('m.mixed.onnx', report, undefined, poor).problem ?? '', /changes the model's outputs substantially: .*0\.72.*below 0\.99; measured on 8 random samples/);
-    assert.equal(toMixedResult('m.mixed.onnx', report, undefined, { state: 'failed', reason: 'cannot run' }).problem, 'not verified: cannot run');
-    assert.equal(toMixedResult('m.mixed.onnx', report, undefined, { state: 'ok', fidelity: { ...fidelity, cosine: 0.999 }, minCosine: 0.99 } as Verdict).problem, undefined);
+    const report = {
+      totals: { fileBytesBefore: 100, fileBytesAfter: 30, ratio: 100 / 30 },
+    } as CompressReport;
+    const fidelity = {
+      cosine: 0.72,
+      output: 'y',
+      outputs: 1,
+      measuredOn: '8 random samples (seed 0): x float32[1,3,48,192]',
+    };
+    const poor = {
+      state: 'poor',
+      fidelity,
+      minCosine: 0.99,
+      suspects: [],
+      ranking: '',
+      spread: true,
+      suggestions: [],
+    } as unknown as Verdict;
+    assert.match(
+      toMixedResult('m.mixed.onnx', report, undefined, poor).problem ?? '',
+      /changes the model's outputs substantially: .*0\.72.*below 0\.99; measured on 8 random samples/,
+    );
+    assert.equal(
+      toMixedResult('m.mixed.onnx', report, undefined, { state: 'failed', reason: 'cannot run' })
+        .problem,
+      'not verified: cannot run',
+    );
+    assert.equal(
+      toMixedResult('m.mixed.onnx', report, undefined, {
+        state: 'ok',
+        fidelity: { ...fidelity, cosine: 0.999 },
+        minCosine: 0.99,
+      } as Verdict).problem,
+      undefined,
+    );
   });
 });

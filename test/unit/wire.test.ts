@@ -6,7 +6,9 @@ import { MemorySource } from '../../src/core/io/source';
 import { WireReader } from '../../src/core/io/wire';
 
 // Field 1 varint 300, field 2 fixed64, field 3 bytes "hi", field 4 fixed32, field 5 varint 7.
-const MESSAGE = Uint8Array.from([0x08, 0xac, 0x02, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1a, 2, 0x68, 0x69, 0x25, 1, 2, 3, 4, 0x28, 7]);
+const MESSAGE = Uint8Array.from([
+  0x08, 0xac, 0x02, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1a, 2, 0x68, 0x69, 0x25, 1, 2, 3, 4, 0x28, 7,
+]);
 const reader = (bytes = MESSAGE) => new WireReader(new MemorySource(bytes, 'test.pb'));
 
 describe('WireReader.fields', () => {
@@ -23,7 +25,13 @@ describe('WireReader.fields', () => {
       }),
       true,
     );
-    assert.deepEqual(seen, [[1, 0], [2, 1], [3, 2], [4, 5], [5, 0]]);
+    assert.deepEqual(seen, [
+      [1, 0],
+      [2, 1],
+      [3, 2],
+      [4, 5],
+      [5, 0],
+    ]);
     assert.equal(text, 'hi');
     assert.equal(last, 7);
     assert.equal(r.pos, MESSAGE.length);

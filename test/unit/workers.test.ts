@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -23,13 +34,18 @@ describe('worker pool and model service', () => {
       const file = fixturePath('cnn.onnx');
       const model = await service.open(file);
       const streamed: StatsResult[] = [];
-      const results = await service.stats(file, model, { bins: 256, nearZero: 0 }, (r) => streamed.push(r));
+      const results = await service.stats(file, model, { bins: 256, nearZero: 0 }, (r) =>
+        streamed.push(r),
+      );
       assert.equal(streamed.length, model.tensors.length);
       const local = openModel(file);
       try {
         for (const r of results) {
           const expected = local.stats(model.tensors[r.index].name);
-          assert.deepEqual({ ...r.stats, histogram: Array.from(r.stats!.histogram.counts) }, { ...expected, histogram: Array.from(expected.histogram.counts) });
+          assert.deepEqual(
+            { ...r.stats, histogram: Array.from(r.stats!.histogram.counts) },
+            { ...expected, histogram: Array.from(expected.histogram.counts) },
+          );
         }
       } finally {
         local.close();
@@ -53,7 +69,11 @@ describe('worker pool and model service', () => {
       await service.stats(file, await service.open(file), options, () => undefined);
       assert.ok(service.cachedStats(file, options), 'cached after the first run');
       utimesSync(join(dir, 'model.onnx.data'), new Date(), new Date(Date.now() + 5000));
-      assert.equal(service.cachedStats(file, options), undefined, 'a changed data file is a new version');
+      assert.equal(
+        service.cachedStats(file, options),
+        undefined,
+        'a changed data file is a new version',
+      );
     } finally {
       pool.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -65,12 +85,18 @@ describe('worker pool and model service', () => {
     try {
       const service = new ModelService(pool);
       await assert.rejects(service.open(fixturePath('missing.onnx')), /file not found/);
-      await assert.rejects(pool.request({ method: 'open', params: { path: fixturePath('external/model.onnx.data') } }), InvalidModelError);
+      await assert.rejects(
+        pool.request({ method: 'open', params: { path: fixturePath('external/model.onnx.data') } }),
+        InvalidModelError,
+      );
       const file = fixturePath('mlp.onnx');
       const model: Model = await service.open(file);
       const controller = new AbortController();
       controller.abort();
-      await assert.rejects(service.stats(file, model, { bins: 256, nearZero: 0 }, () => undefined, controller.signal), CancelledError);
+      await assert.rejects(
+        service.stats(file, model, { bins: 256, nearZero: 0 }, () => undefined, controller.signal),
+        CancelledError,
+      );
     } finally {
       pool.dispose();
     }
@@ -83,14 +109,31 @@ describe('worker pool and model service', () => {
       const service = new ModelService(pool);
       const input = join(dir, 'cnn.onnx');
       copyFileSync(fixturePath('cnn.onnx'), input);
-      const result = await service.compress(input, { methods: ['int8'], options: {} }, {}, () => undefined);
+      const result = await service.compress(
+        input,
+        { methods: ['int8'], options: {} },
+        {},
+        () => undefined,
+      );
       assert.equal(result.output, join(dir, 'cnn.int8.onnx'));
       assert.equal(statSync(result.output).size, result.report.totals.fileBytesAfter);
       assert.ok(result.report.tensors.length > 0);
-      await assert.rejects(service.compress(input, { methods: ['int8'], options: {} }, {}, () => undefined), /already exists/);
+      await assert.rejects(
+        service.compress(input, { methods: ['int8'], options: {} }, {}, () => undefined),
+        /already exists/,
+      );
       const controller = new AbortController();
       controller.abort();
-      await assert.rejects(service.compress(input, { methods: ['fp16'], options: {} }, {}, () => undefined, controller.signal), CancelledError);
+      await assert.rejects(
+        service.compress(
+          input,
+          { methods: ['fp16'], options: {} },
+          {},
+          () => undefined,
+          controller.signal,
+        ),
+        CancelledError,
+      );
       assert.deepEqual(readdirSync(dir).sort(), ['cnn.int8.onnx', 'cnn.onnx']);
     } finally {
       pool.dispose();
@@ -112,11 +155,19 @@ describe('worker pool and model service', () => {
         for (const methods of [['int8'], ['prune', 'int8'], ['fp16']] as const) {
           const spec = { methods: [...methods], options: { sparsity: 0.5 } };
           const a = compressFile(input, spec, { output: one, force: true });
-          const b = compressFile(input, spec, { output: many, force: true, tensorThreads: { script: distFile('worker.js'), count: 2 } });
+          const b = compressFile(input, spec, {
+            output: many,
+            force: true,
+            tensorThreads: { script: distFile('worker.js'), count: 2 },
+          });
           const label = `${methods.join('+')}${external ? ' (external data)' : ''}`;
           assert.deepEqual(b.report, a.report, label);
           assert.ok(readFileSync(many).equals(readFileSync(one)), `${label}: same model bytes`);
-          if (external) assert.ok(readFileSync(`${many}.data`).equals(readFileSync(`${one}.data`)), `${label}: same data bytes`);
+          if (external)
+            assert.ok(
+              readFileSync(`${many}.data`).equals(readFileSync(`${one}.data`)),
+              `${label}: same data bytes`,
+            );
         }
       }
     } finally {
@@ -133,11 +184,19 @@ describe('worker pool and model service', () => {
       const fds = openFiles();
       // Cancelled once the first tensor is in: the helpers are in the middle of others, their files open.
       let stop = false;
-      const options = { tensorThreads: { script: distFile('worker.js'), count: 2 }, progress: (done: number) => void (stop ||= done >= 1), cancelled: () => stop };
-      assert.throws(() => compressFile(join(dir, 'big.onnx'), { methods: ['int8'], options: {} }, options), CancelledError);
+      const options = {
+        tensorThreads: { script: distFile('worker.js'), count: 2 },
+        progress: (done: number) => void (stop ||= done >= 1),
+        cancelled: () => stop,
+      };
+      assert.throws(
+        () => compressFile(join(dir, 'big.onnx'), { methods: ['int8'], options: {} }, options),
+        CancelledError,
+      );
       assert.deepEqual(readdirSync(dir).sort(), before);
       // Stopped helpers' descriptors close as their threads end.
-      for (let waited = 0; openFiles() > fds && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let waited = 0; openFiles() > fds && waited < 10_000; waited += 50)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(openFiles(), fds, 'descriptors open in this process after the helpers stopped');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -145,9 +204,34 @@ describe('worker pool and model service', () => {
   });
 
   it('reports a helper thread that cannot open the model instead of waiting for it', () => {
-    const ref = { name: 'w', dtype: 1, dims: [16, 16], count: 256, bytes: 1024, origin: 'initializer', scope: '', storage: { kind: 'range' as const, offset: 0, length: 1024 } };
-    const job = { candidate: { index: 0, tensor: ref, op: 'MatMul', layer: 'mm', layout: { dims: [16, 16], outputAxis: 1, inputAxis: 0 } }, position: 0, storage: 'int8' as const, spec: { methods: ['int8' as const], options: {} }, opset: 13 };
-    const run = tensorThreads(distFile('worker.js'), join(tmpdir(), 'model-lens-no-such-model.onnx'), 2);
+    const ref = {
+      name: 'w',
+      dtype: 1,
+      dims: [16, 16],
+      count: 256,
+      bytes: 1024,
+      origin: 'initializer',
+      scope: '',
+      storage: { kind: 'range' as const, offset: 0, length: 1024 },
+    };
+    const job = {
+      candidate: {
+        index: 0,
+        tensor: ref,
+        op: 'MatMul',
+        layer: 'mm',
+        layout: { dims: [16, 16], outputAxis: 1, inputAxis: 0 },
+      },
+      position: 0,
+      storage: 'int8' as const,
+      spec: { methods: ['int8' as const], options: {} },
+      opset: 13,
+    };
+    const run = tensorThreads(
+      distFile('worker.js'),
+      join(tmpdir(), 'model-lens-no-such-model.onnx'),
+      2,
+    );
     assert.throws(() => [...run([job, { ...job, position: 1 }], () => false)], /file not found/);
   });
 
@@ -156,34 +240,65 @@ describe('worker pool and model service', () => {
     const pool = new WorkerPool(distFile('worker.js'), 2);
     try {
       const rng = mulberry32(3);
-      const big = Float32Array.from({ length: (1 << 20) + 3 }, (_, i) => (i % 97 === 0 ? 0 : (rng() - 0.4) * 0.2));
+      const big = Float32Array.from({ length: (1 << 20) + 3 }, (_, i) =>
+        i % 97 === 0 ? 0 : (rng() - 0.4) * 0.2,
+      );
       big[12345] = NaN;
       big[777777] = -Infinity;
       const small = Float32Array.from({ length: 1000 }, () => rng());
       const header = JSON.stringify({
         big: { dtype: 'F32', shape: [big.length], data_offsets: [0, big.byteLength] },
-        small: { dtype: 'F32', shape: [small.length], data_offsets: [big.byteLength, big.byteLength + small.byteLength] },
+        small: {
+          dtype: 'F32',
+          shape: [small.length],
+          data_offsets: [big.byteLength, big.byteLength + small.byteLength],
+        },
       });
       const length = Buffer.alloc(8);
       length.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
       const file = join(dir, 'one-big.safetensors');
-      writeFileSync(file, Buffer.concat([length, Buffer.from(header), Buffer.from(big.buffer), Buffer.from(small.buffer)]));
+      writeFileSync(
+        file,
+        Buffer.concat([
+          length,
+          Buffer.from(header),
+          Buffer.from(big.buffer),
+          Buffer.from(small.buffer),
+        ]),
+      );
       const service = new ModelService(pool, 1 << 20);
       const model = await service.open(file);
       const methods: string[] = [];
       const request = pool.request.bind(pool);
       pool.request = (req, ...rest) => (methods.push(req.method), request(req, ...rest));
       const results = await service.stats(file, model, { bins: 256, nearZero: 0 }, () => undefined);
-      assert.deepEqual(methods.sort(), ['stats', 'statsSlice', 'statsSlice', 'statsSlice', 'statsSlice'], 'each worker streams a slice in both passes; the small tensor goes whole');
+      assert.deepEqual(
+        methods.sort(),
+        ['stats', 'statsSlice', 'statsSlice', 'statsSlice', 'statsSlice'],
+        'each worker streams a slice in both passes; the small tensor goes whole',
+      );
       const local = openModel(file);
       try {
         for (const r of results) {
           const { mean, std, ...exact } = r.stats!;
-          const { mean: expectedMean, std: expectedStd, ...expected } = local.stats(model.tensors[r.index].name);
-          assert.deepEqual({ ...exact, histogram: Array.from(exact.histogram.counts) }, { ...expected, histogram: Array.from(expected.histogram.counts) });
+          const {
+            mean: expectedMean,
+            std: expectedStd,
+            ...expected
+          } = local.stats(model.tensors[r.index].name);
+          assert.deepEqual(
+            { ...exact, histogram: Array.from(exact.histogram.counts) },
+            { ...expected, histogram: Array.from(expected.histogram.counts) },
+          );
           // Merged moments add in another order: the last bits of mean and std may differ.
-          assert.ok(Math.abs(mean! - expectedMean!) <= 1e-12 * Math.abs(expectedMean!), `mean ${mean} vs ${expectedMean}`);
-          assert.ok(Math.abs(std! - expectedStd!) <= 1e-12 * expectedStd!, `std ${std} vs ${expectedStd}`);
+          assert.ok(
+            Math.abs(mean! - expectedMean!) <= 1e-12 * Math.abs(expectedMean!),
+            `mean ${mean} vs ${expectedMean}`,
+          );
+          assert.ok(
+            Math.abs(std! - expectedStd!) <= 1e-12 * expectedStd!,
+            `std ${std} vs ${expectedStd}`,
+          );
         }
       } finally {
         local.close();
@@ -195,9 +310,18 @@ describe('worker pool and model service', () => {
   });
 
   it('partitions tensors evenly by bytes and keeps file order within a worker', () => {
-    const refs = [100e6, 10e6, 60e6, 45e6, 5e6].map((bytes, index) => ({ index, ref: { bytes } as never }));
+    const refs = [100e6, 10e6, 60e6, 45e6, 5e6].map((bytes, index) => ({
+      index,
+      ref: { bytes } as never,
+    }));
     const parts = partition(refs, 2);
-    assert.deepEqual(parts.map((p) => p.map((t) => t.index)), [[0, 1], [2, 3, 4]]);
+    assert.deepEqual(
+      parts.map((p) => p.map((t) => t.index)),
+      [
+        [0, 1],
+        [2, 3, 4],
+      ],
+    );
     assert.deepEqual(partition(refs.slice(0, 1), 2).length, 1, 'no empty jobs');
   });
 });
@@ -205,13 +329,27 @@ describe('worker pool and model service', () => {
 describe('webview protocol', () => {
   it('accepts well-formed messages and rejects anything else', () => {
     assert.deepEqual(parseFromWebview({ type: 'ready' }), { type: 'ready' });
-    assert.deepEqual(parseFromWebview({ type: 'request', id: 3, method: 'exportStatistics', params: { format: 'csv' } }), {
-      type: 'request',
-      id: 3,
-      method: 'exportStatistics',
-      params: { format: 'csv' },
-    });
-    for (const bad of [null, 'ready', { type: 'request', id: 'x', method: 'recompute' }, { type: 'request', id: 1, method: 'exportStatistics', params: { format: 'exe' } }, { type: 'request', id: 1, method: 'deleteFile' }]) {
+    assert.deepEqual(
+      parseFromWebview({
+        type: 'request',
+        id: 3,
+        method: 'exportStatistics',
+        params: { format: 'csv' },
+      }),
+      {
+        type: 'request',
+        id: 3,
+        method: 'exportStatistics',
+        params: { format: 'csv' },
+      },
+    );
+    for (const bad of [
+      null,
+      'ready',
+      { type: 'request', id: 'x', method: 'recompute' },
+      { type: 'request', id: 1, method: 'exportStatistics', params: { format: 'exe' } },
+      { type: 'request', id: 1, method: 'deleteFile' },
+    ]) {
       assert.equal(parseFromWebview(bad), null, JSON.stringify(bad));
     }
   });

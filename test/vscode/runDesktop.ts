@@ -11,7 +11,9 @@ const root = resolve(__dirname, '../../..');
 async function main(): Promise<void> {
   const workspace = mkdtempSync(join(tmpdir(), 'model-lens-vscode-'));
   try {
-    execFileSync(process.execPath, [join(root, 'dist/test/fixtures/generate.js'), workspace], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(root, 'dist/test/fixtures/generate.js'), workspace], {
+      stdio: 'inherit',
+    });
     await runTests({
       // Offline machines can point this at an installed VS Code instead of downloading one.
       vscodeExecutablePath: process.env.VSCODE_EXECUTABLE_PATH,

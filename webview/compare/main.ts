@@ -30,7 +30,6 @@ import { onPixelRatioChange, onThemeChange } from '../theme';
 import { OverlayChart, type OverlayData } from './overlayChart';
 import { vsCodeApi } from '../vscodeApi';
 
-
 interface SavedState {
   sort: SortState | null;
   filter: string;
@@ -76,7 +75,11 @@ function sideText(s: TensorSideView | null): string {
 
 /** A source histogram with no counts still widens the combined range: re-binning one side onto both sides' range. */
 function anchor(s: TensorStats): RebinSource {
-  return { histogram: { min: s.histogram.min, max: s.histogram.max, counts: new Uint32Array(0) }, min: s.min ?? NaN, max: s.max ?? NaN };
+  return {
+    histogram: { min: s.histogram.min, max: s.histogram.max, counts: new Uint32Array(0) },
+    min: s.min ?? NaN,
+    max: s.max ?? NaN,
+  };
 }
 
 /** About 2·√n bins (16 up to the configured count), so a small tensor's histogram is not a row of isolated spikes. */
@@ -108,7 +111,10 @@ class CompareApp {
   private readonly vscode = vsCodeApi<FromCompare, SavedState>();
   private readonly state = parseState(this.vscode.getState());
   private view: CompareView | null = null;
-  private stats: { original: (TensorStats | undefined)[]; variant: (TensorStats | undefined)[] } = { original: [], variant: [] };
+  private stats: { original: (TensorStats | undefined)[]; variant: (TensorStats | undefined)[] } = {
+    original: [],
+    variant: [],
+  };
   private paired = new Map<number, PairedHistogramView>();
   private selected: number | null = null;
   private statsDone = false;
@@ -118,8 +124,16 @@ class CompareApp {
   private readonly root: HTMLElement;
   private readonly head = h('header', { class: 'head compare-head' });
   private readonly statusLine = h('span', { class: 'status' });
-  private readonly progress = h('vscode-progress-bar', { class: 'progress', 'aria-label': 'Computing statistics' }) as ProgressBar;
-  private readonly filter = h('vscode-textfield', { class: 'filter', type: 'search', placeholder: 'Filter by tensor, layer, op or status', 'aria-label': 'Filter tensors' }) as TextField;
+  private readonly progress = h('vscode-progress-bar', {
+    class: 'progress',
+    'aria-label': 'Computing statistics',
+  }) as ProgressBar;
+  private readonly filter = h('vscode-textfield', {
+    class: 'filter',
+    type: 'search',
+    placeholder: 'Filter by tensor, layer, op or status',
+    'aria-label': 'Filter tensors',
+  }) as TextField;
   private readonly count = h('span', { class: 'match-count', 'aria-live': 'polite' });
   private readonly tableHost = h('div', { class: 'compare-table' });
   private table: Table<CompareRowView> | null = null;
@@ -127,14 +141,28 @@ class CompareApp {
   private readonly detailSub = h('div', { class: 'detail-subtitle' });
   private readonly legend = h('div', { class: 'legend' });
   private readonly chartNote = h('div', { class: 'chart-note', role: 'status' });
-  private readonly chart = new OverlayChart('compare-histogram', 240, { original: 'original', variant: 'variant' });
-  private readonly logToggle = h('vscode-checkbox', { label: 'Log scale', class: 'log-toggle' }) as Checkbox;
+  private readonly chart = new OverlayChart('compare-histogram', 240, {
+    original: 'original',
+    variant: 'variant',
+  });
+  private readonly logToggle = h('vscode-checkbox', {
+    label: 'Log scale',
+    class: 'log-toggle',
+  }) as Checkbox;
   private readonly sides = h('div', { class: 'side-facts' });
   private readonly metrics = h('dl', { class: 'facts' });
 
   constructor(root: HTMLElement) {
     this.root = root;
-    setChildren(root, h('div', { class: 'loading' }, icon('loading', 'codicon-modifier-spin'), h('span', {}, 'Reading both models…')));
+    setChildren(
+      root,
+      h(
+        'div',
+        { class: 'loading' },
+        icon('loading', 'codicon-modifier-spin'),
+        h('span', {}, 'Reading both models…'),
+      ),
+    );
     this.filter.append(h('vscode-icon', { slot: 'content-before', name: 'filter' }));
     this.filter.value = this.state.filter;
     this.filter.addEventListener('input', () => {
@@ -177,7 +205,8 @@ class CompareApp {
         break;
       case 'stats': {
         const into = this.stats[msg.side];
-        for (const r of msg.results) if (Number.isInteger(r.index) && r.index >= 0 && r.stats) into[r.index] = r.stats;
+        for (const r of msg.results)
+          if (Number.isInteger(r.index) && r.index >= 0 && r.stats) into[r.index] = r.stats;
         this.scheduleRefresh();
         break;
       }
@@ -200,7 +229,15 @@ class CompareApp {
         this.scheduleRefresh();
         break;
       case 'failed':
-        setChildren(this.root, h('div', { class: 'callout bad failure', role: 'alert' }, icon('error'), h('span', {}, `Cannot compare: ${msg.message}`)));
+        setChildren(
+          this.root,
+          h(
+            'div',
+            { class: 'callout bad failure', role: 'alert' },
+            icon('error'),
+            h('span', {}, `Cannot compare: ${msg.message}`),
+          ),
+        );
         break;
     }
   }
@@ -224,22 +261,36 @@ class CompareApp {
 
   /** A tensor stored the same way whose values differ (pruned in place, edited) shows as changed once both statistics are in. */
   private status(r: CompareRowView): DisplayStatus {
-    if (r.status !== 'same' || r.original?.statsIndex == null || r.variant?.statsIndex == null) return r.status;
+    if (r.status !== 'same' || r.original?.statsIndex == null || r.variant?.statsIndex == null)
+      return r.status;
     const a = this.stats.original[r.original.statsIndex];
     const b = this.stats.variant[r.variant.statsIndex];
     if (!a || !b) return r.status;
-    const same = a.min === b.min && a.max === b.max && a.mean === b.mean && a.std === b.std && a.zeros === b.zeros;
+    const same =
+      a.min === b.min &&
+      a.max === b.max &&
+      a.mean === b.mean &&
+      a.std === b.std &&
+      a.zeros === b.zeros;
     return same ? 'same' : 'values';
   }
 
   private columns(v: CompareView): Column<CompareRowView>[] {
-    const ratio = (r: CompareRowView) => (r.original && r.variant ? r.original.bytes / Math.max(1, r.variant.bytes) : NaN);
+    const ratio = (r: CompareRowView) =>
+      r.original && r.variant ? r.original.bytes / Math.max(1, r.variant.bytes) : NaN;
     const side = (s: TensorSideView | null, cls: string) =>
       s
         ? h(
             'div',
             { class: `name-cell ${cls}` },
-            h('span', { class: 'type', title: s.storedAs.join(', ') }, sideText(s), s.storedAs.length > 1 ? h('span', { class: 'parts' }, ` +${s.storedAs.length - 1}`) : null),
+            h(
+              'span',
+              { class: 'type', title: s.storedAs.join(', ') },
+              sideText(s),
+              s.storedAs.length > 1
+                ? h('span', { class: 'parts' }, ` +${s.storedAs.length - 1}`)
+                : null,
+            ),
             h('span', { class: 'where' }, formatBytes(s.bytes)),
           )
         : '—';
@@ -248,13 +299,52 @@ class CompareApp {
         id: 'name',
         label: 'Tensor',
         value: (r) => r.name,
-        render: (r) => h('div', { class: 'name-cell' }, h('span', { class: 'name', title: r.name }, r.name), h('span', { class: 'where' }, [r.layer, r.op].filter(Boolean).join(' · ') || 'not used by a layer')),
+        render: (r) =>
+          h(
+            'div',
+            { class: 'name-cell' },
+            h('span', { class: 'name', title: r.name }, r.name),
+            h(
+              'span',
+              { class: 'where' },
+              [r.layer, r.op].filter(Boolean).join(' · ') || 'not used by a layer',
+            ),
+          ),
         className: 'col-name',
       },
-      { id: 'status', label: 'Status', value: (r) => this.status(r), render: (r) => h('span', { class: `status-badge ${this.status(r)}` }, STATUS_LABEL[this.status(r)]) },
-      { id: 'original', label: 'Original', numeric: true, title: `dtype, shape and bytes in ${v.original.name} (sorts by bytes)`, value: (r) => r.original?.bytes ?? NaN, render: (r) => side(r.original, 'side-a'), className: 'side-a' },
-      { id: 'variant', label: 'Variant', numeric: true, title: `stored form in ${v.variant.name}, all parts (sorts by bytes)`, value: (r) => r.variant?.bytes ?? NaN, render: (r) => side(r.variant, 'side-b'), className: 'side-b' },
-      { id: 'ratio', label: 'Ratio', numeric: true, title: 'Original bytes / variant bytes', value: ratio, render: (r) => (Number.isFinite(ratio(r)) ? `${ratio(r).toFixed(2)}×` : '—') },
+      {
+        id: 'status',
+        label: 'Status',
+        value: (r) => this.status(r),
+        render: (r) =>
+          h('span', { class: `status-badge ${this.status(r)}` }, STATUS_LABEL[this.status(r)]),
+      },
+      {
+        id: 'original',
+        label: 'Original',
+        numeric: true,
+        title: `dtype, shape and bytes in ${v.original.name} (sorts by bytes)`,
+        value: (r) => r.original?.bytes ?? NaN,
+        render: (r) => side(r.original, 'side-a'),
+        className: 'side-a',
+      },
+      {
+        id: 'variant',
+        label: 'Variant',
+        numeric: true,
+        title: `stored form in ${v.variant.name}, all parts (sorts by bytes)`,
+        value: (r) => r.variant?.bytes ?? NaN,
+        render: (r) => side(r.variant, 'side-b'),
+        className: 'side-b',
+      },
+      {
+        id: 'ratio',
+        label: 'Ratio',
+        numeric: true,
+        title: 'Original bytes / variant bytes',
+        value: ratio,
+        render: (r) => (Number.isFinite(ratio(r)) ? `${ratio(r).toFixed(2)}×` : '—'),
+      },
     ];
     if (v.source === 'report') {
       cols.push(
@@ -264,7 +354,13 @@ class CompareApp {
           numeric: true,
           title: 'Cosine similarity of original and reconstructed weights',
           value: (r) => (r.metrics ? fromWire(r.metrics.cosine) : NaN),
-          render: (r) => (r.metrics ? metricCell(formatCosine(fromWire(r.metrics.cosine)), fromWire(r.metrics.cosine) < 0.99 ? 'poor' : undefined) : '—'),
+          render: (r) =>
+            r.metrics
+              ? metricCell(
+                  formatCosine(fromWire(r.metrics.cosine)),
+                  fromWire(r.metrics.cosine) < 0.99 ? 'poor' : undefined,
+                )
+              : '—',
         },
         {
           id: 'sqnr',
@@ -276,7 +372,8 @@ class CompareApp {
         },
       );
     } else {
-      const sparsity = (s: TensorSideView | null, which: 'original' | 'variant') => (s?.statsIndex != null ? this.stats[which][s.statsIndex]?.sparsity : undefined);
+      const sparsity = (s: TensorSideView | null, which: 'original' | 'variant') =>
+        s?.statsIndex != null ? this.stats[which][s.statsIndex]?.sparsity : undefined;
       cols.push({
         id: 'sparsity',
         label: 'Sparsity',
@@ -286,7 +383,11 @@ class CompareApp {
         render: (r) => {
           const a = sparsity(r.original, 'original');
           const b = sparsity(r.variant, 'variant');
-          return a === undefined && b === undefined ? '—' : a === b ? formatPercent(a) : `${formatPercent(a)} → ${formatPercent(b)}`;
+          return a === undefined && b === undefined
+            ? '—'
+            : a === b
+              ? formatPercent(a)
+              : `${formatPercent(a)} → ${formatPercent(b)}`;
         },
       });
     }
@@ -295,14 +396,24 @@ class CompareApp {
 
   private sideCard(which: 'original' | 'variant'): HTMLElement {
     const s = this.view![which];
-    const open = h('vscode-button', { secondary: true, icon: 'go-to-file', title: `Open ${s.name} in the inspector` }, 'Open');
-    open.addEventListener('click', () => this.act(which === 'original' ? 'openOriginal' : 'openVariant'));
+    const open = h(
+      'vscode-button',
+      { secondary: true, icon: 'go-to-file', title: `Open ${s.name} in the inspector` },
+      'Open',
+    );
+    open.addEventListener('click', () =>
+      this.act(which === 'original' ? 'openOriginal' : 'openVariant'),
+    );
     return h(
       'div',
       { class: `side-card ${which === 'original' ? 'side-a' : 'side-b'}` },
       h('div', { class: 'card-label' }, which === 'original' ? 'Original' : 'Variant'),
       h('div', { class: 'side-name', title: `${s.folder}/${s.name}` }, s.name),
-      h('div', { class: 'card-sub' }, `${formatBytes(s.fileBytes)} · ${formatInt(s.tensors)} tensors · ${formatInt(s.parameters)} values · ${s.opsets}`),
+      h(
+        'div',
+        { class: 'card-sub' },
+        `${formatBytes(s.fileBytes)} · ${formatInt(s.tensors)} tensors · ${formatInt(s.parameters)} values · ${s.opsets}`,
+      ),
       h('div', { class: 'side-actions' }, open),
     );
   }
@@ -320,22 +431,45 @@ class CompareApp {
       b.addEventListener('click', () => this.act('showReport'));
       extra.push(b);
     } else {
-      const b = h('vscode-button', { secondary: true, icon: 'arrow-swap', title: 'Treat the other file as the original' }, 'Swap');
+      const b = h(
+        'vscode-button',
+        { secondary: true, icon: 'arrow-swap', title: 'Treat the other file as the original' },
+        'Swap',
+      );
       b.addEventListener('click', () => this.act('swap'));
       extra.push(b);
     }
     setChildren(
       this.head,
       this.sideCard('original'),
-      h('div', { class: 'versus' }, icon('arrow-right'), h('div', { class: 'versus-ratio' }, describeRatio(ratio)), ...extra),
+      h(
+        'div',
+        { class: 'versus' },
+        icon('arrow-right'),
+        h('div', { class: 'versus-ratio' }, describeRatio(ratio)),
+        ...extra,
+      ),
       this.sideCard('variant'),
     );
-    const names = view.source === 'report' ? { original: 'original', variant: 'reconstructed' } : { original: view.original.name, variant: view.variant.name };
+    const names =
+      view.source === 'report'
+        ? { original: 'original', variant: 'reconstructed' }
+        : { original: view.original.name, variant: view.variant.name };
     this.chart.setNames(names);
     setChildren(
       this.legend,
-      h('span', { class: 'legend-item' }, h('span', { class: 'swatch original', 'aria-hidden': 'true' }), names.original),
-      h('span', { class: 'legend-item' }, h('span', { class: 'swatch variant', 'aria-hidden': 'true' }), names.variant),
+      h(
+        'span',
+        { class: 'legend-item' },
+        h('span', { class: 'swatch original', 'aria-hidden': 'true' }),
+        names.original,
+      ),
+      h(
+        'span',
+        { class: 'legend-item' },
+        h('span', { class: 'swatch variant', 'aria-hidden': 'true' }),
+        names.variant,
+      ),
     );
 
     this.table = new Table<CompareRowView>({
@@ -353,7 +487,8 @@ class CompareApp {
         this.save();
         this.showDetail();
       },
-      filterText: (r) => `${r.name} ${r.layer} ${r.op} ${STATUS_LABEL[this.status(r)]} ${r.method ?? ''}`,
+      filterText: (r) =>
+        `${r.name} ${r.layer} ${r.op} ${STATUS_LABEL[this.status(r)]} ${r.method ?? ''}`,
       empty: view.rows.length ? 'No tensor matches the filter.' : 'Neither model has tensors.',
     });
     this.table.setRows(view.rows);
@@ -364,7 +499,12 @@ class CompareApp {
     const detail = h(
       'section',
       { class: 'compare-detail', 'aria-label': 'Selected tensor' },
-      h('div', { class: 'detail-head' }, h('div', { class: 'detail-names' }, this.detailTitle, this.detailSub), this.logToggle),
+      h(
+        'div',
+        { class: 'detail-head' },
+        h('div', { class: 'detail-names' }, this.detailTitle, this.detailSub),
+        this.logToggle,
+      ),
       this.legend,
       h('div', { class: 'detail-chart' }, this.chart.element, this.chartNote),
       this.sides,
@@ -372,11 +512,20 @@ class CompareApp {
     );
     this.progress.hidden = false;
     this.progress.indeterminate = true;
-    this.statusLine.textContent = view.source === 'report' ? this.sourceText() : 'Computing statistics…';
+    this.statusLine.textContent =
+      view.source === 'report' ? this.sourceText() : 'Computing statistics…';
     setChildren(
       this.root,
       this.head,
-      h('div', { class: 'toolbar' }, this.filter, this.count, h('span', { class: 'toolbar-spacer' }), this.statusLine, this.progress),
+      h(
+        'div',
+        { class: 'toolbar' },
+        this.filter,
+        this.count,
+        h('span', { class: 'toolbar-spacer' }),
+        this.statusLine,
+        this.progress,
+      ),
       h('div', { class: 'compare-main' }, this.tableHost, detail),
     );
     // The previous selection by name, else the first compressed or changed tensor, else the first row.
@@ -392,7 +541,10 @@ class CompareApp {
   private updateCount(): void {
     const total = this.view?.rows.length ?? 0;
     const shown = this.table?.visible ?? 0;
-    this.count.textContent = shown === total ? `${formatInt(total)} tensor${total === 1 ? '' : 's'}` : `${formatInt(shown)} of ${formatInt(total)} tensors`;
+    this.count.textContent =
+      shown === total
+        ? `${formatInt(total)} tensor${total === 1 ? '' : 's'}`
+        : `${formatInt(shown)} of ${formatInt(total)} tensors`;
   }
 
   /** Histogram pair for a row: the report's, else both files' statistics on a common range. */
@@ -401,22 +553,49 @@ class CompareApp {
     const p = this.paired.get(index);
     if (p) {
       const target = binsFor(total(p.original), maxBins);
-      return { data: { min: p.min, max: p.max, original: mergeBins(p.original, target), variant: mergeBins(p.variant, target) }, note: '' };
+      return {
+        data: {
+          min: p.min,
+          max: p.max,
+          original: mergeBins(p.original, target),
+          variant: mergeBins(p.variant, target),
+        },
+        note: '',
+      };
     }
-    const a = row.original?.statsIndex != null ? this.stats.original[row.original.statsIndex] : undefined;
-    const b = row.variant?.statsIndex != null ? this.stats.variant[row.variant.statsIndex] : undefined;
+    const a =
+      row.original?.statsIndex != null ? this.stats.original[row.original.statsIndex] : undefined;
+    const b =
+      row.variant?.statsIndex != null ? this.stats.variant[row.variant.statsIndex] : undefined;
     const pending = !this.statsDone ? 'Computing statistics…' : '';
     if (a && b) {
       const target = binsFor(Math.max(a.count, b.count), maxBins);
       const ha = a.histogram;
       const hb = b.histogram;
       if (ha.min === hb.min && ha.max === hb.max && ha.counts.length === hb.counts.length) {
-        return { data: { min: ha.min, max: ha.max, original: mergeBins(ha.counts, target), variant: mergeBins(hb.counts, target) }, note: '' };
+        return {
+          data: {
+            min: ha.min,
+            max: ha.max,
+            original: mergeBins(ha.counts, target),
+            variant: mergeBins(hb.counts, target),
+          },
+          note: '',
+        };
       }
       const ra = combineHistograms([source(a), anchor(b)], target);
       const rb = combineHistograms([source(b), anchor(a)], target);
       if (!ra || !rb) return { data: null, note: 'No finite values' };
-      return { data: { min: ra.min, max: ra.max, original: ra.counts, variant: rb.counts, approximate: true }, note: '' };
+      return {
+        data: {
+          min: ra.min,
+          max: ra.max,
+          original: ra.counts,
+          variant: rb.counts,
+          approximate: true,
+        },
+        note: '',
+      };
     }
     const why = !row.original
       ? 'Only in the variant.'
@@ -427,10 +606,27 @@ class CompareApp {
           : row.variant.statsIndex === null
             ? `The variant stores ${dtypeName(row.variant.dtype)} codes (${row.variant.storedAs.join(', ')}), not values to overlay.${this.view!.source === 'stats' ? ' Open Compare from a compression in this session to see the reconstructed weights.' : ''}`
             : pending;
-    if (a) return { data: { min: a.histogram.min, max: a.histogram.max, original: mergeBins(a.histogram.counts, binsFor(a.count, maxBins)), variant: null }, note: why };
+    if (a)
+      return {
+        data: {
+          min: a.histogram.min,
+          max: a.histogram.max,
+          original: mergeBins(a.histogram.counts, binsFor(a.count, maxBins)),
+          variant: null,
+        },
+        note: why,
+      };
     if (b) {
       const counts = mergeBins(b.histogram.counts, binsFor(b.count, maxBins));
-      return { data: { min: b.histogram.min, max: b.histogram.max, original: new Float64Array(counts.length), variant: counts }, note: why };
+      return {
+        data: {
+          min: b.histogram.min,
+          max: b.histogram.max,
+          original: new Float64Array(counts.length),
+          variant: counts,
+        },
+        note: why,
+      };
     }
     return { data: null, note: pending || why };
   }
@@ -460,28 +656,72 @@ class CompareApp {
       row.method ? h('span', {}, row.method) : null,
     );
     const { data, note } = this.overlay(row, index);
-    this.chart.set(data, this.state.log, `Histograms of ${row.name}: original and variant overlaid. Arrow keys read bins.`, note);
+    this.chart.set(
+      data,
+      this.state.log,
+      `Histograms of ${row.name}: original and variant overlaid. Arrow keys read bins.`,
+      note,
+    );
     this.chartNote.textContent = data ? note : '';
     this.chartNote.hidden = !data || !note;
 
-    const sa = row.original?.statsIndex != null ? this.stats.original[row.original.statsIndex] : undefined;
-    const sb = row.variant?.statsIndex != null ? this.stats.variant[row.variant.statsIndex] : undefined;
-    const line = (label: string, a: string, b: string) => h('tr', {}, h('th', { scope: 'row' }, label), h('td', { class: 'side-a' }, a), h('td', { class: 'side-b' }, b));
+    const sa =
+      row.original?.statsIndex != null ? this.stats.original[row.original.statsIndex] : undefined;
+    const sb =
+      row.variant?.statsIndex != null ? this.stats.variant[row.variant.statsIndex] : undefined;
+    const line = (label: string, a: string, b: string) =>
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'row' }, label),
+        h('td', { class: 'side-a' }, a),
+        h('td', { class: 'side-b' }, b),
+      );
     const stat = (s: TensorStats | undefined, f: (s: TensorStats) => string) => (s ? f(s) : '—');
     this.sides.replaceChildren(
       h(
         'table',
         { class: 'side-table', 'aria-label': 'Original and variant side by side' },
-        h('thead', {}, h('tr', {}, h('td'), h('th', { scope: 'col', class: 'side-a' }, 'Original'), h('th', { scope: 'col', class: 'side-b' }, 'Variant'))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('td'),
+            h('th', { scope: 'col', class: 'side-a' }, 'Original'),
+            h('th', { scope: 'col', class: 'side-b' }, 'Variant'),
+          ),
+        ),
         h(
           'tbody',
           {},
           line('Type', sideText(row.original), sideText(row.variant)),
-          line('Stored', row.original ? formatBytes(row.original.bytes) : '—', row.variant ? formatBytes(row.variant.bytes) : '—'),
-          line('Stored as', row.original?.storedAs.join(', ') ?? '—', row.variant?.storedAs.join(', ') ?? '—'),
-          line('Min / max', stat(sa, (s) => `${formatNumber(s.min)} / ${formatNumber(s.max)}`), stat(sb, (s) => `${formatNumber(s.min)} / ${formatNumber(s.max)}`)),
-          line('Mean ± std', stat(sa, (s) => `${formatNumber(s.mean)} ± ${formatNumber(s.std)}`), stat(sb, (s) => `${formatNumber(s.mean)} ± ${formatNumber(s.std)}`)),
-          line('Sparsity', stat(sa, (s) => formatPercent(s.sparsity)), stat(sb, (s) => formatPercent(s.sparsity))),
+          line(
+            'Stored',
+            row.original ? formatBytes(row.original.bytes) : '—',
+            row.variant ? formatBytes(row.variant.bytes) : '—',
+          ),
+          line(
+            'Stored as',
+            row.original?.storedAs.join(', ') ?? '—',
+            row.variant?.storedAs.join(', ') ?? '—',
+          ),
+          line(
+            'Min / max',
+            stat(sa, (s) => `${formatNumber(s.min)} / ${formatNumber(s.max)}`),
+            stat(sb, (s) => `${formatNumber(s.min)} / ${formatNumber(s.max)}`),
+          ),
+          line(
+            'Mean ± std',
+            stat(sa, (s) => `${formatNumber(s.mean)} ± ${formatNumber(s.std)}`),
+            stat(sb, (s) => `${formatNumber(s.mean)} ± ${formatNumber(s.std)}`),
+          ),
+          line(
+            'Sparsity',
+            stat(sa, (s) => formatPercent(s.sparsity)),
+            stat(sb, (s) => formatPercent(s.sparsity)),
+          ),
         ),
       ),
     );
@@ -497,7 +737,16 @@ class CompareApp {
       : [];
     this.metrics.replaceChildren(
       ...facts.map(([k, val]) => h('div', { class: 'fact' }, h('dt', {}, k), h('dd', {}, val))),
-      ...(row.note ? [h('div', { class: 'fact wide' }, h('dt', {}, row.status === 'skipped' ? 'Skipped because' : 'Note'), h('dd', { title: row.note }, row.note))] : []),
+      ...(row.note
+        ? [
+            h(
+              'div',
+              { class: 'fact wide' },
+              h('dt', {}, row.status === 'skipped' ? 'Skipped because' : 'Note'),
+              h('dd', { title: row.note }, row.note),
+            ),
+          ]
+        : []),
     );
   }
 }

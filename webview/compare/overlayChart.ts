@@ -67,7 +67,13 @@ export class OverlayChart extends BinChart<OverlayData> {
     const a = this.formatCount(d.original[bin]);
     const b = d.variant ? this.formatCount(d.variant[bin]) : '—';
     const line = (side: 'original' | 'variant', count: string) =>
-      h('div', {}, h('span', { class: `swatch ${side}`, 'aria-hidden': 'true' }), `${this.names[side]}: `, h('span', { class: 'chart-tooltip-count' }, count));
+      h(
+        'div',
+        {},
+        h('span', { class: `swatch ${side}`, 'aria-hidden': 'true' }),
+        `${this.names[side]}: `,
+        h('span', { class: 'chart-tooltip-count' }, count),
+      );
     return {
       lines: [line('original', a), d.variant ? line('variant', b) : null],
       text: `bin ${bin + 1} ${range}: ${this.names.original} ${a}, ${this.names.variant} ${b}`,

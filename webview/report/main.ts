@@ -20,13 +20,19 @@ import {
 import type { StructureReport } from '../../src/core/compress/report';
 import { describeGoal } from '../../src/core/compress/spec';
 import type { CalibrationView } from '../../src/shared/calibration';
-import { cosineBelow, DEFAULT_MIN_COSINE, describeFidelity, describeSuspect, verdictHeadline, type Verdict } from '../../src/core/compress/verdict';
+import {
+  cosineBelow,
+  DEFAULT_MIN_COSINE,
+  describeFidelity,
+  describeSuspect,
+  verdictHeadline,
+  type Verdict,
+} from '../../src/core/compress/verdict';
 import { h, icon, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
 import { parseSort, savedFields, Table, type SortState } from './table';
 import { vsCodeApi } from '../vscodeApi';
-
 
 interface SavedState {
   sort: SortState | null;
@@ -48,37 +54,105 @@ const TENSOR_COLUMNS = [
     id: 'name',
     label: 'Tensor',
     value: (t: ReportTensorView) => t.name,
-    render: (t: ReportTensorView) => h('div', { class: 'name-cell' }, h('span', { class: 'name', title: t.name }, t.name), h('span', { class: 'where' }, [t.layer, t.op].filter(Boolean).join(' · '))),
+    render: (t: ReportTensorView) =>
+      h(
+        'div',
+        { class: 'name-cell' },
+        h('span', { class: 'name', title: t.name }, t.name),
+        h('span', { class: 'where' }, [t.layer, t.op].filter(Boolean).join(' · ')),
+      ),
     className: 'col-name',
   },
-  { id: 'method', label: 'Method', value: (t: ReportTensorView) => t.method, render: (t: ReportTensorView) => t.method, className: 'col-method' },
-  { id: 'before', label: 'Before', numeric: true, title: 'Bytes stored before', value: (t: ReportTensorView) => t.bytesBefore, render: (t: ReportTensorView) => formatBytes(t.bytesBefore) },
-  { id: 'after', label: 'After', numeric: true, title: 'Bytes stored after (codes, scales, zero points, codebooks)', value: (t: ReportTensorView) => t.bytesAfter, render: (t: ReportTensorView) => formatBytes(t.bytesAfter) },
-  { id: 'ratio', label: 'Ratio', numeric: true, title: 'Before / after', value: (t: ReportTensorView) => t.bytesBefore / Math.max(1, t.bytesAfter), render: (t: ReportTensorView) => `${(t.bytesBefore / Math.max(1, t.bytesAfter)).toFixed(2)}×` },
-  { id: 'mse', label: 'MSE', numeric: true, title: 'Mean squared error of the reconstructed weights', value: (t: ReportTensorView) => fromWire(t.mse), render: (t: ReportTensorView) => formatNumber(fromWire(t.mse), 3) },
+  {
+    id: 'method',
+    label: 'Method',
+    value: (t: ReportTensorView) => t.method,
+    render: (t: ReportTensorView) => t.method,
+    className: 'col-method',
+  },
+  {
+    id: 'before',
+    label: 'Before',
+    numeric: true,
+    title: 'Bytes stored before',
+    value: (t: ReportTensorView) => t.bytesBefore,
+    render: (t: ReportTensorView) => formatBytes(t.bytesBefore),
+  },
+  {
+    id: 'after',
+    label: 'After',
+    numeric: true,
+    title: 'Bytes stored after (codes, scales, zero points, codebooks)',
+    value: (t: ReportTensorView) => t.bytesAfter,
+    render: (t: ReportTensorView) => formatBytes(t.bytesAfter),
+  },
+  {
+    id: 'ratio',
+    label: 'Ratio',
+    numeric: true,
+    title: 'Before / after',
+    value: (t: ReportTensorView) => t.bytesBefore / Math.max(1, t.bytesAfter),
+    render: (t: ReportTensorView) => `${(t.bytesBefore / Math.max(1, t.bytesAfter)).toFixed(2)}×`,
+  },
+  {
+    id: 'mse',
+    label: 'MSE',
+    numeric: true,
+    title: 'Mean squared error of the reconstructed weights',
+    value: (t: ReportTensorView) => fromWire(t.mse),
+    render: (t: ReportTensorView) => formatNumber(fromWire(t.mse), 3),
+  },
   {
     id: 'sqnr',
     label: 'SQNR',
     numeric: true,
     title: 'Signal-to-quantization-noise ratio, dB: higher is better; ∞ means exact',
     value: (t: ReportTensorView) => fromWire(t.sqnrDb),
-    render: (t: ReportTensorView) => metricCell(formatDb(fromWire(t.sqnrDb)), fromWire(t.sqnrDb) < 20 ? 'poor' : undefined),
+    render: (t: ReportTensorView) =>
+      metricCell(formatDb(fromWire(t.sqnrDb)), fromWire(t.sqnrDb) < 20 ? 'poor' : undefined),
   },
-  { id: 'maxabs', label: 'Max |err|', numeric: true, title: 'Largest absolute error of any weight', value: (t: ReportTensorView) => fromWire(t.maxAbs), render: (t: ReportTensorView) => formatNumber(fromWire(t.maxAbs), 3) },
+  {
+    id: 'maxabs',
+    label: 'Max |err|',
+    numeric: true,
+    title: 'Largest absolute error of any weight',
+    value: (t: ReportTensorView) => fromWire(t.maxAbs),
+    render: (t: ReportTensorView) => formatNumber(fromWire(t.maxAbs), 3),
+  },
   {
     id: 'cosine',
     label: 'Cosine',
     numeric: true,
     title: 'Cosine similarity of original and reconstructed weights',
     value: (t: ReportTensorView) => fromWire(t.cosine),
-    render: (t: ReportTensorView) => metricCell(formatCosine(fromWire(t.cosine)), fromWire(t.cosine) < 0.99 ? 'poor' : undefined),
+    render: (t: ReportTensorView) =>
+      metricCell(formatCosine(fromWire(t.cosine)), fromWire(t.cosine) < 0.99 ? 'poor' : undefined),
   },
-  { id: 'sparsity', label: 'Sparsity', numeric: true, title: 'Share of exact zeros after compression', value: (t: ReportTensorView) => fromWire(t.sparsity), render: (t: ReportTensorView) => formatPercent(fromWire(t.sparsity)) },
-  { id: 'note', label: 'Notes', value: (t: ReportTensorView) => t.note ?? '', render: (t: ReportTensorView) => h('span', { class: 'note', title: t.note }, t.note ?? ''), className: 'col-note' },
+  {
+    id: 'sparsity',
+    label: 'Sparsity',
+    numeric: true,
+    title: 'Share of exact zeros after compression',
+    value: (t: ReportTensorView) => fromWire(t.sparsity),
+    render: (t: ReportTensorView) => formatPercent(fromWire(t.sparsity)),
+  },
+  {
+    id: 'note',
+    label: 'Notes',
+    value: (t: ReportTensorView) => t.note ?? '',
+    render: (t: ReportTensorView) => h('span', { class: 'note', title: t.note }, t.note ?? ''),
+    className: 'col-note',
+  },
 ];
 
 function card(label: string, value: Node | string, sub: Node | string, cls = ''): HTMLElement {
-  return h('div', { class: `card ${cls}`.trim() }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value' }, value), h('div', { class: 'card-sub' }, sub));
+  return h(
+    'div',
+    { class: `card ${cls}`.trim() },
+    h('div', { class: 'card-label' }, label),
+    h('div', { class: 'card-value' }, value),
+    h('div', { class: 'card-sub' }, sub),
+  );
 }
 
 /** The headline fidelity from the verdict; the tone from how verification went. */
@@ -87,28 +161,55 @@ function fidelityCard(d: Verdict, v: VerifyView): HTMLElement {
     case 'ok':
     case 'poor': {
       const f = d.fidelity;
-      const top1 = f.top1 ? ` · top-1 ${formatPercent(f.top1.agreement)} of ${formatInt(f.top1.rows)}` : '';
+      const top1 = f.top1
+        ? ` · top-1 ${formatPercent(f.top1.agreement)} of ${formatInt(f.top1.rows)}`
+        : '';
       const which = f.outputs > 1 ? `worst of ${f.outputs} outputs (${f.output})` : f.output;
       // A poor verdict's callout says what it was measured on; a good one says it here.
       const below = d.state === 'poor' && f.cosine < d.minCosine;
-      const why = below ? `below ${d.minCosine}` : `${f.nonFinite?.count ?? 0} NaN/Inf values in one model only`;
-      const sub = d.state === 'poor' ? `${why}: the outputs change substantially · ${which}${top1}` : `${which}${top1} · on ${f.measuredOn}`;
-      return card('Output fidelity', `cosine ${below ? cosineBelow(f.cosine, d.minCosine) : formatCosine(f.cosine)}`, h('span', { title: `measured on ${f.measuredOn}` }, sub), d.state === 'poor' ? 'bad' : '');
+      const why = below
+        ? `below ${d.minCosine}`
+        : `${f.nonFinite?.count ?? 0} NaN/Inf values in one model only`;
+      const sub =
+        d.state === 'poor'
+          ? `${why}: the outputs change substantially · ${which}${top1}`
+          : `${which}${top1} · on ${f.measuredOn}`;
+      return card(
+        'Output fidelity',
+        `cosine ${below ? cosineBelow(f.cosine, d.minCosine) : formatCosine(f.cosine)}`,
+        h('span', { title: `measured on ${f.measuredOn}` }, sub),
+        d.state === 'poor' ? 'bad' : '',
+      );
     }
     case 'failed':
       return card('Output fidelity', 'not verified', d.reason, 'bad');
     case 'unchecked':
-      return card('Output fidelity', 'not verified', d.reason, v.state === 'skipped' || v.state === 'cancelled' ? 'warn' : '');
+      return card(
+        'Output fidelity',
+        'not verified',
+        d.reason,
+        v.state === 'skipped' || v.state === 'cancelled' ? 'warn' : '',
+      );
   }
 }
 
 /** Says plainly when the variant cannot be trusted: what moved, the likely tensors, what to try. */
 function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
-  if (d.state === 'ok' || (d.state === 'unchecked' && v.state !== 'skipped' && v.state !== 'cancelled')) return null;
+  if (
+    d.state === 'ok' ||
+    (d.state === 'unchecked' && v.state !== 'skipped' && v.state !== 'cancelled')
+  )
+    return null;
   if (d.state !== 'poor') {
     const bad = d.state === 'failed';
-    const hint = v.state === 'cancelled' ? '; the variant was kept, run model-lens verify to check it' : '';
-    return h('div', { class: `callout verdict ${bad ? 'bad' : 'warn'}`, role: bad ? 'alert' : 'status' }, icon(bad ? 'error' : 'warning'), h('span', {}, `${verdictHeadline(d)}${hint}`));
+    const hint =
+      v.state === 'cancelled' ? '; the variant was kept, run model-lens verify to check it' : '';
+    return h(
+      'div',
+      { class: `callout verdict ${bad ? 'bad' : 'warn'}`, role: bad ? 'alert' : 'status' },
+      icon(bad ? 'error' : 'warning'),
+      h('span', {}, `${verdictHeadline(d)}${hint}`),
+    );
   }
   return h(
     'section',
@@ -118,10 +219,16 @@ function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
       'div',
       {},
       h('strong', {}, "The variant changes the model's outputs substantially."),
-      h('p', {}, `${describeFidelity(d.fidelity, d.minCosine)}${d.fidelity.cosine < d.minCosine ? `, below ${d.minCosine}` : ''}; measured on ${d.fidelity.measuredOn}.`),
+      h(
+        'p',
+        {},
+        `${describeFidelity(d.fidelity, d.minCosine)}${d.fidelity.cosine < d.minCosine ? `, below ${d.minCosine}` : ''}; measured on ${d.fidelity.measuredOn}.`,
+      ),
       // A graph change (channel removal) stores no tensor differently: there is no tensor to blame.
       d.suspects.length ? h('p', {}, `Most likely responsible (${d.ranking}):`) : null,
-      d.suspects.length ? h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s)))) : null,
+      d.suspects.length
+        ? h('ul', { class: 'suspects' }, ...d.suspects.map((s) => h('li', {}, describeSuspect(s))))
+        : null,
       d.spread ? h('p', {}, `${d.spread[0].toUpperCase()}${d.spread.slice(1)}.`) : null,
       h('p', {}, 'Try:'),
       h('ul', { class: 'suggestions' }, ...d.suggestions.map((s) => h('li', {}, s))),
@@ -131,28 +238,57 @@ function verdictSection(d: Verdict, v: VerifyView): HTMLElement | null {
 
 /** A column header with its explanation as a tooltip (numeric columns right-aligned). */
 function th(label: string, title: string, num = true): HTMLElement {
-  return h('th', { scope: 'col', class: num ? 'num' : undefined, title: title || undefined }, label);
+  return h(
+    'th',
+    { scope: 'col', class: num ? 'num' : undefined, title: title || undefined },
+    label,
+  );
 }
 
 /** A scrollable data table with a header row and body rows. */
 function table(label: string, head: HTMLElement, rows: HTMLElement[]): HTMLElement {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': label }, h('thead', {}, head), h('tbody', {}, ...rows)));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'data', 'aria-label': label },
+      h('thead', {}, head),
+      h('tbody', {}, ...rows),
+    ),
+  );
 }
 
 /** Output fidelity: what it was measured on and per output; `data` (the calibration controls) also when there are no numbers yet. */
-function verifySection(v: VerifyView, minCosine: number, data: HTMLElement | null): HTMLElement | null {
-  if (v.state !== 'done') return data && h('section', { class: 'section' }, h('h2', {}, 'Output fidelity'), data);
+function verifySection(
+  v: VerifyView,
+  minCosine: number,
+  data: HTMLElement | null,
+): HTMLElement | null {
+  if (v.state !== 'done')
+    return data && h('section', { class: 'section' }, h('h2', {}, 'Output fidelity'), data);
   const rows = v.outputs.map((o) =>
     h(
       'tr',
       {},
       h('td', { class: 'col-name' }, h('span', { class: 'name', title: o.name }, o.name)),
-      h('td', { class: 'num' }, metricCell(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) < minCosine ? 'poor' : undefined)),
+      h(
+        'td',
+        { class: 'num' },
+        metricCell(
+          formatCosine(fromWire(o.cosine)),
+          fromWire(o.cosine) < minCosine ? 'poor' : undefined,
+        ),
+      ),
       h('td', { class: 'num' }, formatCosine(fromWire(o.cosineMin))),
       h('td', { class: 'num' }, formatNumber(fromWire(o.relL2), 3)),
       h('td', { class: 'num' }, formatNumber(fromWire(o.relL2Max), 3)),
       h('td', { class: 'num' }, formatNumber(fromWire(o.maxAbs), 3)),
-      h('td', { class: 'num' }, o.top1 === undefined ? '—' : `${formatPercent(o.top1)} of ${formatInt(o.top1Rows ?? 0)}`),
+      h(
+        'td',
+        { class: 'num' },
+        o.top1 === undefined ? '—' : `${formatPercent(o.top1)} of ${formatInt(o.top1Rows ?? 0)}`,
+      ),
     ),
   );
   return h(
@@ -181,7 +317,9 @@ function verifySection(v: VerifyView, minCosine: number, data: HTMLElement | nul
       ),
       rows,
     ),
-    ...v.warnings.map((w) => h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w))),
+    ...v.warnings.map((w) =>
+      h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w)),
+    ),
   );
 }
 
@@ -190,15 +328,21 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
   if (!v) return null;
   const pct = (x: WireNumber | undefined) => (x === undefined ? '—' : formatPercent(fromWire(x)));
   // The Hessian number in bold where it beats magnitude's.
-  const mark = (text: string, wins: boolean) => (wins ? h('strong', { title: 'better than magnitude pruning' }, text) : text);
-  const lower = (a: WireNumber | undefined, b: WireNumber | undefined) => a !== undefined && b !== undefined && fromWire(a) < fromWire(b);
+  const mark = (text: string, wins: boolean) =>
+    wins ? h('strong', { title: 'better than magnitude pruning' }, text) : text;
+  const lower = (a: WireNumber | undefined, b: WireNumber | undefined) =>
+    a !== undefined && b !== undefined && fromWire(a) < fromWire(b);
   const layers = v.tensors.map((t) =>
     h(
       'tr',
       {},
       h('td', { class: 'col-name' }, h('span', { class: 'name', title: t.note ?? t.name }, t.name)),
       h('td', {}, t.hessian),
-      h('td', { class: 'num' }, mark(pct(t.outputError), lower(t.outputError, t.magnitudeOutputError))),
+      h(
+        'td',
+        { class: 'num' },
+        mark(pct(t.outputError), lower(t.outputError, t.magnitudeOutputError)),
+      ),
       h('td', { class: 'num' }, pct(t.magnitudeOutputError)),
       h('td', {}, t.note ?? ''),
     ),
@@ -208,9 +352,17 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
       'tr',
       {},
       h('td', { class: 'col-name' }, h('span', { class: 'name', title: o.name }, o.name)),
-      h('td', { class: 'num' }, mark(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) > fromWire(o.magnitudeCosine))),
+      h(
+        'td',
+        { class: 'num' },
+        mark(formatCosine(fromWire(o.cosine)), fromWire(o.cosine) > fromWire(o.magnitudeCosine)),
+      ),
       h('td', { class: 'num' }, formatCosine(fromWire(o.magnitudeCosine))),
-      h('td', { class: 'num' }, mark(formatNumber(fromWire(o.relL2), 3), lower(o.relL2, o.magnitudeRelL2))),
+      h(
+        'td',
+        { class: 'num' },
+        mark(formatNumber(fromWire(o.relL2), 3), lower(o.relL2, o.magnitudeRelL2)),
+      ),
       h('td', { class: 'num' }, formatNumber(fromWire(o.magnitudeRelL2), 3)),
     ),
   );
@@ -223,29 +375,79 @@ function hessianSection(v: HessianView | undefined): HTMLElement | null {
       { class: 'section-note' },
       `Both at ${formatPercent(v.sparsity)} sparsity per tensor; Hessian ${v.compensate ? 'with' : 'without'} compensation, from ${v.samples} calibration run${v.samples === 1 ? '' : 's'} on ${v.inputs === 'files' ? 'the given inputs' : 'random inputs'}. Layer error ‖XΔW‖ / ‖XW‖ is on the calibration inputs; model outputs on ${v.evaluation === 'held-out' ? 'held-out inputs' : 'the calibration inputs'}: ${v.measuredOn}.`,
     ),
-    table('Layer output error', h('tr', {}, th('Tensor', 'Weight', false), th('H', 'full Hessian, its diagonal, or magnitude (fallback)', false), th('Hessian', 'Relative layer output error of the Hessian-pruned weight'), th('Magnitude', 'Relative layer output error of the magnitude-pruned weight'), th('Note', '', false)), layers),
-    table('Model outputs', h('tr', {}, th('Output', 'Model output', false), th('Cosine', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant'), th('Rel L2', 'Hessian-pruned variant'), th('Magnitude', 'Magnitude-pruned variant')), outputs),
+    table(
+      'Layer output error',
+      h(
+        'tr',
+        {},
+        th('Tensor', 'Weight', false),
+        th('H', 'full Hessian, its diagonal, or magnitude (fallback)', false),
+        th('Hessian', 'Relative layer output error of the Hessian-pruned weight'),
+        th('Magnitude', 'Relative layer output error of the magnitude-pruned weight'),
+        th('Note', '', false),
+      ),
+      layers,
+    ),
+    table(
+      'Model outputs',
+      h(
+        'tr',
+        {},
+        th('Output', 'Model output', false),
+        th('Cosine', 'Hessian-pruned variant'),
+        th('Magnitude', 'Magnitude-pruned variant'),
+        th('Rel L2', 'Hessian-pruned variant'),
+        th('Magnitude', 'Magnitude-pruned variant'),
+      ),
+      outputs,
+    ),
   );
 }
 
 /** A before → after count and how many times smaller (or larger) it became. */
-function shrinkCard(label: string, before: number, after: number, format: (n: number) => string, what: string): HTMLElement {
+function shrinkCard(
+  label: string,
+  before: number,
+  after: number,
+  format: (n: number) => string,
+  what: string,
+): HTMLElement {
   const ratio = after > 0 ? before / after : Infinity;
-  return card(label, `${format(before)} → ${format(after)}`, `${ratio >= 1 ? `${ratio.toFixed(2)}× fewer` : `${(1 / ratio).toFixed(2)}× more`} ${what}`, ratio < 1 ? 'warn' : '');
+  return card(
+    label,
+    `${format(before)} → ${format(after)}`,
+    `${ratio >= 1 ? `${ratio.toFixed(2)}× fewer` : `${(1 / ratio).toFixed(2)}× more`} ${what}`,
+    ratio < 1 ? 'warn' : '',
+  );
 }
 
-const compact = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)} k` : formatInt(n));
+const compact = (n: number) =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(2)} G`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(2)} M`
+      : n >= 1e4
+        ? `${(n / 1e3).toFixed(1)} k`
+        : formatInt(n);
 
 /** Layer-wise reconstruction: the worst output's cosine for the plain cut and after the refit, on the same held-out inputs. */
-function reconstructionCard(r: Extract<StructureReport, { method: 'channels' }>['reconstruction']): HTMLElement {
-  if (!r) return card('Reconstruction', 'off', 'the cut layers keep their weights (--no-reconstruct)');
+function reconstructionCard(
+  r: Extract<StructureReport, { method: 'channels' }>['reconstruction'],
+): HTMLElement {
+  if (!r)
+    return card('Reconstruction', 'off', 'the cut layers keep their weights (--no-reconstruct)');
   const worst = r.outputs.reduce((a, b) => (b.cosine < a.cosine ? b : a), r.outputs[0]);
   const refit = r.layers.filter((l) => l.refit).length;
-  if (!worst) return card('Reconstruction', `${refit} layers refit`, `on ${r.samples} calibration samples`);
+  if (!worst)
+    return card('Reconstruction', `${refit} layers refit`, `on ${r.samples} calibration samples`);
   return card(
     'Reconstruction',
     `cosine ${formatCosine(worst.plainCosine)} → ${formatCosine(worst.cosine)}`,
-    h('span', { title: `measured on ${r.measuredOn}` }, `${r.evaluation}, plain cut → refit (${refit} of ${r.layers.length} layers, ${r.samples} calibration samples)`),
+    h(
+      'span',
+      { title: `measured on ${r.measuredOn}` },
+      `${r.evaluation}, plain cut → refit (${refit} of ${r.layers.length} layers, ${r.samples} calibration samples)`,
+    ),
     worst.cosine < worst.plainCosine ? 'warn' : '',
   );
 }
@@ -265,15 +467,43 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
       {},
       h('td', { class: 'col-name' }, h('span', { class: 'name', title: l.name }, l.name)),
       h('td', {}, l.op),
-      h('td', { class: 'num' }, `${formatInt(l.parametersBefore)} → ${formatInt(l.parametersAfter)}`),
-      h('td', { class: 'num' }, l.macsBefore === undefined || l.macsAfter === undefined ? '—' : `${compact(l.macsBefore)} → ${compact(l.macsAfter)}`),
+      h(
+        'td',
+        { class: 'num' },
+        `${formatInt(l.parametersBefore)} → ${formatInt(l.parametersAfter)}`,
+      ),
+      h(
+        'td',
+        { class: 'num' },
+        l.macsBefore === undefined || l.macsAfter === undefined
+          ? '—'
+          : `${compact(l.macsBefore)} → ${compact(l.macsAfter)}`,
+      ),
     ),
   );
   const reasons = new Map<string, string[]>();
-  const why = s.method === 'channels' ? s.groups.flatMap((g) => (g.whole ? [{ reason: g.whole, names: g.producers }] : [])) : s.skipped.map((x) => ({ reason: x.reason, names: [x.node] }));
-  for (const { reason, names } of why) reasons.set(reason, [...(reasons.get(reason) ?? []), ...names]);
+  const why =
+    s.method === 'channels'
+      ? s.groups.flatMap((g) => (g.whole ? [{ reason: g.whole, names: g.producers }] : []))
+      : s.skipped.map((x) => ({ reason: x.reason, names: [x.node] }));
+  for (const { reason, names } of why)
+    reasons.set(reason, [...(reasons.get(reason) ?? []), ...names]);
   const wholeRows = [...reasons].map(([why, producers]) =>
-    h('tr', {}, h('td', { class: 'col-name' }, h('span', { class: 'name', title: producers.join(', ') }, producers.slice(0, 3).join(', ') + (producers.length > 3 ? ` and ${producers.length - 3} more` : ''))), h('td', {}, why)),
+    h(
+      'tr',
+      {},
+      h(
+        'td',
+        { class: 'col-name' },
+        h(
+          'span',
+          { class: 'name', title: producers.join(', ') },
+          producers.slice(0, 3).join(', ') +
+            (producers.length > 3 ? ` and ${producers.length - 3} more` : ''),
+        ),
+      ),
+      h('td', {}, why),
+    ),
   );
   const ranks =
     s.method === 'lowrank'
@@ -281,16 +511,27 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
           h(
             'tr',
             {},
-            h('td', { class: 'col-name' }, h('span', { class: 'name', title: l.note ?? l.node }, l.node)),
+            h(
+              'td',
+              { class: 'col-name' },
+              h('span', { class: 'name', title: l.note ?? l.node }, l.node),
+            ),
             h('td', {}, l.op),
             h('td', { class: 'num' }, `${formatInt(l.K)} × ${formatInt(l.N)}`),
-            h('td', { class: 'num' }, l.rank ? `${formatInt(l.rank)} of ${formatInt(l.maxRank)}` : 'dense'),
+            h(
+              'td',
+              { class: 'num' },
+              l.rank ? `${formatInt(l.rank)} of ${formatInt(l.maxRank)}` : 'dense',
+            ),
             h('td', { class: 'num' }, formatPercent(l.energy)),
           ),
         )
       : [];
   const whole = s.method === 'channels' ? s.groups.filter((g) => g.whole).length : 0;
-  const cut = s.method === 'channels' ? s.groups.filter((g) => g.kept < g.channels).length : s.layers.filter((l) => l.rank > 0).length;
+  const cut =
+    s.method === 'channels'
+      ? s.groups.filter((g) => g.kept < g.channels).length
+      : s.layers.filter((l) => l.rank > 0).length;
   const note =
     s.method === 'channels'
       ? `Removed ${formatPercent(s.amount)} of the channels ${s.scope === 'global' ? 'across' : 'of each of'} ${formatInt(cut)} group${cut === 1 ? '' : 's'}, ranked by ${RANKED_BY[s.importance]}${s.scope === 'global' ? ' over the whole model' : ''}; ${formatInt(whole)} group${whole === 1 ? ' was' : 's were'} left whole.`
@@ -299,30 +540,96 @@ function structureSection(s: StructureReport | undefined): HTMLElement | null {
     'section',
     { class: 'section' },
     h('h2', {}, 'Structure'),
-    h('p', { class: 'section-note' }, `${note} Multiply-adds are for one run on the first sample's shapes.`),
+    h(
+      'p',
+      { class: 'section-note' },
+      `${note} Multiply-adds are for one run on the first sample's shapes.`,
+    ),
     h(
       'div',
       { class: 'cards' },
-      shrinkCard('Parameters', s.cost?.parametersBefore ?? s.parametersBefore, s.cost?.parametersAfter ?? s.parametersAfter, formatInt, 'parameters'),
-      s.cost ? shrinkCard('Multiply-adds', s.cost.macsBefore, s.cost.macsAfter, compact, 'multiply-adds') : null,
-      s.latency
-        ? card('Latency', `${s.latency.beforeMs.toFixed(1)} ms → ${s.latency.afterMs.toFixed(1)} ms`, `${(s.latency.beforeMs / s.latency.afterMs).toFixed(2)}× faster · ${s.latency.runtime}, median of ${s.latency.runs} runs in turns`, s.latency.afterMs > s.latency.beforeMs ? 'warn' : '')
+      shrinkCard(
+        'Parameters',
+        s.cost?.parametersBefore ?? s.parametersBefore,
+        s.cost?.parametersAfter ?? s.parametersAfter,
+        formatInt,
+        'parameters',
+      ),
+      s.cost
+        ? shrinkCard('Multiply-adds', s.cost.macsBefore, s.cost.macsAfter, compact, 'multiply-adds')
         : null,
-      s.method === 'channels' ? card('Channels', `${formatInt(s.channelsBefore)} → ${formatInt(s.channelsAfter)}`, `in the groups that could lose some`) : null,
+      s.latency
+        ? card(
+            'Latency',
+            `${s.latency.beforeMs.toFixed(1)} ms → ${s.latency.afterMs.toFixed(1)} ms`,
+            `${(s.latency.beforeMs / s.latency.afterMs).toFixed(2)}× faster · ${s.latency.runtime}, median of ${s.latency.runs} runs in turns`,
+            s.latency.afterMs > s.latency.beforeMs ? 'warn' : '',
+          )
+        : null,
+      s.method === 'channels'
+        ? card(
+            'Channels',
+            `${formatInt(s.channelsBefore)} → ${formatInt(s.channelsAfter)}`,
+            `in the groups that could lose some`,
+          )
+        : null,
       s.method === 'channels' ? reconstructionCard(s.reconstruction) : null,
     ),
     wholeRows.length ? h('h3', {}, s.method === 'channels' ? 'Left whole' : 'Not factored') : null,
-    wholeRows.length ? table(s.method === 'channels' ? 'Left whole' : 'Not factored', h('tr', {}, th('Layers', 'The layers concerned', false), th('Why', 'What keeps them as they are', false)), wholeRows) : null,
+    wholeRows.length
+      ? table(
+          s.method === 'channels' ? 'Left whole' : 'Not factored',
+          h(
+            'tr',
+            {},
+            th('Layers', 'The layers concerned', false),
+            th('Why', 'What keeps them as they are', false),
+          ),
+          wholeRows,
+        )
+      : null,
     ranks.length ? h('h3', {}, 'Ranks') : null,
-    ranks.length ? table('Ranks', h('tr', {}, th('Layer', 'Factored layer', false), th('Op', '', false), th('K × N', 'inputs × outputs of the weight'), th('Rank', 'kept rank of the largest that still saves parameters'), th('Energy', 'share of the singular-value energy kept')), ranks) : null,
+    ranks.length
+      ? table(
+          'Ranks',
+          h(
+            'tr',
+            {},
+            th('Layer', 'Factored layer', false),
+            th('Op', '', false),
+            th('K × N', 'inputs × outputs of the weight'),
+            th('Rank', 'kept rank of the largest that still saves parameters'),
+            th('Energy', 'share of the singular-value energy kept'),
+          ),
+          ranks,
+        )
+      : null,
     layerRows.length ? h('h3', {}, 'Layers') : null,
-    layerRows.length ? table('Layers', h('tr', {}, th('Layer', 'Compute layer', false), th('Op', '', false), th('Parameters', 'before → after'), th('Multiply-adds', 'before → after, one run')), layerRows) : null,
+    layerRows.length
+      ? table(
+          'Layers',
+          h(
+            'tr',
+            {},
+            th('Layer', 'Compute layer', false),
+            th('Op', '', false),
+            th('Parameters', 'before → after'),
+            th('Multiply-adds', 'before → after, one run'),
+          ),
+          layerRows,
+        )
+      : null,
   );
 }
 
 function goalCard(f: FidelityView): HTMLElement {
   const held = f.heldOut ? ` · held-out ${formatCosine(fromWire(f.heldOut.cosine))}` : '';
-  return card('Fidelity goal', `${describeGoal(f.goal)} ${f.met ? 'met' : 'not met'}`, `calibration ${formatCosine(fromWire(f.calibration.cosine))}${held}`, f.met ? '' : 'warn');
+  return card(
+    'Fidelity goal',
+    `${describeGoal(f.goal)} ${f.met ? 'met' : 'not met'}`,
+    `calibration ${formatCosine(fromWire(f.calibration.cosine))}${held}`,
+    f.met ? '' : 'warn',
+  );
 }
 
 /** The goal, both measurements and the precision each layer got: what the per-layer search decided. */
@@ -346,11 +653,22 @@ function fidelitySection(f: FidelityView): HTMLElement {
       'div',
       { class: `callout ${f.met ? 'good' : 'warn'}`, role: 'status' },
       icon(f.met ? 'pass' : 'warning'),
-      h('span', {}, `Goal ${describeGoal(f.goal)}: ${f.met ? 'met' : 'not met'} on the calibration inputs, after ${formatInt(f.runs)} model run${f.runs === 1 ? '' : 's'}.`),
+      h(
+        'span',
+        {},
+        `Goal ${describeGoal(f.goal)}: ${f.met ? 'met' : 'not met'} on the calibration inputs, after ${formatInt(f.runs)} model run${f.runs === 1 ? '' : 's'}.`,
+      ),
     ),
     table(
       'Fidelity on calibration and held-out inputs',
-      h('tr', {}, th('Inputs', '', false), th('Cosine', 'Cosine of the outputs, original vs variant'), th('Rel L2', '‖variant − original‖ / ‖original‖'), th('Source', '', false)),
+      h(
+        'tr',
+        {},
+        th('Inputs', '', false),
+        th('Cosine', 'Cosine of the outputs, original vs variant'),
+        th('Rel L2', '‖variant − original‖ / ‖original‖'),
+        th('Source', '', false),
+      ),
       [row('Calibration', f.calibration), row('Held-out', f.heldOut)],
     ),
     h('h3', {}, 'Precision per layer'),
@@ -362,12 +680,22 @@ function fidelitySection(f: FidelityView): HTMLElement {
           'li',
           {},
           h('span', { class: 'choice' }, choice),
-          h('span', { class: 'count' }, ` ${formatInt(items.length)} tensor${items.length === 1 ? '' : 's'}: `),
-          h('span', { class: 'names' }, items.map((c) => (c.pinned ? `${c.tensor} (pinned)` : c.tensor)).join(', ')),
+          h(
+            'span',
+            { class: 'count' },
+            ` ${formatInt(items.length)} tensor${items.length === 1 ? '' : 's'}: `,
+          ),
+          h(
+            'span',
+            { class: 'names' },
+            items.map((c) => (c.pinned ? `${c.tensor} (pinned)` : c.tensor)).join(', '),
+          ),
         ),
       ),
     ),
-    ...f.warnings.map((w) => h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w))),
+    ...f.warnings.map((w) =>
+      h('div', { class: 'callout warn' }, icon('warning'), h('span', {}, w)),
+    ),
   );
 }
 
@@ -386,7 +714,21 @@ function skippedSection(skipped: ReportView['skipped']): HTMLElement | null {
         h(
           'li',
           {},
-          h('details', {}, h('summary', {}, h('span', { class: 'reason' }, reason), h('span', { class: 'count' }, ` — ${formatInt(names.length)} tensor${names.length === 1 ? '' : 's'}`)), h('div', { class: 'names' }, names.join(', '))),
+          h(
+            'details',
+            {},
+            h(
+              'summary',
+              {},
+              h('span', { class: 'reason' }, reason),
+              h(
+                'span',
+                { class: 'count' },
+                ` — ${formatInt(names.length)} tensor${names.length === 1 ? '' : 's'}`,
+              ),
+            ),
+            h('div', { class: 'names' }, names.join(', ')),
+          ),
         ),
       ),
     ),
@@ -401,7 +743,15 @@ class ReportApp {
 
   constructor(root: HTMLElement) {
     this.root = root;
-    setChildren(root, h('div', { class: 'loading' }, icon('loading', 'codicon-modifier-spin'), h('span', {}, 'Loading report…')));
+    setChildren(
+      root,
+      h(
+        'div',
+        { class: 'loading' },
+        icon('loading', 'codicon-modifier-spin'),
+        h('span', {}, 'Loading report…'),
+      ),
+    );
     window.addEventListener('message', (e: MessageEvent) => this.onMessage(e.data));
     this.vscode.postMessage({ type: 'ready' });
   }
@@ -416,7 +766,12 @@ class ReportApp {
     this.vscode.postMessage({ type: 'action', action });
   }
 
-  private button(label: string, codicon: string, action: ReportAction, secondary = true): HTMLElement {
+  private button(
+    label: string,
+    codicon: string,
+    action: ReportAction,
+    secondary = true,
+  ): HTMLElement {
     const b = h('vscode-button', { icon: codicon, secondary });
     b.textContent = label;
     b.addEventListener('click', () => this.act(action));
@@ -430,7 +785,12 @@ class ReportApp {
       'div',
       { class: 'data-bar' },
       h('span', { class: 'data-label' }, 'Calibration data:'),
-      h('span', { class: 'data-choice', title: c.detail }, icon(c.random ? 'symbol-numeric' : 'folder'), h('span', {}, c.label)),
+      h(
+        'span',
+        { class: 'data-choice', title: c.detail },
+        icon(c.random ? 'symbol-numeric' : 'folder'),
+        h('span', {}, c.label),
+      ),
       this.button('Calibration Data…', 'database', 'chooseData'),
       this.button('Verify Again', 'debug-rerun', 'verify'),
     );
@@ -446,7 +806,15 @@ class ReportApp {
         'div',
         { class: 'titles' },
         h('h1', { title: `${r.folder}/${r.outputName}` }, r.outputName),
-        h('div', { class: 'subtitle' }, h('span', {}, `from ${r.inputName}`), h('span', { class: 'sep' }, '·'), h('span', {}, r.summary), h('span', { class: 'sep' }, '·'), h('span', { title: r.folder }, r.folder)),
+        h(
+          'div',
+          { class: 'subtitle' },
+          h('span', {}, `from ${r.inputName}`),
+          h('span', { class: 'sep' }, '·'),
+          h('span', {}, r.summary),
+          h('span', { class: 'sep' }, '·'),
+          h('span', { title: r.folder }, r.folder),
+        ),
       ),
       h(
         'div',
@@ -460,23 +828,39 @@ class ReportApp {
     const cards = h(
       'section',
       { class: 'cards', 'aria-label': 'Totals' },
-      card('File size', h('span', {}, `${formatBytes(t.fileBytesBefore)} → ${formatBytes(t.fileBytesAfter)}`), describeRatio(t.ratio), t.ratio < 1 ? 'warn' : ''),
-      r.structure && !r.tensors.length ? null : card(
-        'Compressed weights',
-        `${formatBytes(t.weightBytesBefore)} → ${formatBytes(t.weightBytesAfter)}`,
-        `${formatInt(t.parameters)} parameters in ${formatInt(r.tensors.length)} tensor${r.tensors.length === 1 ? '' : 's'}`,
+      card(
+        'File size',
+        h('span', {}, `${formatBytes(t.fileBytesBefore)} → ${formatBytes(t.fileBytesAfter)}`),
+        describeRatio(t.ratio),
+        t.ratio < 1 ? 'warn' : '',
       ),
-      r.structure && !r.tensors.length ? null : card(
-        'Entropy estimate',
-        r.entropy.huffmanBytes > 0 ? `${r.entropy.bitsPerWeight.toFixed(2)} bits/weight` : '—',
-        r.entropy.huffmanBytes > 0 ? `Huffman-coded, the file would take ${formatBytes(r.entropy.huffmanFileBytes)}` : 'no coded symbols',
-      ),
+      r.structure && !r.tensors.length
+        ? null
+        : card(
+            'Compressed weights',
+            `${formatBytes(t.weightBytesBefore)} → ${formatBytes(t.weightBytesAfter)}`,
+            `${formatInt(t.parameters)} parameters in ${formatInt(r.tensors.length)} tensor${r.tensors.length === 1 ? '' : 's'}`,
+          ),
+      r.structure && !r.tensors.length
+        ? null
+        : card(
+            'Entropy estimate',
+            r.entropy.huffmanBytes > 0 ? `${r.entropy.bitsPerWeight.toFixed(2)} bits/weight` : '—',
+            r.entropy.huffmanBytes > 0
+              ? `Huffman-coded, the file would take ${formatBytes(r.entropy.huffmanFileBytes)}`
+              : 'no coded symbols',
+          ),
       r.fidelity ? goalCard(r.fidelity) : null,
       fidelityCard(r.verdict, r.verify),
       card('Time', formatDuration(r.elapsedMs), r.methods.join(' + ')),
     );
 
-    const filter = h('vscode-textfield', { class: 'filter', type: 'search', placeholder: 'Filter by tensor, layer, op or method', 'aria-label': 'Filter tensors' }) as TextField;
+    const filter = h('vscode-textfield', {
+      class: 'filter',
+      type: 'search',
+      placeholder: 'Filter by tensor, layer, op or method',
+      'aria-label': 'Filter tensors',
+    }) as TextField;
     filter.append(h('vscode-icon', { slot: 'content-before', name: 'filter' }));
     filter.value = this.state.filter;
     const count = h('span', { class: 'match-count', 'aria-live': 'polite' });
@@ -496,7 +880,10 @@ class ReportApp {
     table.setRows(r.tensors);
     const updateCount = () => {
       const n = r.tensors.length;
-      count.textContent = table.visible === n ? `${formatInt(n)} tensor${n === 1 ? '' : 's'}` : `${formatInt(table.visible)} of ${formatInt(n)} tensors`;
+      count.textContent =
+        table.visible === n
+          ? `${formatInt(n)} tensor${n === 1 ? '' : 's'}`
+          : `${formatInt(table.visible)} of ${formatInt(n)} tensors`;
     };
     filter.addEventListener('input', () => {
       this.state.filter = filter.value;
@@ -510,12 +897,22 @@ class ReportApp {
     setChildren(
       this.root,
       header,
-      h('div', { class: 'body' },
+      h(
+        'div',
+        { class: 'body' },
         verdictSection(r.verdict, r.verify),
-        ...r.warnings.map((w) => h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w))),
+        ...r.warnings.map((w) =>
+          h('div', { class: 'callout warn', role: 'status' }, icon('warning'), h('span', {}, w)),
+        ),
         cards,
         r.fidelity ? fidelitySection(r.fidelity) : null,
-        verifySection(r.verify, r.verdict.state === 'ok' || r.verdict.state === 'poor' ? r.verdict.minCosine : DEFAULT_MIN_COSINE, this.dataBar(r.calibration)),
+        verifySection(
+          r.verify,
+          r.verdict.state === 'ok' || r.verdict.state === 'poor'
+            ? r.verdict.minCosine
+            : DEFAULT_MIN_COSINE,
+          this.dataBar(r.calibration),
+        ),
         hessianSection(r.hessian),
         structureSection(r.structure),
         // A graph change alone stores no tensor differently: its section says everything.

@@ -11,5 +11,10 @@ export function formatDb(db: number): string {
 /** A value with an optional quality flag: 'poor' draws attention (colour plus an icon, not colour alone). */
 export function metricCell(text: string, flag?: 'poor'): Node | string {
   if (!flag) return text;
-  return h('span', { class: `metric ${flag}`, title: 'Large error' }, h('span', { class: 'codicon codicon-warning', 'aria-hidden': 'true' }), ` ${text}`);
+  return h(
+    'span',
+    { class: `metric ${flag}`, title: 'Large error' },
+    h('span', { class: 'codicon codicon-warning', 'aria-hidden': 'true' }),
+    ` ${text}`,
+  );
 }

@@ -29,7 +29,9 @@ export function savedFields(raw: unknown): Record<string, unknown> {
 /** A saved sort, or null when what was saved is not one. */
 export function parseSort(raw: unknown): SortState | null {
   const sort = raw as Record<string, unknown> | null | undefined;
-  return sort && typeof sort.column === 'string' && typeof sort.descending === 'boolean' ? { column: sort.column, descending: sort.descending } : null;
+  return sort && typeof sort.column === 'string' && typeof sort.descending === 'boolean'
+    ? { column: sort.column, descending: sort.descending }
+    : null;
 }
 
 export interface TableOptions<R> {
@@ -66,14 +68,28 @@ export class Table<R> {
     this.sort = opts.sort ?? null;
     const head = h('tr');
     for (const c of opts.columns) {
-      const button = h('button', { class: 'sort', type: 'button', title: c.title }, h('span', {}, c.label), icon('arrow-small-down', 'sort-icon'));
+      const button = h(
+        'button',
+        { class: 'sort', type: 'button', title: c.title },
+        h('span', {}, c.label),
+        icon('arrow-small-down', 'sort-icon'),
+      );
       button.addEventListener('click', () => this.toggleSort(c));
-      const th = h('th', { scope: 'col', class: `${c.numeric ? 'num' : ''} ${c.className ?? ''}`.trim() }, button);
+      const th = h(
+        'th',
+        { scope: 'col', class: `${c.numeric ? 'num' : ''} ${c.className ?? ''}`.trim() },
+        button,
+      );
       this.headers.set(c.id, th);
       head.append(th);
     }
     this.body = h('tbody');
-    this.table = h('table', { class: 'data', 'aria-label': opts.label }, h('thead', {}, head), this.body);
+    this.table = h(
+      'table',
+      { class: 'data', 'aria-label': opts.label },
+      h('thead', {}, head),
+      this.body,
+    );
     if (opts.onSelect) {
       this.table.setAttribute('role', 'grid');
       this.table.setAttribute('aria-multiselectable', 'false');
@@ -128,7 +144,10 @@ export class Table<R> {
   }
 
   private toggleSort(c: Column<R>): void {
-    this.sort = this.sort?.column === c.id ? { column: c.id, descending: !this.sort.descending } : { column: c.id, descending: c.numeric === true };
+    this.sort =
+      this.sort?.column === c.id
+        ? { column: c.id, descending: !this.sort.descending }
+        : { column: c.id, descending: c.numeric === true };
     this.opts.onSort?.(this.sort);
     this.apply();
   }
@@ -146,7 +165,8 @@ export class Table<R> {
         const x = keys[a];
         const y = keys[b];
         if (typeof x === 'number' && typeof y === 'number') {
-          if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? a - b : 1) : -1;
+          if (Number.isNaN(x) || Number.isNaN(y))
+            return Number.isNaN(x) ? (Number.isNaN(y) ? a - b : 1) : -1;
           return (x - y) * sign || a - b;
         }
         return String(x).localeCompare(String(y)) * sign || a - b;
@@ -154,12 +174,18 @@ export class Table<R> {
     }
     for (const [id, th] of this.headers) {
       const on = this.sort?.column === id;
-      th.setAttribute('aria-sort', on ? (this.sort!.descending ? 'descending' : 'ascending') : 'none');
+      th.setAttribute(
+        'aria-sort',
+        on ? (this.sort!.descending ? 'descending' : 'ascending') : 'none',
+      );
       th.classList.toggle('sorted', on);
       th.classList.toggle('descending', on && this.sort!.descending);
     }
     this.order = order;
-    this.shown = Math.min(order.length, Math.max(this.pageSize, this.selected === null ? 0 : order.indexOf(this.selected) + 1));
+    this.shown = Math.min(
+      order.length,
+      Math.max(this.pageSize, this.selected === null ? 0 : order.indexOf(this.selected) + 1),
+    );
     this.render();
   }
 
@@ -170,7 +196,14 @@ export class Table<R> {
       const i = this.order[k];
       const row = this.rows[i];
       const tr = h('tr', { 'data-index': i, class: this.opts.rowClass?.(row) });
-      for (const c of cols) tr.append(h('td', { class: `${c.numeric ? 'num' : ''} ${c.className ?? ''}`.trim() }, c.render(row)));
+      for (const c of cols)
+        tr.append(
+          h(
+            'td',
+            { class: `${c.numeric ? 'num' : ''} ${c.className ?? ''}`.trim() },
+            c.render(row),
+          ),
+        );
       if (this.opts.onSelect) {
         tr.setAttribute('aria-selected', String(i === this.selected));
         tr.tabIndex = i === this.selected ? 0 : -1;
@@ -178,7 +211,8 @@ export class Table<R> {
       }
       trs.push(tr);
     }
-    if (!this.order.length) trs.push(h('tr', { class: 'empty' }, h('td', { colspan: cols.length }, this.opts.empty)));
+    if (!this.order.length)
+      trs.push(h('tr', { class: 'empty' }, h('td', { colspan: cols.length }, this.opts.empty)));
     this.body.replaceChildren(...trs);
     this.ensureTabStop();
     const rest = this.order.length - this.shown;
@@ -203,7 +237,12 @@ export class Table<R> {
     const tr = (e.target as HTMLElement).closest('tr[data-index]') as HTMLTableRowElement | null;
     if (!tr) return;
     const at = this.order.indexOf(Number(tr.dataset.index));
-    const page = Math.max(1, Math.floor(this.body.parentElement!.parentElement!.clientHeight / Math.max(1, tr.offsetHeight)) - 1);
+    const page = Math.max(
+      1,
+      Math.floor(
+        this.body.parentElement!.parentElement!.clientHeight / Math.max(1, tr.offsetHeight),
+      ) - 1,
+    );
     const target: Record<string, number> = {
       ArrowDown: at + 1,
       ArrowUp: at - 1,

@@ -52,12 +52,24 @@ function tapFor(node: GraphNode, slot: number, dims: number[]): Tap | string {
   const label = `${node.op} '${node.name || node.outputs[0] || '?'}'`;
   if (node.op === 'Conv') {
     if (slot !== 1 || dims.length < 3) return `${label} reads it as its data input`;
-    const conv: ConvAttributes = { group: node.ints.group, kernel_shape: node.lists.kernel_shape, strides: node.lists.strides, dilations: node.lists.dilations, pads: node.lists.pads, auto_pad: node.strings.auto_pad };
+    const conv: ConvAttributes = {
+      group: node.ints.group,
+      kernel_shape: node.lists.kernel_shape,
+      strides: node.lists.strides,
+      dilations: node.lists.dilations,
+      pads: node.lists.pads,
+      auto_pad: node.strings.auto_pad,
+    };
     return { activation: node.inputs[0], node: node.name, conv };
   }
-  if (dims.length !== 2) return `${label} reads it with rank ${dims.length} (only 2-D MatMul/Gemm weights get a Hessian)`;
-  if (node.op === 'MatMul') return slot === 1 ? { activation: node.inputs[0], node: node.name, axis: -1 } : { activation: node.inputs[1], node: node.name, axis: -2 };
-  if (slot === 1) return { activation: node.inputs[0], node: node.name, axis: node.ints.transA ? 0 : 1 };
+  if (dims.length !== 2)
+    return `${label} reads it with rank ${dims.length} (only 2-D MatMul/Gemm weights get a Hessian)`;
+  if (node.op === 'MatMul')
+    return slot === 1
+      ? { activation: node.inputs[0], node: node.name, axis: -1 }
+      : { activation: node.inputs[1], node: node.name, axis: -2 };
+  if (slot === 1)
+    return { activation: node.inputs[0], node: node.name, axis: node.ints.transA ? 0 : 1 };
   return { activation: node.inputs[1], node: node.name, axis: node.ints.transB ? 1 : 0 };
 }
 
@@ -71,13 +83,28 @@ export function planHessian(model: Model, nodes: readonly GraphNode[]): Map<numb
     const dims = t.dims;
     const conv = dims.length >= 3;
     const n = conv ? t.count / dims[0] : dims[c.layout.inputAxis];
-    const plan: WeightPlan = { index: c.index, name: t.name, dtype: t.dtype, layout: c.layout, n, groups: 1, taps: [], diagonal: false };
+    const plan: WeightPlan = {
+      index: c.index,
+      name: t.name,
+      dtype: t.dtype,
+      layout: c.layout,
+      n,
+      groups: 1,
+      taps: [],
+      diagonal: false,
+    };
     plans.set(c.index, plan);
-    const other = model.layers.find((l) => l.tensors.includes(c.index) && (l.scope !== '' || !HESSIAN_OPS.has(l.op) || (l.domain !== '' && l.domain !== 'ai.onnx')));
+    const other = model.layers.find(
+      (l) =>
+        l.tensors.includes(c.index) &&
+        (l.scope !== '' || !HESSIAN_OPS.has(l.op) || (l.domain !== '' && l.domain !== 'ai.onnx')),
+    );
     if (t.scope !== '') plan.fallback = 'declared inside a subgraph';
     // A weight reached through pass-through ops (Slice, Transpose, …) is read by the first of them, not by its compute op.
-    else if (other) plan.fallback = `read by ${other.op} '${other.name}'${model.layers.some((l) => l.name === c.layer && l.tensors.includes(c.index)) ? ' too' : ''}, which has no Hessian`;
-    else if (t.dtype === 16) plan.fallback = 'bfloat16 activations cannot be read back from onnxruntime-web';
+    else if (other)
+      plan.fallback = `read by ${other.op} '${other.name}'${model.layers.some((l) => l.name === c.layer && l.tensors.includes(c.index)) ? ' too' : ''}, which has no Hessian`;
+    else if (t.dtype === 16)
+      plan.fallback = 'bfloat16 activations cannot be read back from onnxruntime-web';
     if (plan.fallback) continue;
     const groups = new Set<number>();
     for (const node of nodes) {
@@ -85,21 +112,25 @@ export function planHessian(model: Model, nodes: readonly GraphNode[]): Map<numb
         if (name !== t.name || plan.fallback) return;
         const tap = tapFor(node, slot, dims);
         if (typeof tap === 'string') plan.fallback = tap;
-        else if (constants.has(tap.activation)) plan.fallback = `its ${node.op} input '${tap.activation}' is a constant`;
+        else if (constants.has(tap.activation))
+          plan.fallback = `its ${node.op} input '${tap.activation}' is a constant`;
         else {
           plan.taps.push(tap);
           groups.add(tap.conv?.group ?? 1);
         }
       });
     }
-    if (!plan.fallback && !plan.taps.length) plan.fallback = 'no MatMul, Gemm or Conv of the main graph reads it';
-    if (!plan.fallback && groups.size > 1) plan.fallback = `its Conv readers disagree on the group count (${[...groups].join(', ')})`;
+    if (!plan.fallback && !plan.taps.length)
+      plan.fallback = 'no MatMul, Gemm or Conv of the main graph reads it';
+    if (!plan.fallback && groups.size > 1)
+      plan.fallback = `its Conv readers disagree on the group count (${[...groups].join(', ')})`;
     if (plan.fallback) {
       plan.taps = [];
       continue;
     }
     plan.groups = [...groups][0];
-    if (plan.groups < 1 || dims[0] % plan.groups !== 0) plan.fallback = `group ${plan.groups} does not divide its ${dims[0]} output channels`;
+    if (plan.groups < 1 || dims[0] % plan.groups !== 0)
+      plan.fallback = `group ${plan.groups} does not divide its ${dims[0]} output channels`;
     else if (n > MAX_FULL_HESSIAN_INPUTS) {
       plan.diagonal = true;
       plan.note = `${n} inputs per row: diagonal Hessian approximation (w²·Hᵢᵢ), no compensation`;

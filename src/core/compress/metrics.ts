@@ -35,18 +35,27 @@ export function errorMetrics(original: Float32Array, reconstructed: Float32Array
  * plain linear binning over the original's finite range, in float32 arithmetic (no numpy edge
  * rules: these are pictures, not the inspector's statistics).
  */
-export function compareReconstruction(original: Float32Array, reconstructed: Float32Array | Reconstruction): ReportComparison {
+export function compareReconstruction(
+  original: Float32Array,
+  reconstructed: Float32Array | Reconstruction,
+): ReportComparison {
   const n = original.length;
-  if (reconstructed instanceof Float32Array && reconstructed.length !== n) throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
-  const runs: Reconstruction = reconstructed instanceof Float32Array ? (visit) => inChunks(reconstructed, visit) : reconstructed;
+  if (reconstructed instanceof Float32Array && reconstructed.length !== n)
+    throw new RangeError(`lengths differ: ${n} vs ${reconstructed.length}`);
+  const runs: Reconstruction =
+    reconstructed instanceof Float32Array
+      ? (visit) => inChunks(reconstructed, visit)
+      : reconstructed;
   const range = [Infinity, -Infinity];
   const wasm = n >= WASM_MIN ? wasmKernels() : undefined;
   if (wasm) wasm.finiteRange(original, 0, n, range);
-  else for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
+  else
+    for (let at = 0; at < n; at += CHUNK) finiteRange(original, at, Math.min(n, at + CHUNK), range);
   const c = startComparison(n, range);
   let covered = 0;
   const inOrder = (from: number, chunk: Float32Array) => {
-    if (from !== covered || from + chunk.length > n) throw new RangeError(`reconstruction runs past ${n} values or out of order (at ${from})`);
+    if (from !== covered || from + chunk.length > n)
+      throw new RangeError(`reconstruction runs past ${n} values or out of order (at ${from})`);
     covered += chunk.length;
   };
   if (wasm) {
@@ -89,7 +98,14 @@ export function startComparison(n: number, range: readonly number[]): Comparison
     min = (min <= max ? min : 0) - 0.5;
     max = min + 1;
   }
-  return { n, min, max, sums: new Float64Array(SUMS), a: new Uint32Array(REPORT_BINS + 1), b: new Uint32Array(REPORT_BINS + 1) };
+  return {
+    n,
+    min,
+    max,
+    sums: new Float64Array(SUMS),
+    a: new Uint32Array(REPORT_BINS + 1),
+    b: new Uint32Array(REPORT_BINS + 1),
+  };
 }
 
 /** Folds w[from, from + r.length) against r into the comparison with the JavaScript loop (small arrays, kernels' tails, no WebAssembly). */
@@ -101,15 +117,26 @@ export function compareTail(c: Comparison, w: Float32Array, from: number, r: Flo
 export function finishComparison(c: Comparison): ReportComparison {
   const n = c.n;
   const [noise, signal, power, dot, maxAbs, zeros] = c.sums;
-  const sqnrDb = noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
-  const cosine = signal === 0 && power === 0 ? 1 : signal === 0 || power === 0 ? 0 : dot / Math.sqrt(signal * power);
+  const sqnrDb =
+    noise === 0 ? Infinity : signal === 0 ? -Infinity : 10 * Math.log10(signal / noise);
+  const cosine =
+    signal === 0 && power === 0
+      ? 1
+      : signal === 0 || power === 0
+        ? 0
+        : dot / Math.sqrt(signal * power);
   return {
     mse: n > 0 ? noise / n : 0,
     sqnrDb,
     maxAbs,
     cosine,
     sparsity: n > 0 ? zeros / n : 0,
-    histograms: { min: c.min, max: c.max, original: Array.from(c.a.subarray(0, REPORT_BINS)), compressed: Array.from(c.b.subarray(0, REPORT_BINS)) },
+    histograms: {
+      min: c.min,
+      max: c.max,
+      original: Array.from(c.a.subarray(0, REPORT_BINS)),
+      compressed: Array.from(c.b.subarray(0, REPORT_BINS)),
+    },
   };
 }
 
@@ -132,11 +159,21 @@ function finiteRange(v: Float32Array, from: number, to: number, range: number[])
 
 /** An array as a Reconstruction: cache-sized views in order. */
 function inChunks(values: Float32Array, visit: (from: number, chunk: Float32Array) => void): void {
-  for (let at = 0; at < values.length; at += CHUNK) visit(at, values.subarray(at, Math.min(values.length, at + CHUNK)));
+  for (let at = 0; at < values.length; at += CHUNK)
+    visit(at, values.subarray(at, Math.min(values.length, at + CHUNK)));
 }
 
 /** Folds w[from, from + r.length) against r into the running sums and the two histograms over [min, max]. */
-function compareChunk(w: Float32Array, from: number, r: Float32Array, sums: Float64Array, a: Uint32Array, b: Uint32Array, min: number, max: number): void {
+function compareChunk(
+  w: Float32Array,
+  from: number,
+  r: Float32Array,
+  sums: Float64Array,
+  a: Uint32Array,
+  b: Uint32Array,
+  min: number,
+  max: number,
+): void {
   let noise = sums[0];
   let signal = sums[1];
   let power = sums[2];
@@ -218,7 +255,8 @@ export function huffmanCodeLengths(freq: Float64Array): Uint8Array {
   for (let i = 0; i < u; i++) weight[i] = freq[used[i]];
   const heap = new Int32Array(u);
   let count = 0;
-  const less = (a: number, b: number) => weight[a] < weight[b] || (weight[a] === weight[b] && a < b);
+  const less = (a: number, b: number) =>
+    weight[a] < weight[b] || (weight[a] === weight[b] && a < b);
   const push = (node: number) => {
     let i = count++;
     while (i > 0) {
@@ -266,8 +304,13 @@ export function huffmanCodeLengths(freq: Float64Array): Uint8Array {
  * huffmanBytes = ceil(Σ freq·codeLength / 8) + huffmanCodebookBytes(alphabetSize, symbols used).
  * `byteCounts`: how often each byte value occurs in `symbols` (byte symbols only), when already counted.
  */
-export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, alphabetSize: number, byteCounts?: Float64Array): EntropyEstimate {
-  if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > 65536) throw new RangeError(`alphabetSize must be 1..65536, got ${alphabetSize}`);
+export function entropyEstimate(
+  symbols: Uint8Array | Int8Array | Uint16Array,
+  alphabetSize: number,
+  byteCounts?: Float64Array,
+): EntropyEstimate {
+  if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > 65536)
+    throw new RangeError(`alphabetSize must be 1..65536, got ${alphabetSize}`);
   const offset = symbols instanceof Int8Array ? Math.floor(alphabetSize / 2) : 0;
   const freq = new Float64Array(alphabetSize);
   const wasm = !byteCounts && symbols.length >= WASM_MIN ? wasmKernels() : undefined;
@@ -277,13 +320,15 @@ export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, a
     for (let byte = 0; byte < 256; byte++) {
       if (bytes[byte] === 0) continue;
       const symbol = symbols instanceof Int8Array ? (byte << 24) >> 24 : byte;
-      if (!(symbol + offset >= 0 && symbol + offset < alphabetSize)) throw new RangeError(`symbol ${symbol} outside an alphabet of ${alphabetSize}`);
+      if (!(symbol + offset >= 0 && symbol + offset < alphabetSize))
+        throw new RangeError(`symbol ${symbol} outside an alphabet of ${alphabetSize}`);
       freq[symbol + offset] += bytes[byte];
     }
   } else {
     for (let i = 0; i < symbols.length; i++) {
       const s = symbols[i] + offset;
-      if (!(s >= 0 && s < alphabetSize)) throw new RangeError(`symbol ${symbols[i]} outside an alphabet of ${alphabetSize}`);
+      if (!(s >= 0 && s < alphabetSize))
+        throw new RangeError(`symbol ${symbols[i]} outside an alphabet of ${alphabetSize}`);
       freq[s]++;
     }
   }
@@ -302,5 +347,8 @@ export function entropyEstimate(symbols: Uint8Array | Int8Array | Uint16Array, a
     bits += freq[s] * lengths[s];
     if (freq[s] > 0) used++;
   }
-  return { bitsPerWeight: entropy, huffmanBytes: Math.ceil(bits / 8) + huffmanCodebookBytes(alphabetSize, used) };
+  return {
+    bitsPerWeight: entropy,
+    huffmanBytes: Math.ceil(bits / 8) + huffmanCodebookBytes(alphabetSize, used),
+  };
 }

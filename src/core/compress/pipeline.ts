@@ -19,7 +19,8 @@ import { normaliseSpec, type CompressSpec } from './spec';
 /** Each format's compressor; a format without one is listed by capabilities with no methods. */
 const COMPRESSORS: Partial<Record<ModelFormat, Compressor>> = {
   onnx: compressOnnx,
-  gguf: (source, model, spec, _openFile, sink, hooks) => compressGguf(source, model, normaliseSpec(spec), sink, hooks),
+  gguf: (source, model, spec, _openFile, sink, hooks) =>
+    compressGguf(source, model, normaliseSpec(spec), sink, hooks),
   safetensors: compressSafetensors,
 };
 
@@ -33,11 +34,20 @@ export function compressModel(
   hooks: CompressHooks = {},
 ): CompressReport {
   const caps = capabilitiesOf(model.format);
-  if ((!caps.perLayer && (spec.overrides || spec.only)) || (!caps.runnable && spec.options.criterion === 'hessian')) {
-    invalid(`per-layer choices and the Hessian criterion need an ONNX model (onnxruntime runs it); this is ${model.format}`);
+  if (
+    (!caps.perLayer && (spec.overrides || spec.only)) ||
+    (!caps.runnable && spec.options.criterion === 'hessian')
+  ) {
+    invalid(
+      `per-layer choices and the Hessian criterion need an ONNX model (onnxruntime runs it); this is ${model.format}`,
+    );
   }
-  if (spec.options.criterion === 'hessian' && !hooks.prune) invalid('the Hessian criterion needs calibration activations, which the CLI and the extension collect');
+  if (spec.options.criterion === 'hessian' && !hooks.prune)
+    invalid(
+      'the Hessian criterion needs calibration activations, which the CLI and the extension collect',
+    );
   const compressor = COMPRESSORS[model.format as ModelFormat];
-  if (!caps.methods.length || !compressor) invalid(`compression of ${caps.label} models is not supported yet`);
+  if (!caps.methods.length || !compressor)
+    invalid(`compression of ${caps.label} models is not supported yet`);
   return compressor(source, model, spec, openFile, sink, hooks);
 }

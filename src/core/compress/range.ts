@@ -32,10 +32,21 @@ const STORED_RANGE = {
  * The range rule: why a tensor must stay as it is because the type it would be stored in (or
  * float32, which every method computes in) cannot hold its values, or undefined when it can.
  */
-export function rangeObstacle(source: RandomAccessSource, t: TensorRef, storage: MethodName | undefined, openFile: SourceOpener): string | undefined {
-  const limits = [...(t.dtype === 11 ? [STORED_RANGE.float32] : []), ...(storage === 'fp16' || storage === 'bf16' ? [STORED_RANGE[storage]] : [])];
+export function rangeObstacle(
+  source: RandomAccessSource,
+  t: TensorRef,
+  storage: MethodName | undefined,
+  openFile: SourceOpener,
+): string | undefined {
+  const limits = [
+    ...(t.dtype === 11 ? [STORED_RANGE.float32] : []),
+    ...(storage === 'fp16' || storage === 'bf16' ? [STORED_RANGE[storage]] : []),
+  ];
   if (!limits.length) return undefined;
   const peak = peakAbs(source, t, openFile);
   const over = limits.find((l) => peak >= l.overflow);
-  return over && `values up to ${peak.toPrecision(3)} exceed ${over.range}; kept ${dtypeInfo(t.dtype).name} (--allow-clip to clip)`;
+  return (
+    over &&
+    `values up to ${peak.toPrecision(3)} exceed ${over.range}; kept ${dtypeInfo(t.dtype).name} (--allow-clip to clip)`
+  );
 }

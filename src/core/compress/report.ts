@@ -65,7 +65,14 @@ export interface StructuralCost {
     parametersAfter: number;
     macsBefore: number;
     macsAfter: number;
-    layers: { name: string; op: string; parametersBefore: number; parametersAfter: number; macsBefore?: number; macsAfter?: number }[];
+    layers: {
+      name: string;
+      op: string;
+      parametersBefore: number;
+      parametersAfter: number;
+      macsBefore?: number;
+      macsAfter?: number;
+    }[];
   };
   /** Median time of one inference on the first sample, teacher and student measured in turns in one process. */
   latency?: { beforeMs: number; afterMs: number; runs: number; runtime: string };
@@ -105,7 +112,14 @@ export interface ReconstructionReport {
   /** Rounds of runs: every layer of a round was fit on inputs from the student as the earlier rounds left it. */
   stages: number;
   /** Per layer: ‖X·W − Y‖²/‖Y‖² on the calibration rows with the cut weights and with the refit ones (absent when it was not fit). */
-  layers: { name: string; op: string; before?: number; after?: number; refit: boolean; note?: string }[];
+  layers: {
+    name: string;
+    op: string;
+    before?: number;
+    after?: number;
+    refit: boolean;
+    note?: string;
+  }[];
   /** Output cosine to the original on the held-out samples: the plain cut and the reconstructed variant. */
   outputs: { name: string; plainCosine: number; cosine: number }[];
   elapsedMs: number;
@@ -158,7 +172,11 @@ export interface CompressHooks {
    */
   prune?: (candidate: WeightCandidate, values: Float32Array) => Float32Array | undefined;
   /** Sees each weight before and after compression (sensitivity's activation-weighted error). */
-  inspect?: (candidate: WeightCandidate, original: Float32Array, reconstructed: Float32Array) => void;
+  inspect?: (
+    candidate: WeightCandidate,
+    original: Float32Array,
+    reconstructed: Float32Array,
+  ) => void;
   /**
    * Runs tensor jobs elsewhere (worker threads, each with its own reader of the model) and yields
    * their outcomes in job order. Not used for global pruning (it needs every tensor at once) nor
@@ -202,7 +220,14 @@ export interface SymbolEstimate {
 }
 
 /** A format's compressor: the model read from `source`, its variant streamed to `sink`. */
-export type Compressor = (source: RandomAccessSource, model: Model, spec: CompressSpec, openFile: SourceOpener, sink: ByteSink, hooks: CompressHooks) => CompressReport;
+export type Compressor = (
+  source: RandomAccessSource,
+  model: Model,
+  spec: CompressSpec,
+  openFile: SourceOpener,
+  sink: ByteSink,
+  hooks: CompressHooks,
+) => CompressReport;
 
 /** A variant written to a file: where from, where to, how long it took and its report. */
 export interface CompressFileResult {

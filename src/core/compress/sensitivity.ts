@@ -100,7 +100,8 @@ export interface SensitivityReport {
 /** Worst first: measured output damage ranks above the proxy; unmeasured layers follow by proxy. */
 export function rankLayers(layers: LayerSensitivity[]): LayerSensitivity[] {
   return [...layers].sort((a, b) => {
-    if (a.output && b.output) return a.output.cosine - b.output.cosine || a.weight.sqnrDb - b.weight.sqnrDb;
+    if (a.output && b.output)
+      return a.output.cosine - b.output.cosine || a.weight.sqnrDb - b.weight.sqnrDb;
     if (a.output || b.output) return a.output ? -1 : 1;
     return proxyNoise(b) - proxyNoise(a);
   });
@@ -117,7 +118,12 @@ export function proxyNoise(l: LayerSensitivity): number {
 
 /** Layers to give a full model run: the `limit` worst by the proxy. */
 export function pickForFullRuns(layers: LayerSensitivity[], limit: number): Set<string> {
-  return new Set([...layers].sort((a, b) => proxyNoise(b) - proxyNoise(a)).slice(0, limit).map((l) => l.tensor));
+  return new Set(
+    [...layers]
+      .sort((a, b) => proxyNoise(b) - proxyNoise(a))
+      .slice(0, limit)
+      .map((l) => l.tensor),
+  );
 }
 
 /**
@@ -156,12 +162,20 @@ export interface LayerLadder {
  * Ladders with the user's pins applied: a pinned layer keeps only the rung of its pinned choice
  * (`pinnedRung` supplies it when the ladder has none), so no search can move it.
  */
-export function pinLadders(ladders: LayerLadder[], pinned: Record<string, LayerChoice>, storage: MethodName | undefined, pinnedRung: (tensor: string, choice: LayerChoice) => Rung): LayerLadder[] {
+export function pinLadders(
+  ladders: LayerLadder[],
+  pinned: Record<string, LayerChoice>,
+  storage: MethodName | undefined,
+  pinnedRung: (tensor: string, choice: LayerChoice) => Rung,
+): LayerLadder[] {
   return ladders.map((l) => {
     const want = pinned[l.tensor];
     if (want === undefined) return l;
     const choice = want === storage ? null : want;
-    return { tensor: l.tensor, rungs: [l.rungs.find((r) => r.choice === choice) ?? pinnedRung(l.tensor, want)] };
+    return {
+      tensor: l.tensor,
+      rungs: [l.rungs.find((r) => r.choice === choice) ?? pinnedRung(l.tensor, want)],
+    };
   });
 }
 
@@ -169,7 +183,11 @@ export function pinLadders(ladders: LayerLadder[], pinned: Record<string, LayerC
  * The best upgrade across layers: the one that removes the most predicted damage per byte it
  * adds. Any higher rung counts, not only the next, so a rung that buys little is jumped over.
  */
-function bestUpgrade(ladders: LayerLadder[], at: number[], fits: (extraBytes: number) => boolean): { layer: number; rung: number } | undefined {
+function bestUpgrade(
+  ladders: LayerLadder[],
+  at: number[],
+  fits: (extraBytes: number) => boolean,
+): { layer: number; rung: number } | undefined {
   let best: { layer: number; rung: number; gain: number } | undefined;
   ladders.forEach((l, i) => {
     const cur = l.rungs[at[i]];
@@ -207,7 +225,10 @@ export function raiseForTarget(ladders: LayerLadder[], at: number[], allowed: nu
 }
 
 /** When every remaining upgrade is predicted to save nothing, the measurement disagrees: raise the cheapest layer still compressed. */
-function forcedUpgrade(ladders: LayerLadder[], at: number[]): { layer: number; rung: number } | undefined {
+function forcedUpgrade(
+  ladders: LayerLadder[],
+  at: number[],
+): { layer: number; rung: number } | undefined {
   let best: { layer: number; rung: number; extra: number } | undefined;
   ladders.forEach((l, i) => {
     if (at[i] + 1 >= l.rungs.length) return;

@@ -17,7 +17,18 @@ export interface CompressSpec {
 /** What one tensor gets in a mixed-precision plan: a storage method, or 'float' for untouched. */
 export type LayerChoice = Exclude<MethodName, 'prune' | 'channels' | 'lowrank'> | 'float';
 
-export const METHODS: readonly MethodName[] = ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels', 'lowrank'];
+export const METHODS: readonly MethodName[] = [
+  'int8',
+  'int4',
+  'fp16',
+  'bf16',
+  'fixed',
+  'sign',
+  'prune',
+  'cluster',
+  'channels',
+  'lowrank',
+];
 
 /** One-line explanations, shown by the CLI help and the VS Code wizard. */
 export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
@@ -29,8 +40,10 @@ export const METHOD_DESCRIPTIONS: Record<MethodName, string> = {
   sign: 'ternary {-a, 0, +a} per output channel',
   prune: 'zero the smallest-magnitude weights (target sparsity, threshold, or N:M)',
   cluster: 'k-means weight sharing: a small codebook plus uint8 indices',
-  channels: 'remove whole channels (Conv filters, Gemm/MatMul neurons) and all tied to them: a smaller, faster graph',
-  lowrank: 'factor MatMul/Gemm/Conv weights into two thin layers by truncated SVD (whitened by calibration activations by default)',
+  channels:
+    'remove whole channels (Conv filters, Gemm/MatMul neurons) and all tied to them: a smaller, faster graph',
+  lowrank:
+    'factor MatMul/Gemm/Conv weights into two thin layers by truncated SVD (whitened by calibration activations by default)',
 };
 
 /**
@@ -62,19 +75,42 @@ export function parseTargetCosine(text: string): number | string {
   return isTargetCosine(v) ? v : 'The target cosine must be above 0 and at most 1 (e.g. 0.999)';
 }
 
-export const LAYER_CHOICES: readonly LayerChoice[] = ['float', 'fp16', 'bf16', 'int8', 'int4', 'fixed', 'sign', 'cluster'];
+export const LAYER_CHOICES: readonly LayerChoice[] = [
+  'float',
+  'fp16',
+  'bf16',
+  'int8',
+  'int4',
+  'fixed',
+  'sign',
+  'cluster',
+];
 
 export function parseMethods(text: string): MethodName[] {
-  const methods = text.split(',').map((m) => m.trim().toLowerCase()).filter(Boolean) as MethodName[];
+  const methods = text
+    .split(',')
+    .map((m) => m.trim().toLowerCase())
+    .filter(Boolean) as MethodName[];
   if (!methods.length) throw new SpecError('--method needs at least one method');
-  for (const m of methods) if (!METHODS.includes(m)) throw new SpecError(`unknown method '${m}' (one of ${METHODS.join(', ')})`);
+  for (const m of methods)
+    if (!METHODS.includes(m))
+      throw new SpecError(`unknown method '${m}' (one of ${METHODS.join(', ')})`);
   if (new Set(methods).size !== methods.length) throw new SpecError('a method appears twice');
   const storage = methods.filter((m) => STORAGE.includes(m));
-  if (storage.length > 1) throw new SpecError(`choose one of ${storage.join(' and ')}: both decide how weights are stored`);
-  if (methods.includes('channels') && methods.includes('lowrank')) throw new SpecError('choose one of channels and lowrank: both restructure the graph');
-  for (const m of ['channels', 'lowrank'] as const) if (methods.includes(m) && methods[0] !== m) throw new SpecError(`${m} comes first (${m === 'channels' ? 'remove channels' : 'factor layers'}, then prune, share or quantize)`);
+  if (storage.length > 1)
+    throw new SpecError(
+      `choose one of ${storage.join(' and ')}: both decide how weights are stored`,
+    );
+  if (methods.includes('channels') && methods.includes('lowrank'))
+    throw new SpecError('choose one of channels and lowrank: both restructure the graph');
+  for (const m of ['channels', 'lowrank'] as const)
+    if (methods.includes(m) && methods[0] !== m)
+      throw new SpecError(
+        `${m} comes first (${m === 'channels' ? 'remove channels' : 'factor layers'}, then prune, share or quantize)`,
+      );
   const structural = methods.includes('channels') || methods.includes('lowrank');
-  if (methods.includes('prune') && methods[structural ? 1 : 0] !== 'prune') throw new SpecError('prune comes first (prune, then share or quantize)');
+  if (methods.includes('prune') && methods[structural ? 1 : 0] !== 'prune')
+    throw new SpecError('prune comes first (prune, then share or quantize)');
   return methods;
 }
 
@@ -83,31 +119,50 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
   const o: MethodOptions = { ...spec.options };
   const has = (m: MethodName) => spec.methods.includes(m);
   // Specs also arrive from command arguments (other extensions, tests): check what the CLI parser would have.
-  if (o.include !== undefined && !(Array.isArray(o.include) && o.include.every((x) => typeof x === 'string'))) throw new SpecError('--include takes names: all, op types or tensor names');
-  if (o.allowClip !== undefined && typeof o.allowClip !== 'boolean') throw new SpecError('--allow-clip is a switch (true or false)');
+  if (
+    o.include !== undefined &&
+    !(Array.isArray(o.include) && o.include.every((x) => typeof x === 'string'))
+  )
+    throw new SpecError('--include takes names: all, op types or tensor names');
+  if (o.allowClip !== undefined && typeof o.allowClip !== 'boolean')
+    throw new SpecError('--allow-clip is a switch (true or false)');
   if (has('int8')) o.granularity ??= 'channel';
   if (has('int4')) {
     o.blockSize ??= 32;
-    if (!Number.isInteger(o.blockSize) || o.blockSize < 2 || o.blockSize > 4096) throw new SpecError('--block-size must be an integer from 2 to 4096');
+    if (!Number.isInteger(o.blockSize) || o.blockSize < 2 || o.blockSize > 4096)
+      throw new SpecError('--block-size must be an integer from 2 to 4096');
   }
   if (has('fixed')) {
     o.bits ??= 8;
-    if (!Number.isInteger(o.bits) || o.bits < 2 || o.bits > 16) throw new SpecError('--bits must be an integer from 2 to 16');
+    if (!Number.isInteger(o.bits) || o.bits < 2 || o.bits > 16)
+      throw new SpecError('--bits must be an integer from 2 to 16');
   }
   if (has('cluster')) {
     o.clusters ??= 16;
-    if (!Number.isInteger(o.clusters) || o.clusters < 2 || o.clusters > 256) throw new SpecError('--clusters must be an integer from 2 to 256');
+    if (!Number.isInteger(o.clusters) || o.clusters < 2 || o.clusters > 256)
+      throw new SpecError('--clusters must be an integer from 2 to 256');
   }
   if (has('prune')) {
-    const ways = [o.sparsity !== undefined, o.threshold !== undefined, o.pattern !== undefined].filter(Boolean).length;
+    const ways = [
+      o.sparsity !== undefined,
+      o.threshold !== undefined,
+      o.pattern !== undefined,
+    ].filter(Boolean).length;
     if (ways === 0) o.sparsity = 0.5;
     if (ways > 1) throw new SpecError('prune takes one of --sparsity, --threshold or --pattern');
-    if (o.sparsity !== undefined && !(o.sparsity >= 0 && o.sparsity < 1)) throw new SpecError('--sparsity must be in [0, 1)');
-    if (typeof o.threshold === 'number' && !(o.threshold >= 0)) throw new SpecError('--threshold must be >= 0 or "mean"');
-    if (o.pattern && !(o.pattern.n >= 1 && o.pattern.n < o.pattern.m && o.pattern.m <= 64)) throw new SpecError('--pattern N:M needs 1 <= N < M <= 64');
+    if (o.sparsity !== undefined && !(o.sparsity >= 0 && o.sparsity < 1))
+      throw new SpecError('--sparsity must be in [0, 1)');
+    if (typeof o.threshold === 'number' && !(o.threshold >= 0))
+      throw new SpecError('--threshold must be >= 0 or "mean"');
+    if (o.pattern && !(o.pattern.n >= 1 && o.pattern.n < o.pattern.m && o.pattern.m <= 64))
+      throw new SpecError('--pattern N:M needs 1 <= N < M <= 64');
     if (o.random && o.sparsity === undefined) throw new SpecError('--random needs --sparsity');
-    if (o.criterion === 'hessian' && (o.sparsity === undefined || o.random || o.scope === 'global')) throw new SpecError('--criterion hessian takes --sparsity per layer (not --threshold, --pattern, --random or --scope global)');
-    if (o.compensate !== undefined && o.criterion !== 'hessian') throw new SpecError('--compensate and --no-compensate go with --criterion hessian');
+    if (o.criterion === 'hessian' && (o.sparsity === undefined || o.random || o.scope === 'global'))
+      throw new SpecError(
+        '--criterion hessian takes --sparsity per layer (not --threshold, --pattern, --random or --scope global)',
+      );
+    if (o.compensate !== undefined && o.criterion !== 'hessian')
+      throw new SpecError('--compensate and --no-compensate go with --criterion hessian');
     if (o.criterion === 'hessian') o.compensate ??= true;
     o.scope ??= 'layer';
     o.seed ??= 0;
@@ -116,24 +171,36 @@ export function normaliseSpec(spec: CompressSpec): CompressSpec {
   if (has('channels') || has('lowrank')) {
     o.amount ??= 0.25;
     if (!(typeof o.amount === 'number' && o.amount > 0 && o.amount < 1)) {
-      throw new SpecError(`--amount must be between 0 and 1 (a fraction of the ${has('channels') ? 'channels' : "factorable layers' parameters"} to remove)`);
+      throw new SpecError(
+        `--amount must be between 0 and 1 (a fraction of the ${has('channels') ? 'channels' : "factorable layers' parameters"} to remove)`,
+      );
     }
-  } else if (o.amount !== undefined) throw new SpecError('--amount goes with --method channels or lowrank');
+  } else if (o.amount !== undefined)
+    throw new SpecError('--amount goes with --method channels or lowrank');
   if (has('channels')) {
     o.reconstruct ??= true;
     o.importance ??= DEFAULT_CHANNEL_IMPORTANCE;
-    if (!['l2', 'bn', 'activation'].includes(o.importance)) throw new SpecError('--importance is l2, bn or activation');
+    if (!['l2', 'bn', 'activation'].includes(o.importance))
+      throw new SpecError('--importance is l2, bn or activation');
     o.scope ??= DEFAULT_CHANNEL_SCOPE;
-  } else if (o.importance !== undefined) throw new SpecError('--importance goes with --method channels');
-  else if (o.reconstruct !== undefined) throw new SpecError('--reconstruct and --no-reconstruct go with --method channels');
+  } else if (o.importance !== undefined)
+    throw new SpecError('--importance goes with --method channels');
+  else if (o.reconstruct !== undefined)
+    throw new SpecError('--reconstruct and --no-reconstruct go with --method channels');
   if (has('lowrank')) {
-    if (o.criterion !== undefined && o.criterion !== 'svd' && o.criterion !== 'data') throw new SpecError('--criterion for lowrank is svd or data');
+    if (o.criterion !== undefined && o.criterion !== 'svd' && o.criterion !== 'data')
+      throw new SpecError('--criterion for lowrank is svd or data');
     o.criterion ??= LOWRANK_DEFAULT_CRITERION;
-  } else if (o.criterion === 'svd' || o.criterion === 'data') throw new SpecError(`--criterion ${o.criterion} goes with --method lowrank`);
-  if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10)) throw new SpecError('--threshold for sign must be in [0, 10)');
+  } else if (o.criterion === 'svd' || o.criterion === 'data')
+    throw new SpecError(`--criterion ${o.criterion} goes with --method lowrank`);
+  if (has('sign') && typeof o.threshold === 'number' && !(o.threshold >= 0 && o.threshold < 10))
+    throw new SpecError('--threshold for sign must be in [0, 10)');
   if (spec.overrides) {
     for (const [name, choice] of Object.entries(spec.overrides)) {
-      if (!LAYER_CHOICES.includes(choice)) throw new SpecError(`tensor '${name}': unknown choice '${choice}' (one of ${LAYER_CHOICES.join(', ')})`);
+      if (!LAYER_CHOICES.includes(choice))
+        throw new SpecError(
+          `tensor '${name}': unknown choice '${choice}' (one of ${LAYER_CHOICES.join(', ')})`,
+        );
     }
   }
   // Methods an override brings in need their defaults too.
@@ -176,5 +243,7 @@ export function variantSuffix(spec: CompressSpec): string {
 
 /** A fidelity goal in a few words, e.g. "output cosine ≥ 0.999" or "file within 80 KiB": the wizard, the CLI and the report say it alike. */
 export function describeGoal(goal: { targetCosine?: number; sizeBudget?: number }): string {
-  return goal.targetCosine !== undefined ? `output cosine ≥ ${goal.targetCosine}` : `file within ${formatBytes(goal.sizeBudget ?? 0)}`;
+  return goal.targetCosine !== undefined
+    ? `output cosine ≥ ${goal.targetCosine}`
+    : `file within ${formatBytes(goal.sizeBudget ?? 0)}`;
 }

@@ -3,7 +3,17 @@
  * writer turns their results into stored tensors and graph nodes.
  */
 
-export type MethodName = 'int8' | 'int4' | 'fp16' | 'bf16' | 'fixed' | 'sign' | 'prune' | 'cluster' | 'channels' | 'lowrank';
+export type MethodName =
+  | 'int8'
+  | 'int4'
+  | 'fp16'
+  | 'bf16'
+  | 'fixed'
+  | 'sign'
+  | 'prune'
+  | 'cluster'
+  | 'channels'
+  | 'lowrank';
 
 export interface MethodOptions {
   /** int8: per output channel (default) or one scale for the whole tensor. */

@@ -43,8 +43,14 @@ function axesFor(layer: Layer, slot: number, rank: number): Axes | null {
       return slot === 1 && rank >= 3 ? { outputAxis: 1, inputAxis: 0 } : null;
     case 'Gemm': {
       if (rank !== 2) return null;
-      if (slot === 1) return layer.attributes?.transB ? { outputAxis: 0, inputAxis: 1 } : { outputAxis: 1, inputAxis: 0 };
-      if (slot === 0) return layer.attributes?.transA ? { outputAxis: 1, inputAxis: 0 } : { outputAxis: 0, inputAxis: 1 };
+      if (slot === 1)
+        return layer.attributes?.transB
+          ? { outputAxis: 0, inputAxis: 1 }
+          : { outputAxis: 1, inputAxis: 0 };
+      if (slot === 0)
+        return layer.attributes?.transA
+          ? { outputAxis: 1, inputAxis: 0 }
+          : { outputAxis: 0, inputAxis: 1 };
       return null;
     }
     case 'MatMul':
@@ -64,7 +70,17 @@ function axesFor(layer: Layer, slot: number, rank: number): Axes | null {
 }
 
 /** Normalisation ops: their statistics (scale, bias, mean, variance) move every output they feed. */
-const NORMALISATION_OPS = new Set(['BatchNormalization', 'InstanceNormalization', 'LayerNormalization', 'GroupNormalization', 'LpNormalization', 'RMSNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+const NORMALISATION_OPS = new Set([
+  'BatchNormalization',
+  'InstanceNormalization',
+  'LayerNormalization',
+  'GroupNormalization',
+  'LpNormalization',
+  'RMSNormalization',
+  'SimplifiedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+]);
 
 /** The bias input of a compute op (fp16/bf16 store biases with the weights they go with). */
 function isBias(layer: Layer, slot: number): boolean {
@@ -85,8 +101,10 @@ function isBias(layer: Layer, slot: number): boolean {
 
 /** Why the default scope leaves a tensor alone, by what consumes it (the report groups by this). */
 function leftReason(layer: Layer, slot: number): string {
-  if (isBias(layer, slot)) return `biases of ${layer.op}: small, and they shift every output (--include to convert)`;
-  if (NORMALISATION_OPS.has(layer.op)) return `${layer.op} statistics: normalisation statistics change every output (--include to convert)`;
+  if (isBias(layer, slot))
+    return `biases of ${layer.op}: small, and they shift every output (--include to convert)`;
+  if (NORMALISATION_OPS.has(layer.op))
+    return `${layer.op} statistics: normalisation statistics change every output (--include to convert)`;
   return `constants of ${layer.op}: scales and other constants, not weights of a compute op (--include to convert)`;
 }
 
@@ -128,13 +146,18 @@ function wiringOf(model: Model): Wiring {
     node.inputs?.forEach((name, slot) => name && add(readers, name, { node, slot }));
     for (const name of node.outputs ?? []) if (name) add(declared, name, node.scope);
   }
-  for (const t of model.tensors) if (t.origin === 'initializer' || t.origin === 'sparse_initializer') add(declared, t.name, t.scope);
+  for (const t of model.tensors)
+    if (t.origin === 'initializer' || t.origin === 'sparse_initializer')
+      add(declared, t.name, t.scope);
   return { readers, declared };
 }
 
 /** Whether a node in graph `inner` sees the values of graph `outer`: the same graph, or one nested in it. */
 function encloses(outer: string, inner: string): boolean {
-  return inner === outer || (outer === '' ? !inner.startsWith('function ') : inner.startsWith(`${outer}/`));
+  return (
+    inner === outer ||
+    (outer === '' ? !inner.startsWith('function ') : inner.startsWith(`${outer}/`))
+  );
 }
 
 /**
@@ -144,7 +167,9 @@ function encloses(outer: string, inner: string): boolean {
  */
 function readersOf(wiring: Wiring, name: string, scope: string): { node: Layer; slot: number }[] {
   const others = (wiring.declared.get(name) ?? []).filter((s) => s !== scope && encloses(scope, s));
-  return (wiring.readers.get(name) ?? []).filter(({ node }) => encloses(scope, node.scope) && !others.some((s) => encloses(s, node.scope)));
+  return (wiring.readers.get(name) ?? []).filter(
+    ({ node }) => encloses(scope, node.scope) && !others.some((s) => encloses(s, node.scope)),
+  );
 }
 
 /** Unsqueeze/Squeeze axes: the attribute (opset < 13) or the constant second input (opset 13 on). */
@@ -164,7 +189,10 @@ function passOn(model: Model, node: Layer, slot: number, map: number[]): number[
       return map;
     case 'Transpose': {
       const perm = node.lists?.perm ?? map.map((_, k) => map.length - 1 - k);
-      const valid = perm.length === map.length && new Set(perm).size === perm.length && perm.every((p) => p >= 0 && p < map.length);
+      const valid =
+        perm.length === map.length &&
+        new Set(perm).size === perm.length &&
+        perm.every((p) => p >= 0 && p < map.length);
       return slot === 0 && valid ? perm.map((p) => map[p]) : null;
     }
     case 'Unsqueeze':
@@ -201,7 +229,10 @@ function follow(model: Model, wiring: Wiring, start: Reading): Reading[] | null 
     seen.set(at.node, (seen.get(at.node) ?? new Set()).add(key));
     if (!isDefaultDomain(at.node) || !PASS_THROUGH.has(at.node.op)) {
       const axes = axesFor(at.node, at.slot, at.map.length);
-      if (axes ? at.map[axes.outputAxis] < 0 || at.map[axes.inputAxis] < 0 : !isBias(at.node, at.slot)) return null;
+      if (
+        axes ? at.map[axes.outputAxis] < 0 || at.map[axes.inputAxis] < 0 : !isBias(at.node, at.slot)
+      )
+        return null;
       ends.push(at);
       continue;
     }
@@ -224,9 +255,22 @@ function follow(model: Model, wiring: Wiring, start: Reading): Reading[] | null 
  * tensors left out are listed with `left` set and the reason grouped by consumer; those in scope
  * that cannot be compressed are listed with the obstacle.
  */
-export function selectWeights(model: Model, { half = false, include = [] }: { half?: boolean; include?: readonly string[] } = {}): { weights: WeightCandidate[]; skipped: SkippedTensor[] } {
+export function selectWeights(
+  model: Model,
+  { half = false, include = [] }: { half?: boolean; include?: readonly string[] } = {},
+): { weights: WeightCandidate[]; skipped: SkippedTensor[] } {
   const wanted = new Set(include);
-  const uses = new Map<number, { layout: WeightLayout | null; op: string; layer: string; inScope: boolean; included: boolean; reason: string }[]>();
+  const uses = new Map<
+    number,
+    {
+      layout: WeightLayout | null;
+      op: string;
+      layer: string;
+      inScope: boolean;
+      included: boolean;
+      reason: string;
+    }[]
+  >();
   let wiring: Wiring | undefined;
   for (const layer of model.layers) {
     layer.tensors.forEach((index, i) => {
@@ -234,14 +278,30 @@ export function selectWeights(model: Model, { half = false, include = [] }: { ha
       const slot = layer.slots[i];
       const included = wanted.has('all') || wanted.has(layer.op) || wanted.has(t.name);
       const direct: Reading = { node: layer, slot, map: t.dims.map((_, k) => k) };
-      const through = slot >= 0 && isDefaultDomain(layer) && PASS_THROUGH.has(layer.op) && FLOAT_WEIGHT_TYPES.includes(t.dtype);
+      const through =
+        slot >= 0 &&
+        isDefaultDomain(layer) &&
+        PASS_THROUGH.has(layer.op) &&
+        FLOAT_WEIGHT_TYPES.includes(t.dtype);
       const readings = (through && follow(model, (wiring ??= wiringOf(model)), direct)) || [direct];
       if (!uses.has(index)) uses.set(index, []);
       for (const { node, slot, map } of readings) {
         const axes = slot >= 0 ? axesFor(node, slot, map.length) : null;
-        const layout = axes && { dims: t.dims, outputAxis: map[axes.outputAxis], inputAxis: map[axes.inputAxis] };
+        const layout = axes && {
+          dims: t.dims,
+          outputAxis: map[axes.outputAxis],
+          inputAxis: map[axes.inputAxis],
+        };
         const inScope = layout !== null || (half && slot >= 0 && isBias(node, slot));
-        uses.get(index)!.push({ layout, op: node.op, layer: node.name, inScope, included, reason: slot >= 0 ? leftReason(node, slot) : `attributes of ${node.op} (--include to convert)` });
+        uses.get(index)!.push({
+          layout,
+          op: node.op,
+          layer: node.name,
+          inScope,
+          included,
+          reason:
+            slot >= 0 ? leftReason(node, slot) : `attributes of ${node.op} (--include to convert)`,
+        });
       }
     });
   }
@@ -250,7 +310,8 @@ export function selectWeights(model: Model, { half = false, include = [] }: { ha
   for (const [index, all] of uses) {
     const t = model.tensors[index];
     if (!FLOAT_WEIGHT_TYPES.includes(t.dtype)) continue;
-    const skip = (reason: string, left?: boolean) => skipped.push({ index, name: t.name, reason, ...(left ? { left } : {}) });
+    const skip = (reason: string, left?: boolean) =>
+      skipped.push({ index, name: t.name, reason, ...(left ? { left } : {}) });
     if (!all.some((u) => u.inScope || u.included)) {
       skip(all[0].reason, true);
       continue;
@@ -258,14 +319,34 @@ export function selectWeights(model: Model, { half = false, include = [] }: { ha
     const laid = all.filter((u) => u.layout);
     const first = laid[0] ?? all.find((u) => u.inScope) ?? all[0];
     // A tensor no compute op lays out (a bias, or one included by name) is taken whole: half precision needs no layout, the others one scale.
-    const layout = first.layout ?? { dims: t.dims, outputAxis: 0, inputAxis: Math.max(0, t.dims.length - 1) };
-    if (!half && laid.some((u) => u.layout!.outputAxis !== layout.outputAxis || u.layout!.inputAxis !== layout.inputAxis)) {
+    const layout = first.layout ?? {
+      dims: t.dims,
+      outputAxis: 0,
+      inputAxis: Math.max(0, t.dims.length - 1),
+    };
+    if (
+      !half &&
+      laid.some(
+        (u) =>
+          u.layout!.outputAxis !== layout.outputAxis || u.layout!.inputAxis !== layout.inputAxis,
+      )
+    ) {
       skip('consumers disagree on its output-channel axis');
-    } else if (t.scope.startsWith('function ')) skip('inside a model-local function (no initializers there)');
+    } else if (t.scope.startsWith('function '))
+      skip('inside a model-local function (no initializers there)');
     else if (t.origin !== 'initializer' && t.origin !== 'Constant') skip(`declared as ${t.origin}`);
     else if (t.storage.kind === 'none') skip(t.storage.reason ?? 'no data');
-    else if (t.count < (half ? MIN_HALF_ELEMENTS : MIN_COMPRESSIBLE_ELEMENTS)) skip(`too small to pay off (${t.count} elements)`);
-    else weights.push({ index, tensor: t, op: first.op, layer: first.layer, layout, ...(first.layout ? {} : { placeholder: true }) });
+    else if (t.count < (half ? MIN_HALF_ELEMENTS : MIN_COMPRESSIBLE_ELEMENTS))
+      skip(`too small to pay off (${t.count} elements)`);
+    else
+      weights.push({
+        index,
+        tensor: t,
+        op: first.op,
+        layer: first.layer,
+        layout,
+        ...(first.layout ? {} : { placeholder: true }),
+      });
   }
   weights.sort((a, b) => a.index - b.index);
   skipped.sort((a, b) => a.index - b.index);
@@ -273,6 +354,9 @@ export function selectWeights(model: Model, { half = false, include = [] }: { ha
 }
 
 /** The default-scope weights with a channel layout (Hessian plans, overrides in half-precision runs). */
-export function findWeights(model: Model): { weights: WeightCandidate[]; skipped: SkippedTensor[] } {
+export function findWeights(model: Model): {
+  weights: WeightCandidate[];
+  skipped: SkippedTensor[];
+} {
   return selectWeights(model);
 }

@@ -66,7 +66,8 @@ function design(from: number, to: number, phases: number): Polyphase {
       const r = t / half;
       const window = Math.abs(r) < 1 ? bessel0(KAISER_BETA * Math.sqrt(1 - r * r)) / norm : 0;
       const x = 2 * cutoff * t;
-      sum += table[row + k] = 2 * cutoff * (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x)) * window;
+      sum += table[row + k] =
+        2 * cutoff * (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x)) * window;
     }
     // Unit gain at DC in every phase, so a constant stays exactly constant.
     for (let k = 0; k < 2 * half; k++) table[row + k] /= sum;
@@ -76,7 +77,9 @@ function design(from: number, to: number, phases: number): Polyphase {
 
 /** Band-limited resampling from `from` to `to` samples per second (see the filter above); ⌈n·to/from⌉ samples out. */
 export function resample(samples: Float32Array, from: number, to: number): Float32Array {
-  for (const r of [from, to]) if (!(Number.isInteger(r) && r > 0)) throw new RangeError(`sample rates must be positive integers, not ${r}`);
+  for (const r of [from, to])
+    if (!(Number.isInteger(r) && r > 0))
+      throw new RangeError(`sample rates must be positive integers, not ${r}`);
   if (from === to) return samples.slice();
   const g = gcd(from, to);
   const up = to / g;
@@ -95,7 +98,8 @@ export function resample(samples: Float32Array, from: number, to: number): Float
     const a = frac - p;
     let w: Float64Array = table.subarray(p * taps, (p + 1) * taps);
     if (a > 0) {
-      for (let k = 0; k < taps; k++) mixed[k] = (1 - a) * table[p * taps + k] + a * table[(p + 1) * taps + k];
+      for (let k = 0; k < taps; k++)
+        mixed[k] = (1 - a) * table[p * taps + k] + a * table[(p + 1) * taps + k];
       w = mixed;
     }
     const first = base - half + 1;
@@ -113,11 +117,19 @@ export function resample(samples: Float32Array, from: number, to: number): Float
  * each multiplied by `scale` (e.g. 32768 for a model trained on int16-valued audio). Only whole
  * chunks: a clip shorter than one chunk gives none, and the caller says so.
  */
-export function chunks(samples: Float32Array, length: number, options: { hop?: number; scale?: number } = {}): Float32Array[] {
+export function chunks(
+  samples: Float32Array,
+  length: number,
+  options: { hop?: number; scale?: number } = {},
+): Float32Array[] {
   const hop = options.hop ?? length;
   const scale = options.scale ?? 1;
-  for (const [what, v] of [['length', length], ['hop', hop]] as const) {
-    if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`chunk ${what} must be a positive integer, not ${v}`);
+  for (const [what, v] of [
+    ['length', length],
+    ['hop', hop],
+  ] as const) {
+    if (!(Number.isInteger(v) && v > 0))
+      throw new RangeError(`chunk ${what} must be a positive integer, not ${v}`);
   }
   const out: Float32Array[] = [];
   for (let start = 0; start + length <= samples.length; start += hop) {

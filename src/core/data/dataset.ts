@@ -46,5 +46,10 @@ export function halfOf(d: Dataset, part: 'calibration' | 'held-out', seed: numbe
   }
   const cut = Math.ceil(d.samples / 2);
   const picked = part === 'calibration' ? order.slice(0, cut) : order.slice(cut);
-  return { ...d, samples: picked.length, feed: (k) => d.feed(picked[k]), describe: `${picked.length} of ${d.describe}, ${part} half of a split seeded ${seed}` };
+  return {
+    ...d,
+    samples: picked.length,
+    feed: (k) => d.feed(picked[k]),
+    describe: `${picked.length} of ${d.describe}, ${part} half of a split seeded ${seed}`,
+  };
 }

@@ -46,13 +46,19 @@ function taps(inSize: number, outSize: number): Taps {
   const filterScale = Math.max(scale, 1);
   const support = filterScale;
   const stride = Math.ceil(support) * 2 + 1;
-  const t: Taps = { start: new Int32Array(outSize), count: new Int32Array(outSize), weights: new Float64Array(outSize * stride), stride };
+  const t: Taps = {
+    start: new Int32Array(outSize),
+    count: new Int32Array(outSize),
+    weights: new Float64Array(outSize * stride),
+    stride,
+  };
   for (let o = 0; o < outSize; o++) {
     const center = (o + 0.5) * scale;
     const lo = Math.max(0, Math.trunc(center - support + 0.5));
     const hi = Math.min(inSize, Math.trunc(center + support + 0.5));
     let sum = 0;
-    for (let i = lo; i < hi; i++) sum += t.weights[o * stride + i - lo] = triangle((i - center + 0.5) / filterScale);
+    for (let i = lo; i < hi; i++)
+      sum += t.weights[o * stride + i - lo] = triangle((i - center + 0.5) / filterScale);
     if (sum !== 0) for (let i = lo; i < hi; i++) t.weights[o * stride + i - lo] /= sum;
     t.start[o] = lo;
     t.count[o] = hi - lo;
@@ -73,7 +79,8 @@ export function resizeBilinear(img: DecodedImage, width: number, height: number)
   let src = img.data;
   if (alpha) {
     src = src.slice();
-    for (let p = 0; p < src.length; p += c) for (let k = 0; k < c - 1; k++) src[p + k] *= src[p + c - 1] / 255;
+    for (let p = 0; p < src.length; p += c)
+      for (let k = 0; k < c - 1; k++) src[p + k] *= src[p + c - 1] / 255;
   }
   const h = width === img.width ? null : taps(img.width, width);
   const rows = new Float32Array(img.height * width * c);
@@ -83,7 +90,8 @@ export function resizeBilinear(img: DecodedImage, width: number, height: number)
         const w0 = x * h.stride;
         for (let k = 0; k < c; k++) {
           let s = 0;
-          for (let i = 0, at = (y * img.width + h.start[x]) * c + k; i < h.count[x]; i++, at += c) s += src[at] * h.weights[w0 + i];
+          for (let i = 0, at = (y * img.width + h.start[x]) * c + k; i < h.count[x]; i++, at += c)
+            s += src[at] * h.weights[w0 + i];
           rows[(y * width + x) * c + k] = s;
         }
       }
@@ -105,7 +113,8 @@ export function resizeBilinear(img: DecodedImage, width: number, height: number)
   if (alpha) {
     for (let p = 0; p < out.length; p += c) {
       const a = out[p + c - 1];
-      for (let k = 0; k < c - 1; k++) out[p + k] = a > 0 ? Math.min(255, (out[p + k] * 255) / a) : 0;
+      for (let k = 0; k < c - 1; k++)
+        out[p + k] = a > 0 ? Math.min(255, (out[p + k] * 255) / a) : 0;
     }
   }
   return { width, height, channels: c, data: out };
@@ -133,7 +142,8 @@ function flatten(img: DecodedImage, gray: boolean): DecodedImage {
       out[q] = over(data[p]);
       out[q + 1] = over(data[p + 1]);
       out[q + 2] = over(data[p + 2]);
-    } else out[q] = over(colour ? 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2] : data[p]);
+    } else
+      out[q] = over(colour ? 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2] : data[p]);
   }
   return { width, height, channels: outC, data: out };
 }
@@ -150,7 +160,10 @@ function padSize(img: DecodedImage, width: number, height: number): [number, num
  * One image as one model input [1, C, H, W] (or [1, H, W, C]): alpha over white, gray replicated
  * to RGB (or RGB to luma with `grayscale`), resized, ordered, then (v · scale − mean) / std.
  */
-export function imageTensor(img: DecodedImage, t: ImageTransform): { dims: number[]; data: Float32Array } {
+export function imageTensor(
+  img: DecodedImage,
+  t: ImageTransform,
+): { dims: number[]; data: Float32Array } {
   checkSize(t.width, t.height);
   const { width: W, height: H } = t;
   const flat = flatten(img, t.grayscale ?? false);

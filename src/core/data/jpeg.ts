@@ -13,9 +13,71 @@ export function isJpeg(bytes: Uint8Array): boolean {
 
 /** Zigzag position → natural (row-major) index; 16 extra entries absorb runs past the block, as libjpeg's table does. */
 const NATURAL = Int32Array.from([
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
-  28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
-  54, 47, 55, 62, 63, ...new Array<number>(16).fill(63),
+  0,
+  1,
+  8,
+  16,
+  9,
+  2,
+  3,
+  10,
+  17,
+  24,
+  32,
+  25,
+  18,
+  11,
+  4,
+  5,
+  12,
+  19,
+  26,
+  33,
+  40,
+  48,
+  41,
+  34,
+  27,
+  20,
+  13,
+  6,
+  7,
+  14,
+  21,
+  28,
+  35,
+  42,
+  49,
+  56,
+  57,
+  50,
+  43,
+  36,
+  29,
+  22,
+  15,
+  23,
+  30,
+  37,
+  44,
+  51,
+  58,
+  59,
+  52,
+  45,
+  38,
+  31,
+  39,
+  46,
+  53,
+  60,
+  61,
+  54,
+  47,
+  55,
+  62,
+  63,
+  ...new Array<number>(16).fill(63),
 ]);
 
 interface Huffman {
@@ -157,7 +219,8 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
     if (marker === 0xd9) break;
     if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
     const length = pos + 2 <= bytes.length ? view.getUint16(pos) : 0;
-    if (length < 2 || pos + length > bytes.length) dataError(file, 'truncated JPEG (a segment runs past the end of the file)');
+    if (length < 2 || pos + length > bytes.length)
+      dataError(file, 'truncated JPEG (a segment runs past the end of the file)');
     const seg = bytes.subarray(pos + 2, pos + length);
     pos += length;
     switch (marker) {
@@ -165,7 +228,8 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
         if (seg.length >= 5 && String.fromCharCode(...seg.subarray(0, 5)) === 'JFIF\0') jfif = true;
         break;
       case 0xee:
-        if (seg.length >= 12 && String.fromCharCode(...seg.subarray(0, 5)) === 'Adobe') adobeTransform = seg[11];
+        if (seg.length >= 12 && String.fromCharCode(...seg.subarray(0, 5)) === 'Adobe')
+          adobeTransform = seg[11];
         break;
       case 0xdb:
         readQuant(seg, quant, file);
@@ -191,8 +255,15 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
         break;
       }
       default:
-        if (marker >= 0xc3 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-          const kind = marker >= 0xc9 ? 'arithmetic-coded' : marker === 0xc3 ? 'lossless' : 'hierarchical';
+        if (
+          marker >= 0xc3 &&
+          marker <= 0xcf &&
+          marker !== 0xc4 &&
+          marker !== 0xc8 &&
+          marker !== 0xcc
+        ) {
+          const kind =
+            marker >= 0xc9 ? 'arithmetic-coded' : marker === 0xc3 ? 'lossless' : 'hierarchical';
           dataError(file, `${kind} JPEG is not supported`);
         }
     }
@@ -202,26 +273,35 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
 }
 
 function readQuant(seg: Uint8Array, quant: (Int32Array | undefined)[], file: string): void {
-  for (let p = 0; p < seg.length; ) {
+  for (let p = 0; p < seg.length;) {
     const precision = seg[p] >> 4;
     const id = seg[p] & 15;
     const size = precision ? 128 : 64;
-    if (id > 3 || p + 1 + size > seg.length) dataError(file, 'corrupt JPEG (bad quantisation table)');
+    if (id > 3 || p + 1 + size > seg.length)
+      dataError(file, 'corrupt JPEG (bad quantisation table)');
     const t = new Int32Array(64);
-    for (let k = 0; k < 64; k++) t[NATURAL[k]] = precision ? (seg[p + 1 + 2 * k] << 8) | seg[p + 2 + 2 * k] : seg[p + 1 + k];
+    for (let k = 0; k < 64; k++)
+      t[NATURAL[k]] = precision ? (seg[p + 1 + 2 * k] << 8) | seg[p + 2 + 2 * k] : seg[p + 1 + k];
     quant[id] = t;
     p += 1 + size;
   }
 }
 
-function readHuffman(seg: Uint8Array, dc: (Huffman | undefined)[], ac: (Huffman | undefined)[], file: string): void {
-  for (let p = 0; p < seg.length; ) {
+function readHuffman(
+  seg: Uint8Array,
+  dc: (Huffman | undefined)[],
+  ac: (Huffman | undefined)[],
+  file: string,
+): void {
+  for (let p = 0; p < seg.length;) {
     const cls = seg[p] >> 4;
     const id = seg[p] & 15;
-    if (cls > 1 || id > 3 || p + 17 > seg.length) dataError(file, 'corrupt JPEG (bad Huffman table)');
+    if (cls > 1 || id > 3 || p + 17 > seg.length)
+      dataError(file, 'corrupt JPEG (bad Huffman table)');
     const counts = seg.subarray(p + 1, p + 17);
     const total = counts.reduce((a, b) => a + b, 0);
-    if (total > 256 || p + 17 + total > seg.length) dataError(file, 'corrupt JPEG (bad Huffman table)');
+    if (total > 256 || p + 17 + total > seg.length)
+      dataError(file, 'corrupt JPEG (bad Huffman table)');
     const values = seg.slice(p + 17, p + 17 + total);
     const t: Huffman = {
       fast: new Uint16Array(512),
@@ -254,12 +334,24 @@ function readFrame(seg: Uint8Array, progressive: boolean, file: string): Frame {
   const width = (seg[3] << 8) | seg[4];
   const n = seg[5];
   if (precision !== 8) dataError(file, `${precision}-bit JPEG is not supported`);
-  if (width === 0 || height === 0) dataError(file, `JPEG with ${width}×${height} pixels (a DNL height is not supported)`);
-  if (width * height > MAX_IMAGE_PIXELS) dataError(file, `${width}×${height} image is larger than ${MAX_IMAGE_PIXELS} pixels`);
-  if (n !== 1 && n !== 3) dataError(file, n === 4 ? 'CMYK JPEG is not supported' : `JPEG with ${n} components is not supported`);
+  if (width === 0 || height === 0)
+    dataError(file, `JPEG with ${width}×${height} pixels (a DNL height is not supported)`);
+  if (width * height > MAX_IMAGE_PIXELS)
+    dataError(file, `${width}×${height} image is larger than ${MAX_IMAGE_PIXELS} pixels`);
+  if (n !== 1 && n !== 3)
+    dataError(
+      file,
+      n === 4 ? 'CMYK JPEG is not supported' : `JPEG with ${n} components is not supported`,
+    );
   if (seg.length < 6 + 3 * n) dataError(file, 'corrupt JPEG (short frame header)');
-  const factors = Array.from({ length: n }, (_, i) => ({ id: seg[6 + 3 * i], h: seg[7 + 3 * i] >> 4, v: seg[7 + 3 * i] & 15, tq: seg[8 + 3 * i] & 3 }));
-  if (factors.some(({ h, v }) => h < 1 || h > 4 || v < 1 || v > 4)) dataError(file, 'corrupt JPEG (sampling factor outside 1..4)');
+  const factors = Array.from({ length: n }, (_, i) => ({
+    id: seg[6 + 3 * i],
+    h: seg[7 + 3 * i] >> 4,
+    v: seg[7 + 3 * i] & 15,
+    tq: seg[8 + 3 * i] & 3,
+  }));
+  if (factors.some(({ h, v }) => h < 1 || h > 4 || v < 1 || v > 4))
+    dataError(file, 'corrupt JPEG (sampling factor outside 1..4)');
   const maxH = Math.max(...factors.map((c) => c.h));
   const maxV = Math.max(...factors.map((c) => c.v));
   const mcusX = Math.ceil(width / (8 * maxH));
@@ -312,8 +404,10 @@ function decodeScan(
   const ah = seg[3 + 2 * n] >> 4;
   const al = seg[3 + 2 * n] & 15;
   if (frame.progressive) {
-    if (ss > 63 || se > 63 || ss > se || (ss === 0 && se !== 0) || (ss > 0 && n !== 1) || al > 13) dataError(file, 'corrupt JPEG (bad progressive scan parameters)');
-  } else if (ss !== 0 || se !== 63 || ah !== 0 || al !== 0) dataError(file, 'corrupt JPEG (bad sequential scan parameters)');
+    if (ss > 63 || se > 63 || ss > se || (ss === 0 && se !== 0) || (ss > 0 && n !== 1) || al > 13)
+      dataError(file, 'corrupt JPEG (bad progressive scan parameters)');
+  } else if (ss !== 0 || se !== 63 || ah !== 0 || al !== 0)
+    dataError(file, 'corrupt JPEG (bad sequential scan parameters)');
   for (const { dc, ac } of comps) {
     const needDc = ss === 0 && ah === 0;
     const needAc = se > 0;
@@ -321,7 +415,12 @@ function decodeScan(
   }
 
   let eobrun = 0;
-  const block = (c: Component, dc: Huffman | undefined, ac: Huffman | undefined, at: number): void => {
+  const block = (
+    c: Component,
+    dc: Huffman | undefined,
+    ac: Huffman | undefined,
+    at: number,
+  ): void => {
     const z = c.coefs;
     if (!frame.progressive) {
       const t = r.decode(dc!);
@@ -435,7 +534,8 @@ function toImage(frame: Frame, jfif: boolean, adobeTransform: number, file: stri
   const { width, height, components } = frame;
   const planes = components.map((c) => upsample(c, samples(c), frame, file));
   const n = width * height;
-  if (planes.length === 1) return { width, height, channels: 1, data: Float32Array.from(planes[0]) };
+  if (planes.length === 1)
+    return { width, height, channels: 1, data: Float32Array.from(planes[0]) };
   const data = new Float32Array(n * 3);
   const [a, b, c] = planes;
   // libjpeg's rule for which 3-component files are stored as RGB rather than YCbCr.
@@ -469,7 +569,12 @@ let ycc: { crR: Int32Array; cbB: Int32Array; crG: Int32Array; cbG: Int32Array } 
 function yccTables(): NonNullable<typeof ycc> {
   if (ycc) return ycc;
   const fix = (x: number): number => Math.floor(x * 65536 + 0.5);
-  const t = { crR: new Int32Array(256), cbB: new Int32Array(256), crG: new Int32Array(256), cbG: new Int32Array(256) };
+  const t = {
+    crR: new Int32Array(256),
+    cbB: new Int32Array(256),
+    crG: new Int32Array(256),
+    cbG: new Int32Array(256),
+  };
   for (let i = 0; i < 256; i++) {
     const x = i - 128;
     t.crR[i] = (fix(1.402) * x + 32768) >> 16;
@@ -494,40 +599,97 @@ function samples(c: Component): Uint8Array {
   const q = c.quant ?? new Int32Array(64);
   for (let by = 0; by < c.blocksH; by++) {
     for (let bx = 0; bx < c.blocksW; bx++) {
-      idctIslow(c.coefs, 64 * (by * c.blocksWMcu + bx), q, ws, plane, by * 8 * stride + bx * 8, stride);
+      idctIslow(
+        c.coefs,
+        64 * (by * c.blocksWMcu + bx),
+        q,
+        ws,
+        plane,
+        by * 8 * stride + bx * 8,
+        stride,
+      );
     }
   }
   return plane;
 }
 
 // jidctint.c's constants: FIX(x) = round(x · 2¹³).
-const F0_298 = 2446, F0_390 = 3196, F0_541 = 4433, F0_765 = 6270, F0_899 = 7373, F1_175 = 9633;
-const F1_501 = 12299, F1_847 = 15137, F1_961 = 16069, F2_053 = 16819, F2_562 = 20995, F3_072 = 25172;
+const F0_298 = 2446,
+  F0_390 = 3196,
+  F0_541 = 4433,
+  F0_765 = 6270,
+  F0_899 = 7373,
+  F1_175 = 9633;
+const F1_501 = 12299,
+  F1_847 = 15137,
+  F1_961 = 16069,
+  F2_053 = 16819,
+  F2_562 = 20995,
+  F3_072 = 25172;
 
 /** jidctint.c's jpeg_idct_islow: two 1-D passes in 32-bit fixed point (13 fraction bits, 2 extra in between). */
-function idctIslow(coef: Int16Array, at: number, q: Int32Array, ws: Int32Array, out: Uint8Array, to: number, stride: number): void {
+function idctIslow(
+  coef: Int16Array,
+  at: number,
+  q: Int32Array,
+  ws: Int32Array,
+  out: Uint8Array,
+  to: number,
+  stride: number,
+): void {
   for (let col = 0; col < 8; col++) {
     const i = at + col;
     // Columns with no AC terms (most of them) are flat; libjpeg's shortcut gives the same values.
-    if (coef[i + 8] === 0 && coef[i + 16] === 0 && coef[i + 24] === 0 && coef[i + 32] === 0 && coef[i + 40] === 0 && coef[i + 48] === 0 && coef[i + 56] === 0) {
+    if (
+      coef[i + 8] === 0 &&
+      coef[i + 16] === 0 &&
+      coef[i + 24] === 0 &&
+      coef[i + 32] === 0 &&
+      coef[i + 40] === 0 &&
+      coef[i + 48] === 0 &&
+      coef[i + 56] === 0
+    ) {
       const dc = (coef[i] * q[col]) << 2;
       for (let r = 0; r < 8; r++) ws[r * 8 + col] = dc;
       continue;
     }
     const v = idct1d(
-      coef[i] * q[col], coef[i + 8] * q[col + 8], coef[i + 16] * q[col + 16], coef[i + 24] * q[col + 24],
-      coef[i + 32] * q[col + 32], coef[i + 40] * q[col + 40], coef[i + 48] * q[col + 48], coef[i + 56] * q[col + 56],
+      coef[i] * q[col],
+      coef[i + 8] * q[col + 8],
+      coef[i + 16] * q[col + 16],
+      coef[i + 24] * q[col + 24],
+      coef[i + 32] * q[col + 32],
+      coef[i + 40] * q[col + 40],
+      coef[i + 48] * q[col + 48],
+      coef[i + 56] * q[col + 56],
     );
     for (let r = 0; r < 8; r++) ws[r * 8 + col] = (v[r] + 1024) >> 11;
   }
   for (let row = 0; row < 8; row++) {
     const w = row * 8;
     const o = to + row * stride;
-    if (ws[w + 1] === 0 && ws[w + 2] === 0 && ws[w + 3] === 0 && ws[w + 4] === 0 && ws[w + 5] === 0 && ws[w + 6] === 0 && ws[w + 7] === 0) {
+    if (
+      ws[w + 1] === 0 &&
+      ws[w + 2] === 0 &&
+      ws[w + 3] === 0 &&
+      ws[w + 4] === 0 &&
+      ws[w + 5] === 0 &&
+      ws[w + 6] === 0 &&
+      ws[w + 7] === 0
+    ) {
       out.fill(RANGE_LIMIT[((ws[w] + 16) >> 5) & 1023], o, o + 8);
       continue;
     }
-    const v = idct1d(ws[w], ws[w + 1], ws[w + 2], ws[w + 3], ws[w + 4], ws[w + 5], ws[w + 6], ws[w + 7]);
+    const v = idct1d(
+      ws[w],
+      ws[w + 1],
+      ws[w + 2],
+      ws[w + 3],
+      ws[w + 4],
+      ws[w + 5],
+      ws[w + 6],
+      ws[w + 7],
+    );
     for (let c = 0; c < 8; c++) out[o + c] = RANGE_LIMIT[((v[c] + (1 << 17)) >> 18) & 1023];
   }
 }
@@ -535,7 +697,16 @@ function idctIslow(coef: Int16Array, at: number, q: Int32Array, ws: Int32Array, 
 const idctOut = new Float64Array(8);
 
 /** One 1-D islow IDCT (the even part's rotator, then the odd part's), before descaling; exact integers. */
-function idct1d(x0: number, x1: number, x2: number, x3: number, x4: number, x5: number, x6: number, x7: number): Float64Array {
+function idct1d(
+  x0: number,
+  x1: number,
+  x2: number,
+  x3: number,
+  x4: number,
+  x5: number,
+  x6: number,
+  x7: number,
+): Float64Array {
   const z = (x2 + x6) * F0_541;
   const e2 = z - x6 * F1_847;
   const e3 = z + x2 * F0_765;
@@ -581,7 +752,8 @@ function upsample(c: Component, plane: Uint8Array, frame: Frame, file: string): 
   const out = new Uint8Array(width * height);
   const hx = maxH / c.h;
   const vx = maxV / c.v;
-  if (!Number.isInteger(hx) || !Number.isInteger(vx)) dataError(file, `JPEG sampling factors ${c.h}×${c.v} of ${maxH}×${maxV} are not supported`);
+  if (!Number.isInteger(hx) || !Number.isInteger(vx))
+    dataError(file, `JPEG sampling factors ${c.h}×${c.v} of ${maxH}×${maxV} are not supported`);
   const last = c.height - 1;
   const rowAt = (r: number): number => (r < 0 ? 0 : r > last ? last : r) * stride;
   if (hx === 2 && vx === 2 && c.width > 2) {
@@ -595,7 +767,8 @@ function upsample(c: Component, plane: Uint8Array, frame: Frame, file: string): 
         const x = 2 * i;
         const s = sums[i];
         if (x < width) out[o + x] = i === 0 ? (s * 4 + 8) >> 4 : (s * 3 + sums[i - 1] + 8) >> 4;
-        if (x + 1 < width) out[o + x + 1] = i === c.width - 1 ? (s * 4 + 7) >> 4 : (s * 3 + sums[i + 1] + 7) >> 4;
+        if (x + 1 < width)
+          out[o + x + 1] = i === c.width - 1 ? (s * 4 + 7) >> 4 : (s * 3 + sums[i + 1] + 7) >> 4;
       }
     }
   } else if (hx === 2 && vx === 1 && c.width > 2) {
@@ -606,7 +779,8 @@ function upsample(c: Component, plane: Uint8Array, frame: Frame, file: string): 
         const x = 2 * i;
         const s = plane[r + i] * 3;
         if (x < width) out[o + x] = i === 0 ? plane[r] : (s + plane[r + i - 1] + 1) >> 2;
-        if (x + 1 < width) out[o + x + 1] = i === c.width - 1 ? plane[r + i] : (s + plane[r + i + 1] + 2) >> 2;
+        if (x + 1 < width)
+          out[o + x + 1] = i === c.width - 1 ? plane[r + i] : (s + plane[r + i + 1] + 2) >> 2;
       }
     }
   } else if (hx === 1 && vx === 2) {
@@ -615,7 +789,8 @@ function upsample(c: Component, plane: Uint8Array, frame: Frame, file: string): 
       const far = rowAt(y & 1 ? (y >> 1) + 1 : (y >> 1) - 1);
       const o = y * width;
       const bias = 1 + (y & 1);
-      for (let x = 0; x < width; x++) out[o + x] = (plane[near + x] * 3 + plane[far + x] + bias) >> 2;
+      for (let x = 0; x < width; x++)
+        out[o + x] = (plane[near + x] * 3 + plane[far + x] + bias) >> 2;
     }
   } else {
     for (let y = 0; y < height; y++) {

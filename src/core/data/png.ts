@@ -56,15 +56,17 @@ export function decodePng(bytes: Uint8Array, file: string, inflate: Inflate): De
   let trns: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
   let ended = false;
-  for (let at = 8; !ended; ) {
+  for (let at = 8; !ended;) {
     if (at + 8 > bytes.length) dataError(file, 'truncated PNG (no IEND chunk)');
     const length = view.getUint32(at);
     const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
     const start = at + 8;
     const end = start + length;
-    if (end + 4 > bytes.length) dataError(file, `truncated PNG (${type} chunk runs past the end of the file)`);
+    if (end + 4 > bytes.length)
+      dataError(file, `truncated PNG (${type} chunk runs past the end of the file)`);
     const critical = type === 'IHDR' || type === 'PLTE' || type === 'IDAT' || type === 'tRNS';
-    if (critical && crc32(bytes.subarray(at + 4, end)) !== view.getUint32(end)) dataError(file, `corrupt PNG (CRC mismatch in ${type})`);
+    if (critical && crc32(bytes.subarray(at + 4, end)) !== view.getUint32(end))
+      dataError(file, `corrupt PNG (CRC mismatch in ${type})`);
     const data = bytes.subarray(start, end);
     if (type === 'IHDR') header = readHeader(data, file);
     else if (!header) dataError(file, 'corrupt PNG (IHDR is not the first chunk)');
@@ -100,7 +102,8 @@ export function decodePng(bytes: Uint8Array, file: string, inflate: Inflate): De
   } catch (err) {
     dataError(file, `corrupt PNG image data (${(err as Error).message.split('\n')[0]})`);
   }
-  if (raw.length < expected) dataError(file, `truncated PNG image data (${raw.length} of ${expected} bytes)`);
+  if (raw.length < expected)
+    dataError(file, `truncated PNG image data (${raw.length} of ${expected} bytes)`);
 
   const out = pixelMapper(header, palette, trns, file);
   const data = new Float32Array(width * height * out.channels);
@@ -134,15 +137,24 @@ function readHeader(d: Uint8Array, file: string): Header {
   const [depth, colorType, compression, filter, interlace] = d.subarray(8);
   const type = COLOR_TYPES[colorType];
   if (!type) dataError(file, `corrupt PNG (color type ${colorType})`);
-  if (!type.depths.includes(depth)) dataError(file, `corrupt PNG (bit depth ${depth} with color type ${colorType})`);
-  if (compression !== 0 || filter !== 0 || interlace > 1) dataError(file, 'corrupt PNG (unknown compression, filter or interlace method)');
+  if (!type.depths.includes(depth))
+    dataError(file, `corrupt PNG (bit depth ${depth} with color type ${colorType})`);
+  if (compression !== 0 || filter !== 0 || interlace > 1)
+    dataError(file, 'corrupt PNG (unknown compression, filter or interlace method)');
   if (width === 0 || height === 0) dataError(file, `empty image (${width}×${height})`);
-  if (width * height > MAX_IMAGE_PIXELS) dataError(file, `${width}×${height} image is larger than ${MAX_IMAGE_PIXELS} pixels`);
+  if (width * height > MAX_IMAGE_PIXELS)
+    dataError(file, `${width}×${height} image is larger than ${MAX_IMAGE_PIXELS} pixels`);
   return { width, height, depth, colorType, interlaced: interlace === 1 };
 }
 
 /** Undoes one row's filter in place; `prev` is the previous unfiltered row of the same pass (zeros first). */
-function unfilter(type: number, row: Uint8Array, prev: Uint8Array, bpp: number, file: string): void {
+function unfilter(
+  type: number,
+  row: Uint8Array,
+  prev: Uint8Array,
+  bpp: number,
+  file: string,
+): void {
   const n = row.length;
   switch (type) {
     case 0:
@@ -175,7 +187,8 @@ function unfilter(type: number, row: Uint8Array, prev: Uint8Array, bpp: number, 
 /** Unpacks `count` samples of `depth` bits (big-endian, MSB first within a byte) from an unfiltered row. */
 function readSamples(row: Uint8Array, depth: number, count: number, out: Uint16Array): void {
   if (depth === 8) out.set(row.subarray(0, count));
-  else if (depth === 16) for (let i = 0; i < count; i++) out[i] = (row[2 * i] << 8) | row[2 * i + 1];
+  else if (depth === 16)
+    for (let i = 0; i < count; i++) out[i] = (row[2 * i] << 8) | row[2 * i + 1];
   else {
     const mask = (1 << depth) - 1;
     for (let i = 0; i < count; i++) {
@@ -191,7 +204,10 @@ function pixelMapper(
   palette: Uint8Array | undefined,
   trns: Uint8Array | undefined,
   file: string,
-): { channels: DecodedImage['channels']; write: (s: Uint16Array, at: number, out: Float32Array, to: number) => void } {
+): {
+  channels: DecodedImage['channels'];
+  write: (s: Uint16Array, at: number, out: Float32Array, to: number) => void;
+} {
   if (h.colorType === 3) {
     const colors = palette!.length / 3;
     // Indices past the palette are black (libpng would refuse; PIL shows black): they are corrupt either way.

@@ -68,7 +68,9 @@ const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
  */
 export function proposeRecipe(model: Model): Recipe {
   // Paddle2ONNX names no producer in some exports; its graph name and p2o.* dimension names give it away.
-  const paddle = /paddle/i.test(`${model.metadata.producer ?? ''} ${model.metadata.graphName ?? ''}`) || model.inputs.some((i) => i.shape?.some((d) => typeof d === 'string' && d.startsWith('p2o.')));
+  const paddle =
+    /paddle/i.test(`${model.metadata.producer ?? ''} ${model.metadata.graphName ?? ''}`) ||
+    model.inputs.some((i) => i.shape?.some((d) => typeof d === 'string' && d.startsWith('p2o.')));
   const inputs: Record<string, InputRecipe> = {};
   for (const v of realInputs(model)) inputs[v.name] = proposeInput(v, paddle);
   return { version: RECIPE_VERSION, inputs };
@@ -76,14 +78,19 @@ export function proposeRecipe(model: Model): Recipe {
 
 function proposeInput(v: ValueInfo, paddle: boolean): InputRecipe {
   const shape = v.shape ?? [];
-  if (shape.length === 0 || shape.every((d) => d === 1)) return { kind: 'value', value: /^(sr|sample_?rate)$/i.test(v.name) ? 16000 : 0 };
+  if (shape.length === 0 || shape.every((d) => d === 1))
+    return { kind: 'value', value: /^(sr|sample_?rate)$/i.test(v.name) ? 16000 : 0 };
   // A recurrent state starts at zeros, as a stream's first chunk does.
   if (/state|hidden|cache|^[hc]0?$/i.test(v.name)) return { kind: 'value', value: 0 };
   // Three channels: a one-channel 4-D input is as often a feature map (mel frames) as a gray image.
   const image = imageLayout(v);
   if (image?.channels === 3) {
     const textLine = paddle && image.height === 48;
-    const norm = !paddle ? { mean: [0, 0, 0], std: [1, 1, 1] } : textLine ? { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } : IMAGENET;
+    const norm = !paddle
+      ? { mean: [0, 0, 0], std: [1, 1, 1] }
+      : textLine
+        ? { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }
+        : IMAGENET;
     return {
       kind: 'image',
       width: image.width,
@@ -128,12 +135,16 @@ export function parseRecipe(text: string, file: string, model: Model): Recipe {
     fail(`not JSON (${(err as Error).message})`);
   }
   if (!isObject(raw)) return fail('not a JSON object');
-  if (raw.version !== RECIPE_VERSION) fail(`version ${JSON.stringify(raw.version)} is not ${RECIPE_VERSION}`);
+  if (raw.version !== RECIPE_VERSION)
+    fail(`version ${JSON.stringify(raw.version)} is not ${RECIPE_VERSION}`);
   if (!isObject(raw.inputs)) fail('"inputs" is not an object of input name → recipe');
   const proposal = proposeRecipe(model);
   const inputs: Record<string, InputRecipe> = { ...proposal.inputs };
   for (const [name, r] of Object.entries(raw.inputs as Record<string, unknown>)) {
-    if (!(name in proposal.inputs)) fail(`the model has no input '${name}' (it has ${Object.keys(proposal.inputs).join(', ') || 'none'})`);
+    if (!(name in proposal.inputs))
+      fail(
+        `the model has no input '${name}' (it has ${Object.keys(proposal.inputs).join(', ') || 'none'})`,
+      );
     inputs[name] = checkInput(r, `inputs.${name}`, fail);
   }
   return { version: RECIPE_VERSION, inputs };
@@ -147,18 +158,33 @@ function checkInput(r: unknown, at: string, fail: (what: string) => never): Inpu
   if (!isObject(r)) return fail(`${at} is not an object`);
   const positive = (key: string, integer: boolean): number => {
     const v = r[key];
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v))) fail(`${at}.${key} must be a positive ${integer ? 'whole ' : ''}number, not ${JSON.stringify(v)}`);
+    if (
+      typeof v !== 'number' ||
+      !(v > 0) ||
+      !Number.isFinite(v) ||
+      (integer && !Number.isSafeInteger(v))
+    )
+      fail(
+        `${at}.${key} must be a positive ${integer ? 'whole ' : ''}number, not ${JSON.stringify(v)}`,
+      );
     return v as number;
   };
   const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
     const v = r[key] ?? fallback;
-    if (!allowed.includes(v as T)) fail(`${at}.${key} must be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`);
+    if (!allowed.includes(v as T))
+      fail(`${at}.${key} must be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`);
     return v as T;
   };
   const numbers = (key: string, fallback: number[], nonzero: boolean): number[] => {
     const v = r[key] ?? fallback;
-    const ok = Array.isArray(v) && (v.length === 1 || v.length === 3) && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!nonzero || x !== 0));
-    if (!ok) fail(`${at}.${key} must be 1 or 3 ${nonzero ? 'nonzero ' : ''}numbers, not ${JSON.stringify(v)}`);
+    const ok =
+      Array.isArray(v) &&
+      (v.length === 1 || v.length === 3) &&
+      v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!nonzero || x !== 0));
+    if (!ok)
+      fail(
+        `${at}.${key} must be 1 or 3 ${nonzero ? 'nonzero ' : ''}numbers, not ${JSON.stringify(v)}`,
+      );
     return v as number[];
   };
   switch (r.kind) {
@@ -176,14 +202,22 @@ function checkInput(r: unknown, at: string, fail: (what: string) => never): Inpu
         ...(r.grayscale === true ? { grayscale: true } : {}),
       };
     case 'audio':
-      return { kind: 'audio', rate: positive('rate', true), length: positive('length', true), scale: r.scale === undefined ? 1 : positive('scale', false) };
+      return {
+        kind: 'audio',
+        rate: positive('rate', true),
+        length: positive('length', true),
+        scale: r.scale === undefined ? 1 : positive('scale', false),
+      };
     case 'value':
-      if (typeof r.value !== 'number' || !Number.isFinite(r.value)) fail(`${at}.value must be a number, not ${JSON.stringify(r.value)}`);
+      if (typeof r.value !== 'number' || !Number.isFinite(r.value))
+        fail(`${at}.value must be a number, not ${JSON.stringify(r.value)}`);
       return { kind: 'value', value: r.value as number };
     case 'tensor':
       return { kind: 'tensor' };
     default:
-      return fail(`${at}.kind must be image, audio, value or tensor, not ${JSON.stringify(r.kind)}`);
+      return fail(
+        `${at}.kind must be image, audio, value or tensor, not ${JSON.stringify(r.kind)}`,
+      );
   }
 }
 
@@ -207,5 +241,7 @@ export function formatRecipeLines(recipe: Recipe): string {
         return 'tensor (from .npy/.npz/.pb files, else random)';
     }
   };
-  return Object.entries(recipe.inputs).map(([name, r]) => `  ${name}: ${line(r)}\n`).join('');
+  return Object.entries(recipe.inputs)
+    .map(([name, r]) => `  ${name}: ${line(r)}\n`)
+    .join('');
 }

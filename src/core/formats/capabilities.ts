@@ -28,15 +28,64 @@ export interface FormatCapabilities {
 }
 
 export const FORMATS: Readonly<Record<ModelFormat, FormatCapabilities>> = {
-  onnx: { label: 'ONNX', extensions: ['.onnx'], runnable: true, perLayer: true, methods: ['int8', 'int4', 'fp16', 'bf16', 'fixed', 'sign', 'prune', 'cluster', 'channels', 'lowrank'], sharded: false },
-  safetensors: { label: 'safetensors', extensions: ['.safetensors', '.safetensors.index.json'], runnable: false, perLayer: false, methods: ['int8', 'fp16', 'bf16', 'prune', 'cluster'], sharded: true },
-  gguf: { label: 'GGUF', extensions: ['.gguf'], runnable: false, perLayer: false, methods: ['int8', 'int4', 'fp16', 'bf16'], storedAs: { int8: 'Q8_0', int4: 'Q4_0' }, sharded: false },
-  pytorch: { label: 'PyTorch', extensions: ['.pt', '.pth', '.ckpt', '.bin'], runnable: false, perLayer: false, methods: [], sharded: false },
+  onnx: {
+    label: 'ONNX',
+    extensions: ['.onnx'],
+    runnable: true,
+    perLayer: true,
+    methods: [
+      'int8',
+      'int4',
+      'fp16',
+      'bf16',
+      'fixed',
+      'sign',
+      'prune',
+      'cluster',
+      'channels',
+      'lowrank',
+    ],
+    sharded: false,
+  },
+  safetensors: {
+    label: 'safetensors',
+    extensions: ['.safetensors', '.safetensors.index.json'],
+    runnable: false,
+    perLayer: false,
+    methods: ['int8', 'fp16', 'bf16', 'prune', 'cluster'],
+    sharded: true,
+  },
+  gguf: {
+    label: 'GGUF',
+    extensions: ['.gguf'],
+    runnable: false,
+    perLayer: false,
+    methods: ['int8', 'int4', 'fp16', 'bf16'],
+    storedAs: { int8: 'Q8_0', int4: 'Q4_0' },
+    sharded: false,
+  },
+  pytorch: {
+    label: 'PyTorch',
+    extensions: ['.pt', '.pth', '.ckpt', '.bin'],
+    runnable: false,
+    perLayer: false,
+    methods: [],
+    sharded: false,
+  },
 };
 
 /** The capabilities of a model's format (an unknown name can do nothing). */
 export function capabilitiesOf(format: string): FormatCapabilities {
-  return FORMATS[format as ModelFormat] ?? { label: format, extensions: [], runnable: false, perLayer: false, methods: [], sharded: false };
+  return (
+    FORMATS[format as ModelFormat] ?? {
+      label: format,
+      extensions: [],
+      runnable: false,
+      perLayer: false,
+      methods: [],
+      sharded: false,
+    }
+  );
 }
 
 /** The format a file name says, or undefined (a `.bin` may be anything: PyTorch is only a guess). */
@@ -44,7 +93,9 @@ export function formatOfFileName(name: string): ModelFormat | undefined {
   const lower = name.toLowerCase();
   let best: { format: ModelFormat; length: number } | undefined;
   for (const [format, caps] of Object.entries(FORMATS) as [ModelFormat, FormatCapabilities][]) {
-    for (const ext of caps.extensions) if (lower.endsWith(ext) && (!best || ext.length > best.length)) best = { format, length: ext.length };
+    for (const ext of caps.extensions)
+      if (lower.endsWith(ext) && (!best || ext.length > best.length))
+        best = { format, length: ext.length };
   }
   return best?.format;
 }
@@ -53,6 +104,9 @@ export function formatOfFileName(name: string): ModelFormat | undefined {
 export function methodsByFormat(all: readonly MethodName[]): string {
   return (Object.values(FORMATS) as FormatCapabilities[])
     .filter((c) => c.methods.length)
-    .map((c) => `${c.label}: ${c.methods.length === all.length ? 'every method' : c.methods.map((m) => (c.storedAs?.[m] ? `${m} (${c.storedAs[m]})` : m)).join(', ')}`)
+    .map(
+      (c) =>
+        `${c.label}: ${c.methods.length === all.length ? 'every method' : c.methods.map((m) => (c.storedAs?.[m] ? `${m} (${c.storedAs[m]})` : m)).join(', ')}`,
+    )
     .join('; ');
 }

@@ -25,7 +25,11 @@ const formats: FormatModule[] = [
   },
 ];
 
-export function readModel(source: RandomAccessSource, fileName: string, external?: ExternalDataResolver): Model {
+export function readModel(
+  source: RandomAccessSource,
+  fileName: string,
+  external?: ExternalDataResolver,
+): Model {
   if (source.size() === 0) invalid('file is empty');
   const format = formats.find((f) => f.sniff(source, fileName));
   if (!format) invalid('not a recognised model format');

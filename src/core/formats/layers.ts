@@ -7,7 +7,10 @@ export function layerName(tensorName: string): string {
 }
 
 /** One layer per dotted prefix, in the order the prefixes first appear, or sorted by `order`. */
-export function groupLayersByPrefix(tensors: readonly TensorRef[], order?: (a: string, b: string) => number): Layer[] {
+export function groupLayersByPrefix(
+  tensors: readonly TensorRef[],
+  order?: (a: string, b: string) => number,
+): Layer[] {
   const layers = new Map<string, Layer>();
   tensors.forEach((t, i) => {
     const name = layerName(t.name);
@@ -24,6 +27,24 @@ export function groupLayersByPrefix(tensors: readonly TensorRef[], order?: (a: s
 }
 
 /** A model of weights only (no graph): its layers grouped by prefix, in the order given or sorted by `order`. */
-export function weightsOnlyModel(format: string, fileBytes: number, metadata: ModelMetadata, tensors: TensorRef[], warnings: string[], order?: (a: string, b: string) => number): Model {
-  return { format, fileBytes, metadata, nodeCount: 0, opCounts: {}, inputs: [], outputs: [], tensors, layers: groupLayersByPrefix(tensors, order), warnings };
+export function weightsOnlyModel(
+  format: string,
+  fileBytes: number,
+  metadata: ModelMetadata,
+  tensors: TensorRef[],
+  warnings: string[],
+  order?: (a: string, b: string) => number,
+): Model {
+  return {
+    format,
+    fileBytes,
+    metadata,
+    nodeCount: 0,
+    opCounts: {},
+    inputs: [],
+    outputs: [],
+    tensors,
+    layers: groupLayersByPrefix(tensors, order),
+    warnings,
+  };
 }

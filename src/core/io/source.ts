@@ -14,7 +14,11 @@ export interface RandomAccessSource {
 }
 
 /** Reads exactly `length` bytes at `offset`, refusing ranges outside the source. */
-export function readExactly(source: RandomAccessSource, offset: number, length: number): Uint8Array {
+export function readExactly(
+  source: RandomAccessSource,
+  offset: number,
+  length: number,
+): Uint8Array {
   if (offset < 0 || length < 0 || offset + length > source.size()) {
     invalid(`range ${offset}+${length} is outside ${source.name} (${source.size()} bytes)`);
   }
@@ -25,7 +29,7 @@ export function readExactly(source: RandomAccessSource, offset: number, length: 
 
 /** Fills all of `into` from `offset`; a file that ends first is an invalid model. */
 export function readInto(source: RandomAccessSource, offset: number, into: Uint8Array): void {
-  for (let done = 0; done < into.length; ) {
+  for (let done = 0; done < into.length;) {
     const n = source.read(offset + done, into.subarray(done));
     if (n <= 0) invalid(`unexpected end of ${source.name} at ${offset + done}`);
     done += n;

@@ -28,7 +28,8 @@ export class WireReader {
 
   /** Makes [pos, pos + need) available in the window. */
   private fill(need: number): void {
-    if (this.pos + need > this.limit) invalid(`truncated: need ${need} bytes at offset ${this.pos} of ${this.source.name}`);
+    if (this.pos + need > this.limit)
+      invalid(`truncated: need ${need} bytes at offset ${this.pos} of ${this.source.name}`);
     if (this.pos >= this.bufStart && this.pos + need <= this.bufStart + this.bufLen) return;
     if (need > this.buf.length) this.buf = new Uint8Array(Math.max(need, WINDOW));
     const want = Math.min(this.buf.length, this.limit - this.pos);
@@ -51,7 +52,8 @@ export class WireReader {
   /** A varint that must fit a JS number exactly (tags, lengths, sizes). */
   varint(): number {
     this.varint64();
-    if (this.hi > 0x1fffff) invalid(`varint too large at offset ${this.pos} of ${this.source.name}`);
+    if (this.hi > 0x1fffff)
+      invalid(`varint too large at offset ${this.pos} of ${this.source.name}`);
     return this.hi * 0x100000000 + this.lo;
   }
 
@@ -95,7 +97,10 @@ export class WireReader {
   /** Reads a length prefix and checks that the field fits inside `end`. */
   length(end: number): number {
     const n = this.varint();
-    if (this.pos + n > end) invalid(`field length ${n} at offset ${this.pos} runs past its message (ends at ${end}) in ${this.source.name}`);
+    if (this.pos + n > end)
+      invalid(
+        `field length ${n} at offset ${this.pos} runs past its message (ends at ${end}) in ${this.source.name}`,
+      );
     return n;
   }
 
@@ -106,7 +111,10 @@ export class WireReader {
   }
 
   bytes(n: number): Uint8Array {
-    if (n > MAX_INLINE_FIELD_BYTES) invalid(`field of ${n} bytes at offset ${this.pos} exceeds the ${MAX_INLINE_FIELD_BYTES}-byte limit`);
+    if (n > MAX_INLINE_FIELD_BYTES)
+      invalid(
+        `field of ${n} bytes at offset ${this.pos} exceeds the ${MAX_INLINE_FIELD_BYTES}-byte limit`,
+      );
     this.fill(n);
     const start = this.pos - this.bufStart;
     this.pos += n;
@@ -132,7 +140,10 @@ export class WireReader {
   }
 
   skip(n: number): void {
-    if (this.pos + n > this.limit) invalid(`truncated: skip of ${n} at offset ${this.pos} passes the end of ${this.source.name}`);
+    if (this.pos + n > this.limit)
+      invalid(
+        `truncated: skip of ${n} at offset ${this.pos} passes the end of ${this.source.name}`,
+      );
     this.pos += n;
   }
 
@@ -168,12 +179,15 @@ export class WireReader {
       case 5:
         return this.skipBounded(4, end);
       default:
-        invalid(`unsupported protobuf wire type ${wireType} at offset ${this.pos} of ${this.source.name}`);
+        invalid(
+          `unsupported protobuf wire type ${wireType} at offset ${this.pos} of ${this.source.name}`,
+        );
     }
   }
 
   private skipBounded(n: number, end: number): void {
-    if (this.pos + n > end) invalid(`field at offset ${this.pos} runs past its message in ${this.source.name}`);
+    if (this.pos + n > end)
+      invalid(`field at offset ${this.pos} runs past its message in ${this.source.name}`);
     this.pos += n;
   }
 }

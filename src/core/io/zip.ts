@@ -56,29 +56,37 @@ export class ZipArchive {
 
   static open(source: RandomAccessSource, maxEntries = MAX_ZIP_ENTRIES): ZipArchive {
     const size = source.size();
-    if (size < EOCD_BYTES) invalid(`not a zip archive: ${size} bytes is smaller than an end record`);
+    if (size < EOCD_BYTES)
+      invalid(`not a zip archive: ${size} bytes is smaller than an end record`);
     const tailStart = Math.max(0, size - EOCD_BYTES - MAX_COMMENT);
     const tail = readExactly(source, tailStart, size - tailStart);
     const tv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
     // The end record is the last signature whose comment length reaches exactly to the end of the file.
     let eocd = -1;
     for (let at = tail.length - EOCD_BYTES; at >= 0; at--) {
-      if (tv.getUint32(at, true) === EOCD && at + EOCD_BYTES + tv.getUint16(at + 20, true) === tail.length) {
+      if (
+        tv.getUint32(at, true) === EOCD &&
+        at + EOCD_BYTES + tv.getUint16(at + 20, true) === tail.length
+      ) {
         eocd = at;
         break;
       }
     }
-    if (eocd < 0) invalid('not a zip archive: no end-of-central-directory record (truncated file?)');
+    if (eocd < 0)
+      invalid('not a zip archive: no end-of-central-directory record (truncated file?)');
     let count = tv.getUint16(eocd + 10, true);
     let cdSize = tv.getUint32(eocd + 12, true);
     let cdOffset = tv.getUint32(eocd + 16, true);
     const eocdAbs = tailStart + eocd;
     const locatorAt = eocdAbs - 20;
-    const hasLocator = locatorAt >= 0 && new DataView(readExactly(source, locatorAt, 4).buffer).getUint32(0, true) === ZIP64_LOCATOR;
+    const hasLocator =
+      locatorAt >= 0 &&
+      new DataView(readExactly(source, locatorAt, 4).buffer).getUint32(0, true) === ZIP64_LOCATOR;
     if (hasLocator) {
       const loc = new DataView(readExactly(source, locatorAt, 20).buffer);
       const z64At = u64(loc, 8, 'zip64 end record offset');
-      if (z64At + 56 > locatorAt) invalid(`zip64 end record offset ${z64At} is not before its locator`);
+      if (z64At + 56 > locatorAt)
+        invalid(`zip64 end record offset ${z64At} is not before its locator`);
       const z = new DataView(readExactly(source, z64At, 56).buffer);
       if (z.getUint32(0, true) !== ZIP64_EOCD) invalid(`no zip64 end record at offset ${z64At}`);
       count = u64(z, 32, 'zip64 entry count');
@@ -87,10 +95,18 @@ export class ZipArchive {
     } else if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       invalid('zip archive needs zip64 fields but has no zip64 locator');
     }
-    if (count > maxEntries) invalid(`zip archive has ${count} members, more than the limit of ${maxEntries}`);
-    if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) invalid(`zip central directory of ${cdSize} bytes exceeds the ${MAX_CENTRAL_DIRECTORY_BYTES}-byte limit`);
-    if (cdOffset + cdSize > size) invalid(`zip central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the file (${size} bytes)`);
-    if (count * 46 > cdSize) invalid(`zip central directory of ${cdSize} bytes cannot hold ${count} members`);
+    if (count > maxEntries)
+      invalid(`zip archive has ${count} members, more than the limit of ${maxEntries}`);
+    if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES)
+      invalid(
+        `zip central directory of ${cdSize} bytes exceeds the ${MAX_CENTRAL_DIRECTORY_BYTES}-byte limit`,
+      );
+    if (cdOffset + cdSize > size)
+      invalid(
+        `zip central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the file (${size} bytes)`,
+      );
+    if (count * 46 > cdSize)
+      invalid(`zip central directory of ${cdSize} bytes cannot hold ${count} members`);
     return new ZipArchive(source, parseCentral(readExactly(source, cdOffset, cdSize), count, size));
   }
 
@@ -103,10 +119,13 @@ export class ZipArchive {
     const known = this.dataOffsets.get(entry);
     if (known !== undefined) return known;
     const h = new DataView(readExactly(this.source, entry.localHeader, 30).buffer);
-    if (h.getUint32(0, true) !== LOCAL) invalid(`zip member '${entry.name}' has no local header at offset ${entry.localHeader}`);
+    if (h.getUint32(0, true) !== LOCAL)
+      invalid(`zip member '${entry.name}' has no local header at offset ${entry.localHeader}`);
     const start = entry.localHeader + 30 + h.getUint16(26, true) + h.getUint16(28, true);
     if (start + entry.compressedSize > this.source.size()) {
-      invalid(`zip member '${entry.name}' (${entry.compressedSize} bytes at ${start}) runs past the end of the file`);
+      invalid(
+        `zip member '${entry.name}' (${entry.compressedSize} bytes at ${start}) runs past the end of the file`,
+      );
     }
     this.dataOffsets.set(entry, start);
     return start;
@@ -118,16 +137,28 @@ export class ZipArchive {
    */
   read(entry: ZipEntry, inflateRaw: InflateRaw, maxBytes: number): Uint8Array {
     if (entry.encrypted) invalid(`zip member '${entry.name}' is encrypted`);
-    if (entry.size > maxBytes) invalid(`zip member '${entry.name}' is ${entry.size} bytes uncompressed, more than ${maxBytes}`);
+    if (entry.size > maxBytes)
+      invalid(
+        `zip member '${entry.name}' is ${entry.size} bytes uncompressed, more than ${maxBytes}`,
+      );
     const raw = readExactly(this.source, this.dataOffset(entry), entry.compressedSize);
     let data: Uint8Array;
     if (entry.method === 0) {
-      if (entry.compressedSize !== entry.size) invalid(`stored zip member '${entry.name}' declares ${entry.compressedSize} stored but ${entry.size} actual bytes`);
+      if (entry.compressedSize !== entry.size)
+        invalid(
+          `stored zip member '${entry.name}' declares ${entry.compressedSize} stored but ${entry.size} actual bytes`,
+        );
       data = raw;
     } else if (entry.method === 8) {
       data = inflateRaw(raw, entry.size);
-      if (data.length !== entry.size) invalid(`zip member '${entry.name}' inflates to ${data.length} bytes, not the declared ${entry.size}`);
-    } else invalid(`zip member '${entry.name}' uses compression method ${entry.method}; only stored and deflate are read`);
+      if (data.length !== entry.size)
+        invalid(
+          `zip member '${entry.name}' inflates to ${data.length} bytes, not the declared ${entry.size}`,
+        );
+    } else
+      invalid(
+        `zip member '${entry.name}' uses compression method ${entry.method}; only stored and deflate are read`,
+      );
     if (crc32(data) !== entry.crc) invalid(`zip member '${entry.name}' fails its CRC-32 check`);
     return data;
   }
@@ -139,7 +170,10 @@ export class ZipArchive {
       const how = entry.method === 8 ? 'deflate' : `method ${entry.method}`;
       return `zip member '${entry.name}' is compressed (${how}); torch.save stores members uncompressed, so re-save the checkpoint with torch.save`;
     }
-    if (entry.compressedSize !== entry.size) invalid(`stored zip member '${entry.name}' declares ${entry.compressedSize} stored but ${entry.size} actual bytes`);
+    if (entry.compressedSize !== entry.size)
+      invalid(
+        `stored zip member '${entry.name}' declares ${entry.compressedSize} stored but ${entry.size} actual bytes`,
+      );
     return undefined;
   }
 }
@@ -155,7 +189,8 @@ function parseCentral(cd: Uint8Array, count: number, fileSize: number): ZipEntry
   const entries: ZipEntry[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {
-    if (at + 46 > cd.length || v.getUint32(at, true) !== CENTRAL) invalid(`zip central directory entry ${i} is malformed at offset ${at}`);
+    if (at + 46 > cd.length || v.getUint32(at, true) !== CENTRAL)
+      invalid(`zip central directory entry ${i} is malformed at offset ${at}`);
     const flags = v.getUint16(at + 8, true);
     const method = v.getUint16(at + 10, true);
     const crc = v.getUint32(at + 16, true);
@@ -171,7 +206,7 @@ function parseCentral(cd: Uint8Array, count: number, fileSize: number): ZipEntry
     if (next > cd.length) invalid(`zip central directory entry ${i} runs past the directory`);
     const name = utf8.decode(cd.subarray(nameAt, extraAt));
     // Zip64 extra field: 64-bit values only for the fields saturated at 0xffffffff, in this order.
-    for (let e = extraAt; e + 4 <= extraAt + extraLen; ) {
+    for (let e = extraAt; e + 4 <= extraAt + extraLen;) {
       const id = v.getUint16(e, true);
       const len = v.getUint16(e + 2, true);
       const end = e + 4 + len;
@@ -179,7 +214,8 @@ function parseCentral(cd: Uint8Array, count: number, fileSize: number): ZipEntry
       if (id === 1) {
         let p = e + 4;
         const take = (what: string): number => {
-          if (p + 8 > end) invalid(`zip member '${name}' has a short zip64 extra field (missing ${what})`);
+          if (p + 8 > end)
+            invalid(`zip member '${name}' has a short zip64 extra field (missing ${what})`);
           const n = u64(v, p, `zip member '${name}' ${what}`);
           p += 8;
           return n;
@@ -190,9 +226,19 @@ function parseCentral(cd: Uint8Array, count: number, fileSize: number): ZipEntry
       }
       e = end;
     }
-    if (localHeader + 30 > fileSize) invalid(`zip member '${name}' has its local header past the end of the file`);
-    if (compressedSize > fileSize) invalid(`zip member '${name}' claims ${compressedSize} bytes, more than the file holds`);
-    entries.push({ name, method, encrypted: (flags & 1) !== 0, compressedSize, size, localHeader, crc });
+    if (localHeader + 30 > fileSize)
+      invalid(`zip member '${name}' has its local header past the end of the file`);
+    if (compressedSize > fileSize)
+      invalid(`zip member '${name}' claims ${compressedSize} bytes, more than the file holds`);
+    entries.push({
+      name,
+      method,
+      encrypted: (flags & 1) !== 0,
+      compressedSize,
+      size,
+      localHeader,
+      crc,
+    });
     at = next;
   }
   return entries;

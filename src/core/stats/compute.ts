@@ -2,7 +2,13 @@ import type { RandomAccessSource } from '../io/source';
 import { dtypeInfo } from '../dtypes';
 import type { TensorRef } from '../model';
 import type { FloatScratch } from '../scratch';
-import { CHUNK_ELEMENTS, readRawFloat32, streamElements, type Elements, type SourceOpener } from './decode';
+import {
+  CHUNK_ELEMENTS,
+  readRawFloat32,
+  streamElements,
+  type Elements,
+  type SourceOpener,
+} from './decode';
 import type { Histogram, StatsOptions, TensorStats } from './types';
 import { binEdges } from './edges';
 import { WASM_MIN, wasmKernels, type MomentLanes } from '../wasm/kernels';
@@ -10,7 +16,10 @@ import { WASM_MIN, wasmKernels, type MomentLanes } from '../wasm/kernels';
 export { binEdges };
 
 /** What a Moments holds, as it crosses between threads. */
-export type MomentsState = Pick<Moments, 'count' | 'finite' | 'nan' | 'inf' | 'zeros' | 'min' | 'max' | 'mean' | 'm2'>;
+export type MomentsState = Pick<
+  Moments,
+  'count' | 'finite' | 'nan' | 'inf' | 'zeros' | 'min' | 'max' | 'mean' | 'm2'
+>;
 
 /** Running moments merged chunk by chunk (Chan et al.), each chunk in two passes: float64 throughout. */
 export class Moments {
@@ -47,11 +56,20 @@ export class Moments {
     // (weights centred near zero); past that, cancellation would eat digits, so a second pass sums (x − mean)².
     let m2 = sq - sum * mean;
     if (!(sum * mean <= 0.5 * sq)) {
-      let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+      let d0 = 0,
+        d1 = 0,
+        d2 = 0,
+        d3 = 0;
       let i = 0;
       for (; i + 3 < n; i += 4) {
-        const e0 = v[i] - mean, e1 = v[i + 1] - mean, e2 = v[i + 2] - mean, e3 = v[i + 3] - mean;
-        d0 += e0 * e0; d1 += e1 * e1; d2 += e2 * e2; d3 += e3 * e3;
+        const e0 = v[i] - mean,
+          e1 = v[i + 1] - mean,
+          e2 = v[i + 2] - mean,
+          e3 = v[i + 3] - mean;
+        d0 += e0 * e0;
+        d1 += e1 * e1;
+        d2 += e2 * e2;
+        d3 += e3 * e3;
       }
       for (; i < n; i++) {
         const e = v[i] - mean;
@@ -133,7 +151,13 @@ export class Moments {
 /** What fastPass found in one chunk. */
 const pass = { sum: 0, sq: 0, lo: 0, hi: 0, zeros: 0 };
 /** The WebAssembly kernel's accumulators, reused chunk to chunk. */
-const lanes: MomentLanes = { sum: new Float64Array(4), squares: new Float64Array(4), min: new Float32Array(4), max: new Float32Array(4), zeros: new Int32Array(4) };
+const lanes: MomentLanes = {
+  sum: new Float64Array(4),
+  squares: new Float64Array(4),
+  min: new Float32Array(4),
+  max: new Float32Array(4),
+  zeros: new Int32Array(4),
+};
 
 /**
  * Σx, Σx², extremes (continuing lo and hi) and |x| <= nearZero counts of one chunk, in four lanes
@@ -141,7 +165,10 @@ const lanes: MomentLanes = { sum: new Float64Array(4), squares: new Float64Array
  * WebAssembly kernel and the loop below give the same bits.
  */
 function fastPass(v: Elements, n: number, lo: number, hi: number, nearZero: number): typeof pass {
-  const wasm = n >= WASM_MIN && v instanceof Float32Array && Math.fround(lo) === lo && Math.fround(hi) === hi ? wasmKernels() : undefined;
+  const wasm =
+    n >= WASM_MIN && v instanceof Float32Array && Math.fround(lo) === lo && Math.fround(hi) === hi
+      ? wasmKernels()
+      : undefined;
   if (wasm) {
     lanes.sum.fill(0);
     lanes.squares.fill(0);
@@ -158,16 +185,34 @@ function fastPass(v: Elements, n: number, lo: number, hi: number, nearZero: numb
     return pass;
   }
   // Four independent accumulators: one add chain per element would wait on the previous add.
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-  let lo0 = lo, lo1 = lo, hi0 = hi, hi1 = hi;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
+  let q0 = 0,
+    q1 = 0,
+    q2 = 0,
+    q3 = 0;
+  let lo0 = lo,
+    lo1 = lo,
+    hi0 = hi,
+    hi1 = hi;
   let zeros = 0;
   const thr = nearZero;
   let i = 0;
   for (; i + 3 < n; i += 4) {
-    const x0 = v[i], x1 = v[i + 1], x2 = v[i + 2], x3 = v[i + 3];
-    s0 += x0; s1 += x1; s2 += x2; s3 += x3;
-    q0 += x0 * x0; q1 += x1 * x1; q2 += x2 * x2; q3 += x3 * x3;
+    const x0 = v[i],
+      x1 = v[i + 1],
+      x2 = v[i + 2],
+      x3 = v[i + 3];
+    s0 += x0;
+    s1 += x1;
+    s2 += x2;
+    s3 += x3;
+    q0 += x0 * x0;
+    q1 += x1 * x1;
+    q2 += x2 * x2;
+    q3 += x3 * x3;
     // New extremes are rare after the first few values, so these branches predict well; NaN takes the careful path.
     if (x0 < lo0) lo0 = x0;
     if (x1 < lo1) lo1 = x1;
@@ -218,7 +263,8 @@ export class HistogramBuilder {
     this.edges = binEdges(this.first, this.last, bins);
     this.norm = bins / (this.last - this.first);
     // How far (in bins) rounding can move a value or an edge: a few ulps of the largest magnitude.
-    this.margin = 8 * Number.EPSILON * Math.max(Math.abs(this.first), Math.abs(this.last)) * this.norm + 1e-12;
+    this.margin =
+      8 * Number.EPSILON * Math.max(Math.abs(this.first), Math.abs(this.last)) * this.norm + 1e-12;
   }
 
   /** The bin of x, or -1 when x is outside the range (or NaN). */
@@ -240,8 +286,30 @@ export class HistogramBuilder {
    */
   add(v: Elements, n: number): void {
     const wasm = n >= WASM_MIN && v instanceof Float32Array ? wasmKernels() : undefined;
-    if (wasm) wasm.histogram(v as Float32Array, n, this.first, this.last, this.norm, this.margin, this.edges, this.lanes[0]);
-    else addToBins(this.lanes[0], this.lanes[1], v, n, this.first, this.last, this.norm, this.margin, this.top, this.edges);
+    if (wasm)
+      wasm.histogram(
+        v as Float32Array,
+        n,
+        this.first,
+        this.last,
+        this.norm,
+        this.margin,
+        this.edges,
+        this.lanes[0],
+      );
+    else
+      addToBins(
+        this.lanes[0],
+        this.lanes[1],
+        v,
+        n,
+        this.first,
+        this.last,
+        this.norm,
+        this.margin,
+        this.top,
+        this.edges,
+      );
   }
 
   /** Adds the counts of a slice of the same tensor, binned by a builder over the same range. */
@@ -297,8 +365,10 @@ function addToBins(
     let b1 = f1 | 0;
     const r0 = f0 - b0;
     const r1 = f1 - b1;
-    if (!(r0 > margin && r0 < upper && b0 < top)) b0 = x0 >= first && x0 <= last ? edgeBin(x0, b0, top, edges) : outside;
-    if (!(r1 > margin && r1 < upper && b1 < top)) b1 = x1 >= first && x1 <= last ? edgeBin(x1, b1, top, edges) : outside;
+    if (!(r0 > margin && r0 < upper && b0 < top))
+      b0 = x0 >= first && x0 <= last ? edgeBin(x0, b0, top, edges) : outside;
+    if (!(r1 > margin && r1 < upper && b1 < top))
+      b1 = x1 >= first && x1 <= last ? edgeBin(x1, b1, top, edges) : outside;
     c0[b0]++;
     c1[b1]++;
   }
@@ -307,7 +377,8 @@ function addToBins(
     const f = (x - first) * norm;
     let b = f | 0;
     const r = f - b;
-    if (!(r > margin && r < upper && b < top)) b = x >= first && x <= last ? edgeBin(x, b, top, edges) : outside;
+    if (!(r > margin && r < upper && b < top))
+      b = x >= first && x <= last ? edgeBin(x, b, top, edges) : outside;
     c0[b]++;
   }
 }
@@ -321,11 +392,19 @@ function warmUp(): void {
   const spread = [0, 1, -1, 2, -2, 0.5, 3, -3, 0.25, 1.5, -0.5, 0];
   const offset = spread.map((x) => 1000 + x);
   const odd = [...spread, NaN, Infinity, -Infinity, 1e300, -1e300];
-  for (const make of [(a: number[]) => Float32Array.from(a), (a: number[]) => Float64Array.from(a)]) {
+  for (const make of [
+    (a: number[]) => Float32Array.from(a),
+    (a: number[]) => Float64Array.from(a),
+  ]) {
     for (const values of [spread, offset, odd]) {
       const v = make(values);
       for (const nearZero of [0, 0.1]) new Moments(nearZero).add(v, v.length);
-      for (const [lo, hi] of [[-3, 3], [-1, 2], [1000, 1001]]) new HistogramBuilder(lo, hi, 4).add(v, v.length);
+      for (const [lo, hi] of [
+        [-3, 3],
+        [-1, 2],
+        [1000, 1001],
+      ])
+        new HistogramBuilder(lo, hi, 4).add(v, v.length);
     }
   }
 }
@@ -356,8 +435,13 @@ export function histogramEntropy(counts: Uint32Array): number {
 }
 
 /** The first `n` values of `v` in cache-sized chunks. */
-function forChunks(v: Float32Array, n: number, sink: (chunk: Float32Array, n: number) => void): void {
-  for (let at = 0; at < n; at += CHUNK_ELEMENTS) sink(v.subarray(at, Math.min(n, at + CHUNK_ELEMENTS)), Math.min(CHUNK_ELEMENTS, n - at));
+function forChunks(
+  v: Float32Array,
+  n: number,
+  sink: (chunk: Float32Array, n: number) => void,
+): void {
+  for (let at = 0; at < n; at += CHUNK_ELEMENTS)
+    sink(v.subarray(at, Math.min(n, at + CHUNK_ELEMENTS)), Math.min(CHUNK_ELEMENTS, n - at));
 }
 
 /**
@@ -434,13 +518,30 @@ export function finishStats(m: MomentsState, histogram: Histogram): TensorStats 
 export function tensorSlice(ref: TensorRef, from: number, to: number): TensorRef | undefined {
   const st = ref.storage;
   const bits = dtypeInfo(ref.dtype).bits;
-  if ((st.kind !== 'range' && st.kind !== 'external') || !(bits >= 8) || bits % 8 || st.length !== (ref.count * bits) / 8) return undefined;
+  if (
+    (st.kind !== 'range' && st.kind !== 'external') ||
+    !(bits >= 8) ||
+    bits % 8 ||
+    st.length !== (ref.count * bits) / 8
+  )
+    return undefined;
   const eb = bits / 8;
-  return { ...ref, dims: [to - from], count: to - from, bytes: (to - from) * eb, storage: { ...st, offset: st.offset + from * eb, length: (to - from) * eb } };
+  return {
+    ...ref,
+    dims: [to - from],
+    count: to - from,
+    bytes: (to - from) * eb,
+    storage: { ...st, offset: st.offset + from * eb, length: (to - from) * eb },
+  };
 }
 
 /** The first pass over a slice: its moments, for the caller to absorb into the tensor's. */
-export function sliceMoments(source: RandomAccessSource, slice: TensorRef, openFile: SourceOpener, options: StatsOptions): MomentsState {
+export function sliceMoments(
+  source: RandomAccessSource,
+  slice: TensorRef,
+  openFile: SourceOpener,
+  options: StatsOptions,
+): MomentsState {
   const m = new Moments(options.nearZero);
   streamElements(source, slice, openFile, (v, n) => m.add(v, n));
   const { count, finite, nan, inf, zeros, min, max, mean, m2 } = m;
@@ -448,7 +549,13 @@ export function sliceMoments(source: RandomAccessSource, slice: TensorRef, openF
 }
 
 /** The second pass over a slice: its histogram counts over the whole tensor's range, for the caller to add up. */
-export function sliceHistogram(source: RandomAccessSource, slice: TensorRef, openFile: SourceOpener, options: StatsOptions, range: [number, number]): Uint32Array {
+export function sliceHistogram(
+  source: RandomAccessSource,
+  slice: TensorRef,
+  openFile: SourceOpener,
+  options: StatsOptions,
+  range: [number, number],
+): Uint32Array {
   const hb = new HistogramBuilder(range[0], range[1], options.bins);
   streamElements(source, slice, openFile, (v, n) => hb.add(v, n));
   return hb.histogram().counts;

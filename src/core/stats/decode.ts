@@ -22,11 +22,17 @@ export type SourceOpener = (file: string) => RandomAccessSource;
  * Streams a tensor's stored elements as float64 chunks. For sparse storage only the stored
  * values are streamed; the caller accounts for the implicit zeros. Returns elements streamed.
  */
-export function streamElements(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, sink: ChunkSink): number {
+export function streamElements(
+  source: RandomAccessSource,
+  ref: TensorRef,
+  openFile: SourceOpener,
+  sink: ChunkSink,
+): number {
   const storage = ref.storage.kind === 'sparse' ? ref.storage.values : ref.storage;
   const expected = ref.storage.kind === 'sparse' ? ref.storage.valueCount : ref.count;
   const n = streamStorage(source, storage, ref.dtype, expected, openFile, sink);
-  if (n !== expected) invalid(`tensor '${ref.name}' holds ${n} elements but its shape needs ${expected}`);
+  if (n !== expected)
+    invalid(`tensor '${ref.name}' holds ${n} elements but its shape needs ${expected}`);
   return n;
 }
 
@@ -36,7 +42,12 @@ export function streamElements(source: RandomAccessSource, ref: TensorRef, openF
  * raw_data (or packed float_data) field, little-endian as stored. False for any other type,
  * storage or a byte length that does not match the shape, which streamElements then decodes or reports.
  */
-export function readRawFloat32(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener, into: Float32Array): boolean {
+export function readRawFloat32(
+  source: RandomAccessSource,
+  ref: TensorRef,
+  openFile: SourceOpener,
+  into: Float32Array,
+): boolean {
   const reader = into.length === ref.count ? float32Reader(source, ref, openFile) : undefined;
   reader?.read(0, into);
   return reader !== undefined;
@@ -47,23 +58,37 @@ export function readRawFloat32(source: RandomAccessSource, ref: TensorRef, openF
  * its values: read(from, into) fills `into` with values [from, from + into.length). Undefined
  * for any other type or storage.
  */
-export function float32Reader(source: RandomAccessSource, ref: TensorRef, openFile: SourceOpener): { length: number; read(from: number, into: Float32Array): void } | undefined {
+export function float32Reader(
+  source: RandomAccessSource,
+  ref: TensorRef,
+  openFile: SourceOpener,
+): { length: number; read(from: number, into: Float32Array): void } | undefined {
   if (ref.dtype !== 1) return undefined;
   const place = plainBytes(source, ref.storage, openFile);
   if (!place || place.length !== ref.count * 4) return undefined;
   return {
     length: ref.count,
     read(from: number, into: Float32Array): void {
-      if (from < 0 || from + into.length > ref.count) throw new RangeError(`values ${from}..${from + into.length} outside ${ref.count}`);
-      readInto(place.from, place.offset + from * 4, new Uint8Array(into.buffer, into.byteOffset, into.length * 4));
+      if (from < 0 || from + into.length > ref.count)
+        throw new RangeError(`values ${from}..${from + into.length} outside ${ref.count}`);
+      readInto(
+        place.from,
+        place.offset + from * 4,
+        new Uint8Array(into.buffer, into.byteOffset, into.length * 4),
+      );
     },
   };
 }
 
 /** Where a tensor's float32 bytes lie as one plain range, if they do (see readRawFloat32). */
-function plainBytes(source: RandomAccessSource, st: TensorStorage, openFile: SourceOpener): { from: RandomAccessSource; offset: number; length: number } | undefined {
+function plainBytes(
+  source: RandomAccessSource,
+  st: TensorStorage,
+  openFile: SourceOpener,
+): { from: RandomAccessSource; offset: number; length: number } | undefined {
   if (st.kind === 'range') return { from: source, offset: st.offset, length: st.length };
-  if (st.kind === 'external') return { from: openFile(st.file), offset: st.offset, length: st.length };
+  if (st.kind === 'external')
+    return { from: openFile(st.file), offset: st.offset, length: st.length };
   if (st.kind !== 'proto' || (st.wire !== 'bytes' && st.wire !== 'f32')) return undefined;
   // Only the message's one data field: several would be concatenated by streamProto, unpacked floats decoded one by one.
   const r = new WireReader(source, st.start, st.end);
@@ -100,11 +125,21 @@ function streamStorage(
     case 'range':
       return streamRaw(source, storage.offset, storage.length, dtype, expected, out, sink);
     case 'external':
-      return streamRaw(openFile(storage.file), storage.offset, storage.length, dtype, expected, out, sink);
+      return streamRaw(
+        openFile(storage.file),
+        storage.offset,
+        storage.length,
+        dtype,
+        expected,
+        out,
+        sink,
+      );
     case 'proto':
       return streamProto(source, storage, dtype, expected, out, sink);
     case 'strided':
-      return gatherStrided(source, storage, dtypeInfo(dtype).bits / 8, out.length, (bytes, len) => sink(out, decodeRaw(dtype, bytes, len, out, out.length)));
+      return gatherStrided(source, storage, dtypeInfo(dtype).bits / 8, out.length, (bytes, len) =>
+        sink(out, decodeRaw(dtype, bytes, len, out, out.length)),
+      );
     case 'ggml':
       return streamGgml(source, storage, expected, out, sink);
     case 'scaled':
@@ -121,7 +156,8 @@ function streamScaled(
   sink: ChunkSink,
 ): number {
   const rowLength = storage.rowLength;
-  if (!(rowLength > 0) || expected % rowLength) invalid(`${expected} elements do not split into rows of ${rowLength}`);
+  if (!(rowLength > 0) || expected % rowLength)
+    invalid(`${expected} elements do not split into rows of ${rowLength}`);
   const rows = expected / rowLength;
   const scales = new Float64Array(rows);
   let got = 0;
@@ -159,7 +195,10 @@ function streamRaw(
   sink: ChunkSink,
 ): number {
   const eb = rawElementBytes(dtype);
-  const chunkBytes = Math.min(Math.max(8, Math.floor((out.length * Math.max(1, dtypeInfo(dtype).bits)) / 8 / 8) * 8), Math.ceil(length / 8) * 8 || 8);
+  const chunkBytes = Math.min(
+    Math.max(8, Math.floor((out.length * Math.max(1, dtypeInfo(dtype).bits)) / 8 / 8) * 8),
+    Math.ceil(length / 8) * 8 || 8,
+  );
   const buf = new Uint8Array(chunkBytes);
   let done = 0;
   let elements = 0;
@@ -171,7 +210,8 @@ function streamRaw(
       if (n <= 0) invalid(`unexpected end of ${source.name} at offset ${offset + done + got}`);
       got += n;
     }
-    if (got % eb) invalid(`tensor bytes are not a whole number of ${dtypeInfo(dtype).name} elements`);
+    if (got % eb)
+      invalid(`tensor bytes are not a whole number of ${dtypeInfo(dtype).name} elements`);
     if (dtype === 1) {
       // float32 goes to the sink as stored: widening every element to float64 first cost ~20%.
       const n = Math.min(got / 4, expected - elements);
@@ -189,7 +229,13 @@ function streamRaw(
 }
 
 /** Decodes `len` little-endian bytes of `dtype` from `buf` (offset 0) into `out`; at most `limit` elements. */
-export function decodeRaw(dtype: number, buf: Uint8Array, len: number, out: Float64Array, limit: number): number {
+export function decodeRaw(
+  dtype: number,
+  buf: Uint8Array,
+  len: number,
+  out: Float64Array,
+  limit: number,
+): number {
   const bits = dtypeInfo(dtype).bits;
   if (bits < 8) return decodePacked(dtype, buf, len, out, limit);
   const count = Math.min(len / (bits / 8), limit);
@@ -238,10 +284,12 @@ export function decodeRaw(dtype: number, buf: Uint8Array, len: number, out: Floa
       for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true);
       break;
     case 7:
-      for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 8 + 4, true) * 0x100000000 + dv.getUint32(i * 8, true);
+      for (let i = 0; i < count; i++)
+        out[i] = dv.getInt32(i * 8 + 4, true) * 0x100000000 + dv.getUint32(i * 8, true);
       break;
     case 13:
-      for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 8 + 4, true) * 0x100000000 + dv.getUint32(i * 8, true);
+      for (let i = 0; i < count; i++)
+        out[i] = dv.getUint32(i * 8 + 4, true) * 0x100000000 + dv.getUint32(i * 8, true);
       break;
     default: {
       const t = smallFloatLookup(dtype);
@@ -253,7 +301,13 @@ export function decodeRaw(dtype: number, buf: Uint8Array, len: number, out: Floa
 }
 
 /** Sub-byte types: elements packed low bits first within each byte. */
-function decodePacked(dtype: number, buf: Uint8Array, len: number, out: Float64Array, limit: number): number {
+function decodePacked(
+  dtype: number,
+  buf: Uint8Array,
+  len: number,
+  out: Float64Array,
+  limit: number,
+): number {
   const bits = dtypeInfo(dtype).bits;
   const perByte = 8 / bits;
   const mask = (1 << bits) - 1;
@@ -309,7 +363,8 @@ function streamProto(
     elements += n;
     n = 0;
   };
-  const scalar = storage.wire === 'f32' ? 5 : storage.wire === 'f64' ? 1 : storage.wire === 'bytes' ? 2 : 0;
+  const scalar =
+    storage.wire === 'f32' ? 5 : storage.wire === 'f64' ? 1 : storage.wire === 'bytes' ? 2 : 0;
   const pushInt = () => {
     if (packedPerInt === 1) {
       out[n++] = typedIntToValue(dtype, r.lo, r.hi);

@@ -31,7 +31,12 @@ export function bfloat16ToNumber(bits: number): number {
  * `ieee`: all-ones exponent is Inf/NaN; `fn`: only all-ones exp+mantissa is NaN, no Inf;
  * `fnuz`: no Inf, no negative zero, the negative-zero pattern is NaN; `none`: every pattern finite.
  */
-function smallFloatTable(e: number, m: number, bias: number, special: 'ieee' | 'fn' | 'fnuz' | 'none'): Float64Array {
+function smallFloatTable(
+  e: number,
+  m: number,
+  bias: number,
+  special: 'ieee' | 'fn' | 'fnuz' | 'none',
+): Float64Array {
   const n = 1 << (1 + e + m);
   const t = new Float64Array(n);
   const expMax = (1 << e) - 1;

@@ -38,17 +38,30 @@ export class Calibration {
   ) {}
 
   /** Runs the original on every sample of `plan`. */
-  static async create(original: ModelUnderTest, plan: InputPlan, signal?: AbortSignal): Promise<Calibration> {
-    const fetch = original.model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
-    if (!fetch.length) verifyError(`${original.label}: no output is a tensor the comparison can read`);
+  static async create(
+    original: ModelUnderTest,
+    plan: InputPlan,
+    signal?: AbortSignal,
+  ): Promise<Calibration> {
+    const fetch = original.model.outputs
+      .filter((o) => isSupportedDtype(o.dtype))
+      .map((o) => o.name);
+    if (!fetch.length)
+      verifyError(`${original.label}: no output is a tensor the comparison can read`);
     const reference: Map<string, HostTensor>[] = [];
     let fed: readonly string[] = [];
-    await runAll(original, { ...plan, fetch }, (session) => {
-      fed = session.inputNames;
-    }, (s, out) => {
-      if (signal?.aborted) throw new CancelledError();
-      reference[s] = out;
-    }, (err) => plan.rejected(original.label, fed, err));
+    await runAll(
+      original,
+      { ...plan, fetch },
+      (session) => {
+        fed = session.inputNames;
+      },
+      (s, out) => {
+        if (signal?.aborted) throw new CancelledError();
+        reference[s] = out;
+      },
+      (err) => plan.rejected(original.label, fed, err),
+    );
     return new Calibration(plan, fed, fetch, reference, signal);
   }
 
@@ -69,10 +82,18 @@ export class Calibration {
   /** Runs `variant` on the same samples and compares each output with the original's. */
   async measure(variant: Pick<ModelUnderTest, 'label' | 'open'>): Promise<Fidelity> {
     const comparisons = this.fetch.map((n) => new OutputComparison(n));
-    await runAll(variant, { ...this.plan, fetch: this.fetch }, () => {}, (s, out) => {
-      if (this.signal?.aborted) throw new CancelledError();
-      for (const c of comparisons) c.add(this.reference[s].get(c.name)!, out.get(c.name)!);
-    });
-    return summariseOutputs(comparisons.map((c) => c.report()), this.plan.samples);
+    await runAll(
+      variant,
+      { ...this.plan, fetch: this.fetch },
+      () => {},
+      (s, out) => {
+        if (this.signal?.aborted) throw new CancelledError();
+        for (const c of comparisons) c.add(this.reference[s].get(c.name)!, out.get(c.name)!);
+      },
+    );
+    return summariseOutputs(
+      comparisons.map((c) => c.report()),
+      this.plan.samples,
+    );
   }
 }

@@ -63,13 +63,18 @@ export function parseShapeSpec(text: string): { name: string; dims: number[] } {
 /** Parses a --value spec: 'NAME=16000' or 'NAME=-0.5' sets every element of input NAME to that number. */
 export function parseValueSpec(text: string): { name: string; value: number } {
   const spec = splitSpec(text, /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i);
-  if (!spec || !Number.isFinite(Number(spec.value))) verifyError(`'${text}' is not NAME=NUMBER (e.g. sr=16000, state=0)`);
+  if (!spec || !Number.isFinite(Number(spec.value)))
+    verifyError(`'${text}' is not NAME=NUMBER (e.g. sr=16000, state=0)`);
   return { name: spec.name, value: Number(spec.value) };
 }
 
 /** The inputs a caller must feed: graph inputs that are not also initializers (IR < 4 lists weights as inputs). */
 export function realInputs(model: Model): ValueInfo[] {
-  const initializers = new Set(model.tensors.filter((t) => t.scope === '' && t.origin.endsWith('initializer')).map((t) => t.name));
+  const initializers = new Set(
+    model.tensors
+      .filter((t) => t.scope === '' && t.origin.endsWith('initializer'))
+      .map((t) => t.name),
+  );
   return model.inputs.filter((i) => !initializers.has(i.name));
 }
 
@@ -78,19 +83,26 @@ export function realInputs(model: Model): ValueInfo[] {
  * onto the inputs not yet given. Each tensor is checked against the declared shape and, where
  * the dtype differs within the same family (float↔float, int↔int), converted.
  */
-export function assignInputs(inputs: ValueInfo[], supplied: SuppliedTensor[], warnings: string[]): Map<string, SuppliedTensor> {
+export function assignInputs(
+  inputs: ValueInfo[],
+  supplied: SuppliedTensor[],
+  warnings: string[],
+): Map<string, SuppliedTensor> {
   const byName = new Map(inputs.map((i) => [i.name, i]));
   const out = new Map<string, SuppliedTensor>();
   const positional: SuppliedTensor[] = [];
   for (const s of supplied) {
     if (!byName.has(s.name)) positional.push(s);
-    else if (out.has(s.name)) verifyError(`input '${s.name}' is given twice (${out.get(s.name)!.source} and ${s.source})`);
+    else if (out.has(s.name))
+      verifyError(`input '${s.name}' is given twice (${out.get(s.name)!.source} and ${s.source})`);
     else out.set(s.name, s);
   }
   const open = inputs.filter((i) => !out.has(i.name));
   if (positional.length > open.length) {
     const extra = positional.slice(open.length).map((s) => s.source);
-    verifyError(`${extra.join(', ')}: more input tensors than model inputs (${inputs.map((i) => i.name).join(', ') || 'none'})`);
+    verifyError(
+      `${extra.join(', ')}: more input tensors than model inputs (${inputs.map((i) => i.name).join(', ') || 'none'})`,
+    );
   }
   positional.forEach((s, k) => out.set(open[k].name, s));
   for (const [name, s] of out) {
@@ -103,11 +115,17 @@ export function assignInputs(inputs: ValueInfo[], supplied: SuppliedTensor[], wa
 }
 
 /** `t` in `dtype`, converted within its family (float↔float, int↔int) with a warning; across families an error naming `what`. */
-export function convertTo(t: HostTensor, dtype: number, what: string, warnings: string[]): HostTensor {
+export function convertTo(
+  t: HostTensor,
+  dtype: number,
+  what: string,
+  warnings: string[],
+): HostTensor {
   if (t.dtype === dtype) return t;
   const from = dtypeInfo(t.dtype).name;
   const to = dtypeInfo(dtype).name;
-  if (!isSupportedDtype(dtype)) verifyError(`${what}: the model expects ${to}, which the verifier cannot feed`);
+  if (!isSupportedDtype(dtype))
+    verifyError(`${what}: the model expects ${to}, which the verifier cannot feed`);
   const floats = isFloatDtype(t.dtype) && isFloatDtype(dtype);
   const ints = isIntDtype(t.dtype) && isIntDtype(dtype);
   if (!floats && !ints) verifyError(`${what} is ${from}, but the model expects ${to}`);
@@ -150,10 +168,20 @@ function intBounds(dtype: number): [number | bigint, number | bigint] {
 }
 
 /** Refuses a shape that the input's declaration rules out (wrong rank, or a fixed dimension that differs). */
-export function checkShape(spec: ValueInfo, dims: readonly number[], what: string, declarer = 'the model'): void {
+export function checkShape(
+  spec: ValueInfo,
+  dims: readonly number[],
+  what: string,
+  declarer = 'the model',
+): void {
   if (!spec.shape) return;
-  const fits = spec.shape.length === dims.length && spec.shape.every((d, k) => typeof d !== 'number' || d < 0 || d === dims[k]);
-  if (!fits) verifyError(`${what} is ${formatShape(dims)}, but ${declarer} declares ${formatShape(spec.shape)}`);
+  const fits =
+    spec.shape.length === dims.length &&
+    spec.shape.every((d, k) => typeof d !== 'number' || d < 0 || d === dims[k]);
+  if (!fits)
+    verifyError(
+      `${what} is ${formatShape(dims)}, but ${declarer} declares ${formatShape(spec.shape)}`,
+    );
 }
 
 /** A synthesised input's shape, and which of its sizes Model Lens chose where the model left them open. */
@@ -171,15 +199,29 @@ const CHANNELS = new Set([1, 3, 4]);
  * channel axis and count, and the height and width it takes (fixed by the model, else IMAGE_SIDE, or
  * the other side when that is fixed and larger). Random inputs and preprocessing recipes share it.
  */
-export function imageLayout(spec: ValueInfo): { channelAxis: 1 | 3; channels: number; height: number; width: number; openWidth: boolean } | undefined {
+export function imageLayout(
+  spec: ValueInfo,
+):
+  | { channelAxis: 1 | 3; channels: number; height: number; width: number; openWidth: boolean }
+  | undefined {
   const shape = spec.shape ?? [];
   if (!isFloatDtype(spec.dtype) || shape.length !== 4) return undefined;
   const fixed = (k: number) => (isOpen(shape[k]) ? undefined : (shape[k] as number));
-  const channelAxis = CHANNELS.has(fixed(1) ?? -1) ? 1 : CHANNELS.has(fixed(3) ?? -1) ? 3 : undefined;
+  const channelAxis = CHANNELS.has(fixed(1) ?? -1)
+    ? 1
+    : CHANNELS.has(fixed(3) ?? -1)
+      ? 3
+      : undefined;
   if (!channelAxis) return undefined;
   const [h, w] = channelAxis === 1 ? [2, 3] : [1, 2];
   const side = (k: number, other: number) => fixed(k) ?? Math.max(IMAGE_SIDE, fixed(other) ?? 0);
-  return { channelAxis, channels: fixed(channelAxis)!, height: side(h, w), width: side(w, h), openWidth: fixed(w) === undefined };
+  return {
+    channelAxis,
+    channels: fixed(channelAxis)!,
+    height: side(h, w),
+    width: side(w, h),
+    openWidth: fixed(w) === undefined,
+  };
 }
 
 /** A rank-2 float [batch, samples] input is audio: the samples of one chunk (fixed, else AUDIO_CHUNK). */
@@ -202,7 +244,8 @@ function layoutSizes(spec: ValueInfo): { size: number; label?: string }[] {
   return shape.map((d, k) => {
     if (k === 0 && shape.length > 1) return { size: DEFAULT_DIM };
     const side = spatial.indexOf(k);
-    if (image && side >= 0) return { size: side === 0 ? image.height : image.width, label: side === 0 ? 'H' : 'W' };
+    if (image && side >= 0)
+      return { size: side === 0 ? image.height : image.width, label: side === 0 ? 'H' : 'W' };
     if (audio && k === 1) return { size: AUDIO_CHUNK, label: 'samples' };
     return { size: DEFAULT_DIM, label: typeof d === 'string' ? d : `dim ${k}` };
   });
@@ -212,7 +255,11 @@ function layoutSizes(spec: ValueInfo): { size: number; label?: string }[] {
 function describeChosen(chosen: { label: string; size: number }[]): string | undefined {
   const bySize = new Map<number, string[]>();
   for (const c of chosen) bySize.set(c.size, [...(bySize.get(c.size) ?? []), c.label]);
-  return bySize.size ? [...bySize].map(([size, labels]) => `${labels.join(', ')} not fixed by the model: ${size} chosen`).join('; ') : undefined;
+  return bySize.size
+    ? [...bySize]
+        .map(([size, labels]) => `${labels.join(', ')} not fixed by the model: ${size} chosen`)
+        .join('; ')
+    : undefined;
 }
 
 /**
@@ -221,9 +268,14 @@ function describeChosen(chosen: { label: string; size: number }[]): string | und
  * shape, then the layout rule (layoutSizes); one symbol gets one value across all inputs, so
  * [batch, seq] inputs stay consistent.
  */
-export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, SuppliedTensor>, options: InputOptions): Map<string, ResolvedShape> {
+export function resolveShapes(
+  inputs: ValueInfo[],
+  supplied: Map<string, SuppliedTensor>,
+  options: InputOptions,
+): Map<string, ResolvedShape> {
   const symbols = new Map<string, number>(Object.entries(options.dims ?? {}));
-  for (const [sym, v] of symbols) if (!Number.isSafeInteger(v) || v < 0) verifyError(`dimension '${sym}' = ${v} is not a size`);
+  for (const [sym, v] of symbols)
+    if (!Number.isSafeInteger(v) || v < 0) verifyError(`dimension '${sym}' = ${v} is not a size`);
   const bind = (spec: ValueInfo, dims: readonly number[]) =>
     spec.shape?.forEach((d, k) => {
       if (typeof d === 'string' && !symbols.has(d)) symbols.set(d, dims[k]);
@@ -241,11 +293,17 @@ export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, Supplie
     }
   }
   for (const name of Object.keys(options.shapes ?? {})) {
-    if (!inputs.some((i) => i.name === name)) verifyError(`a shape is given for '${name}', which is not an input (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
+    if (!inputs.some((i) => i.name === name))
+      verifyError(
+        `a shape is given for '${name}', which is not an input (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`,
+      );
   }
   for (const spec of inputs) {
     if (supplied.has(spec.name) || shapes.has(spec.name)) continue;
-    if (!spec.shape) verifyError(`input '${spec.name}' declares no shape; give one (e.g. --shape ${spec.name}=1x3x224x224)`);
+    if (!spec.shape)
+      verifyError(
+        `input '${spec.name}' declares no shape; give one (e.g. --shape ${spec.name}=1x3x224x224)`,
+      );
     const rule = layoutSizes(spec);
     const chosen: { label: string; size: number }[] = [];
     const dims = spec.shape.map((d, k) => {
@@ -268,24 +326,42 @@ export function resolveShapes(inputs: ValueInfo[], supplied: Map<string, Supplie
  * The constant tensors --value asks for: each names an input not fed from a file, and its value
  * fits the input's type (integers for integer inputs, 0 or 1 for bool).
  */
-export function valueTensors(inputs: ValueInfo[], supplied: Map<string, SuppliedTensor>, shapes: Map<string, ResolvedShape>, values: Record<string, number>): Map<string, HostTensor> {
+export function valueTensors(
+  inputs: ValueInfo[],
+  supplied: Map<string, SuppliedTensor>,
+  shapes: Map<string, ResolvedShape>,
+  values: Record<string, number>,
+): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [name, value] of Object.entries(values)) {
     const spec = inputs.find((i) => i.name === name);
-    if (!spec) verifyError(`a value is given for '${name}', which is not an input (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`);
-    if (supplied.has(name)) verifyError(`input '${name}' is given both a value and a file (${supplied.get(name)!.source})`);
+    if (!spec)
+      verifyError(
+        `a value is given for '${name}', which is not an input (inputs: ${inputs.map((i) => i.name).join(', ') || 'none'})`,
+      );
+    if (supplied.has(name))
+      verifyError(
+        `input '${name}' is given both a value and a file (${supplied.get(name)!.source})`,
+      );
     const type = dtypeInfo(spec.dtype).name;
-    if (!isSupportedDtype(spec.dtype)) verifyError(`input '${name}' is ${type}, which the verifier cannot feed`);
-    if (!Number.isFinite(value)) verifyError(`the value of input '${name}' must be a finite number`);
-    if (spec.dtype === 9 && value !== 0 && value !== 1) verifyError(`input '${name}' is bool: its value must be 0 or 1, not ${value}`);
+    if (!isSupportedDtype(spec.dtype))
+      verifyError(`input '${name}' is ${type}, which the verifier cannot feed`);
+    if (!Number.isFinite(value))
+      verifyError(`the value of input '${name}' must be a finite number`);
+    if (spec.dtype === 9 && value !== 0 && value !== 1)
+      verifyError(`input '${name}' is bool: its value must be 0 or 1, not ${value}`);
     if (isIntDtype(spec.dtype)) {
       const [lo, hi] = intBounds(spec.dtype);
-      if (!Number.isSafeInteger(value) || value < lo || value > hi) verifyError(`input '${name}' is ${type}: ${value} is not an integer it can hold`);
+      if (!Number.isSafeInteger(value) || value < lo || value > hi)
+        verifyError(`input '${name}' is ${type}: ${value} is not an integer it can hold`);
     }
     const dims = shapes.get(name)!.dims;
     const data = new (arrayTypeFor(spec.dtype))(elementCount(dims, `input '${name}'`));
     if (data instanceof BigInt64Array || data instanceof BigUint64Array) data.fill(BigInt(value));
-    else (data as Exclude<typeof data, BigInt64Array | BigUint64Array>).fill(spec.dtype === 10 ? numberToFloat16(value) : value);
+    else
+      (data as Exclude<typeof data, BigInt64Array | BigUint64Array>).fill(
+        spec.dtype === 10 ? numberToFloat16(value) : value,
+      );
     out.set(name, { dtype: spec.dtype, dims, data });
   }
   return out;
@@ -294,11 +370,15 @@ export function valueTensors(inputs: ValueInfo[], supplied: Map<string, Supplied
 /** Checks that an integer range is usable for every integer input, once, before any run. */
 export function checkIntRange(inputs: ValueInfo[], range: [number, number]): void {
   const [lo, hi] = range;
-  if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo >= hi) verifyError(`integer input range [${lo}, ${hi}) is empty or not integral`);
+  if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo >= hi)
+    verifyError(`integer input range [${lo}, ${hi}) is empty or not integral`);
   for (const spec of inputs) {
     if (!isIntDtype(spec.dtype)) continue;
     const [min, max] = intBounds(spec.dtype);
-    if (lo < min || hi - 1 > max) verifyError(`integer input range [${lo}, ${hi}) does not fit input '${spec.name}' (${dtypeInfo(spec.dtype).name})`);
+    if (lo < min || hi - 1 > max)
+      verifyError(
+        `integer input range [${lo}, ${hi}) does not fit input '${spec.name}' (${dtypeInfo(spec.dtype).name})`,
+      );
   }
 }
 
@@ -306,16 +386,23 @@ export function checkIntRange(inputs: ValueInfo[], range: [number, number]): voi
  * One seeded random tensor: floats standard normal, integers uniform in `intRange` (indices,
  * token ids), bools fair coin flips.
  */
-export function synthesize(spec: ValueInfo, dims: number[], rng: Rng, intRange: [number, number]): HostTensor {
+export function synthesize(
+  spec: ValueInfo,
+  dims: number[],
+  rng: Rng,
+  intRange: [number, number],
+): HostTensor {
   const what = `input '${spec.name}' (${dtypeInfo(spec.dtype).name})`;
-  if (!isSupportedDtype(spec.dtype)) verifyError(`${what} cannot be synthesised; supply it from a file`);
+  if (!isSupportedDtype(spec.dtype))
+    verifyError(`${what} cannot be synthesised; supply it from a file`);
   const count = elementCount(dims, what);
   const data = new (arrayTypeFor(spec.dtype))(count);
   const [lo, hi] = intRange;
   if (spec.dtype === 10) for (let i = 0; i < count; i++) data[i] = numberToFloat16(rng.normal());
   else if (isFloatDtype(spec.dtype)) for (let i = 0; i < count; i++) data[i] = rng.normal();
   else if (spec.dtype === 9) for (let i = 0; i < count; i++) data[i] = rng.u32() >>> 31;
-  else if (data instanceof BigInt64Array || data instanceof BigUint64Array) for (let i = 0; i < count; i++) data[i] = BigInt(rng.int(lo, hi));
+  else if (data instanceof BigInt64Array || data instanceof BigUint64Array)
+    for (let i = 0; i < count; i++) data[i] = BigInt(rng.int(lo, hi));
   else for (let i = 0; i < count; i++) data[i] = rng.int(lo, hi);
   return { dtype: spec.dtype, dims, data };
 }

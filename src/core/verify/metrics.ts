@@ -35,7 +35,12 @@ export function sampleMetrics(a: ArrayLike<number>, b: ArrayLike<number>): Sampl
     if (ad > maxAbs) maxAbs = ad;
   }
   // sqrt(aa * bb) rather than sqrt(aa) * sqrt(bb): identical outputs then give exactly 1.
-  const cosine = aa === 0 && bb === 0 ? 1 : aa === 0 || bb === 0 ? 0 : Math.max(-1, Math.min(1, dot / Math.sqrt(aa * bb)));
+  const cosine =
+    aa === 0 && bb === 0
+      ? 1
+      : aa === 0 || bb === 0
+        ? 0
+        : Math.max(-1, Math.min(1, dot / Math.sqrt(aa * bb)));
   const relL2 = dd === 0 ? 0 : aa === 0 ? Infinity : Math.sqrt(dd / aa);
   return { cosine, relL2, maxAbs, nonFinite };
 }
@@ -106,7 +111,9 @@ export class OutputComparison {
 
   add(a: HostTensor, b: HostTensor): void {
     if (a.dims.length !== b.dims.length || a.dims.some((d, k) => d !== b.dims[k])) {
-      verifyError(`output '${this.name}' has shape ${formatShape(a.dims)} from the original but ${formatShape(b.dims)} from the variant`);
+      verifyError(
+        `output '${this.name}' has shape ${formatShape(a.dims)} from the original but ${formatShape(b.dims)} from the variant`,
+      );
     }
     if (this.samples === 0) {
       this.dtype = a.dtype;

@@ -1,5 +1,11 @@
 import { MAX_TENSOR_RANK } from '../limits';
-import { arrayTypeFor, elementCount, tensorFromBytes, verifyError, type HostTensor } from './tensor';
+import {
+  arrayTypeFor,
+  elementCount,
+  tensorFromBytes,
+  verifyError,
+  type HostTensor,
+} from './tensor';
 import { readZip, type InflateRaw } from './zip';
 
 /** A .npy header is a short dict literal; numpy itself refuses headers over 10 KiB by default. */
@@ -25,7 +31,8 @@ const ascii = new TextDecoder('latin1');
 
 /** Parses a NumPy .npy file (format versions 1–3) into a C-ordered tensor. */
 export function parseNpy(bytes: Uint8Array, what = '.npy'): HostTensor {
-  if (bytes.length < 10 || ascii.decode(bytes.subarray(0, 6)) !== '\x93NUMPY') verifyError(`${what}: not a .npy file (no \\x93NUMPY magic)`);
+  if (bytes.length < 10 || ascii.decode(bytes.subarray(0, 6)) !== '\x93NUMPY')
+    verifyError(`${what}: not a .npy file (no \\x93NUMPY magic)`);
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number;
@@ -38,10 +45,16 @@ export function parseNpy(bytes: Uint8Array, what = '.npy'): HostTensor {
     headerLen = view.getUint32(8, true);
     headerStart = 12;
   } else verifyError(`${what}: unsupported .npy format version ${major}`);
-  if (headerLen > MAX_NPY_HEADER || headerStart + headerLen > bytes.length) verifyError(`${what}: header length ${headerLen} runs past the file`);
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, headerStart + headerLen));
+  if (headerLen > MAX_NPY_HEADER || headerStart + headerLen > bytes.length)
+    verifyError(`${what}: header length ${headerLen} runs past the file`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
+    bytes.subarray(headerStart, headerStart + headerLen),
+  );
   const descr = /['"]descr['"]\s*:\s*['"]([<>|=])([a-z])(\d+)['"]/.exec(header);
-  if (!descr) verifyError(`${what}: unsupported dtype (only plain numeric and bool arrays are read): ${header.trim()}`);
+  if (!descr)
+    verifyError(
+      `${what}: unsupported dtype (only plain numeric and bool arrays are read): ${header.trim()}`,
+    );
   const [, order, kind, size] = descr;
   const dtype = NPY_DTYPES[kind + size];
   if (dtype === undefined) verifyError(`${what}: unsupported dtype '${order}${kind}${size}'`);
@@ -49,8 +62,12 @@ export function parseNpy(bytes: Uint8Array, what = '.npy'): HostTensor {
   if (!fortran) verifyError(`${what}: header has no fortran_order`);
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header);
   if (!shapeText) verifyError(`${what}: header has no shape`);
-  const parts = shapeText[1].split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (parts.length > MAX_TENSOR_RANK) verifyError(`${what}: more than ${MAX_TENSOR_RANK} dimensions`);
+  const parts = shapeText[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (parts.length > MAX_TENSOR_RANK)
+    verifyError(`${what}: more than ${MAX_TENSOR_RANK} dimensions`);
   const dims = parts.map((p) => {
     if (!/^\d+L?$/.test(p)) verifyError(`${what}: bad dimension '${p}' in shape`);
     return Number.parseInt(p, 10);
@@ -59,7 +76,9 @@ export function parseNpy(bytes: Uint8Array, what = '.npy'): HostTensor {
   const itemBytes = arrayTypeFor(dtype).BYTES_PER_ELEMENT;
   const dataStart = headerStart + headerLen;
   if (bytes.length - dataStart !== count * itemBytes) {
-    verifyError(`${what}: ${bytes.length - dataStart} bytes of data, but shape (${dims.join(', ')}) of ${order}${kind}${size} needs ${count * itemBytes}`);
+    verifyError(
+      `${what}: ${bytes.length - dataStart} bytes of data, but shape (${dims.join(', ')}) of ${order}${kind}${size} needs ${count * itemBytes}`,
+    );
   }
   let data = bytes.subarray(dataStart);
   if (order === '>' && itemBytes > 1) data = swapBytes(data, itemBytes);
@@ -103,7 +122,11 @@ function fortranToC(src: Uint8Array, dims: number[], itemBytes: number): Uint8Ar
 }
 
 /** Parses a NumPy .npz archive (np.savez / np.savez_compressed): one tensor per member, named without '.npy'. */
-export function parseNpz(bytes: Uint8Array, inflateRaw: InflateRaw, what = '.npz'): { name: string; tensor: HostTensor }[] {
+export function parseNpz(
+  bytes: Uint8Array,
+  inflateRaw: InflateRaw,
+  what = '.npz',
+): { name: string; tensor: HostTensor }[] {
   const out: { name: string; tensor: HostTensor }[] = [];
   for (const entry of readZip(bytes, inflateRaw, what)) {
     if (entry.name.endsWith('/')) continue;

@@ -46,10 +46,12 @@ function describeInput(i: InputReport, brief: boolean): string {
   const shape = `[${i.shape.join(',')}]`;
   const typed = brief ? `${i.name} ${shape}` : `${i.name} ${i.dtype}${shape}`;
   const why = i.chosen && !brief ? ` (${i.chosen})` : '';
-  if (i.source === 'value') return i.shape.length ? `${typed} = ${i.value}${why}` : `${i.name} = ${i.value}`;
+  if (i.source === 'value')
+    return i.shape.length ? `${typed} = ${i.value}${why}` : `${i.name} = ${i.value}`;
   if (i.source !== 'random') return `${typed} from ${i.source}`;
   // A random integer scalar is a mode or a rate (silero's sr) more often than data: say so plainly.
-  if (!i.shape.length && !i.dtype.startsWith('float') && i.dtype !== 'bool') return `${i.name} = random ${i.dtype}`;
+  if (!i.shape.length && !i.dtype.startsWith('float') && i.dtype !== 'bool')
+    return `${i.name} = random ${i.dtype}`;
   return typed + why;
 }
 
@@ -63,7 +65,12 @@ export function describeInputs(inputs: readonly InputReport[], brief = false): s
  * (H, W not fixed by the model: 320 chosen); sr = 16000' or '1 sample: x float32[1,3,48,320] from a.npy'.
  * `firstStream` > 0 names held-out samples (random streams after the calibration ones).
  */
-export function measuredOn(samples: number, seed: number, inputs: readonly InputReport[], firstStream = 0): string {
+export function measuredOn(
+  samples: number,
+  seed: number,
+  inputs: readonly InputReport[],
+  firstStream = 0,
+): string {
   const random = inputs.some((i) => i.source === 'random');
   const streams = firstStream > 0 ? `, streams ${firstStream}–${firstStream + samples - 1}` : '';
   const head = `${samples} ${random ? 'random ' : ''}sample${samples === 1 ? '' : 's'}${random ? ` (seed ${seed}${streams})` : ''}`;
@@ -74,9 +81,16 @@ export function measuredOn(samples: number, seed: number, inputs: readonly Input
  * The one-line error for an original model that onnxruntime cannot run on the inputs it was given:
  * the inputs are what must change, so it names them and the options that change them.
  */
-export function inputsRejected(file: string, inputs: readonly InputReport[], reason: string): InputsRejectedError {
+export function inputsRejected(
+  file: string,
+  inputs: readonly InputReport[],
+  reason: string,
+): InputsRejectedError {
   const kind = inputs.some((i) => i.source === 'random') ? 'random inputs' : 'the given inputs';
-  return new InputsRejectedError(`cannot run the model on ${kind} (${describeInputs(inputs, true)}): ${reason}; give --shape/--value/--inputs`, file);
+  return new InputsRejectedError(
+    `cannot run the model on ${kind} (${describeInputs(inputs, true)}): ${reason}; give --shape/--value/--inputs`,
+    file,
+  );
 }
 
 /** Cosine with six decimals; an exact 1 prints as '1' so it cannot be confused with a rounded one. */
@@ -108,13 +122,18 @@ export function formatVerifyReport(r: VerifyReport): string {
   ];
   const nameWidth = Math.min(40, Math.max(6, ...r.outputs.map((o) => o.name.length)));
   const pad = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + '…' : s.padEnd(n));
-  lines.push(`${pad('output', nameWidth)}  ${'cosine mean'.padStart(11)}  ${'worst'.padStart(10)}  ${'rel L2 mean'.padStart(11)}  ${'worst'.padStart(9)}  ${'max |Δ|'.padStart(9)}  top-1`);
+  lines.push(
+    `${pad('output', nameWidth)}  ${'cosine mean'.padStart(11)}  ${'worst'.padStart(10)}  ${'rel L2 mean'.padStart(11)}  ${'worst'.padStart(9)}  ${'max |Δ|'.padStart(9)}  top-1`,
+  );
   for (const o of r.outputs) {
     const top1 = o.top1 === undefined ? '-' : `${(o.top1 * 100).toFixed(1)}% of ${o.top1Rows}`;
     lines.push(
       `${pad(o.name, nameWidth)}  ${cos(o.cosine).padStart(11)}  ${cos(o.cosineMin).padStart(10)}  ${sci(o.relL2).padStart(11)}  ${sci(o.relL2Max).padStart(9)}  ${sci(o.maxAbs).padStart(9)}  ${top1}`,
     );
-    if (o.nonFinite > 0) lines.push(`  warning: ${o.nonFinite} positions of '${o.name}' disagree on NaN/Inf and are left out of the metrics above`);
+    if (o.nonFinite > 0)
+      lines.push(
+        `  warning: ${o.nonFinite} positions of '${o.name}' disagree on NaN/Inf and are left out of the metrics above`,
+      );
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';

@@ -57,7 +57,11 @@ export function verifyError(message: string): never {
 /** Elements one input or output may hold: 2^28 float32 is 1 GiB, beyond any sane verification run. */
 export const MAX_VERIFY_ELEMENTS = 2 ** 28;
 
-type ArrayCtor = { new (n: number): TensorData; new (b: ArrayBuffer): TensorData; BYTES_PER_ELEMENT: number };
+type ArrayCtor = {
+  new (n: number): TensorData;
+  new (b: ArrayBuffer): TensorData;
+  BYTES_PER_ELEMENT: number;
+};
 
 /** The dtypes onnxruntime-web can feed and return, with their typed-array storage. */
 const ARRAY_TYPES: Record<number, ArrayCtor> = {
@@ -95,22 +99,34 @@ export function isIntDtype(dtype: number): boolean {
 
 /** Checked element count of a shape. */
 export function elementCount(dims: readonly number[], what: string): number {
-  if (dims.length > MAX_TENSOR_RANK) verifyError(`${what} has more than ${MAX_TENSOR_RANK} dimensions`);
+  if (dims.length > MAX_TENSOR_RANK)
+    verifyError(`${what} has more than ${MAX_TENSOR_RANK} dimensions`);
   let n = 1;
   for (const d of dims) {
     if (!Number.isSafeInteger(d) || d < 0) verifyError(`${what} has invalid dimension ${d}`);
     n *= d;
   }
-  if (n > MAX_VERIFY_ELEMENTS) verifyError(`${what} has ${n} elements, more than the verifier's limit of ${MAX_VERIFY_ELEMENTS}`);
+  if (n > MAX_VERIFY_ELEMENTS)
+    verifyError(
+      `${what} has ${n} elements, more than the verifier's limit of ${MAX_VERIFY_ELEMENTS}`,
+    );
   return n;
 }
 
 /** A new tensor whose elements are copied from little-endian bytes. */
-export function tensorFromBytes(dtype: number, dims: number[], bytes: Uint8Array, what: string): HostTensor {
+export function tensorFromBytes(
+  dtype: number,
+  dims: number[],
+  bytes: Uint8Array,
+  what: string,
+): HostTensor {
   const ctor = arrayTypeFor(dtype);
   const count = elementCount(dims, what);
   const need = count * ctor.BYTES_PER_ELEMENT;
-  if (bytes.length !== need) verifyError(`${what}: ${bytes.length} bytes of data, but ${dtypeInfo(dtype).name} [${dims.join(',')}] needs ${need}`);
+  if (bytes.length !== need)
+    verifyError(
+      `${what}: ${bytes.length} bytes of data, but ${dtypeInfo(dtype).name} [${dims.join(',')}] needs ${need}`,
+    );
   // A copy: the source may be unaligned for the element size, and the caller's buffer may be reused.
   const copy = new Uint8Array(need);
   copy.set(bytes);

@@ -3,18 +3,29 @@ import { InvalidModelError } from '../errors';
 import { MemorySource } from '../io/source';
 import { WireReader } from '../io/wire';
 import { MAX_TENSOR_RANK } from '../limits';
-import { arrayTypeFor, elementCount, isSupportedDtype, tensorFromBytes, verifyError, type HostTensor } from './tensor';
+import {
+  arrayTypeFor,
+  elementCount,
+  isSupportedDtype,
+  tensorFromBytes,
+  verifyError,
+  type HostTensor,
+} from './tensor';
 
 /**
  * Parses a serialized ONNX TensorProto (the `input_N.pb` files of ONNX test data sets) into a
  * tensor and its name ('' when unnamed). Elements may sit in raw_data or in the typed fields.
  */
-export function parseTensorProto(bytes: Uint8Array, what = '.pb'): { name: string; tensor: HostTensor } {
+export function parseTensorProto(
+  bytes: Uint8Array,
+  what = '.pb',
+): { name: string; tensor: HostTensor } {
   try {
     return parse(bytes, what);
   } catch (err) {
     // The wire reader speaks of a "model"; here the file is a tensor the user gave.
-    if (err instanceof InvalidModelError) verifyError(`${what}: not a valid TensorProto (${err.message})`);
+    if (err instanceof InvalidModelError)
+      verifyError(`${what}: not a valid TensorProto (${err.message})`);
     throw err;
   }
 }
@@ -29,7 +40,8 @@ function parse(bytes: Uint8Array, what: string): { name: string; tensor: HostTen
   const values: (number | bigint)[] = [];
   let typedField = 0;
   const typed = (field: number) => {
-    if (typedField && typedField !== field) verifyError(`${what}: elements in two different fields (${typedField} and ${field})`);
+    if (typedField && typedField !== field)
+      verifyError(`${what}: elements in two different fields (${typedField} and ${field})`);
     typedField = field;
   };
   const readOne = (field: number, wt: number) => {
@@ -50,10 +62,11 @@ function parse(bytes: Uint8Array, what: string): { name: string; tensor: HostTen
         r.varint64();
         const d = r.int64;
         if (!Number.isSafeInteger(d) || d < 0) verifyError(`${what}: invalid dimension ${d}`);
-        if (dims.length >= MAX_TENSOR_RANK) verifyError(`${what}: more than ${MAX_TENSOR_RANK} dimensions`);
+        if (dims.length >= MAX_TENSOR_RANK)
+          verifyError(`${what}: more than ${MAX_TENSOR_RANK} dimensions`);
         dims.push(d);
       };
-      if (wt === 2) for (const fEnd = r.fieldEnd(end); r.pos < fEnd; ) push();
+      if (wt === 2) for (const fEnd = r.fieldEnd(end); r.pos < fEnd;) push();
       else push();
     } else if (field === 2 && wt === 0) dtype = r.varint();
     else if (field === 8 && wt === 2) name = r.string(r.length(end));
@@ -62,25 +75,36 @@ function parse(bytes: Uint8Array, what: string): { name: string; tensor: HostTen
       const len = r.length(end);
       raw = bytes.subarray(r.pos, r.pos + len);
       r.skip(len);
-    }
-    else if ([4, 5, 7, 10, 11].includes(field)) {
+    } else if ([4, 5, 7, 10, 11].includes(field)) {
       typed(field);
-      if (wt === 2) for (const fEnd = r.fieldEnd(end); r.pos < fEnd; ) readOne(field, field === 4 ? 5 : field === 10 ? 1 : 0);
+      if (wt === 2)
+        for (const fEnd = r.fieldEnd(end); r.pos < fEnd;)
+          readOne(field, field === 4 ? 5 : field === 10 ? 1 : 0);
       else readOne(field, wt);
     } else if (field === 3) verifyError(`${what}: segmented tensors are not supported`);
     else if (field === 6) verifyError(`${what}: string tensors are not supported`);
-    else if (field === 13 || (field === 14 && wt === 0)) verifyError(`${what}: tensors with external data are not supported; save the data inline`);
+    else if (field === 13 || (field === 14 && wt === 0))
+      verifyError(`${what}: tensors with external data are not supported; save the data inline`);
   });
-  if (!isSupportedDtype(dtype)) verifyError(`${what}: ${dtype ? dtypeInfo(dtype).name : 'undefined'} tensors are not supported`);
+  if (!isSupportedDtype(dtype))
+    verifyError(
+      `${what}: ${dtype ? dtypeInfo(dtype).name : 'undefined'} tensors are not supported`,
+    );
   const label = name ? `${what} (${name})` : what;
   if (raw) {
     if (typedField) verifyError(`${what}: elements in both raw_data and field ${typedField}`);
     return { name, tensor: tensorFromBytes(dtype, dims, raw, label) };
   }
   const count = elementCount(dims, label);
-  if (values.length !== count) verifyError(`${label}: ${values.length} elements stored, but shape [${dims.join(',')}] needs ${count}`);
+  if (values.length !== count)
+    verifyError(
+      `${label}: ${values.length} elements stored, but shape [${dims.join(',')}] needs ${count}`,
+    );
   const want = expectedField(dtype);
-  if (count > 0 && typedField !== want) verifyError(`${label}: ${dtypeInfo(dtype).name} elements found in field ${typedField}, expected field ${want}`);
+  if (count > 0 && typedField !== want)
+    verifyError(
+      `${label}: ${dtypeInfo(dtype).name} elements found in field ${typedField}, expected field ${want}`,
+    );
   const data = new (arrayTypeFor(dtype))(count);
   const big = data instanceof BigInt64Array || data instanceof BigUint64Array;
   const slots = data as unknown as (number | bigint)[];

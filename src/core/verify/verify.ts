@@ -2,10 +2,28 @@ import { firstSamples, type Dataset } from '../data/dataset';
 import { dtypeInfo } from '../dtypes';
 import { CancelledError } from '../errors';
 import type { Model, ValueInfo } from '../model';
-import { assignInputs, checkIntRange, checkShape, DEFAULT_INT_RANGE, realInputs, resolveShapes, synthesize, valueTensors, type InputOptions, type ResolvedShape, type SuppliedTensor } from './inputs';
+import {
+  assignInputs,
+  checkIntRange,
+  checkShape,
+  DEFAULT_INT_RANGE,
+  realInputs,
+  resolveShapes,
+  synthesize,
+  valueTensors,
+  type InputOptions,
+  type ResolvedShape,
+  type SuppliedTensor,
+} from './inputs';
 import { OutputComparison } from './metrics';
 import { Rng } from './random';
-import { inputsRejected, measuredOn, type InputReport, type ModelTiming, type VerifyReport } from './report';
+import {
+  inputsRejected,
+  measuredOn,
+  type InputReport,
+  type ModelTiming,
+  type VerifyReport,
+} from './report';
 import { InferenceError, isSupportedDtype, verifyError, type HostTensor } from './tensor';
 
 export const DEFAULT_SAMPLES = 8;
@@ -22,7 +40,12 @@ export interface DataWatch {
 }
 
 /** `limit`: the samples the run takes at most (--samples), so a large folder is read only that far. */
-export type OpenData = (model: Model, inputs: readonly ValueInfo[], limit: number, watch: DataWatch) => Promise<Dataset>;
+export type OpenData = (
+  model: Model,
+  inputs: readonly ValueInfo[],
+  limit: number,
+  watch: DataWatch,
+) => Promise<Dataset>;
 
 /** The samples a run takes at most from data: --samples, else all up to MAX_SAMPLES. */
 function sampleLimit(options: VerifySettings): number {
@@ -30,7 +53,12 @@ function sampleLimit(options: VerifySettings): number {
 }
 
 /** The user's data for a run of `model`, opened (and checked) before the run is planned; undefined without data. */
-export async function openRunData(model: Model, options: VerifySettings, openData: OpenData | undefined, watch: DataWatch): Promise<Dataset | undefined> {
+export async function openRunData(
+  model: Model,
+  options: VerifySettings,
+  openData: OpenData | undefined,
+  watch: DataWatch,
+): Promise<Dataset | undefined> {
   return openData?.(model, realInputs(model), sampleLimit(options), watch);
 }
 
@@ -75,7 +103,9 @@ export interface VerifyOptions extends VerifySettings {
 }
 
 function describeType(v: ValueInfo): string {
-  return v.dtype === 0 ? 'not a tensor (a sequence, map or optional)' : `a ${dtypeInfo(v.dtype).name} tensor`;
+  return v.dtype === 0
+    ? 'not a tensor (a sequence, map or optional)'
+    : `a ${dtypeInfo(v.dtype).name} tensor`;
 }
 
 /**
@@ -94,13 +124,20 @@ export async function verifyModels(
   const start = performance.now();
   const warnings: string[] = [];
   const fetch = checkSameInterface(original, variant, realInputs(original.model), warnings);
-  const data = await openRunData(original.model, options, options.openData, { signal: options.signal });
+  const data = await openRunData(original.model, options, options.openData, {
+    signal: options.signal,
+  });
   const plan = planInputs(original.model, loadSupplied, options, warnings, 0, data);
   const { inputs, given, shapes, samples, feeds } = plan;
   const variantInputs = realInputs(variant.model);
   for (const i of inputs) {
     const dims = given.get(i.name)?.tensor.dims ?? shapes.get(i.name)!.dims;
-    checkShape(variantInputs.find((v) => v.name === i.name)!, dims, `input '${i.name}'`, variant.label);
+    checkShape(
+      variantInputs.find((v) => v.name === i.name)!,
+      dims,
+      `input '${i.name}'`,
+      variant.label,
+    );
   }
 
   const total = 2 * samples;
@@ -114,22 +151,38 @@ export async function verifyModels(
   const outputsA: Map<string, HostTensor>[] = [];
   let fed: readonly string[] = [];
   const run = { samples, feeds, fetch, inputs };
-  const timingA = await runAll(original, run, (session) => {
-    fed = session.inputNames;
-  }, (s, out) => {
-    outputsA[s] = out;
-    step();
-  }, (err) => plan.rejected(original.label, fed, err));
+  const timingA = await runAll(
+    original,
+    run,
+    (session) => {
+      fed = session.inputNames;
+    },
+    (s, out) => {
+      outputsA[s] = out;
+      step();
+    },
+    (err) => plan.rejected(original.label, fed, err),
+  );
   const comparisons = fetch.map((n) => new OutputComparison(n));
-  const timingB = await runAll(variant, run, (session) => {
-    if (session.inputNames.some((n) => !fed.includes(n)) || fed.some((n) => !session.inputNames.includes(n))) {
-      verifyError(`the runtime wants inputs ${session.inputNames.join(', ')} for ${variant.label} but ${fed.join(', ')} for ${original.label}`);
-    }
-  }, (s, out) => {
-    for (const c of comparisons) c.add(outputsA[s].get(c.name)!, out.get(c.name)!);
-    outputsA[s] = new Map();
-    step();
-  });
+  const timingB = await runAll(
+    variant,
+    run,
+    (session) => {
+      if (
+        session.inputNames.some((n) => !fed.includes(n)) ||
+        fed.some((n) => !session.inputNames.includes(n))
+      ) {
+        verifyError(
+          `the runtime wants inputs ${session.inputNames.join(', ')} for ${variant.label} but ${fed.join(', ')} for ${original.label}`,
+        );
+      }
+    },
+    (s, out) => {
+      for (const c of comparisons) c.add(outputsA[s].get(c.name)!, out.get(c.name)!);
+      outputsA[s] = new Map();
+      step();
+    },
+  );
 
   const inputReports = plan.reports(fed);
   return {
@@ -170,14 +223,25 @@ export interface InputPlan {
  * Matches supplied tensors to the model's inputs and fixes the shapes and seed of the rest.
  * `sampleOffset` shifts the random streams: held-out samples use streams nobody calibrated on.
  */
-export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], options: VerifySettings, warnings: string[], sampleOffset = 0, opened?: Dataset): InputPlan {
+export function planInputs(
+  model: Model,
+  loadSupplied: () => SuppliedTensor[],
+  options: VerifySettings,
+  warnings: string[],
+  sampleOffset = 0,
+  opened?: Dataset,
+): InputPlan {
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) verifyError(`seed ${seed} is not an integer`);
   const requested = options.samples ?? DEFAULT_SAMPLES;
-  if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES) verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
+  if (!Number.isSafeInteger(requested) || requested < 1 || requested > MAX_SAMPLES)
+    verifyError(`samples must be an integer from 1 to ${MAX_SAMPLES}`);
   const inputs = realInputs(model);
   const data = opened && firstSamples(opened, sampleLimit(options));
-  if (opened?.skipped.length) warnings.push(`${opened.skipped.length} file${opened.skipped.length === 1 ? '' : 's'} skipped: ${opened.skipped.map((f) => f.reason).join('; ')}`);
+  if (opened?.skipped.length)
+    warnings.push(
+      `${opened.skipped.length} file${opened.skipped.length === 1 ? '' : 's'} skipped: ${opened.skipped.map((f) => f.reason).join('; ')}`,
+    );
   const fromData = new Set(data?.inputs ?? []);
   const open = inputs.filter((i) => !fromData.has(i.name));
   const supplied = loadSupplied();
@@ -185,20 +249,35 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
   const shapes = resolveShapes(open, given, options);
   for (const name of fromData) shapes.set(name, { dims: data!.dims.get(name)! });
   // The recipe's constants fill the inputs the data does not; --value overrides them.
-  const values = { ...Object.fromEntries(Object.entries(data?.values ?? {}).filter(([name]) => !fromData.has(name))), ...options.values };
+  const values = {
+    ...Object.fromEntries(
+      Object.entries(data?.values ?? {}).filter(([name]) => !fromData.has(name)),
+    ),
+    ...options.values,
+  };
   const constants = valueTensors(open, given, shapes, values);
   const intRange = options.intRange ?? DEFAULT_INT_RANGE;
-  checkIntRange(open.filter((i) => !given.has(i.name) && !constants.has(i.name)), intRange);
+  checkIntRange(
+    open.filter((i) => !given.has(i.name) && !constants.has(i.name)),
+    intRange,
+  );
   const allGiven = inputs.every((i) => given.has(i.name) || constants.has(i.name));
   const samples = data ? data.samples : allGiven ? 1 : requested;
-  if (allGiven && requested !== 1 && options.samples !== undefined) warnings.push(`no input is random (all come from files or --value), so the models run once, not ${requested} times`);
+  if (allGiven && requested !== 1 && options.samples !== undefined)
+    warnings.push(
+      `no input is random (all come from files or --value), so the models run once, not ${requested} times`,
+    );
   const feeds = (sample: number, names: readonly string[]): Map<string, HostTensor> => {
     const rng = new Rng(seed, sample + sampleOffset);
     const fed = data?.feed(sample);
     const out = new Map<string, HostTensor>();
     // Synthesise in declaration order so a sample's inputs do not depend on which ones the runtime asks for.
     for (const spec of inputs) {
-      const t = fed?.get(spec.name) ?? given.get(spec.name)?.tensor ?? constants.get(spec.name) ?? synthesize(spec, shapes.get(spec.name)!.dims, rng, intRange);
+      const t =
+        fed?.get(spec.name) ??
+        given.get(spec.name)?.tensor ??
+        constants.get(spec.name) ??
+        synthesize(spec, shapes.get(spec.name)!.dims, rng, intRange);
       if (names.includes(spec.name)) out.set(spec.name, t);
     }
     return out;
@@ -208,11 +287,14 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
       .filter((i) => fed.includes(i.name))
       .map((i): InputReport => {
         const dtype = dtypeInfo(i.dtype).name;
-        if (fromData.has(i.name)) return { name: i.name, dtype, shape: data!.dims.get(i.name)!, source: data!.describe };
+        if (fromData.has(i.name))
+          return { name: i.name, dtype, shape: data!.dims.get(i.name)!, source: data!.describe };
         const g = given.get(i.name);
         if (g) return { name: i.name, dtype, shape: g.tensor.dims, source: g.source };
         const { dims, chosen } = shapes.get(i.name)!;
-        const source = constants.has(i.name) ? { source: 'value', value: values[i.name] } : { source: 'random' };
+        const source = constants.has(i.name)
+          ? { source: 'value', value: values[i.name] }
+          : { source: 'random' };
         return { name: i.name, dtype, shape: dims, ...source, ...(chosen ? { chosen } : {}) };
       });
   return {
@@ -225,7 +307,8 @@ export function planInputs(model: Model, loadSupplied: () => SuppliedTensor[], o
     feeds,
     reports,
     measuredOn: (fed) => measuredOn(samples, seed, reports(fed), sampleOffset),
-    rejected: (label, fed, err) => (err instanceof InferenceError ? inputsRejected(label, reports(fed), err.reason) : err),
+    rejected: (label, fed, err) =>
+      err instanceof InferenceError ? inputsRejected(label, reports(fed), err.reason) : err,
   };
 }
 
@@ -250,10 +333,16 @@ export async function runAll(
   let runMs = 0;
   try {
     for (const n of session.inputNames) {
-      if (!plan.inputs.some((i) => i.name === n)) verifyError(`${m.label}: the runtime wants input '${n}', which the model does not declare as an input`);
+      if (!plan.inputs.some((i) => i.name === n))
+        verifyError(
+          `${m.label}: the runtime wants input '${n}', which the model does not declare as an input`,
+        );
     }
     const missing = plan.fetch.filter((n) => !session.outputNames.includes(n));
-    if (missing.length) verifyError(`${m.label}: the runtime does not list output${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+    if (missing.length)
+      verifyError(
+        `${m.label}: the runtime does not list output${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`,
+      );
     check(session);
     for (let s = 0; s < plan.samples; s++) {
       const f = plan.feeds(s, session.inputNames);
@@ -281,28 +370,44 @@ function listDifference(what: string, missing: string[], extra: string[]): strin
  * Both models must take the same tensor inputs (names and dtypes) and give the same outputs,
  * checked before any run. Returns the outputs to compare: tensors of a type the verifier reads.
  */
-function checkSameInterface(original: ModelUnderTest, variant: ModelUnderTest, inputs: ValueInfo[], warnings: string[]): string[] {
+function checkSameInterface(
+  original: ModelUnderTest,
+  variant: ModelUnderTest,
+  inputs: ValueInfo[],
+  warnings: string[],
+): string[] {
   const vInputs = realInputs(variant.model);
   const missing = inputs.filter((i) => !vInputs.some((v) => v.name === i.name)).map((i) => i.name);
   const extra = vInputs.filter((v) => !inputs.some((i) => i.name === v.name)).map((v) => v.name);
   if (missing.length || extra.length) verifyError(listDifference('inputs', missing, extra));
   for (const i of inputs) {
     const v = vInputs.find((x) => x.name === i.name)!;
-    if (v.dtype !== i.dtype) verifyError(`input '${i.name}' is ${describeType(i)} in ${original.label} but ${describeType(v)} in ${variant.label}`);
-    if (!isSupportedDtype(i.dtype)) verifyError(`input '${i.name}' is ${describeType(i)}, which the verifier cannot feed`);
+    if (v.dtype !== i.dtype)
+      verifyError(
+        `input '${i.name}' is ${describeType(i)} in ${original.label} but ${describeType(v)} in ${variant.label}`,
+      );
+    if (!isSupportedDtype(i.dtype))
+      verifyError(`input '${i.name}' is ${describeType(i)}, which the verifier cannot feed`);
   }
   const outA = original.model.outputs;
   const outB = variant.model.outputs;
   const missingOut = outA.filter((o) => !outB.some((b) => b.name === o.name)).map((o) => o.name);
   const extraOut = outB.filter((b) => !outA.some((o) => o.name === b.name)).map((b) => b.name);
-  if (missingOut.length || extraOut.length) verifyError(listDifference('outputs', missingOut, extraOut));
+  if (missingOut.length || extraOut.length)
+    verifyError(listDifference('outputs', missingOut, extraOut));
   const fetch: string[] = [];
   for (const o of outA) {
     const b = outB.find((x) => x.name === o.name)!;
     const readable = isSupportedDtype(o.dtype) && isSupportedDtype(b.dtype);
     if (readable) fetch.push(o.name);
-    else warnings.push(`output '${o.name}' is ${describeType(isSupportedDtype(o.dtype) ? b : o)} and is not compared`);
+    else
+      warnings.push(
+        `output '${o.name}' is ${describeType(isSupportedDtype(o.dtype) ? b : o)} and is not compared`,
+      );
   }
-  if (fetch.length === 0) verifyError(`no output can be compared: ${outA.map((o) => `'${o.name}' is ${describeType(o)}`).join(', ') || 'the model has no outputs'}`);
+  if (fetch.length === 0)
+    verifyError(
+      `no output can be compared: ${outA.map((o) => `'${o.name}' is ${describeType(o)}`).join(', ') || 'the model has no outputs'}`,
+    );
   return fetch;
 }

@@ -18,7 +18,10 @@ const MAX_ZIP_ENTRY_BYTES = 2 ** 31;
 export function readZip(bytes: Uint8Array, inflateRaw: InflateRaw, what = 'zip'): ZipEntry[] {
   try {
     const zip = ZipArchive.open(new MemorySource(bytes, what));
-    return zip.entries.map((e) => ({ name: e.name, data: zip.read(e, inflateRaw, MAX_ZIP_ENTRY_BYTES) }));
+    return zip.entries.map((e) => ({
+      name: e.name,
+      data: zip.read(e, inflateRaw, MAX_ZIP_ENTRY_BYTES),
+    }));
   } catch (err) {
     // An input file is the user's data, not a model: the verifier's error, with the file named.
     if (err instanceof InvalidModelError) verifyError(`${what}: ${err.message}`);

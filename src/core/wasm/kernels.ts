@@ -14,13 +14,54 @@ interface WasmApi {
 interface Exports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   moments(ptr: number, n: number, thr: number, acc: number): void;
-  histogram(ptr: number, n: number, first: number, last: number, norm: number, margin: number, top: number, c: number, stride: number, edges: number): void;
+  histogram(
+    ptr: number,
+    n: number,
+    first: number,
+    last: number,
+    norm: number,
+    margin: number,
+    top: number,
+    c: number,
+    stride: number,
+    edges: number,
+  ): void;
   maxAbs(ptr: number, n: number, size: number, c: number, table: number): void;
-  quantizeSymmetric(ptr: number, n: number, size: number, c: number, table: number, qmax: number, out: number): void;
-  dequantize(ptr: number, n: number, size: number, c: number, scale: number, zero: number, signed: number, out: number): void;
+  quantizeSymmetric(
+    ptr: number,
+    n: number,
+    size: number,
+    c: number,
+    table: number,
+    qmax: number,
+    out: number,
+  ): void;
+  dequantize(
+    ptr: number,
+    n: number,
+    size: number,
+    c: number,
+    scale: number,
+    zero: number,
+    signed: number,
+    out: number,
+  ): void;
   finiteRange(ptr: number, n: number, acc: number): void;
   /** min, max and norm are float32 parameters: the call rounds them as Math.fround does. */
-  compare(w: number, r: number, n: number, acc: number, ha: number, hb: number, stride: number, min: number, max: number, norm: number, top: number, finite: number): void;
+  compare(
+    w: number,
+    r: number,
+    n: number,
+    acc: number,
+    ha: number,
+    hb: number,
+    stride: number,
+    min: number,
+    max: number,
+    norm: number,
+    top: number,
+    finite: number,
+  ): void;
   allFinite(ptr: number, n: number): number;
   countBytes(ptr: number, n: number, c: number): void;
 }
@@ -29,7 +70,8 @@ interface Exports {
  * Float32 values for the kernels to stage: an array, or a reader that copies values
  * [from, from + into.length) into `into` (a weight read piece by piece from its file).
  */
-export type Values = Float32Array | { readonly length: number; read(from: number, into: Float32Array): void };
+export type Values =
+  Float32Array | { readonly length: number; read(from: number, into: Float32Array): void };
 
 /** Arrays shorter than this stay in JavaScript: staging them would cost more than the kernel saves. */
 export const WASM_MIN = 1024;
@@ -123,7 +165,12 @@ export class WasmKernels {
   }
 
   /** Stages v[from, to) into area A piece by piece, calling `kernel(offset of the piece from `from`, length)` for each. */
-  private pieces(v: Values, from: number, to: number, kernel: (at: number, k: number) => void): void {
+  private pieces(
+    v: Values,
+    from: number,
+    to: number,
+    kernel: (at: number, k: number) => void,
+  ): void {
     for (let at = from; at < to; at += STAGE) {
       const k = Math.min(STAGE, to - at);
       this.stage(v, at, k);
@@ -141,13 +188,24 @@ export class WasmKernels {
    * HistogramBuilder.add over the first n values of v: adds each value's count to `counts`
    * (bins + 1 counters, the last for values outside [first, last]). `edges` is binEdges(first, last, bins).
    */
-  histogram(v: Float32Array, n: number, first: number, last: number, norm: number, margin: number, edges: Float64Array, counts: Uint32Array): void {
+  histogram(
+    v: Float32Array,
+    n: number,
+    first: number,
+    last: number,
+    norm: number,
+    margin: number,
+    edges: Float64Array,
+    counts: Uint32Array,
+  ): void {
     const lane = counts.length;
     const stride = lane * 4;
     this.withTable(4 * stride + edges.length * 8, (c) => {
       const edgesAt = c + 4 * stride;
       this.f64.set(edges, edgesAt / 8);
-      this.pieces(v, 0, n, (_, k) => this.exports.histogram(STAGE_A, k, first, last, norm, margin, lane - 2, c, stride, edgesAt));
+      this.pieces(v, 0, n, (_, k) =>
+        this.exports.histogram(STAGE_A, k, first, last, norm, margin, lane - 2, c, stride, edgesAt),
+      );
       addLanes(this.u32, c / 4, lane, lane, counts);
     });
   }
@@ -158,26 +216,39 @@ export class WasmKernels {
    */
   withTables(tables: Float32Array[], walk: (at: number[]) => void): void {
     const bytes = tables.map((t) => (t.length * 4 + 15) & ~15);
-    this.withTable(bytes.reduce((a, b) => a + b, 0), (base) => {
-      const at: number[] = [];
-      let next = base;
-      tables.forEach((t, i) => {
-        at.push(next);
-        this.f32.set(t, next / 4);
-        next += bytes[i];
-      });
-      walk(at);
-      tables.forEach((t, i) => t.set(this.f32.subarray(at[i] / 4, at[i] / 4 + t.length)));
-    });
+    this.withTable(
+      bytes.reduce((a, b) => a + b, 0),
+      (base) => {
+        const at: number[] = [];
+        let next = base;
+        tables.forEach((t, i) => {
+          at.push(next);
+          this.f32.set(t, next / 4);
+          next += bytes[i];
+        });
+        walk(at);
+        tables.forEach((t, i) => t.set(this.f32.subarray(at[i] / 4, at[i] / 4 + t.length)));
+      },
+    );
   }
 
   /** Raises table[c] (staged) to the largest finite |w| of channel c over values[from, to), whose first is channel 0 of `size`. */
   maxAbs(values: Values, from: number, to: number, size: number, table: number): void {
-    this.pieces(values, from, to, (at, k) => this.exports.maxAbs(STAGE_A, k, size, at % size, table));
+    this.pieces(values, from, to, (at, k) =>
+      this.exports.maxAbs(STAGE_A, k, size, at % size, table),
+    );
   }
 
   /** Symmetric codes of values[from, to) into q at the same positions (channel 0 of `size` first; scales staged at `table`). */
-  quantizeSymmetric(values: Float32Array, from: number, to: number, size: number, table: number, qmax: number, q: Int8Array): void {
+  quantizeSymmetric(
+    values: Float32Array,
+    from: number,
+    to: number,
+    size: number,
+    table: number,
+    qmax: number,
+    q: Int8Array,
+  ): void {
     this.pieces(values, from, to, (at, k) => {
       this.exports.quantizeSymmetric(STAGE_A, k, size, at % size, table, qmax, STAGE_Q);
       q.set(new Int8Array(this.u8.buffer, STAGE_Q, k), from + at);
@@ -185,7 +256,16 @@ export class WasmKernels {
   }
 
   /** y = float32((q - zero[c]) · scale[c]) for q[from, to) (channel 0 of `size` first), written at out[i - shift]. */
-  dequantize(q: Int8Array | Uint8Array, from: number, to: number, size: number, scale: number, zero: number, out: Float32Array, shift: number): void {
+  dequantize(
+    q: Int8Array | Uint8Array,
+    from: number,
+    to: number,
+    size: number,
+    scale: number,
+    zero: number,
+    out: Float32Array,
+    shift: number,
+  ): void {
     const signed = q instanceof Int8Array ? 1 : 0;
     const bytes = new Uint8Array(q.buffer, q.byteOffset, q.length);
     for (let at = from; at < to; at += STAGE) {
@@ -217,7 +297,10 @@ export class WasmKernels {
    * range of every w fed, as compareReconstruction takes it: the kernel's all-finite loop does not
    * test w against it.
    */
-  compare(state: CompareState, feed: (add: (w: Float32Array, from: number, r: Float32Array, n: number) => void) => void): void {
+  compare(
+    state: CompareState,
+    feed: (add: (w: Float32Array, from: number, r: Float32Array, n: number) => void) => void,
+  ): void {
     this.comparing(state, (addStaged) =>
       feed((w, from, r, n) => {
         for (let at = 0; at < n; at += STAGE) {
@@ -235,7 +318,10 @@ export class WasmKernels {
    * staged in A (values) and B (reconstruction): k a multiple of 4, finite 1 when both are known
    * to hold only finite values.
    */
-  private comparing(state: CompareState, body: (addStaged: (k: number, finite: number) => void) => void): void {
+  private comparing(
+    state: CompareState,
+    body: (addStaged: (k: number, finite: number) => void) => void,
+  ): void {
     const { min, max, sums, a, b } = state;
     const bins = a.length - 1;
     const lane = bins + 2; // bins, outside, and the counter of pairs left out
@@ -251,9 +337,23 @@ export class WasmKernels {
       const total = new Float64Array(4);
       body((k, finite) => {
         f.fill(0, i, i + 16);
-        this.exports.compare(STAGE_A, STAGE_B, k, acc, ha, hb, stride, min, max, norm, bins - 1, finite);
+        this.exports.compare(
+          STAGE_A,
+          STAGE_B,
+          k,
+          acc,
+          ha,
+          hb,
+          stride,
+          min,
+          max,
+          norm,
+          bins - 1,
+          finite,
+        );
         // Lane k of sum s sits at f[i + 4s + k].
-        for (let s = 0; s < 4; s++) total[s] += f[i + 4 * s] + f[i + 4 * s + 1] + (f[i + 4 * s + 2] + f[i + 4 * s + 3]);
+        for (let s = 0; s < 4; s++)
+          total[s] += f[i + 4 * s] + f[i + 4 * s + 1] + (f[i + 4 * s + 2] + f[i + 4 * s + 3]);
       });
       for (let s = 0; s < 4; s++) sums[s] += total[s];
       for (let k = 0; k < 4; k++) {
@@ -272,14 +372,22 @@ export class WasmKernels {
    * lanes at `range` (finiteRange's lo[4] hi[4]): symmetric quantization's first pass with what
    * the report needs. False when some value is NaN or infinite.
    */
-  maxAbsRange(values: Values, from: number, to: number, size: number, table: number, range: number): boolean {
+  maxAbsRange(
+    values: Values,
+    from: number,
+    to: number,
+    size: number,
+    table: number,
+    range: number,
+  ): boolean {
     let finite = true;
     this.pieces(values, from, to, (at, k) => {
       this.exports.maxAbs(STAGE_A, k, size, at % size, table);
       this.exports.finiteRange(STAGE_A, k, range);
       const whole = k & ~3;
       if (!this.exports.allFinite(STAGE_A, whole)) finite = false;
-      for (let j = whole; j < k; j++) if (!Number.isFinite(this.f32[STAGE_A / 4 + j])) finite = false;
+      for (let j = whole; j < k; j++)
+        if (!Number.isFinite(this.f32[STAGE_A / 4 + j])) finite = false;
     });
     return finite;
   }
@@ -318,8 +426,16 @@ export class WasmKernels {
               x.countBytes(STAGE_Q, k, counts);
               x.dequantize(STAGE_Q, k, size, c, s + offset, z + offset, 1, STAGE_B);
               const whole = k & ~3;
-              addStaged(whole, finite ? 1 : x.allFinite(STAGE_A, whole) & x.allFinite(STAGE_B, whole));
-              if (whole < k) tail(at + whole, this.f32.slice(STAGE_A / 4 + whole, STAGE_A / 4 + k), this.f32.slice(STAGE_B / 4 + whole, STAGE_B / 4 + k));
+              addStaged(
+                whole,
+                finite ? 1 : x.allFinite(STAGE_A, whole) & x.allFinite(STAGE_B, whole),
+              );
+              if (whole < k)
+                tail(
+                  at + whole,
+                  this.f32.slice(STAGE_A / 4 + whole, STAGE_A / 4 + k),
+                  this.f32.slice(STAGE_B / 4 + whole, STAGE_B / 4 + k),
+                );
             }
           });
           this.addCounts(counts, freq);
@@ -345,13 +461,21 @@ export class WasmKernels {
   private addCounts(counts: number, freq: Float64Array): void {
     const u = this.u32;
     const c = counts / 4;
-    for (let s = 0; s < 256; s++) freq[s] += u[c + s] + u[c + 256 + s] + u[c + 512 + s] + u[c + 768 + s];
+    for (let s = 0; s < 256; s++)
+      freq[s] += u[c + s] + u[c + 256 + s] + u[c + 512 + s] + u[c + 768 + s];
   }
 }
 
 /** Adds four lanes of counters (lane k at u32[at + k·lane]) into counts[0, n). */
-function addLanes(u32: Uint32Array, at: number, lane: number, n: number, counts: Uint32Array): void {
-  for (let b = 0; b < n; b++) counts[b] += u32[at + b] + u32[at + lane + b] + u32[at + 2 * lane + b] + u32[at + 3 * lane + b];
+function addLanes(
+  u32: Uint32Array,
+  at: number,
+  lane: number,
+  n: number,
+  counts: Uint32Array,
+): void {
+  for (let b = 0; b < n; b++)
+    counts[b] += u32[at + b] + u32[at + lane + b] + u32[at + 2 * lane + b] + u32[at + 3 * lane + b];
 }
 
 /** The largest float32 not above t (t ≥ 0): for a float32 x, |x| <= t exactly when |x| <= this. */

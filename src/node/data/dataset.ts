@@ -24,7 +24,13 @@ const ARCHIVE_TYPES = new Set(['.npz']);
 /** `*` and `?` in the last component of a path (Node 20 has no fs.glob). */
 function globFiles(pattern: string): string[] {
   const dir = path.dirname(pattern);
-  const re = new RegExp(`^${path.basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${path
+      .basename(pattern)
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -48,14 +54,18 @@ function filesOf(p: string): string[] {
     .readdirSync(p, { withFileTypes: true })
     .filter((e) => !e.name.startsWith('.'))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((e) => (e.isDirectory() ? filesOf(path.join(p, e.name)) : e.isFile() ? [path.join(p, e.name)] : []));
+    .flatMap((e) =>
+      e.isDirectory() ? filesOf(path.join(p, e.name)) : e.isFile() ? [path.join(p, e.name)] : [],
+    );
 }
 
 /** Where the files came from, for "measured on": a folder, a file, or the number of paths. */
 function where(paths: readonly string[]): string {
   if (paths.length !== 1) return `${paths.length} paths`;
   const p = paths[0];
-  return fs.existsSync(p) && fs.statSync(p).isDirectory() ? `${path.basename(p)}/` : path.basename(p);
+  return fs.existsSync(p) && fs.statSync(p).isDirectory()
+    ? `${path.basename(p)}/`
+    : path.basename(p);
 }
 
 function read(file: string): Uint8Array {
@@ -83,11 +93,25 @@ interface Source {
  * none usable is an error naming the paths. Files are decoded once to count and check them, then
  * again when their sample is fed, so memory holds one file at a time, not the folder.
  */
-export async function openDataset(paths: readonly string[], recipe: Recipe, inputs: readonly ValueInfo[], recipeNote = '', limit = Infinity, watch: DataWatch = {}): Promise<Dataset> {
-  const byKind = (kind: 'image' | 'audio' | 'tensor') => inputs.filter((i) => recipe.inputs[i.name]?.kind === kind);
+export async function openDataset(
+  paths: readonly string[],
+  recipe: Recipe,
+  inputs: readonly ValueInfo[],
+  recipeNote = '',
+  limit = Infinity,
+  watch: DataWatch = {},
+): Promise<Dataset> {
+  const byKind = (kind: 'image' | 'audio' | 'tensor') =>
+    inputs.filter((i) => recipe.inputs[i.name]?.kind === kind);
   const only = (kind: 'image' | 'audio' | 'tensor', file: string): string => {
     const found = byKind(kind);
-    if (found.length !== 1) throw new DataError(file, found.length ? `the recipe has ${found.length} ${kind} inputs (${found.map((i) => i.name).join(', ')}); give one kind of file for each run` : `the recipe gives the model no ${kind} input`);
+    if (found.length !== 1)
+      throw new DataError(
+        file,
+        found.length
+          ? `the recipe has ${found.length} ${kind} inputs (${found.map((i) => i.name).join(', ')}); give one kind of file for each run`
+          : `the recipe gives the model no ${kind} input`,
+      );
     return found[0].name;
   };
   const skipped: SkippedFile[] = [];
@@ -114,31 +138,59 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
         const input = only('audio', file);
         const r = recipe.inputs[input] as AudioRecipe;
         const count = chunksOf(file, r).length;
-        if (!count) throw new DataError(file, `shorter than one ${r.length}-sample chunk at ${r.rate} Hz`);
+        if (!count)
+          throw new DataError(file, `shorter than one ${r.length}-sample chunk at ${r.rate} Hz`);
         sources.push({ file, kind: 'audio', inputs: [input], count });
       } else if (TENSOR_TYPES.has(ext)) {
         const { name } = tensorOf(file);
-        const named = inputs.find((i) => i.name === name && recipe.inputs[i.name]?.kind !== 'value');
-        sources.push({ file, kind: 'tensor', inputs: [named?.name ?? only('tensor', file)], count: 1 });
+        const named = inputs.find(
+          (i) => i.name === name && recipe.inputs[i.name]?.kind !== 'value',
+        );
+        sources.push({
+          file,
+          kind: 'tensor',
+          inputs: [named?.name ?? only('tensor', file)],
+          count: 1,
+        });
       } else if (ARCHIVE_TYPES.has(ext)) {
         const names = arraysOf(file).map((a) => a.name);
         const unknown = names.filter((n) => !inputs.some((i) => i.name === n));
-        if (unknown.length) throw new DataError(file, `arrays ${unknown.map((n) => `'${n}'`).join(', ')} name no input of the model (${inputs.map((i) => i.name).join(', ')})`);
+        if (unknown.length)
+          throw new DataError(
+            file,
+            `arrays ${unknown.map((n) => `'${n}'`).join(', ')} name no input of the model (${inputs.map((i) => i.name).join(', ')})`,
+          );
         sources.push({ file, kind: 'arrays', inputs: [...names].sort(), count: 1 });
-      } else throw new DataError(file, 'not an image (.png, .jpg), a recording (.wav) or tensors (.npy, .pb, .npz)');
+      } else
+        throw new DataError(
+          file,
+          'not an image (.png, .jpg), a recording (.wav) or tensors (.npy, .pb, .npz)',
+        );
       found += sources[sources.length - 1].count;
     } catch (err) {
       if (!(err instanceof DataError || err instanceof VerifyError)) throw err;
-      skipped.push({ file, reason: err instanceof DataError ? err.message : `${file}: ${err.message}` });
+      skipped.push({
+        file,
+        reason: err instanceof DataError ? err.message : `${file}: ${err.message}`,
+      });
     }
   }
   const kinds = new Set(sources.map((s) => `${s.kind} of ${s.inputs.join(', ')}`));
-  if (kinds.size > 1) verifyError(`${paths.join(', ')}: files of different kinds or for different inputs (${[...kinds].join('; ')}); give one kind of file per run`);
-  if (!sources.length) verifyError(`${paths.join(', ')}: no usable data (${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped; the first: ${skipped[0]?.reason ?? 'none'})`);
+  if (kinds.size > 1)
+    verifyError(
+      `${paths.join(', ')}: files of different kinds or for different inputs (${[...kinds].join('; ')}); give one kind of file per run`,
+    );
+  if (!sources.length)
+    verifyError(
+      `${paths.join(', ')}: no usable data (${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped; the first: ${skipped[0]?.reason ?? 'none'})`,
+    );
   const { kind, inputs: names } = sources[0];
   const specOf = (n: string) => inputs.find((i) => i.name === n)!;
   const r = recipe.inputs[names[0]];
-  const total = Math.min(limit, sources.reduce((a, s) => a + s.count, 0));
+  const total = Math.min(
+    limit,
+    sources.reduce((a, s) => a + s.count, 0),
+  );
   const unread = files.length - looked;
   const starts: number[] = [];
   sources.reduce((at, s) => (starts.push(at), at + s.count), 0);
@@ -148,11 +200,14 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
     while (starts[at] > k) at--;
     const src = sources[at];
     const one = (t: HostTensor) => new Map([[names[0], t]]);
-    const typed = (n: string, t: HostTensor) => convertTo(t, specOf(n).dtype, `input '${n}' from ${path.basename(src.file)}`, []);
-    if (kind === 'arrays') return new Map(arraysOf(src.file).map((a) => [a.name, typed(a.name, a.tensor)]));
+    const typed = (n: string, t: HostTensor) =>
+      convertTo(t, specOf(n).dtype, `input '${n}' from ${path.basename(src.file)}`, []);
+    if (kind === 'arrays')
+      return new Map(arraysOf(src.file).map((a) => [a.name, typed(a.name, a.tensor)]));
     // A tensor file feeds its input as it is, even one the recipe would fill from pictures or sound.
     if (kind === 'tensor') return one(typed(names[0], tensorOf(src.file).tensor));
-    if (r.kind === 'image') return one({ dtype: 1, ...imageTensor(decodeImage(read(src.file), src.file), r) });
+    if (r.kind === 'image')
+      return one({ dtype: 1, ...imageTensor(decodeImage(read(src.file), src.file), r) });
     if (r.kind === 'audio') {
       if (cached?.file !== src.file) cached = { file: src.file, pieces: chunksOf(src.file, r) };
       return one({ dtype: 1, dims: [1, r.length], data: cached.pieces[k - starts[at]] });
@@ -160,7 +215,8 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
     return one(typed(names[0], tensorOf(src.file).tensor));
   };
   const first = sample(0);
-  for (const [n, t] of first) checkShape(specOf(n), t.dims, `input '${n}' from ${path.basename(sources[0].file)}`);
+  for (const [n, t] of first)
+    checkShape(specOf(n), t.dims, `input '${n}' from ${path.basename(sources[0].file)}`);
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const what =
     kind === 'arrays'
@@ -180,12 +236,17 @@ export async function openDataset(paths: readonly string[], recipe: Recipe, inpu
       const got = k === 0 ? first : sample(k);
       for (const [n, t] of got) {
         const want = first.get(n)!.dims;
-        if (t.dims.length !== want.length || t.dims.some((d, a) => d !== want[a])) verifyError(`input '${n}': sample ${k + 1} is [${t.dims.join(',')}], the first was [${want.join(',')}]; every sample has one shape`);
+        if (t.dims.length !== want.length || t.dims.some((d, a) => d !== want[a]))
+          verifyError(
+            `input '${n}': sample ${k + 1} is [${t.dims.join(',')}], the first was [${want.join(',')}]; every sample has one shape`,
+          );
       }
       return got;
     },
     skipped,
-    values: Object.fromEntries(Object.entries(recipe.inputs).flatMap(([k, v]) => (v.kind === 'value' ? [[k, v.value]] : []))),
+    values: Object.fromEntries(
+      Object.entries(recipe.inputs).flatMap(([k, v]) => (v.kind === 'value' ? [[k, v.value]] : [])),
+    ),
   };
 }
 
@@ -194,7 +255,8 @@ function tensorOf(file: string): { name: string; tensor: HostTensor } {
   const bytes = read(file);
   const base = path.basename(file);
   const stem = base.replace(/\.[^.]*$/, '');
-  if (path.extname(file).toLowerCase() === '.npy') return { name: stem, tensor: parseNpy(bytes, base) };
+  if (path.extname(file).toLowerCase() === '.npy')
+    return { name: stem, tensor: parseNpy(bytes, base) };
   const { name, tensor } = parseTensorProto(bytes, base);
   return { name: name || stem, tensor };
 }
@@ -208,5 +270,7 @@ function arraysOf(file: string): { name: string; tensor: HostTensor }[] {
 function chunksOf(file: string, r: AudioRecipe): Float32Array[] {
   const a = decodeWav(read(file), file);
   const mono = toMono(a);
-  return chunks(a.rate === r.rate ? mono : resample(mono, a.rate, r.rate), r.length, { scale: r.scale });
+  return chunks(a.rate === r.rate ? mono : resample(mono, a.rate, r.rate), r.length, {
+    scale: r.scale,
+  });
 }

@@ -10,7 +10,8 @@ function inflate(parts: Uint8Array[], maxBytes: number): Uint8Array {
   try {
     return zlib.inflateSync(Buffer.concat(parts), { maxOutputLength: Math.max(1, maxBytes) });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`inflates past the ${maxBytes} bytes its header implies`);
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new Error(`inflates past the ${maxBytes} bytes its header implies`);
     throw err;
   }
 }

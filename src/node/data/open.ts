@@ -11,6 +11,13 @@ export function dataOpener(modelFile: string, settings: VerifySettings): OpenDat
   if (!paths?.length) return undefined;
   return (model, inputs, limit, watch) => {
     const r = recipeFor(modelFile, model, settings.recipe);
-    return openDataset(paths, r.recipe, inputs, r.fromFile ? ` (recipe ${r.path.split(/[\\/]/).pop()})` : ' (proposed recipe)', limit, watch);
+    return openDataset(
+      paths,
+      r.recipe,
+      inputs,
+      r.fromFile ? ` (recipe ${r.path.split(/[\\/]/).pop()})` : ' (proposed recipe)',
+      limit,
+      watch,
+    );
   };
 }

@@ -28,7 +28,10 @@ function externalFiles(storage: TensorStorage, into: Set<string>): void {
 }
 
 /** Opens a model file (and its folder, for external data) for the duration of `fn`; file problems become VerifyErrors naming it. */
-export function withModelFile<T>(file: string, fn: (source: FileSource, resolver: FolderResolver) => T): T {
+export function withModelFile<T>(
+  file: string,
+  fn: (source: FileSource, resolver: FolderResolver) => T,
+): T {
   let source: FileSource;
   try {
     source = new FileSource(file);
@@ -48,18 +51,26 @@ export function withModelFile<T>(file: string, fn: (source: FileSource, resolver
 }
 
 /** The bytes onnxruntime needs: the model file and its external data files, keyed by the location the model names. */
-export function modelBytes(file: string, model: Model): { bytes: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
+export function modelBytes(
+  file: string,
+  model: Model,
+): { bytes: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
   return withModelFile(file, (source, resolver) => {
     const locations = new Set<string>();
     for (const t of model.tensors) externalFiles(t.storage, locations);
     const sources = [...locations].map((location) => ({ location, s: resolver.open(location) }));
     const total = sources.reduce((n, x) => n + x.s.size(), source.size());
     if (total > MAX_WASM_MODEL_BYTES) {
-      verifyError(`${file}: ${(total / 2 ** 30).toFixed(1)} GiB with its external data, more than onnxruntime-web (WebAssembly, 4 GiB memory) can load; the limit is ${MAX_WASM_MODEL_BYTES / 2 ** 30} GiB`);
+      verifyError(
+        `${file}: ${(total / 2 ** 30).toFixed(1)} GiB with its external data, more than onnxruntime-web (WebAssembly, 4 GiB memory) can load; the limit is ${MAX_WASM_MODEL_BYTES / 2 ** 30} GiB`,
+      );
     }
     return {
       bytes: readExactly(source, 0, source.size()),
-      externalData: sources.map(({ location, s }) => ({ path: location, data: readExactly(s, 0, s.size()) })),
+      externalData: sources.map(({ location, s }) => ({
+        path: location,
+        data: readExactly(s, 0, s.size()),
+      })),
     };
   });
 }
@@ -67,13 +78,19 @@ export function modelBytes(file: string, model: Model): { bytes: Uint8Array; ext
 /** Loads onnxruntime-web for this process (see loadOrtWeb), checking the thread count first. */
 export function ortFor(options: RunVerifyOptions): ReturnType<typeof loadOrtWeb> {
   const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) verifyError(`threads must be an integer from 1 to 64`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
+    verifyError(`threads must be an integer from 1 to 64`);
   return loadOrtWeb(options.wasmDir ?? path.join(__dirname, 'ort'), threads);
 }
 
 /** A model file ready to be loaded into onnxruntime-web; its bytes are read only when the session opens. */
-export function modelUnderTest(ort: ReturnType<typeof loadOrtWeb>['ort'], file: string): ModelUnderTest {
-  const model = withModelFile(file, (source, resolver) => readModel(source, path.basename(file), resolver));
+export function modelUnderTest(
+  ort: ReturnType<typeof loadOrtWeb>['ort'],
+  file: string,
+): ModelUnderTest {
+  const model = withModelFile(file, (source, resolver) =>
+    readModel(source, path.basename(file), resolver),
+  );
   return {
     label: file,
     model,
@@ -90,7 +107,17 @@ export function modelUnderTest(ort: ReturnType<typeof loadOrtWeb>['ort'], file: 
  * from the model's declared inputs, or tensors from `options.inputs` files) and compares every
  * output. Throws VerifyError with a one-line reason when the run cannot be done.
  */
-export async function runVerify(original: string, variant: string, options: RunVerifyOptions = {}): Promise<VerifyReport> {
+export async function runVerify(
+  original: string,
+  variant: string,
+  options: RunVerifyOptions = {},
+): Promise<VerifyReport> {
   const { ort, version } = ortFor(options);
-  return verifyModels(modelUnderTest(ort, original), modelUnderTest(ort, variant), () => loadInputFiles(options.inputs ?? []), { ...options, openData: dataOpener(original, options) }, version);
+  return verifyModels(
+    modelUnderTest(ort, original),
+    modelUnderTest(ort, variant),
+    () => loadInputFiles(options.inputs ?? []),
+    { ...options, openData: dataOpener(original, options) },
+    version,
+  );
 }

@@ -37,7 +37,8 @@ export function loadInputFiles(files: readonly string[]): SuppliedTensor[] {
     const ext = path.extname(file).toLowerCase();
     if (ext === '.npy') out.push({ name: stem, source: base, tensor: parseNpy(bytes, base) });
     else if (ext === '.npz') {
-      for (const { name, tensor } of parseNpz(bytes, inflateRaw, base)) out.push({ name, source: `${base}:${name}`, tensor });
+      for (const { name, tensor } of parseNpz(bytes, inflateRaw, base))
+        out.push({ name, source: `${base}:${name}`, tensor });
     } else if (ext === '.pb') {
       const { name, tensor } = parseTensorProto(bytes, base);
       out.push({ name: name || stem, source: base, tensor });

@@ -2,7 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Ort from 'onnxruntime-web';
-import { InferenceError, verifyError, type HostTensor, type TensorData } from '../../core/verify/tensor';
+import {
+  InferenceError,
+  verifyError,
+  type HostTensor,
+  type TensorData,
+} from '../../core/verify/tensor';
 import type { RuntimeSession } from '../../core/verify/verify';
 
 type OrtModule = typeof Ort;
@@ -25,7 +30,9 @@ const ORT_TYPES: Record<number, Ort.Tensor.Type> = {
   12: 'uint32',
   13: 'uint64',
 };
-const DTYPES = new Map(Object.entries(ORT_TYPES).map(([code, type]) => [type as string, Number(code)]));
+const DTYPES = new Map(
+  Object.entries(ORT_TYPES).map(([code, type]) => [type as string, Number(code)]),
+);
 
 let loaded: { ort: OrtModule; wasmDir: string; threads: number } | undefined;
 
@@ -36,7 +43,10 @@ let loaded: { ort: OrtModule; wasmDir: string; threads: number } | undefined;
 export function loadOrtWeb(wasmDir: string, threads: number): { ort: OrtModule; version: string } {
   if (!loaded) {
     for (const f of ORT_WASM_FILES) {
-      if (!fs.existsSync(path.join(wasmDir, f))) verifyError(`onnxruntime-web is not installed with Model Lens: ${path.join(wasmDir, f)} is missing`);
+      if (!fs.existsSync(path.join(wasmDir, f)))
+        verifyError(
+          `onnxruntime-web is not installed with Model Lens: ${path.join(wasmDir, f)} is missing`,
+        );
     }
     // require, not import: esbuild would pick the package's ESM entry, whose import.meta.url a CJS bundle cannot provide.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -47,14 +57,18 @@ export function loadOrtWeb(wasmDir: string, threads: number): { ort: OrtModule; 
     ort.env.logLevel = 'fatal';
     loaded = { ort, wasmDir, threads };
   }
-  return { ort: loaded.ort, version: `onnxruntime-web ${loaded.ort.env.versions.web ?? loaded.ort.env.versions.common}` };
+  return {
+    ort: loaded.ort,
+    version: `onnxruntime-web ${loaded.ort.env.versions.web ?? loaded.ort.env.versions.common}`,
+  };
 }
 
 /** Logging threshold of sessions and runs: fatal only (4), so onnxruntime prints nothing of its own. */
 const SILENT = 4;
 
 /** A failure inside nested subgraphs (If, Loop) repeats the status of each enclosing node: the innermost node and status say what broke. */
-const NESTED_STATUS = /^(?:Non-zero status code returned while running \w+ node\. Name:'[^']*' Status Message: )+/;
+const NESTED_STATUS =
+  /^(?:Non-zero status code returned while running \w+ node\. Name:'[^']*' Status Message: )+/;
 const INNER_NODE = /running (\w+) node\. Name:'([^']*)' Status Message: $/;
 
 /** onnxruntime's message without its boilerplate, first line only; of nested node failures, the innermost. */
@@ -80,7 +94,8 @@ function toOrt(ort: OrtModule, t: HostTensor): Ort.Tensor {
 
 function fromOrt(name: string, t: Ort.Tensor): HostTensor {
   const dtype = DTYPES.get(t.type);
-  if (dtype === undefined) verifyError(`output '${name}' is of type ${t.type}, which the verifier cannot compare`);
+  if (dtype === undefined)
+    verifyError(`output '${name}' is of type ${t.type}, which the verifier cannot compare`);
   return { dtype, dims: [...t.dims], data: t.data as TensorData };
 }
 

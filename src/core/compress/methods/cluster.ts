@@ -212,9 +212,13 @@ export function kmeans1d(values: Float32Array, options: ClusterOptions = {}): Cl
     for (let j = 0; j < K; j++) centroids[j] = min + ((max - min) * j) / (K - 1);
     centroids[K - 1] = max;
     // Values ≤ 0 outnumber values < 0 exactly when some value is ±0.
-    if ((options.preserveZeros ?? true) && upperBound(sorted, 0, 0, m) > upperBound(sorted, -Number.MIN_VALUE, 0, m)) {
+    if (
+      (options.preserveZeros ?? true) &&
+      upperBound(sorted, 0, 0, m) > upperBound(sorted, -Number.MIN_VALUE, 0, m)
+    ) {
       fixed = 0;
-      for (let j = 1; j < K; j++) if (Math.abs(centroids[j]) < Math.abs(centroids[fixed])) fixed = j;
+      for (let j = 1; j < K; j++)
+        if (Math.abs(centroids[j]) < Math.abs(centroids[fixed])) fixed = j;
       centroids[fixed] = 0;
     }
     // prefix[k]: sum of sorted[0, k·BLOCK), so a cluster sum costs at most 2·BLOCK additions.
@@ -241,7 +245,13 @@ export function kmeans1d(values: Float32Array, options: ClusterOptions = {}): Cl
       let moved = false;
       let floor = 0;
       for (let j = 0; j < K - 1; j++) {
-        const p = gallop(sorted, (centroids[j] + centroids[j + 1]) / 2, Math.max(floor, ends[j]), floor, m);
+        const p = gallop(
+          sorted,
+          (centroids[j] + centroids[j + 1]) / 2,
+          Math.max(floor, ends[j]),
+          floor,
+          m,
+        );
         if (p !== ends[j]) {
           ends[j] = p;
           heads[j] = headSum(p);
@@ -265,7 +275,9 @@ export function kmeans1d(values: Float32Array, options: ClusterOptions = {}): Cl
           if (end - begin <= 2 * BLOCK) for (let i = begin; i < end; i++) sum += sorted[i];
           else sum = heads[j] - (j > 0 ? heads[j - 1] : 0);
           // Clamped into the members' range so rounding in the sum can never push a centroid past a neighbour.
-          const c = Math.fround(Math.min(sorted[end - 1], Math.max(sorted[begin], sum / (end - begin))));
+          const c = Math.fround(
+            Math.min(sorted[end - 1], Math.max(sorted[begin], sum / (end - begin))),
+          );
           shift = Math.max(shift, Math.abs(c - centroids[j]));
           centroids[j] = c;
         }
@@ -282,7 +294,8 @@ export function kmeans1d(values: Float32Array, options: ClusterOptions = {}): Cl
   const bounds = new Float64Array(K - 1);
   for (let j = 0; j < K - 1; j++) bounds[j] = (centroids[j] + centroids[j + 1]) / 2;
   let nanIndex = 0;
-  for (let j = 1; j < K; j++) if (Math.abs(centroids[j]) < Math.abs(centroids[nanIndex])) nanIndex = j;
+  for (let j = 1; j < K; j++)
+    if (Math.abs(centroids[j]) < Math.abs(centroids[nanIndex])) nanIndex = j;
   const direct = values.length < SMALL ? null : bucketClusters(bounds);
   const u = bitsOf(values);
   const indices = new Uint8Array(values.length);

@@ -40,12 +40,16 @@ export function quantizeFixed(values: Float32Array, options: FixedOptions = {}):
       if (v !== Infinity) hi = v;
     }
   }
-  const fits = (f: number) => roundHalfEven(hi * 2 ** f) <= qmax && roundHalfEven(lo * 2 ** f) >= qmin;
+  const fits = (f: number) =>
+    roundHalfEven(hi * 2 ** f) <= qmax && roundHalfEven(lo * 2 ** f) >= qmin;
   let f = 0;
   const peak = Math.max(hi, -lo);
   if (peak > 0) {
     // log2 can be off by one near powers of two: start above the estimate and step down to the first fit.
-    f = Math.min(MAX_FRACTION_BITS, Math.max(MIN_FRACTION_BITS, Math.floor(Math.log2((qmax + 1) / peak)) + 1));
+    f = Math.min(
+      MAX_FRACTION_BITS,
+      Math.max(MIN_FRACTION_BITS, Math.floor(Math.log2((qmax + 1) / peak)) + 1),
+    );
     while (f > MIN_FRACTION_BITS && !fits(f)) f--;
   }
   const m = 2 ** f;

@@ -14,17 +14,20 @@ export function checkLayout(layout: WeightLayout, count: number): void {
   const { dims } = layout;
   let total = 1;
   for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`bad dimension ${d} in [${dims.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`bad dimension ${d} in [${dims.join(', ')}]`);
     total *= d;
   }
-  if (total !== count) throw new RangeError(`layout [${dims.join(', ')}] holds ${total} elements, got ${count}`);
+  if (total !== count)
+    throw new RangeError(`layout [${dims.join(', ')}] holds ${total} elements, got ${count}`);
 }
 
 /** Checks that `layout` describes `count` elements and splits it around `axis`. */
 export function splitAt(layout: WeightLayout, axis: number, count: number): AxisSplit {
   checkLayout(layout, count);
   const { dims } = layout;
-  if (!Number.isInteger(axis) || axis < 0 || axis >= dims.length) throw new RangeError(`axis ${axis} out of range for rank ${dims.length}`);
+  if (!Number.isInteger(axis) || axis < 0 || axis >= dims.length)
+    throw new RangeError(`axis ${axis} out of range for rank ${dims.length}`);
   let outer = 1;
   for (let a = 0; a < axis; a++) outer *= dims[a];
   let inner = 1;
@@ -53,7 +56,8 @@ export const FLOAT32_MIN_SUBNORMAL = 2 ** -149;
 
 /** Integer in [lo, hi], or a RangeError naming the option. */
 export function checkInt(name: string, value: number, lo: number, hi: number): number {
-  if (!Number.isInteger(value) || value < lo || value > hi) throw new RangeError(`${name} must be an integer in ${lo}..${hi}, got ${value}`);
+  if (!Number.isInteger(value) || value < lo || value > hi)
+    throw new RangeError(`${name} must be an integer in ${lo}..${hi}, got ${value}`);
   return value;
 }
 

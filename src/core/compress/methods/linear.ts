@@ -8,7 +8,14 @@
 import type { LinearQuantized, Reconstruction, WeightLayout } from '../types';
 import { WASM_MIN, wasmKernels, type Values, type WasmKernels } from '../../wasm/kernels';
 import { compareTail, finishComparison, startComparison, type ReportComparison } from '../metrics';
-import { FLOAT32_MIN_SUBNORMAL, checkInt, checkLayout, roundHalfEven, splitAt, type AxisSplit } from './layout';
+import {
+  FLOAT32_MIN_SUBNORMAL,
+  checkInt,
+  checkLayout,
+  roundHalfEven,
+  splitAt,
+  type AxisSplit,
+} from './layout';
 import { fromFloat16, toFloat16 } from './half';
 
 const fround = Math.fround;
@@ -61,7 +68,11 @@ function channelSplit(layout: WeightLayout, n: number, perChannel: boolean): Axi
  * zeroPoint = clamp(round(-rmin / scale)), so 0 maps exactly to the zero point.
  * Non-finite values do not widen the range; ±Inf saturate and NaN maps to the code of 0.
  */
-export function quantizeLinear(values: Float32Array, layout: WeightLayout, options: LinearOptions = {}): LinearQuantized {
+export function quantizeLinear(
+  values: Float32Array,
+  layout: WeightLayout,
+  options: LinearOptions = {},
+): LinearQuantized {
   const bits = checkInt('bits', options.bits ?? 8, 2, 8);
   const symmetric = options.symmetric ?? true;
   const perChannel = options.perChannel ?? true;
@@ -78,14 +89,20 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
     if (wasm) {
       scale.set(symmetricScalesWasm(wasm, values, split, qmax).scale);
       wasm.withTables([spreadLanes(scale, inner)], ([at]) =>
-        forEachRun(outer, size, inner, (from, to, c) => wasm.quantizeSymmetric(values, from, to, ...channelTable(size, c, at), qmax, q)),
+        forEachRun(outer, size, inner, (from, to, c) =>
+          wasm.quantizeSymmetric(values, from, to, ...channelTable(size, c, at), qmax, q),
+        ),
       );
     } else {
       // The ranges include 0, so max(-lo, hi) is the largest finite |w|; codes are the unsigned loops' with zero point 0.
       const { lo, hi } = ranges(values, split);
       for (let c = 0; c < size; c++) scale[c] = symmetricScale(Math.max(-lo[c], hi[c]), qmax);
       const zero = new Uint8Array(size);
-      forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? quantizeRows(values, q, from, to, scale, zero, -qmax, qmax) : quantizeRun(values, q, from, to, scale[c], 0, -qmax, qmax)));
+      forEachRun(outer, size, inner, (from, to, c) =>
+        c < 0
+          ? quantizeRows(values, q, from, to, scale, zero, -qmax, qmax)
+          : quantizeRun(values, q, from, to, scale[c], 0, -qmax, qmax),
+      );
     }
     return { q, signed: true, bits, scale, axis };
   }
@@ -100,7 +117,9 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
   }
   const q = new Uint8Array(n);
   forEachRun(outer, size, inner, (from, to, c) =>
-    c < 0 ? quantizeRows(values, q, from, to, scale, zeroPoint, 0, qmax) : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], 0, qmax),
+    c < 0
+      ? quantizeRows(values, q, from, to, scale, zeroPoint, 0, qmax)
+      : quantizeRun(values, q, from, to, scale[c], zeroPoint[c], 0, qmax),
   );
   return { q, signed: false, bits, scale, zeroPoint, axis };
 }
@@ -110,14 +129,30 @@ export function quantizeLinear(values: Float32Array, layout: WeightLayout, optio
  * `range` (finite [min, max], folded into) it also tracks the values' finite range on the same
  * staging, and `finite` tells whether every value was finite (only then; otherwise it is false).
  */
-function symmetricScalesWasm(wasm: WasmKernels, values: Values, { outer, size, inner }: AxisSplit, qmax: number, range?: number[]): { scale: Float32Array; finite: boolean } {
+function symmetricScalesWasm(
+  wasm: WasmKernels,
+  values: Values,
+  { outer, size, inner }: AxisSplit,
+  qmax: number,
+  range?: number[],
+): { scale: Float32Array; finite: boolean } {
   const table = new Float32Array(size * channelLanes(inner));
-  const lanes = Float32Array.of(Infinity, Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity, -Infinity);
+  const lanes = Float32Array.of(
+    Infinity,
+    Infinity,
+    Infinity,
+    Infinity,
+    -Infinity,
+    -Infinity,
+    -Infinity,
+    -Infinity,
+  );
   let finite = range !== undefined;
   wasm.withTables([table, lanes], ([at, acc]) =>
     forEachRun(outer, size, inner, (from, to, c) => {
       if (!range) wasm.maxAbs(values, from, to, ...channelTable(size, c, at));
-      else if (!wasm.maxAbsRange(values, from, to, ...channelTable(size, c, at), acc)) finite = false;
+      else if (!wasm.maxAbsRange(values, from, to, ...channelTable(size, c, at), acc))
+        finite = false;
     }),
   );
   if (range) {
@@ -125,7 +160,13 @@ function symmetricScalesWasm(wasm: WasmKernels, values: Values, { outer, size, i
     range[1] = Math.max(range[1], ...lanes.subarray(4));
   }
   const scale = new Float32Array(size);
-  for (let c = 0; c < size; c++) scale[c] = symmetricScale(inner === 1 ? table[c] : Math.max(table[4 * c], table[4 * c + 1], table[4 * c + 2], table[4 * c + 3]), qmax);
+  for (let c = 0; c < size; c++)
+    scale[c] = symmetricScale(
+      inner === 1
+        ? table[c]
+        : Math.max(table[4 * c], table[4 * c + 1], table[4 * c + 2], table[4 * c + 3]),
+      qmax,
+    );
   return { scale, finite };
 }
 
@@ -147,7 +188,11 @@ export interface MeasuredQuantization {
  * tensors too small for the kernels or where WebAssembly SIMD is unavailable: then the caller
  * makes the separate calls (with an array).
  */
-export function quantizeSymmetricMeasured(values: Values, layout: WeightLayout, options: Omit<LinearOptions, 'symmetric'> = {}): MeasuredQuantization | undefined {
+export function quantizeSymmetricMeasured(
+  values: Values,
+  layout: WeightLayout,
+  options: Omit<LinearOptions, 'symmetric'> = {},
+): MeasuredQuantization | undefined {
   const bits = checkInt('bits', options.bits ?? 8, 2, 8);
   const perChannel = options.perChannel ?? true;
   const n = values.length;
@@ -165,7 +210,8 @@ export function quantizeSymmetricMeasured(values: Values, layout: WeightLayout, 
   const byteCounts = new Float64Array(256);
   wasm.quantizeMeasured(
     values,
-    (run) => forEachRun(outer, size, inner, (from, to, c) => run(from, to, ...channelTable(size, c, 0))),
+    (run) =>
+      forEachRun(outer, size, inner, (from, to, c) => run(from, to, ...channelTable(size, c, 0))),
     spreadLanes(scale, inner),
     qmax,
     q,
@@ -174,7 +220,11 @@ export function quantizeSymmetricMeasured(values: Values, layout: WeightLayout, 
     reconstructedFinite,
     (_, w, r) => compareTail(comparison, w, 0, r),
   );
-  return { quantized: { q, signed: true, bits, scale, axis: perChannel ? layout.outputAxis : null }, comparison: finishComparison(comparison), byteCounts };
+  return {
+    quantized: { q, signed: true, bits, scale, axis: perChannel ? layout.outputAxis : null },
+    comparison: finishComparison(comparison),
+    byteCounts,
+  };
 }
 
 /** Elements per kernel call: often enough for V8 to optimize the kernels whole, long enough to amortise the call. */
@@ -185,11 +235,17 @@ const CHUNK = 1 << 16;
  * channel `c` (contiguous). inner = 1 (channels last, as MatMul weights are): runs of whole rows,
  * reported with c = -1, so a kernel walks every channel in turn instead of one element per call.
  */
-function forEachRun(outer: number, size: number, inner: number, run: (from: number, to: number, c: number) => void): void {
+function forEachRun(
+  outer: number,
+  size: number,
+  inner: number,
+  run: (from: number, to: number, c: number) => void,
+): void {
   if (inner === 1) {
     const rows = Math.max(1, Math.floor(CHUNK / Math.max(1, size)));
     const n = outer * size;
-    for (let from = 0; from < n; from += rows * size) run(from, Math.min(n, from + rows * size), -1);
+    for (let from = 0; from < n; from += rows * size)
+      run(from, Math.min(n, from + rows * size), -1);
     return;
   }
   let i = 0;
@@ -223,15 +279,27 @@ function channelTable(size: number, c: number, at: number): [number, number] {
 }
 
 /** Each channel's finite range, widened to include 0 (the zero point, and symmetric max |w|, need it). */
-function ranges(values: Float32Array, { outer, size, inner }: AxisSplit): { lo: Float64Array; hi: Float64Array } {
+function ranges(
+  values: Float32Array,
+  { outer, size, inner }: AxisSplit,
+): { lo: Float64Array; hi: Float64Array } {
   const lo = new Float64Array(size);
   const hi = new Float64Array(size);
-  forEachRun(outer, size, inner, (from, to, c) => (c < 0 ? rangeRows(values, from, to, lo, hi) : rangeRun(values, from, to, lo, hi, c)));
+  forEachRun(outer, size, inner, (from, to, c) =>
+    c < 0 ? rangeRows(values, from, to, lo, hi) : rangeRun(values, from, to, lo, hi, c),
+  );
   return { lo, hi };
 }
 
 /** Widens lo/hi of channel c by the finite values of one contiguous run. */
-function rangeRun(values: Float32Array, from: number, to: number, lo: Float64Array, hi: Float64Array, c: number): void {
+function rangeRun(
+  values: Float32Array,
+  from: number,
+  to: number,
+  lo: Float64Array,
+  hi: Float64Array,
+  c: number,
+): void {
   let l = lo[c];
   let h = hi[c];
   for (let i = from; i < to; i++) {
@@ -247,7 +315,13 @@ function rangeRun(values: Float32Array, from: number, to: number, lo: Float64Arr
 }
 
 /** Widens lo/hi of every channel by whole rows (channels last). */
-function rangeRows(values: Float32Array, from: number, to: number, lo: Float64Array, hi: Float64Array): void {
+function rangeRows(
+  values: Float32Array,
+  from: number,
+  to: number,
+  lo: Float64Array,
+  hi: Float64Array,
+): void {
   const size = lo.length;
   for (let row = from; row < to; row += size) {
     for (let c = 0; c < size; c++) {
@@ -262,7 +336,16 @@ function rangeRows(values: Float32Array, from: number, to: number, lo: Float64Ar
 }
 
 /** Codes in [qmin, qmax] of one contiguous run with one scale and zero point; NaN takes the zero point. */
-function quantizeRun(values: Float32Array, q: Uint8Array | Int8Array, from: number, to: number, s: number, z: number, qmin: number, qmax: number): void {
+function quantizeRun(
+  values: Float32Array,
+  q: Uint8Array | Int8Array,
+  from: number,
+  to: number,
+  s: number,
+  z: number,
+  qmin: number,
+  qmax: number,
+): void {
   for (let i = from; i < to; i++) {
     const v = values[i];
     const r = roundHalfEven(fround(v / s)) + z;
@@ -271,7 +354,16 @@ function quantizeRun(values: Float32Array, q: Uint8Array | Int8Array, from: numb
 }
 
 /** Codes of whole rows, channel c with scale[c] and zeroPoint[c] (channels last). */
-function quantizeRows(values: Float32Array, q: Uint8Array | Int8Array, from: number, to: number, scale: Float32Array, zeroPoint: Uint8Array, qmin: number, qmax: number): void {
+function quantizeRows(
+  values: Float32Array,
+  q: Uint8Array | Int8Array,
+  from: number,
+  to: number,
+  scale: Float32Array,
+  zeroPoint: Uint8Array,
+  qmin: number,
+  qmax: number,
+): void {
   const size = scale.length;
   for (let row = from; row < to; row += size) {
     for (let c = 0; c < size; c++) {
@@ -284,7 +376,11 @@ function quantizeRows(values: Float32Array, q: Uint8Array | Int8Array, from: num
 }
 
 /** Shape of the scale tensor of a blockwise quantization: `dims` with the block axis divided by blockSize, rounded up. */
-export function blockwiseScaleDims(dims: readonly number[], axis: number, blockSize: number): number[] {
+export function blockwiseScaleDims(
+  dims: readonly number[],
+  axis: number,
+  blockSize: number,
+): number[] {
   return dims.map((d, a) => (a === axis ? Math.ceil(d / blockSize) : d));
 }
 
@@ -297,7 +393,9 @@ export function blockwiseScaleDims(dims: readonly number[], axis: number, blockS
  */
 export function blockLayout(layout: WeightLayout): WeightLayout {
   const { dims, outputAxis, inputAxis } = layout;
-  return dims.length > 2 && outputAxis === 0 && inputAxis === 1 ? { dims: [dims[0], dims.slice(1).reduce((a, d) => a * d, 1)], outputAxis: 0, inputAxis: 1 } : layout;
+  return dims.length > 2 && outputAxis === 0 && inputAxis === 1
+    ? { dims: [dims[0], dims.slice(1).reduce((a, d) => a * d, 1)], outputAxis: 0, inputAxis: 1 }
+    : layout;
 }
 
 /**
@@ -307,7 +405,11 @@ export function blockLayout(layout: WeightLayout): WeightLayout {
  * The last block along the axis may be shorter. Scales are laid out row-major in blockwiseScaleDims order,
  * which is what DequantizeLinear's blocked mode (axis, block_size) expects.
  */
-export function quantizeBlockwise(values: Float32Array, layout: WeightLayout, options: BlockwiseOptions = {}): LinearQuantized {
+export function quantizeBlockwise(
+  values: Float32Array,
+  layout: WeightLayout,
+  options: BlockwiseOptions = {},
+): LinearQuantized {
   const bits = checkInt('bits', options.bits ?? 4, 2, 8);
   const blockSize = checkInt('blockSize', options.blockSize ?? 32, 1, 2 ** 30);
   const n = values.length;
@@ -345,7 +447,15 @@ export function quantizeBlockwise(values: Float32Array, layout: WeightLayout, op
       }
     }
   }
-  return { q, signed: true, bits, scale, axis: layout.inputAxis, blockSize, ...(scaleHalf ? { scaleHalf } : {}) };
+  return {
+    q,
+    signed: true,
+    bits,
+    scale,
+    axis: layout.inputAxis,
+    blockSize,
+    ...(scaleHalf ? { scaleHalf } : {}),
+  };
 }
 
 /**
@@ -376,7 +486,13 @@ export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout):
   const out = new Float32Array(n);
   const runs = scaleRuns(result, layout);
   if (runs) {
-    walkDequantized(runs, q, out, () => 0, () => undefined);
+    walkDequantized(
+      runs,
+      q,
+      out,
+      () => 0,
+      () => undefined,
+    );
     return out;
   }
   const { outer, size, inner } = splitAt(layout, result.axis!, n);
@@ -385,7 +501,8 @@ export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout):
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < size; c++) {
       const base = (o * blocks + Math.floor(c / blockSize!)) * inner;
-      for (let r = 0; r < inner; r++, i++) out[i] = fround((q[i] - (zeroPoint ? zeroPoint[base + r] : 0)) * scale[base + r]);
+      for (let r = 0; r < inner; r++, i++)
+        out[i] = fround((q[i] - (zeroPoint ? zeroPoint[base + r] : 0)) * scale[base + r]);
     }
   }
   return out;
@@ -396,7 +513,10 @@ export function dequantizeLinear(result: LinearQuantized, layout: WeightLayout):
  * once (the report's error metrics): no array of the whole tensor, which for a large weight costs
  * more in page faults and memory traffic than the arithmetic.
  */
-export function dequantizeLinearRuns(result: LinearQuantized, layout: WeightLayout): Reconstruction {
+export function dequantizeLinearRuns(
+  result: LinearQuantized,
+  layout: WeightLayout,
+): Reconstruction {
   const runs = scaleRuns(result, layout);
   if (!runs) {
     const all = dequantizeLinear(result, layout);
@@ -405,7 +525,13 @@ export function dequantizeLinearRuns(result: LinearQuantized, layout: WeightLayo
   const { q } = result;
   return (visit) => {
     const buffer = new Float32Array(Math.min(q.length, Math.max(CHUNK, runs.scale.length)));
-    walkDequantized(runs, q, buffer, (from) => from, (from, to) => visit(from, buffer.subarray(0, to - from)));
+    walkDequantized(
+      runs,
+      q,
+      buffer,
+      (from) => from,
+      (from, to) => visit(from, buffer.subarray(0, to - from)),
+    );
   };
 }
 
@@ -413,15 +539,32 @@ export function dequantizeLinearRuns(result: LinearQuantized, layout: WeightLayo
  * Dequantizes run by run into `out` (run [from, to) at out[from - shift(from)]), calling `done`
  * after each: the WebAssembly kernel for byte codes of a large enough tensor, the loops otherwise.
  */
-function walkDequantized(runs: ScaleRuns, q: Int8Array | Uint8Array, out: Float32Array, shift: (from: number) => number, done: (from: number, to: number) => void): void {
+function walkDequantized(
+  runs: ScaleRuns,
+  q: Int8Array | Uint8Array,
+  out: Float32Array,
+  shift: (from: number) => number,
+  done: (from: number, to: number) => void,
+): void {
   const wasm = q.length >= WASM_MIN ? wasmKernels() : undefined;
   if (wasm) {
-    wasm.withTables([spreadLanes(runs.scale, runs.inner), spreadLanes(runs.zeroPoint, runs.inner)], ([s, z]) =>
-      runs.walk((from, to, c) => {
-        const [size, sAt] = channelTable(runs.scale.length, c, s);
-        wasm.dequantize(q, from, to, size, sAt, channelTable(runs.scale.length, c, z)[1], out, shift(from));
-        done(from, to);
-      }),
+    wasm.withTables(
+      [spreadLanes(runs.scale, runs.inner), spreadLanes(runs.zeroPoint, runs.inner)],
+      ([s, z]) =>
+        runs.walk((from, to, c) => {
+          const [size, sAt] = channelTable(runs.scale.length, c, s);
+          wasm.dequantize(
+            q,
+            from,
+            to,
+            size,
+            sAt,
+            channelTable(runs.scale.length, c, z)[1],
+            out,
+            shift(from),
+          );
+          done(from, to);
+        }),
     );
     return;
   }
@@ -453,25 +596,54 @@ function scaleRuns(result: LinearQuantized, layout: WeightLayout): ScaleRuns | u
     checkLayout(layout, n);
     if (scale.length !== 1) throw new RangeError(`per-tensor result has ${scale.length} scales`);
     // One channel: runs of it (inner > 1) even when n is 1.
-    return { walk: (run) => forEachRun(1, 1, n, (from, to) => run(from, to, 0)), scale, zeroPoint: zeroPoint ?? new Uint8Array(1), inner: Math.max(2, n) };
+    return {
+      walk: (run) => forEachRun(1, 1, n, (from, to) => run(from, to, 0)),
+      scale,
+      zeroPoint: zeroPoint ?? new Uint8Array(1),
+      inner: Math.max(2, n),
+    };
   }
   const { outer, size, inner } = splitAt(layout, axis, n);
   const blocks = blockSize === undefined ? 0 : Math.ceil(size / blockSize);
   const expected = blockSize === undefined ? size : outer * blocks * inner;
-  if (scale.length !== expected) throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
+  if (scale.length !== expected)
+    throw new RangeError(`expected ${expected} scales, got ${scale.length}`);
   if (blockSize !== undefined) return undefined;
-  return { walk: (run) => forEachRun(outer, size, inner, run), scale, zeroPoint: zeroPoint ?? new Uint8Array(size), inner };
+  return {
+    walk: (run) => forEachRun(outer, size, inner, run),
+    scale,
+    zeroPoint: zeroPoint ?? new Uint8Array(size),
+    inner,
+  };
 }
 
 /** y = float32((q - z) · s) over one contiguous run, written at out[i - shift]. */
-function dequantizeRun(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, s: number, z: number, shift: number): void {
+function dequantizeRun(
+  q: Int8Array | Uint8Array,
+  out: Float32Array,
+  from: number,
+  to: number,
+  s: number,
+  z: number,
+  shift: number,
+): void {
   for (let i = from; i < to; i++) out[i - shift] = fround((q[i] - z) * s);
 }
 
 /** y = float32((q - z[c]) · s[c]) over whole rows (channels last), written at out[i - shift]. */
-function dequantizeRows(q: Int8Array | Uint8Array, out: Float32Array, from: number, to: number, scale: Float32Array, zeroPoint: Int8Array | Uint8Array, shift: number): void {
+function dequantizeRows(
+  q: Int8Array | Uint8Array,
+  out: Float32Array,
+  from: number,
+  to: number,
+  scale: Float32Array,
+  zeroPoint: Int8Array | Uint8Array,
+  shift: number,
+): void {
   const size = scale.length;
-  for (let row = from; row < to; row += size) for (let c = 0; c < size; c++) out[row + c - shift] = fround((q[row + c] - zeroPoint[c]) * scale[c]);
+  for (let row = from; row < to; row += size)
+    for (let c = 0; c < size; c++)
+      out[row + c - shift] = fround((q[row + c] - zeroPoint[c]) * scale[c]);
 }
 
 /**

@@ -80,9 +80,32 @@ export class Gram {
       const hi = i * n;
       let t = 0;
       for (; t + 8 <= m; t += 8) {
-        const a0 = coef[t], a1 = coef[t + 1], a2 = coef[t + 2], a3 = coef[t + 3], a4 = coef[t + 4], a5 = coef[t + 5], a6 = coef[t + 6], a7 = coef[t + 7];
-        const o0 = row[t], o1 = row[t + 1], o2 = row[t + 2], o3 = row[t + 3], o4 = row[t + 4], o5 = row[t + 5], o6 = row[t + 6], o7 = row[t + 7];
-        for (let j = i; j < n; j++) h[hi + j] += a0 * x[o0 + j] + a1 * x[o1 + j] + a2 * x[o2 + j] + a3 * x[o3 + j] + a4 * x[o4 + j] + a5 * x[o5 + j] + a6 * x[o6 + j] + a7 * x[o7 + j];
+        const a0 = coef[t],
+          a1 = coef[t + 1],
+          a2 = coef[t + 2],
+          a3 = coef[t + 3],
+          a4 = coef[t + 4],
+          a5 = coef[t + 5],
+          a6 = coef[t + 6],
+          a7 = coef[t + 7];
+        const o0 = row[t],
+          o1 = row[t + 1],
+          o2 = row[t + 2],
+          o3 = row[t + 3],
+          o4 = row[t + 4],
+          o5 = row[t + 5],
+          o6 = row[t + 6],
+          o7 = row[t + 7];
+        for (let j = i; j < n; j++)
+          h[hi + j] +=
+            a0 * x[o0 + j] +
+            a1 * x[o1 + j] +
+            a2 * x[o2 + j] +
+            a3 * x[o3 + j] +
+            a4 * x[o4 + j] +
+            a5 * x[o5 + j] +
+            a6 * x[o6 + j] +
+            a7 * x[o7 + j];
       }
       for (; t < m; t++) {
         const a = coef[t];
@@ -98,7 +121,8 @@ export class Gram {
     this.flush();
     if (!this.symmetric) {
       const n = this.n;
-      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) this.h[j * n + i] = this.h[i * n + j];
+      for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++) this.h[j * n + i] = this.h[i * n + j];
       this.symmetric = true;
     }
     return this.h;
@@ -127,10 +151,14 @@ export interface RowSampling {
  * when there is no sampling or the budget covers them, else `budget` distinct ones, every subset
  * equally likely (Floyd's algorithm, so the cost is the budget's, not the total's).
  */
-export function sampleRows(total: number, sampling?: RowSampling): { rows: Int32Array | undefined; weight: number } {
+export function sampleRows(
+  total: number,
+  sampling?: RowSampling,
+): { rows: Int32Array | undefined; weight: number } {
   if (!sampling || sampling.budget >= total) return { rows: undefined, weight: 1 };
   const budget = sampling.budget;
-  if (!(Number.isSafeInteger(budget) && budget >= 1)) throw new RangeError(`a row budget of ${budget} is not a positive whole number`);
+  if (!(Number.isSafeInteger(budget) && budget >= 1))
+    throw new RangeError(`a row budget of ${budget} is not a positive whole number`);
   const chosen = new Set<number>();
   for (let j = total - budget; j < total; j++) {
     const t = sampling.rng.int(0, j + 1);
@@ -144,9 +172,22 @@ export function sampleRows(total: number, sampling?: RowSampling): { rows: Int32
  * second to last for W·X): every position of the other axes is one row of length dims[axis].
  * With `sampling`, a seeded subset of those rows (sampleRows).
  */
-export function accumulateRows(gram: Gram, x: ArrayLike<number>, dims: readonly number[], axis: number, sampling?: RowSampling): void {
-  const { outer, size, inner } = splitAt({ dims: [...dims], outputAxis: axis, inputAxis: axis }, axis, x.length);
-  if (size !== gram.n) throw new RangeError(`activation has ${size} features along axis ${axis}, the weight takes ${gram.n}`);
+export function accumulateRows(
+  gram: Gram,
+  x: ArrayLike<number>,
+  dims: readonly number[],
+  axis: number,
+  sampling?: RowSampling,
+): void {
+  const { outer, size, inner } = splitAt(
+    { dims: [...dims], outputAxis: axis, inputAxis: axis },
+    axis,
+    x.length,
+  );
+  if (size !== gram.n)
+    throw new RangeError(
+      `activation has ${size} features along axis ${axis}, the weight takes ${gram.n}`,
+    );
   const n = gram.n;
   const { rows, weight } = sampleRows(outer * inner, sampling);
   const count = rows ? rows.length : outer * inner;
@@ -189,16 +230,28 @@ export interface ConvGeometry {
 }
 
 /** Resolves a Conv's geometry for an input of `inputDims` [N, C, ...spatial] and a weight of `weightDims` [M, C/group, ...kernel]. */
-export function convGeometry(a: ConvAttributes, inputDims: readonly number[], weightDims: readonly number[]): ConvGeometry {
+export function convGeometry(
+  a: ConvAttributes,
+  inputDims: readonly number[],
+  weightDims: readonly number[],
+): ConvGeometry {
   const r = weightDims.length - 2;
-  if (r < 1 || inputDims.length !== r + 2) throw new RangeError(`Conv input of rank ${inputDims.length} does not match a weight of rank ${weightDims.length}`);
+  if (r < 1 || inputDims.length !== r + 2)
+    throw new RangeError(
+      `Conv input of rank ${inputDims.length} does not match a weight of rank ${weightDims.length}`,
+    );
   const group = a.group ?? 1;
   const groupChannels = weightDims[1];
   if (!(group >= 1) || inputDims[1] !== groupChannels * group || weightDims[0] % group !== 0) {
-    throw new RangeError(`Conv with ${inputDims[1]} input channels, group ${group} and weight [${weightDims.join(', ')}] is inconsistent`);
+    throw new RangeError(
+      `Conv with ${inputDims[1]} input channels, group ${group} and weight [${weightDims.join(', ')}] is inconsistent`,
+    );
   }
   const kernel = weightDims.slice(2);
-  if (a.kernel_shape && a.kernel_shape.some((k, d) => k !== kernel[d])) throw new RangeError(`kernel_shape [${a.kernel_shape.join(', ')}] differs from the weight's [${kernel.join(', ')}]`);
+  if (a.kernel_shape && a.kernel_shape.some((k, d) => k !== kernel[d]))
+    throw new RangeError(
+      `kernel_shape [${a.kernel_shape.join(', ')}] differs from the weight's [${kernel.join(', ')}]`,
+    );
   const strides = a.strides ?? kernel.map(() => 1);
   const dilations = a.dilations ?? kernel.map(() => 1);
   const spatial = inputDims.slice(2);
@@ -213,13 +266,14 @@ export function convGeometry(a: ConvAttributes, inputDims: readonly number[], we
       padsBegin.push(mode === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2));
       out.push(o);
     } else if (mode === 'VALID' || mode === 'NOTSET') {
-      const begin = mode === 'VALID' ? 0 : a.pads?.[d] ?? 0;
-      const end = mode === 'VALID' ? 0 : a.pads?.[d + r] ?? 0;
+      const begin = mode === 'VALID' ? 0 : (a.pads?.[d] ?? 0);
+      const end = mode === 'VALID' ? 0 : (a.pads?.[d + r] ?? 0);
       padsBegin.push(begin);
       out.push(Math.floor((spatial[d] + begin + end - extent) / strides[d]) + 1);
     } else throw new RangeError(`unknown auto_pad '${mode}'`);
   }
-  if (out.some((o) => !(o >= 1))) throw new RangeError(`Conv output would be empty for input [${inputDims.join(', ')}]`);
+  if (out.some((o) => !(o >= 1)))
+    throw new RangeError(`Conv output would be empty for input [${inputDims.join(', ')}]`);
   return { group, groupChannels, kernel, strides, dilations, padsBegin, out };
 }
 
@@ -229,10 +283,19 @@ export function convGeometry(a: ConvAttributes, inputDims: readonly number[], we
  * exactly as the weight's row W[o] is; padding contributes zeros. With `sampling`, a seeded subset
  * of the (position, image) rows (sampleRows), the same ones for every group.
  */
-export function accumulateConv(grams: readonly Gram[], x: ArrayLike<number>, inputDims: readonly number[], geo: ConvGeometry, sampling?: RowSampling): void {
+export function accumulateConv(
+  grams: readonly Gram[],
+  x: ArrayLike<number>,
+  inputDims: readonly number[],
+  geo: ConvGeometry,
+  sampling?: RowSampling,
+): void {
   const n = geo.groupChannels * geo.kernel.reduce((a, b) => a * b, 1);
-  if (grams.length !== geo.group || grams.some((g) => g.n !== n)) throw new RangeError(`im2col rows of ${n} need ${geo.group} accumulators of that size`);
-  forEachConvRow(x, inputDims, geo, sampling, (row, g, _b, _p, weight) => grams[g].addRow(row, 0, weight));
+  if (grams.length !== geo.group || grams.some((g) => g.n !== n))
+    throw new RangeError(`im2col rows of ${n} need ${geo.group} accumulators of that size`);
+  forEachConvRow(x, inputDims, geo, sampling, (row, g, _b, _p, weight) =>
+    grams[g].addRow(row, 0, weight),
+  );
   for (const g of grams) g.flush();
 }
 
@@ -278,7 +341,8 @@ export function forEachConvRow(
     for (let g = 0; g < geo.group; g++) {
       const base = (b * inputDims[1] + g * cg) * plane;
       for (let c = 0; c < cg; c++) {
-        for (let k = 0; k < kSize; k++) row[c * kSize + k] = offsets[k] < 0 ? 0 : x[base + c * plane + offsets[k]];
+        for (let k = 0; k < kSize; k++)
+          row[c * kSize + k] = offsets[k] < 0 ? 0 : x[base + c * plane + offsets[k]];
       }
       each(row, g, b, p, weight);
     }
@@ -416,10 +480,15 @@ export function weightRows(layout: WeightLayout, groups = 1): WeightRows {
   for (const d of dims) count *= d;
   checkLayout(layout, count);
   const rows = dims[outputAxis];
-  if (!(rows > 0) || rows % groups !== 0) throw new RangeError(`${rows} output rows cannot be split into ${groups} groups`);
+  if (!(rows > 0) || rows % groups !== 0)
+    throw new RangeError(`${rows} output rows cannot be split into ${groups} groups`);
   const n = count / rows;
-  if (dims.length === 2 && outputAxis === 1) return { rows, n, rowStride: 1, colStride: rows, rowsPerGroup: rows / groups };
-  if (outputAxis !== 0) throw new RangeError(`a weight of rank ${dims.length} with outputs on axis ${outputAxis} has no row view`);
+  if (dims.length === 2 && outputAxis === 1)
+    return { rows, n, rowStride: 1, colStride: rows, rowsPerGroup: rows / groups };
+  if (outputAxis !== 0)
+    throw new RangeError(
+      `a weight of rank ${dims.length} with outputs on axis ${outputAxis} has no row view`,
+    );
   return { rows, n, rowStride: n, colStride: 1, rowsPerGroup: rows / groups };
 }
 
@@ -437,12 +506,21 @@ export const MASK_BLOCK = 128;
  * column by column, adds −(wᵢ/Uᵢᵢ)·U[i, i+1..] to the later weights of its row, the update that
  * minimises the row's output error with the earlier columns fixed. Needs full factors (with `u`).
  */
-export function obsPrune(values: Float32Array, view: WeightRows, factors: readonly HessianFactor[], sparsity: number, compensate: boolean): Float32Array {
+export function obsPrune(
+  values: Float32Array,
+  view: WeightRows,
+  factors: readonly HessianFactor[],
+  sparsity: number,
+  compensate: boolean,
+): Float32Array {
   checkFraction('sparsity', sparsity);
   const { rows, n, rowStride, colStride, rowsPerGroup } = view;
-  if (rows * n !== values.length) throw new RangeError(`${rows}×${n} rows for ${values.length} values`);
-  if (factors.length * rowsPerGroup !== rows || factors.some((f) => f.n !== n)) throw new RangeError(`${factors.length} Hessians do not cover ${rows} rows of ${n}`);
-  if (compensate && factors.some((f) => !f.u)) throw new RangeError('compensation needs full Hessian factors');
+  if (rows * n !== values.length)
+    throw new RangeError(`${rows}×${n} rows for ${values.length} values`);
+  if (factors.length * rowsPerGroup !== rows || factors.some((f) => f.n !== n))
+    throw new RangeError(`${factors.length} Hessians do not cover ${rows} rows of ${n}`);
+  if (compensate && factors.some((f) => !f.u))
+    throw new RangeError('compensation needs full Hessian factors');
   const k = pruneCount(values.length, sparsity);
   const out = new Float32Array(values.length);
   const factorOf = (o: number) => factors[Math.floor(o / rowsPerGroup)];
@@ -461,7 +539,8 @@ export function obsPrune(values: Float32Array, view: WeightRows, factors: readon
   }
   // Row-major working copy [row][input] in float64: updates accumulate over many columns.
   const w = new Float64Array(rows * n);
-  for (let o = 0; o < rows; o++) for (let i = 0; i < n; i++) w[o * n + i] = values[o * rowStride + i * colStride];
+  for (let o = 0; o < rows; o++)
+    for (let i = 0; i < n; i++) w[o * n + i] = values[o * rowStride + i * colStride];
   const pruned = new Uint8Array(rows * n);
   for (let b0 = 0; b0 < n; b0 += MASK_BLOCK) {
     const b1 = Math.min(n, b0 + MASK_BLOCK);
@@ -491,7 +570,9 @@ export function obsPrune(values: Float32Array, view: WeightRows, factors: readon
       }
     }
   }
-  for (let o = 0; o < rows; o++) for (let i = 0; i < n; i++) out[o * rowStride + i * colStride] = pruned[o * n + i] ? 0 : w[o * n + i];
+  for (let o = 0; o < rows; o++)
+    for (let i = 0; i < n; i++)
+      out[o * rowStride + i * colStride] = pruned[o * n + i] ? 0 : w[o * n + i];
   return out;
 }
 
@@ -522,7 +603,12 @@ export const ERROR_BUDGET = 2 ** 28;
  * triangle per row). Wide layers are measured on evenly spaced rows within ERROR_BUDGET; `rows`
  * says how many. With a diagonal-only Gram the cross terms are missing: an estimate.
  */
-export function outputErrors(original: Float32Array, pruned: readonly Float32Array[], view: WeightRows, grams: readonly Gram[]): { errors: number[]; rows: number } {
+export function outputErrors(
+  original: Float32Array,
+  pruned: readonly Float32Array[],
+  view: WeightRows,
+  grams: readonly Gram[],
+): { errors: number[]; rows: number } {
   const { rows, n, rowStride, colStride, rowsPerGroup } = view;
   const k = pruned.length;
   const measured = Math.min(rows, Math.max(16, Math.floor(ERROR_BUDGET / (n * n))));
@@ -564,5 +650,10 @@ export function outputErrors(original: Float32Array, pruned: readonly Float32Arr
     signal += quadratic(h, w);
     for (let p = 0; p < k; p++) noise[p] += quadratic(h, deltas[p]);
   }
-  return { errors: Array.from(noise, (e) => (signal > 0 ? Math.sqrt(Math.max(0, e) / signal) : e > 0 ? Infinity : 0)), rows: measured };
+  return {
+    errors: Array.from(noise, (e) =>
+      signal > 0 ? Math.sqrt(Math.max(0, e) / signal) : e > 0 ? Infinity : 0,
+    ),
+    rows: measured,
+  };
 }

@@ -42,7 +42,10 @@ function selectKey(arrays: readonly Uint32Array[], k: number): { key: number; ti
  * round(sparsity · total) weights with the smallest |w|; among equal magnitudes at the threshold the
  * earlier tensor, then the lower index, is pruned first. O(total) time, three passes, no sorting.
  */
-export function pruneGlobalMagnitude(tensors: readonly Float32Array[], sparsity: number): Uint8Array[] {
+export function pruneGlobalMagnitude(
+  tensors: readonly Float32Array[],
+  sparsity: number,
+): Uint8Array[] {
   let total = 0;
   for (const t of tensors) total += t.length;
   const k = pruneCount(total, sparsity);
@@ -108,7 +111,11 @@ export function pruneMean(values: Float32Array): Uint8Array {
  * L < m weights (axis length not a multiple of m) keeps ceil(n·L/m), the same density rounded toward keeping.
  * Cost is O(m) comparisons per weight.
  */
-export function pruneNM(values: Float32Array, layout: WeightLayout, pattern: { n: number; m: number }): Uint8Array {
+export function pruneNM(
+  values: Float32Array,
+  layout: WeightLayout,
+  pattern: { n: number; m: number },
+): Uint8Array {
   const m = checkInt('pattern m', pattern.m, 1, 1024);
   const keepN = checkInt('pattern n', pattern.n, 1, m);
   const count = values.length;
@@ -147,7 +154,11 @@ export function pruneNM(values: Float32Array, layout: WeightLayout, pattern: { n
  * drawn uniformly among the nonzero weights by selection sampling (Knuth's Algorithm S), one pass,
  * deterministic for a given seed.
  */
-export function pruneGlobalRandom(tensors: readonly Float32Array[], sparsity: number, seed: number): Uint8Array[] {
+export function pruneGlobalRandom(
+  tensors: readonly Float32Array[],
+  sparsity: number,
+  seed: number,
+): Uint8Array[] {
   let total = 0;
   let zeros = 0;
   for (const t of tensors) {
@@ -183,7 +194,8 @@ export function pruneRandom(values: Float32Array, sparsity: number, seed: number
 
 /** A copy of `values` with pruned weights set to +0. */
 export function applyMask(values: Float32Array, mask: Uint8Array): Float32Array {
-  if (mask.length !== values.length) throw new RangeError(`mask has ${mask.length} entries for ${values.length} values`);
+  if (mask.length !== values.length)
+    throw new RangeError(`mask has ${mask.length} entries for ${values.length} values`);
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = mask[i] ? values[i] : 0;
   return out;

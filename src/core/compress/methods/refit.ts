@@ -61,11 +61,16 @@ export function accumulateConvFit(
   const patch = geo.groupChannels * geo.kernel.reduce((a, b) => a * b, 1);
   const n = patch + (bias ? 1 : 0);
   const m = outChannels.length / geo.group;
-  if (fits.length !== geo.group || fits.some((f) => f.n !== n || f.m !== m)) throw new RangeError(`a Conv with ${geo.group} groups of ${n}×${m} needs that many problems`);
+  if (fits.length !== geo.group || fits.some((f) => f.n !== n || f.m !== m))
+    throw new RangeError(`a Conv with ${geo.group} groups of ${n}×${m} needs that many problems`);
   const plane = yDims.slice(2).reduce((a, b) => a * b, 1);
   const positions = geo.out.reduce((a, b) => a * b, 1);
-  if (plane !== positions || yDims[0] !== xDims[0]) throw new RangeError(`the teacher's output [${yDims.join(', ')}] does not match the student's ${positions} positions`);
-  if (outChannels.some((c) => !(c >= 0 && c < yDims[1]))) throw new RangeError(`a kept channel is outside the teacher's ${yDims[1]}`);
+  if (plane !== positions || yDims[0] !== xDims[0])
+    throw new RangeError(
+      `the teacher's output [${yDims.join(', ')}] does not match the student's ${positions} positions`,
+    );
+  if (outChannels.some((c) => !(c >= 0 && c < yDims[1])))
+    throw new RangeError(`a kept channel is outside the teacher's ${yDims[1]}`);
   const row = new Float64Array(n);
   if (bias) row[patch] = 1;
   const yRow = new Float64Array(m);
@@ -95,8 +100,14 @@ export function accumulateRowsFit(
   const mt = yDims[yDims.length - 1];
   const total = x.length / k;
   const n = k + (bias ? 1 : 0);
-  if (fit.n !== n || fit.m !== outChannels.length) throw new RangeError(`rows of ${n}→${outChannels.length} do not fit a ${fit.n}×${fit.m} problem`);
-  if (y.length / mt !== total) throw new RangeError(`the teacher's output [${yDims.join(', ')}] has a different number of rows than the student's input [${xDims.join(', ')}]`);
+  if (fit.n !== n || fit.m !== outChannels.length)
+    throw new RangeError(
+      `rows of ${n}→${outChannels.length} do not fit a ${fit.n}×${fit.m} problem`,
+    );
+  if (y.length / mt !== total)
+    throw new RangeError(
+      `the teacher's output [${yDims.join(', ')}] has a different number of rows than the student's input [${xDims.join(', ')}]`,
+    );
   const { rows, weight } = sampleRows(total, sampling);
   const count = rows ? rows.length : total;
   const row = new Float64Array(n);
@@ -117,7 +128,11 @@ export function accumulateRowsFit(
  * towards `prior` W₀ (the cut weights) where the rows do not pin W down, towards 0 without one.
  * Undefined when the statistics are not finite or the system cannot be factored.
  */
-export function solveLeastSquares(fit: LeastSquares, damp = DAMP, prior?: ArrayLike<number>): Float64Array | undefined {
+export function solveLeastSquares(
+  fit: LeastSquares,
+  damp = DAMP,
+  prior?: ArrayLike<number>,
+): Float64Array | undefined {
   const { n, m } = fit;
   const h = fit.gram.matrix();
   let sum = 0;
@@ -133,7 +148,9 @@ export function solveLeastSquares(fit: LeastSquares, damp = DAMP, prior?: ArrayL
     for (let i = 0; i < n; i++) a[i * n + i] = (h[i * n + i] === 0 ? 1 : h[i * n + i]) + lambda;
     if (!cholesky(a, n)) continue;
     const w = Float64Array.from(fit.xty);
-    if (prior) for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) w[i * m + j] += lambda * prior[i * m + j];
+    if (prior)
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < m; j++) w[i * m + j] += lambda * prior[i * m + j];
     // L·Z = B, then Lᵀ·W = Z, column block by column block (all m at once, row-major).
     for (let i = 0; i < n; i++) {
       const wi = i * m;

@@ -12,7 +12,10 @@ import { DAMP } from './obs';
  * n×n matrix `a` (only read). Householder tridiagonalisation then the implicit QL algorithm
  * (EISPACK's tred2/tql2, as JAMA has them): O(n³) with a small constant, 480×480 in well under a second.
  */
-export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+export function symmetricEigen(
+  a: Float64Array,
+  n: number,
+): { values: Float64Array; vectors: Float64Array } {
   const V = Float64Array.from(a);
   const d = new Float64Array(n);
   const e = new Float64Array(n);
@@ -272,7 +275,12 @@ export function truncate(d: Svd, rank: number): LowRankFactors {
  * pruning damps it), raised tenfold until positive definite; `diagonal` H (only its diagonal known)
  * gives L = √(H + λ).
  */
-export function choleskyDamped(h: Float64Array, n: number, diagonal = false, damp = DAMP): Float64Array | undefined {
+export function choleskyDamped(
+  h: Float64Array,
+  n: number,
+  diagonal = false,
+  damp = DAMP,
+): Float64Array | undefined {
   const diag = (i: number) => (diagonal ? h[i] : h[i * n + i]);
   let mean = 0;
   for (let i = 0; i < n; i++) mean += diag(i);
@@ -369,11 +377,13 @@ export function chooseRanks(layers: readonly RankLayer[], amount: number): numbe
   const target = (1 - amount) * dense.reduce((a, b) => a + b, 0);
   const totals = layers.map((l) => l.energies.reduce((a, b) => a + b, 0));
   const ranks = layers.map(() => 1);
-  const cost = (i: number, r: number) => (r <= maxSavingRank(layers[i].K, layers[i].N) ? r * (layers[i].K + layers[i].N) : dense[i]);
+  const cost = (i: number, r: number) =>
+    r <= maxSavingRank(layers[i].K, layers[i].N) ? r * (layers[i].K + layers[i].N) : dense[i];
   let spent = layers.reduce((n, _, i) => n + cost(i, 1), 0);
   const order: { layer: number; e: number }[] = [];
   layers.forEach((l, i) => {
-    for (let j = 1; j < l.energies.length; j++) order.push({ layer: i, e: totals[i] > 0 ? l.energies[j] / totals[i] : 0 });
+    for (let j = 1; j < l.energies.length; j++)
+      order.push({ layer: i, e: totals[i] > 0 ? l.energies[j] / totals[i] : 0 });
   });
   // Stable: equal energies keep the earlier layer's component first.
   order.sort((a, b) => b.e - a.e);

@@ -15,9 +15,14 @@ export interface TernaryOptions {
  * gets scale 1 (it dequantizes to zeros whatever the scale). Non-finite weights code 0 and are left out of the means.
  * The result is a per-axis LinearQuantized (int8 codes, bits 2), so dequantizeLinear and DequantizeLinear apply.
  */
-export function quantizeTernary(values: Float32Array, layout: WeightLayout, options: TernaryOptions = {}): LinearQuantized {
+export function quantizeTernary(
+  values: Float32Array,
+  layout: WeightLayout,
+  options: TernaryOptions = {},
+): LinearQuantized {
   const factor = options.threshold ?? 0.7;
-  if (!(factor >= 0 && Number.isFinite(factor))) throw new RangeError(`threshold must be a finite number ≥ 0, got ${factor}`);
+  if (!(factor >= 0 && Number.isFinite(factor)))
+    throw new RangeError(`threshold must be a finite number ≥ 0, got ${factor}`);
   const n = values.length;
   const { outer, size, inner } = splitAt(layout, layout.outputAxis, n);
   const sumAbs = new Float64Array(size);

@@ -80,7 +80,8 @@ function q2_K(b: Uint8Array, o: number, out: Float64Array, at: number): void {
         const sc = b[o + is++];
         const dl = f(d * (sc & 0xf));
         const ml = f(min * (sc >> 4));
-        for (let l = 0; l < 16; l++) out[y++] = f(f(dl * ((b[q + half * 16 + l] >> shift) & 3)) - ml);
+        for (let l = 0; l < 16; l++)
+          out[y++] = f(f(dl * ((b[q + half * 16 + l] >> shift) & 3)) - ml);
       }
     }
   }
@@ -117,7 +118,10 @@ function q3_K(b: Uint8Array, o: number, out: Float64Array, at: number): void {
 /** ggml's get_scale_min_k4: 6-bit scale and min `j` (0..7) of a Q4_K/Q5_K super-block. */
 export function scaleMinK4(b: Uint8Array, s: number, j: number): [number, number] {
   if (j < 4) return [b[s + j] & 63, b[s + j + 4] & 63];
-  return [(b[s + j + 4] & 0xf) | ((b[s + j - 4] >> 6) << 4), (b[s + j + 4] >> 4) | ((b[s + j] >> 6) << 4)];
+  return [
+    (b[s + j + 4] & 0xf) | ((b[s + j - 4] >> 6) << 4),
+    (b[s + j + 4] >> 4) | ((b[s + j] >> 6) << 4),
+  ];
 }
 
 function q4_K(b: Uint8Array, o: number, out: Float64Array, at: number): void {
@@ -134,7 +138,13 @@ function q5_K(b: Uint8Array, o: number, out: Float64Array, at: number): void {
  * Q4_K and Q5_K share everything but Q5_K's fifth bit: eight 32-weight groups, each with a 6-bit
  * scale and min (scaleMinK4), low nibbles for the even group and high nibbles for the odd one.
  */
-function kQuant45(b: Uint8Array, o: number, out: Float64Array, at: number, fifthBit: boolean): void {
+function kQuant45(
+  b: Uint8Array,
+  o: number,
+  out: Float64Array,
+  at: number,
+  fifthBit: boolean,
+): void {
   const d = h(b, o);
   const min = h(b, o + 2);
   const qh = o + 16;
@@ -150,8 +160,10 @@ function kQuant45(b: Uint8Array, o: number, out: Float64Array, at: number, fifth
     const mm1 = f(min * m1);
     const d2 = f(d * sc2);
     const mm2 = f(min * m2);
-    for (let l = 0; l < 32; l++) out[y++] = f(f(d1 * ((b[q + l] & 0xf) + (fifthBit && b[qh + l] & u1 ? 16 : 0))) - mm1);
-    for (let l = 0; l < 32; l++) out[y++] = f(f(d2 * ((b[q + l] >> 4) + (fifthBit && b[qh + l] & u2 ? 16 : 0))) - mm2);
+    for (let l = 0; l < 32; l++)
+      out[y++] = f(f(d1 * ((b[q + l] & 0xf) + (fifthBit && b[qh + l] & u1 ? 16 : 0))) - mm1);
+    for (let l = 0; l < 32; l++)
+      out[y++] = f(f(d2 * ((b[q + l] >> 4) + (fifthBit && b[qh + l] & u2 ? 16 : 0))) - mm2);
     u1 <<= 2;
     u2 <<= 2;
   }
@@ -205,7 +217,12 @@ export function canDequantize(type: number): boolean {
 }
 
 /** Dequantizes `blocks` whole blocks of `bytes` into `out` (float32 values held as float64). */
-export function dequantizeBlocks(type: number, bytes: Uint8Array, blocks: number, out: Float64Array): void {
+export function dequantizeBlocks(
+  type: number,
+  bytes: Uint8Array,
+  blocks: number,
+  out: Float64Array,
+): void {
   const t = ggmlType(type);
   const decode = DECODERS.get(type);
   if (!t || !decode) invalid(`ggml type ${t?.name ?? type} is not decoded`);
@@ -226,9 +243,13 @@ export function streamGgml(
 ): number {
   const t = ggmlType(storage.ggmlType);
   if (!t || !DECODERS.has(t.id)) invalid(`ggml type ${t?.name ?? storage.ggmlType} is not decoded`);
-  if (storage.length % t.typeSize) invalid(`${t.name} data of ${storage.length} bytes is not a whole number of ${t.typeSize}-byte blocks`);
+  if (storage.length % t.typeSize)
+    invalid(
+      `${t.name} data of ${storage.length} bytes is not a whole number of ${t.typeSize}-byte blocks`,
+    );
   const blocksPerChunk = Math.max(1, Math.floor(out.length / t.blockSize));
-  if (blocksPerChunk * t.blockSize > out.length) invalid(`chunk of ${out.length} elements cannot hold a ${t.name} block`);
+  if (blocksPerChunk * t.blockSize > out.length)
+    invalid(`chunk of ${out.length} elements cannot hold a ${t.name} block`);
   const buf = new Uint8Array(blocksPerChunk * t.typeSize);
   let done = 0;
   let elements = 0;
@@ -237,7 +258,8 @@ export function streamGgml(
     let got = 0;
     while (got < want) {
       const n = source.read(storage.offset + done + got, buf.subarray(got, want));
-      if (n <= 0) invalid(`unexpected end of ${source.name} at offset ${storage.offset + done + got}`);
+      if (n <= 0)
+        invalid(`unexpected end of ${source.name} at offset ${storage.offset + done + got}`);
       got += n;
     }
     const blocks = want / t.typeSize;

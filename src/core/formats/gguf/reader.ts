@@ -30,7 +30,21 @@ const DEFAULT_ALIGNMENT = 32;
 const WINDOW = 64 * 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-export const GGUF_VALUE_TYPES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64'] as const;
+export const GGUF_VALUE_TYPES = [
+  'u8',
+  'i8',
+  'u16',
+  'i16',
+  'u32',
+  'i32',
+  'f32',
+  'bool',
+  'string',
+  'array',
+  'u64',
+  'i64',
+  'f64',
+] as const;
 /** Bytes of each fixed-size value type (string and array have none). */
 const VALUE_BYTES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
 const T_STRING = 8;
@@ -57,7 +71,10 @@ export class GgufCursor {
   }
 
   private need(n: number): number {
-    if (n > this.remaining) invalid(`truncated GGUF: need ${n} bytes at offset ${this.pos}, the file ends at ${this.source.size()}`);
+    if (n > this.remaining)
+      invalid(
+        `truncated GGUF: need ${n} bytes at offset ${this.pos}, the file ends at ${this.source.size()}`,
+      );
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.bufLen) {
       if (n > this.buf.length) {
         this.buf = new Uint8Array(Math.max(n, WINDOW));
@@ -116,14 +133,16 @@ export class GgufCursor {
   }
 
   skip(n: number): void {
-    if (n > this.remaining) invalid(`truncated GGUF: ${n} bytes at offset ${this.pos} run past the end of the file`);
+    if (n > this.remaining)
+      invalid(`truncated GGUF: ${n} bytes at offset ${this.pos} run past the end of the file`);
     this.pos += n;
   }
 
   /** A string's length, checked against the file and `max` before anything is read. */
   stringLength(max: number, what: string): number {
     const len = this.u64();
-    if (len > BigInt(this.remaining)) invalid(`${what} of ${len} bytes at offset ${this.pos - 8} runs past the end of the file`);
+    if (len > BigInt(this.remaining))
+      invalid(`${what} of ${len} bytes at offset ${this.pos - 8} runs past the end of the file`);
     if (len > BigInt(max)) invalid(`${what} of ${len} bytes exceeds the ${max}-byte limit`);
     return Number(len);
   }
@@ -232,18 +251,28 @@ function intOut(v: bigint): ValueOut {
 }
 
 /** Walks an array value; returns its display (values in full when short, else a summary). */
-function readArray(c: GgufCursor, depth: number, budget: { left: number }): { display: string; type: number; count: bigint } {
-  if (depth > MAX_GGUF_ARRAY_DEPTH) invalid(`metadata arrays nested deeper than ${MAX_GGUF_ARRAY_DEPTH}`);
+function readArray(
+  c: GgufCursor,
+  depth: number,
+  budget: { left: number },
+): { display: string; type: number; count: bigint } {
+  if (depth > MAX_GGUF_ARRAY_DEPTH)
+    invalid(`metadata arrays nested deeper than ${MAX_GGUF_ARRAY_DEPTH}`);
   const type = c.u32();
   const count = c.u64();
   if (type > 12) invalid(`unknown array element type ${type} at offset ${c.pos - 12}`);
   // Every element takes at least one byte (strings 8): refuse counts the file cannot hold before walking them.
   const minBytes = type === T_STRING ? 8 : type === T_ARRAY ? 12 : VALUE_BYTES[type];
-  if (count * BigInt(minBytes) > BigInt(c.remaining)) invalid(`array of ${count} ${GGUF_VALUE_TYPES[type]} at offset ${c.pos - 12} runs past the end of the file`);
-  if (count > BigInt(budget.left)) invalid(`metadata arrays hold more than ${MAX_GGUF_ARRAY_ELEMENTS} elements`);
+  if (count * BigInt(minBytes) > BigInt(c.remaining))
+    invalid(
+      `array of ${count} ${GGUF_VALUE_TYPES[type]} at offset ${c.pos - 12} runs past the end of the file`,
+    );
+  if (count > BigInt(budget.left))
+    invalid(`metadata arrays hold more than ${MAX_GGUF_ARRAY_ELEMENTS} elements`);
   const n = Number(count);
   budget.left -= n;
-  const typeName = type === T_STRING ? 'strings' : type === T_ARRAY ? 'arrays' : GGUF_VALUE_TYPES[type];
+  const typeName =
+    type === T_STRING ? 'strings' : type === T_ARRAY ? 'arrays' : GGUF_VALUE_TYPES[type];
   if (type !== T_STRING && type !== T_ARRAY) {
     if (n > DISPLAY_ELEMENTS) {
       c.skip(n * VALUE_BYTES[type]);
@@ -279,7 +308,13 @@ function readKv(c: GgufCursor, budget: { left: number }): GgufKv {
   }
   if (type === T_ARRAY) {
     const a = readArray(c, 1, budget);
-    return { key, type, span: [start, c.pos], display: a.display, array: { type: a.type, count: a.count } };
+    return {
+      key,
+      type,
+      span: [start, c.pos],
+      display: a.display,
+      array: { type: a.type, count: a.count },
+    };
   }
   const v = readScalar(c, type);
   return { key, type, span: [start, c.pos], ...v };
@@ -295,17 +330,26 @@ export function parseGgufHeader(source: RandomAccessSource): GgufHeader {
   if (!sniffGguf(source)) invalid('not a GGUF file: magic is not "GGUF"');
   c.skip(4);
   const version = c.u32();
-  if (version === 1) invalid('GGUF v1 is not supported (v2 and v3 are); re-convert the model with a current llama.cpp');
+  if (version === 1)
+    invalid(
+      'GGUF v1 is not supported (v2 and v3 are); re-convert the model with a current llama.cpp',
+    );
   // A big-endian file reads its version byte-swapped (0x03000000 for 3).
-  if (version >= 0x01000000 && (version & 0xffff) === 0) invalid('big-endian GGUF is not supported');
-  if (version !== 2 && version !== 3) invalid(`GGUF version ${version} is not supported (2 and 3 are)`);
+  if (version >= 0x01000000 && (version & 0xffff) === 0)
+    invalid('big-endian GGUF is not supported');
+  if (version !== 2 && version !== 3)
+    invalid(`GGUF version ${version} is not supported (2 and 3 are)`);
   const tensorCount = c.u64();
   const kvCount = c.u64();
   // Minimum encoded sizes: a tensor info is ≥ 24 bytes (name length, n_dims, type, offset), a pair ≥ 13.
-  if (tensorCount * 24n > BigInt(c.remaining)) invalid(`tensor_count ${tensorCount} is more than the file can hold`);
-  if (kvCount * 13n > BigInt(c.remaining)) invalid(`kv_count ${kvCount} is more than the file can hold`);
-  if (tensorCount > BigInt(MAX_TENSORS)) invalid(`tensor_count ${tensorCount} exceeds the limit of ${MAX_TENSORS}`);
-  if (kvCount > BigInt(MAX_GGUF_KV)) invalid(`kv_count ${kvCount} exceeds the limit of ${MAX_GGUF_KV}`);
+  if (tensorCount * 24n > BigInt(c.remaining))
+    invalid(`tensor_count ${tensorCount} is more than the file can hold`);
+  if (kvCount * 13n > BigInt(c.remaining))
+    invalid(`kv_count ${kvCount} is more than the file can hold`);
+  if (tensorCount > BigInt(MAX_TENSORS))
+    invalid(`tensor_count ${tensorCount} exceeds the limit of ${MAX_TENSORS}`);
+  if (kvCount > BigInt(MAX_GGUF_KV))
+    invalid(`kv_count ${kvCount} exceeds the limit of ${MAX_GGUF_KV}`);
   const warnings: string[] = [];
   const kvs: GgufKv[] = [];
   const budget = { left: MAX_GGUF_ARRAY_ELEMENTS };
@@ -319,7 +363,8 @@ export function parseGgufHeader(source: RandomAccessSource): GgufHeader {
   let alignment = DEFAULT_ALIGNMENT;
   const a = kvs.find((kv) => kv.key === 'general.alignment');
   if (a) {
-    if (a.type !== 4) invalid(`general.alignment must be a uint32, not ${GGUF_VALUE_TYPES[a.type] ?? a.type}`);
+    if (a.type !== 4)
+      invalid(`general.alignment must be a uint32, not ${GGUF_VALUE_TYPES[a.type] ?? a.type}`);
     const v = Number(a.int);
     if (v === 0 || (v & (v - 1)) !== 0) invalid(`general.alignment ${v} is not a power of two`);
     alignment = v;
@@ -328,7 +373,8 @@ export function parseGgufHeader(source: RandomAccessSource): GgufHeader {
   const names = new Set<string>();
   for (let i = 0n; i < tensorCount; i++) tensors.push(readTensorInfo(c, names));
   const dataStart = align(c.pos, alignment);
-  if (tensors.length && dataStart > source.size()) invalid(`the tensor data section (offset ${dataStart}) starts past the end of the file`);
+  if (tensors.length && dataStart > source.size())
+    invalid(`the tensor data section (offset ${dataStart}) starts past the end of the file`);
   checkTensorRanges(tensors, dataStart, alignment, source.size());
   return { version, alignment, kvs, tensors, dataStart, warnings };
 }
@@ -338,13 +384,15 @@ function readTensorInfo(c: GgufCursor, names: Set<string>): GgufTensorInfo {
   if (names.has(name)) invalid(`tensor '${name}' appears twice`);
   names.add(name);
   const rank = c.u32();
-  if (rank > MAX_TENSOR_RANK) invalid(`tensor '${name}' has ${rank} dimensions (limit ${MAX_TENSOR_RANK})`);
+  if (rank > MAX_TENSOR_RANK)
+    invalid(`tensor '${name}' has ${rank} dimensions (limit ${MAX_TENSOR_RANK})`);
   const dims: number[] = [];
   let count = 1n;
   for (let d = 0; d < rank; d++) {
     const n = c.u64();
     count *= n;
-    if (count > BigInt(MAX_TENSOR_ELEMENTS)) invalid(`tensor '${name}' has more than ${MAX_TENSOR_ELEMENTS} elements`);
+    if (count > BigInt(MAX_TENSOR_ELEMENTS))
+      invalid(`tensor '${name}' has more than ${MAX_TENSOR_ELEMENTS} elements`);
     dims.push(checkedNumber(n, `dimension ${d} of '${name}'`));
   }
   const type = c.u32();
@@ -353,25 +401,42 @@ function readTensorInfo(c: GgufCursor, names: Set<string>): GgufTensorInfo {
   const elements = Number(count);
   let bytes = -1;
   if (t) {
-    if (t.blockSize > 1 && rank > 0 && dims[0] % t.blockSize) invalid(`tensor '${name}' (${t.name}) has rows of ${dims[0]} elements, not a multiple of its ${t.blockSize}-element blocks`);
-    if (elements % t.blockSize) invalid(`tensor '${name}' (${t.name}) has ${elements} elements, not a multiple of its ${t.blockSize}-element blocks`);
+    if (t.blockSize > 1 && rank > 0 && dims[0] % t.blockSize)
+      invalid(
+        `tensor '${name}' (${t.name}) has rows of ${dims[0]} elements, not a multiple of its ${t.blockSize}-element blocks`,
+      );
+    if (elements % t.blockSize)
+      invalid(
+        `tensor '${name}' (${t.name}) has ${elements} elements, not a multiple of its ${t.blockSize}-element blocks`,
+      );
     bytes = (elements / t.blockSize) * t.typeSize;
   }
   return { name, dims, type, offset, count: elements, bytes };
 }
 
 /** Data ranges must be aligned, inside the file and disjoint. */
-function checkTensorRanges(tensors: GgufTensorInfo[], dataStart: number, alignment: number, fileSize: number): void {
+function checkTensorRanges(
+  tensors: GgufTensorInfo[],
+  dataStart: number,
+  alignment: number,
+  fileSize: number,
+): void {
   for (const t of tensors) {
-    if (t.offset % alignment) invalid(`tensor '${t.name}' data offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+    if (t.offset % alignment)
+      invalid(
+        `tensor '${t.name}' data offset ${t.offset} is not a multiple of the alignment ${alignment}`,
+      );
     if (t.bytes >= 0 && dataStart + t.offset + t.bytes > fileSize) {
-      invalid(`tensor '${t.name}' data [${dataStart + t.offset}, ${dataStart + t.offset + t.bytes}) runs past the end of the file (${fileSize} bytes)`);
+      invalid(
+        `tensor '${t.name}' data [${dataStart + t.offset}, ${dataStart + t.offset + t.bytes}) runs past the end of the file (${fileSize} bytes)`,
+      );
     }
   }
   const known = tensors.filter((t) => t.bytes > 0).sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < known.length; i++) {
     const prev = known[i - 1];
-    if (prev.offset + prev.bytes > known[i].offset) invalid(`tensors '${prev.name}' and '${known[i].name}' overlap in the data section`);
+    if (prev.offset + prev.bytes > known[i].offset)
+      invalid(`tensors '${prev.name}' and '${known[i].name}' overlap in the data section`);
   }
 }
 
@@ -384,7 +449,8 @@ function tensorRef(t: GgufTensorInfo, dataStart: number): TensorRef {
   else if (type.plain !== undefined) {
     dtype = type.plain;
     storage = { kind: 'range', offset, length: t.bytes };
-  } else if (canDequantize(type.id)) storage = { kind: 'ggml', offset, length: t.bytes, ggmlType: type.id };
+  } else if (canDequantize(type.id))
+    storage = { kind: 'ggml', offset, length: t.bytes, ggmlType: type.id };
   else storage = { kind: 'none', reason: `${type.name} is not decoded` };
   return {
     name: t.name,
@@ -405,9 +471,16 @@ export function readGguf(source: RandomAccessSource): Model {
   const tensors = header.tensors.map((t) => tensorRef(t, header.dataStart));
   const warnings = [...header.warnings];
   const unknown = header.tensors.filter((t) => !ggmlType(t.type));
-  if (unknown.length) warnings.push(`${unknown.length} tensor${unknown.length === 1 ? ' has' : 's have'} an unknown ggml type (${[...new Set(unknown.map((t) => t.type))].join(', ')}): their size is unknown`);
+  if (unknown.length)
+    warnings.push(
+      `${unknown.length} tensor${unknown.length === 1 ? ' has' : 's have'} an unknown ggml type (${[...new Set(unknown.map((t) => t.type))].join(', ')}): their size is unknown`,
+    );
   const quantized = header.tensors.some((t) => ggmlType(t.type)?.plain === undefined);
-  if (quantized && !header.kvs.some((kv) => kv.key === 'general.quantization_version')) warnings.push('quantized tensors but no general.quantization_version');
-  const properties = [{ key: 'gguf.version', value: String(header.version) }, ...header.kvs.map((kv) => ({ key: kv.key, value: kv.display }))];
+  if (quantized && !header.kvs.some((kv) => kv.key === 'general.quantization_version'))
+    warnings.push('quantized tensors but no general.quantization_version');
+  const properties = [
+    { key: 'gguf.version', value: String(header.version) },
+    ...header.kvs.map((kv) => ({ key: kv.key, value: kv.display })),
+  ];
   return weightsOnlyModel('gguf', source.size(), { opsets: [], properties }, tensors, warnings);
 }

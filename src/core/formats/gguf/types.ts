@@ -43,7 +43,12 @@ const TYPES: GgmlType[] = [
   { id: 28, name: 'F64', blockSize: 1, typeSize: 8, plain: 11 },
   { id: 29, name: 'IQ1_M', blockSize: QK_K, typeSize: QK_K / 8 + QK_K / 16 + QK_K / 32 },
   { id: 30, name: 'BF16', blockSize: 1, typeSize: 2, plain: 16 },
-  { id: 34, name: 'TQ1_0', blockSize: QK_K, typeSize: 2 + QK_K / 64 + (QK_K - (4 * QK_K) / 64) / 5 },
+  {
+    id: 34,
+    name: 'TQ1_0',
+    blockSize: QK_K,
+    typeSize: 2 + QK_K / 64 + (QK_K - (4 * QK_K) / 64) / 5,
+  },
   { id: 35, name: 'TQ2_0', blockSize: QK_K, typeSize: 2 + QK_K / 4 },
   { id: 39, name: 'MXFP4', blockSize: 32, typeSize: 1 + 16 },
   { id: 40, name: 'NVFP4', blockSize: 64, typeSize: 4 + 32 },

@@ -1,4 +1,9 @@
-import type { CompressHooks, CompressReport, SymbolEstimate, TensorResult } from '../../compress/report';
+import type {
+  CompressHooks,
+  CompressReport,
+  SymbolEstimate,
+  TensorResult,
+} from '../../compress/report';
 import { variantSuffix, type CompressSpec } from '../../compress/spec';
 import { compareReconstruction } from '../../compress/metrics';
 import { rangeObstacle } from '../../compress/range';
@@ -39,9 +44,16 @@ const FLOAT_TYPES: readonly number[] = [GGML_TYPE.F32, GGML_TYPE.F16, GGML_TYPE.
 function targetFor(spec: CompressSpec): Target {
   const m = spec.methods;
   const storage = m.length === 1 ? m[0] : undefined;
-  if (!storage || !(storage in TARGETS)) invalid(`GGUF models compress with one of int8 (Q8_0), int4 (Q4_0), fp16 or bf16, not ${m.join(' + ')}`);
-  if (storage === 'int8' && spec.options.asymmetric) invalid('Q8_0 is symmetric: --asymmetric does not apply to GGUF');
-  if (storage === 'int4' && spec.options.blockSize !== undefined && spec.options.blockSize !== 32) invalid(`Q4_0 blocks hold 32 weights: --block-size ${spec.options.blockSize} does not apply to GGUF`);
+  if (!storage || !(storage in TARGETS))
+    invalid(
+      `GGUF models compress with one of int8 (Q8_0), int4 (Q4_0), fp16 or bf16, not ${m.join(' + ')}`,
+    );
+  if (storage === 'int8' && spec.options.asymmetric)
+    invalid('Q8_0 is symmetric: --asymmetric does not apply to GGUF');
+  if (storage === 'int4' && spec.options.blockSize !== undefined && spec.options.blockSize !== 32)
+    invalid(
+      `Q4_0 blocks hold 32 weights: --block-size ${spec.options.blockSize} does not apply to GGUF`,
+    );
   return TARGETS[storage as keyof typeof TARGETS];
 }
 
@@ -49,10 +61,16 @@ function targetFor(spec: CompressSpec): Target {
 function keepReason(dims: number[], type: number, target: Target): string | null {
   const t = ggmlType(type);
   if (!FLOAT_TYPES.includes(type)) return `already ${t?.name ?? `type ${type}`}`;
-  if (type === target.type || (target.type !== GGML_TYPE.Q8_0 && target.type !== GGML_TYPE.Q4_0 && type !== GGML_TYPE.F32)) return `already 16-bit (${t!.name})`;
-  if (dims.length < 2) return '1-D tensors (norms, biases) stay as they are, as llama.cpp keeps them';
+  if (
+    type === target.type ||
+    (target.type !== GGML_TYPE.Q8_0 && target.type !== GGML_TYPE.Q4_0 && type !== GGML_TYPE.F32)
+  )
+    return `already 16-bit (${t!.name})`;
+  if (dims.length < 2)
+    return '1-D tensors (norms, biases) stay as they are, as llama.cpp keeps them';
   const block = ggmlType(target.type)!.blockSize;
-  if (dims[0] % block) return `rows of ${dims[0]} elements do not split into ${block}-element blocks`;
+  if (dims[0] % block)
+    return `rows of ${dims[0]} elements do not split into ${block}-element blocks`;
   return null;
 }
 
@@ -101,7 +119,14 @@ function readRange(source: RandomAccessSource, offset: number, length: number): 
 }
 
 /** Key/value pairs: copied verbatim, the file type updated, a quantization version added when due. */
-function writeKvs(out: Out, source: RandomAccessSource, kvs: GgufKv[], target: Target, quantized: boolean, warnings: string[]): number {
+function writeKvs(
+  out: Out,
+  source: RandomAccessSource,
+  kvs: GgufKv[],
+  target: Target,
+  quantized: boolean,
+  warnings: string[],
+): number {
   let count = 0;
   for (const kv of kvs) {
     if (kv.key === 'general.file_type' && kv.type === 4) {
@@ -109,7 +134,8 @@ function writeKvs(out: Out, source: RandomAccessSource, kvs: GgufKv[], target: T
       out.u32(4);
       out.u32(target.fileType);
     } else {
-      if (kv.key === 'general.file_type') warnings.push('general.file_type is not a uint32: left unchanged');
+      if (kv.key === 'general.file_type')
+        warnings.push('general.file_type is not a uint32: left unchanged');
       out.push(readRange(source, kv.span[0], kv.span[1] - kv.span[0]));
     }
     count++;
@@ -149,7 +175,12 @@ function convert(values: Float32Array, target: Target): Converted {
     else quantizeQ4_0(values, data, symbols);
     const back = new Float64Array(n);
     dequantizeBlocks(target.type, data, n / 32, back);
-    return { data, reconstructed: Float32Array.from(back), symbols: { data: symbols, alphabet: symbols instanceof Int8Array ? 256 : 16 }, overhead: (n / 32) * 2 };
+    return {
+      data,
+      reconstructed: Float32Array.from(back),
+      symbols: { data: symbols, alphabet: symbols instanceof Int8Array ? 256 : 16 },
+      overhead: (n / 32) * 2,
+    };
   }
   const bits = new Uint16Array(n);
   const f = new Float32Array(1);
@@ -157,8 +188,16 @@ function convert(values: Float32Array, target: Target): Converted {
   if (target.type === GGML_TYPE.F16) for (let i = 0; i < n; i++) bits[i] = fp32ToFp16(values[i]);
   else for (let i = 0; i < n; i++) bits[i] = fp32ToBf16(values[i], u, f);
   const table = float16Table();
-  const reconstructed = target.type === GGML_TYPE.F16 ? Float32Array.from(bits, (b) => table[b]) : Float32Array.from(bits, bfloat16ToNumber);
-  return { data: new Uint8Array(bits.buffer), reconstructed, symbols: { data: bits, alphabet: 65536 }, overhead: 0 };
+  const reconstructed =
+    target.type === GGML_TYPE.F16
+      ? Float32Array.from(bits, (b) => table[b])
+      : Float32Array.from(bits, bfloat16ToNumber);
+  return {
+    data: new Uint8Array(bits.buffer),
+    reconstructed,
+    symbols: { data: bits, alphabet: 65536 },
+    overhead: 0,
+  };
 }
 
 const pad = (n: number, a: number) => Math.ceil(n / a) * a;
@@ -173,22 +212,33 @@ export function compressGguf(
 ): CompressReport {
   const target = targetFor(spec);
   const header: GgufHeader = parseGgufHeader(source);
-  if (header.tensors.length !== model.tensors.length) invalid('the model changed since it was read');
+  if (header.tensors.length !== model.tensors.length)
+    invalid('the model changed since it was read');
   const check = () => {
     if (hooks.cancelled?.()) throw new CancelledError();
   };
   const skipped: SkippedTensor[] = [];
   const storage = spec.methods.find((m) => m !== 'prune');
   // A GGUF model is one file: nothing to open beside it.
-  const noOtherFiles = (name: string): never => invalid(`a GGUF tensor refers to another file (${name})`);
+  const noOtherFiles = (name: string): never =>
+    invalid(`a GGUF tensor refers to another file (${name})`);
   const convertIt = header.tensors.map((t, i) => {
-    const reason = keepReason(t.dims, t.type, target) ?? (spec.options.allowClip ? null : rangeObstacle(source, model.tensors[i], storage, noOtherFiles) ?? null);
+    const reason =
+      keepReason(t.dims, t.type, target) ??
+      (spec.options.allowClip
+        ? null
+        : (rangeObstacle(source, model.tensors[i], storage, noOtherFiles) ?? null));
     if (reason) skipped.push({ index: i, name: t.name, reason });
     return reason === null;
   });
   const newType = header.tensors.map((t, i) => (convertIt[i] ? target.type : t.type));
-  const newBytes = header.tensors.map((t, i) => (convertIt[i] ? (t.count / ggmlType(target.type)!.blockSize) * ggmlType(target.type)!.typeSize : t.bytes));
-  if (newBytes.some((b) => b < 0)) invalid('a tensor of unknown ggml type has no known size: the file cannot be rewritten');
+  const newBytes = header.tensors.map((t, i) =>
+    convertIt[i]
+      ? (t.count / ggmlType(target.type)!.blockSize) * ggmlType(target.type)!.typeSize
+      : t.bytes,
+  );
+  if (newBytes.some((b) => b < 0))
+    invalid('a tensor of unknown ggml type has no known size: the file cannot be rewritten');
 
   const warnings: string[] = [];
   const head = new Out();
@@ -196,7 +246,14 @@ export function compressGguf(
   head.u64(header.tensors.length);
   const kvCountAt = head.length;
   head.u64(0);
-  const kvCount = writeKvs(head, source, header.kvs, target, convertIt.some(Boolean) && target.type !== GGML_TYPE.F16 && target.type !== GGML_TYPE.BF16, warnings);
+  const kvCount = writeKvs(
+    head,
+    source,
+    header.kvs,
+    target,
+    convertIt.some(Boolean) && target.type !== GGML_TYPE.F16 && target.type !== GGML_TYPE.BF16,
+    warnings,
+  );
   let offset = 0;
   header.tensors.forEach((t, i) => {
     head.string(t.name);
@@ -228,10 +285,15 @@ export function compressGguf(
       hooks.progress?.(done++, toConvert, t.name);
       const values = new Float32Array(t.count);
       let at = 0;
-      streamElements(source, model.tensors[i], () => invalid('GGUF has no external data'), (v, n) => {
-        for (let k = 0; k < n; k++) values[at + k] = v[k];
-        at += n;
-      });
+      streamElements(
+        source,
+        model.tensors[i],
+        () => invalid('GGUF has no external data'),
+        (v, n) => {
+          for (let k = 0; k < n; k++) values[at + k] = v[k];
+          at += n;
+        },
+      );
       const c = convert(values, target);
       write(c.data);
       tensors.push({
@@ -245,7 +307,8 @@ export function compressGguf(
       });
       estimates.push(symbolEstimate(c.symbols.data, c.symbols.alphabet, t.count, c.overhead));
     } else {
-      for (let at = 0; at < t.bytes; at += COPY_CHUNK) write(readRange(source, from + at, Math.min(COPY_CHUNK, t.bytes - at)));
+      for (let at = 0; at < t.bytes; at += COPY_CHUNK)
+        write(readRange(source, from + at, Math.min(COPY_CHUNK, t.bytes - at)));
     }
     write(new Uint8Array(pad(newBytes[i], header.alignment) - newBytes[i]));
   });
@@ -256,7 +319,13 @@ export function compressGguf(
     options: spec.options,
     tensors,
     skipped,
-    ...summarise(source.size(), written, tensors, estimates, estimates.reduce((a, e) => a + e.count, 0)),
+    ...summarise(
+      source.size(),
+      written,
+      tensors,
+      estimates,
+      estimates.reduce((a, e) => a + e.count, 0),
+    ),
     warnings: tensors.length ? warnings : [...warnings, 'no float tensors to compress were found'],
   };
 }

@@ -37,35 +37,72 @@ export function linearEdit(t: TensorRef, s: LinearStorage, opset: number): Tenso
   const scaleName = derived(t, 'scale');
   const zpName = derived(t, 'zero_point');
   const perAxis = s.axis !== null && s.scale.length > 1;
-  const useDq = t.dtype === 1 && (s.qDtype === 5 ? opset >= 21 : perAxis ? opset >= 13 : opset >= 10);
-  const initializers: NewTensor[] = [{ name: qName, dtype: s.qDtype, dims: t.dims, data: bytesOf(s.q) }];
+  const useDq =
+    t.dtype === 1 && (s.qDtype === 5 ? opset >= 21 : perAxis ? opset >= 13 : opset >= 10);
+  const initializers: NewTensor[] = [
+    { name: qName, dtype: s.qDtype, dims: t.dims, data: bytesOf(s.q) },
+  ];
   const nodes: NewNode[] = [];
   if (useDq) {
     const scaleDims = perAxis ? [s.scale.length] : [];
     initializers.push({ name: scaleName, dtype: 1, dims: scaleDims, data: bytesOf(s.scale) });
     const inputs = [qName, scaleName];
     if (s.zeroPoint) {
-      initializers.push({ name: zpName, dtype: s.qDtype, dims: scaleDims, data: bytesOf(s.zeroPoint) });
+      initializers.push({
+        name: zpName,
+        dtype: s.qDtype,
+        dims: scaleDims,
+        data: bytesOf(s.zeroPoint),
+      });
       inputs.push(zpName);
     }
-    nodes.push({ name: derived(t, 'dequantize'), op: 'DequantizeLinear', inputs, outputs: [t.name], attributes: perAxis ? [{ name: 'axis', i: s.axis! }] : [] });
+    nodes.push({
+      name: derived(t, 'dequantize'),
+      op: 'DequantizeLinear',
+      inputs,
+      outputs: [t.name],
+      attributes: perAxis ? [{ name: 'axis', i: s.axis! }] : [],
+    });
     return { tensor: t, initializers, nodes };
   }
   // Broadcast shape: the channel count on its axis, 1 elsewhere.
   const bdims = perAxis ? t.dims.map((d, i) => (i === s.axis ? d : 1)) : [];
   initializers.push({ name: scaleName, dtype: 1, dims: bdims, data: bytesOf(s.scale) });
   const floatQ = derived(t, 'q_float');
-  nodes.push({ name: derived(t, 'cast'), op: 'Cast', inputs: [qName], outputs: [floatQ], attributes: [{ name: 'to', i: 1 }] });
+  nodes.push({
+    name: derived(t, 'cast'),
+    op: 'Cast',
+    inputs: [qName],
+    outputs: [floatQ],
+    attributes: [{ name: 'to', i: 1 }],
+  });
   let centred = floatQ;
   if (s.zeroPoint) {
     const zpFloat = Float32Array.from(s.zeroPoint);
     initializers.push({ name: zpName, dtype: 1, dims: bdims, data: bytesOf(zpFloat) });
     centred = derived(t, 'q_centred');
-    nodes.push({ name: derived(t, 'sub_zero_point'), op: 'Sub', inputs: [floatQ, zpName], outputs: [centred] });
+    nodes.push({
+      name: derived(t, 'sub_zero_point'),
+      op: 'Sub',
+      inputs: [floatQ, zpName],
+      outputs: [centred],
+    });
   }
   const product = t.dtype === 1 ? t.name : derived(t, 'dequantized');
-  nodes.push({ name: derived(t, 'mul_scale'), op: 'Mul', inputs: [centred, scaleName], outputs: [product] });
-  if (product !== t.name) nodes.push({ name: derived(t, 'cast_back'), op: 'Cast', inputs: [product], outputs: [t.name], attributes: [{ name: 'to', i: t.dtype }] });
+  nodes.push({
+    name: derived(t, 'mul_scale'),
+    op: 'Mul',
+    inputs: [centred, scaleName],
+    outputs: [product],
+  });
+  if (product !== t.name)
+    nodes.push({
+      name: derived(t, 'cast_back'),
+      op: 'Cast',
+      inputs: [product],
+      outputs: [t.name],
+      attributes: [{ name: 'to', i: t.dtype }],
+    });
   return { tensor: t, initializers, nodes };
 }
 
@@ -75,7 +112,15 @@ export function castEdit(t: TensorRef, bits: Uint16Array, dtype: 10 | 16): Tenso
   return {
     tensor: t,
     initializers: [{ name: stored, dtype, dims: t.dims, data: bytesOf(bits) }],
-    nodes: [{ name: derived(t, 'cast'), op: 'Cast', inputs: [stored], outputs: [t.name], attributes: [{ name: 'to', i: t.dtype }] }],
+    nodes: [
+      {
+        name: derived(t, 'cast'),
+        op: 'Cast',
+        inputs: [stored],
+        outputs: [t.name],
+        attributes: [{ name: 'to', i: t.dtype }],
+      },
+    ],
   };
 }
 
@@ -90,7 +135,14 @@ export function bf16Edit(t: TensorRef, bits: Uint16Array, opset: number): Tensor
   if (opset >= 13) return castEdit(t, bits, 16);
   const { initializers, nodes, n, v, node, scalar } = unpackGraph(t, 'bf16');
   initializers.push({ name: n('bits'), dtype: 4, dims: t.dims, data: bytesOf(bits) });
-  for (const [name, value] of [['minus1', -1], ['c2', 2], ['c126', 126], ['c128', 128], ['c256', 256]] as const) scalar(name, value);
+  for (const [name, value] of [
+    ['minus1', -1],
+    ['c2', 2],
+    ['c126', 126],
+    ['c128', 128],
+    ['c256', 256],
+  ] as const)
+    scalar(name, value);
   node('Cast', [n('bits')], v('v'), [{ name: 'to', i: 1 }]);
   node('Div', [v('v'), n('c128')], v('t'));
   node('Floor', [v('t')], v('q'));
@@ -117,11 +169,19 @@ export function bf16Edit(t: TensorRef, bits: Uint16Array, opset: number): Tensor
 
 /** The same tensor with new values in its own dtype (pruned weights stored densely). */
 export function denseEdit(t: TensorRef, data: Uint8Array): TensorEdit {
-  return { tensor: t, initializers: [{ name: t.name, dtype: t.dtype, dims: t.dims, data }], nodes: [] };
+  return {
+    tensor: t,
+    initializers: [{ name: t.name, dtype: t.dtype, dims: t.dims, data }],
+    nodes: [],
+  };
 }
 
 /** Weight sharing: uint8 indices into a float codebook, recombined by Gather (any opset). */
-export function codebookEdit(t: TensorRef, indices: Uint8Array, codebook: Float32Array): TensorEdit {
+export function codebookEdit(
+  t: TensorRef,
+  indices: Uint8Array,
+  codebook: Float32Array,
+): TensorEdit {
   const idx = derived(t, 'indices');
   const book = derived(t, 'codebook');
   const initializers: NewTensor[] = [
@@ -132,10 +192,29 @@ export function codebookEdit(t: TensorRef, indices: Uint8Array, codebook: Float3
   const wide = derived(t, 'indices_i32');
   const gathered = t.dtype === 1 ? t.name : derived(t, 'gathered');
   const nodes: NewNode[] = [
-    { name: derived(t, 'cast_indices'), op: 'Cast', inputs: [idx], outputs: [wide], attributes: [{ name: 'to', i: 6 }] },
-    { name: derived(t, 'gather'), op: 'Gather', inputs: [book, wide], outputs: [gathered], attributes: [{ name: 'axis', i: 0 }] },
+    {
+      name: derived(t, 'cast_indices'),
+      op: 'Cast',
+      inputs: [idx],
+      outputs: [wide],
+      attributes: [{ name: 'to', i: 6 }],
+    },
+    {
+      name: derived(t, 'gather'),
+      op: 'Gather',
+      inputs: [book, wide],
+      outputs: [gathered],
+      attributes: [{ name: 'axis', i: 0 }],
+    },
   ];
-  if (gathered !== t.name) nodes.push({ name: derived(t, 'cast_back'), op: 'Cast', inputs: [gathered], outputs: [t.name], attributes: [{ name: 'to', i: t.dtype }] });
+  if (gathered !== t.name)
+    nodes.push({
+      name: derived(t, 'cast_back'),
+      op: 'Cast',
+      inputs: [gathered],
+      outputs: [t.name],
+      attributes: [{ name: 'to', i: t.dtype }],
+    });
   return { tensor: t, initializers, nodes };
 }
 
@@ -165,9 +244,28 @@ function unpackGraph(t: TensorRef, tag: string) {
     nodes,
     n,
     v: (s: string) => `${tag}@${t.span?.[0] ?? t.name}:${s}`,
-    node: (op: string, inputs: string[], output: string, attributes?: NewNode['attributes']) => nodes.push({ name: '', op, inputs, outputs: [output], ...(attributes ? { attributes } : {}) }),
-    shape: (name: string, values: readonly number[]) => initializers.push({ name: n(name), dtype: 7, dims: [values.length], data: int64Bytes([...values]) }),
-    scalar: (name: string, value: number) => initializers.push({ name: n(name), dtype: 1, dims: [], data: bytesOf(Float32Array.of(value)) }),
+    node: (op: string, inputs: string[], output: string, attributes?: NewNode['attributes']) =>
+      nodes.push({
+        name: '',
+        op,
+        inputs,
+        outputs: [output],
+        ...(attributes ? { attributes } : {}),
+      }),
+    shape: (name: string, values: readonly number[]) =>
+      initializers.push({
+        name: n(name),
+        dtype: 7,
+        dims: [values.length],
+        data: int64Bytes([...values]),
+      }),
+    scalar: (name: string, value: number) =>
+      initializers.push({
+        name: n(name),
+        dtype: 1,
+        dims: [],
+        data: bytesOf(Float32Array.of(value)),
+      }),
   };
 }
 
@@ -180,7 +278,16 @@ function unpackGraph(t: TensorRef, tag: string) {
  * opset 10), padded by Pad to whole blocks where a row has several, scaled per block by a broadcast
  * Mul and sliced back.
  */
-export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, dims: readonly number[], axis: number, blockSize: number, opset: number, scaleHalf?: Uint16Array): TensorEdit {
+export function int4Edit(
+  t: TensorRef,
+  codes: Int8Array,
+  scale: Float32Array,
+  dims: readonly number[],
+  axis: number,
+  blockSize: number,
+  opset: number,
+  scaleHalf?: Uint16Array,
+): TensorEdit {
   const { initializers, nodes, n, v, node, shape } = unpackGraph(t, 'int4');
   const scaleDims = blockwiseScaleDims(dims, axis, blockSize);
   /** The block scales: stored float16 (`scaleHalf`) and widened by a Cast, so they multiply in float32; else stored float32. */
@@ -189,7 +296,12 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
       initializers.push({ name: n('scale'), dtype: 1, dims: [...stored], data: bytesOf(scale) });
       return n('scale');
     }
-    initializers.push({ name: n('scale16'), dtype: 10, dims: [...stored], data: bytesOf(scaleHalf) });
+    initializers.push({
+      name: n('scale16'),
+      dtype: 10,
+      dims: [...stored],
+      data: bytesOf(scaleHalf),
+    });
     node('Cast', [n('scale16')], v('scale'), [{ name: 'to', i: 1 }]);
     return v('scale');
   };
@@ -202,10 +314,24 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
     const dequantized = reshaped ? n('dequantized') : t.name;
     initializers.push({ name: n('q4'), dtype: 22, dims: [...dims], data: packNibbles(codes, 0) });
     const s = scales(scaleDims);
-    nodes.push({ name: n('dequantize'), op: 'DequantizeLinear', inputs: [n('q4'), s], outputs: [dequantized], attributes: [{ name: 'axis', i: axis }, { name: 'block_size', i: blockSize }] });
+    nodes.push({
+      name: n('dequantize'),
+      op: 'DequantizeLinear',
+      inputs: [n('q4'), s],
+      outputs: [dequantized],
+      attributes: [
+        { name: 'axis', i: axis },
+        { name: 'block_size', i: blockSize },
+      ],
+    });
     if (reshaped) {
       shape('shape', t.dims);
-      nodes.push({ name: n('to_shape'), op: 'Reshape', inputs: [dequantized, n('shape')], outputs: [t.name] });
+      nodes.push({
+        name: n('to_shape'),
+        op: 'Reshape',
+        inputs: [dequantized, n('shape')],
+        outputs: [t.name],
+      });
     }
     return { tensor: t, initializers, nodes };
   }
@@ -271,10 +397,19 @@ export function int4Edit(t: TensorRef, codes: Int8Array, scale: Float32Array, di
   function slice(input: string, output: string, at: number, end: number): void {
     const tag = output.slice(output.lastIndexOf(':') + 1);
     if (opset < 10) {
-      node('Slice', [input], output, [{ name: 'starts', ints: [0] }, { name: 'ends', ints: [end] }, { name: 'axes', ints: [at] }]);
+      node('Slice', [input], output, [
+        { name: 'starts', ints: [0] },
+        { name: 'ends', ints: [end] },
+        { name: 'axes', ints: [at] },
+      ]);
       return;
     }
-    for (const [k, value] of [['starts', 0], ['ends', end], ['axes', at]] as const) shape(`${tag}_${k}`, [value]);
+    for (const [k, value] of [
+      ['starts', 0],
+      ['ends', end],
+      ['axes', at],
+    ] as const)
+      shape(`${tag}_${k}`, [value]);
     node('Slice', [input, n(`${tag}_starts`), n(`${tag}_ends`), n(`${tag}_axes`)], output);
   }
 }
@@ -287,7 +422,16 @@ export function sparseEdit(t: TensorRef, values: Float32Array): TensorEdit {
   return {
     tensor: t,
     initializers: [],
-    sparseInitializers: [{ name: t.name, dtype: 1, dims: t.dims, nnz: at.length, values: bytesOf(nz), indices: int64Bytes(at) }],
+    sparseInitializers: [
+      {
+        name: t.name,
+        dtype: 1,
+        dims: t.dims,
+        nnz: at.length,
+        values: bytesOf(nz),
+        indices: int64Bytes(at),
+      },
+    ],
     nodes: [],
   };
 }

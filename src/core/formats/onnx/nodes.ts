@@ -70,7 +70,17 @@ function decodeNode(bytes: Uint8Array, index: number, span: [number, number]): G
   } catch (err) {
     invalid(`malformed node: ${(err as Error).message}`);
   }
-  const node: GraphNode = { index, span, name: n.name ?? '', op: n.opType ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], ints: {}, lists: {}, strings: {} };
+  const node: GraphNode = {
+    index,
+    span,
+    name: n.name ?? '',
+    op: n.opType ?? '',
+    inputs: [...(n.input ?? [])],
+    outputs: [...(n.output ?? [])],
+    ints: {},
+    lists: {},
+    strings: {},
+  };
   const A = onnx.AttributeProto.AttributeType;
   for (const a of n.attribute ?? []) {
     const name = a.name ?? '';
@@ -79,7 +89,8 @@ function decodeNode(bytes: Uint8Array, index: number, span: [number, number]): G
     if (type === A.INT) node.ints[name] = Number(a.i ?? 0);
     else if (type === A.FLOAT) (node.floats ??= {})[name] = a.f ?? 0;
     else if (type === A.INTS) node.lists[name] = (a.ints ?? []).map(Number);
-    else if (type === A.STRING) node.strings[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0));
+    else if (type === A.STRING)
+      node.strings[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0));
     const bodies = [a.g, ...(a.graphs ?? [])].filter((g): g is onnx.IGraphProto => Boolean(g));
     if (bodies.length) (node.subgraphInputs ??= []).push(...bodies.flatMap(namesRead));
   }
@@ -90,6 +101,10 @@ function decodeNode(bytes: Uint8Array, index: number, span: [number, number]): G
 function namesRead(g: onnx.IGraphProto): string[] {
   return (g.node ?? []).flatMap((n) => [
     ...(n.input ?? []),
-    ...(n.attribute ?? []).flatMap((a) => [a.g, ...(a.graphs ?? [])].filter((x): x is onnx.IGraphProto => Boolean(x)).flatMap(namesRead)),
+    ...(n.attribute ?? []).flatMap((a) =>
+      [a.g, ...(a.graphs ?? [])]
+        .filter((x): x is onnx.IGraphProto => Boolean(x))
+        .flatMap(namesRead),
+    ),
   ]);
 }

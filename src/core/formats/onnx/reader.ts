@@ -2,8 +2,22 @@ import { dtypeInfo, storageBytes } from '../../dtypes';
 import { invalid } from '../../errors';
 import type { ExternalDataResolver, RandomAccessSource } from '../../io/source';
 import { WireReader } from '../../io/wire';
-import { MAX_GRAPH_DEPTH, MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TENSOR_RANK, MAX_TENSORS } from '../../limits';
-import type { Layer, Model, ModelMetadata, TensorRef, TensorStorage, ValueInfo, WireEncoding } from '../../model';
+import {
+  MAX_GRAPH_DEPTH,
+  MAX_NODES,
+  MAX_TENSOR_ELEMENTS,
+  MAX_TENSOR_RANK,
+  MAX_TENSORS,
+} from '../../limits';
+import type {
+  Layer,
+  Model,
+  ModelMetadata,
+  TensorRef,
+  TensorStorage,
+  ValueInfo,
+  WireEncoding,
+} from '../../model';
 
 /** ONNX protobuf: ModelProto and the messages under it, walked at the wire level. */
 
@@ -93,7 +107,8 @@ export function readOnnx(source: RandomAccessSource, external?: ExternalDataReso
       inputs = g.inputs;
       outputs = g.outputs;
     } else if (field === 8 && wt === 2) metadata.opsets.push(parseOpset(r, r.fieldEnd(end)));
-    else if (field === 14 && wt === 2) metadata.properties.push(parseStringEntry(r, r.fieldEnd(end)));
+    else if (field === 14 && wt === 2)
+      metadata.properties.push(parseStringEntry(r, r.fieldEnd(end)));
     else if (field === 25 && wt === 2) parseFunction(state, r.fieldEnd(end));
   });
   if (!sawGraph) invalid('not an ONNX model: no graph found');
@@ -153,8 +168,10 @@ function parseGraph(
       nodeRanges.push([r.pos, fEnd]);
       r.skip(len);
     } else if (field === 2) name = r.string(len);
-    else if (field === 5) addTensor(state, parseTensor(state, fEnd, 'initializer', scope.path), scope);
-    else if (field === 15) addTensor(state, parseSparse(state, fEnd, 'sparse_initializer', scope.path), scope);
+    else if (field === 5)
+      addTensor(state, parseTensor(state, fEnd, 'initializer', scope.path), scope);
+    else if (field === 15)
+      addTensor(state, parseSparse(state, fEnd, 'sparse_initializer', scope.path), scope);
     else if (field === 11) inputs.push(parseValueInfo(r, fEnd));
     else if (field === 12) outputs.push(parseValueInfo(r, fEnd));
     else r.skip(len);
@@ -185,7 +202,8 @@ function addTensor(state: ParseState, t: TensorRef, scope: Scope | null): number
  */
 function smallInts(r: WireReader, t: TensorRef): number[] | undefined {
   const st = t.storage;
-  if ((t.dtype !== 6 && t.dtype !== 7) || t.count > MAX_TENSOR_RANK || st.kind !== 'proto') return undefined;
+  if ((t.dtype !== 6 && t.dtype !== 7) || t.count > MAX_TENSOR_RANK || st.kind !== 'proto')
+    return undefined;
   const size = t.dtype === 6 ? 4 : 8;
   const saved = r.pos;
   const values: number[] = [];
@@ -195,7 +213,8 @@ function smallInts(r: WireReader, t: TensorRef): number[] | undefined {
     if (st.wire === 'bytes' && wt === 2) {
       const bytes = r.bytes(r.length(st.end));
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let at = 0; at + size <= bytes.length; at += size) values.push(size === 4 ? view.getInt32(at, true) : Number(view.getBigInt64(at, true)));
+      for (let at = 0; at + size <= bytes.length; at += size)
+        values.push(size === 4 ? view.getInt32(at, true) : Number(view.getBigInt64(at, true)));
     } else if (st.wire === 'varint' && wt === 2) {
       const end = r.fieldEnd(st.end);
       while (r.pos < end) {
@@ -215,7 +234,17 @@ function smallInts(r: WireReader, t: TensorRef): number[] | undefined {
 function parseNode(state: ParseState, end: number, scope: Scope, depth: number): void {
   const r = state.r;
   if (state.nodes.length >= MAX_NODES) invalid(`more than ${MAX_NODES} nodes`);
-  const node: NodeInfo = { name: '', op: '', domain: '', inputs: [], outputs: [], attributeTensors: [], ints: {}, lists: {}, scope };
+  const node: NodeInfo = {
+    name: '',
+    op: '',
+    domain: '',
+    inputs: [],
+    outputs: [],
+    attributeTensors: [],
+    ints: {},
+    lists: {},
+    scope,
+  };
   const span: [number, number] = [r.pos, end];
   const outputs = node.outputs;
   const attributes: [number, number][] = [];
@@ -239,7 +268,15 @@ function parseNode(state: ParseState, end: number, scope: Scope, depth: number):
   const isConstant = node.op === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx');
   for (const [start, aEnd] of attributes) {
     r.pos = start;
-    parseAttribute(state, aEnd, node, isConstant ? outputs[0] ?? node.name : null, scope, depth, span);
+    parseAttribute(
+      state,
+      aEnd,
+      node,
+      isConstant ? (outputs[0] ?? node.name) : null,
+      scope,
+      depth,
+      span,
+    );
   }
   r.pos = end;
 }
@@ -300,14 +337,23 @@ function parseAttribute(
     }
   });
   if (intValue !== undefined && name && constantOutput === null) node.ints[name] = intValue;
-  if (ints > 0 && intList.length === ints && name && constantOutput === null) node.lists[name] = intList;
-  const proto = (field: number, wire: WireEncoding): TensorStorage => ({ kind: 'proto', start, end, field, wire });
+  if (ints > 0 && intList.length === ints && name && constantOutput === null)
+    node.lists[name] = intList;
+  const proto = (field: number, wire: WireEncoding): TensorStorage => ({
+    kind: 'proto',
+    start,
+    end,
+    field,
+    wire,
+  });
   const label = constantOutput ?? `${node.name}.${name}`;
   const origin = constantOutput !== null ? 'Constant' : 'attribute';
   const isValue = constantOutput !== null;
   tensors.forEach(([tStart, tEnd, sparse], i) => {
     r.pos = tStart;
-    const t = sparse ? parseSparse(state, tEnd, origin, scope.path) : parseTensor(state, tEnd, origin, scope.path);
+    const t = sparse
+      ? parseSparse(state, tEnd, origin, scope.path)
+      : parseTensor(state, tEnd, origin, scope.path);
     t.name = tensors.length > 1 ? `${label}[${i}]` : label;
     if (isValue) t.span = nodeSpan;
     const index = addTensor(state, t, isValue ? scope : null);
@@ -317,17 +363,49 @@ function parseAttribute(
     const count = name === 'value_float' ? 1 : floats;
     const dims = name === 'value_float' ? [] : [count];
     const storage = proto(name === 'value_float' ? 2 : 7, 'f32');
-    addTensor(state, { name: label, dtype: 1, dims, count, bytes: count * 4, origin, scope: scope.path, storage, span: nodeSpan }, scope);
+    addTensor(
+      state,
+      {
+        name: label,
+        dtype: 1,
+        dims,
+        count,
+        bytes: count * 4,
+        origin,
+        scope: scope.path,
+        storage,
+        span: nodeSpan,
+      },
+      scope,
+    );
   } else if (isValue && (name === 'value_ints' || name === 'value_int') && (ints > 0 || hasI)) {
     const count = name === 'value_int' ? 1 : ints;
     const dims = name === 'value_int' ? [] : [count];
     const storage = proto(name === 'value_int' ? 3 : 8, 'varint');
-    addTensor(state, { name: label, dtype: 7, dims, count, bytes: count * 8, origin, scope: scope.path, storage, span: nodeSpan }, scope);
+    addTensor(
+      state,
+      {
+        name: label,
+        dtype: 7,
+        dims,
+        count,
+        bytes: count * 8,
+        origin,
+        scope: scope.path,
+        storage,
+        span: nodeSpan,
+      },
+      scope,
+    );
   }
   graphs.forEach(([gStart, gEnd], i) => {
     r.pos = gStart;
     const suffix = graphs.length > 1 ? `${name}[${i}]` : name;
-    const child: Scope = { path: `${scope.path ? scope.path + '/' : ''}${node.name}/${suffix}`, parent: scope, names: new Map() };
+    const child: Scope = {
+      path: `${scope.path ? scope.path + '/' : ''}${node.name}/${suffix}`,
+      parent: scope,
+      names: new Map(),
+    };
     parseGraph(state, gEnd, child, depth + 1);
   });
   r.pos = end;
@@ -386,7 +464,8 @@ function parseTensorType(r: WireReader, end: number, v: ValueInfo): void {
             dim = r.int64;
           } else if (d === 2 && dw === 2) dim = r.string(r.length(dEnd));
         });
-        if (shape.length >= MAX_TENSOR_RANK) invalid(`value ${v.name} has more than ${MAX_TENSOR_RANK} dimensions`);
+        if (shape.length >= MAX_TENSOR_RANK)
+          invalid(`value ${v.name} has more than ${MAX_TENSOR_RANK} dimensions`);
         shape.push(dim);
       });
     }
@@ -398,7 +477,8 @@ function elementCount(dims: number[], what: string): number {
   for (const d of dims) {
     if (!Number.isSafeInteger(d) || d < 0) invalid(`${what} has invalid dimension ${d}`);
     count *= d;
-    if (count > MAX_TENSOR_ELEMENTS) invalid(`${what} has more than ${MAX_TENSOR_ELEMENTS} elements`);
+    if (count > MAX_TENSOR_ELEMENTS)
+      invalid(`${what} has more than ${MAX_TENSOR_ELEMENTS} elements`);
   }
   return count;
 }
@@ -420,7 +500,8 @@ function parseTensor(state: ParseState, end: number, origin: string, scopePath: 
         const dEnd = r.fieldEnd(end);
         while (r.pos < dEnd) dims.push(readDim(r));
       } else dims.push(readDim(r));
-      if (dims.length > MAX_TENSOR_RANK) invalid(`tensor at offset ${start} has more than ${MAX_TENSOR_RANK} dimensions`);
+      if (dims.length > MAX_TENSOR_RANK)
+        invalid(`tensor at offset ${start} has more than ${MAX_TENSOR_RANK} dimensions`);
     } else if (field === 2 && wt === 0) dtype = r.varint();
     else if (field === 8 && wt === 2) name = r.string(r.length(end));
     else if (field === 9 && wt === 2) {
@@ -437,7 +518,17 @@ function parseTensor(state: ParseState, end: number, origin: string, scopePath: 
   const count = elementCount(dims, what);
   const info = dtypeInfo(dtype);
   const bytes = storageBytes(dtype, count);
-  const ref: TensorRef = { name, dtype, dims, count, bytes, origin, scope: scopePath, storage: { kind: 'none' }, span: [start, end] };
+  const ref: TensorRef = {
+    name,
+    dtype,
+    dims,
+    count,
+    bytes,
+    origin,
+    scope: scopePath,
+    storage: { kind: 'none' },
+    span: [start, end],
+  };
   if (!info.numeric) {
     ref.storage = { kind: 'none', reason: `${info.name} elements have no numeric statistics` };
   } else if (externalLocation) {
@@ -446,10 +537,14 @@ function parseTensor(state: ParseState, end: number, origin: string, scopePath: 
     ref.storage =
       raw[1] === bytes
         ? { kind: 'proto', start, end, field: 9, wire: 'bytes' }
-        : { kind: 'none', reason: `raw_data holds ${raw[1]} bytes but ${info.name}${JSON.stringify(dims)} needs ${bytes}` };
+        : {
+            kind: 'none',
+            reason: `raw_data holds ${raw[1]} bytes but ${info.name}${JSON.stringify(dims)} needs ${bytes}`,
+          };
   } else if (count > 0) {
     const typed = typedField(dtype);
-    if (typed && fieldsPresent.has(typed[0])) ref.storage = { kind: 'proto', start, end, field: typed[0], wire: typed[1] };
+    if (typed && fieldsPresent.has(typed[0]))
+      ref.storage = { kind: 'proto', start, end, field: typed[0], wire: typed[1] };
     else ref.storage = { kind: 'none', reason: 'tensor has no data' };
   }
   r.pos = end;
@@ -462,22 +557,32 @@ function readDim(r: WireReader): number {
   return r.int64;
 }
 
-function resolveExternal(state: ParseState, ext: Record<string, string>, bytes: number, what: string): TensorStorage {
+function resolveExternal(
+  state: ParseState,
+  ext: Record<string, string>,
+  bytes: number,
+  what: string,
+): TensorStorage {
   const location = ext.location;
   if (!location) invalid(`${what} uses external data but names no location`);
-  if (!state.external) invalid(`${what} uses external data '${location}', which cannot be read from here`);
+  if (!state.external)
+    invalid(`${what} uses external data '${location}', which cannot be read from here`);
   const offset = ext.offset === undefined ? 0 : parseExtNumber(ext.offset, 'offset', what);
   const length = ext.length === undefined ? bytes : parseExtNumber(ext.length, 'length', what);
-  if (length !== bytes) invalid(`${what}: external length ${length} does not match its ${bytes} bytes of elements`);
+  if (length !== bytes)
+    invalid(`${what}: external length ${length} does not match its ${bytes} bytes of elements`);
   const source = state.external.open(location);
   if (offset + length > source.size()) {
-    invalid(`${what}: external range ${offset}+${length} is past the end of '${location}' (${source.size()} bytes)`);
+    invalid(
+      `${what}: external range ${offset}+${length} is past the end of '${location}' (${source.size()} bytes)`,
+    );
   }
   return { kind: 'external', file: location, offset, length };
 }
 
 function parseExtNumber(text: string, key: string, what: string): number {
-  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) invalid(`${what}: external ${key} '${text}' is not a valid size`);
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text)))
+    invalid(`${what}: external ${key} '${text}' is not a valid size`);
   return Number(text);
 }
 
@@ -498,17 +603,31 @@ function parseSparse(state: ParseState, end: number, origin: string, scopePath: 
         const dEnd = r.fieldEnd(end);
         while (r.pos < dEnd) dims.push(readDim(r));
       } else dims.push(readDim(r));
-      if (dims.length > MAX_TENSOR_RANK) invalid(`sparse tensor has more than ${MAX_TENSOR_RANK} dimensions`);
+      if (dims.length > MAX_TENSOR_RANK)
+        invalid(`sparse tensor has more than ${MAX_TENSOR_RANK} dimensions`);
     }
   });
   if (!values) invalid(`sparse tensor at offset ${end} has no values`);
   const name = values.name;
   const count = elementCount(dims, `sparse tensor '${name}'`);
-  if (values.count > count) invalid(`sparse tensor '${name}' has ${values.count} values for ${count} elements`);
+  if (values.count > count)
+    invalid(`sparse tensor '${name}' has ${values.count} values for ${count} elements`);
   const storage: TensorStorage =
-    values.storage.kind === 'none' ? values.storage : { kind: 'sparse', values: values.storage, valueCount: values.count };
+    values.storage.kind === 'none'
+      ? values.storage
+      : { kind: 'sparse', values: values.storage, valueCount: values.count };
   const bytes = values.bytes + (indices?.bytes ?? 0);
-  return { name, dtype: values.dtype, dims, count, bytes, origin, scope: scopePath, storage, span: [start, end] };
+  return {
+    name,
+    dtype: values.dtype,
+    dims,
+    count,
+    bytes,
+    origin,
+    scope: scopePath,
+    storage,
+    span: [start, end],
+  };
 }
 
 /**
@@ -534,7 +653,16 @@ function linkLayers(state: ParseState): { layers: Layer[]; otherNodes: Layer[] }
         }
       }
     });
-    const layer: Layer = { name: node.name, op: node.op, domain: node.domain, scope: node.scope.path, tensors: found, slots, inputs: node.inputs, outputs: node.outputs };
+    const layer: Layer = {
+      name: node.name,
+      op: node.op,
+      domain: node.domain,
+      scope: node.scope.path,
+      tensors: found,
+      slots,
+      inputs: node.inputs,
+      outputs: node.outputs,
+    };
     if (Object.keys(node.ints).length) layer.attributes = node.ints;
     if (Object.keys(node.lists).length) layer.lists = node.lists;
     (found.length ? layers : otherNodes).push(layer);

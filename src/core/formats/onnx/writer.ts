@@ -100,7 +100,14 @@ class Message {
   constructor(readonly field: number) {}
   push(p: Piece): void {
     const last = this.pieces[this.pieces.length - 1];
-    if (!(p instanceof Uint8Array) && !(p instanceof Message) && last && !(last instanceof Uint8Array) && !(last instanceof Message) && last.copy[1] === p.copy[0]) {
+    if (
+      !(p instanceof Uint8Array) &&
+      !(p instanceof Message) &&
+      last &&
+      !(last instanceof Uint8Array) &&
+      !(last instanceof Message) &&
+      last.copy[1] === p.copy[0]
+    ) {
       last.copy = [last.copy[0], p.copy[1]];
     } else this.pieces.push(p);
   }
@@ -112,7 +119,8 @@ class Message {
 
 function pieceLength(p: Piece): number {
   if (p instanceof Uint8Array) return p.length;
-  if (p instanceof Message) return varintBytes(tag(p.field, 2)).length + varintBytes(p.length).length + p.length;
+  if (p instanceof Message)
+    return varintBytes(tag(p.field, 2)).length + varintBytes(p.length).length + p.length;
   return p.copy[1] - p.copy[0];
 }
 
@@ -148,7 +156,9 @@ function externalFields(p: ExternalPlacement): Uint8Array {
     ['location', p.location],
     ['offset', String(p.offset)],
     ['length', String(p.length)],
-  ].map(([key, value]) => lengthDelimited(13, onnx.StringStringEntryProto.encode({ key, value }).finish()));
+  ].map(([key, value]) =>
+    lengthDelimited(13, onnx.StringStringEntryProto.encode({ key, value }).finish()),
+  );
   return Uint8Array.from([...entries.flatMap((e) => [...e]), ...varintBytes(tag(14, 0)), 1]);
 }
 
@@ -168,7 +178,9 @@ function tensorMessage(field: number, t: NewTensor): Message {
 function sparseMessage(t: NewSparseTensor): Message {
   const m = new Message(15);
   m.push(tensorMessage(1, { name: t.name, dtype: t.dtype, dims: [t.nnz], data: t.values }));
-  m.push(tensorMessage(2, { name: `${t.name}::indices`, dtype: 7, dims: [t.nnz], data: t.indices }));
+  m.push(
+    tensorMessage(2, { name: `${t.name}::indices`, dtype: 7, dims: [t.nnz], data: t.indices }),
+  );
   for (const d of t.dims) {
     m.push(varintBytes(tag(3, 0)));
     m.push(varintBytes(d));
@@ -181,10 +193,18 @@ function nodeBytes(n: NewNode): Uint8Array {
   const attribute = (n.attributes ?? []).map((a) => {
     if (a.ints) return { name: a.name, type: A.INTS, ints: a.ints };
     if (a.f !== undefined) return { name: a.name, type: A.FLOAT, f: a.f };
-    if (a.s !== undefined) return { name: a.name, type: A.STRING, s: new TextEncoder().encode(a.s) };
+    if (a.s !== undefined)
+      return { name: a.name, type: A.STRING, s: new TextEncoder().encode(a.s) };
     return { name: a.name, type: A.INT, i: a.i ?? 0 };
   });
-  const payload = onnx.NodeProto.encode({ name: n.name, opType: n.op, domain: n.domain ?? '', input: n.inputs, output: n.outputs, attribute }).finish();
+  const payload = onnx.NodeProto.encode({
+    name: n.name,
+    opType: n.op,
+    domain: n.domain ?? '',
+    input: n.inputs,
+    output: n.outputs,
+    attribute,
+  }).finish();
   return lengthDelimited(1, payload);
 }
 
@@ -231,13 +251,20 @@ class Rewriter {
       if (!e.tensor.span) invalid(`tensor '${e.tensor.name}' has no declaration to replace`);
       this.bySpan.set(e.tensor.span[0], e);
     }
-    this.starts = [...new Set([...this.bySpan.keys(), ...(plan.relocations?.keys() ?? []), ...(plan.nodes?.keys() ?? [])])].sort((a, b) => a - b);
+    this.starts = [
+      ...new Set([
+        ...this.bySpan.keys(),
+        ...(plan.relocations?.keys() ?? []),
+        ...(plan.nodes?.keys() ?? []),
+      ]),
+    ].sort((a, b) => a - b);
   }
 
   /** An external-data TensorProto pointed at its new place: every field but the old location kept. */
   private relocated(field: number, f: Field, to: ExternalPlacement): Message {
     const m = new Message(field);
-    for (const g of readFields(this.r, f.start, f.end)) if (g.field !== 13 && g.field !== 14) m.push({ copy: [g.at, g.end] });
+    for (const g of readFields(this.r, f.start, f.end))
+      if (g.field !== 13 && g.field !== 14) m.push({ copy: [g.at, g.end] });
     m.push(externalFields(to));
     return m;
   }
@@ -264,28 +291,51 @@ class Rewriter {
     const fields = readFields(this.r, 0, this.source.size());
     const opsets = new Map((this.plan.opsets ?? []).map((o) => [o.domain, o.version]));
     for (const f of fields) {
-      if (f.field === 7 && f.wt === 2 && (this.hasEdit(f.start, f.end) || this.plan.outputs?.length)) root.push(this.graph(7, f, this.plan.outputs));
+      if (
+        f.field === 7 &&
+        f.wt === 2 &&
+        (this.hasEdit(f.start, f.end) || this.plan.outputs?.length)
+      )
+        root.push(this.graph(7, f, this.plan.outputs));
       else if (f.field === 1 && f.wt === 0 && this.plan.irVersion !== undefined) {
         this.r.pos = f.start;
         this.r.varint();
         const current = this.r.varint();
-        root.push(Uint8Array.from([...varintBytes(tag(1, 0)), ...varintBytes(Math.max(current, this.plan.irVersion))]));
-      }
-      else if (f.field === 8 && f.wt === 2 && opsets.size) {
+        root.push(
+          Uint8Array.from([
+            ...varintBytes(tag(1, 0)),
+            ...varintBytes(Math.max(current, this.plan.irVersion)),
+          ]),
+        );
+      } else if (f.field === 8 && f.wt === 2 && opsets.size) {
         const current = this.opset(f);
         // 'ai.onnx' is another spelling of the default domain: raise that import, never add a second one.
         const key = current.domain === 'ai.onnx' ? '' : current.domain;
         const wanted = opsets.get(key);
         if (wanted !== undefined) {
           opsets.delete(key);
-          root.push(lengthDelimited(8, onnx.OperatorSetIdProto.encode({ domain: current.domain, version: Math.max(wanted, current.version) }).finish()));
+          root.push(
+            lengthDelimited(
+              8,
+              onnx.OperatorSetIdProto.encode({
+                domain: current.domain,
+                version: Math.max(wanted, current.version),
+              }).finish(),
+            ),
+          );
         } else root.push({ copy: [f.at, f.end] });
-      } else if (f.field === 14 && f.wt === 2 && this.plan.metadata?.some((e) => e.key === this.entryKey(f))) {
+      } else if (
+        f.field === 14 &&
+        f.wt === 2 &&
+        this.plan.metadata?.some((e) => e.key === this.entryKey(f))
+      ) {
         // Replaced below.
       } else root.push({ copy: [f.at, f.end] });
     }
-    for (const e of this.plan.metadata ?? []) root.push(lengthDelimited(14, onnx.StringStringEntryProto.encode(e).finish()));
-    for (const [domain, version] of opsets) root.push(lengthDelimited(8, onnx.OperatorSetIdProto.encode({ domain, version }).finish()));
+    for (const e of this.plan.metadata ?? [])
+      root.push(lengthDelimited(14, onnx.StringStringEntryProto.encode(e).finish()));
+    for (const [domain, version] of opsets)
+      root.push(lengthDelimited(8, onnx.OperatorSetIdProto.encode({ domain, version }).finish()));
     return root;
   }
 
@@ -317,7 +367,11 @@ class Rewriter {
   private graph(field: number, g: Field, outputs: RewritePlan['outputs'] = []): Message {
     const m = new Message(field);
     const fields = readFields(this.r, g.start, g.end);
-    const owned = fields.map((f) => ((f.field === 1 || f.field === 5 || f.field === 15) && f.wt === 2 ? this.ownEdit(f) : undefined));
+    const owned = fields.map((f) =>
+      (f.field === 1 || f.field === 5 || f.field === 15) && f.wt === 2
+        ? this.ownEdit(f)
+        : undefined,
+    );
     const edits = owned.filter((e): e is TensorEdit => Boolean(e));
     const removed = new Set(edits.map((e) => e.tensor.name));
     let nodesPlaced = false;
@@ -329,9 +383,17 @@ class Rewriter {
       if (f.field === 1 && !nodesPlaced) placeNodes();
       if (owned[i]) return;
       // An initializer listed as a graph input (IR < 4) would become a required input once removed.
-      if (f.field === 11 && f.wt === 2 && removed.size && removed.has(this.valueInfoName(f))) return;
-      if (f.field === 13 && f.wt === 2 && field === 7 && this.plan.dropValueInfo?.has(this.valueInfoName(f))) return;
-      const replaced = f.field === 1 && f.wt === 2 && field === 7 ? this.plan.nodes?.get(f.start) : undefined;
+      if (f.field === 11 && f.wt === 2 && removed.size && removed.has(this.valueInfoName(f)))
+        return;
+      if (
+        f.field === 13 &&
+        f.wt === 2 &&
+        field === 7 &&
+        this.plan.dropValueInfo?.has(this.valueInfoName(f))
+      )
+        return;
+      const replaced =
+        f.field === 1 && f.wt === 2 && field === 7 ? this.plan.nodes?.get(f.start) : undefined;
       if (replaced) {
         for (const bytes of replaced) m.push(lengthDelimited(1, bytes));
         return;
@@ -345,7 +407,16 @@ class Rewriter {
     for (const e of edits) for (const t of e.initializers) m.push(tensorMessage(5, t));
     for (const e of edits) for (const t of e.sparseInitializers ?? []) m.push(sparseMessage(t));
     // dtype 0: an untyped output (onnxruntime infers it), for reading back activations of every type at once.
-    for (const o of outputs) m.push(lengthDelimited(12, onnx.ValueInfoProto.encode({ name: o.name, ...(o.dtype ? { type: { tensorType: { elemType: o.dtype } } } : {}) }).finish()));
+    for (const o of outputs)
+      m.push(
+        lengthDelimited(
+          12,
+          onnx.ValueInfoProto.encode({
+            name: o.name,
+            ...(o.dtype ? { type: { tensorType: { elemType: o.dtype } } } : {}),
+          }).finish(),
+        ),
+      );
     return m;
   }
 
@@ -366,7 +437,8 @@ class Rewriter {
   private attribute(a: Field): Message {
     const m = new Message(5);
     for (const f of readFields(this.r, a.start, a.end)) {
-      if ((f.field === 6 || f.field === 11) && f.wt === 2 && this.hasEdit(f.start, f.end)) m.push(this.graph(f.field, f));
+      if ((f.field === 6 || f.field === 11) && f.wt === 2 && this.hasEdit(f.start, f.end))
+        m.push(this.graph(f.field, f));
       else m.push({ copy: [f.at, f.end] });
     }
     return m;
@@ -384,7 +456,7 @@ function emit(p: Piece, source: RandomAccessSource, sink: ByteSink, buf: Uint8Ar
     }
     for (const q of p.pieces) emit(q, source, sink, buf);
   } else {
-    for (let at = p.copy[0]; at < p.copy[1]; ) {
+    for (let at = p.copy[0]; at < p.copy[1];) {
       const n = source.read(at, buf.subarray(0, Math.min(buf.length, p.copy[1] - at)));
       if (n <= 0) invalid(`unexpected end of ${source.name} at ${at}`);
       sink.write(buf.slice(0, n));

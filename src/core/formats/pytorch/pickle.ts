@@ -86,7 +86,20 @@ export class PyObject {
 /** Values the hooks create (tensors, storages, dtypes). */
 export abstract class PyHost {}
 
-export type PyValue = null | boolean | number | bigint | string | PyValue[] | PyTuple | PyDict | PySet | PyBytes | PyGlobal | PyObject | PyHost;
+export type PyValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | PyValue[]
+  | PyTuple
+  | PyDict
+  | PySet
+  | PyBytes
+  | PyGlobal
+  | PyObject
+  | PyHost;
 
 export interface PickleHooks {
   /** The value GLOBAL module.name stands for; never imports anything. */
@@ -128,7 +141,13 @@ export function typeName(v: PyValue): string {
   if (v instanceof PyGlobal) return v.qualified;
   if (v instanceof PyObject) return v.type;
   if (v instanceof PyHost) return v.constructor.name;
-  return typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? 'float' : 'int';
+  return typeof v === 'string'
+    ? 'str'
+    : typeof v === 'boolean'
+      ? 'bool'
+      : typeof v === 'number'
+        ? 'float'
+        : 'int';
 }
 
 /** Little-endian two's-complement integer of `b` as a number when exact, else a bigint. */
@@ -137,26 +156,42 @@ function decodeLong(b: Uint8Array): number | bigint {
   let v = 0n;
   for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(v)
+    : v;
 }
 
 function parseTextInt(line: string): number | bigint {
   const s = line.endsWith('L') ? line.slice(0, -1) : line;
   if (!/^[-+]?\d+$/.test(s)) invalid(`pickle integer '${line.slice(0, 40)}' is malformed`);
   const v = BigInt(s);
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(v)
+    : v;
 }
 
 /** Python string literal escapes of protocol 0 STRING / raw-unicode-escape of UNICODE. */
 function unescape(s: string): string {
   return s.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_, e: string) => {
     if (e.length > 1) return String.fromCodePoint(parseInt(e.slice(1), 16));
-    return ({ n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\', "'": "'", '"': '"' } as Record<string, string>)[e] ?? `\\${e}`;
+    return (
+      (
+        { n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\', "'": "'", '"': '"' } as Record<
+          string,
+          string
+        >
+      )[e] ?? `\\${e}`
+    );
   });
 }
 
 /** Runs the pickle in [start, end) of `source` and returns the object STOP leaves. */
-export function readPickle(source: RandomAccessSource, start: number, end: number, hooks: PickleHooks): PickleResult {
+export function readPickle(
+  source: RandomAccessSource,
+  start: number,
+  end: number,
+  hooks: PickleHooks,
+): PickleResult {
   const r = new WireReader(source, start, end);
   const stack: (PyValue | typeof MARK)[] = [];
   const memo = new Map<number, PyValue>();
@@ -173,8 +208,10 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
     return hi * 0x100000000 + lo;
   };
   const length = (n: number, what: string): number => {
-    if (n > end - r.pos) invalid(`pickle ${what} of ${n} bytes runs past the end of the pickle ${where()}`);
-    if (n > MAX_INLINE_FIELD_BYTES) invalid(`pickle ${what} of ${n} bytes exceeds the ${MAX_INLINE_FIELD_BYTES}-byte limit`);
+    if (n > end - r.pos)
+      invalid(`pickle ${what} of ${n} bytes runs past the end of the pickle ${where()}`);
+    if (n > MAX_INLINE_FIELD_BYTES)
+      invalid(`pickle ${what} of ${n} bytes exceeds the ${MAX_INLINE_FIELD_BYTES}-byte limit`);
     return n;
   };
   const line = (): string => {
@@ -182,14 +219,17 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
     for (;;) {
       const b = r.byte();
       if (b === 0x0a) break;
-      if (bytes.length >= MAX_PICKLE_LINE) invalid(`pickle text line longer than ${MAX_PICKLE_LINE} bytes ${where()}`);
+      if (bytes.length >= MAX_PICKLE_LINE)
+        invalid(`pickle text line longer than ${MAX_PICKLE_LINE} bytes ${where()}`);
       bytes.push(b);
     }
     return latin1.decode(Uint8Array.from(bytes));
   };
   const push = (v: PyValue | typeof MARK) => {
-    if (stack.length >= MAX_PICKLE_STACK) invalid(`pickle stack exceeds ${MAX_PICKLE_STACK} entries ${where()}`);
-    if (++created > MAX_PICKLE_VALUES) invalid(`pickle creates more than ${MAX_PICKLE_VALUES} values`);
+    if (stack.length >= MAX_PICKLE_STACK)
+      invalid(`pickle stack exceeds ${MAX_PICKLE_STACK} entries ${where()}`);
+    if (++created > MAX_PICKLE_VALUES)
+      invalid(`pickle creates more than ${MAX_PICKLE_VALUES} values`);
     stack.push(v);
   };
   const pop = (): PyValue => {
@@ -210,7 +250,8 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
     return items;
   };
   const put = (i: number) => {
-    if (!memo.has(i) && memo.size >= MAX_PICKLE_MEMO) invalid(`pickle memo exceeds ${MAX_PICKLE_MEMO} entries`);
+    if (!memo.has(i) && memo.size >= MAX_PICKLE_MEMO)
+      invalid(`pickle memo exceeds ${MAX_PICKLE_MEMO} entries`);
     memo.set(i, top());
   };
   const get = (i: number) => {
@@ -218,9 +259,11 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
     if (v === undefined) invalid(`pickle memo has no entry ${i} ${where()}`);
     push(v);
   };
-  const global = (module: string, name: string) => push(hooks.global(PY2_MODULES[module] ?? module, name));
+  const global = (module: string, name: string) =>
+    push(hooks.global(PY2_MODULES[module] ?? module, name));
   const call = (callable: PyValue, args: PyValue) => {
-    if (!(args instanceof PyTuple)) invalid(`pickle call of ${typeName(callable)} with ${typeName(args)} arguments ${where()}`);
+    if (!(args instanceof PyTuple))
+      invalid(`pickle call of ${typeName(callable)} with ${typeName(args)} arguments ${where()}`);
     const v = hooks.call(callable, args.items);
     return v === undefined ? new PyObject(typeName(callable), args.items) : v;
   };
@@ -234,7 +277,11 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
   };
   // Loops, not push(...items): a million spread arguments would overflow the JS stack.
   const append = (target: PyValue, items: PyValue[]) => {
-    const into = Array.isArray(target) ? target : target instanceof PyObject ? target.items : invalid(`pickle appends to a ${typeName(target)} ${where()}`);
+    const into = Array.isArray(target)
+      ? target
+      : target instanceof PyObject
+        ? target.items
+        : invalid(`pickle appends to a ${typeName(target)} ${where()}`);
     for (const v of items) into.push(v);
   };
 
@@ -326,7 +373,8 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
         // STRING (text): a quoted Python 2 str literal
         const s = line();
         const q = s[0];
-        if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q) invalid(`pickle STRING is not quoted ${where()}`);
+        if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q)
+          invalid(`pickle STRING is not quoted ${where()}`);
         push(unescape(s.slice(1, -1)));
         break;
       }
@@ -416,7 +464,8 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
         // ADDITEMS
         const items = popMark();
         const s = top();
-        if (!(s instanceof PySet) && !(s instanceof PyObject)) invalid(`pickle adds items to a ${typeName(s)} ${where()}`);
+        if (!(s instanceof PySet) && !(s instanceof PyObject))
+          invalid(`pickle adds items to a ${typeName(s)} ${where()}`);
         for (const v of items) s.items.push(v);
         break;
       }
@@ -454,7 +503,8 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') invalid(`pickle STACK_GLOBAL needs two strings ${where()}`);
+        if (typeof module !== 'string' || typeof name !== 'string')
+          invalid(`pickle STACK_GLOBAL needs two strings ${where()}`);
         global(module, name);
         break;
       }
@@ -475,8 +525,18 @@ export function readPickle(source: RandomAccessSource, start: number, end: numbe
         const kwargs = pop();
         const args = pop();
         const cls = pop();
-        if (!(args instanceof PyTuple)) invalid(`pickle NEWOBJ_EX with ${typeName(args)} arguments ${where()}`);
-        push(call(cls, new PyTuple(kwargs instanceof PyDict && kwargs.entries.length === 0 ? args.items : [...args.items, kwargs])));
+        if (!(args instanceof PyTuple))
+          invalid(`pickle NEWOBJ_EX with ${typeName(args)} arguments ${where()}`);
+        push(
+          call(
+            cls,
+            new PyTuple(
+              kwargs instanceof PyDict && kwargs.entries.length === 0
+                ? args.items
+                : [...args.items, kwargs],
+            ),
+          ),
+        );
         break;
       }
       case 0x62: {

@@ -20,7 +20,9 @@ const MAX_TEXT = 200;
 
 const EXTENSIONS = ['.pt', '.pth', '.ckpt', '.bin'];
 /** torch.save before 1.6: a pickled magic number 0x1950a86a20f9469cfc6c at offset 0. */
-const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+const LEGACY_MAGIC = [
+  0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+];
 /** Module internals whose contents torch.save(model) nests but state_dict() flattens. */
 const MODULE_INTERNALS = new Set(['_parameters', '_buffers', '_modules']);
 
@@ -46,7 +48,9 @@ export function sniffPytorch(source: RandomAccessSource, fileName: string): bool
     if (ext) return true;
     const nameLen = h.length >= 30 ? h[26] | (h[27] << 8) : 0;
     const first = new TextDecoder().decode(h.subarray(30, 30 + nameLen));
-    return /^[^/]+\/(data\.pkl|constants\.pkl|version|byteorder|data\/|code\/|\.data\/)/.test(first);
+    return /^[^/]+\/(data\.pkl|constants\.pkl|version|byteorder|data\/|code\/|\.data\/)/.test(
+      first,
+    );
   }
   return ext !== undefined && ext !== '.bin';
 }
@@ -68,7 +72,10 @@ interface Owner {
 
 export function readPytorch(source: RandomAccessSource): Model {
   const h = head(source, 64);
-  if (isLegacy(h)) invalid('legacy PyTorch checkpoint (torch.save before 1.6, not a zip archive): not supported; re-save it with a current torch.save');
+  if (isLegacy(h))
+    invalid(
+      'legacy PyTorch checkpoint (torch.save before 1.6, not a zip archive): not supported; re-save it with a current torch.save',
+    );
   if (!isZip(h)) {
     if (h[0] === 0x80) invalid('a raw pickle, not a torch.save zip archive: not supported');
     invalid('not a PyTorch checkpoint: torch.save writes a zip archive, and this file is not one');
@@ -77,10 +84,15 @@ export function readPytorch(source: RandomAccessSource): Model {
   const zip = ZipArchive.open(source, MAX_TENSORS + 64);
   const pkls = zip.entries.filter((e) => /^([^/]+\/)?data\.pkl$/.test(e.name));
   if (zip.entries.some((e) => /^[^/]+\/(constants\.pkl$|code\/)/.test(e.name))) {
-    invalid('TorchScript archive (torch.jit.save): not supported; Model Lens reads torch.save checkpoints');
+    invalid(
+      'TorchScript archive (torch.jit.save): not supported; Model Lens reads torch.save checkpoints',
+    );
   }
   if (pkls.length === 0) invalid('zip archive without data.pkl: not a PyTorch checkpoint');
-  if (pkls.length > 1) invalid(`zip archive holds ${pkls.length} data.pkl records (${pkls.map((e) => e.name).join(', ')}); expected one`);
+  if (pkls.length > 1)
+    invalid(
+      `zip archive holds ${pkls.length} data.pkl records (${pkls.map((e) => e.name).join(', ')}); expected one`,
+    );
   const pkl = pkls[0];
   const prefix = pkl.name.slice(0, -'data.pkl'.length);
   const properties: { key: string; value: string }[] = [];
@@ -92,7 +104,8 @@ export function readPytorch(source: RandomAccessSource): Model {
     return new TextDecoder().decode(readExactly(source, zip.dataOffset(e), e.size)).trim();
   };
   const byteorder = smallText('byteorder');
-  if (byteorder === 'big') invalid('big-endian checkpoint (saved on a big-endian machine): not supported');
+  if (byteorder === 'big')
+    invalid('big-endian checkpoint (saved on a big-endian machine): not supported');
   const version = smallText('.data/version') ?? smallText('version');
   if (version) properties.push({ key: 'serialization version', value: version });
   if (byteorder) properties.push({ key: 'byteorder', value: byteorder });
@@ -105,8 +118,12 @@ export function readPytorch(source: RandomAccessSource): Model {
   properties.push({ key: 'pickle protocol', value: String(protocol) });
 
   const { found, owners, tooDeep } = findTensors(root);
-  if (tooDeep) warnings.push(`containers nested deeper than ${MAX_CONTAINER_DEPTH} levels were not searched for tensors`);
-  if (found.length > MAX_TENSORS) invalid(`checkpoint lists ${found.length} tensors, more than the limit of ${MAX_TENSORS}`);
+  if (tooDeep)
+    warnings.push(
+      `containers nested deeper than ${MAX_CONTAINER_DEPTH} levels were not searched for tensors`,
+    );
+  if (found.length > MAX_TENSORS)
+    invalid(`checkpoint lists ${found.length} tensors, more than the limit of ${MAX_TENSORS}`);
   const primary = primaryOwner(owners);
   const base = primary >= 0 ? owners[primary].path : undefined;
   const names = nameTensors(found, base);
@@ -114,9 +131,11 @@ export function readPytorch(source: RandomAccessSource): Model {
   const storageUse = new Map<TorchStorage, number>();
   const unreadable: string[] = [];
   const tensors: TensorRef[] = found.map((f, i) => {
-    if (f.tensor.storage) storageUse.set(f.tensor.storage, (storageUse.get(f.tensor.storage) ?? 0) + 1);
+    if (f.tensor.storage)
+      storageUse.set(f.tensor.storage, (storageUse.get(f.tensor.storage) ?? 0) + 1);
     const storage = tensorStorage(zip, prefix, f.tensor);
-    if (storage.kind === 'none' && f.tensor.count > 0 && f.tensor.storage) unreadable.push(`${names[i]}: ${storage.reason}`);
+    if (storage.kind === 'none' && f.tensor.count > 0 && f.tensor.storage)
+      unreadable.push(`${names[i]}: ${storage.reason}`);
     return {
       name: names[i],
       dtype: f.tensor.dtype.code,
@@ -131,7 +150,8 @@ export function readPytorch(source: RandomAccessSource): Model {
   });
 
   warnings.push(...unreadable.slice(0, MAX_LISTED));
-  if (unreadable.length > MAX_LISTED) warnings.push(`… and ${unreadable.length - MAX_LISTED} more tensors without readable data`);
+  if (unreadable.length > MAX_LISTED)
+    warnings.push(`… and ${unreadable.length - MAX_LISTED} more tensors without readable data`);
   if (base) properties.push({ key: 'state_dict path', value: label(base) });
   properties.push({ key: 'storages', value: String(hooks.storages.size) });
   const shared = [...storageUse.values()].filter((n) => n > 1).length;
@@ -140,10 +160,14 @@ export function readPytorch(source: RandomAccessSource): Model {
   if (strided) properties.push({ key: 'non-contiguous tensors', value: String(strided) });
   properties.push(...headerEntries(root));
   if (hooks.refused.size) {
-    const list = [...hooks.refused.keys()].slice(0, MAX_LISTED).map(clip).join(', ') + (hooks.refused.size > MAX_LISTED ? ', …' : '');
+    const list =
+      [...hooks.refused.keys()].slice(0, MAX_LISTED).map(clip).join(', ') +
+      (hooks.refused.size > MAX_LISTED ? ', …' : '');
     const n = hooks.refused.size;
     properties.push({ key: 'opaque globals', value: list });
-    warnings.push(`data.pkl names ${n} Python global${n > 1 ? 's' : ''} outside the state_dict allow-list; none was run, each shows as an opaque object: ${list}`);
+    warnings.push(
+      `data.pkl names ${n} Python global${n > 1 ? 's' : ''} outside the state_dict allow-list; none was run, each shows as an opaque object: ${list}`,
+    );
   }
   if (!tensors.length) warnings.push('no tensors found in data.pkl');
 
@@ -164,7 +188,8 @@ function label(path: string[]): string {
 
 function keyLabel(k: PyValue): string {
   if (typeof k === 'string') return k;
-  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean' || k === null) return String(k ?? 'None');
+  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean' || k === null)
+    return String(k ?? 'None');
   return `<${typeName(k)}>`;
 }
 
@@ -179,9 +204,14 @@ function findTensors(root: PyValue): { found: Found[]; owners: Owner[]; tooDeep:
   const owners: Owner[] = [];
   const seen = new Set<object>();
   let tooDeep = false;
-  const work: { value: PyValue; path: string[]; owner: number; inherit: boolean; eligible: boolean; depth: number }[] = [
-    { value: root, path: [], owner: -1, inherit: false, eligible: true, depth: 0 },
-  ];
+  const work: {
+    value: PyValue;
+    path: string[];
+    owner: number;
+    inherit: boolean;
+    eligible: boolean;
+    depth: number;
+  }[] = [{ value: root, path: [], owner: -1, inherit: false, eligible: true, depth: 0 }];
   while (work.length) {
     const { value, path, owner, inherit, eligible, depth } = work.pop()!;
     if (value instanceof TorchTensor) {
@@ -194,12 +224,18 @@ function findTensors(root: PyValue): { found: Found[]; owners: Owner[]; tooDeep:
     if (value instanceof PyDict) {
       // An optimizer's state_dict ('state' keyed by parameter index, 'param_groups') is never the model's.
       const optimizer = value.get('param_groups') !== undefined;
-      for (const [k, v] of value.entries) children.push([keyLabel(k), v, eligible && typeof k === 'string' && !optimizer]);
+      for (const [k, v] of value.entries)
+        children.push([keyLabel(k), v, eligible && typeof k === 'string' && !optimizer]);
     } else if (Array.isArray(value) || value instanceof PyTuple) {
-      (Array.isArray(value) ? value : value.items).forEach((v, i) => children.push([String(i), v, false]));
+      (Array.isArray(value) ? value : value.items).forEach((v, i) =>
+        children.push([String(i), v, false]),
+      );
     } else if (value instanceof PyObject) {
-      if (value.state instanceof PyDict) for (const [k, v] of value.state.entries) children.push([keyLabel(k), v, eligible && typeof k === 'string']);
-      for (const [k, v] of value.entries) children.push([keyLabel(k), v, eligible && typeof k === 'string']);
+      if (value.state instanceof PyDict)
+        for (const [k, v] of value.state.entries)
+          children.push([keyLabel(k), v, eligible && typeof k === 'string']);
+      for (const [k, v] of value.entries)
+        children.push([keyLabel(k), v, eligible && typeof k === 'string']);
       value.items.forEach((v, i) => children.push([String(i), v, false]));
     } else continue;
     if (seen.has(value)) continue;
@@ -237,12 +273,18 @@ function findTensors(root: PyValue): { found: Found[]; owners: Owner[]; tooDeep:
  */
 function primaryOwner(owners: Owner[]): number {
   let best = -1;
-  for (let i = 0; i < owners.length; i++) if (owners[i].eligible && owners[i].bytes > (best < 0 ? 0 : owners[best].bytes)) best = i;
+  for (let i = 0; i < owners.length; i++)
+    if (owners[i].eligible && owners[i].bytes > (best < 0 ? 0 : owners[best].bytes)) best = i;
   while (best >= 0) {
     const parent = owners[best].parent;
     if (parent < 0) return best;
     const p = owners[parent].value;
-    if (!owners[parent].eligible || !(p instanceof PyDict) || !p.entries.every(([, v]) => v instanceof PyDict || v instanceof TorchTensor)) return best;
+    if (
+      !owners[parent].eligible ||
+      !(p instanceof PyDict) ||
+      !p.entries.every(([, v]) => v instanceof PyDict || v instanceof TorchTensor)
+    )
+      return best;
     best = parent;
   }
   return best;
@@ -251,7 +293,9 @@ function primaryOwner(owners: Owner[]): number {
 /** Names relative to the state_dict, full dotted paths elsewhere; duplicates get their full path, then a counter. */
 function nameTensors(found: Found[], base: string[] | undefined): string[] {
   const used = new Set<string>();
-  const names = found.map((f) => (base && inside(f.path, base) ? f.path.slice(base.length) : f.path).join('.'));
+  const names = found.map((f) =>
+    (base && inside(f.path, base) ? f.path.slice(base.length) : f.path).join('.'),
+  );
   return names.map((n, i) => {
     let name = used.has(n) ? found[i].path.join('.') : n;
     for (let k = 2; used.has(name); k++) name = `${found[i].path.join('.')}#${k}`;
@@ -264,14 +308,18 @@ function nameTensors(found: Found[], base: string[] | undefined): string[] {
 function tensorStorage(zip: ZipArchive, prefix: string, t: TorchTensor): TensorStorage {
   const s = t.storage;
   if (!s) return { kind: 'none', reason: 'meta tensor: saved without data' };
-  if (t.dtype.code === 0) return { kind: 'none', reason: `torch.${t.dtype.name} tensors are not decoded` };
+  if (t.dtype.code === 0)
+    return { kind: 'none', reason: `torch.${t.dtype.name} tensors are not decoded` };
   const entry = zip.get(`${prefix}data/${s.key}`);
   if (!entry) return { kind: 'none', reason: `storage data/${s.key} is missing from the archive` };
   const why = zip.unreadable(entry);
   if (why) return { kind: 'none', reason: why };
   const storageBytes = s.numel * s.dtype.bytes;
   if (entry.size < storageBytes) {
-    return { kind: 'none', reason: `storage data/${s.key} holds ${entry.size} bytes, less than its ${s.numel} ${s.dtype.name} elements need` };
+    return {
+      kind: 'none',
+      reason: `storage data/${s.key} holds ${entry.size} bytes, less than its ${s.numel} ${s.dtype.name} elements need`,
+    };
   }
   const eb = t.dtype.bytes;
   const elements = Math.floor(storageBytes / eb);
@@ -280,7 +328,11 @@ function tensorStorage(zip: ZipArchive, prefix: string, t: TorchTensor): TensorS
   if (count === 0) return { kind: 'range', offset: zip.dataOffset(entry), length: 0 };
   let last = t.offset;
   for (let k = 0; k < t.shape.length; k++) last += (t.shape[k] - 1) * t.stride[k];
-  if (last >= elements) return { kind: 'none', reason: `view reaches element ${last} of storage data/${s.key}, which holds ${elements}` };
+  if (last >= elements)
+    return {
+      kind: 'none',
+      reason: `view reaches element ${last} of storage data/${s.key}, which holds ${elements}`,
+    };
   let expect = 1;
   let contiguous = true;
   for (let k = t.shape.length - 1; k >= 0; k--) {
@@ -288,24 +340,32 @@ function tensorStorage(zip: ZipArchive, prefix: string, t: TorchTensor): TensorS
     expect *= t.shape[k];
   }
   if (contiguous) return { kind: 'range', offset: start, length: count * eb };
-  return { kind: 'strided', offset: start, length: (elements - t.offset) * eb, dims: t.shape, strides: t.stride };
+  return {
+    kind: 'strided',
+    offset: start,
+    length: (elements - t.offset) * eb,
+    dims: t.shape,
+    strides: t.stride,
+  };
 }
 
 /** Root-level scalars of a checkpoint dict (epoch, global_step, versions); containers summarised. */
 function headerEntries(root: PyValue): { key: string; value: string }[] {
-  if (!(root instanceof PyDict)) return root instanceof PyObject ? [{ key: 'object', value: root.type }] : [];
+  if (!(root instanceof PyDict))
+    return root instanceof PyObject ? [{ key: 'object', value: root.type }] : [];
   const out: { key: string; value: string }[] = [];
   for (const [k, v] of root.entries) {
     if (out.length >= MAX_HEADER_ENTRIES) break;
     if (v instanceof TorchTensor) continue;
     let text: string;
     if (typeof v === 'string') text = clip(v);
-    else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === null) text = String(v ?? 'None');
+    else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === null)
+      text = String(v ?? 'None');
     else if (v instanceof PyDict) text = `{${v.entries.length} keys}`;
-    else if (Array.isArray(v) || v instanceof PyTuple) text = `[${(Array.isArray(v) ? v : v.items).length} items]`;
+    else if (Array.isArray(v) || v instanceof PyTuple)
+      text = `[${(Array.isArray(v) ? v : v.items).length} items]`;
     else text = `<${typeName(v)}>`;
     out.push({ key: clip(keyLabel(k)), value: clip(text) });
   }
   return out;
 }
-

@@ -11,7 +11,13 @@ const DIRECT_RUN_BYTES = 4096;
 const SLIDING_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** Reads exactly `len` bytes at `offset` into `into` at `at`. */
-function fill(source: RandomAccessSource, offset: number, into: Uint8Array, at: number, len: number): void {
+function fill(
+  source: RandomAccessSource,
+  offset: number,
+  into: Uint8Array,
+  at: number,
+  len: number,
+): void {
   let got = 0;
   while (got < len) {
     const n = source.read(offset + got, into.subarray(at + got, at + len));
@@ -36,8 +42,10 @@ export function gatherStrided(
 ): number {
   const { dims, strides } = s;
   const eb = elementBytes;
-  if (!Number.isInteger(eb) || eb < 1) invalid('strided views of sub-byte element types are not supported');
-  if (dims.length !== strides.length) invalid(`strided view has ${dims.length} dimensions but ${strides.length} strides`);
+  if (!Number.isInteger(eb) || eb < 1)
+    invalid('strided views of sub-byte element types are not supported');
+  if (dims.length !== strides.length)
+    invalid(`strided view has ${dims.length} dimensions but ${strides.length} strides`);
   const count = dims.reduce((a, d) => a * d, 1);
   if (count === 0) return 0;
   // Innermost dimensions laid out contiguously form one run.
@@ -57,7 +65,9 @@ export function gatherStrided(
       let inner = 0;
       for (let j = i + 1; j < k; j++) inner += (dims[j] - 1) * strides[j];
       if (dims[i] > 1 && strides[i] < inner) {
-        invalid(`non-contiguous view spans ${span} bytes in a scattered order; views over ${MAX_STRIDED_SPAN_BYTES} bytes must keep element order`);
+        invalid(
+          `non-contiguous view spans ${span} bytes in a scattered order; views over ${MAX_STRIDED_SPAN_BYTES} bytes must keep element order`,
+        );
       }
     }
     windowBytes = SLIDING_WINDOW_BYTES;

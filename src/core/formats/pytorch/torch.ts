@@ -1,6 +1,17 @@
 import { invalid } from '../../errors';
 import { MAX_TENSOR_ELEMENTS, MAX_TENSOR_RANK } from '../../limits';
-import { PyBytes, PyDict, PyGlobal, PyHost, PyObject, PySet, PyTuple, typeName, type PickleHooks, type PyValue } from './pickle';
+import {
+  PyBytes,
+  PyDict,
+  PyGlobal,
+  PyHost,
+  PyObject,
+  PySet,
+  PyTuple,
+  typeName,
+  type PickleHooks,
+  type PyValue,
+} from './pickle';
 
 /**
  * What torch.save's pickle means, for the few globals a state_dict needs. Nothing here imports or
@@ -142,9 +153,11 @@ function int(v: PyValue, what: string): number {
 }
 
 function ints(v: PyValue, what: string): number[] {
-  if (!(v instanceof PyTuple) && !Array.isArray(v)) invalid(`${what} is ${typeName(v)}, not a tuple`);
+  if (!(v instanceof PyTuple) && !Array.isArray(v))
+    invalid(`${what} is ${typeName(v)}, not a tuple`);
   const items = v instanceof PyTuple ? v.items : v;
-  if (items.length > MAX_TENSOR_RANK) invalid(`${what} has ${items.length} dimensions, more than ${MAX_TENSOR_RANK}`);
+  if (items.length > MAX_TENSOR_RANK)
+    invalid(`${what} has ${items.length} dimensions, more than ${MAX_TENSOR_RANK}`);
   return items.map((x, i) => {
     const n = int(x, `${what}[${i}]`);
     if (n < 0) invalid(`${what}[${i}] is negative (${n})`);
@@ -169,7 +182,8 @@ export class TorchHooks implements PickleHooks {
   global(module: string, name: string): PyValue {
     const q = `${module}.${name}`;
     if (module === 'torch' || module === 'torch.cuda' || module === 'torch.storage') {
-      if (name === 'UntypedStorage' || name === '_UntypedStorage') return new TorchStorageType(name, UINT8);
+      if (name === 'UntypedStorage' || name === '_UntypedStorage')
+        return new TorchStorageType(name, UINT8);
       const s = byStorage.get(name);
       if (s) return new TorchStorageType(name, s);
       const d = module === 'torch' ? byDtypeName.get(name) : undefined;
@@ -181,19 +195,29 @@ export class TorchHooks implements PickleHooks {
   }
 
   persistentLoad(pid: PyValue): PyValue {
-    if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage') return new PyObject('persistent id', [pid]);
-    if (pid.items.length !== 5) invalid(`storage persistent id has ${pid.items.length} fields, expected 5`);
+    if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage')
+      return new PyObject('persistent id', [pid]);
+    if (pid.items.length !== 5)
+      invalid(`storage persistent id has ${pid.items.length} fields, expected 5`);
     const [, type, key, location, numelValue] = pid.items;
-    if (!(type instanceof TorchStorageType)) invalid(`storage type is ${typeName(type)}, not a torch storage class`);
+    if (!(type instanceof TorchStorageType))
+      invalid(`storage type is ${typeName(type)}, not a torch storage class`);
     if (typeof key !== 'string') invalid(`storage key is ${typeName(key)}, not a string`);
     const numel = int(numelValue, `storage ${key} size`);
-    if (numel < 0 || numel > MAX_TENSOR_ELEMENTS) invalid(`storage ${key} declares ${numel} elements`);
+    if (numel < 0 || numel > MAX_TENSOR_ELEMENTS)
+      invalid(`storage ${key} declares ${numel} elements`);
     const known = this.storages.get(key);
     if (known) {
-      if (known.dtype !== type.dtype || known.numel !== numel) invalid(`storage ${key} is declared twice with different types or sizes`);
+      if (known.dtype !== type.dtype || known.numel !== numel)
+        invalid(`storage ${key} is declared twice with different types or sizes`);
       return known;
     }
-    const s = new TorchStorage(key, type.dtype, numel, typeof location === 'string' ? location : '');
+    const s = new TorchStorage(
+      key,
+      type.dtype,
+      numel,
+      typeof location === 'string' ? location : '',
+    );
     this.storages.set(key, s);
     return s;
   }
@@ -206,27 +230,38 @@ export class TorchHooks implements PickleHooks {
         return this.tensor(args[0], undefined, args[1], args[2], args[3]);
       case 'torch._utils._rebuild_tensor_v3': {
         const d = args[6];
-        if (!(d instanceof TorchDtypeValue)) invalid(`_rebuild_tensor_v3 dtype is ${typeName(d ?? null)}`);
+        if (!(d instanceof TorchDtypeValue))
+          invalid(`_rebuild_tensor_v3 dtype is ${typeName(d ?? null)}`);
         return this.tensor(args[0], d.dtype, args[1], args[2], args[3]);
       }
       case 'torch._utils._rebuild_parameter':
       case 'torch._utils._rebuild_parameter_with_state': {
         const t = args[0];
-        if (!(t instanceof TorchTensor)) invalid(`parameter data is ${typeName(t ?? null)}, not a tensor`);
+        if (!(t instanceof TorchTensor))
+          invalid(`parameter data is ${typeName(t ?? null)}, not a tensor`);
         return new TorchTensor(t.storage, t.dtype, t.offset, t.shape, t.stride, true);
       }
       case 'torch._utils._rebuild_meta_tensor_no_storage': {
         const d = args[0];
         if (!(d instanceof TorchDtypeValue)) invalid(`meta tensor dtype is ${typeName(d ?? null)}`);
         const shape = ints(args[1] ?? null, 'meta tensor size');
-        return new TorchTensor(null, d.dtype, 0, shape, ints(args[2] ?? null, 'meta tensor stride'), false);
+        return new TorchTensor(
+          null,
+          d.dtype,
+          0,
+          shape,
+          ints(args[2] ?? null, 'meta tensor stride'),
+          false,
+        );
       }
       case 'torch._tensor._rebuild_from_type_v2': {
         // (func, type, args, state): a tensor subclass; the data comes from func(*args).
         const [func, , inner] = args;
-        if (!(inner instanceof PyTuple)) invalid(`_rebuild_from_type_v2 arguments are ${typeName(inner ?? null)}`);
+        if (!(inner instanceof PyTuple))
+          invalid(`_rebuild_from_type_v2 arguments are ${typeName(inner ?? null)}`);
         // torch never nests it; refusing keeps this call from recursing as deep as a hostile pickle nests.
-        if (func instanceof PyGlobal && func.qualified === callable.qualified) invalid('nested _rebuild_from_type_v2');
+        if (func instanceof PyGlobal && func.qualified === callable.qualified)
+          invalid('nested _rebuild_from_type_v2');
         return this.call(func ?? null, inner.items);
       }
       case 'torch.Size':
@@ -256,23 +291,34 @@ export class TorchHooks implements PickleHooks {
       case 'builtins.bytearray':
       case 'builtins.bytes': {
         const a = args[0];
-        return new PyBytes(typeof a === 'string' ? a.length : a instanceof PyBytes ? a.length : iterable(a).length);
+        return new PyBytes(
+          typeof a === 'string' ? a.length : a instanceof PyBytes ? a.length : iterable(a).length,
+        );
       }
     }
     return undefined;
   }
 
-  private tensor(storage: PyValue | undefined, dtype: TorchDtype | undefined, offsetValue: PyValue | undefined, size: PyValue | undefined, stride: PyValue | undefined): TorchTensor {
-    if (!(storage instanceof TorchStorage)) invalid(`tensor storage is ${typeName(storage ?? null)}, not a storage`);
+  private tensor(
+    storage: PyValue | undefined,
+    dtype: TorchDtype | undefined,
+    offsetValue: PyValue | undefined,
+    size: PyValue | undefined,
+    stride: PyValue | undefined,
+  ): TorchTensor {
+    if (!(storage instanceof TorchStorage))
+      invalid(`tensor storage is ${typeName(storage ?? null)}, not a storage`);
     const offset = int(offsetValue ?? null, 'tensor storage offset');
     if (offset < 0) invalid(`tensor storage offset is negative (${offset})`);
     const shape = ints(size ?? null, 'tensor size');
     const strides = ints(stride ?? null, 'tensor stride');
-    if (strides.length !== shape.length) invalid(`tensor has ${shape.length} dimensions but ${strides.length} strides`);
+    if (strides.length !== shape.length)
+      invalid(`tensor has ${shape.length} dimensions but ${strides.length} strides`);
     let count = 1;
     for (const d of shape) {
       count *= d;
-      if (count > MAX_TENSOR_ELEMENTS) invalid(`tensor of shape [${shape.join(', ')}] exceeds ${MAX_TENSOR_ELEMENTS} elements`);
+      if (count > MAX_TENSOR_ELEMENTS)
+        invalid(`tensor of shape [${shape.join(', ')}] exceeds ${MAX_TENSOR_ELEMENTS} elements`);
     }
     return new TorchTensor(storage, dtype ?? storage.dtype, offset, shape, strides, false);
   }

@@ -95,7 +95,8 @@ function headerLength(source: RandomAccessSource): bigint | null {
 /** True when the file is laid out as safetensors: a plausible header length followed by '{'. */
 export function sniffSafetensors(source: RandomAccessSource): boolean {
   const n = headerLength(source);
-  if (n === null || n < 2n || n > BigInt(Math.min(MAX_SAFETENSORS_HEADER_BYTES, source.size() - 8))) return false;
+  if (n === null || n < 2n || n > BigInt(Math.min(MAX_SAFETENSORS_HEADER_BYTES, source.size() - 8)))
+    return false;
   return readExactly(source, 8, 1)[0] === 0x7b;
 }
 
@@ -121,7 +122,8 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 function safeIntegers(v: unknown, what: string, field: string): number[] {
   if (!Array.isArray(v)) invalid(`${what}: ${field} is not an array`);
   for (const x of v) {
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) invalid(`${what}: ${field} holds ${JSON.stringify(x)}, not a size`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0)
+      invalid(`${what}: ${field} holds ${JSON.stringify(x)}, not a size`);
   }
   return v as number[];
 }
@@ -136,8 +138,10 @@ export function parseHeader(source: RandomAccessSource, where = ''): ParsedHeade
   const size = source.size();
   const n = headerLength(source);
   if (n === null) invalid(`${at}file of ${size} bytes is too short for a safetensors header`);
-  if (n > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) invalid(`${at}header length ${n} is over the ${MAX_SAFETENSORS_HEADER_BYTES}-byte limit`);
-  if (n > BigInt(size - 8)) invalid(`${at}header length ${n} runs past the end of the file (${size} bytes)`);
+  if (n > BigInt(MAX_SAFETENSORS_HEADER_BYTES))
+    invalid(`${at}header length ${n} is over the ${MAX_SAFETENSORS_HEADER_BYTES}-byte limit`);
+  if (n > BigInt(size - 8))
+    invalid(`${at}header length ${n} runs past the end of the file (${size} bytes)`);
   const headerBytes = Number(n);
   const dataStart = 8 + headerBytes;
   const dataBytes = size - dataStart;
@@ -162,31 +166,45 @@ export function parseHeader(source: RandomAccessSource, where = ''): ParsedHeade
     const dtype = safetensorsDType(raw.dtype);
     if (!dtype) invalid(`${what} has unknown dtype '${raw.dtype.slice(0, 40)}'`);
     const dims = safeIntegers(raw.shape, what, 'shape');
-    if (dims.length > MAX_TENSOR_RANK) invalid(`${what} has more than ${MAX_TENSOR_RANK} dimensions`);
+    if (dims.length > MAX_TENSOR_RANK)
+      invalid(`${what} has more than ${MAX_TENSOR_RANK} dimensions`);
     let count = 1;
     for (const d of dims) {
       count *= d;
-      if (count > MAX_TENSOR_ELEMENTS) invalid(`${what} has more than ${MAX_TENSOR_ELEMENTS} elements`);
+      if (count > MAX_TENSOR_ELEMENTS)
+        invalid(`${what} has more than ${MAX_TENSOR_ELEMENTS} elements`);
     }
     const offsets = safeIntegers(raw.data_offsets, what, 'data_offsets');
-    if (offsets.length !== 2) invalid(`${what}: data_offsets needs [begin, end], got ${offsets.length} numbers`);
+    if (offsets.length !== 2)
+      invalid(`${what}: data_offsets needs [begin, end], got ${offsets.length} numbers`);
     const [begin, end] = offsets;
     if (end < begin) invalid(`${what}: data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataBytes) invalid(`${what}: data_offsets [${begin}, ${end}] run past the data (${dataBytes} bytes)`);
+    if (end > dataBytes)
+      invalid(`${what}: data_offsets [${begin}, ${end}] run past the data (${dataBytes} bytes)`);
     const bits = count * dtype.bits;
-    if (bits % 8) invalid(`${what}: ${count} ${dtype.name} elements are not a whole number of bytes`);
+    if (bits % 8)
+      invalid(`${what}: ${count} ${dtype.name} elements are not a whole number of bytes`);
     if (end - begin !== bits / 8) {
-      invalid(`${what}: ${dtype.name}[${dims.join(', ')}] needs ${bits / 8} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      invalid(
+        `${what}: ${dtype.name}[${dims.join(', ')}] needs ${bits / 8} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+      );
     }
     entries.push({ name, dtype, dims: [...dims], count, begin, end });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const e of entries) {
-    if (e.begin < expected) invalid(`${at}tensor '${e.name}' [${e.begin}, ${e.end}] overlaps the tensor before it (ends at ${expected})`);
-    if (e.begin > expected) invalid(`${at}tensor '${e.name}' starts at ${e.begin}: ${e.begin - expected} bytes after ${expected} belong to no tensor`);
+    if (e.begin < expected)
+      invalid(
+        `${at}tensor '${e.name}' [${e.begin}, ${e.end}] overlaps the tensor before it (ends at ${expected})`,
+      );
+    if (e.begin > expected)
+      invalid(
+        `${at}tensor '${e.name}' starts at ${e.begin}: ${e.begin - expected} bytes after ${expected} belong to no tensor`,
+      );
     expected = e.end;
   }
-  if (expected < dataBytes) warnings.push(`${at}${dataBytes - expected} bytes after the last tensor belong to no tensor`);
+  if (expected < dataBytes)
+    warnings.push(`${at}${dataBytes - expected} bytes after the last tensor belong to no tensor`);
   return { headerBytes, dataStart, entries, metadata, warnings };
 }

@@ -19,7 +19,15 @@ export interface OutTensor {
 const COPY_CHUNK = 1 << 20;
 
 /** An OutTensor carried over byte for byte from `source` [offset, offset + length). */
-export function copiedTensor(name: string, dtype: string, bits: number, dims: number[], source: () => RandomAccessSource, offset: number, length: number): OutTensor {
+export function copiedTensor(
+  name: string,
+  dtype: string,
+  bits: number,
+  dims: number[],
+  source: () => RandomAccessSource,
+  offset: number,
+  length: number,
+): OutTensor {
   return {
     name,
     dtype,
@@ -29,7 +37,7 @@ export function copiedTensor(name: string, dtype: string, bits: number, dims: nu
     write(sink) {
       const from = source();
       const buf = new Uint8Array(Math.min(COPY_CHUNK, length));
-      for (let done = 0; done < length; ) {
+      for (let done = 0; done < length;) {
         const want = Math.min(buf.length, length - done);
         let got = 0;
         while (got < want) {
@@ -49,7 +57,10 @@ export function copiedTensor(name: string, dtype: string, bits: number, dims: nu
  * to 8 bytes every tensor then starts at a multiple of its element size, as mmap readers need.
  */
 export function layoutOrder(tensors: OutTensor[]): OutTensor[] {
-  return tensors.map((t, i) => ({ t, i })).sort((a, b) => b.t.bits - a.t.bits || a.i - b.i).map((x) => x.t);
+  return tensors
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => b.t.bits - a.t.bits || a.i - b.i)
+    .map((x) => x.t);
 }
 
 /** The 8-byte length and the JSON header (space-padded to a multiple of 8) for tensors in this order. */
@@ -59,7 +70,8 @@ export function headerBytes(tensors: OutTensor[], metadata: Record<string, strin
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    if (t.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, t.name)) invalid(`tensor name '${t.name}' appears twice`);
+    if (t.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, t.name))
+      invalid(`tensor name '${t.name}' appears twice`);
     header[t.name] = { dtype: t.dtype, shape: t.dims, data_offsets: [offset, offset + t.bytes] };
     offset += t.bytes;
   }
@@ -80,7 +92,11 @@ export function headerBytes(tensors: OutTensor[], metadata: Record<string, strin
  * Streams a safetensors file: the header first (every size is known up front), then each
  * tensor in `layoutOrder`, checking each writes the bytes its header entry promised.
  */
-export function writeSafetensors(tensors: OutTensor[], metadata: Record<string, string>, sink: ByteSink): number {
+export function writeSafetensors(
+  tensors: OutTensor[],
+  metadata: Record<string, string>,
+  sink: ByteSink,
+): number {
   const ordered = layoutOrder(tensors);
   const header = headerBytes(ordered, metadata);
   sink.write(header);
@@ -93,7 +109,10 @@ export function writeSafetensors(tensors: OutTensor[], metadata: Record<string, 
         sink.write(b);
       },
     });
-    if (written !== t.bytes) throw new Error(`tensor '${t.name}' wrote ${written} bytes, its header entry says ${t.bytes}`);
+    if (written !== t.bytes)
+      throw new Error(
+        `tensor '${t.name}' wrote ${written} bytes, its header entry says ${t.bytes}`,
+      );
     total += written;
   }
   return total;

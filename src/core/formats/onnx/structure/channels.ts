@@ -84,13 +84,51 @@ interface Layout {
 }
 
 const UNARY = new Set([
-  'Relu', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'Exp', 'Log', 'Sqrt',
-  'Neg', 'Abs', 'Erf', 'Gelu', 'Identity', 'Dropout', 'Cast', 'Floor', 'Ceil', 'Round', 'Mish', 'Sin', 'Cos', 'Reciprocal', 'ThresholdedRelu', 'Sign',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softplus',
+  'Softsign',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Erf',
+  'Gelu',
+  'Identity',
+  'Dropout',
+  'Cast',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Mish',
+  'Sin',
+  'Cos',
+  'Reciprocal',
+  'ThresholdedRelu',
+  'Sign',
   'Clip',
 ]);
 /** Elementwise ops over several inputs (a per-channel constant is sliced; two activations tie their spaces). */
 const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Pow']);
-const SPATIAL = new Set(['MaxPool', 'AveragePool', 'LpPool', 'GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'Resize', 'Upsample', 'SpaceToDepth']);
+const SPATIAL = new Set([
+  'MaxPool',
+  'AveragePool',
+  'LpPool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'GlobalLpPool',
+  'Resize',
+  'Upsample',
+  'SpaceToDepth',
+]);
 const NORMS = new Set(['BatchNormalization', 'InstanceNormalization']);
 
 /** Size of one channel's block for a layout segment list. */
@@ -138,7 +176,8 @@ class Spaces {
     const [keep, gone] = ra < rb ? [ra, rb] : [rb, ra];
     this.parent[gone] = keep;
     this.unsafe[keep] ??= this.unsafe[gone];
-    for (const key of ['producers', 'slices', 'dims', 'groups', 'values'] as const) (this[key][keep] as unknown[]).push(...this[key][gone]);
+    for (const key of ['producers', 'slices', 'dims', 'groups', 'values'] as const)
+      (this[key][keep] as unknown[]).push(...this[key][gone]);
   }
 
   block(space: number, why: string): void {
@@ -162,23 +201,39 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
   const layouts = new Map<string, Layout>();
   const outputs = new Set(facts.outputs);
   const isConst = (name: string) => facts.constants.has(name);
-  const shapeOf = (name: string): readonly number[] | undefined => facts.constants.get(name)?.dims ?? facts.shapes.get(name);
+  const shapeOf = (name: string): readonly number[] | undefined =>
+    facts.constants.get(name)?.dims ?? facts.shapes.get(name);
 
   // Names read inside subgraphs (If/Loop/Scan bodies) cannot be followed: whatever they carry stays whole.
   const hidden = new Set(facts.nodes.flatMap((n) => n.subgraphInputs ?? []));
-  const blockAll = (l: Layout | undefined, why: string) => l?.segs.forEach((s) => sp.block(s.space, why));
+  const blockAll = (l: Layout | undefined, why: string) =>
+    l?.segs.forEach((s) => sp.block(s.space, why));
   const setLayout = (name: string | undefined, l: Layout) => {
     if (!name) return;
     layouts.set(name, l);
     for (const s of l.segs) sp.values[sp.find(s.space)].push(name);
-    if (outputs.has(name)) blockAll(l, `it reaches the model's output '${name}', whose shape stays`);
+    if (outputs.has(name))
+      blockAll(l, `it reaches the model's output '${name}', whose shape stays`);
     if (hidden.has(name)) blockAll(l, `a subgraph of the model reads '${name}'`);
   };
   /** Per-segment slices of one tensor along `axis` (offsets follow the segments). */
-  const sliceAlong = (l: Layout, tensor: string, axis: number, role: Slice['role'], activation?: string) => {
+  const sliceAlong = (
+    l: Layout,
+    tensor: string,
+    axis: number,
+    role: Slice['role'],
+    activation?: string,
+  ) => {
     let offset = 0;
     for (const s of l.segs) {
-      sp.slices[sp.find(s.space)].push({ tensor, axis, offset, block: s.block, role, ...(activation ? { activation: { name: activation, axis: l.axis } } : {}) });
+      sp.slices[sp.find(s.space)].push({
+        tensor,
+        axis,
+        offset,
+        block: s.block,
+        role,
+        ...(activation ? { activation: { name: activation, axis: l.axis } } : {}),
+      });
       offset += sp.size[sp.find(s.space)] * s.block;
     }
   };
@@ -204,18 +259,37 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       const cout = transpose ? w.dims[1] * group : w.dims[0];
       if (group === 1) {
         if (x) {
-          if (x.axis !== 1 || width(x.segs, sp.size) !== cin) blockAll(x, `${where} reads channels on another axis`);
+          if (x.axis !== 1 || width(x.segs, sp.size) !== cin)
+            blockAll(x, `${where} reads channels on another axis`);
           else sliceAlong(x, w.name, transpose ? 0 : 1, 'inputs', node.inputs[0]);
         }
         const s = sp.open(cout, node.name || out0);
-        sp.slices[s].push({ tensor: w.name, axis: transpose ? 1 : 0, offset: 0, block: 1, role: 'filters' });
+        sp.slices[s].push({
+          tensor: w.name,
+          axis: transpose ? 1 : 0,
+          offset: 0,
+          block: 1,
+          role: 'filters',
+        });
         if (b) sp.slices[s].push({ tensor: b, axis: 0, offset: 0, block: 1, role: 'bias' });
-        setLayout(out0, { rank: x?.rank ?? w.dims.length, axis: 1, segs: [{ space: s, block: 1 }] });
-      } else if (!transpose && group === cin && cout === cin && w.dims[1] === 1 && x && x.axis === 1) {
+        setLayout(out0, {
+          rank: x?.rank ?? w.dims.length,
+          axis: 1,
+          segs: [{ space: s, block: 1 }],
+        });
+      } else if (
+        !transpose &&
+        group === cin &&
+        cout === cin &&
+        w.dims[1] === 1 &&
+        x &&
+        x.axis === 1
+      ) {
         // Depthwise: channel c in is channel c out; its filters and bias shrink with the input's spaces.
         sliceAlong(x, w.name, 0, 'filters');
         if (b) sliceAlong(x, b, 0, 'bias');
-        for (const s of x.segs) sp.groups[sp.find(s.space)].push({ node: node.index, block: s.block });
+        for (const s of x.segs)
+          sp.groups[sp.find(s.space)].push({ node: node.index, block: s.block });
         setLayout(out0, x);
       } else blockAll(x, `${where} is a grouped convolution (group ${group})`);
       continue;
@@ -231,17 +305,26 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       }
       const [k, n] = transB ? [w.dims[1], w.dims[0]] : w.dims;
       if (x) {
-        if (x.axis !== x.rank - 1 || width(x.segs, sp.size) !== k) blockAll(x, `${where} reads features on another axis`);
+        if (x.axis !== x.rank - 1 || width(x.segs, sp.size) !== k)
+          blockAll(x, `${where} reads features on another axis`);
         else sliceAlong(x, w.name, transB ? 1 : 0, 'inputs', node.inputs[0]);
       }
       const s = sp.open(n, node.name || out0);
-      sp.slices[s].push({ tensor: w.name, axis: transB ? 0 : 1, offset: 0, block: 1, role: 'filters' });
+      sp.slices[s].push({
+        tensor: w.name,
+        axis: transB ? 0 : 1,
+        offset: 0,
+        block: 1,
+        role: 'filters',
+      });
       const c = node.op === 'Gemm' ? node.inputs[2] : undefined;
       if (c) {
         const cd = facts.constants.get(c)?.dims;
         if (!cd) sp.block(s, `${where} adds a bias that is not a constant`);
-        else if (cd.length && cd[cd.length - 1] === n && cd.slice(0, -1).every((d) => d === 1)) sp.slices[s].push({ tensor: c, axis: cd.length - 1, offset: 0, block: 1, role: 'bias' });
-        else if (cd.some((d) => d !== 1)) sp.block(s, `${where} adds a bias of shape [${cd.join(', ')}]`);
+        else if (cd.length && cd[cd.length - 1] === n && cd.slice(0, -1).every((d) => d === 1))
+          sp.slices[s].push({ tensor: c, axis: cd.length - 1, offset: 0, block: 1, role: 'bias' });
+        else if (cd.some((d) => d !== 1))
+          sp.block(s, `${where} adds a bias of shape [${cd.join(', ')}]`);
       }
       if (rankA === undefined) sp.block(s, `the rank of ${where}'s input is not known`);
       setLayout(out0, { rank: rankA ?? 2, axis: (rankA ?? 2) - 1, segs: [{ space: s, block: 1 }] });
@@ -253,7 +336,9 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
 
     if (UNARY.has(node.op) && laidIn === 0) {
       // Clip's min/max and Pow's exponent must be scalars for the op to act channel by channel.
-      const extraOk = node.inputs.slice(1).every((i) => !i || (isConst(i) && (facts.constants.get(i)!.count === 1)));
+      const extraOk = node.inputs
+        .slice(1)
+        .every((i) => !i || (isConst(i) && facts.constants.get(i)!.count === 1));
       if (!extraOk) blockAll(x, `${where} takes per-element parameters`);
       else setLayout(out0, x!);
       continue;
@@ -266,7 +351,11 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       node.inputs.forEach((name, j) => {
         const l = ins[j];
         if (l) {
-          if (l.rank - l.axis !== fromEnd || l.segs.length !== ref.segs.length || l.segs.some((s, k) => s.block !== ref.segs[k].block)) {
+          if (
+            l.rank - l.axis !== fromEnd ||
+            l.segs.length !== ref.segs.length ||
+            l.segs.some((s, k) => s.block !== ref.segs[k].block)
+          ) {
             ok = false;
             return;
           }
@@ -284,12 +373,15 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
           ok = false;
           return;
         }
-        if (dims[at] === width(ref.segs, sp.size)) sliceAlong(ref, name, at, node.op === 'Add' || node.op === 'Sub' ? 'bias' : 'scale');
+        if (dims[at] === width(ref.segs, sp.size))
+          sliceAlong(ref, name, at, node.op === 'Add' || node.op === 'Sub' ? 'bias' : 'scale');
         else ok = false;
       });
       if (!ok) {
         blockAll(ref, `${where} combines it with a tensor whose channels do not line up`);
-        laid.forEach((l) => blockAll(l, `${where} combines it with a tensor whose channels do not line up`));
+        laid.forEach((l) =>
+          blockAll(l, `${where} combines it with a tensor whose channels do not line up`),
+        );
         continue;
       }
       setLayout(out0, { rank, axis: rank - fromEnd, segs: ref.segs });
@@ -311,7 +403,12 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
     }
     if (node.op === 'LayerNormalization') {
       const axis = axisOf(node.ints.axis ?? -1, x?.rank ?? 0);
-      if (laidIn !== 0 || axis !== x!.rank - 1 || x!.axis !== x!.rank - 1 || !node.inputs.slice(1).filter(Boolean).every(isConst)) {
+      if (
+        laidIn !== 0 ||
+        axis !== x!.rank - 1 ||
+        x!.axis !== x!.rank - 1 ||
+        !node.inputs.slice(1).filter(Boolean).every(isConst)
+      ) {
         laid.forEach((l) => blockAll(l, `${where} normalises over more than its channel axis`));
         continue;
       }
@@ -335,7 +432,9 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
     if (node.op === 'Concat') {
       const axis = axisOf(node.ints.axis ?? 0, laid[0].rank);
       if (laid.length !== node.inputs.length || laid.some((l) => l.axis !== axis)) {
-        laid.forEach((l) => blockAll(l, `${where} joins it with tensors whose channels are not tracked`));
+        laid.forEach((l) =>
+          blockAll(l, `${where} joins it with tensors whose channels are not tracked`),
+        );
         continue;
       }
       setLayout(out0, { rank: laid[0].rank, axis, segs: laid.flatMap((l) => l.segs) });
@@ -346,7 +445,12 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
       setLayout(out0, { rank: x!.rank, axis: perm.indexOf(x!.axis), segs: x!.segs });
       continue;
     }
-    if (node.op === 'Flatten' || node.op === 'Reshape' || node.op === 'Squeeze' || node.op === 'Unsqueeze') {
+    if (
+      node.op === 'Flatten' ||
+      node.op === 'Reshape' ||
+      node.op === 'Squeeze' ||
+      node.op === 'Unsqueeze'
+    ) {
       const next = reshaped(node, x!, facts, shapeOf, sp, where);
       if (typeof next === 'string') blockAll(x, next);
       else setLayout(out0, next);
@@ -355,7 +459,8 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
     if (node.op === 'Pad') {
       const pads = ints(facts, node.inputs[1]) ?? node.lists.pads;
       const r = x!.rank;
-      if (!pads || pads[x!.axis] !== 0 || pads[x!.axis + r] !== 0) blockAll(x, `${where} may pad the channel axis`);
+      if (!pads || pads[x!.axis] !== 0 || pads[x!.axis + r] !== 0)
+        blockAll(x, `${where} may pad the channel axis`);
       else setLayout(out0, x!);
       continue;
     }
@@ -368,7 +473,11 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
         continue;
       }
       const shift = keep ? 0 : axes.filter((a) => a < x!.axis).length;
-      setLayout(out0, { rank: keep ? x!.rank : x!.rank - axes.length, axis: x!.axis - shift, segs: x!.segs });
+      setLayout(out0, {
+        rank: keep ? x!.rank : x!.rank - axes.length,
+        axis: x!.axis - shift,
+        segs: x!.segs,
+      });
       continue;
     }
     if (node.op === 'Softmax' || node.op === 'LogSoftmax') {
@@ -418,7 +527,14 @@ export function analyseChannels(facts: GraphFacts): ChannelAnalysis {
  * reshapes that keep the channel axis whole are followed (merging the axes after it into blocks,
  * or adding/removing axes of 1 around it), checked against the activations' known shapes.
  */
-function reshaped(node: GraphNode, x: Layout, facts: GraphFacts, shapeOf: (n: string) => readonly number[] | undefined, sp: Spaces, where: string): Layout | string {
+function reshaped(
+  node: GraphNode,
+  x: Layout,
+  facts: GraphFacts,
+  shapeOf: (n: string) => readonly number[] | undefined,
+  sp: Spaces,
+  where: string,
+): Layout | string {
   const inShape = shapeOf(node.inputs[0]);
   const outShape = shapeOf(node.outputs[0]);
   if (!inShape || !outShape) return `the shapes around ${where} are not known`;
@@ -440,7 +556,9 @@ function reshaped(node: GraphNode, x: Layout, facts: GraphFacts, shapeOf: (n: st
       if (!target) return `${where} takes its shape from another tensor`;
       if (target[j] !== 0 && target[j] !== -1) {
         if (target[j] !== c) return `${where} has a fixed shape that cannot shrink`;
-        x.segs.forEach((s) => sp.dims[sp.find(s.space)].push({ tensor: node.inputs[1], index: j, block: s.block }));
+        x.segs.forEach((s) =>
+          sp.dims[sp.find(s.space)].push({ tensor: node.inputs[1], index: j, block: s.block }),
+        );
       }
     }
     return { rank: outShape.length, axis: j, segs: x.segs };
@@ -450,11 +568,21 @@ function reshaped(node: GraphNode, x: Layout, facts: GraphFacts, shapeOf: (n: st
       const target = ints(facts, node.inputs[1]);
       if (!target) return `${where} takes its shape from another tensor`;
       if (target[j] !== -1 && target[j] !== 0) {
-        x.segs.forEach((s) => sp.dims[sp.find(s.space)].push({ tensor: node.inputs[1], index: j, block: s.block * after }));
+        x.segs.forEach((s) =>
+          sp.dims[sp.find(s.space)].push({
+            tensor: node.inputs[1],
+            index: j,
+            block: s.block * after,
+          }),
+        );
       }
     }
     if (node.op === 'Squeeze' || node.op === 'Unsqueeze') return `${where} merges axes`;
-    return { rank: outShape.length, axis: j, segs: x.segs.map((s) => ({ space: s.space, block: s.block * after })) };
+    return {
+      rank: outShape.length,
+      axis: j,
+      segs: x.segs.map((s) => ({ space: s.space, block: s.block * after })),
+    };
   }
   return `${where} reshapes across the channel axis`;
 }

@@ -4,7 +4,11 @@ import type { ChannelGroup, Slice } from './channels';
 import type { ChannelCut } from './remove';
 
 /** Sum of squares of `values` (shape `dims`) for each index along `axis`. */
-export function squaresAlong(values: Float64Array, dims: readonly number[], axis: number): Float64Array {
+export function squaresAlong(
+  values: Float64Array,
+  dims: readonly number[],
+  axis: number,
+): Float64Array {
   const n = dims[axis];
   const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
   const out = new Float64Array(n);
@@ -32,10 +36,15 @@ export interface ImportanceInputs {
  * 'activation': Σ over its consumers of ‖W[:, c]‖² · E[x_c²], the output energy it feeds them (l2
  * where no consumer's input was measured).
  */
-export function channelImportance(group: ChannelGroup, inputs: ImportanceInputs, criterion: ChannelCriterion = 'l2'): Float64Array {
+export function channelImportance(
+  group: ChannelGroup,
+  inputs: ImportanceInputs,
+  criterion: ChannelCriterion = 'l2',
+): Float64Array {
   const score = new Float64Array(group.size);
   const add = (s: Slice, per: (index: number) => number) => {
-    for (let c = 0; c < group.size; c++) for (let k = 0; k < s.block; k++) score[c] += per(s.offset + c * s.block + k);
+    for (let c = 0; c < group.size; c++)
+      for (let k = 0; k < s.block; k++) score[c] += per(s.offset + c * s.block + k);
   };
   if (criterion === 'bn') {
     for (const s of group.slices.filter((x) => x.role === 'gamma')) {
@@ -82,10 +91,20 @@ export const GLOBAL_MIN_KEEP = 0.1;
  * the group's mean score (scores of different layers are on different scales), each group keeping
  * at least GLOBAL_MIN_KEEP of its channels.
  */
-export function chooseCuts(groups: readonly ChannelGroup[], amount: number, inputs: ImportanceInputs, criterion: ChannelCriterion = 'l2', scope: 'layer' | 'global' = 'layer'): ChannelCut[] {
+export function chooseCuts(
+  groups: readonly ChannelGroup[],
+  amount: number,
+  inputs: ImportanceInputs,
+  criterion: ChannelCriterion = 'l2',
+  scope: 'layer' | 'global' = 'layer',
+): ChannelCut[] {
   const open = groups.filter((g) => !g.unsafe && g.size > 1);
   const scores = open.map((g) => channelImportance(g, inputs, criterion));
-  if (scope === 'layer') return open.map((group, i) => ({ group, keep: keepTop(scores[i], keptCount(group.size, amount)) }));
+  if (scope === 'layer')
+    return open.map((group, i) => ({
+      group,
+      keep: keepTop(scores[i], keptCount(group.size, amount)),
+    }));
   const all: { g: number; c: number; v: number }[] = [];
   scores.forEach((s, g) => {
     const mean = s.reduce((a, b) => a + b, 0) / s.length || 1;
@@ -103,5 +122,8 @@ export function chooseCuts(groups: readonly ChannelGroup[], amount: number, inpu
     removed[x.g]++;
     target--;
   }
-  return open.map((group, g) => ({ group, keep: [...Array(group.size).keys()].filter((c) => !gone[g].has(c)) }));
+  return open.map((group, g) => ({
+    group,
+    keep: [...Array(group.size).keys()].filter((c) => !gone[g].has(c)),
+  }));
 }

@@ -35,9 +35,15 @@ const label = (n: GraphNode) => n.name || n.outputs[0] || '?';
  * (group 1, constant float weight) whose weight no other node, subgraph or graph output reads and
  * whose shape leaves a rank that saves parameters (K·N/(K+N) > 1).
  */
-export function findFactorable(nodes: readonly GraphNode[], constants: ReadonlyMap<string, TensorRef>, outputs: readonly string[]): { layers: Factorable[]; skipped: NotFactorable[] } {
+export function findFactorable(
+  nodes: readonly GraphNode[],
+  constants: ReadonlyMap<string, TensorRef>,
+  outputs: readonly string[],
+): { layers: Factorable[]; skipped: NotFactorable[] } {
   const readers = new Map<string, number>();
-  for (const n of nodes) for (const name of [...n.inputs, ...(n.subgraphInputs ?? [])]) readers.set(name, (readers.get(name) ?? 0) + 1);
+  for (const n of nodes)
+    for (const name of [...n.inputs, ...(n.subgraphInputs ?? [])])
+      readers.set(name, (readers.get(name) ?? 0) + 1);
   for (const o of outputs) readers.set(o, (readers.get(o) ?? 0) + 1);
   const layers: Factorable[] = [];
   const skipped: NotFactorable[] = [];
@@ -93,7 +99,8 @@ export function findFactorable(nodes: readonly GraphNode[], constants: ReadonlyM
 /** The layer's weight values as W [K, N] row-major (transposing Gemm's transB and Conv's [O, C·k…]). */
 export function weightMatrix(layer: Factorable, values: Float64Array): Float64Array {
   const { K, N } = layer;
-  const transposed = layer.kind === 'Conv' || (layer.kind === 'Gemm' && Boolean(layer.node.ints.transB));
+  const transposed =
+    layer.kind === 'Conv' || (layer.kind === 'Gemm' && Boolean(layer.node.ints.transB));
   if (!transposed) return values;
   const out = new Float64Array(K * N);
   for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[k * N + n] = values[n * K + k];
@@ -116,7 +123,13 @@ export function factorNames(layer: Factorable): { u: string; v: string; mid: str
  * The two initializers and two nodes replacing a layer, from U [K, r] and V [r, N] (W ≈ U·V);
  * `nodeBytes` is the original NodeProto's content.
  */
-export function factorLayer(layer: Factorable, u: Float64Array, v: Float64Array, rank: number, nodeBytes: Uint8Array): { initializers: NewTensor[]; nodes: Uint8Array[] } {
+export function factorLayer(
+  layer: Factorable,
+  u: Float64Array,
+  v: Float64Array,
+  rank: number,
+  nodeBytes: Uint8Array,
+): { initializers: NewTensor[]; nodes: Uint8Array[] } {
   const { K, N, weight, node } = layer;
   const names = factorNames(layer);
   const dtype = weight.dtype;
@@ -131,7 +144,12 @@ export function factorLayer(layer: Factorable, u: Float64Array, v: Float64Array,
         { name: names.v, dtype, dims: [rank, N], data: encodeFloats(v, dtype) },
       ],
       nodes: [
-        encode({ name: `${base}_lowrank_u`, opType: 'MatMul', input: [proto.input[0], names.u], output: [names.mid] }),
+        encode({
+          name: `${base}_lowrank_u`,
+          opType: 'MatMul',
+          input: [proto.input[0], names.u],
+          output: [names.mid],
+        }),
         encode({ ...proto, name: `${base}_lowrank_v`, input: [names.mid, names.v] }),
       ],
     };
@@ -145,27 +163,80 @@ export function factorLayer(layer: Factorable, u: Float64Array, v: Float64Array,
     return {
       initializers: [
         { name: names.u, dtype, dims: [K, rank], data: encodeFloats(scaled, dtype) },
-        transB ? { name: names.v, dtype, dims: [N, rank], data: encodeFloats(transpose(v, rank, N), dtype) } : { name: names.v, dtype, dims: [rank, N], data: encodeFloats(v, dtype) },
+        transB
+          ? {
+              name: names.v,
+              dtype,
+              dims: [N, rank],
+              data: encodeFloats(transpose(v, rank, N), dtype),
+            }
+          : { name: names.v, dtype, dims: [rank, N], data: encodeFloats(v, dtype) },
       ],
       nodes: [
-        encode({ name: `${base}_lowrank_u`, opType: 'MatMul', input: [proto.input[0], names.u], output: [names.mid] }),
-        encode({ ...proto, name: `${base}_lowrank_v`, input: [names.mid, names.v, ...proto.input.slice(2)], attribute: attributes }),
+        encode({
+          name: `${base}_lowrank_u`,
+          opType: 'MatMul',
+          input: [proto.input[0], names.u],
+          output: [names.mid],
+        }),
+        encode({
+          ...proto,
+          name: `${base}_lowrank_v`,
+          input: [names.mid, names.v, ...proto.input.slice(2)],
+          attribute: attributes,
+        }),
       ],
     };
   }
   // Conv: r filters of the original kernel (Uᵀ [r, K] as [r, C, k…]), then a 1×…×1 Conv (Vᵀ [N, r]) with the bias.
   const spatial = weight.dims.length - 2;
   const first = proto.attribute.filter((a) => a.name !== 'group');
-  const second = proto.attribute.filter((a) => a.name !== 'kernel_shape' && a.name !== 'pads' && a.name !== 'strides' && a.name !== 'dilations' && a.name !== 'auto_pad' && a.name !== 'group');
-  if (attr('kernel_shape')) second.push(onnx.AttributeProto.create({ name: 'kernel_shape', type: onnx.AttributeProto.AttributeType.INTS, ints: Array(spatial).fill(1) }));
+  const second = proto.attribute.filter(
+    (a) =>
+      a.name !== 'kernel_shape' &&
+      a.name !== 'pads' &&
+      a.name !== 'strides' &&
+      a.name !== 'dilations' &&
+      a.name !== 'auto_pad' &&
+      a.name !== 'group',
+  );
+  if (attr('kernel_shape'))
+    second.push(
+      onnx.AttributeProto.create({
+        name: 'kernel_shape',
+        type: onnx.AttributeProto.AttributeType.INTS,
+        ints: Array(spatial).fill(1),
+      }),
+    );
   return {
     initializers: [
-      { name: names.u, dtype, dims: [rank, ...weight.dims.slice(1)], data: encodeFloats(transpose(u, K, rank), dtype) },
-      { name: names.v, dtype, dims: [N, rank, ...Array(spatial).fill(1)], data: encodeFloats(transpose(v, rank, N), dtype) },
+      {
+        name: names.u,
+        dtype,
+        dims: [rank, ...weight.dims.slice(1)],
+        data: encodeFloats(transpose(u, K, rank), dtype),
+      },
+      {
+        name: names.v,
+        dtype,
+        dims: [N, rank, ...Array(spatial).fill(1)],
+        data: encodeFloats(transpose(v, rank, N), dtype),
+      },
     ],
     nodes: [
-      encode({ ...proto, name: `${base}_lowrank_u`, input: [proto.input[0], names.u], output: [names.mid], attribute: first }),
-      encode({ ...proto, name: `${base}_lowrank_v`, input: [names.mid, names.v, ...proto.input.slice(2)], attribute: second }),
+      encode({
+        ...proto,
+        name: `${base}_lowrank_u`,
+        input: [proto.input[0], names.u],
+        output: [names.mid],
+        attribute: first,
+      }),
+      encode({
+        ...proto,
+        name: `${base}_lowrank_v`,
+        input: [names.mid, names.v, ...proto.input.slice(2)],
+        attribute: second,
+      }),
     ],
   };
 }

@@ -50,14 +50,19 @@ export function removalOf(cuts: readonly ChannelCut[]): Removal {
       if (!at) r.dims.set(d.tensor, (at = new Map()));
       at.set(d.index, (at.get(d.index) ?? 0) + gone.length * d.block);
     }
-    for (const g of group.groups) r.groups.set(g.node, (r.groups.get(g.node) ?? 0) + gone.length * g.block);
+    for (const g of group.groups)
+      r.groups.set(g.node, (r.groups.get(g.node) ?? 0) + gone.length * g.block);
     for (const v of group.values) r.values.add(v);
   }
   return r;
 }
 
 /** Row-major gather: the elements of `values` (of shape `dims`) whose index on each axis is not dropped. */
-export function sliceValues(values: Float64Array, dims: readonly number[], drop: ReadonlyMap<number, ReadonlySet<number>>): { values: Float64Array; dims: number[] } {
+export function sliceValues(
+  values: Float64Array,
+  dims: readonly number[],
+  drop: ReadonlyMap<number, ReadonlySet<number>>,
+): { values: Float64Array; dims: number[] } {
   const keep = dims.map((d, axis) => {
     const gone = drop.get(axis);
     return gone ? [...Array(d).keys()].filter((i) => !gone.has(i)) : null;
@@ -107,18 +112,30 @@ export function removalPlan(
   nodeBytes: (node: GraphNode) => Uint8Array,
 ): RewritePlan {
   const edits: TensorEdit[] = [];
-  const replace = (ref: TensorRef, t: NewTensor) => edits.push({ tensor: ref, initializers: [t], nodes: [] });
+  const replace = (ref: TensorRef, t: NewTensor) =>
+    edits.push({ tensor: ref, initializers: [t], nodes: [] });
   for (const [name, drop] of removal.slices) {
     const ref = constants.get(name)!;
-    if (!SLICEABLE_DTYPES.has(ref.dtype)) invalid(`'${name}' holds ONNX dtype ${ref.dtype}, which channel removal does not slice`);
+    if (!SLICEABLE_DTYPES.has(ref.dtype))
+      invalid(`'${name}' holds ONNX dtype ${ref.dtype}, which channel removal does not slice`);
     const sliced = sliceValues(readFloat64(source, ref, openFile), ref.dims, drop);
-    replace(ref, { name, dtype: ref.dtype, dims: sliced.dims, data: encodeFloats(sliced.values, ref.dtype) });
+    replace(ref, {
+      name,
+      dtype: ref.dtype,
+      dims: sliced.dims,
+      data: encodeFloats(sliced.values, ref.dtype),
+    });
   }
   for (const [name, at] of removal.dims) {
     const ref = constants.get(name)!;
     const values = [...ref.values!];
     for (const [i, less] of at) values[i] -= less;
-    replace(ref, { name, dtype: ref.dtype, dims: ref.dims, data: ref.dtype === 7 ? int64Bytes(values) : new Uint8Array(Int32Array.from(values).buffer) });
+    replace(ref, {
+      name,
+      dtype: ref.dtype,
+      dims: ref.dims,
+      data: ref.dtype === 7 ? int64Bytes(values) : new Uint8Array(Int32Array.from(values).buffer),
+    });
   }
   const nodeEdits = new Map<number, Uint8Array[]>();
   for (const [index, less] of removal.groups) {
