@@ -21,12 +21,12 @@ import type { WeightCandidate } from '../core/compress/weights';
 import { CancelledError, invalid } from '../core/errors';
 import { readModel } from '../core/formats';
 import { readGraphNodes } from '../core/formats/onnx/nodes';
-import { dataOpener } from './data/open';
+import { runInputs } from './data/open';
 import type { Model } from '../core/model';
 import { OutputComparison } from '../core/verify/metrics';
 import { isSupportedDtype, type HostTensor } from '../core/verify/tensor';
 import { measuredOn } from '../core/verify/report';
-import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
+import type { VerifySettings } from '../core/verify/verify';
 import { collectHessians, runSamples, type ModelBytes } from './activations';
 import { compressInMemory } from './inMemory';
 import {
@@ -36,7 +36,6 @@ import {
   type CompressFileResult,
 } from './compress';
 import { modelBytes, ortFor, withModelFile } from './verify';
-import { loadInputFiles } from './verify/inputFiles';
 
 /** Calibration runs when the inputs are synthesised: enough rows to see the layers' input correlations. */
 export const DEFAULT_CALIBRATION_SAMPLES = 32;
@@ -85,17 +84,7 @@ export async function compressFileHessian(
     };
   });
   const warnings: string[] = [];
-  const data = await openRunData(model, settings, dataOpener(input, settings), {
-    cancelled: options.cancelled,
-  });
-  const feeds = planInputs(
-    model,
-    () => loadInputFiles(settings.inputs ?? []),
-    settings,
-    warnings,
-    0,
-    data,
-  );
+  const feeds = await runInputs(input, model, settings, warnings, options.cancelled);
   const allGiven = feeds.allGiven;
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const evalSamples = allGiven ? 1 : feeds.samples;

@@ -28,11 +28,11 @@ import { writeOnnx, type RewritePlan, type TensorEdit } from '../core/formats/on
 import { MemorySource, readExactly } from '../core/io/source';
 import type { Model } from '../core/model';
 import { isSupportedDtype } from '../core/verify/tensor';
-import { openRunData, planInputs, type VerifySettings } from '../core/verify/verify';
+import type { VerifySettings } from '../core/verify/verify';
 import { collectHessians } from './activations';
 import { variantPath } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
-import { dataOpener } from './data/open';
+import { runInputs } from './data/open';
 import { FileSource, FolderResolver } from './fileSource';
 import { DEFAULT_CALIBRATION_SAMPLES } from './hessianPrune';
 import { memorySink } from './inMemory';
@@ -46,7 +46,6 @@ import {
   structuralCost,
 } from './structural';
 import { modelBytes, ortFor } from './verify';
-import { loadInputFiles } from './verify/inputFiles';
 
 export interface LowRankOptions extends CompressFileOptions {
   /** Calibration inputs for the data-aware criterion (default 32 random samples), as verify takes them. */
@@ -95,17 +94,7 @@ async function layerHessians(
   for (const p of plans.values()) if (p.fallback) fallback.set(p.name, p.fallback);
   const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
   const warnings: string[] = [];
-  const data = await openRunData(model, settings, dataOpener(input, settings), {
-    cancelled: options.cancelled,
-  });
-  const feeds = planInputs(
-    model,
-    () => loadInputFiles(settings.inputs ?? []),
-    settings,
-    warnings,
-    0,
-    data,
-  );
+  const feeds = await runInputs(input, model, settings, warnings, options.cancelled);
   const fetch = model.outputs.filter((o) => isSupportedDtype(o.dtype)).map((o) => o.name);
   const collected = await collectHessians(
     ort,

@@ -17,21 +17,15 @@ import { graphCost } from '../core/formats/onnx/structure/cost';
 import { writeOnnx } from '../core/formats/onnx/writer';
 import { MemorySource } from '../core/io/source';
 import type { Model, TensorRef } from '../core/model';
-import {
-  openRunData,
-  planInputs,
-  type InputPlan,
-  type VerifySettings,
-} from '../core/verify/verify';
+import type { InputPlan, VerifySettings } from '../core/verify/verify';
 import { runSamples, type ModelBytes } from './activations';
 import { writeAtomically } from './atomicWrite';
 import type { CompressFileOptions, CompressFileResult } from './compress';
-import { dataOpener } from './data/open';
+import { runInputs } from './data/open';
 import { FileSource, FolderResolver } from './fileSource';
 import { compressInMemory, memorySink } from './inMemory';
 import { measureLatency } from './latency';
 import { modelBytes, ortFor } from './verify';
-import { loadInputFiles } from './verify/inputFiles';
 
 /** The variant's metadata entry saying where each of its new tensors came from in the teacher. */
 export const STRUCTURE_KEY = 'model_lens.structure';
@@ -135,17 +129,7 @@ export async function openStructure(
 ): Promise<RunStructure> {
   const { model, nodes } = readStructure(input, what);
   const { ort } = ortFor({ ...settings, wasmDir: options.wasmDir });
-  const data = await openRunData(model, settings, dataOpener(input, settings), {
-    cancelled: options.cancelled,
-  });
-  const feeds = planInputs(
-    model,
-    () => loadInputFiles(settings.inputs ?? []),
-    settings,
-    [],
-    0,
-    data,
-  );
+  const feeds = await runInputs(input, model, settings, [], options.cancelled);
   const bytes = modelBytes(input, model);
   const shapes = await activationShapes(ort, input, bytes, model, nodes, feeds);
   return { model, nodes, constants: constantsOf(model), shapes, feeds, bytes, ort };

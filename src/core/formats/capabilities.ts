@@ -4,6 +4,7 @@
  */
 
 import type { MethodName } from '../compress/types';
+import { METHODS } from '../compress/spec';
 
 export type ModelFormat = 'onnx' | 'safetensors' | 'gguf' | 'pytorch';
 
@@ -33,18 +34,8 @@ export const FORMATS: Readonly<Record<ModelFormat, FormatCapabilities>> = {
     extensions: ['.onnx'],
     runnable: true,
     perLayer: true,
-    methods: [
-      'int8',
-      'int4',
-      'fp16',
-      'bf16',
-      'fixed',
-      'sign',
-      'prune',
-      'cluster',
-      'channels',
-      'lowrank',
-    ],
+    // ONNX stores every method: weights as QDQ/Cast/codebook subgraphs, structure as graph edits.
+    methods: METHODS,
     sharded: false,
   },
   safetensors: {

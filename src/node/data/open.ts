@@ -1,4 +1,12 @@
-import type { OpenData, VerifySettings } from '../../core/verify/verify';
+import type { Model } from '../../core/model';
+import {
+  openRunData,
+  planInputs,
+  type InputPlan,
+  type OpenData,
+  type VerifySettings,
+} from '../../core/verify/verify';
+import { loadInputFiles } from '../verify/inputFiles';
 import { recipeFor } from '../recipe';
 import { openDataset } from './dataset';
 
@@ -20,4 +28,26 @@ export function dataOpener(modelFile: string, settings: VerifySettings): OpenDat
       watch,
     );
   };
+}
+
+/**
+ * The inputs of runs of `modelFile` under `settings`: its `--data` through the recipe, tensor
+ * files, or seeded random samples (what hessian pruning, low rank and structural runs feed).
+ */
+export async function runInputs(
+  modelFile: string,
+  model: Model,
+  settings: VerifySettings,
+  warnings: string[],
+  cancelled?: () => boolean,
+): Promise<InputPlan> {
+  const data = await openRunData(model, settings, dataOpener(modelFile, settings), { cancelled });
+  return planInputs(
+    model,
+    () => loadInputFiles(settings.inputs ?? []),
+    settings,
+    warnings,
+    0,
+    data,
+  );
 }
