@@ -41,3 +41,13 @@ export function setChildren(el: Element, ...children: Child[]): void {
   el.replaceChildren();
   append(el, ...children);
 }
+
+/** What a panel shows until its first message arrives: a spinner and what it is waiting for. */
+export function loadingPlaceholder(text: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'loading' },
+    icon('loading', 'codicon-modifier-spin'),
+    h('span', {}, text),
+  );
+}

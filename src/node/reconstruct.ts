@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { convGeometry, DAMP, type ConvAttributes } from '../core/compress/methods/obs';
+import { convAttributes } from '../core/compress/hessianPlan';
+import { convGeometry, DAMP } from '../core/compress/methods/obs';
 import {
   accumulateConvFit,
   accumulateRowsFit,
@@ -530,15 +531,4 @@ export async function reconstruct(
   } finally {
     await teacher.release();
   }
-}
-
-function convAttributes(node: GraphNode): ConvAttributes {
-  return {
-    group: node.ints.group,
-    kernel_shape: node.lists.kernel_shape,
-    strides: node.lists.strides,
-    dilations: node.lists.dilations,
-    pads: node.lists.pads,
-    auto_pad: node.strings.auto_pad,
-  };
 }

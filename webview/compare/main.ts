@@ -21,7 +21,7 @@ import {
   type TensorSideView,
   type ToCompare,
 } from '../../src/shared/reportProtocol';
-import { h, icon, setChildren } from '../dom';
+import { h, icon, loadingPlaceholder, setChildren } from '../dom';
 import { formatBytes, formatDimsCompact, formatInt, formatNumber, formatPercent } from '../format';
 import { combineHistograms, type RebinSource } from '../rebin';
 import { formatDb, metricCell } from '../report/metrics';
@@ -154,15 +154,7 @@ class CompareApp {
 
   constructor(root: HTMLElement) {
     this.root = root;
-    setChildren(
-      root,
-      h(
-        'div',
-        { class: 'loading' },
-        icon('loading', 'codicon-modifier-spin'),
-        h('span', {}, 'Reading both models…'),
-      ),
-    );
+    setChildren(root, loadingPlaceholder('Reading both models…'));
     this.filter.append(h('vscode-icon', { slot: 'content-before', name: 'filter' }));
     this.filter.value = this.state.filter;
     this.filter.addEventListener('input', () => {

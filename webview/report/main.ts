@@ -28,7 +28,7 @@ import {
   verdictHeadline,
   type Verdict,
 } from '../../src/core/compress/verdict';
-import { h, icon, setChildren } from '../dom';
+import { h, icon, loadingPlaceholder, setChildren } from '../dom';
 import { formatBytes, formatDuration, formatInt, formatNumber, formatPercent } from '../format';
 import { formatDb, metricCell } from './metrics';
 import { parseSort, savedFields, Table, type SortState } from './table';
@@ -743,15 +743,7 @@ class ReportApp {
 
   constructor(root: HTMLElement) {
     this.root = root;
-    setChildren(
-      root,
-      h(
-        'div',
-        { class: 'loading' },
-        icon('loading', 'codicon-modifier-spin'),
-        h('span', {}, 'Loading report…'),
-      ),
-    );
+    setChildren(root, loadingPlaceholder('Loading report…'));
     window.addEventListener('message', (e: MessageEvent) => this.onMessage(e.data));
     this.vscode.postMessage({ type: 'ready' });
   }

@@ -52,15 +52,7 @@ function tapFor(node: GraphNode, slot: number, dims: number[]): Tap | string {
   const label = `${node.op} '${node.name || node.outputs[0] || '?'}'`;
   if (node.op === 'Conv') {
     if (slot !== 1 || dims.length < 3) return `${label} reads it as its data input`;
-    const conv: ConvAttributes = {
-      group: node.ints.group,
-      kernel_shape: node.lists.kernel_shape,
-      strides: node.lists.strides,
-      dilations: node.lists.dilations,
-      pads: node.lists.pads,
-      auto_pad: node.strings.auto_pad,
-    };
-    return { activation: node.inputs[0], node: node.name, conv };
+    return { activation: node.inputs[0], node: node.name, conv: convAttributes(node) };
   }
   if (dims.length !== 2)
     return `${label} reads it with rank ${dims.length} (only 2-D MatMul/Gemm weights get a Hessian)`;
@@ -184,4 +176,16 @@ export interface HessianComparison {
   evaluation: 'held-out' | 'calibration';
   outputs: HessianOutputComparison[];
   elapsedMs: number;
+}
+
+/** A Conv node's geometry attributes, as im2col (convGeometry) takes them. */
+export function convAttributes(node: GraphNode): ConvAttributes {
+  return {
+    group: node.ints.group,
+    kernel_shape: node.lists.kernel_shape,
+    strides: node.lists.strides,
+    dilations: node.lists.dilations,
+    pads: node.lists.pads,
+    auto_pad: node.strings.auto_pad,
+  };
 }

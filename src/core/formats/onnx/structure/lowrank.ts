@@ -137,6 +137,13 @@ export function factorLayer(
   const base = proto.name || node.outputs[0] || weight.name;
   const attr = (name: string) => proto.attribute.find((a) => a.name === name);
   const encode = (n: onnx.INodeProto) => onnx.NodeProto.encode(n).finish();
+  // MatMul and Gemm both start with X·U as a plain MatMul.
+  const firstProduct = encode({
+    name: `${base}_lowrank_u`,
+    opType: 'MatMul',
+    input: [proto.input[0], names.u],
+    output: [names.mid],
+  });
   if (layer.kind === 'MatMul') {
     return {
       initializers: [
@@ -144,12 +151,7 @@ export function factorLayer(
         { name: names.v, dtype, dims: [rank, N], data: encodeFloats(v, dtype) },
       ],
       nodes: [
-        encode({
-          name: `${base}_lowrank_u`,
-          opType: 'MatMul',
-          input: [proto.input[0], names.u],
-          output: [names.mid],
-        }),
+        firstProduct,
         encode({ ...proto, name: `${base}_lowrank_v`, input: [names.mid, names.v] }),
       ],
     };
@@ -173,12 +175,7 @@ export function factorLayer(
           : { name: names.v, dtype, dims: [rank, N], data: encodeFloats(v, dtype) },
       ],
       nodes: [
-        encode({
-          name: `${base}_lowrank_u`,
-          opType: 'MatMul',
-          input: [proto.input[0], names.u],
-          output: [names.mid],
-        }),
+        firstProduct,
         encode({
           ...proto,
           name: `${base}_lowrank_v`,
