@@ -202,8 +202,10 @@ export function finishStructural(
   if (rest.length) {
     const mem = new MemorySource(bytes, output);
     // The structural options (amount, the lowrank criterion) are done with; the rest of the chain does not take them.
-    const { amount: _a, ...restOptions } = spec.options;
+    const { amount: _a, importance: _i, reconstruct: _r, ...restOptions } = spec.options;
     if (structural === 'lowrank') delete restOptions.criterion;
+    // --scope ranked channels; a chained prune takes its own default (per layer).
+    if (structural === 'channels') delete restOptions.scope;
     const chained = compressInMemory(
       {
         file: input,

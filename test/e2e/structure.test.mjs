@@ -10,11 +10,13 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { INPUTS, loadSamples, makeRecipes, MODELS, session, ZOO_MODELS } from './zoo-lib.mjs';
 
 const run = promisify(execFile);
+const ort = createRequire(import.meta.url)('onnxruntime-node');
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(process.env.MODEL_LENS_DIST ?? join(ROOT, 'dist'), 'cli.js');
 const PYTHON = process.env.MODEL_LENS_PYTHON ?? '/usr/bin/python3';
@@ -119,6 +121,38 @@ describe('channel removal on the zoo', { timeout: 1_800_000 }, () => {
     }
     for (const line of rows) console.log(`# ${line}`);
     assert.equal(rows.length, MODELS.length);
+  });
+
+  it('channels,int8 (the wizard\'s "Remove channels → int8"): a smaller graph with int8 weights that onnxruntime runs', async () => {
+    const input = join(work, 'chain.onnx');
+    copyFileSync(join(ZOO_MODELS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), input);
+    const r = await cli(
+      'compress',
+      input,
+      '--method',
+      'channels,int8',
+      '--no-reconstruct',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.methods, ['channels', 'int8']);
+    assert.equal(report.options.importance, 'activation');
+    assert.ok(
+      report.tensors.length > 0 && report.tensors.every((t) => /^int8/.test(t.method)),
+      'the cut weights are stored as int8',
+    );
+    assert.ok(report.structure.cost.parametersAfter < report.structure.cost.parametersBefore);
+    assert.ok(
+      report.totals.fileBytesAfter < report.totals.fileBytesBefore / 2.5,
+      `${report.totals.fileBytesBefore} → ${report.totals.fileBytesAfter}`,
+    );
+    const s = await session(report.output);
+    const x = new Float32Array(3 * 48 * 192).fill(0.5);
+    const out = await s.run({
+      [s.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 48, 192]),
+    });
+    assert.ok(Object.values(out)[0].data.every(Number.isFinite));
   });
 
   it('an amount outside (0, 1) is a usage error and nothing is written', async () => {
